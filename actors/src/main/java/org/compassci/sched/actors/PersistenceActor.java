@@ -1,0 +1,175 @@
+package org.compassci.sched.actors;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.persistence.JobRecord;
+import org.compassci.sched.persistence.JobStore;
+
+/**
+ * Owns the store. Writes are group-committed: while one transaction runs, the writes that arrive
+ * wait, and all of them go in the next transaction; each caller is answered when its records are
+ * committed. Every store call runs on the store dispatcher and comes back with pipeToSelf.
+ */
+public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Command> {
+
+  public static final String DISPATCHER = "scheduler.store-dispatcher";
+
+  public sealed interface Command {}
+
+  /** Make these records durable; the answer comes after the commit. */
+  public record Write(List<JobRecord> records, ActorRef<WriteResult> replyTo) implements Command {}
+
+  public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
+
+  /** Every job whose stage is one of {@code stages}, in id order. */
+  public record LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo)
+      implements Command {}
+
+  public record Ping(ActorRef<PingResult> replyTo) implements Command {}
+
+  private record Committed(List<Write> batch, Throwable failure) implements Command {}
+
+  private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
+
+  /** {@code error} is empty when the records are durable. */
+  public record WriteResult(Optional<String> error) {
+    public boolean ok() {
+      return error.isEmpty();
+    }
+  }
+
+  public record FindResult(Optional<JobRecord> job, Optional<String> error) {}
+
+  public record LoadResult(List<JobRecord> jobs, Optional<String> error) {}
+
+  public record PingResult(String store, Optional<String> error) {}
+
+  private static final int LOAD_PAGE = 5000;
+
+  private final JobStore store;
+  private final Executor blocking;
+  private final int batchMax;
+  private final List<Write> pending = new ArrayList<>();
+  private boolean committing;
+
+  public static Behavior<Command> create(JobStore store, int batchMax) {
+    return Behaviors.setup(ctx -> new PersistenceActor(ctx, store, batchMax));
+  }
+
+  private PersistenceActor(ActorContext<Command> ctx, JobStore store, int batchMax) {
+    super(ctx);
+    this.store = store;
+    this.batchMax = batchMax;
+    this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Write.class, this::onWrite)
+        .onMessage(Committed.class, this::onCommitted)
+        .onMessage(Find.class, this::onFind)
+        .onMessage(LoadStages.class, this::onLoadStages)
+        .onMessage(Ping.class, this::onPing)
+        .onMessage(Answer.class, this::onAnswer)
+        .build();
+  }
+
+  private Behavior<Command> onWrite(Write w) {
+    pending.add(w);
+    if (!committing) {
+      commitPending();
+    }
+    return this;
+  }
+
+  private void commitPending() {
+    List<Write> batch = new ArrayList<>();
+    List<JobRecord> records = new ArrayList<>();
+    while (!pending.isEmpty()
+        && (batch.isEmpty() || records.size() + pending.get(0).records().size() <= batchMax)) {
+      Write w = pending.remove(0);
+      batch.add(w);
+      records.addAll(w.records());
+    }
+    committing = true;
+    getContext().pipeToSelf(
+        CompletableFuture.runAsync(() -> store.upsert(records), blocking),
+        (ok, failure) -> new Committed(batch, failure));
+  }
+
+  private Behavior<Command> onCommitted(Committed c) {
+    committing = false;
+    Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
+    if (error.isPresent()) {
+      getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
+    }
+    for (Write w : c.batch()) {
+      w.replyTo().tell(new WriteResult(error));
+    }
+    if (!pending.isEmpty()) {
+      commitPending();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onFind(Find f) {
+    reply(f.replyTo(), () -> new FindResult(store.find(f.id()), Optional.empty()),
+        e -> new FindResult(Optional.empty(), Optional.of(reason(e))));
+    return this;
+  }
+
+  private Behavior<Command> onLoadStages(LoadStages l) {
+    reply(l.replyTo(), () -> {
+      List<JobRecord> all = new ArrayList<>();
+      long after = Long.MIN_VALUE;
+      while (true) {
+        List<JobRecord> page = store.findByStage(l.stages(), after, LOAD_PAGE);
+        all.addAll(page);
+        if (page.size() < LOAD_PAGE) {
+          return new LoadResult(all, Optional.empty());
+        }
+        after = page.get(page.size() - 1).id();
+      }
+    }, e -> new LoadResult(List.of(), Optional.of(reason(e))));
+    return this;
+  }
+
+  private Behavior<Command> onPing(Ping p) {
+    reply(p.replyTo(), () -> {
+      store.ping();
+      return new PingResult(store.kind(), Optional.empty());
+    }, e -> new PingResult(store.kind(), Optional.of(reason(e))));
+    return this;
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private Behavior<Command> onAnswer(Answer a) {
+    a.replyTo().tell(a.value());
+    return this;
+  }
+
+  /** Reads need no ordering with writes beyond what the store gives; they run side by side. */
+  private <T> void reply(ActorRef<T> replyTo, java.util.function.Supplier<T> call,
+      java.util.function.Function<Throwable, T> onError) {
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(call, blocking),
+        (value, failure) -> new Answer<>(replyTo, failure == null ? value : onError.apply(failure)));
+  }
+
+  private static String reason(Throwable t) {
+    Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null
+        ? t.getCause() : t;
+    return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+  }
+}

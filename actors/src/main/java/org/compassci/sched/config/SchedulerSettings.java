@@ -1,0 +1,139 @@
+package org.compassci.sched.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+
+/** Every setting of the {@code scheduler} namespace, read and checked once at start. */
+public record SchedulerSettings(
+    String host,
+    int port,
+    Path dataDir,
+    String store,
+    Optional<String> jdbcUrl,
+    Optional<String> redisUrl,
+    Optional<String> adminToken,
+    int workerId,
+    Duration askTimeout,
+    long maxBodyBytes,
+    String resultsRoot,
+    int storePoolSize,
+    int storeBatchMax,
+    Map<String, Integer> queueLevels) {
+
+  private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
+
+  /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
+  public static SchedulerSettings fromConfig(Config root) {
+    Config c = root.getConfig("scheduler");
+    String store = text(c, "store").toLowerCase(Locale.ROOT);
+    if (!STORES.contains(store)) {
+      throw new BadSettingException("scheduler.store (SCHED_STORE)",
+          "'" + store + "' is not one of embedded, mysql, manticore");
+    }
+    Optional<String> jdbc = optional(c, "jdbc-url");
+    if (!store.equals("embedded") && jdbc.isEmpty()) {
+      throw new BadSettingException("scheduler.jdbc-url (SCHED_JDBC_URL)",
+          "required when the store is " + store);
+    }
+    if (jdbc.isPresent() && !jdbc.get().startsWith("jdbc:mysql:") && !jdbc.get().startsWith("jdbc:mariadb:")) {
+      throw new BadSettingException("scheduler.jdbc-url (SCHED_JDBC_URL)",
+          "'" + jdbc.get() + "' is not a jdbc:mysql:// URL");
+    }
+    Optional<String> redis = optional(c, "redis-url");
+    if (redis.isPresent() && !redis.get().matches("rediss?://.+")) {
+      throw new BadSettingException("scheduler.redis-url (SCHED_REDIS_URL)",
+          "'" + redis.get() + "' is not a redis://host:port URL");
+    }
+    int port = integer(c, "port", "SCHED_PORT", 0, 65535);
+    int worker = integer(c, "worker-id", "SCHED_WORKER_ID", 0, 99);
+    String host = text(c, "host");
+    if (host.isBlank()) {
+      throw new BadSettingException("scheduler.host (SCHED_HOST)", "must not be empty");
+    }
+    String data = text(c, "data-dir");
+    if (data.isBlank()) {
+      throw new BadSettingException("scheduler.data-dir (SCHED_DATA_DIR)", "must not be empty");
+    }
+    Map<String, Integer> levels = new TreeMap<>();
+    Config lc = c.getConfig("queue-levels");
+    for (String q : lc.root().keySet()) {
+      levels.put(q, integer(lc, q, "scheduler.queue-levels." + q, 0, 1000));
+    }
+    return new SchedulerSettings(
+        host, port, Path.of(data).toAbsolutePath().normalize(), store, jdbc, redis,
+        optional(c, "admin-token"), worker,
+        positive(c, "http.ask-timeout"),
+        bytes(c, "http.max-body"),
+        text(c, "results-root"),
+        integer(c, "store-pool-size", "scheduler.store-pool-size", 1, 256),
+        integer(c, "store-batch-max", "scheduler.store-batch-max", 1, 100_000),
+        Map.copyOf(levels));
+  }
+
+  private static String text(Config c, String key) {
+    try {
+      return c.getString(key).trim();
+    } catch (ConfigException e) {
+      throw new BadSettingException("scheduler." + key, e.getMessage());
+    }
+  }
+
+  private static Optional<String> optional(Config c, String key) {
+    if (!c.hasPath(key)) {
+      return Optional.empty();
+    }
+    String v = text(c, key);
+    return v.isEmpty() ? Optional.empty() : Optional.of(v);
+  }
+
+  private static int integer(Config c, String key, String name, int min, int max) {
+    String raw = text(c, key);
+    int v;
+    try {
+      v = Integer.parseInt(raw);
+    } catch (NumberFormatException e) {
+      throw new BadSettingException(name, "'" + raw + "' is not a whole number");
+    }
+    if (v < min || v > max) {
+      throw new BadSettingException(name, v + " is outside " + min + ".." + max);
+    }
+    return v;
+  }
+
+  private static Duration positive(Config c, String key) {
+    try {
+      Duration d = c.getDuration(key);
+      if (d.isNegative() || d.isZero()) {
+        throw new BadSettingException("scheduler." + key, "must be a positive duration");
+      }
+      return d;
+    } catch (ConfigException e) {
+      throw new BadSettingException("scheduler." + key, e.getMessage());
+    }
+  }
+
+  private static long bytes(Config c, String key) {
+    try {
+      long b = c.getBytes(key);
+      if (b <= 0) {
+        throw new BadSettingException("scheduler." + key, "must be positive");
+      }
+      return b;
+    } catch (ConfigException e) {
+      throw new BadSettingException("scheduler." + key, e.getMessage());
+    }
+  }
+
+  /** The priority level of a queue name; unknown queues and no queue are the default level. */
+  public int levelOf(String queue) {
+    Integer l = queueLevels.get(queue);
+    return l != null ? l : queueLevels.getOrDefault("default", 3);
+  }
+}

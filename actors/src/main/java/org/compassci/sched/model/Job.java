@@ -1,0 +1,197 @@
+package org.compassci.sched.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import org.compassci.sched.persistence.JobRecord;
+
+/**
+ * One job: its JSON document (every field a submitter sent is kept) and the fields the scheduler
+ * reads, kept in step with the document. Owned by one actor at a time; the owner hands it on and
+ * stops touching it.
+ */
+public final class Job {
+
+  /** Internal fields start with an underscore and never leave the scheduler. */
+  static final String TOKEN_HASH = "_job_token_sha256";
+
+  private static final DateTimeFormatter DAY =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(ZoneId.systemDefault());
+
+  private final long id;
+  private final ObjectNode doc;
+  private final Requirements requirements;
+  private final String tenant;
+  private final String queue;
+  private final int priority;
+  private final long submitTimeMillis;
+  private JobStage stage;
+  private JobHealth health;
+  private DataReadiness readiness;
+
+  private Job(long id, ObjectNode doc, Requirements requirements, String tenant, String queue,
+      int priority, long submitTimeMillis, JobStage stage, JobHealth health,
+      DataReadiness readiness) {
+    this.id = id;
+    this.doc = doc;
+    this.requirements = requirements;
+    this.tenant = tenant;
+    this.queue = queue;
+    this.priority = priority;
+    this.submitTimeMillis = submitTimeMillis;
+    this.stage = stage;
+    this.health = health;
+    this.readiness = readiness;
+  }
+
+  /** A new job in stage submit, with its id and result_root under {@code resultsRoot}. */
+  public static Job submitted(JobIntake.Draft draft, long id, Instant now, String resultsRoot) {
+    ObjectNode doc = draft.doc();
+    doc.put("id", Long.toString(id));
+    doc.put("submit_time", now.toString());
+    doc.put("result_root", resultsRoot + "/" + text(doc, "suite") + "/" + DAY.format(now) + "/"
+        + text(doc, "tbox_group") + "/" + id);
+    Job job = new Job(id, doc, draft.requirements(), draft.tenant(), draft.queue(),
+        draft.priority(), now.toEpochMilli(), JobStage.SUBMIT, JobHealth.UNKNOWN, DataReadiness.NA);
+    job.writeState();
+    return job;
+  }
+
+  /** A job read back from the store; its document is trusted, its requirements derived again. */
+  public static Job fromRecord(JobRecord record) {
+    ObjectNode doc = (ObjectNode) Json.parse(record.document());
+    ObjectNode input = doc.deepCopy();
+    JobIntake.Draft draft = JobIntake.prepare(input);
+    return new Job(record.id(), doc, draft.requirements(), draft.tenant(), draft.queue(),
+        draft.priority(), record.submitTimeMillis(),
+        JobStage.fromName(record.stage()).orElse(JobStage.SUBMIT),
+        JobHealth.fromName(record.health()).orElse(JobHealth.UNKNOWN),
+        DataReadiness.fromName(record.readiness()).orElse(DataReadiness.NA));
+  }
+
+  public JobRecord toRecord() {
+    return new JobRecord(id, stage.wireName(), health.wireName(), readiness.wireName(), tenant,
+        text(doc, "tbox_group"), submitTimeMillis, Json.write(doc));
+  }
+
+  /** A copy of the document fit for any answer: no internal field, no credential. */
+  public ObjectNode view() {
+    ObjectNode copy = doc.deepCopy();
+    copy.remove(TOKEN_HASH);
+    return copy;
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public String idText() {
+    return Long.toString(id);
+  }
+
+  public Requirements requirements() {
+    return requirements;
+  }
+
+  public String tenant() {
+    return tenant;
+  }
+
+  public String queue() {
+    return queue;
+  }
+
+  public int priority() {
+    return priority;
+  }
+
+  public long submitTimeMillis() {
+    return submitTimeMillis;
+  }
+
+  public JobStage stage() {
+    return stage;
+  }
+
+  public JobHealth health() {
+    return health;
+  }
+
+  public DataReadiness readiness() {
+    return readiness;
+  }
+
+  public String resultRoot() {
+    return text(doc, "result_root");
+  }
+
+  /** Finished and its data settled: nothing more will happen to it. */
+  public boolean isRetired() {
+    return stage.isFinal() && readiness.isSettled();
+  }
+
+  public String field(String name) {
+    return text(doc, name);
+  }
+
+  public void setStage(JobStage next, Instant now) {
+    stage = next;
+    doc.put(next.timeField(), now.toString());
+    writeState();
+  }
+
+  public void setHealth(JobHealth next) {
+    health = next;
+    writeState();
+  }
+
+  public void setReadiness(DataReadiness next) {
+    readiness = next;
+    writeState();
+  }
+
+  /** Records a reported value that has no field of its own, such as a time or load average. */
+  public void record(String field, String value) {
+    doc.put(field, value);
+  }
+
+  /** Hands a job out: the token the box must show is kept only as a hash. */
+  public void handOut(String hostname, String token, Instant now) {
+    doc.put("host_machine", hostname);
+    doc.put(TOKEN_HASH, Tokens.sha256(token));
+    setStage(JobStage.DISPATCH, now);
+  }
+
+  /** Takes a hand-out (or a cancel not yet durable) back, as if the job never left the queue. */
+  public void returnToQueue() {
+    doc.remove("host_machine");
+    doc.remove(TOKEN_HASH);
+    for (JobStage s : JobStage.values()) {
+      if (s != JobStage.SUBMIT) {
+        doc.remove(s.timeField());
+      }
+    }
+    stage = JobStage.SUBMIT;
+    health = JobHealth.UNKNOWN;
+    readiness = DataReadiness.NA;
+    writeState();
+  }
+
+  public boolean tokenMatches(String token) {
+    JsonNode hash = doc.get(TOKEN_HASH);
+    return hash != null && token != null && hash.asText().equals(Tokens.sha256(token));
+  }
+
+  private void writeState() {
+    doc.put("job_stage", stage.wireName());
+    doc.put("job_health", health.wireName());
+    doc.put("job_data_readiness", readiness.wireName());
+  }
+
+  private static String text(ObjectNode doc, String field) {
+    JsonNode v = doc.get(field);
+    return v == null || v.isNull() ? "" : v.asText();
+  }
+}

@@ -1,0 +1,278 @@
+package org.compassci.sched.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Turns a submitted document into a job draft: checks the fields the scheduler reads, removes
+ * credentials and the fields only the scheduler may set, and derives what a job leaves implicit.
+ * Pure and thread-safe, so the HTTP edge runs it before any actor sees the job.
+ */
+public final class JobIntake {
+
+  /** Credentials and personal data: never stored, never answered. */
+  public static final Set<String> SECRET_FIELDS =
+      Set.of("my_token", "my_email", "my_name", "secrets", "job_token");
+
+  /** Fields the scheduler owns; a submitter's values are dropped. */
+  private static final Set<String> SERVER_FIELDS = Set.of(
+      "id", "job_id", "job_stage", "job_health", "job_data_readiness", "result_root",
+      "submit_time", "host_machine", "last_reported_state");
+
+  private static final Set<String> MEMORY_FIELDS =
+      Set.of("memory_minimum", "memory", "need_memory", "hw.memory");
+
+  private JobIntake() {}
+
+  /** A checked job without id: the document to store and what matching needs. */
+  public record Draft(ObjectNode doc, Requirements requirements, String tenant, String queue,
+      int priority) {}
+
+  public static Draft prepare(JsonNode raw) {
+    if (raw == null || !raw.isObject()) {
+      throw new InvalidJobException("a job must be a JSON object");
+    }
+    ObjectNode doc = ((ObjectNode) raw).deepCopy();
+    stripSecrets(doc);
+    doc.remove(SERVER_FIELDS);
+    List<String> internal = new ArrayList<>();
+    doc.fieldNames().forEachRemaining(n -> {
+      if (n.startsWith("_")) {
+        internal.add(n);
+      }
+    });
+    doc.remove(internal);
+    for (JobStage s : JobStage.values()) {
+      doc.remove(s.timeField());
+    }
+
+    String suite = requiredText(doc, "suite");
+    String testbox = optionalText(doc, "testbox");
+    String group = optionalText(doc, "tbox_group");
+    if (testbox == null && group == null) {
+      throw new InvalidJobException("testbox: required (a machine, a machine group, or a shape like vm-2p8g)");
+    }
+    String type = optionalText(doc, "tbox_type");
+    if (type == null) {
+      type = deriveType(testbox != null ? testbox : group);
+    } else {
+      type = type.toLowerCase(Locale.ROOT);
+      if (!Set.of("hw", "vm", "dc").contains(type)) {
+        throw new InvalidJobException("tbox_type: '" + type + "' is not hw, vm or dc");
+      }
+    }
+    doc.put("tbox_type", type);
+    if (group == null) {
+      group = cutSuffix(testbox);
+    }
+    doc.put("tbox_group", group);
+    if (testbox == null) {
+      doc.put("testbox", group);
+      testbox = group;
+    }
+
+    Set<String> tags = new TreeSet<>();
+    String arch = optionalText(doc, "arch");
+    if (arch == null) {
+      arch = optionalText(doc, "os_arch");
+    }
+    if (arch != null) {
+      tags.add("arch=" + arch);
+    }
+    tags.add("tbox_type=" + type);
+    if (type.equals("hw")) {
+      // a VM or container shape is a memory need, not a machine group
+      tags.add("tbox_group=" + group);
+      if (!testbox.equals(group)) {
+        tags.add("hostname=" + testbox);
+      }
+    }
+    addExtraTags(doc.get("tags"), tags);
+
+    Set<String> targets = targetMachines(doc.get("target_machines"));
+    long memoryMb = memoryNeed(doc, type.equals("hw") ? null : testbox);
+
+    String account = optionalText(doc, "my_account");
+    String queue = optionalText(doc, "queue");
+    int priority = intField(doc, "priority", 0);
+    nonNegativeNumber(doc, "timeout");
+    nonNegativeNumber(doc, "runtime");
+    if (suite.isBlank()) {
+      throw new InvalidJobException("suite: must not be empty");
+    }
+    String tenant = queue != null && !queue.equals("vip") && !queue.equals("idle")
+        ? queue : account != null ? account : "anonymous";
+    return new Draft(doc, new Requirements(tags, targets, memoryMb), tenant,
+        queue == null ? "" : queue, priority);
+  }
+
+  /** Removes credentials at any depth: jobs nest them in pp.* and similar objects. */
+  public static void stripSecrets(JsonNode node) {
+    if (node instanceof ObjectNode obj) {
+      obj.remove(SECRET_FIELDS);
+      obj.elements().forEachRemaining(JobIntake::stripSecrets);
+    } else if (node != null && node.isArray()) {
+      node.elements().forEachRemaining(JobIntake::stripSecrets);
+    }
+  }
+
+  static String deriveType(String testbox) {
+    String t = testbox.toLowerCase(Locale.ROOT);
+    return t.startsWith("vm-") ? "vm" : t.startsWith("dc-") ? "dc" : "hw";
+  }
+
+  static String cutSuffix(String testbox) {
+    int cut = testbox.lastIndexOf("--");
+    return cut > 0 ? testbox.substring(0, cut) : testbox;
+  }
+
+  private static void addExtraTags(JsonNode node, Set<String> out) {
+    if (node == null || node.isNull()) {
+      return;
+    }
+    if (node.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        if (!e.getValue().isValueNode() || e.getValue().isNull()) {
+          throw new InvalidJobException("tags." + e.getKey() + ": must be a string or a number");
+        }
+        out.add(checkTag(e.getKey() + "=" + e.getValue().asText()));
+      }
+    } else if (node.isArray()) {
+      for (JsonNode t : node) {
+        if (!t.isTextual()) {
+          throw new InvalidJobException("tags: list entries must be strings like \"k=v\"");
+        }
+        out.add(checkTag(t.asText()));
+      }
+    } else {
+      throw new InvalidJobException("tags: must be an object {\"k\":\"v\"} or a list [\"k=v\"]");
+    }
+  }
+
+  /** Also used for a testbox's own tags: k=v with a non-empty key and no comma. */
+  public static String checkTag(String tag) {
+    int eq = tag.indexOf('=');
+    if (eq <= 0 || tag.indexOf(',') >= 0) {
+      throw new InvalidJobException("tags: '" + tag + "' is not k=v");
+    }
+    return tag.trim();
+  }
+
+  private static Set<String> targetMachines(JsonNode node) {
+    Set<String> out = new TreeSet<>();
+    if (node == null || node.isNull()) {
+      return out;
+    }
+    if (node.isTextual()) {
+      for (String h : node.asText().split(",")) {
+        if (!h.isBlank()) {
+          out.add(h.trim());
+        }
+      }
+    } else if (node.isArray()) {
+      for (JsonNode h : node) {
+        if (!h.isTextual() || h.asText().isBlank()) {
+          throw new InvalidJobException("target_machines: entries must be hostnames");
+        }
+        out.add(h.asText().trim());
+      }
+    } else {
+      throw new InvalidJobException("target_machines: must be a list of hostnames");
+    }
+    return out;
+  }
+
+  private static long memoryNeed(ObjectNode doc, String shape) {
+    long mb = MemorySize.shapeMb(shape);
+    List<String[]> given = new ArrayList<>();
+    for (String f : MEMORY_FIELDS) {
+      JsonNode v = doc.get(f);
+      if (v != null && !v.isNull()) {
+        given.add(new String[] {f, memoryText(f, v)});
+      }
+    }
+    JsonNode hw = doc.get("hw");
+    if (hw != null && hw.isObject() && hw.hasNonNull("memory")) {
+      given.add(new String[] {"hw.memory", memoryText("hw.memory", hw.get("memory"))});
+    }
+    for (String[] g : given) {
+      mb = Math.max(mb, MemorySize.parseMb(g[0], g[1]));
+    }
+    return mb;
+  }
+
+  private static String memoryText(String field, JsonNode v) {
+    if (v.isNumber() || v.isTextual()) {
+      return v.asText();
+    }
+    throw new InvalidJobException(field + ": must be a size like 8G or a number of GB");
+  }
+
+  private static String requiredText(ObjectNode doc, String field) {
+    String v = optionalText(doc, field);
+    if (v == null) {
+      throw new InvalidJobException(field + ": required");
+    }
+    return v;
+  }
+
+  private static String optionalText(ObjectNode doc, String field) {
+    JsonNode v = doc.get(field);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isTextual()) {
+      throw new InvalidJobException(field + ": must be a string");
+    }
+    String s = v.asText().trim();
+    return s.isEmpty() ? null : s;
+  }
+
+  private static int intField(ObjectNode doc, String field, int dflt) {
+    JsonNode v = doc.get(field);
+    if (v == null || v.isNull()) {
+      return dflt;
+    }
+    if (v.canConvertToInt() && v.isIntegralNumber()) {
+      return v.intValue();
+    }
+    if (v.isTextual()) {
+      try {
+        return Integer.parseInt(v.asText().trim());
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+    }
+    throw new InvalidJobException(field + ": must be an integer");
+  }
+
+  private static void nonNegativeNumber(ObjectNode doc, String field) {
+    JsonNode v = doc.get(field);
+    if (v == null || v.isNull()) {
+      return;
+    }
+    double d;
+    if (v.isNumber()) {
+      d = v.doubleValue();
+    } else if (v.isTextual()) {
+      try {
+        d = Double.parseDouble(v.asText().trim());
+      } catch (NumberFormatException e) {
+        throw new InvalidJobException(field + ": must be a number of seconds");
+      }
+    } else {
+      throw new InvalidJobException(field + ": must be a number of seconds");
+    }
+    if (!(d >= 0) || Double.isInfinite(d)) {
+      throw new InvalidJobException(field + ": must be a non-negative number of seconds");
+    }
+  }
+}

@@ -1,0 +1,219 @@
+package org.compassci.sched.model;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Applies what a testbox or a script reports about a running job. The value's name decides the
+ * field it sets; stages only go forward; a bad health ends the job. Everything is checked before
+ * anything changes, so a refused update leaves the job as it was.
+ */
+public final class JobUpdate {
+
+  /** A reported name and value, in the order the caller sent them. */
+  public record Param(String name, String value) {}
+
+  /**
+   * Legacy routes (busybox wget cannot read errors) never refuse a value: unknown ones are
+   * recorded as last_reported_state and conflicts are ignored with a 200.
+   */
+  public enum Mode { STRICT, LEGACY }
+
+  public static final Duration MAX_RENEW = Duration.ofDays(30);
+
+  private static final Set<String> STATE_PARAMS =
+      Set.of("job_stage", "job_state", "job_health", "job_data_readiness");
+  private static final Set<String> IDENTITY_PARAMS =
+      Set.of("job_file", "job_id", "id", "hostname", "job_token");
+  private static final Set<String> PROTECTED_FIELDS =
+      Set.of("result_root", "submit_time", "host_machine", "my_account", "testbox", "tbox_group",
+          "tbox_type", "arch", "target_machines", "tags", "queue", "priority");
+  private static final Map<String, String> LEGACY_NAMES = Map.of(
+      "booting", "boot", "finished", "success", "failed", "fail");
+
+  private JobUpdate() {}
+
+  private record Changes(Optional<JobStage> stage, Optional<JobHealth> health,
+      Optional<DataReadiness> readiness, Map<String, String> fields, Optional<Long> renewSeconds) {}
+
+  /**
+   * Checks and applies {@code params} to {@code job}. Returns OK with {@code changed} telling
+   * whether anything must be written, or a refusal that left the job untouched.
+   */
+  public static Result apply(Job job, List<Param> params, Mode mode, Instant now) {
+    Changes c;
+    try {
+      c = parse(params, mode);
+    } catch (InvalidJobException e) {
+      return Result.refused(Outcome.Status.INVALID, e.getMessage());
+    }
+    boolean anything = c.stage.isPresent() || c.health.isPresent() || c.readiness.isPresent()
+        || !c.fields.isEmpty() || c.renewSeconds.isPresent();
+    if (!anything) {
+      return Result.unchanged();
+    }
+    if (job.isRetired()) {
+      return Result.refused(Outcome.Status.LOCKED,
+          "job " + job.id() + " is " + job.stage().wireName() + " and its data "
+              + job.readiness().wireName() + ": it takes no more updates");
+    }
+    Optional<JobStage> stage = c.stage.filter(s -> s != job.stage());
+    if (stage.isPresent()) {
+      JobStage next = stage.get();
+      if (job.stage().isFinal()) {
+        return Result.refused(Outcome.Status.CONFLICT, "job " + job.id() + " is already "
+            + job.stage().wireName() + "; it cannot move to " + next.wireName());
+      }
+      if (next == JobStage.CANCEL) {
+        return Result.refused(Outcome.Status.CONFLICT,
+            "job " + job.id() + " is " + job.stage().wireName() + "; only a job in submit can be cancelled");
+      }
+      if (next.ordinal() < job.stage().ordinal()) {
+        return Result.refused(Outcome.Status.CONFLICT, "job " + job.id() + " is "
+            + job.stage().wireName() + "; stages never go back to " + next.wireName());
+      }
+    }
+
+    c.fields.forEach(job::record);
+    c.renewSeconds.ifPresent(s -> job.record("renew_deadline", now.plusSeconds(s).toString()));
+    c.health.ifPresent(job::setHealth);
+    if (stage.isPresent()) {
+      JobStage next = stage.get();
+      job.setStage(next, now);
+      if (next.isFinal() && next != JobStage.FINISH) {
+        // the terminal alternatives name their own health, and nothing will be uploaded
+        if (c.health.isEmpty() && !job.health().isBad()) {
+          JobHealth.fromName(next.wireName()).ifPresent(job::setHealth);
+        }
+        if (!job.readiness().isSettled()) {
+          job.setReadiness(DataReadiness.NORUN);
+        }
+      }
+    }
+    if (job.health().isBad() && !job.stage().isFinal()) {
+      job.setStage(JobStage.FINISH, now);
+    }
+    c.readiness.ifPresent(job::setReadiness);
+    return Result.applied();
+  }
+
+  private static Changes parse(List<Param> params, Mode mode) {
+    JobStage stage = null;
+    JobHealth health = null;
+    DataReadiness readiness = null;
+    Long renew = null;
+    Map<String, String> fields = new LinkedHashMap<>();
+    for (Param p : params) {
+      String name = p.name().trim();
+      String value = p.value() == null ? "" : p.value().trim();
+      if (IDENTITY_PARAMS.contains(name)) {
+        continue;
+      }
+      if (STATE_PARAMS.contains(name)) {
+        Object v = classify(name, value);
+        if (v instanceof JobStage s) {
+          stage = s;
+        } else if (v instanceof JobHealth h) {
+          health = h;
+        } else if (v instanceof DataReadiness r) {
+          readiness = r;
+        } else if (mode == Mode.LEGACY) {
+          fields.put("last_reported_state", value);
+        } else {
+          throw new InvalidJobException(name + ": '" + value
+              + "' is not a stage, a health or a data readiness");
+        }
+      } else if (name.equals("renew_seconds") || (mode == Mode.LEGACY && name.equals("timeout"))) {
+        renew = renewSeconds(name, value, mode);
+      } else if (name.equals("job_step")) {
+        fields.put("job_step", value);
+      } else if (isProtected(name)) {
+        if (mode == Mode.STRICT) {
+          throw new InvalidJobException(name + ": set by the scheduler or at submit, not by an update");
+        }
+      } else if (name.isEmpty()) {
+        if (mode == Mode.STRICT) {
+          throw new InvalidJobException("a parameter without a name");
+        }
+      } else {
+        fields.put(name, value);
+      }
+    }
+    return new Changes(Optional.ofNullable(stage), Optional.ofNullable(health),
+        Optional.ofNullable(readiness), fields, Optional.ofNullable(renew));
+  }
+
+  private static boolean isProtected(String name) {
+    if (name.startsWith("_") || PROTECTED_FIELDS.contains(name)
+        || JobIntake.SECRET_FIELDS.contains(name)) {
+      return true;
+    }
+    for (JobStage s : JobStage.values()) {
+      if (s.timeField().equals(name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static Long renewSeconds(String name, String value, Mode mode) {
+    try {
+      long s = Long.parseLong(value);
+      if (s < 0) {
+        throw new NumberFormatException();
+      }
+      return Math.min(s, MAX_RENEW.toSeconds());
+    } catch (NumberFormatException e) {
+      if (mode == Mode.LEGACY) {
+        return null;
+      }
+      throw new InvalidJobException(name + ": '" + value + "' is not a whole number of seconds");
+    }
+  }
+
+  /** The param's own table first, then stage, health and readiness; null when none knows it. */
+  static Object classify(String param, String raw) {
+    String value = LEGACY_NAMES.getOrDefault(Names.normalize(raw), raw);
+    Optional<?> own = switch (param) {
+      case "job_stage" -> JobStage.fromName(value);
+      case "job_health" -> JobHealth.fromName(value);
+      case "job_data_readiness" -> DataReadiness.fromName(value);
+      default -> Optional.empty();
+    };
+    if (own.isPresent()) {
+      return own.get();
+    }
+    Optional<?> any = JobStage.fromName(value);
+    if (any.isEmpty()) {
+      any = JobHealth.fromName(value);
+    }
+    if (any.isEmpty()) {
+      any = DataReadiness.fromName(value);
+    }
+    return any.orElse(null);
+  }
+
+  /** What {@link #apply} did. */
+  public record Result(boolean changed, Outcome.Status refusal, String message) {
+    static Result applied() {
+      return new Result(true, null, "");
+    }
+
+    static Result unchanged() {
+      return new Result(false, null, "");
+    }
+
+    static Result refused(Outcome.Status status, String message) {
+      return new Result(false, status, message);
+    }
+
+    public boolean refused() {
+      return refusal != null;
+    }
+  }
+}

@@ -1,0 +1,29 @@
+package org.compassci.sched.persistence;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The durable home of every job. Implementations block: callers run them on a dispatcher of
+ * their own, never on an actor's thread.
+ */
+public interface JobStore extends AutoCloseable {
+
+  /** Which store this is, as named in configuration: embedded, mysql or manticore. */
+  String kind();
+
+  /** Inserts or replaces every record in one durable step: all of them or none. */
+  void upsert(List<JobRecord> records);
+
+  Optional<JobRecord> find(long id);
+
+  /** Jobs whose stage is one of {@code stages}, ordered by id, ids above {@code afterId}. */
+  List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit);
+
+  /** Throws {@link StoreUnavailableException} when the store cannot be reached. */
+  void ping();
+
+  @Override
+  void close();
+}
