@@ -41,14 +41,18 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Found(long id, PersistenceActor.FindResult result) implements Command {}
 
-  private record Written(ActorRef<Outcome> replyTo, Outcome outcome,
-      PersistenceActor.WriteResult result) implements Command {}
+  private record StoreWritten(PersistenceActor.Written written) implements Command {}
+
+  /** An update in flight: answered when its write is back from the store. */
+  private record PendingUpdate(ActorRef<Outcome> replyTo, Outcome outcome) {}
 
   private final ActorRef<PersistenceActor.Command> store;
   private final Clock clock;
   private final Map<Long, Job> active = new HashMap<>();
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
+  private final ActorRef<PersistenceActor.Written> written;
+  private final ActorRef<PersistenceActor.FindResult> found;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store, Clock clock) {
     return Behaviors.setup(ctx -> new LifecycleActor(ctx, store, clock));
@@ -59,6 +63,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     super(ctx);
     this.store = store;
     this.clock = clock;
+    this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
+    this.found = ctx.messageAdapter(PersistenceActor.FindResult.class, r -> new Found(r.id(), r));
   }
 
   @Override
@@ -69,7 +75,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Get.class, g -> withJob(g.id(), g, this::onGet))
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
         .onMessage(Found.class, this::onFound)
-        .onMessage(Written.class, this::onWritten)
+        .onMessage(StoreWritten.class, this::onWritten)
         .onMessage(GetActiveCount.class, g -> {
           g.replyTo().tell(active.size());
           return this;
@@ -95,8 +101,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return this;
     }
     awaitingLoad.put(id, new ArrayList<>(List.of(cmd)));
-    store.tell(new PersistenceActor.Find(id, getContext().messageAdapter(
-        PersistenceActor.FindResult.class, r -> new Found(id, r))));
+    store.tell(new PersistenceActor.Find(id, found));
     return this;
   }
 
@@ -195,9 +200,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       active.remove(job.id());
     }
     // the answer waits for the commit: what a testbox was told is what a restart finds
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()), getContext().messageAdapter(
-        PersistenceActor.WriteResult.class,
-        w -> new Written(u.replyTo(), Outcome.ok(job.view()), w))));
+    store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
+        new PendingUpdate(u.replyTo(), Outcome.ok(job.view())), written));
   }
 
   private void onGet(Get g, Job job, Outcome unused) {
@@ -209,9 +213,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         + job.stage().wireName() + "; only a job in submit can be cancelled"));
   }
 
-  private Behavior<Command> onWritten(Written w) {
-    w.replyTo().tell(w.result().ok() ? w.outcome()
-        : Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + w.result().error().orElse("")));
+  private Behavior<Command> onWritten(StoreWritten w) {
+    if (w.written().context() instanceof PendingUpdate p) {
+      p.replyTo().tell(w.written().error()
+          .map(e -> Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + e))
+          .orElse(p.outcome()));
+    }
     return this;
   }
 }

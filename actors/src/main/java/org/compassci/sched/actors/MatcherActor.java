@@ -50,14 +50,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record RetryLoad() implements Command {}
 
-  private record SubmitCommitted(List<Job> jobs, ActorRef<SubmitResult> replyTo,
-      PersistenceActor.WriteResult result) implements Command {}
+  private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
-  private record HandOutCommitted(Job job, ObjectNode answer, ActorRef<DispatchResult> replyTo,
-      PersistenceActor.WriteResult result) implements Command {}
+  /** Writes in flight, carried through the store and back as the write's context. */
+  private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
 
-  private record CancelCommitted(Job job, ActorRef<Outcome> replyTo,
-      PersistenceActor.WriteResult result) implements Command {}
+  private record PendingHandOut(Job job, ObjectNode answer, ActorRef<DispatchResult> replyTo) {}
+
+  private record PendingCancel(Job job, ActorRef<Outcome> replyTo) {}
 
   /** One entry per submitted job, in order; {@code error} set when none was stored. */
   public record SubmitResult(List<Submitted> jobs, Optional<String> error) {}
@@ -78,6 +78,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final String resultsRoot;
   private final Clock clock;
   private final JobQueue queue = new JobQueue();
+  private final ActorRef<PersistenceActor.Written> written;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, int workerId, String resultsRoot, Clock clock) {
@@ -95,6 +96,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.ids = new JobIdGenerator(workerId);
     this.resultsRoot = resultsRoot;
     this.clock = clock;
+    this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
   }
 
   /** Until the queued jobs are back from the store, requests wait: none may see a partial queue. */
@@ -141,11 +143,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
-        .onMessage(SubmitCommitted.class, this::onSubmitCommitted)
         .onMessage(Dispatch.class, this::onDispatch)
-        .onMessage(HandOutCommitted.class, this::onHandOutCommitted)
         .onMessage(Cancel.class, this::onCancel)
-        .onMessage(CancelCommitted.class, this::onCancelCommitted)
+        .onMessage(StoreWritten.class, this::onStoreWritten)
         .onMessage(GetQueueSize.class, this::onGetQueueSize)
         .build();
   }
@@ -159,15 +159,27 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       jobs.add(job);
       records.add(job.toRecord());
     }
-    store.tell(new PersistenceActor.Write(records, getContext().messageAdapter(
-        PersistenceActor.WriteResult.class, r -> new SubmitCommitted(jobs, s.replyTo(), r))));
+    store.tell(new PersistenceActor.Write(records, new PendingSubmit(jobs, s.replyTo()), written));
     return this;
   }
 
-  private Behavior<Command> onSubmitCommitted(SubmitCommitted c) {
-    if (!c.result().ok()) {
-      c.replyTo().tell(new SubmitResult(List.of(), c.result().error()));
-      return this;
+  private Behavior<Command> onStoreWritten(StoreWritten w) {
+    Optional<String> error = w.written().error();
+    Object pending = w.written().context();
+    if (pending instanceof PendingSubmit p) {
+      submitWritten(p, error);
+    } else if (pending instanceof PendingHandOut p) {
+      handOutWritten(p, error);
+    } else if (pending instanceof PendingCancel p) {
+      cancelWritten(p, error);
+    }
+    return this;
+  }
+
+  private void submitWritten(PendingSubmit c, Optional<String> error) {
+    if (error.isPresent()) {
+      c.replyTo().tell(new SubmitResult(List.of(), error));
+      return;
     }
     List<Submitted> out = new ArrayList<>(c.jobs().size());
     for (Job job : c.jobs()) {
@@ -175,7 +187,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       out.add(new Submitted(job.id(), job.resultRoot()));
     }
     c.replyTo().tell(new SubmitResult(out, Optional.empty()));
-    return this;
   }
 
   private Behavior<Command> onDispatch(Dispatch d) {
@@ -189,22 +200,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     job.handOut(d.box().hostname(), token, clock.instant());
     ObjectNode answer = job.view();
     answer.put("job_token", token);
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()), getContext().messageAdapter(
-        PersistenceActor.WriteResult.class, r -> new HandOutCommitted(job, answer, d.replyTo(), r))));
+    store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
+        new PendingHandOut(job, answer, d.replyTo()), written));
     return this;
   }
 
-  private Behavior<Command> onHandOutCommitted(HandOutCommitted c) {
-    if (!c.result().ok()) {
+  private void handOutWritten(PendingHandOut c, Optional<String> error) {
+    if (error.isPresent()) {
       c.job().returnToQueue();
       queue.add(c.job());
-      c.replyTo().tell(new Unavailable(c.result().error().orElse("store write failed")));
-      return this;
+      c.replyTo().tell(new Unavailable(error.get()));
+      return;
     }
     // the lifecycle hears of the job before the testbox can report on it
     lifecycle.tell(new LifecycleActor.Track(c.job()));
     c.replyTo().tell(new Assigned(c.answer()));
-    return this;
   }
 
   private Behavior<Command> onCancel(Cancel c) {
@@ -217,20 +227,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     job.setHealth(JobHealth.CANCEL);
     job.setReadiness(DataReadiness.NORUN);
     job.setStage(JobStage.CANCEL, clock.instant());
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()), getContext().messageAdapter(
-        PersistenceActor.WriteResult.class, r -> new CancelCommitted(job, c.replyTo(), r))));
+    store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
+        new PendingCancel(job, c.replyTo()), written));
     return this;
   }
 
-  private Behavior<Command> onCancelCommitted(CancelCommitted c) {
-    if (!c.result().ok()) {
+  private void cancelWritten(PendingCancel c, Optional<String> error) {
+    if (error.isPresent()) {
       c.job().returnToQueue();
       queue.add(c.job());
-      c.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, c.result().error().orElse("store write failed")));
-      return this;
+      c.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + error.get()));
+      return;
     }
     c.replyTo().tell(Outcome.ok(c.job().view()));
-    return this;
   }
 
   private Behavior<Command> onGetQueueSize(GetQueueSize g) {

@@ -1,11 +1,13 @@
 package org.compassci.sched.actors;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -27,8 +29,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public sealed interface Command {}
 
-  /** Make these records durable; the answer comes after the commit. */
-  public record Write(List<JobRecord> records, ActorRef<WriteResult> replyTo) implements Command {}
+  /**
+   * Make these records durable; the answer comes after the commit and carries {@code context}
+   * back, so a caller with many writes in flight knows which one is answered.
+   */
+  public record Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo)
+      implements Command {}
 
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
@@ -36,35 +42,50 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo)
       implements Command {}
 
+  /** Whether the store is reachable, from the last write or periodic check: no I/O on the way. */
   public record Ping(ActorRef<PingResult> replyTo) implements Command {}
+
+  /** Answers once every write received so far is committed (or has failed): for shutdown. */
+  public record Drain(ActorRef<Done> replyTo) implements Command {}
+
+  private record CheckStore() implements Command {}
+
+  private record Checked(Optional<String> error) implements Command {}
 
   private record Committed(List<Write> batch, Throwable failure) implements Command {}
 
   private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
 
   /** {@code error} is empty when the records are durable. */
-  public record WriteResult(Optional<String> error) {
+  public record Written(Object context, Optional<String> error) {
     public boolean ok() {
       return error.isEmpty();
     }
   }
 
-  public record FindResult(Optional<JobRecord> job, Optional<String> error) {}
+  public record FindResult(long id, Optional<JobRecord> job, Optional<String> error) {}
 
   public record LoadResult(List<JobRecord> jobs, Optional<String> error) {}
 
   public record PingResult(String store, Optional<String> error) {}
 
   private static final int LOAD_PAGE = 5000;
+  private static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
 
   private final JobStore store;
   private final Executor blocking;
   private final int batchMax;
   private final List<Write> pending = new ArrayList<>();
+  private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
+  private boolean checking;
+  private Optional<String> lastError = Optional.empty();
 
   public static Behavior<Command> create(JobStore store, int batchMax) {
-    return Behaviors.setup(ctx -> new PersistenceActor(ctx, store, batchMax));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(new CheckStore(), CHECK_INTERVAL);
+      return new PersistenceActor(ctx, store, batchMax);
+    }));
   }
 
   private PersistenceActor(ActorContext<Command> ctx, JobStore store, int batchMax) {
@@ -82,6 +103,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(Find.class, this::onFind)
         .onMessage(LoadStages.class, this::onLoadStages)
         .onMessage(Ping.class, this::onPing)
+        .onMessage(Drain.class, this::onDrain)
+        .onMessage(CheckStore.class, this::onCheckStore)
+        .onMessage(Checked.class, this::onChecked)
         .onMessage(Answer.class, this::onAnswer)
         .build();
   }
@@ -112,21 +136,34 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onCommitted(Committed c) {
     committing = false;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
+    lastError = error;
     if (error.isPresent()) {
       getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
     }
     for (Write w : c.batch()) {
-      w.replyTo().tell(new WriteResult(error));
+      w.replyTo().tell(new Written(w.context(), error));
     }
     if (!pending.isEmpty()) {
       commitPending();
+    } else {
+      drainers.forEach(d -> d.tell(Done.getInstance()));
+      drainers.clear();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onDrain(Drain d) {
+    if (!committing && pending.isEmpty()) {
+      d.replyTo().tell(Done.getInstance());
+    } else {
+      drainers.add(d.replyTo());
     }
     return this;
   }
 
   private Behavior<Command> onFind(Find f) {
-    reply(f.replyTo(), () -> new FindResult(store.find(f.id()), Optional.empty()),
-        e -> new FindResult(Optional.empty(), Optional.of(reason(e))));
+    reply(f.replyTo(), () -> new FindResult(f.id(), store.find(f.id()), Optional.empty()),
+        e -> new FindResult(f.id(), Optional.empty(), Optional.of(reason(e))));
     return this;
   }
 
@@ -147,10 +184,25 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onPing(Ping p) {
-    reply(p.replyTo(), () -> {
-      store.ping();
-      return new PingResult(store.kind(), Optional.empty());
-    }, e -> new PingResult(store.kind(), Optional.of(reason(e))));
+    p.replyTo().tell(new PingResult(store.kind(), lastError));
+    return this;
+  }
+
+  private Behavior<Command> onCheckStore(CheckStore c) {
+    if (!checking) {
+      checking = true;
+      getContext().pipeToSelf(CompletableFuture.runAsync(store::ping, blocking),
+          (ok, failure) -> new Checked(Optional.ofNullable(failure).map(PersistenceActor::reason)));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onChecked(Checked c) {
+    checking = false;
+    if (c.error().isPresent() != lastError.isPresent()) {
+      getContext().getLog().warn("store is {}", c.error().map(e -> "unreachable: " + e).orElse("reachable again"));
+    }
+    lastError = c.error();
     return this;
   }
 

@@ -35,24 +35,36 @@ public final class JdbcJobStore implements JobStore {
    * reach the operating system before it returns, so a killed process loses no acknowledged job.
    */
   public static JdbcJobStore embedded(Path dataDir, int poolSize) {
-    String url = "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("jobs") + ";WRITE_DELAY=0";
-    return open("embedded", url, poolSize, SqlDialect.h2());
+    String url = "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("jobs") + ";WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE";
+    // an embedded database is there or not: fail at once with H2's own reason (e.g. in use)
+    return open("embedded", url, poolSize, SqlDialect.h2(), 1);
   }
 
   /** MySQL or MariaDB over MySQL Connector/J. */
   public static JdbcJobStore mysql(String jdbcUrl, int poolSize) {
-    return open("mysql", jdbcUrl, poolSize, SqlDialect.mysql());
+    return open("mysql", jdbcUrl, poolSize, SqlDialect.mysql(), -1);
   }
 
-  static JdbcJobStore open(String kind, String url, int poolSize, SqlDialect dialect) {
+  static JdbcJobStore open(String kind, String url, int poolSize, SqlDialect dialect,
+      long initializationFailTimeout) {
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(url);
     config.setMaximumPoolSize(poolSize);
     config.setPoolName("job-store");
     config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
-    // the pool must come up even while the database is down; ping() reports it
-    config.setInitializationFailTimeout(-1);
-    HikariDataSource pool = new HikariDataSource(config);
+    // -1: a server store's pool comes up even while the database is down; ping() reports it
+    config.setInitializationFailTimeout(initializationFailTimeout);
+    HikariDataSource pool;
+    try {
+      pool = new HikariDataSource(config);
+    } catch (RuntimeException e) {
+      Throwable root = e;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      throw new StoreUnavailableException("cannot open the " + kind + " store: "
+          + root.getMessage().lines().findFirst().orElse(""), e);
+    }
     JdbcJobStore store = new JdbcJobStore(kind, pool, dialect);
     try {
       store.createSchema();

@@ -1,0 +1,89 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.model.Job;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.JobUpdate;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.persistence.JdbcJobStore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LifecycleActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @TempDir Path dir;
+
+  private static Job dispatchedJob(long id) {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
+        id, Instant.now(), "/result");
+    job.handOut("h1", "tok", Instant.now());
+    return job;
+  }
+
+  private static Outcome update(ActorRef<LifecycleActor.Command> lc, long id, JobUpdate.Mode mode,
+      String name, String value) {
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Update(id, List.of(new JobUpdate.Param(name, value)), mode, probe.getRef()));
+    return probe.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void updatesAreDurableAndFollowTheRules() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Clock.systemUTC()));
+      Job job = dispatchedJob(7);
+      store.upsert(List.of(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job));
+
+      assertEquals(Outcome.Status.OK, update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "running").status());
+      assertEquals("running", store.find(7).orElseThrow().stage());
+      assertEquals(Outcome.Status.CONFLICT, update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "boot").status());
+      assertEquals(Outcome.Status.OK, update(lc, 7, JobUpdate.Mode.LEGACY, "job_stage", "boot").status(),
+          "busybox cannot read a refusal");
+      assertEquals(Outcome.Status.INVALID, update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "nope").status());
+      assertEquals(Outcome.Status.NOT_FOUND, update(lc, 8, JobUpdate.Mode.STRICT, "job_stage", "running").status());
+
+      update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "finish");
+      update(lc, 7, JobUpdate.Mode.STRICT, "job_data_readiness", "complete");
+      assertEquals("complete", store.find(7).orElseThrow().readiness());
+      assertEquals(Outcome.Status.LOCKED, update(lc, 7, JobUpdate.Mode.STRICT, "job_health", "fail").status(),
+          "retired: read from the store and refused");
+    }
+  }
+
+  @Test
+  void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.upsert(List.of(dispatchedJob(9).toRecord()));
+      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Clock.systemUTC()));
+      TestProbe<Outcome> a = testKit.createTestProbe();
+      TestProbe<Outcome> b = testKit.createTestProbe();
+      // two updates arrive while the first read is in flight: both apply, in order
+      lc.tell(new LifecycleActor.Update(9, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, a.getRef()));
+      lc.tell(new LifecycleActor.Update(9, List.of(new JobUpdate.Param("job_stage", "running")), JobUpdate.Mode.STRICT, b.getRef()));
+      assertEquals(Outcome.Status.OK, a.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals("running", b.receiveMessage(Duration.ofSeconds(10)).job().path("job_stage").asText());
+      assertEquals("running", store.find(9).orElseThrow().stage());
+    }
+  }
+}

@@ -1,0 +1,172 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Testbox;
+import org.compassci.sched.persistence.JdbcJobStore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The matcher with the real embedded store behind it. */
+class MatcherActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @TempDir Path dir;
+
+  private record Wiring(JdbcJobStore store, ActorRef<MatcherActor.Command> matcher,
+      TestProbe<LifecycleActor.Command> lifecycle) {}
+
+  private Wiring start(JdbcJobStore store) {
+    ActorRef<PersistenceActor.Command> persistence = testKit.spawn(PersistenceActor.create(store, 100));
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = testKit.spawn(
+        MatcherActor.create(persistence, lifecycle.getRef(), 1, "/result", Clock.systemUTC()));
+    return new Wiring(store, matcher, lifecycle);
+  }
+
+  private static JobIntake.Draft draft(String json) {
+    return JobIntake.prepare(Json.parse(json));
+  }
+
+  private static Testbox box(String host, String arch, long mem) {
+    return new Testbox(host, Set.of("hostname=" + host, "arch=" + arch, "tbox_type=vm",
+        "tbox_type=dc", "tbox_group=" + host), mem);
+  }
+
+  private static List<Long> submit(Wiring w, List<JobIntake.Draft> drafts) {
+    TestProbe<MatcherActor.SubmitResult> probe = testKit.createTestProbe();
+    w.matcher().tell(new MatcherActor.Submit(drafts, probe.getRef()));
+    MatcherActor.SubmitResult r = probe.receiveMessage(Duration.ofSeconds(10));
+    assertTrue(r.error().isEmpty(), r.error().toString());
+    return r.jobs().stream().map(MatcherActor.Submitted::id).toList();
+  }
+
+  private static MatcherActor.DispatchResult dispatch(Wiring w, Testbox box) {
+    TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
+    w.matcher().tell(new MatcherActor.Dispatch(box, probe.getRef()));
+    return probe.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void aJobGoesOnlyToABoxItFitsAndOnlyOnce() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      long id = submit(w, List.of(draft(
+          "{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\"}"))).get(0);
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("x1", "x86_64", 16384)));
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("s1", "aarch64", 4096)));
+      MatcherActor.DispatchResult got = dispatch(w, box("h1", "aarch64", 16384));
+      MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, got);
+      assertEquals(Long.toString(id), a.job().path("id").asText());
+      assertEquals("dispatch", a.job().path("job_stage").asText());
+      assertEquals(32, a.job().path("job_token").asText().length());
+      // durable before answered: the store already says dispatch
+      assertEquals("dispatch", store.find(id).orElseThrow().stage());
+      assertInstanceOf(LifecycleActor.Track.class, w.lifecycle().receiveMessage());
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("h2", "aarch64", 16384)));
+    }
+  }
+
+  @Test
+  void submitOrderIsKeptForNow() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      List<Long> ids = submit(w, List.of(
+          draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"),
+          draft("{\"suite\":\"b\",\"testbox\":\"dc-8g\"}")));
+      var first = (MatcherActor.Assigned) dispatch(w, box("h1", "x86_64", 65536));
+      var second = (MatcherActor.Assigned) dispatch(w, box("h1", "x86_64", 65536));
+      assertEquals(Long.toString(ids.get(0)), first.job().path("id").asText());
+      assertEquals(Long.toString(ids.get(1)), second.job().path("id").asText());
+    }
+  }
+
+  @Test
+  void twoBoxesAskingAtOnceNeverGetTheSameJob() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 4)) {
+      Wiring w = start(store);
+      List<JobIntake.Draft> drafts = new ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        drafts.add(draft("{\"suite\":\"s" + i + "\",\"testbox\":\"dc-8g\"}"));
+      }
+      Set<Long> submitted = new HashSet<>(submit(w, drafts));
+      TestProbe<MatcherActor.DispatchResult> a = testKit.createTestProbe();
+      TestProbe<MatcherActor.DispatchResult> b = testKit.createTestProbe();
+      // all requests are in the mailbox before the first hand-out commits
+      for (int i = 0; i < 150; i++) {
+        w.matcher().tell(new MatcherActor.Dispatch(box("a", "x86_64", 65536), a.getRef()));
+        w.matcher().tell(new MatcherActor.Dispatch(box("b", "x86_64", 65536), b.getRef()));
+      }
+      List<Long> handed = new ArrayList<>();
+      int none = 0;
+      for (TestProbe<MatcherActor.DispatchResult> p : List.of(a, b)) {
+        for (int i = 0; i < 150; i++) {
+          MatcherActor.DispatchResult r = p.receiveMessage(Duration.ofSeconds(10));
+          if (r instanceof MatcherActor.Assigned as) {
+            handed.add(as.job().path("id").asLong());
+          } else {
+            none++;
+          }
+        }
+      }
+      assertEquals(200, handed.size());
+      assertEquals(100, none);
+      assertEquals(submitted, new HashSet<>(handed), "each job handed out exactly once");
+    }
+  }
+
+  @Test
+  void queuedJobsAreLoadedBackAfterARestart() {
+    long id;
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
+      testKit.stop(w.matcher());
+    }
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      var got = (MatcherActor.Assigned) dispatch(w, box("h1", "x86_64", 65536));
+      assertEquals(Long.toString(id), got.job().path("id").asText());
+      List<Long> more = submit(w, List.of(draft("{\"suite\":\"b\",\"testbox\":\"dc-8g\"}")));
+      assertTrue(more.get(0) > id, "ids keep growing across restarts");
+    }
+  }
+
+  @Test
+  void cancelTakesAQueuedJobOut() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
+      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Cancel(id, probe.getRef()));
+      var o = probe.receiveMessage(Duration.ofSeconds(10));
+      assertEquals("cancel", o.job().path("job_stage").asText());
+      assertEquals("cancel", store.find(id).orElseThrow().stage());
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("h1", "x86_64", 65536)));
+      w.matcher().tell(new MatcherActor.Cancel(id + 100, probe.getRef()));
+      var forwarded = w.lifecycle().expectMessageClass(LifecycleActor.CancelNotQueued.class);
+      assertEquals(id + 100, forwarded.id());
+    }
+  }
+}

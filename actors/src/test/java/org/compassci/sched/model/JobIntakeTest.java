@@ -1,0 +1,91 @@
+package org.compassci.sched.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+class JobIntakeTest {
+
+  @Test
+  void credentialsAreRemovedAtAnyDepthAndUnknownFieldsKept() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\","
+        + "\"my_token\":\"s3cret\",\"my_email\":\"a@b\",\"my_name\":\"A\",\"secrets\":{\"k\":\"v\"},"
+        + "\"job_token\":\"t\",\"pp\":{\"x\":{\"secrets\":\"deep\",\"nr\":4}},\"custom\":[1,2]}"));
+    String text = Json.write(d.doc());
+    for (String gone : new String[] {"s3cret", "a@b", "my_name", "secrets", "job_token", "deep"}) {
+      assertFalse(text.contains(gone), gone + " left in " + text);
+    }
+    assertEquals(4, d.doc().path("pp").path("x").path("nr").asInt());
+    assertEquals(2, d.doc().path("custom").size());
+  }
+
+  @Test
+  void serverFieldsFromTheSubmitterAreDropped() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\","
+        + "\"id\":\"1\",\"job_stage\":\"finish\",\"result_root\":\"/etc\",\"_job_token_sha256\":\"x\"}"));
+    assertFalse(d.doc().has("id"));
+    assertFalse(d.doc().has("job_stage"));
+    assertFalse(d.doc().has("result_root"));
+    assertFalse(d.doc().has("_job_token_sha256"));
+  }
+
+  @Test
+  void derivedFieldsAndTenant() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"taishan200--a61\",\"my_account\":\"bob\",\"priority\":\"5\"}"));
+    assertEquals("hw", d.doc().path("tbox_type").asText());
+    assertEquals("taishan200", d.doc().path("tbox_group").asText());
+    assertEquals("bob", d.tenant());
+    assertEquals(5, d.priority());
+    assertEquals("bisect", JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"x\",\"my_account\":\"bob\",\"queue\":\"bisect\"}")).tenant());
+    assertEquals("bob", JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"x\",\"my_account\":\"bob\",\"queue\":\"vip\"}")).tenant());
+  }
+
+  @Test
+  void invalidJobsSayWhatIsWrong() {
+    assertMessage("a job must be a JSON object", "[1]");
+    assertMessage("suite: required", "{\"testbox\":\"x\"}");
+    assertMessage("testbox: required", "{\"suite\":\"s\"}");
+    assertMessage("suite: must be a string", "{\"suite\":3,\"testbox\":\"x\"}");
+    assertMessage("tbox_type: 'xx' is not hw, vm or dc", "{\"suite\":\"s\",\"testbox\":\"x\",\"tbox_type\":\"xx\"}");
+    assertMessage("priority: must be an integer", "{\"suite\":\"s\",\"testbox\":\"x\",\"priority\":\"high\"}");
+    assertMessage("timeout: must be a non-negative", "{\"suite\":\"s\",\"testbox\":\"x\",\"timeout\":-1}");
+    assertMessage("tags: 'nokey' is not k=v", "{\"suite\":\"s\",\"testbox\":\"x\",\"tags\":[\"nokey\"]}");
+    assertMessage("target_machines: must be", "{\"suite\":\"s\",\"testbox\":\"x\",\"target_machines\":5}");
+  }
+
+  private static void assertMessage(String start, String json) {
+    InvalidJobException e = assertThrows(InvalidJobException.class,
+        () -> JobIntake.prepare(Json.parse(json)));
+    assertTrue(e.getMessage().startsWith(start), e.getMessage());
+  }
+
+  @Test
+  void aSubmittedJobHasIdResultRootAndState() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\"}"));
+    Job job = Job.submitted(d, 25112816270001201L, Instant.parse("2025-11-28T08:27:00Z"), "/result");
+    assertEquals("25112816270001201", job.view().path("id").asText());
+    assertTrue(job.resultRoot().matches("/result/hackbench/2025-11-2\\d/vm-2p8g/25112816270001201"), job.resultRoot());
+    assertEquals("submit", job.view().path("job_stage").asText());
+    Job back = Job.fromRecord(job.toRecord());
+    assertEquals(job.requirements(), back.requirements());
+    assertEquals(job.view(), back.view());
+  }
+
+  @Test
+  void theTokenIsKeptOnlyAsAHashAndNeverShown() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"));
+    Job job = Job.submitted(d, 1, Instant.now(), "/result");
+    job.handOut("h1", "tok123", Instant.now());
+    assertTrue(job.tokenMatches("tok123"));
+    assertFalse(job.tokenMatches("other"));
+    assertFalse(Json.write(job.view()).contains("sha256"));
+    assertFalse(job.toRecord().document().contains("tok123"));
+  }
+}

@@ -1,0 +1,117 @@
+package org.compassci.sched.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.compassci.sched.model.JobUpdate.Mode;
+import org.compassci.sched.model.JobUpdate.Param;
+import org.junit.jupiter.api.Test;
+
+class JobUpdateTest {
+
+  private final Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+  private Job dispatched() {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")),
+        42, now, "/result");
+    job.handOut("h1", "tok", now);
+    return job;
+  }
+
+  private static List<Param> params(String... kv) {
+    List<Param> out = new ArrayList<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      out.add(new Param(kv[i], kv[i + 1]));
+    }
+    return out;
+  }
+
+  @Test
+  void theValueNameDecidesTheField() {
+    Job job = dispatched();
+    assertFalse(JobUpdate.apply(job, params("job_state", "Running"), Mode.STRICT, now).refused());
+    assertEquals(JobStage.RUNNING, job.stage());
+    assertEquals(now.toString(), job.field("running_time"));
+    JobUpdate.apply(job, params("job_stage", "uploading"), Mode.STRICT, now);
+    assertEquals(DataReadiness.UPLOADING, job.readiness());
+    JobUpdate.apply(job, params("job_state", "finished"), Mode.STRICT, now);
+    assertEquals(JobHealth.SUCCESS, job.health());
+    assertEquals(JobStage.RUNNING, job.stage(), "success does not end the job");
+  }
+
+  @Test
+  void stagesOnlyGoForward() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("job_stage", "running"), Mode.STRICT, now);
+    JobUpdate.Result back = JobUpdate.apply(job, params("job_stage", "boot"), Mode.STRICT, now);
+    assertEquals(Outcome.Status.CONFLICT, back.refusal());
+    assertEquals(JobStage.RUNNING, job.stage());
+    assertFalse(JobUpdate.apply(job, params("job_stage", "running"), Mode.STRICT, now).refused(),
+        "repeating the current stage is harmless");
+    assertEquals(Outcome.Status.CONFLICT,
+        JobUpdate.apply(job, params("job_stage", "cancel"), Mode.STRICT, now).refusal());
+  }
+
+  @Test
+  void aBadHealthEndsAnUnfinishedJob() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("job_state", "OOM"), Mode.STRICT, now);
+    assertEquals(JobHealth.OOM, job.health());
+    assertEquals(JobStage.FINISH, job.stage());
+  }
+
+  @Test
+  void aFinishedAndCompleteJobIsLocked() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("job_stage", "finish", "job_data_readiness", "complete"), Mode.STRICT, now);
+    assertTrue(job.isRetired());
+    assertEquals(Outcome.Status.LOCKED,
+        JobUpdate.apply(job, params("job_stage", "running"), Mode.STRICT, now).refusal());
+  }
+
+  @Test
+  void strictRefusesUnknownValuesAndChangesNothing() {
+    Job job = dispatched();
+    String before = Json.write(job.view());
+    JobUpdate.Result r = JobUpdate.apply(job, params("loadavg", "1", "job_stage", "flying"), Mode.STRICT, now);
+    assertEquals(Outcome.Status.INVALID, r.refusal());
+    assertEquals(before, Json.write(job.view()));
+    assertEquals(Outcome.Status.INVALID,
+        JobUpdate.apply(job, params("result_root", "/etc"), Mode.STRICT, now).refusal());
+    assertEquals(Outcome.Status.INVALID,
+        JobUpdate.apply(job, params("renew_seconds", "soon"), Mode.STRICT, now).refusal());
+  }
+
+  @Test
+  void legacyRecordsUnknownValuesAndKeepsFields() {
+    Job job = dispatched();
+    JobUpdate.Result r = JobUpdate.apply(job, params("job_file", "/lkp/x.yaml", "job_id", "42",
+        "job_state", "kexec_fail", "loadavg", "0.28 0.82", "start_time", "1587725398"), Mode.LEGACY, now);
+    assertFalse(r.refused());
+    assertEquals("kexec_fail", job.field("last_reported_state"));
+    assertEquals("0.28 0.82", job.field("loadavg"));
+    assertEquals("1587725398", job.field("start_time"));
+    assertEquals("", job.field("job_file"));
+  }
+
+  @Test
+  void terminalAlternativesSetHealthAndNorun() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("job_stage", "abort_wait"), Mode.STRICT, now);
+    assertEquals(JobStage.ABORT_WAIT, job.stage());
+    assertEquals(JobHealth.ABORT_WAIT, job.health());
+    assertEquals(DataReadiness.NORUN, job.readiness());
+    assertTrue(job.isRetired());
+  }
+
+  @Test
+  void renewIsCappedAtThirtyDays() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("renew_seconds", "999999999"), Mode.STRICT, now);
+    assertEquals(now.plus(JobUpdate.MAX_RENEW).toString(), job.field("renew_deadline"));
+  }
+}

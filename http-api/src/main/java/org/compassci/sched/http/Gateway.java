@@ -1,0 +1,26 @@
+package org.compassci.sched.http;
+
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
+
+/** The actors the routes talk to, and the one place where the HTTP edge asks them. */
+public record Gateway(
+    ActorSystem<?> system,
+    ActorRef<MatcherActor.Command> matcher,
+    ActorRef<LifecycleActor.Command> lifecycle,
+    ActorRef<PersistenceActor.Command> store,
+    Duration askTimeout,
+    long maxBodyBytes) {
+
+  public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
+      Function<ActorRef<Res>, Req> message) {
+    return AskPattern.ask(target, message::apply, askTimeout, system.scheduler());
+  }
+}

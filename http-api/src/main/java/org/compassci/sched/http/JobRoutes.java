@@ -1,0 +1,156 @@
+package org.compassci.sched.http;
+
+import static org.apache.pekko.http.javadsl.server.PathMatchers.longSegment;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.util.ByteString;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.model.InvalidJobException;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.JobUpdate;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+
+/** /scheduler/v1/jobs/...: submit, read, update and cancel. */
+public final class JobRoutes extends AllDirectives {
+
+  private final Gateway gw;
+
+  public JobRoutes(Gateway gw) {
+    this.gw = gw;
+  }
+
+  public Route routes() {
+    return concat(
+        path(segment("jobs").slash("submit"), () -> post(this::submit)),
+        path(segment("jobs").slash(longSegment()), id -> get(() -> read(id))),
+        path(segment("jobs").slash(longSegment()).slash("update"),
+            id -> post(() -> parameterList(params -> update(id, params)))),
+        path(segment("jobs").slash(longSegment()).slash("cancel"), id -> post(() -> cancel(id))));
+  }
+
+  private Route submit() {
+    return withSizeLimit(gw.maxBodyBytes(),
+        () -> entity(Unmarshaller.entityToByteString(), body -> submit(body)));
+  }
+
+  private Route submit(ByteString body) {
+    List<JsonNode> raw;
+    try {
+      JsonNode tree = Json.parse(body.toArray());
+      if (tree.isArray()) {
+        raw = new ArrayList<>();
+        tree.forEach(raw::add);
+        if (raw.isEmpty()) {
+          return complete(rejected(List.of("an empty list holds no job")));
+        }
+      } else {
+        raw = List.of(tree);
+      }
+    } catch (IllegalArgumentException e) {
+      return complete(rejected(List.of(e.getMessage())));
+    }
+    List<JobIntake.Draft> drafts = new ArrayList<>(raw.size());
+    List<String> problems = new ArrayList<>(raw.size());
+    boolean bad = false;
+    for (JsonNode j : raw) {
+      try {
+        drafts.add(JobIntake.prepare(j));
+        problems.add(null);
+      } catch (InvalidJobException e) {
+        problems.add(e.getMessage());
+        bad = true;
+      }
+    }
+    if (bad) {
+      // all or nothing: a batch with one bad job stores none of them
+      List<String> why = problems.stream()
+          .map(p -> p != null ? p : "not submitted: another job in this request is invalid")
+          .collect(Collectors.toList());
+      return complete(rejected(why));
+    }
+    return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.SubmitResult>ask(gw.matcher(),
+            r -> new MatcherActor.Submit(drafts, r))
+        .thenApply(JobRoutes::submitted)
+        .exceptionally(Responses::unavailable));
+  }
+
+  private static HttpResponse submitted(MatcherActor.SubmitResult r) {
+    if (r.error().isPresent()) {
+      ArrayNode out = Json.MAPPER.createArrayNode();
+      out.addObject().put("job_id", "0").put("message", "not stored, try again: " + r.error().get());
+      return Responses.json(StatusCodes.SERVICE_UNAVAILABLE, out)
+          .addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(1L));
+    }
+    ArrayNode out = Json.MAPPER.createArrayNode();
+    for (MatcherActor.Submitted s : r.jobs()) {
+      out.addObject().put("job_id", Long.toString(s.id())).put("message", "")
+          .put("job_state", "submit").put("result_root", s.resultRoot());
+    }
+    return Responses.json(StatusCodes.OK, out);
+  }
+
+  private static HttpResponse rejected(List<String> why) {
+    ArrayNode out = Json.MAPPER.createArrayNode();
+    for (String w : why) {
+      out.addObject().put("job_id", "0").put("message", w);
+    }
+    return Responses.json(StatusCodes.BAD_REQUEST, out);
+  }
+
+  private Route read(long id) {
+    return parameterOptional("fields", fields -> completeWithFuture(
+        gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(id, r))
+            .thenApply(o -> Responses.outcome(trim(o, fields.orElse(""))))
+            .exceptionally(Responses::unavailable)));
+  }
+
+  private static Outcome trim(Outcome o, String fields) {
+    if (o.job() == null || fields.isBlank()) {
+      return o;
+    }
+    Set<String> keep = Arrays.stream(fields.split(",")).map(String::trim).collect(Collectors.toSet());
+    ObjectNode trimmed = Json.object();
+    o.job().fields().forEachRemaining(e -> {
+      if (keep.contains(e.getKey())) {
+        trimmed.set(e.getKey(), e.getValue());
+      }
+    });
+    return Outcome.ok(trimmed);
+  }
+
+  private Route update(long id, List<Map.Entry<String, String>> query) {
+    List<JobUpdate.Param> params = query.stream()
+        .map(e -> new JobUpdate.Param(e.getKey(), e.getValue())).collect(Collectors.toList());
+    if (params.isEmpty()) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST,
+          "nothing to update: give job_stage, job_health, job_data_readiness, job_step or k=v"));
+    }
+    return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
+            r -> new LifecycleActor.Update(id, params, JobUpdate.Mode.STRICT, r))
+        .thenApply(Responses::outcome)
+        .exceptionally(Responses::unavailable));
+  }
+
+  private Route cancel(long id) {
+    return completeWithFuture(gw.<MatcherActor.Command, Outcome>ask(gw.matcher(),
+            r -> new MatcherActor.Cancel(id, r))
+        .thenApply(Responses::outcome)
+        .exceptionally(Responses::unavailable));
+  }
+}

@@ -1,0 +1,60 @@
+package org.compassci.sched.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+
+/** Building answers: JSON through the shared ObjectMapper, and the status code of each outcome. */
+final class Responses {
+
+  private Responses() {}
+
+  static HttpResponse json(StatusCode status, JsonNode body) {
+    return HttpResponse.create().withStatus(status)
+        .withEntity(ContentTypes.APPLICATION_JSON, Json.bytes(body));
+  }
+
+  static HttpResponse error(StatusCode status, String message) {
+    ObjectNode body = Json.object().put("error", message);
+    HttpResponse r = json(status, body);
+    return status.intValue() == 503 ? r.addHeader(RetryAfter.create(1L)) : r;
+  }
+
+  static HttpResponse text(StatusCode status, String body) {
+    return HttpResponse.create().withStatus(status)
+        .withEntity(ContentTypes.TEXT_PLAIN_UTF8, body + "\n");
+  }
+
+  static StatusCode statusOf(Outcome.Status status) {
+    return switch (status) {
+      case OK -> StatusCodes.OK;
+      case INVALID -> StatusCodes.BAD_REQUEST;
+      case NOT_FOUND -> StatusCodes.NOT_FOUND;
+      case CONFLICT -> StatusCodes.CONFLICT;
+      case LOCKED -> StatusCodes.LOCKED;
+      case UNAVAILABLE -> StatusCodes.SERVICE_UNAVAILABLE;
+    };
+  }
+
+  static HttpResponse outcome(Outcome o) {
+    return o.status() == Outcome.Status.OK
+        ? json(StatusCodes.OK, o.job() != null ? o.job() : Json.object().put("message", o.message()))
+        : error(statusOf(o.status()), o.message());
+  }
+
+  /** An actor that did not answer in time, or a stopped system: try again later. */
+  static HttpResponse unavailable(Throwable failure) {
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    String why = t instanceof TimeoutException ? "the scheduler is busy, try again" : "scheduler unavailable: " + t.getMessage();
+    return error(StatusCodes.SERVICE_UNAVAILABLE, why);
+  }
+}

@@ -1,0 +1,23 @@
+package org.compassci.sched.http;
+
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+
+/** Every route of the scheduler, each area in its own class. */
+public final class SchedulerRoutes extends AllDirectives {
+
+  private final Gateway gw;
+
+  public SchedulerRoutes(Gateway gw) {
+    this.gw = gw;
+  }
+
+  public Route routes() {
+    return concat(
+        pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(
+            new HealthRoutes(gw).routes(),
+            new DispatchRoutes(gw).routes(),
+            new JobRoutes(gw).routes()))),
+        new LegacyRoutes(gw).routes());
+  }
+}

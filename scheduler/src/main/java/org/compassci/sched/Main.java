@@ -1,0 +1,52 @@
+package org.compassci.sched;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.util.concurrent.ExecutionException;
+import org.compassci.sched.config.BadSettingException;
+import org.compassci.sched.config.SchedulerSettings;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Starts the scheduler: {@code java -jar scheduler.jar}. */
+public final class Main {
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    Config config;
+    SchedulerSettings settings;
+    try {
+      config = ConfigFactory.load();
+      settings = SchedulerSettings.fromConfig(config);
+    } catch (BadSettingException e) {
+      fail("bad setting " + e.getMessage(), 2);
+      return;
+    } catch (ConfigException e) {
+      fail("bad configuration: " + e.getMessage(), 2);
+      return;
+    }
+    Logger log = LoggerFactory.getLogger(Main.class);
+    try {
+      SchedulerApp.Running r = SchedulerApp.start(config, settings).toCompletableFuture().get();
+      log.info("scheduler listening on http://{}:{} store={} data={}",
+          settings.host(), r.address().getPort(), r.store(),
+          settings.store().equals("embedded") ? settings.dataDir() : settings.jdbcUrl().orElse(""));
+    } catch (BadSettingException e) {
+      fail("bad setting " + e.getMessage(), 2);
+    } catch (ExecutionException e) {
+      fail("cannot start: " + e.getCause().getMessage(), 1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      fail("interrupted while starting", 1);
+    } catch (RuntimeException e) {
+      fail("cannot start: " + e.getMessage(), 1);
+    }
+  }
+
+  private static void fail(String line, int code) {
+    System.err.println("scheduler: " + line);
+    System.exit(code);
+  }
+}

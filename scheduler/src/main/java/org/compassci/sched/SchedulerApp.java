@@ -1,0 +1,112 @@
+package org.compassci.sched;
+
+import com.typesafe.config.Config;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.config.BadSettingException;
+import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.http.Gateway;
+import org.compassci.sched.http.SchedulerRoutes;
+import org.compassci.sched.persistence.JdbcJobStore;
+import org.compassci.sched.persistence.JobStore;
+
+/**
+ * Wiring: opens the store, starts the actors and the HTTP server. Main calls it, and so do the
+ * tests, which is why nothing here exits the JVM.
+ */
+public final class SchedulerApp {
+
+  /** A running scheduler: its actor system and the address it listens on. */
+  public record Running(ActorSystem<Void> system, InetSocketAddress address, String store) {
+    public CompletionStage<Done> stop() {
+      return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+    }
+  }
+
+  private SchedulerApp() {}
+
+  /** Opens the store named by the settings; throws BadSettingException for a bad data folder. */
+  public static JobStore openStore(SchedulerSettings s) {
+    switch (s.store()) {
+      case "embedded":
+        try {
+          Files.createDirectories(s.dataDir());
+        } catch (java.io.IOException | SecurityException e) {
+          throw new BadSettingException("scheduler.data-dir (SCHED_DATA_DIR)",
+              "cannot create " + s.dataDir() + " (" + e.getClass().getSimpleName() + ")");
+        }
+        if (!Files.isWritable(s.dataDir())) {
+          throw new BadSettingException("scheduler.data-dir (SCHED_DATA_DIR)", s.dataDir() + " is not writable");
+        }
+        return JdbcJobStore.embedded(s.dataDir(), s.storePoolSize());
+      case "mysql":
+        return JdbcJobStore.mysql(s.jdbcUrl().orElseThrow(), s.storePoolSize());
+      default:
+        throw new BadSettingException("scheduler.store (SCHED_STORE)",
+            "the " + s.store() + " store is not available in this version");
+    }
+  }
+
+  public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
+    JobStore store = openStore(settings);
+    CompletableFuture<Running> started = new CompletableFuture<>();
+    ActorSystem<Void> system = ActorSystem.create(
+        guardian(settings, store, started), "scheduler", config);
+    system.getWhenTerminated().thenRun(store::close);
+    started.whenComplete((r, failure) -> {
+      if (failure != null) {
+        system.terminate();
+      }
+    });
+    return started;
+  }
+
+  private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
+      CompletableFuture<Running> started) {
+    return Behaviors.setup(ctx -> {
+      ActorSystem<Void> system = ctx.getSystem();
+      Clock clock = Clock.systemUTC();
+      ActorRef<PersistenceActor.Command> persistence =
+          ctx.spawn(PersistenceActor.create(store, s.storeBatchMax()), "persistence");
+      ActorRef<LifecycleActor.Command> lifecycle =
+          ctx.spawn(LifecycleActor.create(persistence, clock), "lifecycle");
+      ActorRef<MatcherActor.Command> matcher = ctx.spawn(
+          MatcherActor.create(persistence, lifecycle, s.workerId(), s.resultsRoot(), clock), "matcher");
+
+      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, s.askTimeout(), s.maxBodyBytes());
+      CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+      // after the server stopped taking requests, every write already accepted is committed
+      cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
+          AskPattern.<PersistenceActor.Command, Done>ask(persistence, PersistenceActor.Drain::new,
+              Duration.ofSeconds(10), system.scheduler()));
+
+      Http.get(system).newServerAt(s.host(), s.port())
+          .bind(new SchedulerRoutes(gw).routes())
+          .whenComplete((ServerBinding binding, Throwable failure) -> {
+            if (failure != null) {
+              started.completeExceptionally(failure);
+              return;
+            }
+            binding.addToCoordinatedShutdown(Duration.ofSeconds(5), system);
+            started.complete(new Running(system, binding.localAddress(), store.kind()));
+          });
+      return Behaviors.empty();
+    });
+  }
+}
