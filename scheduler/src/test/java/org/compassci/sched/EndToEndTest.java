@@ -1,0 +1,232 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The real server on a free loopback port, with the real embedded store in a temporary folder. */
+class EndToEndTest {
+
+  static final String JOB = "{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\","
+      + "\"my_account\":\"alice\",\"my_token\":\"s3cret\"}";
+  static final String V1 = "/scheduler/v1";
+
+  @TempDir Path dir;
+
+  private SchedulerApp.Running start() throws Exception {
+    Config config = ConfigFactory.parseMap(Map.of(
+            "scheduler.host", "127.0.0.1", "scheduler.port", 0,
+            "scheduler.data-dir", dir.toString()))
+        .withFallback(ConfigFactory.load());
+    return SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  private static HttpCalls client(SchedulerApp.Running r) {
+    return new HttpCalls("127.0.0.1", r.address().getPort());
+  }
+
+  private static void stop(SchedulerApp.Running r) throws Exception {
+    r.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aJobWalksFromSubmitToFinishAndAQueuedJobSurvivesARestart() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    List<String> answers = new ArrayList<>();
+    try {
+      Answer health = http.get(V1 + "/health");
+      assertEquals(200, health.status());
+      assertEquals("embedded", health.json().path("store").asText());
+
+      Answer submitted = http.post(V1 + "/jobs/submit", JOB);
+      answers.add(submitted.body());
+      assertEquals(200, submitted.status(), submitted.body());
+      JsonNode first = submitted.json().get(0);
+      String id = first.path("job_id").asText();
+      assertEquals("", first.path("message").asText());
+      assertEquals("submit", first.path("job_state").asText());
+      assertTrue(first.path("result_root").asText().endsWith("/" + id), first.toString());
+
+      Answer x1 = http.get(V1 + "/jobs/dispatch?hostname=x1&arch=x86_64&tbox_type=vm,dc&freemem=16384");
+      Answer s1 = http.get(V1 + "/jobs/dispatch?hostname=s1&arch=aarch64&tbox_type=vm,dc&freemem=4096");
+      assertEquals(204, x1.status(), "other arch");
+      assertEquals(204, s1.status(), "too little memory");
+      Answer h1 = http.get(V1 + "/jobs/dispatch?hostname=h1&arch=aarch64&tbox_type=vm,dc&freemem=16384");
+      answers.add(h1.body());
+      assertEquals(200, h1.status());
+      assertEquals(id, h1.json().path("id").asText());
+      assertEquals("dispatch", h1.json().path("job_stage").asText());
+      assertFalse(h1.json().path("job_token").asText().isEmpty());
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=h2&arch=aarch64&tbox_type=vm&freemem=16384").status());
+
+      Answer running = http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/lkp/scheduled/job.yaml&job_id="
+          + id + "&job_state=running&loadavg=0.28%200.82%200.49%201/105%203389&start_time=1587725398");
+      assertEquals(200, running.status());
+      Answer read = http.get(V1 + "/jobs/" + id);
+      answers.add(read.body());
+      assertEquals("running", read.json().path("job_stage").asText());
+      assertEquals("0.28 0.82 0.49 1/105 3389", read.json().path("loadavg").asText());
+
+      assertEquals(200, http.get("/~lkp/cgi-bin/set-job-stage?job_file=/x&job_id=" + id + "&job_stage=on_fail").status());
+      assertEquals(200, http.get("/~lkp/cgi-bin/report-job-step?job_file=/x&job_id=" + id + "&job_step=smoke").status());
+      assertEquals(200, http.get("/~lkp/cgi-bin/lkp-wtmp?job_id=" + id + "&state=x").status());
+      assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/x&job_id=" + id).status());
+      Answer finished = http.get(V1 + "/jobs/" + id + "?fields=job_stage,job_step,last_reported_state");
+      answers.add(finished.body());
+      assertEquals("finish", finished.json().path("job_stage").asText());
+      assertEquals("smoke", finished.json().path("job_step").asText());
+      assertEquals("on_fail", finished.json().path("last_reported_state").asText());
+      assertEquals(3, finished.json().size(), "fields= trims the answer");
+
+      Answer backwards = http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "");
+      assertEquals(409, backwards.status(), backwards.body());
+      assertTrue(backwards.json().path("error").asText().contains("finish"));
+
+      Answer queued = http.post(V1 + "/jobs/submit", "[{\"suite\":\"later\",\"testbox\":\"dc-8g\"}]");
+      assertEquals(200, queued.status());
+      String laterId = queued.json().get(0).path("job_id").asText();
+      for (String a : answers) {
+        assertFalse(a.contains("s3cret"), a);
+      }
+      stop(server);
+
+      server = start();
+      http = client(server);
+      Answer afterRestart = http.get(V1 + "/jobs/dispatch?hostname=d1&arch=x86_64&tbox_type=dc&freemem=9000");
+      assertEquals(200, afterRestart.status());
+      assertEquals(laterId, afterRestart.json().path("id").asText());
+      assertEquals("finish", http.get(V1 + "/jobs/" + id).json().path("job_stage").asText());
+      assertEquals(409, http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void badInputGetsAClear4xxAndChangesNothing() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      Answer malformed = http.post(V1 + "/jobs/submit", "{\"suite\":");
+      assertEquals(400, malformed.status());
+      assertEquals("0", malformed.json().get(0).path("job_id").asText());
+      assertTrue(malformed.json().get(0).path("message").asText().startsWith("malformed JSON"));
+
+      Answer oneBad = http.post(V1 + "/jobs/submit",
+          "[{\"suite\":\"ok\",\"testbox\":\"dc-8g\"},{\"suite\":\"no box\"}]");
+      assertEquals(400, oneBad.status());
+      assertEquals(2, oneBad.json().size());
+      assertTrue(oneBad.json().get(1).path("message").asText().startsWith("testbox"));
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=d1&tbox_type=dc").status(),
+          "the good job of a refused batch was not stored");
+
+      assertEquals(400, http.post(V1 + "/jobs/submit", "42").status());
+      assertEquals(400, http.post(V1 + "/jobs/submit", "[]").status());
+      assertEquals(413, http.post(V1 + "/jobs/submit", "[" + "1,".repeat(600_000) + "1]").status());
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?arch=x86_64").status());
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&freemem=lots").status());
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tbox_type=vx").status());
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&wait=61").status());
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tags=novalue").status());
+      assertEquals(404, http.get(V1 + "/jobs/12345").status());
+      assertEquals(404, http.post(V1 + "/jobs/12345/update?job_stage=running", "").status());
+      assertEquals(404, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=12345").status());
+      assertEquals(400, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=abc").status());
+
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText();
+      assertEquals(409, http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "").status(),
+          "a queued job takes no updates");
+      String dispatched = http.get(V1 + "/jobs/dispatch?hostname=d1&tbox_type=dc").json().path("id").asText();
+      assertEquals(id, dispatched);
+      assertEquals(400, http.post(V1 + "/jobs/" + id + "/update?job_stage=flying", "").status());
+      assertEquals(400, http.post(V1 + "/jobs/" + id + "/update?result_root=/etc", "").status());
+      assertEquals(400, http.post(V1 + "/jobs/" + id + "/update", "").status());
+      JsonNode job = http.get(V1 + "/jobs/" + id).json();
+      assertEquals("dispatch", job.path("job_stage").asText());
+      assertTrue(job.path("result_root").asText().startsWith("/result/"));
+
+      assertEquals(409, http.post(V1 + "/jobs/" + id + "/cancel", "").status(), "past submit");
+      String other = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText();
+      Answer cancelled = http.post(V1 + "/jobs/" + other + "/cancel", "");
+      assertEquals(200, cancelled.status());
+      assertEquals("cancel", cancelled.json().path("job_stage").asText());
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=d1&tbox_type=dc").status());
+      assertEquals(404, http.post(V1 + "/jobs/999/cancel", "").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void fiftyBoxesAskingAtOnceOverHttpNeverReceiveTheSameJob() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      StringBuilder batch = new StringBuilder("[");
+      for (int i = 0; i < 300; i++) {
+        batch.append(i == 0 ? "" : ",").append("{\"suite\":\"s").append(i).append("\",\"testbox\":\"dc-8g\"}");
+      }
+      Answer submitted = http.post(V1 + "/jobs/submit", batch.append("]").toString());
+      assertEquals(200, submitted.status());
+      Set<String> ids = new HashSet<>();
+      submitted.json().forEach(j -> ids.add(j.path("job_id").asText()));
+      assertEquals(300, ids.size());
+
+      List<CompletableFuture<Answer>> calls = new ArrayList<>();
+      for (int round = 0; round < 7; round++) {
+        for (int box = 0; box < 50; box++) {
+          calls.add(http.getAsync(V1 + "/jobs/dispatch?hostname=box" + box + "&tbox_type=dc"));
+        }
+      }
+      List<String> handed = new ArrayList<>();
+      int empty = 0;
+      for (CompletableFuture<Answer> c : calls) {
+        Answer a = c.get(60, TimeUnit.SECONDS);
+        if (a.status() == 200) {
+          handed.add(a.json().path("id").asText());
+        } else {
+          assertEquals(204, a.status(), a.body());
+          empty++;
+        }
+      }
+      assertEquals(300, handed.size());
+      assertEquals(50, empty);
+      assertEquals(ids, new HashSet<>(handed), "every job went out exactly once");
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void badSettingsNameTheSetting() {
+    Config config = ConfigFactory.parseMap(Map.of("scheduler.port", "abc")).withFallback(ConfigFactory.load());
+    var e = org.junit.jupiter.api.Assertions.assertThrows(
+        org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(config));
+    assertTrue(e.getMessage().contains("SCHED_PORT"), e.getMessage());
+    Config store = ConfigFactory.parseMap(Map.of("scheduler.store", "mysql")).withFallback(ConfigFactory.load());
+    e = org.junit.jupiter.api.Assertions.assertThrows(
+        org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(store));
+    assertTrue(e.getMessage().contains("SCHED_JDBC_URL"), e.getMessage());
+  }
+}

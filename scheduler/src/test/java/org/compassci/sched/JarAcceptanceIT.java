@@ -1,0 +1,150 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The acceptance of the walking skeleton, run against the packaged jar as its own process. */
+class JarAcceptanceIT {
+
+  static final String V1 = "/scheduler/v1";
+
+  @TempDir Path dir;
+  private final List<Process> started = new ArrayList<>();
+
+  @AfterEach
+  void killLeftovers() {
+    started.forEach(Process::destroyForcibly);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private Process launch(Map<String, String> env, Path log) throws IOException {
+    String jar = System.getProperty("scheduler.jar", "target/scheduler.jar");
+    ProcessBuilder pb = new ProcessBuilder(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar", jar)
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().keySet().removeIf(k -> k.startsWith("SCHED_"));
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    started.add(p);
+    return p;
+  }
+
+  private HttpCalls launchServer(int port, Path log) throws IOException {
+    launch(Map.of("SCHED_HOST", "127.0.0.1", "SCHED_PORT", Integer.toString(port),
+        "SCHED_DATA_DIR", dir.resolve("data").toString()), log);
+    HttpCalls http = new HttpCalls("127.0.0.1", port);
+    assertTrue(http.awaitHealthy(Duration.ofSeconds(60)), "server did not start: " + Files.readString(log));
+    return http;
+  }
+
+  @Test
+  void theIssueAcceptanceWithSigkillAndRestart() throws Exception {
+    int port = freePort();
+    Path log1 = dir.resolve("run1.log");
+    HttpCalls http = launchServer(port, log1);
+    List<String> answers = new ArrayList<>();
+
+    Answer submit = http.post(V1 + "/jobs/submit", "{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\","
+        + "\"arch\":\"aarch64\",\"my_account\":\"alice\",\"my_token\":\"s3cret\"}");
+    answers.add(submit.body());
+    assertEquals(200, submit.status());
+    String id = submit.json().get(0).path("job_id").asText();
+    assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=x1&arch=x86_64&tbox_type=vm,dc&freemem=16384").status());
+    assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=s1&arch=aarch64&tbox_type=vm,dc&freemem=4096").status());
+    String line = Files.readString(log1);
+    assertTrue(line.contains("listening on http://127.0.0.1:" + port) && line.contains("store=embedded")
+        && line.contains(dir.resolve("data").toString()), line);
+
+    started.get(0).destroyForcibly().waitFor(30, TimeUnit.SECONDS); // SIGKILL
+    http = launchServer(port, dir.resolve("run2.log"));
+    Answer h1 = http.get(V1 + "/jobs/dispatch?hostname=h1&arch=aarch64&tbox_type=vm,dc&freemem=16384");
+    answers.add(h1.body());
+    assertEquals(200, h1.status());
+    assertEquals(id, h1.json().path("id").asText());
+    assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=h1&arch=aarch64&tbox_type=vm,dc&freemem=16384").status(),
+        "handed out once");
+
+    started.get(1).destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    http = launchServer(port, dir.resolve("run3.log"));
+    assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=h2&arch=aarch64&tbox_type=vm,dc&freemem=16384").status(),
+        "a hand-out is durable before its answer: after a crash the job is not queued again");
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/x&job_id=" + id + "&job_state=running").status());
+    Answer running = http.get(V1 + "/jobs/" + id);
+    answers.add(running.body());
+    assertEquals("running", running.json().path("job_stage").asText());
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/x&job_id=" + id).status());
+    Answer finished = http.get(V1 + "/jobs/" + id);
+    answers.add(finished.body());
+    assertEquals("finish", finished.json().path("job_stage").asText());
+    int late = http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "").status();
+    assertTrue(late == 409 || late == 423, "late update got " + late);
+    assertEquals(400, http.post(V1 + "/jobs/submit", "{not json").status());
+    for (String a : answers) {
+      assertFalse(a.contains("s3cret"), a);
+    }
+  }
+
+  @Test
+  void sigtermStopsCleanlyAndKeepsEveryAcknowledgedJob() throws Exception {
+    int port = freePort();
+    Path log = dir.resolve("term.log");
+    HttpCalls http = launchServer(port, log);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      ids.add(http.post(V1 + "/jobs/submit", "{\"suite\":\"s" + i + "\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText());
+    }
+    Process p = started.get(0);
+    p.destroy(); // SIGTERM
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS), "still running 30 s after SIGTERM");
+    String out = Files.readString(log);
+    assertFalse(out.contains("ERROR"), out);
+
+    http = launchServer(port, dir.resolve("after.log"));
+    List<String> got = new ArrayList<>();
+    for (int i = 0; i < 21; i++) {
+      Answer a = http.get(V1 + "/jobs/dispatch?hostname=d" + i + "&tbox_type=dc");
+      if (a.status() == 200) {
+        got.add(a.json().path("id").asText());
+      }
+    }
+    assertEquals(ids, got, "all 20, once each, in submit order");
+  }
+
+  @Test
+  void aBadSettingEndsTheStartWithOneClearLine() throws Exception {
+    Path log = dir.resolve("bad.log");
+    Process p = launch(Map.of("SCHED_PORT", "abc"), log);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(2, p.exitValue());
+    List<String> lines = Files.readAllLines(log);
+    assertEquals(1, lines.size(), lines.toString());
+    assertTrue(lines.get(0).contains("SCHED_PORT") && lines.get(0).contains("abc"), lines.get(0));
+
+    Process store = launch(Map.of("SCHED_STORE", "etcd"), dir.resolve("store.log"));
+    assertTrue(store.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(2, store.exitValue());
+    assertTrue(Files.readString(dir.resolve("store.log")).contains("SCHED_STORE"));
+  }
+}
