@@ -136,6 +136,31 @@ public final class JdbcJobStore implements JobStore {
   }
 
   @Override
+  public List<JobRecord> findByIds(Collection<Long> ids) {
+    if (ids.isEmpty()) {
+      return List.of();
+    }
+    String marks = String.join(", ", java.util.Collections.nCopies(ids.size(), "?"));
+    String sql = "SELECT " + COLUMNS + " FROM jobs WHERE id IN (" + marks + ")"
+        + dialect.selectSuffix(ids.size());
+    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+      int i = 1;
+      for (long id : ids) {
+        ps.setLong(i++, id);
+      }
+      List<JobRecord> out = new ArrayList<>(ids.size());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(read(rs));
+        }
+      }
+      return out;
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("read of " + ids.size() + " jobs failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
   public List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit) {
     if (stages.isEmpty()) {
       return List.of();

@@ -18,6 +18,9 @@ public interface JobStore extends AutoCloseable {
 
   Optional<JobRecord> find(long id);
 
+  /** The records of those {@code ids} that exist, in no particular order. */
+  List<JobRecord> findByIds(Collection<Long> ids);
+
   /** Jobs whose stage is one of {@code stages}, ordered by id, ids above {@code afterId}. */
   List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit);
 

@@ -33,6 +33,16 @@ class JdbcJobStoreTest {
   }
 
   @Test
+  void findByIdsReturnsThoseThatExist() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.upsert(List.of(rec(1, "submit"), rec(2, "submit"), rec(3, "running")));
+      assertEquals(java.util.Set.of(1L, 3L), store.findByIds(List.of(1L, 3L, 99L)).stream()
+          .map(JobRecord::id).collect(Collectors.toSet()));
+      assertTrue(store.findByIds(List.of()).isEmpty());
+    }
+  }
+
+  @Test
   void findByStagePagesInIdOrder() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       List<JobRecord> batch = new ArrayList<>();
