@@ -58,8 +58,7 @@ public final class SchedulerApp {
       case "mysql":
         return JdbcJobStore.mysql(s.jdbcUrl().orElseThrow(), s.storePoolSize());
       default:
-        throw new BadSettingException("scheduler.store (SCHED_STORE)",
-            "the " + s.store() + " store is not available in this version");
+        return JdbcJobStore.manticore(s.jdbcUrl().orElseThrow(), s.storePoolSize());
     }
   }
 
@@ -87,7 +86,7 @@ public final class SchedulerApp {
       ActorRef<LifecycleActor.Command> lifecycle =
           ctx.spawn(LifecycleActor.create(persistence, clock), "lifecycle");
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
-          MatcherActor.create(persistence, lifecycle, s.workerId(), s.resultsRoot(), clock), "matcher");
+          MatcherActor.create(persistence, lifecycle, s, clock), "matcher");
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, s.askTimeout(), s.maxBodyBytes());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);

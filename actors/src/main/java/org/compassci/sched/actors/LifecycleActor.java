@@ -39,6 +39,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public record GetActiveCount(ActorRef<Integer> replyTo) implements Command {}
 
+  /** The job went back to the queue: the matcher owns it again. */
+  public record Forget(long id) implements Command {}
+
   private record Found(long id, PersistenceActor.FindResult result) implements Command {}
 
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
@@ -74,6 +77,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Update.class, u -> withJob(u.id(), u, this::onUpdate))
         .onMessage(Get.class, g -> withJob(g.id(), g, this::onGet))
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
+        .onMessage(Forget.class, f -> {
+          active.remove(f.id());
+          return this;
+        })
         .onMessage(Found.class, this::onFound)
         .onMessage(StoreWritten.class, this::onWritten)
         .onMessage(GetActiveCount.class, g -> {

@@ -3,8 +3,12 @@ package org.compassci.sched.actors;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -13,13 +17,17 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
-import org.compassci.sched.match.JobQueue;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.match.MatchQueue;
+import org.compassci.sched.match.QueuedJob;
 import org.compassci.sched.model.DataReadiness;
 import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobHealth;
 import org.compassci.sched.model.JobIdGenerator;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobStage;
+import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.Testbox;
 import org.compassci.sched.model.Tokens;
@@ -29,6 +37,8 @@ import org.compassci.sched.persistence.JobRecord;
  * Owns every job in stage submit. Because this actor alone takes jobs out of the queue, no job
  * can go to two testboxes. A job enters the queue only once it is durable, and a hand-out is
  * written before the testbox hears of it: after a crash, a job a box received is not in submit.
+ * The queue keeps only what matching needs; documents stay in the store, and the store's own
+ * thread renders the job a testbox receives.
  */
 public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
@@ -38,13 +48,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public record Submit(List<JobIntake.Draft> jobs, ActorRef<SubmitResult> replyTo)
       implements Command {}
 
-  /** A testbox asks for a job that fits it. */
-  public record Dispatch(Testbox box, ActorRef<DispatchResult> replyTo) implements Command {}
+  /** A testbox asks for a job that fits it, waiting up to {@code wait} for one to come. */
+  public record Dispatch(Testbox box, Duration longPoll, ActorRef<DispatchResult> replyTo)
+      implements Command {}
 
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
-  /** How many jobs wait, for health and management. */
-  public record GetQueueSize(ActorRef<Integer> replyTo) implements Command {}
+  /** A hand-out whose answer never reached its testbox: the job goes back to its old place. */
+  public record Requeue(long id, String reason, ActorRef<Outcome> replyTo) implements Command {}
+
+  /** Queue depth by one of {@link MatchQueue#DIMENSIONS}. */
+  public record GetPending(String groupBy, ActorRef<Pending> replyTo) implements Command {}
+
+  public record Explain(long id, ActorRef<Optional<MatchQueue.Explain>> replyTo) implements Command {}
+
+  public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
@@ -52,12 +70,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
+  private record StoreModified(PersistenceActor.Modified modified) implements Command {}
+
+  private record WaitOver(long parkId) implements Command {}
+
   /** Writes in flight, carried through the store and back as the write's context. */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
 
-  private record PendingHandOut(Job job, ObjectNode answer, ActorRef<DispatchResult> replyTo) {}
+  private record PendingHandOut(QueuedJob job, Dispatch request) {}
 
-  private record PendingCancel(Job job, ActorRef<Outcome> replyTo) {}
+  private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
+
+  private record PendingRequeue(long id, ActorRef<Outcome> replyTo) {}
+
+  /** What the store's thread made of a handed-out job: the job itself and the box's answer. */
+  private record HandedOut(Job job, byte[] answer) {}
 
   /** One entry per submitted job, in order; {@code error} set when none was stored. */
   public record SubmitResult(List<Submitted> jobs, Optional<String> error) {}
@@ -66,37 +93,65 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public sealed interface DispatchResult {}
 
-  public record Assigned(ObjectNode job) implements DispatchResult {}
+  /** {@code json}: the job as the testbox receives it, token included. */
+  public record Assigned(long id, byte[] json) implements DispatchResult {}
 
   public record NoJob() implements DispatchResult {}
 
   public record Unavailable(String reason) implements DispatchResult {}
+
+  public record Pending(int total, Map<String, Integer> groups) {}
+
+  public record Stats(int queued, int groups, int signatures, int parked, int boxesSeen,
+      int cachedBoxTagSets, long messages, Instant lastActivity) {}
+
+  /** A testbox waiting for a job: answered once, by a hand-out or when its wait is over. */
+  private record Parked(long id, Dispatch request) {}
+
+  private static final int BOXES_REMEMBERED = 20_000;
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
   private final JobIdGenerator ids;
   private final String resultsRoot;
   private final Clock clock;
-  private final JobQueue queue = new JobQueue();
+  private final TimerScheduler<Command> timers;
+  private final MatchQueue queue;
   private final ActorRef<PersistenceActor.Written> written;
+  private final ActorRef<PersistenceActor.Modified> modified;
+  /** Parked requests by hostname, oldest first: a box that asks again replaces its old request. */
+  private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
+  /** Testboxes seen lately, for explain. */
+  private final LinkedHashMap<String, Testbox> boxes = new LinkedHashMap<>(1024, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Testbox> eldest) {
+      return size() > BOXES_REMEMBERED;
+    }
+  };
+  private long parkIds;
+  private long messages;
+  private Instant lastActivity = Instant.EPOCH;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
-      ActorRef<LifecycleActor.Command> lifecycle, int workerId, String resultsRoot, Clock clock) {
-    return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> {
-      MatcherActor matcher = new MatcherActor(ctx, store, lifecycle, workerId, resultsRoot, clock);
-      return matcher.loading(stash);
-    }));
+      ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
+    return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(
+        ctx -> new MatcherActor(ctx, timers, store, lifecycle, settings, clock).loading(stash))));
   }
 
-  private MatcherActor(ActorContext<Command> ctx, ActorRef<PersistenceActor.Command> store,
-      ActorRef<LifecycleActor.Command> lifecycle, int workerId, String resultsRoot, Clock clock) {
+  private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+      ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
+      SchedulerSettings settings, Clock clock) {
     super(ctx);
+    this.timers = timers;
     this.store = store;
     this.lifecycle = lifecycle;
-    this.ids = new JobIdGenerator(workerId);
-    this.resultsRoot = resultsRoot;
+    this.ids = new JobIdGenerator(settings.workerId());
+    this.resultsRoot = settings.resultsRoot();
     this.clock = clock;
+    this.queue = new MatchQueue(settings.queueLevels(), settings.fairShareWeights(),
+        settings.fairShareDefaultWeight());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
+    this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
   }
 
   /** Until the queued jobs are back from the store, requests wait: none may see a partial queue. */
@@ -130,13 +185,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       try {
         Job job = Job.fromRecord(r);
         ids.observe(job.id());
-        queue.add(job);
+        enqueue(job);
       } catch (RuntimeException e) {
         getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
       }
     }
-    getContext().getLog().info("matcher loaded {} queued jobs", queue.size());
+    getContext().getLog().info("matcher loaded {} queued jobs in {} groups", queue.size(), queue.groups());
     return stash.unstashAll(this);
+  }
+
+  private void enqueue(Job job) {
+    queue.add(job.id(), job.requirements(), job.tenant(), job.queue(), job.priority(),
+        job.field("my_account"), job.field("tbox_group"));
   }
 
   @Override
@@ -145,15 +205,26 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(Submit.class, this::onSubmit)
         .onMessage(Dispatch.class, this::onDispatch)
         .onMessage(Cancel.class, this::onCancel)
+        .onMessage(Requeue.class, this::onRequeue)
         .onMessage(StoreWritten.class, this::onStoreWritten)
-        .onMessage(GetQueueSize.class, this::onGetQueueSize)
+        .onMessage(StoreModified.class, this::onStoreModified)
+        .onMessage(WaitOver.class, this::onWaitOver)
+        .onMessage(GetPending.class, this::onGetPending)
+        .onMessage(Explain.class, this::onExplain)
+        .onMessage(GetStats.class, this::onGetStats)
         .build();
   }
 
+  private void touch() {
+    messages++;
+    lastActivity = clock.instant();
+  }
+
   private Behavior<Command> onSubmit(Submit s) {
+    touch();
     List<Job> jobs = new ArrayList<>(s.jobs().size());
     List<JobRecord> records = new ArrayList<>(s.jobs().size());
-    var now = clock.instant();
+    Instant now = clock.instant();
     for (JobIntake.Draft d : s.jobs()) {
       Job job = Job.submitted(d, ids.next(now), now, resultsRoot);
       jobs.add(job);
@@ -164,86 +235,205 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private Behavior<Command> onStoreWritten(StoreWritten w) {
-    Optional<String> error = w.written().error();
-    Object pending = w.written().context();
-    if (pending instanceof PendingSubmit p) {
-      submitWritten(p, error);
-    } else if (pending instanceof PendingHandOut p) {
-      handOutWritten(p, error);
-    } else if (pending instanceof PendingCancel p) {
-      cancelWritten(p, error);
+    if (w.written().context() instanceof PendingSubmit p) {
+      if (w.written().error().isPresent()) {
+        p.replyTo().tell(new SubmitResult(List.of(), w.written().error()));
+        return this;
+      }
+      List<Submitted> out = new ArrayList<>(p.jobs().size());
+      for (Job job : p.jobs()) {
+        enqueue(job);
+        out.add(new Submitted(job.id(), job.resultRoot()));
+      }
+      p.replyTo().tell(new SubmitResult(out, Optional.empty()));
+      serveParked();
     }
     return this;
-  }
-
-  private void submitWritten(PendingSubmit c, Optional<String> error) {
-    if (error.isPresent()) {
-      c.replyTo().tell(new SubmitResult(List.of(), error));
-      return;
-    }
-    List<Submitted> out = new ArrayList<>(c.jobs().size());
-    for (Job job : c.jobs()) {
-      queue.add(job);
-      out.add(new Submitted(job.id(), job.resultRoot()));
-    }
-    c.replyTo().tell(new SubmitResult(out, Optional.empty()));
   }
 
   private Behavior<Command> onDispatch(Dispatch d) {
-    Optional<Job> found = queue.takeFirstFit(d.box());
-    if (found.isEmpty()) {
+    touch();
+    boxes.put(d.box().hostname(), d.box());
+    QueuedJob job = queue.take(d.box());
+    if (job != null) {
+      handOut(job, d);
+    } else if (d.longPoll().isZero() || d.longPoll().isNegative()) {
       d.replyTo().tell(new NoJob());
-      return this;
+    } else {
+      park(d);
     }
-    Job job = found.get();
-    String token = Tokens.newToken();
-    job.handOut(d.box().hostname(), token, clock.instant());
-    ObjectNode answer = job.view();
-    answer.put("job_token", token);
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
-        new PendingHandOut(job, answer, d.replyTo()), written));
     return this;
   }
 
-  private void handOutWritten(PendingHandOut c, Optional<String> error) {
-    if (error.isPresent()) {
-      c.job().returnToQueue();
-      queue.add(c.job());
-      c.replyTo().tell(new Unavailable(error.get()));
+  private void park(Dispatch d) {
+    Parked old = parked.remove(d.box().hostname());
+    if (old != null) {
+      // the box asked again: its earlier request has been given up on
+      timers.cancel(old.id());
+      old.request().replyTo().tell(new NoJob());
+    }
+    Parked p = new Parked(++parkIds, d);
+    parked.put(d.box().hostname(), p);
+    timers.startSingleTimer(p.id(), new WaitOver(p.id()), d.longPoll());
+  }
+
+  private Behavior<Command> onWaitOver(WaitOver w) {
+    for (Iterator<Parked> it = parked.values().iterator(); it.hasNext(); ) {
+      Parked p = it.next();
+      if (p.id() == w.parkId()) {
+        it.remove();
+        p.request().replyTo().tell(new NoJob());
+        break;
+      }
+    }
+    return this;
+  }
+
+  /** New jobs are queued: parked boxes, oldest first, get what now fits them. */
+  private void serveParked() {
+    for (Iterator<Parked> it = parked.values().iterator(); it.hasNext() && queue.size() > 0; ) {
+      Parked p = it.next();
+      QueuedJob job = queue.take(p.request().box());
+      if (job != null) {
+        it.remove();
+        timers.cancel(p.id());
+        handOut(job, p.request());
+      }
+    }
+  }
+
+  private void handOut(QueuedJob job, Dispatch request) {
+    String host = request.box().hostname();
+    String token = Tokens.newToken();
+    Instant now = clock.instant();
+    store.tell(new PersistenceActor.Modify(job.id(), r -> {
+      // runs on the store's thread: parse, stamp and render the job off the matcher
+      Job full = Job.fromRecord(r);
+      if (full.stage() != JobStage.SUBMIT) {
+        throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
+      }
+      full.handOut(host, token, now);
+      ObjectNode answer = full.view();
+      answer.put("job_token", token);
+      return new PersistenceActor.Changed(full.toRecord(), new HandedOut(full, Json.bytes(answer)));
+    }, new PendingHandOut(job, request), modified));
+  }
+
+  /** The store says the job is no longer queued: taken by another scheduler, or gone. */
+  private static final class NotQueued extends RuntimeException {
+    NotQueued(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private Behavior<Command> onStoreModified(StoreModified m) {
+    PersistenceActor.Modified r = m.modified();
+    Object context = r.context();
+    if (context instanceof PendingHandOut p) {
+      handOutDone(p, r);
+    } else if (context instanceof PendingCancel p) {
+      cancelDone(p, r);
+    } else if (context instanceof PendingRequeue p) {
+      requeueDone(p, r);
+    }
+    return this;
+  }
+
+  private void handOutDone(PendingHandOut p, PersistenceActor.Modified r) {
+    if (r.result().isPresent()) {
+      HandedOut h = (HandedOut) r.result().get();
+      // the lifecycle hears of the job before the testbox can report on it
+      lifecycle.tell(new LifecycleActor.Track(h.job()));
+      p.request().replyTo().tell(new Assigned(h.job().id(), h.answer()));
       return;
     }
-    // the lifecycle hears of the job before the testbox can report on it
-    lifecycle.tell(new LifecycleActor.Track(c.job()));
-    c.replyTo().tell(new Assigned(c.answer()));
+    String error = r.error().orElse("");
+    if (error.contains(" in the store") || error.contains("is not in the store")) {
+      // someone else owns the job now: forget it and look again for this box
+      getContext().getLog().warn("dropped from the queue: {}", error);
+      onDispatch(p.request());
+      return;
+    }
+    queue.putBack(p.job());
+    p.request().replyTo().tell(new Unavailable(error));
   }
 
   private Behavior<Command> onCancel(Cancel c) {
-    Optional<Job> found = queue.remove(c.id());
-    if (found.isEmpty()) {
+    touch();
+    QueuedJob job = queue.remove(c.id());
+    if (job == null) {
       lifecycle.tell(new LifecycleActor.CancelNotQueued(c.id(), c.replyTo()));
       return this;
     }
-    Job job = found.get();
-    job.setHealth(JobHealth.CANCEL);
-    job.setReadiness(DataReadiness.NORUN);
-    job.setStage(JobStage.CANCEL, clock.instant());
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
-        new PendingCancel(job, c.replyTo()), written));
+    Instant now = clock.instant();
+    store.tell(new PersistenceActor.Modify(c.id(), r -> {
+      Job full = Job.fromRecord(r);
+      if (full.stage() != JobStage.SUBMIT) {
+        throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
+      }
+      full.setHealth(JobHealth.CANCEL);
+      full.setReadiness(DataReadiness.NORUN);
+      full.setStage(JobStage.CANCEL, now);
+      return new PersistenceActor.Changed(full.toRecord(), full.view());
+    }, new PendingCancel(job, c.replyTo()), modified));
     return this;
   }
 
-  private void cancelWritten(PendingCancel c, Optional<String> error) {
-    if (error.isPresent()) {
-      c.job().returnToQueue();
-      queue.add(c.job());
-      c.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + error.get()));
+  private void cancelDone(PendingCancel p, PersistenceActor.Modified r) {
+    if (r.result().isPresent()) {
+      p.replyTo().tell(Outcome.ok((ObjectNode) r.result().get()));
       return;
     }
-    c.replyTo().tell(Outcome.ok(c.job().view()));
+    String error = r.error().orElse("");
+    if (error.contains(" in the store")) {
+      p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, error + "; only a job in submit can be cancelled"));
+      return;
+    }
+    queue.restore(p.job());
+    p.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + error));
   }
 
-  private Behavior<Command> onGetQueueSize(GetQueueSize g) {
-    g.replyTo().tell(queue.size());
+  private Behavior<Command> onRequeue(Requeue q) {
+    touch();
+    store.tell(new PersistenceActor.Modify(q.id(), r -> {
+      Job full = Job.fromRecord(r);
+      if (full.stage() != JobStage.DISPATCH) {
+        throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
+      }
+      full.returnToQueue();
+      full.record("last_requeue_reason", q.reason());
+      return new PersistenceActor.Changed(full.toRecord(), full);
+    }, new PendingRequeue(q.id(), q.replyTo()), modified));
+    return this;
+  }
+
+  private void requeueDone(PendingRequeue p, PersistenceActor.Modified r) {
+    if (r.result().isEmpty()) {
+      p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, r.error().orElse("")));
+      return;
+    }
+    Job job = (Job) r.result().get();
+    lifecycle.tell(new LifecycleActor.Forget(job.id()));
+    enqueue(job);
+    p.replyTo().tell(Outcome.ok(job.view()));
+    serveParked();
+  }
+
+  private Behavior<Command> onGetPending(GetPending g) {
+    Map<String, Integer> groups = MatchQueue.DIMENSIONS.contains(g.groupBy())
+        ? queue.pending(g.groupBy()) : Map.of();
+    g.replyTo().tell(new Pending(queue.size(), groups));
+    return this;
+  }
+
+  private Behavior<Command> onExplain(Explain e) {
+    e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), boxes.values())));
+    return this;
+  }
+
+  private Behavior<Command> onGetStats(GetStats g) {
+    g.replyTo().tell(new Stats(queue.size(), queue.groups(), queue.signatures(), parked.size(),
+        boxes.size(), queue.cachedBoxes(), messages, lastActivity));
     return this;
   }
 }

@@ -36,6 +36,20 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo)
       implements Command {}
 
+  /**
+   * Read one job, change it with {@code change} on the store's thread, and write it back in the
+   * next group commit. The answer carries what the change returned. The change must not touch
+   * anything but its arguments: it runs outside the caller's actor.
+   */
+  public record Modify(long id, java.util.function.Function<JobRecord, Changed> change,
+      Object context, ActorRef<Modified> replyTo) implements Command {}
+
+  /** What a change makes of a record: the record to write, and a result for the caller. */
+  public record Changed(JobRecord record, Object result) {}
+
+  /** {@code result} is what the change returned, present when its record is durable. */
+  public record Modified(Object context, Optional<Object> result, Optional<String> error) {}
+
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
   /** Every job whose stage is one of {@code stages}, in id order. */
@@ -52,7 +66,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record Checked(Optional<String> error) implements Command {}
 
-  private record Committed(List<Write> batch, Throwable failure) implements Command {}
+  private record Committed(List<Command> batch, List<Modified> modified, Throwable failure)
+      implements Command {}
 
   private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
 
@@ -75,7 +90,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private final JobStore store;
   private final Executor blocking;
   private final int batchMax;
-  private final List<Write> pending = new ArrayList<>();
+  /** Writes and Modifies waiting for the next group commit, in arrival order. */
+  private final List<Command> pending = new ArrayList<>();
   private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
   private boolean checking;
@@ -99,6 +115,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Write.class, this::onWrite)
+        .onMessage(Modify.class, this::onWrite)
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Find.class, this::onFind)
         .onMessage(LoadStages.class, this::onLoadStages)
@@ -110,7 +127,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .build();
   }
 
-  private Behavior<Command> onWrite(Write w) {
+  private Behavior<Command> onWrite(Command w) {
     pending.add(w);
     if (!committing) {
       commitPending();
@@ -118,19 +135,63 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     return this;
   }
 
+  private static int weight(Command c) {
+    return c instanceof Write w ? w.records().size() : 1;
+  }
+
   private void commitPending() {
-    List<Write> batch = new ArrayList<>();
-    List<JobRecord> records = new ArrayList<>();
-    while (!pending.isEmpty()
-        && (batch.isEmpty() || records.size() + pending.get(0).records().size() <= batchMax)) {
-      Write w = pending.remove(0);
-      batch.add(w);
-      records.addAll(w.records());
+    List<Command> batch = new ArrayList<>();
+    int records = 0;
+    while (!pending.isEmpty() && (batch.isEmpty() || records + weight(pending.get(0)) <= batchMax)) {
+      Command c = pending.remove(0);
+      records += weight(c);
+      batch.add(c);
     }
     committing = true;
     getContext().pipeToSelf(
-        CompletableFuture.runAsync(() -> store.upsert(records), blocking),
-        (ok, failure) -> new Committed(batch, failure));
+        CompletableFuture.supplyAsync(() -> commit(batch), blocking),
+        (modified, failure) -> new Committed(batch, modified, failure));
+  }
+
+  /**
+   * Runs on the store dispatcher: reads the jobs to modify, applies each change, and writes
+   * everything in one transaction. A change that fails (job missing, change refused) fails
+   * alone; the rest of the batch goes on.
+   */
+  private List<Modified> commit(List<Command> batch) {
+    List<Long> ids = new ArrayList<>();
+    for (Command c : batch) {
+      if (c instanceof Modify m) {
+        ids.add(m.id());
+      }
+    }
+    java.util.Map<Long, JobRecord> current = new java.util.HashMap<>();
+    if (!ids.isEmpty()) {
+      store.findByIds(ids).forEach(r -> current.put(r.id(), r));
+    }
+    List<JobRecord> records = new ArrayList<>();
+    List<Modified> modified = new ArrayList<>();
+    for (Command c : batch) {
+      if (c instanceof Write w) {
+        records.addAll(w.records());
+      } else if (c instanceof Modify m) {
+        JobRecord r = current.get(m.id());
+        if (r == null) {
+          modified.add(new Modified(m.context(), Optional.empty(), Optional.of("job " + m.id() + " is not in the store")));
+          continue;
+        }
+        try {
+          Changed changed = m.change().apply(r);
+          current.put(m.id(), changed.record());
+          records.add(changed.record());
+          modified.add(new Modified(m.context(), Optional.of(changed.result()), Optional.empty()));
+        } catch (RuntimeException e) {
+          modified.add(new Modified(m.context(), Optional.empty(), Optional.of(reason(e))));
+        }
+      }
+    }
+    store.upsert(records);
+    return modified;
   }
 
   private Behavior<Command> onCommitted(Committed c) {
@@ -140,8 +201,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (error.isPresent()) {
       getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
     }
-    for (Write w : c.batch()) {
-      w.replyTo().tell(new Written(w.context(), error));
+    int m = 0;
+    for (Command cmd : c.batch()) {
+      if (cmd instanceof Write w) {
+        w.replyTo().tell(new Written(w.context(), error));
+      } else if (cmd instanceof Modify mod) {
+        Modified result = error.isPresent()
+            ? new Modified(mod.context(), Optional.empty(), error)
+            : c.modified().get(m++);
+        mod.replyTo().tell(result);
+      }
     }
     if (!pending.isEmpty()) {
       commitPending();

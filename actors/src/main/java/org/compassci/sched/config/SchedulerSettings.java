@@ -25,7 +25,9 @@ public record SchedulerSettings(
     String resultsRoot,
     int storePoolSize,
     int storeBatchMax,
-    Map<String, Integer> queueLevels) {
+    Map<String, Integer> queueLevels,
+    Map<String, Integer> fairShareWeights,
+    int fairShareDefaultWeight) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -66,6 +68,11 @@ public record SchedulerSettings(
     for (String q : lc.root().keySet()) {
       levels.put(q, integer(lc, q, "scheduler.queue-levels." + q, 0, 1000));
     }
+    Map<String, Integer> weights = new TreeMap<>();
+    Config wc = c.getConfig("fair-share.weights");
+    for (String t : wc.root().keySet()) {
+      weights.put(t, integer(wc, "\"" + t + "\"", "scheduler.fair-share.weights." + t, 1, 1_000_000));
+    }
     return new SchedulerSettings(
         host, port, Path.of(data).toAbsolutePath().normalize(), store, jdbc, redis,
         optional(c, "admin-token"), worker,
@@ -74,7 +81,8 @@ public record SchedulerSettings(
         text(c, "results-root"),
         integer(c, "store-pool-size", "scheduler.store-pool-size", 1, 256),
         integer(c, "store-batch-max", "scheduler.store-batch-max", 1, 100_000),
-        Map.copyOf(levels));
+        Map.copyOf(levels), Map.copyOf(weights),
+        integer(c, "fair-share.default-weight", "scheduler.fair-share.default-weight", 1, 1_000_000));
   }
 
   private static String text(Config c, String key) {

@@ -2,6 +2,7 @@ package org.compassci.sched.http;
 
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Map;
@@ -34,24 +35,27 @@ public final class DispatchRoutes extends AllDirectives {
 
   private Route dispatch(Map<String, String> q) {
     Testbox box;
+    Duration wait;
     try {
       box = testbox(q);
-      int wait = wholeNumber(q, "wait", 0);
-      if (wait < 0 || wait > MAX_WAIT_SECONDS) {
+      int seconds = wholeNumber(q, "wait", 0);
+      if (seconds < 0 || seconds > MAX_WAIT_SECONDS) {
         throw new InvalidJobException("wait: must be 0.." + MAX_WAIT_SECONDS + " seconds");
       }
+      wait = Duration.ofSeconds(seconds);
     } catch (InvalidJobException e) {
       return complete(Responses.error(StatusCodes.BAD_REQUEST, e.getMessage()));
     }
+    // a parked request is answered by the matcher when its wait is over: ask a little longer
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.DispatchResult>ask(
-            gw.matcher(), r -> new MatcherActor.Dispatch(box, r))
+            gw.matcher(), r -> new MatcherActor.Dispatch(box, wait, r), gw.askTimeout().plus(wait))
         .thenApply(DispatchRoutes::answer)
         .exceptionally(Responses::unavailable));
   }
 
   private static HttpResponse answer(MatcherActor.DispatchResult r) {
     if (r instanceof MatcherActor.Assigned a) {
-      return Responses.json(StatusCodes.OK, a.job());
+      return Responses.jsonBytes(StatusCodes.OK, a.json());
     }
     if (r instanceof MatcherActor.Unavailable u) {
       return Responses.error(StatusCodes.SERVICE_UNAVAILABLE, "no hand-out now: " + u.reason());

@@ -21,6 +21,11 @@ public record Gateway(
 
   public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {
-    return AskPattern.ask(target, message::apply, askTimeout, system.scheduler());
+    return ask(target, message, askTimeout);
+  }
+
+  public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
+      Function<ActorRef<Res>, Req> message, Duration timeout) {
+    return AskPattern.ask(target, message::apply, timeout, system.scheduler());
   }
 }

@@ -22,6 +22,12 @@ final class Responses {
         .withEntity(ContentTypes.APPLICATION_JSON, Json.bytes(body));
   }
 
+  /** JSON already rendered elsewhere (the store's thread renders handed-out jobs). */
+  static HttpResponse jsonBytes(StatusCode status, byte[] body) {
+    return HttpResponse.create().withStatus(status)
+        .withEntity(ContentTypes.APPLICATION_JSON, body);
+  }
+
   static HttpResponse error(StatusCode status, String message) {
     ObjectNode body = Json.object().put("error", message);
     HttpResponse r = json(status, body);

@@ -11,14 +11,17 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 
 /** A {@link JobStore} over JDBC and a HikariCP pool; the dialect holds what differs. */
 public final class JdbcJobStore implements JobStore {
-
-  private static final String COLUMNS =
-      "id, stage, health, readiness, tenant, tbox_group, submit_time, doc";
 
   private final String kind;
   private final HikariDataSource pool;
@@ -40,9 +43,47 @@ public final class JdbcJobStore implements JobStore {
     return open("embedded", url, poolSize, SqlDialect.h2(), 1);
   }
 
-  /** MySQL or MariaDB over MySQL Connector/J. */
+  /**
+   * MySQL 8 or MariaDB 10.11 over MySQL Connector/J. The database the URL names is created when
+   * missing.
+   */
   public static JdbcJobStore mysql(String jdbcUrl, int poolSize) {
-    return open("mysql", jdbcUrl, poolSize, SqlDialect.mysql(), -1);
+    SqlDialect dialect = SqlDialect.mysql();
+    return open("mysql", withDefaults(jdbcUrl, dialect.urlDefaults()), poolSize, dialect, -1);
+  }
+
+  /**
+   * Manticore Search in RT mode over its MySQL protocol (e.g. {@code jdbc:mysql://host:9306/});
+   * the database name and user are ignored by the server.
+   */
+  public static JdbcJobStore manticore(String jdbcUrl, int poolSize) {
+    SqlDialect dialect = SqlDialect.manticore();
+    return open("manticore", withDefaults(jdbcUrl, dialect.urlDefaults()), poolSize, dialect, -1);
+  }
+
+  /** Adds each property the URL does not set already: what the operator wrote wins. */
+  static String withDefaults(String url, Map<String, String> defaults) {
+    int query = url.indexOf('?');
+    Set<String> present = new HashSet<>();
+    if (query >= 0) {
+      for (String pair : url.substring(query + 1).split("&")) {
+        present.add(pair.split("=", 2)[0].toLowerCase(Locale.ROOT));
+      }
+    }
+    StringBuilder out = new StringBuilder(url);
+    for (Map.Entry<String, String> d : new TreeMap<>(defaults).entrySet()) {
+      if (present.contains(d.getKey().toLowerCase(Locale.ROOT))) {
+        continue;
+      }
+      char last = out.charAt(out.length() - 1);
+      if (out.indexOf("?") < 0) {
+        out.append('?');
+      } else if (last != '?' && last != '&') {
+        out.append('&');
+      }
+      out.append(d.getKey()).append('=').append(d.getValue());
+    }
+    return out.toString();
   }
 
   static JdbcJobStore open(String kind, String url, int poolSize, SqlDialect dialect,
@@ -54,6 +95,9 @@ public final class JdbcJobStore implements JobStore {
     config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
     // -1: a server store's pool comes up even while the database is down; ping() reports it
     config.setInitializationFailTimeout(initializationFailTimeout);
+    if (dialect.connectionInit() != null) {
+      config.setConnectionInitSql(dialect.connectionInit());
+    }
     HikariDataSource pool;
     try {
       pool = new HikariDataSource(config);
@@ -112,7 +156,12 @@ public final class JdbcJobStore implements JobStore {
         ps.executeBatch();
         c.commit();
       } catch (SQLException | RuntimeException e) {
-        c.rollback();
+        try {
+          c.rollback();
+        } catch (SQLException rollbackFailed) {
+          // the connection is likely gone; the write's own error says more
+          e.addSuppressed(rollbackFailed);
+        }
         throw e;
       } finally {
         c.setAutoCommit(true);
@@ -124,8 +173,8 @@ public final class JdbcJobStore implements JobStore {
 
   @Override
   public Optional<JobRecord> find(long id) {
-    String sql = "SELECT " + COLUMNS + " FROM jobs WHERE id = ?";
-    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectById())) {
       ps.setLong(1, id);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? Optional.of(read(rs)) : Optional.empty();
@@ -140,21 +189,13 @@ public final class JdbcJobStore implements JobStore {
     if (ids.isEmpty()) {
       return List.of();
     }
-    String marks = String.join(", ", java.util.Collections.nCopies(ids.size(), "?"));
-    String sql = "SELECT " + COLUMNS + " FROM jobs WHERE id IN (" + marks + ")"
-        + dialect.selectSuffix(ids.size());
-    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectByIds(ids.size()))) {
       int i = 1;
       for (long id : ids) {
         ps.setLong(i++, id);
       }
-      List<JobRecord> out = new ArrayList<>(ids.size());
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(read(rs));
-        }
-      }
-      return out;
+      return readAll(ps);
     } catch (SQLException e) {
       throw new StoreUnavailableException("read of " + ids.size() + " jobs failed: " + e.getMessage(), e);
     }
@@ -165,25 +206,58 @@ public final class JdbcJobStore implements JobStore {
     if (stages.isEmpty()) {
       return List.of();
     }
-    String marks = String.join(", ", java.util.Collections.nCopies(stages.size(), "?"));
-    String sql = "SELECT " + COLUMNS + " FROM jobs WHERE stage IN (" + marks + ") AND id > ?"
-        + " ORDER BY id" + dialect.selectSuffix(limit);
-    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages.size(), limit))) {
       int i = 1;
       for (String stage : stages) {
         ps.setString(i++, stage);
       }
-      ps.setLong(i, afterId);
-      List<JobRecord> out = new ArrayList<>();
+      ps.setLong(i, Math.max(afterId, dialect.lowestAfterId()));
+      return readAll(ps);
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("query by stage failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public List<JobRecord> findByStageAndTenant(String stage, String tenant, long afterId, int limit) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectByStageAndTenant(limit))) {
+      ps.setString(1, stage);
+      ps.setString(2, tenant);
+      ps.setLong(3, Math.max(afterId, dialect.lowestAfterId()));
+      return readAll(ps);
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("query by stage and tenant failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Counts at most {@link SqlDialect#MAX_TENANTS} tenants. */
+  @Override
+  public Map<String, Long> countByTenant(String stage) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.countByTenant())) {
+      ps.setString(1, stage);
+      Map<String, Long> out = new LinkedHashMap<>();
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          out.add(read(rs));
+          out.put(rs.getString(1), rs.getLong(2));
         }
       }
       return out;
     } catch (SQLException e) {
-      throw new StoreUnavailableException("query by stage failed: " + e.getMessage(), e);
+      throw new StoreUnavailableException("count by tenant failed: " + e.getMessage(), e);
     }
+  }
+
+  private static List<JobRecord> readAll(PreparedStatement ps) throws SQLException {
+    List<JobRecord> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(read(rs));
+      }
+    }
+    return out;
   }
 
   private static JobRecord read(ResultSet rs) throws SQLException {

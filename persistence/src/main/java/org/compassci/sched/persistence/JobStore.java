@@ -2,6 +2,7 @@ package org.compassci.sched.persistence;
 
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -23,6 +24,15 @@ public interface JobStore extends AutoCloseable {
 
   /** Jobs whose stage is one of {@code stages}, ordered by id, ids above {@code afterId}. */
   List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit);
+
+  /**
+   * Jobs of one tenant in one stage, ordered by id, ids above {@code afterId}: how one tenant's
+   * queue is read back page by page. Tenants compare by exact text ("Alice" is not "alice").
+   */
+  List<JobRecord> findByStageAndTenant(String stage, String tenant, long afterId, int limit);
+
+  /** How many jobs each tenant has in {@code stage}; tenants with none are absent. */
+  Map<String, Long> countByTenant(String stage);
 
   /** Throws {@link StoreUnavailableException} when the store cannot be reached. */
   void ping();

@@ -1,9 +1,17 @@
 package org.compassci.sched.persistence;
 
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 
-/** The SQL that differs between the stores that speak JDBC. */
+/**
+ * The SQL that differs between the stores that speak JDBC. Every statement the store runs comes
+ * from here, so a dialect can be checked by reading its text, without a server.
+ */
 public interface SqlDialect {
+
+  /** How many tenants {@link #countByTenant()} counts at most: far above any real lab. */
+  int MAX_TENANTS = 100_000;
 
   /** Statements run once at start; each must be safe to run again. */
   List<String> schema();
@@ -11,50 +19,77 @@ public interface SqlDialect {
   /** One statement with the eight columns of {@link JobRecord} as parameters, in record order. */
   String upsert();
 
-  /** Appended to a SELECT that may return more rows than the server returns by default. */
+  /** The column that holds the whole job document. */
+  default String documentColumn() {
+    return "doc";
+  }
+
+  /**
+   * Appended to every SELECT. The plain SQL stores only need the LIMIT; a server that caps its
+   * answers below the LIMIT (Manticore's max_matches) raises the cap here.
+   */
   default String selectSuffix(int limit) {
     return " LIMIT " + limit;
   }
 
-  static SqlDialect h2() {
-    return new SqlDialect() {
-      @Override
-      public List<String> schema() {
-        return List.of(
-            "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
-                + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
-                + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
-                + " submit_time BIGINT NOT NULL, doc CLOB NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS jobs_stage ON jobs(stage, id)");
-      }
+  /** The lowest {@code afterId} worth sending: a server that keeps only positive ids says 0. */
+  default long lowestAfterId() {
+    return Long.MIN_VALUE;
+  }
 
-      @Override
-      public String upsert() {
-        return "MERGE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, doc)"
-            + " KEY(id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-      }
-    };
+  /** A statement run on every new connection, or null. */
+  default String connectionInit() {
+    return null;
+  }
+
+  /** JDBC URL properties the store needs; added to the URL unless the operator set them. */
+  default Map<String, String> urlDefaults() {
+    return Map.of();
+  }
+
+  /** The select list, in {@link JobRecord} order. */
+  default String columns() {
+    return "id, stage, health, readiness, tenant, tbox_group, submit_time, " + documentColumn();
+  }
+
+  default String selectById() {
+    return "SELECT " + columns() + " FROM jobs WHERE id = ?" + selectSuffix(1);
+  }
+
+  default String selectByIds(int count) {
+    return "SELECT " + columns() + " FROM jobs WHERE id IN (" + marks(count) + ")" + selectSuffix(count);
+  }
+
+  /** Parameters: the {@code stageCount} stages, then the id to start after. */
+  default String selectByStage(int stageCount, int limit) {
+    return "SELECT " + columns() + " FROM jobs WHERE stage IN (" + marks(stageCount) + ") AND id > ?"
+        + " ORDER BY id" + selectSuffix(limit);
+  }
+
+  /** Parameters: stage, tenant, the id to start after. */
+  default String selectByStageAndTenant(int limit) {
+    return "SELECT " + columns() + " FROM jobs WHERE stage = ? AND tenant = ? AND id > ?"
+        + " ORDER BY id" + selectSuffix(limit);
+  }
+
+  /** Parameter: the stage. Answers rows of (tenant, count). */
+  default String countByTenant() {
+    return "SELECT tenant, COUNT(*) FROM jobs WHERE stage = ? GROUP BY tenant" + selectSuffix(MAX_TENANTS);
+  }
+
+  private static String marks(int count) {
+    return String.join(", ", Collections.nCopies(count, "?"));
+  }
+
+  static SqlDialect h2() {
+    return new H2Dialect();
   }
 
   static SqlDialect mysql() {
-    return new SqlDialect() {
-      @Override
-      public List<String> schema() {
-        return List.of(
-            "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
-                + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
-                + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
-                + " submit_time BIGINT NOT NULL, doc LONGTEXT NOT NULL,"
-                + " KEY jobs_stage (stage, id)) DEFAULT CHARSET=utf8mb4");
-      }
+    return new MySqlDialect();
+  }
 
-      @Override
-      public String upsert() {
-        return "INSERT INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, doc)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE stage = VALUES(stage),"
-            + " health = VALUES(health), readiness = VALUES(readiness), tenant = VALUES(tenant),"
-            + " tbox_group = VALUES(tbox_group), submit_time = VALUES(submit_time), doc = VALUES(doc)";
-      }
-    };
+  static SqlDialect manticore() {
+    return new ManticoreDialect();
   }
 }

@@ -1,0 +1,264 @@
+package org.compassci.sched.match;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.compassci.sched.model.Requirements;
+import org.compassci.sched.model.Testbox;
+
+/**
+ * Every queued job, and the choice of the next job for a testbox. The steps, each its own part:
+ * <ol>
+ *   <li>tag fit: {@link TagIndex} gives the groups whose tags and target machines the box fits;
+ *   <li>memory fit: a group whose memory need exceeds the box's free memory is skipped whole;
+ *   <li>ordering: of the first job of each tenant in each remaining group, the best wins:
+ *       higher queue level, then the tenant with the least service per weight
+ *       ({@link FairShare}), then higher job priority, then earlier submit.
+ * </ol>
+ * Plain Java, single-threaded: the matcher actor owns it.
+ */
+public final class MatchQueue {
+
+  /** Dimensions of the pending counts, as the dashboard names them. */
+  public static final List<String> DIMENSIONS = List.of("my_account", "tbox_group", "arch", "queue");
+
+  private final Map<String, Integer> levels;
+  private final int defaultLevel;
+  private final FairShare fairShare;
+  private final Interner strings = new Interner();
+  private final TagIndex index = new TagIndex();
+  private final Map<JobGroup.Key, JobGroup> groups = new HashMap<>();
+  private final Map<Long, QueuedJob> jobs = new HashMap<>();
+  private final Set<Set<String>> signatures = new java.util.HashSet<>();
+  private final Map<String, Map<String, Integer>> pending = new LinkedHashMap<>();
+
+  public MatchQueue(Map<String, Integer> levels, Map<String, Integer> weights, int defaultWeight) {
+    this.levels = Map.copyOf(levels);
+    this.defaultLevel = levels.getOrDefault("default", 3);
+    this.fairShare = new FairShare(weights, defaultWeight);
+    DIMENSIONS.forEach(d -> pending.put(d, new HashMap<>()));
+  }
+
+  /** Queues a job; a job already queued (same id) is left as it is. */
+  public QueuedJob add(long id, Requirements req, String tenant, String queue, int priority,
+      String account, String tboxGroup) {
+    QueuedJob known = jobs.get(id);
+    if (known != null) {
+      return known;
+    }
+    JobGroup.Key key = new JobGroup.Key(req.tags(), req.targetMachines(), req.memoryMb());
+    JobGroup g = groups.get(key);
+    if (g == null) {
+      g = new JobGroup(key, strings);
+      groups.put(key, g);
+      signatures.add(key.tags());
+      index.add(g);
+    }
+    int level = levels.getOrDefault(queue, defaultLevel);
+    TenantQueue t = fairShare.tenant(strings.intern(tenant), level);
+    QueuedJob job = new QueuedJob(id, priority, g, t, strings.intern(account),
+        strings.intern(tboxGroup), strings.intern(queue));
+    insert(job);
+    return job;
+  }
+
+  private void insert(QueuedJob job) {
+    JobGroup g = job.group;
+    if (g.dead) {
+      // the group emptied meanwhile; its kind lives on in a fresh one
+      JobGroup fresh = groups.computeIfAbsent(g.key, k -> {
+        JobGroup n = new JobGroup(k, strings);
+        index.add(n);
+        return n;
+      });
+      job = new QueuedJob(job.id, job.priority, fresh, job.tenant, job.account, job.tboxGroup, job.queue);
+      g = fresh;
+    }
+    g.add(job);
+    jobs.put(job.id, job);
+    fairShare.queued(job.tenant);
+    count(job, 1);
+  }
+
+  /** Takes the best job for {@code box} out of the queue, or returns null when none fits. */
+  public QueuedJob take(Testbox box) {
+    QueuedJob best = select(box);
+    if (best != null) {
+      unlink(best);
+      fairShare.served(best.tenant);
+    }
+    return best;
+  }
+
+  /** The job {@link #take} would hand out, without taking it. */
+  public QueuedJob select(Testbox box) {
+    QueuedJob best = null;
+    for (JobGroup g : index.fitting(box.tags())) {
+      if (g.size == 0 || g.key.memoryMb() > box.freeMemMb()) {
+        continue;
+      }
+      for (TreeSet<QueuedJob> set : g.byTenant.values()) {
+        QueuedJob head = set.first();
+        if (best == null || before(head, best)) {
+          best = head;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** The order of DOMAIN.md between two queued jobs that both fit. */
+  static boolean before(QueuedJob a, QueuedJob b) {
+    if (a.tenant.level != b.tenant.level) {
+      return a.tenant.level > b.tenant.level;
+    }
+    if (a.tenant != b.tenant && a.tenant.pass != b.tenant.pass) {
+      return a.tenant.pass < b.tenant.pass;
+    }
+    return QueuedJob.ORDER.compare(a, b) < 0;
+  }
+
+  /** A hand-out that did not reach its testbox: back at its old place, its tenant not charged. */
+  public void putBack(QueuedJob job) {
+    if (restore(job)) {
+      fairShare.refund(job.tenant);
+    }
+  }
+
+  /** A job taken out by {@link #remove} whose removal did not happen after all. */
+  public boolean restore(QueuedJob job) {
+    if (jobs.containsKey(job.id)) {
+      return false;
+    }
+    insert(job);
+    return true;
+  }
+
+  /** Takes a job out without serving it (cancel); null when it is not queued. */
+  public QueuedJob remove(long id) {
+    QueuedJob job = jobs.get(id);
+    if (job != null) {
+      unlink(job);
+      fairShare.unqueued(job.tenant);
+    }
+    return job;
+  }
+
+  private void unlink(QueuedJob job) {
+    jobs.remove(job.id);
+    JobGroup g = job.group;
+    g.remove(job);
+    count(job, -1);
+    if (g.size == 0) {
+      groups.remove(g.key);
+      index.remove(g);
+    }
+  }
+
+  private void count(QueuedJob job, int delta) {
+    bump("my_account", job.account, delta);
+    bump("tbox_group", job.tboxGroup, delta);
+    bump("arch", job.arch(), delta);
+    bump("queue", job.queue.isEmpty() ? "default" : job.queue, delta);
+  }
+
+  private void bump(String dimension, String value, int delta) {
+    Map<String, Integer> m = pending.get(dimension);
+    String key = value == null || value.isEmpty() ? "unknown" : value;
+    int n = m.merge(key, delta, Integer::sum);
+    if (n == 0) {
+      m.remove(key);
+    }
+  }
+
+  public QueuedJob get(long id) {
+    return jobs.get(id);
+  }
+
+  public boolean contains(long id) {
+    return jobs.containsKey(id);
+  }
+
+  public int size() {
+    return jobs.size();
+  }
+
+  /** Distinct tag sets among the groups ever seen. */
+  public int signatures() {
+    return signatures.size();
+  }
+
+  public int groups() {
+    return groups.size();
+  }
+
+  public int cachedBoxes() {
+    return index.cachedBoxes();
+  }
+
+  /** Queued jobs counted by one of {@link #DIMENSIONS}, largest first. */
+  public Map<String, Integer> pending(String dimension) {
+    Map<String, Integer> m = pending.get(dimension);
+    if (m == null) {
+      throw new IllegalArgumentException("group_by must be one of " + DIMENSIONS);
+    }
+    Map<String, Integer> out = new LinkedHashMap<>();
+    m.entrySet().stream()
+        .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+        .forEach(e -> out.put(e.getKey(), e.getValue()));
+    return out;
+  }
+
+  /** Why a queued job still waits: its needs, who could take it, and its place. */
+  public record Explain(long id, Set<String> tags, Set<String> targetMachines, long memoryMb,
+      String tenant, int level, int weight, int placeInTenantQueue, int tenantQueued,
+      int boxesKnown, int boxesFitTags, int boxesFitMemory, Map<String, Integer> rejections) {}
+
+  /** Null when the job is not queued. {@code boxes}: the testboxes seen lately. */
+  public Explain explain(long id, Collection<Testbox> boxes) {
+    QueuedJob job = jobs.get(id);
+    if (job == null) {
+      return null;
+    }
+    JobGroup g = job.group;
+    int ahead = 0;
+    for (JobGroup other : groups.values()) {
+      TreeSet<QueuedJob> set = other.byTenant.get(job.tenant);
+      if (set != null) {
+        ahead += set.headSet(job, false).size();
+      }
+    }
+    int fitTags = 0;
+    int fitMemory = 0;
+    Map<String, Integer> rejections = new TreeMap<>();
+    for (Testbox box : boxes) {
+      String missing = g.missingTag(box.tags());
+      if (missing != null) {
+        rejections.merge("missing_tag " + missing, 1, Integer::sum);
+      } else if (!g.fitsTags(box.tags(), box.hostname())) {
+        rejections.merge("not_a_target_machine", 1, Integer::sum);
+      } else {
+        fitTags++;
+        if (g.key.memoryMb() > box.freeMemMb()) {
+          rejections.merge("insufficient_memory", 1, Integer::sum);
+        } else {
+          fitMemory++;
+        }
+      }
+    }
+    return new Explain(id, g.key.tags(), g.key.targets(), g.key.memoryMb(), job.tenant.tenant,
+        job.tenant.level, job.tenant.weight, ahead + 1, job.tenant.queued, boxes.size(), fitTags,
+        fitMemory, rejections);
+  }
+
+  /** Every queued job, in no order: for tests and the reference implementation. */
+  public List<QueuedJob> all() {
+    return new ArrayList<>(jobs.values());
+  }
+}

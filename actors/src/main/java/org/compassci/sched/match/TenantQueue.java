@@ -1,0 +1,47 @@
+package org.compassci.sched.match;
+
+/**
+ * One tenant at one priority level, with its fair-share account. {@code pass} grows by
+ * {@code stride} (inversely proportional to the weight) each time the tenant is served, so the
+ * tenant with the smallest pass has had the least service per weight (stride scheduling).
+ */
+public final class TenantQueue {
+
+  /** 10^12 / weight keeps every stride exact enough for weights up to a million. */
+  static final long PASS_UNIT = 1_000_000_000_000L;
+
+  final String tenant;
+  final int level;
+  final int weight;
+  final long stride;
+  long pass;
+  /** Jobs of this tenant queued at this level, over all groups. */
+  int queued;
+
+  TenantQueue(String tenant, int level, int weight) {
+    this.tenant = tenant;
+    this.level = level;
+    this.weight = weight;
+    this.stride = PASS_UNIT / weight;
+  }
+
+  public String tenant() {
+    return tenant;
+  }
+
+  public int level() {
+    return level;
+  }
+
+  public int weight() {
+    return weight;
+  }
+
+  public long pass() {
+    return pass;
+  }
+
+  public int queued() {
+    return queued;
+  }
+}

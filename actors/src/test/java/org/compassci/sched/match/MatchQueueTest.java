@@ -1,0 +1,267 @@
+package org.compassci.sched.match;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+import org.compassci.sched.model.Requirements;
+import org.compassci.sched.model.Testbox;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class MatchQueueTest {
+
+  static final Map<String, Integer> LEVELS = Map.of("vip", 9, "default", 3, "idle", 1);
+
+  static Testbox box(String host, long mem, String... tags) {
+    Set<String> all = new HashSet<>(Set.of(tags));
+    all.add("hostname=" + host);
+    return new Testbox(host, all, mem);
+  }
+
+  static Requirements req(long mem, String... tags) {
+    return new Requirements(Set.of(tags), Set.of(), mem);
+  }
+
+  // ---- the reference: scan every queued job, sort by the rules of DOMAIN.md ----
+
+  /** Obviously correct and slow: a list of jobs and a pass per (level, tenant). */
+  static final class Reference {
+    record RJob(long id, Requirements req, String tenant, int level, int priority) {}
+
+    final List<RJob> jobs = new ArrayList<>();
+    final Map<String, Long> pass = new HashMap<>();
+    final Map<Integer, Long> lastServed = new HashMap<>();
+    final Map<String, Integer> weights;
+
+    Reference(Map<String, Integer> weights) {
+      this.weights = weights;
+    }
+
+    String key(int level, String tenant) {
+      return level + "/" + tenant;
+    }
+
+    boolean active(int level, String tenant) {
+      return jobs.stream().anyMatch(j -> j.level == level && j.tenant.equals(tenant));
+    }
+
+    void add(long id, Requirements req, String tenant, String queue, int priority) {
+      int level = LEVELS.getOrDefault(queue, 3);
+      if (!active(level, tenant)) {
+        long floor = jobs.stream().filter(j -> j.level == level)
+            .mapToLong(j -> pass.getOrDefault(key(level, j.tenant), 0L)).min()
+            .orElse(lastServed.getOrDefault(level, 0L));
+        pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor));
+      }
+      jobs.add(new RJob(id, req, tenant, level, priority));
+    }
+
+    Long take(Testbox box) {
+      RJob best = jobs.stream().filter(j -> j.req.fits(box)).min(Comparator
+          .comparingInt((RJob j) -> -j.level)
+          .thenComparingLong(j -> pass.getOrDefault(key(j.level, j.tenant), 0L))
+          .thenComparingInt(j -> -j.priority)
+          .thenComparingLong(j -> j.id)).orElse(null);
+      if (best == null) {
+        return null;
+      }
+      jobs.remove(best);
+      String k = key(best.level, best.tenant);
+      lastServed.put(best.level, pass.getOrDefault(k, 0L));
+      pass.put(k, pass.getOrDefault(k, 0L) + TenantQueue.PASS_UNIT / weights.getOrDefault(best.tenant, 10));
+      return best.id;
+    }
+
+    void remove(long id) {
+      jobs.removeIf(j -> j.id == id);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
+  void onRandomLabsTheMatcherChoosesWhatTheReferenceChooses(long seed) {
+    SplittableRandom rnd = new SplittableRandom(seed);
+    Map<String, Integer> weights = Map.of("t0", 30, "t1", 20, "t3", 5);
+    MatchQueue q = new MatchQueue(LEVELS, weights, 10);
+    Reference ref = new Reference(weights);
+    String[] arches = {"aarch64", "x86_64", "riscv64"};
+    String[] types = {"hw", "vm", "dc"};
+    String[] extras = {"nic=mlx5", "disk=nvme", "gpu=a100"};
+    String[] queues = {"", "", "", "vip", "idle", "bisect"};
+    long id = 1000;
+    int dispatches = 0;
+    int handed = 0;
+    for (int step = 0; step < 4000; step++) {
+      int what = rnd.nextInt(10);
+      if (what < 5) {
+        Set<String> tags = new TreeSet<>();
+        if (rnd.nextInt(4) > 0) {
+          tags.add("arch=" + arches[rnd.nextInt(arches.length)]);
+        }
+        tags.add("tbox_type=" + types[rnd.nextInt(types.length)]);
+        if (rnd.nextInt(5) == 0) {
+          tags.add(extras[rnd.nextInt(extras.length)]);
+        }
+        if (rnd.nextInt(6) == 0) {
+          tags.add("tbox_group=g" + rnd.nextInt(3));
+        }
+        Set<String> targets = rnd.nextInt(15) == 0 ? Set.of("h" + rnd.nextInt(20)) : Set.of();
+        long mem = 1024L * (1 + rnd.nextInt(6)) * (rnd.nextBoolean() ? 1 : 4);
+        Requirements r = new Requirements(tags, targets, mem);
+        String tenant = "t" + (int) Math.floor(Math.pow(rnd.nextDouble(), 2) * 6);
+        String queue = queues[rnd.nextInt(queues.length)];
+        String effectiveTenant = queue.equals("bisect") ? "bisect" : tenant;
+        int priority = rnd.nextInt(4) == 0 ? rnd.nextInt(5) : 0;
+        id += 1 + rnd.nextInt(3);
+        q.add(id, r, effectiveTenant, queue, priority, tenant, "g");
+        ref.add(id, r, effectiveTenant, queue, priority);
+      } else if (what < 9) {
+        Set<String> tags = new HashSet<>();
+        tags.add("arch=" + arches[rnd.nextInt(arches.length)]);
+        tags.add("tbox_type=" + types[rnd.nextInt(types.length)]);
+        if (rnd.nextBoolean()) {
+          tags.add("tbox_type=" + types[rnd.nextInt(types.length)]);
+        }
+        tags.add("tbox_group=g" + rnd.nextInt(3));
+        for (String e : extras) {
+          if (rnd.nextInt(3) == 0) {
+            tags.add(e);
+          }
+        }
+        Testbox b = box("h" + rnd.nextInt(20), 1024L * rnd.nextInt(1, 30), tags.toArray(String[]::new));
+        QueuedJob got = q.take(b);
+        Long want = ref.take(b);
+        assertEquals(want, got == null ? null : got.id(), "step " + step + " box " + b);
+        dispatches++;
+        handed += got == null ? 0 : 1;
+      } else if (!ref.jobs.isEmpty()) {
+        long victim = ref.jobs.get(rnd.nextInt(ref.jobs.size())).id();
+        ref.remove(victim);
+        assertEquals(victim, Objects.requireNonNull(q.remove(victim)).id());
+      }
+    }
+    assertEquals(ref.jobs.size(), q.size());
+    assertTrue(handed > dispatches / 4, "the lab must exercise hand-outs: " + handed + "/" + dispatches);
+  }
+
+  @Test
+  void aSmallTenantDoesNotWaitBehindABigOne() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox b = box("h1", 65536, "tbox_type=dc");
+    for (long i = 1; i <= 10_000; i++) {
+      q.add(i, req(1024, "tbox_type=dc"), "A", "", 0, "A", "g");
+    }
+    for (int i = 0; i < 37; i++) {
+      assertEquals("A", q.take(b).tenant().tenant());
+    }
+    q.add(20_000, req(1024, "tbox_type=dc"), "B", "", 0, "B", "g");
+    boolean bServed = false;
+    for (int i = 0; i < 2; i++) {
+      bServed |= q.take(b).id() == 20_000;
+    }
+    assertTrue(bServed, "B's job goes out within the next 2 fitting dispatches");
+  }
+
+  @Test
+  void weightsShareTheBoxesInProportion() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of("A", 30, "B", 10), 10);
+    Testbox b = box("h1", 65536, "tbox_type=dc");
+    for (long i = 1; i <= 1000; i++) {
+      q.add(i, req(1024, "tbox_type=dc"), "A", "", 0, "A", "g");
+      q.add(10_000 + i, req(1024, "tbox_type=dc"), "B", "", 0, "B", "g");
+    }
+    int a = 0;
+    for (int i = 0; i < 400; i++) {
+      a += q.take(b).tenant().tenant().equals("A") ? 1 : 0;
+    }
+    assertTrue(Math.abs(a - 300) <= 20, "A got " + a + " of 400, want 75% ± 5%");
+  }
+
+  @Test
+  void noCreditIsBankedWhileIdle() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox b = box("h1", 65536, "tbox_type=dc");
+    q.add(1, req(1024, "tbox_type=dc"), "B", "", 0, "B", "g");
+    assertEquals(1, q.take(b).id());
+    for (long i = 100; i < 400; i++) {
+      q.add(i, req(1024, "tbox_type=dc"), "A", "", 0, "A", "g");
+    }
+    for (int i = 0; i < 200; i++) {
+      q.take(b);
+    }
+    // B was idle while A took 200: it comes back level with A, not 199 jobs ahead
+    for (long i = 1000; i < 1100; i++) {
+      q.add(i, req(1024, "tbox_type=dc"), "B", "", 0, "B", "g");
+    }
+    int b10 = 0;
+    for (int i = 0; i < 20; i++) {
+      b10 += q.take(b).tenant().tenant().equals("B") ? 1 : 0;
+    }
+    assertTrue(b10 >= 9 && b10 <= 11, "B got " + b10 + " of 20 after coming back");
+  }
+
+  @Test
+  void vipBeforeDefaultBeforeIdleWhateverTheTenants() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox b = box("h1", 65536, "tbox_type=dc");
+    q.add(1, req(1024, "tbox_type=dc"), "A", "idle", 9, "A", "g");
+    q.add(2, req(1024, "tbox_type=dc"), "B", "", 0, "B", "g");
+    q.add(3, req(1024, "tbox_type=dc"), "C", "vip", 0, "C", "g");
+    q.add(4, req(1024, "tbox_type=dc"), "B", "", 5, "B", "g");
+    assertEquals(3, q.take(b).id());
+    assertEquals(4, q.take(b).id(), "then priority inside the tenant");
+    assertEquals(2, q.take(b).id());
+    assertEquals(1, q.take(b).id());
+    assertNull(q.take(b));
+  }
+
+  @Test
+  void aGroupTooBigForTheBoxIsSkippedAndPutBackKeepsThePlace() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    q.add(1, req(65536, "tbox_type=dc"), "A", "", 0, "A", "g");
+    q.add(2, req(1024, "tbox_type=dc"), "A", "", 0, "A", "g");
+    q.add(3, req(1024, "tbox_type=dc"), "A", "", 0, "A", "g");
+    Testbox small = box("h1", 8192, "tbox_type=dc");
+    QueuedJob two = q.take(small);
+    assertEquals(2, two.id());
+    q.putBack(two);
+    assertEquals(2, q.take(small).id(), "back at its old place");
+    assertEquals(1, q.take(box("h2", 100_000, "tbox_type=dc")).id());
+  }
+
+  @Test
+  void pendingCountsAndExplain() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    q.add(1, req(8192, "tbox_type=vm", "arch=aarch64"), "alice", "", 0, "alice", "vm-2p8g");
+    q.add(2, req(8192, "tbox_type=vm", "arch=aarch64"), "alice", "", 0, "alice", "vm-2p8g");
+    q.add(3, req(1024, "tbox_type=hw", "arch=x86_64"), "bisect", "bisect", 0, "bob", "taishan");
+    assertEquals(Map.of("alice", 2, "bob", 1), q.pending("my_account"));
+    assertEquals(Map.of("aarch64", 2, "x86_64", 1), q.pending("arch"));
+    assertEquals(Map.of("default", 2, "bisect", 1), q.pending("queue"));
+    assertEquals(2, q.groups());
+    MatchQueue.Explain e = q.explain(2, List.of(
+        box("x1", 16384, "tbox_type=vm", "arch=x86_64"),
+        box("s1", 4096, "tbox_type=vm", "arch=aarch64"),
+        box("h1", 16384, "tbox_type=vm", "arch=aarch64")));
+    assertEquals(2, e.placeInTenantQueue());
+    assertEquals(3, e.boxesKnown());
+    assertEquals(2, e.boxesFitTags());
+    assertEquals(1, e.boxesFitMemory());
+    assertEquals(Map.of("missing_tag arch=aarch64", 1, "insufficient_memory", 1), e.rejections());
+    q.take(box("h1", 16384, "tbox_type=vm", "arch=aarch64"));
+    assertEquals(Map.of("alice", 1, "bob", 1), q.pending("my_account"));
+    assertNull(q.explain(1, List.of()));
+  }
+}

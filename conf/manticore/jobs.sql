@@ -1,0 +1,11 @@
+-- The jobs table of the manticore store (SCHED_STORE=manticore).
+-- Targets Manticore Search 6.x/7.x SphinxQL, not yet run against a live server (RT mode).
+-- The scheduler runs the same statement at start (ManticoreDialect.CREATE_TABLE, checked by
+-- ManticoreDialectTest); this file is for creating the table by hand:
+--   mysql -h 127.0.0.1 -P 9306 < conf/manticore/jobs.sql
+--
+-- id is Manticore's implicit 64-bit document key (the job id). The string attributes are
+-- copies of job fields that queries filter and group on; j holds the whole job document.
+-- The scheduler sets "collation_connection = binary" on its connections so that tenants
+-- compare by exact text in GROUP BY.
+CREATE TABLE IF NOT EXISTS jobs (stage string, health string, readiness string, tenant string, tbox_group string, submit_time bigint, j json);

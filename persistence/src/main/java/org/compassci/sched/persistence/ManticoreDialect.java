@@ -1,0 +1,61 @@
+package org.compassci.sched.persistence;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Manticore Search 6.x/7.x in RT mode, over the MySQL protocol (SphinxQL). Written from the
+ * manual; not yet run against a live server. The table is also in conf/manticore/jobs.sql.
+ */
+final class ManticoreDialect implements SqlDialect {
+
+  static final String CREATE_TABLE =
+      "CREATE TABLE IF NOT EXISTS jobs (stage string, health string, readiness string,"
+          + " tenant string, tbox_group string, submit_time bigint, j json)";
+
+  @Override
+  public List<String> schema() {
+    // id is Manticore's implicit 64-bit document key: naming it would be an error
+    return List.of(CREATE_TABLE);
+  }
+
+  @Override
+  public String upsert() {
+    // REPLACE writes the whole document, as the other stores' upserts do
+    return "REPLACE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, j)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+  }
+
+  @Override
+  public String documentColumn() {
+    // the json attribute takes the document text and gives it back as text when selected
+    return "j";
+  }
+
+  @Override
+  public String selectSuffix(int limit) {
+    // a SELECT answers at most max_matches rows (default 1000) whatever its LIMIT; a GROUP BY
+    // with more groups than max_matches gives approximate counts
+    return " LIMIT " + limit + " OPTION max_matches=" + Math.max(limit, 1);
+  }
+
+  @Override
+  public long lowestAfterId() {
+    // document ids are positive; -9223372036854775808 is a literal the parser may not take
+    return 0;
+  }
+
+  @Override
+  public String connectionInit() {
+    // GROUP BY and ORDER BY on strings follow the collation, by default libc_ci, which would
+    // count "Alice" and "alice" as one tenant; the other stores compare exact bytes
+    return "SET collation_connection = binary";
+  }
+
+  @Override
+  public Map<String, String> urlDefaults() {
+    // Manticore 6.x has no server-side prepared statements; the driver's client-side ones
+    // send plain SQL text. Batched REPLACEs become multi-row REPLACEs.
+    return Map.of("useServerPrepStmts", "false", "rewriteBatchedStatements", "true");
+  }
+}

@@ -1,0 +1,85 @@
+package org.compassci.sched.persistence;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The SQL the manticore store sends. No Manticore server runs here, so this checks the text
+ * against what the Manticore manual asks for; nothing more.
+ */
+class ManticoreDialectTest {
+
+  private final SqlDialect dialect = SqlDialect.manticore();
+
+  @Test
+  void theTableHasPlainAttributesAndTheDocumentAsJson() {
+    assertEquals(List.of("CREATE TABLE IF NOT EXISTS jobs (stage string, health string,"
+        + " readiness string, tenant string, tbox_group string, submit_time bigint, j json)"),
+        dialect.schema());
+  }
+
+  @Test
+  void theTableInConfIsTheOneTheStoreCreates() throws IOException {
+    // surefire runs in the module folder; conf/ is beside it
+    Path file = Path.of("..", "conf", "manticore", "jobs.sql");
+    String sql = Files.readAllLines(file).stream()
+        .filter(line -> !line.startsWith("--"))
+        .collect(Collectors.joining(" ")).trim();
+    assertTrue(sql.endsWith(";"), sql);
+    assertEquals(dialect.schema().get(0), sql.substring(0, sql.length() - 1).trim());
+    assertTrue(Files.readString(file).contains("Manticore Search 6.x/7.x SphinxQL, not yet run against a live server"));
+  }
+
+  @Test
+  void upsertReplacesTheWholeDocument() {
+    assertEquals("REPLACE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, j)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", dialect.upsert());
+  }
+
+  @Test
+  void selectsReadTheDocumentFromJ() {
+    assertEquals("id, stage, health, readiness, tenant, tbox_group, submit_time, j", dialect.columns());
+  }
+
+  @Test
+  void everySelectRaisesMaxMatchesToItsLimit() {
+    String cols = "SELECT id, stage, health, readiness, tenant, tbox_group, submit_time, j FROM jobs";
+    assertEquals(cols + " WHERE id = ? LIMIT 1 OPTION max_matches=1", dialect.selectById());
+    assertEquals(cols + " WHERE id IN (?, ?, ?) LIMIT 3 OPTION max_matches=3", dialect.selectByIds(3));
+    assertEquals(cols + " WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(5000, "?"))
+        + ") LIMIT 5000 OPTION max_matches=5000", dialect.selectByIds(5000));
+    assertEquals(cols + " WHERE stage IN (?, ?) AND id > ? ORDER BY id LIMIT 20000 OPTION max_matches=20000",
+        dialect.selectByStage(2, 20000));
+    assertEquals(cols + " WHERE stage = ? AND tenant = ? AND id > ? ORDER BY id LIMIT 2500"
+        + " OPTION max_matches=2500", dialect.selectByStageAndTenant(2500));
+    assertEquals("SELECT tenant, COUNT(*) FROM jobs WHERE stage = ? GROUP BY tenant"
+        + " LIMIT 100000 OPTION max_matches=100000", dialect.countByTenant());
+    assertTrue(dialect.selectByStage(1, 0).endsWith(" OPTION max_matches=1"));
+  }
+
+  @Test
+  void pagingStartsAtThePositiveIds() {
+    assertEquals(0, dialect.lowestAfterId());
+  }
+
+  @Test
+  void connectionsCompareStringsByExactBytes() {
+    assertEquals("SET collation_connection = binary", dialect.connectionInit());
+  }
+
+  @Test
+  void theUrlAsksForClientSidePreparedStatements() {
+    assertEquals("jdbc:mysql://10.0.0.5:9306/?rewriteBatchedStatements=true&useServerPrepStmts=false",
+        JdbcJobStore.withDefaults("jdbc:mysql://10.0.0.5:9306/", dialect.urlDefaults()));
+    assertEquals("jdbc:mysql://10.0.0.5:9306/?useServerPrepStmts=false&rewriteBatchedStatements=true",
+        JdbcJobStore.withDefaults("jdbc:mysql://10.0.0.5:9306/?useServerPrepStmts=false",
+            dialect.urlDefaults()));
+  }
+}

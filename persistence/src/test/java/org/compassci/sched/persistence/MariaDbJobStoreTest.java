@@ -1,0 +1,88 @@
+package org.compassci.sched.persistence;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The contract on the mysql store against the real MariaDB on 127.0.0.1:3306 (user root, no
+ * password), which .ci/run starts. A server that is down fails these tests: a silent skip
+ * would let the mysql store break unnoticed.
+ */
+class MariaDbJobStoreTest extends JobStoreContract {
+
+  private static final String SERVER = "jdbc:mysql://127.0.0.1:3306/";
+  private static final String DATABASE =
+      "sched_test_" + Long.toUnsignedString(new SecureRandom().nextLong(), 36);
+
+  @BeforeAll
+  static void serverIsUp() {
+    try (Connection c = admin()) {
+      c.isValid(2);
+    } catch (SQLException e) {
+      fail("MariaDB is not reachable on 127.0.0.1:3306 as root without password;"
+          + " start it (.ci/run does) before running the persistence tests: " + e.getMessage());
+    }
+  }
+
+  /** Each test starts without the database: the store must create it, and its table. */
+  @BeforeEach
+  void startWithoutTheDatabase() throws SQLException {
+    dropDatabase();
+  }
+
+  @AfterAll
+  static void dropDatabase() throws SQLException {
+    try (Connection c = admin(); Statement s = c.createStatement()) {
+      s.execute("DROP DATABASE IF EXISTS " + DATABASE);
+    }
+  }
+
+  private static Connection admin() throws SQLException {
+    return DriverManager.getConnection(SERVER + "?user=root&connectTimeout=3000");
+  }
+
+  @Override
+  protected JobStore open() {
+    return JdbcJobStore.mysql(SERVER + DATABASE + "?user=root", 2);
+  }
+
+  @Override
+  protected String expectedKind() {
+    return "mysql";
+  }
+
+  @Test
+  void theTableHasTheIndexesTheQueriesUse() throws SQLException {
+    try (JobStore store = open()) {
+      store.ping();
+    }
+    List<String> indexes = new ArrayList<>();
+    try (Connection c = admin(); PreparedStatement ps = c.prepareStatement(
+        "SELECT index_name, GROUP_CONCAT(column_name ORDER BY seq_in_index) FROM information_schema.statistics"
+            + " WHERE table_schema = ? AND table_name = 'jobs' GROUP BY index_name")) {
+      ps.setString(1, DATABASE);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          indexes.add(rs.getString(1) + "(" + rs.getString(2) + ")");
+        }
+      }
+    }
+    assertEquals(Set.of("PRIMARY(id)", "jobs_stage(stage,id)", "jobs_stage_tenant(stage,tenant,id)"),
+        Set.copyOf(indexes));
+  }
+}
