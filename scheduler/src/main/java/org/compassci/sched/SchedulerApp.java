@@ -96,7 +96,7 @@ public final class SchedulerApp {
               Duration.ofSeconds(10), system.scheduler()));
 
       Http.get(system).newServerAt(s.host(), s.port())
-          .bind(new SchedulerRoutes(gw).routes())
+          .bind(new SchedulerRoutes(gw, s.adminToken()).routes())
           .whenComplete((ServerBinding binding, Throwable failure) -> {
             if (failure != null) {
               started.completeExceptionally(failure);

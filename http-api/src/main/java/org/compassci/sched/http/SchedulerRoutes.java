@@ -7,9 +7,11 @@ import org.apache.pekko.http.javadsl.server.Route;
 public final class SchedulerRoutes extends AllDirectives {
 
   private final Gateway gw;
+  private final java.util.Optional<String> adminToken;
 
-  public SchedulerRoutes(Gateway gw) {
+  public SchedulerRoutes(Gateway gw, java.util.Optional<String> adminToken) {
     this.gw = gw;
+    this.adminToken = adminToken;
   }
 
   public Route routes() {
@@ -17,7 +19,8 @@ public final class SchedulerRoutes extends AllDirectives {
         pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(
             new HealthRoutes(gw).routes(),
             new DispatchRoutes(gw).routes(),
-            new JobRoutes(gw).routes()))),
+            new JobRoutes(gw).routes(),
+            new ManageRoutes(gw, adminToken).routes()))),
         new LegacyRoutes(gw).routes());
   }
 }

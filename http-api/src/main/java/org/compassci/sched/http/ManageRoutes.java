@@ -1,0 +1,98 @@
+package org.compassci.sched.http;
+
+import static org.apache.pekko.http.javadsl.server.PathMatchers.longSegment;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
+import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.match.MatchQueue;
+import org.compassci.sched.model.Json;
+
+/**
+ * /scheduler/v1/manage/... and /scheduler/v1/dashboard/...: what operators look at. Management
+ * answers loopback callers when no admin token is set, and bearer-token holders otherwise.
+ */
+public final class ManageRoutes extends AllDirectives {
+
+  private final Gateway gw;
+  private final Optional<String> adminToken;
+
+  public ManageRoutes(Gateway gw, Optional<String> adminToken) {
+    this.gw = gw;
+    this.adminToken = adminToken;
+  }
+
+  public Route routes() {
+    return concat(
+        path(segment("dashboard").slash("jobs").slash("pending"),
+            () -> get(() -> parameterOptional("group_by", g -> pending(g.orElse("my_account"))))),
+        pathPrefix("manage", () -> admin(() -> concat(
+            path(segment("explain").slash(longSegment()), id -> get(() -> explain(id))),
+            path("matcher", () -> get(this::matcher))))));
+  }
+
+  private Route pending(String groupBy) {
+    if (!MatchQueue.DIMENSIONS.contains(groupBy)) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST,
+          "group_by: '" + groupBy + "' is not one of " + String.join(", ", MatchQueue.DIMENSIONS)));
+    }
+    return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.Pending>ask(gw.matcher(),
+            r -> new MatcherActor.GetPending(groupBy, r))
+        .thenApply(p -> {
+          ObjectNode body = Json.object().put("total", p.total());
+          ObjectNode groups = body.putObject("groups");
+          p.groups().forEach(groups::put);
+          return Responses.json(StatusCodes.OK, body);
+        })
+        .exceptionally(Responses::unavailable));
+  }
+
+  private Route explain(long id) {
+    return completeWithFuture(gw.<MatcherActor.Command, Optional<MatchQueue.Explain>>ask(gw.matcher(),
+            r -> new MatcherActor.Explain(id, r))
+        .thenApply(e -> e.isEmpty()
+            ? Responses.error(StatusCodes.NOT_FOUND, "job " + id + " is not queued")
+            : Responses.json(StatusCodes.OK, Json.MAPPER.valueToTree(e.get())))
+        .exceptionally(Responses::unavailable));
+  }
+
+  private Route matcher() {
+    return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.Stats>ask(gw.matcher(),
+            MatcherActor.GetStats::new)
+        .thenApply(s -> Responses.json(StatusCodes.OK, Json.MAPPER.valueToTree(s)))
+        .exceptionally(Responses::unavailable));
+  }
+
+  /** Loopback only without a token; with one, a matching bearer token (401 none, 403 wrong). */
+  private Route admin(Supplier<Route> inner) {
+    if (adminToken.isEmpty()) {
+      return extractClientIP(ip -> {
+        Optional<InetAddress> addr = ip.getAddress();
+        return addr.isPresent() && addr.get().isLoopbackAddress()
+            ? inner.get()
+            : complete(Responses.error(StatusCodes.FORBIDDEN,
+                "management answers loopback callers only while no admin token is set"));
+      });
+    }
+    return optionalHeaderValueByName("Authorization", auth -> {
+      if (auth.isEmpty() || !auth.get().regionMatches(true, 0, "Bearer ", 0, 7)) {
+        return complete(Responses.error(StatusCodes.UNAUTHORIZED, "an admin bearer token is required")
+            .addHeader(WWWAuthenticate.create(HttpChallenge.createOAuth2("scheduler"))));
+      }
+      byte[] given = auth.get().substring(7).trim().getBytes(StandardCharsets.UTF_8);
+      byte[] want = adminToken.get().getBytes(StandardCharsets.UTF_8);
+      return MessageDigest.isEqual(given, want) ? inner.get()
+          : complete(Responses.error(StatusCodes.FORBIDDEN, "the admin token is wrong"));
+    });
+  }
+}
