@@ -313,9 +313,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
       }
       full.handOut(host, token, now);
-      ObjectNode answer = full.view();
-      answer.put("job_token", token);
-      return new PersistenceActor.Changed(full.toRecord(), new HandedOut(full, Json.bytes(answer)));
+      return new PersistenceActor.Changed(full.toRecord(), new HandedOut(full, full.answerWithToken(token)));
     }, new PendingHandOut(job, request), modified));
   }
 

@@ -1,21 +1,36 @@
 package org.compassci.sched.match;
 
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.NavigableMap;
+import java.util.NavigableSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
- * Weighted fair share between tenants inside one priority level. A tenant that becomes active
- * starts at the smallest pass of the tenants already active at its level (or where the level
- * last served, when none is): it gets no credit for the time it had nothing queued, and it does
- * not wait behind a tenant that has been served a lot.
+ * Weighted fair share between tenants inside one priority level. The active tenants of each
+ * level (those with jobs queued) are kept in order of pass, least served per weight first, so
+ * the matcher asks them in that order and usually stops at the first. A tenant that becomes
+ * active starts at the smallest pass of the tenants already active at its level (or where the
+ * level last served, when none is): it gets no credit for the time it had nothing queued, and
+ * it does not wait behind a tenant that has been served a lot.
  */
 public final class FairShare {
 
   private record Key(int level, String tenant) {}
 
+  /** Ties of pass are broken by name only to keep the set's order total. */
+  private static final Comparator<TenantQueue> BY_PASS =
+      Comparator.comparingLong((TenantQueue t) -> t.pass).thenComparing(t -> t.tenant);
+
   private final Map<Key, TenantQueue> tenants = new HashMap<>();
   private final Map<String, Integer> weights;
   private final int defaultWeight;
+  /** Per level, highest first: the active tenants by pass. */
+  private final NavigableMap<Integer, NavigableSet<TenantQueue>> active =
+      new TreeMap<>(Collections.reverseOrder());
   /** Per level, the pass of the last tenant served: the floor when no tenant is active. */
   private final Map<Integer, Long> lastServed = new HashMap<>();
 
@@ -29,38 +44,59 @@ public final class FairShare {
         k -> new TenantQueue(name, level, weights.getOrDefault(name, defaultWeight)));
   }
 
+  /** Levels with active tenants, highest first, each with its tenants by pass. */
+  NavigableMap<Integer, NavigableSet<TenantQueue>> active() {
+    return active;
+  }
+
   /** A job of {@code t} was queued. */
   void queued(TenantQueue t) {
     if (t.queued++ == 0) {
-      t.pass = Math.max(t.pass, floor(t));
+      NavigableSet<TenantQueue> level = active.computeIfAbsent(t.level, l -> new TreeSet<>(BY_PASS));
+      long floor = level.isEmpty() ? lastServed.getOrDefault(t.level, 0L) : level.first().pass;
+      t.pass = Math.max(t.pass, floor);
+      level.add(t);
     }
   }
 
   /** A job of {@code t} left the queue without being served (cancelled). */
   void unqueued(TenantQueue t) {
-    t.queued--;
+    if (--t.queued == 0) {
+      deactivate(t);
+    }
   }
 
   /** A job of {@code t} was handed out. */
   void served(TenantQueue t) {
-    t.queued--;
+    NavigableSet<TenantQueue> level = active.get(t.level);
+    level.remove(t);
     lastServed.put(t.level, t.pass);
     t.pass += t.stride;
+    if (--t.queued > 0) {
+      level.add(t);
+    } else if (level.isEmpty()) {
+      active.remove(t.level);
+    }
   }
 
   /** A hand-out was taken back before the testbox got it: the tenant is not charged for it. */
   void refund(TenantQueue t) {
+    NavigableSet<TenantQueue> level = active.get(t.level);
+    boolean wasActive = level != null && level.remove(t);
     t.pass -= t.stride;
+    if (wasActive) {
+      level.add(t);
+    }
   }
 
-  private long floor(TenantQueue joining) {
-    long min = Long.MAX_VALUE;
-    for (TenantQueue t : tenants.values()) {
-      if (t != joining && t.level == joining.level && t.queued > 0 && t.pass < min) {
-        min = t.pass;
+  private void deactivate(TenantQueue t) {
+    NavigableSet<TenantQueue> level = active.get(t.level);
+    if (level != null) {
+      level.remove(t);
+      if (level.isEmpty()) {
+        active.remove(t.level);
       }
     }
-    return min != Long.MAX_VALUE ? min : lastServed.getOrDefault(joining.level, 0L);
   }
 
   int tenantCount() {

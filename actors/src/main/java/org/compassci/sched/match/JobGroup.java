@@ -5,7 +5,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * The queued jobs that need exactly the same of a testbox: the same k=v tags (the signature),
@@ -19,16 +18,19 @@ public final class JobGroup {
   record Key(Set<String> tags, Set<String> targets, long memoryMb) {}
 
   final Key key;
+  /** Dense index, reused after the group dies: the bit of this group in bit sets. */
+  final int index;
   /** Sorted tags: a box's tags must contain every one. */
   final String[] tags;
   final String arch;
-  final Map<TenantQueue, TreeSet<QueuedJob>> byTenant = new HashMap<>();
+  final Map<TenantQueue, Lane> byTenant = new HashMap<>();
   int size;
   /** Set when the group emptied and left the index; a later job of its kind makes a new one. */
   boolean dead;
 
-  JobGroup(Key key, Interner strings) {
+  JobGroup(Key key, int index, Interner strings) {
     this.key = key;
+    this.index = index;
     this.tags = key.tags().stream().sorted().map(strings::intern).toArray(String[]::new);
     String a = null;
     for (String t : tags) {
@@ -60,17 +62,24 @@ public final class JobGroup {
   }
 
   void add(QueuedJob job) {
-    byTenant.computeIfAbsent(job.tenant, t -> new TreeSet<>(QueuedJob.ORDER)).add(job);
+    Lane lane = byTenant.get(job.tenant);
+    if (lane == null) {
+      lane = new Lane(this);
+      byTenant.put(job.tenant, lane);
+      job.tenant.setLane(index, lane);
+    }
+    lane.jobs.add(job);
     size++;
   }
 
   boolean remove(QueuedJob job) {
-    TreeSet<QueuedJob> set = byTenant.get(job.tenant);
-    if (set == null || !set.remove(job)) {
+    Lane lane = byTenant.get(job.tenant);
+    if (lane == null || !lane.jobs.remove(job)) {
       return false;
     }
-    if (set.isEmpty()) {
+    if (lane.jobs.isEmpty()) {
       byTenant.remove(job.tenant);
+      job.tenant.setLane(index, null);
     }
     size--;
     return true;
@@ -97,7 +106,7 @@ public final class JobGroup {
   }
 
   List<QueuedJob> jobsOf(TenantQueue t) {
-    TreeSet<QueuedJob> set = byTenant.get(t);
-    return set == null ? List.of() : new ArrayList<>(set);
+    Lane lane = byTenant.get(t);
+    return lane == null ? List.of() : new ArrayList<>(lane.jobs);
   }
 }

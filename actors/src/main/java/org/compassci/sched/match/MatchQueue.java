@@ -6,9 +6,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableSet;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import org.compassci.sched.model.Requirements;
 import org.compassci.sched.model.Testbox;
 
@@ -37,6 +37,10 @@ public final class MatchQueue {
   private final Map<Long, QueuedJob> jobs = new HashMap<>();
   private final Set<Set<String>> signatures = new java.util.HashSet<>();
   private final Map<String, Map<String, Integer>> pending = new LinkedHashMap<>();
+  /** Indexes of dead groups, given to the next new ones so the bit sets stay dense. */
+  private final java.util.ArrayDeque<Integer> freeIndexes = new java.util.ArrayDeque<>();
+  private int nextIndex;
+  private final java.util.BitSet scratch = new java.util.BitSet();
 
   public MatchQueue(Map<String, Integer> levels, Map<String, Integer> weights, int defaultWeight) {
     this.levels = Map.copyOf(levels);
@@ -55,10 +59,8 @@ public final class MatchQueue {
     JobGroup.Key key = new JobGroup.Key(req.tags(), req.targetMachines(), req.memoryMb());
     JobGroup g = groups.get(key);
     if (g == null) {
-      g = new JobGroup(key, strings);
-      groups.put(key, g);
+      g = newGroup(key);
       signatures.add(key.tags());
-      index.add(g);
     }
     int level = levels.getOrDefault(queue, defaultLevel);
     TenantQueue t = fairShare.tenant(strings.intern(tenant), level);
@@ -68,15 +70,22 @@ public final class MatchQueue {
     return job;
   }
 
+  private JobGroup newGroup(JobGroup.Key key) {
+    int i = freeIndexes.isEmpty() ? nextIndex++ : freeIndexes.poll();
+    JobGroup g = new JobGroup(key, i, strings);
+    groups.put(key, g);
+    index.add(g);
+    return g;
+  }
+
   private void insert(QueuedJob job) {
     JobGroup g = job.group;
     if (g.dead) {
       // the group emptied meanwhile; its kind lives on in a fresh one
-      JobGroup fresh = groups.computeIfAbsent(g.key, k -> {
-        JobGroup n = new JobGroup(k, strings);
-        index.add(n);
-        return n;
-      });
+      JobGroup fresh = groups.get(g.key);
+      if (fresh == null) {
+        fresh = newGroup(g.key);
+      }
       job = new QueuedJob(job.id, job.priority, fresh, job.tenant, job.account, job.tboxGroup, job.queue);
       g = fresh;
     }
@@ -96,16 +105,49 @@ public final class MatchQueue {
     return best;
   }
 
-  /** The job {@link #take} would hand out, without taking it. */
+  /**
+   * The job {@link #take} would hand out, without taking it. Levels from the highest; in each,
+   * tenants in order of pass, so the walk usually ends at the first tenant with a job that
+   * fits. Tenants level on pass are all asked, and the better job wins.
+   */
   public QueuedJob select(Testbox box) {
-    QueuedJob best = null;
-    for (JobGroup g : index.fitting(box.tags())) {
-      if (g.size == 0 || g.key.memoryMb() > box.freeMemMb()) {
-        continue;
+    TagIndex.BoxFit fit = index.fitting(box.tags());
+    if (fit.bits.isEmpty()) {
+      return null;
+    }
+    long freeMem = box.freeMemMb();
+    for (NavigableSet<TenantQueue> tenants : fairShare.active().values()) {
+      QueuedJob best = null;
+      for (TenantQueue t : tenants) {
+        if (best != null && t.pass > best.tenant.pass) {
+          break;
+        }
+        QueuedJob mine = bestOf(t, fit, freeMem);
+        if (mine != null && (best == null || QueuedJob.ORDER.compare(mine, best) < 0)) {
+          best = mine;
+        }
       }
-      for (TreeSet<QueuedJob> set : g.byTenant.values()) {
-        QueuedJob head = set.first();
-        if (best == null || before(head, best)) {
+      if (best != null) {
+        return best;
+      }
+    }
+    return null;
+  }
+
+  /** The tenant's best job among the groups the box fits: an AND of two bit sets, then heads. */
+  private QueuedJob bestOf(TenantQueue t, TagIndex.BoxFit fit, long freeMem) {
+    if (!t.groupBits.intersects(fit.bits)) {
+      return null;
+    }
+    scratch.clear();
+    scratch.or(t.groupBits);
+    scratch.and(fit.bits);
+    QueuedJob best = null;
+    for (int i = scratch.nextSetBit(0); i >= 0; i = scratch.nextSetBit(i + 1)) {
+      Lane lane = t.lanes[i];
+      if (lane.group.key.memoryMb() <= freeMem) {
+        QueuedJob head = lane.head();
+        if (best == null || QueuedJob.ORDER.compare(head, best) < 0) {
           best = head;
         }
       }
@@ -158,6 +200,7 @@ public final class MatchQueue {
     if (g.size == 0) {
       groups.remove(g.key);
       index.remove(g);
+      freeIndexes.add(g.index);
     }
   }
 
@@ -229,9 +272,9 @@ public final class MatchQueue {
     JobGroup g = job.group;
     int ahead = 0;
     for (JobGroup other : groups.values()) {
-      TreeSet<QueuedJob> set = other.byTenant.get(job.tenant);
-      if (set != null) {
-        ahead += set.headSet(job, false).size();
+      Lane lane = other.byTenant.get(job.tenant);
+      if (lane != null) {
+        ahead += lane.jobs.headSet(job, false).size();
       }
     }
     int fitTags = 0;

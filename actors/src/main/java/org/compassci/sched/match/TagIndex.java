@@ -1,6 +1,7 @@
 package org.compassci.sched.match;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -10,8 +11,9 @@ import java.util.Set;
 /**
  * Finds the groups whose tags a testbox offers (job requirements ⊆ box tags). An index from
  * each k=v to the groups that need it gives a box's fitting groups by counting, per group, how
- * many of its tags the box offers; the answer is cached per box tag-set and kept up to date as
- * groups appear, so a box that asks again costs in proportion to the groups it fits.
+ * many of its tags the box offers. The answer is cached per box tag-set as a bit set of group
+ * indexes and kept up to date as groups come and go, so a box that asks again costs nothing
+ * here, and the matcher can AND it with a tenant's groups.
  */
 final class TagIndex {
 
@@ -21,8 +23,18 @@ final class TagIndex {
   private final Map<String, List<JobGroup>> postings = new HashMap<>();
   /** Groups that need no tag at all: every box fits them. */
   private final List<JobGroup> untagged = new ArrayList<>();
-  private final Map<Set<String>, List<JobGroup>> cache = new HashMap<>();
+  private final Map<Set<String>, BoxFit> cache = new HashMap<>();
   private long cacheMisses;
+
+  /** The groups one box tag-set fits, as bits of their indexes. */
+  static final class BoxFit {
+    final String hostname;
+    final BitSet bits = new BitSet();
+
+    BoxFit(String hostname) {
+      this.hostname = hostname;
+    }
+  }
 
   void add(JobGroup g) {
     if (g.tags.length == 0) {
@@ -31,14 +43,14 @@ final class TagIndex {
     for (String t : g.tags) {
       postings.computeIfAbsent(t, k -> new ArrayList<>()).add(g);
     }
-    for (Map.Entry<Set<String>, List<JobGroup>> e : cache.entrySet()) {
-      if (g.fitsTags(e.getKey(), hostnameOf(e.getKey()))) {
-        e.getValue().add(g);
+    for (Map.Entry<Set<String>, BoxFit> e : cache.entrySet()) {
+      if (g.fitsTags(e.getKey(), e.getValue().hostname)) {
+        e.getValue().bits.set(g.index);
       }
     }
   }
 
-  /** The group emptied: it leaves the postings now and the cached lists when next met. */
+  /** The group emptied: its index may go to a new group, so every trace of it goes now. */
   void remove(JobGroup g) {
     g.dead = true;
     if (g.tags.length == 0) {
@@ -53,26 +65,27 @@ final class TagIndex {
         }
       }
     }
+    for (BoxFit fit : cache.values()) {
+      fit.bits.clear(g.index);
+    }
   }
 
-  /** The live groups a box with these tags fits; the list is the cache's own, do not keep it. */
-  List<JobGroup> fitting(Set<String> boxTags) {
-    List<JobGroup> groups = cache.get(boxTags);
-    if (groups == null) {
+  /** The groups a box with these tags fits; the cache's own object, do not keep it. */
+  BoxFit fitting(Set<String> boxTags) {
+    BoxFit fit = cache.get(boxTags);
+    if (fit == null) {
       cacheMisses++;
       if (cache.size() >= CACHE_MAX) {
         cache.clear();
       }
-      groups = compute(boxTags);
-      cache.put(boxTags, groups);
-    } else if (!groups.isEmpty()) {
-      groups.removeIf(g -> g.dead);
+      fit = compute(boxTags);
+      cache.put(boxTags, fit);
     }
-    return groups;
+    return fit;
   }
 
-  private List<JobGroup> compute(Set<String> boxTags) {
-    String hostname = hostnameOf(boxTags);
+  private BoxFit compute(Set<String> boxTags) {
+    BoxFit fit = new BoxFit(hostnameOf(boxTags));
     Map<JobGroup, int[]> counts = new IdentityHashMap<>();
     for (String t : boxTags) {
       List<JobGroup> list = postings.get(t);
@@ -82,15 +95,19 @@ final class TagIndex {
         }
       }
     }
-    List<JobGroup> out = new ArrayList<>(untagged);
+    for (JobGroup g : untagged) {
+      if (g.key.targets().isEmpty() || g.key.targets().contains(fit.hostname)) {
+        fit.bits.set(g.index);
+      }
+    }
     for (Map.Entry<JobGroup, int[]> e : counts.entrySet()) {
       JobGroup g = e.getKey();
       if (e.getValue()[0] == g.tags.length
-          && (g.key.targets().isEmpty() || g.key.targets().contains(hostname))) {
-        out.add(g);
+          && (g.key.targets().isEmpty() || g.key.targets().contains(fit.hostname))) {
+        fit.bits.set(g.index);
       }
     }
-    return out;
+    return fit;
   }
 
   static String hostnameOf(Set<String> boxTags) {

@@ -17,6 +17,26 @@ public final class TenantQueue {
   long pass;
   /** Jobs of this tenant queued at this level, over all groups. */
   int queued;
+  /** Indexes of the groups where this tenant has jobs at this level, to AND with a box's. */
+  final java.util.BitSet groupBits = new java.util.BitSet();
+  /** This tenant's lane in each group, by the group's index. */
+  Lane[] lanes = new Lane[64];
+
+  Lane lane(int groupIndex) {
+    return groupIndex < lanes.length ? lanes[groupIndex] : null;
+  }
+
+  void setLane(int groupIndex, Lane lane) {
+    if (groupIndex >= lanes.length) {
+      lanes = java.util.Arrays.copyOf(lanes, Math.max(groupIndex + 1, lanes.length * 2));
+    }
+    lanes[groupIndex] = lane;
+    if (lane == null) {
+      groupBits.clear(groupIndex);
+    } else {
+      groupBits.set(groupIndex);
+    }
+  }
 
   TenantQueue(String tenant, int level, int weight) {
     this.tenant = tenant;

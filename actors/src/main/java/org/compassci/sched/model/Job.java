@@ -22,24 +22,18 @@ public final class Job {
 
   private final long id;
   private final ObjectNode doc;
-  private final Requirements requirements;
-  private final String tenant;
-  private final String queue;
-  private final int priority;
+  /** What matching reads of the job; derived from the document on first use after a read. */
+  private JobIntake.Draft derived;
   private final long submitTimeMillis;
   private JobStage stage;
   private JobHealth health;
   private DataReadiness readiness;
 
-  private Job(long id, ObjectNode doc, Requirements requirements, String tenant, String queue,
-      int priority, long submitTimeMillis, JobStage stage, JobHealth health,
-      DataReadiness readiness) {
+  private Job(long id, ObjectNode doc, JobIntake.Draft derived, long submitTimeMillis,
+      JobStage stage, JobHealth health, DataReadiness readiness) {
     this.id = id;
     this.doc = doc;
-    this.requirements = requirements;
-    this.tenant = tenant;
-    this.queue = queue;
-    this.priority = priority;
+    this.derived = derived;
     this.submitTimeMillis = submitTimeMillis;
     this.stage = stage;
     this.health = health;
@@ -53,27 +47,40 @@ public final class Job {
     doc.put("submit_time", now.toString());
     doc.put("result_root", resultsRoot + "/" + text(doc, "suite") + "/" + DAY.format(now) + "/"
         + text(doc, "tbox_group") + "/" + id);
-    Job job = new Job(id, doc, draft.requirements(), draft.tenant(), draft.queue(),
-        draft.priority(), now.toEpochMilli(), JobStage.SUBMIT, JobHealth.UNKNOWN, DataReadiness.NA);
+    Job job = new Job(id, doc, draft, now.toEpochMilli(), JobStage.SUBMIT, JobHealth.UNKNOWN,
+        DataReadiness.NA);
     job.writeState();
     return job;
   }
 
-  /** A job read back from the store; its document is trusted, its requirements derived again. */
+  /**
+   * A job read back from the store. Its document is trusted; what matching needs is derived
+   * again only when asked for (a hand-out or an update never asks).
+   */
   public static Job fromRecord(JobRecord record) {
     ObjectNode doc = (ObjectNode) Json.parse(record.document());
-    ObjectNode input = doc.deepCopy();
-    JobIntake.Draft draft = JobIntake.prepare(input);
-    return new Job(record.id(), doc, draft.requirements(), draft.tenant(), draft.queue(),
-        draft.priority(), record.submitTimeMillis(),
+    return new Job(record.id(), doc, null, record.submitTimeMillis(),
         JobStage.fromName(record.stage()).orElse(JobStage.SUBMIT),
         JobHealth.fromName(record.health()).orElse(JobHealth.UNKNOWN),
         DataReadiness.fromName(record.readiness()).orElse(DataReadiness.NA));
   }
 
   public JobRecord toRecord() {
-    return new JobRecord(id, stage.wireName(), health.wireName(), readiness.wireName(), tenant,
+    return new JobRecord(id, stage.wireName(), health.wireName(), readiness.wireName(),
+        derived != null ? derived.tenant() : JobIntake.tenantOf(doc),
         text(doc, "tbox_group"), submitTimeMillis, Json.write(doc));
+  }
+
+  /** The job as its testbox receives it, token included, rendered in one pass without a copy. */
+  public byte[] answerWithToken(String token) {
+    JsonNode hash = doc.remove(TOKEN_HASH);
+    doc.put("job_token", token);
+    byte[] out = Json.bytes(doc);
+    doc.remove("job_token");
+    if (hash != null) {
+      doc.set(TOKEN_HASH, hash);
+    }
+    return out;
   }
 
   /** A copy of the document fit for any answer: no internal field, no credential. */
@@ -91,20 +98,27 @@ public final class Job {
     return Long.toString(id);
   }
 
+  private JobIntake.Draft derived() {
+    if (derived == null) {
+      derived = JobIntake.prepare(doc);
+    }
+    return derived;
+  }
+
   public Requirements requirements() {
-    return requirements;
+    return derived().requirements();
   }
 
   public String tenant() {
-    return tenant;
+    return derived().tenant();
   }
 
   public String queue() {
-    return queue;
+    return derived().queue();
   }
 
   public int priority() {
-    return priority;
+    return derived().priority();
   }
 
   public long submitTimeMillis() {

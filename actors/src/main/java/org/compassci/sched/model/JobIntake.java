@@ -107,10 +107,22 @@ public final class JobIntake {
     if (suite.isBlank()) {
       throw new InvalidJobException("suite: must not be empty");
     }
-    String tenant = queue != null && !queue.equals("vip") && !queue.equals("idle")
-        ? queue : account != null ? account : "anonymous";
+    String tenant = tenantOf(account, queue);
     return new Draft(doc, new Requirements(tags, targets, memoryMb), tenant,
         queue == null ? "" : queue, priority);
+  }
+
+  /** The tenant fair share counts a job against: its project queue, else its account. */
+  static String tenantOf(String account, String queue) {
+    return queue != null && !queue.equals("vip") && !queue.equals("idle")
+        ? queue : account != null ? account : "anonymous";
+  }
+
+  /** The same, read from a stored document without checking it again. */
+  static String tenantOf(JsonNode doc) {
+    String account = doc.path("my_account").asText("");
+    String queue = doc.path("queue").asText("");
+    return tenantOf(account.isEmpty() ? null : account, queue.isEmpty() ? null : queue);
   }
 
   /** Removes credentials at any depth: jobs nest them in pp.* and similar objects. */

@@ -1,0 +1,197 @@
+package org.compassci.sched.bench;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.lang.management.ManagementFactory;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.fixtures.Lab;
+import org.compassci.sched.fixtures.MemoryJobStore;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Testbox;
+import org.compassci.sched.persistence.JobStore;
+
+/**
+ * The matcher line of scripts/bench.sh: a generated lab of 100,000 queued jobs of about 1 KB and
+ * 1,000 testboxes asking, measured through the matcher actor's messages. The store is in memory
+ * so that the figure is the matcher's; the http line measures the whole server.
+ */
+public final class MatcherBench {
+
+  static final int JOBS = 100_000;
+  static final int BOXES = 1_000;
+  static final int IN_FLIGHT = Integer.getInteger("bench.inFlight", 8);
+  static final int WARMUP = 20_000;
+  static final int MEASURED = 60_000;
+
+  private MatcherBench() {}
+
+  public static void main(String[] args) throws Exception {
+    long seed = args.length > 0 ? Long.parseLong(args[0]) : 1;
+    Lab lab = Lab.generate(seed, JOBS, BOXES);
+    List<Testbox> boxes = lab.testboxes();
+    int signatures = lab.signatures();
+    List<JobIntake.Draft> drafts = new ArrayList<>(JOBS);
+    for (ObjectNode job : lab.jobs()) {
+      drafts.add(JobIntake.prepare(job));
+    }
+    lab = null; // the 100,000 JSON trees must not count in the heap figure
+
+    double heapMb = heapOfQueue(drafts);
+    Result r = throughput(drafts, boxes);
+    System.out.println(Json.MAPPER.writeValueAsString(Map.of(
+        "bench", "matcher", "queued", JOBS, "boxes", BOXES, "signatures", signatures,
+        "matches_per_s", Math.round(r.perSecond), "p50_us", round1(r.p50us), "p99_us", round1(r.p99us),
+        "heap_mb", round1(heapMb), "handed_out", r.handedOut, "in_flight", IN_FLIGHT)));
+  }
+
+  record Result(double perSecond, double p50us, double p99us, int handedOut) {}
+
+  static double round1(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  private static Config config() {
+    return ConfigFactory.parseString("pekko.loglevel = WARNING").withFallback(ConfigFactory.load());
+  }
+
+  private record Wiring(ActorSystem<Void> system, ActorRef<MatcherActor.Command> matcher) {}
+
+  private static Wiring start(JobStore store) throws Exception {
+    Config config = config();
+    SchedulerSettings settings = SchedulerSettings.fromConfig(config);
+    CompletableFuture<ActorRef<MatcherActor.Command>> ref = new CompletableFuture<>();
+    Behavior<Void> guardian = Behaviors.setup(ctx -> {
+      var persistence = ctx.spawn(PersistenceActor.create(store, settings.storeBatchMax()), "persistence");
+      var lifecycle = ctx.spawn(Behaviors.<LifecycleActor.Command>ignore(), "lifecycle");
+      ref.complete(ctx.spawn(MatcherActor.create(persistence, lifecycle, settings, Clock.systemUTC()), "matcher"));
+      return Behaviors.empty();
+    });
+    ActorSystem<Void> system = ActorSystem.create(guardian, "bench", config);
+    return new Wiring(system, ref.get(30, TimeUnit.SECONDS));
+  }
+
+  private static void submitAll(Wiring w, List<JobIntake.Draft> drafts, boolean copy)
+      throws Exception {
+    for (int i = 0; i < drafts.size(); i += 1000) {
+      List<JobIntake.Draft> batch = new ArrayList<>(drafts.subList(i, Math.min(drafts.size(), i + 1000)));
+      if (copy) {
+        batch.replaceAll(d -> new JobIntake.Draft(d.doc().deepCopy(), d.requirements(), d.tenant(),
+            d.queue(), d.priority()));
+      }
+      MatcherActor.SubmitResult r = AskPattern.<MatcherActor.Command, MatcherActor.SubmitResult>ask(
+          w.matcher(), reply -> new MatcherActor.Submit(batch, reply), Duration.ofMinutes(2),
+          w.system().scheduler()).toCompletableFuture().get(2, TimeUnit.MINUTES);
+      if (r.error().isPresent()) {
+        throw new IllegalStateException("submit failed: " + r.error().get());
+      }
+    }
+  }
+
+  private static long usedAfterGc() throws InterruptedException {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(200);
+    }
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  /** The matcher's heap with every job queued minus with none; the store keeps nothing here. */
+  private static double heapOfQueue(List<JobIntake.Draft> drafts) throws Exception {
+    Wiring w = start(new MemoryJobStore(false));
+    try {
+      long empty = usedAfterGc();
+      // submits stamp ids into the drafts' trees: each batch is copied as it goes, so the
+      // originals stay as they were for the next phase and no copy outlives its batch
+      submitAll(w, drafts, true);
+      long full = usedAfterGc();
+      return (full - empty) / (1024.0 * 1024.0);
+    } finally {
+      w.system().terminate();
+      w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** {@link #IN_FLIGHT} lanes, each with one request out, cycling over the boxes. */
+  private static Result throughput(List<JobIntake.Draft> drafts, List<Testbox> boxes) throws Exception {
+    Wiring w = start(new MemoryJobStore(true));
+    try {
+      submitAll(w, drafts, false);
+      int total = WARMUP + MEASURED;
+      long[] latencies = new long[total];
+      AtomicInteger next = new AtomicInteger();
+      AtomicInteger handed = new AtomicInteger();
+      AtomicInteger answered = new AtomicInteger();
+      CompletableFuture<Long> measuredStart = new CompletableFuture<>();
+      CompletableFuture<Long> done = new CompletableFuture<>();
+      for (int lane = 0; lane < IN_FLIGHT; lane++) {
+        w.system().systemActorOf(lane(w.matcher(), boxes, latencies, next, handed, answered, measuredStart, done),
+            "lane-" + lane, org.apache.pekko.actor.typed.Props.empty());
+      }
+      long start = measuredStart.get(5, TimeUnit.MINUTES);
+      long end = done.get(5, TimeUnit.MINUTES);
+      long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
+      Arrays.sort(measured);
+      return new Result(MEASURED / ((end - start) / 1e9),
+          measured[measured.length / 2] / 1e3, measured[(int) (measured.length * 0.99)] / 1e3,
+          handed.get());
+    } finally {
+      w.system().terminate();
+      w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static Behavior<MatcherActor.DispatchResult> lane(ActorRef<MatcherActor.Command> matcher,
+      List<Testbox> boxes, long[] latencies, AtomicInteger next, AtomicInteger handed,
+      AtomicInteger answered, CompletableFuture<Long> measuredStart, CompletableFuture<Long> done) {
+    return Behaviors.setup(ctx -> {
+      long[] sent = new long[1];
+      int[] slot = new int[1];
+      Runnable ask = () -> {
+        int n = next.getAndIncrement();
+        if (n >= latencies.length) {
+          return;
+        }
+        if (n == WARMUP) {
+          measuredStart.complete(System.nanoTime());
+        }
+        slot[0] = n;
+        sent[0] = System.nanoTime();
+        matcher.tell(new MatcherActor.Dispatch(boxes.get(n % boxes.size()), Duration.ZERO, ctx.getSelf()));
+      };
+      ask.run();
+      return Behaviors.receive(MatcherActor.DispatchResult.class)
+          .onAnyMessage(r -> {
+            long now = System.nanoTime();
+            latencies[slot[0]] = now - sent[0];
+            if (r instanceof MatcherActor.Assigned) {
+              handed.incrementAndGet();
+            }
+            if (answered.incrementAndGet() == latencies.length) {
+              done.complete(now);
+            }
+            ask.run();
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+}
