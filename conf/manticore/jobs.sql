@@ -8,4 +8,12 @@
 -- copies of job fields that queries filter and group on; j holds the whole job document.
 -- The scheduler sets "collation_connection = binary" on its connections so that tenants
 -- compare by exact text in GROUP BY.
-CREATE TABLE IF NOT EXISTS jobs (stage string, health string, readiness string, tenant string, tbox_group string, submit_time bigint, j json);
+-- host, token_hash and dispatch_time record a hand-out (an UPDATE that never touches j).
+--
+-- A table made by an earlier scheduler lacks those three. The scheduler adds them at start
+-- (it reads DESCRIBE jobs first); by hand, one column per statement, existing rows read ''
+-- and 0:
+--   ALTER TABLE jobs ADD COLUMN host string;
+--   ALTER TABLE jobs ADD COLUMN token_hash string;
+--   ALTER TABLE jobs ADD COLUMN dispatch_time bigint;
+CREATE TABLE IF NOT EXISTS jobs (stage string, health string, readiness string, tenant string, tbox_group string, submit_time bigint, j json, host string, token_hash string, dispatch_time bigint);

@@ -219,6 +219,64 @@ class EndToEndTest {
   }
 
   @Test
+  void aParkedBoxGetsTheJobTheMomentItIsSubmittedAndOnlyOnce() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      long t0 = System.nanoTime();
+      Answer empty = http.get(V1 + "/jobs/dispatch?hostname=p0&tbox_type=dc&wait=1");
+      assertEquals(204, empty.status());
+      assertTrue(System.nanoTime() - t0 >= 900_000_000L, "a long poll waits before its 204");
+
+      CompletableFuture<Answer> parked = http.getAsync(V1 + "/jobs/dispatch?hostname=p1&tbox_type=dc&wait=30");
+      CompletableFuture<Answer> other = http.getAsync(V1 + "/jobs/dispatch?hostname=p2&arch=riscv64&tbox_type=vm&wait=2");
+      Thread.sleep(300); // let both park: a box that asks later must not be served first
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText();
+      Answer got = parked.get(20, TimeUnit.SECONDS);
+      assertEquals(200, got.status());
+      assertEquals(id, got.json().path("id").asText());
+      assertEquals(204, other.get(20, TimeUnit.SECONDS).status(), "a vm box does not fit a dc job");
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=p3&tbox_type=dc").status());
+
+      JsonNode pending = http.get(V1 + "/dashboard/jobs/pending?group_by=tbox_group").json();
+      assertEquals(0, pending.path("total").asInt());
+      assertEquals(400, http.get(V1 + "/dashboard/jobs/pending?group_by=color").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void pendingCountsAndExplainShowWhyAJobWaits() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      String id = http.post(V1 + "/jobs/submit", "[{\"suite\":\"a\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\",\"my_account\":\"alice\"},"
+          + "{\"suite\":\"b\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\",\"my_account\":\"alice\"},"
+          + "{\"suite\":\"c\",\"testbox\":\"taishan200\",\"my_account\":\"bob\",\"queue\":\"bisect\"}]")
+          .json().get(1).path("job_id").asText();
+      JsonNode byAccount = http.get(V1 + "/dashboard/jobs/pending?group_by=my_account").json();
+      assertEquals(3, byAccount.path("total").asInt());
+      assertEquals(2, byAccount.path("groups").path("alice").asInt());
+      assertEquals(1, http.get(V1 + "/dashboard/jobs/pending?group_by=queue").json().path("groups").path("bisect").asInt());
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=s1&arch=aarch64&tbox_type=vm,dc&freemem=4096").status());
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=x1&arch=x86_64&tbox_type=vm&freemem=16384").status());
+      JsonNode why = http.get(V1 + "/manage/explain/" + id).json();
+      assertEquals(2, why.path("place_in_tenant_queue").asInt());
+      assertEquals(8192, why.path("requirements").path("memory_mb").asInt());
+      assertEquals(2, why.path("boxes_known").asInt());
+      assertEquals(1, why.path("boxes_fit_tags").asInt());
+      assertEquals(0, why.path("boxes_fit_memory").asInt());
+      assertEquals(1, why.path("rejections").path("insufficient_memory").asInt());
+      assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
+      assertEquals(404, http.get(V1 + "/manage/explain/42").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
   void badSettingsNameTheSetting() {
     Config config = ConfigFactory.parseMap(Map.of("scheduler.port", "abc")).withFallback(ConfigFactory.load());
     var e = org.junit.jupiter.api.Assertions.assertThrows(

@@ -26,8 +26,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public sealed interface Command {}
 
-  /** A job just handed out by the matcher; from now on this actor owns it. */
-  public record Track(Job job) implements Command {}
+  /**
+   * A job just handed out by the matcher; from now on this actor owns it. Its document is read
+   * when first needed, so a hand-out costs this actor nothing until its testbox reports.
+   */
+  public record Track(JobRecord record) implements Command {}
 
   public record Update(long id, List<JobUpdate.Param> params, JobUpdate.Mode mode,
       ActorRef<Outcome> replyTo) implements Command {}
@@ -52,6 +55,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final ActorRef<PersistenceActor.Command> store;
   private final Clock clock;
   private final Map<Long, Job> active = new HashMap<>();
+  /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
+  private final Map<Long, JobRecord> tracked = new HashMap<>();
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
@@ -79,25 +84,35 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
         .onMessage(Forget.class, f -> {
           active.remove(f.id());
+          tracked.remove(f.id());
           return this;
         })
         .onMessage(Found.class, this::onFound)
         .onMessage(StoreWritten.class, this::onWritten)
         .onMessage(GetActiveCount.class, g -> {
-          g.replyTo().tell(active.size());
+          g.replyTo().tell(active.size() + tracked.size());
           return this;
         })
         .build();
   }
 
   private Behavior<Command> onTrack(Track t) {
-    active.put(t.job().id(), t.job());
+    tracked.put(t.record().id(), t.record());
     return this;
   }
 
   /** Runs {@code handler} with the job from memory, or once it is read from the store. */
   private <C extends Command> Behavior<Command> withJob(long id, C cmd, JobHandler<C> handler) {
     Job job = active.get(id);
+    if (job == null) {
+      JobRecord record = tracked.remove(id);
+      if (record != null) {
+        job = readable(record);
+        if (job != null) {
+          active.put(id, job);
+        }
+      }
+    }
     if (job != null) {
       handler.handle(cmd, job, null);
       return this;

@@ -27,10 +27,10 @@ import org.compassci.sched.model.JobHealth;
 import org.compassci.sched.model.JobIdGenerator;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobStage;
-import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.Testbox;
 import org.compassci.sched.model.Tokens;
+import org.compassci.sched.persistence.Claim;
 import org.compassci.sched.persistence.JobRecord;
 
 /**
@@ -72,19 +72,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record StoreModified(PersistenceActor.Modified modified) implements Command {}
 
+  private record StoreClaimed(PersistenceActor.Claimed claimed) implements Command {}
+
   private record WaitOver(long parkId) implements Command {}
 
   /** Writes in flight, carried through the store and back as the write's context. */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
 
-  private record PendingHandOut(QueuedJob job, Dispatch request) {}
+  private record PendingHandOut(QueuedJob job, Dispatch request, String token) {}
 
   private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
 
   private record PendingRequeue(long id, ActorRef<Outcome> replyTo) {}
 
-  /** What the store's thread made of a handed-out job: the job itself and the box's answer. */
-  private record HandedOut(Job job, byte[] answer) {}
 
   /** One entry per submitted job, in order; {@code error} set when none was stored. */
   public record SubmitResult(List<Submitted> jobs, Optional<String> error) {}
@@ -93,8 +93,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public sealed interface DispatchResult {}
 
-  /** {@code json}: the job as the testbox receives it, token included. */
-  public record Assigned(long id, byte[] json) implements DispatchResult {}
+  /**
+   * The job as stored after its hand-out, and the token its testbox must show; the HTTP edge
+   * renders the answer ({@link Job#answerWithToken}) on its own threads.
+   */
+  public record Assigned(long id, JobRecord record, String token) implements DispatchResult {}
 
   public record NoJob() implements DispatchResult {}
 
@@ -119,6 +122,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final MatchQueue queue;
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.Modified> modified;
+  private final ActorRef<PersistenceActor.Claimed> claimed;
   /** Parked requests by hostname, oldest first: a box that asks again replaces its old request. */
   private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
   /** Testboxes seen lately, for explain. */
@@ -152,6 +156,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         settings.fairShareDefaultWeight());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
+    this.claimed = ctx.messageAdapter(PersistenceActor.Claimed.class, StoreClaimed::new);
   }
 
   /** Until the queued jobs are back from the store, requests wait: none may see a partial queue. */
@@ -208,6 +213,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(Requeue.class, this::onRequeue)
         .onMessage(StoreWritten.class, this::onStoreWritten)
         .onMessage(StoreModified.class, this::onStoreModified)
+        .onMessage(StoreClaimed.class, this::onStoreClaimed)
         .onMessage(WaitOver.class, this::onWaitOver)
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
@@ -302,19 +308,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
   }
 
+  /** The hand-out is durable before the box hears of it; only the record's attributes change. */
   private void handOut(QueuedJob job, Dispatch request) {
-    String host = request.box().hostname();
     String token = Tokens.newToken();
-    Instant now = clock.instant();
-    store.tell(new PersistenceActor.Modify(job.id(), r -> {
-      // runs on the store's thread: parse, stamp and render the job off the matcher
-      Job full = Job.fromRecord(r);
-      if (full.stage() != JobStage.SUBMIT) {
-        throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
-      }
-      full.handOut(host, token, now);
-      return new PersistenceActor.Changed(full.toRecord(), new HandedOut(full, full.answerWithToken(token)));
-    }, new PendingHandOut(job, request), modified));
+    Claim claim = new Claim(job.id(), request.box().hostname(), Tokens.sha256(token),
+        clock.millis());
+    store.tell(new PersistenceActor.ClaimJob(claim, new PendingHandOut(job, request, token), claimed));
   }
 
   /** The store says the job is no longer queued: taken by another scheduler, or gone. */
@@ -327,9 +326,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onStoreModified(StoreModified m) {
     PersistenceActor.Modified r = m.modified();
     Object context = r.context();
-    if (context instanceof PendingHandOut p) {
-      handOutDone(p, r);
-    } else if (context instanceof PendingCancel p) {
+    if (context instanceof PendingCancel p) {
       cancelDone(p, r);
     } else if (context instanceof PendingRequeue p) {
       requeueDone(p, r);
@@ -337,23 +334,22 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
-  private void handOutDone(PendingHandOut p, PersistenceActor.Modified r) {
-    if (r.result().isPresent()) {
-      HandedOut h = (HandedOut) r.result().get();
+  private Behavior<Command> onStoreClaimed(StoreClaimed m) {
+    PersistenceActor.Claimed r = m.claimed();
+    PendingHandOut p = (PendingHandOut) r.context();
+    if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
-      lifecycle.tell(new LifecycleActor.Track(h.job()));
-      p.request().replyTo().tell(new Assigned(h.job().id(), h.answer()));
-      return;
-    }
-    String error = r.error().orElse("");
-    if (error.contains(" in the store") || error.contains("is not in the store")) {
-      // someone else owns the job now: forget it and look again for this box
-      getContext().getLog().warn("dropped from the queue: {}", error);
+      lifecycle.tell(new LifecycleActor.Track(r.record().get()));
+      p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
+    } else if (r.error().isEmpty()) {
+      // no longer queued in the store: another scheduler took it. Forget it, look again.
+      getContext().getLog().warn("job {} was taken by another scheduler; dropped from the queue", p.job().id());
       onDispatch(p.request());
-      return;
+    } else {
+      queue.putBack(p.job());
+      p.request().replyTo().tell(new Unavailable(r.error().get()));
     }
-    queue.putBack(p.job());
-    p.request().replyTo().tell(new Unavailable(error));
+    return this;
   }
 
   private Behavior<Command> onCancel(Cancel c) {

@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.persistence.Claim;
 import org.compassci.sched.persistence.JobRecord;
 import org.compassci.sched.persistence.JobStore;
 
@@ -50,6 +51,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** {@code result} is what the change returned, present when its record is durable. */
   public record Modified(Object context, Optional<Object> result, Optional<String> error) {}
 
+  /** Hand a queued job out, in the next group commit, if it is still queued in the store. */
+  public record ClaimJob(Claim claim, Object context, ActorRef<Claimed> replyTo)
+      implements Command {}
+
+  /**
+   * {@code record}: the job as now stored, when the claim took; empty with no error when the
+   * job was no longer queued in the store.
+   */
+  public record Claimed(Object context, Optional<JobRecord> record, Optional<String> error) {}
+
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
   /** Every job whose stage is one of {@code stages}, in id order. */
@@ -66,8 +77,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record Checked(Optional<String> error) implements Command {}
 
-  private record Committed(List<Command> batch, List<Modified> modified, Throwable failure)
+  private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure)
       implements Command {}
+
+  /** What one commit made of its Modifies (in order) and its claims (by job id). */
+  private record Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed) {}
 
   private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
 
@@ -116,6 +130,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     return newReceiveBuilder()
         .onMessage(Write.class, this::onWrite)
         .onMessage(Modify.class, this::onWrite)
+        .onMessage(ClaimJob.class, this::onWrite)
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Find.class, this::onFind)
         .onMessage(LoadStages.class, this::onLoadStages)
@@ -150,7 +165,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     committing = true;
     getContext().pipeToSelf(
         CompletableFuture.supplyAsync(() -> commit(batch), blocking),
-        (modified, failure) -> new Committed(batch, modified, failure));
+        (outcomes, failure) -> new Committed(batch, outcomes, failure));
   }
 
   /**
@@ -158,11 +173,14 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * everything in one transaction. A change that fails (job missing, change refused) fails
    * alone; the rest of the batch goes on.
    */
-  private List<Modified> commit(List<Command> batch) {
+  private Outcomes commit(List<Command> batch) {
     List<Long> ids = new ArrayList<>();
+    List<Claim> claims = new ArrayList<>();
     for (Command c : batch) {
       if (c instanceof Modify m) {
         ids.add(m.id());
+      } else if (c instanceof ClaimJob cj) {
+        claims.add(cj.claim());
       }
     }
     java.util.Map<Long, JobRecord> current = new java.util.HashMap<>();
@@ -191,7 +209,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
     }
     store.upsert(records);
-    return modified;
+    java.util.Map<Long, JobRecord> claimed = new java.util.HashMap<>();
+    if (!claims.isEmpty()) {
+      store.claim(claims).forEach(r -> claimed.put(r.id(), r));
+    }
+    return new Outcomes(modified, claimed);
   }
 
   private Behavior<Command> onCommitted(Committed c) {
@@ -208,8 +230,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       } else if (cmd instanceof Modify mod) {
         Modified result = error.isPresent()
             ? new Modified(mod.context(), Optional.empty(), error)
-            : c.modified().get(m++);
+            : c.outcomes().modified().get(m++);
         mod.replyTo().tell(result);
+      } else if (cmd instanceof ClaimJob cj) {
+        cj.replyTo().tell(error.isPresent()
+            ? new Claimed(cj.context(), Optional.empty(), error)
+            : new Claimed(cj.context(),
+                Optional.ofNullable(c.outcomes().claimed().get(cj.claim().id())), Optional.empty()));
       }
     }
     if (!pending.isEmpty()) {

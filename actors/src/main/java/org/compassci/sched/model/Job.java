@@ -59,16 +59,30 @@ public final class Job {
    */
   public static Job fromRecord(JobRecord record) {
     ObjectNode doc = (ObjectNode) Json.parse(record.document());
-    return new Job(record.id(), doc, null, record.submitTimeMillis(),
+    Job job = new Job(record.id(), doc, null, record.submitTimeMillis(),
         JobStage.fromName(record.stage()).orElse(JobStage.SUBMIT),
         JobHealth.fromName(record.health()).orElse(JobHealth.UNKNOWN),
         DataReadiness.fromName(record.readiness()).orElse(DataReadiness.NA));
+    // a hand-out changes only the record's attributes: they win over the document's copies
+    job.writeState();
+    if (record.host() != null && !record.host().isEmpty()) {
+      doc.put("host_machine", record.host());
+    }
+    if (record.tokenHash() != null && !record.tokenHash().isEmpty()) {
+      doc.put(TOKEN_HASH, record.tokenHash());
+    }
+    if (record.dispatchTimeMillis() > 0 && !doc.has(JobStage.DISPATCH.timeField())) {
+      doc.put(JobStage.DISPATCH.timeField(), Instant.ofEpochMilli(record.dispatchTimeMillis()).toString());
+    }
+    return job;
   }
 
   public JobRecord toRecord() {
+    String dispatched = text(doc, JobStage.DISPATCH.timeField());
     return new JobRecord(id, stage.wireName(), health.wireName(), readiness.wireName(),
         derived != null ? derived.tenant() : JobIntake.tenantOf(doc),
-        text(doc, "tbox_group"), submitTimeMillis, Json.write(doc));
+        text(doc, "tbox_group"), submitTimeMillis, Json.write(doc), text(doc, "host_machine"),
+        text(doc, TOKEN_HASH), dispatched.isEmpty() ? 0L : Instant.parse(dispatched).toEpochMilli());
   }
 
   /** The job as its testbox receives it, token included, rendered in one pass without a copy. */

@@ -52,7 +52,7 @@ class LifecycleActorTest {
       ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Clock.systemUTC()));
       Job job = dispatchedJob(7);
       store.upsert(List.of(job.toRecord()));
-      lc.tell(new LifecycleActor.Track(job));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
 
       assertEquals(Outcome.Status.OK, update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "running").status());
       assertEquals("running", store.find(7).orElseThrow().stage());

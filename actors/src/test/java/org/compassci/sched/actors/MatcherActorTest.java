@@ -16,6 +16,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Testbox;
@@ -81,7 +82,7 @@ class MatcherActorTest {
       assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("s1", "aarch64", 4096)));
       MatcherActor.DispatchResult got = dispatch(w, box("h1", "aarch64", 16384));
       MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, got);
-      JsonNode job = Json.parse(a.json());
+      JsonNode job = Json.parse(Job.fromRecord(a.record()).answerWithToken(a.token()));
       assertEquals(Long.toString(id), job.path("id").asText());
       assertEquals("dispatch", job.path("job_stage").asText());
       assertEquals(32, job.path("job_token").asText().length());

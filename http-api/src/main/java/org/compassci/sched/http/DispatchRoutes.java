@@ -13,6 +13,7 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.model.InvalidJobException;
+import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.Testbox;
 
@@ -55,7 +56,8 @@ public final class DispatchRoutes extends AllDirectives {
 
   private static HttpResponse answer(MatcherActor.DispatchResult r) {
     if (r instanceof MatcherActor.Assigned a) {
-      return Responses.jsonBytes(StatusCodes.OK, a.json());
+      // rendered here, on the HTTP threads, so the matcher and the store never parse the job
+      return Responses.jsonBytes(StatusCodes.OK, Job.fromRecord(a.record()).answerWithToken(a.token()));
     }
     if (r instanceof MatcherActor.Unavailable u) {
       return Responses.error(StatusCodes.SERVICE_UNAVAILABLE, "no hand-out now: " + u.reason());

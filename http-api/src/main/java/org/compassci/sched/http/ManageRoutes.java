@@ -62,15 +62,34 @@ public final class ManageRoutes extends AllDirectives {
             r -> new MatcherActor.Explain(id, r))
         .thenApply(e -> e.isEmpty()
             ? Responses.error(StatusCodes.NOT_FOUND, "job " + id + " is not queued")
-            : Responses.json(StatusCodes.OK, Json.MAPPER.valueToTree(e.get())))
+            : Responses.json(StatusCodes.OK, explainJson(e.get())))
         .exceptionally(Responses::unavailable));
   }
 
   private Route matcher() {
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.Stats>ask(gw.matcher(),
             MatcherActor.GetStats::new)
-        .thenApply(s -> Responses.json(StatusCodes.OK, Json.MAPPER.valueToTree(s)))
+        .thenApply(s -> Responses.json(StatusCodes.OK, Json.object()
+            .put("queued", s.queued()).put("groups", s.groups()).put("signatures", s.signatures())
+            .put("parked", s.parked()).put("boxes_seen", s.boxesSeen())
+            .put("cached_box_tag_sets", s.cachedBoxTagSets()).put("messages", s.messages())
+            .put("last_activity", s.lastActivity().toString())))
         .exceptionally(Responses::unavailable));
+  }
+
+  static ObjectNode explainJson(MatchQueue.Explain e) {
+    ObjectNode out = Json.object().put("job_id", Long.toString(e.id()));
+    ObjectNode req = out.putObject("requirements");
+    e.tags().stream().sorted().forEach(req.putArray("tags")::add);
+    e.targetMachines().stream().sorted().forEach(req.putArray("target_machines")::add);
+    req.put("memory_mb", e.memoryMb());
+    out.put("tenant", e.tenant()).put("level", e.level()).put("weight", e.weight())
+        .put("place_in_tenant_queue", e.placeInTenantQueue()).put("tenant_queued", e.tenantQueued())
+        .put("boxes_known", e.boxesKnown()).put("boxes_fit_tags", e.boxesFitTags())
+        .put("boxes_fit_memory", e.boxesFitMemory());
+    ObjectNode rejections = out.putObject("rejections");
+    e.rejections().forEach(rejections::put);
+    return out;
   }
 
   /** Loopback only without a token; with one, a matching bearer token (401 none, 403 wrong). */

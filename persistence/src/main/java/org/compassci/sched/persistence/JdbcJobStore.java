@@ -124,9 +124,44 @@ public final class JdbcJobStore implements JobStore {
       for (String ddl : dialect.schema()) {
         s.execute(ddl);
       }
+      addMissingColumns(s);
     } catch (SQLException e) {
       throw new StoreUnavailableException("cannot create the jobs table: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A table made by an older scheduler keeps its rows and gains the new columns. The columns
+   * are listed first, so a table already up to date sees no ALTER at all: MySQL 8 has no ADD
+   * COLUMN IF NOT EXISTS, and Manticore answers no query while it alters a table.
+   */
+  private void addMissingColumns(Statement s) throws SQLException {
+    Set<String> present = columns(s);
+    for (String column : dialect.addedColumns()) {
+      String name = column.substring(0, column.indexOf(' '));
+      if (present.contains(name)) {
+        continue;
+      }
+      try {
+        s.execute(dialect.addColumn(column));
+      } catch (SQLException e) {
+        // another scheduler starting on the same table may have added it just now
+        if (!columns(s).contains(name)) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private Set<String> columns(Statement s) throws SQLException {
+    Set<String> names = new HashSet<>();
+    try (ResultSet rs = s.executeQuery(dialect.describeTable())) {
+      while (rs.next()) {
+        // H2 answers names in upper case
+        names.add(rs.getString(1).toLowerCase(Locale.ROOT));
+      }
+    }
+    return names;
   }
 
   @Override
@@ -139,8 +174,7 @@ public final class JdbcJobStore implements JobStore {
     if (records.isEmpty()) {
       return;
     }
-    try (Connection c = pool.getConnection()) {
-      c.setAutoCommit(false);
+    inTransaction("write of " + records.size() + " jobs", c -> {
       try (PreparedStatement ps = c.prepareStatement(dialect.upsert())) {
         for (JobRecord r : records) {
           ps.setLong(1, r.id());
@@ -151,10 +185,72 @@ public final class JdbcJobStore implements JobStore {
           ps.setString(6, r.tboxGroup());
           ps.setLong(7, r.submitTimeMillis());
           ps.setString(8, r.document());
+          ps.setString(9, r.host());
+          ps.setString(10, r.tokenHash());
+          ps.setLong(11, r.dispatchTimeMillis());
           ps.addBatch();
         }
         ps.executeBatch();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public List<JobRecord> claim(List<Claim> claims) {
+    if (claims.isEmpty()) {
+      return List.of();
+    }
+    return inTransaction("hand-out of " + claims.size() + " jobs", c -> {
+      List<Long> taken = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
+        for (Claim claim : claims) {
+          ps.setString(1, claim.host());
+          ps.setString(2, claim.tokenHash());
+          ps.setLong(3, claim.timeMillis());
+          ps.setLong(4, claim.id());
+          if (dialect.batchesUpdates()) {
+            ps.addBatch();
+          } else if (ps.executeUpdate() == 1) {
+            taken.add(claim.id());
+          }
+        }
+        if (dialect.batchesUpdates()) {
+          int[] counts = ps.executeBatch();
+          for (int i = 0; i < counts.length; i++) {
+            // 0: no longer in submit (another scheduler took it) or not in the store at all
+            if (counts[i] == 1) {
+              taken.add(claims.get(i).id());
+            }
+          }
+        }
+      }
+      if (taken.isEmpty()) {
+        return List.of();
+      }
+      // read inside the transaction: the rows are still ours, so this is what was written
+      try (PreparedStatement ps = c.prepareStatement(dialect.selectByIds(taken.size()))) {
+        int i = 1;
+        for (long id : taken) {
+          ps.setLong(i++, id);
+        }
+        return readAll(ps);
+      }
+    });
+  }
+
+  private interface Work<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  /** Runs {@code work} in one transaction: committed whole, or rolled back and reported. */
+  private <T> T inTransaction(String what, Work<T> work) {
+    try (Connection c = pool.getConnection()) {
+      c.setAutoCommit(false);
+      try {
+        T result = work.run(c);
         c.commit();
+        return result;
       } catch (SQLException | RuntimeException e) {
         try {
           c.rollback();
@@ -167,7 +263,7 @@ public final class JdbcJobStore implements JobStore {
         c.setAutoCommit(true);
       }
     } catch (SQLException e) {
-      throw new StoreUnavailableException("write of " + records.size() + " jobs failed: " + e.getMessage(), e);
+      throw new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -262,7 +358,8 @@ public final class JdbcJobStore implements JobStore {
 
   private static JobRecord read(ResultSet rs) throws SQLException {
     return new JobRecord(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
-        rs.getString(5), rs.getString(6), rs.getLong(7), rs.getString(8));
+        rs.getString(5), rs.getString(6), rs.getLong(7), rs.getString(8), rs.getString(9),
+        rs.getString(10), rs.getLong(11));
   }
 
   @Override

@@ -22,6 +22,14 @@ public interface JobStore extends AutoCloseable {
   /** The records of those {@code ids} that exist, in no particular order. */
   List<JobRecord> findByIds(Collection<Long> ids);
 
+  /**
+   * Hands queued jobs out, in one durable step: each claim moves its job from stage submit to
+   * dispatch and sets host, tokenHash and dispatchTimeMillis, but only if the job is still in
+   * submit (another scheduler may have taken it). Only those attributes change, never the
+   * document. Returns the records, as now stored, of the claims that succeeded.
+   */
+  List<JobRecord> claim(List<Claim> claims);
+
   /** Jobs whose stage is one of {@code stages}, ordered by id, ids above {@code afterId}. */
   List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit);
 

@@ -6,6 +6,13 @@ import java.util.Map;
 /** MySQL 8 and MariaDB 10.11 over MySQL Connector/J. */
 final class MySqlDialect implements SqlDialect {
 
+  // MySQL 8 has no ADD COLUMN IF NOT EXISTS (MariaDB has): the store lists the columns first.
+  // Both add a column at the end of an InnoDB table in place, without copying the table.
+  private static final List<String> ADDED = List.of(
+      "host VARCHAR(255) NOT NULL DEFAULT ''",
+      "token_hash VARCHAR(255) NOT NULL DEFAULT ''",
+      "dispatch_time BIGINT NOT NULL DEFAULT 0");
+
   @Override
   public List<String> schema() {
     // MySQL has no CREATE INDEX IF NOT EXISTS, so the indexes live inside the CREATE TABLE.
@@ -16,18 +23,26 @@ final class MySqlDialect implements SqlDialect {
             + " stage VARCHAR(32) NOT NULL, health VARCHAR(64) NOT NULL,"
             + " readiness VARCHAR(32) NOT NULL, tenant VARCHAR(255) NOT NULL,"
             + " tbox_group VARCHAR(255) NOT NULL, submit_time BIGINT NOT NULL, doc LONGTEXT NOT NULL,"
+            + " " + String.join(", ", ADDED) + ","
             + " KEY jobs_stage (stage, id), KEY jobs_stage_tenant (stage, tenant, id))"
             + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+  }
+
+  @Override
+  public List<String> addedColumns() {
+    return ADDED;
   }
 
   @Override
   public String upsert() {
     // VALUES(col) rather than MySQL 8's "AS new" alias: MariaDB knows only the former, and
     // MySQL 8 still accepts it (with a deprecation note)
-    return "INSERT INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, doc)"
-        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE stage = VALUES(stage),"
+    return "INSERT INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, doc,"
+        + " host, token_hash, dispatch_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        + " ON DUPLICATE KEY UPDATE stage = VALUES(stage),"
         + " health = VALUES(health), readiness = VALUES(readiness), tenant = VALUES(tenant),"
-        + " tbox_group = VALUES(tbox_group), submit_time = VALUES(submit_time), doc = VALUES(doc)";
+        + " tbox_group = VALUES(tbox_group), submit_time = VALUES(submit_time), doc = VALUES(doc),"
+        + " host = VALUES(host), token_hash = VALUES(token_hash), dispatch_time = VALUES(dispatch_time)";
   }
 
   @Override

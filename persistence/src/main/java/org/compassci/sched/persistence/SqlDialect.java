@@ -16,8 +16,39 @@ public interface SqlDialect {
   /** Statements run once at start; each must be safe to run again. */
   List<String> schema();
 
-  /** One statement with the eight columns of {@link JobRecord} as parameters, in record order. */
+  /**
+   * Columns the jobs table gained after its first release, each as "name definition", in
+   * order. {@link #schema()} creates them in a new table; a table made by an older scheduler
+   * lacks them, and the store adds the missing ones at start.
+   */
+  List<String> addedColumns();
+
+  /** Lists the jobs table's columns, a row each, the name first. */
+  default String describeTable() {
+    return "SHOW COLUMNS FROM jobs";
+  }
+
+  /** Adds one of {@link #addedColumns()}. */
+  default String addColumn(String column) {
+    return "ALTER TABLE jobs ADD COLUMN " + column;
+  }
+
+  /** One statement with the eleven columns of {@link JobRecord} as parameters, in record order. */
   String upsert();
+
+  /**
+   * Hands one job out if it is still queued. Parameters: host, token hash, dispatch time, id.
+   * One row updated means the claim took; the document is left alone.
+   */
+  default String claim() {
+    return "UPDATE jobs SET stage = 'dispatch', host = ?, token_hash = ?, dispatch_time = ?"
+        + " WHERE id = ? AND stage = 'submit'";
+  }
+
+  /** Whether a batch of claims may go to the server as one JDBC batch. */
+  default boolean batchesUpdates() {
+    return true;
+  }
 
   /** The column that holds the whole job document. */
   default String documentColumn() {
@@ -49,7 +80,8 @@ public interface SqlDialect {
 
   /** The select list, in {@link JobRecord} order. */
   default String columns() {
-    return "id, stage, health, readiness, tenant, tbox_group, submit_time, " + documentColumn();
+    return "id, stage, health, readiness, tenant, tbox_group, submit_time, " + documentColumn()
+        + ", host, token_hash, dispatch_time";
   }
 
   default String selectById() {

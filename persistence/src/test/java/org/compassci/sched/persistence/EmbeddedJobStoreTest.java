@@ -1,6 +1,10 @@
 package org.compassci.sched.persistence;
 
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The contract on the embedded H2 store, one fresh folder per test. */
@@ -11,6 +15,22 @@ class EmbeddedJobStoreTest extends JobStoreContract {
   @Override
   protected JobStore open() {
     return JdbcJobStore.embedded(dir, 2);
+  }
+
+  @Override
+  protected Connection connect() throws SQLException {
+    return DriverManager.getConnection("jdbc:h2:file:" + dir.toAbsolutePath().resolve("jobs"));
+  }
+
+  @Override
+  protected List<String> previousSchema() {
+    return List.of(
+        "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
+            + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
+            + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
+            + " submit_time BIGINT NOT NULL, doc CLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS jobs_stage ON jobs(stage, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_stage_tenant ON jobs(stage, tenant, id)");
   }
 
   @Override

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -28,6 +32,12 @@ abstract class JobStoreContract {
   /** The name {@link JobStore#kind()} must answer. */
   protected abstract String expectedKind();
 
+  /** A plain JDBC connection to where {@link #open()} keeps its table; the caller closes it. */
+  protected abstract Connection connect() throws SQLException;
+
+  /** The statements that made the jobs table before it had the hand-out columns, verbatim. */
+  protected abstract List<String> previousSchema();
+
   /** Whether a failed batch is rolled back whole (a store without transactions may not). */
   protected boolean transactional() {
     return true;
@@ -40,6 +50,12 @@ abstract class JobStoreContract {
   static JobRecord rec(long id, String stage, String tenant) {
     return new JobRecord(id, stage, "unknown", "N/A", tenant, "vm-2p8g", 1000 + id,
         "{\"id\":\"" + id + "\",\"suite\":\"hackbench\",\"my_account\":\"" + tenant + "\"}");
+  }
+
+  /** {@code r} as a claim leaves it. */
+  static JobRecord claimed(JobRecord r, Claim c) {
+    return new JobRecord(r.id(), "dispatch", r.health(), r.readiness(), r.tenant(), r.tboxGroup(),
+        r.submitTimeMillis(), r.document(), c.host(), c.tokenHash(), c.timeMillis());
   }
 
   private static List<Long> ids(List<JobRecord> records) {
@@ -74,6 +90,140 @@ abstract class JobStoreContract {
     try (JobStore store = open()) {
       store.upsert(List.of(job));
       assertEquals(job, store.find(42).orElseThrow());
+    }
+  }
+
+  @Test
+  void aClaimHandsOutAQueuedJobAndLeavesItsDocument() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(1, "submit"), rec(2, "submit")));
+      Claim claim = new Claim(1, "taishan200-2280-2s48p-256g--a1", "9f86d081884c7d65", 1_700_000_000_123L);
+      JobRecord expected = claimed(rec(1, "submit"), claim);
+      assertEquals(List.of(expected), store.claim(List.of(claim)));
+      assertEquals(expected, store.find(1).orElseThrow());
+      assertEquals(rec(2, "submit"), store.find(2).orElseThrow());
+      assertTrue(store.claim(List.of()).isEmpty());
+    }
+  }
+
+  @Test
+  void aJobIsHandedOutOnlyOnce() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(1, "submit")));
+      Claim first = new Claim(1, "host-a", "aaaa", 10);
+      store.claim(List.of(first));
+      // another scheduler, late: its claim takes nothing and changes nothing
+      assertTrue(store.claim(List.of(new Claim(1, "host-b", "bbbb", 20))).isEmpty());
+      assertEquals(claimed(rec(1, "submit"), first), store.find(1).orElseThrow());
+    }
+  }
+
+  @Test
+  void onlyQueuedJobsCanBeClaimed() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(1, "running"), rec(2, "dispatch"), rec(3, "finish")));
+      assertTrue(store.claim(List.of(new Claim(1, "h", "t", 5), new Claim(2, "h", "t", 5),
+          new Claim(3, "h", "t", 5), new Claim(99, "h", "t", 5))).isEmpty());
+      assertEquals(rec(1, "running"), store.find(1).orElseThrow());
+      assertEquals(rec(2, "dispatch"), store.find(2).orElseThrow());
+      assertEquals(rec(3, "finish"), store.find(3).orElseThrow());
+      assertTrue(store.find(99).isEmpty());
+    }
+  }
+
+  @Test
+  void aBatchOfClaimsTakesTheQueuedJobsAndRefusesTheRest() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(1, "submit"), rec(2, "submit"), rec(3, "running"), rec(4, "submit"),
+          rec(5, "submit"), rec(6, "submit", "bob")));
+      List<Claim> claims = List.of(new Claim(1, "h1", "t1", 100), new Claim(2, "h2", "t2", 101),
+          new Claim(3, "h3", "t3", 102), new Claim(99, "h9", "t9", 103),
+          new Claim(5, "h5", "t5", 104), new Claim(1, "h1-late", "t1-late", 105),
+          new Claim(6, "h6", "t6", 106));
+      List<JobRecord> got = new ArrayList<>(store.claim(claims));
+      got.sort(java.util.Comparator.comparingLong(JobRecord::id));
+      List<JobRecord> expected = List.of(claimed(rec(1, "submit"), claims.get(0)),
+          claimed(rec(2, "submit"), claims.get(1)), claimed(rec(5, "submit"), claims.get(4)),
+          claimed(rec(6, "submit", "bob"), claims.get(6)));
+      assertEquals(expected, got);
+      assertEquals(expected, store.findByStage(List.of("dispatch"), Long.MIN_VALUE, 10));
+      assertEquals(List.of(rec(4, "submit")), store.findByStage(List.of("submit"), Long.MIN_VALUE, 10));
+      assertEquals(rec(3, "running"), store.find(3).orElseThrow());
+    }
+  }
+
+  @Test
+  void aLargeBatchOfClaimsIsCountedClaimByClaim() {
+    try (JobStore store = open()) {
+      List<JobRecord> jobs = new ArrayList<>();
+      for (long id = 1; id <= 1000; id++) {
+        jobs.add(rec(id, id % 4 == 0 ? "running" : "submit"));
+      }
+      store.upsert(jobs);
+      List<Claim> claims = new ArrayList<>();
+      for (long id = 1; id <= 1000; id++) {
+        claims.add(new Claim(id, "h" + id, "t" + id, id));
+      }
+      Collections.shuffle(claims, new Random(3));
+      List<JobRecord> got = store.claim(claims);
+      assertEquals(750, got.size());
+      for (JobRecord r : got) {
+        assertEquals(claimed(rec(r.id(), "submit"), new Claim(r.id(), "h" + r.id(), "t" + r.id(), r.id())), r);
+      }
+      assertEquals(250, store.findByStage(List.of("running"), Long.MIN_VALUE, 1000).size());
+    }
+  }
+
+  @Test
+  void theHandOutAttributesRoundTrip() {
+    JobRecord handedOut = new JobRecord(8, "dispatch", "unknown", "N/A", "alice", "vm-2p8g", 9,
+        "{\"id\":\"8\"}", "vm-2p8g--用户-1", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        Long.MAX_VALUE - 1);
+    try (JobStore store = open()) {
+      store.upsert(List.of(handedOut));
+      assertEquals(handedOut, store.find(8).orElseThrow());
+      assertEquals(List.of(handedOut), store.findByIds(List.of(8L)));
+      assertEquals(List.of(handedOut), store.findByStageAndTenant("dispatch", "alice", 0, 10));
+      // requeued: an upsert writes the attributes back to none
+      store.upsert(List.of(rec(8, "submit")));
+      assertEquals(rec(8, "submit"), store.find(8).orElseThrow());
+    }
+  }
+
+  @Test
+  void aTableOfThePreviousSchemaGainsTheHandOutColumns() throws SQLException {
+    JobRecord old = rec(1, "submit");
+    try (Connection c = connect()) {
+      try (Statement s = c.createStatement()) {
+        for (String ddl : previousSchema()) {
+          s.execute(ddl);
+        }
+      }
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (id, stage, health, readiness,"
+          + " tenant, tbox_group, submit_time, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+        ps.setLong(1, old.id());
+        ps.setString(2, old.stage());
+        ps.setString(3, old.health());
+        ps.setString(4, old.readiness());
+        ps.setString(5, old.tenant());
+        ps.setString(6, old.tboxGroup());
+        ps.setLong(7, old.submitTimeMillis());
+        ps.setString(8, old.document());
+        ps.executeUpdate();
+      }
+    }
+    Claim claim = new Claim(1, "h", "t", 77);
+    try (JobStore store = open()) {
+      JobRecord read = store.find(1).orElseThrow();
+      assertEquals("", read.host());
+      assertEquals("", read.tokenHash());
+      assertEquals(0L, read.dispatchTimeMillis());
+      assertEquals(old, read);
+      assertEquals(List.of(claimed(old, claim)), store.claim(List.of(claim)));
+    }
+    // the next start finds the columns there
+    try (JobStore store = open()) {
+      assertEquals(claimed(old, claim), store.find(1).orElseThrow());
     }
   }
 

@@ -1,6 +1,7 @@
 package org.compassci.sched.persistence;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -21,8 +22,34 @@ class ManticoreDialectTest {
   @Test
   void theTableHasPlainAttributesAndTheDocumentAsJson() {
     assertEquals(List.of("CREATE TABLE IF NOT EXISTS jobs (stage string, health string,"
-        + " readiness string, tenant string, tbox_group string, submit_time bigint, j json)"),
+        + " readiness string, tenant string, tbox_group string, submit_time bigint, j json,"
+        + " host string, token_hash string, dispatch_time bigint)"),
         dialect.schema());
+  }
+
+  @Test
+  void anOlderTableGainsTheHandOutColumnsOneAtATime() {
+    assertEquals("DESCRIBE jobs", dialect.describeTable());
+    assertEquals(List.of("ALTER TABLE jobs ADD COLUMN host string",
+            "ALTER TABLE jobs ADD COLUMN token_hash string",
+            "ALTER TABLE jobs ADD COLUMN dispatch_time bigint"),
+        dialect.addedColumns().stream().map(dialect::addColumn).collect(Collectors.toList()));
+  }
+
+  @Test
+  void theAlterStatementsInConfAreTheOnesTheStoreRuns() throws IOException {
+    String file = Files.readString(Path.of("..", "conf", "manticore", "jobs.sql"));
+    for (String column : dialect.addedColumns()) {
+      assertTrue(file.contains("--   " + dialect.addColumn(column) + ";"), column);
+    }
+  }
+
+  @Test
+  void aClaimUpdatesOnlyTheHandOutAttributesOfAQueuedJob() {
+    assertEquals("UPDATE jobs SET stage = 'dispatch', host = ?, token_hash = ?, dispatch_time = ?"
+        + " WHERE id = ? AND stage = 'submit'", dialect.claim());
+    // no multi-statement batches: each claim is an UPDATE of its own
+    assertFalse(dialect.batchesUpdates());
   }
 
   @Test
@@ -39,18 +66,20 @@ class ManticoreDialectTest {
 
   @Test
   void upsertReplacesTheWholeDocument() {
-    assertEquals("REPLACE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, j)"
-        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", dialect.upsert());
+    assertEquals("REPLACE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, j,"
+        + " host, token_hash, dispatch_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", dialect.upsert());
   }
 
   @Test
   void selectsReadTheDocumentFromJ() {
-    assertEquals("id, stage, health, readiness, tenant, tbox_group, submit_time, j", dialect.columns());
+    assertEquals("id, stage, health, readiness, tenant, tbox_group, submit_time, j, host, token_hash,"
+        + " dispatch_time", dialect.columns());
   }
 
   @Test
   void everySelectRaisesMaxMatchesToItsLimit() {
-    String cols = "SELECT id, stage, health, readiness, tenant, tbox_group, submit_time, j FROM jobs";
+    String cols = "SELECT id, stage, health, readiness, tenant, tbox_group, submit_time, j, host,"
+        + " token_hash, dispatch_time FROM jobs";
     assertEquals(cols + " WHERE id = ? LIMIT 1 OPTION max_matches=1", dialect.selectById());
     assertEquals(cols + " WHERE id IN (?, ?, ?) LIMIT 3 OPTION max_matches=3", dialect.selectByIds(3));
     assertEquals(cols + " WHERE id IN (" + String.join(", ", java.util.Collections.nCopies(5000, "?"))

@@ -62,6 +62,22 @@ class MariaDbJobStoreTest extends JobStoreContract {
   }
 
   @Override
+  protected Connection connect() throws SQLException {
+    return DriverManager.getConnection(SERVER + DATABASE + "?user=root&createDatabaseIfNotExist=true");
+  }
+
+  @Override
+  protected List<String> previousSchema() {
+    return List.of(
+        "CREATE TABLE IF NOT EXISTS jobs (id BIGINT NOT NULL PRIMARY KEY,"
+            + " stage VARCHAR(32) NOT NULL, health VARCHAR(64) NOT NULL,"
+            + " readiness VARCHAR(32) NOT NULL, tenant VARCHAR(255) NOT NULL,"
+            + " tbox_group VARCHAR(255) NOT NULL, submit_time BIGINT NOT NULL, doc LONGTEXT NOT NULL,"
+            + " KEY jobs_stage (stage, id), KEY jobs_stage_tenant (stage, tenant, id))"
+            + " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+  }
+
+  @Override
   protected String expectedKind() {
     return "mysql";
   }
