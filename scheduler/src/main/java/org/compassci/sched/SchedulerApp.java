@@ -84,7 +84,7 @@ public final class SchedulerApp {
       ActorRef<PersistenceActor.Command> persistence =
           ctx.spawn(PersistenceActor.create(store, s.storeBatchMax()), "persistence");
       ActorRef<LifecycleActor.Command> lifecycle =
-          ctx.spawn(LifecycleActor.create(persistence, clock), "lifecycle");
+          ctx.spawn(LifecycleActor.create(persistence, s.timeouts(), clock), "lifecycle");
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
           MatcherActor.create(persistence, lifecycle, s, clock), "matcher");
 

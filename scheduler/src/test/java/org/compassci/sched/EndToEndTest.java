@@ -31,9 +31,14 @@ class EndToEndTest {
   @TempDir Path dir;
 
   private SchedulerApp.Running start() throws Exception {
-    Config config = ConfigFactory.parseMap(Map.of(
+    return start(Map.of());
+  }
+
+  private SchedulerApp.Running start(Map<String, Object> overrides) throws Exception {
+    Config config = ConfigFactory.parseMap(overrides)
+        .withFallback(ConfigFactory.parseMap(Map.of(
             "scheduler.host", "127.0.0.1", "scheduler.port", 0,
-            "scheduler.data-dir", dir.toString()))
+            "scheduler.data-dir", dir.toString())))
         .withFallback(ConfigFactory.load());
     return SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
         .toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -271,6 +276,66 @@ class EndToEndTest {
       assertEquals(1, why.path("rejections").path("insufficient_memory").asInt());
       assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
       assertEquals(404, http.get(V1 + "/manage/explain/42").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  /** Polls the job until {@code field} has {@code value}, at most 15 s. */
+  private static JsonNode awaitField(HttpCalls http, String id, String field, String value)
+      throws InterruptedException {
+    JsonNode job = null;
+    for (int i = 0; i < 150; i++) {
+      job = http.get(V1 + "/jobs/" + id).json();
+      if (value.equals(job.path(field).asText())) {
+        return job;
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("job " + id + " never had " + field + "=" + value + ": " + job);
+  }
+
+  @Test
+  void aLostHandOutGoesToTheNextBoxThenEndsWithAbortProvider() throws Exception {
+    SchedulerApp.Running server = start(Map.of(
+        "scheduler.timeouts.dispatch-ack", "2s", "scheduler.requeue.max", 1));
+    HttpCalls http = client(server);
+    try {
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText();
+      assertEquals(id, http.get(V1 + "/jobs/dispatch?hostname=box1&tbox_type=dc").json().path("id").asText());
+      // box1 never reports boot: after 2 s the job is queued again, at its old place
+      Answer second = http.get(V1 + "/jobs/dispatch?hostname=box2&tbox_type=dc&wait=15");
+      assertEquals(200, second.status());
+      assertEquals(id, second.json().path("id").asText());
+      assertEquals("1", second.json().path("requeue_count").asText());
+      Answer late = http.post(V1 + "/jobs/" + id + "/update?job_stage=boot&hostname=box1", "");
+      assertEquals(409, late.status(), late.body());
+      assertEquals("dispatch", http.get(V1 + "/jobs/" + id).json().path("job_stage").asText(), "box1 changed nothing");
+      Answer wrongToken = http.post(V1 + "/jobs/" + id + "/update?job_stage=boot&job_token=bogus", "");
+      assertEquals(409, wrongToken.status());
+      // box2 loses it too: requeue.max is spent, the job ends
+      JsonNode ended = awaitField(http, id, "job_stage", "abort_provider");
+      assertEquals("abort_provider", ended.path("job_health").asText());
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=box3&tbox_type=dc").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void aRunningJobPastItsTimeoutEndsTimeoutRunning() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":2}")
+          .json().get(0).path("job_id").asText();
+      String token = http.get(V1 + "/jobs/dispatch?hostname=d1&tbox_type=dc").json().path("job_token").asText();
+      assertEquals(200, http.post(V1 + "/jobs/" + id + "/update?job_stage=running&job_token=" + token, "").status());
+      JsonNode ended = awaitField(http, id, "job_health", "timeout_running");
+      assertEquals("finish", ended.path("job_stage").asText());
+      assertEquals("incomplete", ended.path("job_data_readiness").asText());
+      assertEquals(423, http.post(V1 + "/jobs/" + id + "/update?job_stage=post_run", "").status());
     } finally {
       stop(server);
     }

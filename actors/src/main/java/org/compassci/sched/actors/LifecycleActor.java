@@ -1,6 +1,9 @@
 package org.compassci.sched.actors;
 
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -11,6 +14,10 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.compassci.sched.model.DataReadiness;
+import org.compassci.sched.model.JobHealth;
+import org.compassci.sched.model.Timeouts;
 import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobStage;
 import org.compassci.sched.model.JobUpdate;
@@ -30,7 +37,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * A job just handed out by the matcher; from now on this actor owns it. Its document is read
    * when first needed, so a hand-out costs this actor nothing until its testbox reports.
    */
-  public record Track(JobRecord record) implements Command {}
+  public record Track(JobRecord record, ActorRef<MatcherActor.Command> matcher) implements Command {}
 
   public record Update(long id, List<JobUpdate.Param> params, JobUpdate.Mode mode,
       ActorRef<Outcome> replyTo) implements Command {}
@@ -47,6 +54,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Found(long id, PersistenceActor.FindResult result) implements Command {}
 
+  /** A job's deadline in {@code stage} passed (stale when the job has moved on since). */
+  private record Expired(long id, JobStage stage) implements Command {}
+
+  /** Reads a job again and sets its timer: after a failed requeue, the store decides. */
+  private record Reload(long id) implements Command {}
+
+  private record Loaded(PersistenceActor.LoadResult result) implements Command {}
+
+  private record Requeued(long id, Outcome outcome) implements Command {}
+
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
   /** An update in flight: answered when its write is back from the store. */
@@ -54,6 +71,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private final ActorRef<PersistenceActor.Command> store;
   private final Clock clock;
+  private final Timeouts timeouts;
+  private final TimerScheduler<Command> timers;
+  private ActorRef<MatcherActor.Command> matcher;
   private final Map<Long, Job> active = new HashMap<>();
   /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
   private final Map<Long, JobRecord> tracked = new HashMap<>();
@@ -62,15 +82,28 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.FindResult> found;
 
-  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store, Clock clock) {
-    return Behaviors.setup(ctx -> new LifecycleActor(ctx, store, clock));
+  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      Timeouts timeouts, Clock clock) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(
+        timers -> new LifecycleActor(ctx, timers, store, timeouts, clock)));
   }
 
-  private LifecycleActor(ActorContext<Command> ctx, ActorRef<PersistenceActor.Command> store,
-      Clock clock) {
+  private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+      ActorRef<PersistenceActor.Command> store, Timeouts timeouts, Clock clock) {
     super(ctx);
     this.store = store;
     this.clock = clock;
+    this.timers = timers;
+    this.timeouts = timeouts;
+    // jobs that were out on testboxes when the scheduler stopped get their deadlines back
+    List<String> activeStages = new ArrayList<>();
+    for (JobStage st : JobStage.values()) {
+      if (st.isActive()) {
+        activeStages.add(st.wireName());
+      }
+    }
+    store.tell(new PersistenceActor.LoadStages(activeStages,
+        ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new)));
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.found = ctx.messageAdapter(PersistenceActor.FindResult.class, r -> new Found(r.id(), r));
   }
@@ -88,6 +121,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           return this;
         })
         .onMessage(Found.class, this::onFound)
+        .onMessage(Expired.class, this::onExpired)
+        .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
+        .onMessage(Loaded.class, this::onLoaded)
+        .onMessage(Requeued.class, this::onRequeued)
         .onMessage(StoreWritten.class, this::onWritten)
         .onMessage(GetActiveCount.class, g -> {
           g.replyTo().tell(active.size() + tracked.size());
@@ -97,8 +134,118 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private Behavior<Command> onTrack(Track t) {
-    tracked.put(t.record().id(), t.record());
+    matcher = t.matcher();
+    JobRecord r = t.record();
+    tracked.put(r.id(), r);
+    // parsed only when needed: the hand-out's deadline comes from the record alone
+    Duration ack = timeouts.dispatchAck().compareTo(timeouts.dispatch()) < 0
+        ? timeouts.dispatchAck() : timeouts.dispatch();
+    long due = r.dispatchTimeMillis() + ack.toMillis() - clock.millis();
+    timers.startSingleTimer(r.id(), new Expired(r.id(), JobStage.DISPATCH),
+        Duration.ofMillis(Math.max(0, due)));
     return this;
+  }
+
+  private Behavior<Command> onLoaded(Loaded l) {
+    if (l.result().error().isPresent()) {
+      getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
+      List<String> stages = new ArrayList<>();
+      for (JobStage st : JobStage.values()) {
+        if (st.isActive()) {
+          stages.add(st.wireName());
+        }
+      }
+      getContext().scheduleOnce(Duration.ofSeconds(1), store, new PersistenceActor.LoadStages(stages,
+          getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new)));
+      return this;
+    }
+    int adopted = 0;
+    for (JobRecord r : l.result().jobs()) {
+      if (!active.containsKey(r.id()) && !tracked.containsKey(r.id())) {
+        Job job = readable(r);
+        if (job != null) {
+          active.put(job.id(), job);
+          reschedule(job);
+          adopted++;
+        }
+      }
+    }
+    getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
+    return this;
+  }
+
+  /** Sets the job's timer for its current stage, or clears it when the stage has none. */
+  private void reschedule(Job job) {
+    Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
+    if (d.isEmpty() || job.isRetired()) {
+      timers.cancel(job.id());
+      return;
+    }
+    long due = d.get().at().toEpochMilli() - clock.millis();
+    timers.startSingleTimer(job.id(), new Expired(job.id(), job.stage()), Duration.ofMillis(Math.max(0, due)));
+  }
+
+  private Behavior<Command> onExpired(Expired e) {
+    Job job = active.get(e.id());
+    if (job == null) {
+      JobRecord r = tracked.remove(e.id());
+      job = r == null ? null : readable(r);
+      if (job == null) {
+        return this;
+      }
+      active.put(job.id(), job);
+    }
+    if (job.stage() != e.stage()) {
+      return this;
+    }
+    Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
+    if (d.isEmpty()) {
+      return this;
+    }
+    if (d.get().at().isAfter(clock.instant())) {
+      // renewed since the timer was set
+      reschedule(job);
+      return this;
+    }
+    Instant now = clock.instant();
+    if (d.get().kind() == Timeouts.Kind.LOST_HAND_OUT) {
+      int requeues = parseInt(job.field("requeue_count"));
+      if (requeues < timeouts.requeueMax() && matcher != null) {
+        active.remove(job.id());
+        matcher.tell(new MatcherActor.Requeue(job.id(), "no report from " + job.field("host_machine")
+            + " within the dispatch-ack timeout", getContext().messageAdapter(Outcome.class,
+                o -> new Requeued(e.id(), o))));
+        return this;
+      }
+      job.setHealth(JobHealth.ABORT_PROVIDER);
+      job.setReadiness(DataReadiness.NORUN);
+      job.setStage(JobStage.ABORT_PROVIDER, now);
+    } else {
+      JobHealth.fromName("timeout_" + job.stage().wireName()).ifPresent(job::setHealth);
+      job.setReadiness(DataReadiness.INCOMPLETE);
+      job.setStage(JobStage.FINISH, now);
+    }
+    getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
+    active.remove(job.id());
+    store.tell(new PersistenceActor.Write(List.of(job.toRecord()), null, written));
+    return this;
+  }
+
+  private Behavior<Command> onRequeued(Requeued r) {
+    if (r.outcome().status() != Outcome.Status.OK) {
+      // the box reported meanwhile, or the store was away: the store's word decides
+      getContext().getLog().info("job {} not requeued: {}", r.id(), r.outcome().message());
+      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new Reload(r.id()));
+    }
+    return this;
+  }
+
+  private static int parseInt(String s) {
+    try {
+      return s.isEmpty() ? 0 : Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
   }
 
   /** Runs {@code handler} with the job from memory, or once it is read from the store. */
@@ -150,6 +297,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         stored = Outcome.of(Outcome.Status.UNAVAILABLE, "job " + f.id() + " cannot be read from the store");
       } else if (job.stage().isActive() || (job.stage().isFinal() && !job.isRetired())) {
         active.put(job.id(), job);
+        reschedule(job);
         stored = null;
       } else {
         stored = Outcome.ok(job.view());
@@ -205,6 +353,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private void onUpdate(Update u, Job job, Outcome unused) {
+    String stranger = stranger(job, u.params());
+    if (stranger != null) {
+      u.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, stranger));
+      return;
+    }
     JobUpdate.Result r = JobUpdate.apply(job, u.params(), u.mode(), clock.instant());
     if (r.refused()) {
       if (u.mode() == JobUpdate.Mode.LEGACY && r.refusal() != Outcome.Status.INVALID) {
@@ -221,9 +374,27 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (job.isRetired()) {
       active.remove(job.id());
     }
+    reschedule(job);
     // the answer waits for the commit: what a testbox was told is what a restart finds
     store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
         new PendingUpdate(u.replyTo(), Outcome.ok(job.view())), written));
+  }
+
+  /**
+   * An update that names its sender (job_token or hostname) must come from the box that holds
+   * the job: a box whose hand-out was taken back changes nothing. Returns why not, or null.
+   */
+  private static String stranger(Job job, List<JobUpdate.Param> params) {
+    for (JobUpdate.Param p : params) {
+      if (p.name().equals("job_token") && !p.value().isBlank() && !job.tokenMatches(p.value().trim())) {
+        return "job " + job.id() + " is no longer handed to the holder of this job_token";
+      }
+      if (p.name().equals("hostname") && !p.value().isBlank() && !job.field("host_machine").isEmpty()
+          && !job.field("host_machine").equals(p.value().trim())) {
+        return "job " + job.id() + " is handed to " + job.field("host_machine") + ", not " + p.value().trim();
+      }
+    }
+    return null;
   }
 
   private void onGet(Get g, Job job, Outcome unused) {
@@ -236,6 +407,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private Behavior<Command> onWritten(StoreWritten w) {
+    if (w.written().context() == null && w.written().error().isPresent()) {
+      getContext().getLog().warn("a timeout could not be written: {}", w.written().error().get());
+    }
     if (w.written().context() instanceof PendingUpdate p) {
       p.replyTo().tell(w.written().error()
           .map(e -> Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + e))

@@ -339,7 +339,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     PendingHandOut p = (PendingHandOut) r.context();
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
-      lifecycle.tell(new LifecycleActor.Track(r.record().get()));
+      lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
       p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
     } else if (r.error().isEmpty()) {
       // no longer queued in the store: another scheduler took it. Forget it, look again.
@@ -396,6 +396,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       }
       full.returnToQueue();
       full.record("last_requeue_reason", q.reason());
+      String count = full.field("requeue_count");
+      full.record("requeue_count", Integer.toString(count.isEmpty() ? 1 : Integer.parseInt(count) + 1));
       return new PersistenceActor.Changed(full.toRecord(), full);
     }, new PendingRequeue(q.id(), q.replyTo()), modified));
     return this;

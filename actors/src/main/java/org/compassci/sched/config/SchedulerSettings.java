@@ -27,7 +27,8 @@ public record SchedulerSettings(
     int storeBatchMax,
     Map<String, Integer> queueLevels,
     Map<String, Integer> fairShareWeights,
-    int fairShareDefaultWeight) {
+    int fairShareDefaultWeight,
+    org.compassci.sched.model.Timeouts timeouts) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -82,7 +83,14 @@ public record SchedulerSettings(
         integer(c, "store-pool-size", "scheduler.store-pool-size", 1, 256),
         integer(c, "store-batch-max", "scheduler.store-batch-max", 1, 100_000),
         Map.copyOf(levels), Map.copyOf(weights),
-        integer(c, "fair-share.default-weight", "scheduler.fair-share.default-weight", 1, 1_000_000));
+        integer(c, "fair-share.default-weight", "scheduler.fair-share.default-weight", 1, 1_000_000),
+        new org.compassci.sched.model.Timeouts(
+            positive(c, "timeouts.dispatch"), positive(c, "timeouts.dispatch-ack"),
+            positive(c, "timeouts.boot"), positive(c, "timeouts.boot-vm"),
+            positive(c, "timeouts.boot-dc"), positive(c, "timeouts.setup"),
+            positive(c, "timeouts.wait_peer"), positive(c, "timeouts.running"),
+            positive(c, "timeouts.post_run"), positive(c, "timeouts.manual_check"),
+            integer(c, "requeue.max", "scheduler.requeue.max", 0, 100)));
   }
 
   private static String text(Config c, String key) {

@@ -196,6 +196,7 @@ public final class Job {
   public void returnToQueue() {
     doc.remove("host_machine");
     doc.remove(TOKEN_HASH);
+    doc.remove("renew_deadline");
     for (JobStage s : JobStage.values()) {
       if (s != JobStage.SUBMIT) {
         doc.remove(s.timeField());

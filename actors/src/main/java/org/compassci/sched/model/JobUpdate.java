@@ -32,7 +32,8 @@ public final class JobUpdate {
       Set.of("job_file", "job_id", "id", "hostname", "job_token");
   private static final Set<String> PROTECTED_FIELDS =
       Set.of("result_root", "submit_time", "host_machine", "my_account", "testbox", "tbox_group",
-          "tbox_type", "arch", "target_machines", "tags", "queue", "priority");
+          "tbox_type", "arch", "target_machines", "tags", "queue", "priority", "requeue_count",
+          "last_requeue_reason", "renew_deadline");
   private static final Map<String, String> LEGACY_NAMES = Map.of(
       "booting", "boot", "finished", "success", "failed", "fail");
 

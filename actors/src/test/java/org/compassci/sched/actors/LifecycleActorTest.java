@@ -15,6 +15,7 @@ import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobUpdate;
 import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
+import org.compassci.sched.model.Timeouts;
 import org.compassci.sched.persistence.JdbcJobStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -49,10 +50,10 @@ class LifecycleActorTest {
   void updatesAreDurableAndFollowTheRules() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Clock.systemUTC()));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Timeouts.defaults(), Clock.systemUTC()));
       Job job = dispatchedJob(7);
       store.upsert(List.of(job.toRecord()));
-      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job.toRecord(), null));
 
       assertEquals(Outcome.Status.OK, update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "running").status());
       assertEquals("running", store.find(7).orElseThrow().stage());
@@ -75,7 +76,7 @@ class LifecycleActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.upsert(List.of(dispatchedJob(9).toRecord()));
       ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Clock.systemUTC()));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Timeouts.defaults(), Clock.systemUTC()));
       TestProbe<Outcome> a = testKit.createTestProbe();
       TestProbe<Outcome> b = testKit.createTestProbe();
       // two updates arrive while the first read is in flight: both apply, in order

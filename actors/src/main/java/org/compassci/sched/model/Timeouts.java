@@ -1,0 +1,100 @@
+package org.compassci.sched.model;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * How long a job may stay in a stage without progress (DOMAIN.md's table), and when that is
+ * for a given job. Pure: the lifecycle actor turns the answer into a timer.
+ */
+public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, Duration bootVm,
+    Duration bootDc, Duration setup, Duration waitPeer, Duration running, Duration postRun,
+    Duration manualCheck, int requeueMax) {
+
+  public static final Duration MAX_RENEW = JobUpdate.MAX_RENEW;
+
+  /** DOMAIN.md's defaults. */
+  public static Timeouts defaults() {
+    return new Timeouts(Duration.ofSeconds(3600), Duration.ofSeconds(600), Duration.ofSeconds(1200),
+        Duration.ofSeconds(600), Duration.ofSeconds(180), Duration.ofSeconds(600),
+        Duration.ofSeconds(7200), Duration.ofSeconds(3600), Duration.ofSeconds(1800),
+        Duration.ofSeconds(36000), 2);
+  }
+
+  /** What happens when a deadline passes. */
+  public enum Kind {
+    /** Handed out, never acknowledged: back to the queue, or abort_provider after requeue.max. */
+    LOST_HAND_OUT,
+    /** timeout_<stage>. */
+    STAGE_TIMEOUT
+  }
+
+  public record Deadline(Instant at, Kind kind) {}
+
+  /** The job's deadline in its current stage, or empty when the stage has none. */
+  public Optional<Deadline> deadline(Job job, Instant now) {
+    Optional<Duration> limit = limit(job);
+    if (limit.isEmpty()) {
+      return Optional.empty();
+    }
+    Instant since = parse(job.field(job.stage().timeField())).orElse(now);
+    Instant at = since.plus(limit.get());
+    // renew_seconds pushes the deadline out, never in
+    Optional<Instant> renewed = parse(job.field("renew_deadline"));
+    if (renewed.isPresent() && renewed.get().isAfter(at)) {
+      at = renewed.get();
+    }
+    Kind kind = job.stage() == JobStage.DISPATCH && dispatchAck.compareTo(dispatch) < 0
+        ? Kind.LOST_HAND_OUT : Kind.STAGE_TIMEOUT;
+    return Optional.of(new Deadline(at, kind));
+  }
+
+  Optional<Duration> limit(Job job) {
+    return switch (job.stage()) {
+      case DISPATCH -> Optional.of(dispatchAck.compareTo(dispatch) < 0 ? dispatchAck : dispatch);
+      case BOOT -> Optional.of(switch (job.field("tbox_type")) {
+        case "vm" -> bootVm;
+        case "dc" -> bootDc;
+        default -> boot;
+      });
+      case SETUP -> Optional.of(setup);
+      case WAIT_PEER -> Optional.of(waitPeer);
+      case RUNNING -> Optional.of(runningLimit(job));
+      case POST_RUN -> Optional.of(postRun);
+      case MANUAL_CHECK -> Optional.of(manualCheck);
+      // renew: only renew_seconds keeps it alive
+      case RENEW -> Optional.of(Duration.ZERO);
+      default -> Optional.empty();
+    };
+  }
+
+  /** {@code timeout} if given, else runtime + max(runtime/8, 300) + sqrt(runtime), else the default. */
+  Duration runningLimit(Job job) {
+    double timeout = seconds(job.field("timeout"));
+    if (timeout > 0) {
+      return Duration.ofMillis((long) (timeout * 1000));
+    }
+    double runtime = seconds(job.field("runtime"));
+    if (runtime > 0) {
+      return Duration.ofMillis((long) ((runtime + Math.max(runtime / 8, 300) + Math.sqrt(runtime)) * 1000));
+    }
+    return running;
+  }
+
+  private static double seconds(String text) {
+    try {
+      return text.isEmpty() ? 0 : Double.parseDouble(text);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  private static Optional<Instant> parse(String text) {
+    try {
+      return text.isEmpty() ? Optional.empty() : Optional.of(Instant.parse(text));
+    } catch (java.time.format.DateTimeParseException e) {
+      return Optional.empty();
+    }
+  }
+}

@@ -1,0 +1,74 @@
+package org.compassci.sched.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class TimeoutsTest {
+
+  private final Instant t0 = Instant.parse("2026-01-01T00:00:00Z");
+  private final Timeouts defaults = Timeouts.defaults();
+
+  private Job job(String json, JobStage stage) {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse(json)), 1, t0, "/result");
+    job.handOut("h1", "tok", t0);
+    if (stage != JobStage.DISPATCH) {
+      job.setStage(stage, t0);
+    }
+    return job;
+  }
+
+  @Test
+  void aHandOutIsLostAfterTheDispatchAckTimeout() {
+    Timeouts.Deadline d = defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.DISPATCH), t0).orElseThrow();
+    assertEquals(t0.plusSeconds(600), d.at());
+    assertEquals(Timeouts.Kind.LOST_HAND_OUT, d.kind());
+  }
+
+  @Test
+  void bootDependsOnTheKindOfTestbox() {
+    assertEquals(t0.plusSeconds(1200), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"taishan\"}", JobStage.BOOT), t0).orElseThrow().at());
+    assertEquals(t0.plusSeconds(600), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}", JobStage.BOOT), t0).orElseThrow().at());
+    assertEquals(t0.plusSeconds(180), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.BOOT), t0).orElseThrow().at());
+  }
+
+  @Test
+  void runningUsesTimeoutThenTheRuntimeFormulaThenTheDefault() {
+    assertEquals(t0.plusSeconds(2), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":2}", JobStage.RUNNING), t0).orElseThrow().at());
+    // 10000 + max(1250, 300) + 100
+    assertEquals(t0.plusSeconds(11350), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"runtime\":10000}", JobStage.RUNNING), t0).orElseThrow().at());
+    // 100 + max(12.5, 300) + 10
+    assertEquals(t0.plusSeconds(410), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"runtime\":\"100\"}", JobStage.RUNNING), t0).orElseThrow().at());
+    assertEquals(t0.plusSeconds(3600), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.RUNNING), t0).orElseThrow().at());
+    assertEquals(Timeouts.Kind.STAGE_TIMEOUT, defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.RUNNING), t0).orElseThrow().kind());
+  }
+
+  @Test
+  void renewPushesTheDeadlineOutButNeverIn() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":60}", JobStage.RUNNING);
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("renew_seconds", "7200")), JobUpdate.Mode.STRICT, t0);
+    assertEquals(t0.plusSeconds(7200), defaults.deadline(job, t0).orElseThrow().at());
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("renew_seconds", "5")), JobUpdate.Mode.STRICT, t0);
+    assertEquals(t0.plusSeconds(60), defaults.deadline(job, t0).orElseThrow().at());
+  }
+
+  @Test
+  void finishedJobsHaveNoDeadline() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    assertTrue(defaults.deadline(job, t0).isEmpty());
+  }
+
+  @Test
+  void withoutRequeueTheDispatchTimeoutApplies() {
+    Timeouts t = new Timeouts(Duration.ofSeconds(100), Duration.ofSeconds(600), Duration.ofSeconds(1),
+        Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1),
+        Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1), 0);
+    Timeouts.Deadline d = t.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.DISPATCH), t0).orElseThrow();
+    assertEquals(t0.plusSeconds(100), d.at());
+    assertEquals(Timeouts.Kind.STAGE_TIMEOUT, d.kind());
+  }
+}
