@@ -51,8 +51,14 @@ class JarAcceptanceIT {
   }
 
   private HttpCalls launchServer(int port, Path log) throws IOException {
-    launch(Map.of("SCHED_HOST", "127.0.0.1", "SCHED_PORT", Integer.toString(port),
-        "SCHED_DATA_DIR", dir.resolve("data").toString()), log);
+    return launchServer(port, log, Map.of());
+  }
+
+  private HttpCalls launchServer(int port, Path log, Map<String, String> extra) throws IOException {
+    Map<String, String> env = new java.util.HashMap<>(Map.of("SCHED_HOST", "127.0.0.1",
+        "SCHED_PORT", Integer.toString(port), "SCHED_DATA_DIR", dir.resolve("data").toString()));
+    env.putAll(extra);
+    launch(env, log);
     HttpCalls http = new HttpCalls("127.0.0.1", port);
     assertTrue(http.awaitHealthy(Duration.ofSeconds(60)), "server did not start: " + Files.readString(log));
     return http;
@@ -102,6 +108,102 @@ class JarAcceptanceIT {
     assertEquals(400, http.post(V1 + "/jobs/submit", "{not json").status());
     for (String a : answers) {
       assertFalse(a.contains("s3cret"), a);
+    }
+  }
+
+  static java.util.stream.Stream<String> stores() {
+    return java.util.stream.Stream.of("embedded", "mysql");
+  }
+
+  /**
+   * 4 clients submit and 20 boxes dispatch while the server is killed with SIGKILL: after a
+   * restart every acknowledged job exists, and no job went to two boxes, before or after.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("stores")
+  void sigkillUnderLoadLosesNoAcknowledgedJobAndHandsNoneOutTwice(String store) throws Exception {
+    Map<String, String> env = new java.util.HashMap<>();
+    String database = "sched_it_" + Long.toUnsignedString(System.nanoTime(), 36);
+    if (store.equals("mysql")) {
+      env.put("SCHED_STORE", "mysql");
+      env.put("SCHED_JDBC_URL", "jdbc:mysql://127.0.0.1:3306/" + database + "?user=root");
+    }
+    int port = freePort();
+    HttpCalls http = launchServer(port, dir.resolve("load1.log"), env);
+    java.util.Set<String> acknowledged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    java.util.Map<String, String> handedTo = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.List<String> doubles = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(24);
+    final HttpCalls before = http;
+    for (int c = 0; c < 4; c++) {
+      int client = c;
+      pool.submit(() -> {
+        for (int i = 0; i < 5000 && !stop.get(); i++) {
+          try {
+            Answer a = before.post(V1 + "/jobs/submit", "[{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"my_account\":\"u" + client + "\"},"
+                + "{\"suite\":\"t\",\"testbox\":\"dc-8g\",\"my_account\":\"u" + client + "\"}]");
+            if (a.status() == 200) {
+              a.json().forEach(j -> acknowledged.add(j.path("job_id").asText()));
+            }
+          } catch (RuntimeException killed) {
+            return;
+          }
+        }
+      });
+    }
+    for (int b = 0; b < 20; b++) {
+      String box = "box" + b;
+      pool.submit(() -> {
+        for (int i = 0; i < 5000 && !stop.get(); i++) {
+          try {
+            Answer a = before.get(V1 + "/jobs/dispatch?hostname=" + box + "&tbox_type=dc");
+            if (a.status() == 200) {
+              String id = a.json().path("id").asText();
+              if (handedTo.putIfAbsent(id, box) != null) {
+                doubles.add(id);
+              }
+            }
+          } catch (RuntimeException killed) {
+            return;
+          }
+        }
+      });
+    }
+    Thread.sleep(4000);
+    started.get(0).destroyForcibly().waitFor(30, TimeUnit.SECONDS); // SIGKILL under load
+    stop.set(true);
+    pool.shutdown();
+    assertTrue(pool.awaitTermination(60, TimeUnit.SECONDS));
+    assertTrue(acknowledged.size() > 100, "the load must have submitted jobs: " + acknowledged.size());
+
+    http = launchServer(port, dir.resolve("load2.log"), env);
+    for (String id : acknowledged) {
+      assertEquals(200, http.get(V1 + "/jobs/" + id).status(), "acknowledged job " + id + " lost");
+    }
+    for (int round = 0; round < 100_000; round++) {
+      Answer a = http.get(V1 + "/jobs/dispatch?hostname=after" + (round % 20) + "&tbox_type=dc");
+      if (a.status() == 204) {
+        break;
+      }
+      String id = a.json().path("id").asText();
+      if (handedTo.putIfAbsent(id, "after") != null) {
+        doubles.add(id);
+      }
+    }
+    assertEquals(List.of(), doubles, "jobs handed to two boxes");
+    for (String id : acknowledged) {
+      if (!handedTo.containsKey(id)) {
+        // claimed just before the kill, its answer cut off: the dispatch-ack timeout requeues it
+        assertEquals("dispatch", http.get(V1 + "/jobs/" + id).json().path("job_stage").asText(),
+            "job " + id + " was neither handed out nor held as a hand-out");
+      }
+    }
+    if (store.equals("mysql")) {
+      try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("DROP DATABASE IF EXISTS " + database);
+      }
     }
   }
 
