@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -25,6 +26,7 @@ import org.compassci.sched.http.Gateway;
 import org.compassci.sched.http.SchedulerRoutes;
 import org.compassci.sched.persistence.JdbcJobStore;
 import org.compassci.sched.persistence.JobStore;
+import org.compassci.sched.persistence.RedisClaims;
 
 /**
  * Wiring: opens the store, starts the actors and the HTTP server. Main calls it, and so do the
@@ -64,10 +66,15 @@ public final class SchedulerApp {
 
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
     JobStore store = openStore(settings);
+    Optional<RedisClaims> redis = settings.redisUrl()
+        .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, started), "scheduler", config);
-    system.getWhenTerminated().thenRun(store::close);
+        guardian(settings, store, redis, started), "scheduler", config);
+    system.getWhenTerminated().thenRun(() -> {
+      store.close();
+      redis.ifPresent(RedisClaims::close);
+    });
     started.whenComplete((r, failure) -> {
       if (failure != null) {
         system.terminate();
@@ -77,12 +84,12 @@ public final class SchedulerApp {
   }
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
-      CompletableFuture<Running> started) {
+      Optional<RedisClaims> redis, CompletableFuture<Running> started) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Clock clock = Clock.systemUTC();
       ActorRef<PersistenceActor.Command> persistence =
-          ctx.spawn(PersistenceActor.create(store, s.storeBatchMax()), "persistence");
+          ctx.spawn(PersistenceActor.create(store, redis, s.storeBatchMax()), "persistence");
       ActorRef<LifecycleActor.Command> lifecycle =
           ctx.spawn(LifecycleActor.create(persistence, s.timeouts(), clock), "lifecycle");
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(

@@ -207,6 +207,79 @@ class JarAcceptanceIT {
     }
   }
 
+  /**
+   * Two schedulers on one MariaDB database and the machine's Redis: 10,000 jobs submitted to
+   * one, 50 boxes asking both; the second learns the jobs by resync. No job goes out twice.
+   */
+  @Test
+  void twoSchedulersOnOneDatabaseNeverHandAJobOutTwice() throws Exception {
+    String database = "sched_two_" + Long.toUnsignedString(System.nanoTime(), 36);
+    Map<String, String> shared = Map.of("SCHED_STORE", "mysql",
+        "SCHED_JDBC_URL", "jdbc:mysql://127.0.0.1:3306/" + database + "?user=root",
+        "SCHED_REDIS_URL", "redis://127.0.0.1:6379");
+    Map<String, String> envA = new java.util.HashMap<>(shared);
+    envA.put("SCHED_WORKER_ID", "1");
+    Map<String, String> envB = new java.util.HashMap<>(shared);
+    envB.put("SCHED_WORKER_ID", "2");
+    envB.put("SCHED_DATA_DIR", dir.resolve("dataB").toString());
+    HttpCalls a = launchServer(freePort(), dir.resolve("a.log"), envA);
+    HttpCalls b = launchServer(freePort(), dir.resolve("b.log"), envB);
+    try {
+      java.util.Set<String> submitted = new java.util.HashSet<>();
+      for (int batch = 0; batch < 20; batch++) {
+        StringBuilder body = new StringBuilder("[");
+        for (int i = 0; i < 500; i++) {
+          body.append(i == 0 ? "" : ",").append("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"my_account\":\"u")
+              .append(i % 7).append("\"}");
+        }
+        Answer r = a.post(V1 + "/jobs/submit", body.append("]").toString());
+        assertEquals(200, r.status());
+        r.json().forEach(j -> submitted.add(j.path("job_id").asText()));
+      }
+      assertEquals(10_000, submitted.size());
+      java.util.Map<String, String> handedTo = new java.util.concurrent.ConcurrentHashMap<>();
+      java.util.List<String> doubles = java.util.Collections.synchronizedList(new ArrayList<>());
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(50);
+      List<java.util.concurrent.Future<?>> boxes = new ArrayList<>();
+      for (int n = 0; n < 50; n++) {
+        String box = "box" + n;
+        boxes.add(pool.submit(() -> {
+          int idle = 0;
+          for (int i = 0; i < 2000 && idle < 20 && handedTo.size() < 10_000; i++) {
+            HttpCalls server = i % 2 == 0 ? a : b;
+            Answer got = server.get(V1 + "/jobs/dispatch?hostname=" + box + "&tbox_type=dc");
+            if (got.status() == 200) {
+              idle = 0;
+              String id = got.json().path("id").asText();
+              if (handedTo.putIfAbsent(id, box) != null) {
+                doubles.add(id);
+              }
+            } else {
+              idle++;
+              try {
+                Thread.sleep(100);
+              } catch (InterruptedException e) {
+                return;
+              }
+            }
+          }
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : boxes) {
+        f.get(5, TimeUnit.MINUTES);
+      }
+      pool.shutdown();
+      assertEquals(List.of(), doubles, "jobs handed to two boxes");
+      assertEquals(submitted, handedTo.keySet(), "every job handed out once");
+      assertTrue(Files.readString(dir.resolve("b.log")).contains("resync"), "B learned jobs from the store");
+    } finally {
+      try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("DROP DATABASE IF EXISTS " + database);
+      }
+    }
+  }
+
   @Test
   void sigtermStopsCleanlyAndKeepsEveryAcknowledgedJob() throws Exception {
     int port = freePort();

@@ -76,6 +76,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record WaitOver(long parkId) implements Command {}
 
+  private record Resync() implements Command {}
+
+  private record StoreCounted(PersistenceActor.Counted counted) implements Command {}
+
+  private record TenantLoaded(String tenant, PersistenceActor.LoadResult result) implements Command {}
+
   /** Writes in flight, carried through the store and back as the write's context. */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
 
@@ -132,14 +138,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       return size() > BOXES_REMEMBERED;
     }
   };
+  /** Jobs whose hand-out is being made durable: out of the queue, still in submit in the store. */
+  private final Map<Long, String> claiming = new java.util.HashMap<>();
+  /** Tenants whose queued jobs are being read from the store. */
+  private final java.util.Set<String> reloading = new java.util.HashSet<>();
+  private boolean counting;
   private long parkIds;
   private long messages;
   private Instant lastActivity = Instant.EPOCH;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
-    return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(
-        ctx -> new MatcherActor(ctx, timers, store, lifecycle, settings, clock).loading(stash))));
+    return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
+      timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
+      return new MatcherActor(ctx, timers, store, lifecycle, settings, clock).loading(stash);
+    })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
@@ -168,6 +181,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           requestLoad();
           return Behaviors.same();
         })
+        .onMessage(Resync.class, r -> Behaviors.same())
         .onAnyMessage(m -> {
           stash.stash(m);
           return Behaviors.same();
@@ -218,6 +232,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(Resync.class, this::onResync)
+        .onMessage(StoreCounted.class, this::onStoreCounted)
+        .onMessage(TenantLoaded.class, this::onTenantLoaded)
         .build();
   }
 
@@ -313,6 +330,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     String token = Tokens.newToken();
     Claim claim = new Claim(job.id(), request.box().hostname(), Tokens.sha256(token),
         clock.millis());
+    claiming.put(job.id(), job.tenant().tenant());
     store.tell(new PersistenceActor.ClaimJob(claim, new PendingHandOut(job, request, token), claimed));
   }
 
@@ -337,6 +355,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onStoreClaimed(StoreClaimed m) {
     PersistenceActor.Claimed r = m.claimed();
     PendingHandOut p = (PendingHandOut) r.context();
+    claiming.remove(p.job().id());
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
       lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
@@ -410,9 +429,63 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     Job job = (Job) r.result().get();
     lifecycle.tell(new LifecycleActor.Forget(job.id()));
+    // its Redis claim goes before any new claim of it: the store runs both in this order
+    store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
     enqueue(job);
     p.replyTo().tell(Outcome.ok(job.view()));
     serveParked();
+  }
+
+  /**
+   * Each second, the store's count of queued jobs per tenant is checked against the queue here;
+   * a tenant with more in the store (written by another scheduler or a tool) is read again.
+   */
+  private Behavior<Command> onResync(Resync r) {
+    if (!counting) {
+      counting = true;
+      store.tell(new PersistenceActor.CountQueued(getContext().messageAdapter(
+          PersistenceActor.Counted.class, StoreCounted::new)));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onStoreCounted(StoreCounted c) {
+    counting = false;
+    if (c.counted().error().isPresent()) {
+      return this;
+    }
+    Map<String, Integer> inFlight = new java.util.HashMap<>();
+    claiming.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
+    c.counted().byTenant().forEach((tenant, n) -> {
+      long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0);
+      if (n > known && reloading.add(tenant)) {
+        store.tell(new PersistenceActor.LoadTenant(tenant, getContext().messageAdapter(
+            PersistenceActor.LoadResult.class, res -> new TenantLoaded(tenant, res))));
+      }
+    });
+    return this;
+  }
+
+  private Behavior<Command> onTenantLoaded(TenantLoaded t) {
+    reloading.remove(t.tenant());
+    int added = 0;
+    for (JobRecord r : t.result().jobs()) {
+      if (!queue.contains(r.id()) && !claiming.containsKey(r.id())) {
+        try {
+          Job job = Job.fromRecord(r);
+          ids.observe(job.id());
+          enqueue(job);
+          added++;
+        } catch (RuntimeException e) {
+          getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
+        }
+      }
+    }
+    if (added > 0) {
+      getContext().getLog().info("resync: {} queued jobs of {} found in the store", added, t.tenant());
+      serveParked();
+    }
+    return this;
   }
 
   private Behavior<Command> onGetPending(GetPending g) {

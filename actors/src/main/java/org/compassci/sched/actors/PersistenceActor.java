@@ -17,6 +17,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.compassci.sched.persistence.Claim;
 import org.compassci.sched.persistence.JobRecord;
+import org.compassci.sched.persistence.RedisClaims;
 import org.compassci.sched.persistence.JobStore;
 
 /**
@@ -61,6 +62,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    */
   public record Claimed(Object context, Optional<JobRecord> record, Optional<String> error) {}
 
+  /** Hand-outs taken back: their Redis claims go, before any later claim of this actor. */
+  public record ReleaseClaims(List<Long> ids) implements Command {}
+
+  /** Queued jobs per tenant in the store, for the matcher's resync. */
+  public record CountQueued(ActorRef<Counted> replyTo) implements Command {}
+
+  public record Counted(java.util.Map<String, Long> byTenant, Optional<String> error) {}
+
+  /** Every queued job of one tenant, in id order. */
+  public record LoadTenant(String tenant, ActorRef<LoadResult> replyTo) implements Command {}
+
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
   /** Every job whose stage is one of {@code stages}, in id order. */
@@ -102,6 +114,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
 
   private final JobStore store;
+  /** Present when SCHED_REDIS_URL is set: every hand-out also takes a claim there. */
+  private final Optional<RedisClaims> redis;
   private final Executor blocking;
   private final int batchMax;
   /** Writes and Modifies waiting for the next group commit, in arrival order. */
@@ -112,15 +126,21 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Optional<String> lastError = Optional.empty();
 
   public static Behavior<Command> create(JobStore store, int batchMax) {
+    return create(store, Optional.empty(), batchMax);
+  }
+
+  public static Behavior<Command> create(JobStore store, Optional<RedisClaims> redis, int batchMax) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(new CheckStore(), CHECK_INTERVAL);
-      return new PersistenceActor(ctx, store, batchMax);
+      return new PersistenceActor(ctx, store, redis, batchMax);
     }));
   }
 
-  private PersistenceActor(ActorContext<Command> ctx, JobStore store, int batchMax) {
+  private PersistenceActor(ActorContext<Command> ctx, JobStore store, Optional<RedisClaims> redis,
+      int batchMax) {
     super(ctx);
     this.store = store;
+    this.redis = redis;
     this.batchMax = batchMax;
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
   }
@@ -131,6 +151,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(Write.class, this::onWrite)
         .onMessage(Modify.class, this::onWrite)
         .onMessage(ClaimJob.class, this::onWrite)
+        .onMessage(ReleaseClaims.class, this::onWrite)
+        .onMessage(CountQueued.class, this::onCountQueued)
+        .onMessage(LoadTenant.class, this::onLoadTenant)
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Find.class, this::onFind)
         .onMessage(LoadStages.class, this::onLoadStages)
@@ -176,12 +199,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Outcomes commit(List<Command> batch) {
     List<Long> ids = new ArrayList<>();
     List<Claim> claims = new ArrayList<>();
+    List<Long> released = new ArrayList<>();
     for (Command c : batch) {
       if (c instanceof Modify m) {
         ids.add(m.id());
       } else if (c instanceof ClaimJob cj) {
         claims.add(cj.claim());
+      } else if (c instanceof ReleaseClaims r) {
+        released.addAll(r.ids());
       }
+    }
+    if (redis.isPresent()) {
+      redis.get().release(released);
     }
     java.util.Map<Long, JobRecord> current = new java.util.HashMap<>();
     if (!ids.isEmpty()) {
@@ -211,7 +240,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     store.upsert(records);
     java.util.Map<Long, JobRecord> claimed = new java.util.HashMap<>();
     if (!claims.isEmpty()) {
-      store.claim(claims).forEach(r -> claimed.put(r.id(), r));
+      // with Redis, a claim another scheduler holds there is refused before the store is asked
+      List<Claim> taken = redis.isPresent() ? redis.get().take(claims) : claims;
+      store.claim(taken).forEach(r -> claimed.put(r.id(), r));
+      if (redis.isPresent() && claimed.size() < taken.size()) {
+        List<Long> refused = new ArrayList<>();
+        taken.forEach(c -> {
+          if (!claimed.containsKey(c.id())) {
+            refused.add(c.id());
+          }
+        });
+        redis.get().release(refused);
+      }
     }
     return new Outcomes(modified, claimed);
   }
@@ -279,6 +319,28 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     return this;
   }
 
+  private Behavior<Command> onCountQueued(CountQueued c) {
+    reply(c.replyTo(), () -> new Counted(store.countByTenant("submit"), Optional.empty()),
+        e -> new Counted(java.util.Map.of(), Optional.of(reason(e))));
+    return this;
+  }
+
+  private Behavior<Command> onLoadTenant(LoadTenant l) {
+    reply(l.replyTo(), () -> {
+      List<JobRecord> all = new ArrayList<>();
+      long after = Long.MIN_VALUE;
+      while (true) {
+        List<JobRecord> page = store.findByStageAndTenant("submit", l.tenant(), after, LOAD_PAGE);
+        all.addAll(page);
+        if (page.size() < LOAD_PAGE) {
+          return new LoadResult(all, Optional.empty());
+        }
+        after = page.get(page.size() - 1).id();
+      }
+    }, e -> new LoadResult(List.of(), Optional.of(reason(e))));
+    return this;
+  }
+
   private Behavior<Command> onPing(Ping p) {
     p.replyTo().tell(new PingResult(store.kind(), lastError));
     return this;
@@ -287,7 +349,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onCheckStore(CheckStore c) {
     if (!checking) {
       checking = true;
-      getContext().pipeToSelf(CompletableFuture.runAsync(store::ping, blocking),
+      getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+        store.ping();
+        redis.ifPresent(RedisClaims::ping);
+      }, blocking),
           (ok, failure) -> new Checked(Optional.ofNullable(failure).map(PersistenceActor::reason)));
     }
     return this;

@@ -28,7 +28,9 @@ public record SchedulerSettings(
     Map<String, Integer> queueLevels,
     Map<String, Integer> fairShareWeights,
     int fairShareDefaultWeight,
-    org.compassci.sched.model.Timeouts timeouts) {
+    org.compassci.sched.model.Timeouts timeouts,
+    Duration resyncInterval,
+    Duration redisClaimTtl) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -90,7 +92,9 @@ public record SchedulerSettings(
             positive(c, "timeouts.boot-dc"), positive(c, "timeouts.setup"),
             positive(c, "timeouts.wait_peer"), positive(c, "timeouts.running"),
             positive(c, "timeouts.post_run"), positive(c, "timeouts.manual_check"),
-            integer(c, "requeue.max", "scheduler.requeue.max", 0, 100)));
+            integer(c, "requeue.max", "scheduler.requeue.max", 0, 100)),
+        positive(c, "store-resync-interval"),
+        positive(c, "redis-claim-ttl"));
   }
 
   private static String text(Config c, String key) {

@@ -37,6 +37,8 @@ public final class MatchQueue {
   private final Map<Long, QueuedJob> jobs = new HashMap<>();
   private final Set<Set<String>> signatures = new java.util.HashSet<>();
   private final Map<String, Map<String, Integer>> pending = new LinkedHashMap<>();
+  /** Queued jobs per tenant over all levels: what the store's count per tenant is checked against. */
+  private final Map<String, Integer> byTenant = new HashMap<>();
   /** Indexes of dead groups, given to the next new ones so the bit sets stay dense. */
   private final java.util.ArrayDeque<Integer> freeIndexes = new java.util.ArrayDeque<>();
   private int nextIndex;
@@ -205,6 +207,9 @@ public final class MatchQueue {
   }
 
   private void count(QueuedJob job, int delta) {
+    if (byTenant.merge(job.tenant.tenant, delta, Integer::sum) == 0) {
+      byTenant.remove(job.tenant.tenant);
+    }
     bump("my_account", job.account, delta);
     bump("tbox_group", job.tboxGroup, delta);
     bump("arch", job.arch(), delta);
@@ -218,6 +223,11 @@ public final class MatchQueue {
     if (n == 0) {
       m.remove(key);
     }
+  }
+
+  /** Jobs of this tenant (a project queue or an account) queued here, at every level. */
+  public int queuedOf(String tenant) {
+    return byTenant.getOrDefault(tenant, 0);
   }
 
   public QueuedJob get(long id) {
