@@ -280,6 +280,76 @@ class JarAcceptanceIT {
     }
   }
 
+  /**
+   * The database taken away for 10 s under load, then given back: every answer is a 2xx or a
+   * 503, no acknowledged job is lost, and the service comes back without a restart.
+   */
+  @Test
+  void aStoreCutUnderLoadGives503sAndServiceResumes() throws Exception {
+    String database = "sched_cut_" + Long.toUnsignedString(System.nanoTime(), 36);
+    try (org.compassci.sched.fixtures.TcpProxy proxy = new org.compassci.sched.fixtures.TcpProxy(3306)) {
+      HttpCalls http = launchServer(freePort(), dir.resolve("cut.log"), Map.of("SCHED_STORE", "mysql",
+          "SCHED_JDBC_URL", "jdbc:mysql://127.0.0.1:" + proxy.port() + "/" + database
+              + "?user=root&connectTimeout=2000&socketTimeout=5000"));
+      java.util.Set<String> acknowledged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+      java.util.Map<Integer, Integer> statuses = new java.util.concurrent.ConcurrentHashMap<>();
+      java.util.Set<String> retryAfterMissing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+      java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(6);
+      for (int c = 0; c < 3; c++) {
+        pool.submit(() -> {
+          for (int i = 0; i < 100_000 && !stop.get(); i++) {
+            Answer a = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
+            statuses.merge(a.status(), 1, Integer::sum);
+            if (a.status() == 200) {
+              acknowledged.add(a.json().get(0).path("job_id").asText());
+            } else if (a.raw().headers().firstValue("Retry-After").isEmpty()) {
+              retryAfterMissing.add(a.body());
+            }
+          }
+          return null;
+        });
+      }
+      for (int b = 0; b < 3; b++) {
+        String box = "box" + b;
+        pool.submit(() -> {
+          for (int i = 0; i < 100_000 && !stop.get(); i++) {
+            statuses.merge(http.get(V1 + "/jobs/dispatch?hostname=" + box + "&tbox_type=dc").status(), 1, Integer::sum);
+          }
+          return null;
+        });
+      }
+      Thread.sleep(2000);
+      proxy.cut();
+      Thread.sleep(3000);
+      Answer health = http.get(V1 + "/health");
+      assertEquals(503, health.status(), health.body());
+      Thread.sleep(7000);
+      proxy.restore();
+      Thread.sleep(5000);
+      stop.set(true);
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(60, TimeUnit.SECONDS));
+
+      System.out.println("store cut: answers by status " + statuses + ", acknowledged " + acknowledged.size());
+      assertTrue(statuses.keySet().stream().allMatch(s -> s == 200 || s == 204 || s == 503),
+          "only 200, 204 and 503: " + statuses);
+      assertTrue(statuses.getOrDefault(503, 0) > 0, "the cut must have been felt: " + statuses);
+      assertEquals(java.util.Set.of(), retryAfterMissing, "a refused submit says when to retry");
+      assertTrue(http.awaitHealthy(Duration.ofSeconds(30)), "health comes back");
+      Answer after = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
+      assertEquals(200, after.status(), "submits work again without a restart");
+      for (String id : acknowledged) {
+        assertEquals(200, http.get(V1 + "/jobs/" + id).status(), "acknowledged job " + id + " lost");
+      }
+    } finally {
+      try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("DROP DATABASE IF EXISTS " + database);
+      }
+    }
+  }
+
   @Test
   void sigtermStopsCleanlyAndKeepsEveryAcknowledgedJob() throws Exception {
     int port = freePort();
