@@ -58,6 +58,9 @@ final class MySqlDialect implements SqlDialect {
     // max_allowed_packet by the driver) instead of 10,000 round trips.
     // createDatabaseIfNotExist: the driver connects without the database and runs CREATE
     // DATABASE IF NOT EXISTS, so a fresh server needs no manual step.
-    return Map.of("rewriteBatchedStatements", "true", "createDatabaseIfNotExist", "true");
+    // connectTimeout, socketTimeout: a database that vanishes without closing the connection
+    // (a cable, a firewall) fails the call in seconds instead of holding the commit for ever.
+    return Map.of("rewriteBatchedStatements", "true", "createDatabaseIfNotExist", "true",
+        "connectTimeout", "5000", "socketTimeout", "30000");
   }
 }

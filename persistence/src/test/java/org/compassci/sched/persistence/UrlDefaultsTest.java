@@ -11,17 +11,17 @@ class UrlDefaultsTest {
 
   @Test
   void addsWhatIsMissing() {
-    assertEquals("jdbc:mysql://db:3306/sched?createDatabaseIfNotExist=true&rewriteBatchedStatements=true",
+    assertEquals("jdbc:mysql://db:3306/sched?connectTimeout=5000&createDatabaseIfNotExist=true&rewriteBatchedStatements=true&socketTimeout=30000",
         JdbcJobStore.withDefaults("jdbc:mysql://db:3306/sched", MYSQL));
-    assertEquals("jdbc:mysql://db/sched?user=s&createDatabaseIfNotExist=true&rewriteBatchedStatements=true",
+    assertEquals("jdbc:mysql://db/sched?user=s&connectTimeout=5000&createDatabaseIfNotExist=true&rewriteBatchedStatements=true&socketTimeout=30000",
         JdbcJobStore.withDefaults("jdbc:mysql://db/sched?user=s", MYSQL));
-    assertEquals("jdbc:mysql://db/sched?createDatabaseIfNotExist=true&rewriteBatchedStatements=true",
+    assertEquals("jdbc:mysql://db/sched?connectTimeout=5000&createDatabaseIfNotExist=true&rewriteBatchedStatements=true&socketTimeout=30000",
         JdbcJobStore.withDefaults("jdbc:mysql://db/sched?", MYSQL));
   }
 
   @Test
   void theOperatorsOwnSettingWins() {
-    assertEquals("jdbc:mysql://db/sched?RewriteBatchedStatements=false&createDatabaseIfNotExist=true",
+    assertEquals("jdbc:mysql://db/sched?RewriteBatchedStatements=false&connectTimeout=5000&createDatabaseIfNotExist=true&socketTimeout=30000",
         JdbcJobStore.withDefaults("jdbc:mysql://db/sched?RewriteBatchedStatements=false", MYSQL));
   }
 }
