@@ -96,14 +96,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.timers = timers;
     this.timeouts = timeouts;
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    List<String> activeStages = new ArrayList<>();
-    for (JobStage st : JobStage.values()) {
-      if (st.isActive()) {
-        activeStages.add(st.wireName());
-      }
-    }
-    store.tell(new PersistenceActor.LoadStages(activeStages,
-        ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new)));
+    store.tell(loadActive());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.found = ctx.messageAdapter(PersistenceActor.FindResult.class, r -> new Found(r.id(), r));
   }
@@ -149,14 +142,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Behavior<Command> onLoaded(Loaded l) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
-      List<String> stages = new ArrayList<>();
-      for (JobStage st : JobStage.values()) {
-        if (st.isActive()) {
-          stages.add(st.wireName());
-        }
-      }
-      getContext().scheduleOnce(Duration.ofSeconds(1), store, new PersistenceActor.LoadStages(stages,
-          getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new)));
+      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive());
       return this;
     }
     int adopted = 0;
@@ -172,6 +158,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
     return this;
+  }
+
+  private PersistenceActor.LoadStages loadActive() {
+    List<String> stages = new ArrayList<>();
+    for (JobStage st : JobStage.values()) {
+      if (st.isActive()) {
+        stages.add(st.wireName());
+      }
+    }
+    return new PersistenceActor.LoadStages(stages,
+        getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new));
   }
 
   /** Sets the job's timer for its current stage, or clears it when the stage has none. */

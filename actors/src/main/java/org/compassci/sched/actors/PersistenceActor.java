@@ -304,18 +304,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onLoadStages(LoadStages l) {
-    reply(l.replyTo(), () -> {
-      List<JobRecord> all = new ArrayList<>();
-      long after = Long.MIN_VALUE;
-      while (true) {
-        List<JobRecord> page = store.findByStage(l.stages(), after, LOAD_PAGE);
-        all.addAll(page);
-        if (page.size() < LOAD_PAGE) {
-          return new LoadResult(all, Optional.empty());
-        }
-        after = page.get(page.size() - 1).id();
-      }
-    }, e -> new LoadResult(List.of(), Optional.of(reason(e))));
+    reply(l.replyTo(), () -> new LoadResult(pages(after -> store.findByStage(l.stages(), after, LOAD_PAGE)),
+        Optional.empty()), e -> new LoadResult(List.of(), Optional.of(reason(e))));
     return this;
   }
 
@@ -326,19 +316,24 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onLoadTenant(LoadTenant l) {
-    reply(l.replyTo(), () -> {
-      List<JobRecord> all = new ArrayList<>();
-      long after = Long.MIN_VALUE;
-      while (true) {
-        List<JobRecord> page = store.findByStageAndTenant("submit", l.tenant(), after, LOAD_PAGE);
-        all.addAll(page);
-        if (page.size() < LOAD_PAGE) {
-          return new LoadResult(all, Optional.empty());
-        }
-        after = page.get(page.size() - 1).id();
-      }
-    }, e -> new LoadResult(List.of(), Optional.of(reason(e))));
+    reply(l.replyTo(), () -> new LoadResult(
+        pages(after -> store.findByStageAndTenant("submit", l.tenant(), after, LOAD_PAGE)),
+        Optional.empty()), e -> new LoadResult(List.of(), Optional.of(reason(e))));
     return this;
+  }
+
+  /** Every row of a query read page by page, by id: stores cap what one SELECT returns. */
+  private static List<JobRecord> pages(java.util.function.LongFunction<List<JobRecord>> page) {
+    List<JobRecord> all = new ArrayList<>();
+    long after = Long.MIN_VALUE;
+    while (true) {
+      List<JobRecord> rows = page.apply(after);
+      all.addAll(rows);
+      if (rows.size() < LOAD_PAGE) {
+        return all;
+      }
+      after = rows.get(rows.size() - 1).id();
+    }
   }
 
   private Behavior<Command> onPing(Ping p) {

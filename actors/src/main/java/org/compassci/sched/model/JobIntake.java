@@ -141,7 +141,8 @@ public final class JobIntake {
     return t.startsWith("vm-") ? "vm" : t.startsWith("dc-") ? "dc" : "hw";
   }
 
-  static String cutSuffix(String testbox) {
+  /** A machine's group: its name without the trailing --suffix. */
+  public static String cutSuffix(String testbox) {
     int cut = testbox.lastIndexOf("--");
     return cut > 0 ? testbox.substring(0, cut) : testbox;
   }

@@ -1,5 +1,8 @@
 package org.compassci.sched.model;
 
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -10,7 +13,54 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
 
   public static final long UNKNOWN_MEMORY = Long.MAX_VALUE;
 
+  private static final Set<String> TYPES = Set.of("hw", "vm", "dc");
+
   public Testbox {
     tags = Set.copyOf(tags);
+  }
+
+  /**
+   * The box a dispatch query describes: its hostname, arch, types (hw when not given), group
+   * (the hostname without its --suffix when not given) and its own k=v tags; free memory in MB,
+   * unknown when not given. Throws {@link InvalidJobException} naming the bad parameter.
+   */
+  public static Testbox fromQuery(Map<String, String> q) {
+    String hostname = q.getOrDefault("hostname", "").trim();
+    if (hostname.isEmpty()) {
+      throw new InvalidJobException("hostname: required");
+    }
+    Set<String> tags = new HashSet<>();
+    tags.add("hostname=" + hostname);
+    String arch = q.getOrDefault("arch", "").trim();
+    if (!arch.isEmpty()) {
+      tags.add("arch=" + arch);
+    }
+    for (String t : q.getOrDefault("tbox_type", "hw").split(",")) {
+      String type = t.trim().toLowerCase(Locale.ROOT);
+      if (!TYPES.contains(type)) {
+        throw new InvalidJobException("tbox_type: '" + t + "' is not hw, vm or dc");
+      }
+      tags.add("tbox_type=" + type);
+    }
+    String group = q.getOrDefault("tbox_group", "").trim();
+    tags.add("tbox_group=" + (group.isEmpty() ? JobIntake.cutSuffix(hostname) : group));
+    for (String t : q.getOrDefault("tags", "").split(",")) {
+      if (!t.isBlank()) {
+        tags.add(JobIntake.checkTag(t.trim()));
+      }
+    }
+    long freeMem = UNKNOWN_MEMORY;
+    String fm = q.get("freemem");
+    if (fm != null) {
+      try {
+        freeMem = fm.isBlank() ? 0 : Long.parseLong(fm.trim());
+      } catch (NumberFormatException e) {
+        throw new InvalidJobException("freemem: '" + fm + "' is not a whole number");
+      }
+      if (freeMem < 0) {
+        throw new InvalidJobException("freemem: must not be negative");
+      }
+    }
+    return new Testbox(hostname, tags, freeMem);
   }
 }
