@@ -224,7 +224,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
     active.remove(job.id());
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()), null, written));
+    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), null, written));
     return this;
   }
 
@@ -373,7 +373,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     reschedule(job);
     // the answer waits for the commit: what a testbox was told is what a restart finds
-    store.tell(new PersistenceActor.Write(List.of(job.toRecord()),
+    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()),
         new PendingUpdate(u.replyTo(), Outcome.ok(job.view())), written));
   }
 

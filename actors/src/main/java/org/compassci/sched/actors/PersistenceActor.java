@@ -35,8 +35,22 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * Make these records durable; the answer comes after the commit and carries {@code context}
    * back, so a caller with many writes in flight knows which one is answered.
    */
-  public record Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo)
-      implements Command {}
+  public record Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo,
+      boolean keepOnFailure) implements Command {
+
+    /** A write whose failure is only reported: the caller decides what to do. */
+    public Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo) {
+      this(records, context, replyTo, false);
+    }
+
+    /**
+     * A write of state the scheduler already acts on (a stage change, a timeout): when the store
+     * is away it is reported as failed and also kept, and written when the store is back.
+     */
+    public static Write kept(List<JobRecord> records, Object context, ActorRef<Written> replyTo) {
+      return new Write(records, context, replyTo, true);
+    }
+  }
 
   /**
    * Read one job, change it with {@code change} on the store's thread, and write it back in the
@@ -111,6 +125,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record PingResult(String store, Optional<String> error) {}
 
   private static final int LOAD_PAGE = 5000;
+  static final int RETRY_MAX = 100_000;
   private static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
 
   private final JobStore store;
@@ -124,6 +139,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private boolean committing;
   private boolean checking;
   private Optional<String> lastError = Optional.empty();
+  /**
+   * Kept writes that failed, the latest record of each job, waiting for the store: bounded, so
+   * a long outage costs at most {@link #RETRY_MAX} records of memory.
+   */
+  private final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
 
   public static Behavior<Command> create(JobStore store, int batchMax) {
     return create(store, Optional.empty(), batchMax);
@@ -263,6 +283,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (error.isPresent()) {
       getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
     }
+    if (error.isPresent()) {
+      keep(c.batch());
+    } else if (!retry.isEmpty()) {
+      // what was just written is newer than what was kept for the same jobs
+      for (Command cmd : c.batch()) {
+        if (cmd instanceof Write w) {
+          w.records().forEach(r -> retry.remove(r.id()));
+        } else if (cmd instanceof Modify mod) {
+          retry.remove(mod.id());
+        }
+      }
+    }
     int m = 0;
     for (Command cmd : c.batch()) {
       if (cmd instanceof Write w) {
@@ -359,7 +391,29 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       getContext().getLog().warn("store is {}", c.error().map(e -> "unreachable: " + e).orElse("reachable again"));
     }
     lastError = c.error();
+    if (c.error().isEmpty() && !retry.isEmpty()) {
+      getContext().getLog().info("writing {} job states kept while the store was away", retry.size());
+      List<JobRecord> again = new ArrayList<>(retry.values());
+      retry.clear();
+      onWrite(Write.kept(again, null, getContext().getSystem().ignoreRef()));
+    }
     return this;
+  }
+
+  private void keep(List<Command> failed) {
+    for (Command cmd : failed) {
+      if (cmd instanceof Write w && w.keepOnFailure()) {
+        for (JobRecord r : w.records()) {
+          retry.remove(r.id());
+          retry.put(r.id(), r);
+        }
+      }
+    }
+    while (retry.size() > RETRY_MAX) {
+      Long oldest = retry.keySet().iterator().next();
+      getContext().getLog().error("store away too long: the kept state of job {} is dropped", oldest);
+      retry.remove(oldest);
+    }
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
