@@ -17,11 +17,13 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.compassci.sched.actors.ExtractActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
 import org.compassci.sched.config.BadSettingException;
 import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.extract.Extraction;
 import org.compassci.sched.http.Gateway;
 import org.compassci.sched.http.SchedulerRoutes;
 import org.compassci.sched.persistence.JdbcJobStore;
@@ -90,8 +92,10 @@ public final class SchedulerApp {
       Clock clock = Clock.systemUTC();
       ActorRef<PersistenceActor.Command> persistence =
           ctx.spawn(PersistenceActor.create(store, redis, s.storeBatchMax()), "persistence");
+      ActorRef<ExtractActor.Command> extractor = ctx.spawn(ExtractActor.create(
+          new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()), clock), "extract");
       ActorRef<LifecycleActor.Command> lifecycle =
-          ctx.spawn(LifecycleActor.create(persistence, s.timeouts(), clock), "lifecycle");
+          ctx.spawn(LifecycleActor.create(persistence, extractor, s.timeouts(), clock), "lifecycle");
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
           MatcherActor.create(persistence, lifecycle, s, clock), "matcher");
 

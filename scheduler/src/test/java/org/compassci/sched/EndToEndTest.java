@@ -38,7 +38,8 @@ class EndToEndTest {
     Config config = ConfigFactory.parseMap(overrides)
         .withFallback(ConfigFactory.parseMap(Map.of(
             "scheduler.host", "127.0.0.1", "scheduler.port", 0,
-            "scheduler.data-dir", dir.toString())))
+            "scheduler.data-dir", dir.toString(),
+            "scheduler.extract.results-dir", dir.resolve("results").toString())))
         .withFallback(ConfigFactory.load());
     return SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
         .toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -86,6 +87,8 @@ class EndToEndTest {
       Answer running = http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/lkp/scheduled/job.yaml&job_id="
           + id + "&job_state=running&loadavg=0.28%200.82%200.49%201/105%203389&start_time=1587725398");
       assertEquals(200, running.status());
+      Answer back = http.post(V1 + "/jobs/" + id + "/update?job_stage=boot", "");
+      assertEquals(409, back.status(), "stages never go back: " + back.body());
       Answer read = http.get(V1 + "/jobs/" + id);
       answers.add(read.body());
       assertEquals("running", read.json().path("job_stage").asText());
@@ -94,7 +97,14 @@ class EndToEndTest {
       assertEquals(200, http.get("/~lkp/cgi-bin/set-job-stage?job_file=/x&job_id=" + id + "&job_stage=on_fail").status());
       assertEquals(200, http.get("/~lkp/cgi-bin/report-job-step?job_file=/x&job_id=" + id + "&job_step=smoke").status());
       assertEquals(200, http.get("/~lkp/cgi-bin/lkp-wtmp?job_id=" + id + "&state=x").status());
+      // the testbox uploaded its results: lkp-post-run has them extracted into the job's stats
+      java.nio.file.Path folder = dir.resolve("results").resolve(
+          first.path("result_root").asText().substring("/result/".length()));
+      java.nio.file.Files.createDirectories(folder);
+      java.nio.file.Files.writeString(folder.resolve("stats.json"), "{\"hackbench.throughput\": 52012}");
       assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/x&job_id=" + id).status());
+      JsonNode complete = awaitField(http, id, "job_data_readiness", "complete");
+      assertEquals(52012, complete.path("stats").path("hackbench.throughput").asInt());
       Answer finished = http.get(V1 + "/jobs/" + id + "?fields=job_stage,job_step,last_reported_state");
       answers.add(finished.body());
       assertEquals("finish", finished.json().path("job_stage").asText());
@@ -102,9 +112,9 @@ class EndToEndTest {
       assertEquals("on_fail", finished.json().path("last_reported_state").asText());
       assertEquals(3, finished.json().size(), "fields= trims the answer");
 
-      Answer backwards = http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "");
-      assertEquals(409, backwards.status(), backwards.body());
-      assertTrue(backwards.json().path("error").asText().contains("finish"));
+      Answer late = http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "");
+      assertEquals(423, late.status(), "finished and complete: " + late.body());
+      assertTrue(late.json().path("error").asText().contains("finish"));
 
       Answer queued = http.post(V1 + "/jobs/submit", "[{\"suite\":\"later\",\"testbox\":\"dc-8g\"}]");
       assertEquals(200, queued.status());
@@ -120,7 +130,7 @@ class EndToEndTest {
       assertEquals(200, afterRestart.status());
       assertEquals(laterId, afterRestart.json().path("id").asText());
       assertEquals("finish", http.get(V1 + "/jobs/" + id).json().path("job_stage").asText());
-      assertEquals(409, http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "").status());
+      assertEquals(423, http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "").status());
     } finally {
       stop(server);
     }

@@ -64,6 +64,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Requeued(long id, Outcome outcome) implements Command {}
 
+  private record StatsExtracted(ExtractActor.Extracted extracted) implements Command {}
+
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
   /** An update in flight: answered when its write is back from the store. */
@@ -74,6 +76,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final Timeouts timeouts;
   private final TimerScheduler<Command> timers;
   private ActorRef<MatcherActor.Command> matcher;
+  private final ActorRef<ExtractActor.Command> extractor;
+  private final ActorRef<ExtractActor.Extracted> extracted;
   private final Map<Long, Job> active = new HashMap<>();
   /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
   private final Map<Long, JobRecord> tracked = new HashMap<>();
@@ -83,14 +87,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final ActorRef<PersistenceActor.FindResult> found;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
-      Timeouts timeouts, Clock clock) {
+      ActorRef<ExtractActor.Command> extractor, Timeouts timeouts, Clock clock) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(
-        timers -> new LifecycleActor(ctx, timers, store, timeouts, clock)));
+        timers -> new LifecycleActor(ctx, timers, store, extractor, timeouts, clock)));
   }
 
   private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
-      ActorRef<PersistenceActor.Command> store, Timeouts timeouts, Clock clock) {
+      ActorRef<PersistenceActor.Command> store, ActorRef<ExtractActor.Command> extractor,
+      Timeouts timeouts, Clock clock) {
     super(ctx);
+    this.extractor = extractor;
+    this.extracted = ctx.messageAdapter(ExtractActor.Extracted.class, StatsExtracted::new);
     this.store = store;
     this.clock = clock;
     this.timers = timers;
@@ -118,6 +125,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
         .onMessage(Loaded.class, this::onLoaded)
         .onMessage(Requeued.class, this::onRequeued)
+        .onMessage(StatsExtracted.class, this::onStatsExtracted)
         .onMessage(StoreWritten.class, this::onWritten)
         .onMessage(GetActiveCount.class, g -> {
           g.replyTo().tell(active.size() + tracked.size());
@@ -224,6 +232,28 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
     active.remove(job.id());
+    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), null, written));
+    return this;
+  }
+
+  /** Statistics are in (or failed): the data is complete (or incomplete), and the job may retire. */
+  private Behavior<Command> onStatsExtracted(StatsExtracted s) {
+    long id = s.extracted().id();
+    Job job = active.get(id);
+    if (job == null || job.readiness() != DataReadiness.UPLOADED) {
+      return this;
+    }
+    if (s.extracted().result().ok()) {
+      job.putStats(s.extracted().result().stats());
+      job.setReadiness(DataReadiness.COMPLETE);
+    } else {
+      job.record("extract_error", s.extracted().result().error());
+      job.setReadiness(DataReadiness.INCOMPLETE);
+    }
+    if (job.isRetired()) {
+      active.remove(id);
+      timers.cancel(id);
+    }
     store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), null, written));
     return this;
   }
@@ -355,6 +385,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       u.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, stranger));
       return;
     }
+    DataReadiness before = job.readiness();
     JobUpdate.Result r = JobUpdate.apply(job, u.params(), u.mode(), clock.instant());
     if (r.refused()) {
       if (u.mode() == JobUpdate.Mode.LEGACY && r.refusal() != Outcome.Status.INVALID) {
@@ -372,6 +403,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       active.remove(job.id());
     }
     reschedule(job);
+    if (before != DataReadiness.UPLOADED && job.readiness() == DataReadiness.UPLOADED) {
+      extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
+    }
     // the answer waits for the commit: what a testbox was told is what a restart finds
     store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()),
         new PendingUpdate(u.replyTo(), Outcome.ok(job.view())), written));

@@ -30,7 +30,8 @@ public record SchedulerSettings(
     int fairShareDefaultWeight,
     org.compassci.sched.model.Timeouts timeouts,
     Duration resyncInterval,
-    Duration redisClaimTtl) {
+    Duration redisClaimTtl,
+    Path resultsDir) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -94,7 +95,8 @@ public record SchedulerSettings(
             positive(c, "timeouts.post_run"), positive(c, "timeouts.manual_check"),
             integer(c, "requeue.max", "scheduler.requeue.max", 0, 100)),
         positive(c, "store-resync-interval"),
-        positive(c, "redis-claim-ttl"));
+        positive(c, "redis-claim-ttl"),
+        Path.of(text(c, "extract.results-dir")).toAbsolutePath().normalize());
   }
 
   private static String text(Config c, String key) {

@@ -185,6 +185,11 @@ public final class Job {
     doc.put(field, value);
   }
 
+  /** The statistics extracted from the job's results. */
+  public void putStats(ObjectNode stats) {
+    doc.set("stats", stats);
+  }
+
   /** Hands a job out: the token the box must show is kept only as a hash. */
   public void handOut(String hostname, String token, Instant now) {
     doc.put("host_machine", hostname);

@@ -1,6 +1,7 @@
 package org.compassci.sched.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Clock;
@@ -10,6 +11,7 @@ import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.extract.Extraction;
 import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobUpdate;
@@ -31,6 +33,12 @@ class LifecycleActorTest {
   }
 
   @TempDir Path dir;
+  @TempDir Path results;
+
+  private ActorRef<ExtractActor.Command> extractor() {
+    return testKit.spawn(ExtractActor.create(
+        new Extraction(Extraction.installed(), results, "/result"), Clock.systemUTC()));
+  }
 
   private static Job dispatchedJob(long id) {
     Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
@@ -50,7 +58,7 @@ class LifecycleActorTest {
   void updatesAreDurableAndFollowTheRules() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       Job job = dispatchedJob(7);
       store.upsert(List.of(job.toRecord()));
       lc.tell(new LifecycleActor.Track(job.toRecord(), null));
@@ -76,7 +84,7 @@ class LifecycleActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.upsert(List.of(dispatchedJob(9).toRecord()));
       ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       TestProbe<Outcome> a = testKit.createTestProbe();
       TestProbe<Outcome> b = testKit.createTestProbe();
       // two updates arrive while the first read is in flight: both apply, in order
@@ -85,6 +93,42 @@ class LifecycleActorTest {
       assertEquals(Outcome.Status.OK, a.receiveMessage(Duration.ofSeconds(10)).status());
       assertEquals("running", b.receiveMessage(Duration.ofSeconds(10)).job().path("job_stage").asText());
       assertEquals("running", store.find(9).orElseThrow().stage());
+    }
+  }
+
+  @Test
+  void uploadedResultsAreExtractedThenTheJobRetires() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      Job good = dispatchedJob(21);
+      Job bad = dispatchedJob(22);
+      store.upsert(List.of(good.toRecord(), bad.toRecord()));
+      lc.tell(new LifecycleActor.Track(good.toRecord(), null));
+      lc.tell(new LifecycleActor.Track(bad.toRecord(), null));
+      Path folder = results.resolve(good.resultRoot().substring("/result/".length()));
+      java.nio.file.Files.createDirectories(folder);
+      java.nio.file.Files.writeString(folder.resolve("stats"), "hackbench.throughput: 1234.5\nkernel: 6.6\n");
+
+      assertEquals(Outcome.Status.OK, update(lc, 21, JobUpdate.Mode.LEGACY, "job_stage", "finish").status());
+      assertEquals(Outcome.Status.OK, update(lc, 21, JobUpdate.Mode.LEGACY, "job_data_readiness", "uploaded").status());
+      assertEquals(Outcome.Status.OK, update(lc, 22, JobUpdate.Mode.STRICT, "job_stage", "finish").status());
+      assertEquals(Outcome.Status.OK, update(lc, 22, JobUpdate.Mode.STRICT, "job_data_readiness", "uploaded").status());
+      String goodState = "";
+      String badState = "";
+      for (int i = 0; i < 100 && !(goodState.equals("complete") && badState.equals("incomplete")); i++) {
+        Thread.sleep(50);
+        goodState = store.find(21).orElseThrow().readiness();
+        badState = store.find(22).orElseThrow().readiness();
+      }
+      assertEquals("complete", goodState);
+      assertEquals("incomplete", badState);
+      var stats = Job.fromRecord(store.find(21).orElseThrow()).view().path("stats");
+      assertEquals(1234.5, stats.path("hackbench.throughput").asDouble());
+      assertEquals("6.6", stats.path("kernel").asText());
+      assertTrue(Job.fromRecord(store.find(22).orElseThrow()).field("extract_error").contains("stats"));
+      assertEquals(Outcome.Status.LOCKED, update(lc, 21, JobUpdate.Mode.STRICT, "job_health", "fail").status(),
+          "complete and finished: retired");
     }
   }
 }
