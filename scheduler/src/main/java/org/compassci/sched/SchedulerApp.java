@@ -99,7 +99,8 @@ public final class SchedulerApp {
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
           MatcherActor.create(persistence, lifecycle, s, clock), "matcher");
 
-      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, s.askTimeout(), s.maxBodyBytes());
+      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, s.askTimeout(),
+          s.maxBodyBytes());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->

@@ -286,6 +286,13 @@ class EndToEndTest {
       assertEquals(1, why.path("rejections").path("insufficient_memory").asInt());
       assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
       assertEquals(404, http.get(V1 + "/manage/explain/42").status());
+      JsonNode actors = http.get(V1 + "/manage/actors").json().path("actors");
+      assertEquals(4, actors.size());
+      assertEquals("matcher", actors.get(0).path("name").asText());
+      assertEquals(3, actors.get(0).path("holds").path("queued_jobs").asInt());
+      assertTrue(actors.get(0).path("messages").asLong() >= 3);
+      assertEquals("persistence", actors.get(2).path("name").asText());
+      assertEquals(1, actors.get(2).path("holds").path("store_reachable").asInt());
     } finally {
       stop(server);
     }
@@ -346,6 +353,24 @@ class EndToEndTest {
       assertEquals("finish", ended.path("job_stage").asText());
       assertEquals("incomplete", ended.path("job_data_readiness").asText());
       assertEquals(423, http.post(V1 + "/jobs/" + id + "/update?job_stage=post_run", "").status());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void withAnAdminTokenManagementNeedsIt() throws Exception {
+    SchedulerApp.Running server = start(Map.of("scheduler.admin-token", "sekret"));
+    try {
+      java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient();
+      java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + server.address().getPort() + V1 + "/manage/actors");
+      assertEquals(401, c.send(java.net.http.HttpRequest.newBuilder(uri).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+      assertEquals(403, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer wrong").build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+      assertEquals(200, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer sekret").build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+      assertEquals(200, client(server).get(V1 + "/dashboard/jobs/pending").status(), "dashboard counts need no token");
     } finally {
       stop(server);
     }

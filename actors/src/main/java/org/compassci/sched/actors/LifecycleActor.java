@@ -49,6 +49,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public record GetActiveCount(ActorRef<Integer> replyTo) implements Command {}
 
+  public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
+
   /** The job went back to the queue: the matcher owns it again. */
   public record Forget(long id) implements Command {}
 
@@ -75,6 +77,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final Clock clock;
   private final Timeouts timeouts;
   private final TimerScheduler<Command> timers;
+  private final Activity activity;
   private ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<ExtractActor.Command> extractor;
   private final ActorRef<ExtractActor.Extracted> extracted;
@@ -102,6 +105,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.clock = clock;
     this.timers = timers;
     this.timeouts = timeouts;
+    this.activity = new Activity(clock);
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
     store.tell(loadActive());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
@@ -112,8 +116,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Track.class, this::onTrack)
-        .onMessage(Update.class, u -> withJob(u.id(), u, this::onUpdate))
-        .onMessage(Get.class, g -> withJob(g.id(), g, this::onGet))
+        .onMessage(Update.class, u -> {
+          activity.touch();
+          return withJob(u.id(), u, this::onUpdate);
+        })
+        .onMessage(Get.class, g -> {
+          activity.touch();
+          return withJob(g.id(), g, this::onGet);
+        })
+        .onMessage(GetStats.class, g -> {
+          g.replyTo().tell(new ActorStats("lifecycle", Map.of("active_jobs", (long) active.size(),
+              "handed_out_unread", (long) tracked.size(), "reads_in_flight", (long) awaitingLoad.size()),
+              activity.messages(), activity.last()));
+          return this;
+        })
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
         .onMessage(Forget.class, f -> {
           active.remove(f.id());
@@ -135,6 +151,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private Behavior<Command> onTrack(Track t) {
+    activity.touch();
     matcher = t.matcher();
     JobRecord r = t.record();
     tracked.put(r.id(), r);

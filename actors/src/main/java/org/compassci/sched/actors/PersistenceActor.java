@@ -99,6 +99,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** Answers once every write received so far is committed (or has failed): for shutdown. */
   public record Drain(ActorRef<Done> replyTo) implements Command {}
 
+  public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
+
   private record CheckStore() implements Command {}
 
   private record Checked(Optional<String> error) implements Command {}
@@ -137,6 +139,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private final List<Command> pending = new ArrayList<>();
   private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
+  private long commits;
+  private final Activity activity = new Activity(java.time.Clock.systemUTC());
   private boolean checking;
   private Optional<String> lastError = Optional.empty();
   /**
@@ -178,6 +182,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(Find.class, this::onFind)
         .onMessage(LoadStages.class, this::onLoadStages)
         .onMessage(Ping.class, this::onPing)
+        .onMessage(GetStats.class, g -> {
+          g.replyTo().tell(new ActorStats("persistence", java.util.Map.of(
+              "writes_waiting", (long) pending.size(), "commits", commits,
+              "kept_while_store_away", (long) retry.size(), "store_reachable", lastError.isEmpty() ? 1L : 0L),
+              activity.messages(), activity.last()));
+          return this;
+        })
         .onMessage(Drain.class, this::onDrain)
         .onMessage(CheckStore.class, this::onCheckStore)
         .onMessage(Checked.class, this::onChecked)
@@ -186,6 +197,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onWrite(Command w) {
+    activity.touch();
     pending.add(w);
     if (!committing) {
       commitPending();
@@ -278,6 +290,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onCommitted(Committed c) {
     committing = false;
+    commits++;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
     lastError = error;
     if (error.isPresent()) {

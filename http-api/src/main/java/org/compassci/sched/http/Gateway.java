@@ -6,6 +6,7 @@ import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.compassci.sched.actors.ExtractActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
@@ -16,6 +17,7 @@ public record Gateway(
     ActorRef<MatcherActor.Command> matcher,
     ActorRef<LifecycleActor.Command> lifecycle,
     ActorRef<PersistenceActor.Command> store,
+    ActorRef<ExtractActor.Command> extractor,
     Duration askTimeout,
     long maxBodyBytes) {
 

@@ -14,7 +14,16 @@ import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
 import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionStage;
+import org.compassci.sched.actors.ActorStats;
+import org.compassci.sched.actors.ExtractActor;
+import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
 import org.compassci.sched.match.MatchQueue;
 import org.compassci.sched.model.Json;
 
@@ -38,7 +47,8 @@ public final class ManageRoutes extends AllDirectives {
             () -> get(() -> parameterOptional("group_by", g -> pending(g.orElse("my_account"))))),
         pathPrefix("manage", () -> admin(() -> concat(
             path(segment("explain").slash(longSegment()), id -> get(() -> explain(id))),
-            path("matcher", () -> get(this::matcher))))));
+            path("matcher", () -> get(this::matcher)),
+            path("actors", () -> get(this::actors))))));
   }
 
   private Route pending(String groupBy) {
@@ -75,6 +85,35 @@ public final class ManageRoutes extends AllDirectives {
             .put("cached_box_tag_sets", s.cachedBoxTagSets()).put("messages", s.messages())
             .put("last_activity", s.lastActivity().toString())))
         .exceptionally(Responses::unavailable));
+  }
+
+  /** Every long-lived actor: its name, what it holds, messages handled, last activity. */
+  private Route actors() {
+    CompletionStage<ActorStats> matcher = gw.<MatcherActor.Command, MatcherActor.Stats>ask(gw.matcher(),
+        MatcherActor.GetStats::new).thenApply(m -> new ActorStats("matcher", Map.of(
+            "queued_jobs", (long) m.queued(), "groups", (long) m.groups(), "signatures", (long) m.signatures(),
+            "parked_testboxes", (long) m.parked(), "testboxes_seen", (long) m.boxesSeen(),
+            "cached_box_tag_sets", (long) m.cachedBoxTagSets()), m.messages(), m.lastActivity()));
+    CompletionStage<ActorStats> lifecycle = gw.<LifecycleActor.Command, ActorStats>ask(gw.lifecycle(),
+        LifecycleActor.GetStats::new);
+    CompletionStage<ActorStats> store = gw.<PersistenceActor.Command, ActorStats>ask(gw.store(),
+        PersistenceActor.GetStats::new);
+    CompletionStage<ActorStats> extract = gw.<ExtractActor.Command, ExtractActor.Stats>ask(gw.extractor(),
+        ExtractActor.GetStats::new).thenApply(x -> new ActorStats("extract", Map.of(
+            "running", (long) x.running(), "extracted", x.done(), "failed", x.failed()),
+            x.messages(), x.lastActivity()));
+    CompletionStage<List<ActorStats>> all = matcher.thenCompose(m -> lifecycle.thenCompose(l ->
+        store.thenCompose(p -> extract.thenApply(x -> List.of(m, l, p, x)))));
+    return completeWithFuture(all.thenApply(list -> {
+      ArrayNode out = Json.MAPPER.createArrayNode();
+      for (ActorStats a : list) {
+        ObjectNode o = out.addObject().put("name", a.name());
+        ObjectNode holds = o.putObject("holds");
+        new TreeMap<>(a.holds()).forEach(holds::put);
+        o.put("messages", a.messages()).put("last_activity", a.lastActivity().toString());
+      }
+      return Responses.json(StatusCodes.OK, Json.object().set("actors", out));
+    }).exceptionally(Responses::unavailable));
   }
 
   static ObjectNode explainJson(MatchQueue.Explain e) {
