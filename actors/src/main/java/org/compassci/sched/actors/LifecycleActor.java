@@ -14,6 +14,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.compassci.sched.model.DataReadiness;
 import org.compassci.sched.model.JobHealth;
@@ -91,8 +92,27 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, Timeouts timeouts, Clock clock) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(
-        timers -> new LifecycleActor(ctx, timers, store, extractor, timeouts, clock)));
+    return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
+        timers -> new LifecycleActor(ctx, timers, store, extractor, timeouts, clock).loading(stash))));
+  }
+
+  /**
+   * Until the active jobs are back from the store, requests wait: a load answered after a job
+   * retired would otherwise bring the job back to life.
+   */
+  private Behavior<Command> loading(StashBuffer<Command> stash) {
+    return Behaviors.receive(Command.class)
+        .onMessage(Loaded.class, l -> {
+          if (!onLoaded(l)) {
+            return Behaviors.same();
+          }
+          return stash.unstashAll(this);
+        })
+        .onAnyMessage(m -> {
+          stash.stash(m);
+          return Behaviors.same();
+        })
+        .build();
   }
 
   private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
@@ -139,7 +159,6 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Found.class, this::onFound)
         .onMessage(Expired.class, this::onExpired)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
-        .onMessage(Loaded.class, this::onLoaded)
         .onMessage(Requeued.class, this::onRequeued)
         .onMessage(StatsExtracted.class, this::onStatsExtracted)
         .onMessage(StoreWritten.class, this::onWritten)
@@ -154,6 +173,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     activity.touch();
     matcher = t.matcher();
     JobRecord r = t.record();
+    // a hand-out is the newest word on its job: any copy held from before is stale
+    active.remove(r.id());
     tracked.put(r.id(), r);
     // parsed only when needed: the hand-out's deadline comes from the record alone
     Duration ack = timeouts.dispatchAck().compareTo(timeouts.dispatch()) < 0
@@ -164,11 +185,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  private Behavior<Command> onLoaded(Loaded l) {
+  /** Adopts the loaded jobs; false when the load failed and was asked again. */
+  private boolean onLoaded(Loaded l) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
       getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive());
-      return this;
+      return false;
     }
     int adopted = 0;
     for (JobRecord r : l.result().jobs()) {
@@ -182,7 +204,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       }
     }
     getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
-    return this;
+    return true;
   }
 
   private PersistenceActor.LoadStages loadActive() {
