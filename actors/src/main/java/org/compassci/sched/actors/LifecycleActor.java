@@ -74,6 +74,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** An update in flight: answered when its write is back from the store. */
   private record PendingUpdate(ActorRef<Outcome> replyTo, Outcome outcome) {}
 
+  /** A retired job's last write: until it is durable the store still has the job's older state. */
+  private record PendingRetire(Job job, PendingUpdate update) {}
+
   private final ActorRef<PersistenceActor.Command> store;
   private final Clock clock;
   private final Timeouts timeouts;
@@ -85,6 +88,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final Map<Long, Job> active = new HashMap<>();
   /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
   private final Map<Long, JobRecord> tracked = new HashMap<>();
+  /** Jobs just retired whose last write is not yet durable: answered from here, not the store. */
+  private final Map<Long, Job> retiring = new HashMap<>();
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
@@ -146,7 +151,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         })
         .onMessage(GetStats.class, g -> {
           g.replyTo().tell(new ActorStats("lifecycle", Map.of("active_jobs", (long) active.size(),
-              "handed_out_unread", (long) tracked.size(), "reads_in_flight", (long) awaitingLoad.size()),
+              "handed_out_unread", (long) tracked.size(), "reads_in_flight", (long) awaitingLoad.size(),
+              "retiring", (long) retiring.size()),
               activity.messages(), activity.last()));
           return this;
         })
@@ -270,8 +276,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       job.setStage(JobStage.FINISH, now);
     }
     getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
-    active.remove(job.id());
-    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), null, written));
+    write(job, null);
     return this;
   }
 
@@ -289,11 +294,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       job.record("extract_error", s.extracted().result().error());
       job.setReadiness(DataReadiness.INCOMPLETE);
     }
-    if (job.isRetired()) {
-      active.remove(id);
-      timers.cancel(id);
-    }
-    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), null, written));
+    write(job, null);
     return this;
   }
 
@@ -328,6 +329,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     if (job != null) {
       handler.handle(cmd, job, null);
+      return this;
+    }
+    Job gone = retiring.get(id);
+    if (gone != null) {
+      answerFromStore(cmd, Outcome.ok(gone.view()));
       return this;
     }
     List<Command> waiting = awaitingLoad.get(id);
@@ -438,16 +444,24 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       u.replyTo().tell(Outcome.ok(job.view()));
       return;
     }
-    if (job.isRetired()) {
-      active.remove(job.id());
-    }
     reschedule(job);
     if (before != DataReadiness.UPLOADED && job.readiness() == DataReadiness.UPLOADED) {
       extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
     }
     // the answer waits for the commit: what a testbox was told is what a restart finds
-    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()),
-        new PendingUpdate(u.replyTo(), Outcome.ok(job.view())), written));
+    write(job, new PendingUpdate(u.replyTo(), Outcome.ok(job.view())));
+  }
+
+  /** Writes the job's state, kept when the store is away; a retired job leaves memory here. */
+  private void write(Job job, PendingUpdate update) {
+    Object context = update;
+    if (job.isRetired()) {
+      active.remove(job.id());
+      timers.cancel(job.id());
+      retiring.put(job.id(), job);
+      context = new PendingRetire(job, update);
+    }
+    store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), context, written));
   }
 
   /**
@@ -477,10 +491,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private Behavior<Command> onWritten(StoreWritten w) {
-    if (w.written().context() == null && w.written().error().isPresent()) {
-      getContext().getLog().warn("a timeout could not be written: {}", w.written().error().get());
+    if (w.written().error().isPresent() && !(w.written().context() instanceof PendingUpdate)) {
+      getContext().getLog().warn("a job's state is kept until the store is back: {}", w.written().error().get());
     }
-    if (w.written().context() instanceof PendingUpdate p) {
+    Object context = w.written().context();
+    if (context instanceof PendingRetire r) {
+      if (w.written().error().isEmpty()) {
+        retiring.remove(r.job().id(), r.job());
+      }
+      context = r.update();
+    }
+    if (context instanceof PendingUpdate p) {
       p.replyTo().tell(w.written().error()
           .map(e -> Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + e))
           .orElse(p.outcome()));
