@@ -253,7 +253,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       jobs.add(job);
       records.add(job.toRecord());
     }
-    store.tell(new PersistenceActor.Write(records, new PendingSubmit(jobs, s.replyTo()), written));
+    store.tell(PersistenceActor.Write.newJobs(records, new PendingSubmit(jobs, s.replyTo()), written));
     return this;
   }
 

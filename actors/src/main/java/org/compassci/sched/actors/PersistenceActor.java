@@ -36,11 +36,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * back, so a caller with many writes in flight knows which one is answered.
    */
   public record Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo,
-      boolean keepOnFailure) implements Command {
+      boolean keepOnFailure, boolean newJobs) implements Command {
 
     /** A write whose failure is only reported: the caller decides what to do. */
     public Write(List<JobRecord> records, Object context, ActorRef<Written> replyTo) {
-      this(records, context, replyTo, false);
+      this(records, context, replyTo, false, false);
+    }
+
+    /** New jobs: an id that exists in the store already fails the write instead of replacing. */
+    public static Write newJobs(List<JobRecord> records, Object context, ActorRef<Written> replyTo) {
+      return new Write(records, context, replyTo, false, true);
     }
 
     /**
@@ -48,7 +53,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
      * is away it is reported as failed and also kept, and written when the store is back.
      */
     public static Write kept(List<JobRecord> records, Object context, ActorRef<Written> replyTo) {
-      return new Write(records, context, replyTo, true);
+      return new Write(records, context, replyTo, true, false);
     }
   }
 
@@ -249,10 +254,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       store.findByIds(ids).forEach(r -> current.put(r.id(), r));
     }
     List<JobRecord> records = new ArrayList<>();
+    List<JobRecord> inserts = new ArrayList<>();
     List<Modified> modified = new ArrayList<>();
     for (Command c : batch) {
       if (c instanceof Write w) {
-        records.addAll(w.records());
+        (w.newJobs() ? inserts : records).addAll(w.records());
       } else if (c instanceof Modify m) {
         JobRecord r = current.get(m.id());
         if (r == null) {
@@ -269,6 +275,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         }
       }
     }
+    store.insert(inserts);
     store.upsert(records);
     java.util.Map<Long, JobRecord> claimed = new java.util.HashMap<>();
     if (!claims.isEmpty()) {

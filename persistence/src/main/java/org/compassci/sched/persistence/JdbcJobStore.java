@@ -171,11 +171,20 @@ public final class JdbcJobStore implements JobStore {
 
   @Override
   public void upsert(List<JobRecord> records) {
+    write(dialect.upsert(), records);
+  }
+
+  @Override
+  public void insert(List<JobRecord> records) {
+    write(dialect.insert(), records);
+  }
+
+  private void write(String sql, List<JobRecord> records) {
     if (records.isEmpty()) {
       return;
     }
     inTransaction("write of " + records.size() + " jobs", c -> {
-      try (PreparedStatement ps = c.prepareStatement(dialect.upsert())) {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
         for (JobRecord r : records) {
           ps.setLong(1, r.id());
           ps.setString(2, r.stage());

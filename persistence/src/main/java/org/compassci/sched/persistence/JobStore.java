@@ -17,6 +17,12 @@ public interface JobStore extends AutoCloseable {
   /** Inserts or replaces every record in one durable step: all of them or none. */
   void upsert(List<JobRecord> records);
 
+  /**
+   * Stores new jobs in one durable step, all or none; a job whose id exists already fails the
+   * whole step instead of replacing the stored job (two schedulers with one worker id).
+   */
+  void insert(List<JobRecord> records);
+
   Optional<JobRecord> find(long id);
 
   /** The records of those {@code ids} that exist, in no particular order. */

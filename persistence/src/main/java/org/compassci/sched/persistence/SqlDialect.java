@@ -36,6 +36,12 @@ public interface SqlDialect {
   /** One statement with the eleven columns of {@link JobRecord} as parameters, in record order. */
   String upsert();
 
+  /** Like {@link #upsert()}, but an id that exists already fails the statement. */
+  default String insert() {
+    return "INSERT INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, "
+        + documentColumn() + ", host, token_hash, dispatch_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  }
+
   /**
    * Hands one job out if it is still queued. Parameters: host, token hash, dispatch time, id.
    * One row updated means the claim took; the document is left alone.

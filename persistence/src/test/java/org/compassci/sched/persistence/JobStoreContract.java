@@ -310,6 +310,20 @@ abstract class JobStoreContract {
   }
 
   @Test
+  void insertNeverReplacesAStoredJob() {
+    assumeTrue(transactional(), "this store has no transactions");
+    try (JobStore store = open()) {
+      store.insert(List.of(rec(5, "running")));
+      assertThrows(StoreUnavailableException.class,
+          () -> store.insert(List.of(rec(6, "submit"), rec(5, "submit"))));
+      assertEquals("running", store.find(5).orElseThrow().stage(), "the stored job is untouched");
+      assertTrue(store.find(6).isEmpty(), "all or none");
+      store.insert(List.of(rec(6, "submit")));
+      assertEquals("submit", store.find(6).orElseThrow().stage());
+    }
+  }
+
+  @Test
   void aFailedBatchStoresNothingOfIt() {
     assumeTrue(transactional(), "this store has no transactions");
     try (JobStore store = open()) {
