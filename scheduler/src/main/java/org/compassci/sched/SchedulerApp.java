@@ -15,8 +15,6 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
 import org.compassci.sched.actors.ExtractActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
@@ -25,6 +23,7 @@ import org.compassci.sched.config.BadSettingException;
 import org.compassci.sched.config.SchedulerSettings;
 import org.compassci.sched.extract.Extraction;
 import org.compassci.sched.http.Gateway;
+import org.compassci.sched.http.HttpServer;
 import org.compassci.sched.http.SchedulerRoutes;
 import org.compassci.sched.persistence.JdbcJobStore;
 import org.compassci.sched.persistence.JobStore;
@@ -107,14 +106,16 @@ public final class SchedulerApp {
           AskPattern.<PersistenceActor.Command, Done>ask(persistence, PersistenceActor.Drain::new,
               Duration.ofSeconds(10), system.scheduler()));
 
-      Http.get(system).newServerAt(s.host(), s.port())
-          .bind(new SchedulerRoutes(gw, s.adminToken()).routes())
-          .whenComplete((ServerBinding binding, Throwable failure) -> {
+      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, s.adminToken()).routes(),
+              connection -> matcher.tell(new MatcherActor.ClientGone(connection)))
+          .whenComplete((binding, failure) -> {
             if (failure != null) {
               started.completeExceptionally(failure);
               return;
             }
-            binding.addToCoordinatedShutdown(Duration.ofSeconds(5), system);
+            // first of all at shutdown: take no new connection
+            cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind",
+                () -> binding.unbind().thenApply(u -> Done.getInstance()));
             started.complete(new Running(system, binding.localAddress(), store.kind()));
           });
       return Behaviors.empty();

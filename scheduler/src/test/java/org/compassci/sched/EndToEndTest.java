@@ -263,6 +263,27 @@ class EndToEndTest {
   }
 
   @Test
+  void aBoxThatHungUpWhileParkedIsNotHandedTheJob() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try (java.net.Socket gone = new java.net.Socket("127.0.0.1", server.address().getPort())) {
+      gone.getOutputStream().write(("GET " + V1 + "/jobs/dispatch?hostname=gone&tbox_type=dc&wait=30 HTTP/1.1\r\n"
+          + "Host: 127.0.0.1\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      gone.getOutputStream().flush();
+      Thread.sleep(300); // parked
+      gone.close();      // the box gives up, as a wget with a short timeout does
+      Thread.sleep(300);
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText();
+      Answer next = http.get(V1 + "/jobs/dispatch?hostname=alive&tbox_type=dc");
+      assertEquals(200, next.status(), "the job waits for a box that is still there");
+      assertEquals(id, next.json().path("id").asText());
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
   void pendingCountsAndExplainShowWhyAJobWaits() throws Exception {
     SchedulerApp.Running server = start();
     HttpCalls http = client(server);

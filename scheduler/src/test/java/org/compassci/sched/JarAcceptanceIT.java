@@ -160,8 +160,9 @@ class JarAcceptanceIT {
             Answer a = before.get(V1 + "/jobs/dispatch?hostname=" + box + "&tbox_type=dc");
             if (a.status() == 200) {
               String id = a.json().path("id").asText();
-              if (handedTo.putIfAbsent(id, box) != null) {
-                doubles.add(id);
+              String first = handedTo.putIfAbsent(id, box);
+              if (first != null) {
+                doubles.add(id + " to " + first + " and " + box);
               }
             }
           } catch (RuntimeException killed) {
@@ -187,8 +188,9 @@ class JarAcceptanceIT {
         break;
       }
       String id = a.json().path("id").asText();
-      if (handedTo.putIfAbsent(id, "after") != null) {
-        doubles.add(id);
+      String first = handedTo.putIfAbsent(id, "after-restart");
+      if (first != null) {
+        doubles.add(id + " to " + first + " and after the restart (" + a.json().path("requeue_count").asText() + ")");
       }
     }
     assertEquals(List.of(), doubles, "jobs handed to two boxes");

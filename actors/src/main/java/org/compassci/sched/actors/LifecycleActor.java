@@ -262,7 +262,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       int requeues = parseInt(job.field("requeue_count"));
       if (requeues < timeouts.requeueMax() && matcher != null) {
         active.remove(job.id());
-        matcher.tell(new MatcherActor.Requeue(job.id(), "no report from " + job.field("host_machine")
+        matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from " + job.field("host_machine")
             + " within the dispatch-ack timeout", getContext().messageAdapter(Outcome.class,
                 o -> new Requeued(e.id(), o))));
         return this;

@@ -49,13 +49,27 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       implements Command {}
 
   /** A testbox asks for a job that fits it, waiting up to {@code wait} for one to come. */
-  public record Dispatch(Testbox box, Duration longPoll, ActorRef<DispatchResult> replyTo)
-      implements Command {}
+  public record Dispatch(Testbox box, Duration longPoll, Object connection,
+      ActorRef<DispatchResult> replyTo) implements Command {
+
+    /** A request whose connection is not watched (tests, benchmarks). */
+    public Dispatch(Testbox box, Duration longPoll, ActorRef<DispatchResult> replyTo) {
+      this(box, longPoll, null, replyTo);
+    }
+  }
+
+  /** The client of that connection hung up: its parked requests are given up on. */
+  public record ClientGone(Object connection) implements Command {}
 
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
   /** A hand-out whose answer never reached its testbox: the job goes back to its old place. */
-  public record Requeue(long id, String reason, ActorRef<Outcome> replyTo) implements Command {}
+  /**
+   * {@code tokenHash}: the hand-out being taken back. If the job has been handed out again
+   * since, the newer hand-out stands and the requeue is refused.
+   */
+  public record Requeue(long id, String tokenHash, String reason, ActorRef<Outcome> replyTo)
+      implements Command {}
 
   /** Queue depth by one of {@link MatchQueue#DIMENSIONS}. */
   public record GetPending(String groupBy, ActorRef<Pending> replyTo) implements Command {}
@@ -77,6 +91,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record WaitOver(long parkId) implements Command {}
 
   private record Resync() implements Command {}
+
+  private record ClearLeftDuringReload() implements Command {}
 
   private record StoreCounted(PersistenceActor.Counted counted) implements Command {}
 
@@ -142,6 +158,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final Map<Long, String> claiming = new java.util.HashMap<>();
   /** Tenants whose queued jobs are being read from the store. */
   private final java.util.Set<String> reloading = new java.util.HashSet<>();
+  /**
+   * Jobs that left the queue (handed out, being requeued) while a tenant reload was in flight:
+   * the reload's answer may predate that and must not bring them back.
+   */
+  private final java.util.Set<Long> leftDuringReload = new java.util.HashSet<>();
+  /** Hand-outs being made durable, per client connection: a client that leaves meanwhile loses them. */
+  private final Map<Object, Integer> claimsByConnection = new java.util.IdentityHashMap<>();
+  private final java.util.Set<Object> goneWithClaims =
+      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private boolean counting;
   private long parkIds;
   private long messages;
@@ -229,12 +254,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(StoreModified.class, this::onStoreModified)
         .onMessage(StoreClaimed.class, this::onStoreClaimed)
         .onMessage(WaitOver.class, this::onWaitOver)
+        .onMessage(ClientGone.class, this::onClientGone)
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(Resync.class, this::onResync)
         .onMessage(StoreCounted.class, this::onStoreCounted)
         .onMessage(TenantLoaded.class, this::onTenantLoaded)
+        .onMessage(ClearLeftDuringReload.class, c -> {
+          if (reloading.isEmpty()) {
+            leftDuringReload.clear();
+          }
+          return this;
+        })
         .build();
   }
 
@@ -312,6 +344,37 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
+  /** One claim of this connection is settled; true when its client has left. */
+  private boolean settleConnection(Object connection) {
+    if (connection == null) {
+      return false;
+    }
+    boolean gone = goneWithClaims.contains(connection);
+    if (claimsByConnection.merge(connection, -1, Integer::sum) <= 0) {
+      claimsByConnection.remove(connection);
+      goneWithClaims.remove(connection);
+    }
+    return gone;
+  }
+
+  private Behavior<Command> onClientGone(ClientGone g) {
+    if (claimsByConnection.containsKey(g.connection())) {
+      goneWithClaims.add(g.connection());
+    }
+    if (parked.isEmpty()) {
+      return this;
+    }
+    for (Iterator<Parked> it = parked.values().iterator(); it.hasNext(); ) {
+      Parked p = it.next();
+      if (p.request().connection() == g.connection()) {
+        it.remove();
+        timers.cancel(p.id());
+        p.request().replyTo().tell(new NoJob());
+      }
+    }
+    return this;
+  }
+
   /** New jobs are queued: parked boxes, oldest first, get what now fits them. */
   private void serveParked() {
     for (Iterator<Parked> it = parked.values().iterator(); it.hasNext() && queue.size() > 0; ) {
@@ -331,6 +394,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     Claim claim = new Claim(job.id(), request.box().hostname(), Tokens.sha256(token),
         clock.millis());
     claiming.put(job.id(), job.tenant().tenant());
+    if (request.connection() != null) {
+      claimsByConnection.merge(request.connection(), 1, Integer::sum);
+    }
     store.tell(new PersistenceActor.ClaimJob(claim, new PendingHandOut(job, request, token), claimed));
   }
 
@@ -356,6 +422,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     PersistenceActor.Claimed r = m.claimed();
     PendingHandOut p = (PendingHandOut) r.context();
     claiming.remove(p.job().id());
+    if (!reloading.isEmpty()) {
+      leftDuringReload.add(p.job().id());
+    }
+    boolean clientLeft = settleConnection(p.request().connection());
+    if (r.record().isPresent() && clientLeft) {
+      // durable, but its box hung up before the answer: back to its old place at once
+      p.request().replyTo().tell(new NoJob());
+      getContext().getSelf().tell(new Requeue(p.job().id(), r.record().get().tokenHash(),
+          "the testbox hung up before its answer", getContext().getSystem().ignoreRef()));
+      return this;
+    }
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
       lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
@@ -408,10 +485,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onRequeue(Requeue q) {
     touch();
+    if (!reloading.isEmpty()) {
+      leftDuringReload.add(q.id());
+    }
     store.tell(new PersistenceActor.Modify(q.id(), r -> {
       Job full = Job.fromRecord(r);
       if (full.stage() != JobStage.DISPATCH) {
         throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
+      }
+      if (!q.tokenHash().equals(r.tokenHash())) {
+        throw new NotQueued("job " + r.id() + " has been handed out again since");
       }
       full.returnToQueue();
       full.record("last_requeue_reason", q.reason());
@@ -468,9 +551,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onTenantLoaded(TenantLoaded t) {
     reloading.remove(t.tenant());
+    if (reloading.isEmpty()) {
+      // cleared after this answer is used: see the end of this handler
+      getContext().getSelf().tell(new ClearLeftDuringReload());
+    }
     int added = 0;
     for (JobRecord r : t.result().jobs()) {
-      if (!queue.contains(r.id()) && !claiming.containsKey(r.id())) {
+      if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leftDuringReload.contains(r.id())) {
         try {
           Job job = Job.fromRecord(r);
           ids.observe(job.id());

@@ -213,6 +213,11 @@ public final class Job {
     writeState();
   }
 
+  /** The hash of the token of the job's current hand-out, or "" when it is not handed out. */
+  public String tokenHash() {
+    return text(doc, TOKEN_HASH);
+  }
+
   public boolean tokenMatches(String token) {
     JsonNode hash = doc.get(TOKEN_HASH);
     return hash != null && token != null && hash.asText().equals(Tokens.sha256(token));

@@ -159,6 +159,26 @@ class MatcherActorTest {
   }
 
   @Test
+  void aRequeueTakesBackOnlyTheHandOutItNames() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
+      var toA = (MatcherActor.Assigned) dispatch(w, box("a", "x86_64", 65536));
+      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "lost", probe.getRef()));
+      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      var toB = (MatcherActor.Assigned) dispatch(w, box("b", "x86_64", 65536));
+      assertEquals(id, toB.id(), "back at its place, handed to b");
+      // a late requeue of a's hand-out must not undo b's
+      w.matcher().tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "late", probe.getRef()));
+      assertEquals(org.compassci.sched.model.Outcome.Status.CONFLICT, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals("b", store.find(id).orElseThrow().host());
+      assertEquals("dispatch", store.find(id).orElseThrow().stage());
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("c", "x86_64", 65536)));
+    }
+  }
+
+  @Test
   void cancelTakesAQueuedJobOut() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);

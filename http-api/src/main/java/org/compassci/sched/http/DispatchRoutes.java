@@ -26,10 +26,11 @@ public final class DispatchRoutes extends AllDirectives {
 
   public Route routes() {
     return path(segment("jobs").slash("dispatch"),
-        () -> get(() -> parameterMap(this::dispatch)));
+        () -> get(() -> extractRequest(request -> parameterMap(q -> dispatch(q,
+            request.getAttribute(HttpServer.CONNECTION).orElse(null))))));
   }
 
-  private Route dispatch(Map<String, String> q) {
+  private Route dispatch(Map<String, String> q, Object connection) {
     Testbox box;
     Duration wait;
     try {
@@ -44,7 +45,7 @@ public final class DispatchRoutes extends AllDirectives {
     }
     // a parked request is answered by the matcher when its wait is over: ask a little longer
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.DispatchResult>ask(
-            gw.matcher(), r -> new MatcherActor.Dispatch(box, wait, r), gw.askTimeout().plus(wait))
+            gw.matcher(), r -> new MatcherActor.Dispatch(box, wait, connection, r), gw.askTimeout().plus(wait))
         .thenApply(DispatchRoutes::answer)
         .exceptionally(Responses::unavailable));
   }
