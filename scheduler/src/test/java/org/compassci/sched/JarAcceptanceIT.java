@@ -32,6 +32,13 @@ class JarAcceptanceIT {
     started.forEach(Process::destroyForcibly);
   }
 
+  private static void dropDatabase(String database) throws java.sql.SQLException {
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+        java.sql.Statement st = c.createStatement()) {
+      st.execute("DROP DATABASE IF EXISTS " + database);
+    }
+  }
+
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
@@ -202,10 +209,7 @@ class JarAcceptanceIT {
       }
     }
     if (store.equals("mysql")) {
-      try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
-          java.sql.Statement st = c.createStatement()) {
-        st.execute("DROP DATABASE IF EXISTS " + database);
-      }
+      dropDatabase(database);
     }
   }
 
@@ -275,10 +279,7 @@ class JarAcceptanceIT {
       assertEquals(submitted, handedTo.keySet(), "every job handed out once");
       assertTrue(Files.readString(dir.resolve("b.log")).contains("resync"), "B learned jobs from the store");
     } finally {
-      try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
-          java.sql.Statement st = c.createStatement()) {
-        st.execute("DROP DATABASE IF EXISTS " + database);
-      }
+      dropDatabase(database);
     }
   }
 
@@ -345,10 +346,7 @@ class JarAcceptanceIT {
         assertEquals(200, http.get(V1 + "/jobs/" + id).status(), "acknowledged job " + id + " lost");
       }
     } finally {
-      try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
-          java.sql.Statement st = c.createStatement()) {
-        st.execute("DROP DATABASE IF EXISTS " + database);
-      }
+      dropDatabase(database);
     }
   }
 
