@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.compassci.sched.actors.ExtractActor;
+import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
@@ -95,10 +96,12 @@ public final class SchedulerApp {
           new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()), clock), "extract");
       ActorRef<LifecycleActor.Command> lifecycle =
           ctx.spawn(LifecycleActor.create(persistence, extractor, s.timeouts(), clock), "lifecycle");
+      ActorRef<HostRegistryActor.Command> hosts =
+          ctx.spawn(HostRegistryActor.create(s.hostsOfflineAfter(), clock), "hosts");
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
-          MatcherActor.create(persistence, lifecycle, s, clock), "matcher");
+          MatcherActor.create(persistence, lifecycle, hosts, s, clock), "matcher");
 
-      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, s.askTimeout(),
+      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, s.askTimeout(),
           s.maxBodyBytes());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed

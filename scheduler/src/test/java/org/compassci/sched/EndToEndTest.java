@@ -308,7 +308,7 @@ class EndToEndTest {
       assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
       assertEquals(404, http.get(V1 + "/manage/explain/42").status());
       JsonNode actors = http.get(V1 + "/manage/actors").json().path("actors");
-      assertEquals(4, actors.size());
+      assertEquals(5, actors.size());
       assertEquals("matcher", actors.get(0).path("name").asText());
       assertEquals(3, actors.get(0).path("holds").path("queued_jobs").asInt());
       assertTrue(actors.get(0).path("messages").asLong() >= 3);
@@ -392,6 +392,32 @@ class EndToEndTest {
       assertEquals(200, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer sekret").build(),
           java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
       assertEquals(200, client(server).get(V1 + "/dashboard/jobs/pending").status(), "dashboard counts need no token");
+    } finally {
+      stop(server);
+    }
+  }
+
+  @Test
+  void testboxesRegisterAndShowOnTheDashboard() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      Answer reg = http.post(V1 + "/hosts/taishan200--a61?arch=aarch64&tbox_type=hw&memory=262144&tags=nic=mlx5", "");
+      assertEquals(200, reg.status(), reg.body());
+      assertEquals(262144, reg.json().path("memory").asLong());
+      assertEquals(400, http.post(V1 + "/hosts/x?tbox_type=xx", "").status());
+      assertEquals(400, http.post(V1 + "/hosts/x?memory=lots", "").status());
+      assertEquals(404, http.get(V1 + "/hosts/unknown").status());
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"taishan200\",\"arch\":\"aarch64\"}")
+          .json().get(0).path("job_id").asText();
+      assertEquals(200, http.get(V1 + "/jobs/dispatch?hostname=taishan200--a61&arch=aarch64&freemem=200000").status());
+      JsonNode host = http.get(V1 + "/hosts/taishan200--a61").json();
+      assertEquals(id, host.path("current_job").asText());
+      assertEquals(200000, host.path("free_memory_mb").asLong());
+      JsonNode board = http.get(V1 + "/dashboard/hosts").json();
+      assertEquals(1, board.path("total").asInt());
+      assertTrue(board.path("hosts").get(0).path("online").asBoolean());
+      assertFalse(board.path("hosts").get(0).path("last_contact").asText().isEmpty());
     } finally {
       stop(server);
     }

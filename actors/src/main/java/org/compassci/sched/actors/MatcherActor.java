@@ -137,6 +137,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
+  private final ActorRef<HostRegistryActor.Command> hosts;
   private final JobIdGenerator ids;
   private final String resultsRoot;
   private final Clock clock;
@@ -174,16 +175,25 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
+    return create(store, lifecycle, null, settings, clock);
+  }
+
+  /** {@code hosts}: told of every dispatch request and hand-out; null when nobody listens. */
+  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
+      SchedulerSettings settings, Clock clock) {
     return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
-      return new MatcherActor(ctx, timers, store, lifecycle, settings, clock).loading(stash);
+      ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock).loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
-      SchedulerSettings settings, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock) {
     super(ctx);
+    this.hosts = hosts;
     this.timers = timers;
     this.store = store;
     this.lifecycle = lifecycle;
@@ -309,6 +319,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onDispatch(Dispatch d) {
     touch();
     boxes.put(d.box().hostname(), d.box());
+    hosts.tell(new HostRegistryActor.Contact(d.box()));
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -436,6 +447,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
       lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
+      hosts.tell(new HostRegistryActor.HandedOut(p.request().box().hostname(), p.job().id()));
       p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
     } else if (r.error().isEmpty()) {
       // no longer queued in the store: another scheduler took it. Forget it, look again.

@@ -31,7 +31,8 @@ public record SchedulerSettings(
     org.compassci.sched.model.Timeouts timeouts,
     Duration resyncInterval,
     Duration redisClaimTtl,
-    Path resultsDir) {
+    Path resultsDir,
+    Duration hostsOfflineAfter) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -96,7 +97,8 @@ public record SchedulerSettings(
             integer(c, "requeue.max", "scheduler.requeue.max", 0, 100)),
         positive(c, "store-resync-interval"),
         positive(c, "redis-claim-ttl"),
-        Path.of(text(c, "extract.results-dir")).toAbsolutePath().normalize());
+        Path.of(text(c, "extract.results-dir")).toAbsolutePath().normalize(),
+        positive(c, "hosts.offline-after"));
   }
 
   private static String text(Config c, String key) {

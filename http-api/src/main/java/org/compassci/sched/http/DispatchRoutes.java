@@ -8,7 +8,12 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.InvalidJobException;
 import org.compassci.sched.model.Job;
 import org.compassci.sched.model.Testbox;
@@ -25,9 +30,42 @@ public final class DispatchRoutes extends AllDirectives {
   }
 
   public Route routes() {
-    return path(segment("jobs").slash("dispatch"),
-        () -> get(() -> extractRequest(request -> parameterMap(q -> dispatch(q,
-            request.getAttribute(HttpServer.CONNECTION).orElse(null))))));
+    return concat(
+        path(segment("jobs").slash("dispatch"),
+            () -> get(() -> extractRequest(request -> parameterMap(q -> dispatch(q,
+                request.getAttribute(HttpServer.CONNECTION).orElse(null)))))),
+        path(segment("hosts").slash(segment()), hostname -> concat(
+            post(() -> parameterMap(q -> register(hostname, q))),
+            get(() -> completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
+                    r -> new HostRegistryActor.Get(hostname, r))
+                .thenApply(Responses::outcome).exceptionally(Responses::unavailable))))));
+  }
+
+  /** A testbox tells what it is: the same parameters as a dispatch request, and its memory. */
+  private Route register(String hostname, Map<String, String> q) {
+    ObjectNode info = Json.object();
+    try {
+      Map<String, String> all = new java.util.HashMap<>(q);
+      all.put("hostname", hostname);
+      Testbox.fromQuery(all);
+      for (String key : List.of("arch", "tbox_type", "tbox_group", "tags")) {
+        if (q.containsKey(key)) {
+          info.put(key, q.get(key).trim());
+        }
+      }
+      if (q.containsKey("memory")) {
+        long mb = wholeNumber(q, "memory", 0);
+        if (mb < 0) {
+          throw new InvalidJobException("memory: must not be negative");
+        }
+        info.put("memory", mb);
+      }
+    } catch (InvalidJobException e) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, e.getMessage()));
+    }
+    return completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
+            r -> new HostRegistryActor.Register(hostname, info, r))
+        .thenApply(Responses::outcome).exceptionally(Responses::unavailable));
   }
 
   private Route dispatch(Map<String, String> q, Object connection) {

@@ -7,6 +7,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.compassci.sched.actors.ExtractActor;
+import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
@@ -18,6 +19,7 @@ public record Gateway(
     ActorRef<LifecycleActor.Command> lifecycle,
     ActorRef<PersistenceActor.Command> store,
     ActorRef<ExtractActor.Command> extractor,
+    ActorRef<HostRegistryActor.Command> hosts,
     Duration askTimeout,
     long maxBodyBytes) {
 

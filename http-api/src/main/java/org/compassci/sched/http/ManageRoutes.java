@@ -21,6 +21,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
 import org.compassci.sched.actors.ActorStats;
 import org.compassci.sched.actors.ExtractActor;
+import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
@@ -45,6 +46,11 @@ public final class ManageRoutes extends AllDirectives {
     return concat(
         path(segment("dashboard").slash("jobs").slash("pending"),
             () -> get(() -> parameterOptional("group_by", g -> pending(g.orElse("my_account"))))),
+        path(segment("dashboard").slash("hosts"), () -> get(() -> completeWithFuture(
+            gw.<HostRegistryActor.Command, ArrayNode>ask(gw.hosts(), HostRegistryActor.ListHosts::new)
+                .thenApply(list -> Responses.json(StatusCodes.OK, Json.object().put("total", list.size())
+                    .set("hosts", list)))
+                .exceptionally(Responses::unavailable)))),
         pathPrefix("manage", () -> admin(() -> concat(
             path(segment("explain").slash(longSegment()), id -> get(() -> explain(id))),
             path("matcher", () -> get(this::matcher)),
@@ -102,8 +108,10 @@ public final class ManageRoutes extends AllDirectives {
         ExtractActor.GetStats::new).thenApply(x -> new ActorStats("extract", Map.of(
             "running", (long) x.running(), "extracted", x.done(), "failed", x.failed()),
             x.messages(), x.lastActivity()));
+    CompletionStage<ActorStats> hosts = gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(),
+        HostRegistryActor.GetStats::new);
     CompletionStage<List<ActorStats>> all = matcher.thenCompose(m -> lifecycle.thenCompose(l ->
-        store.thenCompose(p -> extract.thenApply(x -> List.of(m, l, p, x)))));
+        store.thenCompose(p -> extract.thenCompose(x -> hosts.thenApply(h -> List.of(m, l, p, x, h))))));
     return completeWithFuture(all.thenApply(list -> {
       ArrayNode out = Json.MAPPER.createArrayNode();
       for (ActorStats a : list) {

@@ -1,0 +1,55 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.model.Testbox;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+class HostRegistryActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @Test
+  void registrationContactAndOfflineAfterSilence() throws InterruptedException {
+    ActorRef<HostRegistryActor.Command> hosts =
+        testKit.spawn(HostRegistryActor.create(Duration.ofMillis(300), Clock.systemUTC()));
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.Register("h1", Json.object().put("arch", "aarch64").put("memory", 16384), probe.getRef()));
+    assertEquals("aarch64", probe.receiveMessage().job().path("arch").asText());
+
+    hosts.tell(new HostRegistryActor.Contact(Testbox.fromQuery(Map.of("hostname", "h1", "freemem", "8000"))));
+    hosts.tell(new HostRegistryActor.HandedOut("h1", 42));
+    hosts.tell(new HostRegistryActor.Get("h1", probe.getRef()));
+    var h1 = probe.receiveMessage().job();
+    assertEquals(8000, h1.path("free_memory_mb").asLong());
+    assertEquals("42", h1.path("current_job").asText());
+    assertTrue(h1.path("online").asBoolean());
+
+    hosts.tell(new HostRegistryActor.Get("nobody", probe.getRef()));
+    assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());
+
+    Thread.sleep(500);
+    TestProbe<ArrayNode> list = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.ListHosts(list.getRef()));
+    ArrayNode all = list.receiveMessage();
+    assertEquals(1, all.size());
+    assertFalse(all.get(0).path("online").asBoolean(), "silent past offline-after");
+  }
+}
