@@ -48,8 +48,6 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** The matcher did not hold this job: it is unknown, or past submit. */
   public record CancelNotQueued(long id, ActorRef<Outcome> replyTo) implements Command {}
 
-  public record GetActiveCount(ActorRef<Integer> replyTo) implements Command {}
-
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
   /** The job went back to the queue: the matcher owns it again. */
@@ -168,10 +166,6 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Requeued.class, this::onRequeued)
         .onMessage(StatsExtracted.class, this::onStatsExtracted)
         .onMessage(StoreWritten.class, this::onWritten)
-        .onMessage(GetActiveCount.class, g -> {
-          g.replyTo().tell(active.size() + tracked.size());
-          return this;
-        })
         .build();
   }
 

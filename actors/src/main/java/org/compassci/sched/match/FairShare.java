@@ -98,8 +98,4 @@ public final class FairShare {
       }
     }
   }
-
-  int tenantCount() {
-    return tenants.size();
-  }
 }

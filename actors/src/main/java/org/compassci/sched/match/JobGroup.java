@@ -1,8 +1,6 @@
 package org.compassci.sched.match;
 
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -103,10 +101,5 @@ public final class JobGroup {
       }
     }
     return null;
-  }
-
-  List<QueuedJob> jobsOf(TenantQueue t) {
-    Lane lane = byTenant.get(t);
-    return lane == null ? List.of() : new ArrayList<>(lane.jobs);
   }
 }

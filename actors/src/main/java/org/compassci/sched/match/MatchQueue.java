@@ -1,6 +1,5 @@
 package org.compassci.sched.match;
 
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -308,10 +307,5 @@ public final class MatchQueue {
     return new Explain(id, g.key.tags(), g.key.targets(), g.key.memoryMb(), job.tenant.tenant,
         job.tenant.level, job.tenant.weight, ahead + 1, job.tenant.queued, boxes.size(), fitTags,
         fitMemory, rejections);
-  }
-
-  /** Every queued job, in no order: for tests and the reference implementation. */
-  public List<QueuedJob> all() {
-    return new ArrayList<>(jobs.values());
   }
 }

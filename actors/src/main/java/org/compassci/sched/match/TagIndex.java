@@ -24,7 +24,6 @@ final class TagIndex {
   /** Groups that need no tag at all: every box fits them. */
   private final List<JobGroup> untagged = new ArrayList<>();
   private final Map<Set<String>, BoxFit> cache = new HashMap<>();
-  private long cacheMisses;
 
   /** The groups one box tag-set fits, as bits of their indexes. */
   static final class BoxFit {
@@ -74,7 +73,6 @@ final class TagIndex {
   BoxFit fitting(Set<String> boxTags) {
     BoxFit fit = cache.get(boxTags);
     if (fit == null) {
-      cacheMisses++;
       if (cache.size() >= CACHE_MAX) {
         cache.clear();
       }
@@ -121,9 +119,5 @@ final class TagIndex {
 
   int cachedBoxes() {
     return cache.size();
-  }
-
-  long cacheMisses() {
-    return cacheMisses;
   }
 }

@@ -1,6 +1,5 @@
 package org.compassci.sched.http;
 
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -64,10 +63,5 @@ public final class HttpServer {
               .via(bytes), mat);
         }))
         .run(mat);
-  }
-
-  /** The address bound, for the start line and for tests that bind port 0. */
-  public static InetSocketAddress address(Tcp.ServerBinding binding) {
-    return binding.localAddress();
   }
 }
