@@ -29,7 +29,7 @@ class HostRegistryActorTest {
   @Test
   void registrationContactAndOfflineAfterSilence() throws InterruptedException {
     ActorRef<HostRegistryActor.Command> hosts =
-        testKit.spawn(HostRegistryActor.create(Duration.ofMillis(300), Clock.systemUTC()));
+        testKit.spawn(HostRegistryActor.create(Duration.ofSeconds(2), Clock.systemUTC()));
     TestProbe<Outcome> probe = testKit.createTestProbe();
     hosts.tell(new HostRegistryActor.Register("h1", Json.object().put("arch", "aarch64").put("memory", 16384), probe.getRef()));
     assertEquals("aarch64", probe.receiveMessage().job().path("arch").asText());
@@ -45,7 +45,7 @@ class HostRegistryActorTest {
     hosts.tell(new HostRegistryActor.Get("nobody", probe.getRef()));
     assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());
 
-    Thread.sleep(500);
+    Thread.sleep(2500);
     TestProbe<ArrayNode> list = testKit.createTestProbe();
     hosts.tell(new HostRegistryActor.ListHosts(list.getRef()));
     ArrayNode all = list.receiveMessage();
