@@ -2,7 +2,6 @@ package org.compassci.sched.actors;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -29,20 +28,16 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   public record Extracted(long id, Extraction.Result result) {}
 
-  public record GetStats(ActorRef<Stats> replyTo) implements Command {}
-
-  public record Stats(int running, long done, long failed, long messages, Instant lastActivity) {}
+  public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
   private record Finished(Extract request, Extraction.Result result) implements Command {}
 
   private final Extraction extraction;
   private final Executor executor;
-  private final Clock clock;
+  private final Activity activity;
   private int running;
   private long done;
   private long failed;
-  private long messages;
-  private Instant lastActivity = Instant.EPOCH;
 
   public static Behavior<Command> create(Extraction extraction, Clock clock) {
     return Behaviors.setup(ctx -> new ExtractActor(ctx, extraction, clock));
@@ -51,7 +46,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   private ExtractActor(ActorContext<Command> ctx, Extraction extraction, Clock clock) {
     super(ctx);
     this.extraction = extraction;
-    this.clock = clock;
+    this.activity = new Activity(clock);
     this.executor = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
   }
 
@@ -65,8 +60,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   }
 
   private Behavior<Command> onExtract(Extract e) {
-    messages++;
-    lastActivity = clock.instant();
+    activity.touch();
     running++;
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> extraction.run(e.job()), executor),
         (result, failure) -> new Finished(e, failure == null ? result
@@ -86,7 +80,8 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   }
 
   private Behavior<Command> onGetStats(GetStats g) {
-    g.replyTo().tell(new Stats(running, done, failed, messages, lastActivity));
+    g.replyTo().tell(new ActorStats("extract", java.util.Map.of("running", (long) running,
+        "extracted", done, "failed", failed), activity.messages(), activity.last()));
     return this;
   }
 }

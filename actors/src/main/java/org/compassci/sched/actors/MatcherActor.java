@@ -170,8 +170,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private boolean counting;
   private long parkIds;
-  private long messages;
-  private Instant lastActivity = Instant.EPOCH;
+  private final Activity activity;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
@@ -200,6 +199,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.ids = new JobIdGenerator(settings.workerId());
     this.resultsRoot = settings.resultsRoot();
     this.clock = clock;
+    this.activity = new Activity(clock);
     this.queue = new MatchQueue(settings.queueLevels(), settings.fairShareWeights(),
         settings.fairShareDefaultWeight());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
@@ -281,8 +281,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void touch() {
-    messages++;
-    lastActivity = clock.instant();
+    activity.touch();
   }
 
   private Behavior<Command> onSubmit(Submit s) {
@@ -601,7 +600,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new Stats(queue.size(), queue.groups(), queue.signatures(), parked.size(),
-        boxes.size(), queue.cachedBoxes(), messages, lastActivity));
+        boxes.size(), queue.cachedBoxes(), activity.messages(), activity.last()));
     return this;
   }
 }

@@ -104,10 +104,8 @@ public final class ManageRoutes extends AllDirectives {
         LifecycleActor.GetStats::new);
     CompletionStage<ActorStats> store = gw.<PersistenceActor.Command, ActorStats>ask(gw.store(),
         PersistenceActor.GetStats::new);
-    CompletionStage<ActorStats> extract = gw.<ExtractActor.Command, ExtractActor.Stats>ask(gw.extractor(),
-        ExtractActor.GetStats::new).thenApply(x -> new ActorStats("extract", Map.of(
-            "running", (long) x.running(), "extracted", x.done(), "failed", x.failed()),
-            x.messages(), x.lastActivity()));
+    CompletionStage<ActorStats> extract = gw.<ExtractActor.Command, ActorStats>ask(gw.extractor(),
+        ExtractActor.GetStats::new);
     CompletionStage<ActorStats> hosts = gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(),
         HostRegistryActor.GetStats::new);
     CompletionStage<List<ActorStats>> all = matcher.thenCompose(m -> lifecycle.thenCompose(l ->
