@@ -40,7 +40,15 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** The job ended or went back to the queue: its box no longer runs it. */
   public record JobEnded(String hostname, long jobId) implements Command {}
 
-  public record ListHosts(ActorRef<ArrayNode> replyTo) implements Command {}
+  /** Testboxes by hostname, from {@code offset}, at most {@code limit}. */
+  public record ListHosts(int offset, int limit, ActorRef<HostsPage> replyTo) implements Command {
+    public ListHosts(ActorRef<HostsPage> replyTo) {
+      this(0, Integer.MAX_VALUE, replyTo);
+    }
+  }
+
+  /** {@code total} and {@code online} count every known box; {@code hosts} is the page. */
+  public record HostsPage(int total, long online, ArrayNode hosts) {}
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
@@ -142,8 +150,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   private Behavior<Command> onList(ListHosts l) {
     ArrayNode out = Json.MAPPER.createArrayNode();
     hosts.values().stream().sorted((a, b) -> a.hostname.compareTo(b.hostname))
-        .forEach(h -> out.add(view(h)));
-    l.replyTo().tell(out);
+        .skip(l.offset()).limit(l.limit()).forEach(h -> out.add(view(h)));
+    l.replyTo().tell(new HostsPage(hosts.size(), hosts.values().stream().filter(this::online).count(), out));
     return this;
   }
 

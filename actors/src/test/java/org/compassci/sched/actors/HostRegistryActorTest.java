@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
@@ -46,10 +45,23 @@ class HostRegistryActorTest {
     assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());
 
     Thread.sleep(2500);
-    TestProbe<ArrayNode> list = testKit.createTestProbe();
+    TestProbe<HostRegistryActor.HostsPage> list = testKit.createTestProbe();
     hosts.tell(new HostRegistryActor.ListHosts(list.getRef()));
-    ArrayNode all = list.receiveMessage();
-    assertEquals(1, all.size());
-    assertFalse(all.get(0).path("online").asBoolean(), "silent past offline-after");
+    HostRegistryActor.HostsPage all = list.receiveMessage();
+    assertEquals(1, all.hosts().size());
+    assertEquals(0, all.online());
+    assertFalse(all.hosts().get(0).path("online").asBoolean(), "silent past offline-after");
+
+    for (int i = 0; i < 5; i++) {
+      hosts.tell(new HostRegistryActor.Contact(Testbox.fromQuery(Map.of("hostname", "p" + i))));
+    }
+    hosts.tell(new HostRegistryActor.ListHosts(2, 2, list.getRef()));
+    // by hostname: h1, p0, p1, p2, p3, p4
+    HostRegistryActor.HostsPage page = list.receiveMessage();
+    assertEquals(6, page.total());
+    assertEquals(5, page.online());
+    assertEquals(2, page.hosts().size());
+    assertEquals("p1", page.hosts().get(0).path("hostname").asText());
+    assertEquals("p2", page.hosts().get(1).path("hostname").asText());
   }
 }

@@ -55,11 +55,9 @@ public final class ManageRoutes extends AllDirectives {
             gw.<StatsActor.Command, ObjectNode>ask(gw.stats(), StatsActor.GetSummary::new)
                 .thenApply(s -> Responses.json(StatusCodes.OK, s))
                 .exceptionally(Responses::unavailable)))),
-        path(segment("dashboard").slash("hosts"), () -> get(() -> completeWithFuture(
-            gw.<HostRegistryActor.Command, ArrayNode>ask(gw.hosts(), HostRegistryActor.ListHosts::new)
-                .thenApply(list -> Responses.json(StatusCodes.OK, Json.object().put("total", list.size())
-                    .set("hosts", list)))
-                .exceptionally(Responses::unavailable)))),
+        path(segment("dashboard").slash("hosts"), () -> get(() ->
+            parameterOptional("offset", offset -> parameterOptional("limit", limit ->
+                hosts(offset.orElse("0"), limit.orElse("1000")))))),
         pathPrefix("manage", () -> admin(() -> concat(
             path(segment("explain").slash(longSegment()), id -> get(() -> explain(id))),
             path("matcher", () -> get(this::matcher)),
@@ -82,18 +80,39 @@ public final class ManageRoutes extends AllDirectives {
         .exceptionally(Responses::unavailable));
   }
 
+  /** offset and limit of a paged list, or why they are wrong. */
+  private record Page(int offset, int limit, String error) {
+    static Page of(String offsetText, String limitText) {
+      try {
+        int offset = Integer.parseInt(offsetText);
+        int limit = Integer.parseInt(limitText);
+        return offset < 0 || limit < 1 || limit > 1000
+            ? new Page(0, 0, "offset must be 0 or more, limit 1 to 1000") : new Page(offset, limit, null);
+      } catch (NumberFormatException e) {
+        return new Page(0, 0, "offset and limit must be whole numbers");
+      }
+    }
+  }
+
+  private Route hosts(String offsetText, String limitText) {
+    Page page = Page.of(offsetText, limitText);
+    if (page.error() != null) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, page.error()));
+    }
+    return completeWithFuture(gw.<HostRegistryActor.Command, HostRegistryActor.HostsPage>ask(gw.hosts(),
+            r -> new HostRegistryActor.ListHosts(page.offset(), page.limit(), r))
+        .thenApply(p -> Responses.json(StatusCodes.OK, Json.object().put("total", p.total())
+            .put("online", p.online()).put("offset", page.offset()).set("hosts", p.hosts())))
+        .exceptionally(Responses::unavailable));
+  }
+
   private Route running(String offsetText, String limitText) {
-    int offset;
-    int limit;
-    try {
-      offset = Integer.parseInt(offsetText);
-      limit = Integer.parseInt(limitText);
-    } catch (NumberFormatException e) {
-      return complete(Responses.error(StatusCodes.BAD_REQUEST, "offset and limit must be whole numbers"));
+    Page page = Page.of(offsetText, limitText);
+    if (page.error() != null) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, page.error()));
     }
-    if (offset < 0 || limit < 1 || limit > 1000) {
-      return complete(Responses.error(StatusCodes.BAD_REQUEST, "offset must be 0 or more, limit 1 to 1000"));
-    }
+    int offset = page.offset();
+    int limit = page.limit();
     return completeWithFuture(gw.<LifecycleActor.Command, LifecycleActor.Running>ask(gw.lifecycle(),
             r -> new LifecycleActor.ListRunning(offset, limit, r))
         .thenApply(r -> {

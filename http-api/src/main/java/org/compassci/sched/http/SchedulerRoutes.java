@@ -21,7 +21,9 @@ public final class SchedulerRoutes extends AllDirectives {
             new DispatchRoutes(gw).routes(),
             new WatchRoutes(gw).routes(),
             new JobRoutes(gw).routes(),
-            new ManageRoutes(gw, adminToken).routes()))),
+            new ManageRoutes(gw, adminToken).routes(),
+            new DashboardRoutes(gw).api()))),
+        new DashboardRoutes(gw).page(),
         // Prometheus scrapes /metrics by convention, outside the API's prefix
         path("metrics", () -> get(() -> completeWithFuture(
             gw.<org.compassci.sched.actors.StatsActor.Command, String>ask(gw.stats(),
