@@ -308,7 +308,7 @@ class EndToEndTest {
       assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
       assertEquals(404, http.get(V1 + "/manage/explain/42").status());
       JsonNode actors = http.get(V1 + "/manage/actors").json().path("actors");
-      assertEquals(5, actors.size());
+      assertEquals(7, actors.size(), "matcher, lifecycle, persistence, extract, hosts, watch, stats");
       assertEquals("matcher", actors.get(0).path("name").asText());
       assertEquals(3, actors.get(0).path("holds").path("queued_jobs").asInt());
       assertTrue(actors.get(0).path("messages").asLong() >= 3);
