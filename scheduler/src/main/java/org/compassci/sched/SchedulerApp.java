@@ -20,6 +20,8 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.StatsActor;
+import org.compassci.sched.actors.WatchActor;
 import org.compassci.sched.config.BadSettingException;
 import org.compassci.sched.config.SchedulerSettings;
 import org.compassci.sched.extract.Extraction;
@@ -94,15 +96,19 @@ public final class SchedulerApp {
           ctx.spawn(PersistenceActor.create(store, redis, s.storeBatchMax()), "persistence");
       ActorRef<ExtractActor.Command> extractor = ctx.spawn(ExtractActor.create(
           new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()), clock), "extract");
-      ActorRef<LifecycleActor.Command> lifecycle =
-          ctx.spawn(LifecycleActor.create(persistence, extractor, s.timeouts(), clock), "lifecycle");
       ActorRef<HostRegistryActor.Command> hosts =
           ctx.spawn(HostRegistryActor.create(s.hostsOfflineAfter(), clock), "hosts");
+      ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(
+          LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock), "lifecycle");
+      ActorRef<WatchActor.Command> watch =
+          ctx.spawn(WatchActor.create(lifecycle, s.askTimeout(), clock), "watch");
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
-          MatcherActor.create(persistence, lifecycle, hosts, s, clock), "matcher");
+          MatcherActor.create(persistence, lifecycle, hosts, watch, s, clock), "matcher");
+      ActorRef<StatsActor.Command> stats =
+          ctx.spawn(StatsActor.create(matcher, lifecycle, s.statsInterval(), clock), "stats");
 
-      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, s.askTimeout(),
-          s.maxBodyBytes());
+      Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
+          s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->

@@ -37,6 +37,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   public record HandedOut(String hostname, long jobId) implements Command {}
 
+  /** The job ended or went back to the queue: its box no longer runs it. */
+  public record JobEnded(String hostname, long jobId) implements Command {}
+
   public record ListHosts(ActorRef<ArrayNode> replyTo) implements Command {}
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
@@ -49,6 +52,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     ObjectNode registered = Json.object();
     Instant lastContact;
     long freeMemMb = -1;
+    long currentJob;
     long lastJob;
 
     Host(String hostname) {
@@ -84,6 +88,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(Get.class, this::onGet)
         .onMessage(Contact.class, this::onContact)
         .onMessage(HandedOut.class, this::onHandedOut)
+        .onMessage(JobEnded.class, this::onJobEnded)
         .onMessage(ListHosts.class, this::onList)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
@@ -119,7 +124,18 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   }
 
   private Behavior<Command> onHandedOut(HandedOut h) {
-    host(h.hostname()).lastJob = h.jobId();
+    Host host = host(h.hostname());
+    host.lastJob = h.jobId();
+    host.currentJob = h.jobId();
+    return this;
+  }
+
+  private Behavior<Command> onJobEnded(JobEnded e) {
+    Host h = hosts.get(e.hostname());
+    // a box handed a newer job meanwhile keeps it
+    if (h != null && h.currentJob == e.jobId()) {
+      h.currentJob = 0;
+    }
     return this;
   }
 
@@ -149,8 +165,11 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     if (h.freeMemMb >= 0) {
       v.put("free_memory_mb", h.freeMemMb);
     }
+    if (h.currentJob != 0) {
+      v.put("current_job", Long.toString(h.currentJob));
+    }
     if (h.lastJob != 0) {
-      v.put("current_job", Long.toString(h.lastJob));
+      v.put("last_job", Long.toString(h.lastJob));
     }
     v.put("online", online(h));
     return v;

@@ -50,6 +50,21 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
+  /** Jobs that ended since the last time, by health; the counts start again from zero. */
+  public record TakeTally(ActorRef<Tally> replyTo) implements Command {}
+
+  /** {@code running}: jobs out on testboxes now, by stage. */
+  public record Tally(Map<String, Long> endedByHealth, Map<String, Long> running) {}
+
+  /** Jobs out on testboxes, by job id, from {@code offset}, at most {@code limit}. */
+  public record ListRunning(int offset, int limit, ActorRef<Running> replyTo) implements Command {}
+
+  /** {@code byStage} counts every job out; {@code jobs} is the page asked for. */
+  public record Running(int total, Map<String, Long> byStage, List<com.fasterxml.jackson.databind.node.ObjectNode> jobs) {}
+
+  /** Report (or stop reporting) this job's changes to {@code reportTo}, the watch actor. */
+  public record Watch(long id, boolean on, ActorRef<WatchActor.Command> reportTo) implements Command {}
+
   /** The job went back to the queue: the matcher owns it again. */
   public record Forget(long id) implements Command {}
 
@@ -83,6 +98,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<ExtractActor.Command> extractor;
   private final ActorRef<ExtractActor.Extracted> extracted;
+  /** Known from its first Watch, as the matcher is from its first Track. */
+  private ActorRef<WatchActor.Command> watch;
+  private final ActorRef<HostRegistryActor.Command> hosts;
+  /** Jobs someone follows: only their changes are reported, so the rest cost nothing. */
+  private final java.util.Set<Long> watched = new java.util.HashSet<>();
+  private Map<String, Long> endedByHealth = new HashMap<>();
   private final Map<Long, Job> active = new HashMap<>();
   /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
   private final Map<Long, JobRecord> tracked = new HashMap<>();
@@ -95,8 +116,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, Timeouts timeouts, Clock clock) {
+    return create(store, extractor, null, timeouts, clock);
+  }
+
+  /** {@code hosts}: told when a job leaves its box; null when nobody listens. */
+  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
+      Timeouts timeouts, Clock clock) {
     return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
-        timers -> new LifecycleActor(ctx, timers, store, extractor, timeouts, clock).loading(stash))));
+        timers -> new LifecycleActor(ctx, timers, store, extractor,
+            hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock).loading(stash))));
   }
 
   /**
@@ -120,8 +149,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<ExtractActor.Command> extractor,
-      Timeouts timeouts, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock) {
     super(ctx);
+    this.hosts = hosts;
     this.extractor = extractor;
     this.extracted = ctx.messageAdapter(ExtractActor.Extracted.class, StatsExtracted::new);
     this.store = store;
@@ -154,7 +184,22 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
               activity.messages(), activity.last()));
           return this;
         })
+        .onMessage(TakeTally.class, t -> {
+          t.replyTo().tell(new Tally(endedByHealth, runningByStage()));
+          endedByHealth = new HashMap<>();
+          return this;
+        })
+        .onMessage(ListRunning.class, this::onListRunning)
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
+        .onMessage(Watch.class, w -> {
+          watch = w.reportTo();
+          if (w.on()) {
+            watched.add(w.id());
+          } else {
+            watched.remove(w.id());
+          }
+          return this;
+        })
         .onMessage(Forget.class, f -> {
           active.remove(f.id());
           tracked.remove(f.id());
@@ -176,6 +221,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     // a hand-out is the newest word on its job: any copy held from before is stale
     active.remove(r.id());
     tracked.put(r.id(), r);
+    if (watched.contains(r.id())) {
+      // someone follows it: worth reading the document now to report the hand-out
+      tracked.remove(r.id());
+      Job job = readable(r);
+      if (job != null) {
+        active.put(job.id(), job);
+        watch.tell(new WatchActor.Changed(job.id(), job.view()));
+      }
+    }
     // parsed only when needed: the hand-out's deadline comes from the record alone
     Duration ack = timeouts.dispatchAck().compareTo(timeouts.dispatch()) < 0
         ? timeouts.dispatchAck() : timeouts.dispatch();
@@ -270,6 +324,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       job.setStage(JobStage.FINISH, now);
     }
     getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
+    endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
     write(job, null);
     return this;
   }
@@ -425,6 +480,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return;
     }
     DataReadiness before = job.readiness();
+    JobStage stageBefore = job.stage();
     JobUpdate.Result r = JobUpdate.apply(job, u.params(), u.mode(), clock.instant());
     if (r.refused()) {
       if (u.mode() == JobUpdate.Mode.LEGACY && r.refusal() != Outcome.Status.INVALID) {
@@ -439,6 +495,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return;
     }
     reschedule(job);
+    if (!stageBefore.isFinal() && job.stage().isFinal()) {
+      endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
+    }
     if (before != DataReadiness.UPLOADED && job.readiness() == DataReadiness.UPLOADED) {
       extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
     }
@@ -449,6 +508,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** Writes the job's state, kept when the store is away; a retired job leaves memory here. */
   private void write(Job job, PendingUpdate update) {
     Object context = update;
+    if (watched.contains(job.id())) {
+      watch.tell(new WatchActor.Changed(job.id(), job.view()));
+    }
+    if (job.stage().isFinal() && !job.field("host_machine").isEmpty()) {
+      hosts.tell(new HostRegistryActor.JobEnded(job.field("host_machine"), job.id()));
+    }
     if (job.isRetired()) {
       active.remove(job.id());
       timers.cancel(job.id());
@@ -473,6 +538,62 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       }
     }
     return null;
+  }
+
+  private Map<String, Long> runningByStage() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    if (!tracked.isEmpty()) {
+      out.put(JobStage.DISPATCH.wireName(), (long) tracked.size());
+    }
+    for (Job job : active.values()) {
+      out.merge(job.stage().wireName(), 1L, Long::sum);
+    }
+    return out;
+  }
+
+  /** Paged by job id, so an operator's list is stable between two pages. */
+  private Behavior<Command> onListRunning(ListRunning l) {
+    java.util.TreeSet<Long> ids = new java.util.TreeSet<>(active.keySet());
+    ids.addAll(tracked.keySet());
+    List<com.fasterxml.jackson.databind.node.ObjectNode> page = new ArrayList<>();
+    long now = clock.millis();
+    int skipped = 0;
+    for (long id : ids.descendingSet()) {
+      if (skipped++ < l.offset()) {
+        continue;
+      }
+      if (page.size() >= l.limit()) {
+        break;
+      }
+      com.fasterxml.jackson.databind.node.ObjectNode row = org.compassci.sched.model.Json.object()
+          .put("job_id", Long.toString(id));
+      Job job = active.get(id);
+      if (job != null) {
+        row.put("job_stage", job.stage().wireName()).put("testbox", job.field("host_machine"))
+            .put("tbox_group", job.field("tbox_group")).put("tenant", job.tenant())
+            .put("suite", job.field("suite"));
+        Instant since = parseInstant(job.field(job.stage().timeField()));
+        row.put("stage_since", since == null ? null : since.toString());
+        row.put("age_s", since == null ? null : (now - since.toEpochMilli()) / 1000);
+      } else {
+        JobRecord r = tracked.get(id);
+        row.put("job_stage", JobStage.DISPATCH.wireName()).put("testbox", r.host())
+            .put("tbox_group", r.tboxGroup()).put("tenant", r.tenant())
+            .put("stage_since", Instant.ofEpochMilli(r.dispatchTimeMillis()).toString())
+            .put("age_s", (now - r.dispatchTimeMillis()) / 1000);
+      }
+      page.add(row);
+    }
+    l.replyTo().tell(new Running(ids.size(), runningByStage(), page));
+    return this;
+  }
+
+  private static Instant parseInstant(String s) {
+    try {
+      return s.isEmpty() ? null : Instant.parse(s);
+    } catch (java.time.format.DateTimeParseException e) {
+      return null;
+    }
   }
 
   private void onGet(Get g, Job job, Outcome unused) {

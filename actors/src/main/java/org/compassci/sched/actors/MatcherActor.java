@@ -78,6 +78,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
+  /** The counts since the last time; they start again from zero. */
+  public record TakeTally(ActorRef<MatcherTally> replyTo) implements Command {}
+
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
   private record RetryLoad() implements Command {}
@@ -138,6 +141,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
   private final ActorRef<HostRegistryActor.Command> hosts;
+  private final ActorRef<WatchActor.Command> watch;
   private final JobIdGenerator ids;
   private final String resultsRoot;
   private final Clock clock;
@@ -171,28 +175,35 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private boolean counting;
   private long parkIds;
   private final Activity activity;
+  private final MatcherTally.Counter tally = new MatcherTally.Counter();
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
-    return create(store, lifecycle, null, settings, clock);
+    return create(store, lifecycle, null, null, settings, clock);
   }
 
-  /** {@code hosts}: told of every dispatch request and hand-out; null when nobody listens. */
+  /**
+   * {@code hosts}: told of every dispatch request and hand-out; {@code watch}: told when a queued
+   * job is cancelled or comes back to the queue. Either may be null when nobody listens.
+   */
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
-      SchedulerSettings settings, Clock clock) {
+      ActorRef<WatchActor.Command> watch, SchedulerSettings settings, Clock clock) {
     return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
-      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock).loading(stash);
+      ActorRef<WatchActor.Command> watchers = watch != null ? watch : ctx.getSystem().ignoreRef();
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, watchers, settings, clock).loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
-      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, ActorRef<WatchActor.Command> watch,
+      SchedulerSettings settings, Clock clock) {
     super(ctx);
     this.hosts = hosts;
+    this.watch = watch;
     this.timers = timers;
     this.store = store;
     this.lifecycle = lifecycle;
@@ -257,6 +268,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
+        .onMessage(TakeTally.class, this::onTakeTally)
         .onMessage(Dispatch.class, this::onDispatch)
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Requeue.class, this::onRequeue)
@@ -304,6 +316,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         p.replyTo().tell(new SubmitResult(List.of(), w.written().error()));
         return this;
       }
+      tally.submitted(p.jobs().size());
       List<Submitted> out = new ArrayList<>(p.jobs().size());
       for (Job job : p.jobs()) {
         enqueue(job);
@@ -323,7 +336,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (job != null) {
       handOut(job, d);
     } else if (d.longPoll().isZero() || d.longPoll().isNegative()) {
-      d.replyTo().tell(new NoJob());
+      noJob(d.replyTo());
     } else {
       park(d);
     }
@@ -335,7 +348,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (old != null) {
       // the box asked again: its earlier request has been given up on
       timers.cancel(old.id());
-      old.request().replyTo().tell(new NoJob());
+      noJob(old.request().replyTo());
     }
     Parked p = new Parked(++parkIds, d);
     parked.put(d.box().hostname(), p);
@@ -347,7 +360,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       Parked p = it.next();
       if (p.id() == w.parkId()) {
         it.remove();
-        p.request().replyTo().tell(new NoJob());
+        noJob(p.request().replyTo());
         break;
       }
     }
@@ -379,7 +392,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       if (p.request().connection() == g.connection()) {
         it.remove();
         timers.cancel(p.id());
-        p.request().replyTo().tell(new NoJob());
+        noJob(p.request().replyTo());
       }
     }
     return this;
@@ -438,7 +451,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     boolean clientLeft = settleConnection(p.request().connection());
     if (r.record().isPresent() && clientLeft) {
       // durable, but its box hung up before the answer: back to its old place at once
-      p.request().replyTo().tell(new NoJob());
+      noJob(p.request().replyTo());
       getContext().getSelf().tell(new Requeue(p.job().id(), r.record().get().tokenHash(),
           "the testbox hung up before its answer", getContext().getSystem().ignoreRef()));
       return this;
@@ -447,6 +460,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       // the lifecycle hears of the job before the testbox can report on it
       lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
       hosts.tell(new HostRegistryActor.HandedOut(p.request().box().hostname(), p.job().id()));
+      tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
       p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
     } else if (r.error().isEmpty()) {
       // no longer queued in the store: another scheduler took it. Forget it, look again.
@@ -482,7 +496,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private void cancelDone(PendingCancel p, PersistenceActor.Modified r) {
     if (r.result().isPresent()) {
-      p.replyTo().tell(Outcome.ok((ObjectNode) r.result().get()));
+      ObjectNode view = (ObjectNode) r.result().get();
+      tally.cancelled();
+      watch.tell(new WatchActor.Changed(p.job().id(), view));
+      p.replyTo().tell(Outcome.ok(view));
       return;
     }
     String error = r.error().orElse("");
@@ -526,7 +543,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
     enqueue(job);
-    p.replyTo().tell(Outcome.ok(job.view()));
+    ObjectNode view = job.view();
+    watch.tell(new WatchActor.Changed(job.id(), view));
+    p.replyTo().tell(Outcome.ok(view));
     serveParked();
   }
 
@@ -595,6 +614,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onExplain(Explain e) {
     e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), boxes.values())));
+    return this;
+  }
+
+  private void noJob(ActorRef<DispatchResult> replyTo) {
+    tally.empty();
+    replyTo.tell(new NoJob());
+  }
+
+  private Behavior<Command> onTakeTally(TakeTally t) {
+    t.replyTo().tell(tally.take(queue.pending("my_account"), queue.pending("tbox_group")));
     return this;
   }
 

@@ -32,7 +32,11 @@ public record SchedulerSettings(
     Duration resyncInterval,
     Duration redisClaimTtl,
     Path resultsDir,
-    Duration hostsOfflineAfter) {
+    Duration hostsOfflineAfter,
+    Duration waitTimeout,
+    Duration watchHeartbeat,
+    int watchMaxJobs,
+    Duration statsInterval) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -98,7 +102,11 @@ public record SchedulerSettings(
         positive(c, "store-resync-interval"),
         positive(c, "redis-claim-ttl"),
         Path.of(text(c, "extract.results-dir")).toAbsolutePath().normalize(),
-        positive(c, "hosts.offline-after"));
+        positive(c, "hosts.offline-after"),
+        positive(c, "wait.timeout"),
+        positive(c, "watch.heartbeat"),
+        integer(c, "watch.max-jobs", "scheduler.watch.max-jobs", 1, 100_000),
+        positive(c, "stats.interval"));
   }
 
   private static String text(Config c, String key) {

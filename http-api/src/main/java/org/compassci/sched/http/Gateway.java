@@ -11,6 +11,8 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.StatsActor;
+import org.compassci.sched.actors.WatchActor;
 
 /** The actors the routes talk to, and the one place where the HTTP edge asks them. */
 public record Gateway(
@@ -20,8 +22,13 @@ public record Gateway(
     ActorRef<PersistenceActor.Command> store,
     ActorRef<ExtractActor.Command> extractor,
     ActorRef<HostRegistryActor.Command> hosts,
+    ActorRef<WatchActor.Command> watch,
+    ActorRef<StatsActor.Command> stats,
     Duration askTimeout,
-    long maxBodyBytes) {
+    long maxBodyBytes,
+    Duration waitTimeout,
+    Duration heartbeat,
+    int watchMaxJobs) {
 
   public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {

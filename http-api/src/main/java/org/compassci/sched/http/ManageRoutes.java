@@ -25,6 +25,8 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.StatsActor;
+import org.compassci.sched.actors.WatchActor;
 import org.compassci.sched.match.MatchQueue;
 import org.compassci.sched.model.Json;
 
@@ -46,6 +48,13 @@ public final class ManageRoutes extends AllDirectives {
     return concat(
         path(segment("dashboard").slash("jobs").slash("pending"),
             () -> get(() -> parameterOptional("group_by", g -> pending(g.orElse("my_account"))))),
+        path(segment("dashboard").slash("jobs").slash("running"), () -> get(() ->
+            parameterOptional("offset", offset -> parameterOptional("limit", limit ->
+                running(offset.orElse("0"), limit.orElse("100")))))),
+        path(segment("dashboard").slash("stats"), () -> get(() -> completeWithFuture(
+            gw.<StatsActor.Command, ObjectNode>ask(gw.stats(), StatsActor.GetSummary::new)
+                .thenApply(s -> Responses.json(StatusCodes.OK, s))
+                .exceptionally(Responses::unavailable)))),
         path(segment("dashboard").slash("hosts"), () -> get(() -> completeWithFuture(
             gw.<HostRegistryActor.Command, ArrayNode>ask(gw.hosts(), HostRegistryActor.ListHosts::new)
                 .thenApply(list -> Responses.json(StatusCodes.OK, Json.object().put("total", list.size())
@@ -68,6 +77,31 @@ public final class ManageRoutes extends AllDirectives {
           ObjectNode body = Json.object().put("total", p.total());
           ObjectNode groups = body.putObject("groups");
           p.groups().forEach(groups::put);
+          return Responses.json(StatusCodes.OK, body);
+        })
+        .exceptionally(Responses::unavailable));
+  }
+
+  private Route running(String offsetText, String limitText) {
+    int offset;
+    int limit;
+    try {
+      offset = Integer.parseInt(offsetText);
+      limit = Integer.parseInt(limitText);
+    } catch (NumberFormatException e) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, "offset and limit must be whole numbers"));
+    }
+    if (offset < 0 || limit < 1 || limit > 1000) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, "offset must be 0 or more, limit 1 to 1000"));
+    }
+    return completeWithFuture(gw.<LifecycleActor.Command, LifecycleActor.Running>ask(gw.lifecycle(),
+            r -> new LifecycleActor.ListRunning(offset, limit, r))
+        .thenApply(r -> {
+          ObjectNode body = Json.object().put("total", r.total()).put("offset", offset);
+          ObjectNode stages = body.putObject("by_stage");
+          r.byStage().forEach(stages::put);
+          ArrayNode jobs = body.putArray("jobs");
+          r.jobs().forEach(jobs::add);
           return Responses.json(StatusCodes.OK, body);
         })
         .exceptionally(Responses::unavailable));
@@ -108,8 +142,13 @@ public final class ManageRoutes extends AllDirectives {
         ExtractActor.GetStats::new);
     CompletionStage<ActorStats> hosts = gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(),
         HostRegistryActor.GetStats::new);
+    CompletionStage<ActorStats> watch = gw.<WatchActor.Command, ActorStats>ask(gw.watch(),
+        WatchActor.GetStats::new);
+    CompletionStage<ActorStats> stats = gw.<StatsActor.Command, ActorStats>ask(gw.stats(),
+        StatsActor.GetStats::new);
     CompletionStage<List<ActorStats>> all = matcher.thenCompose(m -> lifecycle.thenCompose(l ->
-        store.thenCompose(p -> extract.thenCompose(x -> hosts.thenApply(h -> List.of(m, l, p, x, h))))));
+        store.thenCompose(p -> extract.thenCompose(x -> hosts.thenCompose(h -> watch.thenCompose(
+            w -> stats.thenApply(st -> List.of(m, l, p, x, h, w, st))))))));
     return completeWithFuture(all.thenApply(list -> {
       ArrayNode out = Json.MAPPER.createArrayNode();
       for (ActorStats a : list) {

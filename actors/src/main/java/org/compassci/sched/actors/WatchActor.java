@@ -1,0 +1,388 @@
+package org.compassci.sched.actors;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.watch.WaitCondition;
+
+/**
+ * Follows the jobs someone watches (an event stream) or waits on (jobs/wait). It tells the
+ * lifecycle which jobs to report, so that jobs nobody follows cost nothing; it keeps each
+ * followed job's last state once, however many follow it, and sends each follower the fields
+ * that changed.
+ */
+public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
+
+  public sealed interface Command {}
+
+  /** Opens a stream of events about {@code ids}; it ends with {@link End} once all have closed. */
+  public record Subscribe(List<Long> ids, ActorRef<Event> out) implements Command {}
+
+  /** The stream's reader went away. */
+  public record Unsubscribe(ActorRef<Event> out) implements Command {}
+
+  public record Wait(Map<Long, WaitCondition> on, Duration timeout, ActorRef<WaitResult> replyTo)
+      implements Command {}
+
+  /** A followed job's new state: its whole view, credentials already gone. */
+  public record Changed(long id, ObjectNode state) implements Command {}
+
+  public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
+
+  private record Snapshot(long id, Outcome outcome, Throwable failure) implements Command {}
+
+  private record RetrySnapshot(long id) implements Command {}
+
+  private record WaitOver(long waitId) implements Command {}
+
+  /** What a stream receives. */
+  public sealed interface Event {}
+
+  /**
+   * {@code fields}: {@code job_id} and what changed (everything, the first time);
+   * {@code state}: the whole state, for a reader that fell behind and must skip ahead.
+   */
+  public record JobEvent(long id, ObjectNode fields, ObjectNode state) implements Event {}
+
+  /** The job retired (or is unknown: then {@code error} says so); no more events for it. */
+  public record Closed(long id, String error) implements Event {}
+
+  /** Every job of the stream has closed. */
+  public record End() implements Event {}
+
+  /**
+   * {@code remaining}: the conditions not met yet; {@code waited}: each job's stage, health and
+   * readiness now (or an error for a job that does not exist).
+   */
+  public record WaitResult(Map<Long, WaitCondition> remaining, Map<Long, ObjectNode> waited) {}
+
+  private static final class Followed {
+    /** Null until the first read of the job is back. */
+    ObjectNode last;
+    /** A change that arrived before that first read. */
+    ObjectNode early;
+    final Set<ActorRef<Event>> streams = new HashSet<>();
+    final Set<Long> waits = new HashSet<>();
+  }
+
+  private record Waiter(Map<Long, WaitCondition> on, Map<Long, String> unknown, ActorRef<WaitResult> replyTo) {}
+
+  private static final Duration READ_RETRY = Duration.ofSeconds(1);
+
+  private final ActorRef<LifecycleActor.Command> lifecycle;
+  private final Duration askTimeout;
+  private final TimerScheduler<Command> timers;
+  private final Activity activity;
+  private final Map<Long, Followed> followed = new HashMap<>();
+  /** Each stream's jobs not closed yet. */
+  private final Map<ActorRef<Event>, Set<Long>> streams = new HashMap<>();
+  private final Map<Long, Waiter> waiters = new HashMap<>();
+  private long waitIds;
+
+  public static Behavior<Command> create(ActorRef<LifecycleActor.Command> lifecycle, Duration askTimeout,
+      Clock clock) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(
+        timers -> new WatchActor(ctx, timers, lifecycle, askTimeout, clock)));
+  }
+
+  private WatchActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+      ActorRef<LifecycleActor.Command> lifecycle, Duration askTimeout, Clock clock) {
+    super(ctx);
+    this.timers = timers;
+    this.lifecycle = lifecycle;
+    this.askTimeout = askTimeout;
+    this.activity = new Activity(clock);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Subscribe.class, this::onSubscribe)
+        .onMessage(Unsubscribe.class, this::onUnsubscribe)
+        .onMessage(Wait.class, this::onWait)
+        .onMessage(Changed.class, this::onChanged)
+        .onMessage(Snapshot.class, this::onSnapshot)
+        .onMessage(RetrySnapshot.class, r -> {
+          if (followed.containsKey(r.id())) {
+            read(r.id());
+          }
+          return this;
+        })
+        .onMessage(WaitOver.class, w -> {
+          Waiter waiter = waiters.get(w.waitId());
+          if (waiter != null) {
+            answer(w.waitId(), waiter);
+          }
+          return this;
+        })
+        .onMessage(GetStats.class, this::onGetStats)
+        .build();
+  }
+
+  private Followed follow(long id) {
+    Followed f = followed.get(id);
+    if (f == null) {
+      f = new Followed();
+      followed.put(id, f);
+      // the lifecycle reports changes from here on, so nothing between the read and them is lost
+      lifecycle.tell(new LifecycleActor.Watch(id, true, getContext().getSelf()));
+      read(id);
+    }
+    return f;
+  }
+
+  private void read(long id) {
+    getContext().ask(Outcome.class, lifecycle, askTimeout, r -> new LifecycleActor.Get(id, r),
+        (outcome, failure) -> new Snapshot(id, outcome, failure));
+  }
+
+  private void unfollowIfIdle(long id) {
+    Followed f = followed.get(id);
+    if (f != null && f.streams.isEmpty() && f.waits.isEmpty()) {
+      followed.remove(id);
+      lifecycle.tell(new LifecycleActor.Watch(id, false, getContext().getSelf()));
+    }
+  }
+
+  private Behavior<Command> onSubscribe(Subscribe s) {
+    activity.touch();
+    Set<Long> open = new HashSet<>(s.ids());
+    if (open.isEmpty()) {
+      s.out().tell(new End());
+      return this;
+    }
+    streams.put(s.out(), open);
+    for (long id : open) {
+      Followed f = follow(id);
+      f.streams.add(s.out());
+      if (f.last != null) {
+        s.out().tell(new JobEvent(id, withId(id, f.last), f.last));
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onUnsubscribe(Unsubscribe u) {
+    Set<Long> open = streams.remove(u.out());
+    if (open != null) {
+      for (long id : open) {
+        Followed f = followed.get(id);
+        if (f != null) {
+          f.streams.remove(u.out());
+          unfollowIfIdle(id);
+        }
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onWait(Wait w) {
+    activity.touch();
+    long waitId = ++waitIds;
+    Waiter waiter = new Waiter(new LinkedHashMap<>(w.on()), new HashMap<>(), w.replyTo());
+    waiters.put(waitId, waiter);
+    for (long id : waiter.on().keySet()) {
+      follow(id).waits.add(waitId);
+    }
+    timers.startSingleTimer(waitId, new WaitOver(waitId), w.timeout());
+    judge(waitId, waiter);
+    return this;
+  }
+
+  private Behavior<Command> onSnapshot(Snapshot s) {
+    Followed f = followed.get(s.id());
+    if (f == null || f.last != null) {
+      return this;
+    }
+    if (s.failure() != null || s.outcome().status() == Outcome.Status.UNAVAILABLE) {
+      // the store is away: the followers keep waiting, the read is tried again
+      timers.startSingleTimer("read-" + s.id(), new RetrySnapshot(s.id()), READ_RETRY);
+      return this;
+    }
+    if (s.outcome().status() != Outcome.Status.OK) {
+      unknown(s.id(), f, s.outcome().message());
+      return this;
+    }
+    ObjectNode state = s.outcome().job();
+    // a change reported while the read was out is newer unless the read saw a later stage
+    if (f.early != null && stageOrder(f.early) >= stageOrder(state)) {
+      state = f.early;
+    }
+    f.early = null;
+    f.last = state;
+    for (ActorRef<Event> out : f.streams) {
+      out.tell(new JobEvent(s.id(), withId(s.id(), state), state));
+    }
+    settle(s.id(), f);
+    return this;
+  }
+
+  private Behavior<Command> onChanged(Changed c) {
+    Followed f = followed.get(c.id());
+    if (f == null) {
+      return this;
+    }
+    activity.touch();
+    if (f.last == null) {
+      f.early = c.state();
+      return this;
+    }
+    ObjectNode changes = changes(c.id(), f.last, c.state());
+    f.last = c.state();
+    if (changes.size() > 1) {
+      for (ActorRef<Event> out : f.streams) {
+        out.tell(new JobEvent(c.id(), changes, c.state()));
+      }
+    }
+    settle(c.id(), f);
+    return this;
+  }
+
+  /** After a new state: waits are judged, and a retired job closes its streams. */
+  private void settle(long id, Followed f) {
+    for (long waitId : List.copyOf(f.waits)) {
+      Waiter w = waiters.get(waitId);
+      if (w != null) {
+        judge(waitId, w);
+      }
+    }
+    if (WaitCondition.retired(f.last)) {
+      for (ActorRef<Event> out : List.copyOf(f.streams)) {
+        close(out, id, null);
+      }
+      f.streams.clear();
+      unfollowIfIdle(id);
+    }
+  }
+
+  private void unknown(long id, Followed f, String why) {
+    for (ActorRef<Event> out : List.copyOf(f.streams)) {
+      close(out, id, why);
+    }
+    f.streams.clear();
+    for (long waitId : List.copyOf(f.waits)) {
+      Waiter w = waiters.get(waitId);
+      if (w != null) {
+        w.unknown().put(id, why);
+        judge(waitId, w);
+      }
+    }
+    f.waits.clear();
+    unfollowIfIdle(id);
+  }
+
+  private void close(ActorRef<Event> out, long id, String error) {
+    out.tell(new Closed(id, error));
+    Set<Long> open = streams.get(out);
+    if (open != null) {
+      open.remove(id);
+      if (open.isEmpty()) {
+        streams.remove(out);
+        out.tell(new End());
+      }
+    }
+  }
+
+  /** Answers when every job's state is known and one condition holds, or can never hold. */
+  private void judge(long waitId, Waiter w) {
+    if (!w.unknown().isEmpty()) {
+      answer(waitId, w);
+      return;
+    }
+    boolean decided = false;
+    for (Map.Entry<Long, WaitCondition> e : w.on().entrySet()) {
+      Followed f = followed.get(e.getKey());
+      if (f == null || f.last == null) {
+        return;
+      }
+      if (e.getValue().judge(f.last) != WaitCondition.Verdict.NOT_YET) {
+        decided = true;
+      }
+    }
+    if (decided) {
+      answer(waitId, w);
+    }
+  }
+
+  private void answer(long waitId, Waiter w) {
+    waiters.remove(waitId);
+    timers.cancel(waitId);
+    Map<Long, WaitCondition> remaining = new LinkedHashMap<>();
+    Map<Long, ObjectNode> waited = new LinkedHashMap<>();
+    for (Map.Entry<Long, WaitCondition> e : w.on().entrySet()) {
+      long id = e.getKey();
+      Followed f = followed.get(id);
+      if (w.unknown().containsKey(id)) {
+        waited.put(id, Json.object().put("error", w.unknown().get(id)));
+      } else if (f == null || f.last == null) {
+        // still being read when the wait ran out: asked again next time
+        remaining.put(id, e.getValue());
+      } else {
+        waited.put(id, summary(f.last));
+        if (e.getValue().judge(f.last) == WaitCondition.Verdict.NOT_YET) {
+          remaining.put(id, e.getValue());
+        }
+      }
+      if (f != null) {
+        f.waits.remove(waitId);
+        unfollowIfIdle(id);
+      }
+    }
+    w.replyTo().tell(new WaitResult(remaining, waited));
+  }
+
+  private Behavior<Command> onGetStats(GetStats g) {
+    g.replyTo().tell(new ActorStats("watch", Map.of("followed_jobs", (long) followed.size(),
+        "streams", (long) streams.size(), "waits", (long) waiters.size()),
+        activity.messages(), activity.last()));
+    return this;
+  }
+
+  private static ObjectNode summary(ObjectNode state) {
+    ObjectNode s = Json.object();
+    for (String k : List.of("job_stage", "job_health", "job_data_readiness")) {
+      s.set(k, state.get(k));
+    }
+    return s;
+  }
+
+  private static ObjectNode withId(long id, ObjectNode state) {
+    ObjectNode out = Json.object().put("job_id", Long.toString(id));
+    out.setAll(state);
+    return out;
+  }
+
+  /** {@code job_id} and every field whose value differs from before. */
+  private static ObjectNode changes(long id, ObjectNode before, ObjectNode now) {
+    ObjectNode out = Json.object().put("job_id", Long.toString(id));
+    for (Iterator<Map.Entry<String, JsonNode>> it = now.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!e.getValue().equals(before.get(e.getKey()))) {
+        out.set(e.getKey(), e.getValue());
+      }
+    }
+    return out;
+  }
+
+  private static int stageOrder(ObjectNode state) {
+    return org.compassci.sched.model.JobStage.fromName(state.path("job_stage").asText())
+        .map(Enum::ordinal).orElse(0);
+  }
+}

@@ -1,0 +1,216 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.extract.Extraction;
+import org.compassci.sched.model.Job;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.JobUpdate;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.model.Timeouts;
+import org.compassci.sched.persistence.JdbcJobStore;
+import org.compassci.sched.watch.WaitCondition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The watch actor with the real lifecycle, persistence actor and embedded store. */
+class WatchActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+  static final Duration WAIT = Duration.ofSeconds(10);
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @TempDir Path dir;
+
+  private record Lab(JdbcJobStore store, ActorRef<LifecycleActor.Command> lifecycle,
+      ActorRef<WatchActor.Command> watch, TestProbe<HostRegistryActor.Command> hosts) {}
+
+  private Lab lab(JdbcJobStore store) {
+    ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
+    ActorRef<ExtractActor.Command> x = testKit.spawn(ExtractActor.create(
+        new Extraction(Extraction.installed(), dir.resolve("results"), "/result"), Clock.systemUTC()));
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = testKit.spawn(
+        LifecycleActor.create(p, x, hosts.getRef(), Timeouts.defaults(), Clock.systemUTC()));
+    ActorRef<WatchActor.Command> watch = testKit.spawn(WatchActor.create(lc, WAIT, Clock.systemUTC()));
+    return new Lab(store, lc, watch, hosts);
+  }
+
+  private static Job dispatched(long id) {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
+        id, Instant.now(), "/result");
+    job.handOut("h1", "tok", Instant.now());
+    return job;
+  }
+
+  private static void update(Lab lab, long id, String name, String value) {
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    lab.lifecycle().tell(new LifecycleActor.Update(id, List.of(new JobUpdate.Param(name, value)),
+        JobUpdate.Mode.STRICT, probe.getRef()));
+    assertEquals(Outcome.Status.OK, probe.receiveMessage(WAIT).status());
+  }
+
+  private static <T extends WatchActor.Event> T next(TestProbe<WatchActor.Event> probe, Class<T> type) {
+    return assertInstanceOf(type, probe.receiveMessage(WAIT));
+  }
+
+  @Test
+  void aStreamGetsTheStateThenEachChangeThenCloseWhenTheJobRetires() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      Job job = dispatched(5);
+      store.upsert(List.of(job.toRecord()));
+      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
+      TestProbe<WatchActor.Event> a = testKit.createTestProbe();
+      TestProbe<WatchActor.Event> b = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Subscribe(List.of(5L), a.getRef()));
+      WatchActor.JobEvent first = next(a, WatchActor.JobEvent.class);
+      assertEquals("5", first.fields().path("job_id").asText());
+      assertEquals("dispatch", first.fields().path("job_stage").asText());
+      assertEquals("s", first.fields().path("suite").asText(), "the first event is the whole state");
+      // a second watcher of the same job shares what the actor already knows
+      lab.watch().tell(new WatchActor.Subscribe(List.of(5L), b.getRef()));
+      assertEquals("dispatch", next(b, WatchActor.JobEvent.class).fields().path("job_stage").asText());
+
+      update(lab, 5, "job_stage", "running");
+      for (TestProbe<WatchActor.Event> p : List.of(a, b)) {
+        WatchActor.JobEvent change = next(p, WatchActor.JobEvent.class);
+        assertEquals("running", change.fields().path("job_stage").asText());
+        assertTrue(change.fields().has("running_time"), change.fields().toString());
+        assertFalse(change.fields().has("suite"), "only what changed: " + change.fields());
+      }
+      lab.watch().tell(new WatchActor.Unsubscribe(b.getRef()));
+      update(lab, 5, "job_stage", "finish");
+      assertEquals("finish", next(a, WatchActor.JobEvent.class).fields().path("job_stage").asText());
+      update(lab, 5, "job_data_readiness", "norun");
+      assertEquals("norun", next(a, WatchActor.JobEvent.class).fields().path("job_data_readiness").asText());
+      assertEquals(5L, next(a, WatchActor.Closed.class).id());
+      next(a, WatchActor.End.class);
+      b.expectNoMessage(Duration.ofMillis(200));
+
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.GetStats(stats.getRef()));
+      ActorStats s = stats.receiveMessage(WAIT);
+      assertEquals(0L, s.holds().get("followed_jobs"), "a retired job is no longer followed");
+      assertEquals(0L, s.holds().get("streams"));
+    }
+  }
+
+  @Test
+  void anUnknownJobClosesWithAnErrorAndARetiredOneWithItsLastState() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      Job done = dispatched(8);
+      done.setStage(org.compassci.sched.model.JobStage.FINISH, Instant.now());
+      done.setReadiness(org.compassci.sched.model.DataReadiness.COMPLETE);
+      store.upsert(List.of(done.toRecord()));
+      TestProbe<WatchActor.Event> out = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Subscribe(List.of(404L, 8L), out.getRef()));
+      Map<Long, WatchActor.Event> seen = new LinkedHashMap<>();
+      List<WatchActor.Event> events = List.of(out.receiveMessage(WAIT), out.receiveMessage(WAIT),
+          out.receiveMessage(WAIT), out.receiveMessage(WAIT));
+      for (WatchActor.Event e : events) {
+        if (e instanceof WatchActor.Closed c) {
+          seen.put(c.id(), c);
+        }
+      }
+      assertTrue(((WatchActor.Closed) seen.get(404L)).error().contains("does not exist"));
+      assertEquals(null, ((WatchActor.Closed) seen.get(8L)).error());
+      assertTrue(events.stream().anyMatch(e -> e instanceof WatchActor.JobEvent j && j.id() == 8L
+          && j.fields().path("job_data_readiness").asText().equals("complete")));
+      assertInstanceOf(WatchActor.End.class, events.get(3));
+    }
+  }
+
+  @Test
+  void aWaitIsAnsweredWhenAConditionHoldsAndNamesWhatRemains() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      for (long id : List.of(11L, 12L)) {
+        store.upsert(List.of(dispatched(id).toRecord()));
+      }
+      Map<Long, WaitCondition> on = new LinkedHashMap<>();
+      on.put(11L, WaitCondition.parse("11", Json.parse("{\"job_stage\":\"running\"}")));
+      on.put(12L, WaitCondition.parse("12", null));
+      TestProbe<WatchActor.WaitResult> probe = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Wait(on, Duration.ofSeconds(30), probe.getRef()));
+      probe.expectNoMessage(Duration.ofMillis(300));
+      // a later stage than the one waited for also satisfies it: stages compare by order
+      update(lab, 11, "job_stage", "post_run");
+      WatchActor.WaitResult r = probe.receiveMessage(WAIT);
+      assertEquals(List.of(12L), List.copyOf(r.remaining().keySet()));
+      assertEquals("post_run", r.waited().get(11L).path("job_stage").asText());
+      assertEquals("dispatch", r.waited().get(12L).path("job_stage").asText());
+    }
+  }
+
+  @Test
+  void aWaitThatCanNeverHoldOrNamesAnUnknownJobIsAnsweredAtOnce() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      Job cancelled = dispatched(31);
+      cancelled.setStage(org.compassci.sched.model.JobStage.FINISH, Instant.now());
+      cancelled.setReadiness(org.compassci.sched.model.DataReadiness.NORUN);
+      store.upsert(List.of(cancelled.toRecord()));
+      TestProbe<WatchActor.WaitResult> probe = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Wait(Map.of(31L, WaitCondition.parse("31", null)),
+          Duration.ofSeconds(30), probe.getRef()));
+      WatchActor.WaitResult never = probe.receiveMessage(Duration.ofSeconds(5));
+      assertTrue(never.remaining().isEmpty(), "data norun never becomes complete");
+      assertEquals("norun", never.waited().get(31L).path("job_data_readiness").asText());
+
+      lab.watch().tell(new WatchActor.Wait(Map.of(999L, WaitCondition.parse("999", null)),
+          Duration.ofSeconds(30), probe.getRef()));
+      WatchActor.WaitResult unknown = probe.receiveMessage(Duration.ofSeconds(5));
+      assertTrue(unknown.waited().get(999L).path("error").asText().contains("does not exist"));
+    }
+  }
+
+  @Test
+  void aWaitRunsOutWithEveryJobStillRemaining() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      store.upsert(List.of(dispatched(41).toRecord()));
+      TestProbe<WatchActor.WaitResult> probe = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Wait(Map.of(41L, WaitCondition.parse("41",
+          Json.parse("{\"job_stage\":\"finish\",\"job_health\":\"success\"}"))), Duration.ofMillis(300), probe.getRef()));
+      WatchActor.WaitResult r = probe.receiveMessage(WAIT);
+      assertEquals(List.of(41L), List.copyOf(r.remaining().keySet()));
+      assertEquals("dispatch", r.waited().get(41L).path("job_stage").asText());
+    }
+  }
+
+  @Test
+  void aJobThatEndsOnItsBoxIsNoLongerItsCurrentJob() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      Job job = dispatched(51);
+      store.upsert(List.of(job.toRecord()));
+      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
+      update(lab, 51, "job_stage", "running");
+      lab.hosts().expectNoMessage(Duration.ofMillis(100));
+      update(lab, 51, "job_health", "fail");
+      HostRegistryActor.JobEnded ended = (HostRegistryActor.JobEnded) lab.hosts().receiveMessage(WAIT);
+      assertEquals(new HostRegistryActor.JobEnded("h1", 51), ended);
+    }
+  }
+}

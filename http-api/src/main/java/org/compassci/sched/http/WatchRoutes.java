@@ -1,0 +1,201 @@
+package org.compassci.sched.http;
+
+import static org.apache.pekko.http.javadsl.server.PathMatchers.longSegment;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.CacheControl;
+import org.apache.pekko.http.javadsl.model.headers.CacheDirectives;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSource;
+import org.apache.pekko.util.ByteString;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.model.InvalidJobException;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.watch.WaitCondition;
+
+/**
+ * Following jobs: Server-Sent Events for one job or several ({@code jobs/{id}/events},
+ * {@code events?job_ids=}), and the Compass-CI long-poll {@code jobs/wait}.
+ */
+public final class WatchRoutes extends AllDirectives {
+
+  private static final ByteString HEARTBEAT = ByteString.fromString(": keep-alive\n\n");
+  /** Events queued for one stream before the reader catches up; past it, events merge. */
+  private static final int STREAM_BUFFER = 64;
+
+  private final Gateway gw;
+
+  public WatchRoutes(Gateway gw) {
+    this.gw = gw;
+  }
+
+  public Route routes() {
+    return concat(
+        path(segment("jobs").slash(longSegment()).slash("events"), id -> get(() -> watchOne(id))),
+        path("events", () -> get(() -> parameterOptional("job_ids", ids -> watchMany(ids.orElse(""))))),
+        path(segment("jobs").slash("wait"), () -> post(() -> withSizeLimit(gw.maxBodyBytes(),
+            () -> entity(Unmarshaller.entityToByteString(), this::waitOn)))));
+  }
+
+  /** One job: 404 before any stream when the job does not exist. */
+  private Route watchOne(long id) {
+    return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
+            r -> new LifecycleActor.Get(id, r))
+        .thenApply(o -> o.status() == Outcome.Status.OK ? stream(List.of(id)) : Responses.outcome(o))
+        .exceptionally(Responses::unavailable));
+  }
+
+  private Route watchMany(String list) {
+    Set<Long> ids = new LinkedHashSet<>();
+    for (String part : list.split(",")) {
+      String p = part.trim();
+      if (p.isEmpty()) {
+        continue;
+      }
+      try {
+        ids.add(Long.parseLong(p));
+      } catch (NumberFormatException e) {
+        return complete(Responses.error(StatusCodes.BAD_REQUEST, "job_ids: '" + p + "' is not a job id"));
+      }
+    }
+    if (ids.isEmpty()) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, "job_ids: give one or more job ids, comma-separated"));
+    }
+    if (ids.size() > gw.watchMaxJobs()) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST,
+          "job_ids: at most " + gw.watchMaxJobs() + " jobs per stream, got " + ids.size()));
+    }
+    return complete(stream(new ArrayList<>(ids)));
+  }
+
+  /**
+   * The stream subscribes when it starts and unsubscribes when it ends, whoever ends it. A reader
+   * that falls behind gets, per job, one event with the job's whole state instead of the changes
+   * it missed, so a stream holds at most one pending event per job.
+   */
+  private HttpResponse stream(List<Long> ids) {
+    Source<WatchActor.Event, ActorRef<WatchActor.Event>> events = ActorSource.actorRef(
+        e -> e instanceof WatchActor.End, e -> Optional.empty(), STREAM_BUFFER, OverflowStrategy.dropHead());
+    Source<ByteString, NotUsed> body = events
+        .watchTermination((ref, done) -> {
+          gw.watch().tell(new WatchActor.Subscribe(ids, ref));
+          done.whenComplete((d, failure) -> gw.watch().tell(new WatchActor.Unsubscribe(ref)));
+          return NotUsed.getInstance();
+        })
+        .conflateWithSeed(Backlog::new, Backlog::add)
+        .mapConcat(Backlog::frames)
+        .keepAlive(gw.heartbeat(), () -> HEARTBEAT);
+    return HttpResponse.create()
+        .withEntity(HttpEntities.create(ContentTypes.parse("text/event-stream"), body))
+        .addHeader(CacheControl.create(CacheDirectives.NO_CACHE));
+  }
+
+  /** Events a slow reader has not taken yet, merged per job. */
+  static final class Backlog {
+    private final Map<Long, WatchActor.JobEvent> events = new LinkedHashMap<>();
+    private final Map<Long, String> closed = new LinkedHashMap<>();
+    private final Set<Long> merged = new java.util.HashSet<>();
+
+    Backlog(WatchActor.Event first) {
+      add(first);
+    }
+
+    Backlog add(WatchActor.Event e) {
+      if (e instanceof WatchActor.JobEvent j) {
+        if (events.put(j.id(), j) != null) {
+          merged.add(j.id());
+        }
+      } else if (e instanceof WatchActor.Closed c) {
+        closed.put(c.id(), c.error());
+      }
+      return this;
+    }
+
+    List<ByteString> frames() {
+      List<ByteString> out = new ArrayList<>(events.size() + closed.size());
+      for (WatchActor.JobEvent j : events.values()) {
+        ObjectNode data = j.fields();
+        if (merged.contains(j.id())) {
+          // changes were skipped: the whole state says everything they said
+          data = Json.object().put("job_id", Long.toString(j.id()));
+          data.setAll(j.state());
+        }
+        out.add(frame("job", data));
+      }
+      for (Map.Entry<Long, String> c : closed.entrySet()) {
+        ObjectNode data = Json.object().put("job_id", Long.toString(c.getKey()));
+        if (c.getValue() != null) {
+          data.put("error", c.getValue());
+        }
+        out.add(frame("close", data));
+      }
+      return out;
+    }
+
+    private static ByteString frame(String event, ObjectNode data) {
+      // JSON from the shared mapper has no raw newline, so one data line carries it
+      return ByteString.fromString("event: " + event + "\ndata: " + Json.write(data) + "\n\n");
+    }
+  }
+
+  private Route waitOn(ByteString body) {
+    Map<Long, WaitCondition> on = new LinkedHashMap<>();
+    try {
+      JsonNode tree = Json.parse(body.toArray());
+      JsonNode waitOn = tree.get("wait_on");
+      if (waitOn == null || !waitOn.isObject() || waitOn.isEmpty()) {
+        throw new InvalidJobException("give {\"wait_on\":{\"<job id>\":{\"job_stage\":\"finish\"}|null, ...}}");
+      }
+      for (Iterator<Map.Entry<String, JsonNode>> it = waitOn.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        long id;
+        try {
+          id = Long.parseLong(e.getKey().trim());
+        } catch (NumberFormatException ex) {
+          throw new InvalidJobException("wait_on: '" + e.getKey() + "' is not a job id");
+        }
+        on.put(id, WaitCondition.parse(e.getKey(), e.getValue()));
+      }
+      if (on.size() > gw.watchMaxJobs()) {
+        throw new InvalidJobException("wait_on: at most " + gw.watchMaxJobs() + " jobs, got " + on.size());
+      }
+    } catch (IllegalArgumentException | InvalidJobException e) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, e.getMessage()));
+    }
+    return completeWithFuture(gw.<WatchActor.Command, WatchActor.WaitResult>ask(gw.watch(),
+            r -> new WatchActor.Wait(on, gw.waitTimeout(), r), gw.waitTimeout().plus(gw.askTimeout()))
+        .thenApply(WatchRoutes::waited)
+        .exceptionally(Responses::unavailable));
+  }
+
+  private static HttpResponse waited(WatchActor.WaitResult r) {
+    ObjectNode out = Json.object();
+    ObjectNode remaining = out.putObject("wait_on");
+    r.remaining().forEach((id, c) -> remaining.set(Long.toString(id), c.raw() == null ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : c.raw()));
+    ObjectNode waited = out.putObject("waited_jobs");
+    r.waited().forEach((id, state) -> waited.set(Long.toString(id), state));
+    return Responses.json(StatusCodes.OK, out);
+  }
+}
