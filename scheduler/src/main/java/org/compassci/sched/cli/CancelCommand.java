@@ -8,9 +8,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-@Command(name = "cancel",
-    description = {"Cancels a job that is still queued (stage submit); the server refuses once "
-        + "a testbox has it."})
+@Command(name = "cancel", header = "Cancel a job that is still queued.",
+    description = {"Only a job in stage submit can be cancelled; once a testbox has it, the "
+        + "server refuses (exit 4)."})
 final class CancelCommand implements Callable<Integer> {
 
   @ParentCommand Cli cli;

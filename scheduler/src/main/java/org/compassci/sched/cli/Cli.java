@@ -23,9 +23,8 @@ import picocli.CommandLine.Spec;
  * scheduler over its HTTP API, like any other client would.
  */
 @Command(name = "java -jar scheduler.jar",
-    description = {
-        "Submits and follows jobs on a Compass-CI scheduler, through its HTTP API.",
-        "Without any argument, the jar starts the scheduler server itself (see README)."},
+    header = "Submit and follow jobs on a Compass-CI scheduler, through its HTTP API.",
+    description = "Without any argument, the jar starts the scheduler server itself (see README).",
     subcommands = {SubmitCommand.class, WatchCommand.class, CancelCommand.class, JobCommand.class,
         QueueCommand.class, CommandLine.HelpCommand.class},
     synopsisSubcommandLabel = "COMMAND",
@@ -91,7 +90,9 @@ public final class Cli implements Callable<Integer> {
   }
 
   private static void document(CommandLine cl) {
-    cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
+    cl.getCommandSpec().usageMessage()
+        .descriptionHeading("%n").optionListHeading("%nOptions:%n").commandListHeading("%nCommands:%n")
+        .exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
     cl.getSubcommands().values().forEach(Cli::document);
   }
 

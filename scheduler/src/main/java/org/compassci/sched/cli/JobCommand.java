@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-@Command(name = "job", description = {"Shows a job as the server has it, as indented JSON."})
+@Command(name = "job", header = "Show a job as the server has it, as indented JSON.")
 final class JobCommand implements Callable<Integer> {
 
   @ParentCommand Cli cli;

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-@Command(name = "queue", description = {"Shows how many jobs wait for a testbox, in total and per group."})
+@Command(name = "queue", header = "Show how many jobs wait for a testbox, in total and per group.")
 final class QueueCommand implements Callable<Integer> {
 
   /** The dimensions the server counts queued jobs by; an enum so that a typo is a usage error. */

@@ -18,8 +18,11 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 @Command(name = "submit", sortOptions = false,
-    description = {"Submits the jobs of a YAML job file: one job per document, documents separated "
-        + "by ---. Prints 'submitted <job_id> result_root=<path>' for each job."})
+    header = "Submit the jobs of a YAML job file, and follow them with -m.",
+    description = {"One job per YAML document; documents are separated by ---. Prints "
+        + "'submitted <job_id> result_root=<path>' for each job."},
+    footerHeading = "%nExample:%n",
+    footer = {"  java -jar scheduler.jar submit hackbench.yaml -s testbox=vm-2p8g -s nr_threads=8 -m"})
 final class SubmitCommand implements Callable<Integer> {
 
   @ParentCommand Cli cli;

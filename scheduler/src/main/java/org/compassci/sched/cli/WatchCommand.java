@@ -9,8 +9,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-@Command(name = "watch",
-    description = {"Follows jobs live until each one finishes: a line '<time> <job_id> <stage> "
+@Command(name = "watch", header = "Follow jobs live until they finish.",
+    description = {"Prints a line '<time> <job_id> <stage> "
         + "[health=..] [testbox=..]' per change, then a summary line per job. Exit 1 if one "
         + "ends with a health other than success."})
 final class WatchCommand implements Callable<Integer> {
