@@ -91,7 +91,7 @@ public final class Cli implements Callable<Integer> {
 
   private static void document(CommandLine cl) {
     cl.getCommandSpec().usageMessage()
-        .descriptionHeading("%n").optionListHeading("%nOptions:%n").commandListHeading("%nCommands:%n")
+        .descriptionHeading("%n").parameterListHeading("%nParameters:%n").optionListHeading("%nOptions:%n").commandListHeading("%nCommands:%n")
         .exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
     cl.getSubcommands().values().forEach(Cli::document);
   }
@@ -132,11 +132,20 @@ public final class Cli implements Callable<Integer> {
   private static int usageError(ParameterException e, String[] args) {
     CommandLine cl = e.getCommandLine();
     PrintWriter err = cl.getErr();
-    err.println("scheduler: " + e.getMessage());
+    err.println("scheduler: " + describe(e));
     CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
     err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help'.");
     err.flush();
     return USAGE;
+  }
+
+  /** Picocli's own words, except for a mistyped command, which it calls an unmatched argument. */
+  private static String describe(ParameterException e) {
+    if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()
+        && !u.getCommandLine().getSubcommands().isEmpty() && !u.getUnmatched().get(0).startsWith("-")) {
+      return "'" + u.getUnmatched().get(0) + "' is not a command";
+    }
+    return e.getMessage();
   }
 
   private static int failed(Exception e, CommandLine cl) {

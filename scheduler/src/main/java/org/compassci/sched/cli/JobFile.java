@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * A job file as users write it for lkp's {@code submit}: YAML, one job per document, documents
@@ -65,8 +66,7 @@ final class JobFile {
         jobs.add((ObjectNode) doc);
       }
     } catch (JsonProcessingException e) {
-      throw CliFailure.badJobFile(name + ": not valid YAML" + where(e.getLocation()) + ": "
-          + oneLine(e.getOriginalMessage()));
+      throw CliFailure.badJobFile(name + ": not valid YAML" + where(e.getLocation()) + ": " + problem(e));
     } catch (IOException e) {
       throw CliFailure.badJobFile(name + ": cannot read it: " + e.getMessage());
     } catch (CliFailure f) {
@@ -74,8 +74,7 @@ final class JobFile {
     } catch (RuntimeException e) {
       // Jackson wraps some parser failures in unchecked exceptions; snakeyaml has its own
       if (e.getCause() instanceof JsonProcessingException p) {
-        throw CliFailure.badJobFile(name + ": not valid YAML" + where(p.getLocation()) + ": "
-            + oneLine(p.getOriginalMessage()));
+        throw CliFailure.badJobFile(name + ": not valid YAML" + where(p.getLocation()) + ": " + problem(p));
       }
       throw CliFailure.badJobFile(name + ": not valid YAML: " + oneLine(e.getMessage()));
     }
@@ -122,6 +121,17 @@ final class JobFile {
       // not a YAML scalar ("*x", "{"): the text as it is
     }
     return YAML.getNodeFactory().textNode(text);
+  }
+
+  /**
+   * SnakeYAML's message quotes the offending line with a caret under it; on one line that reads
+   * as noise, and the position is already given, so only its naming of the problem is kept.
+   */
+  private static String problem(JsonProcessingException e) {
+    if (e.getCause() instanceof MarkedYAMLException m && m.getProblem() != null) {
+      return oneLine(m.getProblem());
+    }
+    return oneLine(e.getOriginalMessage());
   }
 
   private static String where(JsonLocation at) {

@@ -178,8 +178,8 @@ final class JobWatch {
     for (Map.Entry<String, Followed> e : jobs.entrySet()) {
       Followed job = e.getValue();
       if (job.error != null || job.state == null) {
-        err.println("scheduler: job " + e.getKey() + ": "
-            + (job.error != null ? job.error : "the server closed it without telling its state"));
+        String why = job.error != null ? job.error : "the server closed it without telling its state";
+        err.println("scheduler: " + (why.contains(e.getKey()) ? why : "job " + e.getKey() + ": " + why));
         code = Cli.REFUSED;
         continue;
       }

@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
     description = {"One job per YAML document; documents are separated by ---. Prints "
         + "'submitted <job_id> result_root=<path>' for each job."},
     footerHeading = "%nExample:%n",
-    footer = {"  java -jar scheduler.jar submit hackbench.yaml -s testbox=vm-2p8g -s nr_threads=8 -m"})
+    footer = {"  java -jar scheduler.jar submit hackbench.yaml -s nr_threads=8 -m"})
 final class SubmitCommand implements Callable<Integer> {
 
   @ParentCommand Cli cli;

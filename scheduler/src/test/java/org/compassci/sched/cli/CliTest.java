@@ -244,7 +244,8 @@ class CliTest {
     Files.writeString(bad, "suite: hackbench\n  testbox: [vm-2p8g\n");
     Run r = cli("submit", bad.toString());
     assertEquals(2, r.code());
-    assertTrue(r.err().startsWith("scheduler: " + bad + ": not valid YAML at line "), r.err());
+    assertTrue(r.err().startsWith("scheduler: " + bad + ": not valid YAML at line 2, column "), r.err());
+    assertFalse(r.err().contains("reader"), "snakeyaml's quote of the line is left out: " + r.err());
     assertEquals(1, r.err().lines().count(), r.err());
 
     Run missing = cli("submit", dir.resolve("nowhere.yaml").toString());
@@ -376,7 +377,8 @@ class CliTest {
     assertTrue(noCommand.err().startsWith("scheduler: give a command"), noCommand.err());
     Run unknown = cli("sumbit", "x.yaml");
     assertEquals(2, unknown.code());
-    assertTrue(unknown.err().contains("submit"), "a suggestion: " + unknown.err());
+    assertTrue(unknown.err().startsWith("scheduler: 'sumbit' is not a command\n"), unknown.err());
+    assertTrue(unknown.err().contains("submit?"), "a suggestion: " + unknown.err());
     Run badUrl = cli("--server", "ftp://example", "queue");
     assertEquals(2, badUrl.code());
     assertTrue(badUrl.err().startsWith("scheduler: --server: 'ftp://example' is not an http://"), badUrl.err());
@@ -431,7 +433,10 @@ class CliTest {
 
     Run unknownAmongOthers = cli("watch", "42", "43");
     assertEquals(4, unknownAmongOthers.code(), unknownAmongOthers.err());
-    assertTrue(unknownAmongOthers.err().startsWith("scheduler: job 42: "), unknownAmongOthers.err());
+    List<String> errors = unknownAmongOthers.err().lines().toList();
+    assertEquals(2, errors.size(), unknownAmongOthers.err());
+    assertTrue(errors.get(0).startsWith("scheduler: job 42") && errors.get(1).startsWith("scheduler: job 43"),
+        unknownAmongOthers.err());
 
     Run unknown = cli("watch", "42");
     assertEquals(4, unknown.code());
