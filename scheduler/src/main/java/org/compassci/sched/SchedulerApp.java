@@ -116,7 +116,10 @@ public final class SchedulerApp {
               Duration.ofSeconds(10), system.scheduler()));
 
       HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, s.adminToken()).routes(),
-              connection -> matcher.tell(new MatcherActor.ClientGone(connection)))
+              connection -> {
+                matcher.tell(new MatcherActor.ClientGone(connection));
+                watch.tell(new WatchActor.ClientGone(connection));
+              })
           .whenComplete((binding, failure) -> {
             if (failure != null) {
               started.completeExceptionally(failure);

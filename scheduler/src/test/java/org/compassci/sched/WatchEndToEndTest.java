@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,7 +14,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.compassci.sched.config.SchedulerSettings;
 import org.compassci.sched.fixtures.EventStream;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.fixtures.HttpCalls.Answer;
@@ -35,28 +32,23 @@ class WatchEndToEndTest {
   static final String BOX = "&arch=aarch64&tbox_type=vm,dc&freemem=16384";
 
   @TempDir Path dir;
-  SchedulerApp.Running server;
+  TestServer server;
   HttpCalls http;
 
   @BeforeEach
   void start() throws Exception {
-    Config config = ConfigFactory.parseMap(Map.of(
-            "scheduler.host", "127.0.0.1", "scheduler.port", 0,
-            "scheduler.data-dir", dir.toString(),
-            "scheduler.watch.heartbeat", "300ms",
-            "scheduler.watch.max-jobs", 5,
-            "scheduler.wait.timeout", "1s",
-            "scheduler.stats.interval", "100ms",
-            "pekko.http.parsing.max-uri-length", "16k"))
-        .withFallback(ConfigFactory.load());
-    server = SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
-        .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    http = new HttpCalls("127.0.0.1", server.address().getPort());
+    server = TestServer.start(dir, Map.of(
+        "scheduler.watch.heartbeat", "300ms",
+        "scheduler.watch.max-jobs", 5,
+        "scheduler.wait.timeout", "1s",
+        "scheduler.stats.interval", "100ms",
+        "pekko.http.parsing.max-uri-length", "16k"));
+    http = server.http;
   }
 
   @AfterEach
   void stop() throws Exception {
-    server.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    server.close();
   }
 
   private String submit(String job) {

@@ -32,8 +32,14 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
 
   public sealed interface Command {}
 
-  /** Opens a stream of events about {@code ids}; it ends with {@link End} once all have closed. */
-  public record Subscribe(List<Long> ids, ActorRef<Event> out) implements Command {}
+  /**
+   * Opens a stream of events about {@code ids}; it ends with {@link End} once all have closed.
+   * {@code connection}: the client connection it is sent on (null when unknown).
+   */
+  public record Subscribe(List<Long> ids, ActorRef<Event> out, Object connection) implements Command {}
+
+  /** The client hung up: its streams end now, not at the next write that would fail. */
+  public record ClientGone(Object connection) implements Command {}
 
   /** The stream's reader went away. */
   public record Unsubscribe(ActorRef<Event> out) implements Command {}
@@ -93,6 +99,9 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   private final Map<Long, Followed> followed = new HashMap<>();
   /** Each stream's jobs not closed yet. */
   private final Map<ActorRef<Event>, Set<Long>> streams = new HashMap<>();
+  /** Streams by client connection, compared by identity. */
+  private final Map<Object, Set<ActorRef<Event>>> byConnection = new java.util.IdentityHashMap<>();
+  private final Map<ActorRef<Event>, Object> connectionOf = new HashMap<>();
   private final Map<Long, Waiter> waiters = new HashMap<>();
   private long waitIds;
 
@@ -116,6 +125,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     return newReceiveBuilder()
         .onMessage(Subscribe.class, this::onSubscribe)
         .onMessage(Unsubscribe.class, this::onUnsubscribe)
+        .onMessage(ClientGone.class, this::onClientGone)
         .onMessage(Wait.class, this::onWait)
         .onMessage(Changed.class, this::onChanged)
         .onMessage(Snapshot.class, this::onSnapshot)
@@ -169,6 +179,10 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       return this;
     }
     streams.put(s.out(), open);
+    if (s.connection() != null) {
+      byConnection.computeIfAbsent(s.connection(), c -> new HashSet<>()).add(s.out());
+      connectionOf.put(s.out(), s.connection());
+    }
     for (long id : open) {
       Followed f = follow(id);
       f.streams.add(s.out());
@@ -179,7 +193,30 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     return this;
   }
 
+  private Behavior<Command> onClientGone(ClientGone g) {
+    Set<ActorRef<Event>> gone = byConnection.remove(g.connection());
+    if (gone != null) {
+      for (ActorRef<Event> out : List.copyOf(gone)) {
+        out.tell(new End());
+        onUnsubscribe(new Unsubscribe(out));
+      }
+    }
+    return this;
+  }
+
+  private void forgetConnection(ActorRef<Event> out) {
+    Object connection = connectionOf.remove(out);
+    Set<ActorRef<Event>> same = connection == null ? null : byConnection.get(connection);
+    if (same != null) {
+      same.remove(out);
+      if (same.isEmpty()) {
+        byConnection.remove(connection);
+      }
+    }
+  }
+
   private Behavior<Command> onUnsubscribe(Unsubscribe u) {
+    forgetConnection(u.out());
     Set<Long> open = streams.remove(u.out());
     if (open != null) {
       for (long id : open) {
@@ -296,6 +333,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       if (open.isEmpty()) {
         streams.remove(out);
         out.tell(new End());
+        forgetConnection(out);
       }
     }
   }

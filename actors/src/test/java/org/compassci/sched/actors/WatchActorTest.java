@@ -82,13 +82,13 @@ class WatchActorTest {
       lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
       TestProbe<WatchActor.Event> a = testKit.createTestProbe();
       TestProbe<WatchActor.Event> b = testKit.createTestProbe();
-      lab.watch().tell(new WatchActor.Subscribe(List.of(5L), a.getRef()));
+      lab.watch().tell(new WatchActor.Subscribe(List.of(5L), a.getRef(), null));
       WatchActor.JobEvent first = next(a, WatchActor.JobEvent.class);
       assertEquals("5", first.fields().path("job_id").asText());
       assertEquals("dispatch", first.fields().path("job_stage").asText());
       assertEquals("s", first.fields().path("suite").asText(), "the first event is the whole state");
       // a second watcher of the same job shares what the actor already knows
-      lab.watch().tell(new WatchActor.Subscribe(List.of(5L), b.getRef()));
+      lab.watch().tell(new WatchActor.Subscribe(List.of(5L), b.getRef(), null));
       assertEquals("dispatch", next(b, WatchActor.JobEvent.class).fields().path("job_stage").asText());
 
       update(lab, 5, "job_stage", "running");
@@ -124,7 +124,7 @@ class WatchActorTest {
       done.setReadiness(org.compassci.sched.model.DataReadiness.COMPLETE);
       store.upsert(List.of(done.toRecord()));
       TestProbe<WatchActor.Event> out = testKit.createTestProbe();
-      lab.watch().tell(new WatchActor.Subscribe(List.of(404L, 8L), out.getRef()));
+      lab.watch().tell(new WatchActor.Subscribe(List.of(404L, 8L), out.getRef(), null));
       Map<Long, WatchActor.Event> seen = new LinkedHashMap<>();
       List<WatchActor.Event> events = List.of(out.receiveMessage(WAIT), out.receiveMessage(WAIT),
           out.receiveMessage(WAIT), out.receiveMessage(WAIT));
@@ -138,6 +138,27 @@ class WatchActorTest {
       assertTrue(events.stream().anyMatch(e -> e instanceof WatchActor.JobEvent j && j.id() == 8L
           && j.fields().path("job_data_readiness").asText().equals("complete")));
       assertInstanceOf(WatchActor.End.class, events.get(3));
+    }
+  }
+
+  @Test
+  void aClientThatHangsUpEndsItsStreamsAtOnce() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      store.upsert(List.of(dispatched(61).toRecord()));
+      Object connection = new Object();
+      TestProbe<WatchActor.Event> out = testKit.createTestProbe();
+      TestProbe<WatchActor.Event> other = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Subscribe(List.of(61L), out.getRef(), connection));
+      lab.watch().tell(new WatchActor.Subscribe(List.of(61L), other.getRef(), new Object()));
+      next(out, WatchActor.JobEvent.class);
+      next(other, WatchActor.JobEvent.class);
+      lab.watch().tell(new WatchActor.ClientGone(connection));
+      next(out, WatchActor.End.class);
+      other.expectNoMessage(Duration.ofMillis(200));
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.GetStats(stats.getRef()));
+      assertEquals(1L, stats.receiveMessage(WAIT).holds().get("streams"), "the other client's stream stays");
     }
   }
 

@@ -45,22 +45,25 @@ public final class JobRoutes extends AllDirectives {
   }
 
   private Route submit() {
-    return withSizeLimit(gw.maxBodyBytes(),
-        () -> entity(Unmarshaller.entityToByteString(), body -> submit(body)));
+    return withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
+      boolean yaml = request.entity().getContentType().mediaType().subType().contains("yaml");
+      return entity(Unmarshaller.entityToByteString(), body -> submit(body, yaml));
+    }));
   }
 
-  private Route submit(ByteString body) {
-    List<JsonNode> raw;
+  /** A JSON job or array of jobs; or YAML, one job (or list of jobs) per {@code ---} document. */
+  private Route submit(ByteString body, boolean yaml) {
+    List<JsonNode> raw = new ArrayList<>();
     try {
-      JsonNode tree = Json.parse(body.toArray());
-      if (tree.isArray()) {
-        raw = new ArrayList<>();
-        tree.forEach(raw::add);
-        if (raw.isEmpty()) {
-          return complete(rejected(List.of("an empty list holds no job")));
+      for (JsonNode tree : yaml ? YamlJobs.documents(body.toArray()) : List.of(Json.parse(body.toArray()))) {
+        if (tree.isArray()) {
+          tree.forEach(raw::add);
+        } else {
+          raw.add(tree);
         }
-      } else {
-        raw = List.of(tree);
+      }
+      if (raw.isEmpty()) {
+        return complete(rejected(List.of(yaml ? "the YAML holds no job" : "an empty list holds no job")));
       }
     } catch (IllegalArgumentException e) {
       return complete(rejected(List.of(e.getMessage())));

@@ -53,21 +53,28 @@ public final class WatchRoutes extends AllDirectives {
 
   public Route routes() {
     return concat(
-        path(segment("jobs").slash(longSegment()).slash("events"), id -> get(() -> watchOne(id))),
-        path("events", () -> get(() -> parameterOptional("job_ids", ids -> watchMany(ids.orElse(""))))),
+        path(segment("jobs").slash(longSegment()).slash("events"),
+            id -> get(() -> connection(c -> watchOne(id, c)))),
+        path("events", () -> get(() -> connection(c ->
+            parameterOptional("job_ids", ids -> watchMany(ids.orElse(""), c))))),
         path(segment("jobs").slash("wait"), () -> post(() -> withSizeLimit(gw.maxBodyBytes(),
             () -> entity(Unmarshaller.entityToByteString(), this::waitOn)))));
   }
 
+  /** The client connection, so that a stream ends as soon as its client hangs up. */
+  private Route connection(java.util.function.Function<Object, Route> inner) {
+    return extractRequest(r -> inner.apply(r.getAttribute(HttpServer.CONNECTION).orElse(null)));
+  }
+
   /** One job: 404 before any stream when the job does not exist. */
-  private Route watchOne(long id) {
+  private Route watchOne(long id, Object connection) {
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
             r -> new LifecycleActor.Get(id, r))
-        .thenApply(o -> o.status() == Outcome.Status.OK ? stream(List.of(id)) : Responses.outcome(o))
+        .thenApply(o -> o.status() == Outcome.Status.OK ? stream(List.of(id), connection) : Responses.outcome(o))
         .exceptionally(Responses::unavailable));
   }
 
-  private Route watchMany(String list) {
+  private Route watchMany(String list, Object connection) {
     Set<Long> ids = new LinkedHashSet<>();
     for (String part : list.split(",")) {
       String p = part.trim();
@@ -87,7 +94,7 @@ public final class WatchRoutes extends AllDirectives {
       return complete(Responses.error(StatusCodes.BAD_REQUEST,
           "job_ids: at most " + gw.watchMaxJobs() + " jobs per stream, got " + ids.size()));
     }
-    return complete(stream(new ArrayList<>(ids)));
+    return complete(stream(new ArrayList<>(ids), connection));
   }
 
   /**
@@ -95,12 +102,12 @@ public final class WatchRoutes extends AllDirectives {
    * that falls behind gets, per job, one event with the job's whole state instead of the changes
    * it missed, so a stream holds at most one pending event per job.
    */
-  private HttpResponse stream(List<Long> ids) {
+  private HttpResponse stream(List<Long> ids, Object connection) {
     Source<WatchActor.Event, ActorRef<WatchActor.Event>> events = ActorSource.actorRef(
         e -> e instanceof WatchActor.End, e -> Optional.empty(), STREAM_BUFFER, OverflowStrategy.dropHead());
     Source<ByteString, NotUsed> body = events
         .watchTermination((ref, done) -> {
-          gw.watch().tell(new WatchActor.Subscribe(ids, ref));
+          gw.watch().tell(new WatchActor.Subscribe(ids, ref, connection));
           done.whenComplete((d, failure) -> gw.watch().tell(new WatchActor.Unsubscribe(ref)));
           return NotUsed.getInstance();
         })
