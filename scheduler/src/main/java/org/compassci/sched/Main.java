@@ -4,17 +4,28 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import java.util.concurrent.ExecutionException;
+import org.compassci.sched.cli.Cli;
 import org.compassci.sched.config.BadSettingException;
 import org.compassci.sched.config.SchedulerSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Starts the scheduler: {@code java -jar scheduler.jar}. */
+/**
+ * {@code java -jar scheduler.jar} starts the scheduler; with arguments it is the command-line
+ * client instead ({@code java -jar scheduler.jar --help}).
+ */
 public final class Main {
 
   private Main() {}
 
   public static void main(String[] args) {
+    if (args.length > 0) {
+      System.exit(Cli.run(args));
+    }
+    serve();
+  }
+
+  private static void serve() {
     Config config;
     SchedulerSettings settings;
     try {

@@ -1,0 +1,214 @@
+package org.compassci.sched.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.compassci.sched.model.Json;
+
+/**
+ * Follows jobs over the server's event stream until each one retires: one line per stage (or
+ * health) change, then one summary line per job. Used by {@code watch} and {@code submit -m}.
+ *
+ * <p>A stream that ends before every job closed (the server restarted, a proxy cut it) is opened
+ * again for the jobs still open; that is safe because a stream always starts with each job's full
+ * state, and only a change against what was already shown is printed.
+ */
+final class JobWatch {
+
+  private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
+
+  /** What is known of one followed job. */
+  private static final class Followed {
+    ObjectNode state;
+    boolean closed;
+    String error;
+  }
+
+  private final SchedulerClient client;
+  private final PrintWriter out;
+  private final PrintWriter err;
+  private final ZoneId zone;
+  private final Duration reconnectFor;
+  private final Map<String, Followed> jobs = new LinkedHashMap<>();
+
+  JobWatch(SchedulerClient client, PrintWriter out, PrintWriter err, ZoneId zone, Duration reconnectFor) {
+    this.client = client;
+    this.out = out;
+    this.err = err;
+    this.zone = zone;
+    this.reconnectFor = reconnectFor;
+  }
+
+  /** Follows the jobs to their end; the exit code: 0 all succeeded, 1 one did not, 4 one is unknown. */
+  int follow(List<String> jobIds) {
+    jobIds.forEach(id -> jobs.putIfAbsent(id, new Followed()));
+    // a failure to connect the first time is the user's to see at once; only a stream that
+    // worked and then ended is worth waiting for
+    boolean reconnecting = false;
+    long giveUpAt = 0;
+    while (!allClosed()) {
+      Stream<String> lines;
+      try {
+        lines = client.openEvents(openJobs());
+      } catch (CliFailure f) {
+        if (!reconnecting || f.exitCode() != Cli.UNREACHABLE || System.nanoTime() > giveUpAt) {
+          throw f;
+        }
+        pause();
+        continue;
+      }
+      boolean heardSomething;
+      try (lines) {
+        heardSomething = read(lines);
+      } catch (UncheckedIOException dropped) {
+        heardSomething = false;
+      }
+      if (allClosed()) {
+        break;
+      }
+      if (heardSomething || !reconnecting) {
+        err.println("scheduler: the event stream from " + client.server() + " ended early; reconnecting");
+        err.flush();
+        reconnecting = true;
+        giveUpAt = System.nanoTime() + reconnectFor.toNanos();
+      } else if (System.nanoTime() > giveUpAt) {
+        throw CliFailure.unreachable(client.server(), "the event stream keeps ending before the jobs retire");
+      }
+      pause();
+    }
+    return summary();
+  }
+
+  /** Reads events until every job closed or the stream ended; true if any event came. */
+  private boolean read(Stream<String> lines) {
+    ServerSentEvents parser = new ServerSentEvents();
+    boolean heard = false;
+    Iterator<String> it = lines.iterator();
+    while (!allClosed() && it.hasNext()) {
+      Optional<ServerSentEvents.Event> e = parser.line(it.next());
+      if (e.isPresent()) {
+        heard = true;
+        handle(e.get());
+      }
+    }
+    return heard;
+  }
+
+  private void handle(ServerSentEvents.Event e) {
+    JsonNode data;
+    try {
+      data = Json.parse(e.data());
+    } catch (IllegalArgumentException notJson) {
+      err.println("scheduler: skipped an event that is not JSON: " + e.data());
+      return;
+    }
+    Followed job = jobs.get(data.path("job_id").asText());
+    if (job == null || !data.isObject()) {
+      return;
+    }
+    switch (e.type()) {
+      case "job" -> changed(data.path("job_id").asText(), job, (ObjectNode) data);
+      case "close" -> {
+        job.closed = true;
+        job.error = data.hasNonNull("error") ? data.get("error").asText() : null;
+      }
+      default -> {
+        // a newer server may send more kinds of event; they are not for us
+      }
+    }
+  }
+
+  private void changed(String id, Followed job, ObjectNode delta) {
+    boolean first = job.state == null;
+    String stageBefore = first ? null : job.state.path("job_stage").asText(null);
+    String healthBefore = first ? null : job.state.path("job_health").asText(null);
+    String testboxBefore = first ? null : job.state.path("testbox").asText(null);
+    if (first) {
+      job.state = delta.deepCopy();
+    } else {
+      job.state.setAll(delta);
+    }
+    String stage = job.state.path("job_stage").asText(null);
+    String health = job.state.path("job_health").asText(null);
+    String testbox = job.state.path("testbox").asText(null);
+    if (!first && Objects.equals(stage, stageBefore) && Objects.equals(health, healthBefore)) {
+      return;
+    }
+    StringBuilder line = new StringBuilder()
+        .append(CLOCK.format(stageTime(job.state, stage).atZone(zone)))
+        .append(' ').append(id).append(' ').append(stage == null ? "?" : stage);
+    if (health != null && !health.equals("unknown")) {
+      line.append(" health=").append(health);
+    }
+    if (testbox != null && !testbox.equals(testboxBefore)) {
+      line.append(" testbox=").append(testbox);
+    }
+    out.println(line);
+    out.flush();
+  }
+
+  /**
+   * When the job entered its stage, as the server recorded it ({@code running_time}...), so that a
+   * watch started late still shows real times; the time of the event when there is none.
+   */
+  private static Instant stageTime(JsonNode state, String stage) {
+    String at = stage == null ? "" : state.path(stage + "_time").asText("");
+    try {
+      return at.isEmpty() ? Instant.now() : Instant.parse(at);
+    } catch (DateTimeParseException e) {
+      return Instant.now();
+    }
+  }
+
+  private int summary() {
+    int code = Cli.OK;
+    for (Map.Entry<String, Followed> e : jobs.entrySet()) {
+      Followed job = e.getValue();
+      if (job.error != null || job.state == null) {
+        String why = job.error != null ? job.error : "the server closed it without telling its state";
+        err.println("scheduler: " + (why.contains(e.getKey()) ? why : "job " + e.getKey() + ": " + why));
+        code = Cli.REFUSED;
+        continue;
+      }
+      String health = job.state.path("job_health").asText("unknown");
+      out.println(e.getKey() + " ended in " + job.state.path("job_stage").asText("?")
+          + ": health=" + health + " data=" + job.state.path("job_data_readiness").asText("N/A"));
+      if (!health.equals("success") && code == Cli.OK) {
+        code = Cli.UNHEALTHY;
+      }
+    }
+    out.flush();
+    err.flush();
+    return code;
+  }
+
+  private boolean allClosed() {
+    return jobs.values().stream().allMatch(j -> j.closed);
+  }
+
+  private List<String> openJobs() {
+    return jobs.entrySet().stream().filter(e -> !e.getValue().closed).map(Map.Entry::getKey).toList();
+  }
+
+  private static void pause() {
+    try {
+      Thread.sleep(1000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CliFailure(Cli.UNREACHABLE, "interrupted while reconnecting");
+    }
+  }
+}

@@ -1,0 +1,203 @@
+package org.compassci.sched.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.UnknownHostException;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.compassci.sched.model.Json;
+
+/**
+ * The scheduler's HTTP API as the command line uses it. Every failure comes out as a
+ * {@link CliFailure}: the server could not be reached (exit 3), or it answered with an error
+ * (exit 4, with the server's own message).
+ */
+final class SchedulerClient {
+
+  static final String V1 = "/scheduler/v1";
+
+  /** A status and its body, for the callers that read an error answer themselves (submit's 400). */
+  record Answer(int status, String body) {
+    boolean ok() {
+      return status / 100 == 2;
+    }
+
+    JsonNode json() {
+      try {
+        return Json.parse(body);
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+    }
+  }
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  // a generous bound: a loaded server answers slowly, but a silent one must not hang a script
+  private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(60);
+
+  private final String server;
+  private final HttpClient http = HttpClient.newBuilder()
+      // HTTP/1.1 from the start: an h2c upgrade offer is one more thing to go wrong for nothing
+      .version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(CONNECT_TIMEOUT)
+      .build();
+
+  SchedulerClient(String server) {
+    this.server = server;
+  }
+
+  String server() {
+    return server;
+  }
+
+  Answer get(String pathAndQuery) {
+    return send(request(pathAndQuery).GET());
+  }
+
+  Answer post(String pathAndQuery, String json) {
+    return send(request(pathAndQuery).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8)));
+  }
+
+  /** The JSON of a 2xx answer; any other status becomes a refusal carrying the server's words. */
+  JsonNode expectJson(Answer a) {
+    if (!a.ok()) {
+      throw CliFailure.refused(refusal(a));
+    }
+    JsonNode json = a.json();
+    if (json == null) {
+      throw CliFailure.refused(server + " answered " + a.status() + " with something that is not JSON: "
+          + firstLine(a.body()));
+    }
+    return json;
+  }
+
+  /**
+   * Opens the event stream of these jobs: one job's own stream, or the shared one for several.
+   * The caller reads the lines and closes the stream, which hangs up.
+   */
+  Stream<String> openEvents(List<String> jobIds) {
+    String path = jobIds.size() == 1
+        ? V1 + "/jobs/" + jobIds.get(0) + "/events"
+        : V1 + "/events?job_ids=" + URLEncoder.encode(String.join(",", jobIds), StandardCharsets.UTF_8);
+    // no request timeout: the stream lives as long as the jobs, and heartbeats keep it busy
+    HttpRequest request = HttpRequest.newBuilder(URI.create(server + path))
+        .header("Accept", "text/event-stream").GET().build();
+    HttpResponse<Stream<String>> r;
+    try {
+      r = http.send(request, HttpResponse.BodyHandlers.ofLines());
+    } catch (IOException e) {
+      throw CliFailure.unreachable(server, why(e));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliFailure.unreachable(server, "interrupted");
+    }
+    String type = r.headers().firstValue("Content-Type").orElse("");
+    if (r.statusCode() == 200 && type.startsWith("text/event-stream")) {
+      return r.body();
+    }
+    String body;
+    try (Stream<String> lines = r.body()) {
+      body = lines.limit(50).collect(Collectors.joining("\n"));
+    } catch (RuntimeException e) {
+      body = "";
+    }
+    Answer a = new Answer(r.statusCode(), body);
+    if (!a.ok()) {
+      throw CliFailure.refused(refusal(a));
+    }
+    throw CliFailure.refused(server + " answered " + r.statusCode() + " with " + type
+        + " instead of an event stream");
+  }
+
+  private HttpRequest.Builder request(String pathAndQuery) {
+    return HttpRequest.newBuilder(URI.create(server + pathAndQuery)).timeout(ANSWER_TIMEOUT);
+  }
+
+  private Answer send(HttpRequest.Builder request) {
+    try {
+      HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+      return new Answer(r.statusCode(), r.body());
+    } catch (IOException e) {
+      throw CliFailure.unreachable(server, why(e));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliFailure.unreachable(server, "interrupted");
+    }
+  }
+
+  /** The server's own explanation of an error answer, in one line, with its status. */
+  static String refusal(Answer a) {
+    return String.join("; ", messages(a)) + " (HTTP " + a.status() + ")";
+  }
+
+  /**
+   * What the server said: {@code {"error":...}} from most routes, {@code [{"message":...}]} from
+   * submit, or the text itself from anything else (a proxy, a route that does not exist).
+   */
+  static List<String> messages(Answer a) {
+    List<String> out = new ArrayList<>();
+    JsonNode json = a.json();
+    if (json != null && json.hasNonNull("error")) {
+      out.add(json.get("error").asText());
+    } else if (json != null && json.isArray()) {
+      json.forEach(j -> {
+        if (!j.path("message").asText().isEmpty()) {
+          out.add(j.path("message").asText());
+        }
+      });
+    }
+    if (out.isEmpty()) {
+      String text = firstLine(a.body());
+      out.add(text.isEmpty() ? "the server refused the request" : text);
+    }
+    return out;
+  }
+
+  private static String firstLine(String body) {
+    String t = body == null ? "" : body.strip();
+    int nl = t.indexOf('\n');
+    t = nl < 0 ? t : t.substring(0, nl).strip();
+    return t.length() > 300 ? t.substring(0, 300) + "..." : t;
+  }
+
+  /**
+   * The words for a failed connection. The JDK's client often throws a ConnectException with no
+   * message and the real reason as its cause, so the cause chain is read, not just the top.
+   */
+  static String why(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof HttpConnectTimeoutException) {
+        return "no connection within " + CONNECT_TIMEOUT.toSeconds() + " s";
+      }
+      if (t instanceof HttpTimeoutException) {
+        return "no answer within " + ANSWER_TIMEOUT.toSeconds() + " s";
+      }
+      if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
+        return "unknown host";
+      }
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof ConnectException) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() || m.toLowerCase().contains("refused")
+            ? "connection refused" : m;
+      }
+    }
+    String m = failure.getMessage();
+    return m == null || m.isBlank() ? failure.getClass().getSimpleName() : m;
+  }
+}

@@ -1,0 +1,462 @@
+package org.compassci.sched.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.compassci.sched.SchedulerApp;
+import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.compassci.sched.model.Json;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The command line in-process against the real server on a loopback port with the embedded store:
+ * what a user types, what it prints, and the exit code scripts rely on.
+ */
+class CliTest {
+
+  static final String V1 = "/scheduler/v1";
+  static final Pattern SUBMITTED = Pattern.compile("submitted (\\d+) result_root=(\\S+)");
+  static final AtomicInteger GROUPS = new AtomicInteger();
+
+  @TempDir static Path dir;
+  static SchedulerApp.Running server;
+  static HttpCalls http;
+  static String url;
+
+  record Run(int code, String out, String err) {}
+
+  /** A command line that runs in the background, for the commands that follow jobs. */
+  record Background(CompletableFuture<Run> done, StringWriter out, StringWriter err) {
+    Run await() throws Exception {
+      return done.get(60, TimeUnit.SECONDS);
+    }
+
+    /** Waits until the output has a line that matches, so that the test acts after the watch started. */
+    Matcher awaitLine(String regex) throws InterruptedException {
+      Pattern p = Pattern.compile("(?m)^" + regex + "$");
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (System.nanoTime() < end) {
+        Matcher m = p.matcher(out.toString());
+        if (m.find()) {
+          return m;
+        }
+        if (done.isDone()) {
+          break;
+        }
+        Thread.sleep(20);
+      }
+      throw new AssertionError("no line /" + regex + "/ in:\n" + out + "\nstderr:\n" + err);
+    }
+  }
+
+  @BeforeAll
+  static void startServer() throws Exception {
+    Config config = ConfigFactory.parseMap(Map.of(
+            "scheduler.host", "127.0.0.1", "scheduler.port", 0,
+            "scheduler.data-dir", dir.resolve("data").toString(),
+            "scheduler.extract.results-dir", dir.resolve("results").toString()))
+        .withFallback(ConfigFactory.load());
+    server = SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    http = new HttpCalls("127.0.0.1", server.address().getPort());
+    url = "http://127.0.0.1:" + server.address().getPort();
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    server.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  private static CommandLine commandLine(Map<String, String> env, String stdin, StringWriter out,
+      StringWriter err) {
+    CommandLine cl = Cli.commandLine(env, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    return cl;
+  }
+
+  private static Run run(Map<String, String> env, String stdin, String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = commandLine(env, stdin, out, err).execute(args);
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  /** The command against the test's server, as a user with SCHED_URL set would type it. */
+  private static Run cli(String... args) {
+    return run(Map.of("SCHED_URL", url), "", args);
+  }
+
+  private static Background inBackground(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = commandLine(Map.of("SCHED_URL", url), "", out, err);
+    CompletableFuture<Run> done = CompletableFuture.supplyAsync(
+        () -> new Run(cl.execute(args), out.toString(), err.toString()));
+    return new Background(done, out, err);
+  }
+
+  /** A machine group of its own, so that no other test's dispatch takes this test's jobs. */
+  private static String group() {
+    return "cli-" + GROUPS.incrementAndGet() + "-" + System.nanoTime();
+  }
+
+  private static String submit(String group, String account) {
+    Answer a = http.post(V1 + "/jobs/submit", "{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\",\"tbox_group\":\""
+        + group + "\",\"my_account\":\"" + account + "\"}");
+    assertEquals(200, a.status(), a.body());
+    return a.json().get(0).path("job_id").asText();
+  }
+
+  private static JsonNode job(String id) {
+    Answer a = http.get(V1 + "/jobs/" + id);
+    assertEquals(200, a.status(), a.body());
+    return a.json();
+  }
+
+  /** What a testbox does: take the job, run it, report its end. */
+  private static void dispatch(String id, String group) {
+    Answer a = http.get(V1 + "/jobs/dispatch?hostname=h-" + group + "&tbox_type=vm,dc&tbox_group=" + group
+        + "&freemem=16384");
+    assertEquals(200, a.status(), a.body());
+    assertEquals(id, a.json().path("id").asText());
+  }
+
+  private static void update(String id, String query) {
+    Answer a = http.post(V1 + "/jobs/" + id + "/update?" + query, "");
+    assertEquals(200, a.status(), query + ": " + a.body());
+  }
+
+  private static int closedPort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static List<String> submittedIds(String out) {
+    List<String> ids = new ArrayList<>();
+    Matcher m = SUBMITTED.matcher(out);
+    while (m.find()) {
+      ids.add(m.group(1));
+    }
+    return ids;
+  }
+
+  @Test
+  void submitSendsEveryDocumentOfTheFileWithTheSettingsOnEachJob() throws Exception {
+    Path file = dir.resolve("two.yaml");
+    Files.writeString(file, """
+        # two jobs, as lkp users write them
+        suite: hackbench
+        testbox: vm-2p8g
+        my_account: alice
+        hackbench:
+          nr_threads: 4
+        ---
+        suite: stream
+        testbox: dc-8g
+        """);
+    Run r = cli("submit", file.toString(), "-s", "my_account=carol", "-s", "nr_threads=8",
+        "-s", "queue: idle");
+
+    assertEquals(0, r.code(), r.err());
+    assertEquals("", r.err());
+    List<String> lines = r.out().lines().toList();
+    assertEquals(2, lines.size(), r.out());
+    List<String> ids = submittedIds(r.out());
+    assertEquals(2, ids.size(), r.out());
+    for (String line : lines) {
+      Matcher m = SUBMITTED.matcher(line);
+      assertTrue(m.matches(), line);
+      assertTrue(m.group(2).endsWith("/" + m.group(1)), line);
+    }
+    JsonNode first = job(ids.get(0));
+    JsonNode second = job(ids.get(1));
+    assertEquals("hackbench", first.path("suite").asText());
+    assertEquals(4, first.path("hackbench").path("nr_threads").asInt());
+    assertEquals("stream", second.path("suite").asText());
+    for (JsonNode j : List.of(first, second)) {
+      assertEquals("carol", j.path("my_account").asText(), "-s overrides the file");
+      assertTrue(j.path("nr_threads").isNumber(), "a YAML scalar: " + j);
+      assertEquals(8, j.path("nr_threads").asInt());
+      assertEquals("idle", j.path("queue").asText(), "lkp's 'key: value' form");
+    }
+  }
+
+  @Test
+  void submitReadsStdinAndTheServerWinsOverSchedUrlWithServerOption() throws Exception {
+    int closed = closedPort();
+    Run r = run(Map.of("SCHED_URL", "http://127.0.0.1:" + closed), "suite: stdin\ntestbox: dc-8g\n",
+        "submit", "--server", url + "/", "-");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("stdin", job(submittedIds(r.out()).get(0)).path("suite").asText());
+  }
+
+  @Test
+  void aJobTheServerRefusesIsReportedWithItsMessage() throws Exception {
+    Path one = dir.resolve("no-testbox.yaml");
+    Files.writeString(one, "suite: hackbench\n");
+    Run r = cli("submit", one.toString());
+    assertEquals(4, r.code());
+    assertEquals("", r.out());
+    assertEquals("scheduler: testbox: required (a machine, a machine group, or a shape like vm-2p8g) (HTTP 400)\n",
+        r.err());
+
+    Path two = dir.resolve("second-bad.yaml");
+    Files.writeString(two, "suite: a\ntestbox: dc-8g\n---\nsuite: b\n");
+    Run batch = cli("submit", two.toString());
+    assertEquals(4, batch.code());
+    List<String> lines = batch.err().lines().toList();
+    assertEquals(2, lines.size(), batch.err());
+    assertTrue(lines.get(0).startsWith("scheduler: job 1 of 2: not submitted"), lines.get(0));
+    assertTrue(lines.get(1).startsWith("scheduler: job 2 of 2: testbox: required"), lines.get(1));
+  }
+
+  @Test
+  void aBadOrMissingJobFileIsAUsageError() throws Exception {
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, "suite: hackbench\n  testbox: [vm-2p8g\n");
+    Run r = cli("submit", bad.toString());
+    assertEquals(2, r.code());
+    assertTrue(r.err().startsWith("scheduler: " + bad + ": not valid YAML at line 2, column "), r.err());
+    assertFalse(r.err().contains("reader"), "snakeyaml's quote of the line is left out: " + r.err());
+    assertEquals(1, r.err().lines().count(), r.err());
+
+    Run missing = cli("submit", dir.resolve("nowhere.yaml").toString());
+    assertEquals(2, missing.code());
+    assertEquals("scheduler: " + dir.resolve("nowhere.yaml") + ": no such file\n", missing.err());
+
+    Path list = dir.resolve("list.yaml");
+    Files.writeString(list, "- suite: a\n- suite: b\n");
+    Run notAMapping = cli("submit", list.toString());
+    assertEquals(2, notAMapping.code());
+    assertTrue(notAMapping.err().contains("document 1 is a list, not a job"), notAMapping.err());
+
+    Path empty = dir.resolve("empty.yaml");
+    Files.writeString(empty, "# nothing yet\n");
+    assertEquals(2, cli("submit", empty.toString()).code());
+
+    Path good = dir.resolve("good.yaml");
+    Files.writeString(good, "suite: a\ntestbox: dc-8g\n");
+    Run badSetting = cli("submit", good.toString(), "-s", "novalue");
+    assertEquals(2, badSetting.code());
+    assertTrue(badSetting.err().startsWith("scheduler: -s 'novalue': give key=value"), badSetting.err());
+    assertEquals("", badSetting.out(), "nothing was submitted");
+  }
+
+  @Test
+  void anUnreachableServerIsExit3InOneLine() throws Exception {
+    int closed = closedPort();
+    Path good = dir.resolve("unsent.yaml");
+    Files.writeString(good, "suite: a\ntestbox: dc-8g\n");
+    String server = "http://127.0.0.1:" + closed;
+    for (String[] args : List.of(new String[] {"queue"}, new String[] {"job", "1"},
+        new String[] {"cancel", "1"}, new String[] {"watch", "1", "2"}, new String[] {"submit", good.toString()})) {
+      Run r = run(Map.of(), "", concat(new String[] {"--server", server}, args));
+      assertEquals(3, r.code(), String.join(" ", args) + ": " + r.err());
+      assertEquals("scheduler: cannot reach " + server + ": connection refused\n", r.err(), String.join(" ", args));
+    }
+    Run fromEnv = run(Map.of("SCHED_URL", server), "", "queue");
+    assertEquals(3, fromEnv.code());
+    assertTrue(fromEnv.err().contains(server), fromEnv.err());
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, all, a.length, b.length);
+    return all;
+  }
+
+  @Test
+  void jobPrintsTheJobAsIndentedJson() {
+    String id = submit(group(), "dave");
+    Run r = cli("job", id);
+    assertEquals(0, r.code(), r.err());
+    JsonNode shown = Json.parse(r.out());
+    assertEquals(id, shown.path("id").asText());
+    assertEquals("submit", shown.path("job_stage").asText());
+    assertTrue(r.out().contains("\n  \"job_stage\" : \"submit\""), r.out());
+
+    Run trimmed = cli("job", id, "-f", "job_stage,my_account");
+    assertEquals(2, Json.parse(trimmed.out()).size(), trimmed.out());
+
+    Run unknown = cli("job", "42");
+    assertEquals(4, unknown.code());
+    assertTrue(unknown.err().startsWith("scheduler: ") && unknown.err().contains("(HTTP 404)"), unknown.err());
+
+    Run notAnId = cli("job", "abc");
+    assertEquals(2, notAnId.code());
+    assertTrue(notAnId.err().startsWith("scheduler: 'abc' is not a job id"), notAnId.err());
+  }
+
+  @Test
+  void queueShowsTheTotalAndOneRowPerGroup() {
+    String group = group();
+    String account = "queue-" + System.nanoTime();
+    for (int i = 0; i < 3; i++) {
+      submit(group, account);
+    }
+    Run r = cli("queue");
+    assertEquals(0, r.code(), r.err());
+    List<String> lines = r.out().lines().toList();
+    assertTrue(lines.get(0).matches("pending \\d+"), r.out());
+    assertTrue(Integer.parseInt(lines.get(0).substring("pending ".length())) >= 3, r.out());
+    assertTrue(lines.get(1).matches("TBOX_GROUP +JOBS"), r.out());
+    assertTrue(lines.stream().anyMatch(l -> l.matches(Pattern.quote(group) + " +3")), r.out());
+
+    Run byAccount = cli("queue", "--by", "my_account");
+    assertEquals(0, byAccount.code(), byAccount.err());
+    assertTrue(byAccount.out().lines().anyMatch(l -> l.matches(Pattern.quote(account) + " +3")), byAccount.out());
+
+    Run bad = cli("queue", "--by", "colour");
+    assertEquals(2, bad.code());
+    assertTrue(bad.err().contains("tbox_group, my_account, arch, queue"), bad.err());
+  }
+
+  @Test
+  void cancelTakesAQueuedJobAndTheServerRefusesASecondTime() {
+    String id = submit(group(), "erin");
+    Run r = cli("cancel", id);
+    assertEquals(0, r.code(), r.err());
+    assertEquals("cancelled " + id + "\n", r.out());
+    assertEquals("cancel", job(id).path("job_stage").asText());
+
+    Run again = cli("cancel", id);
+    assertEquals(4, again.code());
+    assertTrue(again.err().startsWith("scheduler: ") && again.err().contains("(HTTP 409)"), again.err());
+    assertEquals(1, again.err().lines().count(), again.err());
+  }
+
+  @Test
+  void helpListsTheCommandsAndTheExitCodes() {
+    Run r = cli("--help");
+    assertEquals(0, r.code());
+    for (String s : List.of("submit", "watch", "cancel", "job", "queue", "--server", "SCHED_URL",
+        "Exit codes:", "Without any argument")) {
+      assertTrue(r.out().contains(s), s + " in:\n" + r.out());
+    }
+    for (int code = 0; code <= 4; code++) {
+      assertTrue(Pattern.compile("(?m)^\\s+" + code + "\\s+\\S").matcher(r.out()).find(), code + " in:\n" + r.out());
+    }
+    Run submitHelp = cli("submit", "--help");
+    assertTrue(submitHelp.out().contains("-m, --monitor") && submitHelp.out().contains("Exit codes:"),
+        submitHelp.out());
+    assertEquals(0, cli("help", "watch").code());
+  }
+
+  @Test
+  void usageErrorsAreExit2() {
+    Run noCommand = cli("--server", url);
+    assertEquals(2, noCommand.code());
+    assertTrue(noCommand.err().startsWith("scheduler: give a command"), noCommand.err());
+    Run unknown = cli("sumbit", "x.yaml");
+    assertEquals(2, unknown.code());
+    assertTrue(unknown.err().startsWith("scheduler: 'sumbit' is not a command\n"), unknown.err());
+    assertTrue(unknown.err().contains("submit?"), "a suggestion: " + unknown.err());
+    Run badUrl = cli("--server", "ftp://example", "queue");
+    assertEquals(2, badUrl.code());
+    assertTrue(badUrl.err().startsWith("scheduler: --server: 'ftp://example' is not an http://"), badUrl.err());
+    assertEquals(2, cli("watch").code());
+  }
+
+  // --- following jobs over Server-Sent Events (GET .../jobs/{id}/events and .../events?job_ids=)
+
+  @Test
+  void watchShowsEachStageAndEndsWithTheJobsHealth() throws Exception {
+    String group = group();
+    String id = submit(group, "frank");
+    Background watch = inBackground("watch", id);
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " submit testbox=vm-2p8g");
+
+    dispatch(id, group);
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " dispatch");
+    update(id, "job_stage=running");
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " running");
+    update(id, "job_stage=finish&job_health=success");
+    update(id, "job_data_readiness=norun");
+    Run r = watch.await();
+
+    assertEquals(0, r.code(), r.out() + r.err());
+    List<String> lines = r.out().lines().toList();
+    assertEquals(List.of("submit testbox=vm-2p8g", "dispatch", "running", "finish health=success"),
+        lines.subList(0, lines.size() - 1).stream().map(l -> l.substring(9 + id.length() + 1)).toList(), r.out());
+    assertEquals(id + " ended in finish: health=success data=norun", lines.get(lines.size() - 1));
+    assertEquals("", r.err());
+  }
+
+  @Test
+  void watchOfSeveralJobsExits1WhenOneFailsAnd4ForAnUnknownJob() throws Exception {
+    String group = group();
+    String good = submit(group, "gina");
+    String bad = submit(group, "gina");
+    Background watch = inBackground("watch", good, bad);
+    watch.awaitLine("\\S+ " + good + " submit.*");
+    watch.awaitLine("\\S+ " + bad + " submit.*");
+    for (String id : List.of(good, bad)) {
+      dispatch(id, group);
+      update(id, "job_stage=running");
+    }
+    update(good, "job_stage=finish&job_health=success");
+    update(good, "job_data_readiness=norun");
+    update(bad, "job_stage=finish&job_health=fail");
+    update(bad, "job_data_readiness=norun");
+    Run r = watch.await();
+    assertEquals(1, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains(good + " ended in finish: health=success data=norun"), r.out());
+    assertTrue(r.out().contains(bad + " ended in finish: health=fail data=norun"), r.out());
+
+    Run unknownAmongOthers = cli("watch", "42", "43");
+    assertEquals(4, unknownAmongOthers.code(), unknownAmongOthers.err());
+    List<String> errors = unknownAmongOthers.err().lines().toList();
+    assertEquals(2, errors.size(), unknownAmongOthers.err());
+    assertTrue(errors.get(0).startsWith("scheduler: job 42") && errors.get(1).startsWith("scheduler: job 43"),
+        unknownAmongOthers.err());
+
+    Run unknown = cli("watch", "42");
+    assertEquals(4, unknown.code());
+    assertTrue(unknown.err().contains("(HTTP 404)"), unknown.err());
+  }
+
+  @Test
+  void submitWithMonitorFollowsTheJobsItSubmitted() throws Exception {
+    String group = group();
+    Path file = dir.resolve("monitored.yaml");
+    Files.writeString(file, "suite: hackbench\ntestbox: vm-2p8g\ntbox_group: " + group + "\n");
+    Background submit = inBackground("submit", "-m", file.toString());
+    String id = submit.awaitLine("submitted (\\d+) result_root=\\S+").group(1);
+    submit.awaitLine("\\S+ " + id + " submit testbox=vm-2p8g");
+    dispatch(id, group);
+    update(id, "job_stage=running");
+    update(id, "job_health=oom");
+    update(id, "job_data_readiness=norun");
+    Run r = submit.await();
+    assertEquals(1, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains(id + " ended in finish: health=oom data=norun"), r.out());
+  }
+}
