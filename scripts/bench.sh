@@ -6,8 +6,9 @@
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
 # Everything but the JSON lines goes to stderr.
-# http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_JFR=DIR records the first
-# measured run of each phase with JFR (settings=profile) into DIR/PHASE.jfr.
+# http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_JFR=DIR records the last
+# measured run of each phase with JFR (settings=profile) into DIR/PHASE.jfr; read one with
+# scripts/bench/jfr_top.py DIR/PHASE.jfr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
@@ -36,16 +37,25 @@ PY
 
 # ---------------------------------------------------------------- http
 # Shape: start the jar; write the Lua data (1,000 box queries, 5,000 job bodies) meanwhile; fill
-# the queue to 100,000; warm up health and dispatch; 3 times: health, top the queue up to
-# 100,000, dispatch; then warm up submit and submit 3 times (submits last, so that they never
-# change the queue the dispatch runs see). Each phase's figure is the median of its 3 runs.
+# the queue to 100,000 with arrays of 500 jobs; warm up health, and dispatch until every box has
+# asked; 3 times: health, top the queue up to 100,000, dispatch; then warm up submit and submit
+# 3 times (submits last, so that they never change the queue the dispatch runs see). Each
+# phase's figure is the median of its 3 runs (scripts/bench/http_report.py says what counts).
 
 jar=scheduler/target/scheduler.jar
 http_jvm=(-Xms1g -Xmx2g -XX:+UseG1GC)
 connections=64
-wrk_cmd=(wrk -t2 -c"$connections" --timeout 10s -d"${BENCH_SECONDS:-5}"s)
-queued=100000
+seconds=${BENCH_SECONDS:-5}
+wrk_cmd=(wrk -t2 -c"$connections" --timeout 10s)
+queued=100000 # jobs queued before each dispatch run
+boxes=1000    # testboxes asking (HttpBenchDriver.BOXES)
 reps=3
+jfr_opts=()
+if [ -n "${BENCH_JFR:-}" ]; then
+  # JFR runs from the start (cheap default settings), so that the per-phase recordings started
+  # later with jcmd do not pay JFR's own start-up inside a measured run; deep stacks for Pekko
+  jfr_opts=(-XX:StartFlightRecording=settings=default,name=base -XX:FlightRecorderOptions:stackdepth=256)
+fi
 
 need_wrk() {
   command -v wrk >/dev/null && return
@@ -78,6 +88,7 @@ cleanup() {
     for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$server_pid" 2>/dev/null || true
   fi
+  [ -z "${BENCH_JFR:-}" ] || [ -z "${tmp:-}" ] || cp "$tmp/server.log" "$BENCH_JFR/" 2>/dev/null || true
   [ -z "${tmp:-}" ] || rm -rf "$tmp"
 }
 
@@ -85,7 +96,7 @@ cleanup() {
 start_server() {
   env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_ADMIN_TOKEN \
     SCHED_HOST=127.0.0.1 SCHED_PORT=0 SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
-    java "${http_jvm[@]}" -jar "$jar" >"$tmp/server.log" 2>&1 &
+    java "${http_jvm[@]}" "${jfr_opts[@]}" -jar "$jar" >"$tmp/server.log" 2>&1 &
   server_pid=$!
 }
 
@@ -103,20 +114,25 @@ wait_ready() {
 }
 
 driver() { java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$@"; }
-matcher_queued() { curl -sf "$base/scheduler/v1/manage/matcher" | sed 's/.*"queued":\([0-9]*\).*/\1/'; }
+# matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, boxes_seen, ...)
+matcher_field() { curl -sf "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
 
-# wrk_run PHASE NAME [DATA.lua]: one wrk run; common.lua's JSON summary goes to $tmp/NAME.json
+# wrk_run PHASE NAME SECONDS [ARG...]: one wrk run of scripts/bench/PHASE.lua, ARGs passed to
+# it; common.lua's JSON summary goes to $tmp/NAME.json
 wrk_run() {
-  local phase=$1 name=$2
-  shift 2
+  local phase=$1 name=$2 secs=$3
+  shift 3
   local jfr=""
-  if [ -n "${BENCH_JFR:-}" ] && [ "${name#*-}" = 1 ]; then jfr=$phase; fi
-  [ -z "$jfr" ] || jcmd "$server_pid" JFR.start name="$jfr" settings=profile \
-    filename="$(realpath "$BENCH_JFR")/$jfr.jfr" >&2
+  if [ -n "${BENCH_JFR:-}" ] && [ "$name" = "$phase-$reps" ]; then jfr=$phase; fi
+  if [ -n "$jfr" ]; then
+    echo "bench: JFR recording of $name into $BENCH_JFR/$jfr.jfr" >&2
+    jcmd "$server_pid" JFR.start name="$jfr" settings=profile \
+      filename="$(realpath "$BENCH_JFR")/$jfr.jfr" >/dev/null
+  fi
   local data=()
   [ $# -eq 0 ] || data=(-- "$@")
-  "${wrk_cmd[@]}" -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
-  [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >&2
+  "${wrk_cmd[@]}" -d"$secs"s -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
+  [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >/dev/null
   grep '^{"wrk":' "$tmp/$name.out" >"$tmp/$name.json" || { cat "$tmp/$name.out" >&2; exit 1; }
   python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json"
 }
@@ -133,21 +149,26 @@ run_http() {
   wait_ready
 
   driver fill "$base" "$queued" "$tmp" >/dev/null
-  wrk_run health warmup-health
-  wrk_run dispatch warmup-dispatch "$tmp/boxes.lua"
+  wrk_run health warmup-health "$seconds"
+  # dispatch warm-up until every box has asked (the matcher works out what fits a box the first
+  # time the box asks), at most 4 runs
+  for run in 1 2 3 4; do
+    wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
+    [ "$(matcher_field boxes_seen)" -lt "$boxes" ] || break
+  done
   for rep in $(seq "$reps"); do
-    wrk_run health "health-$rep"
+    wrk_run health "health-$rep" "$seconds"
     local before after
     before=$(driver fill "$base" "$queued" "$tmp")
-    wrk_run dispatch "dispatch-$rep" "$tmp/boxes.lua"
-    after=$(matcher_queued)
+    wrk_run dispatch "dispatch-$rep" "$seconds" "$tmp/boxes.lua"
+    after=$(matcher_field queued)
     echo "bench: dispatch-$rep queued before $before, after $after" >&2
   done
   local q0 q1
-  q0=$(matcher_queued)
-  wrk_run submit warmup-submit "$tmp/jobs.lua"
-  for rep in $(seq "$reps"); do wrk_run submit "submit-$rep" "$tmp/jobs.lua"; done
-  q1=$(matcher_queued)
+  q0=$(matcher_field queued)
+  wrk_run submit warmup-submit "$seconds" "$tmp/jobs.lua"
+  for rep in $(seq "$reps"); do wrk_run submit "submit-$rep" "$seconds" "$tmp/jobs.lua"; done
+  q1=$(matcher_field queued)
   # every 200 of a submit is one stored, queued job: the queue must have grown by their number
   local acknowledged
   acknowledged=$(( $(cat "$tmp"/warmup-submit.json "$tmp"/submit-*.json \
