@@ -16,7 +16,7 @@ mode=${1:-all}
 cp_file=test-fixtures/target/bench.cp
 # build once; later runs reuse the classes unless a source is newer than the class path file
 if [ ! -f "$cp_file" ] || [ -n "$(find . -path ./data -prune -o -name '*.java' -newer "$cp_file" -print -quit)" ]; then
-  mvn -q -B -DskipTests -pl test-fixtures -am package dependency:build-classpath \
+  mvn -q -B -Dstyle.color=never -DskipTests -pl test-fixtures -am package dependency:build-classpath \
     -Dmdep.outputFile=target/bench.cp >&2
 fi
 cp="conf:test-fixtures/target/classes:$(cat "$cp_file")"
@@ -36,8 +36,8 @@ PY
 }
 
 # ---------------------------------------------------------------- http
-# Shape: start the jar; write the Lua data (1,000 box queries, 5,000 job bodies) meanwhile; fill
-# the queue to 100,000 with arrays of 500 jobs; warm up health, and dispatch until every box has
+# Shape: start the jar; meanwhile HttpBenchDriver writes the data (1,000 box queries and 5,000
+# job bodies as Lua arrays, 240 JSON arrays of 500 jobs); fill the queue to 100,000 with curl; warm up health, and dispatch until every box has
 # asked; 3 times: health, top the queue up to 100,000, dispatch; then warm up submit and submit
 # 3 times (submits last, so that they never change the queue the dispatch runs see). Each
 # phase's figure is the median of its 3 runs (scripts/bench/http_report.py says what counts).
@@ -76,9 +76,9 @@ build_jar() {
     return
   fi
   echo "bench: building $jar" >&2
-  mvn -q -B -o -DskipTests -pl scheduler -am package >&2 || {
+  mvn -q -B -o -Dstyle.color=never -DskipTests -pl scheduler -am package >&2 || {
     echo "bench: the offline build failed; again with the Maven repository reachable" >&2
-    mvn -q -B -DskipTests -pl scheduler -am package >&2
+    mvn -q -B -Dstyle.color=never -DskipTests -pl scheduler -am package >&2
   }
 }
 
@@ -113,9 +113,29 @@ wait_ready() {
   echo "bench: server pid $server_pid at $base, store in $tmp/data" >&2
 }
 
-driver() { java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$@"; }
 # matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, boxes_seen, ...)
 matcher_field() { curl -sf "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
+
+# top_up N: bulk submits of the arrays in $tmp/fill, the next ones in turn, 3 at a time, until
+# the matcher holds at least N queued jobs; sets $now_queued
+fill_next=0
+top_up() {
+  local have need files k t0=$EPOCHREALTIME
+  files=$(find "$tmp/fill" -name '*.json' | wc -l)
+  have=$(matcher_field queued)
+  need=$(( ($1 - have + 499) / 500 ))
+  if [ "$need" -gt 0 ]; then
+    for ((k = 0; k < need; k++)); do printf '%s/fill/%03d.json\n' "$tmp" $(( (fill_next + k) % files )); done \
+      | xargs -P3 -I{} curl -sSf -o /dev/null -H 'Content-Type: application/json' \
+        --data-binary @{} "$base/scheduler/v1/jobs/submit" \
+      || { echo "bench: a bulk submit failed" >&2; exit 1; }
+    fill_next=$(( (fill_next + need) % files ))
+  fi
+  now_queued=$(matcher_field queued)
+  local ms=$(( (${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}) / 1000 ))
+  echo "bench: top-up: $have queued + $((now_queued - have)) in $ms ms = $now_queued queued" >&2
+  [ "$now_queued" -ge "$1" ] || { echo "bench: the queue holds $now_queued < $1" >&2; exit 1; }
+}
 
 # wrk_run PHASE NAME SECONDS [ARG...]: one wrk run of scripts/bench/PHASE.lua, ARGs passed to
 # it; common.lua's JSON summary goes to $tmp/NAME.json
@@ -145,10 +165,10 @@ run_http() {
   trap 'exit 130' INT TERM
   [ -z "${BENCH_JFR:-}" ] || mkdir -p "$BENCH_JFR"
   start_server
-  driver lua "$tmp" >&2
+  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
   wait_ready
 
-  driver fill "$base" "$queued" "$tmp" >/dev/null
+  top_up "$queued"
   wrk_run health warmup-health "$seconds"
   # dispatch warm-up until every box has asked (the matcher works out what fits a box the first
   # time the box asks), at most 4 runs
@@ -158,11 +178,9 @@ run_http() {
   done
   for rep in $(seq "$reps"); do
     wrk_run health "health-$rep" "$seconds"
-    local before after
-    before=$(driver fill "$base" "$queued" "$tmp")
+    top_up "$queued"
     wrk_run dispatch "dispatch-$rep" "$seconds" "$tmp/boxes.lua"
-    after=$(matcher_field queued)
-    echo "bench: dispatch-$rep queued before $before, after $after" >&2
+    echo "bench: dispatch-$rep: queued before $now_queued, after $(matcher_field queued)" >&2
   done
   local q0 q1
   q0=$(matcher_field queued)
