@@ -16,7 +16,7 @@ mode=${1:-all}
 cp_file=test-fixtures/target/bench.cp
 # build once; later runs reuse the classes unless a source is newer than the class path file
 if [ ! -f "$cp_file" ] || [ -n "$(find . -path ./data -prune -o -name '*.java' -newer "$cp_file" -print -quit)" ]; then
-  mvn -q -B -Dstyle.color=never -DskipTests -pl test-fixtures -am package dependency:build-classpath \
+  mvn -q -B -DskipTests -pl test-fixtures -am package dependency:build-classpath \
     -Dmdep.outputFile=target/bench.cp >&2
 fi
 cp="conf:test-fixtures/target/classes:$(cat "$cp_file")"
@@ -76,9 +76,9 @@ build_jar() {
     return
   fi
   echo "bench: building $jar" >&2
-  mvn -q -B -o -Dstyle.color=never -DskipTests -pl scheduler -am package >&2 || {
+  mvn -q -B -o -DskipTests -pl scheduler -am package >&2 || {
     echo "bench: the offline build failed; again with the Maven repository reachable" >&2
-    mvn -q -B -Dstyle.color=never -DskipTests -pl scheduler -am package >&2
+    mvn -q -B -DskipTests -pl scheduler -am package >&2
   }
 }
 
