@@ -6,7 +6,7 @@
 Prints, for the top N (default 15):
   - threads (by name, digits folded: dispatcher-7 -> dispatcher-#)
   - top of stack: the method running when sampled (self time)
-  - self time by library: the first frame from top that belongs to a known package group
+  - self time by library: the package group of the top frame
   - anywhere in the stack (inclusive; a method counts once per sample) for org.compassci,
     Pekko, Jackson and H2
 Record with a deep stack (-XX:FlightRecorderOptions:stackdepth=256): JFR cuts stacks at 64
