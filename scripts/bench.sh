@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks: one JSON object per line on stdout (see README, "Measured figures").
 #   scripts/bench.sh matcher   the matcher actor, 100,000 queued jobs, 1,000 testboxes
+#   scripts/bench.sh http      the server jar on loopback, embedded store, driven by wrk with 64
+#                              keep-alive connections: health, submit, dispatch (100,000 queued)
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
+# Everything but the JSON lines goes to stderr.
+# http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_JFR=DIR records the last
+# measured run of each phase with JFR (settings=profile) into DIR/PHASE.jfr; read one with
+# scripts/bench/jfr_top.py DIR/PHASE.jfr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
@@ -29,10 +35,176 @@ for r in json.load(open("test-fixtures/target/jmh.json")):
 PY
 }
 
+# ---------------------------------------------------------------- http
+# Shape: start the jar; meanwhile HttpBenchDriver writes the data (1,000 box queries and 5,000
+# job bodies as Lua arrays, 240 JSON arrays of 500 jobs); fill the queue to 100,000 with curl; warm up health, and dispatch until every box has
+# asked; 3 times: health, top the queue up to 100,000, dispatch; then warm up submit and submit
+# 3 times (submits last, so that they never change the queue the dispatch runs see). Each
+# phase's figure is the median of its 3 runs (scripts/bench/http_report.py says what counts).
+
+jar=scheduler/target/scheduler.jar
+http_jvm=(-Xms1g -Xmx2g -XX:+UseG1GC)
+connections=64
+seconds=${BENCH_SECONDS:-5}
+wrk_cmd=(wrk -t2 -c"$connections" --timeout 10s)
+queued=100000 # jobs queued before each dispatch run
+boxes=1000    # testboxes asking (HttpBenchDriver.BOXES)
+reps=3
+jfr_opts=()
+if [ -n "${BENCH_JFR:-}" ]; then
+  # JFR runs from the start (cheap default settings), so that the per-phase recordings started
+  # later with jcmd do not pay JFR's own start-up inside a measured run; deep stacks for Pekko
+  jfr_opts=(-XX:StartFlightRecording=settings=default,name=base -XX:FlightRecorderOptions:stackdepth=256)
+fi
+
+need_wrk() {
+  command -v wrk >/dev/null && return
+  if [ "$(id -u)" = 0 ]; then
+    echo "bench: installing Debian's wrk" >&2
+    apt-get install -y -q wrk >&2 || { apt-get update -q >&2 && apt-get install -y -q wrk >&2; }
+  else
+    echo "bench: the http benchmark needs wrk: sudo apt-get install -y wrk" >&2
+    exit 1
+  fi
+}
+
+# rebuild the jar only when a source, resource or pom of its modules is newer
+build_jar() {
+  if [ -f "$jar" ] && [ -z "$(find actors/src http-api/src persistence/src scheduler/src conf \
+      pom.xml actors/pom.xml http-api/pom.xml persistence/pom.xml scheduler/pom.xml \
+      -newer "$jar" -print -quit)" ]; then
+    return
+  fi
+  echo "bench: building $jar" >&2
+  mvn -q -B -o -DskipTests -pl scheduler -am package >&2 || {
+    echo "bench: the offline build failed; again with the Maven repository reachable" >&2
+    mvn -q -B -DskipTests -pl scheduler -am package >&2
+  }
+}
+
+cleanup() {
+  if [ -n "${server_pid:-}" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" # SIGTERM: coordinated shutdown
+    for _ in $(seq 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+  [ -z "${BENCH_JFR:-}" ] || [ -z "${tmp:-}" ] || cp "$tmp/server.log" "$BENCH_JFR/" 2>/dev/null || true
+  [ -z "${tmp:-}" ] || rm -rf "$tmp"
+}
+
+# the server on 127.0.0.1, a free port (0: the server picks one and logs it), the embedded store
+start_server() {
+  env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_ADMIN_TOKEN \
+    SCHED_HOST=127.0.0.1 SCHED_PORT=0 SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
+    java "${http_jvm[@]}" "${jfr_opts[@]}" -jar "$jar" >"$tmp/server.log" 2>&1 &
+  server_pid=$!
+}
+
+wait_ready() {
+  local port=""
+  for _ in $(seq 600); do
+    port=$(sed -n 's|.*scheduler listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$tmp/server.log")
+    [ -z "$port" ] || break
+    kill -0 "$server_pid" 2>/dev/null || { echo "bench: the server did not start:" >&2; cat "$tmp/server.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "bench: the server is not up after 60 s" >&2; tail "$tmp/server.log" >&2; exit 1; }
+  base=http://127.0.0.1:$port
+  echo "bench: server pid $server_pid at $base, store in $tmp/data" >&2
+}
+
+# matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, boxes_seen, ...)
+matcher_field() { curl -sf "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
+
+# top_up N: bulk submits of the arrays in $tmp/fill, the next ones in turn, 3 at a time, until
+# the matcher holds at least N queued jobs; sets $now_queued
+fill_next=0
+top_up() {
+  local have need files k t0=$EPOCHREALTIME
+  files=$(find "$tmp/fill" -name '*.json' | wc -l)
+  have=$(matcher_field queued)
+  need=$(( ($1 - have + 499) / 500 ))
+  if [ "$need" -gt 0 ]; then
+    for ((k = 0; k < need; k++)); do printf '%s/fill/%03d.json\n' "$tmp" $(( (fill_next + k) % files )); done \
+      | xargs -P3 -I{} curl -sSf -o /dev/null -H 'Content-Type: application/json' \
+        --data-binary @{} "$base/scheduler/v1/jobs/submit" \
+      || { echo "bench: a bulk submit failed" >&2; exit 1; }
+    fill_next=$(( (fill_next + need) % files ))
+  fi
+  now_queued=$(matcher_field queued)
+  local ms=$(( (${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}) / 1000 ))
+  echo "bench: top-up: $have queued + $((now_queued - have)) in $ms ms = $now_queued queued" >&2
+  [ "$now_queued" -ge "$1" ] || { echo "bench: the queue holds $now_queued < $1" >&2; exit 1; }
+}
+
+# wrk_run PHASE NAME SECONDS [ARG...]: one wrk run of scripts/bench/PHASE.lua, ARGs passed to
+# it; common.lua's JSON summary goes to $tmp/NAME.json
+wrk_run() {
+  local phase=$1 name=$2 secs=$3
+  shift 3
+  local jfr=""
+  if [ -n "${BENCH_JFR:-}" ] && [ "$name" = "$phase-$reps" ]; then jfr=$phase; fi
+  if [ -n "$jfr" ]; then
+    echo "bench: JFR recording of $name into $BENCH_JFR/$jfr.jfr" >&2
+    jcmd "$server_pid" JFR.start name="$jfr" settings=profile \
+      filename="$(realpath "$BENCH_JFR")/$jfr.jfr" >/dev/null
+  fi
+  local data=()
+  [ $# -eq 0 ] || data=(-- "$@")
+  "${wrk_cmd[@]}" -d"$secs"s -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
+  [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >/dev/null
+  grep '^{"wrk":' "$tmp/$name.out" >"$tmp/$name.json" || { cat "$tmp/$name.out" >&2; exit 1; }
+  python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json"
+}
+
+run_http() {
+  need_wrk
+  build_jar
+  tmp=$(mktemp -d)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  [ -z "${BENCH_JFR:-}" ] || mkdir -p "$BENCH_JFR"
+  start_server
+  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
+  wait_ready
+
+  top_up "$queued"
+  wrk_run health warmup-health "$seconds"
+  # dispatch warm-up until every box has asked (the matcher works out what fits a box the first
+  # time the box asks), at most 4 runs
+  for run in 1 2 3 4; do
+    wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
+    [ "$(matcher_field boxes_seen)" -lt "$boxes" ] || break
+  done
+  for rep in $(seq "$reps"); do
+    wrk_run health "health-$rep" "$seconds"
+    top_up "$queued"
+    wrk_run dispatch "dispatch-$rep" "$seconds" "$tmp/boxes.lua"
+    echo "bench: dispatch-$rep: queued before $now_queued, after $(matcher_field queued)" >&2
+  done
+  local q0 q1
+  q0=$(matcher_field queued)
+  wrk_run submit warmup-submit "$seconds" "$tmp/jobs.lua"
+  for rep in $(seq "$reps"); do wrk_run submit "submit-$rep" "$seconds" "$tmp/jobs.lua"; done
+  q1=$(matcher_field queued)
+  # every 200 of a submit is one stored, queued job: the queue must have grown by their number
+  local acknowledged
+  acknowledged=$(( $(cat "$tmp"/warmup-submit.json "$tmp"/submit-*.json \
+    | grep -o '"200":[0-9]*' | cut -d: -f2 | paste -sd+) ))
+  # (a run's last requests, at most one per connection, are answered after wrk stopped counting)
+  local grew=$((q1 - q0)) verdict=ok
+  if [ "$grew" -lt "$acknowledged" ] || [ "$grew" -gt $((acknowledged + connections * (reps + 1))) ]; then
+    verdict=MISMATCH
+  fi
+  echo "bench: submit answered 200 for $acknowledged jobs; the queue grew by $grew: $verdict" >&2
+
+  python3 scripts/bench/http_report.py line "$tmp" "$reps" "$connections"
+}
+
 case "$mode" in
   matcher) run_matcher ;;
   jmh) run_jmh ;;
-  http) echo "bench: the http benchmark is not written yet (issue 6)" >&2; exit 2 ;;
-  all) run_matcher ;;
+  http) run_http ;;
+  all) run_matcher; run_http ;;
   *) echo "usage: scripts/bench.sh [matcher|http|all|jmh]" >&2; exit 2 ;;
 esac

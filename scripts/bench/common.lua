@@ -1,0 +1,51 @@
+-- Shared by the phase scripts of scripts/bench.sh http (loaded with dofile).
+-- Counts answers per HTTP status in each thread and, in done(), prints one JSON line:
+--   {"wrk":{"duration_s":..,"requests":..,"status":{"200":..,"204":..},"errors":{..},
+--           "p50_ms":..,"p90_ms":..,"p99_ms":..,"max_ms":..,"mean_ms":..}}
+-- The latency figures are wrk's, over every answer (wrk has one histogram per run).
+
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads) -- 1, 2, ...: the request scripts start each thread elsewhere
+end
+
+-- per thread (each wrk thread has its own Lua state); read back with thread:get in done()
+statuses = {}
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+-- A thread's starting offset into a list of n items: threads begin far apart.
+function start_index(n)
+  return math.floor((id - 1) * n / 2) % n
+end
+
+local function ms(us)
+  return string.format("%.3f", us / 1000)
+end
+
+function done(summary, latency, requests)
+  local counts = {}
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("statuses")) do
+      counts[status] = (counts[status] or 0) + n
+    end
+  end
+  local parts = {}
+  for status, n in pairs(counts) do
+    table.insert(parts, string.format('"%d":%d', status, n))
+  end
+  table.sort(parts)
+  local e = summary.errors
+  io.write(string.format(
+    '{"wrk":{"duration_s":%.3f,"requests":%d,"status":{%s},'
+      .. '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d},'
+      .. '"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"max_ms":%s,"mean_ms":%s}}\n',
+    summary.duration / 1e6, summary.requests, table.concat(parts, ","),
+    e.connect, e.read, e.write, e.timeout, e.status,
+    ms(latency:percentile(50)), ms(latency:percentile(90)), ms(latency:percentile(99)),
+    ms(latency.max), ms(latency.mean)))
+end

@@ -1,0 +1,23 @@
+-- GET /scheduler/v1/jobs/dispatch?hostname=..&arch=..&tbox_type=..&tags=..&freemem=.. (no wait):
+-- 200 with a job, 204 when nothing fits that box now.
+--   wrk -s dispatch.lua http://127.0.0.1:PORT -- BOXES.lua
+-- BOXES.lua returns the 1,000 testboxes' query strings (HttpBenchDriver lua); requests cycle
+-- through them, so every box asks about equally often.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "common.lua")
+
+local reqs, i
+
+function init(args)
+  local boxes = dofile(args[1])
+  reqs = {}
+  for k, q in ipairs(boxes) do
+    reqs[k] = wrk.format("GET", "/scheduler/v1/jobs/dispatch?" .. q)
+  end
+  i = start_index(#reqs)
+end
+
+function request()
+  i = i % #reqs + 1
+  return reqs[i]
+end

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Where the CPU samples of a JFR recording are: jdk.ExecutionSample aggregated.
+
+  scripts/bench/jfr_top.py FILE.jfr [N]
+
+Prints, for the top N (default 15):
+  - threads (by name, digits folded: dispatcher-7 -> dispatcher-#)
+  - top of stack: the method running when sampled (self time)
+  - self time by library: the package group of the top frame
+  - anywhere in the stack (inclusive; a method counts once per sample) for org.compassci,
+    Pekko, Jackson and H2
+Record with a deep stack (-XX:FlightRecorderOptions:stackdepth=256): JFR cuts stacks at 64
+frames by default, and Pekko's are deep.
+"""
+import collections
+import re
+import subprocess
+import sys
+
+GROUPS = [
+    ("org.compassci", "ours (org.compassci)"),
+    ("org.h2.", "H2"),
+    ("com.zaxxer.", "HikariCP"),
+    ("com.fasterxml.jackson.", "Jackson"),
+    ("org.apache.pekko.http.", "Pekko HTTP"),
+    ("org.apache.pekko.stream.", "Pekko Streams"),
+    ("org.apache.pekko.", "Pekko actor/other"),
+    ("scala.", "Scala library"),
+    ("ch.qos.logback.", "Logback"),
+    ("sun.nio.", "JDK NIO"),
+    ("java.", "JDK"),
+    ("jdk.", "JDK"),
+    ("sun.", "JDK"),
+]
+ANYWHERE = [("org.compassci", "org.compassci"), ("org.apache.pekko.", "Pekko"),
+            ("com.fasterxml.jackson.", "Jackson"), ("org.h2.", "H2")]
+
+
+def group_of(name):
+    for prefix, g in GROUPS:
+        if name.startswith(prefix):
+            return g
+    return "other"
+
+
+def show(title, counter, total, n):
+    print(f"\n{title}")
+    for name, c in counter.most_common(n):
+        print(f"  {100.0 * c / total:5.1f}%  {c:6d}  {name}")
+
+
+def samples(path, depth=300):
+    """(thread, [frame, ...] top first) per jdk.ExecutionSample, from jfr's text output."""
+    cmd = ["jfr", "print", "--stack-depth", str(depth), "--events", "jdk.ExecutionSample", path]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
+        thread, frames, in_stack = "?", [], False
+        for line in p.stdout:
+            s = line.strip()
+            if s.startswith("sampledThread = "):
+                thread = s.split('"')[1]
+            elif s == "stackTrace = [":
+                in_stack, frames = True, []
+            elif in_stack and s == "]":
+                in_stack = False
+                yield thread, frames
+            elif in_stack and s != "...":
+                frames.append(s.split("(", 1)[0])  # pkg.Class.method, without arguments and line
+        if p.wait() != 0:
+            sys.exit(f"jfr print failed on {path}")
+
+
+def main():
+    path = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    total = 0
+    threads, top, libs = collections.Counter(), collections.Counter(), collections.Counter()
+    anywhere = {label: collections.Counter() for _, label in ANYWHERE}
+    for thread, frames in samples(path):
+        total += 1
+        threads[re.sub(r"\d+", "#", thread)] += 1
+        if not frames:
+            continue
+        top[frames[0]] += 1
+        libs[group_of(frames[0])] += 1
+        seen = set(frames)
+        for prefix, label in ANYWHERE:
+            for name in seen:
+                if name.startswith(prefix):
+                    anywhere[label][name] += 1
+    print(f"{path}: {total} execution samples")
+    show("threads", threads, total, n)
+    show("self time by library (top frame)", libs, total, n)
+    show("top of stack (self)", top, total, n)
+    for _, label in ANYWHERE:
+        show(f"anywhere in the stack: {label} (inclusive)", anywhere[label], total, n)
+
+
+if __name__ == "__main__":
+    main()
