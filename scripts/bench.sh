@@ -6,7 +6,8 @@
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
 # Everything but the JSON lines goes to stderr.
-# http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_JFR=DIR records the last
+# http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_SERVER_OPTS (more JVM
+# options for the server, e.g. -Dpekko.actor.default-dispatcher.throughput=20); BENCH_JFR=DIR records the last
 # measured run of each phase with JFR (settings=profile) into DIR/PHASE.jfr; read one with
 # scripts/bench/jfr_top.py DIR/PHASE.jfr.
 set -euo pipefail
@@ -96,7 +97,7 @@ cleanup() {
 start_server() {
   env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_ADMIN_TOKEN \
     SCHED_HOST=127.0.0.1 SCHED_PORT=0 SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
-    java "${http_jvm[@]}" "${jfr_opts[@]}" -jar "$jar" >"$tmp/server.log" 2>&1 &
+    java "${http_jvm[@]}" "${jfr_opts[@]}" ${BENCH_SERVER_OPTS:-} -jar "$jar" >"$tmp/server.log" 2>&1 &
   server_pid=$!
 }
 
@@ -169,12 +170,14 @@ run_http() {
   wait_ready
 
   top_up "$queued"
-  wrk_run health warmup-health "$seconds"
+  # the JIT needs a while on 2 cores: both paths get two warm-up runs before any is measured
+  wrk_run health warmup-health-1 "$seconds"
+  wrk_run health warmup-health-2 "$seconds"
   # dispatch warm-up until every box has asked (the matcher works out what fits a box the first
-  # time the box asks), at most 4 runs
+  # time the box asks), at least 2 runs, at most 4
   for run in 1 2 3 4; do
     wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
-    [ "$(matcher_field boxes_seen)" -lt "$boxes" ] || break
+    [ "$run" -lt 2 ] || [ "$(matcher_field boxes_seen)" -lt "$boxes" ] || break
   done
   for rep in $(seq "$reps"); do
     wrk_run health "health-$rep" "$seconds"

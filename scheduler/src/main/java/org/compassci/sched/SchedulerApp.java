@@ -102,8 +102,10 @@ public final class SchedulerApp {
           LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock), "lifecycle");
       ActorRef<WatchActor.Command> watch =
           ctx.spawn(WatchActor.create(lifecycle, s.askTimeout(), clock), "watch");
+      // a store no other process can write holds nothing the matcher does not know already
+      SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
-          MatcherActor.create(persistence, lifecycle, hosts, watch, s, clock), "matcher");
+          MatcherActor.create(persistence, lifecycle, hosts, watch, matching, clock), "matcher");
       ActorRef<StatsActor.Command> stats =
           ctx.spawn(StatsActor.create(matcher, lifecycle, s.statsInterval(), clock), "stats");
 

@@ -190,7 +190,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
       ActorRef<WatchActor.Command> watch, SchedulerSettings settings, Clock clock) {
     return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
-      timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
+      if (!settings.resyncInterval().isZero()) {
+        timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
+      }
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
       ActorRef<WatchActor.Command> watchers = watch != null ? watch : ctx.getSystem().ignoreRef();
       return new MatcherActor(ctx, timers, store, lifecycle, registry, watchers, settings, clock).loading(stash);

@@ -40,6 +40,14 @@ public record SchedulerSettings(
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
+  /** The same settings with another resync interval; zero turns the resync off. */
+  public SchedulerSettings withResyncInterval(Duration interval) {
+    return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
+        askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
+        fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
+        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval);
+  }
+
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
   public static SchedulerSettings fromConfig(Config root) {
     Config c = root.getConfig("scheduler");

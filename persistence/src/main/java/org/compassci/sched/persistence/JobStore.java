@@ -14,6 +14,14 @@ public interface JobStore extends AutoCloseable {
   /** Which store this is, as named in configuration: embedded, mysql or manticore. */
   String kind();
 
+  /**
+   * True when no other process can write this store (the embedded database file is locked by
+   * this one): then what is in memory is all there is, and nothing needs reading again.
+   */
+  default boolean exclusive() {
+    return false;
+  }
+
   /** Inserts or replaces every record in one durable step: all of them or none. */
   void upsert(List<JobRecord> records);
 

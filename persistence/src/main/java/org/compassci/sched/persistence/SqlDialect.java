@@ -23,6 +23,11 @@ public interface SqlDialect {
    */
   List<String> addedColumns();
 
+  /** Statements run at start once every column is there (views over them); each safe to run again. */
+  default List<String> afterColumns() {
+    return List.of();
+  }
+
   /** Lists the jobs table's columns, a row each, the name first. */
   default String describeTable() {
     return "SHOW COLUMNS FROM jobs";
@@ -49,6 +54,19 @@ public interface SqlDialect {
   default String claim() {
     return "UPDATE jobs SET stage = 'dispatch', host = ?, token_hash = ?, dispatch_time = ?"
         + " WHERE id = ? AND stage = 'submit'";
+  }
+
+  /**
+   * Run for each written record (parameter: its id) in the same transaction as an upsert, or
+   * null: a dialect that keeps hand-outs beside the jobs table drops the one the write replaces.
+   */
+  default String afterUpsert() {
+    return null;
+  }
+
+  /** What every SELECT reads: the jobs table, or a view over it. */
+  default String readFrom() {
+    return "jobs";
   }
 
   /** Whether a batch of claims may go to the server as one JDBC batch. */
@@ -91,28 +109,28 @@ public interface SqlDialect {
   }
 
   default String selectById() {
-    return "SELECT " + columns() + " FROM jobs WHERE id = ?" + selectSuffix(1);
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE id = ?" + selectSuffix(1);
   }
 
   default String selectByIds(int count) {
-    return "SELECT " + columns() + " FROM jobs WHERE id IN (" + marks(count) + ")" + selectSuffix(count);
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE id IN (" + marks(count) + ")" + selectSuffix(count);
   }
 
   /** Parameters: the {@code stageCount} stages, then the id to start after. */
   default String selectByStage(int stageCount, int limit) {
-    return "SELECT " + columns() + " FROM jobs WHERE stage IN (" + marks(stageCount) + ") AND id > ?"
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE stage IN (" + marks(stageCount) + ") AND id > ?"
         + " ORDER BY id" + selectSuffix(limit);
   }
 
   /** Parameters: stage, tenant, the id to start after. */
   default String selectByStageAndTenant(int limit) {
-    return "SELECT " + columns() + " FROM jobs WHERE stage = ? AND tenant = ? AND id > ?"
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE stage = ? AND tenant = ? AND id > ?"
         + " ORDER BY id" + selectSuffix(limit);
   }
 
   /** Parameter: the stage. Answers rows of (tenant, count). */
   default String countByTenant() {
-    return "SELECT tenant, COUNT(*) FROM jobs WHERE stage = ? GROUP BY tenant" + selectSuffix(MAX_TENANTS);
+    return "SELECT tenant, COUNT(*) FROM " + readFrom() + " WHERE stage = ? GROUP BY tenant" + selectSuffix(MAX_TENANTS);
   }
 
   private static String marks(int count) {

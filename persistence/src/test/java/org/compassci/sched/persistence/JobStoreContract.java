@@ -118,6 +118,36 @@ abstract class JobStoreContract {
     }
   }
 
+  /**
+   * A hand-out is seen by every read (by id, by stage, in counts), a later write of the job
+   * replaces it, and a job written back to submit can be handed out again.
+   */
+  @Test
+  void aHandOutIsSeenByEveryReadAndAWriteOfTheJobSupersedesIt() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(1, "submit", "alice"), rec(2, "submit", "alice")));
+      Claim first = new Claim(1, "host-a", "aaaa", 10);
+      store.claim(List.of(first));
+      assertEquals(List.of(claimed(rec(1, "submit", "alice"), first)),
+          store.findByStage(List.of("dispatch"), Long.MIN_VALUE, 10));
+      assertEquals(List.of(rec(2, "submit", "alice")), store.findByStage(List.of("submit"), Long.MIN_VALUE, 10));
+      assertEquals(Map.of("alice", 1L), store.countByTenant("submit"));
+      assertEquals(List.of(rec(2, "submit", "alice")), store.findByStageAndTenant("submit", "alice", Long.MIN_VALUE, 10));
+
+      // the box reports: the job's own row now says everything
+      JobRecord booted = new JobRecord(1, "boot", "unknown", "N/A", "alice", "vm-2p8g", 1L, "{}", "host-a", "aaaa", 10);
+      store.upsert(List.of(booted));
+      assertEquals(booted, store.find(1).orElseThrow());
+
+      // lost and requeued: back in submit with no hand-out, and it can go out again
+      store.upsert(List.of(rec(1, "submit", "alice")));
+      assertEquals(rec(1, "submit", "alice"), store.find(1).orElseThrow());
+      Claim second = new Claim(1, "host-b", "bbbb", 20);
+      assertEquals(List.of(claimed(rec(1, "submit", "alice"), second)), store.claim(List.of(second)));
+      assertEquals(claimed(rec(1, "submit", "alice"), second), store.find(1).orElseThrow());
+    }
+  }
+
   @Test
   void onlyQueuedJobsCanBeClaimed() {
     try (JobStore store = open()) {
