@@ -170,15 +170,15 @@ run_http() {
   wait_ready
 
   top_up "$queued"
-  # the JIT needs a while on 2 cores: both paths get two warm-up runs before any is measured
-  wrk_run health warmup-health-1 "$seconds"
-  wrk_run health warmup-health-2 "$seconds"
-  # dispatch warm-up until every box has asked (the matcher works out what fits a box the first
-  # time the box asks), at least 2 runs, at most 4
+  # the JIT needs a while on 2 cores (about 40 s of load before the figures settle): health and
+  # dispatch alternate 4 times before anything is measured; by then every box has asked too
+  # (the matcher works out what fits a box the first time the box asks)
   for run in 1 2 3 4; do
+    wrk_run health "warmup-health-$run" "$seconds"
+    top_up "$queued"
     wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
-    [ "$run" -lt 2 ] || [ "$(matcher_field boxes_seen)" -lt "$boxes" ] || break
   done
+  echo "bench: $(matcher_field boxes_seen) of $boxes boxes have asked" >&2
   for rep in $(seq "$reps"); do
     wrk_run health "health-$rep" "$seconds"
     top_up "$queued"

@@ -60,12 +60,19 @@ final class H2Dialect implements SqlDialect {
     return "job_view";
   }
 
-  /** Parameters: host, token hash, dispatch time, id; one row inserted means the claim took. */
+  /**
+   * Parameters: host, token hash, dispatch time, id. The store reads the jobs first (it needs
+   * their documents for the answer anyway) and inserts only for those still queued; a second
+   * hand-out of one job would fail on the key.
+   */
   @Override
   public String claim() {
-    return "INSERT INTO handouts (host, token_hash, dispatch_time, id)"
-        + " SELECT ?, ?, ?, j.id FROM jobs j WHERE j.id = ? AND j.stage = 'submit'"
-        + " AND NOT EXISTS (SELECT 1 FROM handouts h WHERE h.id = j.id)";
+    return "INSERT INTO handouts (host, token_hash, dispatch_time, id) VALUES (?, ?, ?, ?)";
+  }
+
+  @Override
+  public boolean claimsByInsert() {
+    return true;
   }
 
   @Override

@@ -232,6 +232,9 @@ public final class JdbcJobStore implements JobStore {
     if (claims.isEmpty()) {
       return List.of();
     }
+    if (dialect.claimsByInsert()) {
+      return claimByInsert(claims);
+    }
     return inTransaction("hand-out of " + claims.size() + " jobs", c -> {
       List<Long> taken = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
@@ -267,6 +270,47 @@ public final class JdbcJobStore implements JobStore {
         }
         return readAll(ps);
       }
+    });
+  }
+
+  /** Reads the jobs, then records a hand-out for each one still queued: one read of each row. */
+  private List<JobRecord> claimByInsert(List<Claim> claims) {
+    return inTransaction("hand-out of " + claims.size() + " jobs", c -> {
+      Map<Long, JobRecord> queued = new LinkedHashMap<>();
+      try (PreparedStatement ps = c.prepareStatement(dialect.selectByIds(claims.size()))) {
+        int i = 1;
+        for (Claim claim : claims) {
+          ps.setLong(i++, claim.id());
+        }
+        for (JobRecord r : readAll(ps)) {
+          if (r.stage().equals("submit")) {
+            queued.put(r.id(), r);
+          }
+        }
+      }
+      List<JobRecord> taken = new ArrayList<>(queued.size());
+      if (queued.isEmpty()) {
+        return taken;
+      }
+      try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
+        for (Claim claim : claims) {
+          JobRecord r = queued.remove(claim.id());
+          if (r == null) {
+            // not queued, unknown, or named twice in this batch
+            continue;
+          }
+          ps.setString(1, claim.host());
+          ps.setString(2, claim.tokenHash());
+          ps.setLong(3, claim.timeMillis());
+          ps.setLong(4, claim.id());
+          ps.addBatch();
+          taken.add(new JobRecord(r.id(), "dispatch", r.health(), r.readiness(), r.tenant(),
+              r.tboxGroup(), r.submitTimeMillis(), r.document(), claim.host(), claim.tokenHash(),
+              claim.timeMillis()));
+        }
+        ps.executeBatch();
+      }
+      return taken;
     });
   }
 

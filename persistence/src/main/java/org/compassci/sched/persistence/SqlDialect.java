@@ -69,6 +69,15 @@ public interface SqlDialect {
     return "jobs";
   }
 
+  /**
+   * Whether {@link #claim()} is a plain insert of a hand-out row (parameters as for claim) made
+   * after the jobs were read and found queued, in the same transaction. Only a store that no
+   * other process writes may do so: nothing can take the job between the read and the insert.
+   */
+  default boolean claimsByInsert() {
+    return false;
+  }
+
   /** Whether a batch of claims may go to the server as one JDBC batch. */
   default boolean batchesUpdates() {
     return true;
