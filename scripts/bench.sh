@@ -3,6 +3,7 @@
 #   scripts/bench.sh matcher   the matcher actor, 100,000 queued jobs, 1,000 testboxes
 #   scripts/bench.sh http      the server jar on loopback, embedded store, driven by wrk with 64
 #                              keep-alive connections: health, submit, dispatch (100,000 queued)
+#   scripts/bench.sh watch     the heap per open event stream (2,000 streams on the server jar)
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
 # Everything but the JSON lines goes to stderr.
@@ -204,10 +205,31 @@ run_http() {
   python3 scripts/bench/http_report.py line "$tmp" "$reps" "$connections"
 }
 
+# ---------------------------------------------------------------- watch
+# The heap an open event stream costs: the jar again, 2,000 jobs, a stream on each from its own
+# connection; WatchBench reads the server's used heap after a full GC (jcmd) with the streams
+# open and after they closed, then does the same with idle keep-alive connections, which is
+# Pekko HTTP's own share.
+run_watch() {
+  build_jar
+  tmp=$(mktemp -d)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  start_server
+  wait_ready
+  local port=${base##*:}
+  java -cp "$cp" org.compassci.sched.bench.WatchBench "$port" "$server_pid" 2000
+  java -cp "$cp" org.compassci.sched.bench.WatchBench "$port" "$server_pid" 2000 idle
+  cleanup
+  server_pid=""
+  tmp=""
+}
+
 case "$mode" in
   matcher) run_matcher ;;
   jmh) run_jmh ;;
   http) run_http ;;
-  all) run_matcher; run_http ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|all|jmh]" >&2; exit 2 ;;
+  watch) run_watch ;;
+  all) run_matcher; (run_http); run_watch ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|all|jmh]" >&2; exit 2 ;;
 esac

@@ -59,7 +59,7 @@ public final class WatchBench {
     for (Socket s : open) {
       s.close();
     }
-    Thread.sleep(Long.parseLong(System.getenv().getOrDefault("WATCH_BENCH_SETTLE_MS", "2000")));
+    Thread.sleep(Long.parseLong(System.getenv().getOrDefault("WATCH_BENCH_SETTLE_MS", "5000")));
     long after = usedHeapKb(pid);
     if (System.getenv("WATCH_BENCH_DEBUG") != null) {
       System.err.println(http.get("/scheduler/v1/manage/actors").body());
