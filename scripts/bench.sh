@@ -4,6 +4,7 @@
 #   scripts/bench.sh http      the server jar on loopback, embedded store, driven by wrk with 64
 #                              keep-alive connections: health, submit, dispatch (100,000 queued)
 #   scripts/bench.sh watch     the heap per open event stream (2,000 streams on the server jar)
+#   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
 # Everything but the JSON lines goes to stderr.
@@ -230,6 +231,7 @@ case "$mode" in
   jmh) run_jmh ;;
   http) run_http ;;
   watch) run_watch ;;
+  claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
   all) run_matcher; (run_http); run_watch ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|all|jmh]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|claims|all|jmh]" >&2; exit 2 ;;
 esac
