@@ -1,0 +1,112 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.extract.Extraction;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.persistence.Claim;
+import org.compassci.sched.persistence.JdbcJobStore;
+import org.compassci.sched.persistence.JobRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The persistence actor over the real embedded store, and the extract actor over real files. */
+class PersistenceAndExtractActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+  static final Duration WAIT = Duration.ofSeconds(10);
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @TempDir Path dir;
+
+  private static JobRecord queued(long id) {
+    return new JobRecord(id, "submit", "unknown", "N/A", "alice", "dc-8g", id, "{\"id\":\"" + id + "\"}");
+  }
+
+  @Test
+  void writesArriveTogetherAndAreCommittedTogetherEachAnsweredOnce() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      for (int i = 1; i <= 300; i++) {
+        p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
+      }
+      Set<Object> answered = new HashSet<>();
+      for (int i = 0; i < 300; i++) {
+        PersistenceActor.Written w = written.receiveMessage(WAIT);
+        assertTrue(w.error().isEmpty(), w.toString());
+        assertTrue(answered.add(w.context()), "answered twice: " + w.context());
+      }
+      assertEquals(300, store.findByStage(List.of("submit"), Long.MIN_VALUE, 1000).size());
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(stats.getRef()));
+      long commits = stats.receiveMessage(WAIT).holds().get("commits");
+      assertTrue(commits < 300, "writes that wait are committed together: " + commits + " commits");
+    }
+  }
+
+  @Test
+  void aJobIsClaimedOnceAndAFindSeesTheClaim() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.insert(List.of(queued(7)));
+      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
+      p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h1", "hash-a", 5), "first", claimed.getRef()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h2", "hash-b", 6), "second", claimed.getRef()));
+      PersistenceActor.Claimed a = claimed.receiveMessage(WAIT);
+      PersistenceActor.Claimed b = claimed.receiveMessage(WAIT);
+      PersistenceActor.Claimed first = a.context().equals("first") ? a : b;
+      PersistenceActor.Claimed second = a.context().equals("first") ? b : a;
+      assertEquals("h1", first.record().orElseThrow().host());
+      assertTrue(second.record().isEmpty(), "handed out once only");
+      TestProbe<PersistenceActor.FindResult> found = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Find(7, found.getRef()));
+      JobRecord r = found.receiveMessage(WAIT).job().orElseThrow();
+      assertEquals("dispatch", r.stage());
+      assertEquals("hash-a", r.tokenHash());
+    }
+  }
+
+  @Test
+  void extractionReadsTheJobsResultsOrSaysWhyNot() throws Exception {
+    Path results = dir.resolve("results");
+    Path folder = results.resolve("hackbench/2026-11-28/dc-8g/5");
+    Files.createDirectories(folder);
+    Files.writeString(folder.resolve("stats.json"), "{\"hackbench.throughput\": 1234.5}");
+    ActorRef<ExtractActor.Command> x = testKit.spawn(ExtractActor.create(
+        new Extraction(Extraction.installed(), results, "/result"), Clock.systemUTC()));
+    TestProbe<ExtractActor.Extracted> done = testKit.createTestProbe();
+    x.tell(new ExtractActor.Extract(5, Json.object().put("id", "5")
+        .put("result_root", "/result/hackbench/2026-11-28/dc-8g/5"), done.getRef()));
+    ExtractActor.Extracted ok = done.receiveMessage(WAIT);
+    assertTrue(ok.result().ok(), String.valueOf(ok.result().error()));
+    assertEquals(1234.5, ok.result().stats().path("hackbench.throughput").asDouble(), 1e-9);
+
+    x.tell(new ExtractActor.Extract(6, Json.object().put("id", "6")
+        .put("result_root", "/result/hackbench/2026-11-28/dc-8g/6"), done.getRef()));
+    ExtractActor.Extracted missing = done.receiveMessage(WAIT);
+    assertTrue(!missing.result().ok() && !missing.result().error().isEmpty(), missing.toString());
+
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    x.tell(new ExtractActor.GetStats(stats.getRef()));
+    ActorStats s = stats.receiveMessage(WAIT);
+    assertEquals(1L, s.holds().get("extracted"));
+    assertEquals(1L, s.holds().get("failed"));
+  }
+}
