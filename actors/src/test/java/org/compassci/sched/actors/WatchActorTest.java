@@ -16,7 +16,9 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.compassci.sched.extract.Extraction;
+import org.compassci.sched.model.DataReadiness;
 import org.compassci.sched.model.Job;
+import org.compassci.sched.model.JobStage;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobUpdate;
 import org.compassci.sched.model.Json;
@@ -59,6 +61,14 @@ class WatchActorTest {
     Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
         id, Instant.now(), "/result");
     job.handOut("h1", "tok", Instant.now());
+    return job;
+  }
+
+  /** A job that ran and retired with its data {@code readiness}. */
+  private static Job finished(long id, DataReadiness readiness) {
+    Job job = dispatched(id);
+    job.setStage(JobStage.FINISH, Instant.now());
+    job.setReadiness(readiness);
     return job;
   }
 
@@ -119,10 +129,7 @@ class WatchActorTest {
   void anUnknownJobClosesWithAnErrorAndARetiredOneWithItsLastState() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Lab lab = lab(store);
-      Job done = dispatched(8);
-      done.setStage(org.compassci.sched.model.JobStage.FINISH, Instant.now());
-      done.setReadiness(org.compassci.sched.model.DataReadiness.COMPLETE);
-      store.upsert(List.of(done.toRecord()));
+      store.upsert(List.of(finished(8, DataReadiness.COMPLETE).toRecord()));
       TestProbe<WatchActor.Event> out = testKit.createTestProbe();
       lab.watch().tell(new WatchActor.Subscribe(List.of(404L, 8L), out.getRef(), null));
       Map<Long, WatchActor.Event> seen = new LinkedHashMap<>();
@@ -188,10 +195,7 @@ class WatchActorTest {
   void aWaitThatCanNeverHoldOrNamesAnUnknownJobIsAnsweredAtOnce() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Lab lab = lab(store);
-      Job cancelled = dispatched(31);
-      cancelled.setStage(org.compassci.sched.model.JobStage.FINISH, Instant.now());
-      cancelled.setReadiness(org.compassci.sched.model.DataReadiness.NORUN);
-      store.upsert(List.of(cancelled.toRecord()));
+      store.upsert(List.of(finished(31, DataReadiness.NORUN).toRecord()));
       TestProbe<WatchActor.WaitResult> probe = testKit.createTestProbe();
       lab.watch().tell(new WatchActor.Wait(Map.of(31L, WaitCondition.parse("31", null)),
           Duration.ofSeconds(30), probe.getRef()));
