@@ -553,6 +553,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   /** Paged by job id, so an operator's list is stable between two pages. */
   private Behavior<Command> onListRunning(ListRunning l) {
+    if (l.limit() <= 0) {
+      // counts only (the dashboard's summary, each second): no need to order every job
+      l.replyTo().tell(new Running(active.size() + tracked.size(), runningByStage(), List.of()));
+      return this;
+    }
     java.util.TreeSet<Long> ids = new java.util.TreeSet<>(active.keySet());
     ids.addAll(tracked.keySet());
     List<com.fasterxml.jackson.databind.node.ObjectNode> page = new ArrayList<>();
