@@ -110,6 +110,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record PendingRequeue(long id, ActorRef<Outcome> replyTo) {}
 
+  /** A job back in the queue, and the testbox it was taken from. */
+  private record TakenBack(Job job, String host) {}
+
 
   /** One entry per submitted job, in order; {@code error} set when none was stored. */
   public record SubmitResult(List<Submitted> jobs, Optional<String> error) {}
@@ -526,11 +529,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       if (!q.tokenHash().equals(r.tokenHash())) {
         throw new NotQueued("job " + r.id() + " has been handed out again since");
       }
+      String host = full.field("host_machine");
       full.returnToQueue();
       full.record("last_requeue_reason", q.reason());
       String count = full.field("requeue_count");
       full.record("requeue_count", Integer.toString(count.isEmpty() ? 1 : Integer.parseInt(count) + 1));
-      return new PersistenceActor.Changed(full.toRecord(), full);
+      return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host));
     }, new PendingRequeue(q.id(), q.replyTo()), modified));
     return this;
   }
@@ -540,7 +544,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, r.error().orElse("")));
       return;
     }
-    Job job = (Job) r.result().get();
+    TakenBack back = (TakenBack) r.result().get();
+    Job job = back.job();
+    if (!back.host().isEmpty()) {
+      hosts.tell(new HostRegistryActor.JobEnded(back.host(), job.id()));
+    }
     lifecycle.tell(new LifecycleActor.Forget(job.id()));
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));

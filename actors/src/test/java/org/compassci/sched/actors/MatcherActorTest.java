@@ -179,6 +179,29 @@ class MatcherActorTest {
   }
 
   @Test
+  void aJobTakenBackIsNoLongerItsBoxsCurrentJob() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> persistence = testKit.spawn(PersistenceActor.create(store, 100));
+      TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+      TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+      ActorRef<MatcherActor.Command> matcher = testKit.spawn(MatcherActor.create(persistence,
+          lifecycle.getRef(), hosts.getRef(), null,
+          SchedulerSettings.fromConfig(testKit.system().settings().config()), Clock.systemUTC()));
+      Wiring w = new Wiring(store, matcher, lifecycle);
+      long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
+      var toA = (MatcherActor.Assigned) dispatch(w, box("a", "x86_64", 65536));
+      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "lost", probe.getRef()));
+      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      List<HostRegistryActor.Command> told = hosts.fishForMessage(Duration.ofSeconds(10),
+          m -> m instanceof HostRegistryActor.JobEnded
+              ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+              : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore());
+      assertEquals(new HostRegistryActor.JobEnded("a", id), told.get(told.size() - 1));
+    }
+  }
+
+  @Test
   void cancelTakesAQueuedJobOut() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
