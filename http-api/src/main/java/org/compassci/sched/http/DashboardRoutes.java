@@ -7,10 +7,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
-import org.apache.pekko.http.javadsl.model.HttpResponse;
-import org.apache.pekko.http.javadsl.model.headers.CacheControl;
-import org.apache.pekko.http.javadsl.model.headers.CacheDirectives;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.stream.javadsl.Source;
@@ -31,7 +27,6 @@ public final class DashboardRoutes extends AllDirectives {
   /** Rows per grouping in the summary: the largest groups, the rest summed. */
   static final int TOP_GROUPS = 50;
   private static final Duration SUMMARY_EVERY = Duration.ofSeconds(1);
-  private static final ByteString HEARTBEAT = ByteString.fromString(": keep-alive\n\n");
 
   private final Gateway gw;
 
@@ -65,13 +60,10 @@ public final class DashboardRoutes extends AllDirectives {
         .mapAsync(1, t -> summary().thenApply(Json::write).exceptionally(failure -> ""))
         .statefulMap(() -> "", (last, now) -> now.isEmpty() || now.equals(last)
                 ? org.apache.pekko.japi.Pair.create(last, ByteString.emptyByteString())
-                : org.apache.pekko.japi.Pair.create(now, ByteString.fromString("event: summary\ndata: " + now + "\n\n")),
+                : org.apache.pekko.japi.Pair.create(now, Responses.event("summary", now)),
             last -> java.util.Optional.empty())
-        .filter(b -> !b.isEmpty())
-        .keepAlive(gw.heartbeat(), () -> HEARTBEAT);
-    return complete(HttpResponse.create()
-        .withEntity(HttpEntities.create(ContentTypes.parse("text/event-stream"), body))
-        .addHeader(CacheControl.create(CacheDirectives.NO_CACHE)));
+        .filter(b -> !b.isEmpty());
+    return complete(Responses.eventStream(body, gw.heartbeat()));
   }
 
   /** Queue depth by machine group, arch, tenant and queue; jobs out; testboxes; counts. */

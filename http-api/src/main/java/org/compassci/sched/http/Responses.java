@@ -4,7 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
+import java.time.Duration;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.headers.CacheControl;
+import org.apache.pekko.http.javadsl.model.headers.CacheDirectives;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -32,6 +38,24 @@ final class Responses {
     ObjectNode body = Json.object().put("error", message);
     HttpResponse r = json(status, body);
     return status.intValue() == 503 ? r.addHeader(RetryAfter.create(1L)) : r;
+  }
+
+  private static final ByteString HEARTBEAT = ByteString.fromString(": keep-alive\n\n");
+
+  /**
+   * A Server-Sent Events answer: {@code events} as they come, and a comment line whenever
+   * nothing was sent for {@code heartbeat}, so that proxies keep the stream open.
+   */
+  static HttpResponse eventStream(Source<ByteString, ?> events, Duration heartbeat) {
+    return HttpResponse.create()
+        .withEntity(HttpEntities.create(ContentTypes.parse("text/event-stream"),
+            events.keepAlive(heartbeat, () -> HEARTBEAT)))
+        .addHeader(CacheControl.create(CacheDirectives.NO_CACHE));
+  }
+
+  /** One event; JSON from the shared mapper has no raw newline, so one data line carries it. */
+  static ByteString event(String name, String json) {
+    return ByteString.fromString("event: " + name + "\ndata: " + json + "\n\n");
   }
 
   static HttpResponse text(StatusCode status, String body) {

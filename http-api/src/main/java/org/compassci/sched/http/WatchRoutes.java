@@ -15,12 +15,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.CacheControl;
-import org.apache.pekko.http.javadsl.model.headers.CacheDirectives;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
@@ -41,7 +37,6 @@ import org.compassci.sched.watch.WaitCondition;
  */
 public final class WatchRoutes extends AllDirectives {
 
-  private static final ByteString HEARTBEAT = ByteString.fromString(": keep-alive\n\n");
   /** Events queued for one stream before the reader catches up; past it, events merge. */
   private static final int STREAM_BUFFER = 64;
 
@@ -112,11 +107,8 @@ public final class WatchRoutes extends AllDirectives {
           return NotUsed.getInstance();
         })
         .conflateWithSeed(Backlog::new, Backlog::add)
-        .mapConcat(Backlog::frames)
-        .keepAlive(gw.heartbeat(), () -> HEARTBEAT);
-    return HttpResponse.create()
-        .withEntity(HttpEntities.create(ContentTypes.parse("text/event-stream"), body))
-        .addHeader(CacheControl.create(CacheDirectives.NO_CACHE));
+        .mapConcat(Backlog::frames);
+    return Responses.eventStream(body, gw.heartbeat());
   }
 
   /** Events a slow reader has not taken yet, merged per job. */
@@ -149,21 +141,16 @@ public final class WatchRoutes extends AllDirectives {
           data = Json.object().put("job_id", Long.toString(j.id()));
           data.setAll(j.state());
         }
-        out.add(frame("job", data));
+        out.add(Responses.event("job", Json.write(data)));
       }
       for (Map.Entry<Long, String> c : closed.entrySet()) {
         ObjectNode data = Json.object().put("job_id", Long.toString(c.getKey()));
         if (c.getValue() != null) {
           data.put("error", c.getValue());
         }
-        out.add(frame("close", data));
+        out.add(Responses.event("close", Json.write(data)));
       }
       return out;
-    }
-
-    private static ByteString frame(String event, ObjectNode data) {
-      // JSON from the shared mapper has no raw newline, so one data line carries it
-      return ByteString.fromString("event: " + event + "\ndata: " + Json.write(data) + "\n\n");
     }
   }
 
