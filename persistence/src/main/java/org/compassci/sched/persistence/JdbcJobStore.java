@@ -239,10 +239,7 @@ public final class JdbcJobStore implements JobStore {
       List<Long> taken = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
         for (Claim claim : claims) {
-          ps.setString(1, claim.host());
-          ps.setString(2, claim.tokenHash());
-          ps.setLong(3, claim.timeMillis());
-          ps.setLong(4, claim.id());
+          bindClaim(ps, claim);
           if (dialect.batchesUpdates()) {
             ps.addBatch();
           } else if (ps.executeUpdate() == 1) {
@@ -263,29 +260,35 @@ public final class JdbcJobStore implements JobStore {
         return List.of();
       }
       // read inside the transaction: the rows are still ours, so this is what was written
-      try (PreparedStatement ps = c.prepareStatement(dialect.selectByIds(taken.size()))) {
-        int i = 1;
-        for (long id : taken) {
-          ps.setLong(i++, id);
-        }
-        return readAll(ps);
-      }
+      return readByIds(c, taken);
     });
+  }
+
+  /** The parameters of {@link SqlDialect#claim()}: host, token hash, dispatch time, id. */
+  private static void bindClaim(PreparedStatement ps, Claim claim) throws SQLException {
+    ps.setString(1, claim.host());
+    ps.setString(2, claim.tokenHash());
+    ps.setLong(3, claim.timeMillis());
+    ps.setLong(4, claim.id());
+  }
+
+  private List<JobRecord> readByIds(Connection c, Collection<Long> ids) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(dialect.selectByIds(ids.size()))) {
+      int i = 1;
+      for (long id : ids) {
+        ps.setLong(i++, id);
+      }
+      return readAll(ps);
+    }
   }
 
   /** Reads the jobs, then records a hand-out for each one still queued: one read of each row. */
   private List<JobRecord> claimByInsert(List<Claim> claims) {
     return inTransaction("hand-out of " + claims.size() + " jobs", c -> {
       Map<Long, JobRecord> queued = new LinkedHashMap<>();
-      try (PreparedStatement ps = c.prepareStatement(dialect.selectByIds(claims.size()))) {
-        int i = 1;
-        for (Claim claim : claims) {
-          ps.setLong(i++, claim.id());
-        }
-        for (JobRecord r : readAll(ps)) {
-          if (r.stage().equals("submit")) {
-            queued.put(r.id(), r);
-          }
+      for (JobRecord r : readByIds(c, claims.stream().map(Claim::id).toList())) {
+        if (r.stage().equals("submit")) {
+          queued.put(r.id(), r);
         }
       }
       List<JobRecord> taken = new ArrayList<>(queued.size());
@@ -299,10 +302,7 @@ public final class JdbcJobStore implements JobStore {
             // not queued, unknown, or named twice in this batch
             continue;
           }
-          ps.setString(1, claim.host());
-          ps.setString(2, claim.tokenHash());
-          ps.setLong(3, claim.timeMillis());
-          ps.setLong(4, claim.id());
+          bindClaim(ps, claim);
           ps.addBatch();
           taken.add(new JobRecord(r.id(), "dispatch", r.health(), r.readiness(), r.tenant(),
               r.tboxGroup(), r.submitTimeMillis(), r.document(), claim.host(), claim.tokenHash(),
@@ -360,13 +360,8 @@ public final class JdbcJobStore implements JobStore {
     if (ids.isEmpty()) {
       return List.of();
     }
-    try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectByIds(ids.size()))) {
-      int i = 1;
-      for (long id : ids) {
-        ps.setLong(i++, id);
-      }
-      return readAll(ps);
+    try (Connection c = pool.getConnection()) {
+      return readByIds(c, ids);
     } catch (SQLException e) {
       throw new StoreUnavailableException("read of " + ids.size() + " jobs failed: " + e.getMessage(), e);
     }
