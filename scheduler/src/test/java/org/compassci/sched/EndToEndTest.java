@@ -35,14 +35,7 @@ class EndToEndTest {
   }
 
   private SchedulerApp.Running start(Map<String, Object> overrides) throws Exception {
-    Config config = ConfigFactory.parseMap(overrides)
-        .withFallback(ConfigFactory.parseMap(Map.of(
-            "scheduler.host", "127.0.0.1", "scheduler.port", 0,
-            "scheduler.data-dir", dir.toString(),
-            "scheduler.extract.results-dir", dir.resolve("results").toString())))
-        .withFallback(ConfigFactory.load());
-    return SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
-        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    return TestServer.start(dir, overrides).running;
   }
 
   private static HttpCalls client(SchedulerApp.Running r) {
