@@ -26,6 +26,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.match.MatchQueue;
 import org.compassci.sched.model.Json;
 
 /**
@@ -184,20 +185,9 @@ public final class StatsActor extends AbstractBehavior<StatsActor.Command> {
         .tag("health", h).description("jobs that ended, by health").register(registry));
   }
 
-  /** Largest first (the matcher sorts them so); past MAX_SERIES they are summed into one row. */
   private static List<MultiGauge.Row<?>> rows(String tag, Map<String, Integer> counts) {
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
-    long other = 0;
-    for (Map.Entry<String, Integer> e : counts.entrySet()) {
-      if (rows.size() < MAX_SERIES) {
-        rows.add(MultiGauge.Row.of(Tags.of(tag, e.getKey()), e.getValue()));
-      } else {
-        other += e.getValue();
-      }
-    }
-    if (other > 0) {
-      rows.add(MultiGauge.Row.of(Tags.of(tag, "(other)"), other));
-    }
+    MatchQueue.largest(counts, MAX_SERIES).forEach((name, n) -> rows.add(MultiGauge.Row.of(Tags.of(tag, name), n)));
     return rows;
   }
 

@@ -267,6 +267,26 @@ public final class MatchQueue {
     return out;
   }
 
+  /**
+   * The first {@code most} of counts that {@link #pending} gave (largest first), and the rest
+   * summed as one "(other)" entry: what a dashboard or a metric can show of thousands of tenants.
+   */
+  public static Map<String, Long> largest(Map<String, Integer> counts, int most) {
+    Map<String, Long> out = new LinkedHashMap<>();
+    long other = 0;
+    for (Map.Entry<String, Integer> e : counts.entrySet()) {
+      if (out.size() < most) {
+        out.put(e.getKey(), (long) e.getValue());
+      } else {
+        other += e.getValue();
+      }
+    }
+    if (other > 0) {
+      out.put("(other)", other);
+    }
+    return out;
+  }
+
   /** Why a queued job still waits: its needs, who could take it, and its place. */
   public record Explain(long id, Set<String> tags, Set<String> targetMachines, long memoryMb,
       String tenant, int level, int weight, int placeInTenantQueue, int tenantQueued,

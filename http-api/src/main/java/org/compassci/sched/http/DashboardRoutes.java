@@ -101,20 +101,10 @@ public final class DashboardRoutes extends AllDirectives {
         });
   }
 
-  /** The largest groups first (the matcher sorts them so), the rest as one "(other)" row. */
+  /** The largest groups, the rest as one "(other)" row; a job without the field counts as "(none)". */
   private static ObjectNode top(Map<String, Integer> groups) {
     ObjectNode out = Json.object();
-    long other = 0;
-    for (Map.Entry<String, Integer> e : groups.entrySet()) {
-      if (out.size() < TOP_GROUPS) {
-        out.put(e.getKey().isEmpty() ? "(none)" : e.getKey(), e.getValue());
-      } else {
-        other += e.getValue();
-      }
-    }
-    if (other > 0) {
-      out.put("(other)", other);
-    }
+    MatchQueue.largest(groups, TOP_GROUPS).forEach((name, n) -> out.put(name.isEmpty() ? "(none)" : name, n));
     return out;
   }
 }
