@@ -151,15 +151,18 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     ArrayNode out = Json.MAPPER.createArrayNode();
     hosts.values().stream().sorted((a, b) -> a.hostname.compareTo(b.hostname))
         .skip(l.offset()).limit(l.limit()).forEach(h -> out.add(view(h)));
-    l.replyTo().tell(new HostsPage(hosts.size(), hosts.values().stream().filter(this::online).count(), out));
+    l.replyTo().tell(new HostsPage(hosts.size(), online(), out));
     return this;
   }
 
   private Behavior<Command> onGetStats(GetStats g) {
-    long online = hosts.values().stream().filter(this::online).count();
     g.replyTo().tell(new ActorStats("hosts", Map.of("testboxes", (long) hosts.size(),
-        "online", online), activity.messages(), activity.last()));
+        "online", online()), activity.messages(), activity.last()));
     return this;
+  }
+
+  private long online() {
+    return hosts.values().stream().filter(this::online).count();
   }
 
   private boolean online(Host h) {
