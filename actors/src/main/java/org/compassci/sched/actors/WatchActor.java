@@ -259,7 +259,8 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     }
     ObjectNode state = s.outcome().job();
     // a change reported while the read was out is newer unless the read saw a later stage
-    if (f.early != null && stageOrder(f.early) >= stageOrder(state)) {
+    if (f.early != null
+        && WaitCondition.stageOf(f.early).ordinal() >= WaitCondition.stageOf(state).ordinal()) {
       state = f.early;
     }
     f.early = null;
@@ -417,10 +418,5 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       }
     }
     return out;
-  }
-
-  private static int stageOrder(ObjectNode state) {
-    return org.compassci.sched.model.JobStage.fromName(state.path("job_stage").asText())
-        .map(Enum::ordinal).orElse(0);
   }
 }

@@ -51,9 +51,9 @@ public record WaitCondition(JsonNode raw, JobStage stage, JobHealth health, Data
 
   /** Judges a job's current state (its JSON view). */
   public Verdict judge(JsonNode state) {
-    JobStage now = JobStage.fromName(state.path("job_stage").asText()).orElse(JobStage.SUBMIT);
+    JobStage now = stageOf(state);
     JobHealth h = JobHealth.fromName(state.path("job_health").asText()).orElse(JobHealth.UNKNOWN);
-    DataReadiness r = DataReadiness.fromName(state.path("job_data_readiness").asText()).orElse(DataReadiness.NA);
+    DataReadiness r = readinessOf(state);
     boolean holds = (stage == null || now.ordinal() >= stage.ordinal())
         && (health == null || h == health)
         && (readiness == null || r == readiness);
@@ -66,8 +66,15 @@ public record WaitCondition(JsonNode raw, JobStage stage, JobHealth health, Data
 
   /** Finished and its data settled: the job will not change again. */
   public static boolean retired(JsonNode state) {
-    JobStage now = JobStage.fromName(state.path("job_stage").asText()).orElse(JobStage.SUBMIT);
-    DataReadiness r = DataReadiness.fromName(state.path("job_data_readiness").asText()).orElse(DataReadiness.NA);
-    return now.isFinal() && r.isSettled();
+    return stageOf(state).isFinal() && readinessOf(state).isSettled();
+  }
+
+  /** The stage a job's view names (submit when it names none). */
+  public static JobStage stageOf(JsonNode state) {
+    return JobStage.fromName(state.path("job_stage").asText()).orElse(JobStage.SUBMIT);
+  }
+
+  private static DataReadiness readinessOf(JsonNode state) {
+    return DataReadiness.fromName(state.path("job_data_readiness").asText()).orElse(DataReadiness.NA);
   }
 }
