@@ -18,6 +18,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.compassci.sched.actors.ActorStats;
 import org.compassci.sched.actors.ExtractActor;
@@ -153,21 +154,17 @@ public final class ManageRoutes extends AllDirectives {
             "queued_jobs", (long) m.queued(), "groups", (long) m.groups(), "signatures", (long) m.signatures(),
             "parked_testboxes", (long) m.parked(), "testboxes_seen", (long) m.boxesSeen(),
             "cached_box_tag_sets", (long) m.cachedBoxTagSets()), m.messages(), m.lastActivity()));
-    CompletionStage<ActorStats> lifecycle = gw.<LifecycleActor.Command, ActorStats>ask(gw.lifecycle(),
-        LifecycleActor.GetStats::new);
-    CompletionStage<ActorStats> store = gw.<PersistenceActor.Command, ActorStats>ask(gw.store(),
-        PersistenceActor.GetStats::new);
-    CompletionStage<ActorStats> extract = gw.<ExtractActor.Command, ActorStats>ask(gw.extractor(),
-        ExtractActor.GetStats::new);
-    CompletionStage<ActorStats> hosts = gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(),
-        HostRegistryActor.GetStats::new);
-    CompletionStage<ActorStats> watch = gw.<WatchActor.Command, ActorStats>ask(gw.watch(),
-        WatchActor.GetStats::new);
-    CompletionStage<ActorStats> stats = gw.<StatsActor.Command, ActorStats>ask(gw.stats(),
-        StatsActor.GetStats::new);
-    CompletionStage<List<ActorStats>> all = matcher.thenCompose(m -> lifecycle.thenCompose(l ->
-        store.thenCompose(p -> extract.thenCompose(x -> hosts.thenCompose(h -> watch.thenCompose(
-            w -> stats.thenApply(st -> List.of(m, l, p, x, h, w, st))))))));
+    // in the order operators read them: the matcher first, then the jobs' path through the rest
+    List<CompletableFuture<ActorStats>> asked = List.of(
+        matcher.toCompletableFuture(),
+        gw.<LifecycleActor.Command, ActorStats>ask(gw.lifecycle(), LifecycleActor.GetStats::new).toCompletableFuture(),
+        gw.<PersistenceActor.Command, ActorStats>ask(gw.store(), PersistenceActor.GetStats::new).toCompletableFuture(),
+        gw.<ExtractActor.Command, ActorStats>ask(gw.extractor(), ExtractActor.GetStats::new).toCompletableFuture(),
+        gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(), HostRegistryActor.GetStats::new).toCompletableFuture(),
+        gw.<WatchActor.Command, ActorStats>ask(gw.watch(), WatchActor.GetStats::new).toCompletableFuture(),
+        gw.<StatsActor.Command, ActorStats>ask(gw.stats(), StatsActor.GetStats::new).toCompletableFuture());
+    CompletionStage<List<ActorStats>> all = CompletableFuture.allOf(asked.toArray(CompletableFuture[]::new))
+        .thenApply(v -> asked.stream().map(CompletableFuture::join).toList());
     return completeWithFuture(all.thenApply(list -> {
       ArrayNode out = Json.MAPPER.createArrayNode();
       for (ActorStats a : list) {
