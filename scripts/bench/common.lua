@@ -23,6 +23,23 @@ function start_index(n)
   return math.floor((id - 1) * n / 2) % n
 end
 
+-- Requests made once per thread from the items of the Lua file named by wrk's first script
+-- argument (format turns an item into a request), then sent in turn.
+function cycle_through(format)
+  local reqs, i
+  function init(args)
+    reqs = {}
+    for k, item in ipairs(dofile(args[1])) do
+      reqs[k] = format(item)
+    end
+    i = start_index(#reqs)
+  end
+  function request()
+    i = i % #reqs + 1
+    return reqs[i]
+  end
+end
+
 local function ms(us)
   return string.format("%.3f", us / 1000)
 end

@@ -6,18 +6,6 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "common.lua")
 
-local reqs, i
-
-function init(args)
-  local boxes = dofile(args[1])
-  reqs = {}
-  for k, q in ipairs(boxes) do
-    reqs[k] = wrk.format("GET", "/scheduler/v1/jobs/dispatch?" .. q)
-  end
-  i = start_index(#reqs)
-end
-
-function request()
-  i = i % #reqs + 1
-  return reqs[i]
-end
+cycle_through(function(query)
+  return wrk.format("GET", "/scheduler/v1/jobs/dispatch?" .. query)
+end)

@@ -4,19 +4,6 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(here .. "common.lua")
 
-local reqs, i
-
-function init(args)
-  local jobs = dofile(args[1])
-  reqs = {}
-  for k, body in ipairs(jobs) do
-    reqs[k] = wrk.format("POST", "/scheduler/v1/jobs/submit",
-      { ["Content-Type"] = "application/json" }, body)
-  end
-  i = start_index(#reqs)
-end
-
-function request()
-  i = i % #reqs + 1
-  return reqs[i]
-end
+cycle_through(function(body)
+  return wrk.format("POST", "/scheduler/v1/jobs/submit", { ["Content-Type"] = "application/json" }, body)
+end)
