@@ -1,7 +1,7 @@
 package org.compassci.sched.http;
 
 import java.time.Duration;
-import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -30,13 +30,26 @@ public record Gateway(
     Duration heartbeat,
     int watchMaxJobs) {
 
-  public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
+  public <Req, Res> CompletableFuture<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {
     return ask(target, message, askTimeout);
   }
 
-  public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
+  public <Req, Res> CompletableFuture<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message, Duration timeout) {
-    return AskPattern.ask(target, message::apply, timeout, system.scheduler());
+    // The ask's own stage is Scala's wrapper, whose every continuation runs asynchronously on
+    // CompletableFuture's default executor; with one core's worth of common-pool parallelism that
+    // executor starts a new thread per task. A plain future completed on the actor system's
+    // dispatcher runs the routes' thenApply chains there instead, without new threads.
+    CompletableFuture<Res> answer = new CompletableFuture<>();
+    AskPattern.ask(target, message::apply, timeout, system.scheduler())
+        .whenCompleteAsync((reply, failure) -> {
+          if (failure != null) {
+            answer.completeExceptionally(failure);
+          } else {
+            answer.complete(reply);
+          }
+        }, system.executionContext());
+    return answer;
   }
 }
