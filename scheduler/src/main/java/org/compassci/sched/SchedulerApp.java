@@ -106,6 +106,7 @@ public final class SchedulerApp {
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(
           MatcherActor.create(persistence, lifecycle, hosts, watch, matching, clock), "matcher");
+      lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
       ActorRef<StatsActor.Command> stats =
           ctx.spawn(StatsActor.create(matcher, lifecycle, s.statsInterval(), clock), "stats");
 

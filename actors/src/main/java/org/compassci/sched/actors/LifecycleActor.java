@@ -38,7 +38,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * A job just handed out by the matcher; from now on this actor owns it. Its document is read
    * when first needed, so a hand-out costs this actor nothing until its testbox reports.
    */
-  public record Track(JobRecord record, ActorRef<MatcherActor.Command> matcher) implements Command {}
+  public record Track(JobRecord record) implements Command {}
+
+  /**
+   * The matcher, which takes lost hand-outs back. Sent once, right after both are spawned; it
+   * waits in the stash with everything else while the active jobs load.
+   */
+  public record UseMatcher(ActorRef<MatcherActor.Command> matcher) implements Command {}
 
   public record Update(long id, List<JobUpdate.Param> params, JobUpdate.Mode mode,
       ActorRef<Outcome> replyTo) implements Command {}
@@ -78,7 +84,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
-  private record Requeued(long id, Outcome outcome) implements Command {}
+  private record Requeued(MatcherActor.Requeued answer) implements Command {}
+
+  /** A lost hand-out expired before the matcher was known: tried again shortly. */
+  private record RetryExpired(long id, JobStage stage) implements Command {}
 
   private record StatsExtracted(ExtractActor.Extracted extracted) implements Command {}
 
@@ -113,6 +122,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.FindResult> found;
+  private final ActorRef<PersistenceActor.LoadResult> loaded;
+  private final ActorRef<MatcherActor.Requeued> requeued;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, Timeouts timeouts, Clock clock) {
@@ -159,16 +170,23 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.timers = timers;
     this.timeouts = timeouts;
     this.activity = new Activity(clock);
-    // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    store.tell(loadActive());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.found = ctx.messageAdapter(PersistenceActor.FindResult.class, r -> new Found(r.id(), r));
+    this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
+    this.requeued = ctx.messageAdapter(MatcherActor.Requeued.class, Requeued::new);
+    // jobs that were out on testboxes when the scheduler stopped get their deadlines back
+    store.tell(loadActive());
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Track.class, this::onTrack)
+        .onMessage(UseMatcher.class, u -> {
+          matcher = u.matcher();
+          return this;
+        })
+        .onMessage(RetryExpired.class, r -> onExpired(new Expired(r.id(), r.stage())))
         .onMessage(Update.class, u -> {
           activity.touch();
           return withJob(u.id(), u, this::onUpdate);
@@ -216,7 +234,6 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private Behavior<Command> onTrack(Track t) {
     activity.touch();
-    matcher = t.matcher();
     JobRecord r = t.record();
     // a hand-out is the newest word on its job: any copy held from before is stale
     active.remove(r.id());
@@ -268,8 +285,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         stages.add(st.wireName());
       }
     }
-    return new PersistenceActor.LoadStages(stages,
-        getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new));
+    return new PersistenceActor.LoadStages(stages, loaded);
   }
 
   /** Sets the job's timer for its current stage, or clears it when the stage has none. */
@@ -308,11 +324,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     Instant now = clock.instant();
     if (d.get().kind() == Timeouts.Kind.LOST_HAND_OUT) {
       int requeues = parseInt(job.field("requeue_count"));
-      if (requeues < timeouts.requeueMax() && matcher != null) {
+      if (requeues < timeouts.requeueMax()) {
+        if (matcher == null) {
+          // only before UseMatcher has come: a lost hand-out goes back, it is never aborted for that
+          getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(),
+              new RetryExpired(e.id(), e.stage()));
+          return this;
+        }
         active.remove(job.id());
-        matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from " + job.field("host_machine")
-            + " within the dispatch-ack timeout", getContext().messageAdapter(Outcome.class,
-                o -> new Requeued(e.id(), o))));
+        matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
+            + job.field("host_machine") + " within the dispatch-ack timeout", requeued));
         return this;
       }
       job.setHealth(JobHealth.ABORT_PROVIDER);
@@ -347,7 +368,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  private Behavior<Command> onRequeued(Requeued r) {
+  private Behavior<Command> onRequeued(Requeued q) {
+    MatcherActor.Requeued r = q.answer();
     if (r.outcome().status() != Outcome.Status.OK) {
       // the box reported meanwhile, or the store was away: the store's word decides
       getContext().getLog().info("job {} not requeued: {}", r.id(), r.outcome().message());

@@ -63,13 +63,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
-  /** A hand-out whose answer never reached its testbox: the job goes back to its old place. */
   /**
+   * A hand-out whose answer never reached its testbox: the job goes back to its old place.
    * {@code tokenHash}: the hand-out being taken back. If the job has been handed out again
    * since, the newer hand-out stands and the requeue is refused.
    */
-  public record Requeue(long id, String tokenHash, String reason, ActorRef<Outcome> replyTo)
+  public record Requeue(long id, String tokenHash, String reason, ActorRef<Requeued> replyTo)
       implements Command {}
+
+  /** The answer to a {@link Requeue}, naming its job: several may be in flight at once. */
+  public record Requeued(long id, Outcome outcome) {}
 
   /** Queue depth by one of {@link MatchQueue#DIMENSIONS}. */
   public record GetPending(String groupBy, ActorRef<Pending> replyTo) implements Command {}
@@ -99,7 +102,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record StoreCounted(PersistenceActor.Counted counted) implements Command {}
 
-  private record TenantLoaded(String tenant, PersistenceActor.LoadResult result) implements Command {}
+  private record TenantLoaded(PersistenceActor.TenantJobs result) implements Command {}
 
   /** Writes in flight, carried through the store and back as the write's context. */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
@@ -108,7 +111,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
 
-  private record PendingRequeue(long id, ActorRef<Outcome> replyTo) {}
+  private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
 
   /** A job back in the queue, and the testbox it was taken from. */
   private record TakenBack(Job job, String host) {}
@@ -153,6 +156,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.Modified> modified;
   private final ActorRef<PersistenceActor.Claimed> claimed;
+  // each reply type has one adapter, registered once: a second registration for the same class
+  // would replace the first, and answers in flight would be read with the wrong correlation
+  private final ActorRef<PersistenceActor.LoadResult> loaded;
+  private final ActorRef<PersistenceActor.Counted> counted;
+  private final ActorRef<PersistenceActor.TenantJobs> tenantLoaded;
   /** Parked requests by hostname, oldest first: a box that asks again replaces its old request. */
   private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
   /** Testboxes seen lately, for explain. */
@@ -221,6 +229,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
     this.claimed = ctx.messageAdapter(PersistenceActor.Claimed.class, StoreClaimed::new);
+    this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
+    this.counted = ctx.messageAdapter(PersistenceActor.Counted.class, StoreCounted::new);
+    this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
   }
 
   /** Until the queued jobs are back from the store, requests wait: none may see a partial queue. */
@@ -241,8 +252,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void requestLoad() {
-    store.tell(new PersistenceActor.LoadStages(List.of(JobStage.SUBMIT.wireName()),
-        getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new)));
+    store.tell(new PersistenceActor.LoadStages(List.of(JobStage.SUBMIT.wireName()), loaded));
   }
 
   private Behavior<Command> onLoaded(Loaded l, StashBuffer<Command> stash) {
@@ -463,7 +473,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
-      lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
+      lifecycle.tell(new LifecycleActor.Track(r.record().get()));
       hosts.tell(new HostRegistryActor.HandedOut(p.request().box().hostname(), p.job().id()));
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
       p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
@@ -541,7 +551,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private void requeueDone(PendingRequeue p, PersistenceActor.Modified r) {
     if (r.result().isEmpty()) {
-      p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, r.error().orElse("")));
+      p.replyTo().tell(new Requeued(p.id(), Outcome.of(Outcome.Status.CONFLICT, r.error().orElse(""))));
       return;
     }
     TakenBack back = (TakenBack) r.result().get();
@@ -555,7 +565,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     enqueue(job);
     ObjectNode view = job.view();
     watch.tell(new WatchActor.Changed(job.id(), view));
-    p.replyTo().tell(Outcome.ok(view));
+    p.replyTo().tell(new Requeued(p.id(), Outcome.ok(view)));
     serveParked();
   }
 
@@ -566,8 +576,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onResync(Resync r) {
     if (!counting) {
       counting = true;
-      store.tell(new PersistenceActor.CountQueued(getContext().messageAdapter(
-          PersistenceActor.Counted.class, StoreCounted::new)));
+      store.tell(new PersistenceActor.CountQueued(counted));
     }
     return this;
   }
@@ -582,21 +591,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     c.counted().byTenant().forEach((tenant, n) -> {
       long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0);
       if (n > known && reloading.add(tenant)) {
-        store.tell(new PersistenceActor.LoadTenant(tenant, getContext().messageAdapter(
-            PersistenceActor.LoadResult.class, res -> new TenantLoaded(tenant, res))));
+        store.tell(new PersistenceActor.LoadTenant(tenant, tenantLoaded));
       }
     });
     return this;
   }
 
-  private Behavior<Command> onTenantLoaded(TenantLoaded t) {
+  private Behavior<Command> onTenantLoaded(TenantLoaded loaded) {
+    PersistenceActor.TenantJobs t = loaded.result();
     reloading.remove(t.tenant());
     if (reloading.isEmpty()) {
       // cleared after this answer is used: see the end of this handler
       getContext().getSelf().tell(new ClearLeftDuringReload());
     }
     int added = 0;
-    for (JobRecord r : t.result().jobs()) {
+    for (JobRecord r : t.jobs()) {
       if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leftDuringReload.contains(r.id())) {
         try {
           Job job = Job.fromRecord(r);

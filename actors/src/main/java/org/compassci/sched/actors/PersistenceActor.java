@@ -91,7 +91,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record Counted(java.util.Map<String, Long> byTenant, Optional<String> error) {}
 
   /** Every queued job of one tenant, in id order. */
-  public record LoadTenant(String tenant, ActorRef<LoadResult> replyTo) implements Command {}
+  public record LoadTenant(String tenant, ActorRef<TenantJobs> replyTo) implements Command {}
+
+  /** The answer to {@link LoadTenant}, naming its tenant: several may be in flight at once. */
+  public record TenantJobs(String tenant, List<JobRecord> jobs, Optional<String> error) {}
 
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
@@ -380,9 +383,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onLoadTenant(LoadTenant l) {
-    reply(l.replyTo(), () -> new LoadResult(
+    reply(l.replyTo(), () -> new TenantJobs(l.tenant(),
         pages(after -> store.findByStageAndTenant("submit", l.tenant(), after, LOAD_PAGE)),
-        Optional.empty()), e -> new LoadResult(List.of(), Optional.of(reason(e))));
+        Optional.empty()), e -> new TenantJobs(l.tenant(), List.of(), Optional.of(reason(e))));
     return this;
   }
 

@@ -158,20 +158,71 @@ class MatcherActorTest {
     }
   }
 
+  private static int pendingOf(ActorRef<MatcherActor.Command> matcher, String account) {
+    TestProbe<MatcherActor.Pending> probe = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.GetPending("my_account", probe.getRef()));
+    return probe.receiveMessage(Duration.ofSeconds(10)).groups().getOrDefault(account, 0);
+  }
+
+  /** Polls {@code matcher}'s count for {@code account} until it is {@code expected}, at most 15 s. */
+  private static void awaitPending(ActorRef<MatcherActor.Command> matcher, String account,
+      int expected) throws InterruptedException {
+    int seen = -1;
+    for (int i = 0; i < 150 && seen != expected; i++) {
+      seen = pendingOf(matcher, account);
+      if (seen != expected) {
+        Thread.sleep(100);
+      }
+    }
+    assertEquals(expected, seen, account + "'s jobs queued in the second scheduler");
+  }
+
+  @Test
+  void twoTenantsShortAtOnceAreBothReadAgainAndKeepBeingResynced() throws Exception {
+    String db = "sched_resync_" + System.nanoTime();
+    String url = "jdbc:mysql://127.0.0.1:3306/" + db + "?user=root";
+    try (JdbcJobStore storeA = JdbcJobStore.mysql(url, 2); JdbcJobStore storeB = JdbcJobStore.mysql(url, 2)) {
+      SchedulerSettings settings = SchedulerSettings.fromConfig(testKit.system().settings().config());
+      Wiring a = start(storeA);
+      ActorRef<MatcherActor.Command> b = testKit.spawn(MatcherActor.create(
+          testKit.spawn(PersistenceActor.create(storeB, 100)), testKit.createTestProbe(
+              LifecycleActor.Command.class).getRef(),
+          settings.withResyncInterval(Duration.ofMillis(200)), Clock.systemUTC()));
+      List<JobIntake.Draft> both = new ArrayList<>();
+      for (String account : List.of("alice", "bob", "alice", "bob", "alice", "bob")) {
+        both.add(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"" + account + "\"}"));
+      }
+      // one count finds both tenants short: their reloads are in flight together
+      submit(a, both);
+      awaitPending(b, "alice", 3);
+      awaitPending(b, "bob", 3);
+      submit(a, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"alice\"}"),
+          draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"bob\"}")));
+      // neither tenant was left marked as reloading for good
+      awaitPending(b, "alice", 4);
+      awaitPending(b, "bob", 4);
+    } finally {
+      try (var c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+          var st = c.createStatement()) {
+        st.execute("DROP DATABASE IF EXISTS " + db);
+      }
+    }
+  }
+
   @Test
   void aRequeueTakesBackOnlyTheHandOutItNames() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
       long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
       var toA = (MatcherActor.Assigned) dispatch(w, box("a", "x86_64", 65536));
-      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      TestProbe<MatcherActor.Requeued> probe = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "lost", probe.getRef()));
-      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).outcome().status());
       var toB = (MatcherActor.Assigned) dispatch(w, box("b", "x86_64", 65536));
       assertEquals(id, toB.id(), "back at its place, handed to b");
       // a late requeue of a's hand-out must not undo b's
       w.matcher().tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "late", probe.getRef()));
-      assertEquals(org.compassci.sched.model.Outcome.Status.CONFLICT, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals(org.compassci.sched.model.Outcome.Status.CONFLICT, probe.receiveMessage(Duration.ofSeconds(10)).outcome().status());
       assertEquals("b", store.find(id).orElseThrow().host());
       assertEquals("dispatch", store.find(id).orElseThrow().stage());
       assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("c", "x86_64", 65536)));
@@ -190,9 +241,9 @@ class MatcherActorTest {
       Wiring w = new Wiring(store, matcher, lifecycle);
       long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
       var toA = (MatcherActor.Assigned) dispatch(w, box("a", "x86_64", 65536));
-      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      TestProbe<MatcherActor.Requeued> probe = testKit.createTestProbe();
       matcher.tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "lost", probe.getRef()));
-      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).outcome().status());
       List<HostRegistryActor.Command> told = hosts.fishForMessage(Duration.ofSeconds(10),
           m -> m instanceof HostRegistryActor.JobEnded
               ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()

@@ -89,7 +89,7 @@ class WatchActorTest {
       Lab lab = lab(store);
       Job job = dispatched(5);
       store.upsert(List.of(job.toRecord()));
-      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
+      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord()));
       TestProbe<WatchActor.Event> a = testKit.createTestProbe();
       TestProbe<WatchActor.Event> b = testKit.createTestProbe();
       lab.watch().tell(new WatchActor.Subscribe(List.of(5L), a.getRef(), null));
@@ -230,7 +230,7 @@ class WatchActorTest {
       Lab lab = lab(store);
       Job job = dispatched(51);
       store.upsert(List.of(job.toRecord()));
-      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
+      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord()));
       update(lab, 51, "job_stage", "running");
       lab.hosts().expectNoMessage(Duration.ofMillis(100));
       update(lab, 51, "job_health", "fail");
