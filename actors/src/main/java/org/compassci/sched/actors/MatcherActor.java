@@ -143,6 +143,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record Parked(long id, Dispatch request) {}
 
   private static final int BOXES_REMEMBERED = 20_000;
+  private static final String STILL_LOADING = "the queue is still loading from the store";
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
@@ -234,11 +235,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
   }
 
-  /** Until the queued jobs are back from the store, requests wait: none may see a partial queue. */
+  /**
+   * Until the queued jobs are back from the store, no request may see a partial queue. A
+   * dispatch is answered "unavailable" at once rather than stashed: after a long load its asker
+   * has given up, and a stale dispatch would hand out a job nobody reads, which then waits out
+   * the dispatch-ack timeout and uses up a requeue. The rest waits in the stash.
+   */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
     requestLoad();
     return Behaviors.receive(Command.class)
         .onMessage(Loaded.class, l -> onLoaded(l, stash))
+        .onMessage(Dispatch.class, d -> {
+          d.replyTo().tell(new Unavailable(STILL_LOADING));
+          return Behaviors.same();
+        })
+
         .onMessage(RetryLoad.class, r -> {
           requestLoad();
           return Behaviors.same();

@@ -210,6 +210,21 @@ class MatcherActorTest {
   }
 
   @Test
+  void whileTheQueueLoadsADispatchIsToldToComeBackNotKeptWaiting() {
+    // the store never answers the load, as in an outage at start
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = testKit.spawn(MatcherActor.create(store.getRef(),
+        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
+        Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Dispatch(box("h1", "x86_64", 65536), Duration.ofSeconds(30), box.getRef()));
+    assertInstanceOf(MatcherActor.Unavailable.class, box.receiveMessage(Duration.ofSeconds(3)));
+    store.expectNoMessage(Duration.ofMillis(200));
+  }
+
+  @Test
   void aRequeueTakesBackOnlyTheHandOutItNames() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
