@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -13,6 +14,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.compassci.sched.actors.ExtractActor;
@@ -20,6 +22,7 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.Restarts;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
 import org.compassci.sched.config.BadSettingException;
@@ -92,26 +95,30 @@ public final class SchedulerApp {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Clock clock = Clock.systemUTC();
-      ActorRef<PersistenceActor.Command> persistence =
-          ctx.spawn(PersistenceActor.create(store, redis, s.storeBatchMax()), "persistence");
-      ActorRef<ExtractActor.Command> extractor = ctx.spawn(ExtractActor.create(
-          new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()), clock), "extract");
-      ActorRef<HostRegistryActor.Command> hosts =
-          ctx.spawn(HostRegistryActor.create(s.hostsOfflineAfter(), clock), "hosts");
-      ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(
-          LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock), "lifecycle");
-      ActorRef<WatchActor.Command> watch =
-          ctx.spawn(WatchActor.create(lifecycle, s.askTimeout(), clock), "watch");
+      Restarts restarts = new Restarts();
+      ActorRef<PersistenceActor.Command> persistence = ctx.spawn(restarts.supervise("persistence",
+          PersistenceActor.create(store, redis, s.storeBatchMax())), "persistence");
+      ActorRef<ExtractActor.Command> extractor = ctx.spawn(restarts.supervise("extract",
+          ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
+              clock)), "extract");
+      ActorRef<HostRegistryActor.Command> hosts = ctx.spawn(restarts.supervise("hosts",
+          HostRegistryActor.create(s.hostsOfflineAfter(), clock)), "hosts");
+      ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(restarts.supervise("lifecycle",
+          LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
+      ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
+          WatchActor.create(lifecycle, s.askTimeout(), clock)), "watch");
       // a store no other process can write holds nothing the matcher does not know already
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
-      ActorRef<MatcherActor.Command> matcher = ctx.spawn(
-          MatcherActor.create(persistence, lifecycle, hosts, watch, matching, clock), "matcher");
+      ActorRef<MatcherActor.Command> matcher = ctx.spawn(restarts.supervise("matcher",
+          MatcherActor.create(persistence, lifecycle, hosts, watch, matching, clock)), "matcher");
       lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
-      ActorRef<StatsActor.Command> stats =
-          ctx.spawn(StatsActor.create(matcher, lifecycle, s.statsInterval(), clock), "stats");
+      ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
+          StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
+      // supervision restarts them; one that stops all the same is a scheduler that cannot work
+      List.of(persistence, extractor, hosts, lifecycle, watch, matcher, stats).forEach(ctx::watch);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
-          s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs());
+          restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
@@ -133,7 +140,13 @@ public final class SchedulerApp {
                 () -> binding.unbind().thenApply(u -> Done.getInstance()));
             started.complete(new Running(system, binding.localAddress(), store.kind()));
           });
-      return Behaviors.empty();
+      return Behaviors.<Void>receive(Void.class)
+          .onSignal(Terminated.class, t -> {
+            ctx.getLog().error("actor {} has stopped for good: the scheduler cannot work without "
+                + "it; restart the process", t.getRef().path().name());
+            return Behaviors.same();
+          })
+          .build();
     });
   }
 }

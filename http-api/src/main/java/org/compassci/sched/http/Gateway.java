@@ -11,6 +11,7 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.Restarts;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
 
@@ -24,6 +25,7 @@ public record Gateway(
     ActorRef<HostRegistryActor.Command> hosts,
     ActorRef<WatchActor.Command> watch,
     ActorRef<StatsActor.Command> stats,
+    Restarts restarts,
     Duration askTimeout,
     long maxBodyBytes,
     Duration waitTimeout,

@@ -171,7 +171,8 @@ public final class ManageRoutes extends AllDirectives {
         ObjectNode o = out.addObject().put("name", a.name());
         ObjectNode holds = o.putObject("holds");
         new TreeMap<>(a.holds()).forEach(holds::put);
-        o.put("messages", a.messages()).put("last_activity", a.lastActivity().toString());
+        o.put("messages", a.messages()).put("last_activity", a.lastActivity().toString())
+            .put("restarts", gw.restarts().of(a.name()));
       }
       return Responses.json(StatusCodes.OK, Json.object().set("actors", out));
     }).exceptionally(Responses::unavailable));
