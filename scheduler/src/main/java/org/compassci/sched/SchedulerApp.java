@@ -130,15 +130,29 @@ public final class SchedulerApp {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));
               })
-          .whenComplete((binding, failure) -> {
+          .whenComplete((bound, failure) -> {
             if (failure != null) {
               started.completeExceptionally(failure);
               return;
             }
             // first of all at shutdown: take no new connection
             cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind",
-                () -> binding.unbind().thenApply(u -> Done.getInstance()));
-            started.complete(new Running(system, binding.localAddress(), store.kind()));
+                () -> bound.binding().unbind().thenApply(u -> Done.getInstance()));
+            // then answer every parked poll (204, as its wait running out would) and let the
+            // requests in flight finish, within the phase's own timeout
+            Duration drain = system.settings().config()
+                .getDuration("pekko.coordinated-shutdown.phases.service-requests-done.timeout")
+                .multipliedBy(9).dividedBy(10);
+            cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () ->
+                AskPattern.<MatcherActor.Command, Done>ask(matcher, MatcherActor.StopParking::new,
+                        drain, system.scheduler())
+                    .thenCompose(d -> bound.drained(system, drain)));
+            // what is still open now (event streams, idle keep-alive connections) ends here
+            cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "http-close", () -> {
+              bound.closeConnections();
+              return CompletableFuture.completedFuture(Done.getInstance());
+            });
+            started.complete(new Running(system, bound.binding().localAddress(), store.kind()));
           });
       return Behaviors.<Void>receive(Void.class)
           .onSignal(Terminated.class, t -> {

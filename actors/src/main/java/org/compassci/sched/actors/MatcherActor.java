@@ -58,6 +58,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
   }
 
+  /**
+   * The scheduler is stopping: every parked request is answered "no job" now, while its
+   * connection is still open, and no request parks from here on.
+   */
+  public record StopParking(ActorRef<org.apache.pekko.Done> replyTo) implements Command {}
+
   /** The client of that connection hung up: its parked requests are given up on. */
   public record ClientGone(Object connection) implements Command {}
 
@@ -185,6 +191,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final java.util.Set<Object> goneWithClaims =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private boolean counting;
+  private boolean stopping;
   private long parkIds;
   private final Activity activity;
   private final MatcherTally.Counter tally = new MatcherTally.Counter();
@@ -303,6 +310,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(StoreClaimed.class, this::onStoreClaimed)
         .onMessage(WaitOver.class, this::onWaitOver)
         .onMessage(ClientGone.class, this::onClientGone)
+        .onMessage(StopParking.class, this::onStopParking)
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
         .onMessage(GetStats.class, this::onGetStats)
@@ -361,7 +369,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
-    } else if (d.longPoll().isZero() || d.longPoll().isNegative()) {
+    } else if (stopping || d.longPoll().isZero() || d.longPoll().isNegative()) {
       noJob(d.replyTo());
     } else {
       park(d);
@@ -390,6 +398,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         break;
       }
     }
+    return this;
+  }
+
+  private Behavior<Command> onStopParking(StopParking s) {
+    stopping = true;
+    parked.values().forEach(p -> {
+      timers.cancel(p.id());
+      noJob(p.request().replyTo());
+    });
+    parked.clear();
+    s.replyTo().tell(org.apache.pekko.Done.getInstance());
     return this;
   }
 
