@@ -110,7 +110,7 @@ public final class SchedulerApp {
       // a store no other process can write holds nothing the matcher does not know already
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(restarts.supervise("matcher",
-          MatcherActor.create(persistence, lifecycle, hosts, watch, matching, clock)), "matcher");
+          MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
       lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");

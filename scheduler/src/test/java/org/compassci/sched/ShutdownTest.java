@@ -26,16 +26,7 @@ class ShutdownTest {
     assertEquals(200, http.post(V1 + "/jobs/submit",
         "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\"}").status());
     CompletableFuture<Answer> parked = http.getAsync(V1 + "/jobs/dispatch?hostname=r1&arch=riscv64&wait=30");
-    int parkedBoxes = 0;
-    for (int i = 0; i < 100 && parkedBoxes == 0; i++) {
-      Thread.sleep(50);
-      for (var a : http.get(V1 + "/manage/actors").json().path("actors")) {
-        if (a.path("name").asText().equals("matcher")) {
-          parkedBoxes = a.path("holds").path("parked_testboxes").asInt();
-        }
-      }
-    }
-    assertEquals(1, parkedBoxes, "the poll is parked");
+    server.awaitParked(1);
     long start = System.nanoTime();
     server.close();
     Answer answer = parked.get(10, TimeUnit.SECONDS);

@@ -52,6 +52,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
+  /** Every testbox that has asked for a job, as it last asked: what explain counts against. */
+  public record Boxes(ActorRef<java.util.List<Testbox>> replyTo) implements Command {}
+
   /** Most boxes remembered; the longest silent go first. */
   static final int MAX_HOSTS = 100_000;
 
@@ -60,6 +63,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     ObjectNode registered = Json.object();
     Instant lastContact;
     long freeMemMb = -1;
+    /** As the box last asked for a job; null until it has. */
+    Testbox box;
     long currentJob;
     long lastJob;
 
@@ -99,6 +104,10 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(JobEnded.class, this::onJobEnded)
         .onMessage(ListHosts.class, this::onList)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(Boxes.class, b -> {
+          b.replyTo().tell(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList());
+          return this;
+        })
         .build();
   }
 
@@ -128,6 +137,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     Host h = host(c.box().hostname());
     h.lastContact = clock.instant();
     h.freeMemMb = c.box().freeMemMb() == Testbox.UNKNOWN_MEMORY ? -1 : c.box().freeMemMb();
+    h.box = c.box();
     return this;
   }
 

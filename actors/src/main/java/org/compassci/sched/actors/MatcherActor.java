@@ -37,8 +37,8 @@ import org.compassci.sched.persistence.JobRecord;
  * Owns every job in stage submit. Because this actor alone takes jobs out of the queue, no job
  * can go to two testboxes. A job enters the queue only once it is durable, and a hand-out is
  * written before the testbox hears of it: after a crash, a job a box received is not in submit.
- * The queue keeps only what matching needs; documents stay in the store, and the store's own
- * thread renders the job a testbox receives.
+ * The queue keeps only what matching needs; documents stay in the store, and the HTTP edge
+ * renders the job a testbox receives from the stored record, on its own threads.
  */
 public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
@@ -48,7 +48,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public record Submit(List<JobIntake.Draft> jobs, ActorRef<SubmitResult> replyTo)
       implements Command {}
 
-  /** A testbox asks for a job that fits it, waiting up to {@code wait} for one to come. */
+  /** A testbox asks for a job that fits it, waiting up to {@code longPoll} for one to come. */
   public record Dispatch(Testbox box, Duration longPoll, Object connection,
       ActorRef<DispatchResult> replyTo) implements Command {
 
@@ -83,7 +83,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** Queue depth by one of {@link MatchQueue#DIMENSIONS}. */
   public record GetPending(String groupBy, ActorRef<Pending> replyTo) implements Command {}
 
-  public record Explain(long id, ActorRef<Optional<MatchQueue.Explain>> replyTo) implements Command {}
+  /** {@code boxes}: the testboxes the host registry knows, to count which fit. */
+  public record Explain(long id, java.util.Collection<Testbox> boxes,
+      ActorRef<Optional<MatchQueue.Explain>> replyTo) implements Command {}
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
@@ -142,19 +144,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public record Pending(int total, Map<String, Integer> groups) {}
 
-  public record Stats(int queued, int groups, int signatures, int parked, int boxesSeen,
+  public record Stats(int queued, int groups, int signatures, int parked,
       int cachedBoxTagSets, long messages, Instant lastActivity) {}
 
   /** A testbox waiting for a job: answered once, by a hand-out or when its wait is over. */
   private record Parked(long id, Dispatch request) {}
 
-  private static final int BOXES_REMEMBERED = 20_000;
   private static final String STILL_LOADING = "the queue is still loading from the store";
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
   private final ActorRef<HostRegistryActor.Command> hosts;
-  private final ActorRef<WatchActor.Command> watch;
   private final JobIdGenerator ids;
   private final String resultsRoot;
   private final Clock clock;
@@ -170,13 +170,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final ActorRef<PersistenceActor.TenantJobs> tenantLoaded;
   /** Parked requests by hostname, oldest first: a box that asks again replaces its old request. */
   private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
-  /** Testboxes seen lately, for explain. */
-  private final LinkedHashMap<String, Testbox> boxes = new LinkedHashMap<>(1024, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Testbox> eldest) {
-      return size() > BOXES_REMEMBERED;
-    }
-  };
   /** Jobs whose hand-out is being made durable: out of the queue, still in submit in the store. */
   private final Map<Long, String> claiming = new java.util.HashMap<>();
   /** Tenants whose queued jobs are being read from the store. */
@@ -198,33 +191,31 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
-    return create(store, lifecycle, null, null, settings, clock);
+    return create(store, lifecycle, null, settings, clock);
   }
 
   /**
-   * {@code hosts}: told of every dispatch request and hand-out; {@code watch}: told when a queued
-   * job is cancelled or comes back to the queue. Either may be null when nobody listens.
+   * {@code hosts}: told of every dispatch request (null when nobody listens). Hand-outs, jobs
+   * taken back and cancels go to the lifecycle, the one source of what each job and box is
+   * doing for the host registry and the watchers.
    */
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
-      ActorRef<WatchActor.Command> watch, SchedulerSettings settings, Clock clock) {
+      SchedulerSettings settings, Clock clock) {
     return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       if (!settings.resyncInterval().isZero()) {
         timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       }
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
-      ActorRef<WatchActor.Command> watchers = watch != null ? watch : ctx.getSystem().ignoreRef();
-      return new MatcherActor(ctx, timers, store, lifecycle, registry, watchers, settings, clock).loading(stash);
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock).loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
-      ActorRef<HostRegistryActor.Command> hosts, ActorRef<WatchActor.Command> watch,
-      SchedulerSettings settings, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock) {
     super(ctx);
     this.hosts = hosts;
-    this.watch = watch;
     this.timers = timers;
     this.store = store;
     this.lifecycle = lifecycle;
@@ -364,7 +355,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onDispatch(Dispatch d) {
     touch();
-    boxes.put(d.box().hostname(), d.box());
     hosts.tell(new HostRegistryActor.Contact(d.box()));
     QueuedJob job = queue.take(d.box());
     if (job != null) {
@@ -504,7 +494,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
       lifecycle.tell(new LifecycleActor.Track(r.record().get()));
-      hosts.tell(new HostRegistryActor.HandedOut(p.request().box().hostname(), p.job().id()));
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
       p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
     } else if (r.error().isEmpty()) {
@@ -543,7 +532,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (r.result().isPresent()) {
       ObjectNode view = (ObjectNode) r.result().get();
       tally.cancelled();
-      watch.tell(new WatchActor.Changed(p.job().id(), view));
+      lifecycle.tell(new LifecycleActor.Cancelled(p.job().id(), view));
       p.replyTo().tell(Outcome.ok(view));
       return;
     }
@@ -570,10 +559,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         throw new NotQueued("job " + r.id() + " has been handed out again since");
       }
       String host = full.field("host_machine");
-      full.returnToQueue();
-      full.record("last_requeue_reason", q.reason());
-      String count = full.field("requeue_count");
-      full.record("requeue_count", Integer.toString(count.isEmpty() ? 1 : Integer.parseInt(count) + 1));
+      full.requeue(q.reason());
       return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host));
     }, new PendingRequeue(q.id(), q.replyTo()), modified));
     return this;
@@ -586,15 +572,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     TakenBack back = (TakenBack) r.result().get();
     Job job = back.job();
-    if (!back.host().isEmpty()) {
-      hosts.tell(new HostRegistryActor.JobEnded(back.host(), job.id()));
-    }
-    lifecycle.tell(new LifecycleActor.Forget(job.id()));
+    ObjectNode view = job.view();
+    lifecycle.tell(new LifecycleActor.Forget(job.id(), back.host(), view));
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
     enqueue(job);
-    ObjectNode view = job.view();
-    watch.tell(new WatchActor.Changed(job.id(), view));
     p.replyTo().tell(new Requeued(p.id(), Outcome.ok(view)));
     serveParked();
   }
@@ -662,7 +644,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private Behavior<Command> onExplain(Explain e) {
-    e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), boxes.values())));
+    e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), e.boxes())));
     return this;
   }
 
@@ -678,7 +660,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new Stats(queue.size(), queue.groups(), queue.signatures(), parked.size(),
-        boxes.size(), queue.cachedBoxes(), activity.messages(), activity.last()));
+        queue.cachedBoxes(), activity.messages(), activity.last()));
     return this;
   }
 }

@@ -32,11 +32,14 @@ class LifecycleActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
   @TempDir Path results;
 
   private ActorRef<ExtractActor.Command> extractor() {
-    return testKit.spawn(ExtractActor.create(
+    return actors.spawn(ExtractActor.create(
         new Extraction(Extraction.installed(), results, "/result"), Clock.systemUTC()));
   }
 
@@ -74,9 +77,9 @@ class LifecycleActorTest {
       Job one = lostHandOut(31);
       Job two = lostHandOut(32);
       store.upsert(List.of(one.toRecord(), two.toRecord()));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(
           LifecycleActor.create(p, extractor(), quickAck(), Clock.systemUTC()));
       lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
       MatcherActor.Requeue first = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
@@ -99,10 +102,10 @@ class LifecycleActorTest {
   void aLostHandOutFoundAtStartIsRequeuedNotAborted() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.upsert(List.of(lostHandOut(41).toRecord()));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
       // as at a restart: no Track has come, only the matcher given at spawn
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(
           LifecycleActor.create(p, extractor(), quickAck(), Clock.systemUTC()));
       lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
       assertEquals(41, matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10)).id());
@@ -111,10 +114,28 @@ class LifecycleActorTest {
   }
 
   @Test
+  void theLifecycleAloneTellsTheHostRegistryWhatABoxIsRunning() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(),
+          hosts.getRef(), Timeouts.defaults(), Clock.systemUTC()));
+      Job job = dispatchedJob(51);
+      store.upsert(List.of(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      assertEquals(new HostRegistryActor.HandedOut("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
+      Job back = Job.fromRecord(job.toRecord());
+      back.requeue("lost");
+      lc.tell(new LifecycleActor.Forget(51, "h1", back.view()));
+      assertEquals(new HostRegistryActor.JobEnded("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
+    }
+  }
+
+  @Test
   void updatesAreDurableAndFollowTheRules() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       Job job = dispatchedJob(7);
       store.upsert(List.of(job.toRecord()));
       lc.tell(new LifecycleActor.Track(job.toRecord()));
@@ -139,8 +160,8 @@ class LifecycleActorTest {
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.upsert(List.of(dispatchedJob(9).toRecord()));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       TestProbe<Outcome> a = testKit.createTestProbe();
       TestProbe<Outcome> b = testKit.createTestProbe();
       // two updates arrive while the first read is in flight: both apply, in order
@@ -155,8 +176,8 @@ class LifecycleActorTest {
   @Test
   void uploadedResultsAreExtractedThenTheJobRetires() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       Job good = dispatchedJob(21);
       Job bad = dispatchedJob(22);
       store.upsert(List.of(good.toRecord(), bad.toRecord()));

@@ -33,6 +33,9 @@ class PersistenceAndExtractActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
 
   private static JobRecord queued(long id) {
@@ -42,7 +45,7 @@ class PersistenceAndExtractActorTest {
   @Test
   void writesArriveTogetherAndAreCommittedTogetherEachAnsweredOnce() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       for (int i = 1; i <= 300; i++) {
         p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
@@ -65,7 +68,7 @@ class PersistenceAndExtractActorTest {
   void aJobIsClaimedOnceAndAFindSeesTheClaim() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.insert(List.of(queued(7)));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h1", "hash-a", 5), "first", claimed.getRef()));
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h2", "hash-b", 6), "second", claimed.getRef()));
@@ -90,7 +93,7 @@ class PersistenceAndExtractActorTest {
   void aGroupCommitIsOneTransactionSoAFailedClaimStoresNoneOfItsWrites() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.insert(List.of(queued(1)));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
       // the first write commits alone; the rest wait and go in the next commit, with the claim
@@ -119,7 +122,7 @@ class PersistenceAndExtractActorTest {
         org.compassci.sched.persistence.RedisClaims redis =
             new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:6379", 3_600_000)) {
       store.insert(List.of(queued(id)));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(
+      ActorRef<PersistenceActor.Command> p = actors.spawn(
           PersistenceActor.create(store, java.util.Optional.of(redis), 1000));
       TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
       p.tell(new PersistenceActor.ClaimJob(new Claim(id, BAD_HOST, "hash-a", 5), "bad", claimed.getRef()));
@@ -138,7 +141,7 @@ class PersistenceAndExtractActorTest {
     Path folder = results.resolve("hackbench/2026-11-28/dc-8g/5");
     Files.createDirectories(folder);
     Files.writeString(folder.resolve("stats.json"), "{\"hackbench.throughput\": 1234.5}");
-    ActorRef<ExtractActor.Command> x = testKit.spawn(ExtractActor.create(
+    ActorRef<ExtractActor.Command> x = actors.spawn(ExtractActor.create(
         new Extraction(Extraction.installed(), results, "/result"), Clock.systemUTC()));
     TestProbe<ExtractActor.Extracted> done = testKit.createTestProbe();
     x.tell(new ExtractActor.Extract(5, Json.object().put("id", "5")

@@ -38,6 +38,9 @@ class SupervisionTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
 
   /** The system clock, whose millis() throws once when armed: a fault inside a handler. */
@@ -71,33 +74,14 @@ class SupervisionTest {
   private static final Testbox BOX = new Testbox("h1", Set.of("hostname=h1", "arch=x86_64",
       "tbox_type=dc", "tbox_group=h1"), 65536);
 
-  /** A dispatch, asked again while the restarted matcher loads its queue (bounded). */
-  private static MatcherActor.DispatchResult dispatch(ActorRef<MatcherActor.Command> matcher) {
-    TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
-    MatcherActor.DispatchResult r = null;
-    for (int i = 0; i < 100; i++) {
-      matcher.tell(new MatcherActor.Dispatch(BOX, Duration.ZERO, probe.getRef()));
-      r = probe.receiveMessage(WAIT);
-      if (!(r instanceof MatcherActor.Unavailable)) {
-        return r;
-      }
-      try {
-        Thread.sleep(50);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    return r;
-  }
-
   @Test
   void aMatcherThatThrowsInAHandlerComesBackWithEveryJobAndNoneTwice() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       FaultyClock clock = new FaultyClock();
       Restarts restarts = new Restarts();
-      ActorRef<PersistenceActor.Command> persistence = testKit.spawn(PersistenceActor.create(store, 100));
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
-      ActorRef<MatcherActor.Command> matcher = testKit.spawn(restarts.supervise("matcher",
+      ActorRef<MatcherActor.Command> matcher = actors.spawn(restarts.supervise("matcher",
           MatcherActor.create(persistence, lifecycle.getRef(),
               SchedulerSettings.fromConfig(testKit.system().settings().config()), clock)));
       List<JobIntake.Draft> drafts = new ArrayList<>();
@@ -118,11 +102,11 @@ class SupervisionTest {
 
       Set<Long> handedOut = new HashSet<>();
       for (int i = 0; i < 5; i++) {
-        MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, dispatch(matcher));
+        MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, MatcherActorTest.dispatch(matcher, BOX));
         assertTrue(handedOut.add(a.id()), "handed out twice: " + a.id());
       }
       assertEquals(ids, handedOut, "every job comes back after the restart");
-      assertInstanceOf(MatcherActor.NoJob.class, dispatch(matcher));
+      assertInstanceOf(MatcherActor.NoJob.class, MatcherActorTest.dispatch(matcher, BOX));
       assertEquals(1, restarts.of("matcher"));
       for (long id : ids) {
         assertEquals("dispatch", store.find(id).orElseThrow().stage());
