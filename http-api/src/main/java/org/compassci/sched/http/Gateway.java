@@ -13,6 +13,7 @@ import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.model.JobFile;
 
 /** The actors the routes talk to, and the one place where the HTTP edge asks them. */
 public record Gateway(
@@ -28,7 +29,8 @@ public record Gateway(
     long maxBodyBytes,
     Duration waitTimeout,
     Duration heartbeat,
-    int watchMaxJobs) {
+    int watchMaxJobs,
+    JobFile.Rules jobFiles) {
 
   public <Req, Res> CompletionStage<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {
