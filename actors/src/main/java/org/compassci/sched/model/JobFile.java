@@ -115,9 +115,6 @@ public final class JobFile {
     List<JsonNode> jobs = new ArrayList<>();
     if (tree.isArray()) {
       tree.forEach(jobs::add);
-      if (jobs.isEmpty()) {
-        throw new InvalidJobException("an empty list holds no job");
-      }
     } else {
       jobs.add(tree);
     }
@@ -169,12 +166,15 @@ public final class JobFile {
   }
 
   private static List<ObjectNode> literal(List<JsonNode> jobs, String what, Rules rules, ObjectNode settings) {
+    if (jobs.isEmpty()) {
+      throw new InvalidJobException("an empty list holds no job");
+    }
     ceiling(BigInteger.valueOf(jobs.size()), rules);
     List<ObjectNode> out = new ArrayList<>(jobs.size());
     for (int i = 0; i < jobs.size(); i++) {
       if (!jobs.get(i).isObject()) {
-        throw new InvalidJobException(what + " " + (i + 1) + " of " + jobs.size() + " is not a job: a job must be"
-            + " a JSON object" + (what.equals("item") ? " (key: value lines)" : ""));
+        throw new InvalidJobException(what + " " + (i + 1) + " of " + jobs.size() + " is not a job: "
+            + (what.equals("item") ? "write it as key: value lines" : "a job must be a JSON object"));
       }
       ObjectNode job = (ObjectNode) jobs.get(i).deepCopy();
       job.setAll(settings.deepCopy());

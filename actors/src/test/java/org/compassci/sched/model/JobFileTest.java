@@ -297,5 +297,6 @@ class JobFileTest {
     assertTrue(refusal("suite: [unclosed\n").startsWith("not valid YAML at line "));
     assertTrue(refusal("just text\n").startsWith("document 1 is a single value"));
     assertTrue(refusal("- 1\n- 2\n").startsWith("item 1 of 2 is not a job"));
+    assertTrue(refusal("[]\n").startsWith("an empty list holds no job"));
   }
 }
