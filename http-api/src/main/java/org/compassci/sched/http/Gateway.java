@@ -14,6 +14,7 @@ import org.compassci.sched.actors.PersistenceActor;
 import org.compassci.sched.actors.Restarts;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.model.JobFile;
 
 /** The actors the routes talk to, and the one place where the HTTP edge asks them. */
 public record Gateway(
@@ -30,7 +31,8 @@ public record Gateway(
     long maxBodyBytes,
     Duration waitTimeout,
     Duration heartbeat,
-    int watchMaxJobs) {
+    int watchMaxJobs,
+    JobFile.Rules jobFiles) {
 
   public <Req, Res> CompletableFuture<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {
