@@ -148,7 +148,7 @@ wrk_run() {
   local phase=$1 name=$2 secs=$3
   shift 3
   local jfr=""
-  if [ -n "${BENCH_JFR:-}" ] && [ "$name" = "$phase-$reps" ]; then jfr=$phase; fi
+  if [ -n "${BENCH_JFR:-}" ] && [ "$name" = "$phase-$reps" ] && [ "$phase" != stack ]; then jfr=$phase; fi
   if [ -n "$jfr" ]; then
     echo "bench: JFR recording of $name into $BENCH_JFR/$jfr.jfr" >&2
     jcmd "$server_pid" JFR.start name="$jfr" settings=profile \
@@ -162,6 +162,26 @@ wrk_run() {
   python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json"
 }
 
+# the HTTP stack's own figure, same client and JVM options, before the scheduler starts: a
+# warm-up as long as the scheduler's, then the measured runs
+run_stack() {
+  java "${http_jvm[@]}" -cp "$cp" org.compassci.sched.bench.StackServer >"$tmp/stack.log" 2>&1 &
+  server_pid=$!
+  local port=""
+  for _ in $(seq 300); do
+    port=$(sed -n 's|^stack listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$tmp/stack.log")
+    [ -z "$port" ] || break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "bench: the stack server did not start:" >&2; cat "$tmp/stack.log" >&2; exit 1; }
+  base=http://127.0.0.1:$port
+  for run in 1 2 3 4; do wrk_run stack "warmup-stack-$run" "$seconds"; done
+  for rep in $(seq "$reps"); do wrk_run stack "stack-$rep" "$seconds"; done
+  kill "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
 run_http() {
   need_wrk
   build_jar
@@ -169,6 +189,7 @@ run_http() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   [ -z "${BENCH_JFR:-}" ] || mkdir -p "$BENCH_JFR"
+  run_stack
   start_server
   java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
   wait_ready

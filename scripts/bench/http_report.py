@@ -7,7 +7,9 @@
                                          median over DIR/PHASE-1.json .. DIR/PHASE-REPS.json
 
 Counting (the same for every phase): a request counts when its answer is the phase's success
-status, health 200, submit 200 (the job is durable), dispatch 200 (a job was handed out).
+status, health 200, submit 200 (the job is durable), dispatch 200 (a job was handed out), stack
+200 (StackServer's complete("ok"), the HTTP stack's own limit; every figure is also given as a
+ratio to it: health_vs_stack, dispatch_vs_stack, submit_vs_stack).
 A dispatch 204 (nothing fits that box now) is not counted as a dispatch: it costs the server
 less than a hand-out (no store write), so counting it would flatter dispatch_per_s. 204s are
 reported on their own (dispatch_204_per_s, dispatch_204_share). Any other status and wrk's
@@ -18,7 +20,7 @@ import json
 import statistics
 import sys
 
-OK = {"health": "200", "submit": "200", "dispatch": "200"}
+OK = {"health": "200", "submit": "200", "dispatch": "200", "stack": "200"}
 
 
 def load(path):
@@ -49,7 +51,7 @@ def run(phase, name, path):
 
 def line(d, reps, connections):
     out = {"bench": "http"}
-    for phase in ("dispatch", "health", "submit"):
+    for phase in ("dispatch", "health", "submit", "stack"):
         runs = [figures(phase, load(f"{d}/{phase}-{r}.json")) for r in range(1, reps + 1)]
         out[f"{phase}_per_s"] = round(statistics.median(r["per_s"] for r in runs))
         out[f"{phase}_p99_ms"] = round(statistics.median(r["p99_ms"] for r in runs), 2)
@@ -60,6 +62,8 @@ def line(d, reps, connections):
             out["dispatch_204_per_s"] = round(statistics.median(r["no_job_per_s"] for r in runs))
             out["dispatch_204_share"] = round(sum(r["no_job"] for r in runs) / max(1, answers), 4)
     out["dispatch_vs_health"] = round(out["dispatch_per_s"] / max(1, out["health_per_s"]), 3)
+    for phase in ("health", "dispatch", "submit"):
+        out[f"{phase}_vs_stack"] = round(out[f"{phase}_per_s"] / max(1, out["stack_per_s"]), 3)
     out["connections"] = connections
     out["repetitions"] = reps
     print(json.dumps(out))
