@@ -39,7 +39,8 @@ public record SchedulerSettings(
     Duration watchHeartbeat,
     int watchMaxJobs,
     Duration statsInterval,
-    JobFile.Rules jobFiles) {
+    JobFile.Rules jobFiles,
+    SocketSettings sockets) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -48,7 +49,8 @@ public record SchedulerSettings(
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
-        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles);
+        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles,
+        sockets);
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -118,7 +120,8 @@ public record SchedulerSettings(
         positive(c, "watch.heartbeat"),
         integer(c, "watch.max-jobs", "scheduler.watch.max-jobs", 1, 100_000),
         positive(c, "stats.interval"),
-        jobFileRules(root));
+        jobFileRules(root),
+        SocketSettings.fromConfig(c));
   }
 
   /**

@@ -1,0 +1,236 @@
+package org.compassci.sched.actors;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.model.JobUpdate;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.model.Testbox;
+
+/**
+ * One VM and container provider's WebSocket. The provider's newest {@code host-job-request} is
+ * its standing request for work: the matcher parks it as it parks a long-poll dispatch, and a
+ * hand-out (durable before the matcher answers) goes to the socket as a boot-job. One request
+ * gets at most one job; the provider asks again with the memory it has left. Its reports go to
+ * the lifecycle under the same rules as {@code jobs/{id}/update}, naming this provider as their
+ * sender, so a report on a job handed to another box changes nothing.
+ *
+ * <p>When the socket closes, the parked request is withdrawn at once. A hand-out that comes back
+ * after that was never sent: it goes back to the queue at once. One sent but never acknowledged
+ * goes back after the dispatch-ack timeout, as for any testbox.
+ */
+public final class ProviderActor extends AbstractBehavior<ProviderActor.Command> {
+
+  public sealed interface Command {}
+
+  /**
+   * A {@code host-job-request}: the box it offers (hostname, arch, types, tags, free memory),
+   * what else it told of itself, and where its machines reach the scheduler.
+   */
+  public record Request(Testbox box, ObjectNode info, SchedulerAddress at) implements Command {}
+
+  /** A {@code job-update} from the provider. */
+  public record Report(long jobId, List<JobUpdate.Param> params) implements Command {}
+
+  /** Send {@code terminate-job}; answers whether the socket was open to take it. */
+  public record TerminateJob(long jobId, ActorRef<Boolean> replyTo) implements Command {}
+
+  /** Another socket of the same host took over: this one closes. */
+  public record Replaced() implements Command {}
+
+  /** The socket has closed, whoever closed it. */
+  public record SocketClosed() implements Command {}
+
+  public record GetState(ActorRef<State> replyTo) implements Command {}
+
+  /** Jobs handed out and reports passed on over this socket, and its last request. */
+  public record State(String host, long handedOut, long reports, long requests, boolean open) {}
+
+  private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
+
+  private record Reported(long jobId, Outcome outcome, Throwable failure) implements Command {}
+
+  private record Linger() implements Command {}
+
+  /** How the provider's machines reach the scheduler: its {@code services}, else the socket's Host. */
+  public record SchedulerAddress(String host, String port) {}
+
+  /** What goes to the socket; the HTTP edge writes each as one JSON message. */
+  public sealed interface Outbound {}
+
+  /** A job for the provider to boot: the hand-out, already durable, and the address for its URLs. */
+  public record BootJob(MatcherActor.Assigned assigned, SchedulerAddress at) implements Outbound {}
+
+  public record Terminate(long jobId) implements Outbound {}
+
+  /** A request or report refused; {@code jobId} 0 when it was about no job. */
+  public record Problem(long jobId, String message) implements Outbound {}
+
+  /** Close the socket with this WebSocket close code and reason. */
+  public record Close(int code, String reason) implements Outbound {}
+
+  /** WebSocket close code 1008: the other socket of this host is the newer one. */
+  public static final int POLICY_VIOLATION = 1008;
+
+  private final String host;
+  private final Object connection;
+  private final ActorRef<Outbound> out;
+  private final ActorRef<MatcherActor.Command> matcher;
+  private final ActorRef<LifecycleActor.Command> lifecycle;
+  private final ActorRef<HostRegistryActor.Command> hosts;
+  private final Duration requestTtl;
+  private final Duration askTimeout;
+  private final ActorRef<MatcherActor.DispatchResult> dispatched;
+  private SchedulerAddress at;
+  private long handedOut;
+  private long reports;
+  private long requests;
+  /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */
+  private ObjectNode info;
+
+  /**
+   * {@code connection}: the socket's TCP connection, whose parked request the matcher drops when
+   * it closes; {@code out}: the socket's outgoing messages.
+   */
+  public static Behavior<Command> create(String host, Object connection, ActorRef<Outbound> out,
+      ActorRef<MatcherActor.Command> matcher, ActorRef<LifecycleActor.Command> lifecycle,
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration askTimeout) {
+    return Behaviors.setup(ctx -> new ProviderActor(ctx, host, connection, out, matcher, lifecycle,
+        hosts, requestTtl, askTimeout));
+  }
+
+  private ProviderActor(ActorContext<Command> ctx, String host, Object connection,
+      ActorRef<Outbound> out, ActorRef<MatcherActor.Command> matcher,
+      ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
+      Duration requestTtl, Duration askTimeout) {
+    super(ctx);
+    this.host = host;
+    this.connection = connection;
+    this.out = out;
+    this.matcher = matcher;
+    this.lifecycle = lifecycle;
+    this.hosts = hosts;
+    this.requestTtl = requestTtl;
+    this.askTimeout = askTimeout;
+    this.dispatched = ctx.messageAdapter(MatcherActor.DispatchResult.class, Dispatched::new);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Request.class, this::onRequest)
+        .onMessage(Report.class, this::onReport)
+        .onMessage(Dispatched.class, this::onDispatched)
+        .onMessage(Reported.class, this::onReported)
+        .onMessage(TerminateJob.class, this::onTerminateJob)
+        .onMessage(Replaced.class, this::onReplaced)
+        .onMessage(SocketClosed.class, s -> closed())
+        .onMessage(GetState.class, this::onGetState)
+        .build();
+  }
+
+  private Behavior<Command> onRequest(Request r) {
+    requests++;
+    at = r.at();
+    if (!r.info().equals(info)) {
+      info = r.info();
+      hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(true)));
+    }
+    // a newer request replaces the parked one, which the matcher answers "no job"
+    matcher.tell(new MatcherActor.Dispatch(r.box(), requestTtl, connection, dispatched));
+    return this;
+  }
+
+  private Behavior<Command> onDispatched(Dispatched d) {
+    if (d.result() instanceof MatcherActor.Assigned a) {
+      handedOut++;
+      out.tell(new BootJob(a, at));
+    }
+    // no job (replaced, or the request's time ran out) or unavailable: the provider asks again
+    return this;
+  }
+
+  private Behavior<Command> onReport(Report r) {
+    reports++;
+    List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
+    params.addAll(r.params());
+    // the lifecycle refuses a report on a job that is not handed to this host
+    params.add(new JobUpdate.Param("hostname", host));
+    getContext().ask(Outcome.class, lifecycle, askTimeout,
+        reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply),
+        (outcome, failure) -> new Reported(r.jobId(), outcome, failure));
+    return this;
+  }
+
+  private Behavior<Command> onReported(Reported r) {
+    if (r.failure() != null) {
+      out.tell(new Problem(r.jobId(), "the scheduler is busy, report again: " + r.failure().getMessage()));
+    } else if (r.outcome().status() != Outcome.Status.OK) {
+      out.tell(new Problem(r.jobId(), r.outcome().message()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onTerminateJob(TerminateJob t) {
+    out.tell(new Terminate(t.jobId()));
+    t.replyTo().tell(true);
+    return this;
+  }
+
+  private Behavior<Command> onReplaced(Replaced r) {
+    out.tell(new Close(POLICY_VIOLATION, "a newer socket of " + host + " took over"));
+    return this;
+  }
+
+  private Behavior<Command> onGetState(GetState g) {
+    g.replyTo().tell(new State(host, handedOut, reports, requests, true));
+    return this;
+  }
+
+  /**
+   * The socket is gone: its parked request is dropped now, and for a while hand-outs still on
+   * their way here go straight back to the queue, since nobody will boot them.
+   */
+  private Behavior<Command> closed() {
+    matcher.tell(new MatcherActor.ClientGone(connection));
+    if (info != null) {
+      hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(false)));
+    }
+    getContext().scheduleOnce(askTimeout, getContext().getSelf(), new Linger());
+    return Behaviors.receive(Command.class)
+        .onMessage(Dispatched.class, this::requeueUnsent)
+        .onMessage(TerminateJob.class, t -> {
+          t.replyTo().tell(false);
+          return Behaviors.same();
+        })
+        .onMessage(GetState.class, g -> {
+          g.replyTo().tell(new State(host, handedOut, reports, requests, false));
+          return Behaviors.same();
+        })
+        .onMessage(Linger.class, l -> Behaviors.stopped())
+        .onAnyMessage(m -> Behaviors.same())
+        .build();
+  }
+
+  private Behavior<Command> requeueUnsent(Dispatched d) {
+    if (d.result() instanceof MatcherActor.Assigned a) {
+      matcher.tell(new MatcherActor.Requeue(a.id(), a.record().tokenHash(),
+          "provider " + host + " disconnected before its boot-job was sent",
+          getContext().getSystem().ignoreRef()));
+    }
+    return Behaviors.same();
+  }
+
+  private ObjectNode providerInfo(boolean connected) {
+    ObjectNode v = org.compassci.sched.model.Json.object().put("connected", connected);
+    v.setAll(info);
+    return v;
+  }
+}
