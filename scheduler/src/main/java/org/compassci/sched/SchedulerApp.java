@@ -112,6 +112,10 @@ public final class SchedulerApp {
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(restarts.supervise("matcher",
           MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
       lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
+      ActorRef<org.compassci.sched.actors.ProvidersActor.Command> providers = ctx.spawn(restarts.supervise(
+          "providers", org.compassci.sched.actors.ProvidersActor.create(matcher, lifecycle, hosts,
+              s.sockets().requestTtl(), s.askTimeout(), clock)), "providers");
+      ctx.watch(providers);
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
@@ -126,7 +130,10 @@ public final class SchedulerApp {
           AskPattern.<PersistenceActor.Command, Done>ask(persistence, PersistenceActor.Drain::new,
               Duration.ofSeconds(10), system.scheduler()));
 
-      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, s.adminToken()).routes(),
+      // VM/container providers and watchers over WebSocket (the boot-job's iPXE script: see ProviderBoot)
+      org.apache.pekko.http.javadsl.server.Route routes = new org.compassci.sched.http.SocketRoutes(gw, providers,
+          s.sockets(), org.compassci.sched.http.ProviderBoot.PLACEHOLDER).before(new SchedulerRoutes(gw, s.adminToken()).routes());
+      HttpServer.bind(system, s.host(), s.port(), routes,
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));
