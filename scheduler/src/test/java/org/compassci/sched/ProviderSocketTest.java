@@ -1,0 +1,126 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.ProviderFleet;
+import org.compassci.sched.fixtures.SocketClient;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * VM and container providers over WebSocket, end to end on loopback: simulated providers
+ * ({@link ProviderFleet}, the JDK's WebSocket client) against the real server.
+ */
+class ProviderSocketTest {
+
+  static final String V1 = "/scheduler/v1";
+  static final Duration WAIT = Duration.ofSeconds(20);
+
+  @TempDir Path dir;
+
+  /** {@code n} jobs for VMs and containers of 2 to 16 GB, over 7 tenants. */
+  static String jobs(int n, int from) {
+    StringBuilder b = new StringBuilder("[");
+    for (int i = from; i < from + n; i++) {
+      String box = switch (i % 4) {
+        case 0 -> "\"testbox\":\"vm-2p8g\",\"os\":\"openeuler\",\"os_version\":\"22.03\"";
+        case 1 -> "\"testbox\":\"dc-8g\",\"docker_image\":\"openeuler/openeuler:22.03\"";
+        case 2 -> "\"testbox\":\"vm-2p16g\",\"os\":\"debian\",\"os_version\":\"12\"";
+        default -> "\"testbox\":\"dc-2g\",\"os\":\"centos\",\"os_version\":\"9\"";
+      };
+      b.append(i > from ? "," : "").append("{\"suite\":\"sim\",").append(box)
+          .append(",\"arch\":\"x86_64\",\"my_account\":\"u").append(i % 7).append("\",\"nr\":").append(i).append('}');
+    }
+    return b.append(']').toString();
+  }
+
+  static List<Long> submit(HttpCalls http, String body) {
+    HttpCalls.Answer a = http.post(V1 + "/jobs/submit", body);
+    assertEquals(200, a.status(), a.body());
+    List<Long> ids = new ArrayList<>();
+    a.json().forEach(j -> ids.add(j.path("job_id").asLong()));
+    return ids;
+  }
+
+  static JsonNode job(HttpCalls http, long id) {
+    HttpCalls.Answer a = http.get(V1 + "/jobs/" + id);
+    assertEquals(200, a.status(), a.body());
+    return a.json();
+  }
+
+  /** Polls a job (at most 20 s) until {@code field} is {@code value}. */
+  static JsonNode awaitField(HttpCalls http, long id, String field, String value) throws InterruptedException {
+    JsonNode[] last = {null};
+    boolean ok = ProviderFleet.await(() -> {
+      last[0] = job(http, id);
+      return last[0].path(field).asText().equals(value);
+    }, WAIT);
+    assertTrue(ok, "job " + id + " never had " + field + "=" + value + ": " + last[0]);
+    return last[0];
+  }
+
+  /**
+   * The load: 200 providers of 16 to 64 GB and 20,000 jobs. Every job is handed out once, to one
+   * provider, and ends finish; the hand-out figures go to stderr.
+   */
+  @Test
+  void twoHundredProvidersRunTwentyThousandJobs() throws Exception {
+    int providers = 200;
+    int count = 20_000;
+    try (TestServer server = TestServer.start(dir, Map.of())) {
+      HttpCalls http = server.http;
+      Set<Long> submitted = new HashSet<>();
+      for (int i = 0; i < count; i += 500) {
+        submitted.addAll(submit(http, jobs(500, i)));
+      }
+      assertEquals(count, submitted.size());
+      long t0 = System.nanoTime();
+      try (ProviderFleet fleet = new ProviderFleet("127.0.0.1", server.port(), providers,
+          ProviderFleet.Options.defaults()).connect()) {
+        boolean all = ProviderFleet.await(() -> fleet.finished() >= count, Duration.ofSeconds(120));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        System.err.printf(Locale.ROOT, "providers=%d jobs=%d handed out in %.1f s: %.0f jobs/s, p99 %.1f ms, errors %s%n",
+            providers, fleet.handOuts().size(), seconds, fleet.handOutsPerSecond(), fleet.latencyMs(0.99),
+            fleet.errors().stream().limit(5).toList());
+        assertTrue(all, fleet.finished() + " of " + count + " finished; errors " + fleet.errors().stream().limit(10).toList());
+        assertEquals(Set.of(), fleet.handedTwice(), "no job goes out twice");
+        Set<Long> handed = new HashSet<>();
+        fleet.handOuts().forEach(h -> handed.add(h.jobId()));
+        assertEquals(submitted, handed, "every job went out, and only those");
+        assertEquals(List.of(), fleet.errors());
+        assertEquals(0, fleet.overcommitted(), "no provider was given more than its free memory");
+      }
+      // every job ends finish (read back from the server, 64 at a time)
+      List<Long> ids = new ArrayList<>(submitted);
+      List<String> wrong = new ArrayList<>();
+      for (int i = 0; i < ids.size(); i += 64) {
+        List<CompletableFuture<HttpCalls.Answer>> batch = new ArrayList<>();
+        for (long id : ids.subList(i, Math.min(ids.size(), i + 64))) {
+          batch.add(http.getAsync(V1 + "/jobs/" + id + "?fields=id,job_stage,job_health"));
+        }
+        for (CompletableFuture<HttpCalls.Answer> f : batch) {
+          JsonNode j = f.join().json();
+          if (!j.path("job_stage").asText().equals("finish") || !j.path("job_health").asText().equals("success")) {
+            wrong.add(j.toString());
+          }
+        }
+      }
+      assertEquals(List.of(), wrong.stream().limit(10).toList(), wrong.size() + " jobs did not end finish");
+      assertEquals(0, http.get(V1 + "/dashboard/jobs/pending").json().path("total").asInt());
+    }
+  }
+}
