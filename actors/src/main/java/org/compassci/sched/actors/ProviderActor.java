@@ -8,6 +8,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.compassci.sched.model.JobUpdate;
@@ -41,6 +42,25 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   /** Send {@code terminate-job}; answers whether the socket was open to take it. */
   public record TerminateJob(long jobId, ActorRef<Boolean> replyTo) implements Command {}
+
+  /**
+   * The socket's reader is ready; answered {@link Ack} when the first message may come. The
+   * socket's messages come as {@link Frame}s, each answered {@link Ack} when the next may come:
+   * while {@link #MAX_REPORTS_IN_FLIGHT} reports wait for the store, the socket is not read, so
+   * a provider that reports faster than the store writes is slowed instead of queued for.
+   */
+  public record Opened(ActorRef<Ack> ackTo) implements Command {}
+
+  /** One message of the socket: a {@link Request} or a {@link Report}. */
+  public record Frame(Command message, ActorRef<Ack> ackTo) implements Command {}
+
+  /** The socket may send the next message. */
+  public record Ack() {}
+
+  /** Reports passed on and not answered yet, per socket, before the socket waits. */
+  public static final int MAX_REPORTS_IN_FLIGHT = 32;
+
+  private static final Ack ACK = new Ack();
 
   /** Another socket of the same host took over: this one closes. */
   public record Replaced() implements Command {}
@@ -92,6 +112,9 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private long handedOut;
   private long reports;
   private long requests;
+  private int reportsInFlight;
+  /** The socket's reader, waiting for room for the next message; null when it has room. */
+  private ActorRef<Ack> waiting;
   /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */
   private ObjectNode info;
 
@@ -125,6 +148,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
+        .onMessage(Opened.class, this::onOpened)
+        .onMessage(Frame.class, this::onFrame)
         .onMessage(Request.class, this::onRequest)
         .onMessage(Report.class, this::onReport)
         .onMessage(Dispatched.class, this::onDispatched)
@@ -134,6 +159,25 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(SocketClosed.class, s -> closed())
         .onMessage(GetState.class, this::onGetState)
         .build();
+  }
+
+  private Behavior<Command> onOpened(Opened o) {
+    o.ackTo().tell(ACK);
+    return this;
+  }
+
+  private Behavior<Command> onFrame(Frame f) {
+    if (f.message() instanceof Request r) {
+      onRequest(r);
+    } else if (f.message() instanceof Report r) {
+      onReport(r);
+    }
+    if (reportsInFlight < MAX_REPORTS_IN_FLIGHT) {
+      f.ackTo().tell(ACK);
+    } else {
+      waiting = f.ackTo();
+    }
+    return this;
   }
 
   private Behavior<Command> onRequest(Request r) {
@@ -159,17 +203,28 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   private Behavior<Command> onReport(Report r) {
     reports++;
+    reportsInFlight++;
     List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
     params.addAll(r.params());
     // the lifecycle refuses a report on a job that is not handed to this host
     params.add(new JobUpdate.Param("hostname", host));
-    getContext().ask(Outcome.class, lifecycle, askTimeout,
-        reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply),
-        (outcome, failure) -> new Reported(r.jobId(), outcome, failure));
+    // not getContext().ask: its answer is mapped on CompletableFuture's default executor, which
+    // on a 2-core machine starts a thread per task; here it is mapped on the actor's dispatcher
+    ActorRef<Command> self = getContext().getSelf();
+    AskPattern.<LifecycleActor.Command, Outcome>ask(lifecycle,
+            reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply),
+            askTimeout, getContext().getSystem().scheduler())
+        .whenCompleteAsync((outcome, failure) -> self.tell(new Reported(r.jobId(), outcome, failure)),
+            getContext().getExecutionContext());
     return this;
   }
 
   private Behavior<Command> onReported(Reported r) {
+    reportsInFlight--;
+    if (waiting != null && reportsInFlight < MAX_REPORTS_IN_FLIGHT) {
+      waiting.tell(ACK);
+      waiting = null;
+    }
     if (r.failure() != null) {
       out.tell(new Problem(r.jobId(), "the scheduler is busy, report again: " + r.failure().getMessage()));
     } else if (r.outcome().status() != Outcome.Status.OK) {

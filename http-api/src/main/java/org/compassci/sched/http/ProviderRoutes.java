@@ -128,7 +128,9 @@ public final class ProviderRoutes extends AllDirectives {
         .map(text -> Optional.ofNullable(read(text, host, fallback, out, closer)))
         .filter(Optional::isPresent)
         .map(Optional::get)
-        .to(ActorSink.actorRef(provider, new ProviderActor.SocketClosed(), failure -> new ProviderActor.SocketClosed()));
+        .to(ActorSink.<ProviderActor.Command, ProviderActor.Command, ProviderActor.Ack>actorRefWithBackpressure(
+            provider, (ackTo, message) -> new ProviderActor.Frame(message, ackTo), ProviderActor.Opened::new,
+            new ProviderActor.Ack(), new ProviderActor.SocketClosed(), failure -> new ProviderActor.SocketClosed()));
     Source<String, NotUsed> toSocket = outbox
         .recoverWithRetries(1, BufferOverflowException.class, () -> {
           closer.close(WebSockets.POLICY_VIOLATION, "the provider reads too slowly: "

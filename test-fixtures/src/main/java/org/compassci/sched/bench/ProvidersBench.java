@@ -51,11 +51,15 @@ public final class ProvidersBench {
       }
     }
     System.err.printf("bench: %d jobs queued; %d providers connect%n", jobs, providers);
+    double serverCpu0 = cpuSeconds(pid);
+    double ownCpu0 = cpuSeconds(Long.toString(ProcessHandle.current().pid()));
     try (ProviderFleet fleet = new ProviderFleet("127.0.0.1", port, providers,
         ProviderFleet.Options.defaults()).connect()) {
       long t0 = System.nanoTime();
       boolean done = ProviderFleet.await(() -> fleet.finished() >= jobs, Duration.ofMinutes(5));
       double seconds = (System.nanoTime() - t0) / 1e9;
+      double serverCpu = cpuSeconds(pid) - serverCpu0;
+      double ownCpu = cpuSeconds(Long.toString(ProcessHandle.current().pid())) - ownCpu0;
       long heap = usedHeapKb(pid);
       System.err.printf("bench: %d finished in %.1f s, %d handed out twice, %d errors %s%n", fleet.finished(),
           seconds, fleet.handedTwice().size(), fleet.errors().size(), fleet.errors().stream().limit(3).toList());
@@ -64,9 +68,11 @@ public final class ProvidersBench {
       }
       System.out.println(String.format(Locale.ROOT,
           "{\"bench\":\"providers\",\"providers\":%d,\"jobs\":%d,\"jobs_per_s\":%.0f,\"handout_p50_ms\":%.1f,"
-              + "\"handout_p99_ms\":%.1f,\"finished_per_s\":%.0f,\"heap_mb\":%.1f,\"handed_twice\":%d}",
+              + "\"handout_p99_ms\":%.1f,\"finished_per_s\":%.0f,\"heap_mb\":%.1f,\"handed_twice\":%d,"
+              + "\"server_cpu_ms_per_job\":%.2f,\"client_cpu_ms_per_job\":%.2f}",
           providers, jobs, fleet.handOutsPerSecond(), fleet.latencyMs(0.5), fleet.latencyMs(0.99),
-          fleet.finished() / seconds, heap / 1024.0, fleet.handedTwice().size()));
+          fleet.finished() / seconds, heap / 1024.0, fleet.handedTwice().size(),
+          serverCpu * 1000 / jobs, ownCpu * 1000 / jobs));
     }
   }
 
@@ -132,6 +138,14 @@ public final class ProvidersBench {
           .append(",\"arch\":\"x86_64\",\"my_account\":\"u").append(i % 7).append("\",\"nr\":").append(i).append('}');
     }
     return b.append(']').toString();
+  }
+
+  /** User and system CPU time of a process so far, from /proc (Linux). */
+  static double cpuSeconds(String pid) throws IOException {
+    String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", pid, "stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    // fields 14 and 15 of stat (utime, stime), counted from the state field (3) on
+    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
   }
 
   private static final Pattern USED = Pattern.compile("used (\\d+)K");
