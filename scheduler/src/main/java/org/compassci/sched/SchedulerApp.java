@@ -113,7 +113,7 @@ public final class SchedulerApp {
           MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
       lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
       ActorRef<org.compassci.sched.actors.ProvidersActor.Command> providers = ctx.spawn(restarts.supervise(
-          "providers", org.compassci.sched.actors.ProvidersActor.create(matcher, lifecycle, hosts,
+          "providers", org.compassci.sched.actors.ProvidersActor.create(matcher, hosts,
               s.sockets().requestTtl(), s.askTimeout(), clock)), "providers");
       ctx.watch(providers);
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",

@@ -2,26 +2,20 @@ package org.compassci.sched.actors;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.compassci.sched.model.JobUpdate;
-import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.Testbox;
 
 /**
  * One VM and container provider's WebSocket. The provider's newest {@code host-job-request} is
  * its standing request for work: the matcher parks it as it parks a long-poll dispatch, and a
  * hand-out (durable before the matcher answers) goes to the socket as a boot-job. One request
- * gets at most one job; the provider asks again with the memory it has left. Its reports go to
- * the lifecycle under the same rules as {@code jobs/{id}/update}, naming this provider as their
- * sender, so a report on a job handed to another box changes nothing.
+ * gets at most one job; the provider asks again with the memory it has left. (Its reports go
+ * from the socket to the lifecycle as {@code jobs/{id}/update} does: see ProviderRoutes.)
  *
  * <p>When the socket closes, the parked request is withdrawn at once. A hand-out that comes back
  * after that was never sent: it goes back to the queue at once. One sent but never acknowledged
@@ -37,30 +31,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    */
   public record Request(Testbox box, ObjectNode info, SchedulerAddress at) implements Command {}
 
-  /** A {@code job-update} from the provider. */
-  public record Report(long jobId, List<JobUpdate.Param> params) implements Command {}
-
   /** Send {@code terminate-job}; answers whether the socket was open to take it. */
   public record TerminateJob(long jobId, ActorRef<Boolean> replyTo) implements Command {}
-
-  /**
-   * The socket's reader is ready; answered {@link Ack} when the first message may come. The
-   * socket's messages come as {@link Frame}s, each answered {@link Ack} when the next may come:
-   * while {@link #MAX_REPORTS_IN_FLIGHT} reports wait for the store, the socket is not read, so
-   * a provider that reports faster than the store writes is slowed instead of queued for.
-   */
-  public record Opened(ActorRef<Ack> ackTo) implements Command {}
-
-  /** One message of the socket: a {@link Request} or a {@link Report}. */
-  public record Frame(Command message, ActorRef<Ack> ackTo) implements Command {}
-
-  /** The socket may send the next message. */
-  public record Ack() {}
-
-  /** Reports passed on and not answered yet, per socket, before the socket waits. */
-  public static final int MAX_REPORTS_IN_FLIGHT = 32;
-
-  private static final Ack ACK = new Ack();
 
   /** Another socket of the same host took over: this one closes. */
   public record Replaced() implements Command {}
@@ -70,12 +42,10 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   public record GetState(ActorRef<State> replyTo) implements Command {}
 
-  /** Jobs handed out and reports passed on over this socket, and its last request. */
-  public record State(String host, long handedOut, long reports, long requests, boolean open) {}
+  /** Jobs handed out and requests taken over this socket. */
+  public record State(String host, long handedOut, long requests, boolean open) {}
 
   private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
-
-  private record Reported(long jobId, Outcome outcome, Throwable failure) implements Command {}
 
   private record Linger() implements Command {}
 
@@ -103,18 +73,14 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private final Object connection;
   private final ActorRef<Outbound> out;
   private final ActorRef<MatcherActor.Command> matcher;
-  private final ActorRef<LifecycleActor.Command> lifecycle;
   private final ActorRef<HostRegistryActor.Command> hosts;
   private final Duration requestTtl;
-  private final Duration askTimeout;
+  /** How long a closed socket's actor stays to send late hand-outs back to the queue. */
+  private final Duration linger;
   private final ActorRef<MatcherActor.DispatchResult> dispatched;
   private SchedulerAddress at;
   private long handedOut;
-  private long reports;
   private long requests;
-  private int reportsInFlight;
-  /** The socket's reader, waiting for room for the next message; null when it has room. */
-  private ActorRef<Ack> waiting;
   /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */
   private ObjectNode info;
 
@@ -123,61 +89,36 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    * it closes; {@code out}: the socket's outgoing messages.
    */
   public static Behavior<Command> create(String host, Object connection, ActorRef<Outbound> out,
-      ActorRef<MatcherActor.Command> matcher, ActorRef<LifecycleActor.Command> lifecycle,
-      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration askTimeout) {
-    return Behaviors.setup(ctx -> new ProviderActor(ctx, host, connection, out, matcher, lifecycle,
-        hosts, requestTtl, askTimeout));
+      ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
+      Duration requestTtl, Duration linger) {
+    return Behaviors.setup(ctx -> new ProviderActor(ctx, host, connection, out, matcher, hosts,
+        requestTtl, linger));
   }
 
   private ProviderActor(ActorContext<Command> ctx, String host, Object connection,
       ActorRef<Outbound> out, ActorRef<MatcherActor.Command> matcher,
-      ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
-      Duration requestTtl, Duration askTimeout) {
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger) {
     super(ctx);
     this.host = host;
     this.connection = connection;
     this.out = out;
     this.matcher = matcher;
-    this.lifecycle = lifecycle;
     this.hosts = hosts;
     this.requestTtl = requestTtl;
-    this.askTimeout = askTimeout;
+    this.linger = linger;
     this.dispatched = ctx.messageAdapter(MatcherActor.DispatchResult.class, Dispatched::new);
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
-        .onMessage(Opened.class, this::onOpened)
-        .onMessage(Frame.class, this::onFrame)
         .onMessage(Request.class, this::onRequest)
-        .onMessage(Report.class, this::onReport)
         .onMessage(Dispatched.class, this::onDispatched)
-        .onMessage(Reported.class, this::onReported)
         .onMessage(TerminateJob.class, this::onTerminateJob)
         .onMessage(Replaced.class, this::onReplaced)
         .onMessage(SocketClosed.class, s -> closed())
         .onMessage(GetState.class, this::onGetState)
         .build();
-  }
-
-  private Behavior<Command> onOpened(Opened o) {
-    o.ackTo().tell(ACK);
-    return this;
-  }
-
-  private Behavior<Command> onFrame(Frame f) {
-    if (f.message() instanceof Request r) {
-      onRequest(r);
-    } else if (f.message() instanceof Report r) {
-      onReport(r);
-    }
-    if (reportsInFlight < MAX_REPORTS_IN_FLIGHT) {
-      f.ackTo().tell(ACK);
-    } else {
-      waiting = f.ackTo();
-    }
-    return this;
   }
 
   private Behavior<Command> onRequest(Request r) {
@@ -201,38 +142,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     return this;
   }
 
-  private Behavior<Command> onReport(Report r) {
-    reports++;
-    reportsInFlight++;
-    List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
-    params.addAll(r.params());
-    // the lifecycle refuses a report on a job that is not handed to this host
-    params.add(new JobUpdate.Param("hostname", host));
-    // not getContext().ask: its answer is mapped on CompletableFuture's default executor, which
-    // on a 2-core machine starts a thread per task; here it is mapped on the actor's dispatcher
-    ActorRef<Command> self = getContext().getSelf();
-    AskPattern.<LifecycleActor.Command, Outcome>ask(lifecycle,
-            reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply),
-            askTimeout, getContext().getSystem().scheduler())
-        .whenCompleteAsync((outcome, failure) -> self.tell(new Reported(r.jobId(), outcome, failure)),
-            getContext().getExecutionContext());
-    return this;
-  }
-
-  private Behavior<Command> onReported(Reported r) {
-    reportsInFlight--;
-    if (waiting != null && reportsInFlight < MAX_REPORTS_IN_FLIGHT) {
-      waiting.tell(ACK);
-      waiting = null;
-    }
-    if (r.failure() != null) {
-      out.tell(new Problem(r.jobId(), "the scheduler is busy, report again: " + r.failure().getMessage()));
-    } else if (r.outcome().status() != Outcome.Status.OK) {
-      out.tell(new Problem(r.jobId(), r.outcome().message()));
-    }
-    return this;
-  }
-
   private Behavior<Command> onTerminateJob(TerminateJob t) {
     out.tell(new Terminate(t.jobId()));
     t.replyTo().tell(true);
@@ -245,7 +154,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   }
 
   private Behavior<Command> onGetState(GetState g) {
-    g.replyTo().tell(new State(host, handedOut, reports, requests, true));
+    g.replyTo().tell(new State(host, handedOut, requests, true));
     return this;
   }
 
@@ -258,7 +167,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     if (info != null) {
       hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(false)));
     }
-    getContext().scheduleOnce(askTimeout, getContext().getSelf(), new Linger());
+    getContext().scheduleOnce(linger, getContext().getSelf(), new Linger());
     return Behaviors.receive(Command.class)
         .onMessage(Dispatched.class, this::requeueUnsent)
         .onMessage(TerminateJob.class, t -> {
@@ -266,7 +175,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
           return Behaviors.same();
         })
         .onMessage(GetState.class, g -> {
-          g.replyTo().tell(new State(host, handedOut, reports, requests, false));
+          g.replyTo().tell(new State(host, handedOut, requests, false));
           return Behaviors.same();
         })
         .onMessage(Linger.class, l -> Behaviors.stopped())

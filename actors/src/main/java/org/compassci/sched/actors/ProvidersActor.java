@@ -36,10 +36,9 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private record Ended(String host, ActorRef<ProviderActor.Command> provider) implements Command {}
 
   private final ActorRef<MatcherActor.Command> matcher;
-  private final ActorRef<LifecycleActor.Command> lifecycle;
   private final ActorRef<HostRegistryActor.Command> hosts;
   private final Duration requestTtl;
-  private final Duration askTimeout;
+  private final Duration linger;
   private final Activity activity;
   /** Each connected host's socket; an older socket of the same host may still be closing. */
   private final Map<String, ActorRef<ProviderActor.Command>> current = new HashMap<>();
@@ -47,22 +46,22 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private long connects;
   private long terminates;
 
+  /**
+   * {@code requestTtl}: how long a standing request stands; {@code linger}: how long a closed
+   * socket's actor stays to send hand-outs that were on their way back to the queue.
+   */
   public static Behavior<Command> create(ActorRef<MatcherActor.Command> matcher,
-      ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
-      Duration requestTtl, Duration askTimeout, Clock clock) {
-    return Behaviors.setup(ctx -> new ProvidersActor(ctx, matcher, lifecycle, hosts, requestTtl,
-        askTimeout, clock));
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger, Clock clock) {
+    return Behaviors.setup(ctx -> new ProvidersActor(ctx, matcher, hosts, requestTtl, linger, clock));
   }
 
   private ProvidersActor(ActorContext<Command> ctx, ActorRef<MatcherActor.Command> matcher,
-      ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
-      Duration requestTtl, Duration askTimeout, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger, Clock clock) {
     super(ctx);
     this.matcher = matcher;
-    this.lifecycle = lifecycle;
     this.hosts = hosts;
     this.requestTtl = requestTtl;
-    this.askTimeout = askTimeout;
+    this.linger = linger;
     this.activity = new Activity(clock);
   }
 
@@ -81,7 +80,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
     connects++;
     sockets++;
     ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
-        c.host(), c.connection(), c.out(), matcher, lifecycle, hosts, requestTtl, askTimeout));
+        c.host(), c.connection(), c.out(), matcher, hosts, requestTtl, linger));
     getContext().watchWith(provider, new Ended(c.host(), provider));
     ActorRef<ProviderActor.Command> older = current.put(c.host(), provider);
     if (older != null) {

@@ -30,7 +30,6 @@ import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
-import org.apache.pekko.stream.typed.javadsl.ActorSink;
 import org.apache.pekko.stream.typed.javadsl.ActorSource;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
@@ -128,9 +127,16 @@ public final class ProviderRoutes extends AllDirectives {
         .map(text -> Optional.ofNullable(read(text, host, fallback, out, closer)))
         .filter(Optional::isPresent)
         .map(Optional::get)
-        .to(ActorSink.<ProviderActor.Command, ProviderActor.Command, ProviderActor.Ack>actorRefWithBackpressure(
-            provider, (ackTo, message) -> new ProviderActor.Frame(message, ackTo), ProviderActor.Opened::new,
-            new ProviderActor.Ack(), new ProviderActor.SocketClosed(), failure -> new ProviderActor.SocketClosed()));
+        // reports wait for the store: while REPORTS_IN_FLIGHT do, the socket is not read, so a
+        // provider that reports faster than the store writes is slowed instead of queued for
+        .mapAsyncUnordered(REPORTS_IN_FLIGHT, m -> {
+          if (m instanceof Report r) {
+            return report(host, r, out);
+          }
+          provider.tell((ProviderActor.Command) m);
+          return CompletableFuture.completedFuture(Done.getInstance());
+        })
+        .to(Sink.onComplete(t -> provider.tell(new ProviderActor.SocketClosed())));
     Source<String, NotUsed> toSocket = outbox
         .recoverWithRetries(1, BufferOverflowException.class, () -> {
           closer.close(WebSockets.POLICY_VIOLATION, "the provider reads too slowly: "
@@ -141,8 +147,34 @@ public final class ProviderRoutes extends AllDirectives {
     return Flow.fromSinkAndSourceCoupled(in, toSocket);
   }
 
-  /** One message from the provider: what its actor is told, or null (refused, or closing). */
-  private ProviderActor.Command read(String text, String host, ProviderActor.SchedulerAddress fallback,
+  /** A {@code job-update}: the job and what to set, as the query of {@code jobs/{id}/update}. */
+  private record Report(long jobId, List<JobUpdate.Param> params) {}
+
+  /** Reports of one socket waiting for the store before the socket waits too. */
+  static final int REPORTS_IN_FLIGHT = 32;
+
+  /**
+   * A report goes through the rules of {@code jobs/{id}/update}, naming this provider as its
+   * sender: a report on a job handed to another box changes nothing. A refusal is said on the socket.
+   */
+  private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Outbound> out) {
+    List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
+    params.addAll(r.params());
+    params.add(new JobUpdate.Param("hostname", host));
+    return gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
+            reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply))
+        .handle((o, failure) -> {
+          if (failure != null) {
+            out.tell(new ProviderActor.Problem(r.jobId(), "the scheduler is busy, report again"));
+          } else if (o.status() != Outcome.Status.OK) {
+            out.tell(new ProviderActor.Problem(r.jobId(), o.message()));
+          }
+          return Done.getInstance();
+        });
+  }
+
+  /** One message from the provider: a request for its actor, a report, or null (refused, or closing). */
+  private Object read(String text, String host, ProviderActor.SchedulerAddress fallback,
       ActorRef<ProviderActor.Outbound> out, WebSockets.Closer closer) {
     JsonNode msg;
     try {
@@ -219,7 +251,7 @@ public final class ProviderRoutes extends AllDirectives {
   }
 
   /** A job-update: every field but type and job_id is a parameter, as in jobs/{id}/update. */
-  private static ProviderActor.Report report(ObjectNode msg) {
+  private static Report report(ObjectNode msg) {
     long id = jobIdOf(msg);
     if (id <= 0) {
       throw new InvalidJobException("job_id: required, a job id");
@@ -238,7 +270,7 @@ public final class ProviderRoutes extends AllDirectives {
     if (params.isEmpty()) {
       throw new InvalidJobException("nothing to update: give job_stage, job_health, job_data_readiness, job_step or k=v");
     }
-    return new ProviderActor.Report(id, params);
+    return new Report(id, params);
   }
 
   private static long jobIdOf(JsonNode msg) {

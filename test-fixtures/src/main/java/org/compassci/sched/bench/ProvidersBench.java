@@ -71,7 +71,7 @@ public final class ProvidersBench {
               + "\"handout_p99_ms\":%.1f,\"finished_per_s\":%.0f,\"heap_mb\":%.1f,\"handed_twice\":%d,"
               + "\"server_cpu_ms_per_job\":%.2f,\"client_cpu_ms_per_job\":%.2f}",
           providers, jobs, fleet.handOutsPerSecond(), fleet.latencyMs(0.5), fleet.latencyMs(0.99),
-          fleet.finished() / seconds, heap / 1024.0, fleet.handedTwice().size(),
+          fleet.finishedPerSecond(), heap / 1024.0, fleet.handedTwice().size(),
           serverCpu * 1000 / jobs, ownCpu * 1000 / jobs));
     }
   }
