@@ -123,4 +123,120 @@ class ProviderSocketTest {
       assertEquals(0, http.get(V1 + "/dashboard/jobs/pending").json().path("total").asInt());
     }
   }
+
+  /**
+   * A provider that drops mid-job (its job handed out, never acknowledged): after dispatch-ack
+   * the job goes back to the queue and another provider gets it. A parked request of a provider
+   * that drops is withdrawn at once.
+   */
+  @Test
+  void aProviderThatDropsMidJobHasItsJobRequeuedToAnother() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of("scheduler.timeouts.dispatch-ack", "2s"))) {
+      HttpCalls http = server.http;
+      long id = submit(http, jobs(1, 0)).get(0);
+      try (ProviderFleet lost = new ProviderFleet("127.0.0.1", server.port(), 1,
+          ProviderFleet.Options.defaults().withHostPrefix("lost"))) {
+        // it takes the job and says nothing, as a provider whose VM never started
+        lost.providers().get(0).hang();
+        lost.connect();
+        assertTrue(ProviderFleet.await(() -> lost.handOuts().size() == 1, WAIT));
+        assertEquals(id, lost.handOuts().get(0).jobId());
+        assertEquals("dispatch", job(http, id).path("job_stage").asText());
+        lost.providers().get(0).abort();
+
+        try (ProviderFleet spare = new ProviderFleet("127.0.0.1", server.port(), 1,
+            ProviderFleet.Options.defaults().withHostPrefix("spare")).connect()) {
+          assertTrue(ProviderFleet.await(() -> spare.finished() == 1, WAIT), "requeued to the spare: " + spare.errors());
+          assertEquals(id, spare.handOuts().get(0).jobId());
+          JsonNode j = awaitField(http, id, "job_stage", "finish");
+          assertEquals("spare-0000", j.path("host_machine").asText());
+          assertEquals("1", j.path("requeue_count").asText());
+          assertEquals(1, lost.handOuts().size(), "the lost provider got nothing more");
+        }
+      }
+      // nothing queued: a provider's request parks, and goes the moment the provider drops
+      try (ProviderFleet idle = new ProviderFleet("127.0.0.1", server.port(), 1,
+          ProviderFleet.Options.defaults().withHostPrefix("idle")).connect()) {
+        server.awaitParked(1);
+        idle.providers().get(0).abort();
+        server.awaitParked(0);
+      }
+    }
+  }
+
+  /**
+   * Terminate reaches the provider that holds the job, and only it; the job ends finish with
+   * health terminate. With no provider connected, or a job still queued, it ends the same way.
+   */
+  @Test
+  void terminateReachesTheProviderThatHoldsTheJob() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of())) {
+      HttpCalls http = server.http;
+      // two 8 GB jobs for two providers of 8 GB: one each
+      List<Long> ids = submit(http, "[" + jobs(1, 0).replace("[", "").replace("]", "") + ","
+          + jobs(1, 4).replace("[", "").replace("]", "") + "]");
+      try (ProviderFleet fleet = new ProviderFleet("127.0.0.1", server.port(), 2,
+          ProviderFleet.Options.defaults().withMemory(8192).withRunTime(Duration.ofMinutes(5))).connect()) {
+        for (long id : ids) {
+          awaitField(http, id, "job_stage", "running");
+        }
+        long first = ids.get(0);
+        long second = ids.get(1);
+        String holder = fleet.holderOf(first);
+        String other = fleet.holderOf(second);
+        assertFalse(holder.equals(other), "one job each: " + holder + " " + other);
+
+        // the dashboard shows each provider with its free memory and the job it holds
+        JsonNode hosts = http.get(V1 + "/dashboard/hosts").json().path("hosts");
+        for (JsonNode h : hosts) {
+          long held = h.path("hostname").asText().equals(holder) ? first : second;
+          assertEquals(List.of(Long.toString(held)), List.of(h.path("jobs").get(0).asText()), h.toString());
+          assertTrue(h.path("provider").path("connected").asBoolean(), h.toString());
+          assertTrue(h.has("free_memory_mb"), h.toString());
+        }
+
+        HttpCalls.Answer a = http.post(V1 + "/jobs/" + first + "/terminate", "");
+        assertEquals(200, a.status(), a.body());
+        assertEquals("terminate", a.json().path("job_health").asText());
+        assertEquals("finish", a.json().path("job_stage").asText());
+        assertTrue(a.json().path("terminate_sent").asBoolean(), a.body());
+        assertTrue(ProviderFleet.await(() -> fleet.terminated().containsKey(first), WAIT));
+        assertEquals(Map.of(first, holder), fleet.terminated(), "only the holder hears of it");
+        assertEquals(Set.of(second), fleet.provider(other).running());
+        assertEquals(Set.of(), fleet.provider(holder).running());
+        HttpCalls.Answer again = http.post(V1 + "/jobs/" + first + "/terminate", "");
+        assertEquals(403, again.status(), "it has ended: " + again.body());
+
+        fleet.close();
+        // with no provider connected the job still ends
+        a = http.post(V1 + "/jobs/" + second + "/terminate", "");
+        assertEquals(200, a.status(), a.body());
+        assertFalse(a.json().path("terminate_sent").asBoolean());
+        JsonNode j = job(http, second);
+        assertEquals("terminate", j.path("job_health").asText());
+        assertEquals("finish", j.path("job_stage").asText());
+      }
+      long queued = submit(http, jobs(1, 8)).get(0);
+      HttpCalls.Answer a = http.post(V1 + "/jobs/" + queued + "/terminate", "");
+      assertEquals(200, a.status(), a.body());
+      assertEquals("norun", a.json().path("job_data_readiness").asText());
+      assertEquals(0, http.get(V1 + "/dashboard/jobs/pending").json().path("total").asInt());
+      assertEquals(404, http.post(V1 + "/jobs/4242/terminate", "").status());
+    }
+  }
+
+  /** Another socket of the same host takes over; the older one is closed with 1008. */
+  @Test
+  void aHostThatConnectsAgainReplacesItsOlderSocket() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of());
+        ProviderFleet first = new ProviderFleet("127.0.0.1", server.port(), 1, ProviderFleet.Options.defaults()).connect();
+        ProviderFleet second = new ProviderFleet("127.0.0.1", server.port(), 1, ProviderFleet.Options.defaults()).connect()) {
+      ProviderFleet.Provider old = first.providers().get(0);
+      assertTrue(ProviderFleet.await(old::isClosed, WAIT));
+      assertTrue(old.closeReason().startsWith("1008 "), old.closeReason());
+      long id = submit(server.http, jobs(1, 0)).get(0);
+      assertTrue(ProviderFleet.await(() -> second.finished() == 1, WAIT));
+      assertEquals(id, second.handOuts().get(0).jobId());
+    }
+  }
 }

@@ -423,7 +423,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return this;
     }
     Outcome stored;
-    if (f.result().error().isPresent()) {
+    if (active.containsKey(f.id()) || tracked.containsKey(f.id())) {
+      // handed out (Track) while the read was out: that is newer than what was read, and a
+      // second copy in memory would come back to life after the first retired
+      stored = null;
+    } else if (f.result().error().isPresent()) {
       stored = Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + f.result().error().get());
     } else if (f.result().job().isEmpty()) {
       stored = Outcome.of(Outcome.Status.NOT_FOUND, "job " + f.id() + " does not exist");
