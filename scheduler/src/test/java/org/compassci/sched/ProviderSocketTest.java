@@ -239,4 +239,115 @@ class ProviderSocketTest {
       assertEquals(id, second.handOuts().get(0).jobId());
     }
   }
+
+  /** Opens a provider socket of its own and sends {@code what}; returns how the server closed it. */
+  private static SocketClient.Closed closedAfter(int port, String host, java.util.function.Consumer<SocketClient> what) {
+    try (SocketClient c = SocketClient.open(port, V1 + "/vm-container-provider/" + host)) {
+      what.accept(c);
+      SocketClient.Closed closed = c.awaitClosed(WAIT);
+      assertNotNull(closed, host + ": the server did not close the socket");
+      return closed;
+    }
+  }
+
+  /**
+   * Malformed frames, unknown types, binary frames, a 10 MB frame and 10,000 frames a second
+   * each close that socket with a close code and a reason; the server stays healthy, no actor
+   * restarts, and providers connected meanwhile are served.
+   */
+  @Test
+  void badInputClosesThatSocketAndTheServerServesTheOthers() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of());
+        ProviderFleet good = new ProviderFleet("127.0.0.1", server.port(), 3,
+            ProviderFleet.Options.defaults().withHostPrefix("good")).connect()) {
+      HttpCalls http = server.http;
+      int port = server.port();
+      assertEquals(1007, closedAfter(port, "bad-json", c -> c.send("{not json")).code());
+      assertEquals(1007, closedAfter(port, "bad-array", c -> c.send("[1,2,3]")).code());
+      SocketClient.Closed unknown = closedAfter(port, "bad-type", c -> c.send("{\"type\":\"console-input\"}"));
+      assertEquals(1008, unknown.code());
+      assertTrue(unknown.reason().contains("console-input"), unknown.reason());
+      assertEquals(1008, closedAfter(port, "no-type", c -> c.send("{\"job_id\":\"1\"}")).code());
+      assertEquals(1003, closedAfter(port, "binary", c -> c.sendBinary(new byte[] {1, 2, 3})).code());
+      String tenMegabytes = "{\"type\":\"host-job-request\",\"pad\":\"" + "x".repeat(10 << 20) + "\"}";
+      SocketClient.Closed big = closedAfter(port, "too-big", c -> c.send(tenMegabytes));
+      assertEquals(1009, big.code(), big.reason());
+      SocketClient.Closed flood = closedAfter(port, "flood", c -> {
+        for (int i = 0; i < 10_000 && !c.isClosed(); i++) {
+          c.send("{\"type\":\"host-job-request\",\"freemem\":1024,\"arch\":\"x86_64\"}");
+        }
+      });
+      assertEquals(1008, flood.code(), flood.reason());
+      assertTrue(flood.reason().contains("in one second"), flood.reason());
+      // watchers' sockets keep the same rules
+      try (SocketClient w = SocketClient.open(port, V1 + "/client")) {
+        w.nextJson(WAIT);
+        w.send("nonsense");
+        assertEquals(1007, w.awaitClosed(WAIT).code());
+      }
+      try (SocketClient w = SocketClient.open(port, V1 + "/client")) {
+        w.sendBinary(new byte[10]);
+        assertEquals(1003, w.awaitClosed(WAIT).code());
+      }
+
+      // well-formed but wrong: an error message, and the socket stays open
+      try (SocketClient c = SocketClient.open(port, V1 + "/vm-container-provider/careless")) {
+        c.send("{\"type\":\"host-job-request\",\"freemem\":\"lots\"}");
+        JsonNode error = c.nextJson(WAIT);
+        assertEquals("error", error.path("type").asText());
+        assertTrue(error.path("message").asText().startsWith("freemem"), error.toString());
+        long someone = submit(http, jobs(1, 0)).get(0);
+        assertTrue(ProviderFleet.await(() -> good.finished() == 1, WAIT));
+        c.send("{\"type\":\"job-update\",\"job_id\":\"" + someone + "\",\"job_stage\":\"running\"}");
+        error = c.nextJson(WAIT);
+        assertEquals(Long.toString(someone), error.path("job_id").asText(), "a report on another provider's job is refused");
+        assertTrue(error.path("message").asText().contains("good-"), error.toString());
+        c.send("{\"type\":\"job-update\",\"job_stage\":\"boot\"}");
+        assertTrue(c.nextJson(WAIT).path("message").asText().startsWith("job_id"));
+        assertTrue(!c.isClosed());
+      }
+
+      assertEquals(200, http.get(V1 + "/health").status());
+      for (JsonNode a : http.get(V1 + "/manage/actors").json().path("actors")) {
+        assertEquals(0, a.path("restarts").asInt(), a.toString());
+      }
+      submit(http, jobs(30, 1));
+      assertTrue(ProviderFleet.await(() -> good.finished() == 31, WAIT), "the good providers are served: " + good.errors());
+      assertEquals(List.of(), good.errors());
+    }
+  }
+
+  /** A provider that answers no ping and sends nothing is dropped after the idle timeout (1001). */
+  @Test
+  void aSilentProviderIsDropped() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of("scheduler.providers.idle-timeout", "1s",
+            "scheduler.providers.ping-interval", "200ms"));
+        java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+      s.setSoTimeout(20_000);
+      s.getOutputStream().write(("GET " + V1 + "/vm-container-provider/silent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
+      StringBuilder head = new StringBuilder();
+      while (!head.toString().endsWith("\r\n\r\n")) {
+        head.append((char) in.readUnsignedByte());
+      }
+      assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+      int pings = 0;
+      while (true) {
+        int opcode = in.readUnsignedByte() & 0x0f;
+        int len = in.readUnsignedByte() & 0x7f;
+        byte[] payload = new byte[len == 126 ? in.readUnsignedShort() : len];
+        in.readFully(payload);
+        if (opcode == 9) {
+          pings++;
+        } else if (opcode == 8) {
+          int code = ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
+          assertEquals(1001, code, new String(payload, 2, payload.length - 2, java.nio.charset.StandardCharsets.UTF_8));
+          break;
+        }
+      }
+      assertTrue(pings > 0, "pinged before it was dropped");
+    }
+  }
 }

@@ -188,11 +188,18 @@ final class WebSockets {
       }
       return CompletableFuture.completedFuture(Optional.of(s));
     }
+    // takeWhile, not limitWeighted: a failure would cancel the socket's stream with it (1011);
+    // a plain stop leaves the rest of the message to be drained while the socket closes
+    long[] chars = {0};
     return t.getStreamedText()
-        .limitWeighted(max, s -> (long) s.length())
+        .takeWhile(part -> (chars[0] += part.length()) <= max)
         .runFold(new StringBuilder(), StringBuilder::append, mat)
         .handle((sb, failure) -> {
           if (failure != null) {
+            // the peer went away in the middle of the message: the socket is closing anyway
+            return Optional.<String>empty();
+          }
+          if (chars[0] > max) {
             closer.close(TOO_BIG, "a message may have at most " + max + " characters");
             return Optional.<String>empty();
           }
