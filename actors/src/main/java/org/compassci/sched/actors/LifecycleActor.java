@@ -183,7 +183,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
     this.requeued = ctx.messageAdapter(MatcherActor.Requeued.class, Requeued::new);
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    store.tell(loadActive());
+    store.tell(loadActive(Long.MIN_VALUE));
   }
 
   @Override
@@ -273,15 +273,19 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  /** Adopts the loaded jobs; false when the load failed and was asked again. */
+  /** The id of the last active job loaded so far: a failed load goes on after it. */
+  private long loadedUpTo = Long.MIN_VALUE;
+  private int adopted;
+
+  /** Adopts one page of loaded jobs; true once the last page is in. */
   private boolean onLoaded(Loaded l) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
-      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive());
+      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive(loadedUpTo));
       return false;
     }
-    int adopted = 0;
     for (JobRecord r : l.result().jobs()) {
+      loadedUpTo = r.id();
       if (!active.containsKey(r.id()) && !tracked.containsKey(r.id())) {
         Job job = readable(r);
         if (job != null) {
@@ -291,18 +295,21 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         }
       }
     }
+    if (!l.result().last()) {
+      return false;
+    }
     getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
     return true;
   }
 
-  private PersistenceActor.LoadStages loadActive() {
+  private PersistenceActor.LoadStages loadActive(long afterId) {
     List<String> stages = new ArrayList<>();
     for (JobStage st : JobStage.values()) {
       if (st.isActive()) {
         stages.add(st.wireName());
       }
     }
-    return new PersistenceActor.LoadStages(stages, loaded);
+    return new PersistenceActor.LoadStages(stages, afterId, loaded);
   }
 
   /** Sets the job's timer for its current stage, or clears it when the stage has none. */
