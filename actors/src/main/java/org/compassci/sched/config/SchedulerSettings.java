@@ -36,7 +36,8 @@ public record SchedulerSettings(
     Duration waitTimeout,
     Duration watchHeartbeat,
     int watchMaxJobs,
-    Duration statsInterval) {
+    Duration statsInterval,
+    BootSettings boot) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -45,7 +46,7 @@ public record SchedulerSettings(
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
-        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval);
+        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, boot);
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -114,7 +115,8 @@ public record SchedulerSettings(
         positive(c, "wait.timeout"),
         positive(c, "watch.heartbeat"),
         integer(c, "watch.max-jobs", "scheduler.watch.max-jobs", 1, 100_000),
-        positive(c, "stats.interval"));
+        positive(c, "stats.interval"),
+        BootSettings.fromConfig(c));
   }
 
   private static String text(Config c, String key) {

