@@ -48,7 +48,8 @@ public final class Main {
       });
       log.info("scheduler listening on http://{}:{} store={} data={}",
           settings.host(), r.address().getPort(), r.store(),
-          settings.store().equals("embedded") ? settings.dataDir() : settings.jdbcUrl().orElse(""));
+          settings.store().equals("embedded") ? settings.dataDir()
+              : masked(settings.jdbcUrl().orElse("")));
     } catch (BadSettingException e) {
       fail("bad setting " + e.getMessage(), 2);
     } catch (ExecutionException e) {
@@ -59,6 +60,13 @@ public final class Main {
     } catch (RuntimeException e) {
       fail("cannot start: " + e.getMessage(), 1);
     }
+  }
+
+  /** A JDBC URL fit for a log: a password in it, as user info or a parameter, shows as ***. */
+  static String masked(String jdbcUrl) {
+    return jdbcUrl
+        .replaceAll("(?i)([?&;](?:password|pwd|pass)=)[^&;]*", "$1***")
+        .replaceAll("(//[^/@:?&;]+:)[^/@?&;]*@", "$1***@");
   }
 
   private static void fail(String line, int code) {

@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -13,6 +14,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.compassci.sched.actors.ExtractActor;
@@ -20,6 +22,7 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.Restarts;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
 import org.compassci.sched.config.BadSettingException;
@@ -109,28 +112,35 @@ public final class SchedulerApp {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Clock clock = Clock.systemUTC();
-      ActorRef<PersistenceActor.Command> persistence =
-          ctx.spawn(PersistenceActor.create(store, redis, s.storeBatchMax()), "persistence");
-      ActorRef<ExtractActor.Command> extractor = ctx.spawn(ExtractActor.create(
-          new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()), clock), "extract");
-      ActorRef<HostRegistryActor.Command> hosts =
-          ctx.spawn(HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir()), "hosts");
-      ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(
+      Restarts restarts = new Restarts();
+      ActorRef<PersistenceActor.Command> persistence = ctx.spawn(restarts.supervise("persistence",
+          PersistenceActor.create(store, redis, s.storeBatchMax())), "persistence");
+      ActorRef<ExtractActor.Command> extractor = ctx.spawn(restarts.supervise("extract",
+          ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
+              clock)), "extract");
+      ActorRef<HostRegistryActor.Command> hosts = ctx.spawn(restarts.supervise("hosts",
+          HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+      ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
           org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),
-              s.boot().maxUploadJobBytes(), clock), "uploads");
-      ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(
-          LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock), "lifecycle");
-      ActorRef<WatchActor.Command> watch =
-          ctx.spawn(WatchActor.create(lifecycle, s.askTimeout(), clock), "watch");
+              s.boot().maxUploadJobBytes(), clock)), "uploads");
+      ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(restarts.supervise("lifecycle",
+          LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
+      ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
+          WatchActor.create(lifecycle, s.askTimeout(), clock)), "watch");
       // a store no other process can write holds nothing the matcher does not know already
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
-      ActorRef<MatcherActor.Command> matcher = ctx.spawn(
-          MatcherActor.create(persistence, lifecycle, hosts, watch, matching, clock), "matcher");
-      ActorRef<StatsActor.Command> stats =
-          ctx.spawn(StatsActor.create(matcher, lifecycle, s.statsInterval(), clock), "stats");
+      ActorRef<MatcherActor.Command> matcher = ctx.spawn(restarts.supervise("matcher",
+          MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
+      lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
+      ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
+          StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
+      // supervision restarts them; one that stops all the same is a scheduler that cannot work
+      List.of(persistence, extractor, hosts, lifecycle, watch, matcher, stats).forEach(ctx::watch);
+      ctx.watch(uploads);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
-          s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs());
+          restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
+          s.jobFiles());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
@@ -147,17 +157,37 @@ public final class SchedulerApp {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));
               })
-          .whenComplete((binding, failure) -> {
+          .whenComplete((bound, failure) -> {
             if (failure != null) {
               started.completeExceptionally(failure);
               return;
             }
             // first of all at shutdown: take no new connection
             cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind",
-                () -> binding.unbind().thenApply(u -> Done.getInstance()));
-            started.complete(new Running(system, binding.localAddress(), store.kind(), hosts));
+                () -> bound.binding().unbind().thenApply(u -> Done.getInstance()));
+            // then answer every parked poll (204, as its wait running out would) and let the
+            // requests in flight finish, within the phase's own timeout
+            Duration drain = system.settings().config()
+                .getDuration("pekko.coordinated-shutdown.phases.service-requests-done.timeout")
+                .multipliedBy(9).dividedBy(10);
+            cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () ->
+                AskPattern.<MatcherActor.Command, Done>ask(matcher, MatcherActor.StopParking::new,
+                        drain, system.scheduler())
+                    .thenCompose(d -> bound.drained(system, drain)));
+            // what is still open now (event streams, idle keep-alive connections) ends here
+            cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "http-close", () -> {
+              bound.closeConnections();
+              return CompletableFuture.completedFuture(Done.getInstance());
+            });
+            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts));
           });
-      return Behaviors.empty();
+      return Behaviors.<Void>receive(Void.class)
+          .onSignal(Terminated.class, t -> {
+            ctx.getLog().error("actor {} has stopped for good: the scheduler cannot work without "
+                + "it; restart the process", t.getRef().path().name());
+            return Behaviors.same();
+          })
+          .build();
     });
   }
 }

@@ -34,8 +34,11 @@ class EndToEndTest {
     return start(Map.of());
   }
 
+  private TestServer server;
+
   private SchedulerApp.Running start(Map<String, Object> overrides) throws Exception {
-    return TestServer.start(dir, overrides).running;
+    server = TestServer.start(dir, overrides);
+    return server.running;
   }
 
   private static HttpCalls client(SchedulerApp.Running r) {
@@ -238,7 +241,7 @@ class EndToEndTest {
 
       CompletableFuture<Answer> parked = http.getAsync(V1 + "/jobs/dispatch?hostname=p1&tbox_type=dc&wait=30");
       CompletableFuture<Answer> other = http.getAsync(V1 + "/jobs/dispatch?hostname=p2&arch=riscv64&tbox_type=vm&wait=2");
-      Thread.sleep(300); // let both park: a box that asks later must not be served first
+      this.server.awaitParked(2); // a box that asks later must not be served first
       String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
           .json().get(0).path("job_id").asText();
       Answer got = parked.get(20, TimeUnit.SECONDS);
@@ -263,9 +266,9 @@ class EndToEndTest {
       gone.getOutputStream().write(("GET " + V1 + "/jobs/dispatch?hostname=gone&tbox_type=dc&wait=30 HTTP/1.1\r\n"
           + "Host: 127.0.0.1\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       gone.getOutputStream().flush();
-      Thread.sleep(300); // parked
+      this.server.awaitParked(1);
       gone.close();      // the box gives up, as a wget with a short timeout does
-      Thread.sleep(300);
+      this.server.awaitParked(0);
       String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
           .json().get(0).path("job_id").asText();
       Answer next = http.get(V1 + "/jobs/dispatch?hostname=alive&tbox_type=dc");

@@ -68,6 +68,8 @@ class JarAcceptanceIT {
     launch(env, log);
     HttpCalls http = new HttpCalls("127.0.0.1", port);
     assertTrue(http.awaitHealthy(Duration.ofSeconds(60)), "server did not start: " + Files.readString(log));
+    // answered once the matcher has loaded its queue: a dispatch before that gets 503
+    assertEquals(200, http.get(V1 + "/manage/actors").status());
     return http;
   }
 

@@ -28,8 +28,35 @@ final class TestServer implements AutoCloseable {
     Config config = ConfigFactory.parseMap(overrides)
         .withFallback(ConfigFactory.parseMap(base))
         .withFallback(ConfigFactory.load());
-    return new TestServer(SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
+    TestServer server = new TestServer(SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
         .toCompletableFuture().get(30, TimeUnit.SECONDS));
+    // the matcher answers queue counts once its queue is loaded: until then a dispatch gets 503
+    server.http.get("/scheduler/v1/dashboard/jobs/pending?group_by=my_account");
+    return server;
+  }
+
+  /** How many dispatch requests the matcher holds parked now. */
+  int parkedTestboxes() {
+    for (var actor : http.get("/scheduler/v1/manage/actors").json().path("actors")) {
+      if (actor.path("name").asText().equals("matcher")) {
+        return actor.path("holds").path("parked_testboxes").asInt();
+      }
+    }
+    throw new IllegalStateException("no matcher in manage/actors");
+  }
+
+  /** Waits (at most 10 s) until the matcher holds {@code count} parked requests. */
+  void awaitParked(int count) throws InterruptedException {
+    int seen = -1;
+    for (int i = 0; i < 200 && seen != count; i++) {
+      seen = parkedTestboxes();
+      if (seen != count) {
+        Thread.sleep(50);
+      }
+    }
+    if (seen != count) {
+      throw new AssertionError(seen + " requests parked, not " + count);
+    }
   }
 
   int port() {

@@ -318,5 +318,10 @@ class WatchEndToEndTest {
     actors.forEach(a -> names.add(a.path("name").asText()));
     assertTrue(names.containsAll(List.of("matcher", "lifecycle", "persistence", "extract", "hosts",
         "watch", "stats")), names.toString());
+    actors.forEach(a -> assertEquals(0, a.path("restarts").asInt(-1), a.toString()));
+    String metrics = http.get("/metrics").body();
+    for (String name : names) {
+      assertTrue(metrics.contains("scheduler_actor_restarts_total{actor=\"" + name + "\"} 0.0"), metrics);
+    }
   }
 }

@@ -67,6 +67,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** Reading the lab's folder blocks: it runs here. */
   public static final String FILES_DISPATCHER = "scheduler.files-dispatcher";
 
+  /** Every testbox that has asked for a job, as it last asked: what explain counts against. */
+  public record Boxes(ActorRef<java.util.List<Testbox>> replyTo) implements Command {}
+
   /** Most boxes remembered; the longest silent go first. */
   static final int MAX_HOSTS = 100_000;
 
@@ -75,6 +78,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     ObjectNode registered = Json.object();
     Instant lastContact;
     long freeMemMb = -1;
+    /** As the box last asked for a job; null until it has. */
+    Testbox box;
     long currentJob;
     long lastJob;
     /** Known from the lab's hosts/ folder: a reload that no longer finds it forgets it. */
@@ -135,6 +140,10 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(FindByMac.class, this::onFindByMac)
         .onMessage(ReloadLab.class, this::onReloadLab)
         .onMessage(LabRead.class, this::onLabRead)
+        .onMessage(Boxes.class, b -> {
+          b.replyTo().tell(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList());
+          return this;
+        })
         .build();
   }
 
@@ -165,6 +174,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     Host h = host(c.box().hostname());
     h.lastContact = clock.instant();
     h.freeMemMb = c.box().freeMemMb() == Testbox.UNKNOWN_MEMORY ? -1 : c.box().freeMemMb();
+    h.box = c.box();
     return this;
   }
 

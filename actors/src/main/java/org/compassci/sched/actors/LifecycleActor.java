@@ -38,7 +38,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * A job just handed out by the matcher; from now on this actor owns it. Its document is read
    * when first needed, so a hand-out costs this actor nothing until its testbox reports.
    */
-  public record Track(JobRecord record, ActorRef<MatcherActor.Command> matcher) implements Command {}
+  public record Track(JobRecord record) implements Command {}
+
+  /**
+   * The matcher, which takes lost hand-outs back. Sent once, right after both are spawned; it
+   * waits in the stash with everything else while the active jobs load.
+   */
+  public record UseMatcher(ActorRef<MatcherActor.Command> matcher) implements Command {}
 
   public record Update(long id, List<JobUpdate.Param> params, JobUpdate.Mode mode,
       ActorRef<Outcome> replyTo) implements Command {}
@@ -65,8 +71,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** Report (or stop reporting) this job's changes to {@code reportTo}, the watch actor. */
   public record Watch(long id, boolean on, ActorRef<WatchActor.Command> reportTo) implements Command {}
 
-  /** The job went back to the queue: the matcher owns it again. */
-  public record Forget(long id) implements Command {}
+  /**
+   * The job went back to the queue: the matcher owns it again. {@code host}: the box it was
+   * taken from; {@code view}: the job as it now is, for its watchers.
+   */
+  public record Forget(long id, String host, com.fasterxml.jackson.databind.node.ObjectNode view)
+      implements Command {}
+
+  /** A queued job was cancelled: only its watchers need to hear of it. */
+  public record Cancelled(long id, com.fasterxml.jackson.databind.node.ObjectNode view)
+      implements Command {}
 
   /**
    * A box downloads the package of the hand-out holding {@code token}: answered with
@@ -92,7 +106,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
-  private record Requeued(long id, Outcome outcome) implements Command {}
+  private record Requeued(MatcherActor.Requeued answer) implements Command {}
+
+  /** A lost hand-out expired before the matcher was known: tried again shortly. */
+  private record RetryExpired(long id, JobStage stage) implements Command {}
 
   private record StatsExtracted(ExtractActor.Extracted extracted) implements Command {}
 
@@ -127,6 +144,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.FindResult> found;
+  private final ActorRef<PersistenceActor.LoadResult> loaded;
+  private final ActorRef<MatcherActor.Requeued> requeued;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, Timeouts timeouts, Clock clock) {
@@ -173,16 +192,23 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.timers = timers;
     this.timeouts = timeouts;
     this.activity = new Activity(clock);
-    // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    store.tell(loadActive());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.found = ctx.messageAdapter(PersistenceActor.FindResult.class, r -> new Found(r.id(), r));
+    this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
+    this.requeued = ctx.messageAdapter(MatcherActor.Requeued.class, Requeued::new);
+    // jobs that were out on testboxes when the scheduler stopped get their deadlines back
+    store.tell(loadActive());
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Track.class, this::onTrack)
+        .onMessage(UseMatcher.class, u -> {
+          matcher = u.matcher();
+          return this;
+        })
+        .onMessage(RetryExpired.class, r -> onExpired(new Expired(r.id(), r.stage())))
         .onMessage(Update.class, u -> {
           activity.touch();
           return withJob(u.id(), u, this::onUpdate);
@@ -217,6 +243,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Forget.class, f -> {
           active.remove(f.id());
           tracked.remove(f.id());
+          if (!f.host().isEmpty()) {
+            hosts.tell(new HostRegistryActor.JobEnded(f.host(), f.id()));
+          }
+          report(f.id(), f.view());
+          return this;
+        })
+        .onMessage(Cancelled.class, c -> {
+          report(c.id(), c.view());
           return this;
         })
         .onMessage(FetchPackage.class, f -> withJob(f.id(), f, this::onFetchPackage))
@@ -233,8 +267,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private Behavior<Command> onTrack(Track t) {
     activity.touch();
-    matcher = t.matcher();
     JobRecord r = t.record();
+    hosts.tell(new HostRegistryActor.HandedOut(r.host(), r.id()));
     // a hand-out is the newest word on its job: any copy held from before is stale
     active.remove(r.id());
     tracked.put(r.id(), r);
@@ -285,8 +319,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         stages.add(st.wireName());
       }
     }
-    return new PersistenceActor.LoadStages(stages,
-        getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new));
+    return new PersistenceActor.LoadStages(stages, loaded);
   }
 
   /** Sets the job's timer for its current stage, or clears it when the stage has none. */
@@ -313,32 +346,23 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (job.stage() != e.stage()) {
       return this;
     }
-    Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
-    if (d.isEmpty()) {
-      return this;
-    }
-    if (d.get().at().isAfter(clock.instant())) {
+    Timeouts.Expiry expiry = timeouts.expire(job, clock.instant());
+    if (expiry == Timeouts.Expiry.NOT_DUE) {
       // renewed since the timer was set
       reschedule(job);
       return this;
     }
-    Instant now = clock.instant();
-    if (d.get().kind() == Timeouts.Kind.LOST_HAND_OUT) {
-      int requeues = parseInt(job.field("requeue_count"));
-      if (requeues < timeouts.requeueMax() && matcher != null) {
-        active.remove(job.id());
-        matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from " + job.field("host_machine")
-            + " within the dispatch-ack timeout", getContext().messageAdapter(Outcome.class,
-                o -> new Requeued(e.id(), o))));
+    if (expiry == Timeouts.Expiry.REQUEUE) {
+      if (matcher == null) {
+        // only before UseMatcher has come: a lost hand-out goes back, it is never aborted for that
+        getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(),
+            new RetryExpired(e.id(), e.stage()));
         return this;
       }
-      job.setHealth(JobHealth.ABORT_PROVIDER);
-      job.setReadiness(DataReadiness.NORUN);
-      job.setStage(JobStage.ABORT_PROVIDER, now);
-    } else {
-      JobHealth.fromName("timeout_" + job.stage().wireName()).ifPresent(job::setHealth);
-      job.setReadiness(DataReadiness.INCOMPLETE);
-      job.setStage(JobStage.FINISH, now);
+      active.remove(job.id());
+      matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
+          + job.field("host_machine") + " within the dispatch-ack timeout", requeued));
+      return this;
     }
     getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
     endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
@@ -348,37 +372,22 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   /** Statistics are in (or failed): the data is complete (or incomplete), and the job may retire. */
   private Behavior<Command> onStatsExtracted(StatsExtracted s) {
-    long id = s.extracted().id();
-    Job job = active.get(id);
-    if (job == null || job.readiness() != DataReadiness.UPLOADED) {
-      return this;
+    Job job = active.get(s.extracted().id());
+    var result = s.extracted().result();
+    if (job != null && job.settleData(result.stats(), result.ok() ? null : result.error())) {
+      write(job, null);
     }
-    if (s.extracted().result().ok()) {
-      job.putStats(s.extracted().result().stats());
-      job.setReadiness(DataReadiness.COMPLETE);
-    } else {
-      job.record("extract_error", s.extracted().result().error());
-      job.setReadiness(DataReadiness.INCOMPLETE);
-    }
-    write(job, null);
     return this;
   }
 
-  private Behavior<Command> onRequeued(Requeued r) {
+  private Behavior<Command> onRequeued(Requeued q) {
+    MatcherActor.Requeued r = q.answer();
     if (r.outcome().status() != Outcome.Status.OK) {
       // the box reported meanwhile, or the store was away: the store's word decides
       getContext().getLog().info("job {} not requeued: {}", r.id(), r.outcome().message());
       getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new Reload(r.id()));
     }
     return this;
-  }
-
-  private static int parseInt(String s) {
-    try {
-      return s.isEmpty() ? 0 : Integer.parseInt(s);
-    } catch (NumberFormatException e) {
-      return 0;
-    }
   }
 
   /** Runs {@code handler} with the job from memory, or once it is read from the store. */
@@ -532,9 +541,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private void onUpdate(Update u, Job job, Outcome unused) {
-    String stranger = stranger(job, u.params());
-    if (stranger != null) {
-      u.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, stranger));
+    Optional<String> stranger = JobUpdate.checkSender(job, u.params());
+    if (stranger.isPresent()) {
+      u.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, stranger.get()));
       return;
     }
     DataReadiness before = job.readiness();
@@ -567,7 +576,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private void write(Job job, PendingUpdate update) {
     Object context = update;
     if (watched.contains(job.id())) {
-      watch.tell(new WatchActor.Changed(job.id(), job.view()));
+      report(job.id(), job.view());
     }
     if (job.stage().isFinal() && !job.field("host_machine").isEmpty()) {
       hosts.tell(new HostRegistryActor.JobEnded(job.field("host_machine"), job.id()));
@@ -582,20 +591,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   /**
-   * An update that names its sender (job_token or hostname) must come from the box that holds
-   * the job: a box whose hand-out was taken back changes nothing. Returns why not, or null.
+   * Tells the watch actor of a change to a job someone follows. Every job notice goes through
+   * here, whichever actor owned the job, so watchers hear one source under one rule.
    */
-  private static String stranger(Job job, List<JobUpdate.Param> params) {
-    for (JobUpdate.Param p : params) {
-      if (p.name().equals("job_token") && !p.value().isBlank() && !job.tokenMatches(p.value().trim())) {
-        return "job " + job.id() + " is no longer handed to the holder of this job_token";
-      }
-      if (p.name().equals("hostname") && !p.value().isBlank() && !job.field("host_machine").isEmpty()
-          && !job.field("host_machine").equals(p.value().trim())) {
-        return "job " + job.id() + " is handed to " + job.field("host_machine") + ", not " + p.value().trim();
-      }
+  private void report(long id, com.fasterxml.jackson.databind.node.ObjectNode view) {
+    if (watched.contains(id)) {
+      watch.tell(new WatchActor.Changed(id, view));
     }
-    return null;
   }
 
   private Map<String, Long> runningByStage() {

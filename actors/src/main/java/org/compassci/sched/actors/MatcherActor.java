@@ -37,8 +37,8 @@ import org.compassci.sched.persistence.JobRecord;
  * Owns every job in stage submit. Because this actor alone takes jobs out of the queue, no job
  * can go to two testboxes. A job enters the queue only once it is durable, and a hand-out is
  * written before the testbox hears of it: after a crash, a job a box received is not in submit.
- * The queue keeps only what matching needs; documents stay in the store, and the store's own
- * thread renders the job a testbox receives.
+ * The queue keeps only what matching needs; documents stay in the store, and the HTTP edge
+ * renders the job a testbox receives from the stored record, on its own threads.
  */
 public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
@@ -48,7 +48,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public record Submit(List<JobIntake.Draft> jobs, ActorRef<SubmitResult> replyTo)
       implements Command {}
 
-  /** A testbox asks for a job that fits it, waiting up to {@code wait} for one to come. */
+  /** A testbox asks for a job that fits it, waiting up to {@code longPoll} for one to come. */
   public record Dispatch(Testbox box, Duration longPoll, Object connection,
       ActorRef<DispatchResult> replyTo) implements Command {
 
@@ -58,23 +58,34 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
   }
 
+  /**
+   * The scheduler is stopping: every parked request is answered "no job" now, while its
+   * connection is still open, and no request parks from here on.
+   */
+  public record StopParking(ActorRef<org.apache.pekko.Done> replyTo) implements Command {}
+
   /** The client of that connection hung up: its parked requests are given up on. */
   public record ClientGone(Object connection) implements Command {}
 
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
-  /** A hand-out whose answer never reached its testbox: the job goes back to its old place. */
   /**
+   * A hand-out whose answer never reached its testbox: the job goes back to its old place.
    * {@code tokenHash}: the hand-out being taken back. If the job has been handed out again
    * since, the newer hand-out stands and the requeue is refused.
    */
-  public record Requeue(long id, String tokenHash, String reason, ActorRef<Outcome> replyTo)
+  public record Requeue(long id, String tokenHash, String reason, ActorRef<Requeued> replyTo)
       implements Command {}
+
+  /** The answer to a {@link Requeue}, naming its job: several may be in flight at once. */
+  public record Requeued(long id, Outcome outcome) {}
 
   /** Queue depth by one of {@link MatchQueue#DIMENSIONS}. */
   public record GetPending(String groupBy, ActorRef<Pending> replyTo) implements Command {}
 
-  public record Explain(long id, ActorRef<Optional<MatchQueue.Explain>> replyTo) implements Command {}
+  /** {@code boxes}: the testboxes the host registry knows, to count which fit. */
+  public record Explain(long id, java.util.Collection<Testbox> boxes,
+      ActorRef<Optional<MatchQueue.Explain>> replyTo) implements Command {}
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
@@ -99,7 +110,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record StoreCounted(PersistenceActor.Counted counted) implements Command {}
 
-  private record TenantLoaded(String tenant, PersistenceActor.LoadResult result) implements Command {}
+  private record TenantLoaded(PersistenceActor.TenantJobs result) implements Command {}
 
   /** Writes in flight, carried through the store and back as the write's context. */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
@@ -108,7 +119,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
 
-  private record PendingRequeue(long id, ActorRef<Outcome> replyTo) {}
+  private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
 
   /** A job back in the queue, and the testbox it was taken from. */
   private record TakenBack(Job job, String host) {}
@@ -133,18 +144,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public record Pending(int total, Map<String, Integer> groups) {}
 
-  public record Stats(int queued, int groups, int signatures, int parked, int boxesSeen,
+  public record Stats(int queued, int groups, int signatures, int parked,
       int cachedBoxTagSets, long messages, Instant lastActivity) {}
 
   /** A testbox waiting for a job: answered once, by a hand-out or when its wait is over. */
   private record Parked(long id, Dispatch request) {}
 
-  private static final int BOXES_REMEMBERED = 20_000;
+  private static final String STILL_LOADING = "the queue is still loading from the store";
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
   private final ActorRef<HostRegistryActor.Command> hosts;
-  private final ActorRef<WatchActor.Command> watch;
   private final JobIdGenerator ids;
   private final String resultsRoot;
   private final Clock clock;
@@ -153,15 +163,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.Modified> modified;
   private final ActorRef<PersistenceActor.Claimed> claimed;
+  // each reply type has one adapter, registered once: a second registration for the same class
+  // would replace the first, and answers in flight would be read with the wrong correlation
+  private final ActorRef<PersistenceActor.LoadResult> loaded;
+  private final ActorRef<PersistenceActor.Counted> counted;
+  private final ActorRef<PersistenceActor.TenantJobs> tenantLoaded;
   /** Parked requests by hostname, oldest first: a box that asks again replaces its old request. */
   private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
-  /** Testboxes seen lately, for explain. */
-  private final LinkedHashMap<String, Testbox> boxes = new LinkedHashMap<>(1024, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Testbox> eldest) {
-      return size() > BOXES_REMEMBERED;
-    }
-  };
   /** Jobs whose hand-out is being made durable: out of the queue, still in submit in the store. */
   private final Map<Long, String> claiming = new java.util.HashMap<>();
   /** Tenants whose queued jobs are being read from the store. */
@@ -176,39 +184,38 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final java.util.Set<Object> goneWithClaims =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private boolean counting;
+  private boolean stopping;
   private long parkIds;
   private final Activity activity;
   private final MatcherTally.Counter tally = new MatcherTally.Counter();
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, SchedulerSettings settings, Clock clock) {
-    return create(store, lifecycle, null, null, settings, clock);
+    return create(store, lifecycle, null, settings, clock);
   }
 
   /**
-   * {@code hosts}: told of every dispatch request and hand-out; {@code watch}: told when a queued
-   * job is cancelled or comes back to the queue. Either may be null when nobody listens.
+   * {@code hosts}: told of every dispatch request (null when nobody listens). Hand-outs, jobs
+   * taken back and cancels go to the lifecycle, the one source of what each job and box is
+   * doing for the host registry and the watchers.
    */
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
-      ActorRef<WatchActor.Command> watch, SchedulerSettings settings, Clock clock) {
+      SchedulerSettings settings, Clock clock) {
     return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       if (!settings.resyncInterval().isZero()) {
         timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       }
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
-      ActorRef<WatchActor.Command> watchers = watch != null ? watch : ctx.getSystem().ignoreRef();
-      return new MatcherActor(ctx, timers, store, lifecycle, registry, watchers, settings, clock).loading(stash);
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock).loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
-      ActorRef<HostRegistryActor.Command> hosts, ActorRef<WatchActor.Command> watch,
-      SchedulerSettings settings, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock) {
     super(ctx);
     this.hosts = hosts;
-    this.watch = watch;
     this.timers = timers;
     this.store = store;
     this.lifecycle = lifecycle;
@@ -221,13 +228,26 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
     this.claimed = ctx.messageAdapter(PersistenceActor.Claimed.class, StoreClaimed::new);
+    this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
+    this.counted = ctx.messageAdapter(PersistenceActor.Counted.class, StoreCounted::new);
+    this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
   }
 
-  /** Until the queued jobs are back from the store, requests wait: none may see a partial queue. */
+  /**
+   * Until the queued jobs are back from the store, no request may see a partial queue. A
+   * dispatch is answered "unavailable" at once rather than stashed: after a long load its asker
+   * has given up, and a stale dispatch would hand out a job nobody reads, which then waits out
+   * the dispatch-ack timeout and uses up a requeue. The rest waits in the stash.
+   */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
     requestLoad();
     return Behaviors.receive(Command.class)
         .onMessage(Loaded.class, l -> onLoaded(l, stash))
+        .onMessage(Dispatch.class, d -> {
+          d.replyTo().tell(new Unavailable(STILL_LOADING));
+          return Behaviors.same();
+        })
+
         .onMessage(RetryLoad.class, r -> {
           requestLoad();
           return Behaviors.same();
@@ -241,8 +261,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void requestLoad() {
-    store.tell(new PersistenceActor.LoadStages(List.of(JobStage.SUBMIT.wireName()),
-        getContext().messageAdapter(PersistenceActor.LoadResult.class, Loaded::new)));
+    store.tell(new PersistenceActor.LoadStages(List.of(JobStage.SUBMIT.wireName()), loaded));
   }
 
   private Behavior<Command> onLoaded(Loaded l, StashBuffer<Command> stash) {
@@ -282,6 +301,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(StoreClaimed.class, this::onStoreClaimed)
         .onMessage(WaitOver.class, this::onWaitOver)
         .onMessage(ClientGone.class, this::onClientGone)
+        .onMessage(StopParking.class, this::onStopParking)
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
         .onMessage(GetStats.class, this::onGetStats)
@@ -335,12 +355,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onDispatch(Dispatch d) {
     touch();
-    boxes.put(d.box().hostname(), d.box());
     hosts.tell(new HostRegistryActor.Contact(d.box()));
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
-    } else if (d.longPoll().isZero() || d.longPoll().isNegative()) {
+    } else if (stopping || d.longPoll().isZero() || d.longPoll().isNegative()) {
       noJob(d.replyTo());
     } else {
       park(d);
@@ -369,6 +388,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         break;
       }
     }
+    return this;
+  }
+
+  private Behavior<Command> onStopParking(StopParking s) {
+    stopping = true;
+    parked.values().forEach(p -> {
+      timers.cancel(p.id());
+      noJob(p.request().replyTo());
+    });
+    parked.clear();
+    s.replyTo().tell(org.apache.pekko.Done.getInstance());
     return this;
   }
 
@@ -463,8 +493,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     if (r.record().isPresent()) {
       // the lifecycle hears of the job before the testbox can report on it
-      lifecycle.tell(new LifecycleActor.Track(r.record().get(), getContext().getSelf()));
-      hosts.tell(new HostRegistryActor.HandedOut(p.request().box().hostname(), p.job().id()));
+      lifecycle.tell(new LifecycleActor.Track(r.record().get()));
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
       p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
     } else if (r.error().isEmpty()) {
@@ -503,7 +532,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (r.result().isPresent()) {
       ObjectNode view = (ObjectNode) r.result().get();
       tally.cancelled();
-      watch.tell(new WatchActor.Changed(p.job().id(), view));
+      lifecycle.tell(new LifecycleActor.Cancelled(p.job().id(), view));
       p.replyTo().tell(Outcome.ok(view));
       return;
     }
@@ -530,10 +559,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         throw new NotQueued("job " + r.id() + " has been handed out again since");
       }
       String host = full.field("host_machine");
-      full.returnToQueue();
-      full.record("last_requeue_reason", q.reason());
-      String count = full.field("requeue_count");
-      full.record("requeue_count", Integer.toString(count.isEmpty() ? 1 : Integer.parseInt(count) + 1));
+      full.requeue(q.reason());
       return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host));
     }, new PendingRequeue(q.id(), q.replyTo()), modified));
     return this;
@@ -541,21 +567,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private void requeueDone(PendingRequeue p, PersistenceActor.Modified r) {
     if (r.result().isEmpty()) {
-      p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, r.error().orElse("")));
+      p.replyTo().tell(new Requeued(p.id(), Outcome.of(Outcome.Status.CONFLICT, r.error().orElse(""))));
       return;
     }
     TakenBack back = (TakenBack) r.result().get();
     Job job = back.job();
-    if (!back.host().isEmpty()) {
-      hosts.tell(new HostRegistryActor.JobEnded(back.host(), job.id()));
-    }
-    lifecycle.tell(new LifecycleActor.Forget(job.id()));
+    ObjectNode view = job.view();
+    lifecycle.tell(new LifecycleActor.Forget(job.id(), back.host(), view));
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
     enqueue(job);
-    ObjectNode view = job.view();
-    watch.tell(new WatchActor.Changed(job.id(), view));
-    p.replyTo().tell(Outcome.ok(view));
+    p.replyTo().tell(new Requeued(p.id(), Outcome.ok(view)));
     serveParked();
   }
 
@@ -566,8 +588,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onResync(Resync r) {
     if (!counting) {
       counting = true;
-      store.tell(new PersistenceActor.CountQueued(getContext().messageAdapter(
-          PersistenceActor.Counted.class, StoreCounted::new)));
+      store.tell(new PersistenceActor.CountQueued(counted));
     }
     return this;
   }
@@ -582,21 +603,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     c.counted().byTenant().forEach((tenant, n) -> {
       long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0);
       if (n > known && reloading.add(tenant)) {
-        store.tell(new PersistenceActor.LoadTenant(tenant, getContext().messageAdapter(
-            PersistenceActor.LoadResult.class, res -> new TenantLoaded(tenant, res))));
+        store.tell(new PersistenceActor.LoadTenant(tenant, tenantLoaded));
       }
     });
     return this;
   }
 
-  private Behavior<Command> onTenantLoaded(TenantLoaded t) {
+  private Behavior<Command> onTenantLoaded(TenantLoaded loaded) {
+    PersistenceActor.TenantJobs t = loaded.result();
     reloading.remove(t.tenant());
     if (reloading.isEmpty()) {
       // cleared after this answer is used: see the end of this handler
       getContext().getSelf().tell(new ClearLeftDuringReload());
     }
     int added = 0;
-    for (JobRecord r : t.result().jobs()) {
+    for (JobRecord r : t.jobs()) {
       if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leftDuringReload.contains(r.id())) {
         try {
           Job job = Job.fromRecord(r);
@@ -623,7 +644,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private Behavior<Command> onExplain(Explain e) {
-    e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), boxes.values())));
+    e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), e.boxes())));
     return this;
   }
 
@@ -639,7 +660,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new Stats(queue.size(), queue.groups(), queue.signatures(), parked.size(),
-        boxes.size(), queue.cachedBoxes(), activity.messages(), activity.last()));
+        queue.cachedBoxes(), activity.messages(), activity.last()));
     return this;
   }
 }

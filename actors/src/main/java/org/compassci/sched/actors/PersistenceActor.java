@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.compassci.sched.persistence.Claim;
+import org.compassci.sched.persistence.ClaimsFailedException;
 import org.compassci.sched.persistence.JobRecord;
 import org.compassci.sched.persistence.RedisClaims;
 import org.compassci.sched.persistence.JobStore;
@@ -90,7 +91,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record Counted(java.util.Map<String, Long> byTenant, Optional<String> error) {}
 
   /** Every queued job of one tenant, in id order. */
-  public record LoadTenant(String tenant, ActorRef<LoadResult> replyTo) implements Command {}
+  public record LoadTenant(String tenant, ActorRef<TenantJobs> replyTo) implements Command {}
+
+  /** The answer to {@link LoadTenant}, naming its tenant: several may be in flight at once. */
+  public record TenantJobs(String tenant, List<JobRecord> jobs, Optional<String> error) {}
 
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
@@ -113,8 +117,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure)
       implements Command {}
 
-  /** What one commit made of its Modifies (in order) and its claims (by job id). */
-  private record Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed) {}
+  /**
+   * What one commit made of its Modifies (in order) and its claims (by job id); {@code
+   * claimError} is set when the writes are durable but the claims failed (a store whose claims
+   * are outside its transactions).
+   */
+  private record Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed,
+      Optional<String> claimError) {}
 
   private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
 
@@ -141,7 +150,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private final Executor blocking;
   private final int batchMax;
   /** Writes and Modifies waiting for the next group commit, in arrival order. */
-  private final List<Command> pending = new ArrayList<>();
+  private final java.util.ArrayDeque<Command> pending = new java.util.ArrayDeque<>();
   private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
   private long commits;
@@ -217,8 +226,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private void commitPending() {
     List<Command> batch = new ArrayList<>();
     int records = 0;
-    while (!pending.isEmpty() && (batch.isEmpty() || records + weight(pending.get(0)) <= batchMax)) {
-      Command c = pending.remove(0);
+    while (!pending.isEmpty() && (batch.isEmpty() || records + weight(pending.peekFirst()) <= batchMax)) {
+      Command c = pending.pollFirst();
       records += weight(c);
       batch.add(c);
     }
@@ -275,24 +284,29 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         }
       }
     }
-    store.insert(inserts);
-    store.upsert(records);
     java.util.Map<Long, JobRecord> claimed = new java.util.HashMap<>();
-    if (!claims.isEmpty()) {
-      // with Redis, a claim another scheduler holds there is refused before the store is asked
-      List<Claim> taken = redis.isPresent() ? redis.get().take(claims) : claims;
-      store.claim(taken).forEach(r -> claimed.put(r.id(), r));
-      if (redis.isPresent() && claimed.size() < taken.size()) {
-        List<Long> refused = new ArrayList<>();
-        taken.forEach(c -> {
-          if (!claimed.containsKey(c.id())) {
-            refused.add(c.id());
-          }
-        });
-        redis.get().release(refused);
+    // with Redis, a claim another scheduler holds there is refused before the store is asked
+    List<Claim> taken = redis.isPresent() && !claims.isEmpty() ? redis.get().take(claims) : claims;
+    try {
+      store.commit(inserts, records, taken).forEach(r -> claimed.put(r.id(), r));
+    } catch (RuntimeException e) {
+      // nothing was handed out: the keys go now, not after the claim TTL
+      releaseQuietly(taken.stream().map(Claim::id).toList(), e);
+      if (e instanceof ClaimsFailedException partial) {
+        return new Outcomes(modified, claimed, Optional.of(reason(partial)));
       }
+      throw e;
     }
-    return new Outcomes(modified, claimed);
+    if (redis.isPresent() && claimed.size() < taken.size()) {
+      List<Long> refused = new ArrayList<>();
+      taken.forEach(c -> {
+        if (!claimed.containsKey(c.id())) {
+          refused.add(c.id());
+        }
+      });
+      redis.get().release(refused);
+    }
+    return new Outcomes(modified, claimed, Optional.empty());
   }
 
   private Behavior<Command> onCommitted(Committed c) {
@@ -325,8 +339,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
             : c.outcomes().modified().get(m++);
         mod.replyTo().tell(result);
       } else if (cmd instanceof ClaimJob cj) {
-        cj.replyTo().tell(error.isPresent()
-            ? new Claimed(cj.context(), Optional.empty(), error)
+        Optional<String> claimError = error.isPresent() ? error : c.outcomes().claimError();
+        cj.replyTo().tell(claimError.isPresent()
+            ? new Claimed(cj.context(), Optional.empty(), claimError)
             : new Claimed(cj.context(),
                 Optional.ofNullable(c.outcomes().claimed().get(cj.claim().id())), Optional.empty()));
       }
@@ -368,9 +383,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onLoadTenant(LoadTenant l) {
-    reply(l.replyTo(), () -> new LoadResult(
+    reply(l.replyTo(), () -> new TenantJobs(l.tenant(),
         pages(after -> store.findByStageAndTenant("submit", l.tenant(), after, LOAD_PAGE)),
-        Optional.empty()), e -> new LoadResult(List.of(), Optional.of(reason(e))));
+        Optional.empty()), e -> new TenantJobs(l.tenant(), List.of(), Optional.of(reason(e))));
     return this;
   }
 
@@ -447,6 +462,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       java.util.function.Function<Throwable, T> onError) {
     getContext().pipeToSelf(CompletableFuture.supplyAsync(call, blocking),
         (value, failure) -> new Answer<>(replyTo, failure == null ? value : onError.apply(failure)));
+  }
+
+  private void releaseQuietly(List<Long> ids, RuntimeException cause) {
+    if (redis.isEmpty() || ids.isEmpty()) {
+      return;
+    }
+    try {
+      redis.get().release(ids);
+    } catch (RuntimeException e) {
+      // Redis is away too: its keys expire by their TTL; the store's error is the one to report
+      cause.addSuppressed(e);
+    }
   }
 
   private static String reason(Throwable t) {

@@ -2,6 +2,7 @@ package org.compassci.sched.actors;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -57,6 +58,10 @@ public final class StatsActor extends AbstractBehavior<StatsActor.Command> {
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final JvmGcMetrics gc = new JvmGcMetrics();
+  /** The supervised actors, by the names they are spawned with. */
+  private static final java.util.List<String> ACTORS = java.util.List.of("matcher", "lifecycle",
+      "persistence", "extract", "hosts", "watch", "stats");
+
   private final Counter submitted;
   private final Counter dispatched;
   private final Counter answered;
@@ -76,15 +81,26 @@ public final class StatsActor extends AbstractBehavior<StatsActor.Command> {
 
   public static Behavior<Command> create(ActorRef<MatcherActor.Command> matcher,
       ActorRef<LifecycleActor.Command> lifecycle, Duration interval, Clock clock) {
+    return create(matcher, lifecycle, new Restarts(), interval, clock);
+  }
+
+  /** {@code restarts}: the supervised actors' restart counts, shown as scheduler_actor_restarts. */
+  public static Behavior<Command> create(ActorRef<MatcherActor.Command> matcher,
+      ActorRef<LifecycleActor.Command> lifecycle, Restarts restarts, Duration interval, Clock clock) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay("collect", new Collect(), interval);
-      return new StatsActor(ctx, matcher, lifecycle, clock);
+      return new StatsActor(ctx, matcher, lifecycle, restarts, clock);
     }));
   }
 
   private StatsActor(ActorContext<Command> ctx, ActorRef<MatcherActor.Command> matcher,
-      ActorRef<LifecycleActor.Command> lifecycle, Clock clock) {
+      ActorRef<LifecycleActor.Command> lifecycle, Restarts restarts, Clock clock) {
     super(ctx);
+    for (String actor : ACTORS) {
+      FunctionCounter.builder("scheduler_actor_restarts", restarts, r -> r.of(actor))
+          .tag("actor", actor).description("restarts after an unexpected failure")
+          .register(registry);
+    }
     this.matcher = matcher;
     this.lifecycle = lifecycle;
     this.activity = new Activity(clock);

@@ -4,11 +4,13 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import org.compassci.sched.model.JobFile;
 
 /** Every setting of the {@code scheduler} namespace, read and checked once at start. */
 public record SchedulerSettings(
@@ -37,6 +39,7 @@ public record SchedulerSettings(
     Duration watchHeartbeat,
     int watchMaxJobs,
     Duration statsInterval,
+    JobFile.Rules jobFiles,
     BootSettings boot) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
@@ -46,7 +49,7 @@ public record SchedulerSettings(
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
-        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, boot);
+        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot);
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -116,7 +119,24 @@ public record SchedulerSettings(
         positive(c, "watch.heartbeat"),
         integer(c, "watch.max-jobs", "scheduler.watch.max-jobs", 1, 100_000),
         positive(c, "stats.interval"),
+        jobFileRules(root),
         BootSettings.fromConfig(c));
+  }
+
+  /**
+   * Reads {@code scheduler.submit.*} alone: the command line expands job files by the same rules
+   * as the server, without needing the server's other settings to be valid.
+   */
+  public static JobFile.Rules jobFileRules(Config root) {
+    Config c = root.getConfig("scheduler");
+    int max = integer(c, "submit.max-jobs-per-file", "scheduler.submit.max-jobs-per-file", 1, 10_000_000);
+    List<String> keys;
+    try {
+      keys = c.getStringList("submit.list-keys");
+    } catch (ConfigException e) {
+      throw new BadSettingException("scheduler.submit.list-keys", e.getMessage());
+    }
+    return new JobFile.Rules(Set.copyOf(keys), max);
   }
 
   private static String text(Config c, String key) {

@@ -210,6 +210,44 @@ public final class Job {
     doc.set("stats", stats);
   }
 
+  /**
+   * Extraction of uploaded results is over: with its {@code stats} the data is complete; with
+   * an {@code error} instead it is incomplete, and the error is kept on the job. Returns false,
+   * changing nothing, when the data is no longer waiting for extraction.
+   */
+  public boolean settleData(ObjectNode stats, String error) {
+    if (readiness != DataReadiness.UPLOADED) {
+      return false;
+    }
+    if (error == null || error.isEmpty()) {
+      putStats(stats);
+      setReadiness(DataReadiness.COMPLETE);
+    } else {
+      record("extract_error", error);
+      setReadiness(DataReadiness.INCOMPLETE);
+    }
+    return true;
+  }
+
+  /** How often a lost hand-out of this job went back to the queue. */
+  public int requeueCount() {
+    try {
+      String n = field(REQUEUE_COUNT);
+      return n.isEmpty() ? 0 : Math.max(0, Integer.parseInt(n));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /** Takes the job back from its box into the queue, counting it and keeping the reason. */
+  public void requeue(String reason) {
+    returnToQueue();
+    record("last_requeue_reason", reason);
+    record(REQUEUE_COUNT, Integer.toString(requeueCount() + 1));
+  }
+
+  private static final String REQUEUE_COUNT = "requeue_count";
+
   /** Hands a job out: the token the box must show is kept only as a hash. */
   public void handOut(String hostname, String token, Instant now) {
     doc.put("host_machine", hostname);

@@ -46,6 +46,24 @@ public final class JobUpdate {
    * Checks and applies {@code params} to {@code job}. Returns OK with {@code changed} telling
    * whether anything must be written, or a refusal that left the job untouched.
    */
+  /**
+   * An update that names its sender (job_token or hostname) must come from the box that holds
+   * the job: a box whose hand-out was taken back changes nothing. Returns why not, if not.
+   */
+  public static java.util.Optional<String> checkSender(Job job, List<Param> params) {
+    for (Param p : params) {
+      if (p.name().equals("job_token") && !p.value().isBlank() && !job.tokenMatches(p.value().trim())) {
+        return java.util.Optional.of("job " + job.id() + " is no longer handed to the holder of this job_token");
+      }
+      String holder = job.field("host_machine");
+      if (p.name().equals("hostname") && !p.value().isBlank() && !holder.isEmpty()
+          && !holder.equals(p.value().trim())) {
+        return java.util.Optional.of("job " + job.id() + " is handed to " + holder + ", not " + p.value().trim());
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
   public static Result apply(Job job, List<Param> params, Mode mode, Instant now) {
     Changes c;
     try {

@@ -32,6 +32,41 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
 
   public record Deadline(Instant at, Kind kind) {}
 
+  /** What {@link #expire} made of a job whose deadline passed. */
+  public enum Expiry {
+    /** Not due (renewed, or no deadline in its stage): nothing changed; set its timer again. */
+    NOT_DUE,
+    /** A lost hand-out with requeues left: it goes back to the queue (the matcher's work). */
+    REQUEUE,
+    /** Ended: abort_provider after requeue.max lost hand-outs, else timeout_<stage>. */
+    ENDED
+  }
+
+  /**
+   * Applies what a passed deadline means to {@code job}: a lost hand-out goes back to the queue
+   * until it has been requeued {@code requeueMax} times, then ends abort_provider with no data;
+   * any other stage ends in finish with health timeout_<stage> and incomplete data.
+   */
+  public Expiry expire(Job job, Instant now) {
+    Optional<Deadline> d = deadline(job, now);
+    if (d.isEmpty() || d.get().at().isAfter(now)) {
+      return Expiry.NOT_DUE;
+    }
+    if (d.get().kind() == Kind.LOST_HAND_OUT) {
+      if (job.requeueCount() < requeueMax) {
+        return Expiry.REQUEUE;
+      }
+      job.setHealth(JobHealth.ABORT_PROVIDER);
+      job.setReadiness(DataReadiness.NORUN);
+      job.setStage(JobStage.ABORT_PROVIDER, now);
+      return Expiry.ENDED;
+    }
+    JobHealth.fromName("timeout_" + job.stage().wireName()).ifPresent(job::setHealth);
+    job.setReadiness(DataReadiness.INCOMPLETE);
+    job.setStage(JobStage.FINISH, now);
+    return Expiry.ENDED;
+  }
+
   /** The job's deadline in its current stage, or empty when the stage has none. */
   public Optional<Deadline> deadline(Job job, Instant now) {
     Optional<Duration> limit = limit(job);

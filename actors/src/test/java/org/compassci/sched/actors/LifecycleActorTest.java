@@ -32,11 +32,14 @@ class LifecycleActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
   @TempDir Path results;
 
   private ActorRef<ExtractActor.Command> extractor() {
-    return testKit.spawn(ExtractActor.create(
+    return actors.spawn(ExtractActor.create(
         new Extraction(Extraction.installed(), results, "/result"), Clock.systemUTC()));
   }
 
@@ -54,14 +57,88 @@ class LifecycleActorTest {
     return probe.receiveMessage(Duration.ofSeconds(10));
   }
 
+  /** A dispatch-ack timeout short enough for a test; everything else as by default. */
+  private static Timeouts quickAck() {
+    Timeouts d = Timeouts.defaults();
+    return new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
+        d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+  }
+
+  private static Job lostHandOut(long id) {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
+        id, Instant.now().minusSeconds(60), "/result");
+    job.handOut("h" + id, "tok" + id, Instant.now().minusSeconds(30));
+    return job;
+  }
+
+  @Test
+  void twoLostHandOutsTimingOutTogetherEachGetTheirOwnAnswer() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Job one = lostHandOut(31);
+      Job two = lostHandOut(32);
+      store.upsert(List.of(one.toRecord(), two.toRecord()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(
+          LifecycleActor.create(p, extractor(), quickAck(), Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      MatcherActor.Requeue first = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      MatcherActor.Requeue second = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      MatcherActor.Requeue of31 = first.id() == 31 ? first : second;
+      MatcherActor.Requeue of32 = first.id() == 31 ? second : first;
+      // 32 goes back to the queue; 31's box reported meanwhile, so its requeue is refused and
+      // the store's word decides: still a lost hand-out there, so it is requeued again
+      Job back = Job.fromRecord(two.toRecord());
+      back.returnToQueue();
+      store.upsert(List.of(back.toRecord()));
+      of32.replyTo().tell(new MatcherActor.Requeued(32, Outcome.ok(back.view())));
+      of31.replyTo().tell(new MatcherActor.Requeued(31, Outcome.of(Outcome.Status.CONFLICT, "reported")));
+      MatcherActor.Requeue again = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      assertEquals(31, again.id(), "the refused requeue is the one read again");
+    }
+  }
+
+  @Test
+  void aLostHandOutFoundAtStartIsRequeuedNotAborted() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.upsert(List.of(lostHandOut(41).toRecord()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      // as at a restart: no Track has come, only the matcher given at spawn
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(
+          LifecycleActor.create(p, extractor(), quickAck(), Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      assertEquals(41, matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10)).id());
+      assertEquals("dispatch", store.find(41).orElseThrow().stage(), "not aborted");
+    }
+  }
+
+  @Test
+  void theLifecycleAloneTellsTheHostRegistryWhatABoxIsRunning() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(),
+          hosts.getRef(), Timeouts.defaults(), Clock.systemUTC()));
+      Job job = dispatchedJob(51);
+      store.upsert(List.of(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      assertEquals(new HostRegistryActor.HandedOut("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
+      Job back = Job.fromRecord(job.toRecord());
+      back.requeue("lost");
+      lc.tell(new LifecycleActor.Forget(51, "h1", back.view()));
+      assertEquals(new HostRegistryActor.JobEnded("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
+    }
+  }
+
   @Test
   void updatesAreDurableAndFollowTheRules() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       Job job = dispatchedJob(7);
       store.upsert(List.of(job.toRecord()));
-      lc.tell(new LifecycleActor.Track(job.toRecord(), null));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
 
       assertEquals(Outcome.Status.OK, update(lc, 7, JobUpdate.Mode.STRICT, "job_stage", "running").status());
       assertEquals("running", store.find(7).orElseThrow().stage());
@@ -83,8 +160,8 @@ class LifecycleActorTest {
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.upsert(List.of(dispatchedJob(9).toRecord()));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       TestProbe<Outcome> a = testKit.createTestProbe();
       TestProbe<Outcome> b = testKit.createTestProbe();
       // two updates arrive while the first read is in flight: both apply, in order
@@ -99,13 +176,13 @@ class LifecycleActorTest {
   @Test
   void uploadedResultsAreExtractedThenTheJobRetires() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = testKit.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       Job good = dispatchedJob(21);
       Job bad = dispatchedJob(22);
       store.upsert(List.of(good.toRecord(), bad.toRecord()));
-      lc.tell(new LifecycleActor.Track(good.toRecord(), null));
-      lc.tell(new LifecycleActor.Track(bad.toRecord(), null));
+      lc.tell(new LifecycleActor.Track(good.toRecord()));
+      lc.tell(new LifecycleActor.Track(bad.toRecord()));
       Path folder = results.resolve(good.resultRoot().substring("/result/".length()));
       java.nio.file.Files.createDirectories(folder);
       java.nio.file.Files.writeString(folder.resolve("stats"), "hackbench.throughput: 1234.5\nkernel: 6.6\n");

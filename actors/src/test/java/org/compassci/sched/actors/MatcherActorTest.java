@@ -35,15 +35,18 @@ class MatcherActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
 
   private record Wiring(JdbcJobStore store, ActorRef<MatcherActor.Command> matcher,
       TestProbe<LifecycleActor.Command> lifecycle) {}
 
   private Wiring start(JdbcJobStore store) {
-    ActorRef<PersistenceActor.Command> persistence = testKit.spawn(PersistenceActor.create(store, 100));
+    ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
-    ActorRef<MatcherActor.Command> matcher = testKit.spawn(
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(
         MatcherActor.create(persistence, lifecycle.getRef(),
             SchedulerSettings.fromConfig(testKit.system().settings().config()), Clock.systemUTC()));
     return new Wiring(store, matcher, lifecycle);
@@ -67,9 +70,27 @@ class MatcherActorTest {
   }
 
   private static MatcherActor.DispatchResult dispatch(Wiring w, Testbox box) {
+    return dispatch(w.matcher(), box);
+  }
+
+  /** A dispatch, asked again (at most 100 times) while a new matcher still loads its queue. */
+  static MatcherActor.DispatchResult dispatch(ActorRef<MatcherActor.Command> matcher, Testbox box) {
     TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
-    w.matcher().tell(new MatcherActor.Dispatch(box, Duration.ZERO, probe.getRef()));
-    return probe.receiveMessage(Duration.ofSeconds(10));
+    MatcherActor.DispatchResult r = null;
+    for (int i = 0; i < 100; i++) {
+      matcher.tell(new MatcherActor.Dispatch(box, Duration.ZERO, probe.getRef()));
+      r = probe.receiveMessage(Duration.ofSeconds(10));
+      if (!(r instanceof MatcherActor.Unavailable)) {
+        return r;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return r;
+      }
+    }
+    return r;
   }
 
   @Test
@@ -158,20 +179,86 @@ class MatcherActorTest {
     }
   }
 
+  private static int pendingOf(ActorRef<MatcherActor.Command> matcher, String account) {
+    TestProbe<MatcherActor.Pending> probe = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.GetPending("my_account", probe.getRef()));
+    return probe.receiveMessage(Duration.ofSeconds(10)).groups().getOrDefault(account, 0);
+  }
+
+  /** Polls {@code matcher}'s count for {@code account} until it is {@code expected}, at most 15 s. */
+  private static void awaitPending(ActorRef<MatcherActor.Command> matcher, String account,
+      int expected) throws InterruptedException {
+    int seen = -1;
+    for (int i = 0; i < 150 && seen != expected; i++) {
+      seen = pendingOf(matcher, account);
+      if (seen != expected) {
+        Thread.sleep(100);
+      }
+    }
+    assertEquals(expected, seen, account + "'s jobs queued in the second scheduler");
+  }
+
+  @Test
+  void twoTenantsShortAtOnceAreBothReadAgainAndKeepBeingResynced() throws Exception {
+    String db = "sched_resync_" + System.nanoTime();
+    String url = "jdbc:mysql://127.0.0.1:3306/" + db + "?user=root";
+    try (JdbcJobStore storeA = JdbcJobStore.mysql(url, 2); JdbcJobStore storeB = JdbcJobStore.mysql(url, 2)) {
+      SchedulerSettings settings = SchedulerSettings.fromConfig(testKit.system().settings().config());
+      Wiring a = start(storeA);
+      ActorRef<MatcherActor.Command> b = actors.spawn(MatcherActor.create(
+          actors.spawn(PersistenceActor.create(storeB, 100)), testKit.createTestProbe(
+              LifecycleActor.Command.class).getRef(),
+          settings.withResyncInterval(Duration.ofMillis(200)), Clock.systemUTC()));
+      List<JobIntake.Draft> both = new ArrayList<>();
+      for (String account : List.of("alice", "bob", "alice", "bob", "alice", "bob")) {
+        both.add(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"" + account + "\"}"));
+      }
+      // one count finds both tenants short: their reloads are in flight together
+      submit(a, both);
+      awaitPending(b, "alice", 3);
+      awaitPending(b, "bob", 3);
+      submit(a, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"alice\"}"),
+          draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"bob\"}")));
+      // neither tenant was left marked as reloading for good
+      awaitPending(b, "alice", 4);
+      awaitPending(b, "bob", 4);
+    } finally {
+      try (var c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+          var st = c.createStatement()) {
+        st.execute("DROP DATABASE IF EXISTS " + db);
+      }
+    }
+  }
+
+  @Test
+  void whileTheQueueLoadsADispatchIsToldToComeBackNotKeptWaiting() {
+    // the store never answers the load, as in an outage at start
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
+        Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Dispatch(box("h1", "x86_64", 65536), Duration.ofSeconds(30), box.getRef()));
+    assertInstanceOf(MatcherActor.Unavailable.class, box.receiveMessage(Duration.ofSeconds(3)));
+    store.expectNoMessage(Duration.ofMillis(200));
+  }
+
   @Test
   void aRequeueTakesBackOnlyTheHandOutItNames() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
       long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
       var toA = (MatcherActor.Assigned) dispatch(w, box("a", "x86_64", 65536));
-      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      TestProbe<MatcherActor.Requeued> probe = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "lost", probe.getRef()));
-      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).outcome().status());
       var toB = (MatcherActor.Assigned) dispatch(w, box("b", "x86_64", 65536));
       assertEquals(id, toB.id(), "back at its place, handed to b");
       // a late requeue of a's hand-out must not undo b's
       w.matcher().tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "late", probe.getRef()));
-      assertEquals(org.compassci.sched.model.Outcome.Status.CONFLICT, probe.receiveMessage(Duration.ofSeconds(10)).status());
+      assertEquals(org.compassci.sched.model.Outcome.Status.CONFLICT, probe.receiveMessage(Duration.ofSeconds(10)).outcome().status());
       assertEquals("b", store.find(id).orElseThrow().host());
       assertEquals("dispatch", store.find(id).orElseThrow().stage());
       assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("c", "x86_64", 65536)));
@@ -179,25 +266,23 @@ class MatcherActorTest {
   }
 
   @Test
-  void aJobTakenBackIsNoLongerItsBoxsCurrentJob() {
+  void aJobTakenBackIsForgottenByTheLifecycleWithTheBoxItLeft() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> persistence = testKit.spawn(PersistenceActor.create(store, 100));
-      TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
-      TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
-      ActorRef<MatcherActor.Command> matcher = testKit.spawn(MatcherActor.create(persistence,
-          lifecycle.getRef(), hosts.getRef(), null,
-          SchedulerSettings.fromConfig(testKit.system().settings().config()), Clock.systemUTC()));
-      Wiring w = new Wiring(store, matcher, lifecycle);
+      Wiring w = start(store);
+      ActorRef<MatcherActor.Command> matcher = w.matcher();
       long id = submit(w, List.of(draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"))).get(0);
       var toA = (MatcherActor.Assigned) dispatch(w, box("a", "x86_64", 65536));
-      TestProbe<org.compassci.sched.model.Outcome> probe = testKit.createTestProbe();
+      TestProbe<MatcherActor.Requeued> probe = testKit.createTestProbe();
       matcher.tell(new MatcherActor.Requeue(id, toA.record().tokenHash(), "lost", probe.getRef()));
-      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).status());
-      List<HostRegistryActor.Command> told = hosts.fishForMessage(Duration.ofSeconds(10),
-          m -> m instanceof HostRegistryActor.JobEnded
+      assertEquals(org.compassci.sched.model.Outcome.Status.OK, probe.receiveMessage(Duration.ofSeconds(10)).outcome().status());
+      List<LifecycleActor.Command> told = w.lifecycle().fishForMessage(Duration.ofSeconds(10),
+          m -> m instanceof LifecycleActor.Forget
               ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
               : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore());
-      assertEquals(new HostRegistryActor.JobEnded("a", id), told.get(told.size() - 1));
+      LifecycleActor.Forget forget = (LifecycleActor.Forget) told.get(told.size() - 1);
+      assertEquals(id, forget.id());
+      assertEquals("a", forget.host(), "the lifecycle tells the host registry");
+      assertEquals("submit", forget.view().path("job_stage").asText(), "and the watchers");
     }
   }
 
@@ -211,6 +296,8 @@ class MatcherActorTest {
       var o = probe.receiveMessage(Duration.ofSeconds(10));
       assertEquals("cancel", o.job().path("job_stage").asText());
       assertEquals("cancel", store.find(id).orElseThrow().stage());
+      assertEquals("cancel", w.lifecycle().expectMessageClass(LifecycleActor.Cancelled.class)
+          .view().path("job_stage").asText(), "told to the lifecycle, for the job's watchers");
       assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("h1", "x86_64", 65536)));
       w.matcher().tell(new MatcherActor.Cancel(id + 100, probe.getRef()));
       var forwarded = w.lifecycle().expectMessageClass(LifecycleActor.CancelNotQueued.class);

@@ -33,6 +33,9 @@ class PersistenceAndExtractActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
 
   private static JobRecord queued(long id) {
@@ -42,7 +45,7 @@ class PersistenceAndExtractActorTest {
   @Test
   void writesArriveTogetherAndAreCommittedTogetherEachAnsweredOnce() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       for (int i = 1; i <= 300; i++) {
         p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
@@ -65,7 +68,7 @@ class PersistenceAndExtractActorTest {
   void aJobIsClaimedOnceAndAFindSeesTheClaim() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.insert(List.of(queued(7)));
-      ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 1000));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h1", "hash-a", 5), "first", claimed.getRef()));
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h2", "hash-b", 6), "second", claimed.getRef()));
@@ -83,13 +86,62 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /** Longer than the host column: the store refuses the claim, a fault between the steps. */
+  private static final String BAD_HOST = "h".repeat(300);
+
+  @Test
+  void aGroupCommitIsOneTransactionSoAFailedClaimStoresNoneOfItsWrites() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.insert(List.of(queued(1)));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
+      // the first write commits alone; the rest wait and go in the next commit, with the claim
+      for (int i = 10; i < 60; i++) {
+        p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
+      }
+      p.tell(new PersistenceActor.ClaimJob(new Claim(1, BAD_HOST, "hash", 5), "bad", claimed.getRef()));
+      assertTrue(claimed.receiveMessage(WAIT).error().isPresent(), "the claim fails");
+      int refused = 0;
+      for (int i = 10; i < 60; i++) {
+        PersistenceActor.Written w = written.receiveMessage(WAIT);
+        boolean stored = store.find((Integer) w.context()).isPresent();
+        // an answer "not stored" must be true, or a client's retry makes a second job
+        assertEquals(w.ok(), stored, "job " + w.context() + " answered " + w);
+        refused += w.ok() ? 0 : 1;
+      }
+      assertTrue(refused > 0, "the claim shared a commit with some writes");
+      assertEquals("submit", store.find(1).orElseThrow().stage());
+    }
+  }
+
+  @Test
+  void aClaimTheStoreRefusesReleasesItsRedisKeyAtOnce() {
+    long id = java.util.concurrent.ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 4);
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
+        org.compassci.sched.persistence.RedisClaims redis =
+            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:6379", 3_600_000)) {
+      store.insert(List.of(queued(id)));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(
+          PersistenceActor.create(store, java.util.Optional.of(redis), 1000));
+      TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
+      p.tell(new PersistenceActor.ClaimJob(new Claim(id, BAD_HOST, "hash-a", 5), "bad", claimed.getRef()));
+      assertTrue(claimed.receiveMessage(WAIT).error().isPresent(), "the store refuses the claim");
+      p.tell(new PersistenceActor.ClaimJob(new Claim(id, "h1", "hash-b", 6), "good", claimed.getRef()));
+      PersistenceActor.Claimed good = claimed.receiveMessage(WAIT);
+      assertEquals("h1", good.record().map(JobRecord::host).orElse("not claimed: " + good),
+          "the failed claim's Redis key does not hold the job for the claim TTL");
+      redis.release(List.of(id));
+    }
+  }
+
   @Test
   void extractionReadsTheJobsResultsOrSaysWhyNot() throws Exception {
     Path results = dir.resolve("results");
     Path folder = results.resolve("hackbench/2026-11-28/dc-8g/5");
     Files.createDirectories(folder);
     Files.writeString(folder.resolve("stats.json"), "{\"hackbench.throughput\": 1234.5}");
-    ActorRef<ExtractActor.Command> x = testKit.spawn(ExtractActor.create(
+    ActorRef<ExtractActor.Command> x = actors.spawn(ExtractActor.create(
         new Extraction(Extraction.installed(), results, "/result"), Clock.systemUTC()));
     TestProbe<ExtractActor.Extracted> done = testKit.createTestProbe();
     x.tell(new ExtractActor.Extract(5, Json.object().put("id", "5")

@@ -37,19 +37,22 @@ class StatsActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
 
   @Test
   void countsWhatTheMatcherAndTheLifecycleDidWithoutAMessagePerDispatch() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> persistence = testKit.spawn(PersistenceActor.create(store, 100));
-      ActorRef<ExtractActor.Command> extractor = testKit.spawn(ExtractActor.create(
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<ExtractActor.Command> extractor = actors.spawn(ExtractActor.create(
           new Extraction(Extraction.installed(), dir.resolve("results"), "/result"), Clock.systemUTC()));
-      ActorRef<LifecycleActor.Command> lifecycle = testKit.spawn(
+      ActorRef<LifecycleActor.Command> lifecycle = actors.spawn(
           LifecycleActor.create(persistence, extractor, Timeouts.defaults(), Clock.systemUTC()));
-      ActorRef<MatcherActor.Command> matcher = testKit.spawn(MatcherActor.create(persistence, lifecycle,
+      ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(persistence, lifecycle,
           SchedulerSettings.fromConfig(testKit.system().settings().config()), Clock.systemUTC()));
-      ActorRef<StatsActor.Command> stats = testKit.spawn(
+      ActorRef<StatsActor.Command> stats = actors.spawn(
           StatsActor.create(matcher, lifecycle, Duration.ofMillis(100), Clock.systemUTC()));
 
       TestProbe<MatcherActor.SubmitResult> submitted = testKit.createTestProbe();

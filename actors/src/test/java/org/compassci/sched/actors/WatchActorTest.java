@@ -41,19 +41,22 @@ class WatchActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
   @TempDir Path dir;
 
   private record Lab(JdbcJobStore store, ActorRef<LifecycleActor.Command> lifecycle,
       ActorRef<WatchActor.Command> watch, TestProbe<HostRegistryActor.Command> hosts) {}
 
   private Lab lab(JdbcJobStore store) {
-    ActorRef<PersistenceActor.Command> p = testKit.spawn(PersistenceActor.create(store, 100));
-    ActorRef<ExtractActor.Command> x = testKit.spawn(ExtractActor.create(
+    ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+    ActorRef<ExtractActor.Command> x = actors.spawn(ExtractActor.create(
         new Extraction(Extraction.installed(), dir.resolve("results"), "/result"), Clock.systemUTC()));
     TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
-    ActorRef<LifecycleActor.Command> lc = testKit.spawn(
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(
         LifecycleActor.create(p, x, hosts.getRef(), Timeouts.defaults(), Clock.systemUTC()));
-    ActorRef<WatchActor.Command> watch = testKit.spawn(WatchActor.create(lc, WAIT, Clock.systemUTC()));
+    ActorRef<WatchActor.Command> watch = actors.spawn(WatchActor.create(lc, WAIT, Clock.systemUTC()));
     return new Lab(store, lc, watch, hosts);
   }
 
@@ -89,7 +92,7 @@ class WatchActorTest {
       Lab lab = lab(store);
       Job job = dispatched(5);
       store.upsert(List.of(job.toRecord()));
-      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
+      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord()));
       TestProbe<WatchActor.Event> a = testKit.createTestProbe();
       TestProbe<WatchActor.Event> b = testKit.createTestProbe();
       lab.watch().tell(new WatchActor.Subscribe(List.of(5L), a.getRef(), null));
@@ -230,7 +233,8 @@ class WatchActorTest {
       Lab lab = lab(store);
       Job job = dispatched(51);
       store.upsert(List.of(job.toRecord()));
-      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord(), null));
+      lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord()));
+      assertEquals(new HostRegistryActor.HandedOut("h1", 51), lab.hosts().receiveMessage(WAIT));
       update(lab, 51, "job_stage", "running");
       lab.hosts().expectNoMessage(Duration.ofMillis(100));
       update(lab, 51, "job_health", "fail");

@@ -30,6 +30,68 @@ class TimeoutsTest {
   }
 
   @Test
+  void aLostHandOutIsRequeuedUntilRequeueMaxThenAborted() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.DISPATCH);
+    Instant late = t0.plusSeconds(601);
+    assertEquals(Timeouts.Expiry.NOT_DUE, defaults.expire(job, t0.plusSeconds(599)));
+    assertEquals(JobStage.DISPATCH, job.stage());
+    for (int i = 0; i < defaults.requeueMax(); i++) {
+      assertEquals(Timeouts.Expiry.REQUEUE, defaults.expire(job, late));
+      job.requeue("lost");
+      assertEquals(i + 1, job.requeueCount());
+      job.handOut("h1", "tok", t0);
+    }
+    assertEquals(Timeouts.Expiry.ENDED, defaults.expire(job, late));
+    assertEquals(JobStage.ABORT_PROVIDER, job.stage());
+    assertEquals(JobHealth.ABORT_PROVIDER, job.health());
+    assertEquals(DataReadiness.NORUN, job.readiness());
+  }
+
+  @Test
+  void anyOtherStageEndsInFinishWithItsTimeoutHealth() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.RUNNING);
+    assertEquals(Timeouts.Expiry.ENDED, defaults.expire(job, t0.plusSeconds(3601)));
+    assertEquals(JobStage.FINISH, job.stage());
+    assertEquals("timeout_running", job.health().wireName());
+    assertEquals(DataReadiness.INCOMPLETE, job.readiness());
+    Job done = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    assertEquals(Timeouts.Expiry.NOT_DUE, defaults.expire(done, t0.plusSeconds(999_999)), "no deadline");
+  }
+
+  @Test
+  void aCorruptRequeueCountReadsAsNone() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"requeue_count\":\"x\"}", JobStage.DISPATCH);
+    assertEquals(0, job.requeueCount());
+  }
+
+  @Test
+  void extractionSettlesUploadedDataOnceCompleteOrIncomplete() {
+    Job ok = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    assertTrue(!ok.settleData(Json.object().put("a", 1), null), "not uploaded yet");
+    ok.setReadiness(DataReadiness.UPLOADED);
+    assertTrue(ok.settleData(Json.object().put("a", 1), null));
+    assertEquals(DataReadiness.COMPLETE, ok.readiness());
+    assertEquals(1, ok.view().path("stats").path("a").asInt());
+    assertTrue(!ok.settleData(Json.object(), "late"), "settled once");
+    Job bad = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    bad.setReadiness(DataReadiness.UPLOADED);
+    assertTrue(bad.settleData(null, "no stats file"));
+    assertEquals(DataReadiness.INCOMPLETE, bad.readiness());
+    assertEquals("no stats file", bad.field("extract_error"));
+  }
+
+  @Test
+  void onlyTheBoxHoldingTheJobMayNameItselfInAnUpdate() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.RUNNING);
+    assertTrue(JobUpdate.checkSender(job, List.of(new JobUpdate.Param("job_token", "tok"),
+        new JobUpdate.Param("hostname", "h1"))).isEmpty());
+    assertTrue(JobUpdate.checkSender(job, List.of(new JobUpdate.Param("job_stage", "boot"))).isEmpty(),
+        "an update that names no sender is not checked here");
+    assertTrue(JobUpdate.checkSender(job, List.of(new JobUpdate.Param("job_token", "old"))).isPresent());
+    assertTrue(JobUpdate.checkSender(job, List.of(new JobUpdate.Param("hostname", "h2"))).isPresent());
+  }
+
+  @Test
   void bootDependsOnTheKindOfTestbox() {
     assertEquals(t0.plusSeconds(1200), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"taishan\"}", JobStage.BOOT), t0).orElseThrow().at());
     assertEquals(t0.plusSeconds(600), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}", JobStage.BOOT), t0).orElseThrow().at());

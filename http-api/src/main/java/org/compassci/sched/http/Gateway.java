@@ -11,8 +11,10 @@ import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.Restarts;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.model.JobFile;
 
 /** The actors the routes talk to, and the one place where the HTTP edge asks them. */
 public record Gateway(
@@ -24,11 +26,13 @@ public record Gateway(
     ActorRef<HostRegistryActor.Command> hosts,
     ActorRef<WatchActor.Command> watch,
     ActorRef<StatsActor.Command> stats,
+    Restarts restarts,
     Duration askTimeout,
     long maxBodyBytes,
     Duration waitTimeout,
     Duration heartbeat,
-    int watchMaxJobs) {
+    int watchMaxJobs,
+    JobFile.Rules jobFiles) {
 
   public <Req, Res> CompletableFuture<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {

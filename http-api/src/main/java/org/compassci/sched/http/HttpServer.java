@@ -2,8 +2,11 @@ package org.compassci.sched.http;
 
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
@@ -12,7 +15,9 @@ import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.settings.ServerSettings;
+import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.javadsl.BidiFlow;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -33,11 +38,42 @@ public final class HttpServer {
   public static final AttributeKey<Object> CONNECTION =
       AttributeKey.create("scheduler-connection", Object.class);
 
+  /**
+   * A bound server. The raw TCP bind has no {@code ServerBinding.terminate}, so the drain is
+   * here: {@code binding} stops taking connections, {@link #drained} waits for the requests in
+   * flight, {@link #closeConnections} ends every connection that is left.
+   */
+  public record Bound(Tcp.ServerBinding binding, AtomicInteger inFlight, SharedKillSwitch connections) {
+
+    /** Completes when no request is in flight, or at {@code deadline}, whichever is first. */
+    public CompletionStage<Done> drained(ActorSystem<?> system, Duration deadline) {
+      CompletableFuture<Done> done = new CompletableFuture<>();
+      long end = System.nanoTime() + deadline.toNanos();
+      poll(system, done, end);
+      return done;
+    }
+
+    private void poll(ActorSystem<?> system, CompletableFuture<Done> done, long end) {
+      if (inFlight.get() <= 0 || System.nanoTime() >= end) {
+        done.complete(Done.getInstance());
+        return;
+      }
+      system.scheduler().scheduleOnce(Duration.ofMillis(20), () -> poll(system, done, end),
+          system.executionContext());
+    }
+
+    public void closeConnections() {
+      connections.shutdown();
+    }
+  }
+
   private HttpServer() {}
 
   @SuppressWarnings({"unchecked", "rawtypes"})
-  public static CompletionStage<Tcp.ServerBinding> bind(ActorSystem<?> system, String host,
+  public static CompletionStage<Bound> bind(ActorSystem<?> system, String host,
       int port, Route route, Consumer<Object> clientGone) {
+    AtomicInteger inFlight = new AtomicInteger();
+    SharedKillSwitch connections = KillSwitches.shared("http-connections");
     ServerSettings defaults = ServerSettings.create(system.classicSystem());
     // lkp-tests' WebDAV uploads make folders with MKCOL, a method HTTP itself does not know
     ServerSettings settings = defaults.withParserSettings(defaults.getParserSettings().withCustomMethods(
@@ -56,16 +92,27 @@ public final class HttpServer {
               Http.get(system).serverLayer(settings, Optional.of(connection.remoteAddress()))
                   .atop((BidiFlow) TLSPlacebo.getInstance());
           Flow<ByteString, ByteString, NotUsed> bytes = http.reversed().join(Flow.of(HttpRequest.class)
-              .map(r -> (HttpRequest) r.addAttribute(CONNECTION, id))
-              .via(handler));
+              .map(r -> {
+                inFlight.incrementAndGet();
+                return (HttpRequest) r.addAttribute(CONNECTION, id);
+              })
+              .via(handler)
+              .map(r -> {
+                inFlight.decrementAndGet();
+                return r;
+              }));
           connection.handleWith(Flow.of(ByteString.class)
               // the client's bytes end when it hangs up, long before a pending answer is due
               .watchTermination((nu, done) -> {
-                done.whenComplete((d, failure) -> clientGone.accept(id));
+                done.whenCompleteAsync((d, failure) -> clientGone.accept(id),
+                    system.executionContext());
                 return nu;
               })
-              .via(bytes), mat);
+              .via(bytes)
+              .via(connections.flow()), mat);
         }))
-        .run(mat);
+        .run(mat)
+        .thenApplyAsync(binding -> new Bound(binding, inFlight, connections),
+            system.executionContext());
   }
 }

@@ -21,6 +21,7 @@ import org.apache.pekko.util.ByteString;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.model.InvalidJobException;
+import org.compassci.sched.model.JobFile;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobUpdate;
 import org.compassci.sched.model.Json;
@@ -63,21 +64,15 @@ public final class JobRoutes extends AllDirectives {
     }));
   }
 
-  /** A JSON job or array of jobs; or YAML, one job (or list of jobs) per {@code ---} document. */
+  /**
+   * A JSON job or array of jobs, taken as written; or a YAML job file, read as the command line
+   * reads it (an lkp-tests job file is expanded into its jobs).
+   */
   private Route submit(ByteString body, boolean yaml) {
-    List<JsonNode> raw = new ArrayList<>();
+    List<ObjectNode> raw;
     try {
-      for (JsonNode tree : yaml ? YamlJobs.documents(body.toArray()) : List.of(Json.parse(body.toArray()))) {
-        if (tree.isArray()) {
-          tree.forEach(raw::add);
-        } else {
-          raw.add(tree);
-        }
-      }
-      if (raw.isEmpty()) {
-        return complete(rejected(List.of(yaml ? "the YAML holds no job" : "an empty list holds no job")));
-      }
-    } catch (IllegalArgumentException e) {
+      raw = JobFile.read(body.toArray(), yaml ? JobFile.Format.YAML : JobFile.Format.JSON, gw.jobFiles());
+    } catch (InvalidJobException e) {
       return complete(rejected(List.of(e.getMessage())));
     }
     List<JobIntake.Draft> drafts = new ArrayList<>(raw.size());

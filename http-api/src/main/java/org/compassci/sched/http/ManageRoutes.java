@@ -30,6 +30,7 @@ import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
 import org.compassci.sched.match.MatchQueue;
 import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Testbox;
 
 /**
  * /scheduler/v1/manage/... and /scheduler/v1/dashboard/...: what operators look at. Management
@@ -128,8 +129,11 @@ public final class ManageRoutes extends AllDirectives {
   }
 
   private Route explain(long id) {
-    return completeWithFuture(gw.<MatcherActor.Command, Optional<MatchQueue.Explain>>ask(gw.matcher(),
-            r -> new MatcherActor.Explain(id, r))
+    // the host registry is the one list of testboxes; the matcher counts which of them fit
+    return completeWithFuture(gw.<HostRegistryActor.Command, List<Testbox>>ask(gw.hosts(),
+            HostRegistryActor.Boxes::new)
+        .thenCompose(boxes -> gw.<MatcherActor.Command, Optional<MatchQueue.Explain>>ask(gw.matcher(),
+            r -> new MatcherActor.Explain(id, boxes, r)))
         .thenApply(e -> e.isEmpty()
             ? Responses.error(StatusCodes.NOT_FOUND, "job " + id + " is not queued")
             : Responses.json(StatusCodes.OK, explainJson(e.get())))
@@ -141,7 +145,7 @@ public final class ManageRoutes extends AllDirectives {
             MatcherActor.GetStats::new)
         .thenApply(s -> Responses.json(StatusCodes.OK, Json.object()
             .put("queued", s.queued()).put("groups", s.groups()).put("signatures", s.signatures())
-            .put("parked", s.parked()).put("boxes_seen", s.boxesSeen())
+            .put("parked", s.parked())
             .put("cached_box_tag_sets", s.cachedBoxTagSets()).put("messages", s.messages())
             .put("last_activity", s.lastActivity().toString())))
         .exceptionally(Responses::unavailable));
@@ -152,7 +156,7 @@ public final class ManageRoutes extends AllDirectives {
     CompletionStage<ActorStats> matcher = gw.<MatcherActor.Command, MatcherActor.Stats>ask(gw.matcher(),
         MatcherActor.GetStats::new).thenApply(m -> new ActorStats("matcher", Map.of(
             "queued_jobs", (long) m.queued(), "groups", (long) m.groups(), "signatures", (long) m.signatures(),
-            "parked_testboxes", (long) m.parked(), "testboxes_seen", (long) m.boxesSeen(),
+            "parked_testboxes", (long) m.parked(),
             "cached_box_tag_sets", (long) m.cachedBoxTagSets()), m.messages(), m.lastActivity()));
     // in the order operators read them: the matcher first, then the jobs' path through the rest
     List<CompletableFuture<ActorStats>> asked = List.of(
@@ -171,7 +175,8 @@ public final class ManageRoutes extends AllDirectives {
         ObjectNode o = out.addObject().put("name", a.name());
         ObjectNode holds = o.putObject("holds");
         new TreeMap<>(a.holds()).forEach(holds::put);
-        o.put("messages", a.messages()).put("last_activity", a.lastActivity().toString());
+        o.put("messages", a.messages()).put("last_activity", a.lastActivity().toString())
+            .put("restarts", gw.restarts().of(a.name()));
       }
       return Responses.json(StatusCodes.OK, Json.object().set("actors", out));
     }).exceptionally(Responses::unavailable));

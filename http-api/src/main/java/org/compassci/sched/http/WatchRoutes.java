@@ -103,7 +103,8 @@ public final class WatchRoutes extends AllDirectives {
     Source<ByteString, NotUsed> body = events
         .watchTermination((ref, done) -> {
           gw.watch().tell(new WatchActor.Subscribe(ids, ref, connection));
-          done.whenComplete((d, failure) -> gw.watch().tell(new WatchActor.Unsubscribe(ref)));
+          done.whenCompleteAsync((d, failure) -> gw.watch().tell(new WatchActor.Unsubscribe(ref)),
+              gw.system().executionContext());
           return NotUsed.getInstance();
         })
         .conflateWithSeed(Backlog::new, Backlog::add)

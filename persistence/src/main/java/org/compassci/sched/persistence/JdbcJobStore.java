@@ -183,48 +183,22 @@ public final class JdbcJobStore implements JobStore {
 
   @Override
   public void upsert(List<JobRecord> records) {
-    write(dialect.upsert(), dialect.afterUpsert(), records);
+    if (!records.isEmpty()) {
+      inTransaction("write of " + records.size() + " jobs", c -> {
+        write(c, dialect.upsert(), dialect.afterUpsert(), records);
+        return null;
+      });
+    }
   }
 
   @Override
   public void insert(List<JobRecord> records) {
-    write(dialect.insert(), null, records);
-  }
-
-  /** {@code after}: run with each record's id in the same transaction, when not null. */
-  private void write(String sql, String after, List<JobRecord> records) {
-    if (records.isEmpty()) {
-      return;
+    if (!records.isEmpty()) {
+      inTransaction("write of " + records.size() + " jobs", c -> {
+        write(c, dialect.insert(), null, records);
+        return null;
+      });
     }
-    inTransaction("write of " + records.size() + " jobs", c -> {
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        for (JobRecord r : records) {
-          ps.setLong(1, r.id());
-          ps.setString(2, r.stage());
-          ps.setString(3, r.health());
-          ps.setString(4, r.readiness());
-          ps.setString(5, r.tenant());
-          ps.setString(6, r.tboxGroup());
-          ps.setLong(7, r.submitTimeMillis());
-          ps.setString(8, r.document());
-          ps.setString(9, r.host());
-          ps.setString(10, r.tokenHash());
-          ps.setLong(11, r.dispatchTimeMillis());
-          ps.addBatch();
-        }
-        ps.executeBatch();
-      }
-      if (after != null) {
-        try (PreparedStatement ps = c.prepareStatement(after)) {
-          for (JobRecord r : records) {
-            ps.setLong(1, r.id());
-            ps.addBatch();
-          }
-          ps.executeBatch();
-        }
-      }
-      return null;
-    });
   }
 
   @Override
@@ -232,36 +206,99 @@ public final class JdbcJobStore implements JobStore {
     if (claims.isEmpty()) {
       return List.of();
     }
-    if (dialect.claimsByInsert()) {
-      return claimByInsert(claims);
+    return inTransaction("hand-out of " + claims.size() + " jobs", c -> claim(c, claims));
+  }
+
+  @Override
+  public List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts,
+      List<Claim> claims) {
+    String what = "group commit of " + inserts.size() + " new jobs, " + upserts.size()
+        + " changes and " + claims.size() + " hand-outs";
+    if (dialect.claimsInTransaction() || claims.isEmpty()) {
+      return inTransaction(what, c -> {
+        write(c, dialect.insert(), null, inserts);
+        write(c, dialect.upsert(), dialect.afterUpsert(), upserts);
+        return claim(c, claims);
+      });
     }
-    return inTransaction("hand-out of " + claims.size() + " jobs", c -> {
-      List<Long> taken = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
-        for (Claim claim : claims) {
-          bindClaim(ps, claim);
-          if (dialect.batchesUpdates()) {
-            ps.addBatch();
-          } else if (ps.executeUpdate() == 1) {
-            taken.add(claim.id());
-          }
-        }
-        if (dialect.batchesUpdates()) {
-          int[] counts = ps.executeBatch();
-          for (int i = 0; i < counts.length; i++) {
-            // 0: no longer in submit (another scheduler took it) or not in the store at all
-            if (counts[i] == 1) {
-              taken.add(claims.get(i).id());
-            }
-          }
-        }
-      }
-      if (taken.isEmpty()) {
-        return List.of();
-      }
-      // read inside the transaction: the rows are still ours, so this is what was written
-      return readByIds(c, taken);
+    inTransaction(what, c -> {
+      write(c, dialect.insert(), null, inserts);
+      write(c, dialect.upsert(), dialect.afterUpsert(), upserts);
+      return null;
     });
+    try {
+      return claim(claims);
+    } catch (StoreUnavailableException e) {
+      throw new ClaimsFailedException(e.getMessage(), e);
+    }
+  }
+
+  /** {@code after}: run with each record's id in the same transaction, when not null. */
+  private void write(Connection c, String sql, String after, List<JobRecord> records)
+      throws SQLException {
+    if (records.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (JobRecord r : records) {
+        ps.setLong(1, r.id());
+        ps.setString(2, r.stage());
+        ps.setString(3, r.health());
+        ps.setString(4, r.readiness());
+        ps.setString(5, r.tenant());
+        ps.setString(6, r.tboxGroup());
+        ps.setLong(7, r.submitTimeMillis());
+        ps.setString(8, r.document());
+        ps.setString(9, r.host());
+        ps.setString(10, r.tokenHash());
+        ps.setLong(11, r.dispatchTimeMillis());
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
+    if (after != null) {
+      try (PreparedStatement ps = c.prepareStatement(after)) {
+        for (JobRecord r : records) {
+          ps.setLong(1, r.id());
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+    }
+  }
+
+  private List<JobRecord> claim(Connection c, List<Claim> claims) throws SQLException {
+    if (claims.isEmpty()) {
+      return List.of();
+    }
+    if (dialect.claimsByInsert()) {
+      return claimByInsert(c, claims);
+    }
+    List<Long> taken = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
+      for (Claim claim : claims) {
+        bindClaim(ps, claim);
+        if (dialect.batchesUpdates()) {
+          ps.addBatch();
+        } else if (ps.executeUpdate() == 1) {
+          taken.add(claim.id());
+        }
+      }
+      if (dialect.batchesUpdates()) {
+        int[] counts = ps.executeBatch();
+        for (int i = 0; i < counts.length; i++) {
+          // 0: no longer in submit (another scheduler took it) or not in the store at all
+          if (counts[i] == 1) {
+            taken.add(claims.get(i).id());
+          }
+        }
+      }
+    }
+    if (taken.isEmpty()) {
+      return List.of();
+    }
+    // read inside the transaction: the rows are still ours, so this is what was written
+    return readByIds(c, taken);
   }
 
   /** The parameters of {@link SqlDialect#claim()}: host, token hash, dispatch time, id. */
@@ -283,35 +320,33 @@ public final class JdbcJobStore implements JobStore {
   }
 
   /** Reads the jobs, then records a hand-out for each one still queued: one read of each row. */
-  private List<JobRecord> claimByInsert(List<Claim> claims) {
-    return inTransaction("hand-out of " + claims.size() + " jobs", c -> {
-      Map<Long, JobRecord> queued = new LinkedHashMap<>();
-      for (JobRecord r : readByIds(c, claims.stream().map(Claim::id).toList())) {
-        if (r.stage().equals("submit")) {
-          queued.put(r.id(), r);
-        }
+  private List<JobRecord> claimByInsert(Connection c, List<Claim> claims) throws SQLException {
+    Map<Long, JobRecord> queued = new LinkedHashMap<>();
+    for (JobRecord r : readByIds(c, claims.stream().map(Claim::id).toList())) {
+      if (r.stage().equals("submit")) {
+        queued.put(r.id(), r);
       }
-      List<JobRecord> taken = new ArrayList<>(queued.size());
-      if (queued.isEmpty()) {
-        return taken;
-      }
-      try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
-        for (Claim claim : claims) {
-          JobRecord r = queued.remove(claim.id());
-          if (r == null) {
-            // not queued, unknown, or named twice in this batch
-            continue;
-          }
-          bindClaim(ps, claim);
-          ps.addBatch();
-          taken.add(new JobRecord(r.id(), "dispatch", r.health(), r.readiness(), r.tenant(),
-              r.tboxGroup(), r.submitTimeMillis(), r.document(), claim.host(), claim.tokenHash(),
-              claim.timeMillis()));
-        }
-        ps.executeBatch();
-      }
+    }
+    List<JobRecord> taken = new ArrayList<>(queued.size());
+    if (queued.isEmpty()) {
       return taken;
-    });
+    }
+    try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
+      for (Claim claim : claims) {
+        JobRecord r = queued.remove(claim.id());
+        if (r == null) {
+          // not queued, unknown, or named twice in this batch
+          continue;
+        }
+        bindClaim(ps, claim);
+        ps.addBatch();
+        taken.add(new JobRecord(r.id(), "dispatch", r.health(), r.readiness(), r.tenant(),
+            r.tboxGroup(), r.submitTimeMillis(), r.document(), claim.host(), claim.tokenHash(),
+            claim.timeMillis()));
+      }
+      ps.executeBatch();
+    }
+    return taken;
   }
 
   private interface Work<T> {
@@ -320,6 +355,8 @@ public final class JdbcJobStore implements JobStore {
 
   /** Runs {@code work} in one transaction: committed whole, or rolled back and reported. */
   private <T> T inTransaction(String what, Work<T> work) {
+    // no setAutoCommit(true) afterwards: the pool restores it when the connection comes back,
+    // and a failure there would hide the error that matters
     try (Connection c = pool.getConnection()) {
       c.setAutoCommit(false);
       try {
@@ -334,8 +371,6 @@ public final class JdbcJobStore implements JobStore {
           e.addSuppressed(rollbackFailed);
         }
         throw e;
-      } finally {
-        c.setAutoCommit(true);
       }
     } catch (SQLException e) {
       throw new StoreUnavailableException(what + " failed: " + e.getMessage(), e);

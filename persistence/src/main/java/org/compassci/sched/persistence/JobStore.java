@@ -31,6 +31,16 @@ public interface JobStore extends AutoCloseable {
    */
   void insert(List<JobRecord> records);
 
+  /**
+   * One group commit: {@code inserts} as {@link #insert}, {@code upserts} as {@link #upsert} and
+   * {@code claims} as {@link #claim}, all in one durable step where the store has transactions:
+   * either everything is stored or nothing is, and a caller answered "not stored" may retry
+   * without making a duplicate. Returns what {@link #claim} returns. A store that cannot put
+   * claims in the same transaction as writes throws {@link ClaimsFailedException} when the
+   * writes were stored but the claims failed.
+   */
+  List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts, List<Claim> claims);
+
   Optional<JobRecord> find(long id);
 
   /** The records of those {@code ids} that exist, in no particular order. */

@@ -51,6 +51,17 @@ final class ManticoreDialect implements SqlDialect {
     return false;
   }
 
+  /**
+   * Manticore's BEGIN ... COMMIT covers inserts and replaces of one RT table, not UPDATE: a
+   * group commit stores its new jobs and changes in one transaction, then makes its claims
+   * each on its own. What it can promise: the writes are all or nothing; a claim that fails
+   * after them fails alone ({@link ClaimsFailedException}) and the writes stand.
+   */
+  @Override
+  public boolean claimsInTransaction() {
+    return false;
+  }
+
   @Override
   public String documentColumn() {
     // the json attribute takes the document text and gives it back as text when selected

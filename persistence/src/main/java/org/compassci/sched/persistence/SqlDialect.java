@@ -78,6 +78,14 @@ public interface SqlDialect {
     return false;
   }
 
+  /**
+   * Whether claims can run in the same transaction as inserts and upserts, so that a group
+   * commit is one durable step. False where UPDATE is outside transactions (Manticore).
+   */
+  default boolean claimsInTransaction() {
+    return true;
+  }
+
   /** Whether a batch of claims may go to the server as one JDBC batch. */
   default boolean batchesUpdates() {
     return true;

@@ -354,6 +354,28 @@ abstract class JobStoreContract {
   }
 
   @Test
+  void aGroupCommitStoresItsInsertsChangesAndHandOutsTogetherOrNotAtAll() {
+    assumeTrue(transactional(), "this store has no transactions");
+    try (JobStore store = open()) {
+      store.insert(List.of(rec(1, "submit"), rec(2, "submit")));
+      Claim good = new Claim(1, "h1", "hash", 5);
+      // a host longer than its column: the hand-out fails after the writes ran
+      Claim bad = new Claim(2, "h".repeat(300), "hash", 5);
+      assertThrows(StoreUnavailableException.class,
+          () -> store.commit(List.of(rec(3, "submit")), List.of(rec(1, "running")), List.of(good, bad)));
+      assertTrue(store.find(3).isEmpty(), "the insert went with the failed claim");
+      assertEquals("submit", store.find(1).orElseThrow().stage(), "so did the change");
+      assertEquals("submit", store.find(2).orElseThrow().stage());
+      List<JobRecord> taken = store.commit(List.of(rec(3, "submit")), List.of(rec(2, "running")),
+          List.of(good));
+      assertEquals(List.of(1L), ids(taken));
+      assertEquals("dispatch", store.find(1).orElseThrow().stage());
+      assertEquals("running", store.find(2).orElseThrow().stage());
+      assertTrue(store.find(3).isPresent());
+    }
+  }
+
+  @Test
   void aFailedBatchStoresNothingOfIt() {
     assumeTrue(transactional(), "this store has no transactions");
     try (JobStore store = open()) {

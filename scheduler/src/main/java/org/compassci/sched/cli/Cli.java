@@ -1,5 +1,7 @@
 package org.compassci.sched.cli;
 
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -9,6 +11,9 @@ import java.time.ZoneId;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.compassci.sched.config.BadSettingException;
+import org.compassci.sched.config.SchedulerSettings;
+import org.compassci.sched.model.JobFile;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -48,7 +53,8 @@ public final class Cli implements Callable<Integer> {
     Map<String, String> m = new LinkedHashMap<>();
     m.put(" " + OK, "done; every followed job ended with health success");
     m.put(" " + UNHEALTHY, "a followed job ended with another health (fail, timeout_..., cancel...)");
-    m.put(" " + USAGE, "usage error, or a job file that is missing, unreadable or not valid YAML");
+    m.put(" " + USAGE, "usage error, or a job file that is missing, unreadable, not valid, or makes jobs the "
+        + "scheduler would refuse (found before anything is sent)");
     m.put(" " + UNREACHABLE, "the server cannot be reached");
     m.put(" " + REFUSED, "the server refused the request (its message is printed)");
     return m;
@@ -123,6 +129,15 @@ public final class Cli implements Callable<Integer> {
   JobWatch watch(SchedulerClient client, CommandLine asking) {
     return new JobWatch(client, asking.getOut(), asking.getErr(), ZoneId.systemDefault(),
         Duration.ofSeconds(60));
+  }
+
+  /** The job-file rules of this jar's configuration, the server's defaults (and any -D). */
+  JobFile.Rules jobFileRules() {
+    try {
+      return SchedulerSettings.jobFileRules(ConfigFactory.load());
+    } catch (BadSettingException | ConfigException e) {
+      throw new CliFailure(USAGE, e.getMessage());
+    }
   }
 
   InputStream stdin() {

@@ -9,12 +9,19 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.stream.Stream;
 import org.compassci.sched.model.Json;
 
@@ -30,6 +37,12 @@ final class JobWatch {
 
   private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
 
+  /**
+   * Most jobs on one stream: their ids go in the URI, which the server takes up to 2 KiB long
+   * (Pekko's max-uri-length); 80 ids of 17 digits and their commas fill about 1.7 KiB.
+   */
+  static final int STREAM_JOBS = 80;
+
   /** What is known of one followed job. */
   private static final class Followed {
     ObjectNode state;
@@ -42,7 +55,10 @@ final class JobWatch {
   private final PrintWriter err;
   private final ZoneId zone;
   private final Duration reconnectFor;
+  /** Filled before any stream opens; its entries change only under this object's lock. */
   private final Map<String, Followed> jobs = new LinkedHashMap<>();
+  private final Set<Stream<String>> streams = new HashSet<>();
+  private volatile boolean stopping;
 
   JobWatch(SchedulerClient client, PrintWriter out, PrintWriter err, ZoneId zone, Duration reconnectFor) {
     this.client = client;
@@ -52,17 +68,76 @@ final class JobWatch {
     this.reconnectFor = reconnectFor;
   }
 
-  /** Follows the jobs to their end; the exit code: 0 all succeeded, 1 one did not, 4 one is unknown. */
+  /**
+   * Follows the jobs to their end; the exit code: 0 all succeeded, 1 one did not, 4 one is unknown.
+   * Many jobs are followed on several streams at once, each on a thread of its own.
+   */
   int follow(List<String> jobIds) {
     jobIds.forEach(id -> jobs.putIfAbsent(id, new Followed()));
+    List<List<String>> groups = groups(new ArrayList<>(jobs.keySet()));
+    if (groups.size() == 1) {
+      followGroup(groups.get(0));
+    } else {
+      followAll(groups);
+    }
+    return summary();
+  }
+
+  /**
+   * Jobs split evenly into groups of at most STREAM_JOBS, so that no group is left with one job
+   * (whose own stream would answer 404 for an unknown id, where a shared one reports it).
+   */
+  private static List<List<String>> groups(List<String> ids) {
+    int n = (ids.size() + STREAM_JOBS - 1) / STREAM_JOBS;
+    List<List<String>> groups = new ArrayList<>(n);
+    for (int g = 0, from = 0; g < n; g++) {
+      int to = from + (ids.size() - from) / (n - g);
+      groups.add(List.copyOf(ids.subList(from, to)));
+      from = to;
+    }
+    return groups;
+  }
+
+  private void followAll(List<List<String>> groups) {
+    ExecutorService pool = Executors.newFixedThreadPool(groups.size(), r -> {
+      Thread t = new Thread(r, "job-watch");
+      // a failure ends the command; a thread still blocked on its stream must not keep the JVM up
+      t.setDaemon(true);
+      return t;
+    });
+    ExecutorCompletionService<Void> done = new ExecutorCompletionService<>(pool);
+    try {
+      groups.forEach(g -> done.submit(() -> {
+        followGroup(g);
+        return null;
+      }));
+      for (int i = 0; i < groups.size(); i++) {
+        done.take().get();
+      }
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CliFailure(Cli.UNREACHABLE, "interrupted");
+    } finally {
+      stopping = true;
+      synchronized (streams) {
+        streams.forEach(Stream::close);
+      }
+      pool.shutdownNow();
+    }
+  }
+
+  /** Follows one group of jobs on one stream, opened again while it ends before they retire. */
+  private void followGroup(List<String> group) {
     // a failure to connect the first time is the user's to see at once; only a stream that
     // worked and then ended is worth waiting for
     boolean reconnecting = false;
     long giveUpAt = 0;
-    while (!allClosed()) {
+    while (!stopping && !allClosed(group)) {
       Stream<String> lines;
       try {
-        lines = client.openEvents(openJobs());
+        lines = client.openEvents(openJobs(group));
       } catch (CliFailure f) {
         if (!reconnecting || f.exitCode() != Cli.UNREACHABLE || System.nanoTime() > giveUpAt) {
           throw f;
@@ -71,17 +146,26 @@ final class JobWatch {
         continue;
       }
       boolean heardSomething;
+      synchronized (streams) {
+        streams.add(lines);
+      }
       try (lines) {
-        heardSomething = read(lines);
+        heardSomething = read(lines, group);
       } catch (UncheckedIOException dropped) {
         heardSomething = false;
+      } finally {
+        synchronized (streams) {
+          streams.remove(lines);
+        }
       }
-      if (allClosed()) {
+      if (stopping || allClosed(group)) {
         break;
       }
       if (heardSomething || !reconnecting) {
-        err.println("scheduler: the event stream from " + client.server() + " ended early; reconnecting");
-        err.flush();
+        synchronized (this) {
+          err.println("scheduler: the event stream from " + client.server() + " ended early; reconnecting");
+          err.flush();
+        }
         reconnecting = true;
         giveUpAt = System.nanoTime() + reconnectFor.toNanos();
       } else if (System.nanoTime() > giveUpAt) {
@@ -89,15 +173,14 @@ final class JobWatch {
       }
       pause();
     }
-    return summary();
   }
 
-  /** Reads events until every job closed or the stream ended; true if any event came. */
-  private boolean read(Stream<String> lines) {
+  /** Reads events until every job of the group closed or the stream ended; true if any event came. */
+  private boolean read(Stream<String> lines, List<String> group) {
     ServerSentEvents parser = new ServerSentEvents();
     boolean heard = false;
     Iterator<String> it = lines.iterator();
-    while (!allClosed() && it.hasNext()) {
+    while (!allClosed(group) && it.hasNext()) {
       Optional<ServerSentEvents.Event> e = parser.line(it.next());
       if (e.isPresent()) {
         heard = true;
@@ -107,7 +190,7 @@ final class JobWatch {
     return heard;
   }
 
-  private void handle(ServerSentEvents.Event e) {
+  private synchronized void handle(ServerSentEvents.Event e) {
     JsonNode data;
     try {
       data = Json.parse(e.data());
@@ -195,12 +278,12 @@ final class JobWatch {
     return code;
   }
 
-  private boolean allClosed() {
-    return jobs.values().stream().allMatch(j -> j.closed);
+  private synchronized boolean allClosed(List<String> group) {
+    return group.stream().allMatch(id -> jobs.get(id).closed);
   }
 
-  private List<String> openJobs() {
-    return jobs.entrySet().stream().filter(e -> !e.getValue().closed).map(Map.Entry::getKey).toList();
+  private synchronized List<String> openJobs(List<String> group) {
+    return group.stream().filter(id -> !jobs.get(id).closed).toList();
   }
 
   private static void pause() {

@@ -1,12 +1,22 @@
 package org.compassci.sched.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.StringJoiner;
 import java.util.concurrent.Callable;
+import org.compassci.sched.model.InvalidJobException;
+import org.compassci.sched.model.JobFile;
+import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,60 +28,73 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 @Command(name = "submit", sortOptions = false,
-    header = "Submit the jobs of a YAML job file, and follow them with -m.",
-    description = {"One job per YAML document; documents are separated by ---. Prints "
-        + "'submitted <job_id> result_root=<path>' for each job."},
-    footerHeading = "%nExample:%n",
-    footer = {"  java -jar scheduler.jar submit hackbench.yaml -s nr_threads=8 -m"})
+    header = "Submit the jobs of job files, and follow them with -m.",
+    description = {"A job file is written as for lkp-tests' submit: YAML whose first document is a "
+        + "job and whose later documents are variations of it, each list in it making one job per "
+        + "value (README, \"Job files\"). A YAML list of jobs, or JSON, is taken as written.",
+        "Prints 'submitted <job_id> result_root=<path>' for each job, then how many. Every file is "
+        + "read before anything is sent."},
+    footerHeading = "%nExamples:%n",
+    footer = {"  java -jar scheduler.jar submit --dry-run hackbench.yaml",
+        "  java -jar scheduler.jar submit hackbench.yaml -s testbox=vm-2p8g -m"})
 final class SubmitCommand implements Callable<Integer> {
+
+  /**
+   * Most bytes of jobs sent in one request: half the server's default limit on a body
+   * ({@code scheduler.http.max-body}, 1 MiB), so that a large file goes in a few requests.
+   */
+  static final int BATCH_BYTES = 512 * 1024;
 
   @ParentCommand Cli cli;
   @Spec CommandSpec spec;
   @Mixin HelpOption help;
 
-  @Parameters(paramLabel = "FILE", description = "the job file; - reads it from stdin")
-  String file;
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "job files; - reads one from stdin")
+  List<String> files;
 
   @Option(names = {"-s", "--set"}, paramLabel = "KEY=VALUE",
-      description = "set a top-level field on every job, overriding the file (repeatable); "
-          + "the value is read as YAML, so 8 is a number")
+      description = "set a top-level field on every job, overriding the file before its lists are "
+          + "expanded (repeatable); the value is read as YAML, so 8 is a number")
   List<String> settings = new ArrayList<>();
 
-  @Option(names = {"-m", "--monitor"},
+  @Option(names = "--dry-run",
+      description = "print each job the files make, one line each with what varies between them, "
+          + "and their count; send nothing")
+  boolean dryRun;
+
+  @Option(names = {"-m", "--monitor", "--watch"},
       description = "then follow the jobs until they finish, a line per stage change; exit 1 "
           + "if one ends with a health other than success")
   boolean monitor;
 
+  /** A file's name as the user gave it, and its jobs. */
+  private record Loaded(String name, List<ObjectNode> jobs) {}
+
   @Override
   public Integer call() {
-    SchedulerClient client = cli.client(spec.commandLine());
-    List<ObjectNode> jobs = JobFile.read(file, cli.stdin());
+    ObjectNode set;
     try {
-      JobFile.set(jobs, settings);
+      set = JobFile.settings(settings);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
-    String body;
-    if (jobs.size() == 1) {
-      body = Json.write(jobs.get(0));
-    } else {
-      ArrayNode all = Json.MAPPER.createArrayNode();
-      jobs.forEach(all::add);
-      body = Json.write(all);
+    JobFile.Rules rules = cli.jobFileRules();
+    List<Loaded> loaded = new ArrayList<>(files.size());
+    for (String file : files) {
+      loaded.add(load(file, rules, set));
     }
-    SchedulerClient.Answer a = client.post(SchedulerClient.V1 + "/jobs/submit", body);
-    if (a.status() == 400 && jobs.size() > 1) {
-      refusedJobs(a, jobs.size());
-      return Cli.REFUSED;
+    if (dryRun) {
+      return dryRun(loaded);
     }
-    JsonNode answer = client.expectJson(a);
-    PrintWriter out = spec.commandLine().getOut();
+    SchedulerClient client = cli.client(spec.commandLine());
     List<String> ids = new ArrayList<>();
-    for (JsonNode j : answer) {
-      String id = j.path("job_id").asText();
-      ids.add(id);
-      out.println("submitted " + id + " result_root=" + j.path("result_root").asText());
+    for (Loaded f : loaded) {
+      if (!send(client, f, ids)) {
+        return Cli.REFUSED;
+      }
     }
+    PrintWriter out = spec.commandLine().getOut();
+    out.println(count(ids.size()) + " submitted");
     out.flush();
     if (!monitor) {
       return Cli.OK;
@@ -79,17 +102,171 @@ final class SubmitCommand implements Callable<Integer> {
     return cli.watch(client, spec.commandLine()).follow(ids);
   }
 
-  /** The server answers a bad batch with one message per job, in the order they were sent. */
-  private void refusedJobs(SchedulerClient.Answer a, int count) {
+  private Loaded load(String file, JobFile.Rules rules, ObjectNode set) {
+    String name = file.equals("-") ? "stdin" : file;
+    byte[] content = file.equals("-") ? stdin() : read(file);
+    try {
+      return new Loaded(name, JobFile.read(content, JobFile.Format.of(content), rules, set));
+    } catch (InvalidJobException e) {
+      throw CliFailure.badJobFile(name + ": " + e.getMessage());
+    }
+  }
+
+  private byte[] stdin() {
+    try {
+      return cli.stdin().readAllBytes();
+    } catch (IOException e) {
+      throw CliFailure.badJobFile("stdin: cannot read it: " + e.getMessage());
+    }
+  }
+
+  private static byte[] read(String name) {
+    Path file = Path.of(name);
+    if (Files.isDirectory(file)) {
+      throw CliFailure.badJobFile(name + ": is a folder, not a job file");
+    }
+    try {
+      return Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw CliFailure.badJobFile(name + ": no such file");
+    } catch (AccessDeniedException e) {
+      throw CliFailure.badJobFile(name + ": permission denied");
+    } catch (IOException e) {
+      throw CliFailure.badJobFile(name + ": cannot read it: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Each job on a line with what sets it apart, then the count; and, checked here by the
+   * scheduler's own rules, the jobs it would refuse.
+   */
+  private int dryRun(List<Loaded> loaded) {
+    PrintWriter out = spec.commandLine().getOut();
+    List<String> refused = new ArrayList<>();
+    int total = 0;
+    for (Loaded f : loaded) {
+      List<String> lines = VaryingParameters.describe(f.jobs());
+      for (String line : lines) {
+        out.println(f.name() + ": " + (line.isEmpty() ? "(as written)" : line));
+      }
+      refused.addAll(refusals(f));
+      total += f.jobs().size();
+    }
+    StringJoiner perFile = new StringJoiner(", ", " (", ")");
+    loaded.forEach(f -> perFile.add(f.name() + " " + f.jobs().size()));
+    out.println(count(total) + " would be submitted" + (loaded.size() > 1 ? perFile : "") + "; nothing was sent");
+    out.flush();
+    if (refused.isEmpty()) {
+      return Cli.OK;
+    }
     PrintWriter err = spec.commandLine().getErr();
-    List<String> messages = SchedulerClient.messages(a);
-    if (messages.size() != count) {
-      err.println("scheduler: " + SchedulerClient.refusal(a));
-    } else {
-      for (int i = 0; i < count; i++) {
-        err.println("scheduler: job " + (i + 1) + " of " + count + ": " + messages.get(i) + " (HTTP 400)");
+    refused.forEach(r -> err.println("scheduler: " + r));
+    err.flush();
+    return Cli.USAGE;
+  }
+
+  /** The scheduler's refusals of a file's jobs, one line per distinct reason. */
+  private static List<String> refusals(Loaded f) {
+    Map<String, Integer> why = new LinkedHashMap<>();
+    for (ObjectNode job : f.jobs()) {
+      try {
+        JobIntake.prepare(job);
+      } catch (InvalidJobException e) {
+        why.merge(e.getMessage(), 1, Integer::sum);
       }
     }
+    List<String> lines = new ArrayList<>();
+    why.forEach((message, n) -> lines.add(f.name() + ": " + n + " of " + count(f.jobs().size())
+        + " would be refused: " + message));
+    return lines;
+  }
+
+  /**
+   * Sends a file's jobs, in one request when they fit, which the server takes all or nothing.
+   * A larger file goes in several, so its jobs are checked here first: only the server being
+   * unable to store them can then split a file, and that is said. False when refused.
+   */
+  private boolean send(SchedulerClient client, Loaded f, List<String> ids) {
+    List<List<ObjectNode>> batches = batches(f.jobs());
+    if (batches.size() > 1) {
+      List<String> refused = refusals(f);
+      if (!refused.isEmpty()) {
+        throw CliFailure.badJobFile(String.join("\nscheduler: ", refused) + "; nothing was sent");
+      }
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    int sent = 0;
+    for (List<ObjectNode> batch : batches) {
+      String body = batch.size() == 1 && f.jobs().size() == 1
+          ? Json.write(batch.get(0)) : Json.write(Json.MAPPER.valueToTree(batch));
+      try {
+        SchedulerClient.Answer a = client.post(SchedulerClient.V1 + "/jobs/submit", body);
+        if (a.status() == 400 && batch.size() > 1) {
+          refusedJobs(f, a, sent, batch.size());
+          return false;
+        }
+        for (JsonNode j : client.expectJson(a)) {
+          String id = j.path("job_id").asText();
+          ids.add(id);
+          out.println("submitted " + id + " result_root=" + j.path("result_root").asText());
+        }
+        out.flush();
+      } catch (CliFailure failure) {
+        if (sent == 0) {
+          throw failure;
+        }
+        throw new CliFailure(failure.exitCode(), failure.getMessage() + "; " + partly(f, sent));
+      }
+      sent += batch.size();
+    }
+    return true;
+  }
+
+  /** Consecutive jobs whose JSON stays within BATCH_BYTES (a larger job goes alone). */
+  private static List<List<ObjectNode>> batches(List<ObjectNode> jobs) {
+    List<List<ObjectNode>> batches = new ArrayList<>();
+    List<ObjectNode> batch = new ArrayList<>();
+    long bytes = 0;
+    for (ObjectNode job : jobs) {
+      long size = Json.bytes(job).length + 1L;
+      if (!batch.isEmpty() && bytes + size > BATCH_BYTES) {
+        batches.add(batch);
+        batch = new ArrayList<>();
+        bytes = 0;
+      }
+      batch.add(job);
+      bytes += size;
+    }
+    batches.add(batch);
+    return batches;
+  }
+
+  /** The server answers a bad batch with one message per job, in the order they were sent. */
+  private void refusedJobs(Loaded f, SchedulerClient.Answer a, int first, int count) {
+    PrintWriter err = spec.commandLine().getErr();
+    // with several files, which one; with one, the command line already says
+    String file = files.size() > 1 ? f.name() + ": " : "";
+    List<String> messages = SchedulerClient.messages(a);
+    if (messages.size() != count) {
+      err.println("scheduler: " + file + SchedulerClient.refusal(a));
+    } else {
+      for (int i = 0; i < count; i++) {
+        err.println("scheduler: " + file + "job " + (first + i + 1) + " of " + f.jobs().size() + ": "
+            + messages.get(i) + " (HTTP 400)");
+      }
+    }
+    if (first > 0) {
+      err.println("scheduler: " + partly(f, first));
+    }
     err.flush();
+  }
+
+  private static String partly(Loaded f, int sent) {
+    return f.name() + ": its first " + sent + " of " + count(f.jobs().size()) + " were submitted (above), the other "
+        + (f.jobs().size() - sent) + " were not";
+  }
+
+  private static String count(int jobs) {
+    return jobs + (jobs == 1 ? " job" : " jobs");
   }
 }

@@ -169,10 +169,10 @@ class CliTest {
   }
 
   @Test
-  void submitSendsEveryDocumentOfTheFileWithTheSettingsOnEachJob() throws Exception {
+  void submitSendsTheBaseAndItsVariationWithTheSettingsOnEachJob() throws Exception {
     Path file = dir.resolve("two.yaml");
     Files.writeString(file, """
-        # two jobs, as lkp users write them
+        # a job and a variation of it, as lkp users write them
         suite: hackbench
         testbox: vm-2p8g
         my_account: alice
@@ -188,10 +188,11 @@ class CliTest {
     assertEquals(0, r.code(), r.err());
     assertEquals("", r.err());
     List<String> lines = r.out().lines().toList();
-    assertEquals(2, lines.size(), r.out());
+    assertEquals(3, lines.size(), r.out());
+    assertEquals("2 jobs submitted", lines.get(2));
     List<String> ids = submittedIds(r.out());
     assertEquals(2, ids.size(), r.out());
-    for (String line : lines) {
+    for (String line : lines.subList(0, 2)) {
       Matcher m = SUBMITTED.matcher(line);
       assertTrue(m.matches(), line);
       assertTrue(m.group(2).endsWith("/" + m.group(1)), line);
@@ -199,14 +200,171 @@ class CliTest {
     JsonNode first = job(ids.get(0));
     JsonNode second = job(ids.get(1));
     assertEquals("hackbench", first.path("suite").asText());
-    assertEquals(4, first.path("hackbench").path("nr_threads").asInt());
+    assertEquals("vm-2p8g", first.path("testbox").asText());
     assertEquals("stream", second.path("suite").asText());
+    assertEquals("dc-8g", second.path("testbox").asText());
     for (JsonNode j : List.of(first, second)) {
+      assertEquals(4, j.path("hackbench").path("nr_threads").asInt(), "the variation keeps the base's: " + j);
       assertEquals("carol", j.path("my_account").asText(), "-s overrides the file");
       assertTrue(j.path("nr_threads").isNumber(), "a YAML scalar: " + j);
       assertEquals(8, j.path("nr_threads").asInt());
       assertEquals("idle", j.path("queue").asText(), "lkp's 'key: value' form");
     }
+  }
+
+  // --- job files as lkp-tests users write them (the format of lkp-tests' jobs/, files of our own)
+
+  /** 2 x 2 x 2 jobs, the first list varying slowest. */
+  static final String RING = """
+      suite: ring-bench
+      category: benchmark
+      nr_threads:
+      - 1600%
+      - 50%
+      iterations: 4
+      ring-bench:
+        mode:
+        - process
+        - threads
+        ipc: [pipe, socket]
+      """;
+
+  private static int pendingIn(String group) {
+    return http.get(V1 + "/dashboard/jobs/pending?group_by=tbox_group").json().path("groups").path(group).asInt();
+  }
+
+  @Test
+  void dryRunPrintsEachJobWithWhatVariesThenTheCountAndSendsNothing() throws Exception {
+    String group = group();
+    Path ring = dir.resolve("ring.yaml");
+    Files.writeString(ring, RING + "testbox: vm-2p8g\ntbox_group: " + group + "\n");
+    Run r = cli("submit", "--dry-run", ring.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals("", r.err());
+    String name = ring.toString();
+    assertEquals(List.of(
+        name + ": nr_threads=1600% mode=process ipc=pipe",
+        name + ": nr_threads=1600% mode=process ipc=socket",
+        name + ": nr_threads=1600% mode=threads ipc=pipe",
+        name + ": nr_threads=1600% mode=threads ipc=socket",
+        name + ": nr_threads=50% mode=process ipc=pipe",
+        name + ": nr_threads=50% mode=process ipc=socket",
+        name + ": nr_threads=50% mode=threads ipc=pipe",
+        name + ": nr_threads=50% mode=threads ipc=socket",
+        "8 jobs would be submitted; nothing was sent"), r.out().lines().toList());
+    assertEquals(0, pendingIn(group), "nothing was sent");
+
+    Path variations = dir.resolve("loop.yaml");
+    Files.writeString(variations, """
+        suite: syscall-loop
+        testbox: dc-8g
+        syscall-loop:
+          duration: 5s
+          call: [all]
+        ---
+        syscall-loop:
+          duration: 120s
+          call: [getpid, uname]
+        """);
+    Run two = cli("submit", "--dry-run", variations.toString(), ring.toString());
+    assertEquals(0, two.code(), two.err());
+    List<String> lines = two.out().lines().toList();
+    assertEquals(List.of(variations + ": duration=5s call=all", variations + ": duration=120s call=getpid",
+        variations + ": duration=120s call=uname"), lines.subList(0, 3));
+    assertEquals("11 jobs would be submitted (" + variations + " 3, " + ring + " 8); nothing was sent",
+        lines.get(lines.size() - 1));
+  }
+
+  @Test
+  void dryRunSaysWhichJobsTheSchedulerWouldRefuse() throws Exception {
+    Path noTestbox = dir.resolve("ring-no-testbox.yaml");
+    Files.writeString(noTestbox, RING);
+    Run r = cli("submit", "--dry-run", noTestbox.toString());
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.out().endsWith("8 jobs would be submitted; nothing was sent\n"), r.out());
+    assertEquals("scheduler: " + noTestbox + ": 8 of 8 jobs would be refused: testbox: required (a machine,"
+        + " a machine group, or a shape like vm-2p8g)\n", r.err());
+    Run withSetting = cli("submit", "--dry-run", noTestbox.toString(), "-s", "testbox=vm-2p8g");
+    assertEquals(0, withSetting.code(), withSetting.err());
+  }
+
+  @Test
+  void submitSendsEveryExpandedJobWithTheSettingsAndPrintsTheirCount() throws Exception {
+    String group = group();
+    Path ring = dir.resolve("ring-submit.yaml");
+    Files.writeString(ring, RING);
+    // a machine group of the test's own: no other test's testbox takes these jobs
+    Run r = cli("submit", ring.toString(), "-s", "testbox=" + group, "-s", "iterations=2");
+    assertEquals(0, r.code(), r.err());
+    List<String> ids = submittedIds(r.out());
+    assertEquals(8, ids.size(), r.out());
+    assertTrue(r.out().endsWith("\n8 jobs submitted\n"), r.out());
+    assertEquals(8, pendingIn(group));
+    JsonNode last = job(ids.get(7));
+    assertEquals("50%", last.path("nr_threads").asText(), last.toString());
+    assertEquals("threads", last.at("/ring-bench/mode").asText());
+    assertEquals("socket", last.at("/ring-bench/ipc").asText());
+    for (String id : ids) {
+      assertEquals(2, job(id).path("iterations").asInt(), "-s on every expanded job");
+    }
+  }
+
+  @Test
+  void aFileThatWouldMakeTooManyJobsOrNeedsRubyIsRefusedBeforeAnythingIsSent() throws Exception {
+    String group = group();
+    StringBuilder wide = new StringBuilder("suite: wide\ntestbox: vm-2p8g\ntbox_group: " + group + "\n");
+    for (String key : List.of("a", "b", "c")) {
+      wide.append(key).append(": [");
+      for (int i = 0; i < 22; i++) {
+        wide.append(i == 0 ? "" : ", ").append(i);
+      }
+      wide.append("]\n");
+    }
+    Path good = dir.resolve("first-good.yaml");
+    Files.writeString(good, "suite: a\ntestbox: vm-2p8g\ntbox_group: " + group + "\n");
+    Path tooMany = dir.resolve("wide.yaml");
+    Files.writeString(tooMany, wide.toString());
+    Run r = cli("submit", good.toString(), tooMany.toString());
+    assertEquals(2, r.code(), r.err());
+    assertEquals("", r.out());
+    assertEquals("scheduler: " + tooMany + ": the file would make 10648 jobs, more than the 10000 that"
+        + " scheduler.submit.max-jobs-per-file allows; nothing was submitted\n", r.err());
+    assertEquals(0, pendingIn(group), "not even the good file before it");
+
+    Path ruby = dir.resolve("ruby.yaml");
+    Files.writeString(ruby, "suite: fs-bench\ntestbox: vm-2p8g\nfs-bench:\n  load: {{ fs == 'xfs' ? 1 : 2 }}\n");
+    Run refused = cli("submit", ruby.toString());
+    assertEquals(2, refused.code());
+    assertTrue(refused.err().startsWith("scheduler: " + ruby + ": fs-bench.load (line 4): '{{ … }}' is a Ruby"
+        + " expression"), refused.err());
+  }
+
+  @Test
+  void submitWithMonitorFollowsEveryJobOfALargeFile() throws Exception {
+    String group = group();
+    int jobs = JobWatch.STREAM_JOBS + 20;
+    StringBuilder file = new StringBuilder("suite: many\ntestbox: " + group + "\nnr: [");
+    for (int i = 0; i < jobs; i++) {
+      file.append(i == 0 ? "" : ", ").append(i);
+    }
+    Path many = dir.resolve("many.yaml");
+    Files.writeString(many, file.append("]\n").toString());
+    Background submit = inBackground("submit", "--watch", many.toString());
+    submit.awaitLine(jobs + " jobs submitted");
+    List<String> ids = submittedIds(submit.out().toString());
+    assertEquals(jobs, ids.size());
+    for (String id : ids) {
+      submit.awaitLine("\\S+ " + id + " submit testbox=" + Pattern.quote(group));
+    }
+    for (String id : ids) {
+      assertEquals(200, http.post(V1 + "/jobs/" + id + "/cancel", "").status());
+    }
+    Run r = submit.await();
+    assertEquals(1, r.code(), r.err());
+    for (String id : ids) {
+      assertTrue(r.out().contains("\n" + id + " ended in cancel: health=cancel"), id + " in:\n" + r.out());
+    }
+    assertEquals("", r.err());
   }
 
   @Test
@@ -229,7 +387,7 @@ class CliTest {
         r.err());
 
     Path two = dir.resolve("second-bad.yaml");
-    Files.writeString(two, "suite: a\ntestbox: dc-8g\n---\nsuite: b\n");
+    Files.writeString(two, "- suite: a\n  testbox: dc-8g\n- suite: b\n");
     Run batch = cli("submit", two.toString());
     assertEquals(4, batch.code());
     List<String> lines = batch.err().lines().toList();
@@ -252,11 +410,12 @@ class CliTest {
     assertEquals(2, missing.code());
     assertEquals("scheduler: " + dir.resolve("nowhere.yaml") + ": no such file\n", missing.err());
 
-    Path list = dir.resolve("list.yaml");
-    Files.writeString(list, "- suite: a\n- suite: b\n");
-    Run notAMapping = cli("submit", list.toString());
-    assertEquals(2, notAMapping.code());
-    assertTrue(notAMapping.err().contains("document 1 is a list, not a job"), notAMapping.err());
+    Path mixed = dir.resolve("mixed.yaml");
+    Files.writeString(mixed, "suite: a\ntestbox: dc-8g\n---\n- suite: b\n");
+    Run notOneForm = cli("submit", mixed.toString());
+    assertEquals(2, notOneForm.code());
+    assertTrue(notOneForm.err().startsWith("scheduler: " + mixed + ": document 2 is a list of jobs but document 1"),
+        notOneForm.err());
 
     Path empty = dir.resolve("empty.yaml");
     Files.writeString(empty, "# nothing yet\n");
@@ -365,7 +524,8 @@ class CliTest {
       assertTrue(Pattern.compile("(?m)^\\s+" + code + "\\s+\\S").matcher(r.out()).find(), code + " in:\n" + r.out());
     }
     Run submitHelp = cli("submit", "--help");
-    assertTrue(submitHelp.out().contains("-m, --monitor") && submitHelp.out().contains("Exit codes:"),
+    assertTrue(submitHelp.out().contains("-m, --watch, --monitor") && submitHelp.out().contains("--dry-run")
+        && submitHelp.out().contains("Exit codes:"),
         submitHelp.out());
     assertEquals(0, cli("help", "watch").code());
   }

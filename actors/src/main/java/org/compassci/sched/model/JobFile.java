@@ -1,0 +1,322 @@
+package org.compassci.sched.model;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.util.JsonParserDelegate;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+
+/**
+ * A job file, read into the jobs it stands for. The one reader for the command line's
+ * {@code submit} and for YAML posted to {@code jobs/submit}, so that a file means the same jobs
+ * whichever way it comes in.
+ *
+ * <ul>
+ *   <li>YAML mapping documents are an lkp-tests job file, read as lkp-tests' {@code submit}
+ *       reads it: the first document is the base and a job on its own; each later document is a
+ *       variation whose top-level keys replace the base's; every job is then expanded by its lists
+ *       ({@link JobMatrix}).
+ *   <li>YAML sequence documents are lists of jobs, taken as written.
+ *   <li>JSON (an object or an array of objects) is taken as written: it is what lkp-tests sends
+ *       after its own expansion, so its lists are values.
+ * </ul>
+ *
+ * <p>Whatever lkp-tests would compute in Ruby ({@code {{ … }}}, ERB, includes) is refused, and so
+ * is a file that would make more than {@link Rules#maxJobs()} jobs: never a job other than the
+ * author's, and never half a file.
+ */
+public final class JobFile {
+
+  /** How a file is written. */
+  public enum Format {
+    YAML, JSON;
+
+    /** JSON when the text is a JSON object or array (what a tool that expanded it sends), else YAML. */
+    public static Format of(byte[] content) {
+      String text = new String(content, StandardCharsets.UTF_8).strip();
+      if (!text.startsWith("{") && !text.startsWith("[")) {
+        return YAML;
+      }
+      try {
+        JsonNode tree = Json.MAPPER.readTree(text);
+        return tree != null && tree.isContainerNode() ? JSON : YAML;
+      } catch (JsonProcessingException e) {
+        // "{suite: a}" is a YAML flow mapping, not JSON
+        return YAML;
+      }
+    }
+  }
+
+  /**
+   * What the lab decides: keys whose values are lists by nature (never one job per element), and
+   * the most jobs one file may make.
+   */
+  public record Rules(Set<String> listKeys, int maxJobs) {
+    public Rules {
+      listKeys = Set.copyOf(listKeys);
+      if (maxJobs < 1) {
+        throw new IllegalArgumentException("maxJobs must be at least 1, got " + maxJobs);
+      }
+    }
+  }
+
+  // duplicate keys would otherwise keep the last value without a word
+  private static final YAMLMapper YAML = YAMLMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+      .build();
+
+  private static final Pattern DUPLICATE =
+      Pattern.compile("Duplicate field '([^']*)'");
+
+  private JobFile() {}
+
+  /** The jobs of a file without command-line settings, as {@code jobs/submit} reads a body. */
+  public static List<ObjectNode> read(byte[] content, Format format, Rules rules) {
+    return read(content, format, rules, Json.object());
+  }
+
+  /**
+   * The jobs of a file, each with {@code settings} (top-level keys, {@code -s}) set on it. For an
+   * lkp-tests file they are set before the expansion, as lkp-tests does: {@code -s nr_threads=8}
+   * replaces the file's list of thread counts rather than making copies of each job.
+   *
+   * @throws InvalidJobException saying what is wrong and where; nothing is made then
+   */
+  public static List<ObjectNode> read(byte[] content, Format format, Rules rules, ObjectNode settings) {
+    return format == Format.JSON ? json(content, rules, settings) : yaml(content, rules, settings);
+  }
+
+  private static List<ObjectNode> json(byte[] content, Rules rules, ObjectNode settings) {
+    JsonNode tree;
+    try {
+      tree = Json.parse(content);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidJobException(e.getMessage());
+    }
+    if (tree == null || tree.isMissingNode()) {
+      throw new InvalidJobException("malformed JSON: no content");
+    }
+    List<JsonNode> jobs = new ArrayList<>();
+    if (tree.isArray()) {
+      tree.forEach(jobs::add);
+    } else {
+      jobs.add(tree);
+    }
+    return literal(jobs, "job", rules, settings);
+  }
+
+  private static List<ObjectNode> yaml(byte[] content, Rules rules, ObjectNode settings) {
+    String text = new String(content, StandardCharsets.UTF_8);
+    LkpTemplates.refuse(text);
+    List<JsonNode> docs = documents(text);
+    if (docs.isEmpty()) {
+      throw new InvalidJobException("the YAML holds no job");
+    }
+    boolean lkp = docs.get(0).isObject();
+    for (int i = 0; i < docs.size(); i++) {
+      JsonNode doc = docs.get(i);
+      if (!doc.isContainerNode()) {
+        throw new InvalidJobException("document " + (i + 1) + " is a single value, not a job;"
+            + " write key: value lines");
+      }
+      if (doc.isObject() != lkp) {
+        throw new InvalidJobException("document " + (i + 1) + " is " + (doc.isArray() ? "a list of jobs" : "a job")
+            + " but document 1 is " + (lkp ? "a job" : "a list of jobs") + "; a file is either one job and"
+            + " its variations (key: value documents) or lists of jobs (- documents), not both");
+      }
+      refuseRuby(doc, "");
+    }
+    if (!lkp) {
+      List<JsonNode> jobs = new ArrayList<>();
+      docs.forEach(d -> d.forEach(jobs::add));
+      return literal(jobs, "item", rules, settings);
+    }
+    JobMatrix matrix = new JobMatrix(rules.listKeys());
+    ObjectNode base = (ObjectNode) docs.get(0);
+    List<JobMatrix.Jobs> each = new ArrayList<>(docs.size());
+    BigInteger count = BigInteger.ZERO;
+    for (JsonNode doc : docs) {
+      // a variation is the base with its top-level keys replaced, as lkp-tests' each_jobs merges it
+      ObjectNode job = doc == base ? base.deepCopy() : base.deepCopy().setAll((ObjectNode) doc);
+      job.setAll(settings.deepCopy());
+      JobMatrix.Jobs jobs = matrix.of(job);
+      each.add(jobs);
+      count = count.add(jobs.count());
+    }
+    ceiling(count, rules);
+    List<ObjectNode> out = new ArrayList<>(count.intValueExact());
+    each.forEach(j -> out.addAll(j.make()));
+    return out;
+  }
+
+  private static List<ObjectNode> literal(List<JsonNode> jobs, String what, Rules rules, ObjectNode settings) {
+    if (jobs.isEmpty()) {
+      throw new InvalidJobException("an empty list holds no job");
+    }
+    ceiling(BigInteger.valueOf(jobs.size()), rules);
+    List<ObjectNode> out = new ArrayList<>(jobs.size());
+    for (int i = 0; i < jobs.size(); i++) {
+      if (!jobs.get(i).isObject()) {
+        throw new InvalidJobException(what + " " + (i + 1) + " of " + jobs.size() + " is not a job: "
+            + (what.equals("item") ? "write it as key: value lines" : "a job must be a JSON object"));
+      }
+      ObjectNode job = (ObjectNode) jobs.get(i).deepCopy();
+      job.setAll(settings.deepCopy());
+      out.add(job);
+    }
+    return out;
+  }
+
+  private static void ceiling(BigInteger count, Rules rules) {
+    if (count.compareTo(BigInteger.valueOf(rules.maxJobs())) > 0) {
+      throw new InvalidJobException("the file would make " + count + " jobs, more than the "
+          + rules.maxJobs() + " that scheduler.submit.max-jobs-per-file allows; nothing was submitted");
+    }
+  }
+
+  /** A quoted {@code "{{ … }}"} parses as a string; lkp-tests would still evaluate it. */
+  private static void refuseRuby(JsonNode node, String path) {
+    if (node.isTextual() && node.asText().matches("(?s).*\\{\\{.*}}.*")) {
+      throw new InvalidJobException(LkpTemplates.rubyExpression(path.isEmpty() ? "a value" : path));
+    }
+    if (node.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        refuseRuby(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey());
+      }
+    } else if (node.isArray()) {
+      node.forEach(e -> refuseRuby(e, path));
+    }
+  }
+
+  /** Each non-empty document as a tree; lists inside a document stay inside it. */
+  private static List<JsonNode> documents(String text) {
+    List<JsonNode> docs = new ArrayList<>();
+    // a parser rather than readValues(): that one would take a top-level list as the documents
+    try (JsonParser parser = new NoAliases((YAMLParser) YAML.createParser(text))) {
+      while (parser.nextToken() != null) {
+        JsonNode doc = YAML.readTree(parser);
+        // an empty document, e.g. after a trailing ---, holds no job and is no mistake
+        if (doc != null && !doc.isNull() && !doc.isMissingNode()
+            && !(doc.isTextual() && doc.asText().isBlank())) {
+          docs.add(doc);
+        }
+      }
+    } catch (InvalidJobException e) {
+      throw e;
+    } catch (JsonProcessingException e) {
+      throw new InvalidJobException("not valid YAML" + where(e.getLocation()) + ": " + problem(e));
+    } catch (IOException e) {
+      throw new InvalidJobException("not valid YAML: " + oneLine(e.getMessage()));
+    } catch (RuntimeException e) {
+      // Jackson wraps some of SnakeYAML's failures in unchecked exceptions
+      if (e.getCause() instanceof JsonProcessingException p) {
+        throw new InvalidJobException("not valid YAML" + where(p.getLocation()) + ": " + problem(p));
+      }
+      throw new InvalidJobException("not valid YAML: " + oneLine(e.getMessage()));
+    }
+    return docs;
+  }
+
+  /**
+   * Jackson reads a YAML alias ({@code *name}) as the text {@code name}, not as the value it
+   * names; a job built from that would be wrong without a word, so an alias is refused.
+   */
+  private static final class NoAliases extends JsonParserDelegate {
+    private final YAMLParser yaml;
+
+    NoAliases(YAMLParser yaml) {
+      super(yaml);
+      this.yaml = yaml;
+    }
+
+    @Override
+    public JsonToken nextToken() throws IOException {
+      JsonToken t = super.nextToken();
+      if (yaml.isCurrentAlias()) {
+        throw new InvalidJobException("line " + yaml.currentLocation().getLineNr() + ": '*" + yaml.getText()
+            + "' is a YAML alias, which the scheduler does not resolve: write the value out");
+      }
+      return t;
+    }
+  }
+
+  /**
+   * Parses {@code -s} settings: {@code key=value}, or lkp-tests' {@code 'key: value'}. A value is
+   * read as a YAML scalar, so {@code nr_threads=8} sets a number, as it would in the file.
+   *
+   * @throws IllegalArgumentException naming the setting that is not one
+   */
+  public static ObjectNode settings(List<String> settings) {
+    ObjectNode set = Json.object();
+    for (String s : settings) {
+      int eq = s.indexOf('=');
+      int colon = s.indexOf(": ");
+      int at = eq >= 0 && (colon < 0 || eq < colon) ? eq : colon;
+      if (at <= 0) {
+        throw new IllegalArgumentException("-s '" + s + "': give key=value");
+      }
+      String key = s.substring(0, at).strip();
+      String text = s.substring(at + (at == colon ? 2 : 1)).strip();
+      if (key.isEmpty()) {
+        throw new IllegalArgumentException("-s '" + s + "': the key is empty");
+      }
+      set.set(key, scalar(text));
+    }
+    return set;
+  }
+
+  private static JsonNode scalar(String text) {
+    if (text.isEmpty()) {
+      return Json.MAPPER.getNodeFactory().textNode("");
+    }
+    try {
+      JsonNode v = YAML.readTree(text);
+      // "a: b" or "[1, 2]" would make a structure; -s sets plain values, so keep those as text
+      if (v != null && (v.isValueNode() || v.isNull())) {
+        return v;
+      }
+    } catch (JsonProcessingException e) {
+      // not a YAML scalar ("*x", "{"): the text as it is
+    }
+    return Json.MAPPER.getNodeFactory().textNode(text);
+  }
+
+  /**
+   * SnakeYAML's message quotes the offending line with a caret under it; on one line that reads
+   * as noise, and the position is already given, so only its naming of the problem is kept.
+   */
+  private static String problem(JsonProcessingException e) {
+    if (e.getCause() instanceof MarkedYAMLException m && m.getProblem() != null) {
+      return oneLine(m.getProblem());
+    }
+    String message = oneLine(e.getOriginalMessage());
+    Matcher twice = DUPLICATE.matcher(message);
+    // Ruby's YAML keeps the last of two equal keys, silently; here it is the author's to fix
+    return twice.lookingAt() ? "'" + twice.group(1) + "' is given twice in one mapping" : message;
+  }
+
+  private static String where(JsonLocation at) {
+    return at == null || at.getLineNr() < 1 ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+  }
+
+  private static String oneLine(String message) {
+    return message == null ? "" : message.strip().replaceAll("\\s*\\n\\s*", " ");
+  }
+}

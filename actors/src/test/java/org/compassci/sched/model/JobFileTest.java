@@ -1,0 +1,302 @@
+package org.compassci.sched.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.ConfigFactory;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.compassci.sched.config.SchedulerSettings;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Job files written for these tests in the lkp-tests format (not copied from lkp-tests), read by
+ * the rules of conf/application.conf.
+ */
+class JobFileTest {
+
+  static final JobFile.Rules RULES = SchedulerSettings.jobFileRules(ConfigFactory.load());
+
+  private static List<ObjectNode> yaml(String text) {
+    return JobFile.read(text.getBytes(StandardCharsets.UTF_8), JobFile.Format.YAML, RULES);
+  }
+
+  private static String refusal(String text) {
+    return assertThrows(InvalidJobException.class, () -> yaml(text)).getMessage();
+  }
+
+  /** The values of one key path in each job, for comparing orders. */
+  private static List<String> column(List<ObjectNode> jobs, String pointer) {
+    List<String> values = new ArrayList<>();
+    jobs.forEach(j -> values.add(j.at(pointer).asText()));
+    return values;
+  }
+
+  @Test
+  void theDocumentedSettingsAreTheDefaults() {
+    assertEquals(10_000, RULES.maxJobs());
+    for (String key : List.of("mac_addr", "initrds_uri", "tags", "cache_dirs", "target_machines",
+        "rootfs_disk", "need_kconfig", "need_file_store")) {
+      assertTrue(RULES.listKeys().contains(key), key);
+    }
+  }
+
+  @Test
+  void aMatrixFileMakesEveryCombinationTheFirstListVaryingSlowest() {
+    List<ObjectNode> jobs = yaml("""
+        suite: pipe-bench
+        category: benchmark
+        testbox: vm-2p8g
+        nr_task:
+        - 200%
+        - 1
+        runtime: 60s
+        pipe-bench:
+          transport:
+          - fifo
+          - unix
+          size: [4k, 64k, 1m]
+        """);
+    assertEquals(12, jobs.size());
+    assertEquals(List.of("200%", "200%", "200%", "200%", "200%", "200%", "1", "1", "1", "1", "1", "1"),
+        column(jobs, "/nr_task"));
+    assertEquals(List.of("fifo", "fifo", "fifo", "unix", "unix", "unix"),
+        column(jobs, "/pipe-bench/transport").subList(0, 6));
+    assertEquals(List.of("4k", "64k", "1m", "4k", "64k", "1m"), column(jobs, "/pipe-bench/size").subList(0, 6));
+    ObjectNode first = jobs.get(0);
+    assertEquals("pipe-bench", first.path("suite").asText());
+    assertEquals("60s", first.path("runtime").asText());
+    assertTrue(first.path("nr_task").isTextual(), "a value, not a list: " + first);
+    assertEquals(1, jobs.get(6).path("nr_task").asInt(), "YAML types kept: " + jobs.get(6));
+    assertEquals(List.of("suite", "category", "testbox", "nr_task", "runtime", "pipe-bench"),
+        iterable(first.fieldNames()), "the file's key order");
+    // every job is a tree of its own: changing one changes no other
+    first.with("pipe-bench").put("size", "changed");
+    assertEquals("4k", jobs.get(3).at("/pipe-bench/size").asText());
+  }
+
+  private static List<String> iterable(java.util.Iterator<String> it) {
+    List<String> l = new ArrayList<>();
+    it.forEachRemaining(l::add);
+    return l;
+  }
+
+  @Test
+  void laterDocumentsAreVariationsOfTheFirstAndTheBaseIsAJobToo() {
+    List<ObjectNode> jobs = yaml("""
+        suite: syscall-loop
+        testbox: dc-8g
+        loops: 1000
+        syscall-loop:
+          duration: 5s
+          call:
+          - all
+
+        ---
+        syscall-loop:
+          duration: 120s
+          call:
+          - getpid
+          - gettid
+          - uname
+        ---
+        testbox: vm-2p8g
+        """);
+    assertEquals(1 + 3 + 1, jobs.size(), jobs.toString());
+    assertEquals(List.of("all", "getpid", "gettid", "uname", "all"), column(jobs, "/syscall-loop/call"));
+    assertEquals(List.of("5s", "120s", "120s", "120s", "5s"), column(jobs, "/syscall-loop/duration"));
+    assertEquals(List.of("dc-8g", "dc-8g", "dc-8g", "dc-8g", "vm-2p8g"), column(jobs, "/testbox"));
+    for (ObjectNode j : jobs) {
+      assertEquals("syscall-loop", j.path("suite").asText(), "kept from the base: " + j);
+      assertEquals(1000, j.path("loops").asInt());
+    }
+  }
+
+  @Test
+  void listsThatAreListsByNatureStayLists() {
+    List<ObjectNode> jobs = yaml("""
+        suite: kbuild-check
+        testbox: taishan200-2280-2s48p-256g
+        target_machines: [taishan200-2280-2s48p-256g--a1, taishan200-2280-2s48p-256g--a2]
+        need_kconfig:
+        - CONFIG_KVM=y
+        - CONFIG_BLK_DEV_LOOP
+        tags: [nic=100g, ssd]
+        hw:
+          mac_addr: ["52:54:00:12:34:56", "52:54:00:12:34:57"]
+        kbuild-check:
+          cache_dirs: [/srv/cache/a, /srv/cache/b]
+          jobs: [1, 2]
+        """);
+    assertEquals(2, jobs.size(), "only kbuild-check.jobs multiplies: " + jobs);
+    for (ObjectNode j : jobs) {
+      assertEquals(2, j.path("target_machines").size(), j.toString());
+      assertEquals(2, j.path("need_kconfig").size());
+      assertEquals(2, j.path("tags").size());
+      assertEquals(2, j.at("/hw/mac_addr").size());
+      assertEquals(2, j.at("/kbuild-check/cache_dirs").size());
+    }
+    assertEquals(List.of("1", "2"), column(jobs, "/kbuild-check/jobs"));
+  }
+
+  @Test
+  void deeperListsAreDataExceptUnderARoleOrASection() {
+    List<ObjectNode> jobs = yaml("""
+        suite: rpc-pair
+        testbox: vm-2p8g
+        cluster: cs-localhost
+        disk:
+          layout:
+            members: [sda, sdb]
+        if role server:
+          rpc-server:
+            threads: [1, 4]
+        program:
+          rpc-client:
+            payload: [64, 1500]
+        """);
+    assertEquals(4, jobs.size(), jobs.toString());
+    assertEquals(2, jobs.get(0).at("/disk/layout/members").size(), "three levels down: data");
+    assertEquals(List.of("1", "1", "4", "4"), column(jobs, "/if role server/rpc-server/threads"));
+    assertEquals(List.of("64", "1500", "64", "1500"), column(jobs, "/program/rpc-client/payload"));
+  }
+
+  @Test
+  void joinedKeysSetSeveralKeysPerValue() {
+    List<ObjectNode> jobs = yaml("""
+        suite: os-smoke
+        testbox: dc-8g
+        os | os_version | docker_image:
+        - openeuler | 22.03 | openeuler:22.03
+        - debian    | 12    | debian:12
+        """);
+    assertEquals(2, jobs.size());
+    assertEquals(List.of("openeuler", "debian"), column(jobs, "/os"));
+    assertEquals(List.of("22.03", "12"), column(jobs, "/os_version"));
+    assertEquals(List.of("openeuler:22.03", "debian:12"), column(jobs, "/docker_image"));
+    assertTrue(jobs.get(0).path("os | os_version | docker_image").isMissingNode());
+    assertTrue(refusal("suite: a\nos | os_version: [openeuler]\n").contains("has 1 value for 2 keys"));
+  }
+
+  @Test
+  void rubyExpressionsTemplatesAndIncludesAreRefusedNamingTheKey() {
+    String expression = refusal("""
+        suite: fs-bench
+        fs-bench:
+          files: 100
+          load: {{
+                  fs == 'xfs' ? 10 : 20
+                }}
+        """);
+    assertTrue(expression.startsWith("fs-bench.load (line 4): '{{ … }}' is a Ruby expression"), expression);
+
+    String inAList = refusal("suite: s\nfs-bench:\n  count:\n  - {{ fs == 'ext4' ? 1 : 2 }}\n");
+    assertTrue(inAList.startsWith("fs-bench.count (line 4): "), inAList);
+
+    String quoted = refusal("suite: s\nsecrets:\n  token: \"{{my_token}}\"\n");
+    assertTrue(quoted.startsWith("secrets.token (line 3): '{{ … }}' is a Ruby expression"), quoted);
+
+    String erb = refusal("suite: s\nssh_key: <%= File.read('/root/.ssh/id.pub') %>\n");
+    assertTrue(erb.startsWith("ssh_key (line 2): '<% … %>' is an ERB template"), erb);
+
+    String include = refusal("<< : jobs/base.yaml\nsuite: s\n");
+    assertTrue(include.startsWith("line 1: '<< : jobs/base.yaml' merges in another job file"), include);
+
+    assertTrue(refusal("suite: s\nx: &v [1, 2]\ny: *v\n").contains("'*v' is a YAML alias"));
+    // a comment may say anything
+    assertEquals(1, yaml("# {{ not evaluated }} <% nor this %>\nsuite: s  # {{ x }}\n").size());
+  }
+
+  @Test
+  void aFileOverTheCeilingIsRefusedWithItsCount() {
+    StringBuilder file = new StringBuilder("suite: wide\n");
+    for (String key : List.of("a", "b", "c")) {
+      file.append(key).append(": [");
+      for (int i = 0; i < 22; i++) {
+        file.append(i == 0 ? "" : ", ").append(i);
+      }
+      file.append("]\n");
+    }
+    String why = refusal(file.toString());
+    assertTrue(why.contains("would make 10648 jobs, more than the 10000"), why);
+    assertTrue(why.contains("scheduler.submit.max-jobs-per-file"), why);
+
+    JobFile.Rules four = new JobFile.Rules(Set.of(), 4);
+    byte[] two = "suite: s\nx: [1, 2]\n---\ny: [1, 2]\n".getBytes(StandardCharsets.UTF_8);
+    InvalidJobException over = assertThrows(InvalidJobException.class,
+        () -> JobFile.read(two, JobFile.Format.YAML, four));
+    assertTrue(over.getMessage().contains("would make 6 jobs, more than the 4"), over.getMessage());
+  }
+
+  @Test
+  void aFileCountedInTheSextillionsIsRefusedWithoutBeingMade() {
+    StringBuilder file = new StringBuilder("suite: s\n");
+    for (int k = 0; k < 21; k++) {
+      file.append("k").append(k).append(": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n");
+    }
+    String why = refusal(file.toString());
+    assertTrue(why.contains("would make 1" + "0".repeat(21) + " jobs"), why);
+  }
+
+  @Test
+  void sequenceDocumentsAndJsonAreTakenAsWritten() {
+    List<ObjectNode> listed = yaml("""
+        - suite: a
+          testbox: dc-8g
+          nr_threads: [1, 2]
+        - suite: b
+          testbox: dc-8g
+        ---
+        - suite: c
+          testbox: dc-8g
+        """);
+    assertEquals(List.of("a", "b", "c"), column(listed, "/suite"));
+    assertTrue(listed.get(0).path("nr_threads").isArray());
+
+    byte[] json = "[{\"suite\":\"a\",\"nr_threads\":[1,2]},{\"suite\":\"b\"}]".getBytes(StandardCharsets.UTF_8);
+    assertEquals(JobFile.Format.JSON, JobFile.Format.of(json));
+    List<ObjectNode> literal = JobFile.read(json, JobFile.Format.JSON, RULES);
+    assertEquals(2, literal.size());
+    assertTrue(literal.get(0).path("nr_threads").isArray(), "JSON lists stay lists");
+    assertEquals(JobFile.Format.YAML, JobFile.Format.of("{suite: a}".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(JobFile.Format.YAML, JobFile.Format.of("suite: a\n".getBytes(StandardCharsets.UTF_8)));
+
+    String mixed = refusal("suite: a\n---\n- suite: b\n");
+    assertTrue(mixed.startsWith("document 2 is a list of jobs but document 1 is a job"), mixed);
+  }
+
+  @Test
+  void settingsReplaceTheFileBeforeItIsExpanded() {
+    ObjectNode set = JobFile.settings(List.of("nr_task=8", "queue: idle", "testbox=vm-2p8g"));
+    List<ObjectNode> jobs = JobFile.read("""
+        suite: s
+        testbox: dc-8g
+        nr_task: [1, 2, 3]
+        mode: [a, b]
+        """.getBytes(StandardCharsets.UTF_8), JobFile.Format.YAML, RULES, set);
+    assertEquals(2, jobs.size(), "nr_task is no longer a list: " + jobs);
+    for (JsonNode j : jobs) {
+      assertEquals(8, j.path("nr_task").asInt());
+      assertTrue(j.path("nr_task").isNumber());
+      assertEquals("idle", j.path("queue").asText());
+      assertEquals("vm-2p8g", j.path("testbox").asText());
+    }
+    assertThrows(IllegalArgumentException.class, () -> JobFile.settings(List.of("novalue")));
+  }
+
+  @Test
+  void whatCannotMakeAJobIsRefused() {
+    assertTrue(refusal("suite: a\nmode: []\n").startsWith("mode: an empty list makes no job"));
+    assertTrue(refusal("# only a comment\n").contains("holds no job"));
+    assertTrue(refusal("suite: a\nsuite: b\n").contains("'suite' is given twice"));
+    assertTrue(refusal("suite: [unclosed\n").startsWith("not valid YAML at line "));
+    assertTrue(refusal("just text\n").startsWith("document 1 is a single value"));
+    assertTrue(refusal("- 1\n- 2\n").startsWith("item 1 of 2 is not a job"));
+    assertTrue(refusal("[]\n").startsWith("an empty list holds no job"));
+  }
+}
