@@ -78,4 +78,34 @@ final class Tools {
     }
     return new Run(p.exitValue(), new String(out.get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8));
   }
+
+  /**
+   * Waits (at most 10 s) until nothing below {@code dir} changes for half a second: the embedded
+   * store's pool closes its connections, and H2 its file, after the actor system has stopped.
+   */
+  static void awaitQuiet(Path dir) throws Exception {
+    Map<String, Long> before = snapshot(dir);
+    for (int i = 0; i < 20; i++) {
+      Thread.sleep(500);
+      Map<String, Long> now = snapshot(dir);
+      if (now.equals(before)) {
+        return;
+      }
+      before = now;
+    }
+  }
+
+  private static Map<String, Long> snapshot(Path dir) throws Exception {
+    Map<String, Long> m = new java.util.TreeMap<>();
+    try (var all = Files.walk(dir)) {
+      all.forEach(p -> {
+        try {
+          m.put(p.toString(), Files.getLastModifiedTime(p).toMillis() * 31 + Files.size(p));
+        } catch (java.io.IOException gone) {
+          m.put(p.toString(), -1L);
+        }
+      });
+    }
+    return m;
+  }
 }

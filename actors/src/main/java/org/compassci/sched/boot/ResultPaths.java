@@ -43,7 +43,7 @@ public final class ResultPaths {
     return out;
   }
 
-  /** One file or folder name: not empty, not . or .., no NUL, slash or backslash, at most 255 bytes. */
+  /** One file or folder name: not empty, not . or .., no NUL, control character, slash or backslash, at most 255 bytes. */
   public static String part(String name) {
     if (name.isEmpty()) {
       throw new UploadRefused(403, "an empty part in the path (an absolute path, or //)");
@@ -55,6 +55,9 @@ public final class ResultPaths {
       char c = name.charAt(i);
       if (c == 0) {
         throw new UploadRefused(403, "a NUL byte in the path");
+      }
+      if (c < 0x20 || c == 0x7f) {
+        throw new UploadRefused(403, "a control character in the path");
       }
       if (c == '/' || c == '\\') {
         throw new UploadRefused(403, "a slash inside a name of the path");

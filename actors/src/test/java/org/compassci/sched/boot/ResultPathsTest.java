@@ -26,7 +26,7 @@ class ResultPathsTest {
   @Test
   void traversalAbsolutePathsNulAndHiddenSlashesAre403() {
     for (String p : new String[] {ROOT + "/../43/x", ROOT + "/%2e%2e/43/x", ROOT + "//etc/passwd",
-        ROOT + "/a%00b", ROOT + "/a%2fb", ROOT + "/a%5cb", ROOT + "/./x", ROOT + "/x/", ROOT + "/%zz",
+        ROOT + "/a%00b", ROOT + "/a%0Ab", ROOT + "/a%2fb", ROOT + "/a%5cb", ROOT + "/./x", ROOT + "/x/", ROOT + "/%zz",
         ROOT + "/%c3%28", "relative/x", ROOT + "/" + "a".repeat(256)}) {
       UploadRefused e = assertThrows(UploadRefused.class,
           () -> ResultPaths.below(ROOT, ResultPaths.parts(p, false)), p);
