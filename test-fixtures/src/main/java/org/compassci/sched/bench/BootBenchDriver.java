@@ -43,7 +43,7 @@ public final class BootBenchDriver {
     StringBuilder lua = new StringBuilder("return {\n");
     for (int i = 0; i < BOXES; i++) {
       Files.writeString(hosts.resolve(String.format("bmb--%04d", i)),
-          "mac_addr: " + mac(i).replace('-', ':') + "\narch: x86_64\nmemory: 512G\nnr_cpu: 64\n");
+          "mac_addr: " + mac(i).replace('-', ':') + "\narch: x86_64\nmemory: 512G\nnr_cpu: 64\ntags: [rack=r0]\n");
       lua.append("  \"").append(mac(i)).append("\",\n");
     }
     Files.writeString(dir.resolve("macs.lua"), lua.append("}\n"));
@@ -67,6 +67,9 @@ public final class BootBenchDriver {
         j.putObject("monitor").putNull("vmstat").putNull("meminfo");
         j.putObject("setup").putObject("cpufreq_governor").put("governor", "performance");
         j.putArray("tags").add("rack=r" + r.nextInt(1));
+        // about 1 KB in all, as Compass-CI jobs are
+        j.put("kconfig", "x86_64-rhel-8.3").put("compiler", "gcc-12").put("rootfs", "openeuler-22.03-LTS-x86_64")
+            .put("description", "hackbench on a bare-metal box; ".repeat(8 + r.nextInt(4)));
       }
       byte[] out = Json.bytes(batch);
       bytes += out.length;
