@@ -1,17 +1,14 @@
 package org.compassci.sched.boot;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.zip.Deflater;
-import java.util.zip.GZIPOutputStream;
+import java.util.zip.CRC32;
 import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
 import org.apache.commons.compress.archivers.cpio.CpioArchiveOutputStream;
 import org.apache.commons.compress.archivers.cpio.CpioConstants;
@@ -55,8 +52,6 @@ public final class JobPackage {
     }
   }
 
-  private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder().build());
-
   private JobPackage() {}
 
   /**
@@ -66,7 +61,10 @@ public final class JobPackage {
    * {@code SCHED_PORT}, all naming {@code at}.
    */
   public static ObjectNode jobYaml(ObjectNode job, String token, Endpoint at) {
-    ObjectNode out = job.deepCopy();
+    return jobYamlInPlace(job.deepCopy(), token, at);
+  }
+
+  private static ObjectNode jobYamlInPlace(ObjectNode out, String token, Endpoint at) {
     for (Iterator<String> it = out.fieldNames(); it.hasNext(); ) {
       String k = it.next();
       if (k.startsWith("_") || k.equals("job2sh") || k.equals("secrets")) {
@@ -94,26 +92,25 @@ public final class JobPackage {
    * script cannot be written.
    */
   public static byte[] build(ObjectNode job, String token, Endpoint at, JsonNode secrets, long mtimeSeconds) {
-    ObjectNode yaml = jobYaml(job, token, at);
-    String script = JobScript.render(yaml, job.get("job2sh"));
-    try {
-      byte[] secretsYaml = secrets == null || secrets.isNull() ? null : YAML.writeValueAsBytes(secrets);
-      return pack(YAML.writeValueAsBytes(yaml), script.getBytes(StandardCharsets.UTF_8), secretsYaml, mtimeSeconds);
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("the job cannot be written as YAML: " + e.getOriginalMessage());
-    }
+    return buildOwned(job.deepCopy(), token, at, secrets, mtimeSeconds);
   }
 
-  /** The archive itself: gzip (fastest level: the files are a few KB) of cpio newc. */
+  /** The same, for a document the caller hands over: it is changed into job.yaml's content. */
+  public static byte[] buildOwned(ObjectNode job, String token, Endpoint at, JsonNode secrets, long mtimeSeconds) {
+    JsonNode job2sh = job.get("job2sh");
+    ObjectNode yaml = jobYamlInPlace(job, token, at);
+    String script = JobScript.render(yaml, job2sh);
+    byte[] secretsYaml = secrets == null || secrets.isNull() ? null
+        : secrets.isObject() ? JobYaml.write((ObjectNode) secrets) : null;
+    return pack(JobYaml.write(yaml), script.getBytes(StandardCharsets.UTF_8), secretsYaml, mtimeSeconds);
+  }
+
+  /** The archive itself: cpio newc in memory, then gzip (fastest level: the files are a few KB). */
   static byte[] pack(byte[] jobYaml, byte[] jobSh, byte[] secretsYaml, long mtimeSeconds) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(2048 + (jobYaml.length + jobSh.length) / 3);
-    try (GZIPOutputStream gz = new GZIPOutputStream(out, 8192) {
-          {
-            def.setLevel(Deflater.BEST_SPEED);
-          }
-        };
-        CpioArchiveOutputStream cpio = new CpioArchiveOutputStream(gz, CpioConstants.FORMAT_NEW,
-            CpioConstants.BLOCK_SIZE, "US-ASCII")) {
+    ByteArrayOutputStream raw = new ByteArrayOutputStream(1024 + jobYaml.length + jobSh.length
+        + (secretsYaml == null ? 0 : secretsYaml.length + 128));
+    try (CpioArchiveOutputStream cpio = new CpioArchiveOutputStream(raw, CpioConstants.FORMAT_NEW,
+        CpioConstants.BLOCK_SIZE, "US-ASCII")) {
       directory(cpio, "lkp", 1, mtimeSeconds);
       directory(cpio, "lkp/scheduled", 2, mtimeSeconds);
       file(cpio, "lkp/scheduled/job.yaml", 3, 0644, jobYaml, mtimeSeconds);
@@ -124,7 +121,41 @@ public final class JobPackage {
     } catch (IOException e) {
       throw new UncheckedIOException("writing to memory failed", e);
     }
+    return gzip(raw.toByteArray());
+  }
+
+  /** One deflater per thread, reset for each package: making one costs more than a package's deflating. */
+  private static final ThreadLocal<Deflater> DEFLATER =
+      ThreadLocal.withInitial(() -> new Deflater(Deflater.BEST_SPEED, true));
+
+  /** RFC 1952: header, raw deflate, CRC-32 and length. */
+  static byte[] gzip(byte[] data) {
+    Deflater d = DEFLATER.get();
+    d.reset();
+    d.setInput(data);
+    d.finish();
+    ByteArrayOutputStream out = new ByteArrayOutputStream(data.length / 2 + 64);
+    out.write(GZIP_HEADER, 0, GZIP_HEADER.length);
+    byte[] buf = new byte[4096];
+    while (!d.finished()) {
+      int n = d.deflate(buf);
+      out.write(buf, 0, n);
+    }
+    CRC32 crc = new CRC32();
+    crc.update(data);
+    writeIntLE(out, (int) crc.getValue());
+    writeIntLE(out, data.length);
     return out.toByteArray();
+  }
+
+  /** Magic, deflate, no flags, no time, fastest, Unix. */
+  private static final byte[] GZIP_HEADER = {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 4, 3};
+
+  private static void writeIntLE(ByteArrayOutputStream out, int v) {
+    out.write(v & 0xff);
+    out.write((v >>> 8) & 0xff);
+    out.write((v >>> 16) & 0xff);
+    out.write((v >>> 24) & 0xff);
   }
 
   private static void directory(CpioArchiveOutputStream cpio, String name, long inode, long mtime) throws IOException {

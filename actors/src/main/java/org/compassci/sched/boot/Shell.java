@@ -1,20 +1,25 @@
 package org.compassci.sched.boot;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.regex.Pattern;
 
 /** Quoting for POSIX sh: what job.sh holds must never be expanded or run by the box's shell. */
 public final class Shell {
-
-  private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
-  /** Characters no shell treats specially in a word: such a value needs no quotes. */
-  private static final Pattern PLAIN = Pattern.compile("[A-Za-z0-9_+=:@/.,-]+");
 
   private Shell() {}
 
   /** A shell variable name: job keys such as "#! jobs/x.yaml" or "hw.memory" are not. */
   public static boolean isName(String key) {
-    return NAME.matcher(key).matches();
+    if (key.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -26,9 +31,20 @@ public final class Shell {
     return "'" + s.replace("'", "'\\''") + "'";
   }
 
-  /** A word as short as it can be: bare when plain, else single-quoted. */
+  /** A word as short as it can be: bare when only letters, digits and _+=:@/.,- (nothing a shell reads), else single-quoted. */
   public static String word(String v) {
-    return PLAIN.matcher(v).matches() ? v : quote(v);
+    if (v.isEmpty()) {
+      return "''";
+    }
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      boolean plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || "_+=:@/.,-".indexOf(c) >= 0;
+      if (!plain) {
+        return quote(v);
+      }
+    }
+    return v;
   }
 
   /**
