@@ -246,7 +246,7 @@ public final class BootRoutes extends AllDirectives {
     }
     byte[] cgz;
     try {
-      cgz = JobPackage.build(doc, l.token(), l.scheduler(), secrets, Instant.now().getEpochSecond());
+      cgz = JobPackage.buildOwned(doc, l.token(), l.scheduler(), secrets, Instant.now().getEpochSecond());
     } catch (IllegalArgumentException e) {
       return Responses.text(StatusCodes.GONE, "job " + l.jobId() + " cannot be packed: " + e.getMessage());
     }
