@@ -233,8 +233,9 @@ run_watch() {
 # queued. Two phases, each a wrk run with 64 connections, alternating 3 times after a warm-up:
 # boot answers by MAC (every 200 is a hand-out, durable before its answer; the package path in
 # each script is kept), then downloads of those packages (each built in the server when asked;
-# the first download of each moves its job to boot, durably). Then packages built in process
-# alone (PackageBench). One line: {"bench":"boot",...}.
+# the first download of each moves its job to boot, durably), then the same downloads again
+# (served while the jobs boot: no store write). Then packages built in process alone
+# (PackageBench). One line: {"bench":"boot",...}.
 run_boot() {
   need_wrk
   build_jar
@@ -255,6 +256,8 @@ run_boot() {
   for rep in $(seq "$reps"); do
     wrk_run boot "boot-$rep" "$seconds" "$tmp/macs.lua" "$tmp/paths-$rep.lua"
     wrk_run package "package-$rep" "$seconds" "$tmp/paths-$rep.lua"
+    # the same links again, while their jobs boot: the package without the store's write
+    wrk_run package "again-$rep" "$seconds" "$tmp/paths-$rep.lua"
     top_up "$queued"
   done
   local build

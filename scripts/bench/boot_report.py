@@ -8,7 +8,8 @@ boot_per_s counts 200 answers of /boot.ipxe/mac/<mac> (each one a hand-out, dura
 answer); package_per_s counts 200 answers of job.cgz downloads (each package built when it is
 asked for; first_download_share says how many of them were a job's first download, which also
 moves the job to boot with a durable write). p99_ms is the boot answers' p99; package_p99_ms the
-downloads'.
+downloads'. redownload_per_s: the same links downloaded again while their jobs boot (the
+package built and served, without the store's write).
 """
 import json
 import statistics
@@ -27,7 +28,7 @@ def count_paths(path):
 
 def main():
     d, reps, connections, build = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
-    boot, pkg, first = [], [], []
+    boot, pkg, first, again = [], [], [], []
     errors = 0
     for r in range(1, reps + 1):
         b = load(f"{d}/boot-{r}.json")
@@ -36,6 +37,9 @@ def main():
         ok = p["status"].get("200", 0)
         pkg.append((ok / p["duration_s"], p["p99_ms"]))
         first.append(min(count_paths(f"{d}/paths-{r}.lua"), ok) / ok if ok else 0)
+        a = load(f"{d}/again-{r}.json")
+        again.append((a["status"].get("200", 0) / a["duration_s"], a["p99_ms"]))
+        errors += sum(n for s, n in a["status"].items() if s != "200")
         errors += sum(n for s, n in p["status"].items() if s != "200")
         errors += sum(n for s, n in b["status"].items() if s not in ("200", "404"))
         errors += sum(b["errors"][k] + p["errors"][k] for k in ("connect", "read", "write", "timeout"))
@@ -46,6 +50,8 @@ def main():
         "p99_ms": round(statistics.median(x[1] for x in boot), 2),
         "package_p99_ms": round(statistics.median(x[1] for x in pkg), 2),
         "first_download_share": round(statistics.median(first), 3),
+        "redownload_per_s": round(statistics.median(x[0] for x in again)),
+        "redownload_p99_ms": round(statistics.median(x[1] for x in again), 2),
         "build_per_s": build["build_per_s"],
         "cgz_bytes": build["cgz_bytes"],
         "queued": 100000,
