@@ -118,7 +118,7 @@ wait_ready() {
   echo "bench: server pid $server_pid at $base, store in $tmp/data" >&2
 }
 
-# matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, boxes_seen, ...)
+# matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, parked, ...)
 matcher_field() { curl -sf "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
 
 # top_up N: bulk submits of the arrays in $tmp/fill, the next ones in turn, 3 at a time, until
@@ -182,7 +182,8 @@ run_http() {
     top_up "$queued"
     wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
   done
-  echo "bench: $(matcher_field boxes_seen) of $boxes boxes have asked" >&2
+  echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=1" \
+    | sed 's/.*"total":\([0-9]*\).*/\1/') of $boxes boxes have asked" >&2
   for rep in $(seq "$reps"); do
     wrk_run health "health-$rep" "$seconds"
     top_up "$queued"
