@@ -113,6 +113,7 @@ class BootRoutesTest {
     assertTrue(m.find(), text);
     RawHttp.Reply pkg = raw.get(m.group(2));
     assertEquals(200, pkg.status(), pkg.text());
+    assertEquals("application/gzip", pkg.raw().headers().firstValue("Content-Type").orElse(""));
     assertEquals("boot", job(id).path("job_stage").asText(), "the first download moves the job to boot");
     Map<String, byte[]> files = unpack(pkg.body());
     JsonNode yaml = new YAMLMapper().readTree(files.get("lkp/scheduled/job.yaml"));

@@ -54,6 +54,10 @@ public final class BootRoutes extends AllDirectives {
 
   private static final Logger LOG = LoggerFactory.getLogger(BootRoutes.class);
 
+  /** application/gzip (RFC 6713), which Pekko does not name. */
+  private static final org.apache.pekko.http.javadsl.model.ContentType GZIP = ContentTypes.create(
+      MediaTypes.applicationBinary("gzip", MediaTypes.NOT_COMPRESSIBLE, "cgz", "gz"));
+
   private final Gateway gw;
   private final BootContext boot;
   private final ManageRoutes manage;
@@ -251,7 +255,7 @@ public final class BootRoutes extends AllDirectives {
       return Responses.text(StatusCodes.GONE, "job " + l.jobId() + " cannot be packed: " + e.getMessage());
     }
     return HttpResponse.create().withStatus(StatusCodes.OK)
-        .withEntity(org.apache.pekko.http.javadsl.model.ContentTypes.create(MediaTypes.APPLICATION_X_GZIP), cgz)
+        .withEntity(GZIP, cgz)
         .addHeader(CacheControl.create(CacheDirectives.NO_STORE));
   }
 
