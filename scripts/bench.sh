@@ -4,6 +4,8 @@
 #   scripts/bench.sh http      the server jar on loopback, embedded store, driven by wrk with 64
 #                              keep-alive connections: health, submit, dispatch (100,000 queued)
 #   scripts/bench.sh watch     the heap per open event stream (2,000 streams on the server jar)
+#   scripts/bench.sh restart   SIGKILL with 100,000 and 300,000 queued, start again: health, first
+#                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others)
 #   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
 #   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
 #                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
@@ -266,13 +268,83 @@ run_boot() {
   python3 scripts/bench/boot_report.py "$tmp" "$reps" "$connections" "$build"
 }
 
+# ---------------------------------------------------------------- restart
+# The jar, started as the README starts it, filled with N queued jobs by bulk submits, killed
+# with SIGKILL, then started again on the same data: seconds from the new process's start to
+# health 200 and to the first dispatch that hands a job out, then the used heap after a full
+# GC and the process's RSS, with the N jobs queued.
+restart_queued=${BENCH_RESTART_QUEUED:-100000 300000}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# the README's command: keep these options and the README's run command the same
+readme_jvm=(${BENCH_README_JVM:-})
+
+start_readme_server() {
+  env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_ADMIN_TOKEN \
+    SCHED_HOST=127.0.0.1 SCHED_PORT="$1" SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
+    java "${readme_jvm[@]}" -jar "$jar" >>"$tmp/server.log" 2>&1 &
+  server_pid=$!
+}
+
+seconds_since() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" "$1" "$EPOCHREALTIME"; }
+
+restart_one() {
+  local n=$1 port t0 health_s="" dispatch_s="" q status heap rss fill_rss
+  tmp=$(mktemp -d)
+  port=$(free_port)
+  start_readme_server "$port"
+  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
+  base=http://127.0.0.1:$port
+  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.1; done
+  top_up "$n"
+  sleep 5 # what the lab sees once the fill is over, not in the middle of a collection
+  fill_rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
+  kill -9 "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  sed -n 's/^"\(.*\)",$/\1/p' "$tmp/boxes.lua" >"$tmp/boxes.txt"
+  t0=$EPOCHREALTIME
+  start_readme_server "$port"
+  for _ in $(seq 3000); do
+    if [ -z "$health_s" ] && curl -sf -o /dev/null "$base/scheduler/v1/health"; then
+      health_s=$(seconds_since "$t0")
+    fi
+    if [ -n "$health_s" ]; then
+      q=$(shuf -n1 "$tmp/boxes.txt")
+      status=$(curl -s -o /dev/null -w '%{http_code}' "$base/scheduler/v1/jobs/dispatch?$q")
+      if [ "$status" = 200 ]; then dispatch_s=$(seconds_since "$t0"); break; fi
+    fi
+    sleep 0.02
+  done
+  [ -n "$dispatch_s" ] || { echo "bench: no dispatch after the restart" >&2; tail "$tmp/server.log" >&2; exit 1; }
+  jcmd "$server_pid" GC.run >/dev/null
+  # every generation's "total ..K, used ..K" (one line for G1, two for Serial), not Metaspace
+  heap=$(jcmd "$server_pid" GC.heap_info | grep -o 'total [0-9]*K, used [0-9]*K' \
+    | sed 's/.*used \([0-9]*\)K/\1/' | paste -sd+)
+  heap=$((heap))
+  rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
+  echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$((fill_rss / 1024))}"
+  cleanup
+  server_pid=""
+  tmp=""
+}
+
+run_restart() {
+  build_jar
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  fill_next=0
+  for n in $restart_queued; do restart_one "$n"; done
+}
+
 case "$mode" in
+  restart) run_restart ;;
   matcher) run_matcher ;;
   jmh) run_jmh ;;
   http) run_http ;;
   watch) run_watch ;;
   boot) run_boot ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
-  all) run_matcher; (run_http); run_watch ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|boot|claims|all|jmh]" >&2; exit 2 ;;
+  all) run_matcher; (run_http); run_watch; (run_restart) ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|claims|all|jmh]" >&2; exit 2 ;;
 esac

@@ -6,10 +6,9 @@ import java.util.List;
  * The embedded store's dialect (H2 2.x). A hand-out is a row inserted into a small
  * {@code handouts} table rather than an update of the job's row: updating a random row of a
  * large table rewrites its page and a page of each stage index on every commit, which made the
- * hand-out fifteen times dearer. The {@code job_view} that every read goes through lays the
- * hand-out over the job (stage dispatch, host, token, time); the next write of the job replaces
- * the row and drops the hand-out. Only this process opens the file, so nothing else reads the
- * table directly.
+ * hand-out fifteen times dearer. Every read joins the two and lays the hand-out over the job
+ * (stage dispatch, host, token, time); the next write of the job replaces the row and drops the
+ * hand-out. Only this process opens the file, so nothing else reads the table directly.
  */
 final class H2Dialect implements SqlDialect {
 
@@ -42,22 +41,45 @@ final class H2Dialect implements SqlDialect {
     return "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS " + column;
   }
 
+  // a hand-out counts only over a job still in submit: any later write supersedes it
+  private static final String HANDED_OUT = "h.id IS NOT NULL AND j.stage = 'submit'";
+
+  private static String handedOr(String fromHandout, String fromJob) {
+    return "CASE WHEN " + HANDED_OUT + " THEN " + fromHandout + " ELSE " + fromJob + " END";
+  }
+
   @Override
   public List<String> afterColumns() {
-    return List.of(
-        // a hand-out counts only over a job still in submit: any later write supersedes it
-        "CREATE OR REPLACE VIEW job_view AS SELECT j.id,"
-            + " CASE WHEN h.id IS NOT NULL AND j.stage = 'submit' THEN 'dispatch' ELSE j.stage END AS stage,"
-            + " j.health, j.readiness, j.tenant, j.tbox_group, j.submit_time, j.doc,"
-            + " CASE WHEN h.id IS NOT NULL AND j.stage = 'submit' THEN h.host ELSE j.host END AS host,"
-            + " CASE WHEN h.id IS NOT NULL AND j.stage = 'submit' THEN h.token_hash ELSE j.token_hash END AS token_hash,"
-            + " CASE WHEN h.id IS NOT NULL AND j.stage = 'submit' THEN h.dispatch_time ELSE j.dispatch_time END AS dispatch_time"
-            + " FROM jobs j LEFT JOIN handouts h ON h.id = j.id");
+    // reads went through this view once; H2 cannot page through a view in index order (each
+    // page of a load read every row past it: 200,000 jobs took 6.3 s, joined directly 0.2 s)
+    return List.of("DROP VIEW IF EXISTS job_view");
   }
 
   @Override
   public String readFrom() {
-    return "job_view";
+    return "jobs j LEFT JOIN handouts h ON h.id = j.id";
+  }
+
+  @Override
+  public String columns() {
+    return "j.id, " + stageColumn() + ", j.health, j.readiness, j.tenant, j.tbox_group, j.submit_time,"
+        + " j.doc, " + handedOr("h.host", "j.host") + ", " + handedOr("h.token_hash", "j.token_hash")
+        + ", " + handedOr("h.dispatch_time", "j.dispatch_time");
+  }
+
+  @Override
+  public String idColumn() {
+    return "j.id";
+  }
+
+  @Override
+  public String stageColumn() {
+    return handedOr("'dispatch'", "j.stage");
+  }
+
+  @Override
+  public String tenantColumn() {
+    return "j.tenant";
   }
 
   /**

@@ -125,29 +125,44 @@ public interface SqlDialect {
         + ", host, token_hash, dispatch_time";
   }
 
+  /** How the reads name the job's id, stage and tenant in {@link #readFrom()}. */
+  default String idColumn() {
+    return "id";
+  }
+
+  default String stageColumn() {
+    return "stage";
+  }
+
+  default String tenantColumn() {
+    return "tenant";
+  }
+
   default String selectById() {
-    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE id = ?" + selectSuffix(1);
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + idColumn() + " = ?" + selectSuffix(1);
   }
 
   default String selectByIds(int count) {
-    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE id IN (" + marks(count) + ")" + selectSuffix(count);
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + idColumn() + " IN (" + marks(count) + ")"
+        + selectSuffix(count);
   }
 
   /** Parameters: the {@code stageCount} stages, then the id to start after. */
   default String selectByStage(int stageCount, int limit) {
-    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE stage IN (" + marks(stageCount) + ") AND id > ?"
-        + " ORDER BY id" + selectSuffix(limit);
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + stageColumn() + " IN (" + marks(stageCount)
+        + ") AND " + idColumn() + " > ? ORDER BY " + idColumn() + selectSuffix(limit);
   }
 
   /** Parameters: stage, tenant, the id to start after. */
   default String selectByStageAndTenant(int limit) {
-    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE stage = ? AND tenant = ? AND id > ?"
-        + " ORDER BY id" + selectSuffix(limit);
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + stageColumn() + " = ? AND " + tenantColumn()
+        + " = ? AND " + idColumn() + " > ? ORDER BY " + idColumn() + selectSuffix(limit);
   }
 
   /** Parameter: the stage. Answers rows of (tenant, count). */
   default String countByTenant() {
-    return "SELECT tenant, COUNT(*) FROM " + readFrom() + " WHERE stage = ? GROUP BY tenant" + selectSuffix(MAX_TENANTS);
+    return "SELECT " + tenantColumn() + ", COUNT(*) FROM " + readFrom() + " WHERE " + stageColumn() + " = ? GROUP BY "
+        + tenantColumn() + selectSuffix(MAX_TENANTS);
   }
 
   private static String marks(int count) {
