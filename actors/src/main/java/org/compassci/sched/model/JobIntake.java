@@ -66,6 +66,12 @@ public final class JobIntake {
     }
 
     String suite = requiredText(doc, "suite");
+    checkJob2sh(doc.get("job2sh"));
+    String testbox = optionalText(doc, "testbox");
+    String group = optionalText(doc, "tbox_group");
+    if (testbox == null && group == null) {
+      throw new InvalidJobException("testbox: required (a machine, a machine group, or a shape like vm-2p8g)");
+    }
     for (String f : PATH_FIELDS) {
       JsonNode v = doc.get(f);
       if (v == null || v.isNull()) {
@@ -78,12 +84,6 @@ public final class JobIntake {
       if (!v.asText().isBlank()) {
         checkPathComponent(f, v.asText().trim());
       }
-    }
-    checkJob2sh(doc.get("job2sh"));
-    String testbox = optionalText(doc, "testbox");
-    String group = optionalText(doc, "tbox_group");
-    if (testbox == null && group == null) {
-      throw new InvalidJobException("testbox: required (a machine, a machine group, or a shape like vm-2p8g)");
     }
     String type = optionalText(doc, "tbox_type");
     if (type == null) {
