@@ -7,6 +7,8 @@
 #   scripts/bench.sh restart   SIGKILL with 100,000 and 300,000 queued, start again: health, first
 #                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others)
 #   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
+#   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
+#                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
 # Everything but the JSON lines goes to stderr.
@@ -250,6 +252,43 @@ run_watch() {
   tmp=""
 }
 
+# ---------------------------------------------------------------- boot
+# Bare-metal boxes: the jar with a lab of 1,000 hosts (BootBenchDriver), 100,000 hardware jobs
+# queued. Two phases, each a wrk run with 64 connections, alternating 3 times after a warm-up:
+# boot answers by MAC (every 200 is a hand-out, durable before its answer; the package path in
+# each script is kept), then downloads of those packages (each built in the server when asked;
+# the first download of each moves its job to boot, durably), then the same downloads again
+# (served while the jobs boot: no store write). Then packages built in process alone
+# (PackageBench). One line: {"bench":"boot",...}.
+run_boot() {
+  need_wrk
+  build_jar
+  tmp=$(mktemp -d)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  java -cp "$cp" org.compassci.sched.bench.BootBenchDriver "$tmp" >&2
+  # the server reads the lab's hosts/ folder at start, and results go to a folder of this run
+  SCHED_LAB_HOSTS="$tmp/hosts" SCHED_RESULTS_DIR="$tmp/results" start_server
+  wait_ready
+  top_up "$queued"
+  echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=0" | sed 's/.*"total":\([0-9]*\).*/\1/') lab hosts known" >&2
+  for run in 1 2; do
+    wrk_run boot "warmup-boot-$run" "$seconds" "$tmp/macs.lua" "$tmp/paths-warmup-$run.lua"
+    wrk_run package "warmup-package-$run" "$seconds" "$tmp/paths-warmup-$run.lua"
+    top_up "$queued"
+  done
+  for rep in $(seq "$reps"); do
+    wrk_run boot "boot-$rep" "$seconds" "$tmp/macs.lua" "$tmp/paths-$rep.lua"
+    wrk_run package "package-$rep" "$seconds" "$tmp/paths-$rep.lua"
+    # the same links again, while their jobs boot: the package without the store's write
+    wrk_run package "again-$rep" "$seconds" "$tmp/paths-$rep.lua"
+    top_up "$queued"
+  done
+  local build
+  build=$(java -Xms512m -Xmx512m -cp "$cp" org.compassci.sched.bench.PackageBench)
+  python3 scripts/bench/boot_report.py "$tmp" "$reps" "$connections" "$build"
+}
+
 # ---------------------------------------------------------------- restart
 # The jar, started as the README starts it, filled with N queued jobs by bulk submits, killed
 # with SIGKILL, then started again on the same data: seconds from the new process's start to
@@ -325,7 +364,8 @@ case "$mode" in
   jmh) run_jmh ;;
   http) run_http ;;
   watch) run_watch ;;
+  boot) run_boot ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
   all) run_matcher; (run_http); run_watch; (run_restart) ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|claims|all|jmh]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|claims|all|jmh]" >&2; exit 2 ;;
 esac

@@ -42,7 +42,14 @@ import org.compassci.sched.persistence.RedisClaims;
 public final class SchedulerApp {
 
   /** A running scheduler: its actor system and the address it listens on. */
-  public record Running(ActorSystem<Void> system, InetSocketAddress address, String store) {
+  public record Running(ActorSystem<Void> system, InetSocketAddress address, String store,
+      ActorRef<HostRegistryActor.Command> hosts) {
+
+    /** Read the lab's hosts/ folder again (what SIGHUP does). */
+    public void reloadLab() {
+      hosts.tell(new HostRegistryActor.ReloadLab(system.ignoreRef()));
+    }
+
     public CompletionStage<Done> stop() {
       return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
     }
@@ -71,13 +78,23 @@ public final class SchedulerApp {
     }
   }
 
+  /** The key that seals secrets and package links; throws BadSettingException when it cannot be had. */
+  static byte[] masterKey(SchedulerSettings s) {
+    try {
+      return org.compassci.sched.boot.Sealer.masterKey(s.boot().secretsKey(), s.dataDir().resolve("secrets.key"));
+    } catch (IllegalArgumentException e) {
+      throw new BadSettingException("scheduler.secrets-key (SCHED_SECRETS_KEY)", e.getMessage());
+    }
+  }
+
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
+    byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     Optional<RedisClaims> redis = settings.redisUrl()
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, started), "scheduler", config);
+        guardian(settings, store, redis, key, started), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
       store.close();
       redis.ifPresent(RedisClaims::close);
@@ -91,7 +108,7 @@ public final class SchedulerApp {
   }
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
-      Optional<RedisClaims> redis, CompletableFuture<Running> started) {
+      Optional<RedisClaims> redis, byte[] key, CompletableFuture<Running> started) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Clock clock = Clock.systemUTC();
@@ -102,7 +119,10 @@ public final class SchedulerApp {
           ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
               clock)), "extract");
       ActorRef<HostRegistryActor.Command> hosts = ctx.spawn(restarts.supervise("hosts",
-          HostRegistryActor.create(s.hostsOfflineAfter(), clock)), "hosts");
+          HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+      ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
+          org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),
+              s.boot().maxUploadJobBytes(), clock)), "uploads");
       ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(restarts.supervise("lifecycle",
           LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
       ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
@@ -116,6 +136,7 @@ public final class SchedulerApp {
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
       List.of(persistence, extractor, hosts, lifecycle, watch, matcher, stats).forEach(ctx::watch);
+      ctx.watch(uploads);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
           restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
@@ -126,7 +147,12 @@ public final class SchedulerApp {
           AskPattern.<PersistenceActor.Command, Done>ask(persistence, PersistenceActor.Drain::new,
               Duration.ofSeconds(10), system.scheduler()));
 
-      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, s.adminToken()).routes(),
+      org.compassci.sched.http.BootContext boot = new org.compassci.sched.http.BootContext(
+          org.compassci.sched.boot.Sealer.derive(key, "package-links"),
+          org.compassci.sched.boot.Sealer.derive(key, "secrets"),
+          new org.compassci.sched.boot.BootPlan.Prefixes(s.boot().osHttpPrefix(), s.boot().initrdHttpPrefix()),
+          uploads, s.resultsRoot(), s.adminToken());
+      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, s.adminToken(), boot).routes(),
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));
@@ -153,7 +179,7 @@ public final class SchedulerApp {
               bound.closeConnections();
               return CompletableFuture.completedFuture(Done.getInstance());
             });
-            started.complete(new Running(system, bound.binding().localAddress(), store.kind()));
+            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts));
           });
       return Behaviors.<Void>receive(Void.class)
           .onSignal(Terminated.class, t -> {

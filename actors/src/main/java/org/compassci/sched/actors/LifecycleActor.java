@@ -82,6 +82,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public record Cancelled(long id, com.fasterxml.jackson.databind.node.ObjectNode view)
       implements Command {}
 
+  /**
+   * A box downloads the package of the hand-out holding {@code token}: answered with
+   * {@link Job#packageDoc} while the job is in dispatch or boot (the first download moves it to
+   * boot, durably, before the answer), CONFLICT after, NOT_FOUND for no such job.
+   */
+  public record FetchPackage(long id, String token, ActorRef<Outcome> replyTo) implements Command {}
+
+  /** May this job upload results now ({@code token} null: WebDAV, which names only the job)? */
+  public record CheckUpload(long id, String token, ActorRef<org.compassci.sched.boot.BootRules.Permit> replyTo)
+      implements Command {}
+
+  /** The job's deadline in its stage: OK with {"deadline":..., "job_stage":...}, or CONFLICT when it has none. */
+  public record GetDeadline(long id, ActorRef<Outcome> replyTo) implements Command {}
+
   private record Found(long id, PersistenceActor.FindResult result) implements Command {}
 
   /** A job's deadline in {@code stage} passed (stale when the job has moved on since). */
@@ -239,6 +253,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           report(c.id(), c.view());
           return this;
         })
+        .onMessage(FetchPackage.class, f -> withJob(f.id(), f, this::onFetchPackage))
+        .onMessage(CheckUpload.class, c -> withJob(c.id(), c, this::onCheckUpload))
+        .onMessage(GetDeadline.class, g -> withJob(g.id(), g, this::onGetDeadline))
         .onMessage(Found.class, this::onFound)
         .onMessage(Expired.class, this::onExpired)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
@@ -471,7 +488,48 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           ? Outcome.of(Outcome.Status.CONFLICT, "job " + c.id() + " is "
               + stored.job().path("job_stage").asText() + "; only a job in submit can be cancelled")
           : stored);
+    } else if (cmd instanceof FetchPackage f) {
+      f.replyTo().tell(stored.status() == Outcome.Status.OK
+          ? Outcome.of(Outcome.Status.CONFLICT, "job " + f.id() + " is " + stored.job().path("job_stage").asText()
+              + ": its package is served only while it is in dispatch or boot")
+          : stored);
+    } else if (cmd instanceof CheckUpload c) {
+      c.replyTo().tell(org.compassci.sched.boot.BootRules.uploadStored(stored));
+    } else if (cmd instanceof GetDeadline g) {
+      g.replyTo().tell(stored.status() == Outcome.Status.OK
+          ? Outcome.of(Outcome.Status.CONFLICT, "job " + g.id() + " is " + stored.job().path("job_stage").asText()
+              + ": it has no deadline")
+          : stored);
     }
+  }
+
+  private void onFetchPackage(FetchPackage f, Job job, Outcome unused) {
+    Outcome permit = org.compassci.sched.boot.BootRules.packageOf(job, f.token());
+    if (permit.status() != Outcome.Status.OK) {
+      f.replyTo().tell(permit);
+      return;
+    }
+    if (job.stage() == JobStage.BOOT) {
+      f.replyTo().tell(Outcome.ok(job.packageDoc()));
+      return;
+    }
+    // the first download: the box is booting
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("job_stage", JobStage.BOOT.wireName())),
+        JobUpdate.Mode.STRICT, clock.instant());
+    reschedule(job);
+    write(job, new PendingUpdate(f.replyTo(), Outcome.ok(job.packageDoc())));
+  }
+
+  private void onCheckUpload(CheckUpload c, Job job, Outcome unused) {
+    c.replyTo().tell(org.compassci.sched.boot.BootRules.upload(job, c.token()));
+  }
+
+  private void onGetDeadline(GetDeadline g, Job job, Outcome unused) {
+    Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
+    g.replyTo().tell(d.isEmpty() || job.isRetired()
+        ? Outcome.of(Outcome.Status.CONFLICT, "job " + g.id() + " is " + job.stage().wireName() + ": it has no deadline")
+        : Outcome.ok(org.compassci.sched.model.Json.object().put("deadline", d.get().at().toString())
+            .put("job_stage", job.stage().wireName())));
   }
 
   private Outcome refuseStored(long id, JobUpdate.Mode mode, Outcome stored) {

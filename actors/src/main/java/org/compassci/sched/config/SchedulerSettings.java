@@ -39,7 +39,8 @@ public record SchedulerSettings(
     Duration watchHeartbeat,
     int watchMaxJobs,
     Duration statsInterval,
-    JobFile.Rules jobFiles) {
+    JobFile.Rules jobFiles,
+    BootSettings boot) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -48,7 +49,7 @@ public record SchedulerSettings(
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
-        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles);
+        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot);
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -118,7 +119,8 @@ public record SchedulerSettings(
         positive(c, "watch.heartbeat"),
         integer(c, "watch.max-jobs", "scheduler.watch.max-jobs", 1, 100_000),
         positive(c, "stats.interval"),
-        jobFileRules(root));
+        jobFileRules(root),
+        BootSettings.fromConfig(c));
   }
 
   /**

@@ -53,6 +53,10 @@ public final class DispatchRoutes extends AllDirectives {
           info.put(key, q.get(key).trim());
         }
       }
+      if (q.containsKey("mac_addr")) {
+        // a box known by MAC boots from /boot.ipxe/mac/<mac>: any spelling, several by commas
+        info.set("mac_addr", org.compassci.sched.boot.LabHosts.macs(Json.MAPPER.getNodeFactory().textNode(q.get("mac_addr"))));
+      }
       if (q.containsKey("memory")) {
         long mb = wholeNumber(q, "memory", 0);
         if (mb < 0) {
