@@ -295,6 +295,11 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
    * Moves the kit's time forward by {@code d}: its clock, and every timer due in that span fires
    * in order. Returns once the actors have handled what fired, the store writes included, so the
    * test sees the outcome (a job requeued, a job timed out) with its next call.
+   *
+   * <p>Time moves in steps (half the ask timeout, 5 s at most), the clock first: a timer due
+   * inside a step fires with the clock at the step's end, so a time it writes (a timed-out job's
+   * {@code finish_time}) may be up to one step after its deadline. Advance to just before the
+   * deadline and then by a second when a test needs the time exact.
    */
   public synchronized void advance(Duration d) {
     if (!manual) {
