@@ -291,6 +291,35 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
         .build();
   }
 
+  /** How many long polls ({@link SimulatedTestbox#longPoll}) the scheduler holds parked now. */
+  public int parkedPolls() {
+    CompletableFuture<MatcherActor.Stats> stats = ping(gateway.matcher(), MatcherActor.GetStats::new)
+        .toCompletableFuture();
+    await(stats);
+    return stats.join().parked();
+  }
+
+  /**
+   * Waits, at most 10 s of real time, until the scheduler holds {@code count} parked polls: a
+   * long poll is sent on another thread, so a test that parks boxes and then submits waits here
+   * for them to be there first. Fails with an {@link AssertionError} saying how many are.
+   */
+  public void awaitParked(int count) {
+    int seen = parkedPolls();
+    for (int i = 0; i < 1000 && seen != count; i++) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      seen = parkedPolls();
+    }
+    if (seen != count) {
+      throw new AssertionError(seen + " polls parked, not " + count);
+    }
+  }
+
   /**
    * Moves the kit's time forward by {@code d}: its clock, and every timer due in that span fires
    * in order. Returns once the actors have handled what fired, the store writes included, so the

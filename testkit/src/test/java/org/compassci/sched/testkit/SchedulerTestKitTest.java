@@ -103,7 +103,7 @@ class SchedulerTestKitTest {
   void aParkedPollIsAnsweredByASubmitOrWhenItsWaitHasPassed() throws Exception {
     SimulatedTestbox box = kit.testbox("p1", "tbox_type=dc");
     CompletableFuture<Optional<SimulatedTestbox.HandedOut>> parked = box.longPoll(Duration.ofSeconds(60));
-    awaitParked(1);
+    kit.awaitParked(1);
     kit.advance(Duration.ofSeconds(59));
     assertFalse(parked.isDone(), "59 s of a 60 s wait");
     // past Pekko HTTP's own 20 s request timeout and the 10 s ask timeout: still no 503
@@ -111,7 +111,7 @@ class SchedulerTestKitTest {
     assertEquals(Optional.empty(), parked.get(10, TimeUnit.SECONDS));
 
     CompletableFuture<Optional<SimulatedTestbox.HandedOut>> again = box.longPoll(Duration.ofSeconds(60));
-    awaitParked(1);
+    kit.awaitParked(1);
     long id = kit.client().submitOne(DC_JOB);
     assertEquals(id, again.get(10, TimeUnit.SECONDS).orElseThrow().id());
   }
@@ -120,9 +120,9 @@ class SchedulerTestKitTest {
   void aBoxThatVanishesWhileParkedIsNotHandedTheJob() throws Exception {
     SimulatedTestbox gone = kit.testbox("gone", "tbox_type=dc");
     CompletableFuture<Optional<SimulatedTestbox.HandedOut>> parked = gone.longPoll(Duration.ofSeconds(30));
-    awaitParked(1);
+    kit.awaitParked(1);
     gone.disappear();
-    awaitParked(0);
+    kit.awaitParked(0);
     assertTrue(parked.isCompletedExceptionally());
     long id = kit.client().submitOne(DC_JOB);
     assertEquals(id, kit.testbox("alive", "tbox_type=dc").askForJob().orElseThrow().id());
@@ -176,22 +176,5 @@ class SchedulerTestKitTest {
     } finally {
       real.shutdown();
     }
-  }
-
-  /** Waits (at most 10 s, real time) until the matcher holds {@code count} parked polls. */
-  private void awaitParked(int count) throws InterruptedException {
-    int seen = -1;
-    for (int i = 0; i < 200 && seen != count; i++) {
-      seen = 0;
-      for (var actor : kit.client().get("/scheduler/v1/manage/actors").json().path("actors")) {
-        if (actor.path("name").asText().equals("matcher")) {
-          seen = actor.path("holds").path("parked_testboxes").asInt();
-        }
-      }
-      if (seen != count) {
-        Thread.sleep(50);
-      }
-    }
-    assertEquals(count, seen, "parked polls");
   }
 }
