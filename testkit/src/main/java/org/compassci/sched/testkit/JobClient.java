@@ -52,9 +52,9 @@ public final class JobClient {
   }
 
   /**
-   * Submits a job file: a JSON object or array, or YAML (anything that does not start with
-   * {@code {} or {@code [}), read as {@code jobs/submit} reads it: lists make one job per value,
-   * {@code ---} documents are variations. Returns each job made, in order.
+   * Submits a job file: a JSON object or array, or else YAML, read as {@code jobs/submit} reads
+   * it: lists make one job per value, {@code ---} documents are variations. Returns each job
+   * made, in order.
    */
   public List<Submitted> submit(String jobFile) {
     String t = jobFile.stripLeading();
