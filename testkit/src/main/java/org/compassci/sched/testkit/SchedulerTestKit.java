@@ -162,6 +162,7 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     return builder().start();
   }
 
+  /** A kit with settings of the test's own, or on real time: {@code builder().setting(k, v).start()}. */
   public static Builder builder() {
     return new Builder();
   }
