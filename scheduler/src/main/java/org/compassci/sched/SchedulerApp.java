@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -88,13 +89,22 @@ public final class SchedulerApp {
   }
 
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
+    return start(config, settings, Clock.systemUTC(), gateway -> {});
+  }
+
+  /**
+   * The same wiring on {@code clock}, for the test kit: stage times and deadlines are read from
+   * it, and {@code wired} is handed the actors once they are spawned, before the server binds.
+   */
+  public static CompletionStage<Running> start(Config config, SchedulerSettings settings, Clock clock,
+      Consumer<Gateway> wired) {
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     Optional<RedisClaims> redis = settings.redisUrl()
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, key, started), "scheduler", config);
+        guardian(settings, store, redis, key, started, clock, wired), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
       store.close();
       redis.ifPresent(RedisClaims::close);
@@ -108,10 +118,10 @@ public final class SchedulerApp {
   }
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
-      Optional<RedisClaims> redis, byte[] key, CompletableFuture<Running> started) {
+      Optional<RedisClaims> redis, byte[] key, CompletableFuture<Running> started, Clock clock,
+      Consumer<Gateway> wired) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
-      Clock clock = Clock.systemUTC();
       Restarts restarts = new Restarts();
       ActorRef<PersistenceActor.Command> persistence = ctx.spawn(restarts.supervise("persistence",
           PersistenceActor.create(store, redis, s.storeBatchMax())), "persistence");
@@ -141,6 +151,7 @@ public final class SchedulerApp {
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
           restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
           s.jobFiles());
+      wired.accept(gw);
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
