@@ -151,7 +151,6 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
   private final String baseUrl;
   private final HttpClient http;
   private final JobClient client;
-  private final String resultsRoot;
   private final Path resultsDir;
   private final List<SimulatedTestbox> testboxes = new java.util.concurrent.CopyOnWriteArrayList<>();
   private String owner;
@@ -178,7 +177,6 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     }
     Config config = config(b);
     SchedulerSettings settings = SchedulerSettings.fromConfig(config);
-    this.resultsRoot = settings.resultsRoot();
     this.resultsDir = settings.resultsDir();
     Duration half = settings.askTimeout().dividedBy(2);
     this.step = half.compareTo(MAX_STEP) > 0 ? MAX_STEP
@@ -247,8 +245,7 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
    *     {@code tbox_group=...}, and any other {@code k=v}
    */
   public SimulatedTestbox testbox(String hostname, long freeMemMb, String... tags) {
-    SimulatedTestbox box = new SimulatedTestbox(client, hostname, freeMemMb, Arrays.asList(tags),
-        resultsDir, resultsRoot);
+    SimulatedTestbox box = new SimulatedTestbox(client, hostname, freeMemMb, Arrays.asList(tags));
     testboxes.add(box);
     return box;
   }

@@ -1,13 +1,9 @@
 package org.compassci.sched.testkit;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,8 +16,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A testbox played by the test: it asks the scheduler for a job that fits its tags and free
- * memory, reports the stages a real box reports, puts result files where the scheduler reads
- * them, or disappears. It speaks the same HTTP as a real box ({@code jobs/dispatch}, then
+ * memory, reports the stages a real box reports, uploads result files as a box does, or
+ * disappears. It speaks the same HTTP as a real box ({@code jobs/dispatch}, then
  * {@code jobs/{id}/update} with the {@code job_token} it was given), so a box whose hand-out was
  * taken back gets the 409 a real one would.
  *
@@ -52,18 +48,13 @@ public final class SimulatedTestbox {
   private final JobClient client;
   private final String hostname;
   private final String query;
-  private final Path resultsDir;
-  private final String resultsRoot;
   private final List<CompletableFuture<JobClient.Reply>> polls = new CopyOnWriteArrayList<>();
   private volatile HandedOut current;
   private volatile boolean gone;
 
-  SimulatedTestbox(JobClient client, String hostname, long freeMemMb, List<String> tags, Path resultsDir,
-      String resultsRoot) {
+  SimulatedTestbox(JobClient client, String hostname, long freeMemMb, List<String> tags) {
     this.client = client;
     this.hostname = hostname;
-    this.resultsDir = resultsDir;
-    this.resultsRoot = resultsRoot;
     Map<String, List<String>> own = new LinkedHashMap<>();
     List<String> extra = new ArrayList<>();
     for (String tag : tags) {
@@ -157,25 +148,19 @@ public final class SimulatedTestbox {
   }
 
   /**
-   * Puts a result file of the current job where the scheduler reads results
-   * ({@code scheduler.extract.results-dir}, under the job's {@code result_root}), as a box's
-   * upload would: {@code upload("stats.json", "{\"hackbench.throughput\": 52012}")}.
+   * Uploads a result file of the current job as a box does, Compass-CI's way: {@code POST
+   * <result_root>/<relativePath>?job_id=..&job_token=..} with the file as the body, e.g.
+   * {@code upload("stats.json", "{\"hackbench.throughput\": 52012}")}. The scheduler's own
+   * rules apply: a path that leaves the result_root, a file that exists, a job whose data is
+   * complete or a box that no longer holds the job gets its 4xx as a {@link SchedulerException}.
    */
   public SimulatedTestbox upload(String relativePath, String content) {
     HandedOut job = holding();
-    String root = job.resultRoot();
-    String under = root.startsWith(resultsRoot) ? root.substring(resultsRoot.length()) : root;
-    Path folder = resultsDir.resolve(under.replaceFirst("^/+", "")).normalize();
-    Path file = folder.resolve(relativePath).normalize();
-    if (!file.startsWith(folder)) {
-      throw new IllegalArgumentException(relativePath + " is outside the job's result_root");
-    }
-    try {
-      Files.createDirectories(file.getParent());
-      Files.writeString(file, content);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    String root = job.resultRoot().replaceAll("/+$", "");
+    String path = root + "/" + relativePath.replaceFirst("^/+", "");
+    client.send(hostname + " upload " + relativePath, client.request(path + "?job_id=" + job.id()
+            + "&job_token=" + enc(job.token()))
+        .POST(HttpRequest.BodyPublishers.ofString(content)));
     return this;
   }
 
