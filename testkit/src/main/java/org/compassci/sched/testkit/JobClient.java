@@ -174,6 +174,23 @@ public final class JobClient {
     return r;
   }
 
+  /** The body of a GET of an absolute URL the scheduler gave (a package link), or a SchedulerException. */
+  byte[] bytes(String call, String url) {
+    try {
+      HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(CALL_TIMEOUT)
+          .GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+      if (r.statusCode() != 200) {
+        throw new SchedulerException(call, r.statusCode(), new String(r.body(), java.nio.charset.StandardCharsets.UTF_8));
+      }
+      return r.body();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
   Reply sendRaw(HttpRequest.Builder request) {
     try {
       HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());

@@ -250,6 +250,38 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     return box;
   }
 
+  /**
+   * A simulated bare-metal box, known to the scheduler by its MAC as a lab's hosts/ folder or
+   * {@code POST hosts/{hostname}} makes it known: it asks with {@link SimulatedTestbox#bootByMac()}
+   * as its firmware would ({@code boot.ipxe/mac/<mac>}), takes the job from the {@code job.cgz}
+   * its boot script names, and then reports and uploads like any box.
+   *
+   * @param hostname its name; its {@code tbox_group} is the name without a last {@code --suffix}
+   * @param mac its MAC address, in any spelling
+   * @param memoryMb its memory in MB
+   * @param tags more {@code k=v} it offers, {@code arch=aarch64} among them (default x86_64)
+   */
+  public SimulatedTestbox bareMetalBox(String hostname, String mac, long memoryMb, String... tags) {
+    StringBuilder q = new StringBuilder("mac_addr=").append(SimulatedTestbox.enc(mac))
+        .append("&memory=").append(memoryMb);
+    List<String> more = new ArrayList<>();
+    for (String tag : tags) {
+      if (tag.startsWith("arch=")) {
+        q.append("&arch=").append(SimulatedTestbox.enc(tag.substring(5)));
+      } else {
+        more.add(tag);
+      }
+    }
+    if (!more.isEmpty()) {
+      q.append("&tags=").append(SimulatedTestbox.enc(String.join(",", more)));
+    }
+    client.send("register " + hostname, client.request("/scheduler/v1/hosts/"
+        + SimulatedTestbox.enc(hostname) + "?" + q).POST(java.net.http.HttpRequest.BodyPublishers.noBody()));
+    SimulatedTestbox box = new SimulatedTestbox(client, hostname, memoryMb, List.of("tbox_type=hw"), mac);
+    testboxes.add(box);
+    return box;
+  }
+
   /** A simulated testbox that reports no free memory: any memory need fits it. */
   public SimulatedTestbox testbox(String hostname, String... tags) {
     return testbox(hostname, -1, tags);

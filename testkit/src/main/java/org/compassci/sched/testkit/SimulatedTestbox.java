@@ -22,9 +22,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * taken back gets the 409 a real one would.
  *
  * <p>Reports go to the job it was last handed. One box is meant to be driven by one thread at a
- * time; several boxes may race from several threads. Booting by MAC (a bare-metal box, issue 8)
- * and serving VMs as a provider (issue 9) will be two more ways for this same object to ask for
- * work once the scheduler has them.
+ * time; several boxes may race from several threads. A bare-metal box
+ * ({@link SchedulerTestKit#bareMetalBox}) asks by MAC instead, as its firmware does
+ * ({@link #bootByMac()}); serving VMs as a provider over the provider WebSocket is not here yet.
  */
 public final class SimulatedTestbox {
 
@@ -48,13 +48,20 @@ public final class SimulatedTestbox {
   private final JobClient client;
   private final String hostname;
   private final String query;
+  /** Set for a bare-metal box: it asks by MAC. */
+  private final String mac;
   private final List<CompletableFuture<JobClient.Reply>> polls = new CopyOnWriteArrayList<>();
   private volatile HandedOut current;
   private volatile boolean gone;
 
   SimulatedTestbox(JobClient client, String hostname, long freeMemMb, List<String> tags) {
+    this(client, hostname, freeMemMb, tags, null);
+  }
+
+  SimulatedTestbox(JobClient client, String hostname, long freeMemMb, List<String> tags, String mac) {
     this.client = client;
     this.hostname = hostname;
+    this.mac = mac;
     Map<String, List<String>> own = new LinkedHashMap<>();
     List<String> extra = new ArrayList<>();
     for (String tag : tags) {
@@ -118,6 +125,36 @@ public final class SimulatedTestbox {
     polls.add(exchange);
     exchange.whenComplete((r, f) -> polls.remove(exchange));
     return exchange.thenApply(this::handedOut);
+  }
+
+  /**
+   * A bare-metal box's request, as its firmware makes it: {@code GET boot.ipxe/mac/<mac>}. With a
+   * job, the boot script names the job's package; the box downloads {@code job.cgz} (which moves
+   * the job to {@code boot}) and reads its id and {@code job_token} from {@code job.yaml} inside,
+   * as lkp-tests does. Empty when the answer is the "No job now" script.
+   */
+  public Optional<HandedOut> bootByMac() {
+    alive();
+    if (mac == null) {
+      throw new IllegalStateException(hostname + " is not a bare-metal box: make it with bareMetalBox");
+    }
+    JobClient.Reply script = client.sendRaw(client.request("/boot.ipxe/mac/" + enc(mac)).GET());
+    if (script.status() == 404) {
+      return Optional.empty();
+    }
+    if (script.status() != 200) {
+      throw new SchedulerException(hostname + " boot.ipxe", script.status(), script.body());
+    }
+    java.util.regex.Matcher url = java.util.regex.Pattern.compile("https?://\\S+/job\\.cgz")
+        .matcher(script.body());
+    if (!url.find()) {
+      throw new SchedulerException(hostname + " boot.ipxe: no job.cgz in", 200, script.body());
+    }
+    ObjectNode job = JobPackages.jobYaml(client.bytes(hostname + " job.cgz", url.group()));
+    HandedOut h = new HandedOut(Long.parseLong(job.path("id").asText()), job.path("job_token").asText(),
+        new JobView(job));
+    current = h;
+    return Optional.of(h);
   }
 
   /** Reports stage {@code boot} for the current job. */
@@ -228,7 +265,7 @@ public final class SimulatedTestbox {
     }
   }
 
-  private static String enc(String s) {
+  static String enc(String s) {
     return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 }

@@ -61,6 +61,25 @@ class SchedulerTestKitTest {
   }
 
   @Test
+  void aBareMetalBoxBootsByMacTakesItsJobFromThePackageAndRunsIt() {
+    SimulatedTestbox box = kit.bareMetalBox("taishan200-2s48p-256g--a7", "AA-BB-CC-DD-EE-07", 262144,
+        "arch=aarch64");
+    assertTrue(box.bootByMac().isEmpty(), "no job yet: the No job now script");
+    long id = kit.client().submitOne("{\"suite\":\"hackbench\",\"testbox\":\"taishan200-2s48p-256g\","
+        + "\"arch\":\"aarch64\",\"os\":\"openeuler\",\"os_version\":\"20.03\"}");
+    TestProbe<JobEvent> events = kit.events(id);
+    assertEquals("submit", events.expectMessageClass(JobEvent.Changed.class).stage());
+    SimulatedTestbox.HandedOut job = box.bootByMac().orElseThrow();
+    assertEquals(id, job.id());
+    assertEquals(32, job.token().length(), "the token came in job.yaml");
+    events.fishForMessage(WAIT, e -> e instanceof JobEvent.Changed c && "boot".equals(c.stage())
+        ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+        : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore());
+    box.running().upload("stats.json", "{\"hackbench.throughput\": 7}").finish("success");
+    assertEquals("finish", kit.client().waitFor(id, "finish").stage());
+  }
+
+  @Test
   void aLostHandOutGoesBackToTheQueueWhenTheKitsTimePassesTheDispatchAck() {
     long id = kit.client().submitOne(DC_JOB);
     SimulatedTestbox lost = kit.testbox("lost", "tbox_type=dc");
