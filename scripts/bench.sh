@@ -10,6 +10,8 @@
 #                              taken by 200 and by 2,000 simulated providers (BENCH_PROVIDERS="N ...",
 #                              BENCH_PROVIDER_JOBS), then the heap of 2,000 idle provider and watcher sockets
 #   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
+#   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
+#                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh all       every line above but jmh
 # Everything but the JSON lines goes to stderr.
@@ -253,6 +255,43 @@ run_watch() {
   tmp=""
 }
 
+# ---------------------------------------------------------------- boot
+# Bare-metal boxes: the jar with a lab of 1,000 hosts (BootBenchDriver), 100,000 hardware jobs
+# queued. Two phases, each a wrk run with 64 connections, alternating 3 times after a warm-up:
+# boot answers by MAC (every 200 is a hand-out, durable before its answer; the package path in
+# each script is kept), then downloads of those packages (each built in the server when asked;
+# the first download of each moves its job to boot, durably), then the same downloads again
+# (served while the jobs boot: no store write). Then packages built in process alone
+# (PackageBench). One line: {"bench":"boot",...}.
+run_boot() {
+  need_wrk
+  build_jar
+  tmp=$(mktemp -d)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  java -cp "$cp" org.compassci.sched.bench.BootBenchDriver "$tmp" >&2
+  # the server reads the lab's hosts/ folder at start, and results go to a folder of this run
+  SCHED_LAB_HOSTS="$tmp/hosts" SCHED_RESULTS_DIR="$tmp/results" start_server
+  wait_ready
+  top_up "$queued"
+  echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=0" | sed 's/.*"total":\([0-9]*\).*/\1/') lab hosts known" >&2
+  for run in 1 2; do
+    wrk_run boot "warmup-boot-$run" "$seconds" "$tmp/macs.lua" "$tmp/paths-warmup-$run.lua"
+    wrk_run package "warmup-package-$run" "$seconds" "$tmp/paths-warmup-$run.lua"
+    top_up "$queued"
+  done
+  for rep in $(seq "$reps"); do
+    wrk_run boot "boot-$rep" "$seconds" "$tmp/macs.lua" "$tmp/paths-$rep.lua"
+    wrk_run package "package-$rep" "$seconds" "$tmp/paths-$rep.lua"
+    # the same links again, while their jobs boot: the package without the store's write
+    wrk_run package "again-$rep" "$seconds" "$tmp/paths-$rep.lua"
+    top_up "$queued"
+  done
+  local build
+  build=$(java -Xms512m -Xmx512m -cp "$cp" org.compassci.sched.bench.PackageBench)
+  python3 scripts/bench/boot_report.py "$tmp" "$reps" "$connections" "$build"
+}
+
 # ---------------------------------------------------------------- restart
 # The jar, started as the README starts it, filled with N queued jobs by bulk submits, killed
 # with SIGKILL, then started again on the same data: seconds from the new process's start to
@@ -319,7 +358,7 @@ run_restart() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   fill_next=0
-  for n in $restart_queued; do restart_one "$n"; done
+  for n in "$@"; do restart_one "$n"; done
 }
 
 # ---------------------------------------------------------------- providers
@@ -349,13 +388,15 @@ run_providers() {
 }
 
 case "$mode" in
-  restart) run_restart ;;
+  restart) run_restart $restart_queued ;;
   matcher) run_matcher ;;
   jmh) run_jmh ;;
   http) run_http ;;
   watch) run_watch ;;
+  boot) run_boot ;;
   providers) run_providers ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
-  all) run_matcher; (run_http); run_watch; (run_restart); (run_providers) ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|providers|claims|all|jmh]" >&2; exit 2 ;;
+  # within 8 minutes on 2 cores: the restart line with 100,000 queued only; providers: 200
+  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 run_providers) ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|providers|claims|all|jmh]" >&2; exit 2 ;;
 esac

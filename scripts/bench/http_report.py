@@ -20,7 +20,8 @@ import json
 import statistics
 import sys
 
-OK = {"health": "200", "submit": "200", "dispatch": "200", "stack": "200"}
+OK = {"health": "200", "submit": "200", "dispatch": "200", "stack": "200", "boot": "200",
+      "package": "200"}
 
 
 def load(path):

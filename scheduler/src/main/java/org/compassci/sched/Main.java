@@ -41,6 +41,11 @@ public final class Main {
     Logger log = LoggerFactory.getLogger(Main.class);
     try {
       SchedulerApp.Running r = SchedulerApp.start(config, settings).toCompletableFuture().get();
+      settings.boot().labHostsDir().ifPresent(dir -> {
+        // SIGHUP: the lab's hosts/ folder is read again, edits apply without a restart
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> r.reloadLab());
+        log.info("lab hosts from {}; SIGHUP reads them again", dir);
+      });
       log.info("scheduler listening on http://{}:{} store={} data={}",
           settings.host(), r.address().getPort(), r.store(),
           settings.store().equals("embedded") ? settings.dataDir()

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -42,7 +43,14 @@ import org.compassci.sched.persistence.RedisClaims;
 public final class SchedulerApp {
 
   /** A running scheduler: its actor system and the address it listens on. */
-  public record Running(ActorSystem<Void> system, InetSocketAddress address, String store) {
+  public record Running(ActorSystem<Void> system, InetSocketAddress address, String store,
+      ActorRef<HostRegistryActor.Command> hosts) {
+
+    /** Read the lab's hosts/ folder again (what SIGHUP does). */
+    public void reloadLab() {
+      hosts.tell(new HostRegistryActor.ReloadLab(system.ignoreRef()));
+    }
+
     public CompletionStage<Done> stop() {
       return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
     }
@@ -71,13 +79,32 @@ public final class SchedulerApp {
     }
   }
 
+  /** The key that seals secrets and package links; throws BadSettingException when it cannot be had. */
+  static byte[] masterKey(SchedulerSettings s) {
+    try {
+      return org.compassci.sched.boot.Sealer.masterKey(s.boot().secretsKey(), s.dataDir().resolve("secrets.key"));
+    } catch (IllegalArgumentException e) {
+      throw new BadSettingException("scheduler.secrets-key (SCHED_SECRETS_KEY)", e.getMessage());
+    }
+  }
+
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
+    return start(config, settings, Clock.systemUTC(), gateway -> {});
+  }
+
+  /**
+   * The same wiring on {@code clock}, for the test kit: stage times and deadlines are read from
+   * it, and {@code wired} is handed the actors once they are spawned, before the server binds.
+   */
+  public static CompletionStage<Running> start(Config config, SchedulerSettings settings, Clock clock,
+      Consumer<Gateway> wired) {
+    byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     Optional<RedisClaims> redis = settings.redisUrl()
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, started), "scheduler", config);
+        guardian(settings, store, redis, key, started, clock, wired), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
       store.close();
       redis.ifPresent(RedisClaims::close);
@@ -91,10 +118,10 @@ public final class SchedulerApp {
   }
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
-      Optional<RedisClaims> redis, CompletableFuture<Running> started) {
+      Optional<RedisClaims> redis, byte[] key, CompletableFuture<Running> started, Clock clock,
+      Consumer<Gateway> wired) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
-      Clock clock = Clock.systemUTC();
       Restarts restarts = new Restarts();
       ActorRef<PersistenceActor.Command> persistence = ctx.spawn(restarts.supervise("persistence",
           PersistenceActor.create(store, redis, s.storeBatchMax())), "persistence");
@@ -102,7 +129,10 @@ public final class SchedulerApp {
           ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
               clock)), "extract");
       ActorRef<HostRegistryActor.Command> hosts = ctx.spawn(restarts.supervise("hosts",
-          HostRegistryActor.create(s.hostsOfflineAfter(), clock)), "hosts");
+          HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+      ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
+          org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),
+              s.boot().maxUploadJobBytes(), clock)), "uploads");
       ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(restarts.supervise("lifecycle",
           LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
       ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
@@ -120,19 +150,26 @@ public final class SchedulerApp {
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
       List.of(persistence, extractor, hosts, lifecycle, watch, matcher, stats).forEach(ctx::watch);
+      ctx.watch(uploads);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
           restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
           s.jobFiles());
+      wired.accept(gw);
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
           AskPattern.<PersistenceActor.Command, Done>ask(persistence, PersistenceActor.Drain::new,
               Duration.ofSeconds(10), system.scheduler()));
 
-      // VM/container providers and watchers over WebSocket (the boot-job's iPXE script: see ProviderBoot)
+      org.compassci.sched.http.BootContext boot = new org.compassci.sched.http.BootContext(
+          org.compassci.sched.boot.Sealer.derive(key, "package-links"),
+          org.compassci.sched.boot.Sealer.derive(key, "secrets"),
+          new org.compassci.sched.boot.BootPlan.Prefixes(s.boot().osHttpPrefix(), s.boot().initrdHttpPrefix()),
+          uploads, s.resultsRoot(), s.adminToken());
+      // VM/container providers and watchers over WebSocket, before the rest
       org.apache.pekko.http.javadsl.server.Route routes = new org.compassci.sched.http.SocketRoutes(gw, providers,
-          s.sockets(), org.compassci.sched.http.ProviderBoot.PLACEHOLDER).before(new SchedulerRoutes(gw, s.adminToken()).routes());
+          s.sockets(), org.compassci.sched.http.ProviderBoot.of(boot)).before(new SchedulerRoutes(gw, s.adminToken(), boot).routes());
       HttpServer.bind(system, s.host(), s.port(), routes,
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
@@ -160,7 +197,7 @@ public final class SchedulerApp {
               bound.closeConnections();
               return CompletableFuture.completedFuture(Done.getInstance());
             });
-            started.complete(new Running(system, bound.binding().localAddress(), store.kind()));
+            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts));
           });
       return Behaviors.<Void>receive(Void.class)
           .onSignal(Terminated.class, t -> {

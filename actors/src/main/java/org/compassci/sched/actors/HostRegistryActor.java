@@ -13,6 +13,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.boot.LabHosts;
 import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.Testbox;
@@ -58,6 +59,20 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
+  /** The box with this MAC (canonical, {@link org.compassci.sched.boot.Mac}), as Get answers. */
+  public record FindByMac(String mac, ActorRef<Outcome> replyTo) implements Command {}
+
+  /** Read the lab's hosts/ folder again: edits, new and removed boxes apply without a restart. */
+  public record ReloadLab(ActorRef<LabReloaded> replyTo) implements Command {}
+
+  /** {@code hosts}: boxes the folder holds; {@code problems}: one line per file left out. */
+  public record LabReloaded(int hosts, java.util.List<String> problems) {}
+
+  private record LabRead(LabHosts.Lab lab, ActorRef<LabReloaded> replyTo) implements Command {}
+
+  /** Reading the lab's folder blocks: it runs here. */
+  public static final String FILES_DISPATCHER = "scheduler.files-dispatcher";
+
   /** Every testbox that has asked for a job, as it last asked: what explain counts against. */
   public record Boxes(ActorRef<java.util.List<Testbox>> replyTo) implements Command {}
 
@@ -77,6 +92,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     final java.util.Set<Long> held = new java.util.TreeSet<>();
     /** Null unless it is a VM and container provider. */
     ObjectNode provider;
+    /** Known from the lab's hosts/ folder: a reload that no longer finds it forgets it. */
+    boolean fromLab;
+    java.util.List<String> macs = java.util.List.of();
 
     Host(String hostname) {
       this.hostname = hostname;
@@ -93,15 +111,30 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     }
   };
 
+  /** Boxes by MAC, from the lab's folder and from registrations; a MAC names one box. */
+  private final Map<String, String> byMac = new java.util.HashMap<>();
+  private final java.util.Optional<java.nio.file.Path> labDir;
+
   public static Behavior<Command> create(Duration offlineAfter, Clock clock) {
-    return Behaviors.setup(ctx -> new HostRegistryActor(ctx, offlineAfter, clock));
+    return create(offlineAfter, clock, java.util.Optional.empty());
   }
 
-  private HostRegistryActor(ActorContext<Command> ctx, Duration offlineAfter, Clock clock) {
+  /** {@code labDir}: the lab's hosts/ folder, read at start and on {@link ReloadLab}. */
+  public static Behavior<Command> create(Duration offlineAfter, Clock clock,
+      java.util.Optional<java.nio.file.Path> labDir) {
+    return Behaviors.setup(ctx -> new HostRegistryActor(ctx, offlineAfter, clock, labDir));
+  }
+
+  private HostRegistryActor(ActorContext<Command> ctx, Duration offlineAfter, Clock clock,
+      java.util.Optional<java.nio.file.Path> labDir) {
     super(ctx);
     this.clock = clock;
     this.offlineAfter = offlineAfter;
     this.activity = new Activity(clock);
+    this.labDir = labDir;
+    if (labDir.isPresent()) {
+      ctx.getSelf().tell(new ReloadLab(ctx.getSystem().ignoreRef()));
+    }
   }
 
   @Override
@@ -115,6 +148,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(ProviderState.class, this::onProviderState)
         .onMessage(ListHosts.class, this::onList)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(FindByMac.class, this::onFindByMac)
+        .onMessage(ReloadLab.class, this::onReloadLab)
+        .onMessage(LabRead.class, this::onLabRead)
         .onMessage(Boxes.class, b -> {
           b.replyTo().tell(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList());
           return this;
@@ -131,6 +167,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     Host h = host(r.hostname());
     h.registered = r.info().deepCopy();
     h.lastContact = clock.instant();
+    indexMacs(h);
     r.replyTo().tell(Outcome.ok(view(h)));
     return this;
   }
@@ -186,6 +223,78 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .skip(l.offset()).limit(l.limit()).forEach(h -> out.add(view(h)));
     l.replyTo().tell(new HostsPage(hosts.size(), online(), out));
     return this;
+  }
+
+  private Behavior<Command> onFindByMac(FindByMac f) {
+    activity.touch();
+    String hostname = byMac.get(f.mac());
+    Host h = hostname == null ? null : hosts.get(hostname);
+    f.replyTo().tell(h == null
+        ? Outcome.of(Outcome.Status.NOT_FOUND, "no testbox has MAC " + f.mac())
+        : Outcome.ok(view(h)));
+    return this;
+  }
+
+  private Behavior<Command> onReloadLab(ReloadLab r) {
+    if (labDir.isEmpty()) {
+      r.replyTo().tell(new LabReloaded(0, java.util.List.of("no lab hosts folder is configured (scheduler.lab.hosts-dir)")));
+      return this;
+    }
+    java.nio.file.Path dir = labDir.get();
+    getContext().pipeToSelf(java.util.concurrent.CompletableFuture.supplyAsync(() -> LabHosts.read(dir),
+            getContext().getSystem().dispatchers().lookup(
+                org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(FILES_DISPATCHER))),
+        (lab, failure) -> new LabRead(failure == null ? lab : new LabHosts.Lab(Map.of(),
+            java.util.List.of(dir + ": " + failure.getMessage())), r.replyTo()));
+    return this;
+  }
+
+  /** The folder is the truth for the boxes it names; those it no longer names are forgotten. */
+  private Behavior<Command> onLabRead(LabRead l) {
+    activity.touch();
+    if (l.lab().hosts().isEmpty() && !l.lab().problems().isEmpty() && !java.nio.file.Files.isDirectory(labDir.get())) {
+      // an unreadable folder changes nothing: the boxes known stay known
+      l.lab().problems().forEach(p -> getContext().getLog().warn("lab hosts: {}", p));
+      l.replyTo().tell(new LabReloaded(0, l.lab().problems()));
+      return this;
+    }
+    for (Host h : java.util.List.copyOf(hosts.values())) {
+      if (h.fromLab && !l.lab().hosts().containsKey(h.hostname)) {
+        h.fromLab = false;
+        h.registered = Json.object();
+        indexMacs(h);
+        if (h.currentJob == 0) {
+          hosts.remove(h.hostname);
+        }
+      }
+    }
+    l.lab().hosts().forEach((name, registration) -> {
+      Host h = host(name);
+      h.registered = registration;
+      h.fromLab = true;
+      indexMacs(h);
+    });
+    l.lab().problems().forEach(p -> getContext().getLog().warn("lab hosts: {}", p));
+    getContext().getLog().info("lab hosts: {} testboxes, {} files left out", l.lab().hosts().size(),
+        l.lab().problems().size());
+    l.replyTo().tell(new LabReloaded(l.lab().hosts().size(), l.lab().problems()));
+    return this;
+  }
+
+  /** The box's MACs, from its registration, replace those it had. */
+  private void indexMacs(Host h) {
+    for (String m : h.macs) {
+      byMac.remove(m, h.hostname);
+    }
+    java.util.List<String> macs = new java.util.ArrayList<>();
+    h.registered.path("mac_addr").forEach(m -> macs.add(m.asText()));
+    h.macs = java.util.List.copyOf(macs);
+    for (String m : macs) {
+      String other = byMac.put(m, h.hostname);
+      if (other != null && !other.equals(h.hostname)) {
+        getContext().getLog().warn("MAC {} moves from testbox {} to {}", m, other, h.hostname);
+      }
+    }
   }
 
   private Behavior<Command> onGetStats(GetStats g) {

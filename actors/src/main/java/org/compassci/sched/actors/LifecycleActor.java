@@ -88,6 +88,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public record Cancelled(long id, com.fasterxml.jackson.databind.node.ObjectNode view)
       implements Command {}
 
+  /**
+   * A box downloads the package of the hand-out holding {@code token}: answered with
+   * {@link Job#packageDoc} while the job is in dispatch or boot (the first download moves it to
+   * boot, durably, before the answer), CONFLICT after, NOT_FOUND for no such job.
+   */
+  public record FetchPackage(long id, String token, ActorRef<Outcome> replyTo) implements Command {}
+
+  /** May this job upload results now ({@code token} null: WebDAV, which names only the job)? */
+  public record CheckUpload(long id, String token, ActorRef<org.compassci.sched.boot.BootRules.Permit> replyTo)
+      implements Command {}
+
+  /** The job's deadline in its stage: OK with {"deadline":..., "job_stage":...}, or CONFLICT when it has none. */
+  public record GetDeadline(long id, ActorRef<Outcome> replyTo) implements Command {}
+
   private record Found(long id, PersistenceActor.FindResult result) implements Command {}
 
   /** A job's deadline in {@code stage} passed (stale when the job has moved on since). */
@@ -189,7 +203,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
     this.requeued = ctx.messageAdapter(MatcherActor.Requeued.class, Requeued::new);
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    store.tell(loadActive());
+    store.tell(loadActive(Long.MIN_VALUE));
   }
 
   @Override
@@ -246,6 +260,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           report(c.id(), c.view());
           return this;
         })
+        .onMessage(FetchPackage.class, f -> withJob(f.id(), f, this::onFetchPackage))
+        .onMessage(CheckUpload.class, c -> withJob(c.id(), c, this::onCheckUpload))
+        .onMessage(GetDeadline.class, g -> withJob(g.id(), g, this::onGetDeadline))
         .onMessage(Found.class, this::onFound)
         .onMessage(Expired.class, this::onExpired)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
@@ -280,15 +297,19 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  /** Adopts the loaded jobs; false when the load failed and was asked again. */
+  /** The id of the last active job loaded so far: a failed load goes on after it. */
+  private long loadedUpTo = Long.MIN_VALUE;
+  private int adopted;
+
+  /** Adopts one page of loaded jobs; true once the last page is in. */
   private boolean onLoaded(Loaded l) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
-      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive());
+      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive(loadedUpTo));
       return false;
     }
-    int adopted = 0;
     for (JobRecord r : l.result().jobs()) {
+      loadedUpTo = r.id();
       if (!active.containsKey(r.id()) && !tracked.containsKey(r.id())) {
         Job job = readable(r);
         if (job != null) {
@@ -298,18 +319,21 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         }
       }
     }
+    if (!l.result().last()) {
+      return false;
+    }
     getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
     return true;
   }
 
-  private PersistenceActor.LoadStages loadActive() {
+  private PersistenceActor.LoadStages loadActive(long afterId) {
     List<String> stages = new ArrayList<>();
     for (JobStage st : JobStage.values()) {
       if (st.isActive()) {
         stages.add(st.wireName());
       }
     }
-    return new PersistenceActor.LoadStages(stages, loaded);
+    return new PersistenceActor.LoadStages(stages, afterId, loaded);
   }
 
   /** Sets the job's timer for its current stage, or clears it when the stage has none. */
@@ -477,6 +501,18 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           : stored);
     } else if (cmd instanceof Terminate t) {
       t.replyTo().tell(terminateStored(t.id(), stored));
+    } else if (cmd instanceof FetchPackage f) {
+      f.replyTo().tell(stored.status() == Outcome.Status.OK
+          ? Outcome.of(Outcome.Status.CONFLICT, "job " + f.id() + " is " + stored.job().path("job_stage").asText()
+              + ": its package is served only while it is in dispatch or boot")
+          : stored);
+    } else if (cmd instanceof CheckUpload c) {
+      c.replyTo().tell(org.compassci.sched.boot.BootRules.uploadStored(stored));
+    } else if (cmd instanceof GetDeadline g) {
+      g.replyTo().tell(stored.status() == Outcome.Status.OK
+          ? Outcome.of(Outcome.Status.CONFLICT, "job " + g.id() + " is " + stored.job().path("job_stage").asText()
+              + ": it has no deadline")
+          : stored);
     }
   }
 
@@ -502,6 +538,35 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     reschedule(job);
     endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
     write(job, new PendingUpdate(t.replyTo(), Outcome.ok(job.view())));
+  }
+
+  private void onFetchPackage(FetchPackage f, Job job, Outcome unused) {
+    Outcome permit = org.compassci.sched.boot.BootRules.packageOf(job, f.token());
+    if (permit.status() != Outcome.Status.OK) {
+      f.replyTo().tell(permit);
+      return;
+    }
+    if (job.stage() == JobStage.BOOT) {
+      f.replyTo().tell(Outcome.ok(job.packageDoc()));
+      return;
+    }
+    // the first download: the box is booting
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("job_stage", JobStage.BOOT.wireName())),
+        JobUpdate.Mode.STRICT, clock.instant());
+    reschedule(job);
+    write(job, new PendingUpdate(f.replyTo(), Outcome.ok(job.packageDoc())));
+  }
+
+  private void onCheckUpload(CheckUpload c, Job job, Outcome unused) {
+    c.replyTo().tell(org.compassci.sched.boot.BootRules.upload(job, c.token()));
+  }
+
+  private void onGetDeadline(GetDeadline g, Job job, Outcome unused) {
+    Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
+    g.replyTo().tell(d.isEmpty() || job.isRetired()
+        ? Outcome.of(Outcome.Status.CONFLICT, "job " + g.id() + " is " + job.stage().wireName() + ": it has no deadline")
+        : Outcome.ok(org.compassci.sched.model.Json.object().put("deadline", d.get().at().toString())
+            .put("job_stage", job.stage().wireName())));
   }
 
   private Outcome refuseStored(long id, JobUpdate.Mode mode, Outcome stored) {

@@ -100,7 +100,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
-  private record RetryLoad() implements Command {}
+  /** The load failed part way: it goes on from the last job it has. */
+  private record RetryLoad(long afterId) implements Command {}
 
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
@@ -248,16 +249,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * the dispatch-ack timeout and uses up a requeue. The rest waits in the stash.
    */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
-    requestLoad();
+    requestLoad(Long.MIN_VALUE);
     return Behaviors.receive(Command.class)
         .onMessage(Loaded.class, l -> onLoaded(l, stash))
         .onMessage(Dispatch.class, d -> {
           d.replyTo().tell(new Unavailable(STILL_LOADING));
           return Behaviors.same();
         })
-
         .onMessage(RetryLoad.class, r -> {
-          requestLoad();
+          requestLoad(r.afterId());
           return Behaviors.same();
         })
         .onMessage(Resync.class, r -> Behaviors.same())
@@ -268,17 +268,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .build();
   }
 
-  private void requestLoad() {
-    store.tell(new PersistenceActor.LoadStages(List.of(JobStage.SUBMIT.wireName()), loaded));
+  private void requestLoad(long afterId) {
+    store.tell(new PersistenceActor.LoadStages(List.of(JobStage.SUBMIT.wireName()), afterId, loaded));
   }
+
+  /** The id of the last job loaded so far: a failed load goes on after it. */
+  private long loadedUpTo = Long.MIN_VALUE;
 
   private Behavior<Command> onLoaded(Loaded l, StashBuffer<Command> stash) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load queued jobs, retrying in 1s: {}", l.result().error().get());
-      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new RetryLoad());
+      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new RetryLoad(loadedUpTo));
       return Behaviors.same();
     }
     for (JobRecord r : l.result().jobs()) {
+      loadedUpTo = r.id();
       try {
         Job job = Job.fromRecord(r);
         ids.observe(job.id());
@@ -286,6 +290,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       } catch (RuntimeException e) {
         getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
       }
+    }
+    if (!l.result().last()) {
+      return Behaviors.same();
     }
     getContext().getLog().info("matcher loaded {} queued jobs in {} groups", queue.size(), queue.groups());
     return stash.unstashAll(this);

@@ -98,8 +98,21 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
-  /** Every job whose stage is one of {@code stages}, in id order. */
-  public record LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo)
+  /**
+   * Every job whose stage is one of {@code stages} with an id above {@code afterId}, in id
+   * order, answered page by page: one {@link LoadResult} per page, the next read while the
+   * caller takes in the last, so a large queue is never held whole in memory on its way.
+   */
+  public record LoadStages(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo)
+      implements Command {
+
+    public LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo) {
+      this(stages, Long.MIN_VALUE, replyTo);
+    }
+  }
+
+  /** One page of a load, and the id after which the next page starts. */
+  private record PageRead(LoadStages request, List<JobRecord> rows, Throwable failure)
       implements Command {}
 
   /** Whether the store is reachable, from the last write or periodic check: no I/O on the way. */
@@ -136,7 +149,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public record FindResult(long id, Optional<JobRecord> job, Optional<String> error) {}
 
-  public record LoadResult(List<JobRecord> jobs, Optional<String> error) {}
+  /**
+   * One page of a {@link LoadStages}: {@code last} is true on the final page, and on an error
+   * (then the caller asks again from the last id it has).
+   */
+  public record LoadResult(List<JobRecord> jobs, Optional<String> error, boolean last) {}
 
   public record PingResult(String store, Optional<String> error) {}
 
@@ -195,6 +212,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Find.class, this::onFind)
         .onMessage(LoadStages.class, this::onLoadStages)
+        .onMessage(PageRead.class, this::onPageRead)
         .onMessage(Ping.class, this::onPing)
         .onMessage(GetStats.class, g -> {
           g.replyTo().tell(new ActorStats("persistence", java.util.Map.of(
@@ -380,8 +398,24 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onLoadStages(LoadStages l) {
-    reply(l.replyTo(), () -> new LoadResult(pages(after -> store.findByStage(l.stages(), after, LOAD_PAGE)),
-        Optional.empty()), e -> new LoadResult(List.of(), Optional.of(reason(e))));
+    getContext().pipeToSelf(
+        CompletableFuture.supplyAsync(() -> store.findByStage(l.stages(), l.afterId(), LOAD_PAGE), blocking),
+        (rows, failure) -> new PageRead(l, rows, failure));
+    return this;
+  }
+
+  private Behavior<Command> onPageRead(PageRead p) {
+    if (p.failure() != null) {
+      p.request().replyTo().tell(new LoadResult(List.of(), Optional.of(reason(p.failure())), true));
+      return this;
+    }
+    boolean last = p.rows().size() < LOAD_PAGE;
+    if (!last) {
+      // the next page is read while the caller takes in this one
+      onLoadStages(new LoadStages(p.request().stages(), p.rows().get(p.rows().size() - 1).id(),
+          p.request().replyTo()));
+    }
+    p.request().replyTo().tell(new LoadResult(p.rows(), Optional.empty(), last));
     return this;
   }
 

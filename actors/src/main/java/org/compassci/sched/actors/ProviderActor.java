@@ -8,6 +8,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.boot.JobPackage;
 import org.compassci.sched.model.Testbox;
 
 /**
@@ -29,7 +30,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    * A {@code host-job-request}: the box it offers (hostname, arch, types, tags, free memory),
    * what else it told of itself, and where its machines reach the scheduler.
    */
-  public record Request(Testbox box, ObjectNode info, SchedulerAddress at) implements Command {}
+  public record Request(Testbox box, ObjectNode info, JobPackage.Endpoint at) implements Command {}
 
   /** Send {@code terminate-job}; answers whether the socket was open to take it. */
   public record TerminateJob(long jobId, ActorRef<Boolean> replyTo) implements Command {}
@@ -49,14 +50,11 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   private record Linger() implements Command {}
 
-  /** How the provider's machines reach the scheduler: its {@code services}, else the socket's Host. */
-  public record SchedulerAddress(String host, String port) {}
-
   /** What goes to the socket; the HTTP edge writes each as one JSON message. */
   public sealed interface Outbound {}
 
   /** A job for the provider to boot: the hand-out, already durable, and the address for its URLs. */
-  public record BootJob(MatcherActor.Assigned assigned, SchedulerAddress at) implements Outbound {}
+  public record BootJob(MatcherActor.Assigned assigned, JobPackage.Endpoint at) implements Outbound {}
 
   public record Terminate(long jobId) implements Outbound {}
 
@@ -78,7 +76,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   /** How long a closed socket's actor stays to send late hand-outs back to the queue. */
   private final Duration linger;
   private final ActorRef<MatcherActor.DispatchResult> dispatched;
-  private SchedulerAddress at;
+  /** How the provider's machines reach the scheduler: its {@code services}, else the socket's Host. */
+  private JobPackage.Endpoint at;
   private long handedOut;
   private long requests;
   /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */

@@ -40,6 +40,7 @@ public record SchedulerSettings(
     int watchMaxJobs,
     Duration statsInterval,
     JobFile.Rules jobFiles,
+    BootSettings boot,
     SocketSettings sockets) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
@@ -49,7 +50,7 @@ public record SchedulerSettings(
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
-        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles,
+        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot,
         sockets);
   }
 
@@ -121,6 +122,7 @@ public record SchedulerSettings(
         integer(c, "watch.max-jobs", "scheduler.watch.max-jobs", 1, 100_000),
         positive(c, "stats.interval"),
         jobFileRules(root),
+        BootSettings.fromConfig(c),
         SocketSettings.fromConfig(c));
   }
 
@@ -182,7 +184,8 @@ public record SchedulerSettings(
     }
   }
 
-  private static long bytes(Config c, String key) {
+  /** A positive size such as {@code 1MiB} under {@code scheduler.}; a bad one names its key. */
+  static long bytes(Config c, String key) {
     try {
       long b = c.getBytes(key);
       if (b <= 0) {

@@ -47,6 +47,14 @@ public final class Extraction {
     if (!folder.startsWith(resultsDir)) {
       throw new IllegalArgumentException("result_root " + root + " leaves the results folder");
     }
+    // resolved on disk too: a symbolic link inside the results folder must not lead out of it
+    try {
+      if (java.nio.file.Files.exists(folder) && !folder.toRealPath().startsWith(resultsDir.toRealPath())) {
+        throw new IllegalArgumentException("result_root " + root + " leads out of the results folder");
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("result_root " + root + " cannot be resolved: " + e.getMessage());
+    }
     return folder;
   }
 

@@ -87,18 +87,38 @@ public final class Job {
 
   /** The job as its testbox receives it, token included, rendered in one pass without a copy. */
   public byte[] answerWithToken(String token) {
-    JsonNode hash = doc.remove(TOKEN_HASH);
+    java.util.Map<String, JsonNode> internal = new java.util.LinkedHashMap<>();
+    doc.fieldNames().forEachRemaining(n -> {
+      if (n.startsWith("_")) {
+        internal.put(n, doc.get(n));
+      }
+    });
+    doc.remove(internal.keySet());
     doc.put("job_token", token);
     byte[] out = Json.bytes(doc);
     doc.remove("job_token");
-    if (hash != null) {
-      doc.set(TOKEN_HASH, hash);
-    }
+    doc.setAll(internal);
     return out;
   }
 
-  /** A copy of the document fit for any answer: no internal field, no credential. */
+  /** A copy of the document fit for any answer: no internal field (token hash, sealed secrets), no credential. */
   public ObjectNode view() {
+    ObjectNode copy = doc.deepCopy();
+    java.util.List<String> internal = new java.util.ArrayList<>();
+    copy.fieldNames().forEachRemaining(n -> {
+      if (n.startsWith("_")) {
+        internal.add(n);
+      }
+    });
+    copy.remove(internal);
+    return copy;
+  }
+
+  /**
+   * A copy for building the job's package on the box: the sealed secrets ({@code _secrets}) stay,
+   * the token hash goes. Never an answer by itself.
+   */
+  public ObjectNode packageDoc() {
     ObjectNode copy = doc.deepCopy();
     copy.remove(TOKEN_HASH);
     return copy;

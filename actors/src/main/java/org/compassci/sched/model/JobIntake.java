@@ -27,6 +27,17 @@ public final class JobIntake {
       "submit_time", "host_machine", "last_reported_state", "requeue_count",
       "last_requeue_reason", "renew_deadline", "stats", "extract_error");
 
+  /**
+   * Fields whose values become folder names (result_root is built from suite and tbox_group) or
+   * parts of URLs (the OS a box boots): each must be one plain name, so that no value can climb
+   * out of the results folder or point elsewhere ("../../etc", "a/b", "").
+   */
+  public static final List<String> PATH_FIELDS = List.of(
+      "suite", "testbox", "tbox_group", "my_account", "queue", "arch", "os", "os_arch", "os_version");
+
+  private static final java.util.regex.Pattern PATH_COMPONENT =
+      java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,254}");
+
   private static final Set<String> MEMORY_FIELDS =
       Set.of("memory_minimum", "memory", "need_memory", "hw.memory");
 
@@ -55,10 +66,24 @@ public final class JobIntake {
     }
 
     String suite = requiredText(doc, "suite");
+    checkJob2sh(doc.get("job2sh"));
     String testbox = optionalText(doc, "testbox");
     String group = optionalText(doc, "tbox_group");
     if (testbox == null && group == null) {
       throw new InvalidJobException("testbox: required (a machine, a machine group, or a shape like vm-2p8g)");
+    }
+    for (String f : PATH_FIELDS) {
+      JsonNode v = doc.get(f);
+      if (v == null || v.isNull()) {
+        continue;
+      }
+      // YAML reads os_version: 20.03 as a number: its text is what counts
+      if (!v.isTextual() && !v.isNumber()) {
+        throw new InvalidJobException(f + ": must be a string");
+      }
+      if (!v.asText().isBlank()) {
+        checkPathComponent(f, v.asText().trim());
+      }
     }
     String type = optionalText(doc, "tbox_type");
     if (type == null) {
@@ -111,6 +136,50 @@ public final class JobIntake {
     String tenant = tenantOf(account, queue);
     return new Draft(doc, new Requirements(tags, targets, memoryMb), tenant,
         queue == null ? "" : queue, priority);
+  }
+
+  /**
+   * A value that becomes one folder or URL path component: a letter or digit first, then letters,
+   * digits, '.', '_', '+' or '-'. Throws {@link InvalidJobException} naming the field.
+   */
+  public static String checkPathComponent(String field, String value) {
+    if (!PATH_COMPONENT.matcher(value).matches()) {
+      String shown = value.length() > 60 ? value.substring(0, 60) + "..." : value;
+      throw new InvalidJobException(field + ": '" + shown.replaceAll("\\p{Cntrl}", "?")
+          + "' must be one name of letters, digits, '.', '_', '+' or '-', starting with a letter or digit");
+    }
+    return value;
+  }
+
+  /**
+   * lkp-tests' submit sends the job's shell functions as {@code job2sh: {run_job: [lines], ...}},
+   * a null line being an empty one; they go into job.sh as they are, so their shape is checked here.
+   */
+  private static void checkJob2sh(JsonNode node) {
+    if (node == null || node.isNull()) {
+      return;
+    }
+    if (!node.isObject()) {
+      throw new InvalidJobException("job2sh: must be an object of functions, each a list of lines");
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      JsonNode lines = e.getValue();
+      if (lines.isNull() || lines.isTextual()) {
+        continue;
+      }
+      if (!lines.isArray()) {
+        throw new InvalidJobException("job2sh." + e.getKey() + ": must be a list of lines");
+      }
+      for (JsonNode line : lines) {
+        boolean nested = line.isArray();
+        for (JsonNode l : nested ? line : List.of(line)) {
+          if (!l.isNull() && !l.isTextual()) {
+            throw new InvalidJobException("job2sh." + e.getKey() + ": lines must be strings or null");
+          }
+        }
+      }
+    }
   }
 
   /** The tenant fair share counts a job against: its project queue, else its account. */

@@ -163,6 +163,26 @@ class MatcherActorTest {
   }
 
   @Test
+  void aQueueLargerThanOnePageIsLoadedWholeBeforeAnyDispatch() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      List<org.compassci.sched.persistence.JobRecord> records = new ArrayList<>();
+      java.time.Instant now = java.time.Instant.now();
+      for (int i = 1; i <= 12_345; i++) {
+        records.add(Job.submitted(draft("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"my_account\":\"t"
+            + (i % 7) + "\"}"), i, now, "/result").toRecord());
+      }
+      store.insert(records);
+      Wiring w = start(store);
+      // the first answer comes once the last page is in: pages arrive one by one
+      var first = (MatcherActor.Assigned) dispatch(w, box("h1", "x86_64", 65536));
+      TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.GetPending("my_account", pending.getRef()));
+      assertEquals(12_344, pending.receiveMessage(Duration.ofSeconds(10)).total());
+      assertEquals(1, first.id(), "the oldest job first");
+    }
+  }
+
+  @Test
   void queuedJobsAreLoadedBackAfterARestart() {
     long id;
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {

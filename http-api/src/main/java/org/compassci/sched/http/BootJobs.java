@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
-import org.compassci.sched.actors.ProviderActor.SchedulerAddress;
+import org.compassci.sched.boot.JobPackage;
 import org.compassci.sched.model.Json;
 
 /**
@@ -17,7 +17,7 @@ final class BootJobs {
   private BootJobs() {}
 
   /** {@code job}: the stored view of the job handed out; {@code token}: its hand-out token. */
-  static ObjectNode render(ObjectNode job, String token, SchedulerAddress at, ProviderBoot boot) {
+  static ObjectNode render(ObjectNode job, String token, JobPackage.Endpoint at, ProviderBoot boot) {
     String type = text(job, "tbox_type");
     ObjectNode m = Json.object().put("type", "boot-job");
     if (type.equals("vm")) {

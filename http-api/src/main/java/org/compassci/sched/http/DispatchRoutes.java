@@ -21,7 +21,7 @@ import org.compassci.sched.model.Testbox;
 /** /scheduler/v1/jobs/dispatch: a testbox asks for a job that fits its tags and memory. */
 public final class DispatchRoutes extends AllDirectives {
 
-  static final int MAX_WAIT_SECONDS = 60;
+  public static final int MAX_WAIT_SECONDS = 60;
 
   private final Gateway gw;
 
@@ -52,6 +52,10 @@ public final class DispatchRoutes extends AllDirectives {
         if (q.containsKey(key)) {
           info.put(key, q.get(key).trim());
         }
+      }
+      if (q.containsKey("mac_addr")) {
+        // a box known by MAC boots from /boot.ipxe/mac/<mac>: any spelling, several by commas
+        info.set("mac_addr", org.compassci.sched.boot.LabHosts.macs(Json.MAPPER.getNodeFactory().textNode(q.get("mac_addr"))));
       }
       if (q.containsKey("memory")) {
         long mb = wholeNumber(q, "memory", 0);

@@ -74,7 +74,11 @@ public final class HttpServer {
       int port, Route route, Consumer<Object> clientGone) {
     AtomicInteger inFlight = new AtomicInteger();
     SharedKillSwitch connections = KillSwitches.shared("http-connections");
-    ServerSettings settings = ServerSettings.create(system.classicSystem());
+    ServerSettings defaults = ServerSettings.create(system.classicSystem());
+    // lkp-tests' WebDAV uploads make folders with MKCOL, a method HTTP itself does not know
+    ServerSettings settings = defaults.withParserSettings(defaults.getParserSettings().withCustomMethods(
+        org.apache.pekko.http.javadsl.model.HttpMethods.custom("MKCOL", false, true,
+            org.apache.pekko.http.javadsl.model.RequestEntityAcceptances.Tolerated)));
     Materializer mat = Materializer.matFromSystem(system);
     Flow<HttpRequest, HttpResponse, NotUsed> handler = route.flow(system);
     scala.concurrent.duration.Duration idle = settings.getTimeouts().idleTimeout();

@@ -198,7 +198,8 @@ public final class ManageRoutes extends AllDirectives {
   }
 
   /** Loopback only without a token; with one, a matching bearer token (401 none, 403 wrong). */
-  private Route admin(Supplier<Route> inner) {
+  /** Management routes answer loopback callers, or the admin token when one is set. */
+  Route admin(Supplier<Route> inner) {
     if (adminToken.isEmpty()) {
       return extractClientIP(ip -> {
         Optional<InetAddress> addr = ip.getAddress();

@@ -20,7 +20,6 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.Host;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.japi.Pair;
@@ -35,6 +34,7 @@ import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.ProviderActor;
 import org.compassci.sched.actors.ProvidersActor;
+import org.compassci.sched.boot.JobPackage;
 import org.compassci.sched.config.SocketSettings;
 import org.compassci.sched.model.InvalidJobException;
 import org.compassci.sched.model.Job;
@@ -98,7 +98,12 @@ public final class ProviderRoutes extends AllDirectives {
           "a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)"));
     }
     Object connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
-    ProviderActor.SchedulerAddress fallback = address(request);
+    JobPackage.Endpoint fallback;
+    try {
+      fallback = BootRoutes.endpoint(request, Map.of());
+    } catch (InvalidJobException e) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, "Host: " + e.getMessage()));
+    }
     // the socket's outgoing messages exist before the actor does, which is started with them
     Pair<Pair<ActorRef<ProviderActor.Outbound>, CompletionStage<Done>>, Source<ProviderActor.Outbound, NotUsed>> outbox =
         ActorSource.<ProviderActor.Outbound>actorRef(o -> false, o -> Optional.empty(), settings.outbox(),
@@ -121,7 +126,7 @@ public final class ProviderRoutes extends AllDirectives {
   }
 
   private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, String host,
-      ProviderActor.SchedulerAddress fallback, ActorRef<ProviderActor.Command> provider,
+      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider,
       ActorRef<ProviderActor.Outbound> out, Source<ProviderActor.Outbound, NotUsed> outbox) {
     Sink<String, NotUsed> in = Flow.of(String.class)
         .map(text -> Optional.ofNullable(read(text, host, fallback, out, closer)))
@@ -174,7 +179,7 @@ public final class ProviderRoutes extends AllDirectives {
   }
 
   /** One message from the provider: a request for its actor, a report, or null (refused, or closing). */
-  private Object read(String text, String host, ProviderActor.SchedulerAddress fallback,
+  private Object read(String text, String host, JobPackage.Endpoint fallback,
       ActorRef<ProviderActor.Outbound> out, WebSockets.Closer closer) {
     JsonNode msg;
     try {
@@ -210,7 +215,7 @@ public final class ProviderRoutes extends AllDirectives {
   }
 
   /** A host-job-request, read as a dispatch query is: the socket's host is the hostname. */
-  private static ProviderActor.Request request(ObjectNode msg, String host, ProviderActor.SchedulerAddress fallback) {
+  private static ProviderActor.Request request(ObjectNode msg, String host, JobPackage.Endpoint fallback) {
     Map<String, String> q = new HashMap<>();
     q.put("hostname", host);
     String arch = scalar(msg, "arch");
@@ -238,13 +243,14 @@ public final class ProviderRoutes extends AllDirectives {
         info.set(k, msg.get(k));
       }
     }
-    ProviderActor.SchedulerAddress at = fallback;
+    // its machines reach the scheduler as its services say (behind NAT, or QEMU's 10.0.2.2)
+    JobPackage.Endpoint at = fallback;
     JsonNode services = msg.get("services");
     if (services != null && services.isObject()) {
       String h = scalar((ObjectNode) services, "sched_host");
       String p = scalar((ObjectNode) services, "sched_port");
-      if (h != null && !h.isBlank() && HOST.matcher(h).matches()) {
-        at = new ProviderActor.SchedulerAddress(h, p != null && p.matches("\\d{1,5}") ? p : fallback.port());
+      if (h != null && !h.isBlank()) {
+        at = JobPackage.Endpoint.of(h.trim(), p == null || p.isBlank() ? Integer.toString(fallback.port()) : p);
       }
     }
     return new ProviderActor.Request(box, info, at);
@@ -350,7 +356,7 @@ public final class ProviderRoutes extends AllDirectives {
     try {
       ObjectNode view = Job.fromRecord(a.record()).view();
       return List.of(Json.write(BootJobs.render(view, a.token(), b.at(), boot)));
-    } catch (ProviderBoot.CannotBoot | IllegalArgumentException e) {
+    } catch (RuntimeException e) {
       String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
       LOG.warn("job {} cannot boot on provider {}: {}", a.id(), a.record().host(), why);
       gw.lifecycle().tell(new LifecycleActor.Update(a.id(), List.of(
@@ -399,17 +405,6 @@ public final class ProviderRoutes extends AllDirectives {
           return Responses.json(StatusCodes.OK, body);
         })
         .exceptionally(Responses::unavailable));
-  }
-
-  /** Where the provider reached us: the Host header of its handshake. */
-  private static ProviderActor.SchedulerAddress address(HttpRequest request) {
-    Optional<Host> header = request.getHeader(Host.class);
-    String host = header.map(h -> h.host().address()).orElse("127.0.0.1");
-    if (host.contains(":") && !host.startsWith("[")) {
-      host = "[" + host + "]";
-    }
-    int port = header.map(Host::port).orElse(0);
-    return new ProviderActor.SchedulerAddress(host, Integer.toString(port == 0 ? 80 : port));
   }
 
   private static String clip(String s) {

@@ -1,0 +1,289 @@
+package org.compassci.sched.actors;
+
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.stream.Stream;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.boot.ResultPaths;
+import org.compassci.sched.boot.UploadRefused;
+
+/**
+ * Writes uploaded results into the results folder and keeps each job to its size limit. An upload
+ * arrives in a staging file ({@code <results>/.incoming/}), then takes its place under the job's
+ * result_root with a hard link, which fails when the name exists: a file is whole or absent, and
+ * never replaced. The bytes a job has written are counted here, one actor, so two uploads of one
+ * job at once cannot both pass the limit. Every file operation runs on the files dispatcher.
+ */
+public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
+
+  public static final String DISPATCHER = "scheduler.files-dispatcher";
+
+  public sealed interface Command {}
+
+  /**
+   * An upload of job {@code jobId} starts: answered with a staging file and the bytes the job may
+   * still write. {@code jobFolder}: the job's result folder, as parts below the results folder.
+   */
+  public record Begin(long jobId, List<String> jobFolder, ActorRef<Step> replyTo) implements Command {}
+
+  /** The staging file holds {@code size} bytes: put it at {@code file} (parts below the results folder). */
+  public record Commit(long jobId, List<String> file, Path staging, long size, ActorRef<Step> replyTo)
+      implements Command {}
+
+  /** The upload failed on the way: its staging file goes. */
+  public record Abort(Path staging) implements Command {}
+
+  /** WebDAV MKCOL: the folder {@code folder} (parts below the results folder). */
+  public record MakeFolder(List<String> folder, ActorRef<Step> replyTo) implements Command {}
+
+  public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
+
+  /** {@code status}: HTTP status (200, 201, 403, 405, 409, 413, 500); {@code staging} and {@code remaining} after a Begin. */
+  public record Step(int status, String message, Path staging, long remaining) {
+    public boolean ok() {
+      return status < 300;
+    }
+  }
+
+  private record Begun(Begin request, long usedOnDisk, Path staging, Throwable failure) implements Command {}
+
+  private record Written(Commit request, Throwable failure) implements Command {}
+
+  private record Relay(ActorRef<Step> replyTo, Step step) implements Command {}
+
+  /** Jobs whose written bytes are remembered; one not remembered is counted again on disk. */
+  static final int JOBS_REMEMBERED = 10_000;
+
+  private final Path resultsDir;
+  private final Path staging;
+  private final long maxFile;
+  private final long maxJob;
+  private final Executor files;
+  private final Activity activity;
+  private final LinkedHashMap<Long, Long> used = new LinkedHashMap<>(1024, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
+      return size() > JOBS_REMEMBERED;
+    }
+  };
+  private long written;
+  private long refused;
+
+  public static Behavior<Command> create(Path resultsDir, long maxFileBytes, long maxJobBytes, Clock clock) {
+    return Behaviors.setup(ctx -> new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock));
+  }
+
+  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock) {
+    super(ctx);
+    this.resultsDir = resultsDir;
+    this.staging = resultsDir.resolve(".incoming");
+    this.maxFile = maxFile;
+    this.maxJob = maxJob;
+    this.activity = new Activity(clock);
+    this.files = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
+    // staging files of a run that stopped are of no use to anyone
+    CompletableFuture.runAsync(this::clearStaging, files);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Begin.class, this::onBegin)
+        .onMessage(Begun.class, this::onBegun)
+        .onMessage(Commit.class, this::onCommit)
+        .onMessage(Written.class, this::onWritten)
+        .onMessage(Abort.class, this::onAbort)
+        .onMessage(MakeFolder.class, this::onMakeFolder)
+        .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(Relay.class, r -> {
+          r.replyTo().tell(r.step());
+          return this;
+        })
+        .build();
+  }
+
+  private Behavior<Command> onBegin(Begin b) {
+    activity.touch();
+    boolean known = used.containsKey(b.jobId());
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      try {
+        long onDisk = known ? -1 : sizeOf(b.jobFolder());
+        Files.createDirectories(staging);
+        return new Begun(b, onDisk, Files.createTempFile(staging, "upload-", ""), null);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }, files), (begun, failure) -> failure == null ? begun : new Begun(b, -1, null, failure));
+    return this;
+  }
+
+  private Behavior<Command> onBegun(Begun b) {
+    if (b.failure() != null) {
+      b.request().replyTo().tell(new Step(500, "cannot stage the upload: " + b.failure().getMessage(), null, 0));
+      return this;
+    }
+    if (b.usedOnDisk() >= 0) {
+      used.putIfAbsent(b.request().jobId(), b.usedOnDisk());
+    }
+    long remaining = Math.max(0, maxJob - used.getOrDefault(b.request().jobId(), 0L));
+    b.request().replyTo().tell(new Step(200, "", b.staging(), Math.min(maxFile, remaining)));
+    return this;
+  }
+
+  private Behavior<Command> onCommit(Commit c) {
+    activity.touch();
+    long before = used.getOrDefault(c.jobId(), 0L);
+    if (before + c.size() > maxJob) {
+      refused++;
+      deleteLater(c.staging());
+      c.replyTo().tell(new Step(413, "job " + c.jobId() + " would pass its upload limit of " + maxJob + " bytes", null, 0));
+      return this;
+    }
+    // counted now, so that a second upload of this job sees it; given back if the write fails
+    used.put(c.jobId(), before + c.size());
+    getContext().pipeToSelf(CompletableFuture.runAsync(() -> place(c), files),
+        (ok, failure) -> new Written(c, failure == null ? null : unwrap(failure)));
+    return this;
+  }
+
+  private void place(Commit c) {
+    try {
+      Path target = ResultPaths.prepare(resultsDir, c.file(), false);
+      try {
+        Files.createLink(target, c.staging());
+      } catch (FileAlreadyExistsException e) {
+        throw new UploadRefused(409, "it exists already: results are never overwritten");
+      } catch (UnsupportedOperationException | IOException noLinks) {
+        // a file system without hard links: a rename, which the check above guards
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+          throw new UploadRefused(409, "it exists already: results are never overwritten");
+        }
+        Files.move(c.staging(), target);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } finally {
+      try {
+        Files.deleteIfExists(c.staging());
+      } catch (IOException ignored) {
+        // cleared at the next start
+      }
+    }
+  }
+
+  private Behavior<Command> onWritten(Written w) {
+    Commit c = w.request();
+    if (w.failure() == null) {
+      written++;
+      c.replyTo().tell(new Step(201, "stored", null, 0));
+      return this;
+    }
+    refused++;
+    used.computeIfPresent(c.jobId(), (id, n) -> Math.max(0, n - c.size()));
+    c.replyTo().tell(w.failure() instanceof UploadRefused r
+        ? new Step(r.status(), r.getMessage(), null, 0)
+        : new Step(500, "cannot write the file: " + w.failure().getMessage(), null, 0));
+    return this;
+  }
+
+  private Behavior<Command> onAbort(Abort a) {
+    deleteLater(a.staging());
+    return this;
+  }
+
+  private Behavior<Command> onMakeFolder(MakeFolder m) {
+    activity.touch();
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      try {
+        Path target = ResultPaths.prepare(resultsDir, m.folder(), true);
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+          return new Step(405, "the folder exists already", null, 0);
+        }
+        Files.createDirectory(target);
+        return new Step(201, "created", null, 0);
+      } catch (FileAlreadyExistsException e) {
+        return new Step(405, "the folder exists already", null, 0);
+      } catch (IOException e) {
+        return new Step(500, "cannot make the folder: " + e.getMessage(), null, 0);
+      } catch (UploadRefused r) {
+        return new Step(r.status(), r.getMessage(), null, 0);
+      }
+    }, files), (step, failure) -> new Relay(m.replyTo(), failure == null ? step
+        : new Step(500, "cannot make the folder: " + failure.getMessage(), null, 0)));
+    return this;
+  }
+
+  private Behavior<Command> onGetStats(GetStats g) {
+    g.replyTo().tell(new ActorStats("uploads", Map.of("jobs_counted", (long) used.size(),
+        "files_written", written, "refused", refused), activity.messages(), activity.last()));
+    return this;
+  }
+
+  private void deleteLater(Path p) {
+    if (p != null) {
+      CompletableFuture.runAsync(() -> {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+          // cleared at the next start
+        }
+      }, files);
+    }
+  }
+
+  /** Bytes below the job's folder now (0 when it does not exist yet); links are not followed. */
+  private long sizeOf(List<String> jobFolder) throws IOException {
+    Path folder = resultsDir;
+    for (String p : jobFolder) {
+      folder = folder.resolve(ResultPaths.part(p));
+    }
+    if (!Files.isDirectory(folder, LinkOption.NOFOLLOW_LINKS)) {
+      return 0;
+    }
+    try (Stream<Path> all = Files.walk(folder)) {
+      return all.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).mapToLong(p -> {
+        try {
+          return Files.size(p);
+        } catch (IOException e) {
+          return 0;
+        }
+      }).sum();
+    }
+  }
+
+  private void clearStaging() {
+    if (!Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (Stream<Path> left = Files.list(staging)) {
+      left.forEach(p -> {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+          // tried again at the next start
+        }
+      });
+    } catch (IOException ignored) {
+      // tried again at the next start
+    }
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+  }
+}

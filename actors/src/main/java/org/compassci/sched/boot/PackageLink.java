@@ -1,0 +1,46 @@
+package org.compassci.sched.boot;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
+import java.util.Optional;
+
+/**
+ * The unguessable part of a package URL, one per hand-out: the job's id, its hand-out token and
+ * where the box reaches the scheduler, sealed. Nothing is stored for it: the scheduler opens the
+ * link, checks the job still holds that token and is in dispatch or boot, and builds the package
+ * then. A link of an earlier hand-out names a token the job no longer holds, so it never serves
+ * another hand-out's package, let alone another job's.
+ */
+public record PackageLink(long jobId, String token, JobPackage.Endpoint scheduler) {
+
+  public String seal(Sealer sealer) {
+    byte[] host = scheduler.host().getBytes(StandardCharsets.UTF_8);
+    byte[] tok = HexFormat.of().parseHex(token);
+    ByteBuffer b = ByteBuffer.allocate(8 + 1 + tok.length + 2 + host.length);
+    b.putLong(jobId).put((byte) tok.length).put(tok).putShort((short) scheduler.port()).put(host);
+    return sealer.seal(b.array());
+  }
+
+  /** The link inside {@code sealed}, or empty when it is not one this scheduler made. */
+  public static Optional<PackageLink> open(Sealer sealer, String sealed) {
+    if (sealed.length() > 400) {
+      return Optional.empty();
+    }
+    return sealer.open(sealed).flatMap(bytes -> {
+      try {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        long id = b.getLong();
+        byte[] tok = new byte[b.get() & 0xff];
+        b.get(tok);
+        int port = b.getShort() & 0xffff;
+        byte[] host = new byte[b.remaining()];
+        b.get(host);
+        return Optional.of(new PackageLink(id, HexFormat.of().formatHex(tok),
+            new JobPackage.Endpoint(new String(host, StandardCharsets.UTF_8), port)));
+      } catch (RuntimeException e) {
+        return Optional.empty();
+      }
+    });
+  }
+}

@@ -1,0 +1,70 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.boot.LabHosts;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The host registry learns boxes by MAC from the lab's folder and from registrations. */
+class HostRegistryLabTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+
+  @TempDir Path lab;
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @Test
+  void macsFromTheFolderAndFromRegistrationsAndReloads() throws Exception {
+    Files.writeString(lab.resolve("bm--1"), "mac_addr: 52:54:00:00:00:01\narch: x86_64\nmemory: 8G\n");
+    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
+        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab)));
+    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    assertEquals(1, reloaded.receiveMessage().hosts());
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:01", probe.getRef()));
+    Outcome found = probe.receiveMessage();
+    assertEquals("bm--1", found.job().path("hostname").asText());
+    assertEquals(8192, found.job().path("memory").asLong());
+
+    hosts.tell(new HostRegistryActor.Register("bm--2", Json.object().put("arch", "x86_64")
+        .set("mac_addr", LabHosts.macs(Json.MAPPER.getNodeFactory().textNode("52-54-00-00-00-02"))), probe.getRef()));
+    probe.receiveMessage();
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:02", probe.getRef()));
+    assertEquals("bm--2", probe.receiveMessage().job().path("hostname").asText());
+
+    // the MAC moves to another file, and the first file goes
+    Files.delete(lab.resolve("bm--1"));
+    Files.writeString(lab.resolve("bm--3"), "mac_addr: [\"52:54:00:00:00:01\"]\n");
+    Files.writeString(lab.resolve("broken"), "mac_addr: [\n");
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    HostRegistryActor.LabReloaded r = reloaded.receiveMessage();
+    assertEquals(1, r.hosts());
+    assertTrue(r.problems().get(0).contains("broken"), r.problems().toString());
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:01", probe.getRef()));
+    assertEquals("bm--3", probe.receiveMessage().job().path("hostname").asText());
+    hosts.tell(new HostRegistryActor.Get("bm--1", probe.getRef()));
+    assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:02", probe.getRef()));
+    assertEquals("bm--2", probe.receiveMessage().job().path("hostname").asText(), "a registered box stays");
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:09", probe.getRef()));
+    assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());
+  }
+}

@@ -1,0 +1,51 @@
+package org.compassci.sched.boot;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.compassci.sched.model.Tokens;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SealerTest {
+
+  @TempDir Path dir;
+
+  @Test
+  void sealedValuesOpenOnlyUnderTheirOwnKeyAndPurpose() {
+    byte[] master = Sealer.masterKey(Optional.empty(), dir.resolve("secrets.key"));
+    Sealer links = Sealer.derive(master, "package-links");
+    Sealer secrets = Sealer.derive(master, "secrets");
+    String s = links.seal("hello".getBytes());
+    assertArrayEquals("hello".getBytes(), links.open(s).orElseThrow());
+    assertTrue(secrets.open(s).isEmpty(), "another purpose");
+    char[] c = s.toCharArray();
+    c[20] = c[20] == 'A' ? 'B' : 'A';
+    assertTrue(links.open(new String(c)).isEmpty(), "a changed value");
+    assertTrue(links.open("not base64 !").isEmpty());
+    assertTrue(links.open("").isEmpty());
+  }
+
+  @Test
+  void theKeyFileIsKeptAndPrivate() throws Exception {
+    Path f = dir.resolve("d/secrets.key");
+    byte[] a = Sealer.masterKey(Optional.empty(), f);
+    assertArrayEquals(a, Sealer.masterKey(Optional.empty(), f));
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)));
+  }
+
+  @Test
+  void aPackageLinkCarriesItsHandOut() {
+    Sealer links = Sealer.derive(Sealer.masterKey(Optional.empty(), dir.resolve("k")), "package-links");
+    String token = Tokens.newToken();
+    PackageLink l = new PackageLink(26112900000000101L, token, new JobPackage.Endpoint("10.0.2.2", 3000));
+    String sealed = l.seal(links);
+    assertTrue(sealed.matches("[A-Za-z0-9_-]+"), sealed);
+    assertEquals(l, PackageLink.open(links, sealed).orElseThrow());
+    assertTrue(PackageLink.open(links, sealed.substring(1)).isEmpty());
+  }
+}

@@ -1,0 +1,192 @@
+package org.compassci.sched.http;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.HttpCookiePair;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.stream.IOResult;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.FileIO;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.UploadActor;
+import org.compassci.sched.boot.BootRules;
+import org.compassci.sched.boot.ResultPaths;
+import org.compassci.sched.boot.UploadRefused;
+
+/**
+ * Result uploads on the scheduler's own port, in both shapes testboxes use: Compass-CI compact's
+ * {@code POST <result_root>/<path>?job_id=&job_token=} with the raw file as the body, and
+ * lkp-tests 2022's WebDAV {@code PUT} and {@code MKCOL} with the cookie {@code JOBID=<id>}. A job
+ * writes only below its own result_root and only while it is out on its box; each file is
+ * written whole or not at all, and never replaced.
+ */
+public final class ResultRoutes extends AllDirectives {
+
+  private static final String MKCOL = "MKCOL";
+
+  private final Gateway gw;
+  private final BootContext boot;
+  private final Materializer mat;
+
+  public ResultRoutes(Gateway gw, BootContext boot) {
+    this.gw = gw;
+    this.boot = boot;
+    this.mat = Materializer.matFromSystem(gw.system());
+  }
+
+  public Route routes() {
+    String prefix = boot.resultsRoot().endsWith("/") ? boot.resultsRoot() : boot.resultsRoot() + "/";
+    return extractRequest(request -> {
+      String method = request.method().value();
+      String raw = request.getUri().getPathString();
+      if (!raw.startsWith(prefix) || !(method.equals("POST") || method.equals("PUT") || method.equals(MKCOL))) {
+        return reject();
+      }
+      return parameterMap(q -> optionalCookie("JOBID", cookie -> upload(request, method, raw, q, cookie)));
+    });
+  }
+
+  private Route upload(HttpRequest request, String method, String raw, Map<String, String> q,
+      Optional<HttpCookiePair> cookie) {
+    String idText = q.containsKey("job_id") ? q.get("job_id") : cookie.map(HttpCookiePair::value).orElse(null);
+    String token = q.get("job_token");
+    if (idText == null || (method.equals("POST") && token == null)) {
+      return refuse(request, 401, method.equals("POST")
+          ? "job_id and job_token are required" : "the cookie JOBID (or job_id) is required");
+    }
+    long id;
+    try {
+      id = Long.parseLong(idText.trim());
+    } catch (NumberFormatException e) {
+      return refuse(request, 401, "job_id: '" + idText + "' is not a job id");
+    }
+    boolean folder = method.equals(MKCOL);
+    List<String> parts;
+    try {
+      parts = ResultPaths.parts(raw, folder);
+    } catch (UploadRefused e) {
+      return refuse(request, e.status(), e.getMessage());
+    }
+    CompletionStage<HttpResponse> answer = gw.<LifecycleActor.Command, BootRules.Permit>ask(gw.lifecycle(),
+            reply -> new LifecycleActor.CheckUpload(id, token, reply))
+        .thenCompose(permit -> {
+          if (!permit.ok()) {
+            return afterDiscard(request, answer(permit.status(), permit.message()));
+          }
+          List<String> jobFolder;
+          List<String> below;
+          try {
+            below = ResultPaths.below(permit.resultRoot(), parts);
+            jobFolder = jobFolder(permit.resultRoot());
+          } catch (UploadRefused e) {
+            return afterDiscard(request, answer(e.status(), e.getMessage()));
+          }
+          List<String> target = new ArrayList<>(jobFolder);
+          target.addAll(below);
+          if (folder) {
+            return request.discardEntityBytes(mat).completionStage()
+                .handleAsync((d, f) -> d, gw.system().executionContext())
+                .thenCompose(d -> gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
+                    reply -> new UploadActor.MakeFolder(target, reply)))
+                .thenApply(s -> answer(s.status(), s.message()));
+          }
+          if (below.isEmpty()) {
+            return afterDiscard(request, answer(403, "no file name below the result_root"));
+          }
+          return store(request, id, jobFolder, target, method.equals("PUT") ? 201 : 200);
+        })
+        .exceptionally(Responses::unavailable);
+    return completeWithFuture(answer);
+  }
+
+  /** Streams the body into a staging file within the size limits, then has it put in place. */
+  private CompletionStage<HttpResponse> store(HttpRequest request, long id, List<String> jobFolder,
+      List<String> target, int created) {
+    return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
+            reply -> new UploadActor.Begin(id, jobFolder, reply))
+        .thenCompose(begun -> {
+          if (!begun.ok()) {
+            return afterDiscard(request, answer(begun.status(), begun.message()));
+          }
+          Path staging = begun.staging();
+          long limit = begun.remaining();
+          Optional<Long> declared = request.entity().getContentLengthOption().isPresent()
+              ? Optional.of(request.entity().getContentLengthOption().getAsLong()) : Optional.empty();
+          if (declared.isPresent() && declared.get() > limit) {
+            boot.uploads().tell(new UploadActor.Abort(staging));
+            return afterDiscard(request, answer(413,
+                "the file is larger than this job may still upload (" + limit + " bytes)"));
+          }
+          return request.entity().withSizeLimit(limit).getDataBytes()
+              .runWith(FileIO.toPath(staging), mat)
+              .handle((IOResult io, Throwable failure) -> failure)
+              .thenCompose(failure -> {
+                if (failure != null) {
+                  boot.uploads().tell(new UploadActor.Abort(staging));
+                  return tooLarge(failure) ? done(413, "the file is larger than this job may still upload ("
+                      + limit + " bytes)") : done(400, "the upload broke off: " + failure.getMessage());
+                }
+                long size;
+                try {
+                  size = java.nio.file.Files.size(staging);
+                } catch (java.io.IOException e) {
+                  boot.uploads().tell(new UploadActor.Abort(staging));
+                  return done(500, "the staged upload is gone: " + e.getMessage());
+                }
+                return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
+                        reply -> new UploadActor.Commit(id, target, staging, size, reply))
+                    .thenApply(s -> answer(s.ok() ? created : s.status(), s.ok() ? "stored" : s.message()));
+              });
+        });
+  }
+
+  private static boolean tooLarge(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof EntityStreamSizeException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The job's folder as parts below the results folder: its result_root without the prefix. */
+  private List<String> jobFolder(String resultRoot) {
+    String prefix = boot.resultsRoot().endsWith("/") ? boot.resultsRoot() : boot.resultsRoot() + "/";
+    if (!resultRoot.startsWith(prefix)) {
+      throw new UploadRefused(403, "result_root " + resultRoot + " is not below " + boot.resultsRoot());
+    }
+    return ResultPaths.parts(resultRoot.substring(prefix.length() - 1), true);
+  }
+
+  private Route refuse(HttpRequest request, int status, String message) {
+    return completeWithFuture(afterDiscard(request, answer(status, message)));
+  }
+
+  /**
+   * {@code response} once the request's body has been read and dropped. Answered before the body
+   * is in, Pekko HTTP closes the connection after the answer, and a client still sending its
+   * body, as most do, never reads the answer: it sees the connection cut instead of the refusal.
+   */
+  private CompletionStage<HttpResponse> afterDiscard(HttpRequest request, HttpResponse response) {
+    return request.discardEntityBytes(mat).completionStage()
+        .handleAsync((done, failure) -> response, gw.system().executionContext());
+  }
+
+  private static CompletionStage<HttpResponse> done(int status, String message) {
+    return CompletableFuture.completedFuture(answer(status, message));
+  }
+
+  private static HttpResponse answer(int status, String message) {
+    return Responses.text(StatusCodes.get(status), message);
+  }
+}

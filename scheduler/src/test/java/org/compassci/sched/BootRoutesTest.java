@@ -1,0 +1,328 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.GZIPInputStream;
+import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
+import org.apache.commons.compress.archivers.cpio.CpioArchiveInputStream;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.compassci.sched.fixtures.RawHttp;
+import org.compassci.sched.model.Json;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bare-metal boxes over real HTTP: boot by MAC, the package, uploads and the lkp-tests calls. */
+class BootRoutesTest {
+
+  static final String V1 = "/scheduler/v1";
+  static final String MAC = "52:54:00:12:34:56";
+  static final String HEXHYP = "52-54-00-12-34-56";
+  static final Pattern PACKAGE = Pattern.compile("initrd (http://127\\.0\\.0\\.1:\\d+(/scheduler/v1/packages/[^/]+/job\\.cgz))");
+
+  @TempDir Path dir;
+  Path lab;
+  TestServer server;
+  HttpCalls http;
+  RawHttp raw;
+
+  @BeforeEach
+  void start() throws Exception {
+    lab = Files.createDirectories(dir.resolve("lab/hosts"));
+    Files.writeString(lab.resolve("bm1--a1"), "mac_addr: " + MAC + "\narch: x86_64\nmemory: 8G\nnr_cpu: 2\n");
+    server = TestServer.start(dir, Map.of("scheduler.lab.hosts-dir", lab.toString(),
+        "scheduler.results.max-file-size", "64KiB", "scheduler.results.max-job-size", "100KiB"));
+    http = server.http;
+    raw = new RawHttp(server.port());
+    // the lab folder is read as the hosts actor starts: wait until the box is known
+    for (int i = 0; i < 100 && http.get(V1 + "/hosts/bm1--a1").status() != 200; i++) {
+      Thread.sleep(50);
+    }
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    server.close();
+  }
+
+  String submit(String extra) {
+    Answer a = http.post(V1 + "/jobs/submit", "{\"suite\":\"boot-test\",\"testbox\":\"bm1--a1\",\"arch\":\"x86_64\","
+        + "\"my_account\":\"alice\"" + extra + "}");
+    assertEquals(200, a.status(), a.body());
+    return a.json().get(0).path("job_id").asText();
+  }
+
+  static final String KERNEL = ",\"kernel_uri\":\"http://10.0.2.2:8000/vmlinuz\"";
+
+  String boot(String query) {
+    return "/boot.ipxe/mac/" + HEXHYP + "?arch=x86_64&sched_host=127.0.0.1&sched_port=" + server.port() + query;
+  }
+
+  JsonNode job(String id) {
+    return http.get(V1 + "/jobs/" + id).json();
+  }
+
+  static Map<String, byte[]> unpack(byte[] cgz) throws Exception {
+    Map<String, byte[]> out = new HashMap<>();
+    try (CpioArchiveInputStream in = new CpioArchiveInputStream(new GZIPInputStream(new ByteArrayInputStream(cgz)))) {
+      CpioArchiveEntry e;
+      while ((e = in.getNextEntry()) != null) {
+        out.put(e.getName(), in.readAllBytes());
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void aBoxBootsByMacGetsItsPackageOnceAndTheJobMovesToBoot() throws Exception {
+    String id = submit(KERNEL + ",\"secrets\":{\"api_key\":\"k-123\"},\"program\":{\"hackbench\":{\"nr_threads\":2}}");
+    assertFalse(http.get(V1 + "/jobs/" + id).body().contains("k-123"), "secrets are never answered");
+
+    RawHttp.Reply script = raw.get(boot(""));
+    assertEquals(200, script.status(), script.text());
+    String text = script.text();
+    assertTrue(text.startsWith("#!ipxe\n\n"), text);
+    assertTrue(text.contains("kernel http://10.0.2.2:8000/vmlinuz user=lkp job=/lkp/scheduled/job.yaml"), text);
+    assertTrue(text.contains("console=ttyS0,115200 initrd=job.cgz\n"), text);
+    assertTrue(text.contains("echo ipxe will boot job id=" + id), text);
+    assertEquals("dispatch", job(id).path("job_stage").asText());
+    assertEquals("bm1--a1", job(id).path("host_machine").asText());
+
+    RawHttp.Reply again = raw.get("/boot.ipxe/mac/52:54:00:12:34:56?sched_host=127.0.0.1&sched_port=" + server.port());
+    assertEquals(404, again.status(), "one job, one hand-out");
+    assertTrue(again.text().contains("No job now"), again.text());
+
+    Matcher m = PACKAGE.matcher(text);
+    assertTrue(m.find(), text);
+    RawHttp.Reply pkg = raw.get(m.group(2));
+    assertEquals(200, pkg.status(), pkg.text());
+    assertEquals("application/gzip", pkg.raw().headers().firstValue("Content-Type").orElse(""));
+    assertEquals("boot", job(id).path("job_stage").asText(), "the first download moves the job to boot");
+    Map<String, byte[]> files = unpack(pkg.body());
+    JsonNode yaml = new YAMLMapper().readTree(files.get("lkp/scheduled/job.yaml"));
+    assertEquals(id, yaml.path("id").asText());
+    String token = yaml.path("job_token").asText();
+    assertEquals(32, token.length());
+    assertEquals("127.0.0.1", yaml.path("LKP_SERVER").asText());
+    assertEquals(Integer.toString(server.port()), yaml.path("RESULT_WEBDAV_PORT").asText());
+    assertTrue(new String(files.get("lkp/scheduled/job.sh"), StandardCharsets.UTF_8).contains("nr_threads=2 run_program hackbench"));
+    assertEquals("k-123", new YAMLMapper().readTree(files.get("lkp/scheduled/secrets.yaml")).path("api_key").asText());
+    assertEquals(200, raw.get(m.group(2)).status(), "a retry while booting is served again");
+
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/lkp/scheduled/job.yaml&job_id=" + id
+        + "&job_state=running").status());
+    RawHttp.Reply late = raw.get(m.group(2));
+    assertEquals(410, late.status(), late.text());
+    assertEquals(404, raw.get(V1 + "/packages/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/job.cgz").status());
+    assertFalse(http.get(V1 + "/jobs/" + id).body().contains("k-123"));
+    assertFalse(http.get(V1 + "/jobs/" + id).body().contains("_secrets"));
+  }
+
+  @Test
+  void everyBootTypeAndDispatchByMac() throws Exception {
+    submit(KERNEL + ",\"initrds_uri\":[\"http://10.0.2.2:8000/base.cgz\"]");
+    RawHttp.Reply n = raw.get(V1 + "/jobs/dispatch?mac=" + MAC.toUpperCase() + "&boot_type=native&sched_host=10.0.2.2&sched_port=3000");
+    assertEquals(200, n.status(), n.text());
+    JsonNode initrds = Json.parse(Json.parse(n.body()).path("initrds").asText());
+    assertEquals("http://10.0.2.2:8000/base.cgz", initrds.get(0).asText());
+    assertTrue(initrds.get(1).asText().startsWith("http://10.0.2.2:3000/scheduler/v1/packages/"));
+    assertEquals("{\"job_id\":\"0\"}", raw.get(V1 + "/jobs/dispatch?mac=" + MAC + "&boot_type=native").text());
+
+    submit(KERNEL);
+    RawHttp.Reply l = raw.get("/boot.libvirt/mac/" + HEXHYP);
+    assertEquals(200, l.status(), l.text());
+    assertEquals("http://10.0.2.2:8000/vmlinuz", Json.parse(l.body()).path("kernel_uri").asText());
+    assertEquals("127.0.0.1", Json.parse(l.body()).path("LKP_SERVER").asText(), "the Host header when sched_host is not sent");
+    assertEquals(404, raw.get("/boot.libvirt/mac/" + HEXHYP).status());
+
+    submit(KERNEL);
+    RawHttp.Reply g = raw.get("/boot.grub/mac/" + HEXHYP + "?sched_host=h&sched_port=1");
+    assertEquals(200, g.status());
+    assertTrue(g.text().startsWith("#!grub\n\nlinux (http,10.0.2.2:8000)/vmlinuz user=lkp"), g.text());
+    assertTrue(g.text().contains("initrd (http,h:1)/scheduler/v1/packages/"), g.text());
+  }
+
+  @Test
+  void unknownMacsBadMacsAndBadTypes() {
+    RawHttp.Reply unknown = raw.get("/boot.ipxe/mac/02-00-00-00-00-01?sched_host=10.0.2.2&sched_port=3000");
+    assertEquals(404, unknown.status());
+    assertTrue(unknown.text().contains("chain http://10.0.2.2:3000/boot.ipxe/mac/${mac:hexhyp}"), unknown.text());
+    for (String bad : List.of("/boot.ipxe/mac/52-54-00", "/boot.ipxe/mac/zz-54-00-12-34-56", "/boot.pxe/mac/" + HEXHYP,
+        "/boot.ipxe/mac/" + HEXHYP + "?wait=99", "/boot.ipxe/mac/" + HEXHYP + "?sched_port=0",
+        "/boot.ipxe/mac/" + HEXHYP + "?sched_host=a%0Achain", V1 + "/jobs/dispatch?mac=1&boot_type=ipxe",
+        V1 + "/jobs/dispatch?mac=" + MAC + "&boot_type=efi")) {
+      RawHttp.Reply r = raw.get(bad);
+      assertEquals(400, r.status(), bad + ": " + r.text());
+      assertEquals(1, r.text().strip().lines().count(), r.text());
+    }
+  }
+
+  @Test
+  void aJobThatCannotBootEndsAbortInvalidOnce() throws Exception {
+    String id = submit("");
+    RawHttp.Reply r = raw.get(boot(""));
+    assertEquals(404, r.status(), r.text());
+    JsonNode j = job(id);
+    assertEquals("abort_invalid", j.path("job_stage").asText());
+    assertTrue(j.path("abort_reason").asText().contains("no kernel"), j.toString());
+    assertEquals(404, raw.get(boot("")).status(), "never handed out again");
+    String ok = submit(KERNEL);
+    assertEquals(200, raw.get(boot("")).status());
+    assertEquals("dispatch", job(ok).path("job_stage").asText());
+  }
+
+  @Test
+  void waitParksTheBoxUntilAJobComes() throws Exception {
+    CompletableFuture<RawHttp.Reply> parked = CompletableFuture.supplyAsync(() -> raw.get(boot("&wait=20")));
+    // the box is parked in the matcher: a job submitted now goes to it
+    for (int i = 0; i < 100 && http.get(V1 + "/manage/matcher").json().path("parked").asInt() == 0; i++) {
+      Thread.sleep(50);
+    }
+    String id = submit(KERNEL);
+    RawHttp.Reply r = parked.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertEquals(200, r.status(), r.text());
+    assertTrue(r.text().contains("job id=" + id));
+  }
+
+  @Test
+  void registeredAndReloadedMacs() throws Exception {
+    assertEquals(200, http.post(V1 + "/hosts/bm2--b1?arch=x86_64&mac_addr=AA-BB-CC-00-11-22&memory=4096", "").status());
+    assertEquals(400, http.post(V1 + "/hosts/bm3?mac_addr=nope", "").status());
+    String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"bm2\"" + KERNEL + "}").json().get(0).path("job_id").asText();
+    RawHttp.Reply r = raw.get("/boot.ipxe/mac/aa:bb:cc:00:11:22");
+    assertEquals(200, r.status(), r.text());
+    assertTrue(r.text().contains("job id=" + id));
+
+    Files.writeString(lab.resolve("bm9--z"), "mac_addr: [\"02:00:00:00:00:09\"]\narch: x86_64\n");
+    Files.delete(lab.resolve("bm1--a1"));
+    Answer reload = http.post(V1 + "/manage/hosts/reload", "");
+    assertEquals(200, reload.status(), reload.body());
+    assertEquals(1, reload.json().path("hosts").asInt());
+    assertEquals(404, http.get(V1 + "/hosts/bm1--a1").status(), "gone from the folder, gone from the lab");
+    String id9 = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"bm9\"" + KERNEL + "}").json().get(0).path("job_id").asText();
+    assertTrue(raw.get("/boot.ipxe/mac/02-00-00-00-00-09").text().contains("job id=" + id9));
+    assertEquals(404, raw.get(boot("")).status(), "the old MAC is unknown now");
+  }
+
+  /** Boots the job and downloads its package; answers its job.yaml. */
+  JsonNode booted(String id) throws Exception {
+    RawHttp.Reply script = raw.get(boot(""));
+    assertEquals(200, script.status(), script.text());
+    Matcher m = PACKAGE.matcher(script.text());
+    assertTrue(m.find());
+    return new YAMLMapper().readTree(unpack(raw.get(m.group(2)).body()).get("lkp/scheduled/job.yaml"));
+  }
+
+  @Test
+  void uploadsInBothShapesWithEveryRefusal() throws Exception {
+    String id = submit(KERNEL);
+    JsonNode yaml = booted(id);
+    String root = yaml.path("result_root").asText();
+    String token = yaml.path("job_token").asText();
+    String cookie = "JOBID=" + id;
+    byte[] one = "hello\n".getBytes();
+
+    assertEquals(201, raw.send("MKCOL", root + "/sub/", null, "Cookie", cookie).status());
+    assertEquals(405, raw.send("MKCOL", root + "/sub/", null, "Cookie", cookie).status());
+    assertEquals(201, raw.send("PUT", root + "/sub/a.log", one, "Cookie", cookie).status());
+    assertEquals(201, raw.send("PUT", root + "/deep/er/b.log", one, "Cookie", cookie).status());
+    assertEquals(200, raw.send("POST", root + "/stats.json?job_id=" + id + "&job_token=" + token,
+        "{\"x\":1}".getBytes()).status());
+    Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
+    assertEquals("hello\n", Files.readString(folder.resolve("sub/a.log")));
+
+    assertEquals(409, raw.send("PUT", root + "/sub/a.log", "other".getBytes(), "Cookie", cookie).status());
+    assertEquals("hello\n", Files.readString(folder.resolve("sub/a.log")), "never overwritten");
+    assertEquals(401, raw.send("PUT", root + "/x", one).status());
+    assertEquals(401, raw.send("POST", root + "/x?job_id=" + id, one).status());
+    assertEquals(401, raw.send("PUT", root + "/x", one, "Cookie", "JOBID=99999").status());
+    assertEquals(403, raw.send("POST", root + "/x?job_id=" + id + "&job_token=0000", one).status());
+    for (String p : List.of("/../x", "/%2e%2e/x", "//etc/passwd", "/a%00b", "/a%2Fb")) {
+      RawHttp.Reply r = raw.send("PUT", root + p, one, "Cookie", cookie);
+      assertTrue(r.status() == 403 || r.status() == 400, p + " -> " + r.status() + " " + r.text());
+    }
+    String other = root.substring(0, root.lastIndexOf('/') + 1) + "1";
+    assertEquals(403, raw.send("PUT", other + "/x", one, "Cookie", cookie).status());
+    Files.createSymbolicLink(folder.resolve("link"), dir);
+    assertEquals(403, raw.send("PUT", root + "/link/x", one, "Cookie", cookie).status());
+    assertFalse(Files.exists(dir.resolve("x")));
+    assertEquals(413, raw.send("PUT", root + "/big", new byte[70 * 1024], "Cookie", cookie).status());
+    assertEquals(201, raw.send("PUT", root + "/c1", new byte[60 * 1024], "Cookie", cookie).status());
+    assertEquals(413, raw.send("PUT", root + "/c2", new byte[60 * 1024], "Cookie", cookie).status(), "the job's limit");
+    assertFalse(Files.exists(folder.resolve("big")) || Files.exists(folder.resolve("c2")));
+
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
+    JsonNode done = null;
+    for (int i = 0; i < 200; i++) {
+      done = job(id);
+      if (done.path("job_data_readiness").asText().equals("complete")) {
+        break;
+      }
+      Thread.sleep(50);
+    }
+    assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());
+    assertEquals(1, done.path("stats").path("x").asInt());
+    assertEquals(423, raw.send("PUT", root + "/late", one, "Cookie", cookie).status());
+    assertEquals(423, raw.send("POST", root + "/late?job_id=" + id + "&job_token=" + token, one).status());
+    try (var left = Files.list(dir.resolve("results/.incoming"))) {
+      assertEquals(0, left.count(), "no staging file left");
+    }
+  }
+
+  @Test
+  void aQueuedJobUploadsNothing() {
+    String id = submit(KERNEL);
+    String root = job(id).path("result_root").asText();
+    assertEquals(403, raw.send("PUT", root + "/x", "x".getBytes(), "Cookie", "JOBID=" + id).status());
+  }
+
+  @Test
+  void sshReportsDeadlinesNextJobAndLkpSubmit() throws Exception {
+    Answer lkp = http.post("/submit_job", "{\"suite\":\"s\",\"testbox\":\"bm1--a1\",\"#! jobs/s.yaml\":null" + KERNEL
+        + ",\"job2sh\":{\"run_job\":[\"run_job()\",\"{\",null,\"\\texport_top_env\",\"}\"]}}");
+    assertEquals(200, lkp.status(), lkp.body());
+    String id = lkp.json().get(0).path("job_id").asText();
+    assertEquals("", lkp.json().get(0).path("message").asText());
+    assertNotNull(lkp.json().get(0).get("result_root"));
+
+    RawHttp.Reply next = raw.get("/~lkp/cgi-bin/gpxelinux.cgi?hostname=bm1--a1&mac=" + MAC + "&last_kernel=x");
+    assertEquals(200, next.status(), next.text());
+    assertTrue(next.text().lines().anyMatch(l -> l.startsWith("kernel ")), next.text());
+
+    assertEquals(200, http.get("/~lkp/cgi-bin/report_ssh_port?tbox_name=bm1--a1&job_id=" + id + "&ssh_port=20022").status());
+    assertEquals("20022", job(id).path("ssh_port").asText());
+    Answer info = http.post("/~lkp/cgi-bin/report_ssh_info", "{\"tbox_name\":\"bm1--a1\",\"job_id\":\"" + id
+        + "\",\"ssh_port\":\"20023\",\"message\":\"sshd up\"}");
+    assertEquals(200, info.status(), info.body());
+    assertEquals("20023", job(id).path("ssh_port").asText());
+    assertEquals("sshd up", job(id).path("ssh_message").asText());
+    assertEquals(400, http.post("/~lkp/cgi-bin/report_ssh_info", "{not json").status());
+    assertEquals(404, http.get("/~lkp/cgi-bin/report_ssh_port?job_id=123&ssh_port=1").status());
+
+    Answer renewed = http.get("/renew_deadline?job_id=" + id + "&time=86400");
+    assertEquals(200, renewed.status(), renewed.body());
+    assertTrue(renewed.body().trim().matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\+0000"), renewed.body());
+    Answer deadline = http.get("/get_deadline?testbox=bm1--a1");
+    assertEquals(200, deadline.status(), deadline.body());
+    assertEquals(renewed.body(), deadline.body());
+    assertEquals(400, http.get("/renew_deadline?job_id=" + id + "&time=soon").status());
+    assertEquals(404, http.get("/get_deadline?testbox=nobody").status());
+  }
+}
