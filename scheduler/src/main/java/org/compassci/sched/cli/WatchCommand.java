@@ -22,9 +22,14 @@ final class WatchCommand implements Callable<Integer> {
   @Parameters(paramLabel = "ID", arity = "1..*", description = "job ids")
   List<String> ids;
 
+  @picocli.CommandLine.Option(names = "--ws",
+      description = "follow over the WebSocket /scheduler/v1/client instead of Server-Sent Events")
+  boolean ws;
+
   @Override
   public Integer call() {
     List<String> jobIds = ids.stream().map(id -> JobIds.check(id, spec.commandLine())).distinct().toList();
-    return cli.watch(cli.client(spec.commandLine()), spec.commandLine()).follow(jobIds);
+    JobWatch watch = cli.watch(cli.client(spec.commandLine()), spec.commandLine());
+    return (ws ? watch.overSocket() : watch).follow(jobIds);
   }
 }
