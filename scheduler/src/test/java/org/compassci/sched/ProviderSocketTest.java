@@ -355,4 +355,50 @@ class ProviderSocketTest {
       assertTrue(pings > 0, "pinged before it was dropped");
     }
   }
+
+  /**
+   * The boot-jobs as multi-qemu-docker reads them: a VM's iPXE script is boot.ipxe's text with the
+   * job's sealed package link at the provider's sched_host/sched_port, and the package downloads
+   * (the job moves to boot); a container gets its image and its initrds as a JSON array in a string.
+   */
+  @Test
+  void bootJobsCarryTheBootScriptOrTheImageAndThePackage() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of());
+        SocketClient p = SocketClient.open(server.port(), V1 + "/vm-container-provider/p1")) {
+      HttpCalls http = server.http;
+      long vm = submit(http, jobs(1, 0)).get(0);
+      p.send("{\"type\":\"host-job-request\",\"hostname\":\"p1\",\"arch\":\"x86_64\",\"tbox_type\":\"vm\","
+          + "\"freemem\":16384,\"services\":{\"sched_host\":\"127.0.0.1\",\"sched_port\":\"" + server.port() + "\"}}");
+      JsonNode boot = p.nextJson(WAIT);
+      assertEquals("boot-job", boot.path("type").asText());
+      assertEquals("vm", boot.path("tbox_type").asText());
+      assertEquals(Long.toString(vm), boot.path("job_id").asText());
+      assertEquals("vm-2p8g", boot.path("tbox_group").asText());
+      assertEquals(32, boot.path("job_token").asText().length());
+      assertTrue(boot.path("result_root").asText().endsWith("/" + vm));
+      String ipxe = boot.path("ipxe_script").asText();
+      assertTrue(ipxe.startsWith("#!ipxe\n"), ipxe);
+      assertTrue(ipxe.contains("kernel http://127.0.0.1:" + server.port() + "/srv/os/openeuler/x86_64/22.03/boot/vmlinuz"), ipxe);
+      java.util.regex.Matcher pkg = java.util.regex.Pattern
+          .compile("initrd http://127\\.0\\.0\\.1:" + server.port() + "(/scheduler/v1/packages/\\S+/job\\.cgz)").matcher(ipxe);
+      assertTrue(pkg.find(), ipxe);
+      assertTrue(ipxe.contains("echo ipxe will boot job id=" + vm), ipxe);
+      HttpCalls.Answer cgz = http.get(pkg.group(1));
+      assertEquals(200, cgz.status());
+      assertEquals("boot", job(http, vm).path("job_stage").asText(), "the download moved it to boot");
+
+      long dc = submit(http, jobs(1, 1)).get(0);
+      p.send("{\"type\":\"host-job-request\",\"arch\":\"x86_64\",\"tbox_type\":\"dc\",\"freemem\":8192}");
+      boot = p.nextJson(WAIT);
+      assertEquals("dc", boot.path("tbox_type").asText());
+      assertEquals(Long.toString(dc), boot.path("job_id").asText());
+      assertEquals("openeuler/openeuler:22.03", boot.path("docker_image").asText());
+      assertTrue(boot.path("initrds").isTextual(), "a JSON array inside a string: " + boot);
+      JsonNode initrds = org.compassci.sched.model.Json.parse(boot.path("initrds").asText());
+      assertTrue(initrds.isArray() && initrds.size() >= 1, initrds.toString());
+      assertTrue(initrds.get(initrds.size() - 1).asText().endsWith("/job.cgz"), "the package last: " + initrds);
+      assertEquals(32, boot.path("job_token").asText().length());
+      assertTrue(boot.has("os") && boot.has("osv") && boot.has("result_root"), boot.toString());
+    }
+  }
 }
