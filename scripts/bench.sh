@@ -365,9 +365,9 @@ run_restart() {
 # The jar again, a fresh store for each fleet: the jobs are queued first, then the simulated
 # providers (ProviderFleet, the JDK's WebSocket, in the bench JVM) take them as fast as they
 # can; then a fresh server for the heap of idle sockets (ProvidersBench says what it measures).
-providers_counts=${BENCH_PROVIDERS:-200 2000}
+providers_counts=${BENCH_PROVIDERS-200 2000}
 providers_jobs=${BENCH_PROVIDER_JOBS:-20000}
-providers_sockets=${BENCH_PROVIDER_SOCKETS:-2000}
+providers_sockets=${BENCH_PROVIDER_SOCKETS-2000}
 
 providers_one() {
   tmp=$(mktemp -d)

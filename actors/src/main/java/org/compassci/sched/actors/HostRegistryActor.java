@@ -200,7 +200,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   private Behavior<Command> onProviderState(ProviderState p) {
     activity.touch();
     Host h = host(p.hostname());
-    h.provider = p.info().deepCopy();
+    // its own copy already: the provider actor makes a new one each time
+    h.provider = p.info();
     h.lastContact = clock.instant();
     return this;
   }

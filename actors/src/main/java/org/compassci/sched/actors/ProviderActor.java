@@ -35,6 +35,15 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   /** Send {@code terminate-job}; answers whether the socket was open to take it. */
   public record TerminateJob(long jobId, ActorRef<Boolean> replyTo) implements Command {}
 
+  /**
+   * The socket's outgoing side is up: from now on messages for the provider go to {@code out}.
+   * Until then everything waits; a socket that never comes up stops the actor after a while.
+   */
+  public record Attach(ActorRef<Outbound> out) implements Command {}
+
+  /** A message of the provider was refused at the edge: say so on the socket. */
+  public record Refuse(long jobId, String message) implements Command {}
+
   /** Another socket of the same host took over: this one closes. */
   public record Replaced() implements Command {}
 
@@ -49,6 +58,11 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
 
   private record Linger() implements Command {}
+
+  private record NeverAttached() implements Command {}
+
+  /** How long a socket may take to come up after its handshake was answered. */
+  static final Duration ATTACH_TIMEOUT = Duration.ofMinutes(1);
 
   /** What goes to the socket; the HTTP edge writes each as one JSON message. */
   public sealed interface Outbound {}
@@ -69,7 +83,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   private final String host;
   private final Object connection;
-  private final ActorRef<Outbound> out;
+  private ActorRef<Outbound> out;
   private final ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<HostRegistryActor.Command> hosts;
   private final Duration requestTtl;
@@ -85,27 +99,48 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   /**
    * {@code connection}: the socket's TCP connection, whose parked request the matcher drops when
-   * it closes; {@code out}: the socket's outgoing messages.
+   * it closes. The socket's outgoing side comes with {@link Attach}.
    */
-  public static Behavior<Command> create(String host, Object connection, ActorRef<Outbound> out,
+  public static Behavior<Command> create(String host, Object connection,
       ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
       Duration requestTtl, Duration linger) {
-    return Behaviors.setup(ctx -> new ProviderActor(ctx, host, connection, out, matcher, hosts,
-        requestTtl, linger));
+    return Behaviors.withStash(64, stash -> Behaviors.setup(ctx -> {
+      ctx.scheduleOnce(ATTACH_TIMEOUT, ctx.getSelf(), new NeverAttached());
+      return new ProviderActor(ctx, host, connection, matcher, hosts, requestTtl, linger).detached(stash);
+    }));
   }
 
   private ProviderActor(ActorContext<Command> ctx, String host, Object connection,
-      ActorRef<Outbound> out, ActorRef<MatcherActor.Command> matcher,
-      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger) {
+      ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
+      Duration requestTtl, Duration linger) {
     super(ctx);
     this.host = host;
     this.connection = connection;
-    this.out = out;
     this.matcher = matcher;
     this.hosts = hosts;
     this.requestTtl = requestTtl;
     this.linger = linger;
     this.dispatched = ctx.messageAdapter(MatcherActor.DispatchResult.class, Dispatched::new);
+  }
+
+  /** Until the socket's outgoing side is up, what comes waits: a hand-out must not be lost. */
+  private Behavior<Command> detached(org.apache.pekko.actor.typed.javadsl.StashBuffer<Command> stash) {
+    return Behaviors.receive(Command.class)
+        .onMessage(Attach.class, a -> {
+          out = a.out();
+          return stash.unstashAll(this);
+        })
+        .onMessage(NeverAttached.class, n -> closed())
+        .onMessage(SocketClosed.class, c -> closed())
+        .onAnyMessage(m -> {
+          if (stash.isFull()) {
+            getContext().getLog().warn("provider {}: its socket never came up; dropped", host);
+            return closed();
+          }
+          stash.stash(m);
+          return Behaviors.same();
+        })
+        .build();
   }
 
   @Override
@@ -115,6 +150,11 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(Dispatched.class, this::onDispatched)
         .onMessage(TerminateJob.class, this::onTerminateJob)
         .onMessage(Replaced.class, this::onReplaced)
+        .onMessage(Refuse.class, r -> {
+          out.tell(new Problem(r.jobId(), r.message()));
+          return this;
+        })
+        .onMessage(NeverAttached.class, n -> this)
         .onMessage(SocketClosed.class, s -> closed())
         .onMessage(GetState.class, this::onGetState)
         .build();

@@ -22,10 +22,11 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   public sealed interface Command {}
 
   /**
-   * A provider's socket opened: answered with the actor that serves it. {@code out}: the
-   * socket's outgoing messages; {@code connection}: its TCP connection.
+   * A provider's socket is being opened: answered with the actor that serves it, which the
+   * socket then gives its outgoing side ({@link ProviderActor.Attach}). {@code connection}: its
+   * TCP connection.
    */
-  public record Connect(String host, Object connection, ActorRef<ProviderActor.Outbound> out,
+  public record Connect(String host, Object connection,
       ActorRef<ActorRef<ProviderActor.Command>> replyTo) implements Command {}
 
   /** Tell {@code host}'s provider to stop the job; answers whether a socket of it was open. */
@@ -80,7 +81,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
     connects++;
     sockets++;
     ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
-        c.host(), c.connection(), c.out(), matcher, hosts, requestTtl, linger));
+        c.host(), c.connection(), matcher, hosts, requestTtl, linger));
     getContext().watchWith(provider, new Ended(c.host(), provider));
     ActorRef<ProviderActor.Command> older = current.put(c.host(), provider);
     if (older != null) {

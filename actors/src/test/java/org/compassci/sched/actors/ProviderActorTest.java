@@ -40,8 +40,10 @@ class ProviderActorTest {
   private final Object connection = new Object();
 
   private ActorRef<ProviderActor.Command> provider() {
-    return actors.spawn(ProviderActor.create("p1", connection, out.getRef(), matcher.getRef(),
+    ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
         hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(500)));
+    p.tell(new ProviderActor.Attach(out.getRef()));
+    return p;
   }
 
   private static ProviderActor.Request request(long freeMb) {
@@ -114,15 +116,27 @@ class ProviderActorTest {
   }
 
   @Test
+  void whatComesBeforeTheSocketIsUpWaitsForIt() {
+    ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(500)));
+    p.tell(request(4096));
+    p.tell(new ProviderActor.Refuse(0, "freemem: required"));
+    matcher.expectNoMessage(Duration.ofMillis(100));
+    p.tell(new ProviderActor.Attach(out.getRef()));
+    assertEquals(4096, matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT).box().freeMemMb());
+    assertEquals("freemem: required", assertInstanceOf(ProviderActor.Problem.class, out.receiveMessage(WAIT)).message());
+  }
+
+  @Test
   void aNewerSocketOfTheSameHostClosesTheOlder() {
     TestProbe<ActorRef<ProviderActor.Command>> started = testKit.createTestProbe();
     ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
         hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(200), java.time.Clock.systemUTC()));
     TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();
-    registry.tell(new ProvidersActor.Connect("p1", new Object(), older.getRef(), started.getRef()));
-    started.receiveMessage(WAIT);
-    registry.tell(new ProvidersActor.Connect("p1", new Object(), out.getRef(), started.getRef()));
-    started.receiveMessage(WAIT);
+    registry.tell(new ProvidersActor.Connect("p1", new Object(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(older.getRef()));
+    registry.tell(new ProvidersActor.Connect("p1", new Object(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(out.getRef()));
     ProviderActor.Close close = assertInstanceOf(ProviderActor.Close.class, older.receiveMessage(WAIT));
     assertEquals(1008, close.code());
 

@@ -6,14 +6,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
-import org.apache.pekko.japi.Pair;
-import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.OverflowStrategy;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
@@ -61,38 +60,77 @@ public final class ClientSocketRoutes extends AllDirectives {
             "a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)")));
   }
 
+  /** A message of this socket's own beside the watch actor's events (an id that is no job's). */
+  private record Note(String json) {}
+
   private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, Object connection) {
     long sid = SIDS.incrementAndGet();
-    Pair<ActorRef<WatchActor.Event>, Source<WatchActor.Event, NotUsed>> events =
-        ActorSource.<WatchActor.Event>actorRef(e -> e instanceof WatchActor.End, e -> Optional.empty(),
-            SOCKET_BUFFER, OverflowStrategy.dropHead()).preMaterialize(gw.system());
-    ActorRef<WatchActor.Event> out = events.first();
-    // answers of this socket's own (a job id that is none): beside the watch actor's events
-    Pair<BoundedSourceQueue<String>, Source<String, NotUsed>> notes =
-        Source.<String>queue(16).preMaterialize(gw.system());
-    gw.watch().tell(new WatchActor.OpenSocket(out, connection, gw.watchMaxJobs()));
-    Source<String, NotUsed> fromWatch = events.second()
+    // the socket's own actor ref, known once the flow is materialized, before any message comes in
+    AtomicReference<ActorRef<Object>> socket = new AtomicReference<>();
+    Source<String, NotUsed> events = ActorSource.<Object>actorRef(e -> e instanceof WatchActor.End,
+            e -> Optional.empty(), SOCKET_BUFFER, OverflowStrategy.dropHead())
+        .mapMaterializedValue(ref -> {
+          socket.set(ref);
+          gw.watch().tell(new WatchActor.OpenSocket(ref.narrow(), connection, gw.watchMaxJobs()));
+          return NotUsed.getInstance();
+        })
         .watchTermination((nu, done) -> {
-          done.whenCompleteAsync((d, failure) -> {
-            gw.watch().tell(new WatchActor.Unsubscribe(out));
-            notes.first().complete();
-          }, gw.system().executionContext());
+          done.whenCompleteAsync((d, failure) -> gw.watch().tell(new WatchActor.Unsubscribe(socket.get().narrow())),
+              gw.system().executionContext());
           return nu;
         })
-        .conflateWithSeed(EventBacklog::new, EventBacklog::add)
-        .mapConcat(b -> b.frames(WS));
+        .conflateWithSeed(SocketBacklog::new, SocketBacklog::add)
+        .mapConcat(SocketBacklog::frames);
     ObjectNode welcome = Json.object().put("type", "welcome").put("sid", sid)
         .put("message", "Welcome to the Compass-CI scheduler").put("status", "connected");
-    Source<String, NotUsed> toSocket = Source.single(Json.write(welcome))
-        .concat(fromWatch.merge(notes.second(), true));
     Sink<String, NotUsed> in = Flow.of(String.class)
-        .to(Sink.foreach(text -> read(text, out, notes.first(), closer)))
+        .to(Sink.foreach(text -> read(text, socket.get(), closer)))
         .mapMaterializedValue(done -> NotUsed.getInstance());
-    return Flow.fromSinkAndSourceCoupled(in, toSocket);
+    return Flow.fromSinkAndSourceCoupled(in, Source.single(Json.write(welcome)).concat(events));
   }
 
-  private void read(String text, ActorRef<WatchActor.Event> out, BoundedSourceQueue<String> notes,
-      WebSockets.Closer closer) {
+  /** The conflating buffer of the watch actor's events, and this socket's own notes in order. */
+  private static final class SocketBacklog {
+    private EventBacklog events;
+    private List<String> notes;
+
+    SocketBacklog(Object first) {
+      add(first);
+    }
+
+    SocketBacklog add(Object o) {
+      if (o instanceof Note n) {
+        if (notes == null) {
+          notes = new ArrayList<>(2);
+        }
+        // bounded like the events: a reader that does not read keeps the newest notes only
+        if (notes.size() >= SOCKET_BUFFER) {
+          notes.remove(0);
+        }
+        notes.add(n.json());
+      } else if (o instanceof WatchActor.Event e) {
+        if (events == null) {
+          events = new EventBacklog(e);
+        } else {
+          events.add(e);
+        }
+      }
+      return this;
+    }
+
+    List<String> frames() {
+      List<String> out = new ArrayList<>();
+      if (notes != null) {
+        out.addAll(notes);
+      }
+      if (events != null) {
+        out.addAll(events.frames(WS));
+      }
+      return out;
+    }
+  }
+
+  private void read(String text, ActorRef<Object> socket, WebSockets.Closer closer) {
     JsonNode msg;
     try {
       msg = Json.parse(text);
@@ -116,7 +154,7 @@ public final class ClientSocketRoutes extends AllDirectives {
     List<Long> ids = new ArrayList<>();
     JsonNode given = msg.has("job_ids") ? msg.get("job_ids") : msg.get("job_id");
     if (given == null || given.isNull() || (given.isArray() && given.isEmpty())) {
-      notes.offer(error(null, "job_id: give a job id, or a list of them"));
+      socket.tell(new Note(error(null, "job_id: give a job id, or a list of them")));
       return;
     }
     for (JsonNode id : given.isArray() ? given : List.of(given)) {
@@ -124,10 +162,11 @@ public final class ClientSocketRoutes extends AllDirectives {
       if (parsed.isPresent()) {
         ids.add(parsed.get());
       } else {
-        notes.offer(error(id.isValueNode() ? id.asText() : Json.write(id), "not a job id"));
+        socket.tell(new Note(error(id.isValueNode() ? id.asText() : Json.write(id), "not a job id")));
       }
     }
     if (!ids.isEmpty()) {
+      ActorRef<WatchActor.Event> out = socket.narrow();
       gw.watch().tell(watch ? new WatchActor.Follow(out, ids) : new WatchActor.Unfollow(out, ids));
     }
   }

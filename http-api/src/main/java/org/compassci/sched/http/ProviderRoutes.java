@@ -104,45 +104,37 @@ public final class ProviderRoutes extends AllDirectives {
     } catch (InvalidJobException e) {
       return complete(Responses.error(StatusCodes.BAD_REQUEST, "Host: " + e.getMessage()));
     }
-    // the socket's outgoing messages exist before the actor does, which is started with them
-    Pair<Pair<ActorRef<ProviderActor.Outbound>, CompletionStage<Done>>, Source<ProviderActor.Outbound, NotUsed>> outbox =
-        ActorSource.<ProviderActor.Outbound>actorRef(o -> false, o -> Optional.empty(), settings.outbox(),
-                OverflowStrategy.fail())
-            .watchTermination(Keep.both())
-            .preMaterialize(gw.system());
-    ActorRef<ProviderActor.Outbound> out = outbox.first().first();
-    CompletableFuture<ActorRef<ProviderActor.Command>> provider = gw.ask(providers,
-        r -> new ProvidersActor.Connect(host, connection, out, r));
-    // however the socket ends (or never starts, when the handshake's answer is not sent), the actor hears
-    outbox.first().second().thenCombine(provider, (done, p) -> {
-      p.tell(new ProviderActor.SocketClosed());
-      return done;
-    });
-    return completeWithFuture(provider
-        .thenApply(p -> WebSockets.accept(request, gw.system(), limits,
-                closer -> flow(closer, host, fallback, p, out, outbox.second()))
+    return completeWithFuture(gw.<ProvidersActor.Command, ActorRef<ProviderActor.Command>>ask(providers,
+            r -> new ProvidersActor.Connect(host, connection, r))
+        .thenApply(p -> WebSockets.accept(request, gw.system(), limits, closer -> flow(closer, host, fallback, p))
             .orElseGet(() -> Responses.error(StatusCodes.BAD_REQUEST, "not a WebSocket handshake")))
         .exceptionally(Responses::unavailable));
   }
 
+  /**
+   * In: requests to the socket's actor, reports to the lifecycle; out: what the actor sends,
+   * from the moment the socket is up ({@link ProviderActor.Attach}).
+   */
   private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, String host,
-      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider,
-      ActorRef<ProviderActor.Outbound> out, Source<ProviderActor.Outbound, NotUsed> outbox) {
+      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider) {
     Sink<String, NotUsed> in = Flow.of(String.class)
-        .map(text -> Optional.ofNullable(read(text, host, fallback, out, closer)))
-        .filter(Optional::isPresent)
-        .map(Optional::get)
+        .mapConcat(text -> read(text, host, fallback, provider, closer))
         // reports wait for the store: while REPORTS_IN_FLIGHT do, the socket is not read, so a
         // provider that reports faster than the store writes is slowed instead of queued for
         .mapAsyncUnordered(REPORTS_IN_FLIGHT, m -> {
           if (m instanceof Report r) {
-            return report(host, r, out);
+            return report(host, r, provider);
           }
           provider.tell((ProviderActor.Command) m);
           return CompletableFuture.completedFuture(Done.getInstance());
         })
         .to(Sink.onComplete(t -> provider.tell(new ProviderActor.SocketClosed())));
-    Source<String, NotUsed> toSocket = outbox
+    Source<String, NotUsed> toSocket = ActorSource.<ProviderActor.Outbound>actorRef(o -> false, o -> Optional.empty(),
+            settings.outbox(), OverflowStrategy.fail())
+        .mapMaterializedValue(out -> {
+          provider.tell(new ProviderActor.Attach(out));
+          return NotUsed.getInstance();
+        })
         .recoverWithRetries(1, BufferOverflowException.class, () -> {
           closer.close(WebSockets.POLICY_VIOLATION, "the provider reads too slowly: "
               + settings.outbox() + " messages wait for it");
@@ -162,7 +154,7 @@ public final class ProviderRoutes extends AllDirectives {
    * A report goes through the rules of {@code jobs/{id}/update}, naming this provider as its
    * sender: a report on a job handed to another box changes nothing. A refusal is said on the socket.
    */
-  private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Outbound> out) {
+  private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Command> provider) {
     List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
     params.addAll(r.params());
     params.add(new JobUpdate.Param("hostname", host));
@@ -170,47 +162,47 @@ public final class ProviderRoutes extends AllDirectives {
             reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply))
         .handle((o, failure) -> {
           if (failure != null) {
-            out.tell(new ProviderActor.Problem(r.jobId(), "the scheduler is busy, report again"));
+            provider.tell(new ProviderActor.Refuse(r.jobId(), "the scheduler is busy, report again"));
           } else if (o.status() != Outcome.Status.OK) {
-            out.tell(new ProviderActor.Problem(r.jobId(), o.message()));
+            provider.tell(new ProviderActor.Refuse(r.jobId(), o.message()));
           }
           return Done.getInstance();
         });
   }
 
-  /** One message from the provider: a request for its actor, a report, or null (refused, or closing). */
-  private Object read(String text, String host, JobPackage.Endpoint fallback,
-      ActorRef<ProviderActor.Outbound> out, WebSockets.Closer closer) {
+  /** One message from the provider: a request for its actor, a report, or none (refused, or closing). */
+  private List<Object> read(String text, String host, JobPackage.Endpoint fallback,
+      ActorRef<ProviderActor.Command> provider, WebSockets.Closer closer) {
     JsonNode msg;
     try {
       msg = Json.parse(text);
     } catch (IllegalArgumentException e) {
       closer.close(WebSockets.INVALID_PAYLOAD, e.getMessage());
-      return null;
+      return List.of();
     }
     if (!msg.isObject()) {
       closer.close(WebSockets.INVALID_PAYLOAD, "a message is a JSON object with a type");
-      return null;
+      return List.of();
     }
     JsonNode type = msg.get("type");
     if (type == null || !type.isTextual()) {
       closer.close(WebSockets.POLICY_VIOLATION, "a message needs a type: host-job-request or job-update");
-      return null;
+      return List.of();
     }
     try {
       return switch (type.asText()) {
-        case "host-job-request" -> request((ObjectNode) msg, host, fallback);
-        case "job-update" -> report((ObjectNode) msg);
+        case "host-job-request" -> List.of(request((ObjectNode) msg, host, fallback));
+        case "job-update" -> List.of(report((ObjectNode) msg));
         default -> {
           closer.close(WebSockets.POLICY_VIOLATION, "unknown type '" + clip(type.asText())
               + "': a provider sends host-job-request and job-update");
-          yield null;
+          yield List.of();
         }
       };
     } catch (InvalidJobException e) {
       // well-formed but wrong: said on the socket, which stays open
-      out.tell(new ProviderActor.Problem(jobIdOf(msg), e.getMessage()));
-      return null;
+      provider.tell(new ProviderActor.Refuse(jobIdOf(msg), e.getMessage()));
+      return List.of();
     }
   }
 

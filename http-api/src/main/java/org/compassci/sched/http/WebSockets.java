@@ -3,8 +3,6 @@ package org.compassci.sched.http;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
@@ -24,13 +22,11 @@ import org.apache.pekko.http.scaladsl.model.ws.Message;
 import org.apache.pekko.http.scaladsl.model.ws.TextMessage;
 import org.apache.pekko.http.scaladsl.settings.ServerSettings;
 import org.apache.pekko.http.scaladsl.settings.WebSocketSettings;
-import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.FlowShape;
 import org.apache.pekko.stream.Graph;
 import org.apache.pekko.stream.Inlet;
 import org.apache.pekko.stream.KillSwitches;
-import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.Outlet;
 import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.javadsl.Flow;
@@ -138,8 +134,7 @@ final class WebSockets {
       return Optional.empty();
     }
     Closer closer = new Closer();
-    Flow<Message, Message, NotUsed> messages = messages(closer, limits, app.apply(closer),
-        Materializer.matFromSystem(system));
+    Flow<Message, Message, NotUsed> messages = messages(closer, limits, app.apply(closer));
     WebSocketSettings ws = ServerSettings.apply(system.settings().config()).websocketSettings()
         .withPeriodicKeepAliveMaxIdle(finite(limits.ping()));
     LoggingAdapter log = Logging.getLogger(system.classicSystem(), WebSockets.class);
@@ -154,75 +149,143 @@ final class WebSockets {
 
   /** Text messages whole, checked against the limits; then the app; then its text out. */
   private static Flow<Message, Message, NotUsed> messages(Closer closer, Limits limits,
-      Flow<String, String, NotUsed> app, Materializer mat) {
+      Flow<String, String, NotUsed> app) {
     return Flow.of(Message.class)
-        .via(closer.kill.flow())
-        .mapAsync(1, m -> text(m, closer, limits, mat))
-        .statefulMap(() -> new long[] {0L, 0L},
-            (window, text) -> Pair.create(window, withinRate(window, text, closer, limits)),
-            window -> Optional.empty())
-        .filter(Optional::isPresent)
-        .map(Optional::get)
+        .via(new Inbound(closer, limits))
         .via(app)
         .<Message>map(TextMessage.Strict::new)
         .via(closer.kill.flow());
   }
 
-  /** The message's text, or empty when the socket closes for it. */
-  private static CompletionStage<Optional<String>> text(Message m, Closer closer, Limits limits,
-      Materializer mat) {
-    if (!(m instanceof TextMessage t)) {
-      if (m instanceof org.apache.pekko.http.scaladsl.model.ws.BinaryMessage b
-          && !(b instanceof org.apache.pekko.http.scaladsl.model.ws.BinaryMessage.Strict)) {
-        b.getStreamedData().runWith(Sink.cancelled(), mat);
-      }
-      closer.close(UNSUPPORTED_DATA, "binary messages are not taken: send JSON text");
-      return CompletableFuture.completedFuture(Optional.empty());
-    }
-    int max = limits.maxFrameChars();
-    if (t instanceof TextMessage.Strict strict) {
-      String s = strict.text();
-      if (s.length() > max) {
-        closer.close(TOO_BIG, "a message may have at most " + max + " characters");
-        return CompletableFuture.completedFuture(Optional.empty());
-      }
-      return CompletableFuture.completedFuture(Optional.of(s));
-    }
-    // takeWhile, not limitWeighted: a failure would cancel the socket's stream with it (1011);
-    // a plain stop leaves the rest of the message to be drained while the socket closes
-    long[] chars = {0};
-    return t.getStreamedText()
-        .takeWhile(part -> (chars[0] += part.length()) <= max)
-        .runFold(new StringBuilder(), StringBuilder::append, mat)
-        .handle((sb, failure) -> {
-          if (failure != null) {
-            // the peer went away in the middle of the message: the socket is closing anyway
-            return Optional.<String>empty();
-          }
-          if (chars[0] > max) {
-            closer.close(TOO_BIG, "a message may have at most " + max + " characters");
-            return Optional.<String>empty();
-          }
-          return Optional.of(sb.toString());
-        });
-  }
+  /**
+   * Text messages whole, in order; a binary message, one over the size limit, or one past the
+   * rate limit closes the socket, and so does the socket's own {@link Closer}: then the stage
+   * completes, which ends the socket's handler.
+   */
+  private static final class Inbound extends GraphStage<FlowShape<Message, String>> {
+    private final Inlet<Message> in = Inlet.create("WebSockets.in");
+    private final Outlet<String> out = Outlet.create("WebSockets.out");
+    private final FlowShape<Message, String> shape = FlowShape.of(in, out);
+    private final Closer closer;
+    private final Limits limits;
 
-  /** {@code window}: the current second's start (ms) and its count of messages. */
-  private static Optional<String> withinRate(long[] window, Optional<String> text, Closer closer,
-      Limits limits) {
-    if (text.isEmpty()) {
-      return text;
+    Inbound(Closer closer, Limits limits) {
+      this.closer = closer;
+      this.limits = limits;
     }
-    long now = System.nanoTime() / 1_000_000;
-    if (now - window[0] >= 1000) {
-      window[0] = now;
-      window[1] = 0;
+
+    @Override
+    public FlowShape<Message, String> shape() {
+      return shape;
     }
-    if (++window[1] > limits.maxFramesPerSecond()) {
-      closer.close(POLICY_VIOLATION, "more than " + limits.maxFramesPerSecond() + " messages in one second");
-      return Optional.empty();
+
+    @Override
+    public GraphStageLogic createLogic(Attributes attributes) {
+      return new GraphStageLogic(shape) {
+        private long windowStart;
+        private int inWindow;
+        /** A streamed message is being collected: nothing more is pulled meanwhile. */
+        private boolean collecting;
+        /** The socket's messages ended while one was being collected: finish after it. */
+        private boolean finishing;
+        private org.apache.pekko.stream.stage.AsyncCallback<Optional<String>> collected;
+
+        {
+          setHandler(in, new AbstractInHandler() {
+            @Override
+            public void onPush() {
+              onMessage(grab(in));
+            }
+
+            @Override
+            public void onUpstreamFinish() {
+              if (collecting) {
+                finishing = true;
+              } else {
+                completeStage();
+              }
+            }
+          });
+          setHandler(out, new AbstractOutHandler() {
+            @Override
+            public void onPull() {
+              if (!collecting && !hasBeenPulled(in)) {
+                pull(in);
+              }
+            }
+          });
+        }
+
+        @Override
+        public void preStart() {
+          collected = createAsyncCallback(this::onCollected);
+        }
+
+        private void onMessage(Message m) {
+          if (closer.reason().isPresent()) {
+            completeStage();
+            return;
+          }
+          int max = limits.maxFrameChars();
+          if (!(m instanceof TextMessage t)) {
+            if (m instanceof org.apache.pekko.http.scaladsl.model.ws.BinaryMessage b
+                && !(b instanceof org.apache.pekko.http.scaladsl.model.ws.BinaryMessage.Strict)) {
+              b.getStreamedData().runWith(Sink.cancelled(), materializer());
+            }
+            close(UNSUPPORTED_DATA, "binary messages are not taken: send JSON text");
+          } else if (t instanceof TextMessage.Strict strict) {
+            if (strict.text().length() > max) {
+              close(TOO_BIG, "a message may have at most " + max + " characters");
+            } else {
+              deliver(strict.text());
+            }
+          } else {
+            collecting = true;
+            // takeWhile, not limitWeighted: a failure would cancel the socket's stream with it
+            // (1011); a plain stop leaves the rest of the message to be drained while it closes
+            long[] chars = {0};
+            t.getStreamedText()
+                .takeWhile(part -> (chars[0] += part.length()) <= max)
+                .runFold(new StringBuilder(), StringBuilder::append, materializer())
+                .whenComplete((sb, failure) -> collected.invoke(failure != null || chars[0] > max
+                    ? Optional.empty() : Optional.of(sb.toString())));
+          }
+        }
+
+        /** A streamed message is in: empty when it was too large (or its peer went away). */
+        private void onCollected(Optional<String> text) {
+          collecting = false;
+          if (text.isEmpty()) {
+            close(TOO_BIG, "a message may have at most " + limits.maxFrameChars() + " characters");
+          } else if (closer.reason().isPresent()) {
+            completeStage();
+          } else {
+            deliver(text.get());
+          }
+          if (finishing && !isClosed(out)) {
+            completeStage();
+          }
+        }
+
+        private void deliver(String text) {
+          long now = System.nanoTime() / 1_000_000;
+          if (now - windowStart >= 1000) {
+            windowStart = now;
+            inWindow = 0;
+          }
+          if (++inWindow > limits.maxFramesPerSecond()) {
+            close(POLICY_VIOLATION, "more than " + limits.maxFramesPerSecond() + " messages in one second");
+            return;
+          }
+          push(out, text);
+        }
+
+        private void close(int code, String reason) {
+          closer.close(code, reason);
+          completeStage();
+        }
+      };
     }
-    return text;
   }
 
   private static FiniteDuration finite(Duration d) {

@@ -84,6 +84,7 @@ public final class ProvidersBench {
         ProviderFleet.Options.defaults().withHostPrefix("idle")).connect();
     awaitParked(http, n);
     long withProviders = usedHeapKb(pid);
+    histogram(pid, "providers");
     fleet.close();
     awaitParked(http, 0);
     long afterProviders = usedHeapKb(pid);
@@ -103,6 +104,7 @@ public final class ProvidersBench {
       watchers.add(c);
     }
     long withWatchers = usedHeapKb(pid);
+    histogram(pid, "watchers");
     watchers.forEach(SocketClient::close);
     System.out.println(String.format(Locale.ROOT,
         "{\"bench\":\"provider_sockets\",\"sockets\":%d,\"heap_kb_per_socket\":%.1f,\"heap_mb_before\":%.1f,"
@@ -112,6 +114,14 @@ public final class ProvidersBench {
         "{\"bench\":\"watcher_sockets\",\"sockets\":%d,\"heap_kb_per_socket\":%.1f,\"heap_mb_before\":%.1f,"
             + "\"heap_mb_open\":%.1f}",
         n, (withWatchers - beforeWatchers) / (double) n, beforeWatchers / 1024.0, withWatchers / 1024.0));
+  }
+
+  /** With PROVIDERS_BENCH_HISTOGRAM=DIR, the server's class histogram into DIR/NAME.histo. */
+  private static void histogram(String pid, String name) throws IOException, InterruptedException {
+    String dir = System.getenv("PROVIDERS_BENCH_HISTOGRAM");
+    if (dir != null) {
+      java.nio.file.Files.writeString(java.nio.file.Path.of(dir, name + ".histo"), run("jcmd", pid, "GC.class_histogram"));
+    }
   }
 
   private static void awaitParked(HttpCalls http, int count) throws InterruptedException {
