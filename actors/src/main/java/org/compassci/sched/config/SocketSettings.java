@@ -12,6 +12,8 @@ import java.time.Duration;
  * @param providerIdle a provider that sends nothing (no message, no pong) this long is dropped
  * @param requestTtl how long a provider's standing request for work stands without a newer one
  * @param outbox messages queued for one provider socket before it counts as stuck and is closed
+ * @param reportsInFlight providers' reports waiting for the store, all sockets together, before
+ *     sockets are read no further
  * @param watchPing the same as {@code providerPing}, for watcher sockets
  * @param watchIdle the same as {@code providerIdle}, for watcher sockets
  * @param maxFrameChars the largest message either socket takes, in characters
@@ -22,6 +24,7 @@ public record SocketSettings(
     Duration providerIdle,
     Duration requestTtl,
     int outbox,
+    int reportsInFlight,
     Duration watchPing,
     Duration watchIdle,
     int maxFrameChars,
@@ -34,6 +37,7 @@ public record SocketSettings(
         positive(scheduler, "providers.idle-timeout"),
         positive(scheduler, "providers.request-ttl"),
         (int) range(scheduler, "providers.outbox", 1, 1_000_000),
+        (int) range(scheduler, "providers.reports-in-flight", 1, 1_000_000),
         positive(scheduler, "watch.heartbeat"),
         positive(scheduler, "watch.idle-timeout"),
         (int) range(scheduler, "websocket.max-frame", 1024, 64L * 1024 * 1024),

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
@@ -69,6 +70,8 @@ public final class ProviderRoutes extends AllDirectives {
   private final SocketSettings settings;
   private final WebSockets.Limits limits;
   private final ProviderBoot boot;
+  /** Reports of every socket waiting for the store: scheduler.providers.reports-in-flight. */
+  private final Permits reports;
 
   public ProviderRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
       ProviderBoot boot) {
@@ -78,6 +81,7 @@ public final class ProviderRoutes extends AllDirectives {
     this.limits = new WebSockets.Limits(settings.maxFrameChars(), settings.maxFramesPerSecond(),
         settings.providerPing(), settings.providerIdle());
     this.boot = boot;
+    this.reports = new Permits(settings.reportsInFlight());
   }
 
   /** The routes under {@code /scheduler/v1}. */
@@ -117,13 +121,16 @@ public final class ProviderRoutes extends AllDirectives {
    */
   private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, String host,
       JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider) {
+    // this socket's reports go to the lifecycle in the order they came: each waits its turn
+    AtomicReference<CompletableFuture<Void>> lastAsked = new AtomicReference<>(CompletableFuture.completedFuture(null));
     Sink<String, NotUsed> in = Flow.of(String.class)
         .mapConcat(text -> read(text, host, fallback, provider, closer))
-        // reports wait for the store: while REPORTS_IN_FLIGHT do, the socket is not read, so a
-        // provider that reports faster than the store writes is slowed instead of queued for
+        // reports wait for the store: while a socket's REPORTS_IN_FLIGHT do, or the scheduler's
+        // reports-in-flight, the socket is not read, so providers that report faster than the
+        // store writes are slowed instead of queued for
         .mapAsyncUnordered(REPORTS_IN_FLIGHT, m -> {
           if (m instanceof Report r) {
-            return report(host, r, provider);
+            return report(host, r, provider, lastAsked);
           }
           provider.tell((ProviderActor.Command) m);
           return CompletableFuture.completedFuture(Done.getInstance());
@@ -148,19 +155,31 @@ public final class ProviderRoutes extends AllDirectives {
   private record Report(long jobId, List<JobUpdate.Param> params) {}
 
   /** Reports of one socket waiting for the store before the socket waits too. */
-  static final int REPORTS_IN_FLIGHT = 32;
+  static final int REPORTS_IN_FLIGHT = 8;
 
   /**
    * A report goes through the rules of {@code jobs/{id}/update}, naming this provider as its
    * sender: a report on a job handed to another box changes nothing. A refusal is said on the socket.
    */
-  private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Command> provider) {
+  private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Command> provider,
+      AtomicReference<CompletableFuture<Void>> lastAsked) {
     List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
     params.addAll(r.params());
     params.add(new JobUpdate.Param("hostname", host));
-    return gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
-            reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply))
+    CompletableFuture<Void> asked = new CompletableFuture<>();
+    // a permit, after the socket's previous report was asked: reports of one job keep their order
+    return lastAsked.getAndSet(asked)
+        .thenCompose(previous -> reports.acquire())
+        .thenCompose(granted -> {
+          try {
+            return gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
+                reply -> new LifecycleActor.Update(r.jobId(), params, JobUpdate.Mode.STRICT, reply));
+          } finally {
+            asked.complete(null);
+          }
+        })
         .handle((o, failure) -> {
+          reports.release();
           if (failure != null) {
             provider.tell(new ProviderActor.Refuse(r.jobId(), "the scheduler is busy, report again"));
           } else if (o.status() != Outcome.Status.OK) {

@@ -17,8 +17,8 @@ import org.compassci.sched.model.Json;
  * Providers over WebSocket against a running server (the jar, on 127.0.0.1).
  *
  * <p>{@code ProvidersBench <port> <server pid> run <providers> <jobs>}: queues the jobs (VMs and
- * containers of 2 to 16 GB), then the simulated providers ({@link ProviderFleet}: 16 to 64 GB
- * each, the JDK's WebSocket) take them, report boot, running and finish, and ask again. Prints
+ * containers of 2 to 16 GB) and opens the simulated providers' sockets ({@link ProviderFleet}:
+ * 16 to 64 GB each, the JDK's WebSocket); then all ask at once, take the jobs, report boot, running and finish, and ask again. Prints
  * {@code {"bench":"providers","providers":N,"jobs_per_s":…,"handout_p99_ms":…,"heap_mb":…}}:
  * hand-outs per second from the first request to the last boot-job, the 99th percentile of a
  * request's wait for its boot-job, and the server's used heap after a full GC with the providers
@@ -44,23 +44,37 @@ public final class ProvidersBench {
 
   static void run(int port, String pid, int providers, int jobs) throws Exception {
     HttpCalls http = new HttpCalls("127.0.0.1", port);
-    for (int i = 0; i < jobs; i += 500) {
-      HttpCalls.Answer a = http.post("/scheduler/v1/jobs/submit", jobs(Math.min(500, jobs - i), i));
-      if (a.status() != 200) {
-        throw new IllegalStateException("submit answered " + a.status() + ": " + a.body());
+    // warm-up: half as many jobs through a fleet of its own, so that the JIT has compiled the
+    // path before anything is measured (the http benchmark warms up the same way)
+    int warm = jobs / 2;
+    queue(http, warm, 1_000_000);
+    try (ProviderFleet warmUp = new ProviderFleet("127.0.0.1", port, providers,
+        ProviderFleet.Options.defaults().withHostPrefix("warm")).connect()) {
+      if (!ProviderFleet.await(() -> warmUp.finished() >= warm, Duration.ofMinutes(5))) {
+        throw new IllegalStateException("the warm-up did not finish: " + warmUp.errors().stream().limit(3).toList());
       }
+      awaitRetired(http);
     }
-    System.err.printf("bench: %d jobs queued; %d providers connect%n", jobs, providers);
+    System.err.printf("bench: warm-up of %d jobs done%n", warm);
+    queue(http, jobs, 0);
     double serverCpu0 = cpuSeconds(pid);
     double ownCpu0 = cpuSeconds(Long.toString(ProcessHandle.current().pid()));
     try (ProviderFleet fleet = new ProviderFleet("127.0.0.1", port, providers,
-        ProviderFleet.Options.defaults()).connect()) {
+        ProviderFleet.Options.defaults()).connect(false)) {
+      // every socket is open before anyone asks: the figures are hand-outs, not handshakes
+      System.err.printf("bench: %d sockets open; they ask now%n", providers);
       long t0 = System.nanoTime();
+      fleet.askAll();
       boolean done = ProviderFleet.await(() -> fleet.finished() >= jobs, Duration.ofMinutes(5));
       double seconds = (System.nanoTime() - t0) / 1e9;
+      // the server may still be writing the last reports: the heap is read once every job retired
+      long drainFrom = System.nanoTime();
+      awaitRetired(http);
+      double drained = (System.nanoTime() - drainFrom) / 1e9;
       double serverCpu = cpuSeconds(pid) - serverCpu0;
       double ownCpu = cpuSeconds(Long.toString(ProcessHandle.current().pid())) - ownCpu0;
       long heap = usedHeapKb(pid);
+      histogram(pid, "run-" + providers);
       System.err.printf("bench: %d finished in %.1f s, %d handed out twice, %d errors %s%n", fleet.finished(),
           seconds, fleet.handedTwice().size(), fleet.errors().size(), fleet.errors().stream().limit(3).toList());
       if (!done) {
@@ -69,11 +83,26 @@ public final class ProvidersBench {
       System.out.println(String.format(Locale.ROOT,
           "{\"bench\":\"providers\",\"providers\":%d,\"jobs\":%d,\"jobs_per_s\":%.0f,\"handout_p50_ms\":%.1f,"
               + "\"handout_p99_ms\":%.1f,\"finished_per_s\":%.0f,\"heap_mb\":%.1f,\"handed_twice\":%d,"
-              + "\"server_cpu_ms_per_job\":%.2f,\"client_cpu_ms_per_job\":%.2f}",
+              + "\"server_cpu_ms_per_job\":%.2f,\"client_cpu_ms_per_job\":%.2f,\"drain_s\":%.1f}",
           providers, jobs, fleet.handOutsPerSecond(), fleet.latencyMs(0.5), fleet.latencyMs(0.99),
           fleet.finishedPerSecond(), heap / 1024.0, fleet.handedTwice().size(),
-          serverCpu * 1000 / jobs, ownCpu * 1000 / jobs));
+          serverCpu * 1000 / jobs, ownCpu * 1000 / jobs, drained));
     }
+  }
+
+  private static void queue(HttpCalls http, int jobs, int from) {
+    for (int i = 0; i < jobs; i += 500) {
+      HttpCalls.Answer a = http.post("/scheduler/v1/jobs/submit", jobs(Math.min(500, jobs - i), from + i));
+      if (a.status() != 200) {
+        throw new IllegalStateException("submit answered " + a.status() + ": " + a.body());
+      }
+    }
+  }
+
+  /** Waits (at most 2 minutes) until no job is out on a provider: every report written. */
+  private static void awaitRetired(HttpCalls http) throws InterruptedException {
+    ProviderFleet.await(() -> Json.parse(http.get("/scheduler/v1/dashboard/jobs/running?limit=1").body())
+        .path("total").asInt(-1) == 0, Duration.ofMinutes(2));
   }
 
   static void sockets(int port, String pid, int n) throws Exception {
