@@ -50,11 +50,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   /** The socket has closed, whoever closed it. */
   public record SocketClosed() implements Command {}
 
-  public record GetState(ActorRef<State> replyTo) implements Command {}
-
-  /** Jobs handed out and requests taken over this socket. */
-  public record State(String host, long handedOut, long requests, boolean open) {}
-
   private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
 
   private record Linger() implements Command {}
@@ -92,8 +87,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private final ActorRef<MatcherActor.DispatchResult> dispatched;
   /** How the provider's machines reach the scheduler: its {@code services}, else the socket's Host. */
   private JobPackage.Endpoint at;
-  private long handedOut;
-  private long requests;
   /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */
   private ObjectNode info;
 
@@ -156,12 +149,10 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         })
         .onMessage(NeverAttached.class, n -> this)
         .onMessage(SocketClosed.class, s -> closed())
-        .onMessage(GetState.class, this::onGetState)
         .build();
   }
 
   private Behavior<Command> onRequest(Request r) {
-    requests++;
     at = r.at();
     if (!r.info().equals(info)) {
       info = r.info();
@@ -174,7 +165,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   private Behavior<Command> onDispatched(Dispatched d) {
     if (d.result() instanceof MatcherActor.Assigned a) {
-      handedOut++;
       out.tell(new BootJob(a, at));
     }
     // no job (replaced, or the request's time ran out) or unavailable: the provider asks again
@@ -192,11 +182,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     return this;
   }
 
-  private Behavior<Command> onGetState(GetState g) {
-    g.replyTo().tell(new State(host, handedOut, requests, true));
-    return this;
-  }
-
   /**
    * The socket is gone: its parked request is dropped now, and for a while hand-outs still on
    * their way here go straight back to the queue, since nobody will boot them.
@@ -211,10 +196,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(Dispatched.class, this::requeueUnsent)
         .onMessage(TerminateJob.class, t -> {
           t.replyTo().tell(false);
-          return Behaviors.same();
-        })
-        .onMessage(GetState.class, g -> {
-          g.replyTo().tell(new State(host, handedOut, requests, false));
           return Behaviors.same();
         })
         .onMessage(Linger.class, l -> Behaviors.stopped())
