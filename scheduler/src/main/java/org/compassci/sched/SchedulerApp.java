@@ -90,11 +90,26 @@ public final class SchedulerApp {
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
+    org.compassci.sched.auth.AccountBootstrap.Summary accounts;
+    try {
+      accounts = org.compassci.sched.auth.AccountBootstrap.run((org.compassci.sched.persistence.AccountStore) store,
+          settings.adminToken(), settings.dataDir(), Clock.systemUTC());
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+    // the mode, how many accounts, where the admin's token is: never a token itself
+    org.slf4j.LoggerFactory.getLogger(SchedulerApp.class).info("auth mode={} accounts={} private-reads={};"
+        + " the admin token is {}", settings.access().mode(), accounts.accounts(),
+        settings.access().privateReads() ? "on" : "off", accounts.adminToken());
+    // known from the first request on; the accounts actor keeps it current from here
+    org.compassci.sched.auth.AccountBook book = new org.compassci.sched.auth.AccountBook();
+    book.publish(accounts.all());
     Optional<RedisClaims> redis = settings.redisUrl()
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, key, started), "scheduler", config);
+        guardian(settings, store, redis, key, book, started), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
       store.close();
       redis.ifPresent(RedisClaims::close);
@@ -108,7 +123,8 @@ public final class SchedulerApp {
   }
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
-      Optional<RedisClaims> redis, byte[] key, CompletableFuture<Running> started) {
+      Optional<RedisClaims> redis, byte[] key, org.compassci.sched.auth.AccountBook book,
+      CompletableFuture<Running> started) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Clock clock = Clock.systemUTC();
@@ -141,6 +157,16 @@ public final class SchedulerApp {
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
           restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
           s.jobFiles());
+      // accounts: one actor changes them, requests read the book it publishes
+      ActorRef<org.compassci.sched.actors.AccountsActor.Command> accountsActor = ctx.spawn(restarts.supervise(
+          "accounts", org.compassci.sched.actors.AccountsActor.create((org.compassci.sched.persistence.AccountStore) store,
+              book, store.exclusive() ? Duration.ZERO : s.access().accountsRefresh(), clock)), "accounts");
+      ActorRef<org.compassci.sched.actors.IdempotencyActor.Command> submits = ctx.spawn(restarts.supervise(
+          "idempotency", org.compassci.sched.actors.IdempotencyActor.create(persistence, matcher,
+              s.access().idempotencyTtl(), clock)), "idempotency");
+      ctx.watch(accountsActor);
+      ctx.watch(submits);
+      org.compassci.sched.http.Auth auth = new org.compassci.sched.http.Auth(s.access(), book, accountsActor, submits);
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
@@ -152,7 +178,7 @@ public final class SchedulerApp {
           org.compassci.sched.boot.Sealer.derive(key, "secrets"),
           new org.compassci.sched.boot.BootPlan.Prefixes(s.boot().osHttpPrefix(), s.boot().initrdHttpPrefix()),
           uploads, s.resultsRoot(), s.adminToken());
-      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, s.adminToken(), boot).routes(),
+      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, auth, boot).routes(),
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));

@@ -49,6 +49,11 @@ public final class AccountBook {
     return Optional.ofNullable(current.byName().get(name));
   }
 
+  /** Every account, in no particular order. */
+  public java.util.List<Account> all() {
+    return java.util.List.copyOf(current.byName().values());
+  }
+
   public int size() {
     return current.byName().size();
   }

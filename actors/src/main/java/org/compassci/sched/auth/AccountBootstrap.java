@@ -28,7 +28,11 @@ public final class AccountBootstrap {
   public static final String TOKEN_FILE = "admin.token";
 
   /** What start-up logs: how many accounts there are, and where the admin's token is. */
-  public record Summary(int accounts, String adminToken) {}
+  public record Summary(List<Account> all, String adminToken) {
+    public int accounts() {
+      return all.size();
+    }
+  }
 
   private AccountBootstrap() {}
 
@@ -44,16 +48,16 @@ public final class AccountBootstrap {
         Account a = admin.get();
         store.saveAccount(new Account(a.name(), a.email(), a.displayName(), Account.ADMIN, a.createdMillis(), digest));
       }
-      return new Summary(store.accounts().size(), "from SCHED_ADMIN_TOKEN (scheduler.admin-token)");
+      return new Summary(store.accounts(), "from SCHED_ADMIN_TOKEN (scheduler.admin-token)");
     }
     if (accounts.isEmpty()) {
       String token = AccountTokens.newToken();
       // the file first: an admin whose token was never written anywhere could not be used
       writeSecret(file, token);
       add(store, newAdmin(AccountTokens.digest(token), clock));
-      return new Summary(store.accounts().size(), "in " + file + " (made now)");
+      return new Summary(store.accounts(), "in " + file + " (made now)");
     }
-    return new Summary(accounts.size(), Files.exists(file) ? "in " + file
+    return new Summary(accounts, Files.exists(file) ? "in " + file
         : "not on this machine (an admin can make a new one: accounts rotate admin)");
   }
 
