@@ -269,8 +269,8 @@ public final class JobFile {
       if (yaml.isCurrentAlias()) {
         if (collectionAnchors.contains(yaml.getText())) {
           throw new TooLargeException("line " + yaml.currentLocation().getLineNr() + ": '*" + yaml.getText()
-              + "' repeats a whole mapping or list, which is how a small YAML document stands for a huge one"
-              + " (a billion laughs); the scheduler resolves no alias: write the value out");
+              + "' is a YAML alias of a whole mapping or list, which is how a small YAML document stands for a"
+              + " huge one (a billion laughs); the scheduler resolves no alias: write the value out");
         }
         throw new InvalidJobException("line " + yaml.currentLocation().getLineNr() + ": '*" + yaml.getText()
             + "' is a YAML alias, which the scheduler does not resolve: write the value out");

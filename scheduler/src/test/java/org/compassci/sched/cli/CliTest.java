@@ -80,11 +80,12 @@ class CliTest {
     Config config = ConfigFactory.parseMap(Map.of(
             "scheduler.host", "127.0.0.1", "scheduler.port", 0,
             "scheduler.data-dir", dir.resolve("data").toString(),
+            "scheduler.admin-token", ADMIN,
             "scheduler.extract.results-dir", dir.resolve("results").toString()))
         .withFallback(ConfigFactory.load());
     server = SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
         .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    http = new HttpCalls("127.0.0.1", server.address().getPort());
+    http = new HttpCalls("127.0.0.1", server.address().getPort()).withToken(ADMIN);
     url = "http://127.0.0.1:" + server.address().getPort();
   }
 
@@ -108,15 +109,18 @@ class CliTest {
     return new Run(code, out.toString(), err.toString());
   }
 
-  /** The command against the test's server, as a user with SCHED_URL set would type it. */
+  /** The admin's token, given to the command line as SCHED_TOKEN. */
+  static final String ADMIN = org.compassci.sched.TestServerAccess.ADMIN_TOKEN;
+
+  /** The command against the test's server, as a user with SCHED_URL and SCHED_TOKEN set would type it. */
   private static Run cli(String... args) {
-    return run(Map.of("SCHED_URL", url), "", args);
+    return run(Map.of("SCHED_URL", url, "SCHED_TOKEN", ADMIN), "", args);
   }
 
   private static Background inBackground(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cl = commandLine(Map.of("SCHED_URL", url), "", out, err);
+    CommandLine cl = commandLine(Map.of("SCHED_URL", url, "SCHED_TOKEN", ADMIN), "", out, err);
     CompletableFuture<Run> done = CompletableFuture.supplyAsync(
         () -> new Run(cl.execute(args), out.toString(), err.toString()));
     return new Background(done, out, err);
@@ -370,7 +374,7 @@ class CliTest {
   @Test
   void submitReadsStdinAndTheServerWinsOverSchedUrlWithServerOption() throws Exception {
     int closed = closedPort();
-    Run r = run(Map.of("SCHED_URL", "http://127.0.0.1:" + closed), "suite: stdin\ntestbox: dc-8g\n",
+    Run r = run(Map.of("SCHED_URL", "http://127.0.0.1:" + closed, "SCHED_TOKEN", ADMIN), "suite: stdin\ntestbox: dc-8g\n",
         "submit", "--server", url + "/", "-");
     assertEquals(0, r.code(), r.err());
     assertEquals("stdin", job(submittedIds(r.out()).get(0)).path("suite").asText());
@@ -437,7 +441,8 @@ class CliTest {
     String server = "http://127.0.0.1:" + closed;
     for (String[] args : List.of(new String[] {"queue"}, new String[] {"job", "1"},
         new String[] {"cancel", "1"}, new String[] {"watch", "1", "2"}, new String[] {"submit", good.toString()})) {
-      Run r = run(Map.of(), "", concat(new String[] {"--server", server}, args));
+      // --retry-for 0: submit and cancel give up at once (they retry for 60 s by default)
+      Run r = run(Map.of(), "", concat(new String[] {"--server", server, "--retry-for", "0"}, args));
       assertEquals(3, r.code(), String.join(" ", args) + ": " + r.err());
       assertEquals("scheduler: cannot reach " + server + ": connection refused\n", r.err(), String.join(" ", args));
     }
