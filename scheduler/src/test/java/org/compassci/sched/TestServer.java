@@ -78,6 +78,15 @@ final class TestServer implements AutoCloseable {
     return a.json().path("token").asText();
   }
 
+  /** Removes a folder a server of a whole test class used; what the store still closes is left. */
+  static void deleteQuietly(Path dir) {
+    try (var paths = java.nio.file.Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException | RuntimeException e) {
+      // a temporary folder: the system cleans it up in the end
+    }
+  }
+
   int port() {
     return running.address().getPort();
   }
