@@ -83,7 +83,9 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock) {
     return Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
+      // as often as keys expire, between once a second and once an hour
       Duration every = ttl.compareTo(Duration.ofHours(1)) < 0 ? ttl : Duration.ofHours(1);
+      every = every.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : every;
       timers.startTimerWithFixedDelay(new Sweep(), every);
       return new IdempotencyActor(ctx, store, matcher, ttl, clock);
     }));
