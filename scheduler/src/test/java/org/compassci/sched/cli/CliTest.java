@@ -433,6 +433,83 @@ class CliTest {
     assertEquals("", badSetting.out(), "nothing was submitted");
   }
 
+  /**
+   * The server stores the jobs and answers, the answer is lost on its way: the client retries
+   * with the same Idempotency-Key and gets the first answer; the jobs are there once.
+   */
+  @Test
+  void aSubmitWhoseAnswerIsLostIsRetriedAndMakesItsJobsOnce() throws Exception {
+    String group = group();
+    Path file = dir.resolve("lost-answer.yaml");
+    // a machine group of its own (hw): no other test's box takes these
+    Files.writeString(file, "suite: hackbench\ntestbox: " + group + "\nnr_threads: [1, 2]\n");
+    try (org.compassci.sched.fixtures.TcpProxy proxy = new org.compassci.sched.fixtures.TcpProxy(server.address().getPort())) {
+      proxy.dropNextAnswers(1);
+      Run r = run(Map.of("SCHED_TOKEN", ADMIN), "", "submit", "--server", "http://127.0.0.1:" + proxy.port(),
+          file.toString());
+      assertEquals(0, r.code(), r.err());
+      assertEquals(2, submittedIds(r.out()).size(), r.out());
+    }
+    assertEquals(2, http.get(V1 + "/dashboard/jobs/pending?group_by=tbox_group").json().path("groups")
+        .path(group).asInt(), "stored once");
+  }
+
+  @Test
+  void aCancelWhoseAnswerIsLostIsRetriedAndSaysCancelled() throws Exception {
+    String id = submit(group(), "alice");
+    try (org.compassci.sched.fixtures.TcpProxy proxy = new org.compassci.sched.fixtures.TcpProxy(server.address().getPort())) {
+      proxy.dropNextAnswers(1);
+      Run r = run(Map.of("SCHED_TOKEN", ADMIN), "", "cancel", "--server", "http://127.0.0.1:" + proxy.port(), id);
+      assertEquals(0, r.code(), r.err());
+      assertEquals("cancelled " + id + "\n", r.out());
+    }
+  }
+
+  @Test
+  void theTokenComesFromCompassCisAccountYaml() throws Exception {
+    Path home = dir.resolve("home-" + System.nanoTime());
+    Path defaults = Files.createDirectories(home.resolve(".config/compass-ci/defaults"));
+    Answer made = http.post(V1 + "/accounts", "{\"name\":\"cci-" + GROUPS.incrementAndGet()
+        + "\",\"email\":\"u@example.org\"}");
+    assertEquals(201, made.status(), made.body());
+    String account = made.json().path("name").asText();
+    Files.writeString(defaults.resolve("account.yaml"), "my_email: u@example.org\nmy_name: U\nmy_account: "
+        + account + "\nmy_token: " + made.json().path("token").asText() + "\n");
+    Path file = dir.resolve("cci-job.yaml");
+    String group = group();
+    Files.writeString(file, "suite: hackbench\ntestbox: " + group + "\n");
+    Run r = run(Map.of("SCHED_URL", url, "HOME", home.toString()), "", "submit", file.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(account, job(submittedIds(r.out()).get(0)).path("my_account").asText(), "the token's account");
+    Run none = run(Map.of("SCHED_URL", url, "HOME", dir.resolve("nohome").toString()), "", "submit", file.toString());
+    assertEquals(4, none.code());
+    assertTrue(none.err().contains("(HTTP 401)"), none.err());
+  }
+
+  @Test
+  void accountsAreManagedFromTheCommandLine() throws Exception {
+    String name = "cli-user-" + GROUPS.incrementAndGet();
+    Run added = cli("accounts", "add", name, "--email", name + "@example.org");
+    assertEquals(0, added.code(), added.err());
+    assertTrue(added.out().startsWith("my_account: " + name + "\nmy_email: " + name + "@example.org\nmy_token: sched_"),
+        added.out());
+    assertTrue(added.err().contains("shown this once"), added.err());
+    String token = added.out().lines().filter(l -> l.startsWith("my_token: ")).findFirst().orElseThrow().substring(10);
+    Run list = cli("accounts", "list");
+    assertEquals(0, list.code(), list.err());
+    assertTrue(list.out().startsWith("NAME"), list.out());
+    assertTrue(list.out().contains(name + " ") && !list.out().contains(token), list.out());
+    Run asUser = run(Map.of("SCHED_URL", url, "SCHED_TOKEN", token), "", "accounts", "list");
+    assertEquals(4, asUser.code());
+    assertTrue(asUser.err().contains("is not an admin (HTTP 403)"), asUser.err());
+    Run rotated = cli("accounts", "rotate", name);
+    assertEquals(0, rotated.code(), rotated.err());
+    assertFalse(rotated.out().contains(token));
+    assertEquals("removed " + name + "\n", cli("accounts", "remove", name).out());
+    assertEquals(4, cli("accounts", "remove", name).code());
+    assertEquals(2, cli("accounts", "add", "x").code(), "--email is required");
+  }
+
   @Test
   void anUnreachableServerIsExit3InOneLine() throws Exception {
     int closed = closedPort();
