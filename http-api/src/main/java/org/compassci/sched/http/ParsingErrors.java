@@ -19,9 +19,11 @@ public final class ParsingErrors extends ParsingErrorHandler {
   @Override
   public HttpResponse handle(StatusCode status, ErrorInfo error, LoggingAdapter log, ServerSettings settings) {
     int code = status.intValue();
-    // 414: the request target is the request line's length; a head too large is 431 here
-    int answer = code == 414 ? 431 : code;
     String why = error.summary() == null || error.summary().isBlank() ? status.reason() : error.summary();
+    // 414: the request target is the request line's length; a head too large is 431 here, and so
+    // is one with too many headers (which Pekko answers 400)
+    boolean headLimit = code == 400 && why.contains("configured limit") && why.toLowerCase().contains("header");
+    int answer = code == 414 || headLimit ? 431 : code;
     if (code == 414) {
       why = "the request line is longer than the " + settings.parserSettings().maxUriLength()
           + " bytes of pekko.http.server.parsing.max-uri-length";
