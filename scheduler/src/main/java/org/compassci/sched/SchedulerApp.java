@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -88,12 +89,21 @@ public final class SchedulerApp {
   }
 
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings) {
+    return start(config, settings, Clock.systemUTC(), gateway -> {});
+  }
+
+  /**
+   * The same wiring on {@code clock}, for the test kit: stage times and deadlines are read from
+   * it, and {@code wired} is handed the actors once they are spawned, before the server binds.
+   */
+  public static CompletionStage<Running> start(Config config, SchedulerSettings settings, Clock clock,
+      Consumer<Gateway> wired) {
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     org.compassci.sched.auth.AccountBootstrap.Summary accounts;
     try {
       accounts = org.compassci.sched.auth.AccountBootstrap.run((org.compassci.sched.persistence.AccountStore) store,
-          settings.adminToken(), settings.dataDir(), Clock.systemUTC());
+          settings.adminToken(), settings.dataDir(), clock);
     } catch (RuntimeException e) {
       store.close();
       throw e;
@@ -109,7 +119,7 @@ public final class SchedulerApp {
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, key, book, started), "scheduler", config);
+        guardian(settings, store, redis, key, book, started, clock, wired), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
       store.close();
       redis.ifPresent(RedisClaims::close);
@@ -124,10 +134,9 @@ public final class SchedulerApp {
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
       Optional<RedisClaims> redis, byte[] key, org.compassci.sched.auth.AccountBook book,
-      CompletableFuture<Running> started) {
+      CompletableFuture<Running> started, Clock clock, Consumer<Gateway> wired) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
-      Clock clock = Clock.systemUTC();
       Restarts restarts = new Restarts();
       ActorRef<PersistenceActor.Command> persistence = ctx.spawn(restarts.supervise("persistence",
           PersistenceActor.create(store, redis, s.storeBatchMax())), "persistence");
@@ -157,6 +166,7 @@ public final class SchedulerApp {
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
           restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
           s.jobFiles());
+      wired.accept(gw);
       // accounts: one actor changes them, requests read the book it publishes
       ActorRef<org.compassci.sched.actors.AccountsActor.Command> accountsActor = ctx.spawn(restarts.supervise(
           "accounts", org.compassci.sched.actors.AccountsActor.create((org.compassci.sched.persistence.AccountStore) store,

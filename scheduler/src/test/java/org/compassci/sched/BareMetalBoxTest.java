@@ -101,14 +101,7 @@ class BareMetalBoxTest {
           + "curl -sSf \"$cgi/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=$id\"\n", env, 60);
       assertEquals(0, run.exit(), run.output());
 
-      JsonNode done = null;
-      for (int i = 0; i < 200; i++) {
-        done = http.get(V1 + "/jobs/" + id).json();
-        if (done.path("job_data_readiness").asText().equals("complete")) {
-          break;
-        }
-        Thread.sleep(50);
-      }
+      JsonNode done = Tools.awaitDataComplete(http, id);
       assertEquals("finish", done.path("job_stage").asText(), done.toString());
       assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());
       assertEquals("success", done.path("job_health").asText());

@@ -21,7 +21,11 @@ import org.compassci.sched.fixtures.HttpCalls.Answer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The real server on a free loopback port, with the real embedded store in a temporary folder. */
+/**
+ * The real server on a free loopback port, with the real embedded store in a temporary folder.
+ * Cases that hang on time (long polls, the dispatch-ack, stage timeouts) are in the testkit
+ * module's EndToEndKitTest, on manual time.
+ */
 class EndToEndTest {
 
   static final String JOB = "{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\","
@@ -231,56 +235,6 @@ class EndToEndTest {
   }
 
   @Test
-  void aParkedBoxGetsTheJobTheMomentItIsSubmittedAndOnlyOnce() throws Exception {
-    SchedulerApp.Running server = start();
-    HttpCalls http = client(server);
-    try {
-      long t0 = System.nanoTime();
-      Answer empty = http.get(V1 + "/jobs/dispatch?hostname=p0&tbox_type=dc&wait=1");
-      assertEquals(204, empty.status());
-      assertTrue(System.nanoTime() - t0 >= 900_000_000L, "a long poll waits before its 204");
-
-      CompletableFuture<Answer> parked = http.getAsync(V1 + "/jobs/dispatch?hostname=p1&tbox_type=dc&wait=30");
-      CompletableFuture<Answer> other = http.getAsync(V1 + "/jobs/dispatch?hostname=p2&arch=riscv64&tbox_type=vm&wait=2");
-      this.server.awaitParked(2); // a box that asks later must not be served first
-      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
-          .json().get(0).path("job_id").asText();
-      Answer got = parked.get(20, TimeUnit.SECONDS);
-      assertEquals(200, got.status());
-      assertEquals(id, got.json().path("id").asText());
-      assertEquals(204, other.get(20, TimeUnit.SECONDS).status(), "a vm box does not fit a dc job");
-      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=p3&tbox_type=dc").status());
-
-      JsonNode pending = http.get(V1 + "/dashboard/jobs/pending?group_by=tbox_group").json();
-      assertEquals(0, pending.path("total").asInt());
-      assertEquals(400, http.get(V1 + "/dashboard/jobs/pending?group_by=color").status());
-    } finally {
-      stop(server);
-    }
-  }
-
-  @Test
-  void aBoxThatHungUpWhileParkedIsNotHandedTheJob() throws Exception {
-    SchedulerApp.Running server = start();
-    HttpCalls http = client(server);
-    try (java.net.Socket gone = new java.net.Socket("127.0.0.1", server.address().getPort())) {
-      gone.getOutputStream().write(("GET " + V1 + "/jobs/dispatch?hostname=gone&tbox_type=dc&wait=30 HTTP/1.1\r\n"
-          + "Host: 127.0.0.1\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      gone.getOutputStream().flush();
-      this.server.awaitParked(1);
-      gone.close();      // the box gives up, as a wget with a short timeout does
-      this.server.awaitParked(0);
-      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
-          .json().get(0).path("job_id").asText();
-      Answer next = http.get(V1 + "/jobs/dispatch?hostname=alive&tbox_type=dc");
-      assertEquals(200, next.status(), "the job waits for a box that is still there");
-      assertEquals(id, next.json().path("id").asText());
-    } finally {
-      stop(server);
-    }
-  }
-
-  @Test
   void pendingCountsAndExplainShowWhyAJobWaits() throws Exception {
     SchedulerApp.Running server = start();
     HttpCalls http = client(server);
@@ -329,52 +283,6 @@ class EndToEndTest {
       Thread.sleep(100);
     }
     throw new AssertionError("job " + id + " never had " + field + "=" + value + ": " + job);
-  }
-
-  @Test
-  void aLostHandOutGoesToTheNextBoxThenEndsWithAbortProvider() throws Exception {
-    SchedulerApp.Running server = start(Map.of(
-        "scheduler.timeouts.dispatch-ack", "2s", "scheduler.requeue.max", 1));
-    HttpCalls http = client(server);
-    try {
-      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
-          .json().get(0).path("job_id").asText();
-      assertEquals(id, http.get(V1 + "/jobs/dispatch?hostname=box1&tbox_type=dc").json().path("id").asText());
-      // box1 never reports boot: after 2 s the job is queued again, at its old place
-      Answer second = http.get(V1 + "/jobs/dispatch?hostname=box2&tbox_type=dc&wait=15");
-      assertEquals(200, second.status());
-      assertEquals(id, second.json().path("id").asText());
-      assertEquals("1", second.json().path("requeue_count").asText());
-      Answer late = http.post(V1 + "/jobs/" + id + "/update?job_stage=boot&hostname=box1", "");
-      assertEquals(409, late.status(), late.body());
-      assertEquals("dispatch", http.get(V1 + "/jobs/" + id).json().path("job_stage").asText(), "box1 changed nothing");
-      Answer wrongToken = http.post(V1 + "/jobs/" + id + "/update?job_stage=boot&job_token=bogus", "");
-      assertEquals(409, wrongToken.status());
-      // box2 loses it too: requeue.max is spent, the job ends
-      JsonNode ended = awaitField(http, id, "job_stage", "abort_provider");
-      assertEquals("abort_provider", ended.path("job_health").asText());
-      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=box3&tbox_type=dc").status());
-    } finally {
-      stop(server);
-    }
-  }
-
-  @Test
-  void aRunningJobPastItsTimeoutEndsTimeoutRunning() throws Exception {
-    SchedulerApp.Running server = start();
-    HttpCalls http = client(server);
-    try {
-      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":2}")
-          .json().get(0).path("job_id").asText();
-      String token = http.get(V1 + "/jobs/dispatch?hostname=d1&tbox_type=dc").json().path("job_token").asText();
-      assertEquals(200, http.post(V1 + "/jobs/" + id + "/update?job_stage=running&job_token=" + token, "").status());
-      JsonNode ended = awaitField(http, id, "job_health", "timeout_running");
-      assertEquals("finish", ended.path("job_stage").asText());
-      assertEquals("incomplete", ended.path("job_data_readiness").asText());
-      assertEquals(423, http.post(V1 + "/jobs/" + id + "/update?job_stage=post_run", "").status());
-    } finally {
-      stop(server);
-    }
   }
 
   @Test

@@ -136,14 +136,7 @@ class QemuBootTest {
       assertTrue(log.contains("box: done, powering off"), tail);
       assertFalse(log.contains("not found"), "job.sh ran cleanly:\n" + tail);
 
-      JsonNode done = null;
-      for (int i = 0; i < 200; i++) {
-        done = http.get(V1 + "/jobs/" + id).json();
-        if (done.path("job_data_readiness").asText().equals("complete")) {
-          break;
-        }
-        Thread.sleep(50);
-      }
+      JsonNode done = Tools.awaitDataComplete(http, id);
       assertEquals("finish", done.path("job_stage").asText(), done.toString());
       assertEquals("success", done.path("job_health").asText(), done.toString());
       assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());

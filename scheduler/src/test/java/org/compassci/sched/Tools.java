@@ -83,6 +83,20 @@ final class Tools {
    * Waits (at most 10 s) until nothing below {@code dir} changes for half a second: the embedded
    * store's pool closes its connections, and H2 its file, after the actor system has stopped.
    */
+  /** The job as read once its data is complete, or as last read after 10 s of asking. */
+  static com.fasterxml.jackson.databind.JsonNode awaitDataComplete(
+      org.compassci.sched.fixtures.HttpCalls http, String id) throws InterruptedException {
+    com.fasterxml.jackson.databind.JsonNode job = null;
+    for (int i = 0; i < 200; i++) {
+      job = http.get("/scheduler/v1/jobs/" + id).json();
+      if (job.path("job_data_readiness").asText().equals("complete")) {
+        break;
+      }
+      Thread.sleep(50);
+    }
+    return job;
+  }
+
   static void awaitQuiet(Path dir) throws Exception {
     Map<String, Long> before = snapshot(dir);
     for (int i = 0; i < 20; i++) {

@@ -24,8 +24,8 @@ public record BootSettings(
 
   static BootSettings fromConfig(Config c) {
     String hosts = text(c, "lab.hosts-dir");
-    long file = bytes(c, "results.max-file-size");
-    long job = bytes(c, "results.max-job-size");
+    long file = SchedulerSettings.bytes(c, "results.max-file-size");
+    long job = SchedulerSettings.bytes(c, "results.max-job-size");
     if (job < file) {
       throw new BadSettingException("scheduler.results.max-job-size", "must not be below results.max-file-size");
     }
@@ -47,18 +47,6 @@ public record BootSettings(
   private static String text(Config c, String key) {
     try {
       return c.hasPath(key) ? c.getString(key).trim() : "";
-    } catch (ConfigException e) {
-      throw new BadSettingException("scheduler." + key, e.getMessage());
-    }
-  }
-
-  private static long bytes(Config c, String key) {
-    try {
-      long b = c.getBytes(key);
-      if (b <= 0) {
-        throw new BadSettingException("scheduler." + key, "must be positive");
-      }
-      return b;
     } catch (ConfigException e) {
       throw new BadSettingException("scheduler." + key, e.getMessage());
     }

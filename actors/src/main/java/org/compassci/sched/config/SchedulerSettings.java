@@ -200,7 +200,8 @@ public record SchedulerSettings(
     }
   }
 
-  private static long bytes(Config c, String key) {
+  /** A positive size such as {@code 1MiB} under {@code scheduler.}; a bad one names its key. */
+  static long bytes(Config c, String key) {
     try {
       long b = c.getBytes(key);
       if (b <= 0) {

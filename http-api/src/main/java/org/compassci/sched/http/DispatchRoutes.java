@@ -21,7 +21,7 @@ import org.compassci.sched.model.Testbox;
 /** /scheduler/v1/jobs/dispatch: a testbox asks for a job that fits its tags and memory. */
 public final class DispatchRoutes extends AllDirectives {
 
-  static final int MAX_WAIT_SECONDS = 60;
+  public static final int MAX_WAIT_SECONDS = 60;
 
   private final Gateway gw;
   private final Auth auth;

@@ -93,8 +93,7 @@ public final class ResultRoutes extends AllDirectives {
             reply -> new LifecycleActor.CheckUpload(id, token, reply))
         .thenCompose(permit -> {
           if (!permit.ok()) {
-            request.discardEntityBytes(mat);
-            return done(permit.status(), permit.message());
+            return afterDiscard(request, answer(permit.status(), permit.message()));
           }
           List<String> jobFolder;
           List<String> below;
@@ -102,20 +101,19 @@ public final class ResultRoutes extends AllDirectives {
             below = ResultPaths.below(permit.resultRoot(), parts);
             jobFolder = jobFolder(permit.resultRoot());
           } catch (UploadRefused e) {
-            request.discardEntityBytes(mat);
-            return done(e.status(), e.getMessage());
+            return afterDiscard(request, answer(e.status(), e.getMessage()));
           }
           List<String> target = new ArrayList<>(jobFolder);
           target.addAll(below);
           if (folder) {
-            request.discardEntityBytes(mat);
-            return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
-                    reply -> new UploadActor.MakeFolder(target, reply))
+            return request.discardEntityBytes(mat).completionStage()
+                .handleAsync((d, f) -> d, gw.system().executionContext())
+                .thenCompose(d -> gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
+                    reply -> new UploadActor.MakeFolder(target, reply)))
                 .thenApply(s -> answer(s.status(), s.message()));
           }
           if (below.isEmpty()) {
-            request.discardEntityBytes(mat);
-            return done(403, "no file name below the result_root");
+            return afterDiscard(request, answer(403, "no file name below the result_root"));
           }
           return store(request, id, jobFolder, target, method.equals("PUT") ? 201 : 200);
         })
@@ -130,8 +128,7 @@ public final class ResultRoutes extends AllDirectives {
             reply -> new UploadActor.Begin(id, jobFolder, reply))
         .thenCompose(begun -> {
           if (!begun.ok()) {
-            request.discardEntityBytes(mat);
-            return done(begun.status(), begun.message());
+            return afterDiscard(request, answer(begun.status(), begun.message()));
           }
           Path staging = begun.staging();
           long limit = begun.remaining();
@@ -139,8 +136,8 @@ public final class ResultRoutes extends AllDirectives {
               ? Optional.of(request.entity().getContentLengthOption().getAsLong()) : Optional.empty();
           if (declared.isPresent() && declared.get() > limit) {
             boot.uploads().tell(new UploadActor.Abort(staging));
-            request.discardEntityBytes(mat);
-            return done(413, "the file is larger than this job may still upload (" + limit + " bytes)");
+            return afterDiscard(request, answer(413,
+                "the file is larger than this job may still upload (" + limit + " bytes)"));
           }
           return request.entity().withSizeLimit(limit).getDataBytes()
               .runWith(FileIO.toPath(staging), mat)
@@ -184,8 +181,17 @@ public final class ResultRoutes extends AllDirectives {
   }
 
   private Route refuse(HttpRequest request, int status, String message) {
-    request.discardEntityBytes(mat);
-    return complete(answer(status, message));
+    return completeWithFuture(afterDiscard(request, answer(status, message)));
+  }
+
+  /**
+   * {@code response} once the request's body has been read and dropped. Answered before the body
+   * is in, Pekko HTTP closes the connection after the answer, and a client still sending its
+   * body, as most do, never reads the answer: it sees the connection cut instead of the refusal.
+   */
+  private CompletionStage<HttpResponse> afterDiscard(HttpRequest request, HttpResponse response) {
+    return request.discardEntityBytes(mat).completionStage()
+        .handleAsync((done, failure) -> response, gw.system().executionContext());
   }
 
   private static CompletionStage<HttpResponse> done(int status, String message) {

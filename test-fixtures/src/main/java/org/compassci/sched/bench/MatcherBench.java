@@ -77,7 +77,9 @@ public final class MatcherBench {
 
   private static Wiring start(JobStore store) throws Exception {
     Config config = config();
-    SchedulerSettings settings = SchedulerSettings.fromConfig(config);
+    // as the server runs over a store no other process writes (the embedded one): no resync,
+    // which here would read whole tenants again while the submits are still coming in
+    SchedulerSettings settings = SchedulerSettings.fromConfig(config).withResyncInterval(Duration.ZERO);
     CompletableFuture<ActorRef<MatcherActor.Command>> ref = new CompletableFuture<>();
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       var persistence = ctx.spawn(PersistenceActor.create(store, settings.storeBatchMax()), "persistence");
