@@ -24,6 +24,11 @@ public final class ParsingErrors extends ParsingErrorHandler {
     // is one with too many headers (which Pekko answers 400)
     boolean headLimit = code == 400 && why.contains("configured limit") && why.toLowerCase().contains("header");
     int answer = code == 414 || headLimit ? 431 : code;
+    // the client's mistake, never the server's: an unknown method (501) is not allowed here, and
+    // a request line that does not parse (505 when a space splits the target) is a bad request
+    if (answer >= 500 && answer != 503) {
+      answer = code == 501 ? 405 : 400;
+    }
     if (code == 414) {
       why = "the request line is longer than the " + settings.parserSettings().maxUriLength()
           + " bytes of pekko.http.server.parsing.max-uri-length";
