@@ -44,15 +44,17 @@ public final class SchedulerApp {
 
   /** A running scheduler: its actor system and the address it listens on. */
   public record Running(ActorSystem<Void> system, InetSocketAddress address, String store,
-      ActorRef<HostRegistryActor.Command> hosts) {
+      ActorRef<HostRegistryActor.Command> hosts, CompletionStage<Void> storeClosed) {
 
     /** Read the lab's hosts/ folder again (what SIGHUP does). */
     public void reloadLab() {
       hosts.tell(new HostRegistryActor.ReloadLab(system.ignoreRef()));
     }
 
+    /** Completes once the actors are stopped and the store is closed (its files are let go). */
     public CompletionStage<Done> stop() {
-      return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+      return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason())
+          .thenCompose(done -> storeClosed.thenApply(v -> done));
     }
   }
 
@@ -118,11 +120,16 @@ public final class SchedulerApp {
     Optional<RedisClaims> redis = settings.redisUrl()
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
+    CompletableFuture<Void> storeClosed = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, key, book, started, clock, wired), "scheduler", config);
+        guardian(settings, store, redis, key, book, started, clock, wired, storeClosed), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
-      store.close();
-      redis.ifPresent(RedisClaims::close);
+      try {
+        store.close();
+        redis.ifPresent(RedisClaims::close);
+      } finally {
+        storeClosed.complete(null);
+      }
     });
     started.whenComplete((r, failure) -> {
       if (failure != null) {
@@ -134,7 +141,8 @@ public final class SchedulerApp {
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
       Optional<RedisClaims> redis, byte[] key, org.compassci.sched.auth.AccountBook book,
-      CompletableFuture<Running> started, Clock clock, Consumer<Gateway> wired) {
+      CompletableFuture<Running> started, Clock clock, Consumer<Gateway> wired,
+      CompletionStage<Void> storeClosed) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Restarts restarts = new Restarts();
@@ -215,7 +223,8 @@ public final class SchedulerApp {
               bound.closeConnections();
               return CompletableFuture.completedFuture(Done.getInstance());
             });
-            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts));
+            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts,
+                storeClosed));
           });
       return Behaviors.<Void>receive(Void.class)
           .onSignal(Terminated.class, t -> {
