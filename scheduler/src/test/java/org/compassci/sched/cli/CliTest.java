@@ -653,6 +653,28 @@ class CliTest {
   }
 
   @Test
+  void watchFollowsEveryJobOfALkpTestsRunBySubmitId() throws Exception {
+    String group = group();
+    String run = "run-" + group;
+    List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Answer a = http.post("/submit_job", "{\"suite\":\"hackbench\",\"testbox\":\"" + group + "\",\"nr\":" + i
+          + ",\"submit_id\":\"" + run + "\"}");
+      assertEquals(200, a.status(), a.body());
+      ids.add(a.json().get(0).path("job_id").asText());
+    }
+    for (String id : ids) {
+      assertEquals(200, http.post(V1 + "/jobs/" + id + "/cancel", "").status());
+    }
+    Run r = cli("watch", "--submit-id", run);
+    for (String id : ids) {
+      assertTrue(r.out().contains(id + " ended in"), r.out() + r.err());
+    }
+    assertEquals(4, cli("watch", "--submit-id", "no-such-run").code());
+    assertEquals(2, cli("watch").code());
+  }
+
+  @Test
   void watchOfSeveralJobsExits1WhenOneFailsAnd4ForAnUnknownJob() throws Exception {
     String group = group();
     String good = submit(group, "gina");
