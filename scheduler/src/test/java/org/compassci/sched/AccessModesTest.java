@@ -40,6 +40,16 @@ class AccessModesTest {
       assertEquals(401, s.anonymous.post(V1 + "/jobs/wait", wait).status());
       assertEquals(200, user.post(V1 + "/jobs/wait", wait).status());
       assertEquals(401, s.anonymous.get(V1 + "/jobs/" + id + "/events").status());
+      // the event streams with a token: their head says 200 and an event stream
+      for (String stream : List.of(V1 + "/jobs/" + id + "/events", V1 + "/events?job_ids=" + id,
+          V1 + "/dashboard/events")) {
+        org.compassci.sched.fixtures.SocketHttp.Reply head = org.compassci.sched.fixtures.SocketHttp.exchange(
+            s.port(), ("GET " + stream + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + user.token()
+                + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII), 10_000, true);
+        assertEquals(200, head.status(), stream + ": " + head.head());
+        assertTrue(head.header("Content-Type").startsWith("text/event-stream"), head.head());
+        assertEquals(401, forger.get(stream).status(), stream);
+      }
       // what a box or a probe needs stays open; the page itself asks for the token
       assertEquals(200, s.anonymous.get(V1 + "/health").status());
       assertEquals(204, s.anonymous.get(V1 + "/jobs/dispatch?hostname=nobody").status());

@@ -107,6 +107,12 @@ class AccessTest {
         "alice's token for bob's account");
     expect(401, nobody.post(V1 + "/jobs/submit", "[" + job + ",{\"suite\":\"s\",\"testbox\":\"cci\"}]"),
         "a batch with one job without credentials");
+    // each job proves its own owner: a batch of alice's and bob's jobs, each with its credentials
+    Answer both = nobody.post(V1 + "/jobs/submit", "[" + job + ",{\"suite\":\"s\",\"testbox\":\"cci\","
+        + "\"my_account\":\"bob\",\"my_token\":\"" + bob.token() + "\"}]");
+    expect(200, both, "two accounts, each with its own token");
+    assertEquals("bob", admin.get(V1 + "/jobs/" + both.json().get(1).path("job_id").asText()).json()
+        .path("my_account").asText());
   }
 
   @Test

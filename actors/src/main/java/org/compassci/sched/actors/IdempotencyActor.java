@@ -66,6 +66,8 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   /** The most answers kept in memory; older ones are read from the store when repeated. */
   static final int MAX_REMEMBERED = 100_000;
+  /** How long the store may take to say whether it holds a key. */
+  private static final Duration LOOKUP_TIMEOUT = Duration.ofSeconds(30);
   /** How long the matcher may take to store a submit before its waiters are told to retry. */
   private static final Duration SUBMIT_TIMEOUT = Duration.ofMinutes(5);
 
@@ -74,7 +76,6 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
   private final Duration ttl;
   private final Clock clock;
   private final Activity activity;
-  private final ActorRef<PersistenceActor.SubmitKeyFound> looked;
   private final Map<String, Pending> pending = new java.util.HashMap<>();
   /** Oldest first, so the sweep stops at the first one still young. */
   private final LinkedHashMap<String, Done> done = new LinkedHashMap<>();
@@ -99,7 +100,6 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
     this.ttl = ttl;
     this.clock = clock;
     this.activity = new Activity(clock);
-    this.looked = ctx.messageAdapter(PersistenceActor.SubmitKeyFound.class, Looked::new);
   }
 
   @Override
@@ -140,7 +140,11 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       return this;
     }
     pending.put(id, new Pending(s.requestDigest(), s, new ArrayList<>(List.of(s.replyTo()))));
-    store.tell(new PersistenceActor.FindSubmitKey(s.account(), s.key(), looked));
+    // asked with a deadline: a store actor that never answers must not hold the key for good
+    getContext().ask(PersistenceActor.SubmitKeyFound.class, store, LOOKUP_TIMEOUT,
+        replyTo -> new PersistenceActor.FindSubmitKey(s.account(), s.key(), replyTo),
+        (found, failure) -> new Looked(failure == null ? found : new PersistenceActor.SubmitKeyFound(
+            s.account(), s.key(), Optional.empty(), Optional.of("the store did not answer in time"))));
     return this;
   }
 

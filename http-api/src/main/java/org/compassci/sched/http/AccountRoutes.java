@@ -36,6 +36,10 @@ public final class AccountRoutes extends AllDirectives {
   }
 
   public Route routes() {
+    if (auth.accounts() == null) {
+      // wired without an accounts actor (Auth.legacy): there are no accounts to manage
+      return reject();
+    }
     return pathPrefix("accounts", () -> auth.admin(() -> concat(
         pathEndOrSingleSlash(() -> concat(
             get(this::list),

@@ -104,7 +104,7 @@ public final class JobRoutes extends AllDirectives {
     if (!who.ok()) {
       return complete(rejected(who.status(), who.message()));
     }
-    java.util.Optional<String> notYours = Auth.claimOwnership(who.caller(), raw);
+    java.util.Optional<String> notYours = auth.claimOwnership(who, raw);
     if (notYours.isPresent()) {
       return complete(rejected(403, notYours.get()));
     }
