@@ -6,26 +6,40 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.util.ByteString;
+import org.compassci.sched.actors.IdempotencyActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.auth.AccountRules;
+import org.compassci.sched.auth.AccountTokens;
+import org.compassci.sched.auth.Caller;
 import org.compassci.sched.model.InvalidJobException;
 import org.compassci.sched.model.JobFile;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobUpdate;
 import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
+import org.compassci.sched.model.TooLargeException;
 
 /** /scheduler/v1/jobs/...: submit, read, update and cancel. */
 public final class JobRoutes extends AllDirectives {
@@ -40,7 +54,7 @@ public final class JobRoutes extends AllDirectives {
   }
 
   public JobRoutes(Gateway gw, org.compassci.sched.boot.Sealer secrets) {
-    this(gw, secrets, Auth.legacy(java.util.Optional.empty()));
+    this(gw, secrets, Auth.legacy(Optional.empty()));
   }
 
   public JobRoutes(Gateway gw, org.compassci.sched.boot.Sealer secrets, Auth auth) {
@@ -68,7 +82,7 @@ public final class JobRoutes extends AllDirectives {
   private Route submit() {
     return withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
       // a wrong token is refused before the body is read
-      java.util.Optional<Auth.Result> bearer = auth.caller(request);
+      Optional<Auth.Result> bearer = auth.caller(request);
       if (bearer.isPresent() && !bearer.get().ok()) {
         return complete(rejected(bearer.get().status(), bearer.get().message()));
       }
@@ -87,15 +101,15 @@ public final class JobRoutes extends AllDirectives {
    * reads it (an lkp-tests job file is expanded into its jobs). The submitter is checked before
    * the jobs: a bearer token, or Compass-CI's my_account and my_token in each job.
    */
-  private Route submit(org.apache.pekko.http.javadsl.model.HttpRequest request, ByteString body, boolean yaml) {
-    java.util.Optional<String> key = request.getHeader("Idempotency-Key").map(h -> h.value().trim());
+  private Route submit(HttpRequest request, ByteString body, boolean yaml) {
+    Optional<String> key = request.getHeader("Idempotency-Key").map(h -> h.value().trim());
     if (key.isPresent() && !validKey(key.get())) {
       return complete(rejected(400, "Idempotency-Key: give 1 to 255 visible ASCII characters, one per submit"));
     }
     List<ObjectNode> raw;
     try {
       raw = JobFile.read(body.toArray(), yaml ? JobFile.Format.YAML : JobFile.Format.JSON, gw.jobFiles());
-    } catch (org.compassci.sched.model.TooLargeException e) {
+    } catch (TooLargeException e) {
       return complete(rejected(413, e.getMessage()));
     } catch (InvalidJobException e) {
       return complete(rejected(List.of(e.getMessage())));
@@ -104,7 +118,7 @@ public final class JobRoutes extends AllDirectives {
     if (!who.ok()) {
       return complete(rejected(who.status(), who.message()));
     }
-    java.util.Optional<String> notYours = auth.claimOwnership(who, raw);
+    Optional<String> notYours = auth.claimOwnership(who, raw);
     if (notYours.isPresent()) {
       return complete(rejected(403, notYours.get()));
     }
@@ -132,44 +146,44 @@ public final class JobRoutes extends AllDirectives {
     int cap = auth.access().maxQueued();
     if (key.isPresent() && auth.submits() != null) {
       String account = who.caller().authenticated() ? who.caller().account() : Auth.text(raw.get(0), "my_account");
-      String digest = org.compassci.sched.auth.AccountTokens.digest((yaml ? "yaml\n" : "json\n") + body.utf8String());
-      return completeWithFuture(gw.<org.compassci.sched.actors.IdempotencyActor.Command,
-              org.compassci.sched.actors.IdempotencyActor.Result>ask(auth.submits(),
-              r -> new org.compassci.sched.actors.IdempotencyActor.Submit(account, key.get(), digest, drafts, cap, r))
+      String digest = AccountTokens.digest((yaml ? "yaml\n" : "json\n") + body.utf8String());
+      return completeWithFuture(gw.<IdempotencyActor.Command,
+              IdempotencyActor.Result>ask(auth.submits(),
+              r -> new IdempotencyActor.Submit(account, key.get(), digest, drafts, cap, r))
           .thenApply(JobRoutes::submittedOnce)
           .exceptionally(JobRoutes::notStored));
     }
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.SubmitResult>ask(gw.matcher(),
-            r -> new MatcherActor.SubmitAs(drafts, cap, java.util.Optional.empty(), r))
+            r -> new MatcherActor.SubmitAs(drafts, cap, Optional.empty(), r))
         .thenApply(JobRoutes::submitted)
         .exceptionally(JobRoutes::notStored));
   }
 
-  private static HttpResponse submittedOnce(org.compassci.sched.actors.IdempotencyActor.Result r) {
-    if (r instanceof org.compassci.sched.actors.IdempotencyActor.Fresh f) {
+  private static HttpResponse submittedOnce(IdempotencyActor.Result r) {
+    if (r instanceof IdempotencyActor.Fresh f) {
       return submitted(f.result());
     }
-    if (r instanceof org.compassci.sched.actors.IdempotencyActor.Replayed again) {
+    if (r instanceof IdempotencyActor.Replayed again) {
       // byte for byte the first answer; the header says it is one (as Stripe's API does)
-      return Responses.jsonBytes(StatusCodes.OK, again.answer().getBytes(java.nio.charset.StandardCharsets.UTF_8))
-          .addHeader(org.apache.pekko.http.javadsl.model.headers.RawHeader.create("Idempotent-Replayed", "true"));
+      return Responses.jsonBytes(StatusCodes.OK, again.answer().getBytes(StandardCharsets.UTF_8))
+          .addHeader(RawHeader.create("Idempotent-Replayed", "true"));
     }
-    if (r instanceof org.compassci.sched.actors.IdempotencyActor.Mismatch m) {
+    if (r instanceof IdempotencyActor.Mismatch m) {
       return rejected(422, m.message());
     }
-    return rejected(503, ((org.compassci.sched.actors.IdempotencyActor.Unavailable) r).message())
-        .addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(1L));
+    return rejected(503, ((IdempotencyActor.Unavailable) r).message())
+        .addHeader(RetryAfter.create(1L));
   }
 
   /** The actors did not answer in time: Compass-CI's shape, 503, try again. */
   private static HttpResponse notStored(Throwable failure) {
-    Throwable t = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null
         ? failure.getCause() : failure;
-    String why = t instanceof java.util.concurrent.TimeoutException
+    String why = t instanceof TimeoutException
         ? "the scheduler did not answer in time; the jobs may yet be stored: retry with the same"
             + " Idempotency-Key to be sure of one set of jobs"
         : "scheduler unavailable, try again: " + t.getMessage();
-    return rejected(503, why).addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(1L));
+    return rejected(503, why).addHeader(RetryAfter.create(1L));
   }
 
   /**
@@ -189,13 +203,13 @@ public final class JobRoutes extends AllDirectives {
   private static HttpResponse submitted(MatcherActor.SubmitResult r) {
     if (r.overLimit().isPresent()) {
       return rejected(429, r.overLimit().get())
-          .addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(30L));
+          .addHeader(RetryAfter.create(30L));
     }
     if (r.error().isPresent()) {
       ArrayNode out = Json.MAPPER.createArrayNode();
       out.addObject().put("job_id", "0").put("message", "not stored, try again: " + r.error().get());
       return Responses.json(StatusCodes.SERVICE_UNAVAILABLE, out)
-          .addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(1L));
+          .addHeader(RetryAfter.create(1L));
     }
     ArrayNode out = Json.MAPPER.createArrayNode();
     for (MatcherActor.Submitted s : r.jobs()) {
@@ -224,24 +238,24 @@ public final class JobRoutes extends AllDirectives {
    * {@code jobs?submit_id=}: the jobs of one run of lkp-tests' submit, which sends one submit_id
    * with every job it makes, so that a whole run can be listed and followed.
    */
-  private Route run(java.util.Optional<String> submitId) {
+  private Route run(Optional<String> submitId) {
     String id = submitId.orElse("").trim();
     if (id.isEmpty() || id.length() > 255) {
       return complete(Responses.error(StatusCodes.BAD_REQUEST, "submit_id: give the submit_id of a run (1 to 255 characters)"));
     }
     int most = gw.watchMaxJobs();
-    return completeWithFuture(gw.<org.compassci.sched.actors.PersistenceActor.Command,
-            org.compassci.sched.actors.PersistenceActor.RunFound>ask(gw.store(),
-            r -> new org.compassci.sched.actors.PersistenceActor.FindRun(id, most, r))
+    return completeWithFuture(gw.<PersistenceActor.Command,
+            PersistenceActor.RunFound>ask(gw.store(),
+            r -> new PersistenceActor.FindRun(id, most, r))
         .thenCompose(found -> {
           if (found.error().isPresent()) {
-            return java.util.concurrent.CompletableFuture.completedFuture(
+            return CompletableFuture.completedFuture(
                 Responses.error(StatusCodes.SERVICE_UNAVAILABLE, "store unavailable: " + found.error().get()));
           }
-          List<java.util.concurrent.CompletableFuture<Outcome>> each = found.ids().stream()
+          List<CompletableFuture<Outcome>> each = found.ids().stream()
               .map(job -> gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(job, r)))
               .toList();
-          return java.util.concurrent.CompletableFuture.allOf(each.toArray(java.util.concurrent.CompletableFuture[]::new))
+          return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new))
               .thenApply(v -> {
                 ObjectNode body = Json.object().put("submit_id", id);
                 ArrayNode jobs = body.putArray("jobs");
@@ -266,11 +280,11 @@ public final class JobRoutes extends AllDirectives {
    * A testbox moves its job with the job_token it was handed; an admin may move any job. In
    * open mode anyone may, as before (a job_token given is still checked).
    */
-  private Route updateBy(org.apache.pekko.http.javadsl.model.HttpRequest request, long id,
+  private Route updateBy(HttpRequest request, long id,
       List<Map.Entry<String, String>> query) {
     boolean token = query.stream().anyMatch(e -> e.getKey().equals("job_token") && !e.getValue().isBlank());
     if (!token && !auth.open()) {
-      java.util.Optional<Auth.Result> who = auth.caller(request);
+      Optional<Auth.Result> who = auth.caller(request);
       if (who.isEmpty()) {
         return auth.deny(401, "an update needs the job's job_token (its testbox has it) or an admin's bearer token");
       }
@@ -285,18 +299,18 @@ public final class JobRoutes extends AllDirectives {
   }
 
   /** The job's owner or an admin; in open mode anyone. */
-  private Route cancel(long id, org.compassci.sched.auth.Caller caller) {
+  private Route cancel(long id, Caller caller) {
     if (!caller.authenticated() || caller.admin()) {
       return cancel(id);
     }
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(id, r))
         .thenCompose(o -> {
           if (o.status() != Outcome.Status.OK) {
-            return java.util.concurrent.CompletableFuture.completedFuture(Responses.outcome(o));
+            return CompletableFuture.completedFuture(Responses.outcome(o));
           }
           String owner = o.job().path("my_account").asText("");
-          if (!org.compassci.sched.auth.AccountRules.mayEnd(caller, owner)) {
-            return java.util.concurrent.CompletableFuture.completedFuture(Auth.denied(403,
+          if (!AccountRules.mayEnd(caller, owner)) {
+            return CompletableFuture.completedFuture(Auth.denied(403,
                 "job " + id + " is not " + caller.account() + "'s: only its owner or an admin may cancel it"));
           }
           return gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Cancel(id, r))
