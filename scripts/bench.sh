@@ -309,7 +309,7 @@ readme_jvm=(${BENCH_README_JVM:-})
 start_readme_server() {
   env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_AUTH SCHED_ADMIN_TOKEN="$bench_token" \
     SCHED_HOST=127.0.0.1 SCHED_PORT="$1" SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
-    java "${readme_jvm[@]}" -jar "$jar" >>"$tmp/server.log" 2>    java "${readme_jvm[@]}" -Dscheduler.accounts.max-queued=100000000 -jar "$jar" >>"$tmp/server.log" 2>&1 &1 &
+    java "${readme_jvm[@]}" -jar "$jar" >>"$tmp/server.log" 2>&1 &
   server_pid=$!
 }
 
