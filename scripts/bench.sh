@@ -24,6 +24,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-all}
+# the admin's token of every server this script starts (tokens mode, the default): submits and
+# management calls show it, as a lab's submitters would show theirs
+bench_token=bench-admin-token-$RANDOM$RANDOM$RANDOM
+export BENCH_TOKEN=$bench_token
 
 cp_file=test-fixtures/target/bench.cp
 # build once; later runs reuse the classes unless a source is newer than the class path file
@@ -106,9 +110,10 @@ cleanup() {
 
 # the server on 127.0.0.1, a free port (0: the server picks one and logs it), the embedded store
 start_server() {
-  env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_ADMIN_TOKEN \
+  env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_AUTH SCHED_ADMIN_TOKEN="$bench_token" \
     SCHED_HOST=127.0.0.1 SCHED_PORT=0 SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
-    java "${http_jvm[@]}" "${jfr_opts[@]}" ${BENCH_SERVER_OPTS:-} -jar "$jar" >"$tmp/server.log" 2>&1 &
+    java "${http_jvm[@]}" "${jfr_opts[@]}" -Dscheduler.accounts.max-queued=100000000 ${BENCH_SERVER_OPTS:-} \
+      -jar "$jar" >"$tmp/server.log" 2>&1 &
   server_pid=$!
 }
 
@@ -126,7 +131,7 @@ wait_ready() {
 }
 
 # matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, parked, ...)
-matcher_field() { curl -sf "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
+matcher_field() { curl -sf -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
 
 # top_up N: bulk submits of the arrays in $tmp/fill, the next ones in turn, 3 at a time, until
 # the matcher holds at least N queued jobs; sets $now_queued
@@ -138,7 +143,7 @@ top_up() {
   need=$(( ($1 - have + 499) / 500 ))
   if [ "$need" -gt 0 ]; then
     for ((k = 0; k < need; k++)); do printf '%s/fill/%03d.json\n' "$tmp" $(( (fill_next + k) % files )); done \
-      | xargs -P3 -I{} curl -sSf -o /dev/null -H 'Content-Type: application/json' \
+      | xargs -P3 -I{} curl -sSf -o /dev/null -H 'Content-Type: application/json' -H "Authorization: Bearer $bench_token" \
         --data-binary @{} "$base/scheduler/v1/jobs/submit" \
       || { echo "bench: a bulk submit failed" >&2; exit 1; }
     fill_next=$(( (fill_next + need) % files ))
@@ -307,7 +312,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 readme_jvm=(${BENCH_README_JVM:-})
 
 start_readme_server() {
-  env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_ADMIN_TOKEN \
+  env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_AUTH SCHED_ADMIN_TOKEN="$bench_token" \
     SCHED_HOST=127.0.0.1 SCHED_PORT="$1" SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
     java "${readme_jvm[@]}" -jar "$jar" >>"$tmp/server.log" 2>&1 &
   server_pid=$!

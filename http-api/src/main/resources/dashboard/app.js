@@ -23,12 +23,79 @@ function age(iso) {
   if (s < 7200) return Math.round(s / 60) + " min";
   return Math.round(s / 3600) + " h";
 }
-async function getJson(path, headers) {
-  const r = await fetch(API + path, { headers: headers || {} });
+// The token: typed into the page, kept in this tab's session storage only (never in a cookie or
+// local storage), sent as a bearer token. Reads need it when the scheduler's reads are private;
+// "why it waits" needs an admin's.
+const TOKEN_KEY = "scheduler-token";
+function token() {
+  const typed = $("#token").value.trim();
+  if (typed) sessionStorage.setItem(TOKEN_KEY, typed);
+  return typed || sessionStorage.getItem(TOKEN_KEY) || "";
+}
+function authHeaders() {
+  const t = token();
+  return t ? { Authorization: "Bearer " + t } : {};
+}
+// a 401 on a read: the scheduler keeps its reads private; ask for a token
+function askForToken(why) {
+  const field = $("#token");
+  field.classList.add("wanted");
+  field.placeholder = "token needed to read";
+  $("#auth-note").textContent = why || "This scheduler's reads need an account's token: paste it here.";
+  $("#auth-note").classList.remove("hidden");
+}
+async function getJson(path) {
+  const r = await fetch(API + path, { headers: authHeaders() });
   const body = await r.json().catch(() => ({}));
+  if (r.status === 401) askForToken(body.error);
   if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
   return body;
 }
+
+// Server-Sent Events read with fetch, so that the token goes in a header (EventSource sends none);
+// on a drop it connects again after 2 s. Returns a handle whose close() ends it.
+function openEvents(path, handlers, onState) {
+  let stopped = false;
+  let controller = null;
+  async function run() {
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const r = await fetch(API + path, { headers: Object.assign({ Accept: "text/event-stream" }, authHeaders()),
+          signal: controller.signal });
+        if (r.status === 401) { askForToken(); onState && onState(false); await sleep(5000); continue; }
+        if (!r.ok || !r.body) { onState && onState(false); await sleep(2000); continue; }
+        onState && onState(true);
+        const reader = r.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let name = "message", data = "";
+            for (const line of frame.split("\n")) {
+              if (line.startsWith("event:")) name = line.slice(6).trim();
+              else if (line.startsWith("data:")) data += line.slice(5).trim();
+            }
+            if (data && handlers[name]) handlers[name](data);
+            if (name === "close") { stopped = true; }
+          }
+        }
+      } catch (e) {
+        if (stopped) return;
+      }
+      if (!stopped) { onState && onState(false); await sleep(2000); }
+    }
+  }
+  run();
+  return { close() { stopped = true; if (controller) controller.abort(); } };
+}
+function sleep(ms) { return new Promise((res) => setTimeout(res, ms)); }
 
 function showGroups(dimension, groups) {
   const body = $("#pending-" + dimension + " tbody");
@@ -140,9 +207,10 @@ async function openJob(id) {
     return;
   }
   renderJob(job);
-  jobStream = new EventSource(API + "/jobs/" + encodeURIComponent(id) + "/events");
-  jobStream.addEventListener("job", (ev) => { Object.assign(job, JSON.parse(ev.data)); renderJob(job); });
-  jobStream.addEventListener("close", () => { jobStream.close(); jobStream = null; });
+  jobStream = openEvents("/jobs/" + encodeURIComponent(id) + "/events", {
+    job: (data) => { Object.assign(job, JSON.parse(data)); renderJob(job); },
+    close: () => { jobStream = null; },
+  });
 }
 
 function renderJob(job) {
@@ -171,10 +239,8 @@ function renderJob(job) {
 }
 
 async function explainJob(id, into) {
-  const token = $("#token").value || sessionStorage.getItem("admin-token") || "";
-  if ($("#token").value) sessionStorage.setItem("admin-token", $("#token").value);
   try {
-    const e = await getJson("/manage/explain/" + id, token ? { Authorization: "Bearer " + token } : {});
+    const e = await getJson("/manage/explain/" + id);
     const dl = el("dl");
     const row = (k, v) => dl.append(el("dt", k), el("dd", v));
     row("needs tags", (e.requirements.tags || []).join(", ") || "none");
@@ -193,14 +259,19 @@ async function explainJob(id, into) {
 
 $("#search-form").onsubmit = (ev) => { ev.preventDefault(); openJob($("#search").value); };
 
+let summaryStream = null;
 function connect() {
   const live = $("#live");
-  const es = new EventSource(API + "/dashboard/events");
-  es.addEventListener("summary", (ev) => showSummary(JSON.parse(ev.data)));
-  es.onopen = () => { live.textContent = "live"; live.className = "live on"; };
-  // EventSource reconnects by itself; the badge says so meanwhile
-  es.onerror = () => { live.textContent = "reconnecting"; live.className = "live off"; };
+  if (summaryStream) summaryStream.close();
+  summaryStream = openEvents("/dashboard/events", { summary: (data) => showSummary(JSON.parse(data)) }, (up) => {
+    // the stream connects again by itself; the badge says so meanwhile
+    live.textContent = up ? "live" : "reconnecting";
+    live.className = up ? "live on" : "live off";
+    if (up) { $("#auth-note").classList.add("hidden"); $("#token").classList.remove("wanted"); }
+  });
 }
 
+// a token typed in takes effect at once: the summary stream connects again with it
+$("#token").onchange = () => { token(); connect(); };
 connect();
 if (/^#\d+$/.test(location.hash)) openJob(location.hash.slice(1));

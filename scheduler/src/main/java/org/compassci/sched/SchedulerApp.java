@@ -44,15 +44,17 @@ public final class SchedulerApp {
 
   /** A running scheduler: its actor system and the address it listens on. */
   public record Running(ActorSystem<Void> system, InetSocketAddress address, String store,
-      ActorRef<HostRegistryActor.Command> hosts) {
+      ActorRef<HostRegistryActor.Command> hosts, CompletionStage<Void> storeClosed) {
 
     /** Read the lab's hosts/ folder again (what SIGHUP does). */
     public void reloadLab() {
       hosts.tell(new HostRegistryActor.ReloadLab(system.ignoreRef()));
     }
 
+    /** Completes once the actors are stopped and the store is closed (its files are let go). */
     public CompletionStage<Done> stop() {
-      return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason());
+      return CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.unknownReason())
+          .thenCompose(done -> storeClosed.thenApply(v -> done));
     }
   }
 
@@ -100,14 +102,34 @@ public final class SchedulerApp {
       Consumer<Gateway> wired) {
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
+    org.compassci.sched.auth.AccountBootstrap.Summary accounts;
+    try {
+      accounts = org.compassci.sched.auth.AccountBootstrap.run((org.compassci.sched.persistence.AccountStore) store,
+          settings.adminToken(), settings.dataDir(), clock);
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+    // the mode, how many accounts, where the admin's token is: never a token itself
+    org.slf4j.LoggerFactory.getLogger(SchedulerApp.class).info("auth mode={} accounts={} private-reads={};"
+        + " the admin token is {}", settings.access().mode(), accounts.accounts(),
+        settings.access().privateReads() ? "on" : "off", accounts.adminToken());
+    // known from the first request on; the accounts actor keeps it current from here
+    org.compassci.sched.auth.AccountBook book = new org.compassci.sched.auth.AccountBook();
+    book.publish(accounts.all());
     Optional<RedisClaims> redis = settings.redisUrl()
         .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
     CompletableFuture<Running> started = new CompletableFuture<>();
+    CompletableFuture<Void> storeClosed = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, key, started, clock, wired), "scheduler", config);
+        guardian(settings, store, redis, key, book, started, clock, wired, storeClosed), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
-      store.close();
-      redis.ifPresent(RedisClaims::close);
+      try {
+        store.close();
+        redis.ifPresent(RedisClaims::close);
+      } finally {
+        storeClosed.complete(null);
+      }
     });
     started.whenComplete((r, failure) -> {
       if (failure != null) {
@@ -118,8 +140,9 @@ public final class SchedulerApp {
   }
 
   private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
-      Optional<RedisClaims> redis, byte[] key, CompletableFuture<Running> started, Clock clock,
-      Consumer<Gateway> wired) {
+      Optional<RedisClaims> redis, byte[] key, org.compassci.sched.auth.AccountBook book,
+      CompletableFuture<Running> started, Clock clock, Consumer<Gateway> wired,
+      CompletionStage<Void> storeClosed) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       Restarts restarts = new Restarts();
@@ -156,6 +179,16 @@ public final class SchedulerApp {
           restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
           s.jobFiles());
       wired.accept(gw);
+      // accounts: one actor changes them, requests read the book it publishes
+      ActorRef<org.compassci.sched.actors.AccountsActor.Command> accountsActor = ctx.spawn(restarts.supervise(
+          "accounts", org.compassci.sched.actors.AccountsActor.create((org.compassci.sched.persistence.AccountStore) store,
+              book, store.exclusive() ? Duration.ZERO : s.access().accountsRefresh(), clock)), "accounts");
+      ActorRef<org.compassci.sched.actors.IdempotencyActor.Command> submits = ctx.spawn(restarts.supervise(
+          "idempotency", org.compassci.sched.actors.IdempotencyActor.create(persistence, matcher,
+              s.access().idempotencyTtl(), clock)), "idempotency");
+      ctx.watch(accountsActor);
+      ctx.watch(submits);
+      org.compassci.sched.http.Auth auth = new org.compassci.sched.http.Auth(s.access(), book, accountsActor, submits);
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->
@@ -169,7 +202,7 @@ public final class SchedulerApp {
           uploads, s.resultsRoot(), s.adminToken());
       // VM/container providers and watchers over WebSocket, before the rest
       org.apache.pekko.http.javadsl.server.Route routes = new org.compassci.sched.http.SocketRoutes(gw, providers,
-          s.sockets(), org.compassci.sched.http.ProviderBoot.of(boot)).before(new SchedulerRoutes(gw, s.adminToken(), boot).routes());
+          s.sockets(), org.compassci.sched.http.ProviderBoot.of(boot)).before(new SchedulerRoutes(gw, auth, boot).routes());
       HttpServer.bind(system, s.host(), s.port(), routes,
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
@@ -197,7 +230,8 @@ public final class SchedulerApp {
               bound.closeConnections();
               return CompletableFuture.completedFuture(Done.getInstance());
             });
-            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts));
+            started.complete(new Running(system, bound.binding().localAddress(), store.kind(), hosts,
+                storeClosed));
           });
       return Behaviors.<Void>receive(Void.class)
           .onSignal(Terminated.class, t -> {

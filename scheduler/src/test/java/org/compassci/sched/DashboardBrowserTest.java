@@ -39,13 +39,14 @@ class DashboardBrowserTest {
   WebDriver browser;
 
   @BeforeEach
-  void start() throws Exception {
+  void start(org.junit.jupiter.api.TestInfo test) throws Exception {
     boolean installed = Files.isExecutable(CHROMIUM) && Files.isExecutable(DRIVER);
     if (System.getenv("CI") != null) {
       assertTrue(installed, ".ci/run installs chromium and chromium-driver");
     }
     assumeTrue(installed, "chromium and chromium-driver are not installed here");
-    server = TestServer.start(dir, Map.of());
+    boolean privateReads = test.getTestMethod().map(m -> m.getName().contains("Private")).orElse(false);
+    server = TestServer.start(dir, privateReads ? Map.of("scheduler.auth.private-reads", "on") : Map.of());
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
     // the machine's network is closed: nothing in the background may try to reach it
@@ -112,7 +113,8 @@ class DashboardBrowserTest {
     assertEquals(200, http.post("/scheduler/v1/jobs/" + id + "/update?job_stage=running", "").status());
     await("the job's new stage, live", () -> browser.findElement(By.id("job")).getText().contains("running"));
 
-    // a queued job explains why it waits (loopback callers see management data)
+    // a queued job explains why it waits: management data, for an admin's token typed in
+    browser.findElement(By.id("token")).sendKeys(TestServer.ADMIN_TOKEN);
     String queued = http.post("/scheduler/v1/jobs/submit", JOB.replace("aarch64", "riscv64")).json()
         .get(0).path("job_id").asText();
     browser.findElement(By.id("search")).clear();
@@ -123,5 +125,20 @@ class DashboardBrowserTest {
     Path shot = Path.of("target", "dashboard.png");
     Files.createDirectories(shot.getParent());
     Files.write(shot, ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES));
+  }
+
+  @Test
+  void withPrivateReadsThePageAsksForATokenAndKeepsItInTheTabOnly() {
+    assertEquals(200, server.http.post("/scheduler/v1/jobs/submit", JOB).status());
+    browser.get("http://127.0.0.1:" + server.port() + "/dashboard");
+    await("the page asks for a token", () -> browser.findElement(By.id("auth-note")).isDisplayed());
+    assertEquals("–", browser.findElement(By.id("pending-total")).getText(), "nothing read without one");
+    browser.findElement(By.id("token")).sendKeys(server.addAccount("viewer", "user"));
+    browser.findElement(By.id("token")).sendKeys(org.openqa.selenium.Keys.TAB);
+    await("the page reads with it", () -> browser.findElement(By.id("pending-total")).getText().equals("1"));
+    await("the live badge", () -> browser.findElement(By.id("live")).getText().equals("live"));
+    JavascriptExecutor js = (JavascriptExecutor) browser;
+    assertEquals(Boolean.TRUE, js.executeScript("return sessionStorage.getItem('scheduler-token') !== null"
+        + " && localStorage.length === 0 && document.cookie === ''"), "the tab's session storage only");
   }
 }

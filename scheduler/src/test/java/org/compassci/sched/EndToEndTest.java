@@ -45,8 +45,9 @@ class EndToEndTest {
     return server.running;
   }
 
+  /** A client with the admin's token: these tests are about jobs, not about who may call. */
   private static HttpCalls client(SchedulerApp.Running r) {
-    return new HttpCalls("127.0.0.1", r.address().getPort());
+    return new HttpCalls("127.0.0.1", r.address().getPort()).withToken(TestServer.ADMIN_TOKEN);
   }
 
   private static void stop(SchedulerApp.Running r) throws Exception {
@@ -258,7 +259,8 @@ class EndToEndTest {
       assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
       assertEquals(404, http.get(V1 + "/manage/explain/42").status());
       JsonNode actors = http.get(V1 + "/manage/actors").json().path("actors");
-      assertEquals(7, actors.size(), "matcher, lifecycle, persistence, extract, hosts, watch, stats");
+      assertEquals(9, actors.size(), "matcher, lifecycle, persistence, extract, hosts, watch, stats, accounts, idempotency");
+      assertEquals("accounts", actors.get(7).path("name").asText());
       assertEquals("matcher", actors.get(0).path("name").asText());
       assertEquals(3, actors.get(0).path("holds").path("queued_jobs").asInt());
       assertTrue(actors.get(0).path("messages").asLong() >= 3);
@@ -284,16 +286,19 @@ class EndToEndTest {
   }
 
   @Test
-  void withAnAdminTokenManagementNeedsIt() throws Exception {
-    SchedulerApp.Running server = start(Map.of("scheduler.admin-token", "sekret"));
+  void managementNeedsAnAdminsToken() throws Exception {
+    SchedulerApp.Running server = start(Map.of("scheduler.admin-token", "sekret-sekret-sekret"));
     try {
       java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient();
       java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + server.address().getPort() + V1 + "/manage/actors");
       assertEquals(401, c.send(java.net.http.HttpRequest.newBuilder(uri).build(),
           java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
-      assertEquals(403, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer wrong").build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
-      assertEquals(200, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer sekret").build(),
+      assertEquals(401, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer wrong").build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode(), "a wrong token is no credential");
+      String user = this.server.addAccount("bob", "user");
+      assertEquals(403, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer " + user).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode(), "a user is no admin");
+      assertEquals(200, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer sekret-sekret-sekret").build(),
           java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
       assertEquals(200, client(server).get(V1 + "/dashboard/jobs/pending").status(), "dashboard counts need no token");
     } finally {

@@ -63,10 +63,11 @@ class JarAcceptanceIT {
 
   private HttpCalls launchServer(int port, Path log, Map<String, String> extra) throws IOException {
     Map<String, String> env = new java.util.HashMap<>(Map.of("SCHED_HOST", "127.0.0.1",
-        "SCHED_PORT", Integer.toString(port), "SCHED_DATA_DIR", dir.resolve("data").toString()));
+        "SCHED_PORT", Integer.toString(port), "SCHED_DATA_DIR", dir.resolve("data").toString(),
+        "SCHED_ADMIN_TOKEN", TestServer.ADMIN_TOKEN));
     env.putAll(extra);
     launch(env, log);
-    HttpCalls http = new HttpCalls("127.0.0.1", port);
+    HttpCalls http = new HttpCalls("127.0.0.1", port).withToken(TestServer.ADMIN_TOKEN);
     assertTrue(http.awaitHealthy(Duration.ofSeconds(60)), "server did not start: " + Files.readString(log));
     // answered once the matcher has loaded its queue: a dispatch before that gets 503
     assertEquals(200, http.get(V1 + "/manage/actors").status());

@@ -41,13 +41,14 @@ class StoreOutageTest {
       Config config = ConfigFactory.parseMap(Map.of(
               "scheduler.host", "127.0.0.1", "scheduler.port", 0, "scheduler.data-dir", dir.toString(),
               "scheduler.store", "mysql", "scheduler.http.ask-timeout", "20s",
+              "scheduler.admin-token", TestServer.ADMIN_TOKEN,
               "scheduler.jdbc-url", "jdbc:mysql://127.0.0.1:" + proxy.port() + "/" + database
                   + "?user=root&connectTimeout=1000&socketTimeout=3000"))
           .withFallback(ConfigFactory.load());
       SchedulerApp.Running server = SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
           .toCompletableFuture().get(60, TimeUnit.SECONDS);
       try {
-        HttpCalls http = new HttpCalls("127.0.0.1", server.address().getPort());
+        HttpCalls http = new HttpCalls("127.0.0.1", server.address().getPort()).withToken(TestServer.ADMIN_TOKEN);
         String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
             .json().get(0).path("job_id").asText();
         assertEquals(200, http.get(V1 + "/jobs/dispatch?hostname=d1&tbox_type=dc").status());

@@ -59,6 +59,7 @@ class YamlSubmitTest {
     HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/scheduler/v1/jobs/submit"))
         .timeout(Duration.ofSeconds(20)).header("Content-Type", contentType)
+        .header("Authorization", "Bearer " + TestServer.ADMIN_TOKEN)
         .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
@@ -119,7 +120,7 @@ class YamlSubmitTest {
       Files.writeString(file, MATRIX);
       StringWriter out = new StringWriter();
       StringWriter err = new StringWriter();
-      CommandLine cl = Cli.commandLine(Map.of("SCHED_URL", "http://127.0.0.1:" + s.port()),
+      CommandLine cl = Cli.commandLine(Map.of("SCHED_URL", "http://127.0.0.1:" + s.port(), "SCHED_TOKEN", TestServer.ADMIN_TOKEN),
           new ByteArrayInputStream(new byte[0]));
       cl.setOut(new PrintWriter(out, true));
       cl.setErr(new PrintWriter(err, true));
@@ -142,7 +143,7 @@ class YamlSubmitTest {
   void aFileOverTheCeilingIsRefusedWithItsCountAndStoresNothing() throws Exception {
     try (TestServer s = TestServer.start(dir, Map.of("scheduler.submit.max-jobs-per-file", 10))) {
       HttpResponse<String> r = post(s, "application/yaml", MATRIX);
-      assertEquals(400, r.statusCode(), r.body());
+      assertEquals(413, r.statusCode(), "a size limit: " + r.body());
       String why = Json.parse(r.body()).get(0).path("message").asText();
       assertTrue(why.contains("would make 11 jobs, more than the 10"), why);
       assertTrue(why.contains("scheduler.submit.max-jobs-per-file"), why);

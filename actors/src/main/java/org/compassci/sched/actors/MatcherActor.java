@@ -48,6 +48,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public record Submit(List<JobIntake.Draft> jobs, ActorRef<SubmitResult> replyTo)
       implements Command {}
 
+  /**
+   * New jobs from an authenticated submit: refused whole ({@link SubmitResult#overLimit}) when an
+   * owner would have more than {@code maxQueued} jobs queued; stored with their runs
+   * ({@code submit_id}) and, when {@code once} is given, its submit key, all in one commit.
+   */
+  public record SubmitAs(List<JobIntake.Draft> jobs, int maxQueued, Optional<Once> once,
+      ActorRef<SubmitResult> replyTo) implements Command {}
+
+  /** A submit made with an Idempotency-Key: its account, the key and the digest of its body. */
+  public record Once(String account, String key, String requestDigest) {}
+
   /** A testbox asks for a job that fits it, waiting up to {@code longPoll} for one to come. */
   public record Dispatch(Testbox box, Duration longPoll, Object connection,
       ActorRef<DispatchResult> replyTo) implements Command {
@@ -122,6 +133,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** Writes in flight, carried through the store and back as the write's context. */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
 
+  /** A {@link SubmitAs} being written, and how many jobs it adds per account. */
+  private record PendingSubmitAs(PendingSubmit submit, Map<String, Integer> perAccount) {}
+
   private record PendingHandOut(QueuedJob job, Dispatch request, String token) {}
 
   private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
@@ -134,8 +148,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record TakenBack(Job job, String host) {}
 
 
-  /** One entry per submitted job, in order; {@code error} set when none was stored. */
-  public record SubmitResult(List<Submitted> jobs, Optional<String> error) {}
+  /**
+   * One entry per submitted job, in order; {@code error} set when none was stored (try again);
+   * {@code overLimit} set when the submit was refused for an account's queued jobs.
+   */
+  public record SubmitResult(List<Submitted> jobs, Optional<String> error, Optional<String> overLimit) {
+
+    public SubmitResult(List<Submitted> jobs, Optional<String> error) {
+      this(jobs, error, Optional.empty());
+    }
+  }
 
   public record Submitted(long id, String resultRoot) {}
 
@@ -190,6 +212,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final java.util.Set<Long> leftDuringReload = new java.util.HashSet<>();
   /** Hand-outs being made durable, per client connection: a client that leaves meanwhile loses them. */
   private final Map<Object, Integer> claimsByConnection = new java.util.IdentityHashMap<>();
+  /** Jobs of {@link SubmitAs} being written, per account: they count against its cap already. */
+  private final Map<String, Integer> writingByAccount = new java.util.HashMap<>();
   private final java.util.Set<Object> goneWithClaims =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private boolean counting;
@@ -307,6 +331,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
+        .onMessage(SubmitAs.class, this::onSubmitAs)
         .onMessage(TakeTally.class, this::onTakeTally)
         .onMessage(Dispatch.class, this::onDispatch)
         .onMessage(Cancel.class, this::onCancel)
@@ -351,7 +376,53 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
+  private Behavior<Command> onSubmitAs(SubmitAs s) {
+    touch();
+    Map<String, Integer> perAccount = new java.util.HashMap<>();
+    s.jobs().forEach(d -> perAccount.merge(d.doc().path("my_account").asText(""), 1, Integer::sum));
+    for (Map.Entry<String, Integer> e : perAccount.entrySet()) {
+      long queued = queue.queuedOfAccount(e.getKey()) + writingByAccount.getOrDefault(e.getKey(), 0);
+      if (queued + e.getValue() > s.maxQueued()) {
+        s.replyTo().tell(new SubmitResult(List.of(), Optional.empty(), Optional.of("account '" + e.getKey()
+            + "' has " + queued + " jobs queued; " + e.getValue() + " more would pass its limit of "
+            + s.maxQueued() + " (scheduler.accounts.max-queued): try again when some have run")));
+        return this;
+      }
+    }
+    List<Job> jobs = new ArrayList<>(s.jobs().size());
+    List<JobRecord> records = new ArrayList<>(s.jobs().size());
+    List<org.compassci.sched.persistence.JobRun> runs = new ArrayList<>();
+    Instant now = clock.instant();
+    for (JobIntake.Draft d : s.jobs()) {
+      Job job = Job.submitted(d, ids.next(now), now, resultsRoot);
+      jobs.add(job);
+      records.add(job.toRecord());
+      String run = job.field("submit_id");
+      if (!run.isEmpty()) {
+        runs.add(new org.compassci.sched.persistence.JobRun(job.id(), run));
+      }
+    }
+    List<org.compassci.sched.persistence.SubmitKey> keys = s.once().map(o -> List.of(
+        new org.compassci.sched.persistence.SubmitKey(o.account(), o.key(), o.requestDigest(), now.toEpochMilli(),
+            jobs.stream().map(Job::id).toList(),
+            org.compassci.sched.model.SubmitAnswer.render(jobs.stream()
+                .map(j -> new org.compassci.sched.model.SubmitAnswer.Entry(j.id(), j.resultRoot())).toList()))))
+        .orElse(List.of());
+    perAccount.forEach((account, n) -> writingByAccount.merge(account, n, Integer::sum));
+    store.tell(new PersistenceActor.WriteSubmission(records, keys, runs,
+        new PendingSubmitAs(new PendingSubmit(jobs, s.replyTo()), perAccount), written));
+    return this;
+  }
+
   private Behavior<Command> onStoreWritten(StoreWritten w) {
+    if (w.written().context() instanceof PendingSubmitAs a) {
+      a.perAccount().forEach((account, n) -> {
+        if (writingByAccount.merge(account, -n, Integer::sum) <= 0) {
+          writingByAccount.remove(account);
+        }
+      });
+      return onStoreWritten(new StoreWritten(new PersistenceActor.Written(a.submit(), w.written().error())));
+    }
     if (w.written().context() instanceof PendingSubmit p) {
       if (w.written().error().isPresent()) {
         p.replyTo().tell(new SubmitResult(List.of(), w.written().error()));

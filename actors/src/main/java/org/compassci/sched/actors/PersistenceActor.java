@@ -59,6 +59,30 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   /**
+   * New jobs of one submit with what goes in the same commit: its {@code Idempotency-Key}, if it
+   * had one, and the run each job belongs to ({@code submit_id}). Answered as a {@link Write}.
+   */
+  public record WriteSubmission(List<JobRecord> records,
+      List<org.compassci.sched.persistence.SubmitKey> keys,
+      List<org.compassci.sched.persistence.JobRun> runs, Object context, ActorRef<Written> replyTo)
+      implements Command {}
+
+  /** The stored first answer of a submit key, if any (and its jobs are there). */
+  public record FindSubmitKey(String account, String key, ActorRef<SubmitKeyFound> replyTo)
+      implements Command {}
+
+  public record SubmitKeyFound(String account, String key,
+      Optional<org.compassci.sched.persistence.SubmitKey> found, Optional<String> error) {}
+
+  /** Forget submit keys made before {@code beforeMillis}; nobody waits for the answer. */
+  public record PurgeSubmitKeys(long beforeMillis) implements Command {}
+
+  /** The jobs of one run ({@code submit_id}), in id order, at most {@code limit}. */
+  public record FindRun(String submitId, int limit, ActorRef<RunFound> replyTo) implements Command {}
+
+  public record RunFound(String submitId, List<Long> ids, Optional<String> error) {}
+
+  /**
    * Read one job, change it with {@code change} on the store's thread, and write it back in the
    * next group commit. The answer carries what the change returned. The change must not touch
    * anything but its arguments: it runs outside the caller's actor.
@@ -204,6 +228,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Write.class, this::onWrite)
+        .onMessage(WriteSubmission.class, this::onWrite)
+        .onMessage(FindSubmitKey.class, this::onFindSubmitKey)
+        .onMessage(PurgeSubmitKeys.class, this::onPurgeSubmitKeys)
+        .onMessage(FindRun.class, this::onFindRun)
         .onMessage(Modify.class, this::onWrite)
         .onMessage(ClaimJob.class, this::onWrite)
         .onMessage(ReleaseClaims.class, this::onWrite)
@@ -238,7 +266,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private static int weight(Command c) {
-    return c instanceof Write w ? w.records().size() : 1;
+    return c instanceof Write w ? w.records().size()
+        : c instanceof WriteSubmission w ? w.records().size() : 1;
   }
 
   private void commitPending() {
@@ -282,10 +311,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     List<JobRecord> records = new ArrayList<>();
     List<JobRecord> inserts = new ArrayList<>();
+    List<org.compassci.sched.persistence.SubmitKey> keys = new ArrayList<>();
+    List<org.compassci.sched.persistence.JobRun> runs = new ArrayList<>();
     List<Modified> modified = new ArrayList<>();
     for (Command c : batch) {
       if (c instanceof Write w) {
         (w.newJobs() ? inserts : records).addAll(w.records());
+      } else if (c instanceof WriteSubmission w) {
+        inserts.addAll(w.records());
+        keys.addAll(w.keys());
+        runs.addAll(w.runs());
       } else if (c instanceof Modify m) {
         JobRecord r = current.get(m.id());
         if (r == null) {
@@ -315,7 +350,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     // with Redis, a claim another scheduler holds there is refused before the store is asked
     List<Claim> taken = redis.isPresent() && !claims.isEmpty() ? redis.get().take(claims) : claims;
     try {
-      store.commit(inserts, records, taken).forEach(r -> claimed.put(r.id(), r));
+      (keys.isEmpty() && runs.isEmpty() ? store.commit(inserts, records, taken)
+          : store.commit(inserts, records, taken, keys, runs)).forEach(r -> claimed.put(r.id(), r));
     } catch (RuntimeException e) {
       // nothing was handed out: the keys go now, not after the claim TTL
       releaseQuietly(taken.stream().map(Claim::id).toList(), e);
@@ -360,6 +396,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     for (Command cmd : c.batch()) {
       if (cmd instanceof Write w) {
         w.replyTo().tell(new Written(w.context(), error));
+      } else if (cmd instanceof WriteSubmission w) {
+        w.replyTo().tell(new Written(w.context(), error));
       } else if (cmd instanceof Modify mod) {
         Modified result = error.isPresent()
             ? new Modified(mod.context(), Optional.empty(), error)
@@ -394,6 +432,29 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onFind(Find f) {
     reply(f.replyTo(), () -> new FindResult(f.id(), store.find(f.id()), Optional.empty()),
         e -> new FindResult(f.id(), Optional.empty(), Optional.of(reason(e))));
+    return this;
+  }
+
+  private Behavior<Command> onFindSubmitKey(FindSubmitKey f) {
+    reply(f.replyTo(), () -> new SubmitKeyFound(f.account(), f.key(), store.findSubmitKey(f.account(), f.key()),
+        Optional.empty()), e -> new SubmitKeyFound(f.account(), f.key(), Optional.empty(), Optional.of(reason(e))));
+    return this;
+  }
+
+  private Behavior<Command> onPurgeSubmitKeys(PurgeSubmitKeys p) {
+    reply(getContext().getSystem().ignoreRef(), () -> {
+      int n = store.purgeSubmitKeys(p.beforeMillis());
+      if (n > 0) {
+        getContext().getSystem().log().info("forgot {} submit keys past their time", n);
+      }
+      return n;
+    }, e -> 0);
+    return this;
+  }
+
+  private Behavior<Command> onFindRun(FindRun f) {
+    reply(f.replyTo(), () -> new RunFound(f.submitId(), store.jobsOfRun(f.submitId(), f.limit()), Optional.empty()),
+        e -> new RunFound(f.submitId(), List.of(), Optional.of(reason(e))));
     return this;
   }
 

@@ -41,6 +41,7 @@ public record SchedulerSettings(
     Duration statsInterval,
     JobFile.Rules jobFiles,
     BootSettings boot,
+    AccessSettings access,
     SocketSettings sockets) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
@@ -51,7 +52,7 @@ public record SchedulerSettings(
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
         hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot,
-        sockets);
+        access, sockets);
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -96,9 +97,15 @@ public record SchedulerSettings(
     for (String t : wc.root().keySet()) {
       weights.put(t, integer(wc, "\"" + t + "\"", "scheduler.fair-share.weights." + t, 1, 1_000_000));
     }
+    Optional<String> adminToken = optional(c, "admin-token");
+    if (adminToken.isPresent() && adminToken.get().length() < AccessSettings.MIN_ADMIN_TOKEN) {
+      // never the value itself: it is a secret
+      throw new BadSettingException("scheduler.admin-token (SCHED_ADMIN_TOKEN)",
+          "shorter than " + AccessSettings.MIN_ADMIN_TOKEN + " characters (openssl rand -hex 32 makes one)");
+    }
     return new SchedulerSettings(
         host, port, Path.of(data).toAbsolutePath().normalize(), store, jdbc, redis,
-        optional(c, "admin-token"), worker,
+        adminToken, worker,
         positive(c, "http.ask-timeout"),
         bytes(c, "http.max-body"),
         text(c, "results-root"),
@@ -123,6 +130,7 @@ public record SchedulerSettings(
         positive(c, "stats.interval"),
         jobFileRules(root),
         BootSettings.fromConfig(c),
+        AccessSettings.fromConfig(c),
         SocketSettings.fromConfig(c));
   }
 
@@ -139,7 +147,17 @@ public record SchedulerSettings(
     } catch (ConfigException e) {
       throw new BadSettingException("scheduler.submit.list-keys", e.getMessage());
     }
-    return new JobFile.Rules(Set.copyOf(keys), max);
+    org.compassci.sched.model.IntakeLimits limits;
+    try {
+      limits = new org.compassci.sched.model.IntakeLimits(
+          integer(c, "submit.max-depth", "scheduler.submit.max-depth", 2, 10_000),
+          integer(c, "submit.max-string-length", "scheduler.submit.max-string-length", 1, Integer.MAX_VALUE),
+          integer(c, "submit.max-number-length", "scheduler.submit.max-number-length", 1, 100_000),
+          integer(c, "submit.max-fields-per-job", "scheduler.submit.max-fields-per-job", 1, 100_000_000));
+    } catch (IllegalArgumentException e) {
+      throw new BadSettingException("scheduler.submit", e.getMessage());
+    }
+    return new JobFile.Rules(Set.copyOf(keys), max, limits);
   }
 
   private static String text(Config c, String key) {

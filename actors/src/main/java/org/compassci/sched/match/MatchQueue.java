@@ -229,6 +229,11 @@ public final class MatchQueue {
     return byTenant.getOrDefault(tenant, 0);
   }
 
+  /** Jobs of this account (their my_account; "" for none) queued here, whatever their queue. */
+  public int queuedOfAccount(String account) {
+    return pending.get("my_account").getOrDefault(account == null || account.isEmpty() ? "unknown" : account, 0);
+  }
+
   public QueuedJob get(long id) {
     return jobs.get(id);
   }

@@ -1,7 +1,7 @@
 package org.compassci.sched.model;
 
 /** Input that cannot be accepted; the message says what is wrong and becomes a 4xx answer. */
-public final class InvalidJobException extends RuntimeException {
+public class InvalidJobException extends RuntimeException {
   public InvalidJobException(String message) {
     super(message);
   }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -67,19 +66,22 @@ public final class JobFile {
    * What the lab decides: keys whose values are lists by nature (never one job per element), and
    * the most jobs one file may make.
    */
-  public record Rules(Set<String> listKeys, int maxJobs) {
+  public record Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits) {
     public Rules {
       listKeys = Set.copyOf(listKeys);
       if (maxJobs < 1) {
         throw new IllegalArgumentException("maxJobs must be at least 1, got " + maxJobs);
       }
     }
+
+    /** The shipped intake limits. */
+    public Rules(Set<String> listKeys, int maxJobs) {
+      this(listKeys, maxJobs, IntakeLimits.defaults());
+    }
   }
 
-  // duplicate keys would otherwise keep the last value without a word
-  private static final YAMLMapper YAML = YAMLMapper.builder()
-      .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
-      .build();
+  /** For -s values, which are one scalar each. */
+  private static final YAMLMapper YAML = IntakeLimits.defaults().yaml();
 
   private static final Pattern DUPLICATE =
       Pattern.compile("Duplicate field '([^']*)'");
@@ -105,7 +107,7 @@ public final class JobFile {
   private static List<ObjectNode> json(byte[] content, Rules rules, ObjectNode settings) {
     JsonNode tree;
     try {
-      tree = Json.parse(content);
+      tree = rules.limits().parseJson(content);
     } catch (IllegalArgumentException e) {
       throw new InvalidJobException(e.getMessage());
     }
@@ -124,7 +126,7 @@ public final class JobFile {
   private static List<ObjectNode> yaml(byte[] content, Rules rules, ObjectNode settings) {
     String text = new String(content, StandardCharsets.UTF_8);
     LkpTemplates.refuse(text);
-    List<JsonNode> docs = documents(text);
+    List<JsonNode> docs = documents(text, rules.limits());
     if (docs.isEmpty()) {
       throw new InvalidJobException("the YAML holds no job");
     }
@@ -162,6 +164,9 @@ public final class JobFile {
     ceiling(count, rules);
     List<ObjectNode> out = new ArrayList<>(count.intValueExact());
     each.forEach(j -> out.addAll(j.make()));
+    for (int i = 0; i < out.size(); i++) {
+      rules.limits().checkFields(out.get(i), "job " + (i + 1));
+    }
     return out;
   }
 
@@ -176,6 +181,7 @@ public final class JobFile {
         throw new InvalidJobException(what + " " + (i + 1) + " of " + jobs.size() + " is not a job: "
             + (what.equals("item") ? "write it as key: value lines" : "a job must be a JSON object"));
       }
+      rules.limits().checkFields(jobs.get(i), what + " " + (i + 1));
       ObjectNode job = (ObjectNode) jobs.get(i).deepCopy();
       job.setAll(settings.deepCopy());
       out.add(job);
@@ -185,7 +191,7 @@ public final class JobFile {
 
   private static void ceiling(BigInteger count, Rules rules) {
     if (count.compareTo(BigInteger.valueOf(rules.maxJobs())) > 0) {
-      throw new InvalidJobException("the file would make " + count + " jobs, more than the "
+      throw new TooLargeException("the file would make " + count + " jobs, more than the "
           + rules.maxJobs() + " that scheduler.submit.max-jobs-per-file allows; nothing was submitted");
     }
   }
@@ -206,12 +212,13 @@ public final class JobFile {
   }
 
   /** Each non-empty document as a tree; lists inside a document stay inside it. */
-  private static List<JsonNode> documents(String text) {
+  private static List<JsonNode> documents(String text, IntakeLimits limits) {
     List<JsonNode> docs = new ArrayList<>();
+    YAMLMapper yaml = limits.yaml();
     // a parser rather than readValues(): that one would take a top-level list as the documents
-    try (JsonParser parser = new NoAliases((YAMLParser) YAML.createParser(text))) {
+    try (JsonParser parser = new NoAliases((YAMLParser) yaml.createParser(text), limits)) {
       while (parser.nextToken() != null) {
-        JsonNode doc = YAML.readTree(parser);
+        JsonNode doc = yaml.readTree(parser);
         // an empty document, e.g. after a trailing ---, holds no job and is no mistake
         if (doc != null && !doc.isNull() && !doc.isMissingNode()
             && !(doc.isTextual() && doc.asText().isBlank())) {
@@ -220,12 +227,17 @@ public final class JobFile {
       }
     } catch (InvalidJobException e) {
       throw e;
+    } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
+      throw limits.tooLarge(e);
     } catch (JsonProcessingException e) {
       throw new InvalidJobException("not valid YAML" + where(e.getLocation()) + ": " + problem(e));
     } catch (IOException e) {
       throw new InvalidJobException("not valid YAML: " + oneLine(e.getMessage()));
     } catch (RuntimeException e) {
       // Jackson wraps some of SnakeYAML's failures in unchecked exceptions
+      if (e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException c) {
+        throw limits.tooLarge(c);
+      }
       if (e.getCause() instanceof JsonProcessingException p) {
         throw new InvalidJobException("not valid YAML" + where(p.getLocation()) + ": " + problem(p));
       }
@@ -240,18 +252,40 @@ public final class JobFile {
    */
   private static final class NoAliases extends JsonParserDelegate {
     private final YAMLParser yaml;
+    private final IntakeLimits limits;
+    /** Anchors set on a mapping or a list: an alias of one is how a billion laughs multiplies. */
+    private final Set<String> collectionAnchors = new java.util.HashSet<>();
+    private int depth;
 
-    NoAliases(YAMLParser yaml) {
+    NoAliases(YAMLParser yaml, IntakeLimits limits) {
       super(yaml);
       this.yaml = yaml;
+      this.limits = limits;
     }
 
     @Override
     public JsonToken nextToken() throws IOException {
       JsonToken t = super.nextToken();
       if (yaml.isCurrentAlias()) {
+        if (collectionAnchors.contains(yaml.getText())) {
+          throw new TooLargeException("line " + yaml.currentLocation().getLineNr() + ": '*" + yaml.getText()
+              + "' is a YAML alias of a whole mapping or list, which is how a small YAML document stands for a"
+              + " huge one (a billion laughs); the scheduler resolves no alias: write the value out");
+        }
         throw new InvalidJobException("line " + yaml.currentLocation().getLineNr() + ": '*" + yaml.getText()
             + "' is a YAML alias, which the scheduler does not resolve: write the value out");
+      }
+      if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+        if (++depth > limits.maxDepth()) {
+          throw new TooLargeException("line " + yaml.currentLocation().getLineNr() + ": the document nests deeper than the "
+              + limits.maxDepth() + " levels of scheduler.submit.max-depth");
+        }
+        String anchor = yaml.getObjectId();
+        if (anchor != null) {
+          collectionAnchors.add(anchor);
+        }
+      } else if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
+        depth--;
       }
       return t;
     }

@@ -29,7 +29,7 @@ public final class JobUpdate {
   private static final Set<String> STATE_PARAMS =
       Set.of("job_stage", "job_state", "job_health", "job_data_readiness");
   private static final Set<String> IDENTITY_PARAMS =
-      Set.of("job_file", "job_id", "id", "hostname", "job_token");
+      Set.of("job_file", "job_id", "id", "hostname", "tbox_name", "job_token");
   private static final Set<String> PROTECTED_FIELDS =
       Set.of("result_root", "submit_time", "host_machine", "my_account", "testbox", "tbox_group",
           "tbox_type", "arch", "target_machines", "tags", "queue", "priority", "requeue_count",
@@ -56,7 +56,8 @@ public final class JobUpdate {
         return java.util.Optional.of("job " + job.id() + " is no longer handed to the holder of this job_token");
       }
       String holder = job.field("host_machine");
-      if (p.name().equals("hostname") && !p.value().isBlank() && !holder.isEmpty()
+      // hostname (our API), tbox_name (lkp-tests' report_ssh_*): the box the caller says it is
+      if ((p.name().equals("hostname") || p.name().equals("tbox_name")) && !p.value().isBlank() && !holder.isEmpty()
           && !holder.equals(p.value().trim())) {
         return java.util.Optional.of("job " + job.id() + " is handed to " + holder + ", not " + p.value().trim());
       }

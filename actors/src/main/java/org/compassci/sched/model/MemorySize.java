@@ -30,7 +30,12 @@ public final class MemorySize {
       case "t" -> amount.multiply(BigDecimal.valueOf(1024L * 1024));
       default -> amount.multiply(BigDecimal.valueOf(1024)); // g, or a bare number of GB
     };
-    return mb.setScale(0, java.math.RoundingMode.CEILING).longValueExact();
+    try {
+      return mb.setScale(0, java.math.RoundingMode.CEILING).longValueExact();
+    } catch (ArithmeticException e) {
+      // more megabytes than a long holds: no machine has that much
+      throw new InvalidJobException(field + ": '" + text + "' is more memory than any testbox has");
+    }
   }
 
   /** The memory a vm-/dc- shape promises, or 0 when {@code testbox} is not such a shape. */

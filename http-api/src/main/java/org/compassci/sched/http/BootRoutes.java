@@ -63,9 +63,13 @@ public final class BootRoutes extends AllDirectives {
   private final ManageRoutes manage;
 
   public BootRoutes(Gateway gw, BootContext boot) {
+    this(gw, boot, Auth.legacy(boot.adminToken()));
+  }
+
+  public BootRoutes(Gateway gw, BootContext boot, Auth auth) {
     this.gw = gw;
     this.boot = boot;
-    this.manage = new ManageRoutes(gw, boot.adminToken());
+    this.manage = new ManageRoutes(gw, auth);
   }
 
   /** The routes outside /scheduler/v1: what firmware and lkp-tests call. */

@@ -29,9 +29,15 @@ public final class DashboardRoutes extends AllDirectives {
   private static final Duration SUMMARY_EVERY = Duration.ofSeconds(1);
 
   private final Gateway gw;
+  private final Auth auth;
 
   public DashboardRoutes(Gateway gw) {
+    this(gw, Auth.legacy(java.util.Optional.empty()));
+  }
+
+  public DashboardRoutes(Gateway gw, Auth auth) {
     this.gw = gw;
+    this.auth = auth;
   }
 
   /** The page, at /dashboard. */
@@ -45,10 +51,10 @@ public final class DashboardRoutes extends AllDirectives {
   /** Under /scheduler/v1: the summary once, and as a stream. */
   public Route api() {
     return pathPrefix("dashboard", () -> get(() -> concat(
-        path("summary", () -> completeWithFuture(summary()
+        path("summary", () -> auth.read(() -> completeWithFuture(summary()
             .thenApply(s -> Responses.json(org.apache.pekko.http.javadsl.model.StatusCodes.OK, s))
-            .exceptionally(Responses::unavailable))),
-        path("events", this::events))));
+            .exceptionally(Responses::unavailable)))),
+        path("events", () -> auth.read(this::events)))));
   }
 
   /**

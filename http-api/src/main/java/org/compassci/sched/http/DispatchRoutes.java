@@ -24,9 +24,15 @@ public final class DispatchRoutes extends AllDirectives {
   public static final int MAX_WAIT_SECONDS = 60;
 
   private final Gateway gw;
+  private final Auth auth;
 
   public DispatchRoutes(Gateway gw) {
+    this(gw, Auth.legacy(java.util.Optional.empty()));
+  }
+
+  public DispatchRoutes(Gateway gw, Auth auth) {
     this.gw = gw;
+    this.auth = auth;
   }
 
   public Route routes() {
@@ -34,11 +40,12 @@ public final class DispatchRoutes extends AllDirectives {
         path(segment("jobs").slash("dispatch"),
             () -> get(() -> extractRequest(request -> parameterMap(q -> dispatch(q,
                 request.getAttribute(HttpServer.CONNECTION).orElse(null)))))),
+        // registering a testbox by hand is an operator's act; reading one is a read
         path(segment("hosts").slash(segment()), hostname -> concat(
-            post(() -> parameterMap(q -> register(hostname, q))),
-            get(() -> completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
+            post(() -> auth.admin(() -> parameterMap(q -> register(hostname, q)))),
+            get(() -> auth.read(() -> completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
                     r -> new HostRegistryActor.Get(hostname, r))
-                .thenApply(Responses::outcome).exceptionally(Responses::unavailable))))));
+                .thenApply(Responses::outcome).exceptionally(Responses::unavailable)))))));
   }
 
   /** A testbox tells what it is: the same parameters as a dispatch request, and its memory. */

@@ -6,26 +6,40 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.util.ByteString;
+import org.compassci.sched.actors.IdempotencyActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.auth.AccountRules;
+import org.compassci.sched.auth.AccountTokens;
+import org.compassci.sched.auth.Caller;
 import org.compassci.sched.model.InvalidJobException;
 import org.compassci.sched.model.JobFile;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.JobUpdate;
 import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
+import org.compassci.sched.model.TooLargeException;
 
 /** /scheduler/v1/jobs/...: submit, read, update and cancel. */
 public final class JobRoutes extends AllDirectives {
@@ -33,14 +47,20 @@ public final class JobRoutes extends AllDirectives {
   private final Gateway gw;
   /** Seals a job's secrets at submit; null: secrets are dropped like other credentials. */
   private final org.compassci.sched.boot.Sealer secrets;
+  private final Auth auth;
 
   public JobRoutes(Gateway gw) {
     this(gw, null);
   }
 
   public JobRoutes(Gateway gw, org.compassci.sched.boot.Sealer secrets) {
+    this(gw, secrets, Auth.legacy(Optional.empty()));
+  }
+
+  public JobRoutes(Gateway gw, org.compassci.sched.boot.Sealer secrets, Auth auth) {
     this.gw = gw;
     this.secrets = secrets;
+    this.auth = auth;
   }
 
   /** lkp-tests' {@code submit} posts each job to {@code /submit_job}: the same as jobs/submit. */
@@ -51,29 +71,56 @@ public final class JobRoutes extends AllDirectives {
   public Route routes() {
     return concat(
         path(segment("jobs").slash("submit"), () -> post(this::submit)),
-        path(segment("jobs").slash(longSegment()), id -> get(() -> read(id))),
+        path("jobs", () -> get(() -> auth.read(() -> parameterOptional("submit_id", this::run)))),
+        path(segment("jobs").slash(longSegment()), id -> get(() -> auth.read(() -> read(id)))),
         path(segment("jobs").slash(longSegment()).slash("update"),
-            id -> post(() -> parameterList(params -> update(id, params)))),
-        path(segment("jobs").slash(longSegment()).slash("cancel"), id -> post(() -> cancel(id))));
+            id -> post(() -> extractRequest(request -> parameterList(params -> updateBy(request, id, params))))),
+        path(segment("jobs").slash(longSegment()).slash("cancel"),
+            id -> post(() -> auth.account(caller -> cancel(id, caller)))));
   }
 
   private Route submit() {
     return withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
+      // a wrong token is refused before the body is read
+      Optional<Auth.Result> bearer = auth.caller(request);
+      if (bearer.isPresent() && !bearer.get().ok()) {
+        return complete(rejected(bearer.get().status(), bearer.get().message()));
+      }
       boolean yaml = request.entity().getContentType().mediaType().subType().contains("yaml");
-      return entity(Unmarshaller.entityToByteString(), body -> submit(body, yaml));
+      return entity(Unmarshaller.entityToByteString(), body -> submit(request, body, yaml));
     }));
+  }
+
+  /** An Idempotency-Key: 1 to 255 visible ASCII characters. */
+  static boolean validKey(String key) {
+    return !key.isEmpty() && key.length() <= 255 && key.chars().allMatch(c -> c > 32 && c < 127);
   }
 
   /**
    * A JSON job or array of jobs, taken as written; or a YAML job file, read as the command line
-   * reads it (an lkp-tests job file is expanded into its jobs).
+   * reads it (an lkp-tests job file is expanded into its jobs). The submitter is checked before
+   * the jobs: a bearer token, or Compass-CI's my_account and my_token in each job.
    */
-  private Route submit(ByteString body, boolean yaml) {
+  private Route submit(HttpRequest request, ByteString body, boolean yaml) {
+    Optional<String> key = request.getHeader("Idempotency-Key").map(h -> h.value().trim());
+    if (key.isPresent() && !validKey(key.get())) {
+      return complete(rejected(400, "Idempotency-Key: give 1 to 255 visible ASCII characters, one per submit"));
+    }
     List<ObjectNode> raw;
     try {
       raw = JobFile.read(body.toArray(), yaml ? JobFile.Format.YAML : JobFile.Format.JSON, gw.jobFiles());
+    } catch (TooLargeException e) {
+      return complete(rejected(413, e.getMessage()));
     } catch (InvalidJobException e) {
       return complete(rejected(List.of(e.getMessage())));
+    }
+    Auth.Result who = auth.submitter(request, raw);
+    if (!who.ok()) {
+      return complete(rejected(who.status(), who.message()));
+    }
+    Optional<String> notYours = auth.claimOwnership(who, raw);
+    if (notYours.isPresent()) {
+      return complete(rejected(403, notYours.get()));
     }
     List<JobIntake.Draft> drafts = new ArrayList<>(raw.size());
     List<String> problems = new ArrayList<>(raw.size());
@@ -96,10 +143,47 @@ public final class JobRoutes extends AllDirectives {
           .collect(Collectors.toList());
       return complete(rejected(why));
     }
+    int cap = auth.access().maxQueued();
+    if (key.isPresent() && auth.submits() != null) {
+      String account = who.caller().authenticated() ? who.caller().account() : Auth.text(raw.get(0), "my_account");
+      String digest = AccountTokens.digest((yaml ? "yaml\n" : "json\n") + body.utf8String());
+      return completeWithFuture(gw.<IdempotencyActor.Command,
+              IdempotencyActor.Result>ask(auth.submits(),
+              r -> new IdempotencyActor.Submit(account, key.get(), digest, drafts, cap, r))
+          .thenApply(JobRoutes::submittedOnce)
+          .exceptionally(JobRoutes::notStored));
+    }
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.SubmitResult>ask(gw.matcher(),
-            r -> new MatcherActor.Submit(drafts, r))
+            r -> new MatcherActor.SubmitAs(drafts, cap, Optional.empty(), r))
         .thenApply(JobRoutes::submitted)
-        .exceptionally(Responses::unavailable));
+        .exceptionally(JobRoutes::notStored));
+  }
+
+  private static HttpResponse submittedOnce(IdempotencyActor.Result r) {
+    if (r instanceof IdempotencyActor.Fresh f) {
+      return submitted(f.result());
+    }
+    if (r instanceof IdempotencyActor.Replayed again) {
+      // byte for byte the first answer; the header says it is one (as Stripe's API does)
+      return Responses.jsonBytes(StatusCodes.OK, again.answer().getBytes(StandardCharsets.UTF_8))
+          .addHeader(RawHeader.create("Idempotent-Replayed", "true"));
+    }
+    if (r instanceof IdempotencyActor.Mismatch m) {
+      return rejected(422, m.message());
+    }
+    return rejected(503, ((IdempotencyActor.Unavailable) r).message())
+        .addHeader(RetryAfter.create(1L));
+  }
+
+  /** The actors did not answer in time: Compass-CI's shape, 503, try again. */
+  private static HttpResponse notStored(Throwable failure) {
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    String why = t instanceof TimeoutException
+        ? "the scheduler did not answer in time; the jobs may yet be stored: retry with the same"
+            + " Idempotency-Key to be sure of one set of jobs"
+        : "scheduler unavailable, try again: " + t.getMessage();
+    return rejected(503, why).addHeader(RetryAfter.create(1L));
   }
 
   /**
@@ -117,11 +201,15 @@ public final class JobRoutes extends AllDirectives {
   }
 
   private static HttpResponse submitted(MatcherActor.SubmitResult r) {
+    if (r.overLimit().isPresent()) {
+      return rejected(429, r.overLimit().get())
+          .addHeader(RetryAfter.create(30L));
+    }
     if (r.error().isPresent()) {
       ArrayNode out = Json.MAPPER.createArrayNode();
       out.addObject().put("job_id", "0").put("message", "not stored, try again: " + r.error().get());
       return Responses.json(StatusCodes.SERVICE_UNAVAILABLE, out)
-          .addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(1L));
+          .addHeader(RetryAfter.create(1L));
     }
     ArrayNode out = Json.MAPPER.createArrayNode();
     for (MatcherActor.Submitted s : r.jobs()) {
@@ -137,6 +225,98 @@ public final class JobRoutes extends AllDirectives {
       out.addObject().put("job_id", "0").put("message", w);
     }
     return Responses.json(StatusCodes.BAD_REQUEST, out);
+  }
+
+  /** Compass-CI's shape of a refused submit, {@code [{"job_id":"0","message":...}]}, with its status. */
+  static HttpResponse rejected(int status, String why) {
+    ArrayNode out = Json.MAPPER.createArrayNode();
+    out.addObject().put("job_id", "0").put("message", why);
+    return Auth.challenge(Responses.json(StatusCodes.get(status), out), status);
+  }
+
+  /**
+   * {@code jobs?submit_id=}: the jobs of one run of lkp-tests' submit, which sends one submit_id
+   * with every job it makes, so that a whole run can be listed and followed.
+   */
+  private Route run(Optional<String> submitId) {
+    String id = submitId.orElse("").trim();
+    if (id.isEmpty() || id.length() > 255) {
+      return complete(Responses.error(StatusCodes.BAD_REQUEST, "submit_id: give the submit_id of a run (1 to 255 characters)"));
+    }
+    int most = gw.watchMaxJobs();
+    return completeWithFuture(gw.<PersistenceActor.Command,
+            PersistenceActor.RunFound>ask(gw.store(),
+            r -> new PersistenceActor.FindRun(id, most, r))
+        .thenCompose(found -> {
+          if (found.error().isPresent()) {
+            return CompletableFuture.completedFuture(
+                Responses.error(StatusCodes.SERVICE_UNAVAILABLE, "store unavailable: " + found.error().get()));
+          }
+          List<CompletableFuture<Outcome>> each = found.ids().stream()
+              .map(job -> gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(job, r)))
+              .toList();
+          return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new))
+              .thenApply(v -> {
+                ObjectNode body = Json.object().put("submit_id", id);
+                ArrayNode jobs = body.putArray("jobs");
+                for (var f : each) {
+                  Outcome o = f.join();
+                  if (o.job() != null) {
+                    ObjectNode row = jobs.addObject();
+                    for (String field : List.of("id", "suite", "testbox", "my_account", "job_stage", "job_health",
+                        "job_data_readiness", "result_root")) {
+                      row.set(field.equals("id") ? "job_id" : field, o.job().path(field));
+                    }
+                  }
+                }
+                body.put("total", jobs.size());
+                return Responses.json(StatusCodes.OK, body);
+              });
+        })
+        .exceptionally(Responses::unavailable));
+  }
+
+  /**
+   * A testbox moves its job with the job_token it was handed; an admin may move any job. In
+   * open mode anyone may, as before (a job_token given is still checked).
+   */
+  private Route updateBy(HttpRequest request, long id,
+      List<Map.Entry<String, String>> query) {
+    boolean token = query.stream().anyMatch(e -> e.getKey().equals("job_token") && !e.getValue().isBlank());
+    if (!token && !auth.open()) {
+      Optional<Auth.Result> who = auth.caller(request);
+      if (who.isEmpty()) {
+        return auth.deny(401, "an update needs the job's job_token (its testbox has it) or an admin's bearer token");
+      }
+      if (!who.get().ok()) {
+        return auth.deny(who.get().status(), who.get().message());
+      }
+      if (!who.get().caller().admin()) {
+        return auth.deny(403, "only the testbox holding job " + id + " (its job_token) or an admin may update it");
+      }
+    }
+    return update(id, query);
+  }
+
+  /** The job's owner or an admin; in open mode anyone. */
+  private Route cancel(long id, Caller caller) {
+    if (!caller.authenticated() || caller.admin()) {
+      return cancel(id);
+    }
+    return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(id, r))
+        .thenCompose(o -> {
+          if (o.status() != Outcome.Status.OK) {
+            return CompletableFuture.completedFuture(Responses.outcome(o));
+          }
+          String owner = o.job().path("my_account").asText("");
+          if (!AccountRules.mayEnd(caller, owner)) {
+            return CompletableFuture.completedFuture(Auth.denied(403,
+                "job " + id + " is not " + caller.account() + "'s: only its owner or an admin may cancel it"));
+          }
+          return gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Cancel(id, r))
+              .thenApply(Responses::outcome);
+        })
+        .exceptionally(Responses::unavailable));
   }
 
   private Route read(long id) {

@@ -50,6 +50,10 @@ public final class LkpRoutes extends AllDirectives {
   private Route sshPort(Map<String, String> q) {
     List<JobUpdate.Param> params = new ArrayList<>();
     params.add(new JobUpdate.Param("ssh_port", q.getOrDefault("ssh_port", "")));
+    // the box names itself: a job handed to another box is not changed
+    if (q.containsKey("tbox_name")) {
+      params.add(new JobUpdate.Param("tbox_name", q.get("tbox_name")));
+    }
     return update(q.get("job_id"), params);
   }
 
@@ -57,7 +61,9 @@ public final class LkpRoutes extends AllDirectives {
   private Route sshInfo(String body) {
     JsonNode info;
     try {
-      info = Json.parse(body);
+      info = gw.jobFiles().limits().parseJson(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (org.compassci.sched.model.TooLargeException e) {
+      return complete(Responses.text(StatusCodes.PAYLOAD_TOO_LARGE, e.getMessage()));
     } catch (IllegalArgumentException e) {
       return complete(Responses.text(StatusCodes.BAD_REQUEST, e.getMessage()));
     }
@@ -71,6 +77,9 @@ public final class LkpRoutes extends AllDirectives {
     }
     if (info.hasNonNull("message")) {
       params.add(new JobUpdate.Param("ssh_message", info.get("message").asText()));
+    }
+    if (info.hasNonNull("tbox_name")) {
+      params.add(new JobUpdate.Param("tbox_name", info.get("tbox_name").asText()));
     }
     return update(info.path("job_id").asText(null), params);
   }

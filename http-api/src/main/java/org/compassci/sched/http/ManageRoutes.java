@@ -4,14 +4,9 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.longSegment;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
-import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -39,27 +34,31 @@ import org.compassci.sched.model.Testbox;
 public final class ManageRoutes extends AllDirectives {
 
   private final Gateway gw;
-  private final Optional<String> adminToken;
+  private final Auth auth;
 
   public ManageRoutes(Gateway gw, Optional<String> adminToken) {
+    this(gw, Auth.legacy(adminToken));
+  }
+
+  public ManageRoutes(Gateway gw, Auth auth) {
     this.gw = gw;
-    this.adminToken = adminToken;
+    this.auth = auth;
   }
 
   public Route routes() {
     return concat(
         path(segment("dashboard").slash("jobs").slash("pending"),
-            () -> get(() -> parameterOptional("group_by", g -> pending(g.orElse("my_account"))))),
-        path(segment("dashboard").slash("jobs").slash("running"), () -> get(() ->
+            () -> get(() -> auth.read(() -> parameterOptional("group_by", g -> pending(g.orElse("my_account")))))),
+        path(segment("dashboard").slash("jobs").slash("running"), () -> get(() -> auth.read(() ->
             parameterOptional("offset", offset -> parameterOptional("limit", limit ->
-                running(offset.orElse("0"), limit.orElse("100")))))),
-        path(segment("dashboard").slash("stats"), () -> get(() -> completeWithFuture(
+                running(offset.orElse("0"), limit.orElse("100"))))))),
+        path(segment("dashboard").slash("stats"), () -> get(() -> auth.read(() -> completeWithFuture(
             gw.<StatsActor.Command, ObjectNode>ask(gw.stats(), StatsActor.GetSummary::new)
                 .thenApply(s -> Responses.json(StatusCodes.OK, s))
-                .exceptionally(Responses::unavailable)))),
-        path(segment("dashboard").slash("hosts"), () -> get(() ->
+                .exceptionally(Responses::unavailable))))),
+        path(segment("dashboard").slash("hosts"), () -> get(() -> auth.read(() ->
             parameterOptional("offset", offset -> parameterOptional("limit", limit ->
-                hosts(offset.orElse("0"), limit.orElse("1000")))))),
+                hosts(offset.orElse("0"), limit.orElse("1000"))))))),
         pathPrefix("manage", () -> admin(() -> concat(
             path(segment("explain").slash(longSegment()), id -> get(() -> explain(id))),
             path("matcher", () -> get(this::matcher)),
@@ -167,8 +166,16 @@ public final class ManageRoutes extends AllDirectives {
         gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(), HostRegistryActor.GetStats::new).toCompletableFuture(),
         gw.<WatchActor.Command, ActorStats>ask(gw.watch(), WatchActor.GetStats::new).toCompletableFuture(),
         gw.<StatsActor.Command, ActorStats>ask(gw.stats(), StatsActor.GetStats::new).toCompletableFuture());
-    CompletionStage<List<ActorStats>> all = CompletableFuture.allOf(asked.toArray(CompletableFuture[]::new))
-        .thenApply(v -> asked.stream().map(CompletableFuture::join).toList());
+    if (auth.accounts() != null && auth.submits() != null) {
+      asked = new java.util.ArrayList<>(asked);
+      asked.add(gw.<org.compassci.sched.actors.AccountsActor.Command, ActorStats>ask(auth.accounts(),
+          org.compassci.sched.actors.AccountsActor.GetStats::new));
+      asked.add(gw.<org.compassci.sched.actors.IdempotencyActor.Command, ActorStats>ask(auth.submits(),
+          org.compassci.sched.actors.IdempotencyActor.GetStats::new));
+    }
+    List<CompletableFuture<ActorStats>> all_ = asked;
+    CompletionStage<List<ActorStats>> all = CompletableFuture.allOf(all_.toArray(CompletableFuture[]::new))
+        .thenApply(v -> all_.stream().map(CompletableFuture::join).toList());
     return completeWithFuture(all.thenApply(list -> {
       ArrayNode out = Json.MAPPER.createArrayNode();
       for (ActorStats a : list) {
@@ -197,27 +204,8 @@ public final class ManageRoutes extends AllDirectives {
     return out;
   }
 
-  /** Loopback only without a token; with one, a matching bearer token (401 none, 403 wrong). */
-  /** Management routes answer loopback callers, or the admin token when one is set. */
+  /** Management: an admin's bearer token (in open mode, also loopback callers). */
   Route admin(Supplier<Route> inner) {
-    if (adminToken.isEmpty()) {
-      return extractClientIP(ip -> {
-        Optional<InetAddress> addr = ip.getAddress();
-        return addr.isPresent() && addr.get().isLoopbackAddress()
-            ? inner.get()
-            : complete(Responses.error(StatusCodes.FORBIDDEN,
-                "management answers loopback callers only while no admin token is set"));
-      });
-    }
-    return optionalHeaderValueByName("Authorization", auth -> {
-      if (auth.isEmpty() || !auth.get().regionMatches(true, 0, "Bearer ", 0, 7)) {
-        return complete(Responses.error(StatusCodes.UNAUTHORIZED, "an admin bearer token is required")
-            .addHeader(WWWAuthenticate.create(HttpChallenge.createOAuth2("scheduler"))));
-      }
-      byte[] given = auth.get().substring(7).trim().getBytes(StandardCharsets.UTF_8);
-      byte[] want = adminToken.get().getBytes(StandardCharsets.UTF_8);
-      return MessageDigest.isEqual(given, want) ? inner.get()
-          : complete(Responses.error(StatusCodes.FORBIDDEN, "the admin token is wrong"));
-    });
+    return auth.admin(inner);
   }
 }

@@ -37,11 +37,17 @@ public final class ResultRoutes extends AllDirectives {
   private final Gateway gw;
   private final BootContext boot;
   private final Materializer mat;
+  private final Auth auth;
 
   public ResultRoutes(Gateway gw, BootContext boot) {
+    this(gw, boot, Auth.legacy(boot.adminToken()));
+  }
+
+  public ResultRoutes(Gateway gw, BootContext boot, Auth auth) {
     this.gw = gw;
     this.boot = boot;
     this.mat = Materializer.matFromSystem(gw.system());
+    this.auth = auth;
   }
 
   public Route routes() {
@@ -52,17 +58,23 @@ public final class ResultRoutes extends AllDirectives {
       if (!raw.startsWith(prefix) || !(method.equals("POST") || method.equals("PUT") || method.equals(MKCOL))) {
         return reject();
       }
-      return parameterMap(q -> optionalCookie("JOBID", cookie -> upload(request, method, raw, q, cookie)));
+      return parameterMap(q -> optionalCookie("JOBID", cookie -> optionalCookie("JOB_TOKEN", token ->
+          upload(request, method, raw, q, cookie, token.map(HttpCookiePair::value)))));
     });
   }
 
   private Route upload(HttpRequest request, String method, String raw, Map<String, String> q,
-      Optional<HttpCookiePair> cookie) {
+      Optional<HttpCookiePair> cookie, Optional<String> tokenCookie) {
     String idText = q.containsKey("job_id") ? q.get("job_id") : cookie.map(HttpCookiePair::value).orElse(null);
-    String token = q.get("job_token");
+    // the job_token in the query (compact's POST), or the cookie JOB_TOKEN beside JOBID (WebDAV)
+    String token = q.containsKey("job_token") ? q.get("job_token") : tokenCookie.orElse(null);
     if (idText == null || (method.equals("POST") && token == null)) {
       return refuse(request, 401, method.equals("POST")
           ? "job_id and job_token are required" : "the cookie JOBID (or job_id) is required");
+    }
+    if (token == null && !auth.open() && !auth.access().tokenlessWebdav()) {
+      return refuse(request, 401, "the job's job_token is required (the cookie JOB_TOKEN, or job_token in the query)"
+          + "; scheduler.auth.tokenless-webdav is off");
     }
     long id;
     try {
@@ -187,6 +199,6 @@ public final class ResultRoutes extends AllDirectives {
   }
 
   private static HttpResponse answer(int status, String message) {
-    return Responses.text(StatusCodes.get(status), message);
+    return Auth.challenge(Responses.text(StatusCodes.get(status), message), status);
   }
 }

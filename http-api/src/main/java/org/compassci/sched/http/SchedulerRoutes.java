@@ -7,7 +7,7 @@ import org.apache.pekko.http.javadsl.server.Route;
 public final class SchedulerRoutes extends AllDirectives {
 
   private final Gateway gw;
-  private final java.util.Optional<String> adminToken;
+  private final Auth auth;
   /** Real testboxes (boot by MAC, packages, uploads); null when not wired (then those routes are absent). */
   private final BootContext boot;
 
@@ -16,31 +16,58 @@ public final class SchedulerRoutes extends AllDirectives {
   }
 
   public SchedulerRoutes(Gateway gw, java.util.Optional<String> adminToken, BootContext boot) {
+    this(gw, Auth.legacy(adminToken), boot);
+  }
+
+  public SchedulerRoutes(Gateway gw, Auth auth, BootContext boot) {
     this.gw = gw;
-    this.adminToken = adminToken;
+    this.auth = auth;
     this.boot = boot;
   }
 
   public Route routes() {
-    return concat(
+    return boundedQuery(concat(
         pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(
             new HealthRoutes(gw).routes(),
-            boot != null ? new BootRoutes(gw, boot).v1() : reject(),
-            new DispatchRoutes(gw).routes(),
-            new WatchRoutes(gw).routes(),
-            new JobRoutes(gw, boot != null ? boot.secrets() : null).routes(),
-            new ManageRoutes(gw, adminToken).routes(),
-            new DashboardRoutes(gw).api()))),
-        new DashboardRoutes(gw).page(),
+            boot != null ? new BootRoutes(gw, boot, auth).v1() : reject(),
+            new DispatchRoutes(gw, auth).routes(),
+            new WatchRoutes(gw, auth).routes(),
+            new JobRoutes(gw, boot != null ? boot.secrets() : null, auth).routes(),
+            new ManageRoutes(gw, auth).routes(),
+            new AccountRoutes(gw, auth).routes(),
+            new DashboardRoutes(gw, auth).api()))),
+        new DashboardRoutes(gw, auth).page(),
         // Prometheus scrapes /metrics by convention, outside the API's prefix
-        path("metrics", () -> get(() -> completeWithFuture(
+        path("metrics", () -> get(() -> auth.read(() -> completeWithFuture(
             gw.<org.compassci.sched.actors.StatsActor.Command, String>ask(gw.stats(),
                     org.compassci.sched.actors.StatsActor.Scrape::new)
                 .thenApply(text -> org.apache.pekko.http.javadsl.model.HttpResponse.create()
                     .withEntity(org.apache.pekko.http.javadsl.model.ContentTypes.TEXT_PLAIN_UTF8, text))
-                .exceptionally(Responses::unavailable)))),
+                .exceptionally(Responses::unavailable))))),
         new LegacyRoutes(gw).routes(),
-        boot != null ? concat(new BootRoutes(gw, boot).root(), new ResultRoutes(gw, boot).routes(),
-            new LkpRoutes(gw).routes(), new JobRoutes(gw, boot.secrets()).legacySubmit()) : reject());
+        boot != null ? concat(new BootRoutes(gw, boot, auth).root(), new ResultRoutes(gw, boot, auth).routes(),
+            new LkpRoutes(gw).routes(), new JobRoutes(gw, boot.secrets(), auth).legacySubmit()) : reject()));
+  }
+
+  /**
+   * More query parameters than scheduler.http.max-query-params: 431 before any route reads
+   * them (the request line's own length is Pekko's max-uri-length, answered by
+   * {@link ParsingErrors}).
+   */
+  private Route boundedQuery(Route inner) {
+    int most = auth.access().maxQueryParams();
+    return extractUri(uri -> {
+      String q = uri.rawQueryString().orElse("");
+      int params = q.isEmpty() ? 0 : 1;
+      for (int i = 0; i < q.length() && params <= most; i++) {
+        if (q.charAt(i) == '&' || q.charAt(i) == ';') {
+          params++;
+        }
+      }
+      return params > most
+          ? complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.REQUEST_HEADER_FIELDS_TOO_LARGE,
+              "more than the " + most + " query parameters of scheduler.http.max-query-params"))
+          : inner;
+    });
   }
 }

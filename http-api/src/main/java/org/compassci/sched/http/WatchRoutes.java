@@ -41,19 +41,25 @@ public final class WatchRoutes extends AllDirectives {
   private static final int STREAM_BUFFER = 64;
 
   private final Gateway gw;
+  private final Auth auth;
 
   public WatchRoutes(Gateway gw) {
+    this(gw, Auth.legacy(Optional.empty()));
+  }
+
+  public WatchRoutes(Gateway gw, Auth auth) {
     this.gw = gw;
+    this.auth = auth;
   }
 
   public Route routes() {
     return concat(
         path(segment("jobs").slash(longSegment()).slash("events"),
-            id -> get(() -> connection(c -> watchOne(id, c)))),
-        path("events", () -> get(() -> connection(c ->
-            parameterOptional("job_ids", ids -> watchMany(ids.orElse(""), c))))),
-        path(segment("jobs").slash("wait"), () -> post(() -> withSizeLimit(gw.maxBodyBytes(),
-            () -> entity(Unmarshaller.entityToByteString(), this::waitOn)))));
+            id -> get(() -> auth.read(() -> connection(c -> watchOne(id, c))))),
+        path("events", () -> get(() -> auth.read(() -> connection(c ->
+            parameterOptional("job_ids", ids -> watchMany(ids.orElse(""), c)))))),
+        path(segment("jobs").slash("wait"), () -> post(() -> auth.read(() -> withSizeLimit(gw.maxBodyBytes(),
+            () -> entity(Unmarshaller.entityToByteString(), this::waitOn))))));
   }
 
   /** The client connection, so that a stream ends as soon as its client hangs up. */
@@ -132,7 +138,7 @@ public final class WatchRoutes extends AllDirectives {
   private Route waitOn(ByteString body) {
     Map<Long, WaitCondition> on = new LinkedHashMap<>();
     try {
-      JsonNode tree = Json.parse(body.toArray());
+      JsonNode tree = gw.jobFiles().limits().parseJson(body.toArray());
       JsonNode waitOn = tree.get("wait_on");
       if (waitOn == null || !waitOn.isObject() || waitOn.isEmpty()) {
         throw new InvalidJobException("give {\"wait_on\":{\"<job id>\":{\"job_stage\":\"finish\"}|null, ...}}");
@@ -150,6 +156,8 @@ public final class WatchRoutes extends AllDirectives {
       if (on.size() > gw.watchMaxJobs()) {
         throw new InvalidJobException("wait_on: at most " + gw.watchMaxJobs() + " jobs, got " + on.size());
       }
+    } catch (org.compassci.sched.model.TooLargeException e) {
+      return complete(Responses.error(StatusCodes.PAYLOAD_TOO_LARGE, e.getMessage()));
     } catch (IllegalArgumentException | InvalidJobException e) {
       return complete(Responses.error(StatusCodes.BAD_REQUEST, e.getMessage()));
     }

@@ -103,6 +103,26 @@ final class H2Dialect implements SqlDialect {
   }
 
   @Override
+  public List<String> sideTables() {
+    return List.of(
+        "CREATE TABLE IF NOT EXISTS accounts (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL UNIQUE,"
+            + " email VARCHAR(255) NOT NULL, display_name VARCHAR(255) NOT NULL, role VARCHAR(16) NOT NULL,"
+            + " created BIGINT NOT NULL, token_digest VARCHAR(64) NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS submit_keys (id BIGINT PRIMARY KEY, account VARCHAR(64) NOT NULL,"
+            + " idem_key VARCHAR(255) NOT NULL, request_digest VARCHAR(64) NOT NULL, created BIGINT NOT NULL,"
+            + " job_ids CLOB NOT NULL, answer CLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS submit_keys_created ON submit_keys(created)",
+        "CREATE TABLE IF NOT EXISTS job_runs (id BIGINT PRIMARY KEY, submit_id VARCHAR(255) NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS job_runs_submit ON job_runs(submit_id, id)");
+  }
+
+  @Override
+  public String upsertInto(String table, List<String> columns) {
+    return "MERGE INTO " + table + " (" + String.join(", ", columns) + ") KEY(" + columns.get(0)
+        + ") VALUES (" + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")";
+  }
+
+  @Override
   public String upsert() {
     return "MERGE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, doc,"
         + " host, token_hash, dispatch_time) KEY(id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";

@@ -21,7 +21,7 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /** A {@link JobStore} over JDBC and a HikariCP pool; the dialect holds what differs. */
-public final class JdbcJobStore implements JobStore {
+public final class JdbcJobStore implements JobStore, AccountStore {
 
   private final String kind;
   private final HikariDataSource pool;
@@ -132,6 +132,9 @@ public final class JdbcJobStore implements JobStore {
       for (String ddl : dialect.afterColumns()) {
         s.execute(ddl);
       }
+      for (String ddl : dialect.sideTables()) {
+        s.execute(ddl);
+      }
     } catch (SQLException e) {
       throw new StoreUnavailableException("cannot create the jobs table: " + e.getMessage(), e);
     }
@@ -212,18 +215,39 @@ public final class JdbcJobStore implements JobStore {
   @Override
   public List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts,
       List<Claim> claims) {
+    return commit(inserts, upserts, claims, List.of(), List.of());
+  }
+
+  @Override
+  public List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts,
+      List<Claim> claims, List<SubmitKey> keys, List<JobRun> runs) {
     String what = "group commit of " + inserts.size() + " new jobs, " + upserts.size()
         + " changes and " + claims.size() + " hand-outs";
+    boolean sideInside = dialect.sideTablesInTransaction();
+    if (!sideInside && (!keys.isEmpty() || !runs.isEmpty())) {
+      // before the jobs: a key without its jobs is ignored when read, jobs without their key
+      // would be made again by a retry
+      inTransaction("write of " + keys.size() + " submit keys and " + runs.size() + " runs", c -> {
+        writeSide(c, keys, runs);
+        return null;
+      });
+    }
     if (dialect.claimsInTransaction() || claims.isEmpty()) {
       return inTransaction(what, c -> {
         write(c, dialect.insert(), null, inserts);
         write(c, dialect.upsert(), dialect.afterUpsert(), upserts);
+        if (sideInside) {
+          writeSide(c, keys, runs);
+        }
         return claim(c, claims);
       });
     }
     inTransaction(what, c -> {
       write(c, dialect.insert(), null, inserts);
       write(c, dialect.upsert(), dialect.afterUpsert(), upserts);
+      if (sideInside) {
+        writeSide(c, keys, runs);
+      }
       return null;
     });
     try {
@@ -231,6 +255,168 @@ public final class JdbcJobStore implements JobStore {
     } catch (StoreUnavailableException e) {
       throw new ClaimsFailedException(e.getMessage(), e);
     }
+  }
+
+  /** Submit keys and the runs of new jobs, on the connection of the caller's transaction. */
+  private void writeSide(Connection c, List<SubmitKey> keys, List<JobRun> runs) throws SQLException {
+    if (!keys.isEmpty()) {
+      try (PreparedStatement ps = c.prepareStatement(dialect.upsertSubmitKey())) {
+        for (SubmitKey k : keys) {
+          ps.setLong(1, SqlDialect.idOf(k.account(), k.key()));
+          ps.setString(2, k.account());
+          ps.setString(3, k.key());
+          ps.setString(4, k.requestDigest());
+          ps.setLong(5, k.createdMillis());
+          ps.setString(6, k.jobIds().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(",")));
+          ps.setString(7, k.answer());
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+    }
+    if (!runs.isEmpty()) {
+      try (PreparedStatement ps = c.prepareStatement(dialect.insertRun())) {
+        for (JobRun r : runs) {
+          ps.setLong(1, r.jobId());
+          ps.setString(2, r.submitId());
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+    }
+  }
+
+  @Override
+  public Optional<SubmitKey> findSubmitKey(String account, String key) {
+    long id = SqlDialect.idOf(account, key);
+    SubmitKey found = null;
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectSubmitKey())) {
+      ps.setLong(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next() && account.equals(rs.getString(1)) && key.equals(rs.getString(2))) {
+          List<Long> ids = new ArrayList<>();
+          for (String part : rs.getString(5).split(",")) {
+            if (!part.isBlank()) {
+              ids.add(Long.parseLong(part.trim()));
+            }
+          }
+          found = new SubmitKey(account, key, rs.getString(3), rs.getLong(4), ids, rs.getString(6));
+        }
+      }
+      if (found != null && !dialect.sideTablesInTransaction()
+          && readByIds(c, found.jobIds()).size() < found.jobIds().size()) {
+        // written before jobs that never came (a crash between the two): as if never made
+        try (PreparedStatement del = c.prepareStatement(dialect.deleteSubmitKey())) {
+          del.setLong(1, id);
+          del.executeUpdate();
+        }
+        found = null;
+      }
+      return Optional.ofNullable(found);
+    } catch (SQLException | NumberFormatException e) {
+      throw new StoreUnavailableException("read of a submit key failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public int purgeSubmitKeys(long createdBeforeMillis) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.purgeSubmitKeys())) {
+      ps.setLong(1, createdBeforeMillis);
+      return ps.executeUpdate();
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("purge of submit keys failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public List<Long> jobsOfRun(String submitId, int limit) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectRun(limit))) {
+      ps.setString(1, submitId);
+      List<Long> ids = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          ids.add(rs.getLong(1));
+        }
+      }
+      return ids;
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("read of run " + submitId + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public List<Account> accounts() {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectAccounts())) {
+      List<Account> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new Account(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+              rs.getLong(5), rs.getString(6)));
+        }
+      }
+      return out;
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("read of accounts failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void addAccount(Account account) {
+    try {
+      writeAccount(dialect.insertAccount(), account);
+    } catch (StoreUnavailableException e) {
+      if (e.getCause() instanceof SQLException sql && duplicate(sql)) {
+        throw new AccountExistsException(account.name(), sql);
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public void saveAccount(Account account) {
+    writeAccount(dialect.upsertAccount(), account);
+  }
+
+  @Override
+  public boolean removeAccount(String name) {
+    return inTransaction("removal of account " + name, c -> {
+      try (PreparedStatement ps = c.prepareStatement(dialect.deleteAccount())) {
+        ps.setLong(1, SqlDialect.idOf(name));
+        return ps.executeUpdate() > 0;
+      }
+    });
+  }
+
+  private void writeAccount(String sql, Account a) {
+    inTransaction("write of account " + a.name(), c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        ps.setLong(1, SqlDialect.idOf(a.name()));
+        ps.setString(2, a.name());
+        ps.setString(3, a.email());
+        ps.setString(4, a.displayName());
+        ps.setString(5, a.role());
+        ps.setLong(6, a.createdMillis());
+        ps.setString(7, a.tokenDigest());
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  /** A unique key violated: SQLSTATE class 23 (H2, MySQL), or Manticore's "duplicate id". */
+  private static boolean duplicate(SQLException e) {
+    for (SQLException s = e; s != null; s = s.getNextException()) {
+      String state = s.getSQLState();
+      String m = s.getMessage() == null ? "" : s.getMessage().toLowerCase(Locale.ROOT);
+      if ((state != null && state.startsWith("23")) || m.contains("duplicate")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** {@code after}: run with each record's id in the same transaction, when not null. */

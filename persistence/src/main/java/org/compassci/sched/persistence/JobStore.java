@@ -41,6 +41,37 @@ public interface JobStore extends AutoCloseable {
    */
   List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts, List<Claim> claims);
 
+  /**
+   * {@link #commit(List, List, List)} with the submit keys and run entries of the new jobs in the
+   * same durable step: a key is stored if and only if its jobs are (see {@link SubmitKey}).
+   */
+  default List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts, List<Claim> claims,
+      List<SubmitKey> keys, List<JobRun> runs) {
+    if (!keys.isEmpty() || !runs.isEmpty()) {
+      throw new UnsupportedOperationException(kind() + " store keeps no submit keys or runs");
+    }
+    return commit(inserts, upserts, claims);
+  }
+
+  /**
+   * The submit key {@code key} of {@code account}, if stored and its jobs are there: a key whose
+   * jobs are missing (a store that writes keys outside the jobs' transaction, after a crash
+   * between the two) is as good as none.
+   */
+  default Optional<SubmitKey> findSubmitKey(String account, String key) {
+    return Optional.empty();
+  }
+
+  /** Forgets submit keys made before {@code createdBeforeMillis}; returns how many went. */
+  default int purgeSubmitKeys(long createdBeforeMillis) {
+    return 0;
+  }
+
+  /** The ids of the jobs of one run ({@code submit_id}), in id order, at most {@code limit}. */
+  default List<Long> jobsOfRun(String submitId, int limit) {
+    return List.of();
+  }
+
   Optional<JobRecord> find(long id);
 
   /** The records of those {@code ids} that exist, in no particular order. */

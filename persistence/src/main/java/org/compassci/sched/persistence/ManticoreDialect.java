@@ -25,6 +25,34 @@ final class ManticoreDialect implements SqlDialect {
     return List.of(CREATE_TABLE);
   }
 
+  /** Beside the jobs; also in conf/manticore/accounts.sql. The document id is a hash of the key. */
+  static final List<String> SIDE_TABLES = List.of(
+      "CREATE TABLE IF NOT EXISTS accounts (name string, email string, display_name string, role string,"
+          + " created bigint, token_digest string)",
+      "CREATE TABLE IF NOT EXISTS submit_keys (account string, idem_key string, request_digest string,"
+          + " created bigint, job_ids string, answer string)",
+      "CREATE TABLE IF NOT EXISTS job_runs (submit_id string)");
+
+  @Override
+  public List<String> sideTables() {
+    return SIDE_TABLES;
+  }
+
+  @Override
+  public String upsertInto(String table, List<String> columns) {
+    return "REPLACE INTO " + table + " (" + String.join(", ", columns) + ") VALUES ("
+        + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")";
+  }
+
+  /**
+   * A Manticore transaction holds changes to one RT table only: keys and runs are written just
+   * before the jobs' transaction, and a key read back whose jobs are not all there is dropped.
+   */
+  @Override
+  public boolean sideTablesInTransaction() {
+    return false;
+  }
+
   @Override
   public List<String> addedColumns() {
     // ALTER adds one column at a time to an RT table, and the table answers no query meanwhile

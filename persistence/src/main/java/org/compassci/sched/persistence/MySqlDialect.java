@@ -45,6 +45,32 @@ final class MySqlDialect implements SqlDialect {
         + " host = VALUES(host), token_hash = VALUES(token_hash), dispatch_time = VALUES(dispatch_time)";
   }
 
+  private static final String TABLE_OPTIONS = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
+  @Override
+  public List<String> sideTables() {
+    return List.of(
+        "CREATE TABLE IF NOT EXISTS accounts (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(64) NOT NULL,"
+            + " email VARCHAR(255) NOT NULL, display_name VARCHAR(255) NOT NULL, role VARCHAR(16) NOT NULL,"
+            + " created BIGINT NOT NULL, token_digest VARCHAR(64) NOT NULL, UNIQUE KEY accounts_name (name))"
+            + TABLE_OPTIONS,
+        "CREATE TABLE IF NOT EXISTS submit_keys (id BIGINT NOT NULL PRIMARY KEY, account VARCHAR(64) NOT NULL,"
+            + " idem_key VARCHAR(255) NOT NULL, request_digest VARCHAR(64) NOT NULL, created BIGINT NOT NULL,"
+            + " job_ids LONGTEXT NOT NULL, answer LONGTEXT NOT NULL, KEY submit_keys_created (created))"
+            + TABLE_OPTIONS,
+        "CREATE TABLE IF NOT EXISTS job_runs (id BIGINT NOT NULL PRIMARY KEY, submit_id VARCHAR(255) NOT NULL,"
+            + " KEY job_runs_submit (submit_id, id))" + TABLE_OPTIONS);
+  }
+
+  @Override
+  public String upsertInto(String table, List<String> columns) {
+    StringBuilder update = new StringBuilder();
+    for (String c : columns.subList(1, columns.size())) {
+      update.append(update.length() == 0 ? "" : ", ").append(c).append(" = VALUES(").append(c).append(')');
+    }
+    return insertInto(table, columns) + " ON DUPLICATE KEY UPDATE " + update;
+  }
+
   @Override
   public String connectionInit() {
     // a server configured without strict mode would store '' for a missing field or cut a long

@@ -165,6 +165,108 @@ public interface SqlDialect {
         + tenantColumn() + selectSuffix(MAX_TENANTS);
   }
 
+  // ---- beside the jobs: accounts, submit keys and runs ----
+
+  /** How many accounts {@link #selectAccounts()} reads at most: far above any lab's. */
+  int MAX_ACCOUNTS = 100_000;
+
+  /** Columns of the accounts table, the row's id first (a stable hash of the name: {@link #idOf}). */
+  List<String> ACCOUNT_COLUMNS =
+      List.of("id", "name", "email", "display_name", "role", "created", "token_digest");
+
+  /** Columns of the submit keys table, the row's id first (a hash of account and key). */
+  List<String> KEY_COLUMNS =
+      List.of("id", "account", "idem_key", "request_digest", "created", "job_ids", "answer");
+
+  /** Columns of the runs table: the job's id and its submit_id. */
+  List<String> RUN_COLUMNS = List.of("id", "submit_id");
+
+  /** The tables beside the jobs table (accounts, submit_keys, job_runs); each statement safe to run again. */
+  List<String> sideTables();
+
+  /** Inserts a row, or replaces the one with the same id (the first of {@code columns}). */
+  String upsertInto(String table, List<String> columns);
+
+  /** Inserts a row; an existing id fails the statement. */
+  default String insertInto(String table, List<String> columns) {
+    return "INSERT INTO " + table + " (" + String.join(", ", columns) + ") VALUES ("
+        + marks(columns.size()) + ")";
+  }
+
+  /**
+   * Whether submit keys and runs can be written in the same transaction as the jobs. False where
+   * a transaction covers one table only (Manticore): they are written just before the jobs, and
+   * a key whose jobs never came is ignored when read.
+   */
+  default boolean sideTablesInTransaction() {
+    return true;
+  }
+
+  default String insertAccount() {
+    return insertInto("accounts", ACCOUNT_COLUMNS);
+  }
+
+  default String upsertAccount() {
+    return upsertInto("accounts", ACCOUNT_COLUMNS);
+  }
+
+  default String selectAccounts() {
+    return "SELECT name, email, display_name, role, created, token_digest FROM accounts ORDER BY name"
+        + selectSuffix(MAX_ACCOUNTS);
+  }
+
+  /** Parameter: the account's id. */
+  default String deleteAccount() {
+    return "DELETE FROM accounts WHERE id = ?";
+  }
+
+  default String upsertSubmitKey() {
+    return upsertInto("submit_keys", KEY_COLUMNS);
+  }
+
+  /** Parameter: the key's id; the caller checks account and key (ids are hashes). */
+  default String selectSubmitKey() {
+    return "SELECT account, idem_key, request_digest, created, job_ids, answer FROM submit_keys WHERE id = ?"
+        + selectSuffix(1);
+  }
+
+  default String deleteSubmitKey() {
+    return "DELETE FROM submit_keys WHERE id = ?";
+  }
+
+  /** Parameter: the oldest creation time kept, in milliseconds. */
+  default String purgeSubmitKeys() {
+    return "DELETE FROM submit_keys WHERE created < ?";
+  }
+
+  default String insertRun() {
+    return insertInto("job_runs", RUN_COLUMNS);
+  }
+
+  /** Parameter: the submit_id. */
+  default String selectRun(int limit) {
+    return "SELECT id FROM job_runs WHERE submit_id = ? ORDER BY id" + selectSuffix(limit);
+  }
+
+  /**
+   * A positive 63-bit row id for a text key (an account's name, an account and a submit key): the
+   * first eight bytes of its SHA-256. Manticore needs a numeric document id; the others use the
+   * same ids so that one store's rows read the same in another.
+   */
+  static long idOf(String... parts) {
+    try {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      for (String p : parts) {
+        md.update(p.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        md.update((byte) 0);
+      }
+      long id = java.nio.ByteBuffer.wrap(md.digest()).getLong() & Long.MAX_VALUE;
+      return id == 0 ? 1 : id;
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JVM", e);
+    }
+  }
+
   private static String marks(int count) {
     return String.join(", ", Collections.nCopies(count, "?"));
   }

@@ -409,4 +409,66 @@ abstract class JobStoreContract {
       assertEquals(rec(7, "submit"), store.find(7).orElseThrow());
     }
   }
+
+  // ---- accounts, submit keys and runs ----
+
+  static Account account(String name, String role) {
+    return new Account(name, name + "@example.org", "The " + name, role, 1_700_000_000_000L,
+        "ab".repeat(32));
+  }
+
+  @Test
+  void accountsAreAddedListedByNameRotatedAndRemoved() {
+    try (JobStore jobs = open()) {
+      AccountStore store = (AccountStore) jobs;
+      assertEquals(List.of(), store.accounts());
+      store.addAccount(account("bob", Account.USER));
+      store.addAccount(account("alice", Account.ADMIN));
+      assertEquals(List.of(account("alice", Account.ADMIN), account("bob", Account.USER)), store.accounts());
+      assertThrows(AccountExistsException.class, () -> store.addAccount(account("bob", Account.ADMIN)));
+      Account rotated = account("bob", Account.USER).withTokenDigest("cd".repeat(32));
+      store.saveAccount(rotated);
+      assertEquals(List.of(account("alice", Account.ADMIN), rotated), store.accounts());
+      assertTrue(store.removeAccount("alice"));
+      assertEquals(false, store.removeAccount("alice"));
+      assertEquals(List.of(rotated), store.accounts());
+    }
+    try (JobStore jobs = open()) {
+      assertEquals(List.of(account("bob", Account.USER).withTokenDigest("cd".repeat(32))),
+          ((AccountStore) jobs).accounts());
+    }
+  }
+
+  @Test
+  void aSubmitKeyIsStoredWithItsJobsOrNotAtAll() {
+    SubmitKey key = new SubmitKey("alice", "retry-1", "ef".repeat(32), 5_000, List.of(1L, 2L),
+        "[{\"job_id\":\"1\"},{\"job_id\":\"2\"}]");
+    try (JobStore store = open()) {
+      store.commit(List.of(rec(1, "submit"), rec(2, "submit")), List.of(), List.of(), List.of(key),
+          List.of(new JobRun(1, "run-a"), new JobRun(2, "run-a")));
+      assertEquals(key, store.findSubmitKey("alice", "retry-1").orElseThrow());
+      assertTrue(store.findSubmitKey("bob", "retry-1").isEmpty(), "keys are per account");
+      assertTrue(store.findSubmitKey("alice", "retry-2").isEmpty());
+      assertEquals(List.of(1L, 2L), store.jobsOfRun("run-a", 100));
+      assertEquals(List.of(1L), store.jobsOfRun("run-a", 1));
+      assertEquals(List.of(), store.jobsOfRun("run-b", 100));
+
+      // a job id that exists fails the commit: the key and the run go with it
+      SubmitKey other = new SubmitKey("alice", "retry-2", "ef".repeat(32), 6_000, List.of(2L, 3L), "[]");
+      assertThrows(StoreUnavailableException.class, () -> store.commit(
+          List.of(rec(3, "submit"), rec(2, "submit")), List.of(), List.of(), List.of(other),
+          List.of(new JobRun(3, "run-b"))));
+      assertTrue(store.find(3).isEmpty());
+      assertTrue(store.findSubmitKey("alice", "retry-2").isEmpty());
+      assertEquals(List.of(), store.jobsOfRun("run-b", 100));
+    }
+    try (JobStore store = open()) {
+      assertEquals(key, store.findSubmitKey("alice", "retry-1").orElseThrow());
+      assertEquals(0, store.purgeSubmitKeys(5_000));
+      assertEquals(1, store.purgeSubmitKeys(5_001));
+      assertTrue(store.findSubmitKey("alice", "retry-1").isEmpty());
+      // the jobs stay: only the key is forgotten
+      assertTrue(store.find(1).isPresent());
+    }
+  }
 }

@@ -111,4 +111,42 @@ class ManticoreDialectTest {
         JdbcJobStore.withDefaults("jdbc:mysql://10.0.0.5:9306/?useServerPrepStmts=false",
             dialect.urlDefaults()));
   }
+
+  @Test
+  void theSideTablesInConfAreTheOnesTheStoreCreates() throws IOException {
+    List<String> statements = Files.readAllLines(Path.of("..", "conf", "manticore", "accounts.sql")).stream()
+        .filter(line -> !line.startsWith("--") && !line.isBlank())
+        .map(line -> line.substring(0, line.length() - 1))
+        .collect(Collectors.toList());
+    assertEquals(dialect.sideTables(), statements);
+  }
+
+  @Test
+  void accountsKeysAndRunsAreWrittenByDocumentId() {
+    assertEquals("INSERT INTO accounts (id, name, email, display_name, role, created, token_digest)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?)", dialect.insertAccount());
+    assertEquals("REPLACE INTO accounts (id, name, email, display_name, role, created, token_digest)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?)", dialect.upsertAccount());
+    assertEquals("SELECT name, email, display_name, role, created, token_digest FROM accounts ORDER BY name"
+        + " LIMIT 100000 OPTION max_matches=100000", dialect.selectAccounts());
+    assertEquals("DELETE FROM accounts WHERE id = ?", dialect.deleteAccount());
+    assertEquals("REPLACE INTO submit_keys (id, account, idem_key, request_digest, created, job_ids, answer)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?)", dialect.upsertSubmitKey());
+    assertEquals("SELECT account, idem_key, request_digest, created, job_ids, answer FROM submit_keys"
+        + " WHERE id = ? LIMIT 1 OPTION max_matches=1", dialect.selectSubmitKey());
+    assertEquals("DELETE FROM submit_keys WHERE created < ?", dialect.purgeSubmitKeys());
+    assertEquals("INSERT INTO job_runs (id, submit_id) VALUES (?, ?)", dialect.insertRun());
+    assertEquals("SELECT id FROM job_runs WHERE submit_id = ? ORDER BY id LIMIT 1000 OPTION max_matches=1000",
+        dialect.selectRun(1000));
+    // one table per transaction: keys go before their jobs, and are checked when read
+    assertFalse(dialect.sideTablesInTransaction());
+  }
+
+  @Test
+  void documentIdsArePositiveAndStable() {
+    long id = SqlDialect.idOf("alice");
+    assertTrue(id > 0);
+    assertEquals(id, SqlDialect.idOf("alice"));
+    assertTrue(SqlDialect.idOf("alice", "k") != SqlDialect.idOf("alic", "ek"), "parts are separated");
+  }
 }

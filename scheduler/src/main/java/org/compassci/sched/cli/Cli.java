@@ -31,10 +31,12 @@ import picocli.CommandLine.Spec;
     header = "Submit and follow jobs on a Compass-CI scheduler, through its HTTP API.",
     description = "Without any argument, the jar starts the scheduler server itself (see README).",
     subcommands = {SubmitCommand.class, WatchCommand.class, CancelCommand.class, JobCommand.class,
-        QueueCommand.class, CommandLine.HelpCommand.class},
+        QueueCommand.class, AccountsCommand.class, CommandLine.HelpCommand.class},
     synopsisSubcommandLabel = "COMMAND",
     footerHeading = "%nEnvironment:%n",
-    footer = {"  SCHED_URL   the scheduler to talk to when --server is not given"})
+    footer = {"  SCHED_URL     the scheduler to talk to when --server is not given",
+        "  SCHED_TOKEN   the account's token when --token is not given; else my_token of",
+        "                ~/.config/compass-ci/defaults/*.yaml (Compass-CI's account.yaml)"})
 public final class Cli implements Callable<Integer> {
 
   public static final int OK = 0;
@@ -65,6 +67,16 @@ public final class Cli implements Callable<Integer> {
       description = "the scheduler, e.g. http://sched.lab:3000 (default: $SCHED_URL, else "
           + DEFAULT_SERVER + ")")
   String server;
+
+  @Option(names = "--token", paramLabel = "TOKEN", scope = ScopeType.INHERIT,
+      description = "the account's token (default: $SCHED_TOKEN, else my_token of "
+          + "~/.config/compass-ci/defaults/*.yaml)")
+  String token;
+
+  @Option(names = "--retry-for", paramLabel = "SECONDS", scope = ScopeType.INHERIT, defaultValue = "60",
+      description = "how long submit and cancel retry a refused connection, a timeout or a 503 "
+          + "(default: ${DEFAULT-VALUE}; a retried submit never makes a job twice)")
+  int retryFor;
 
   @Mixin HelpOption help;
 
@@ -105,7 +117,7 @@ public final class Cli implements Callable<Integer> {
   @Override
   public Integer call() {
     throw new ParameterException(spec.commandLine(),
-        "give a command: submit, watch, cancel, job or queue (no argument at all starts the server)");
+        "give a command: submit, watch, cancel, job, queue or accounts (no argument at all starts the server)");
   }
 
   /** The client for --server, else $SCHED_URL, else the local default. */
@@ -122,8 +134,12 @@ public final class Cli implements Callable<Integer> {
     if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null) {
       throw new ParameterException(asking, from + ": '" + url + "' is not an http:// or https:// URL");
     }
+    if (retryFor < 0) {
+      throw new ParameterException(asking, "--retry-for: give 0 or more seconds");
+    }
     // the API's paths are absolute: a trailing slash would double them
-    return new SchedulerClient(url.replaceAll("/+$", ""));
+    return new SchedulerClient(url.replaceAll("/+$", ""), Credentials.find(token, env).token(),
+        Duration.ofSeconds(retryFor));
   }
 
   JobWatch watch(SchedulerClient client, CommandLine asking) {

@@ -29,8 +29,15 @@ final class SchedulerClient {
 
   static final String V1 = "/scheduler/v1";
 
-  /** A status and its body, for the callers that read an error answer themselves (submit's 400). */
-  record Answer(int status, String body) {
+  /**
+   * A status and its body, for the callers that read an error answer themselves (submit's 400);
+   * {@code attempts}: how many times it was sent (more than one after a retry).
+   */
+  record Answer(int status, String body, int attempts) {
+    Answer(int status, String body) {
+      this(status, body, 1);
+    }
+
     boolean ok() {
       return status / 100 == 2;
     }
@@ -49,6 +56,10 @@ final class SchedulerClient {
   private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(60);
 
   private final String server;
+  /** Sent as a bearer token when present. */
+  private final java.util.Optional<String> token;
+  /** How long a retried call goes on trying (a refused connection, a timeout, a 503). */
+  private final Duration retryFor;
   private final HttpClient http = HttpClient.newBuilder()
       // HTTP/1.1 from the start: an h2c upgrade offer is one more thing to go wrong for nothing
       .version(HttpClient.Version.HTTP_1_1)
@@ -56,7 +67,72 @@ final class SchedulerClient {
       .build();
 
   SchedulerClient(String server) {
+    this(server, java.util.Optional.empty(), Duration.ZERO);
+  }
+
+  SchedulerClient(String server, java.util.Optional<String> token, Duration retryFor) {
     this.server = server;
+    this.token = token;
+    this.retryFor = retryFor;
+  }
+
+  /**
+   * POSTs until the server answers something other than 503, or {@code retryFor} is over: a
+   * refused connection, a timeout and a 503 are tried again after 0.5, 1, 2, 4, then every 5 s
+   * (or the server's Retry-After, at most 5 s). {@code headers}: e.g. the Idempotency-Key that
+   * makes a repeated submit safe.
+   */
+  Answer postRetrying(String pathAndQuery, String json, String... headers) {
+    long deadline = System.nanoTime() + retryFor.toNanos();
+    long pauseMillis = 500;
+    for (int attempt = 1; ; attempt++) {
+      HttpRequest.Builder b = request(pathAndQuery).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8));
+      if (headers.length > 0) {
+        b.headers(headers);
+      }
+      long pause = pauseMillis;
+      try {
+        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 503 || System.nanoTime() >= deadline) {
+          return new Answer(r.statusCode(), r.body(), attempt);
+        }
+        pause = r.headers().firstValue("Retry-After").map(SchedulerClient::seconds)
+            .map(sec -> Math.min(5000L, Math.max(100L, sec * 1000))).orElse(pauseMillis);
+      } catch (IOException e) {
+        if (System.nanoTime() >= deadline) {
+          throw CliFailure.unreachable(server, why(e) + (attempt > 1 ? " (tried " + attempt + " times)" : ""));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw CliFailure.unreachable(server, "interrupted");
+      }
+      long left = (deadline - System.nanoTime()) / 1_000_000;
+      sleep(Math.max(0, Math.min(pause, left)));
+      pauseMillis = Math.min(5000, pauseMillis * 2);
+    }
+  }
+
+  private static long seconds(String retryAfter) {
+    try {
+      return Long.parseLong(retryAfter.trim());
+    } catch (NumberFormatException e) {
+      return 1;
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliFailure.unreachable("the scheduler", "interrupted");
+    }
+  }
+
+  /** The DELETE of the accounts API. */
+  Answer delete(String pathAndQuery) {
+    return send(request(pathAndQuery).DELETE());
   }
 
   String server() {
@@ -94,8 +170,10 @@ final class SchedulerClient {
         ? V1 + "/jobs/" + jobIds.get(0) + "/events"
         : V1 + "/events?job_ids=" + URLEncoder.encode(String.join(",", jobIds), StandardCharsets.UTF_8);
     // no request timeout: the stream lives as long as the jobs, and heartbeats keep it busy
-    HttpRequest request = HttpRequest.newBuilder(URI.create(server + path))
-        .header("Accept", "text/event-stream").GET().build();
+    HttpRequest.Builder events = HttpRequest.newBuilder(URI.create(server + path))
+        .header("Accept", "text/event-stream").GET();
+    token.ifPresent(t -> events.header("Authorization", "Bearer " + t));
+    HttpRequest request = events.build();
     HttpResponse<Stream<String>> r;
     try {
       r = http.send(request, HttpResponse.BodyHandlers.ofLines());
@@ -148,7 +226,9 @@ final class SchedulerClient {
   }
 
   private HttpRequest.Builder request(String pathAndQuery) {
-    return HttpRequest.newBuilder(URI.create(server + pathAndQuery)).timeout(ANSWER_TIMEOUT);
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + pathAndQuery)).timeout(ANSWER_TIMEOUT);
+    token.ifPresent(t -> b.header("Authorization", "Bearer " + t));
+    return b;
   }
 
   private Answer send(HttpRequest.Builder request) {

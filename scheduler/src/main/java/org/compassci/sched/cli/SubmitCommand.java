@@ -200,7 +200,9 @@ final class SubmitCommand implements Callable<Integer> {
       String body = batch.size() == 1 && f.jobs().size() == 1
           ? Json.write(batch.get(0)) : Json.write(Json.MAPPER.valueToTree(batch));
       try {
-        SchedulerClient.Answer a = client.post(SchedulerClient.V1 + "/jobs/submit", body);
+        // one key per request: its retries (a refused connection, a timeout, a 503) make no second job
+        SchedulerClient.Answer a = client.postRetrying(SchedulerClient.V1 + "/jobs/submit", body,
+            "Idempotency-Key", java.util.UUID.randomUUID().toString());
         if (a.status() == 400 && batch.size() > 1) {
           refusedJobs(f, a, sent, batch.size());
           return false;

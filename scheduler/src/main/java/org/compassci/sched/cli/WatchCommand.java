@@ -1,10 +1,16 @@
 package org.compassci.sched.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -19,17 +25,33 @@ final class WatchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
   @Mixin HelpOption help;
 
-  @Parameters(paramLabel = "ID", arity = "1..*", description = "job ids")
-  List<String> ids;
+  @Parameters(paramLabel = "ID", arity = "0..*", description = "job ids")
+  List<String> ids = new ArrayList<>();
 
-  @picocli.CommandLine.Option(names = "--ws",
+  @Option(names = "--submit-id", paramLabel = "SUBMIT_ID",
+      description = "every job of one run of lkp-tests' submit (the submit_id it printed)")
+  String submitId;
+
+  @Option(names = "--ws",
       description = "follow over the WebSocket /scheduler/v1/client instead of Server-Sent Events")
   boolean ws;
 
   @Override
   public Integer call() {
-    List<String> jobIds = ids.stream().map(id -> JobIds.check(id, spec.commandLine())).distinct().toList();
-    JobWatch watch = cli.watch(cli.client(spec.commandLine()), spec.commandLine());
-    return (ws ? watch.overSocket() : watch).follow(jobIds);
+    if (ids.isEmpty() && submitId == null) {
+      throw new ParameterException(spec.commandLine(), "give job ids, or --submit-id of a run");
+    }
+    List<String> jobIds = new ArrayList<>(ids.stream().map(id -> JobIds.check(id, spec.commandLine())).toList());
+    SchedulerClient client = cli.client(spec.commandLine());
+    if (submitId != null) {
+      JsonNode run = client.expectJson(client.get(SchedulerClient.V1 + "/jobs?submit_id="
+          + URLEncoder.encode(submitId, StandardCharsets.UTF_8)));
+      run.path("jobs").forEach(j -> jobIds.add(j.path("job_id").asText()));
+      if (jobIds.isEmpty()) {
+        throw CliFailure.refused("no job has submit_id " + submitId);
+      }
+    }
+    JobWatch watch = cli.watch(client, spec.commandLine());
+    return (ws ? watch.overSocket() : watch).follow(jobIds.stream().distinct().toList());
   }
 }

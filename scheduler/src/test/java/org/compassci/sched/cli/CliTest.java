@@ -80,11 +80,12 @@ class CliTest {
     Config config = ConfigFactory.parseMap(Map.of(
             "scheduler.host", "127.0.0.1", "scheduler.port", 0,
             "scheduler.data-dir", dir.resolve("data").toString(),
+            "scheduler.admin-token", ADMIN,
             "scheduler.extract.results-dir", dir.resolve("results").toString()))
         .withFallback(ConfigFactory.load());
     server = SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
         .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    http = new HttpCalls("127.0.0.1", server.address().getPort());
+    http = new HttpCalls("127.0.0.1", server.address().getPort()).withToken(ADMIN);
     url = "http://127.0.0.1:" + server.address().getPort();
   }
 
@@ -108,15 +109,18 @@ class CliTest {
     return new Run(code, out.toString(), err.toString());
   }
 
-  /** The command against the test's server, as a user with SCHED_URL set would type it. */
+  /** The admin's token, given to the command line as SCHED_TOKEN. */
+  static final String ADMIN = org.compassci.sched.TestServerAccess.ADMIN_TOKEN;
+
+  /** The command against the test's server, as a user with SCHED_URL and SCHED_TOKEN set would type it. */
   private static Run cli(String... args) {
-    return run(Map.of("SCHED_URL", url), "", args);
+    return run(Map.of("SCHED_URL", url, "SCHED_TOKEN", ADMIN), "", args);
   }
 
   private static Background inBackground(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cl = commandLine(Map.of("SCHED_URL", url), "", out, err);
+    CommandLine cl = commandLine(Map.of("SCHED_URL", url, "SCHED_TOKEN", ADMIN), "", out, err);
     CompletableFuture<Run> done = CompletableFuture.supplyAsync(
         () -> new Run(cl.execute(args), out.toString(), err.toString()));
     return new Background(done, out, err);
@@ -370,7 +374,7 @@ class CliTest {
   @Test
   void submitReadsStdinAndTheServerWinsOverSchedUrlWithServerOption() throws Exception {
     int closed = closedPort();
-    Run r = run(Map.of("SCHED_URL", "http://127.0.0.1:" + closed), "suite: stdin\ntestbox: dc-8g\n",
+    Run r = run(Map.of("SCHED_URL", "http://127.0.0.1:" + closed, "SCHED_TOKEN", ADMIN), "suite: stdin\ntestbox: dc-8g\n",
         "submit", "--server", url + "/", "-");
     assertEquals(0, r.code(), r.err());
     assertEquals("stdin", job(submittedIds(r.out()).get(0)).path("suite").asText());
@@ -429,6 +433,83 @@ class CliTest {
     assertEquals("", badSetting.out(), "nothing was submitted");
   }
 
+  /**
+   * The server stores the jobs and answers, the answer is lost on its way: the client retries
+   * with the same Idempotency-Key and gets the first answer; the jobs are there once.
+   */
+  @Test
+  void aSubmitWhoseAnswerIsLostIsRetriedAndMakesItsJobsOnce() throws Exception {
+    String group = group();
+    Path file = dir.resolve("lost-answer.yaml");
+    // a machine group of its own (hw): no other test's box takes these
+    Files.writeString(file, "suite: hackbench\ntestbox: " + group + "\nnr_threads: [1, 2]\n");
+    try (org.compassci.sched.fixtures.TcpProxy proxy = new org.compassci.sched.fixtures.TcpProxy(server.address().getPort())) {
+      proxy.dropNextAnswers(1);
+      Run r = run(Map.of("SCHED_TOKEN", ADMIN), "", "submit", "--server", "http://127.0.0.1:" + proxy.port(),
+          file.toString());
+      assertEquals(0, r.code(), r.err());
+      assertEquals(2, submittedIds(r.out()).size(), r.out());
+    }
+    assertEquals(2, http.get(V1 + "/dashboard/jobs/pending?group_by=tbox_group").json().path("groups")
+        .path(group).asInt(), "stored once");
+  }
+
+  @Test
+  void aCancelWhoseAnswerIsLostIsRetriedAndSaysCancelled() throws Exception {
+    String id = submit(group(), "alice");
+    try (org.compassci.sched.fixtures.TcpProxy proxy = new org.compassci.sched.fixtures.TcpProxy(server.address().getPort())) {
+      proxy.dropNextAnswers(1);
+      Run r = run(Map.of("SCHED_TOKEN", ADMIN), "", "cancel", "--server", "http://127.0.0.1:" + proxy.port(), id);
+      assertEquals(0, r.code(), r.err());
+      assertEquals("cancelled " + id + "\n", r.out());
+    }
+  }
+
+  @Test
+  void theTokenComesFromCompassCisAccountYaml() throws Exception {
+    Path home = dir.resolve("home-" + System.nanoTime());
+    Path defaults = Files.createDirectories(home.resolve(".config/compass-ci/defaults"));
+    Answer made = http.post(V1 + "/accounts", "{\"name\":\"cci-" + GROUPS.incrementAndGet()
+        + "\",\"email\":\"u@example.org\"}");
+    assertEquals(201, made.status(), made.body());
+    String account = made.json().path("name").asText();
+    Files.writeString(defaults.resolve("account.yaml"), "my_email: u@example.org\nmy_name: U\nmy_account: "
+        + account + "\nmy_token: " + made.json().path("token").asText() + "\n");
+    Path file = dir.resolve("cci-job.yaml");
+    String group = group();
+    Files.writeString(file, "suite: hackbench\ntestbox: " + group + "\n");
+    Run r = run(Map.of("SCHED_URL", url, "HOME", home.toString()), "", "submit", file.toString());
+    assertEquals(0, r.code(), r.err());
+    assertEquals(account, job(submittedIds(r.out()).get(0)).path("my_account").asText(), "the token's account");
+    Run none = run(Map.of("SCHED_URL", url, "HOME", dir.resolve("nohome").toString()), "", "submit", file.toString());
+    assertEquals(4, none.code());
+    assertTrue(none.err().contains("(HTTP 401)"), none.err());
+  }
+
+  @Test
+  void accountsAreManagedFromTheCommandLine() throws Exception {
+    String name = "cli-user-" + GROUPS.incrementAndGet();
+    Run added = cli("accounts", "add", name, "--email", name + "@example.org");
+    assertEquals(0, added.code(), added.err());
+    assertTrue(added.out().startsWith("my_account: " + name + "\nmy_email: " + name + "@example.org\nmy_token: sched_"),
+        added.out());
+    assertTrue(added.err().contains("shown this once"), added.err());
+    String token = added.out().lines().filter(l -> l.startsWith("my_token: ")).findFirst().orElseThrow().substring(10);
+    Run list = cli("accounts", "list");
+    assertEquals(0, list.code(), list.err());
+    assertTrue(list.out().startsWith("NAME"), list.out());
+    assertTrue(list.out().contains(name + " ") && !list.out().contains(token), list.out());
+    Run asUser = run(Map.of("SCHED_URL", url, "SCHED_TOKEN", token), "", "accounts", "list");
+    assertEquals(4, asUser.code());
+    assertTrue(asUser.err().contains("is not an admin (HTTP 403)"), asUser.err());
+    Run rotated = cli("accounts", "rotate", name);
+    assertEquals(0, rotated.code(), rotated.err());
+    assertFalse(rotated.out().contains(token));
+    assertEquals("removed " + name + "\n", cli("accounts", "remove", name).out());
+    assertEquals(4, cli("accounts", "remove", name).code());
+    assertEquals(2, cli("accounts", "add", "x").code(), "--email is required");
+  }
+
   @Test
   void anUnreachableServerIsExit3InOneLine() throws Exception {
     int closed = closedPort();
@@ -437,7 +518,8 @@ class CliTest {
     String server = "http://127.0.0.1:" + closed;
     for (String[] args : List.of(new String[] {"queue"}, new String[] {"job", "1"},
         new String[] {"cancel", "1"}, new String[] {"watch", "1", "2"}, new String[] {"submit", good.toString()})) {
-      Run r = run(Map.of(), "", concat(new String[] {"--server", server}, args));
+      // --retry-for 0: submit and cancel give up at once (they retry for 60 s by default)
+      Run r = run(Map.of(), "", concat(new String[] {"--server", server, "--retry-for", "0"}, args));
       assertEquals(3, r.code(), String.join(" ", args) + ": " + r.err());
       assertEquals("scheduler: cannot reach " + server + ": connection refused\n", r.err(), String.join(" ", args));
     }
@@ -593,6 +675,28 @@ class CliTest {
     Run unknown = cli("watch", "--ws", "42", id);
     assertEquals(4, unknown.code(), unknown.err());
     assertTrue(unknown.err().startsWith("scheduler: job 42"), unknown.err());
+  }
+
+  @Test
+  void watchFollowsEveryJobOfALkpTestsRunBySubmitId() throws Exception {
+    String group = group();
+    String run = "run-" + group;
+    List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Answer a = http.post("/submit_job", "{\"suite\":\"hackbench\",\"testbox\":\"" + group + "\",\"nr\":" + i
+          + ",\"submit_id\":\"" + run + "\"}");
+      assertEquals(200, a.status(), a.body());
+      ids.add(a.json().get(0).path("job_id").asText());
+    }
+    for (String id : ids) {
+      assertEquals(200, http.post(V1 + "/jobs/" + id + "/cancel", "").status());
+    }
+    Run r = cli("watch", "--submit-id", run);
+    for (String id : ids) {
+      assertTrue(r.out().contains(id + " ended in"), r.out() + r.err());
+    }
+    assertEquals(4, cli("watch", "--submit-id", "no-such-run").code());
+    assertEquals(2, cli("watch").code());
   }
 
   @Test

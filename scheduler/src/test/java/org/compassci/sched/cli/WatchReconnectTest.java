@@ -31,6 +31,7 @@ class WatchReconnectTest {
     Config config = ConfigFactory.parseMap(Map.of(
             "scheduler.host", "127.0.0.1", "scheduler.port", port,
             "scheduler.data-dir", dir.resolve("data").toString(),
+            "scheduler.admin-token", org.compassci.sched.TestServerAccess.ADMIN_TOKEN,
             "scheduler.extract.results-dir", dir.resolve("results").toString()))
         .withFallback(ConfigFactory.load());
     return SchedulerApp.start(config, SchedulerSettings.fromConfig(config))
@@ -45,7 +46,7 @@ class WatchReconnectTest {
   void aWatchReconnectsAfterTheServerRestarts() throws Exception {
     SchedulerApp.Running server = start(0);
     int port = server.address().getPort();
-    HttpCalls http = new HttpCalls("127.0.0.1", port);
+    HttpCalls http = new HttpCalls("127.0.0.1", port).withToken(org.compassci.sched.TestServerAccess.ADMIN_TOKEN);
     Answer submitted = http.post(V1 + "/jobs/submit", "{\"suite\":\"hackbench\",\"testbox\":\"dc-8g\"}");
     ok(submitted);
     String id = submitted.json().get(0).path("job_id").asText();

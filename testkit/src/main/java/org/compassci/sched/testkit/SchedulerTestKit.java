@@ -211,6 +211,9 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     kit.put("scheduler.extract.results-dir", root.resolve("results").toString());
     kit.put("scheduler.redis-url", "");
     kit.put("scheduler.admin-token", "");
+    // a scheduler inside one test JVM, on loopback: anyone may submit, as in a private lab
+    // (a test of accounts sets scheduler.auth.mode=tokens through the builder's settings)
+    kit.put("scheduler.auth.mode", "open");
     kit.put("scheduler.jdbc-url", "");
     // the test ends the kit; a JVM exiting with one still open just drops it
     kit.put("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off");

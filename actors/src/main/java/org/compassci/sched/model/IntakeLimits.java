@@ -1,0 +1,125 @@
+package org.compassci.sched.model;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.yaml.snakeyaml.LoaderOptions;
+
+/**
+ * How large a submitted document may be, beyond the body's byte limit: how deep it nests, how
+ * long one string or number is, how many fields one job has. Past any of them the answer is 413
+ * ({@link TooLargeException}) naming the setting. The parsers enforce the first three as they
+ * read (Jackson's {@link StreamReadConstraints}), so a hostile document is refused before it is
+ * built in memory.
+ */
+public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLength, int maxFieldsPerJob) {
+
+  public IntakeLimits {
+    if (maxDepth < 2 || maxStringLength < 1 || maxNumberLength < 1 || maxFieldsPerJob < 1) {
+      throw new IllegalArgumentException("intake limits must be positive (depth at least 2)");
+    }
+  }
+
+  /** What conf/application.conf ships. */
+  public static IntakeLimits defaults() {
+    return new IntakeLimits(64, 1 << 20, 100, 10_000);
+  }
+
+  private record Mappers(ObjectMapper json, YAMLMapper yaml) {}
+
+  /** One pair of configured mappers per set of limits: a server has one, tests a few. */
+  private static final Map<IntakeLimits, Mappers> MAPPERS = new ConcurrentHashMap<>();
+
+  private Mappers mappers() {
+    return MAPPERS.computeIfAbsent(this, l -> {
+      StreamReadConstraints c = StreamReadConstraints.builder()
+          .maxNestingDepth(l.maxDepth)
+          .maxStringLength(l.maxStringLength)
+          .maxNameLength(Math.min(l.maxStringLength, 50_000))
+          .maxNumberLength(l.maxNumberLength)
+          .build();
+      ObjectMapper json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(c).build())
+          // as the shared mapper reads: exact big numbers, nothing after the document
+          .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .build();
+      LoaderOptions loader = new LoaderOptions();
+      loader.setNestingDepthLimit(l.maxDepth);
+      loader.setMaxAliasesForCollections(0);
+      YAMLMapper yaml = YAMLMapper.builder(YAMLFactory.builder().loaderOptions(loader)
+              .streamReadConstraints(c).build())
+          // duplicate keys would otherwise keep the last value without a word
+          .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+          .build();
+      return new Mappers(json, yaml);
+    });
+  }
+
+  /** The YAML mapper these limits read job files with. */
+  public YAMLMapper yaml() {
+    return mappers().yaml();
+  }
+
+  /**
+   * A JSON document read within these limits.
+   *
+   * @throws TooLargeException past a limit
+   * @throws IllegalArgumentException for anything else that is not JSON ("malformed JSON: ...")
+   */
+  public JsonNode parseJson(byte[] bytes) {
+    try {
+      return mappers().json().readTree(bytes);
+    } catch (StreamConstraintsException e) {
+      throw tooLarge(e);
+    } catch (IOException e) {
+      String why = e instanceof JsonProcessingException p ? p.getOriginalMessage() : e.getMessage();
+      throw new IllegalArgumentException("malformed JSON: " + why, e);
+    }
+  }
+
+  /** Names the setting a parser's constraint stands for. */
+  TooLargeException tooLarge(StreamConstraintsException e) {
+    String m = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+    String setting = m.contains("nesting depth") || m.contains("Nesting depth")
+        ? "nests deeper than the " + maxDepth + " levels of scheduler.submit.max-depth"
+        : m.contains("Number value length") || m.contains("number")
+            ? "has a number longer than the " + maxNumberLength + " digits of scheduler.submit.max-number-length"
+            : "has a string longer than the " + maxStringLength + " characters of scheduler.submit.max-string-length";
+    return new TooLargeException("the document " + setting);
+  }
+
+  /** Refuses a job with more fields, at any depth, than {@link #maxFieldsPerJob}. */
+  public void checkFields(JsonNode job, String which) {
+    int n = fields(job, maxFieldsPerJob + 1);
+    if (n > maxFieldsPerJob) {
+      throw new TooLargeException(which + " has more than the " + maxFieldsPerJob
+          + " fields of scheduler.submit.max-fields-per-job");
+    }
+  }
+
+  /** Fields of {@code node} at any depth, counting no further than {@code stop}. */
+  private static int fields(JsonNode node, int stop) {
+    int n = 0;
+    if (node.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext() && n < stop; ) {
+        n += 1 + fields(it.next().getValue(), stop - n);
+      }
+    } else if (node.isArray()) {
+      for (Iterator<JsonNode> it = node.elements(); it.hasNext() && n < stop; ) {
+        n += fields(it.next(), stop - n);
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,165 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.auth.AccountBook;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
+import org.compassci.sched.persistence.Account;
+import org.compassci.sched.persistence.JdbcJobStore;
+import org.compassci.sched.persistence.SubmitKey;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The accounts actor over the real embedded store; the idempotency actor against probes. */
+class AccountsAndIdempotencyActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+  static final Duration WAIT = Duration.ofSeconds(10);
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
+  @TempDir Path dir;
+
+  @Test
+  void accountsAreStoredThenPublishedAndATokenLeavesOnlyInItsAnswer() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      AccountBook book = new AccountBook();
+      ActorRef<AccountsActor.Command> accounts = actors.spawn(
+          AccountsActor.create(store, book, Duration.ZERO, Clock.systemUTC()));
+      TestProbe<AccountsActor.Answer> probe = testKit.createTestProbe();
+
+      accounts.tell(new AccountsActor.Add("alice", "alice@example.org", "Alice", Account.USER, probe.getRef()));
+      AccountsActor.Answer made = probe.receiveMessage(WAIT);
+      assertEquals(Outcome.Status.OK, made.status(), made.message());
+      String token = made.token().orElseThrow();
+      assertEquals("alice", book.byToken(token).orElseThrow().name(), "published once stored");
+      assertEquals(List.of("alice"), store.accounts().stream().map(Account::name).toList());
+
+      accounts.tell(new AccountsActor.Add("alice", "", "", Account.USER, probe.getRef()));
+      assertEquals(Outcome.Status.CONFLICT, probe.receiveMessage(WAIT).status());
+      accounts.tell(new AccountsActor.Add("bad/name", "", "", Account.USER, probe.getRef()));
+      assertEquals(Outcome.Status.INVALID, probe.receiveMessage(WAIT).status());
+      accounts.tell(new AccountsActor.Add("eve", "", "", "root", probe.getRef()));
+      assertEquals(Outcome.Status.INVALID, probe.receiveMessage(WAIT).status());
+
+      accounts.tell(new AccountsActor.Rotate("alice", probe.getRef()));
+      AccountsActor.Answer rotated = probe.receiveMessage(WAIT);
+      String fresh = rotated.token().orElseThrow();
+      assertTrue(book.byToken(token).isEmpty(), "the old token stops at once");
+      assertEquals("alice", book.byToken(fresh).orElseThrow().name());
+      accounts.tell(new AccountsActor.Rotate("nobody", probe.getRef()));
+      assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage(WAIT).status());
+
+      accounts.tell(new AccountsActor.Remove("alice", probe.getRef()));
+      AccountsActor.Answer removed = probe.receiveMessage(WAIT);
+      assertEquals(Outcome.Status.OK, removed.status());
+      assertTrue(removed.token().isEmpty());
+      assertTrue(book.byToken(fresh).isEmpty());
+      assertEquals(List.of(), store.accounts());
+
+      // a restarted actor reads them back from the store
+      accounts.tell(new AccountsActor.Add("bob", "", "", Account.ADMIN, probe.getRef()));
+      String bob = probe.receiveMessage(WAIT).token().orElseThrow();
+      AccountBook other = new AccountBook();
+      actors.spawn(AccountsActor.create(store, other, Duration.ZERO, Clock.systemUTC()));
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      stats.awaitAssert(WAIT, () -> {
+        assertTrue(other.byToken(bob).orElseThrow().admin());
+        return null;
+      });
+    }
+  }
+
+  private static List<JobIntake.Draft> drafts() {
+    return List.of(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"my_account\":\"alice\"}")));
+  }
+
+  private static MatcherActor.SubmitResult stored(long id) {
+    return new MatcherActor.SubmitResult(List.of(new MatcherActor.Submitted(id, "/result/s/" + id)), Optional.empty());
+  }
+
+  @Test
+  void aKeyGoesToTheMatcherOnceAndEveryRepeatGetsItsAnswer() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+    ActorRef<IdempotencyActor.Command> once = actors.spawn(
+        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC()));
+    TestProbe<IdempotencyActor.Result> first = testKit.createTestProbe();
+    TestProbe<IdempotencyActor.Result> repeat = testKit.createTestProbe();
+
+    once.tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, first.getRef()));
+    PersistenceActor.FindSubmitKey look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    assertEquals("alice", look.account());
+    // a repeat while the first is looked up waits for it: nothing more goes out
+    once.tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, repeat.getRef()));
+    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "k", Optional.empty(), Optional.empty()));
+    MatcherActor.SubmitAs asked = matcher.expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
+    assertEquals(new MatcherActor.Once("alice", "k", "d1"), asked.once().orElseThrow());
+    store.expectNoMessage(Duration.ofMillis(100));
+    asked.replyTo().tell(stored(42));
+    assertEquals(42, ((IdempotencyActor.Fresh) first.receiveMessage(WAIT)).result().jobs().get(0).id());
+    assertEquals(42, ((IdempotencyActor.Fresh) repeat.receiveMessage(WAIT)).result().jobs().get(0).id());
+
+    // later repeats: from memory, no store, no matcher
+    once.tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, repeat.getRef()));
+    IdempotencyActor.Replayed again = assertInstanceOf(IdempotencyActor.Replayed.class, repeat.receiveMessage(WAIT));
+    assertTrue(again.answer().contains("\"job_id\":\"42\""), again.answer());
+    once.tell(new IdempotencyActor.Submit("alice", "k", "other body", drafts(), 100, repeat.getRef()));
+    assertInstanceOf(IdempotencyActor.Mismatch.class, repeat.receiveMessage(WAIT));
+    matcher.expectNoMessage(Duration.ofMillis(100));
+    store.expectNoMessage(Duration.ofMillis(1));
+  }
+
+  @Test
+  void aKeyTheStoreKeptIsAnsweredFromItAndAFailedSubmitMayBeRetried() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+    ActorRef<IdempotencyActor.Command> once = actors.spawn(
+        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC()));
+    TestProbe<IdempotencyActor.Result> client = testKit.createTestProbe();
+
+    // after a crash the key is only in the store
+    once.tell(new IdempotencyActor.Submit("alice", "crashed", "d", drafts(), 100, client.getRef()));
+    PersistenceActor.FindSubmitKey look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "crashed", Optional.of(new SubmitKey(
+        "alice", "crashed", "d", System.currentTimeMillis(), List.of(7L), "[{\"job_id\":\"7\"}]")), Optional.empty()));
+    assertEquals("[{\"job_id\":\"7\"}]", ((IdempotencyActor.Replayed) client.receiveMessage(WAIT)).answer());
+    matcher.expectNoMessage(Duration.ofMillis(100));
+
+    // a key past its time in the store is a new submit
+    once.tell(new IdempotencyActor.Submit("alice", "old", "d", drafts(), 100, client.getRef()));
+    look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "old", Optional.of(new SubmitKey(
+        "alice", "old", "d", 0L, List.of(8L), "[]")), Optional.empty()));
+    MatcherActor.SubmitAs asked = matcher.expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
+
+    // the store could not take it: not remembered, the next try goes on afresh
+    asked.replyTo().tell(new MatcherActor.SubmitResult(List.of(), Optional.of("store away")));
+    assertTrue(((IdempotencyActor.Fresh) client.receiveMessage(WAIT)).result().error().isPresent());
+    once.tell(new IdempotencyActor.Submit("alice", "old", "d", drafts(), 100, client.getRef()));
+    look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "old", Optional.empty(), Optional.of("away")));
+    assertInstanceOf(IdempotencyActor.Unavailable.class, client.receiveMessage(WAIT));
+    assertFalse(client.getRef().path().name().isEmpty());
+  }
+}

@@ -1,0 +1,261 @@
+package org.compassci.sched.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
+import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.compassci.sched.actors.AccountsActor;
+import org.compassci.sched.actors.IdempotencyActor;
+import org.compassci.sched.auth.AccountBook;
+import org.compassci.sched.auth.AccountRules;
+import org.compassci.sched.auth.Caller;
+import org.compassci.sched.config.AccessSettings;
+import org.compassci.sched.persistence.Account;
+
+/**
+ * Who may call what, at the HTTP edge. Tokens are checked against the {@link AccountBook}, which
+ * the accounts actor keeps current: no actor is asked per request.
+ *
+ * <ul>
+ *   <li>401 with {@code WWW-Authenticate} when credentials are missing or wrong, 403 when they
+ *       are right but do not allow the call;
+ *   <li>{@code tokens} mode: submit and cancel need an account, management an admin; reads are
+ *       open unless {@code private-reads};
+ *   <li>{@code open} mode: anyone may submit and cancel; management answers an admin's token,
+ *       or loopback callers.
+ * </ul>
+ */
+public final class Auth extends AllDirectives {
+
+  static final String REALM = "scheduler";
+
+  private final AccessSettings access;
+  private final AccountBook book;
+  private final ActorRef<AccountsActor.Command> accounts;
+  private final ActorRef<IdempotencyActor.Command> submits;
+
+  public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
+      ActorRef<IdempotencyActor.Command> submits) {
+    this.access = access;
+    this.book = book;
+    this.accounts = accounts;
+    this.submits = submits;
+  }
+
+  /**
+   * Open mode with only {@code adminToken}'s holder as an admin: how the routes behaved before
+   * accounts, for callers that wire no accounts actor.
+   */
+  public static Auth legacy(Optional<String> adminToken) {
+    AccountBook book = new AccountBook();
+    adminToken.ifPresent(t -> book.publish(List.of(new Account("admin", "", "", Account.ADMIN, 0,
+        org.compassci.sched.auth.AccountTokens.digest(t)))));
+    AccessSettings d = AccessSettings.defaults();
+    return new Auth(new AccessSettings(true, false, true, d.accountsRefresh(), d.maxQueued(), d.idempotencyTtl(),
+        d.maxQueryParams()), book, null, null);
+  }
+
+  public AccessSettings access() {
+    return access;
+  }
+
+  public AccountBook book() {
+    return book;
+  }
+
+  public boolean open() {
+    return access.open();
+  }
+
+  ActorRef<AccountsActor.Command> accounts() {
+    return accounts;
+  }
+
+  ActorRef<IdempotencyActor.Command> submits() {
+    return submits;
+  }
+
+  /** The token of {@code Authorization: Bearer <token>}, if the request has one. */
+  static Optional<String> bearer(HttpRequest request) {
+    return request.getHeader("Authorization").map(h -> h.value().trim())
+        .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
+        .map(v -> v.substring(7).trim())
+        .filter(v -> !v.isEmpty());
+  }
+
+
+  /** Who shows this request's bearer token: empty without one; a refusal (401) for a wrong one. */
+  Optional<Result> caller(HttpRequest request) {
+    Optional<String> token = bearer(request);
+    if (token.isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<Account> a = book.byToken(token.get());
+    return Optional.of(a.isPresent() ? Result.ok(Caller.of(a.get()))
+        : Result.denied(401, "the bearer token is not valid (unknown, rotated or removed)"));
+  }
+
+  /**
+   * A caller, or why the request is refused: 401 or 403 and a message. {@code perJob}: every
+   * job showed its own my_account and my_token (Compass-CI's way), so each job's owner is
+   * already proven and {@link #claimOwnership} has nothing to check.
+   */
+  record Result(Caller caller, int status, String message, boolean perJob) {
+    static Result ok(Caller c) {
+      return new Result(c, 200, "", false);
+    }
+
+    static Result denied(int status, String message) {
+      return new Result(null, status, message, false);
+    }
+
+    boolean ok() {
+      return caller != null;
+    }
+  }
+
+  /** Management, accounts and weights: an admin's token; in open mode also loopback callers. */
+  public Route admin(Supplier<Route> inner) {
+    return extractRequest(request -> extractClientIP(ip -> {
+      Optional<Result> who = caller(request);
+      boolean loopback = ip.getAddress().map(InetAddress::isLoopbackAddress).orElse(false);
+      if (who.isEmpty()) {
+        return open() && loopback ? inner.get()
+            : deny(401, open() ? "management needs an admin's bearer token, or a call from this machine"
+                : "management needs an admin's bearer token (Authorization: Bearer ...)");
+      }
+      Result r = who.get();
+      if (!r.ok()) {
+        return deny(r.status(), r.message());
+      }
+      return r.caller().admin() ? inner.get()
+          : deny(403, "account " + r.caller().account() + " is not an admin");
+    }));
+  }
+
+  /** A call an account makes (cancel, terminate): in open mode, anyone. */
+  public Route account(Function<Caller, Route> inner) {
+    return extractRequest(request -> {
+      Optional<Result> who = caller(request);
+      if (who.isEmpty()) {
+        return open() ? inner.apply(Caller.ANYONE)
+            : deny(401, "this call needs an account's bearer token (Authorization: Bearer ...)");
+      }
+      Result r = who.get();
+      return r.ok() ? inner.apply(r.caller()) : deny(r.status(), r.message());
+    });
+  }
+
+  /** Reads: anyone, unless scheduler.auth.private-reads is on; then any account. */
+  public Route read(Supplier<Route> inner) {
+    if (!access.privateReads()) {
+      return inner.get();
+    }
+    return extractRequest(request -> {
+      Optional<Result> who = caller(request);
+      if (who.isEmpty()) {
+        return deny(401, "reads need an account's bearer token here (scheduler.auth.private-reads)");
+      }
+      return who.get().ok() ? inner.get() : deny(who.get().status(), who.get().message());
+    });
+  }
+
+  /** A JSON refusal ({@code {"error":...}}); 401 carries the challenge. */
+  Route deny(int status, String message) {
+    return complete(denied(status, message));
+  }
+
+  static HttpResponse denied(int status, String message) {
+    return challenge(Responses.error(StatusCodes.get(status), message), status);
+  }
+
+  /** Adds {@code WWW-Authenticate: Bearer realm="scheduler"} to a 401. */
+  static HttpResponse challenge(HttpResponse r, int status) {
+    return status == 401
+        ? r.addHeader(WWWAuthenticate.create(HttpChallenge.create("Bearer", REALM))) : r;
+  }
+
+  /**
+   * Who submits: the bearer token's account, or Compass-CI's way, {@code my_account} with
+   * {@code my_token} (and {@code my_email}, when given, must be the account's) in every job. In
+   * open mode, anyone; a bearer token still names the account.
+   */
+  Result submitter(HttpRequest request, List<? extends JsonNode> jobs) {
+    Optional<Result> who = caller(request);
+    if (who.isPresent()) {
+      return who.get();
+    }
+    if (open()) {
+      return Result.ok(Caller.ANYONE);
+    }
+    Caller first = null;
+    for (JsonNode job : jobs) {
+      String account = text(job, "my_account");
+      String token = text(job, "my_token");
+      if (account.isEmpty() || token.isEmpty()) {
+        return Result.denied(401, "no credentials: send Authorization: Bearer <token>, or my_account and "
+            + "my_token (as in ~/.config/compass-ci/defaults/account.yaml) in every job");
+      }
+      Optional<Account> a = book.verify(account, token);
+      if (a.isEmpty() || !AccountRules.emailMatches(a.get(), text(job, "my_email"))) {
+        return Result.denied(401, "Failed to verify the account: my_account, my_token and my_email do not "
+            + "match an account of this scheduler");
+      }
+      if (first == null) {
+        first = Caller.of(a.get());
+      }
+    }
+    return first == null ? Result.ok(Caller.ANYONE) : new Result(first, 200, "", true);
+  }
+
+  /**
+   * Sets each job's owner: a job without {@code my_account} belongs to the caller. Returns why a
+   * job may not be submitted by the caller (another account's, and the caller is no admin).
+   */
+  Optional<String> claimOwnership(Result who, List<? extends JsonNode> jobs) {
+    if (who.perJob()) {
+      // Compass-CI credentials: each job's owner proved itself in submitter()
+      return Optional.empty();
+    }
+    Caller caller = who.caller();
+    for (JsonNode job : jobs) {
+      String owner = text(job, "my_account");
+      if (owner.isEmpty() && caller.authenticated() && job instanceof ObjectNode o) {
+        o.put("my_account", caller.account());
+      } else if (!open() && !AccountRules.maySubmitAs(caller, owner)) {
+        return Optional.of("account " + caller.account() + " may not submit jobs of my_account "
+            + AccountRules.printable(owner) + " (only an admin may)");
+      }
+    }
+    return Optional.empty();
+  }
+
+  static String text(JsonNode job, String field) {
+    JsonNode v = job.get(field);
+    return v == null || v.isNull() || v.isContainerNode() ? "" : v.asText().trim();
+  }
+
+  /** An account's public face: never its token digest. */
+  static ObjectNode view(Account a) {
+    ObjectNode o = org.compassci.sched.model.Json.object().put("name", a.name()).put("email", a.email())
+        .put("display_name", a.displayName()).put("role", a.role())
+        .put("created", java.time.Instant.ofEpochMilli(a.createdMillis()).toString());
+    return o;
+  }
+
+  static Map<String, String> none() {
+    return Map.of();
+  }
+}

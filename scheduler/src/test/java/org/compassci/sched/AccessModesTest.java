@@ -1,0 +1,78 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The two other ways to run: reads that need a token, and the open mode of a private lab. */
+class AccessModesTest {
+
+  static final String V1 = "/scheduler/v1";
+
+  @TempDir Path dir;
+
+  @Test
+  void privateReadsNeedAnAccountsTokenForEveryRead() throws Exception {
+    try (TestServer s = TestServer.start(dir, Map.of("scheduler.auth.private-reads", "on"))) {
+      HttpCalls user = s.anonymous.withToken(s.addAccount("reader", "user"));
+      HttpCalls forger = s.anonymous.withToken("sched_forged-forged-forged-forged-forged-forged");
+      String id = user.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"pr\"}").json().get(0)
+          .path("job_id").asText();
+      List<String> reads = List.of(V1 + "/jobs/" + id, V1 + "/jobs?submit_id=x", V1 + "/dashboard/jobs/pending",
+          V1 + "/dashboard/jobs/running", V1 + "/dashboard/hosts", V1 + "/dashboard/stats", V1 + "/dashboard/summary",
+          V1 + "/hosts/nobody", "/metrics");
+      for (String path : reads) {
+        Answer none = s.anonymous.get(path);
+        assertEquals(401, none.status(), path);
+        assertTrue(none.raw().headers().firstValue("WWW-Authenticate").isPresent(), path);
+        assertEquals(401, forger.get(path).status(), path + " with a forged token");
+        int ok = user.get(path).status();
+        assertTrue(ok == 200 || (path.endsWith("/nobody") && ok == 404), path + " with a token: " + ok);
+      }
+      String wait = "{\"wait_on\":{\"" + id + "\":{\"job_stage\":\"submit\"}}}";
+      assertEquals(401, s.anonymous.post(V1 + "/jobs/wait", wait).status());
+      assertEquals(200, user.post(V1 + "/jobs/wait", wait).status());
+      assertEquals(401, s.anonymous.get(V1 + "/jobs/" + id + "/events").status());
+      // the event streams with a token: their head says 200 and an event stream
+      for (String stream : List.of(V1 + "/jobs/" + id + "/events", V1 + "/events?job_ids=" + id,
+          V1 + "/dashboard/events")) {
+        org.compassci.sched.fixtures.SocketHttp.Reply head = org.compassci.sched.fixtures.SocketHttp.exchange(
+            s.port(), ("GET " + stream + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + user.token()
+                + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII), 10_000, true);
+        assertEquals(200, head.status(), stream + ": " + head.head());
+        assertTrue(head.header("Content-Type").startsWith("text/event-stream"), head.head());
+        assertEquals(401, forger.get(stream).status(), stream);
+      }
+      // what a box or a probe needs stays open; the page itself asks for the token
+      assertEquals(200, s.anonymous.get(V1 + "/health").status());
+      assertEquals(204, s.anonymous.get(V1 + "/jobs/dispatch?hostname=nobody").status());
+      Answer page = s.anonymous.get("/dashboard");
+      assertEquals(200, page.status());
+      assertTrue(s.anonymous.get("/dashboard/app.js").body().contains("sessionStorage"));
+    }
+  }
+
+  @Test
+  void openModeLetsAnyoneSubmitAndCancelButManagementStaysWithAdminsAndLoopback() throws Exception {
+    try (TestServer s = TestServer.start(dir, Map.of("scheduler.auth.mode", "open"))) {
+      HttpCalls anyone = s.anonymous;
+      Answer submitted = anyone.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"open\",\"my_account\":\"x\"}");
+      assertEquals(200, submitted.status(), submitted.body());
+      String id = submitted.json().get(0).path("job_id").asText();
+      assertEquals(200, anyone.post(V1 + "/jobs/" + id + "/cancel", "").status());
+      // this test calls from loopback: management answers it, as before accounts
+      assertEquals(200, anyone.get(V1 + "/manage/actors").status());
+      HttpCalls user = anyone.withToken(s.addAccount("u", "user"));
+      assertEquals(403, user.get(V1 + "/manage/actors").status(), "a user's token is no admin's");
+      assertEquals(401, anyone.withToken("sched_wrong-wrong-wrong-wrong-wrong-wrong-wrong").post(V1 + "/jobs/submit",
+          "{\"suite\":\"s\",\"testbox\":\"open\"}").status(), "a wrong token is still refused");
+    }
+  }
+}

@@ -1,0 +1,155 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import org.compassci.sched.fixtures.HttpCalls;
+import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.compassci.sched.fixtures.SocketHttp;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Every size limit of the intake answers 413 (the body and what is in it) or 431 (the request's
+ * head: its line, headers and query parameters), each with a reason naming the limit, and stores
+ * nothing. The limits are set low here so that each is reached cheaply.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class IntakeLimitsTest {
+
+  static final String V1 = "/scheduler/v1";
+
+  Path dir;
+  TestServer server;
+  HttpCalls http;
+
+  @BeforeAll
+  void start() throws Exception {
+    dir = java.nio.file.Files.createTempDirectory("limits-test");
+    server = TestServer.start(dir, Map.of(
+        "scheduler.http.max-body", "64KiB",
+        "scheduler.http.max-query-params", 20,
+        "scheduler.submit.max-depth", 8,
+        "scheduler.submit.max-string-length", 1000,
+        "scheduler.submit.max-number-length", 30,
+        "scheduler.submit.max-fields-per-job", 50,
+        "scheduler.submit.max-jobs-per-file", 10,
+        "pekko.http.server.parsing.max-uri-length", "2k",
+        "pekko.http.server.parsing.max-header-value-length", "1k",
+        "pekko.http.server.parsing.max-header-count", 20));
+    http = server.http;
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    server.close();
+    TestServer.deleteQuietly(dir);
+  }
+
+  private Answer submit(String body, String type) {
+    return http.send("POST", V1 + "/jobs/submit", body, "Content-Type", type);
+  }
+
+  private static void tooLarge(Answer a, String limit) {
+    assertEquals(413, a.status(), a.body());
+    assertTrue(a.body().contains(limit), "the reason names " + limit + ": " + a.body());
+  }
+
+  private int pending() {
+    return http.get(V1 + "/dashboard/jobs/pending").json().path("total").asInt();
+  }
+
+  @Test
+  void theBodyAndWhatIsInItAnswer413() {
+    int before = pending();
+    Answer big = submit("{\"suite\":\"s\",\"testbox\":\"t\",\"pad\":\"" + "x".repeat(70_000) + "\"}", "application/json");
+    assertEquals(413, big.status(), big.body());
+    assertTrue(big.body().toLowerCase().contains("size") || big.body().contains("65536"), big.body());
+
+    tooLarge(submit("{\"suite\":\"s\",\"testbox\":\"t\",\"deep\":" + "[".repeat(20) + "]".repeat(20) + "}",
+        "application/json"), "scheduler.submit.max-depth");
+    tooLarge(submit("{\"suite\":\"s\",\"testbox\":\"t\",\"long\":\"" + "y".repeat(2000) + "\"}", "application/json"),
+        "scheduler.submit.max-string-length");
+    tooLarge(submit("{\"suite\":\"s\",\"testbox\":\"t\",\"n\":" + "9".repeat(40) + "}", "application/json"),
+        "scheduler.submit.max-number-length");
+    StringBuilder wide = new StringBuilder("{\"suite\":\"s\",\"testbox\":\"t\"");
+    for (int i = 0; i < 60; i++) {
+      wide.append(",\"f").append(i).append("\":").append(i);
+    }
+    tooLarge(submit(wide.append('}').toString(), "application/json"), "scheduler.submit.max-fields-per-job");
+    StringBuilder many = new StringBuilder("[");
+    for (int i = 0; i < 11; i++) {
+      many.append(i == 0 ? "" : ",").append("{\"suite\":\"s\",\"testbox\":\"t\"}");
+    }
+    tooLarge(submit(many.append(']').toString(), "application/json"), "scheduler.submit.max-jobs-per-file");
+    // the same limits for /submit_job, in Compass-CI's shape
+    Answer legacy = http.send("POST", "/submit_job", "{\"suite\":\"s\",\"testbox\":\"t\",\"n\":" + "9".repeat(40) + "}",
+        "Content-Type", "application/json");
+    assertEquals(413, legacy.status());
+    assertEquals("0", legacy.json().get(0).path("job_id").asText());
+    // and for the other bodies
+    tooLarge(http.post(V1 + "/jobs/wait", "{\"wait_on\":" + "[".repeat(20) + "]".repeat(20) + "}"),
+        "scheduler.submit.max-depth");
+    tooLarge(http.post(V1 + "/accounts", "{\"name\":\"" + "z".repeat(2000) + "\"}"), "scheduler.submit.max-string-length");
+    assertEquals(before, pending(), "nothing stored");
+  }
+
+  @Test
+  void aBillionLaughsAndDeepYamlAnswer413() {
+    String laughs = """
+        suite: s
+        testbox: t
+        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+        """;
+    Answer a = submit(laughs, "application/yaml");
+    assertEquals(413, a.status(), a.body());
+    assertTrue(a.body().contains("billion laughs"), a.body());
+    tooLarge(submit("suite: s\ntestbox: t\ndeep: " + "[".repeat(20) + "]".repeat(20) + "\n", "application/yaml"),
+        "scheduler.submit.max-depth");
+    tooLarge(submit("suite: s\ntestbox: t\nn: [1, 2]\nm: [1, 2, 3, 4, 5, 6]\n", "application/yaml"),
+        "scheduler.submit.max-jobs-per-file");
+    // a plain alias is a plain refusal, as before
+    assertEquals(400, submit("suite: s\ntestbox: t\nx: &v 1\ny: *v\n", "application/yaml").status());
+  }
+
+  @Test
+  void theHeadOfARequestAnswers431() {
+    int port = server.port();
+    SocketHttp.Reply line = SocketHttp.exchange(port, ("GET " + V1 + "/jobs/1?x=" + "a".repeat(3000)
+        + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII), 10_000);
+    assertEquals(431, line.status(), line.head() + line.body());
+    assertTrue(line.body().contains("max-uri-length"), line.body());
+
+    SocketHttp.Reply header = SocketHttp.exchange(port, ("GET " + V1 + "/health HTTP/1.1\r\nHost: h\r\nX-Big: "
+        + "b".repeat(2000) + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII), 10_000);
+    assertEquals(431, header.status(), header.head() + header.body());
+    assertTrue(header.body().length() > 1, "with a reason: " + header.body());
+
+    StringBuilder many = new StringBuilder("GET " + V1 + "/health HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < 30; i++) {
+      many.append("X-H").append(i).append(": v\r\n");
+    }
+    SocketHttp.Reply count = SocketHttp.exchange(port, many.append("Connection: close\r\n\r\n").toString()
+        .getBytes(StandardCharsets.US_ASCII), 10_000);
+    assertEquals(431, count.status(), count.head() + count.body());
+
+    StringBuilder query = new StringBuilder(V1 + "/jobs/dispatch?hostname=h");
+    for (int i = 0; i < 25; i++) {
+      query.append("&p").append(i).append("=1");
+    }
+    Answer params = http.get(query.toString());
+    assertEquals(431, params.status(), params.body());
+    assertTrue(params.body().contains("scheduler.http.max-query-params"), params.body());
+    assertEquals(200, http.get(V1 + "/health").status(), "the server is fine after all that");
+  }
+}
