@@ -217,7 +217,12 @@ class ProviderSocketTest {
         assertEquals("finish", j.path("job_stage").asText());
       }
       long queued = submit(http, jobs(1, 8)).get(0);
-      HttpCalls.Answer a = http.post(V1 + "/jobs/" + queued + "/terminate", "");
+      // with accounts: a token is needed, and an account ends only its own jobs (u1 owns this one)
+      assertEquals(401, server.anonymous.post(V1 + "/jobs/" + queued + "/terminate", "").status());
+      HttpCalls bob = server.anonymous.withToken(server.addAccount("bob", "user"));
+      assertEquals(403, bob.post(V1 + "/jobs/" + queued + "/terminate", "").status());
+      HttpCalls owner = server.anonymous.withToken(server.addAccount("u1", "user"));
+      HttpCalls.Answer a = owner.post(V1 + "/jobs/" + queued + "/terminate", "");
       assertEquals(200, a.status(), a.body());
       assertEquals("norun", a.json().path("job_data_readiness").asText());
       assertEquals(0, http.get(V1 + "/dashboard/jobs/pending").json().path("total").asInt());
@@ -304,9 +309,19 @@ class ProviderSocketTest {
           c.send("{\"type\":\"job-update\",\"job_id\":\"" + someone + "\",\"job_stage\":\"post_run\"}");
           error = c.nextJson(WAIT);
           assertEquals(Long.toString(someone), error.path("job_id").asText(), "a report on another provider's job is refused");
-          assertTrue(error.path("message").asText().contains("holder-0000"), error.toString());
+          assertTrue(error.path("message").asText().contains("job_token"), error.toString());
           assertEquals("running", job(http, someone).path("job_stage").asText());
         }
+        // an admin's socket may report on any job, as an admin's updates may: the holder check decides
+        try (SocketClient adminSocket = SocketClient.open(port, V1 + "/vm-container-provider/overseer", true,
+            TestServer.ADMIN_TOKEN)) {
+          adminSocket.send("{\"type\":\"job-update\",\"job_id\":\"" + someone + "\",\"job_stage\":\"post_run\"}");
+          assertTrue(adminSocket.nextJson(WAIT).path("message").asText().contains("holder-0000"));
+        }
+        java.util.concurrent.CompletionException wrong = org.junit.jupiter.api.Assertions.assertThrows(
+            java.util.concurrent.CompletionException.class,
+            () -> SocketClient.open(port, V1 + "/vm-container-provider/forger", true, "sched_forged-forged-forged-forged-forged"));
+        assertEquals(401, ((java.net.http.WebSocketHandshakeException) wrong.getCause()).getResponse().statusCode());
         c.send("{\"type\":\"job-update\",\"job_stage\":\"boot\"}");
         assertTrue(c.nextJson(WAIT).path("message").asText().startsWith("job_id"));
         assertTrue(!c.isClosed());

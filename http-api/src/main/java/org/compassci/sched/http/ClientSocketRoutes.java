@@ -39,17 +39,20 @@ public final class ClientSocketRoutes extends AllDirectives {
   private static final AtomicLong SIDS = new AtomicLong();
 
   private final Gateway gw;
+  private final Auth auth;
   private final WebSockets.Limits limits;
 
-  public ClientSocketRoutes(Gateway gw, SocketSettings settings) {
+  public ClientSocketRoutes(Gateway gw, Auth auth, SocketSettings settings) {
     this.gw = gw;
+    this.auth = auth;
     this.limits = new WebSockets.Limits(settings.maxFrameChars(), settings.maxFramesPerSecond(),
         settings.watchPing(), settings.watchIdle());
   }
 
   /** The route under {@code /scheduler/v1}. */
   public Route routes() {
-    return path("client", () -> get(() -> extractRequest(this::socket)));
+    // watching is reading: open unless scheduler.auth.private-reads, as the event streams
+    return path("client", () -> get(() -> auth.read(() -> extractRequest(this::socket))));
   }
 
   private Route socket(HttpRequest request) {

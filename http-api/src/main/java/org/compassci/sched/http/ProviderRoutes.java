@@ -64,6 +64,7 @@ public final class ProviderRoutes extends AllDirectives {
       List.of("arch", "tbox_type", "tags", "nr_cpu", "nr_node", "nr_disks", "is_remote", "services");
 
   private final Gateway gw;
+  private final Auth auth;
   private final ActorRef<ProvidersActor.Command> providers;
   private final SocketSettings settings;
   private final WebSockets.Limits limits;
@@ -71,9 +72,10 @@ public final class ProviderRoutes extends AllDirectives {
   /** Reports of every socket waiting for the store: scheduler.providers.reports-in-flight. */
   private final Permits reports;
 
-  public ProviderRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
-      ProviderBoot boot) {
+  public ProviderRoutes(Gateway gw, Auth auth, ActorRef<ProvidersActor.Command> providers,
+      SocketSettings settings, ProviderBoot boot) {
     this.gw = gw;
+    this.auth = auth;
     this.providers = providers;
     this.settings = settings;
     this.limits = new WebSockets.Limits(settings.maxFrameChars(), settings.maxFramesPerSecond(),
@@ -87,8 +89,9 @@ public final class ProviderRoutes extends AllDirectives {
     return concat(
         path(segment("vm-container-provider").slash(segment()),
             host -> get(() -> extractRequest(request -> socket(host, request)))),
-        path(segment("jobs").slash(longSegment()).slash("terminate"), id -> post(() -> terminate(id))),
-        path(segment("dashboard").slash("providers"), () -> get(this::stats)));
+        path(segment("jobs").slash(longSegment()).slash("terminate"),
+            id -> post(() -> auth.account(caller -> terminate(id, caller)))),
+        path(segment("dashboard").slash("providers"), () -> get(() -> auth.read(this::stats))));
   }
 
   private Route socket(String host, HttpRequest request) {
@@ -99,6 +102,13 @@ public final class ProviderRoutes extends AllDirectives {
       return complete(Responses.error(StatusCodes.BAD_REQUEST,
           "a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)"));
     }
+    // a provider may show a bearer token (Compass-CI's remote providers send one): a wrong one is
+    // refused; an admin's lets its reports move jobs without their job_token, as an admin's updates may
+    Optional<Auth.Result> who = auth.caller(request);
+    if (who.isPresent() && !who.get().ok()) {
+      return auth.deny(who.get().status(), who.get().message());
+    }
+    boolean admin = who.isPresent() && who.get().caller().admin();
     Object connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
     JobPackage.Endpoint fallback;
     try {
@@ -108,7 +118,7 @@ public final class ProviderRoutes extends AllDirectives {
     }
     return completeWithFuture(gw.<ProvidersActor.Command, ActorRef<ProviderActor.Command>>ask(providers,
             r -> new ProvidersActor.Connect(host, connection, r))
-        .thenApply(p -> WebSockets.accept(request, gw.system(), limits, closer -> flow(closer, host, fallback, p))
+        .thenApply(p -> WebSockets.accept(request, gw.system(), limits, closer -> flow(closer, host, fallback, p, admin))
             .orElseGet(() -> Responses.error(StatusCodes.BAD_REQUEST, "not a WebSocket handshake")))
         .exceptionally(Responses::unavailable));
   }
@@ -118,9 +128,10 @@ public final class ProviderRoutes extends AllDirectives {
    * from the moment the socket is up ({@link ProviderActor.Attach}).
    */
   private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, String host,
-      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider) {
+      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider, boolean admin) {
     // this socket's reports go to the lifecycle in the order they came: each waits its turn
     AtomicReference<CompletableFuture<Void>> lastAsked = new AtomicReference<>(CompletableFuture.completedFuture(null));
+    HandedHere handed = new HandedHere();
     Sink<String, NotUsed> in = Flow.of(String.class)
         .mapConcat(text -> read(text, host, fallback, provider, closer))
         // reports wait for the store: while a socket's REPORTS_IN_FLIGHT do, or the scheduler's
@@ -128,7 +139,7 @@ public final class ProviderRoutes extends AllDirectives {
         // store writes are slowed instead of queued for
         .mapAsyncUnordered(REPORTS_IN_FLIGHT, m -> {
           if (m instanceof Report r) {
-            return report(host, r, provider, lastAsked);
+            return report(host, r, provider, lastAsked, handed, admin);
           }
           provider.tell((ProviderActor.Command) m);
           return CompletableFuture.completedFuture(Done.getInstance());
@@ -145,12 +156,35 @@ public final class ProviderRoutes extends AllDirectives {
               + settings.outbox() + " messages wait for it");
           return Source.empty();
         })
-        .mapConcat(o -> write(o, closer));
+        .mapConcat(o -> write(o, closer, handed));
     return Flow.fromSinkAndSourceCoupled(in, toSocket);
   }
 
   /** A {@code job-update}: the job and what to set, as the query of {@code jobs/{id}/update}. */
   private record Report(long jobId, List<JobUpdate.Param> params) {}
+
+  /**
+   * The job_tokens of the jobs this socket was sent, the newest 1,024: multi-qemu-docker reports
+   * without the token, so its reports on those jobs carry it from here, and the lifecycle checks
+   * them as it checks a testbox's. A job sent over another socket (before a reconnect) needs its
+   * token in the report, or an admin's socket, when accounts are required.
+   */
+  private static final class HandedHere {
+    private final Map<Long, String> tokens = new java.util.LinkedHashMap<>(16, 0.75f, false) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
+        return size() > 1024;
+      }
+    };
+
+    synchronized void add(long id, String token) {
+      tokens.put(id, token);
+    }
+
+    synchronized String token(long id) {
+      return tokens.get(id);
+    }
+  }
 
   /** Reports of one socket waiting for the store before the socket waits too. */
   static final int REPORTS_IN_FLIGHT = 8;
@@ -160,10 +194,19 @@ public final class ProviderRoutes extends AllDirectives {
    * sender: a report on a job handed to another box changes nothing. A refusal is said on the socket.
    */
   private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Command> provider,
-      AtomicReference<CompletableFuture<Void>> lastAsked) {
-    List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 1);
+      AtomicReference<CompletableFuture<Void>> lastAsked, HandedHere handed, boolean admin) {
+    List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 2);
     params.addAll(r.params());
     params.add(new JobUpdate.Param("hostname", host));
+    boolean withToken = r.params().stream().anyMatch(p -> p.name().equals("job_token") && !p.value().isBlank());
+    String token = withToken ? null : handed.token(r.jobId());
+    if (token != null) {
+      params.add(new JobUpdate.Param("job_token", token));
+    } else if (!withToken && !admin && !auth.open()) {
+      provider.tell(new ProviderActor.Refuse(r.jobId(), "a report on job " + r.jobId()
+          + " needs its job_token: it was not sent over this socket"));
+      return CompletableFuture.completedFuture(Done.getInstance());
+    }
     CompletableFuture<Void> asked = new CompletableFuture<>();
     // a permit, after the socket's previous report was asked: reports of one job keep their order
     return lastAsked.getAndSet(asked)
@@ -336,8 +379,9 @@ public final class ProviderRoutes extends AllDirectives {
   }
 
   /** One message to the provider; empty when there is nothing to write. */
-  private List<String> write(ProviderActor.Outbound o, WebSockets.Closer closer) {
+  private List<String> write(ProviderActor.Outbound o, WebSockets.Closer closer, HandedHere handed) {
     if (o instanceof ProviderActor.BootJob b) {
+      handed.add(b.assigned().id(), b.assigned().token());
       return bootJob(b);
     }
     if (o instanceof ProviderActor.Terminate t) {
@@ -381,8 +425,27 @@ public final class ProviderRoutes extends AllDirectives {
    * Ends the job (finish, health terminate), durably, then tells the provider holding it, if its
    * socket is open. 403 for a job that has ended already.
    */
-  private Route terminate(long id) {
-    return completeWithFuture(gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Terminate(id, r))
+  private Route terminate(long id, org.compassci.sched.auth.Caller caller) {
+    if (!caller.authenticated() || caller.admin()) {
+      return completeWithFuture(terminate(id).exceptionally(Responses::unavailable));
+    }
+    // an account ends its own jobs only, as with cancel
+    return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(id, r))
+        .thenCompose(o -> {
+          if (o.status() != Outcome.Status.OK) {
+            return CompletableFuture.completedFuture(Responses.outcome(o));
+          }
+          if (!org.compassci.sched.auth.AccountRules.mayEnd(caller, o.job().path("my_account").asText(""))) {
+            return CompletableFuture.completedFuture(Auth.denied(403,
+                "job " + id + " is not " + caller.account() + "'s: only its owner or an admin may terminate it"));
+          }
+          return terminate(id);
+        })
+        .exceptionally(Responses::unavailable));
+  }
+
+  private CompletableFuture<HttpResponse> terminate(long id) {
+    return gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Terminate(id, r))
         .thenCompose(o -> {
           if (o.status() != Outcome.Status.OK) {
             return CompletableFuture.completedFuture(o.status() == Outcome.Status.CONFLICT
@@ -392,8 +455,7 @@ public final class ProviderRoutes extends AllDirectives {
           CompletableFuture<Boolean> sent = host.isEmpty() ? CompletableFuture.completedFuture(false)
               : gw.<ProvidersActor.Command, Boolean>ask(providers, r -> new ProvidersActor.TerminateJob(id, host, r));
           return sent.thenApply(s -> terminated(id, o.job(), host, s));
-        })
-        .exceptionally(Responses::unavailable));
+        });
   }
 
   private static HttpResponse terminated(long id, ObjectNode job, String host, boolean sent) {

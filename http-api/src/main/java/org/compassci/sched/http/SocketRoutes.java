@@ -15,10 +15,10 @@ public final class SocketRoutes extends AllDirectives {
   private final ProviderRoutes providers;
   private final ClientSocketRoutes clients;
 
-  public SocketRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
-      ProviderBoot boot) {
-    this.providers = new ProviderRoutes(gw, providers, settings, boot);
-    this.clients = new ClientSocketRoutes(gw, settings);
+  public SocketRoutes(Gateway gw, Auth auth, ActorRef<ProvidersActor.Command> providers,
+      SocketSettings settings, ProviderBoot boot) {
+    this.providers = new ProviderRoutes(gw, auth, providers, settings, boot);
+    this.clients = new ClientSocketRoutes(gw, auth, settings);
   }
 
   /** These routes, then {@code rest}. */
