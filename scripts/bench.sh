@@ -6,6 +6,9 @@
 #   scripts/bench.sh watch     the heap per open event stream (2,000 streams on the server jar)
 #   scripts/bench.sh restart   SIGKILL with 100,000 and 300,000 queued, start again: health, first
 #                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others)
+#   scripts/bench.sh providers VM/container providers over WebSocket on the server jar: 20,000 jobs
+#                              taken by 200 and by 2,000 simulated providers (BENCH_PROVIDERS="N ...",
+#                              BENCH_PROVIDER_JOBS), then the heap of 2,000 idle provider and watcher sockets
 #   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
 #   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
 #                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
@@ -363,6 +366,32 @@ run_restart() {
   for n in "$@"; do restart_one "$n"; done
 }
 
+# ---------------------------------------------------------------- providers
+# The jar again, a fresh store for each fleet: the jobs are queued first, then the simulated
+# providers (ProviderFleet, the JDK's WebSocket, in the bench JVM) take them as fast as they
+# can; then a fresh server for the heap of idle sockets (ProvidersBench says what it measures).
+providers_counts=${BENCH_PROVIDERS-200 2000}
+providers_jobs=${BENCH_PROVIDER_JOBS:-20000}
+providers_sockets=${BENCH_PROVIDER_SOCKETS-2000}
+
+providers_one() {
+  tmp=$(mktemp -d)
+  start_server
+  wait_ready
+  java -Xmx2g -cp "$cp" org.compassci.sched.bench.ProvidersBench "${base##*:}" "$server_pid" "$@"
+  cleanup
+  server_pid=""
+  tmp=""
+}
+
+run_providers() {
+  build_jar
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  for n in $providers_counts; do providers_one run "$n" "$providers_jobs"; done
+  [ "$providers_sockets" = 0 ] || providers_one sockets "$providers_sockets"
+}
+
 case "$mode" in
   restart) run_restart $restart_queued ;;
   matcher) run_matcher ;;
@@ -370,8 +399,9 @@ case "$mode" in
   http) run_http ;;
   watch) run_watch ;;
   boot) run_boot ;;
+  providers) run_providers ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
-  # within 8 minutes on 2 cores: the restart line with 100,000 queued only
-  all) run_matcher; (run_http); run_watch; (run_restart 100000) ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|claims|all|jmh]" >&2; exit 2 ;;
+  # within 8 minutes on 2 cores: the restart line with 100,000 queued only; providers: 200
+  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 run_providers) ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|providers|claims|all|jmh]" >&2; exit 2 ;;
 esac

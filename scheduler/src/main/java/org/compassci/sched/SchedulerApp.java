@@ -165,6 +165,10 @@ public final class SchedulerApp {
       ActorRef<MatcherActor.Command> matcher = ctx.spawn(restarts.supervise("matcher",
           MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
       lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
+      ActorRef<org.compassci.sched.actors.ProvidersActor.Command> providers = ctx.spawn(restarts.supervise(
+          "providers", org.compassci.sched.actors.ProvidersActor.create(matcher, hosts,
+              s.sockets().requestTtl(), s.askTimeout(), clock)), "providers");
+      ctx.watch(providers);
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
@@ -196,7 +200,10 @@ public final class SchedulerApp {
           org.compassci.sched.boot.Sealer.derive(key, "secrets"),
           new org.compassci.sched.boot.BootPlan.Prefixes(s.boot().osHttpPrefix(), s.boot().initrdHttpPrefix()),
           uploads, s.resultsRoot(), s.adminToken());
-      HttpServer.bind(system, s.host(), s.port(), new SchedulerRoutes(gw, auth, boot).routes(),
+      // VM/container providers and watchers over WebSocket, before the rest
+      org.apache.pekko.http.javadsl.server.Route routes = new org.compassci.sched.http.SocketRoutes(gw, providers,
+          s.sockets(), org.compassci.sched.http.ProviderBoot.of(boot)).before(new SchedulerRoutes(gw, auth, boot).routes());
+      HttpServer.bind(system, s.host(), s.port(), routes,
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));

@@ -41,6 +41,12 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** The job ended or went back to the queue: its box no longer runs it. */
   public record JobEnded(String hostname, long jobId) implements Command {}
 
+  /**
+   * A VM and container provider connected or left: {@code info} is what it told of itself (arch,
+   * tbox_type, tags, ...) and {@code connected}; shown on the host as {@code provider}.
+   */
+  public record ProviderState(String hostname, ObjectNode info) implements Command {}
+
   /** Testboxes by hostname, from {@code offset}, at most {@code limit}. */
   public record ListHosts(int offset, int limit, ActorRef<HostsPage> replyTo) implements Command {
     public ListHosts(ActorRef<HostsPage> replyTo) {
@@ -82,6 +88,10 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     Testbox box;
     long currentJob;
     long lastJob;
+    /** Every job handed to it and not ended: a provider runs several at once. */
+    final java.util.Set<Long> held = new java.util.TreeSet<>();
+    /** Null unless it is a VM and container provider. */
+    ObjectNode provider;
     /** Known from the lab's hosts/ folder: a reload that no longer finds it forgets it. */
     boolean fromLab;
     java.util.List<String> macs = java.util.List.of();
@@ -135,6 +145,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(Contact.class, this::onContact)
         .onMessage(HandedOut.class, this::onHandedOut)
         .onMessage(JobEnded.class, this::onJobEnded)
+        .onMessage(ProviderState.class, this::onProviderState)
         .onMessage(ListHosts.class, this::onList)
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(FindByMac.class, this::onFindByMac)
@@ -182,6 +193,16 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     Host host = host(h.hostname());
     host.lastJob = h.jobId();
     host.currentJob = h.jobId();
+    host.held.add(h.jobId());
+    return this;
+  }
+
+  private Behavior<Command> onProviderState(ProviderState p) {
+    activity.touch();
+    Host h = host(p.hostname());
+    // its own copy already: the provider actor makes a new one each time
+    h.provider = p.info();
+    h.lastContact = clock.instant();
     return this;
   }
 
@@ -190,6 +211,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     // a box handed a newer job meanwhile keeps it
     if (h != null && h.currentJob == e.jobId()) {
       h.currentJob = 0;
+    }
+    if (h != null) {
+      h.held.remove(e.jobId());
     }
     return this;
   }
@@ -300,6 +324,13 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     }
     if (h.lastJob != 0) {
       v.put("last_job", Long.toString(h.lastJob));
+    }
+    if (!h.held.isEmpty()) {
+      ArrayNode jobs = v.putArray("jobs");
+      h.held.forEach(id -> jobs.add(Long.toString(id)));
+    }
+    if (h.provider != null) {
+      v.set("provider", h.provider);
     }
     v.put("online", online(h));
     return v;

@@ -51,6 +51,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   public record Get(long id, ActorRef<Outcome> replyTo) implements Command {}
 
+  /**
+   * {@code jobs/{id}/terminate} of a job the matcher does not hold: it ends now (finish, health
+   * terminate), durably before the answer; a job that has ended already is refused (CONFLICT).
+   */
+  public record Terminate(long id, ActorRef<Outcome> replyTo) implements Command {}
+
   /** The matcher did not hold this job: it is unknown, or past submit. */
   public record CancelNotQueued(long id, ActorRef<Outcome> replyTo) implements Command {}
 
@@ -231,6 +237,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         })
         .onMessage(ListRunning.class, this::onListRunning)
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
+        .onMessage(Terminate.class, t -> withJob(t.id(), t, this::onTerminate))
         .onMessage(Watch.class, w -> {
           watch = w.reportTo();
           if (w.on()) {
@@ -440,7 +447,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return this;
     }
     Outcome stored;
-    if (f.result().error().isPresent()) {
+    if (active.containsKey(f.id()) || tracked.containsKey(f.id())) {
+      // handed out (Track) while the read was out: that is newer than what was read, and a
+      // second copy in memory would come back to life after the first retired
+      stored = null;
+    } else if (f.result().error().isPresent()) {
       stored = Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + f.result().error().get());
     } else if (f.result().job().isEmpty()) {
       stored = Outcome.of(Outcome.Status.NOT_FOUND, "job " + f.id() + " does not exist");
@@ -488,6 +499,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           ? Outcome.of(Outcome.Status.CONFLICT, "job " + c.id() + " is "
               + stored.job().path("job_stage").asText() + "; only a job in submit can be cancelled")
           : stored);
+    } else if (cmd instanceof Terminate t) {
+      t.replyTo().tell(terminateStored(t.id(), stored));
     } else if (cmd instanceof FetchPackage f) {
       f.replyTo().tell(stored.status() == Outcome.Status.OK
           ? Outcome.of(Outcome.Status.CONFLICT, "job " + f.id() + " is " + stored.job().path("job_stage").asText()
@@ -501,6 +514,30 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
               + ": it has no deadline")
           : stored);
     }
+  }
+
+  private static Outcome terminateStored(long id, Outcome stored) {
+    if (stored.status() != Outcome.Status.OK) {
+      return stored;
+    }
+    String stage = stored.job().path("job_stage").asText();
+    if (JobStage.SUBMIT.wireName().equals(stage)) {
+      return Outcome.of(Outcome.Status.UNAVAILABLE, "job " + id + " went back to the queue meanwhile: try again");
+    }
+    return Outcome.of(Outcome.Status.CONFLICT, "job " + id + " has already ended (" + stage + ", health "
+        + stored.job().path("job_health").asText() + ")");
+  }
+
+  private void onTerminate(Terminate t, Job job, Outcome unused) {
+    Optional<String> refusal = org.compassci.sched.model.Termination.refusal(job);
+    if (refusal.isPresent()) {
+      t.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, refusal.get()));
+      return;
+    }
+    org.compassci.sched.model.Termination.apply(job, clock.instant());
+    reschedule(job);
+    endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
+    write(job, new PendingUpdate(t.replyTo(), Outcome.ok(job.view())));
   }
 
   private void onFetchPackage(FetchPackage f, Job job, Outcome unused) {

@@ -81,6 +81,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
   /**
+   * {@code jobs/{id}/terminate}: a queued job ends here (finish, health terminate, no data); any
+   * other goes on to the lifecycle. The answer carries the job as it ended.
+   */
+  public record Terminate(long id, ActorRef<Outcome> replyTo) implements Command {}
+
+  /**
    * A hand-out whose answer never reached its testbox: the job goes back to its old place.
    * {@code tokenHash}: the hand-out being taken back. If the job has been handed out again
    * since, the newer hand-out stands and the requeue is refused.
@@ -133,6 +139,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record PendingHandOut(QueuedJob job, Dispatch request, String token) {}
 
   private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
+
+  private record PendingTerminate(QueuedJob job, ActorRef<Outcome> replyTo) {}
 
   private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
 
@@ -327,6 +335,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(TakeTally.class, this::onTakeTally)
         .onMessage(Dispatch.class, this::onDispatch)
         .onMessage(Cancel.class, this::onCancel)
+        .onMessage(Terminate.class, this::onTerminate)
         .onMessage(Requeue.class, this::onRequeue)
         .onMessage(StoreWritten.class, this::onStoreWritten)
         .onMessage(StoreModified.class, this::onStoreModified)
@@ -550,6 +559,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       cancelDone(p, r);
     } else if (context instanceof PendingRequeue p) {
       requeueDone(p, r);
+    } else if (context instanceof PendingTerminate p) {
+      terminateDone(p, r);
     }
     return this;
   }
@@ -617,6 +628,43 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     String error = r.error().orElse("");
     if (error.contains(" in the store")) {
       p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, error + "; only a job in submit can be cancelled"));
+      return;
+    }
+    queue.restore(p.job());
+    p.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + error));
+  }
+
+  private Behavior<Command> onTerminate(Terminate t) {
+    touch();
+    QueuedJob job = queue.remove(t.id());
+    if (job == null) {
+      lifecycle.tell(new LifecycleActor.Terminate(t.id(), t.replyTo()));
+      return this;
+    }
+    Instant now = clock.instant();
+    store.tell(new PersistenceActor.Modify(t.id(), r -> {
+      Job full = Job.fromRecord(r);
+      if (full.stage() != JobStage.SUBMIT) {
+        throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
+      }
+      org.compassci.sched.model.Termination.apply(full, now);
+      return new PersistenceActor.Changed(full.toRecord(), full.view());
+    }, new PendingTerminate(job, t.replyTo()), modified));
+    return this;
+  }
+
+  private void terminateDone(PendingTerminate p, PersistenceActor.Modified r) {
+    if (r.result().isPresent()) {
+      ObjectNode view = (ObjectNode) r.result().get();
+      // its watchers hear of it as of a cancelled job: it left the queue and ended
+      lifecycle.tell(new LifecycleActor.Cancelled(p.job().id(), view));
+      p.replyTo().tell(Outcome.ok(view));
+      return;
+    }
+    String error = r.error().orElse("");
+    if (error.contains(" in the store")) {
+      // taken by another scheduler meanwhile: the lifecycle (through the store) decides
+      lifecycle.tell(new LifecycleActor.Terminate(p.job().id(), p.replyTo()));
       return;
     }
     queue.restore(p.job());

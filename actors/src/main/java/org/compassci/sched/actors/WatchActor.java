@@ -38,6 +38,22 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
    */
   public record Subscribe(List<Long> ids, ActorRef<Event> out, Object connection) implements Command {}
 
+  /**
+   * A watcher's WebSocket: a stream that starts with no job and stays open when its jobs close;
+   * jobs come and go with {@link Follow} and {@link Unfollow}, at most {@code maxJobs} at once.
+   * It ends with {@link Unsubscribe}, or {@link ClientGone} of its connection.
+   */
+  public record OpenSocket(ActorRef<Event> out, Object connection, int maxJobs) implements Command {}
+
+  /**
+   * The socket follows these jobs too: each one's state comes at once if known, then its
+   * changes. An unknown job, or one past the socket's limit, is answered {@link Closed} with an error.
+   */
+  public record Follow(ActorRef<Event> out, List<Long> ids) implements Command {}
+
+  /** The socket stops following these jobs; nothing more is sent about them. */
+  public record Unfollow(ActorRef<Event> out, List<Long> ids) implements Command {}
+
   /** The client hung up: its streams end now, not at the next write that would fail. */
   public record ClientGone(Object connection) implements Command {}
 
@@ -103,6 +119,8 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   private final Map<Object, Set<ActorRef<Event>>> byConnection = new java.util.IdentityHashMap<>();
   private final Map<ActorRef<Event>, Object> connectionOf = new HashMap<>();
   private final Map<Long, Waiter> waiters = new HashMap<>();
+  /** The streams that are WebSockets, with their limit: they stay open when their jobs close. */
+  private final Map<ActorRef<Event>, Integer> sockets = new HashMap<>();
   private long waitIds;
 
   public static Behavior<Command> create(ActorRef<LifecycleActor.Command> lifecycle, Duration askTimeout,
@@ -125,6 +143,9 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     return newReceiveBuilder()
         .onMessage(Subscribe.class, this::onSubscribe)
         .onMessage(Unsubscribe.class, this::onUnsubscribe)
+        .onMessage(OpenSocket.class, this::onOpenSocket)
+        .onMessage(Follow.class, this::onFollow)
+        .onMessage(Unfollow.class, this::onUnfollow)
         .onMessage(ClientGone.class, this::onClientGone)
         .onMessage(Wait.class, this::onWait)
         .onMessage(Changed.class, this::onChanged)
@@ -193,6 +214,57 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     return this;
   }
 
+  private Behavior<Command> onOpenSocket(OpenSocket o) {
+    activity.touch();
+    streams.put(o.out(), new HashSet<>());
+    sockets.put(o.out(), o.maxJobs());
+    if (o.connection() != null) {
+      byConnection.computeIfAbsent(o.connection(), c -> new HashSet<>()).add(o.out());
+      connectionOf.put(o.out(), o.connection());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onFollow(Follow f) {
+    activity.touch();
+    Set<Long> open = streams.get(f.out());
+    Integer max = sockets.get(f.out());
+    if (open == null || max == null) {
+      return this;
+    }
+    for (long id : f.ids()) {
+      if (open.contains(id)) {
+        continue;
+      }
+      if (open.size() >= max) {
+        f.out().tell(new Closed(id, "at most " + max + " jobs per socket: unwatch one first"));
+        continue;
+      }
+      open.add(id);
+      Followed followed = follow(id);
+      followed.streams.add(f.out());
+      if (followed.last != null) {
+        f.out().tell(new JobEvent(id, withId(id, followed.last), followed.last));
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onUnfollow(Unfollow u) {
+    Set<Long> open = streams.get(u.out());
+    if (open == null) {
+      return this;
+    }
+    for (long id : u.ids()) {
+      Followed f = followed.get(id);
+      if (open.remove(id) && f != null) {
+        f.streams.remove(u.out());
+        unfollowIfIdle(id);
+      }
+    }
+    return this;
+  }
+
   private Behavior<Command> onClientGone(ClientGone g) {
     Set<ActorRef<Event>> gone = byConnection.remove(g.connection());
     if (gone != null) {
@@ -217,6 +289,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
 
   private Behavior<Command> onUnsubscribe(Unsubscribe u) {
     forgetConnection(u.out());
+    sockets.remove(u.out());
     Set<Long> open = streams.remove(u.out());
     if (open != null) {
       for (long id : open) {
@@ -331,7 +404,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     Set<Long> open = streams.get(out);
     if (open != null) {
       open.remove(id);
-      if (open.isEmpty()) {
+      if (open.isEmpty() && !sockets.containsKey(out)) {
         streams.remove(out);
         out.tell(new End());
         forgetConnection(out);
@@ -389,7 +462,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new ActorStats("watch", Map.of("followed_jobs", (long) followed.size(),
-        "streams", (long) streams.size(), "waits", (long) waiters.size()),
+        "streams", (long) streams.size(), "sockets", (long) sockets.size(), "waits", (long) waiters.size()),
         activity.messages(), activity.last()));
     return this;
   }

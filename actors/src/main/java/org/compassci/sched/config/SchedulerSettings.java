@@ -41,7 +41,8 @@ public record SchedulerSettings(
     Duration statsInterval,
     JobFile.Rules jobFiles,
     BootSettings boot,
-    AccessSettings access) {
+    AccessSettings access,
+    SocketSettings sockets) {
 
   private static final Set<String> STORES = Set.of("embedded", "mysql", "manticore");
 
@@ -51,7 +52,7 @@ public record SchedulerSettings(
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
         hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot,
-        access);
+        access, sockets);
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -129,7 +130,8 @@ public record SchedulerSettings(
         positive(c, "stats.interval"),
         jobFileRules(root),
         BootSettings.fromConfig(c),
-        AccessSettings.fromConfig(c));
+        AccessSettings.fromConfig(c),
+        SocketSettings.fromConfig(c));
   }
 
   /**

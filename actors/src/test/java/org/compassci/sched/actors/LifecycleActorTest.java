@@ -208,4 +208,40 @@ class LifecycleActorTest {
           "complete and finished: retired");
     }
   }
+
+  /**
+   * A read from the store that comes back after the job was handed out (Track) must not make a
+   * second copy: the first copy retires, and the second came back to life and could be ended again.
+   */
+  @Test
+  void aReadThatComesBackAfterAHandOutMakesNoSecondCopy() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
+        hosts.getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
+        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    Job job = dispatchedJob(31);
+    TestProbe<Outcome> reads = testKit.createTestProbe();
+    // the job is still queued as far as the lifecycle knows: a read goes to the store ...
+    lc.tell(new LifecycleActor.Get(31, reads.getRef()));
+    PersistenceActor.Find find = store.expectMessageClass(PersistenceActor.Find.class);
+    // ... the matcher hands it out meanwhile, then the read comes back
+    lc.tell(new LifecycleActor.Track(job.toRecord()));
+    find.replyTo().tell(new PersistenceActor.FindResult(31, java.util.Optional.of(job.toRecord()), java.util.Optional.empty()));
+    assertEquals("dispatch", reads.receiveMessage(Duration.ofSeconds(10)).job().path("job_stage").asText());
+
+    TestProbe<Outcome> ends = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Terminate(31, ends.getRef()));
+    PersistenceActor.Write w = store.expectMessageClass(PersistenceActor.Write.class);
+    w.replyTo().tell(new PersistenceActor.Written(w.context(), java.util.Optional.empty()));
+    assertEquals(Outcome.Status.OK, ends.receiveMessage(Duration.ofSeconds(10)).status());
+
+    // retired: the next request reads the store (no copy left in memory), which says it ended
+    lc.tell(new LifecycleActor.Terminate(31, ends.getRef()));
+    PersistenceActor.Find again = store.expectMessageClass(PersistenceActor.Find.class);
+    again.replyTo().tell(new PersistenceActor.FindResult(31, java.util.Optional.of(w.records().get(0)), java.util.Optional.empty()));
+    Outcome second = ends.receiveMessage(Duration.ofSeconds(10));
+    assertEquals(Outcome.Status.CONFLICT, second.status(), second.message());
+  }
 }

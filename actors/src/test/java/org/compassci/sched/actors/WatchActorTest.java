@@ -242,4 +242,56 @@ class WatchActorTest {
       assertEquals(new HostRegistryActor.JobEnded("h1", 51), ended);
     }
   }
+
+  /**
+   * A watcher's socket: jobs come and go with Follow and Unfollow, an unknown one and one past
+   * the limit are answered with an error, and the socket stays open when its jobs close.
+   */
+  @Test
+  void aSocketFollowsJobsAsTheyComeAndStaysOpenWhenTheyClose() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      for (long id : List.of(21L, 22L, 23L)) {
+        Job job = dispatched(id);
+        store.upsert(List.of(job.toRecord()));
+        lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord()));
+      }
+      TestProbe<WatchActor.Event> socket = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.OpenSocket(socket.getRef(), null, 2));
+      socket.expectNoMessage(Duration.ofMillis(100));
+      lab.watch().tell(new WatchActor.Follow(socket.getRef(), List.of(404L)));
+      WatchActor.Closed unknown = next(socket, WatchActor.Closed.class);
+      assertEquals(404L, unknown.id());
+      assertTrue(unknown.error().contains("404"), unknown.error());
+
+      lab.watch().tell(new WatchActor.Follow(socket.getRef(), List.of(21L, 22L, 23L)));
+      Map<Long, WatchActor.Event> seen = new LinkedHashMap<>();
+      for (int i = 0; i < 3; i++) {
+        WatchActor.Event e = socket.receiveMessage(WAIT);
+        seen.put(e instanceof WatchActor.JobEvent j ? j.id() : ((WatchActor.Closed) e).id(), e);
+      }
+      WatchActor.Closed overLimit = assertInstanceOf(WatchActor.Closed.class, seen.get(23L));
+      assertTrue(overLimit.error().contains("at most 2"), overLimit.error());
+      assertInstanceOf(WatchActor.JobEvent.class, seen.get(21L));
+      assertInstanceOf(WatchActor.JobEvent.class, seen.get(22L));
+
+      lab.watch().tell(new WatchActor.Unfollow(socket.getRef(), List.of(22L)));
+      update(lab, 22, "job_stage", "running");
+      update(lab, 21, "job_stage", "finish");
+      assertEquals(21L, next(socket, WatchActor.JobEvent.class).id(), "nothing about the job it left");
+      update(lab, 21, "job_data_readiness", "norun");
+      assertEquals(21L, next(socket, WatchActor.JobEvent.class).id());
+      assertEquals(21L, next(socket, WatchActor.Closed.class).id());
+      socket.expectNoMessage(Duration.ofMillis(200));
+
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.GetStats(stats.getRef()));
+      assertEquals(1L, stats.receiveMessage(WAIT).holds().get("sockets"), "open with no job");
+      lab.watch().tell(new WatchActor.Unsubscribe(socket.getRef()));
+      lab.watch().tell(new WatchActor.GetStats(stats.getRef()));
+      ActorStats after = stats.receiveMessage(WAIT);
+      assertEquals(0L, after.holds().get("sockets"));
+      assertEquals(0L, after.holds().get("followed_jobs"));
+    }
+  }
 }

@@ -84,17 +84,25 @@ public final class HttpServer {
     scala.concurrent.duration.Duration idle = settings.getTimeouts().idleTimeout();
     Optional<Duration> idleTimeout = idle.isFinite()
         ? Optional.of(Duration.ofNanos(idle.toNanos())) : Optional.empty();
+    // one server layer for every connection: each new one primes Pekko's header parser again
+    // (about 4 KB kept per connection, and its CPU), where a shared one is copied cheaply; the
+    // remote address goes on each request below, as remote-address-attribute would put it
+    BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
+        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) TLSPlacebo.getInstance());
+    boolean remoteAddress = settings.getRemoteAddressAttribute();
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
         .to(Sink.foreach(connection -> {
           Object id = new Object();
-          BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
-              Http.get(system).serverLayer(settings, Optional.of(connection.remoteAddress()))
-                  .atop((BidiFlow) TLSPlacebo.getInstance());
+          org.apache.pekko.http.javadsl.model.RemoteAddress peer =
+              org.apache.pekko.http.javadsl.model.RemoteAddress.create(connection.remoteAddress());
           Flow<ByteString, ByteString, NotUsed> bytes = http.reversed().join(Flow.of(HttpRequest.class)
               .map(r -> {
                 inFlight.incrementAndGet();
-                return (HttpRequest) r.addAttribute(CONNECTION, id);
+                HttpRequest withId = (HttpRequest) r.addAttribute(CONNECTION, id);
+                return remoteAddress
+                    ? (HttpRequest) withId.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress, peer)
+                    : withId;
               })
               .via(handler)
               .map(r -> {

@@ -113,53 +113,27 @@ public final class WatchRoutes extends AllDirectives {
               gw.system().executionContext());
           return NotUsed.getInstance();
         })
-        .conflateWithSeed(Backlog::new, Backlog::add)
-        .mapConcat(Backlog::frames);
+        .conflateWithSeed(EventBacklog::new, EventBacklog::add)
+        .mapConcat(b -> b.frames(SSE));
     return Responses.eventStream(body, gw.heartbeat());
   }
 
-  /** Events a slow reader has not taken yet, merged per job. */
-  static final class Backlog {
-    private final Map<Long, WatchActor.JobEvent> events = new LinkedHashMap<>();
-    private final Map<Long, String> closed = new LinkedHashMap<>();
-    private final Set<Long> merged = new java.util.HashSet<>();
-
-    Backlog(WatchActor.Event first) {
-      add(first);
+  /** Server-Sent Events: {@code event: job} with the changes, {@code event: close} at the end. */
+  static final EventBacklog.Renderer<ByteString> SSE = new EventBacklog.Renderer<>() {
+    @Override
+    public ByteString job(ObjectNode data) {
+      return Responses.event("job", Json.write(data));
     }
 
-    Backlog add(WatchActor.Event e) {
-      if (e instanceof WatchActor.JobEvent j) {
-        if (events.put(j.id(), j) != null) {
-          merged.add(j.id());
-        }
-      } else if (e instanceof WatchActor.Closed c) {
-        closed.put(c.id(), c.error());
+    @Override
+    public ByteString closed(long id, String error) {
+      ObjectNode data = Json.object().put("job_id", Long.toString(id));
+      if (error != null) {
+        data.put("error", error);
       }
-      return this;
+      return Responses.event("close", Json.write(data));
     }
-
-    List<ByteString> frames() {
-      List<ByteString> out = new ArrayList<>(events.size() + closed.size());
-      for (WatchActor.JobEvent j : events.values()) {
-        ObjectNode data = j.fields();
-        if (merged.contains(j.id())) {
-          // changes were skipped: the whole state says everything they said
-          data = Json.object().put("job_id", Long.toString(j.id()));
-          data.setAll(j.state());
-        }
-        out.add(Responses.event("job", Json.write(data)));
-      }
-      for (Map.Entry<Long, String> c : closed.entrySet()) {
-        ObjectNode data = Json.object().put("job_id", Long.toString(c.getKey()));
-        if (c.getValue() != null) {
-          data.put("error", c.getValue());
-        }
-        out.add(Responses.event("close", Json.write(data)));
-      }
-      return out;
-    }
-  }
+  };
 
   private Route waitOn(ByteString body) {
     Map<Long, WaitCondition> on = new LinkedHashMap<>();

@@ -43,6 +43,9 @@ final class JobWatch {
    */
   static final int STREAM_JOBS = 80;
 
+  /** Most jobs on one WebSocket: below the server's scheduler.watch.max-jobs default (1,000). */
+  static final int SOCKET_JOBS = 500;
+
   /** What is known of one followed job. */
   private static final class Followed {
     ObjectNode state;
@@ -59,6 +62,8 @@ final class JobWatch {
   private final Map<String, Followed> jobs = new LinkedHashMap<>();
   private final Set<Stream<String>> streams = new HashSet<>();
   private volatile boolean stopping;
+  /** Over the WebSocket /scheduler/v1/client instead of event streams. */
+  private boolean overSocket;
 
   JobWatch(SchedulerClient client, PrintWriter out, PrintWriter err, ZoneId zone, Duration reconnectFor) {
     this.client = client;
@@ -66,6 +71,12 @@ final class JobWatch {
     this.err = err;
     this.zone = zone;
     this.reconnectFor = reconnectFor;
+  }
+
+  /** Follows over the watchers' WebSocket ({@code watch --ws}) instead of event streams. */
+  JobWatch overSocket() {
+    overSocket = true;
+    return this;
   }
 
   /**
@@ -87,8 +98,9 @@ final class JobWatch {
    * Jobs split evenly into groups of at most STREAM_JOBS, so that no group is left with one job
    * (whose own stream would answer 404 for an unknown id, where a shared one reports it).
    */
-  private static List<List<String>> groups(List<String> ids) {
-    int n = (ids.size() + STREAM_JOBS - 1) / STREAM_JOBS;
+  private List<List<String>> groups(List<String> ids) {
+    int per = overSocket ? SOCKET_JOBS : STREAM_JOBS;
+    int n = (ids.size() + per - 1) / per;
     List<List<String>> groups = new ArrayList<>(n);
     for (int g = 0, from = 0; g < n; g++) {
       int to = from + (ids.size() - from) / (n - g);
@@ -135,28 +147,15 @@ final class JobWatch {
     boolean reconnecting = false;
     long giveUpAt = 0;
     while (!stopping && !allClosed(group)) {
-      Stream<String> lines;
+      boolean heardSomething;
       try {
-        lines = client.openEvents(openJobs(group));
+        heardSomething = overSocket ? readSocket(group) : readStream(group);
       } catch (CliFailure f) {
         if (!reconnecting || f.exitCode() != Cli.UNREACHABLE || System.nanoTime() > giveUpAt) {
           throw f;
         }
         pause();
         continue;
-      }
-      boolean heardSomething;
-      synchronized (streams) {
-        streams.add(lines);
-      }
-      try (lines) {
-        heardSomething = read(lines, group);
-      } catch (UncheckedIOException dropped) {
-        heardSomething = false;
-      } finally {
-        synchronized (streams) {
-          streams.remove(lines);
-        }
       }
       if (stopping || allClosed(group)) {
         break;
@@ -173,6 +172,109 @@ final class JobWatch {
       }
       pause();
     }
+  }
+
+  /** One event stream of the group's open jobs, read until they closed or it ended; true if any event came. */
+  private boolean readStream(List<String> group) {
+    Stream<String> lines = client.openEvents(openJobs(group));
+    synchronized (streams) {
+      streams.add(lines);
+    }
+    try (lines) {
+      return read(lines, group);
+    } catch (UncheckedIOException dropped) {
+      return false;
+    } finally {
+      synchronized (streams) {
+        streams.remove(lines);
+      }
+    }
+  }
+
+  /**
+   * One WebSocket: welcome, then watch-job-event for the group's open jobs; each message a
+   * change, a job-close or an error naming a job, until every job closed or the socket ended.
+   * True if any job's message came.
+   */
+  private boolean readSocket(List<String> group) {
+    java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicBoolean heard = new java.util.concurrent.atomic.AtomicBoolean();
+    java.net.http.WebSocket ws = client.openSocket(SchedulerClient.V1 + "/client", new java.net.http.WebSocket.Listener() {
+      private final StringBuilder partial = new StringBuilder();
+
+      @Override
+      public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket w, CharSequence data, boolean last) {
+        partial.append(data);
+        if (last) {
+          String text = partial.toString();
+          partial.setLength(0);
+          if (handleSocket(text)) {
+            heard.set(true);
+          }
+          if (allClosed(group)) {
+            ended.complete(null);
+          }
+        }
+        w.request(1);
+        return null;
+      }
+
+      @Override
+      public java.util.concurrent.CompletionStage<?> onClose(java.net.http.WebSocket w, int code, String reason) {
+        ended.complete(null);
+        return null;
+      }
+
+      @Override
+      public void onError(java.net.http.WebSocket w, Throwable error) {
+        ended.complete(null);
+      }
+    });
+    Stream<String> closer = Stream.<String>empty().onClose(ws::abort);
+    synchronized (streams) {
+      streams.add(closer);
+    }
+    try {
+      com.fasterxml.jackson.databind.node.ArrayNode ids = Json.MAPPER.createArrayNode();
+      openJobs(group).forEach(ids::add);
+      ObjectNode watch = Json.object().put("type", "watch-job-event");
+      watch.set("job_id", ids);
+      ws.sendText(Json.write(watch), true);
+      ended.join();
+      return heard.get();
+    } finally {
+      synchronized (streams) {
+        streams.remove(closer);
+      }
+      ws.abort();
+    }
+  }
+
+  /** One message of the watchers' socket; true when it was about one of the jobs. */
+  private synchronized boolean handleSocket(String text) {
+    JsonNode m;
+    try {
+      m = Json.parse(text);
+    } catch (IllegalArgumentException notJson) {
+      err.println("scheduler: skipped a message that is not JSON: " + text);
+      return false;
+    }
+    Followed job = jobs.get(m.path("job_id").asText());
+    if (job == null || !m.isObject()) {
+      return false;
+    }
+    switch (m.path("type").asText("")) {
+      case "" -> changed(m.path("job_id").asText(), job, (ObjectNode) m);
+      case "job-close" -> job.closed = true;
+      case "error" -> {
+        job.closed = true;
+        job.error = m.path("message").asText("");
+      }
+      default -> {
+        // a newer server may send more kinds of message; they are not for us
+      }
+    }
+    return true;
   }
 
   /** Reads events until every job of the group closed or the stream ended; true if any event came. */

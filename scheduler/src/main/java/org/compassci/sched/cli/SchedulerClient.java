@@ -201,6 +201,30 @@ final class SchedulerClient {
         + " instead of an event stream");
   }
 
+  /**
+   * Opens a WebSocket on {@code path} (ws:// for an http:// server, wss:// for https://); the
+   * listener gets its messages.
+   */
+  java.net.http.WebSocket openSocket(String path, java.net.http.WebSocket.Listener listener) {
+    URI uri = URI.create(server.replaceFirst("^http", "ws") + path);
+    try {
+      return http.newWebSocketBuilder().connectTimeout(CONNECT_TIMEOUT).buildAsync(uri, listener)
+          .get(ANSWER_TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof java.net.http.WebSocketHandshakeException h) {
+        throw CliFailure.refused(server + " refused the WebSocket " + path + " (HTTP "
+            + h.getResponse().statusCode() + ")");
+      }
+      throw CliFailure.unreachable(server, cause instanceof IOException io ? why(io) : String.valueOf(cause));
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw CliFailure.unreachable(server, "no answer to the WebSocket handshake");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliFailure.unreachable(server, "interrupted");
+    }
+  }
+
   private HttpRequest.Builder request(String pathAndQuery) {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + pathAndQuery)).timeout(ANSWER_TIMEOUT);
     token.ifPresent(t -> b.header("Authorization", "Bearer " + t));

@@ -32,6 +32,10 @@ final class WatchCommand implements Callable<Integer> {
       description = "every job of one run of lkp-tests' submit (the submit_id it printed)")
   String submitId;
 
+  @Option(names = "--ws",
+      description = "follow over the WebSocket /scheduler/v1/client instead of Server-Sent Events")
+  boolean ws;
+
   @Override
   public Integer call() {
     if (ids.isEmpty() && submitId == null) {
@@ -47,6 +51,7 @@ final class WatchCommand implements Callable<Integer> {
         throw CliFailure.refused("no job has submit_id " + submitId);
       }
     }
-    return cli.watch(client, spec.commandLine()).follow(jobIds.stream().distinct().toList());
+    JobWatch watch = cli.watch(client, spec.commandLine());
+    return (ws ? watch.overSocket() : watch).follow(jobIds.stream().distinct().toList());
   }
 }

@@ -652,6 +652,31 @@ class CliTest {
     assertEquals("", r.err());
   }
 
+  /** {@code watch --ws}: the same lines over the watchers' WebSocket; an unknown job exits 4. */
+  @Test
+  void watchOverTheWebSocketShowsTheSameLines() throws Exception {
+    String group = group();
+    String id = submit(group, "frank");
+    Background watch = inBackground("watch", "--ws", id);
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " submit testbox=vm-2p8g");
+    dispatch(id, group);
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " dispatch");
+    update(id, "job_stage=running");
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " running");
+    update(id, "job_stage=finish&job_health=success");
+    update(id, "job_data_readiness=norun");
+    Run r = watch.await();
+    assertEquals(0, r.code(), r.out() + r.err());
+    List<String> lines = r.out().lines().toList();
+    assertEquals(List.of("submit testbox=vm-2p8g", "dispatch", "running", "finish health=success"),
+        lines.subList(0, lines.size() - 1).stream().map(l -> l.substring(9 + id.length() + 1)).toList(), r.out());
+    assertEquals(id + " ended in finish: health=success data=norun", lines.get(lines.size() - 1));
+
+    Run unknown = cli("watch", "--ws", "42", id);
+    assertEquals(4, unknown.code(), unknown.err());
+    assertTrue(unknown.err().startsWith("scheduler: job 42"), unknown.err());
+  }
+
   @Test
   void watchFollowsEveryJobOfALkpTestsRunBySubmitId() throws Exception {
     String group = group();

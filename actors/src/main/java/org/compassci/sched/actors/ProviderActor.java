@@ -1,0 +1,220 @@
+package org.compassci.sched.actors;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.compassci.sched.boot.JobPackage;
+import org.compassci.sched.model.Testbox;
+
+/**
+ * One VM and container provider's WebSocket. The provider's newest {@code host-job-request} is
+ * its standing request for work: the matcher parks it as it parks a long-poll dispatch, and a
+ * hand-out (durable before the matcher answers) goes to the socket as a boot-job. One request
+ * gets at most one job; the provider asks again with the memory it has left. (Its reports go
+ * from the socket to the lifecycle as {@code jobs/{id}/update} does: see ProviderRoutes.)
+ *
+ * <p>When the socket closes, the parked request is withdrawn at once. A hand-out that comes back
+ * after that was never sent: it goes back to the queue at once. One sent but never acknowledged
+ * goes back after the dispatch-ack timeout, as for any testbox.
+ */
+public final class ProviderActor extends AbstractBehavior<ProviderActor.Command> {
+
+  public sealed interface Command {}
+
+  /**
+   * A {@code host-job-request}: the box it offers (hostname, arch, types, tags, free memory),
+   * what else it told of itself, and where its machines reach the scheduler.
+   */
+  public record Request(Testbox box, ObjectNode info, JobPackage.Endpoint at) implements Command {}
+
+  /** Send {@code terminate-job}; answers whether the socket was open to take it. */
+  public record TerminateJob(long jobId, ActorRef<Boolean> replyTo) implements Command {}
+
+  /**
+   * The socket's outgoing side is up: from now on messages for the provider go to {@code out}.
+   * Until then everything waits; a socket that never comes up stops the actor after a while.
+   */
+  public record Attach(ActorRef<Outbound> out) implements Command {}
+
+  /** A message of the provider was refused at the edge: say so on the socket. */
+  public record Refuse(long jobId, String message) implements Command {}
+
+  /** Another socket of the same host took over: this one closes. */
+  public record Replaced() implements Command {}
+
+  /** The socket has closed, whoever closed it. */
+  public record SocketClosed() implements Command {}
+
+  private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
+
+  private record Linger() implements Command {}
+
+  private record NeverAttached() implements Command {}
+
+  /** How long a socket may take to come up after its handshake was answered. */
+  static final Duration ATTACH_TIMEOUT = Duration.ofMinutes(1);
+
+  /** What goes to the socket; the HTTP edge writes each as one JSON message. */
+  public sealed interface Outbound {}
+
+  /** A job for the provider to boot: the hand-out, already durable, and the address for its URLs. */
+  public record BootJob(MatcherActor.Assigned assigned, JobPackage.Endpoint at) implements Outbound {}
+
+  public record Terminate(long jobId) implements Outbound {}
+
+  /** A request or report refused; {@code jobId} 0 when it was about no job. */
+  public record Problem(long jobId, String message) implements Outbound {}
+
+  /** Close the socket with this WebSocket close code and reason. */
+  public record Close(int code, String reason) implements Outbound {}
+
+  /** WebSocket close code 1008: the other socket of this host is the newer one. */
+  public static final int POLICY_VIOLATION = 1008;
+
+  private final String host;
+  private final Object connection;
+  private ActorRef<Outbound> out;
+  private final ActorRef<MatcherActor.Command> matcher;
+  private final ActorRef<HostRegistryActor.Command> hosts;
+  private final Duration requestTtl;
+  /** How long a closed socket's actor stays to send late hand-outs back to the queue. */
+  private final Duration linger;
+  private final ActorRef<MatcherActor.DispatchResult> dispatched;
+  /** How the provider's machines reach the scheduler: its {@code services}, else the socket's Host. */
+  private JobPackage.Endpoint at;
+  /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */
+  private ObjectNode info;
+
+  /**
+   * {@code connection}: the socket's TCP connection, whose parked request the matcher drops when
+   * it closes. The socket's outgoing side comes with {@link Attach}.
+   */
+  public static Behavior<Command> create(String host, Object connection,
+      ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
+      Duration requestTtl, Duration linger) {
+    return Behaviors.withStash(64, stash -> Behaviors.setup(ctx -> {
+      ctx.scheduleOnce(ATTACH_TIMEOUT, ctx.getSelf(), new NeverAttached());
+      return new ProviderActor(ctx, host, connection, matcher, hosts, requestTtl, linger).detached(stash);
+    }));
+  }
+
+  private ProviderActor(ActorContext<Command> ctx, String host, Object connection,
+      ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
+      Duration requestTtl, Duration linger) {
+    super(ctx);
+    this.host = host;
+    this.connection = connection;
+    this.matcher = matcher;
+    this.hosts = hosts;
+    this.requestTtl = requestTtl;
+    this.linger = linger;
+    this.dispatched = ctx.messageAdapter(MatcherActor.DispatchResult.class, Dispatched::new);
+  }
+
+  /** Until the socket's outgoing side is up, what comes waits: a hand-out must not be lost. */
+  private Behavior<Command> detached(org.apache.pekko.actor.typed.javadsl.StashBuffer<Command> stash) {
+    return Behaviors.receive(Command.class)
+        .onMessage(Attach.class, a -> {
+          out = a.out();
+          return stash.unstashAll(this);
+        })
+        .onMessage(NeverAttached.class, n -> closed())
+        .onMessage(SocketClosed.class, c -> closed())
+        .onAnyMessage(m -> {
+          if (stash.isFull()) {
+            getContext().getLog().warn("provider {}: its socket never came up; dropped", host);
+            return closed();
+          }
+          stash.stash(m);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Request.class, this::onRequest)
+        .onMessage(Dispatched.class, this::onDispatched)
+        .onMessage(TerminateJob.class, this::onTerminateJob)
+        .onMessage(Replaced.class, this::onReplaced)
+        .onMessage(Refuse.class, r -> {
+          out.tell(new Problem(r.jobId(), r.message()));
+          return this;
+        })
+        .onMessage(NeverAttached.class, n -> this)
+        .onMessage(SocketClosed.class, s -> closed())
+        .build();
+  }
+
+  private Behavior<Command> onRequest(Request r) {
+    at = r.at();
+    if (!r.info().equals(info)) {
+      info = r.info();
+      hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(true)));
+    }
+    // a newer request replaces the parked one, which the matcher answers "no job"
+    matcher.tell(new MatcherActor.Dispatch(r.box(), requestTtl, connection, dispatched));
+    return this;
+  }
+
+  private Behavior<Command> onDispatched(Dispatched d) {
+    if (d.result() instanceof MatcherActor.Assigned a) {
+      out.tell(new BootJob(a, at));
+    }
+    // no job (replaced, or the request's time ran out) or unavailable: the provider asks again
+    return this;
+  }
+
+  private Behavior<Command> onTerminateJob(TerminateJob t) {
+    out.tell(new Terminate(t.jobId()));
+    t.replyTo().tell(true);
+    return this;
+  }
+
+  private Behavior<Command> onReplaced(Replaced r) {
+    out.tell(new Close(POLICY_VIOLATION, "a newer socket of " + host + " took over"));
+    return this;
+  }
+
+  /**
+   * The socket is gone: its parked request is dropped now, and for a while hand-outs still on
+   * their way here go straight back to the queue, since nobody will boot them.
+   */
+  private Behavior<Command> closed() {
+    matcher.tell(new MatcherActor.ClientGone(connection));
+    if (info != null) {
+      hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(false)));
+    }
+    getContext().scheduleOnce(linger, getContext().getSelf(), new Linger());
+    return Behaviors.receive(Command.class)
+        .onMessage(Dispatched.class, this::requeueUnsent)
+        .onMessage(TerminateJob.class, t -> {
+          t.replyTo().tell(false);
+          return Behaviors.same();
+        })
+        .onMessage(Linger.class, l -> Behaviors.stopped())
+        .onAnyMessage(m -> Behaviors.same())
+        .build();
+  }
+
+  private Behavior<Command> requeueUnsent(Dispatched d) {
+    if (d.result() instanceof MatcherActor.Assigned a) {
+      matcher.tell(new MatcherActor.Requeue(a.id(), a.record().tokenHash(),
+          "provider " + host + " disconnected before its boot-job was sent",
+          getContext().getSystem().ignoreRef()));
+    }
+    return Behaviors.same();
+  }
+
+  private ObjectNode providerInfo(boolean connected) {
+    ObjectNode v = org.compassci.sched.model.Json.object().put("connected", connected);
+    v.setAll(info);
+    return v;
+  }
+}

@@ -1,0 +1,118 @@
+package org.compassci.sched.actors;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * The VM and container providers' sockets: starts a {@link ProviderActor} for each, and knows
+ * which socket is each host's, so that {@code terminate-job} reaches the provider that holds the
+ * job. A host that connects again while its older socket is still open takes over; the older
+ * socket is closed.
+ */
+public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Command> {
+
+  public sealed interface Command {}
+
+  /**
+   * A provider's socket is being opened: answered with the actor that serves it, which the
+   * socket then gives its outgoing side ({@link ProviderActor.Attach}). {@code connection}: its
+   * TCP connection.
+   */
+  public record Connect(String host, Object connection,
+      ActorRef<ActorRef<ProviderActor.Command>> replyTo) implements Command {}
+
+  /** Tell {@code host}'s provider to stop the job; answers whether a socket of it was open. */
+  public record TerminateJob(long jobId, String host, ActorRef<Boolean> replyTo) implements Command {}
+
+  public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
+
+  private record Ended(String host, ActorRef<ProviderActor.Command> provider) implements Command {}
+
+  private final ActorRef<MatcherActor.Command> matcher;
+  private final ActorRef<HostRegistryActor.Command> hosts;
+  private final Duration requestTtl;
+  private final Duration linger;
+  private final Activity activity;
+  /** Each connected host's socket; an older socket of the same host may still be closing. */
+  private final Map<String, ActorRef<ProviderActor.Command>> current = new HashMap<>();
+  private long sockets;
+  private long connects;
+  private long terminates;
+
+  /**
+   * {@code requestTtl}: how long a standing request stands; {@code linger}: how long a closed
+   * socket's actor stays to send hand-outs that were on their way back to the queue.
+   */
+  public static Behavior<Command> create(ActorRef<MatcherActor.Command> matcher,
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger, Clock clock) {
+    return Behaviors.setup(ctx -> new ProvidersActor(ctx, matcher, hosts, requestTtl, linger, clock));
+  }
+
+  private ProvidersActor(ActorContext<Command> ctx, ActorRef<MatcherActor.Command> matcher,
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger, Clock clock) {
+    super(ctx);
+    this.matcher = matcher;
+    this.hosts = hosts;
+    this.requestTtl = requestTtl;
+    this.linger = linger;
+    this.activity = new Activity(clock);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Connect.class, this::onConnect)
+        .onMessage(TerminateJob.class, this::onTerminateJob)
+        .onMessage(Ended.class, this::onEnded)
+        .onMessage(GetStats.class, this::onGetStats)
+        .build();
+  }
+
+  private Behavior<Command> onConnect(Connect c) {
+    activity.touch();
+    connects++;
+    sockets++;
+    ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
+        c.host(), c.connection(), matcher, hosts, requestTtl, linger));
+    getContext().watchWith(provider, new Ended(c.host(), provider));
+    ActorRef<ProviderActor.Command> older = current.put(c.host(), provider);
+    if (older != null) {
+      older.tell(new ProviderActor.Replaced());
+    }
+    c.replyTo().tell(provider);
+    return this;
+  }
+
+  private Behavior<Command> onTerminateJob(TerminateJob t) {
+    activity.touch();
+    terminates++;
+    ActorRef<ProviderActor.Command> provider = current.get(t.host());
+    if (provider == null) {
+      t.replyTo().tell(false);
+    } else {
+      provider.tell(new ProviderActor.TerminateJob(t.jobId(), t.replyTo()));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onEnded(Ended e) {
+    sockets--;
+    current.remove(e.host(), e.provider());
+    return this;
+  }
+
+  private Behavior<Command> onGetStats(GetStats g) {
+    g.replyTo().tell(new ActorStats("providers", Map.of("connected_hosts", (long) current.size(),
+        "sockets", sockets, "connects", connects, "terminates", terminates),
+        activity.messages(), activity.last()));
+    return this;
+  }
+}

@@ -1,0 +1,152 @@
+package org.compassci.sched.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.compassci.sched.boot.JobPackage;
+import org.compassci.sched.model.Job;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Testbox;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** A provider's socket actor against probes for the matcher, the host registry and the socket. */
+class ProviderActorTest {
+
+  static final ActorTestKit testKit = ActorTestKit.create();
+  static final Duration WAIT = Duration.ofSeconds(10);
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @org.junit.jupiter.api.extension.RegisterExtension
+  final Spawned actors = new Spawned(testKit);
+
+  private final TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+  private final TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+  private final TestProbe<ProviderActor.Outbound> out = testKit.createTestProbe();
+  private final Object connection = new Object();
+
+  private ActorRef<ProviderActor.Command> provider() {
+    ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(500)));
+    p.tell(new ProviderActor.Attach(out.getRef()));
+    return p;
+  }
+
+  private static ProviderActor.Request request(long freeMb) {
+    Testbox box = Testbox.fromQuery(Map.of("hostname", "p1", "arch", "x86_64", "tbox_type", "vm,dc",
+        "freemem", Long.toString(freeMb)));
+    return new ProviderActor.Request(box, Json.object().put("arch", "x86_64"), new JobPackage.Endpoint("10.0.2.2", 3000));
+  }
+
+  private static MatcherActor.Assigned assigned(long id) {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")),
+        id, Instant.now(), "/result");
+    job.handOut("p1", "tok" + id, Instant.now());
+    return new MatcherActor.Assigned(id, job.toRecord(), "tok" + id);
+  }
+
+  @Test
+  void eachRequestIsAStandingDispatchAndEachHandOutABootJob() {
+    ActorRef<ProviderActor.Command> p = provider();
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    assertEquals(16_384, d.box().freeMemMb());
+    assertTrue(d.box().tags().contains("tbox_type=vm") && d.box().tags().contains("tbox_type=dc"));
+    assertSame(connection, d.connection(), "withdrawn when this connection goes");
+    assertEquals(Duration.ofMinutes(10), d.longPoll());
+    HostRegistryActor.ProviderState shown = hosts.expectMessageClass(HostRegistryActor.ProviderState.class, WAIT);
+    assertTrue(shown.info().path("connected").asBoolean());
+
+    d.replyTo().tell(assigned(7));
+    ProviderActor.BootJob boot = assertInstanceOf(ProviderActor.BootJob.class, out.receiveMessage(WAIT));
+    assertEquals(7, boot.assigned().id());
+    assertEquals("10.0.2.2", boot.at().host(), "its machines reach the scheduler as its services say");
+
+    // a newer request replaces the older one (the matcher answers that one "no job": nothing to send)
+    p.tell(request(8_192));
+    MatcherActor.Dispatch again = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    assertEquals(8_192, again.box().freeMemMb());
+    d.replyTo().tell(new MatcherActor.NoJob());
+    out.expectNoMessage(Duration.ofMillis(200));
+    hosts.expectNoMessage(Duration.ofMillis(50));
+
+    TestProbe<Boolean> sent = testKit.createTestProbe();
+    p.tell(new ProviderActor.TerminateJob(7, sent.getRef()));
+    assertEquals(7, assertInstanceOf(ProviderActor.Terminate.class, out.receiveMessage(WAIT)).jobId());
+    assertTrue(sent.receiveMessage(WAIT));
+  }
+
+  @Test
+  void aClosedSocketWithdrawsItsRequestAndSendsLateHandOutsBack() {
+    ActorRef<ProviderActor.Command> p = provider();
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    hosts.expectMessageClass(HostRegistryActor.ProviderState.class, WAIT);
+    p.tell(new ProviderActor.SocketClosed());
+    assertSame(connection, matcher.expectMessageClass(MatcherActor.ClientGone.class, WAIT).connection());
+    assertFalse(hosts.expectMessageClass(HostRegistryActor.ProviderState.class, WAIT).info().path("connected").asBoolean());
+
+    // a hand-out that comes now was never sent: back to the queue at once, not after dispatch-ack
+    MatcherActor.Assigned late = assigned(9);
+    d.replyTo().tell(late);
+    MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT);
+    assertEquals(9, back.id());
+    assertEquals(late.record().tokenHash(), back.tokenHash());
+    out.expectNoMessage(Duration.ofMillis(100));
+
+    TestProbe<Boolean> sent = testKit.createTestProbe();
+    p.tell(new ProviderActor.TerminateJob(9, sent.getRef()));
+    assertFalse(sent.receiveMessage(WAIT), "no socket to send it on");
+    TestProbe<Object> watcher = testKit.createTestProbe();
+    watcher.expectTerminated(p, WAIT);
+  }
+
+  @Test
+  void whatComesBeforeTheSocketIsUpWaitsForIt() {
+    ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(500)));
+    p.tell(request(4096));
+    p.tell(new ProviderActor.Refuse(0, "freemem: required"));
+    matcher.expectNoMessage(Duration.ofMillis(100));
+    p.tell(new ProviderActor.Attach(out.getRef()));
+    assertEquals(4096, matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT).box().freeMemMb());
+    assertEquals("freemem: required", assertInstanceOf(ProviderActor.Problem.class, out.receiveMessage(WAIT)).message());
+  }
+
+  @Test
+  void aNewerSocketOfTheSameHostClosesTheOlder() {
+    TestProbe<ActorRef<ProviderActor.Command>> started = testKit.createTestProbe();
+    ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(200), java.time.Clock.systemUTC()));
+    TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();
+    registry.tell(new ProvidersActor.Connect("p1", new Object(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(older.getRef()));
+    registry.tell(new ProvidersActor.Connect("p1", new Object(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(out.getRef()));
+    ProviderActor.Close close = assertInstanceOf(ProviderActor.Close.class, older.receiveMessage(WAIT));
+    assertEquals(1008, close.code());
+
+    // terminate-job goes to the newer socket only
+    TestProbe<Boolean> sent = testKit.createTestProbe();
+    registry.tell(new ProvidersActor.TerminateJob(3, "p1", sent.getRef()));
+    assertEquals(3, assertInstanceOf(ProviderActor.Terminate.class, out.receiveMessage(WAIT)).jobId());
+    assertTrue(sent.receiveMessage(WAIT));
+    older.expectNoMessage(Duration.ofMillis(100));
+    registry.tell(new ProvidersActor.TerminateJob(3, "nobody", sent.getRef()));
+    assertFalse(sent.receiveMessage(WAIT));
+  }
+}

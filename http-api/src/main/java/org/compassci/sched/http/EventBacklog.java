@@ -1,0 +1,64 @@
+package org.compassci.sched.http;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.model.Json;
+
+/**
+ * Events a slow reader has not taken yet, merged per job: the bounded, conflating buffer of
+ * every watch stream, Server-Sent Events and WebSocket alike. While the reader does not read,
+ * a stream keeps at most one pending event per job; one that merged several changes is sent as
+ * the job's whole state, which says everything they said.
+ */
+final class EventBacklog {
+
+  /** How one stream writes an event: SSE frames, or WebSocket messages. */
+  interface Renderer<T> {
+    /** {@code data}: {@code job_id} and the fields that changed (or all of them). */
+    T job(ObjectNode data);
+
+    /** The job retired ({@code error} null), or cannot be followed ({@code error} says why). */
+    T closed(long id, String error);
+  }
+
+  private final Map<Long, WatchActor.JobEvent> events = new LinkedHashMap<>();
+  private final Map<Long, String> closed = new LinkedHashMap<>();
+  private final Set<Long> merged = new java.util.HashSet<>();
+
+  EventBacklog(WatchActor.Event first) {
+    add(first);
+  }
+
+  EventBacklog add(WatchActor.Event e) {
+    if (e instanceof WatchActor.JobEvent j) {
+      if (events.put(j.id(), j) != null) {
+        merged.add(j.id());
+      }
+    } else if (e instanceof WatchActor.Closed c) {
+      closed.put(c.id(), c.error());
+    }
+    return this;
+  }
+
+  <T> List<T> frames(Renderer<T> renderer) {
+    List<T> out = new ArrayList<>(events.size() + closed.size());
+    for (WatchActor.JobEvent j : events.values()) {
+      ObjectNode data = j.fields();
+      if (merged.contains(j.id())) {
+        // changes were skipped: the whole state says everything they said
+        data = Json.object().put("job_id", Long.toString(j.id()));
+        data.setAll(j.state());
+      }
+      out.add(renderer.job(data));
+    }
+    for (Map.Entry<Long, String> c : closed.entrySet()) {
+      out.add(renderer.closed(c.getKey(), c.getValue()));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,30 @@
+package org.compassci.sched.http;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.compassci.sched.actors.ProvidersActor;
+import org.compassci.sched.config.SocketSettings;
+
+/**
+ * The WebSocket endpoints and what goes with them: providers ({@link ProviderRoutes}, with
+ * {@code jobs/{id}/terminate}) and watchers ({@link ClientSocketRoutes}), put before the rest.
+ */
+public final class SocketRoutes extends AllDirectives {
+
+  private final ProviderRoutes providers;
+  private final ClientSocketRoutes clients;
+
+  public SocketRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
+      ProviderBoot boot) {
+    this.providers = new ProviderRoutes(gw, providers, settings, boot);
+    this.clients = new ClientSocketRoutes(gw, settings);
+  }
+
+  /** These routes, then {@code rest}. */
+  public Route before(Route rest) {
+    return concat(
+        pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(providers.routes(), clients.routes()))),
+        rest);
+  }
+}
