@@ -40,8 +40,15 @@ public final class ClientSocketRoutes extends AllDirectives {
 
   private final Gateway gw;
   private final WebSockets.Limits limits;
+  /** Watching is reading: open, unless reads are private (see {@link Auth#read}). */
+  private final Auth auth;
 
   public ClientSocketRoutes(Gateway gw, SocketSettings settings) {
+    this(gw, settings, Auth.legacy(Optional.empty()));
+  }
+
+  public ClientSocketRoutes(Gateway gw, SocketSettings settings, Auth auth) {
+    this.auth = auth;
     this.gw = gw;
     this.limits = new WebSockets.Limits(settings.maxFrameChars(), settings.maxFramesPerSecond(),
         settings.watchPing(), settings.watchIdle());
@@ -49,7 +56,7 @@ public final class ClientSocketRoutes extends AllDirectives {
 
   /** The route under {@code /scheduler/v1}. */
   public Route routes() {
-    return path("client", () -> get(() -> extractRequest(this::socket)));
+    return path("client", () -> get(() -> auth.read(() -> extractRequest(this::socket))));
   }
 
   private Route socket(HttpRequest request) {

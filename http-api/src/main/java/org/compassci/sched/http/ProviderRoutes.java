@@ -71,8 +71,17 @@ public final class ProviderRoutes extends AllDirectives {
   /** Reports of every socket waiting for the store: scheduler.providers.reports-in-flight. */
   private final Permits reports;
 
+  /** Who may terminate and read: an account's token in tokens mode (see {@link Auth}). */
+  private final Auth auth;
+
   public ProviderRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
       ProviderBoot boot) {
+    this(gw, providers, settings, boot, Auth.legacy(java.util.Optional.empty()));
+  }
+
+  public ProviderRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
+      ProviderBoot boot, Auth auth) {
+    this.auth = auth;
     this.gw = gw;
     this.providers = providers;
     this.settings = settings;
@@ -87,8 +96,10 @@ public final class ProviderRoutes extends AllDirectives {
     return concat(
         path(segment("vm-container-provider").slash(segment()),
             host -> get(() -> extractRequest(request -> socket(host, request)))),
-        path(segment("jobs").slash(longSegment()).slash("terminate"), id -> post(() -> terminate(id))),
-        path(segment("dashboard").slash("providers"), () -> get(this::stats)));
+        // a provider is a testbox's host: like a box asking for work, it needs no account
+        path(segment("jobs").slash(longSegment()).slash("terminate"),
+            id -> post(() -> auth.account(caller -> terminate(id, caller)))),
+        path(segment("dashboard").slash("providers"), () -> get(() -> auth.read(this::stats))));
   }
 
   private Route socket(String host, HttpRequest request) {
@@ -381,8 +392,27 @@ public final class ProviderRoutes extends AllDirectives {
    * Ends the job (finish, health terminate), durably, then tells the provider holding it, if its
    * socket is open. 403 for a job that has ended already.
    */
+  /** The job's owner (its my_account) or an admin; in open mode anyone. */
+  private Route terminate(long id, org.compassci.sched.auth.Caller caller) {
+    if (!caller.authenticated() || caller.admin()) {
+      return terminate(id);
+    }
+    return completeWithFuture(gw.<org.compassci.sched.actors.LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
+            r -> new org.compassci.sched.actors.LifecycleActor.Get(id, r))
+        .thenApply(o -> o.status() != Outcome.Status.OK ? Responses.outcome(o)
+            : org.compassci.sched.auth.AccountRules.mayEnd(caller, o.job().path("my_account").asText("")) ? null
+            : Auth.denied(403, "job " + id + " is not " + caller.account()
+                + "'s: only its owner or an admin may terminate it"))
+        .thenCompose(refused -> refused != null ? CompletableFuture.completedFuture(refused) : terminating(id))
+        .exceptionally(Responses::unavailable));
+  }
+
   private Route terminate(long id) {
-    return completeWithFuture(gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Terminate(id, r))
+    return completeWithFuture(terminating(id));
+  }
+
+  private CompletableFuture<HttpResponse> terminating(long id) {
+    return gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Terminate(id, r))
         .thenCompose(o -> {
           if (o.status() != Outcome.Status.OK) {
             return CompletableFuture.completedFuture(o.status() == Outcome.Status.CONFLICT
@@ -393,7 +423,7 @@ public final class ProviderRoutes extends AllDirectives {
               : gw.<ProvidersActor.Command, Boolean>ask(providers, r -> new ProvidersActor.TerminateJob(id, host, r));
           return sent.thenApply(s -> terminated(id, o.job(), host, s));
         })
-        .exceptionally(Responses::unavailable));
+        .exceptionally(Responses::unavailable);
   }
 
   private static HttpResponse terminated(long id, ObjectNode job, String host, boolean sent) {

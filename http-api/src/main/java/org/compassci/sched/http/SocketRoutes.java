@@ -17,8 +17,13 @@ public final class SocketRoutes extends AllDirectives {
 
   public SocketRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
       ProviderBoot boot) {
-    this.providers = new ProviderRoutes(gw, providers, settings, boot);
-    this.clients = new ClientSocketRoutes(gw, settings);
+    this(gw, providers, settings, boot, Auth.legacy(java.util.Optional.empty()));
+  }
+
+  public SocketRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
+      ProviderBoot boot, Auth auth) {
+    this.providers = new ProviderRoutes(gw, providers, settings, boot, auth);
+    this.clients = new ClientSocketRoutes(gw, settings, auth);
   }
 
   /** These routes, then {@code rest}. */
