@@ -9,11 +9,13 @@
 #   scripts/bench.sh providers VM/container providers over WebSocket on the server jar: 20,000 jobs
 #                              taken by 200 and by 2,000 simulated providers (BENCH_PROVIDERS="N ...",
 #                              BENCH_PROVIDER_JOBS), then the heap of 2,000 idle provider and watcher sockets
+#                              (BENCH_PROVIDER_SOCKETS; 0 skips it); scripts/providers.sh N runs one fleet
 #   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
 #   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
 #                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
-#   scripts/bench.sh all       every line above but jmh
+#   scripts/bench.sh all       matcher, http, watch, restart (100,000 queued) and providers (200
+#                              only, no socket heap): within 8 minutes on 2 cores
 # Everything but the JSON lines goes to stderr.
 # http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_SERVER_OPTS (more JVM
 # options for the server, e.g. -Dpekko.actor.default-dispatcher.throughput=20); BENCH_JFR=DIR records the last
@@ -401,7 +403,7 @@ case "$mode" in
   boot) run_boot ;;
   providers) run_providers ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
-  # within 8 minutes on 2 cores: the restart line with 100,000 queued only; providers: 200
-  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 run_providers) ;;
+  # within 8 minutes on 2 cores: the restart line with 100,000 queued only; the providers line with 200
+  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers) ;;
   *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|providers|claims|all|jmh]" >&2; exit 2 ;;
 esac
