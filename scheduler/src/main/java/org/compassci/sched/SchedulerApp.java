@@ -201,8 +201,9 @@ public final class SchedulerApp {
           new org.compassci.sched.boot.BootPlan.Prefixes(s.boot().osHttpPrefix(), s.boot().initrdHttpPrefix()),
           uploads, s.resultsRoot(), s.adminToken());
       // VM/container providers and watchers over WebSocket, before the rest
-      org.apache.pekko.http.javadsl.server.Route routes = new org.compassci.sched.http.SocketRoutes(gw, auth, providers,
-          s.sockets(), org.compassci.sched.http.ProviderBoot.of(boot)).before(new SchedulerRoutes(gw, auth, boot).routes());
+      org.apache.pekko.http.javadsl.server.Route routes = new SchedulerRoutes(gw, auth, boot).routesAfter(
+          new org.compassci.sched.http.SocketRoutes(gw, providers, s.sockets(),
+              org.compassci.sched.http.ProviderBoot.of(boot), auth).before(org.apache.pekko.http.javadsl.server.Directives.reject()));
       HttpServer.bind(system, s.host(), s.port(), routes,
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));

@@ -27,7 +27,7 @@ class AccessModesTest {
           .path("job_id").asText();
       List<String> reads = List.of(V1 + "/jobs/" + id, V1 + "/jobs?submit_id=x", V1 + "/dashboard/jobs/pending",
           V1 + "/dashboard/jobs/running", V1 + "/dashboard/hosts", V1 + "/dashboard/stats", V1 + "/dashboard/summary",
-          V1 + "/hosts/nobody", "/metrics");
+          V1 + "/hosts/nobody", "/metrics", V1 + "/dashboard/providers");
       for (String path : reads) {
         Answer none = s.anonymous.get(path);
         assertEquals(401, none.status(), path);
@@ -50,6 +50,9 @@ class AccessModesTest {
         assertTrue(head.header("Content-Type").startsWith("text/event-stream"), head.head());
         assertEquals(401, forger.get(stream).status(), stream);
       }
+      // the watchers' WebSocket: refused before its handshake without a token
+      assertEquals(401, s.anonymous.get(V1 + "/client").status());
+      assertEquals(400, user.get(V1 + "/client").status(), "with a token: only the missing Upgrade is wrong");
       // what a box or a probe needs stays open; the page itself asks for the token
       assertEquals(200, s.anonymous.get(V1 + "/health").status());
       assertEquals(204, s.anonymous.get(V1 + "/jobs/dispatch?hostname=nobody").status());

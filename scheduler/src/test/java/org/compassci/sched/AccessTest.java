@@ -129,6 +129,19 @@ class AccessTest {
   }
 
   @Test
+  void terminateIsForTheOwnerOrAnAdmin() {
+    String id = aliceJob("term-a");
+    expect(401, nobody.post(V1 + "/jobs/" + id + "/terminate", ""), "terminate without a token");
+    expect(401, forger.post(V1 + "/jobs/" + id + "/terminate", ""), "terminate with a forged token");
+    expect(403, bob.post(V1 + "/jobs/" + id + "/terminate", ""), "bob terminates alice's job");
+    assertEquals("submit", admin.get(V1 + "/jobs/" + id).json().path("job_stage").asText(), "unchanged");
+    Answer ended = alice.post(V1 + "/jobs/" + id + "/terminate", "");
+    expect(200, ended, "alice terminates her job");
+    assertEquals("terminate", ended.json().path("job_health").asText());
+    expect(200, admin.post(V1 + "/jobs/" + aliceJob("term-b") + "/terminate", ""), "an admin terminates anyone's");
+  }
+
+  @Test
   void anUpdateNeedsTheJobTokenOrAnAdmin() {
     String id = aliceJob("upd");
     JsonNode handed = nobody.get(V1 + "/jobs/dispatch?hostname=upd--1&tbox_type=hw&tbox_group=upd").json();
@@ -215,7 +228,7 @@ class AccessTest {
     String id = aliceJob("reads");
     for (String path : List.of(V1 + "/jobs/" + id, V1 + "/dashboard/jobs/pending", V1 + "/dashboard/summary",
         V1 + "/dashboard/jobs/running", V1 + "/dashboard/hosts", V1 + "/dashboard/stats", "/metrics",
-        V1 + "/jobs?submit_id=none", V1 + "/health")) {
+        V1 + "/jobs?submit_id=none", V1 + "/health", V1 + "/dashboard/providers")) {
       expect(200, nobody.get(path), path);
     }
     expect(200, nobody.post(V1 + "/jobs/wait", "{\"wait_on\":{\"" + id + "\":{\"job_stage\":\"submit\"}}}"), "wait");

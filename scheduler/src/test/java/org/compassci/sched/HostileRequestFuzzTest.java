@@ -219,6 +219,8 @@ class HostileRequestFuzzTest {
       "GET /scheduler/v1/health", "POST /scheduler/v1/jobs/submit", "POST /submit_job",
       "GET /scheduler/v1/jobs?submit_id={run}", "GET /scheduler/v1/jobs/{id}", "GET /scheduler/v1/jobs/{id}?fields={word}",
       "POST /scheduler/v1/jobs/{id}/update", "POST /scheduler/v1/jobs/{id}/cancel", "POST /scheduler/v1/jobs/wait",
+      "POST /scheduler/v1/jobs/{id}/terminate", "GET /scheduler/v1/client", "GET /scheduler/v1/vm-container-provider/{host}",
+      "GET /scheduler/v1/dashboard/providers",
       "GET /scheduler/v1/jobs/{id}/events", "GET /scheduler/v1/events?job_ids={ids}", "GET /scheduler/v1/jobs/dispatch",
       "POST /scheduler/v1/hosts/{host}", "GET /scheduler/v1/hosts/{host}",
       "GET /scheduler/v1/dashboard/jobs/pending?group_by={word}", "GET /scheduler/v1/dashboard/jobs/running",

@@ -39,19 +39,23 @@ public final class ClientSocketRoutes extends AllDirectives {
   private static final AtomicLong SIDS = new AtomicLong();
 
   private final Gateway gw;
-  private final Auth auth;
   private final WebSockets.Limits limits;
+  /** Watching is reading: open, unless reads are private (see {@link Auth#read}). */
+  private final Auth auth;
 
-  public ClientSocketRoutes(Gateway gw, Auth auth, SocketSettings settings) {
-    this.gw = gw;
+  public ClientSocketRoutes(Gateway gw, SocketSettings settings) {
+    this(gw, settings, Auth.legacy(Optional.empty()));
+  }
+
+  public ClientSocketRoutes(Gateway gw, SocketSettings settings, Auth auth) {
     this.auth = auth;
+    this.gw = gw;
     this.limits = new WebSockets.Limits(settings.maxFrameChars(), settings.maxFramesPerSecond(),
         settings.watchPing(), settings.watchIdle());
   }
 
   /** The route under {@code /scheduler/v1}. */
   public Route routes() {
-    // watching is reading: open unless scheduler.auth.private-reads, as the event streams
     return path("client", () -> get(() -> auth.read(() -> extractRequest(this::socket))));
   }
 

@@ -64,7 +64,6 @@ public final class ProviderRoutes extends AllDirectives {
       List.of("arch", "tbox_type", "tags", "nr_cpu", "nr_node", "nr_disks", "is_remote", "services");
 
   private final Gateway gw;
-  private final Auth auth;
   private final ActorRef<ProvidersActor.Command> providers;
   private final SocketSettings settings;
   private final WebSockets.Limits limits;
@@ -72,10 +71,18 @@ public final class ProviderRoutes extends AllDirectives {
   /** Reports of every socket waiting for the store: scheduler.providers.reports-in-flight. */
   private final Permits reports;
 
-  public ProviderRoutes(Gateway gw, Auth auth, ActorRef<ProvidersActor.Command> providers,
-      SocketSettings settings, ProviderBoot boot) {
-    this.gw = gw;
+  /** Who may terminate and read: an account's token in tokens mode (see {@link Auth}). */
+  private final Auth auth;
+
+  public ProviderRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
+      ProviderBoot boot) {
+    this(gw, providers, settings, boot, Auth.legacy(java.util.Optional.empty()));
+  }
+
+  public ProviderRoutes(Gateway gw, ActorRef<ProvidersActor.Command> providers, SocketSettings settings,
+      ProviderBoot boot, Auth auth) {
     this.auth = auth;
+    this.gw = gw;
     this.providers = providers;
     this.settings = settings;
     this.limits = new WebSockets.Limits(settings.maxFrameChars(), settings.maxFramesPerSecond(),
@@ -87,6 +94,7 @@ public final class ProviderRoutes extends AllDirectives {
   /** The routes under {@code /scheduler/v1}. */
   public Route routes() {
     return concat(
+        // a provider is a testbox's host: like a box asking for work, it needs no account
         path(segment("vm-container-provider").slash(segment()),
             host -> get(() -> extractRequest(request -> socket(host, request)))),
         path(segment("jobs").slash(longSegment()).slash("terminate"),
@@ -203,6 +211,7 @@ public final class ProviderRoutes extends AllDirectives {
     if (token != null) {
       params.add(new JobUpdate.Param("job_token", token));
     } else if (!withToken && !admin && !auth.open()) {
+      // the rule of jobs/{id}/update: the job's job_token, or an admin
       provider.tell(new ProviderActor.Refuse(r.jobId(), "a report on job " + r.jobId()
           + " needs its job_token: it was not sent over this socket"));
       return CompletableFuture.completedFuture(Done.getInstance());
@@ -423,28 +432,28 @@ public final class ProviderRoutes extends AllDirectives {
 
   /**
    * Ends the job (finish, health terminate), durably, then tells the provider holding it, if its
-   * socket is open. 403 for a job that has ended already.
+   * socket is open. 403 for a job that has ended already, or (with accounts) for a caller who is
+   * neither its owner (its my_account) nor an admin; in open mode anyone may.
    */
   private Route terminate(long id, org.compassci.sched.auth.Caller caller) {
     if (!caller.authenticated() || caller.admin()) {
-      return completeWithFuture(terminate(id).exceptionally(Responses::unavailable));
+      return terminate(id);
     }
-    // an account ends its own jobs only, as with cancel
-    return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(id, r))
-        .thenCompose(o -> {
-          if (o.status() != Outcome.Status.OK) {
-            return CompletableFuture.completedFuture(Responses.outcome(o));
-          }
-          if (!org.compassci.sched.auth.AccountRules.mayEnd(caller, o.job().path("my_account").asText(""))) {
-            return CompletableFuture.completedFuture(Auth.denied(403,
-                "job " + id + " is not " + caller.account() + "'s: only its owner or an admin may terminate it"));
-          }
-          return terminate(id);
-        })
+    return completeWithFuture(gw.<org.compassci.sched.actors.LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
+            r -> new org.compassci.sched.actors.LifecycleActor.Get(id, r))
+        .thenApply(o -> o.status() != Outcome.Status.OK ? Responses.outcome(o)
+            : org.compassci.sched.auth.AccountRules.mayEnd(caller, o.job().path("my_account").asText("")) ? null
+            : Auth.denied(403, "job " + id + " is not " + caller.account()
+                + "'s: only its owner or an admin may terminate it"))
+        .thenCompose(refused -> refused != null ? CompletableFuture.completedFuture(refused) : terminating(id))
         .exceptionally(Responses::unavailable));
   }
 
-  private CompletableFuture<HttpResponse> terminate(long id) {
+  private Route terminate(long id) {
+    return completeWithFuture(terminating(id));
+  }
+
+  private CompletableFuture<HttpResponse> terminating(long id) {
     return gw.<MatcherActor.Command, Outcome>ask(gw.matcher(), r -> new MatcherActor.Terminate(id, r))
         .thenCompose(o -> {
           if (o.status() != Outcome.Status.OK) {
@@ -455,7 +464,8 @@ public final class ProviderRoutes extends AllDirectives {
           CompletableFuture<Boolean> sent = host.isEmpty() ? CompletableFuture.completedFuture(false)
               : gw.<ProvidersActor.Command, Boolean>ask(providers, r -> new ProvidersActor.TerminateJob(id, host, r));
           return sent.thenApply(s -> terminated(id, o.job(), host, s));
-        });
+        })
+        .exceptionally(Responses::unavailable);
   }
 
   private static HttpResponse terminated(long id, ObjectNode job, String host, boolean sent) {

@@ -26,7 +26,12 @@ public final class SchedulerRoutes extends AllDirectives {
   }
 
   public Route routes() {
-    return boundedQuery(concat(
+    return routesAfter(reject());
+  }
+
+  /** {@code first} (the WebSocket routes), then these, all within the query's bound. */
+  public Route routesAfter(Route first) {
+    return boundedQuery(concat(first,
         pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(
             new HealthRoutes(gw).routes(),
             boot != null ? new BootRoutes(gw, boot, auth).v1() : reject(),

@@ -208,8 +208,10 @@ final class SchedulerClient {
   java.net.http.WebSocket openSocket(String path, java.net.http.WebSocket.Listener listener) {
     URI uri = URI.create(server.replaceFirst("^http", "ws") + path);
     try {
-      return http.newWebSocketBuilder().connectTimeout(CONNECT_TIMEOUT).buildAsync(uri, listener)
-          .get(ANSWER_TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+      java.net.http.WebSocket.Builder b = http.newWebSocketBuilder().connectTimeout(CONNECT_TIMEOUT);
+      // private reads: the watcher socket needs the account's token, in the handshake
+      token.ifPresent(t -> b.header("Authorization", "Bearer " + t));
+      return b.buildAsync(uri, listener).get(ANSWER_TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof java.net.http.WebSocketHandshakeException h) {
