@@ -49,7 +49,12 @@ class ThreadPerRequestTest {
     }
   }
 
-  /** Health, submit, dispatch, job read, update and the legacy calls, at least {@code count}. */
+  private static int keys;
+
+  /**
+   * Health, submit (with and without an Idempotency-Key, which an actor of its own handles),
+   * dispatch, job read, update and the legacy calls, at least {@code count}.
+   */
   private static int round(HttpCalls http, int box, int count) {
     int sent = 0;
     while (sent < count) {
@@ -66,7 +71,13 @@ class ThreadPerRequestTest {
       assertEquals(200, http.get("/~lkp/cgi-bin/set-job-stage?job_id=" + got
           + "&job_stage=running").status());
       assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=" + got).status());
-      sent += 7;
+      var keyed = http.send("POST", V1 + "/jobs/submit", JOB, "Content-Type", "application/json",
+          "Idempotency-Key", "thread-test-" + (++keys));
+      assertEquals(200, keyed.status(), keyed.body());
+      var again = http.get(V1 + "/jobs/dispatch?hostname=vm-2p8g-" + box
+          + "&arch=x86_64&tbox_type=vm&freemem=8192");
+      assertEquals(200, again.status(), again.body());
+      sent += 9;
       assertTrue(!id.isEmpty());
     }
     return sent;

@@ -141,8 +141,9 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
     }
     pending.put(id, new Pending(s.requestDigest(), s, new ArrayList<>(List.of(s.replyTo()))));
     // asked with a deadline: a store actor that never answers must not hold the key for good
-    getContext().ask(PersistenceActor.SubmitKeyFound.class, store, LOOKUP_TIMEOUT,
-        replyTo -> new PersistenceActor.FindSubmitKey(s.account(), s.key(), replyTo),
+    getContext().pipeToSelf(Asks.<PersistenceActor.Command, PersistenceActor.SubmitKeyFound>ask(
+            getContext().getSystem(), store,
+            replyTo -> new PersistenceActor.FindSubmitKey(s.account(), s.key(), replyTo), LOOKUP_TIMEOUT),
         (found, failure) -> new Looked(failure == null ? found : new PersistenceActor.SubmitKeyFound(
             s.account(), s.key(), Optional.empty(), Optional.of("the store did not answer in time"))));
     return this;
@@ -169,9 +170,11 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       return this;
     }
     Submit s = p.first();
-    getContext().ask(MatcherActor.SubmitResult.class, matcher, SUBMIT_TIMEOUT,
-        replyTo -> new MatcherActor.SubmitAs(s.jobs(), s.maxQueued(),
-            Optional.of(new MatcherActor.Once(s.account(), s.key(), s.requestDigest())), replyTo),
+    getContext().pipeToSelf(Asks.<MatcherActor.Command, MatcherActor.SubmitResult>ask(
+            getContext().getSystem(), matcher,
+            replyTo -> new MatcherActor.SubmitAs(s.jobs(), s.maxQueued(),
+                Optional.of(new MatcherActor.Once(s.account(), s.key(), s.requestDigest())), replyTo),
+            SUBMIT_TIMEOUT),
         (result, failure) -> new Submitted(id, result, failure));
     return this;
   }

@@ -180,7 +180,8 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   }
 
   private void read(long id) {
-    getContext().ask(Outcome.class, lifecycle, askTimeout, r -> new LifecycleActor.Get(id, r),
+    getContext().pipeToSelf(Asks.<LifecycleActor.Command, Outcome>ask(getContext().getSystem(),
+            lifecycle, r -> new LifecycleActor.Get(id, r), askTimeout),
         (outcome, failure) -> new Snapshot(id, outcome, failure));
   }
 

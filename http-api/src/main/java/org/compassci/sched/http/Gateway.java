@@ -5,7 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.compassci.sched.actors.Asks;
 import org.compassci.sched.actors.ExtractActor;
 import org.compassci.sched.actors.HostRegistryActor;
 import org.compassci.sched.actors.LifecycleActor;
@@ -41,19 +41,6 @@ public record Gateway(
 
   public <Req, Res> CompletableFuture<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message, Duration timeout) {
-    // The ask's own stage is Scala's wrapper, whose every continuation runs asynchronously on
-    // CompletableFuture's default executor; with one core's worth of common-pool parallelism that
-    // executor starts a new thread per task. A plain future completed on the actor system's
-    // dispatcher runs the routes' thenApply chains there instead, without new threads.
-    CompletableFuture<Res> answer = new CompletableFuture<>();
-    AskPattern.ask(target, message::apply, timeout, system.scheduler())
-        .whenCompleteAsync((reply, failure) -> {
-          if (failure != null) {
-            answer.completeExceptionally(failure);
-          } else {
-            answer.complete(reply);
-          }
-        }, system.executionContext());
-    return answer;
+    return Asks.ask(system, target, message, timeout);
   }
 }
