@@ -165,12 +165,21 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
     return this;
   }
 
+  /** The account to change, or null once {@code replyTo} is told why not: unknown, or a change in flight. */
+  private Account changeable(String name, ActorRef<Answer> replyTo) {
+    Account old = accounts.get(name);
+    if (old == null || changing.contains(name)) {
+      replyTo.tell(old == null ? Answer.refused(Outcome.Status.NOT_FOUND, "no account " + AccountRules.printable(name))
+          : Answer.refused(Outcome.Status.CONFLICT, "account " + name + " is being changed; try again"));
+      return null;
+    }
+    return old;
+  }
+
   private Behavior<Command> onRotate(Rotate r) {
     activity.touch();
-    Account old = accounts.get(r.name());
-    if (old == null || changing.contains(r.name())) {
-      r.replyTo().tell(old == null ? Answer.refused(Outcome.Status.NOT_FOUND, "no account " + AccountRules.printable(r.name()))
-          : Answer.refused(Outcome.Status.CONFLICT, "account " + r.name() + " is being changed; try again"));
+    Account old = changeable(r.name(), r.replyTo());
+    if (old == null) {
       return this;
     }
     String token = AccountTokens.newToken();
@@ -181,10 +190,8 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
 
   private Behavior<Command> onRemove(Remove r) {
     activity.touch();
-    Account old = accounts.get(r.name());
-    if (old == null || changing.contains(r.name())) {
-      r.replyTo().tell(old == null ? Answer.refused(Outcome.Status.NOT_FOUND, "no account " + AccountRules.printable(r.name()))
-          : Answer.refused(Outcome.Status.CONFLICT, "account " + r.name() + " is being changed; try again"));
+    Account old = changeable(r.name(), r.replyTo());
+    if (old == null) {
       return this;
     }
     storeChange(old, null, "removed", r.replyTo(), () -> store.removeAccount(old.name()));
