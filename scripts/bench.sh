@@ -363,6 +363,10 @@ restart_one() {
     | sed 's/.*used \([0-9]*\)K/\1/' | paste -sd+)
   heap=$((heap))
   rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
+  # with -XX:NativeMemoryTracking=summary in BENCH_README_JVM: where the RSS beside the heap goes
+  if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then
+    jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
+  fi
   echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$((fill_rss / 1024))}"
   cleanup
   server_pid=""
