@@ -59,7 +59,8 @@ PY
 # phase's figure is the median of its 3 runs (scripts/bench/http_report.py says what counts).
 
 jar=scheduler/target/scheduler.jar
-http_jvm=(-Xms1g -Xmx2g -XX:+UseG1GC)
+# the server's JVM options in the speed runs; BENCH_HTTP_JVM replaces them (e.g. with the README's, to see what bounding the memory costs)
+http_jvm=(${BENCH_HTTP_JVM:--Xms1g -Xmx2g -XX:+UseG1GC})
 connections=64
 seconds=${BENCH_SECONDS:-5}
 wrk_cmd=(wrk -t2 -c"$connections" --timeout 10s)
@@ -318,7 +319,7 @@ restart_queued=${BENCH_RESTART_QUEUED:-100000 300000}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # the README's command: keep these options and the README's run command the same
-readme_jvm=(${BENCH_README_JVM:-})
+readme_jvm=(${BENCH_README_JVM:-@conf/jvm.options})
 
 start_readme_server() {
   env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_AUTH SCHED_ADMIN_TOKEN="$bench_token" \
@@ -362,6 +363,9 @@ restart_one() {
   heap=$(jcmd "$server_pid" GC.heap_info | grep -o 'total [0-9]*K, used [0-9]*K' \
     | sed 's/.*used \([0-9]*\)K/\1/' | paste -sd+)
   heap=$((heap))
+  # as after the fill: what the lab sees a few seconds on (G1 hands freed regions back in the
+  # background, after the collection)
+  sleep 5
   rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
   # with -XX:NativeMemoryTracking=summary in BENCH_README_JVM: where the RSS beside the heap goes
   if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then

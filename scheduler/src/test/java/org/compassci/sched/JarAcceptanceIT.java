@@ -48,7 +48,9 @@ class JarAcceptanceIT {
   private Process launch(Map<String, String> env, Path log) throws IOException {
     String jar = System.getProperty("scheduler.jar", "target/scheduler.jar");
     ProcessBuilder pb = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar", jar)
+        // started as the README starts it: with the JVM options of conf/jvm.options
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "@" + Path.of("..", "conf", "jvm.options").toAbsolutePath().normalize(), "-jar", jar)
         .redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().keySet().removeIf(k -> k.startsWith("SCHED_"));
     pb.environment().putAll(env);
