@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.fixtures.HttpCalls.Answer;
@@ -62,6 +63,31 @@ class IntakeLimitsTest {
 
   private int pending() {
     return http.get(V1 + "/dashboard/jobs/pending").json().path("total").asInt();
+  }
+
+  /**
+   * A route that answers without reading the body (no such path, a refused upload, an unknown
+   * job) still has its answer read by a client that is sending a body: the server reads the
+   * body and drops it first, instead of closing the connection under the client.
+   */
+  @Test
+  void anAnswerGivenBeforeTheBodyIsReadReachesTheClient() {
+    // larger than the sockets' buffers: the client is still sending when the answer is ready
+    String body = "{\"pad\":\"" + "p".repeat(3_000_000) + "\"}";
+    for (int i = 0; i < 10; i++) {
+      Answer none = http.send("POST", V1 + "/no/such/route", body, "Content-Type", "application/json");
+      assertEquals(404, none.status(), none.body());
+      Answer unknown = http.send("POST", V1 + "/jobs/424242/update?job_stage=boot", body,
+          "Content-Type", "application/json");
+      assertEquals(404, unknown.status(), unknown.body());
+      Answer upload = http.send("PUT", "/result/x/%2e%2e/%2e%2e/etc/f" + i, body, "Cookie", "JOBID=1");
+      assertTrue(upload.status() >= 400 && upload.status() < 500, upload.status() + " " + upload.body());
+      for (Answer a : List.of(none, unknown, upload)) {
+        // the connection is kept: the server did not give up on the rest of the body
+        assertTrue(a.raw().headers().firstValue("Connection").filter("close"::equalsIgnoreCase).isEmpty(),
+            a.raw().uri() + " closed its connection: " + a.raw().headers().map());
+      }
+    }
   }
 
   @Test

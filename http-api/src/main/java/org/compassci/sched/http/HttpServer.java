@@ -69,6 +69,34 @@ public final class HttpServer {
 
   private HttpServer() {}
 
+  /**
+   * The answer to a request whose body arrives in parts, given once that body has been read: a
+   * route that answers before the body is in (a refusal, a rejection, an unknown job) would make
+   * Pekko HTTP close the connection after the answer, and a client still sending its body then
+   * sees the connection reset instead of the answer. A body nobody read is read and dropped
+   * here; one being read (by the route, or by the rejection handler's own discarding) is waited
+   * for. A route that stops reading part way (a size limit) still closes the connection.
+   */
+  private static CompletionStage<HttpResponse> answerAfterBody(HttpRequest request,
+      org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> handler,
+      Materializer mat, java.util.concurrent.Executor onDispatcher) throws Exception {
+    CompletableFuture<Void> bodyRead = new CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicBoolean reading = new java.util.concurrent.atomic.AtomicBoolean();
+    HttpRequest watched = request.withEntity(((org.apache.pekko.http.scaladsl.model.RequestEntity) request.entity())
+        .transformDataBytes(Flow.of(ByteString.class).<Object>watchTermination((nu, done) -> {
+          reading.set(true);
+          done.whenCompleteAsync((d, failure) -> bodyRead.complete(null), onDispatcher);
+          return nu;
+        }).asScala()));
+    return handler.apply(watched).thenComposeAsync(answer -> {
+      if (reading.get()) {
+        return bodyRead.thenApply(v -> answer);
+      }
+      return watched.discardEntityBytes(mat).completionStage()
+          .handleAsync((done, failure) -> answer, onDispatcher);
+    }, onDispatcher);
+  }
+
   @SuppressWarnings({"unchecked", "rawtypes"})
   public static CompletionStage<Bound> bind(ActorSystem<?> system, String host,
       int port, Route route, Consumer<Object> clientGone) {
@@ -80,7 +108,8 @@ public final class HttpServer {
         org.apache.pekko.http.javadsl.model.HttpMethods.custom("MKCOL", false, true,
             org.apache.pekko.http.javadsl.model.RequestEntityAcceptances.Tolerated)));
     Materializer mat = Materializer.matFromSystem(system);
-    Flow<HttpRequest, HttpResponse, NotUsed> handler = route.flow(system);
+    org.apache.pekko.japi.function.Function<HttpRequest, CompletionStage<HttpResponse>> handler = route.handler(system);
+    java.util.concurrent.Executor onDispatcher = system.executionContext();
     scala.concurrent.duration.Duration idle = settings.getTimeouts().idleTimeout();
     Optional<Duration> idleTimeout = idle.isFinite()
         ? Optional.of(Duration.ofNanos(idle.toNanos())) : Optional.empty();
@@ -104,7 +133,8 @@ public final class HttpServer {
                     ? (HttpRequest) withId.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress, peer)
                     : withId;
               })
-              .via(handler)
+              .mapAsync(1, r -> r.entity().isStrict() ? handler.apply(r)
+                  : answerAfterBody(r, handler, mat, onDispatcher))
               .map(r -> {
                 inFlight.decrementAndGet();
                 return r;
