@@ -298,7 +298,8 @@ run_boot() {
     top_up "$queued"
   done
   for rep in $(seq "$reps"); do
-    wrk_run boot "boot-$rep" "$seconds" "$tmp/macs.lua" "$tmp/paths-$rep.lua"
+    # twice as long: the package phase downloads faster than boot answers are made
+    wrk_run boot "boot-$rep" $((seconds * 2)) "$tmp/macs.lua" "$tmp/paths-$rep.lua"
     wrk_run package "package-$rep" "$seconds" "$tmp/paths-$rep.lua"
     # the same links again, while their jobs boot: the package without the store's write
     wrk_run package "again-$rep" "$seconds" "$tmp/paths-$rep.lua"
