@@ -189,7 +189,11 @@ public final class SchedulerApp {
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
-      List.of(persistence, extractor, hosts, lifecycle, watch, matcher, stats).forEach(ctx::watch);
+      List.of(persistence, extractor, hosts, watch, stats).forEach(ctx::watch);
+      if (!cluster.enabled()) {
+        // in a cluster these are the singletons' proxies, which stop only at shutdown
+        List.of(lifecycle, matcher).forEach(ctx::watch);
+      }
       ctx.watch(uploads);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,

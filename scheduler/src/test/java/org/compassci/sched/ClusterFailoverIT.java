@@ -1,0 +1,141 @@
+package org.compassci.sched;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Acceptance of cluster mode (issue 15): three real jars on one MySQL database, on loopback.
+ * Each test starts its own cluster on a database of its own. The figures are printed as one
+ * JSON line each ({@code "bench":"cluster-..."}) for the README.
+ */
+class ClusterFailoverIT {
+
+  /**
+   * A job handed out whose answer died with its node comes back after dispatch-ack: short here
+   * so that every job ends within the test, long enough that a box's report held up by the
+   * failover itself (about 13 s) is never taken for a lost hand-out.
+   */
+  static final String ACK = "-Dscheduler.timeouts.dispatch-ack=25s";
+  /** An edge that cannot reach the singleton answers 503 after this. */
+  static final String ASK = "-Dscheduler.http.ask-timeout=3s";
+
+  @TempDir Path dir;
+
+  private static String logs(ClusterNodes nodes) throws Exception {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < nodes.size(); i++) {
+      List<String> lines = Files.readAllLines(nodes.log(i));
+      out.append("--- node ").append(i).append('\n')
+          .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()))).append('\n');
+    }
+    return out.toString();
+  }
+
+  private static void await(String what, Duration timeout, java.util.function.BooleanSupplier done)
+      throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (!done.getAsBoolean()) {
+      if (System.nanoTime() > end) {
+        throw new AssertionError("timed out: " + what);
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  @Test
+  void aSigkilledSingletonNodeUnderLoadLosesNoJobAndHandsNoneOutTwice() throws Exception {
+    try (ClusterNodes nodes = new ClusterNodes(dir, "crash", 3, ACK, ASK)) {
+      nodes.startAll(Duration.ofSeconds(60));
+      int victim = nodes.singletonNode(0);
+      long epochBefore = nodes.epoch(0);
+      try (ClusterLoad load = new ClusterLoad(nodes)) {
+        load.submitters(new int[] {0, 1, 2}, 4, "vm-2p8g", s -> "tenant" + s, 50);
+        load.boxes(50, "vm-2p8g", 1);
+        await("hand-outs before the kill", Duration.ofSeconds(30), () -> load.finished.size() >= 100);
+        long killedAt = System.nanoTime();
+        nodes.process(victim).destroyForcibly(); // SIGKILL
+        assertTrue(nodes.process(victim).waitFor(10, TimeUnit.SECONDS));
+        await("a hand-out through a surviving node", Duration.ofSeconds(40), () -> load.firstHandAfter(killedAt) > 0);
+        double failover = load.firstHandAfter(killedAt);
+        Thread.sleep(3000);
+        load.submitting = false;
+        Thread.sleep(500);
+        // every acknowledged job reaches a box and ends; a hand-out whose answer died with the
+        // node comes back after dispatch-ack
+        await("every acknowledged job handed out and finished", Duration.ofSeconds(75),
+            () -> load.finished.containsAll(load.acked));
+        load.close();
+        int survivor = (victim + 1) % 3;
+        System.out.printf("{\"bench\":\"cluster-crash\",\"failover_s\":%.1f,\"acked\":%d,\"handed_out\":%d,"
+                + "\"unavailable_503\":%d}%n", failover, load.acked.size(), load.dispatched.size(),
+            load.unavailable.get());
+        assertEquals(Set.of(), load.duplicates, "jobs handed out twice");
+        assertTrue(load.unexpected.isEmpty(), "answers other than success or 503 + Retry-After: "
+            + List.copyOf(load.unexpected).subList(0, Math.min(5, load.unexpected.size())));
+        Set<Long> lost = new HashSet<>(load.acked);
+        lost.removeAll(load.finished);
+        assertEquals(Set.of(), lost, "acknowledged jobs that never ended");
+        assertEquals(0, nodes.count("SELECT COUNT(*) FROM jobs WHERE stage <> 'finish'"),
+            "every job in the store has ended");
+        assertEquals(load.acked.size(), nodes.count("SELECT COUNT(*) FROM jobs"), "no job beyond those acknowledged");
+        assertTrue(nodes.epoch(survivor) > epochBefore, "the new singleton took a new epoch");
+        assertTrue(failover <= 20, "failover took " + failover + " s");
+      } catch (AssertionError | RuntimeException e) {
+        throw new AssertionError(e.getMessage() + "\n" + logs(nodes), e);
+      }
+    }
+  }
+
+  @Test
+  void aSigtermedSingletonNodeHandsOverWithinFiveSecondsAndLosesNothing() throws Exception {
+    try (ClusterNodes nodes = new ClusterNodes(dir, "graceful", 3, ACK, ASK)) {
+      nodes.startAll(Duration.ofSeconds(60));
+      int leaving = nodes.singletonNode(0);
+      int other = (leaving + 1) % 3;
+      long epochBefore = nodes.epoch(other);
+      try (ClusterLoad load = new ClusterLoad(nodes)) {
+        load.submitters(new int[] {other, (leaving + 2) % 3}, 2, "vm-2p8g", s -> "tenant" + s, 20);
+        // boxes that never ask the leaving node, so that what is measured is the hand-over
+        load.boxes(6, "vm-2p8g", 1);
+        await("hand-outs before the SIGTERM", Duration.ofSeconds(30), () -> load.finished.size() >= 30);
+        long termAt = System.nanoTime();
+        nodes.process(leaving).destroy(); // SIGTERM
+        await("the leaving node's exit", Duration.ofSeconds(40), () -> !nodes.alive(leaving));
+        await("a new epoch", Duration.ofSeconds(20), () -> nodes.epoch(other) > epochBefore);
+        long epochAt = System.nanoTime();
+        await("a hand-out after the hand-over", Duration.ofSeconds(20), () -> load.firstHandAfter(epochAt) > 0);
+        // the longest stretch without a hand-out, from the SIGTERM to the first after the new epoch
+        long[] times = load.hands.stream().mapToLong(ClusterLoad.Hand::atNanos).filter(t -> t >= termAt - 1_000_000_000L)
+            .sorted().toArray();
+        double gap = 0;
+        for (int i = 1; i < times.length; i++) {
+          gap = Math.max(gap, (times[i] - times[i - 1]) / 1e9);
+        }
+        Thread.sleep(1000);
+        load.submitting = false;
+        await("every acknowledged job handed out and finished", Duration.ofSeconds(40),
+            () -> load.finished.containsAll(load.acked));
+        load.close();
+        System.out.printf("{\"bench\":\"cluster-graceful\",\"handover_gap_s\":%.1f,\"exit_s\":%.1f,\"acked\":%d}%n",
+            gap, (epochAt - termAt) / 1e9, load.acked.size());
+        assertEquals(Set.of(), load.duplicates, "jobs handed out twice");
+        assertTrue(load.unexpected.isEmpty(), "answers other than success or 503 + Retry-After: "
+            + List.copyOf(load.unexpected).subList(0, Math.min(5, load.unexpected.size())));
+        assertEquals(0, nodes.count("SELECT COUNT(*) FROM jobs WHERE stage <> 'finish'"));
+        assertTrue(gap <= 5, "no hand-out for " + gap + " s around the hand-over");
+      } catch (AssertionError | RuntimeException e) {
+        throw new AssertionError(e.getMessage() + "\n" + logs(nodes), e);
+      }
+    }
+  }
+}
