@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -238,6 +239,23 @@ class ClusterFailoverIT {
       System.out.printf("{\"bench\":\"cluster-fair-share\",\"heavy_share\":%.3f,\"expected\":0.75,"
           + "\"sequential_dispatch_per_s\":%.0f}%n", share, 400 / seconds);
       assertTrue(Math.abs(share - 0.75) <= 0.05, "heavy (weight 30 of 40) got " + share + " of 400 hand-outs");
+    }
+  }
+  @Test
+  void clusterModeRefusesTheEmbeddedStoreAndTwoNodesWithoutALease() throws Exception {
+    try (ClusterNodes three = new ClusterNodes(dir, "embedded", 3); ClusterNodes two = new ClusterNodes(dir, "two", 2)) {
+      three.launch(0, Map.of("SCHED_STORE", "embedded"));
+      two.launch(0, Map.of());
+      for (ClusterNodes n : List.of(three, two)) {
+        assertTrue(n.process(0).waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, n.process(0).exitValue());
+      }
+      List<String> embedded = Files.readAllLines(three.log(0));
+      assertEquals(1, embedded.size(), embedded.toString());
+      assertTrue(embedded.get(0).contains("SCHED_STORE") && embedded.get(0).contains("mysql"), embedded.get(0));
+      List<String> pair = Files.readAllLines(two.log(0));
+      assertEquals(1, pair.size(), pair.toString());
+      assertTrue(pair.get(0).contains("SCHED_CLUSTER_LEASE") && pair.get(0).contains("majority"), pair.get(0));
     }
   }
 }

@@ -32,7 +32,8 @@ final class ClusterNodes implements AutoCloseable {
   private final List<String> jvmOptions;
 
   ClusterNodes(Path dir, String name, int size, String... jvmOptions) throws IOException {
-    this.dir = dir;
+    // logs and data folders of its own: several clusters may share a test's folder
+    this.dir = Files.createDirectories(dir.resolve(name));
     this.size = size;
     this.database = "sched_" + name + "_" + Long.toUnsignedString(System.nanoTime(), 36);
     this.httpPorts = new int[size];
