@@ -258,4 +258,47 @@ class ClusterFailoverIT {
       assertTrue(pair.get(0).contains("SCHED_CLUSTER_LEASE") && pair.get(0).contains("majority"), pair.get(0));
     }
   }
+  /**
+   * Two nodes with scheduler.cluster.lease = mysql: the SBR's lease-majority picks the side
+   * that keeps running, and the singletons hold a lease row; the survivor of a SIGKILL takes
+   * over once the dead holder's row has expired (heartbeat-timeout).
+   */
+  @Test
+  void twoNodesWithTheMysqlLeaseSurviveTheLossOfTheSingletonsNode() throws Exception {
+    try (ClusterNodes nodes = new ClusterNodes(dir, "lease", 2, ASK, "-Dscheduler.cluster.lease=mysql")) {
+      nodes.startAll(Duration.ofSeconds(60));
+      int victim = nodes.singletonNode(0);
+      int survivor = 1 - victim;
+      // the matcher and the lifecycle hold their lease rows in MySQL
+      await("two singleton lease rows", Duration.ofSeconds(10), () -> {
+        try {
+          return nodes.count("SELECT COUNT(*) FROM scheduler_leases WHERE name LIKE '%singleton%'") == 2;
+        } catch (Exception e) {
+          return false;
+        }
+      });
+      assertEquals(200, nodes.http(survivor).post(ClusterNodes.V1 + "/jobs/submit", jobs(3, "vm-2p8g", "l")).status());
+      nodes.process(victim).destroyForcibly();
+      long killedAt = System.nanoTime();
+      int got = 0;
+      long end = killedAt + 60_000_000_000L;
+      double failover = -1;
+      while (got < 3 && System.nanoTime() < end) {
+        try {
+          var a = nodes.http(survivor).get(ClusterNodes.V1 + "/jobs/dispatch?hostname=vm-2p8g--" + got
+              + "&tbox_type=vm&freemem=16000");
+          if (a.status() == 200) {
+            failover = failover < 0 ? (System.nanoTime() - killedAt) / 1e9 : failover;
+            got++;
+          } else {
+            assertEquals(503, a.status(), a.body());
+          }
+        } catch (RuntimeException e) {
+          Thread.sleep(200);
+        }
+      }
+      System.out.printf("{\"bench\":\"cluster-2-nodes-lease\",\"failover_s\":%.1f}%n", failover);
+      assertEquals(3, got, "the survivor hands the queued jobs out\n" + logs(nodes));
+    }
+  }
 }
