@@ -156,6 +156,10 @@ top_up() {
   [ "$now_queued" -ge "$1" ] || { echo "bench: the queue holds $now_queued < $1" >&2; exit 1; }
 }
 
+clk_tck=$(getconf CLK_TCK)
+# cpu_ticks: user and system CPU time of the process that answers $base so far, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0; }
+
 # wrk_run PHASE NAME SECONDS [ARG...]: one wrk run of scripts/bench/PHASE.lua, ARGs passed to
 # it; common.lua's JSON summary goes to $tmp/NAME.json
 wrk_run() {
@@ -170,10 +174,15 @@ wrk_run() {
   fi
   local data=()
   [ $# -eq 0 ] || data=(-- "$@")
+  # the server's CPU time over the run: per answer, it hardly moves with what else the machine
+  # runs, where the rate does
+  local ticks_before
+  ticks_before=$(cpu_ticks)
   "${wrk_cmd[@]}" -d"$secs"s -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
+  local cpu_ms=$(( ($(cpu_ticks) - ticks_before) * 1000 / clk_tck ))
   [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >/dev/null
   grep '^{"wrk":' "$tmp/$name.out" >"$tmp/$name.json" || { cat "$tmp/$name.out" >&2; exit 1; }
-  python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json"
+  python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json" "$cpu_ms"
 }
 
 # the HTTP stack's own figure, same client and JVM options, before the scheduler starts: a
@@ -356,6 +365,10 @@ restart_one() {
     | sed 's/.*used \([0-9]*\)K/\1/' | paste -sd+)
   heap=$((heap))
   rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
+  # with -XX:NativeMemoryTracking=summary in BENCH_README_JVM: where the RSS beside the heap goes
+  if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then
+    jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
+  fi
   echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$((fill_rss / 1024))}"
   cleanup
   server_pid=""

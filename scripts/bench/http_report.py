@@ -42,9 +42,14 @@ def figures(phase, w):
             "duration_s": w["duration_s"]}
 
 
-def run(phase, name, path):
-    f = figures(phase, load(path))
+def run(phase, name, path, cpu_ms=None):
+    w = load(path)
+    f = figures(phase, w)
     extra = f" 204={f['no_job']}" if phase == "dispatch" else ""
+    answers = sum(w["status"].values())
+    if cpu_ms is not None and answers:
+        # the server's CPU per answer: steadier than the rate on a machine others share
+        extra += f" cpu {int(cpu_ms) * 1000 / answers:.0f} us/answer"
     print(f"bench: {name:12s} {f['per_s']:8.0f}/s  {OK[phase]}={f['ok']}{extra} other={f['other']}"
           f" socket_errors={f['socket_errors']}  p50 {f['p50_ms']:.1f} ms  p99 {f['p99_ms']:.1f} ms"
           f"  max {f['max_ms']:.1f} ms  ({f['duration_s']:.1f} s)", file=sys.stderr)
@@ -72,7 +77,7 @@ def line(d, reps, connections):
 
 if __name__ == "__main__":
     if sys.argv[1] == "run":
-        run(sys.argv[2], sys.argv[3], sys.argv[4])
+        run(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
     elif sys.argv[1] == "line":
         line(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:

@@ -9,6 +9,11 @@ import java.util.List;
  * hand-out fifteen times dearer. Every read joins the two and lays the hand-out over the job
  * (stage dispatch, host, token, time); the next write of the job replaces the row and drops the
  * hand-out. Only this process opens the file, so nothing else reads the table directly.
+ *
+ * <p>Jobs in flight (after the hand-out, before the end) are kept the same way: each later write
+ * of such a job replaces its row in a small {@code in_flight} table, read over the job's own row,
+ * and the job's row is written again only when the job ends or goes back to the queue. Moving
+ * jobs to boot rewrote a random page of the jobs table and of both stage indexes per job.
  */
 final class H2Dialect implements SqlDialect {
 
@@ -28,7 +33,32 @@ final class H2Dialect implements SqlDialect {
         // countByTenant and findByStageAndTenant read only this index
         "CREATE INDEX IF NOT EXISTS jobs_stage_tenant ON jobs(stage, tenant, id)",
         "CREATE TABLE IF NOT EXISTS handouts (id BIGINT PRIMARY KEY, host VARCHAR(255) NOT NULL,"
+            + " token_hash VARCHAR(255) NOT NULL, dispatch_time BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS in_flight (id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
+            + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
+            + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
+            + " submit_time BIGINT NOT NULL, doc CLOB NOT NULL, host VARCHAR(255) NOT NULL,"
             + " token_hash VARCHAR(255) NOT NULL, dispatch_time BIGINT NOT NULL)");
+  }
+
+  /** The stages a job ends in: its last write goes back to the jobs table. */
+  private static final java.util.Set<String> FINAL = java.util.Set.of(
+      "finish", "cancel", "abort_invalid", "abort_wait", "abort_provider");
+
+  @Override
+  public boolean inFlight(String stage) {
+    return stage != null && !"submit".equals(stage) && !FINAL.contains(stage);
+  }
+
+  @Override
+  public String upsertInFlight() {
+    return "MERGE INTO in_flight (id, stage, health, readiness, tenant, tbox_group, submit_time, doc,"
+        + " host, token_hash, dispatch_time) KEY(id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  }
+
+  @Override
+  public List<String> afterUpsertInFlight() {
+    return List.of("DELETE FROM handouts WHERE id = ?");
   }
 
   @Override
@@ -41,11 +71,18 @@ final class H2Dialect implements SqlDialect {
     return "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS " + column;
   }
 
-  // a hand-out counts only over a job still in submit: any later write supersedes it
+  // a hand-out counts only over a job still in submit: any later write supersedes it (and a
+  // job in flight has none: its write dropped it)
   private static final String HANDED_OUT = "h.id IS NOT NULL AND j.stage = 'submit'";
 
+  /** A column as read: the job in flight's, else the hand-out's, else the job's own. */
   private static String handedOr(String fromHandout, String fromJob) {
-    return "CASE WHEN " + HANDED_OUT + " THEN " + fromHandout + " ELSE " + fromJob + " END";
+    return "CASE WHEN f.id IS NOT NULL THEN f." + fromJob.substring(2) + " WHEN " + HANDED_OUT + " THEN "
+        + fromHandout + " ELSE " + fromJob + " END";
+  }
+
+  private static String latest(String column) {
+    return "CASE WHEN f.id IS NOT NULL THEN f." + column + " ELSE j." + column + " END";
   }
 
   @Override
@@ -57,13 +94,14 @@ final class H2Dialect implements SqlDialect {
 
   @Override
   public String readFrom() {
-    return "jobs j LEFT JOIN handouts h ON h.id = j.id";
+    return "jobs j LEFT JOIN in_flight f ON f.id = j.id LEFT JOIN handouts h ON h.id = j.id";
   }
 
   @Override
   public String columns() {
-    return "j.id, " + stageColumn() + ", j.health, j.readiness, j.tenant, j.tbox_group, j.submit_time,"
-        + " j.doc, " + handedOr("h.host", "j.host") + ", " + handedOr("h.token_hash", "j.token_hash")
+    return "j.id, " + stageColumn() + ", " + latest("health") + ", " + latest("readiness") + ", "
+        + latest("tenant") + ", " + latest("tbox_group") + ", " + latest("submit_time") + ", "
+        + latest("doc") + ", " + handedOr("h.host", "j.host") + ", " + handedOr("h.token_hash", "j.token_hash")
         + ", " + handedOr("h.dispatch_time", "j.dispatch_time");
   }
 
@@ -98,8 +136,8 @@ final class H2Dialect implements SqlDialect {
   }
 
   @Override
-  public String afterUpsert() {
-    return "DELETE FROM handouts WHERE id = ?";
+  public List<String> afterUpsert() {
+    return List.of("DELETE FROM handouts WHERE id = ?", "DELETE FROM in_flight WHERE id = ?");
   }
 
   @Override

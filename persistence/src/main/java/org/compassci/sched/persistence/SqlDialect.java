@@ -57,11 +57,36 @@ public interface SqlDialect {
   }
 
   /**
-   * Run for each written record (parameter: its id) in the same transaction as an upsert, or
-   * null: a dialect that keeps hand-outs beside the jobs table drops the one the write replaces.
+   * Run for each written record (parameter: its id) in the same transaction as an upsert: a
+   * dialect that keeps hand-outs or jobs in flight beside the jobs table drops what the write
+   * replaces.
    */
-  default String afterUpsert() {
+  default List<String> afterUpsert() {
+    return List.of();
+  }
+
+  /**
+   * Whether a job in {@code stage} that has a row in the jobs table already is written to a
+   * table of jobs in flight beside it (with {@link #upsertInFlight()}), rather than rewriting
+   * its row in the large table: only a dialect with such a table says yes.
+   */
+  default boolean inFlight(String stage) {
+    return false;
+  }
+
+  /** Like {@link #upsert()}, into the table of jobs in flight; null when there is none. */
+  default String upsertInFlight() {
     return null;
+  }
+
+  /** Run for each record written with {@link #upsertInFlight()} (parameter: its id). */
+  default List<String> afterUpsertInFlight() {
+    return List.of();
+  }
+
+  /** Parameters: {@code count} ids; answers those that have a row in the jobs table. */
+  default String existingIds(int count) {
+    return "SELECT id FROM jobs WHERE id IN (" + marks(count) + ")";
   }
 
   /** What every SELECT reads: the jobs table, or a view over it. */

@@ -400,6 +400,67 @@ abstract class JobStoreContract {
     assertThrows(StoreUnavailableException.class, store::ping);
   }
 
+  /**
+   * A job's way through its stages after the hand-out: each write is what every read sees (by
+   * id, by stage, per tenant), of two writes in one commit the later counts, the end is
+   * what survives a reopening, and a job sent back to the queue can be handed out again.
+   */
+  @Test
+  void aJobInFlightReadsAsLastWrittenThroughItsEndAndAfterReopening() {
+    Claim claim = new Claim(1, "host-a", "aaaa", 10);
+    JobRecord booted = new JobRecord(1, "boot", "unknown", "N/A", "alice", "vm-2p8g", 1001L,
+        "{\"id\":\"1\",\"job_stage\":\"boot\"}", "host-a", "aaaa", 10);
+    JobRecord running = new JobRecord(1, "running", "unknown", "N/A", "alice", "vm-2p8g", 1001L,
+        "{\"id\":\"1\",\"job_stage\":\"running\"}", "host-a", "aaaa", 10);
+    JobRecord finished = new JobRecord(1, "finish", "success", "complete", "alice", "vm-2p8g", 1001L,
+        "{\"id\":\"1\",\"job_stage\":\"finish\"}", "host-a", "aaaa", 10);
+    try (JobStore store = open()) {
+      store.insert(List.of(rec(1, "submit"), rec(2, "submit")));
+      store.claim(List.of(claim));
+      store.upsert(List.of(booted));
+      assertEquals(booted, store.find(1).orElseThrow());
+      assertEquals(List.of(booted), store.findByStage(List.of("boot", "running"), Long.MIN_VALUE, 10));
+      assertEquals(List.of(booted), store.findByStageAndTenant("boot", "alice", Long.MIN_VALUE, 10));
+      assertEquals(Map.of("alice", 1L), store.countByTenant("submit"));
+      // two writes of the job in one commit: the later one is the job
+      store.commit(List.of(), List.of(running, booted, running), List.of());
+      assertEquals(running, store.find(1).orElseThrow());
+      assertEquals(List.of(), store.findByStage(List.of("boot"), Long.MIN_VALUE, 10));
+      store.commit(List.of(), List.of(finished), List.of());
+      assertEquals(List.of(finished, rec(2, "submit")), store.findByIds(List.of(1L, 2L)).stream()
+          .sorted(java.util.Comparator.comparingLong(JobRecord::id)).toList());
+    }
+    try (JobStore store = open()) {
+      assertEquals(finished, store.find(1).orElseThrow());
+      assertEquals(List.of(finished), store.findByStage(List.of("finish"), Long.MIN_VALUE, 10));
+      // written in flight, then back to the queue: handed out again from there
+      store.claim(List.of(new Claim(2, "host-b", "bbbb", 20)));
+      JobRecord boot2 = new JobRecord(2, "boot", "unknown", "N/A", "alice", "vm-2p8g", 1002L, "{}",
+          "host-b", "bbbb", 20);
+      store.upsert(List.of(boot2));
+      assertEquals(boot2, store.find(2).orElseThrow());
+      store.upsert(List.of(rec(2, "submit")));
+      assertEquals(List.of(rec(2, "submit")), store.findByStage(List.of("submit"), Long.MIN_VALUE, 10));
+      Claim again = new Claim(2, "host-c", "cccc", 30);
+      assertEquals(List.of(claimed(rec(2, "submit"), again)), store.claim(List.of(again)));
+    }
+    try (JobStore store = open()) {
+      assertEquals(claimed(rec(2, "submit"), new Claim(2, "host-c", "cccc", 30)), store.find(2).orElseThrow());
+    }
+  }
+
+  /** A job first written in flight, with no row of its own yet, is stored whole. */
+  @Test
+  void aJobFirstWrittenInFlightIsStored() {
+    JobRecord running = new JobRecord(5, "running", "unknown", "N/A", "bob", "vm-2p8g", 1005L, "{}",
+        "host-a", "aaaa", 10);
+    try (JobStore store = open()) {
+      store.upsert(List.of(running));
+      assertEquals(running, store.find(5).orElseThrow());
+      assertEquals(List.of(running), store.findByStage(List.of("running"), Long.MIN_VALUE, 10));
+    }
+  }
+
   @Test
   void committedJobsSurviveReopening() {
     try (JobStore store = open()) {
