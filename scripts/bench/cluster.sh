@@ -2,19 +2,19 @@
 # scripts/bench.sh cluster: the dispatch rate of one scheduler process against a 3-node cluster,
 # both on the same MySQL (127.0.0.1:3306, a fresh database each), all on this machine.
 # One JSON line per setup: {"bench":"cluster-dispatch","nodes":N,"dispatch_per_s":X,...}.
-# Each setup: QUEUED jobs (BENCH_CLUSTER_QUEUED, default 40000) queued through the nodes, then wrk
+# Each setup: QUEUED jobs (BENCH_CLUSTER_QUEUED, default 100000) queued through the nodes, then wrk
 # with 48 keep-alive connections in all (one wrk per node, 48/N connections each) asks for jobs
-# for SECONDS (BENCH_SECONDS, default 5) after a warm-up (BENCH_CLUSTER_WARMUP, default 5 s);
+# for SECONDS (BENCH_SECONDS, default 5) after a warm-up (BENCH_CLUSTER_WARMUP, default 10 s);
 # hand-outs per second are counted.
 # On a 2-core machine the three JVMs, MySQL and wrk share the same cores: the cluster's figure
 # says what coordination through the singleton costs, not what three machines would do.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 jar=scheduler/target/scheduler.jar
-queued=${BENCH_CLUSTER_QUEUED:-40000}
+queued=${BENCH_CLUSTER_QUEUED:-100000}
 seconds=${BENCH_SECONDS:-5}
 # a warm-up long enough for three JVMs to compile the remote path on 2 cores
-warm=${BENCH_CLUSTER_WARMUP:-5}
+warm=${BENCH_CLUSTER_WARMUP:-10}
 mysql_url_base="jdbc:mysql://127.0.0.1:3306"
 tmp=$(mktemp -d)
 pids=()
@@ -111,6 +111,7 @@ run() {
   local cpu=$(( $(cpu_ms) - cpu0 ))
   python3 - "$n" "$cpu" "$tmp"/wrk-"$n"-*.out <<'PY'
 import json, sys
+# not_handed above 0: the queue ran dry and the figure is too low (raise BENCH_CLUSTER_QUEUED)
 n, cpu_ms = int(sys.argv[1]), int(sys.argv[2])
 runs = [json.loads([l for l in open(f) if l.startswith('{"handed"')][0]) for f in sys.argv[3:]]
 secs = max(r["seconds"] for r in runs)
