@@ -159,8 +159,7 @@ public final class SchedulerApp {
       ActorRef<ExtractActor.Command> extractor = ctx.spawn(restarts.supervise("extract",
           ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
               clock)), "extract");
-      ActorRef<HostRegistryActor.Command> hosts = ctx.spawn(restarts.supervise("hosts",
-          HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+      ActorRef<HostRegistryActor.Command> hosts;
       ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
           org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),
               s.boot().maxUploadJobBytes(), clock)), "uploads");
@@ -169,14 +168,17 @@ public final class SchedulerApp {
       ActorRef<LifecycleActor.Command> lifecycle;
       ActorRef<MatcherActor.Command> matcher;
       if (!cluster.enabled()) {
+        hosts = ctx.spawn(restarts.supervise("hosts",
+            HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
         lifecycle = ctx.spawn(restarts.supervise("lifecycle",
             LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
         matcher = ctx.spawn(restarts.supervise("matcher",
             MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
         lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
       } else {
-        Singletons singletons = Singletons.init(system, restarts, persistence, extractor, hosts, matching,
+        Singletons singletons = Singletons.init(system, restarts, persistence, extractor, matching,
             clock, cluster);
+        hosts = singletons.hosts();
         lifecycle = singletons.lifecycle();
         matcher = singletons.matcher();
       }
@@ -189,10 +191,10 @@ public final class SchedulerApp {
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
-      List.of(persistence, extractor, hosts, watch, stats).forEach(ctx::watch);
+      List.of(persistence, extractor, watch, stats).forEach(ctx::watch);
       if (!cluster.enabled()) {
         // in a cluster these are the singletons' proxies, which stop only at shutdown
-        List.of(lifecycle, matcher).forEach(ctx::watch);
+        List.of(hosts, lifecycle, matcher).forEach(ctx::watch);
       }
       ctx.watch(uploads);
 

@@ -126,6 +126,10 @@ class ClusterFailoverIT {
         await("a new epoch", Duration.ofSeconds(20), () -> nodes.epoch(other) > epochBefore);
         long epochAt = System.nanoTime();
         await("a hand-out after the hand-over", Duration.ofSeconds(20), () -> load.firstHandAfter(epochAt) > 0);
+        // one host registry for the cluster (a singleton too): a node lists the boxes that asked through any node
+        await("the six boxes in the registry, read through another node", Duration.ofSeconds(10),
+            () -> nodes.http((leaving + 2) % 3).get(ClusterNodes.V1 + "/dashboard/hosts").json()
+                .path("total").asInt() >= 6);
         // the longest stretch without a hand-out, from the SIGTERM to the first after the new epoch
         long[] times = load.hands.stream().mapToLong(ClusterLoad.Hand::atNanos).filter(t -> t >= termAt - 1_000_000_000L)
             .sorted().toArray();
@@ -285,10 +289,10 @@ class ClusterFailoverIT {
       nodes.startAll(Duration.ofSeconds(60));
       int victim = nodes.singletonNode(0);
       int survivor = 1 - victim;
-      // the matcher and the lifecycle hold their lease rows in MySQL
-      await("two singleton lease rows", Duration.ofSeconds(10), () -> {
+      // the matcher, the lifecycle and the host registry hold their lease rows in MySQL
+      await("three singleton lease rows", Duration.ofSeconds(10), () -> {
         try {
-          return nodes.count("SELECT COUNT(*) FROM scheduler_leases WHERE name LIKE '%singleton%'") == 2;
+          return nodes.count("SELECT COUNT(*) FROM scheduler_leases WHERE name LIKE '%singleton%'") == 3;
         } catch (Exception e) {
           return false;
         }

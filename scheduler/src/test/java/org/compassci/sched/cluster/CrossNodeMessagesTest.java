@@ -141,6 +141,27 @@ class CrossNodeMessagesTest {
     same(new WatchActor.LifecycleStarted());
   }
 
+  @Test
+  void hostRegistryMessages() {
+    ActorRef<Outcome> outcome = testKit.<Outcome>createTestProbe().ref();
+    Testbox t = new Testbox("vm-2p8g--1", Set.of("arch=aarch64"), 16000);
+    same(new org.compassci.sched.actors.HostRegistryActor.Register("h1", job(), outcome));
+    same(new org.compassci.sched.actors.HostRegistryActor.Get("h1", outcome));
+    same(new org.compassci.sched.actors.HostRegistryActor.Contact(t));
+    same(new org.compassci.sched.actors.HostRegistryActor.HandedOut("h1", 7));
+    same(new org.compassci.sched.actors.HostRegistryActor.JobEnded("h1", 7));
+    same(new org.compassci.sched.actors.HostRegistryActor.ProviderState("h1", job()));
+    same(new org.compassci.sched.actors.HostRegistryActor.FindByMac("00-11-22-33-44-55", outcome));
+    same(new org.compassci.sched.actors.HostRegistryActor.Boxes(
+        testKit.<org.compassci.sched.actors.HostRegistryActor.BoxList>createTestProbe().ref()));
+    same(new org.compassci.sched.actors.HostRegistryActor.BoxList(List.of(t)));
+    same(new org.compassci.sched.actors.HostRegistryActor.LabReloaded(3, List.of("bad line")));
+    same(new org.compassci.sched.actors.HostRegistryActor.HostsPage(1, 1,
+        Json.MAPPER.createArrayNode().add(job())));
+    same(new org.compassci.sched.actors.HostRegistryActor.ReloadLab(
+        testKit.<org.compassci.sched.actors.HostRegistryActor.LabReloaded>createTestProbe().ref()));
+  }
+
   /** A record crossing nodes without the marker would go by Java serialization: it is off. */
   record NotMarked(String x) implements java.io.Serializable {}
 
