@@ -14,6 +14,8 @@
 #   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
 #                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
+#   scripts/bench.sh cluster   dispatch rate of one process and of a 3-node cluster on the same
+#                              MySQL (scripts/bench/cluster.sh; not part of "all")
 #   scripts/bench.sh all       matcher, http, watch, restart (100,000 queued) and providers (200
 #                              only, no socket heap): within 8 minutes on 2 cores
 # Everything but the JSON lines goes to stderr.
@@ -421,7 +423,8 @@ case "$mode" in
   boot) run_boot ;;
   providers) run_providers ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
+  cluster) build_jar; scripts/bench/cluster.sh ;;
   # within 8 minutes on 2 cores: the restart line with 100,000 queued only; the providers line with 200
   all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers) ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|providers|claims|all|jmh]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|providers|claims|cluster|all|jmh]" >&2; exit 2 ;;
 esac

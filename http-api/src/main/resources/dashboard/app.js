@@ -275,3 +275,24 @@ function connect() {
 $("#token").onchange = () => { token(); connect(); };
 connect();
 if (/^#\d+$/.test(location.hash)) openJob(location.hash.slice(1));
+
+// The header chip of a cluster: its members up, the node the matcher runs on and its epoch
+// (manage/cluster, an admin's read; without one, or on a standalone scheduler, no chip).
+async function refreshCluster() {
+  const chip = $("#cluster");
+  try {
+    const r = await fetch(API + "/manage/cluster", { headers: authHeaders() });
+    if (!r.ok) { chip.classList.add("hidden"); return; }
+    const c = await r.json();
+    if (!c.members || c.members.length === 0) { chip.classList.add("hidden"); return; }
+    const up = c.members.filter((m) => m.status === "Up" && m.reachable !== false).length;
+    chip.textContent = "cluster " + up + "/" + c.members.length + " up · matcher on " + (c.singleton || "none")
+      + (c.epoch !== null && c.epoch !== undefined ? " · epoch " + c.epoch : "");
+    chip.classList.toggle("degraded", up < c.members.length || !c.singleton);
+    chip.classList.remove("hidden");
+  } catch (e) {
+    chip.classList.add("hidden");
+  }
+}
+refreshCluster();
+setInterval(refreshCluster, REFRESH_MS);

@@ -26,6 +26,9 @@ import org.compassci.sched.actors.PersistenceActor;
 import org.compassci.sched.actors.Restarts;
 import org.compassci.sched.actors.StatsActor;
 import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.cluster.ClusterSettings;
+import org.compassci.sched.cluster.ClusterView;
+import org.compassci.sched.cluster.Singletons;
 import org.compassci.sched.config.BadSettingException;
 import org.compassci.sched.config.SchedulerSettings;
 import org.compassci.sched.extract.Extraction;
@@ -100,6 +103,11 @@ public final class SchedulerApp {
    */
   public static CompletionStage<Running> start(Config config, SchedulerSettings settings, Clock clock,
       Consumer<Gateway> wired) {
+    // checked before the store opens: a cluster on the wrong store is refused, not half started
+    ClusterSettings cluster = ClusterSettings.fromConfig(config, settings.store(), settings.host());
+    if (cluster.enabled()) {
+      config = cluster.pekkoConfig(config);
+    }
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     org.compassci.sched.auth.AccountBootstrap.Summary accounts;
@@ -122,7 +130,7 @@ public final class SchedulerApp {
     CompletableFuture<Running> started = new CompletableFuture<>();
     CompletableFuture<Void> storeClosed = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
-        guardian(settings, store, redis, key, book, started, clock, wired, storeClosed), "scheduler", config);
+        guardian(settings, cluster, store, redis, key, book, started, clock, wired, storeClosed), "scheduler", config);
     system.getWhenTerminated().thenRun(() -> {
       try {
         store.close();
@@ -139,7 +147,7 @@ public final class SchedulerApp {
     return started;
   }
 
-  private static Behavior<Void> guardian(SchedulerSettings s, JobStore store,
+  private static Behavior<Void> guardian(SchedulerSettings s, ClusterSettings cluster, JobStore store,
       Optional<RedisClaims> redis, byte[] key, org.compassci.sched.auth.AccountBook book,
       CompletableFuture<Running> started, Clock clock, Consumer<Gateway> wired,
       CompletionStage<Void> storeClosed) {
@@ -151,20 +159,31 @@ public final class SchedulerApp {
       ActorRef<ExtractActor.Command> extractor = ctx.spawn(restarts.supervise("extract",
           ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
               clock)), "extract");
-      ActorRef<HostRegistryActor.Command> hosts = ctx.spawn(restarts.supervise("hosts",
-          HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+      ActorRef<HostRegistryActor.Command> hosts;
       ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
           org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),
               s.boot().maxUploadJobBytes(), clock)), "uploads");
-      ActorRef<LifecycleActor.Command> lifecycle = ctx.spawn(restarts.supervise("lifecycle",
-          LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
-      ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
-          WatchActor.create(lifecycle, s.askTimeout(), clock)), "watch");
       // a store no other process can write holds nothing the matcher does not know already
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
-      ActorRef<MatcherActor.Command> matcher = ctx.spawn(restarts.supervise("matcher",
-          MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
-      lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
+      ActorRef<LifecycleActor.Command> lifecycle;
+      ActorRef<MatcherActor.Command> matcher;
+      if (!cluster.enabled()) {
+        hosts = ctx.spawn(restarts.supervise("hosts",
+            HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+        lifecycle = ctx.spawn(restarts.supervise("lifecycle",
+            LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
+        matcher = ctx.spawn(restarts.supervise("matcher",
+            MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
+        lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
+      } else {
+        Singletons singletons = Singletons.init(system, restarts, persistence, extractor, matching,
+            clock, cluster);
+        hosts = singletons.hosts();
+        lifecycle = singletons.lifecycle();
+        matcher = singletons.matcher();
+      }
+      ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
+          WatchActor.create(lifecycle, s.askTimeout(), clock)), "watch");
       ActorRef<org.compassci.sched.actors.ProvidersActor.Command> providers = ctx.spawn(restarts.supervise(
           "providers", org.compassci.sched.actors.ProvidersActor.create(matcher, hosts,
               s.sockets().requestTtl(), s.askTimeout(), clock)), "providers");
@@ -172,7 +191,11 @@ public final class SchedulerApp {
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");
       // supervision restarts them; one that stops all the same is a scheduler that cannot work
-      List.of(persistence, extractor, hosts, lifecycle, watch, matcher, stats).forEach(ctx::watch);
+      List.of(persistence, extractor, watch, stats).forEach(ctx::watch);
+      if (!cluster.enabled()) {
+        // in a cluster these are the singletons' proxies, which stop only at shutdown
+        List.of(hosts, lifecycle, matcher).forEach(ctx::watch);
+      }
       ctx.watch(uploads);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
@@ -201,9 +224,12 @@ public final class SchedulerApp {
           new org.compassci.sched.boot.BootPlan.Prefixes(s.boot().osHttpPrefix(), s.boot().initrdHttpPrefix()),
           uploads, s.resultsRoot(), s.adminToken());
       // VM/container providers and watchers over WebSocket, before the rest
-      org.apache.pekko.http.javadsl.server.Route routes = new SchedulerRoutes(gw, auth, boot).routesAfter(
+      // manage/cluster first: a path of its own, answered on every node, standalone too
+      org.apache.pekko.http.javadsl.server.Route routes = new org.compassci.sched.http.ClusterRoutes(
+          new ClusterView(system, persistence, cluster.enabled(), s.askTimeout()), auth).routes().orElse(
+          new SchedulerRoutes(gw, auth, boot).routesAfter(
           new org.compassci.sched.http.SocketRoutes(gw, providers, s.sockets(),
-              org.compassci.sched.http.ProviderBoot.of(boot), auth).before(org.apache.pekko.http.javadsl.server.Directives.reject()));
+              org.compassci.sched.http.ProviderBoot.of(boot), auth).before(org.apache.pekko.http.javadsl.server.Directives.reject())));
       HttpServer.bind(system, s.host(), s.port(), routes,
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));

@@ -26,7 +26,7 @@ import org.compassci.sched.model.Testbox;
  */
 public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.Command> {
 
-  public sealed interface Command {}
+  public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /** {@code info}: the checked registration (arch, tbox_type, tbox_group, tags, memory). */
   public record Register(String hostname, ObjectNode info, ActorRef<Outcome> replyTo) implements Command {}
@@ -55,7 +55,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   }
 
   /** {@code total} and {@code online} count every known box; {@code hosts} is the page. */
-  public record HostsPage(int total, long online, ArrayNode hosts) {}
+  public record HostsPage(int total, long online, ArrayNode hosts)
+      implements org.compassci.sched.model.CborSerializable {}
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
@@ -66,7 +67,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   public record ReloadLab(ActorRef<LabReloaded> replyTo) implements Command {}
 
   /** {@code hosts}: boxes the folder holds; {@code problems}: one line per file left out. */
-  public record LabReloaded(int hosts, java.util.List<String> problems) {}
+  public record LabReloaded(int hosts, java.util.List<String> problems)
+      implements org.compassci.sched.model.CborSerializable {}
 
   private record LabRead(LabHosts.Lab lab, ActorRef<LabReloaded> replyTo) implements Command {}
 
@@ -74,7 +76,10 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   public static final String FILES_DISPATCHER = "scheduler.files-dispatcher";
 
   /** Every testbox that has asked for a job, as it last asked: what explain counts against. */
-  public record Boxes(ActorRef<java.util.List<Testbox>> replyTo) implements Command {}
+  public record Boxes(ActorRef<BoxList> replyTo) implements Command {}
+
+  /** The answer to {@link Boxes}: a record, because a reply that crosses nodes needs its own type. */
+  public record BoxList(java.util.List<Testbox> boxes) implements org.compassci.sched.model.CborSerializable {}
 
   /** Most boxes remembered; the longest silent go first. */
   static final int MAX_HOSTS = 100_000;
@@ -152,7 +157,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(ReloadLab.class, this::onReloadLab)
         .onMessage(LabRead.class, this::onLabRead)
         .onMessage(Boxes.class, b -> {
-          b.replyTo().tell(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList());
+          b.replyTo().tell(new BoxList(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList()));
           return this;
         })
         .build();

@@ -32,7 +32,7 @@ import org.compassci.sched.persistence.JobRecord;
  */
 public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Command> {
 
-  public sealed interface Command {}
+  public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /**
    * A job just handed out by the matcher; from now on this actor owns it. Its document is read
@@ -66,13 +66,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public record TakeTally(ActorRef<Tally> replyTo) implements Command {}
 
   /** {@code running}: jobs out on testboxes now, by stage. */
-  public record Tally(Map<String, Long> endedByHealth, Map<String, Long> running) {}
+  public record Tally(Map<String, Long> endedByHealth, Map<String, Long> running)
+      implements org.compassci.sched.model.CborSerializable {}
 
   /** Jobs out on testboxes, by job id, from {@code offset}, at most {@code limit}. */
   public record ListRunning(int offset, int limit, ActorRef<Running> replyTo) implements Command {}
 
   /** {@code byStage} counts every job out; {@code jobs} is the page asked for. */
-  public record Running(int total, Map<String, Long> byStage, List<com.fasterxml.jackson.databind.node.ObjectNode> jobs) {}
+  public record Running(int total, Map<String, Long> byStage, List<com.fasterxml.jackson.databind.node.ObjectNode> jobs)
+      implements org.compassci.sched.model.CborSerializable {}
 
   /** Report (or stop reporting) this job's changes to {@code reportTo}, the watch actor. */
   public record Watch(long id, boolean on, ActorRef<WatchActor.Command> reportTo) implements Command {}
@@ -101,6 +103,18 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   /** The job's deadline in its stage: OK with {"deadline":..., "job_stage":...}, or CONFLICT when it has none. */
   public record GetDeadline(long id, ActorRef<Outcome> replyTo) implements Command {}
+
+  /**
+   * Cluster mode, the singleton's stop message: once the writes already sent to the store are
+   * committed this actor stops, and only then does its successor start and read the store.
+   */
+  public record HandOver() implements Command {}
+
+  private record Drained() implements Command {}
+
+  /** The watch actors of every node, found once the active jobs are loaded. */
+  private record WatchersFound(org.apache.pekko.actor.typed.receptionist.Receptionist.Listing listing)
+      implements Command {}
 
   private record Found(long id, PersistenceActor.FindResult result) implements Command {}
 
@@ -135,11 +149,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<ExtractActor.Command> extractor;
   private final ActorRef<ExtractActor.Extracted> extracted;
-  /** Known from its first Watch, as the matcher is from its first Track. */
-  private ActorRef<WatchActor.Command> watch;
   private final ActorRef<HostRegistryActor.Command> hosts;
-  /** Jobs someone follows: only their changes are reported, so the rest cost nothing. */
-  private final java.util.Set<Long> watched = new java.util.HashSet<>();
+  /**
+   * Jobs someone follows, and the watch actors to tell (one per node in a cluster): only their
+   * changes are reported, so the rest cost nothing.
+   */
+  private final Map<Long, java.util.Set<ActorRef<WatchActor.Command>>> watched = new HashMap<>();
   private Map<String, Long> endedByHealth = new HashMap<>();
   private final Map<Long, Job> active = new HashMap<>();
   /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
@@ -177,8 +192,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           if (!onLoaded(l)) {
             return Behaviors.same();
           }
+          announce();
           return stash.unstashAll(this);
         })
+        .onMessage(HandOver.class, h -> Behaviors.stopped())
         .onAnyMessage(m -> {
           stash.stash(m);
           return Behaviors.same();
@@ -238,15 +255,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(ListRunning.class, this::onListRunning)
         .onMessage(CancelNotQueued.class, c -> withJob(c.id(), c, this::onCancelNotQueued))
         .onMessage(Terminate.class, t -> withJob(t.id(), t, this::onTerminate))
-        .onMessage(Watch.class, w -> {
-          watch = w.reportTo();
-          if (w.on()) {
-            watched.add(w.id());
-          } else {
-            watched.remove(w.id());
-          }
-          return this;
-        })
+        .onMessage(Watch.class, this::onWatch)
+        .onMessage(WatchersFound.class, this::onWatchersFound)
+        .onMessage(HandOver.class, this::onHandOver)
         .onMessage(Forget.class, f -> {
           active.remove(f.id());
           tracked.remove(f.id());
@@ -279,13 +290,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     // a hand-out is the newest word on its job: any copy held from before is stale
     active.remove(r.id());
     tracked.put(r.id(), r);
-    if (watched.contains(r.id())) {
+    if (watched.containsKey(r.id())) {
       // someone follows it: worth reading the document now to report the hand-out
       tracked.remove(r.id());
       Job job = readable(r);
       if (job != null) {
         active.put(job.id(), job);
-        watch.tell(new WatchActor.Changed(job.id(), job.view()));
+        report(job.id(), job.view());
       }
     }
     // parsed only when needed: the hand-out's deadline comes from the record alone
@@ -619,7 +630,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** Writes the job's state, kept when the store is away; a retired job leaves memory here. */
   private void write(Job job, PendingUpdate update) {
     Object context = update;
-    if (watched.contains(job.id())) {
+    if (watched.containsKey(job.id())) {
       report(job.id(), job.view());
     }
     if (job.stage().isFinal() && !job.field("host_machine").isEmpty()) {
@@ -639,9 +650,53 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * here, whichever actor owned the job, so watchers hear one source under one rule.
    */
   private void report(long id, com.fasterxml.jackson.databind.node.ObjectNode view) {
-    if (watched.contains(id)) {
-      watch.tell(new WatchActor.Changed(id, view));
+    java.util.Set<ActorRef<WatchActor.Command>> to = watched.get(id);
+    if (to != null) {
+      WatchActor.Changed changed = new WatchActor.Changed(id, view);
+      to.forEach(w -> w.tell(changed));
     }
+  }
+
+  private Behavior<Command> onWatch(Watch w) {
+    if (w.on()) {
+      watched.computeIfAbsent(w.id(), id -> new java.util.HashSet<>()).add(w.reportTo());
+    } else {
+      java.util.Set<ActorRef<WatchActor.Command>> to = watched.get(w.id());
+      if (to != null && to.remove(w.reportTo()) && to.isEmpty()) {
+        watched.remove(w.id());
+      }
+    }
+    return this;
+  }
+
+  /**
+   * A new incarnation (after a restart, or in a cluster on another node) knows no watchers:
+   * the watch actors are found through the receptionist and asked to follow their jobs again.
+   */
+  private void announce() {
+    getContext().getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.find(
+        WatchActor.WATCHERS, getContext().messageAdapter(
+            org.apache.pekko.actor.typed.receptionist.Receptionist.Listing.class, WatchersFound::new)));
+  }
+
+  private Behavior<Command> onWatchersFound(WatchersFound f) {
+    for (ActorRef<WatchActor.Command> w : f.listing().getServiceInstances(WatchActor.WATCHERS)) {
+      w.tell(new WatchActor.LifecycleStarted());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onHandOver(HandOver h) {
+    getContext().getLog().info("lifecycle hands over: waiting for its writes to commit");
+    store.tell(new PersistenceActor.Drain(getContext().messageAdapter(org.apache.pekko.Done.class, d -> new Drained())));
+    Receive<Command> running = createReceive();
+    return Behaviors.receive(Command.class)
+        .onMessage(Drained.class, d -> Behaviors.stopped())
+        .onAnyMessage(m -> {
+          running.receive(getContext(), m);
+          return Behaviors.same();
+        })
+        .build();
   }
 
   private Map<String, Long> runningByStage() {

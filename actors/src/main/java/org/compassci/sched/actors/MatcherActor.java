@@ -42,7 +42,7 @@ import org.compassci.sched.persistence.JobRecord;
  */
 public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
-  public sealed interface Command {}
+  public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /** New jobs, already checked at the edge; answered once they are durable. */
   public record Submit(List<JobIntake.Draft> jobs, ActorRef<SubmitResult> replyTo)
@@ -60,7 +60,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public record Once(String account, String key, String requestDigest) {}
 
   /** A testbox asks for a job that fits it, waiting up to {@code longPoll} for one to come. */
-  public record Dispatch(Testbox box, Duration longPoll, Object connection,
+  public record Dispatch(Testbox box, Duration longPoll,
+      // an HTTP connection is only this node's: another node receives null (not watched)
+      @com.fasterxml.jackson.annotation.JsonIgnore Object connection,
       ActorRef<DispatchResult> replyTo) implements Command {
 
     /** A request whose connection is not watched (tests, benchmarks). */
@@ -75,8 +77,23 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    */
   public record StopParking(ActorRef<org.apache.pekko.Done> replyTo) implements Command {}
 
+  /**
+   * Cluster mode, the singleton's stop message: this node hands the matcher over. Parked polls
+   * are answered "no job" (their boxes ask again, of the successor), new requests are refused
+   * as unavailable, and once every write already sent to the store is committed, this actor
+   * stops: only then does the singleton manager start the next one, so none of this
+   * incarnation's hand-outs is still in flight when its successor loads the queue.
+   */
+  public record HandOver() implements Command {}
+
+  private record Drained() implements Command {}
+
+  private record EpochTaken(PersistenceActor.Epoch epoch) implements Command {}
+
+  private record RetryEpoch() implements Command {}
+
   /** The client of that connection hung up: its parked requests are given up on. */
-  public record ClientGone(Object connection) implements Command {}
+  public record ClientGone(@com.fasterxml.jackson.annotation.JsonIgnore Object connection) implements Command {}
 
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
@@ -95,14 +112,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       implements Command {}
 
   /** The answer to a {@link Requeue}, naming its job: several may be in flight at once. */
-  public record Requeued(long id, Outcome outcome) {}
+  public record Requeued(long id, Outcome outcome) implements org.compassci.sched.model.CborSerializable {}
 
   /** Queue depth by one of {@link MatchQueue#DIMENSIONS}. */
   public record GetPending(String groupBy, ActorRef<Pending> replyTo) implements Command {}
 
   /** {@code boxes}: the testboxes the host registry knows, to count which fit. */
   public record Explain(long id, java.util.Collection<Testbox> boxes,
-      ActorRef<Optional<MatchQueue.Explain>> replyTo) implements Command {}
+      ActorRef<Explained> replyTo) implements Command {}
+
+  /** The answer to {@link Explain}: empty when the job is not queued. A record, not a bare
+   * Optional, because a reply that crosses nodes needs a type of its own to be serialized. */
+  public record Explained(Optional<MatchQueue.Explain> explain)
+      implements org.compassci.sched.model.CborSerializable {}
 
   public record GetStats(ActorRef<Stats> replyTo) implements Command {}
 
@@ -152,7 +174,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * One entry per submitted job, in order; {@code error} set when none was stored (try again);
    * {@code overLimit} set when the submit was refused for an account's queued jobs.
    */
-  public record SubmitResult(List<Submitted> jobs, Optional<String> error, Optional<String> overLimit) {
+  public record SubmitResult(List<Submitted> jobs, Optional<String> error, Optional<String> overLimit)
+      implements org.compassci.sched.model.CborSerializable {
 
     public SubmitResult(List<Submitted> jobs, Optional<String> error) {
       this(jobs, error, Optional.empty());
@@ -161,7 +184,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public record Submitted(long id, String resultRoot) {}
 
-  public sealed interface DispatchResult {}
+  public sealed interface DispatchResult extends org.compassci.sched.model.CborSerializable {}
 
   /**
    * The job as stored after its hand-out, and the token its testbox must show; the HTTP edge
@@ -173,15 +196,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   public record Unavailable(String reason) implements DispatchResult {}
 
-  public record Pending(int total, Map<String, Integer> groups) {}
+  public record Pending(int total, Map<String, Integer> groups)
+      implements org.compassci.sched.model.CborSerializable {}
 
   public record Stats(int queued, int groups, int signatures, int parked,
-      int cachedBoxTagSets, long messages, Instant lastActivity) {}
+      int cachedBoxTagSets, long messages, Instant lastActivity)
+      implements org.compassci.sched.model.CborSerializable {}
 
   /** A testbox waiting for a job: answered once, by a hand-out or when its wait is over. */
   private record Parked(long id, Dispatch request) {}
 
   private static final String STILL_LOADING = "the queue is still loading from the store";
+  private static final String HANDING_OVER = "the matcher is moving to another node";
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<LifecycleActor.Command> lifecycle;
@@ -216,6 +242,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final Map<String, Integer> writingByAccount = new java.util.HashMap<>();
   private final java.util.Set<Object> goneWithClaims =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  /** Cluster mode: this node's cluster address, named in the epoch row; null when standalone. */
+  private final String fencedAs;
+  /** The incarnation every claim names (0: standalone, not fenced). */
+  private long epoch;
+  private final ActorRef<PersistenceActor.Epoch> epochTaken;
   private boolean counting;
   private boolean stopping;
   private long parkIds;
@@ -235,19 +266,31 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
       SchedulerSettings settings, Clock clock) {
+    return create(store, lifecycle, hosts, settings, clock, null);
+  }
+
+  /**
+   * {@code fencedAs}: in cluster mode, this node's address; the matcher then takes a new epoch
+   * before it loads the queue, and every claim names it (see {@link Claim#epoch()}).
+   */
+  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
+      SchedulerSettings settings, Clock clock, String fencedAs) {
     return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       if (!settings.resyncInterval().isZero()) {
         timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       }
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
-      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock).loading(stash);
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock, fencedAs).loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
-      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock, String fencedAs) {
     super(ctx);
+    this.fencedAs = fencedAs;
+    this.epochTaken = ctx.messageAdapter(PersistenceActor.Epoch.class, EpochTaken::new);
     this.hosts = hosts;
     this.timers = timers;
     this.store = store;
@@ -273,8 +316,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * the dispatch-ack timeout and uses up a requeue. The rest waits in the stash.
    */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
-    requestLoad(Long.MIN_VALUE);
+    if (fencedAs == null) {
+      requestLoad(Long.MIN_VALUE);
+    } else {
+      // the epoch first: the queue read after it holds every job the last incarnation left
+      takeEpoch();
+    }
     return Behaviors.receive(Command.class)
+        .onMessage(EpochTaken.class, this::onEpochTaken)
+        .onMessage(RetryEpoch.class, r -> {
+          takeEpoch();
+          return Behaviors.same();
+        })
+        .onMessage(HandOver.class, h -> Behaviors.stopped())
         .onMessage(Loaded.class, l -> onLoaded(l, stash))
         .onMessage(Dispatch.class, d -> {
           d.replyTo().tell(new Unavailable(STILL_LOADING));
@@ -290,6 +344,22 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           return Behaviors.same();
         })
         .build();
+  }
+
+  private void takeEpoch() {
+    store.tell(new PersistenceActor.NextEpoch(fencedAs, clock.millis(), epochTaken));
+  }
+
+  private Behavior<Command> onEpochTaken(EpochTaken t) {
+    if (t.epoch().error().isPresent() || t.epoch().epoch().isEmpty()) {
+      getContext().getLog().warn("cannot take a matcher epoch, retrying in 1s: {}", t.epoch().error().orElse("none"));
+      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new RetryEpoch());
+      return Behaviors.same();
+    }
+    epoch = t.epoch().epoch().get().epoch();
+    getContext().getLog().info("matcher singleton on {} took epoch {}", fencedAs, epoch);
+    requestLoad(Long.MIN_VALUE);
+    return Behaviors.same();
   }
 
   private void requestLoad(long afterId) {
@@ -343,6 +413,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(WaitOver.class, this::onWaitOver)
         .onMessage(ClientGone.class, this::onClientGone)
         .onMessage(StopParking.class, this::onStopParking)
+        .onMessage(HandOver.class, this::onHandOver)
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
         .onMessage(GetStats.class, this::onGetStats)
@@ -478,15 +549,63 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
+  /**
+   * The node that asks is stopping its HTTP server: its own parked polls are answered now. In a
+   * cluster the other nodes' polls stay parked here (they are told apart by the address of
+   * their reply-to), and only the matcher's own node stops parking for good; standalone, every
+   * poll is this node's.
+   */
   private Behavior<Command> onStopParking(StopParking s) {
+    org.apache.pekko.actor.Address from = s.replyTo().path().address();
+    if (from.hasLocalScope()) {
+      stopping = true;
+    }
+    for (Iterator<Parked> it = parked.values().iterator(); it.hasNext(); ) {
+      Parked p = it.next();
+      if (p.request().replyTo().path().address().equals(from)) {
+        it.remove();
+        timers.cancel(p.id());
+        noJob(p.request().replyTo());
+      }
+    }
+    s.replyTo().tell(org.apache.pekko.Done.getInstance());
+    return this;
+  }
+
+  private Behavior<Command> onHandOver(HandOver h) {
+    getContext().getLog().info("matcher (epoch {}) hands over: {} parked polls answered, waiting for {} hand-outs"
+        + " in flight", epoch, parked.size(), claiming.size());
     stopping = true;
     parked.values().forEach(p -> {
       timers.cancel(p.id());
       noJob(p.request().replyTo());
     });
     parked.clear();
-    s.replyTo().tell(org.apache.pekko.Done.getInstance());
-    return this;
+    store.tell(new PersistenceActor.Drain(getContext().messageAdapter(org.apache.pekko.Done.class, d -> new Drained())));
+    Receive<Command> running = createReceive();
+    // store answers still come and are settled as usual; nothing new is taken on
+    return Behaviors.receive(Command.class)
+        .onMessage(Drained.class, d -> {
+          getContext().getLog().info("matcher (epoch {}) handed over: every write committed", epoch);
+          return Behaviors.stopped();
+        })
+        .onMessage(Dispatch.class, d -> {
+          d.replyTo().tell(new Unavailable(HANDING_OVER));
+          return Behaviors.same();
+        })
+        .onMessage(Submit.class, m -> {
+          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
+          return Behaviors.same();
+        })
+        .onMessage(SubmitAs.class, m -> {
+          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> {
+          running.receive(getContext(), m);
+          return Behaviors.same();
+        })
+        .build();
   }
 
   /** One claim of this connection is settled; true when its client has left. */
@@ -503,6 +622,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private Behavior<Command> onClientGone(ClientGone g) {
+    if (g.connection() == null) {
+      // from another node: its connections are not watched here (its requests carry none)
+      return this;
+    }
     if (claimsByConnection.containsKey(g.connection())) {
       goneWithClaims.add(g.connection());
     }
@@ -537,7 +660,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private void handOut(QueuedJob job, Dispatch request) {
     String token = Tokens.newToken();
     Claim claim = new Claim(job.id(), request.box().hostname(), Tokens.sha256(token),
-        clock.millis());
+        clock.millis(), epoch);
     claiming.put(job.id(), job.tenant().tenant());
     if (request.connection() != null) {
       claimsByConnection.merge(request.connection(), 1, Integer::sum);
@@ -588,7 +711,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     } else if (r.error().isEmpty()) {
       // no longer queued in the store: another scheduler took it. Forget it, look again.
       getContext().getLog().warn("job {} was taken by another scheduler; dropped from the queue", p.job().id());
-      onDispatch(p.request());
+      if (stopping) {
+        noJob(p.request().replyTo());
+      } else {
+        onDispatch(p.request());
+      }
     } else {
       queue.putBack(p.job());
       p.request().replyTo().tell(new Unavailable(r.error().get()));
@@ -770,7 +897,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private Behavior<Command> onExplain(Explain e) {
-    e.replyTo().tell(Optional.ofNullable(queue.explain(e.id(), e.boxes())));
+    e.replyTo().tell(new Explained(Optional.ofNullable(queue.explain(e.id(), e.boxes()))));
     return this;
   }
 

@@ -9,7 +9,7 @@ import java.util.Map;
  */
 public record MatcherTally(long submitted, long dispatched, long cancelled, long requestsAnswered,
     long requestsEmpty, long[] waitMillis, Map<String, Integer> pendingByAccount,
-    Map<String, Integer> pendingByGroup) {
+    Map<String, Integer> pendingByGroup) implements org.compassci.sched.model.CborSerializable {
 
   /** The matcher's running counts; owned by the matcher, touched on its thread only. */
   static final class Counter {

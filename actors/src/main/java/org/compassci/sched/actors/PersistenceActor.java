@@ -142,6 +142,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** Whether the store is reachable, from the last write or periodic check: no I/O on the way. */
   public record Ping(ActorRef<PingResult> replyTo) implements Command {}
 
+  /**
+   * Cluster mode: a new matcher incarnation takes the next epoch (its claims name it), and
+   * {@code manage/cluster} reads the current one.
+   */
+  public record NextEpoch(String node, long nowMillis, ActorRef<Epoch> replyTo) implements Command {}
+
+  public record ReadEpoch(ActorRef<Epoch> replyTo) implements Command {}
+
+  /** {@code epoch}: empty with no error when no cluster matcher has started on this store yet. */
+  public record Epoch(Optional<org.compassci.sched.persistence.MatcherEpoch> epoch, long fencedClaims,
+      Optional<String> error) {}
+
   /** Answers once every write received so far is committed (or has failed): for shutdown. */
   public record Drain(ActorRef<Done> replyTo) implements Command {}
 
@@ -250,6 +262,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
           return this;
         })
         .onMessage(Drain.class, this::onDrain)
+        .onMessage(NextEpoch.class, this::onNextEpoch)
+        .onMessage(ReadEpoch.class, this::onReadEpoch)
         .onMessage(CheckStore.class, this::onCheckStore)
         .onMessage(Checked.class, this::onChecked)
         .onMessage(Answer.class, this::onAnswer)
@@ -426,6 +440,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     } else {
       drainers.add(d.replyTo());
     }
+    return this;
+  }
+
+  private Behavior<Command> onNextEpoch(NextEpoch n) {
+    reply(n.replyTo(), () -> new Epoch(Optional.of(store.nextEpoch(n.node(), n.nowMillis())),
+        store.fencedClaims(), Optional.empty()), e -> new Epoch(Optional.empty(), 0, Optional.of(reason(e))));
+    return this;
+  }
+
+  private Behavior<Command> onReadEpoch(ReadEpoch r) {
+    reply(r.replyTo(), () -> new Epoch(store.currentEpoch(), store.fencedClaims(), Optional.empty()),
+        e -> new Epoch(Optional.empty(), store.fencedClaims(), Optional.of(reason(e))));
     return this;
   }
 

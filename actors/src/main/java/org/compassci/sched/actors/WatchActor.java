@@ -30,7 +30,7 @@ import org.compassci.sched.watch.WaitCondition;
  */
 public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
 
-  public sealed interface Command {}
+  public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /**
    * Opens a stream of events about {@code ids}; it ends with {@link End} once all have closed.
@@ -67,6 +67,19 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   public record Changed(long id, ObjectNode state) implements Command {}
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
+
+  /**
+   * A lifecycle incarnation has just started (in a cluster: the singleton moved to another
+   * node) and knows no watchers: every followed job is asked for again, and read once to catch
+   * up with what changed while nobody reported.
+   */
+  public record LifecycleStarted() implements Command {}
+
+  /** How the lifecycle finds the watch actor of every node. */
+  public static final org.apache.pekko.actor.typed.receptionist.ServiceKey<Command> WATCHERS =
+      org.apache.pekko.actor.typed.receptionist.ServiceKey.create(Command.class, "watchers");
+
+  private record CaughtUp(long id, Outcome outcome, Throwable failure) implements Command {}
 
   private record Snapshot(long id, Outcome outcome, Throwable failure) implements Command {}
 
@@ -136,6 +149,26 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     this.lifecycle = lifecycle;
     this.askTimeout = askTimeout;
     this.activity = new Activity(clock);
+    ctx.getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.register(
+        WATCHERS, ctx.getSelf()));
+  }
+
+  private Behavior<Command> onLifecycleStarted(LifecycleStarted l) {
+    for (long id : followed.keySet()) {
+      lifecycle.tell(new LifecycleActor.Watch(id, true, getContext().getSelf()));
+      getContext().pipeToSelf(Asks.<LifecycleActor.Command, Outcome>ask(getContext().getSystem(),
+              lifecycle, r -> new LifecycleActor.Get(id, r), askTimeout),
+          (outcome, failure) -> new CaughtUp(id, outcome, failure));
+    }
+    return this;
+  }
+
+  /** What a job is now, after a lifecycle restart: a change like any other, if it is one. */
+  private Behavior<Command> onCaughtUp(CaughtUp c) {
+    if (c.failure() == null && c.outcome().status() == Outcome.Status.OK && followed.containsKey(c.id())) {
+      return onChanged(new Changed(c.id(), c.outcome().job()));
+    }
+    return this;
   }
 
   @Override
@@ -164,6 +197,8 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
           return this;
         })
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(LifecycleStarted.class, this::onLifecycleStarted)
+        .onMessage(CaughtUp.class, this::onCaughtUp)
         .build();
   }
 

@@ -13,7 +13,8 @@ import org.compassci.sched.model.Outcome;
 public final class BootRules {
 
   /** An upload's answer: 200 with the job's result_root, or the status that refuses it and why. */
-  public record Permit(int status, String message, String resultRoot) {
+  public record Permit(int status, String message, String resultRoot)
+      implements org.compassci.sched.model.CborSerializable {
     public boolean ok() {
       return status == 200;
     }

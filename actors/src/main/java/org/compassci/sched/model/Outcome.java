@@ -3,7 +3,7 @@ package org.compassci.sched.model;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /** The answer to a request about one job; the HTTP edge turns the status into a status code. */
-public record Outcome(Status status, String message, ObjectNode job) {
+public record Outcome(Status status, String message, ObjectNode job) implements CborSerializable {
 
   public enum Status { OK, INVALID, NOT_FOUND, CONFLICT, LOCKED, UNAVAILABLE }
 

@@ -129,10 +129,12 @@ public final class ManageRoutes extends AllDirectives {
 
   private Route explain(long id) {
     // the host registry is the one list of testboxes; the matcher counts which of them fit
-    return completeWithFuture(gw.<HostRegistryActor.Command, List<Testbox>>ask(gw.hosts(),
+    return completeWithFuture(gw.<HostRegistryActor.Command, HostRegistryActor.BoxList>ask(gw.hosts(),
             HostRegistryActor.Boxes::new)
-        .thenCompose(boxes -> gw.<MatcherActor.Command, Optional<MatchQueue.Explain>>ask(gw.matcher(),
+        .thenApply(HostRegistryActor.BoxList::boxes)
+        .thenCompose(boxes -> gw.<MatcherActor.Command, MatcherActor.Explained>ask(gw.matcher(),
             r -> new MatcherActor.Explain(id, boxes, r)))
+        .thenApply(MatcherActor.Explained::explain)
         .thenApply(e -> e.isEmpty()
             ? Responses.error(StatusCodes.NOT_FOUND, "job " + id + " is not queued")
             : Responses.json(StatusCodes.OK, explainJson(e.get())))

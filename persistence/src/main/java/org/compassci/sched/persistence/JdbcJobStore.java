@@ -23,6 +23,8 @@ import java.util.TreeMap;
 /** A {@link JobStore} over JDBC and a HikariCP pool; the dialect holds what differs. */
 public final class JdbcJobStore implements JobStore, AccountStore {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(JdbcJobStore.class);
+
   private final String kind;
   private final HikariDataSource pool;
   private final SqlDialect dialect;
@@ -214,7 +216,97 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     if (claims.isEmpty()) {
       return List.of();
     }
-    return inTransaction("hand-out of " + claims.size() + " jobs", c -> claim(c, claims));
+    try {
+      return inTransaction("hand-out of " + claims.size() + " jobs", c -> claim(c, claims));
+    } catch (Fenced f) {
+      throw new ClaimsFailedException(f.getMessage(), null);
+    }
+  }
+
+  /** Claims of a matcher whose epoch is no longer the current one: none of them may take. */
+  private static final class Fenced extends RuntimeException {
+    Fenced(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private final java.util.concurrent.atomic.AtomicLong fencedClaims = new java.util.concurrent.atomic.AtomicLong();
+
+  @Override
+  public long fencedClaims() {
+    return fencedClaims.get();
+  }
+
+  private static final String EPOCH_TABLE = "CREATE TABLE IF NOT EXISTS matcher_epoch ("
+      + "name VARCHAR(32) NOT NULL PRIMARY KEY, epoch BIGINT NOT NULL, node VARCHAR(255) NOT NULL,"
+      + " since BIGINT NOT NULL) ENGINE=InnoDB";
+
+  @Override
+  public MatcherEpoch nextEpoch(String node, long nowMillis) {
+    if (!kind().equals("mysql")) {
+      return JobStore.super.nextEpoch(node, nowMillis);
+    }
+    try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+      // DDL commits on its own in MySQL: outside the transaction below
+      st.execute(EPOCH_TABLE);
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("matcher epoch table: " + e.getMessage(), e);
+    }
+    return inTransaction("new matcher epoch", c -> {
+      try (Statement st = c.createStatement()) {
+        st.executeUpdate("INSERT IGNORE INTO matcher_epoch (name, epoch, node, since) VALUES ('matcher', 0, '', 0)");
+      }
+      // the row lock taken here waits for claims in flight that hold the row shared: a claim
+      // commits before the new epoch, or runs after it and is refused
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE matcher_epoch SET epoch = epoch + 1, node = ?, since = ? WHERE name = 'matcher'")) {
+        ps.setString(1, node);
+        ps.setLong(2, nowMillis);
+        ps.executeUpdate();
+      }
+      return readEpoch(c, "").orElseThrow();
+    });
+  }
+
+  @Override
+  public Optional<MatcherEpoch> currentEpoch() {
+    if (!kind().equals("mysql")) {
+      return Optional.empty();
+    }
+    try (Connection c = pool.getConnection()) {
+      return readEpoch(c, "");
+    } catch (SQLException e) {
+      // no row yet (no cluster matcher ever started here) reads as none
+      if (e.getErrorCode() == 1146) {
+        return Optional.empty();
+      }
+      throw new StoreUnavailableException("matcher epoch: " + e.getMessage(), e);
+    }
+  }
+
+  private static Optional<MatcherEpoch> readEpoch(Connection c, String lock) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(
+            "SELECT epoch, node, since FROM matcher_epoch WHERE name = 'matcher'" + lock);
+        ResultSet rs = ps.executeQuery()) {
+      return rs.next() ? Optional.of(new MatcherEpoch(rs.getLong(1), rs.getString(2), rs.getLong(3)))
+          : Optional.empty();
+    }
+  }
+
+  /**
+   * Refuses the claims when their matcher's epoch is not the current one. The row is read with
+   * a shared lock held to the end of the claim's transaction: a new matcher's increment waits
+   * for this claim to commit, so no claim of the old epoch can land after the new one is taken.
+   */
+  private void checkEpoch(Connection c, long epoch, int claims) throws SQLException {
+    long current = readEpoch(c, " LOCK IN SHARE MODE").map(MatcherEpoch::epoch).orElse(0L);
+    if (current != epoch) {
+      fencedClaims.addAndGet(claims);
+      LOG.warn("{} hand-outs refused by epoch: this matcher's epoch {} is no longer current ({} is)",
+          claims, epoch, current);
+      throw new Fenced("hand-out refused by epoch: this matcher (epoch " + epoch
+          + ") has been replaced (epoch " + current + "); ask again");
+    }
   }
 
   @Override
@@ -238,14 +330,26 @@ public final class JdbcJobStore implements JobStore, AccountStore {
       });
     }
     if (dialect.claimsInTransaction() || claims.isEmpty()) {
-      return inTransaction(what, c -> {
+      Fenced[] fenced = new Fenced[1];
+      List<JobRecord> taken = inTransaction(what, c -> {
         write(c, dialect.insert(), List.of(), inserts);
         upsert(c, upserts);
         if (sideInside) {
           writeSide(c, keys, runs);
         }
-        return claim(c, claims);
+        try {
+          return claim(c, claims);
+        } catch (Fenced f) {
+          // the writes of the batch are still good (another matcher's jobs are not at stake):
+          // they commit, the hand-outs alone are refused
+          fenced[0] = f;
+          return List.of();
+        }
       });
+      if (fenced[0] != null) {
+        throw new ClaimsFailedException(fenced[0].getMessage(), null);
+      }
+      return taken;
     }
     inTransaction(what, c -> {
       write(c, dialect.insert(), List.of(), inserts);
@@ -519,10 +623,22 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     if (dialect.claimsByInsert()) {
       return claimByInsert(c, claims);
     }
+    long epoch = claims.get(0).epoch();
+    if (epoch > 0) {
+      checkEpoch(c, epoch, claims.size());
+    }
     List<Long> taken = new ArrayList<>();
-    try (PreparedStatement ps = c.prepareStatement(dialect.claim())) {
+    // fenced, the conditional update itself names the epoch as well: the claim is the one
+    // statement that must never take for a replaced matcher
+    String sql = epoch > 0
+        ? dialect.claim() + " AND ? = (SELECT epoch FROM matcher_epoch WHERE name = 'matcher')"
+        : dialect.claim();
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (Claim claim : claims) {
         bindClaim(ps, claim);
+        if (epoch > 0) {
+          ps.setLong(5, claim.epoch());
+        }
         if (dialect.batchesUpdates()) {
           ps.addBatch();
         } else if (ps.executeUpdate() == 1) {

@@ -85,6 +85,25 @@ public interface JobStore extends AutoCloseable {
    */
   List<JobRecord> claim(List<Claim> claims);
 
+  /**
+   * Cluster mode: a new matcher incarnation. Increases the {@code matcher_epoch} row in one
+   * transaction and returns it; from its commit on, claims made with an older epoch are
+   * refused. Only stores shared by several processes over transactions (MySQL) have it.
+   */
+  default MatcherEpoch nextEpoch(String node, long nowMillis) {
+    throw new UnsupportedOperationException("the " + kind() + " store has no matcher epoch");
+  }
+
+  /** The current {@code matcher_epoch} row; empty when no cluster matcher has started yet. */
+  default java.util.Optional<MatcherEpoch> currentEpoch() {
+    return java.util.Optional.empty();
+  }
+
+  /** Hand-outs refused so far because their matcher's epoch was no longer current. */
+  default long fencedClaims() {
+    return 0;
+  }
+
   /** Jobs whose stage is one of {@code stages}, ordered by id, ids above {@code afterId}. */
   List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit);
 

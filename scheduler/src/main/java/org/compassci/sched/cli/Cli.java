@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
         QueueCommand.class, AccountsCommand.class, CommandLine.HelpCommand.class},
     synopsisSubcommandLabel = "COMMAND",
     footerHeading = "%nEnvironment:%n",
-    footer = {"  SCHED_URL     the scheduler to talk to when --server is not given",
+    footer = {"  SCHED_URL     the scheduler to talk to when --server is not given (a comma list for a cluster)",
         "  SCHED_TOKEN   the account's token when --token is not given; else my_token of",
         "                ~/.config/compass-ci/defaults/*.yaml (Compass-CI's account.yaml)"})
 public final class Cli implements Callable<Integer> {
@@ -64,8 +64,8 @@ public final class Cli implements Callable<Integer> {
 
   // inherited, so that both "--server URL submit ..." and "submit --server URL ..." work
   @Option(names = "--server", paramLabel = "URL", scope = ScopeType.INHERIT,
-      description = "the scheduler, e.g. http://sched.lab:3000 (default: $SCHED_URL, else "
-          + DEFAULT_SERVER + ")")
+      description = "the scheduler, e.g. http://sched.lab:3000; for a cluster its nodes, comma-separated,"
+          + " tried in turn when one is down or answers 503 (default: $SCHED_URL, else " + DEFAULT_SERVER + ")")
   String server;
 
   @Option(names = "--token", paramLabel = "TOKEN", scope = ScopeType.INHERIT,
@@ -125,14 +125,17 @@ public final class Cli implements Callable<Integer> {
     String url = server != null ? server : env.getOrDefault("SCHED_URL", "");
     url = url.isBlank() ? DEFAULT_SERVER : url.strip();
     String from = server != null ? "--server" : "SCHED_URL";
-    URI uri;
-    try {
-      uri = new URI(url);
-    } catch (URISyntaxException e) {
-      throw new ParameterException(asking, from + ": '" + url + "' is not a URL");
-    }
-    if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null) {
-      throw new ParameterException(asking, from + ": '" + url + "' is not an http:// or https:// URL");
+    // several URLs, comma-separated: the nodes of a cluster, tried in turn
+    for (String one : url.split(",")) {
+      URI uri;
+      try {
+        uri = new URI(one.strip());
+      } catch (URISyntaxException e) {
+        throw new ParameterException(asking, from + ": '" + one.strip() + "' is not a URL");
+      }
+      if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()) || uri.getHost() == null) {
+        throw new ParameterException(asking, from + ": '" + one.strip() + "' is not an http:// or https:// URL");
+      }
     }
     if (retryFor < 0) {
       throw new ParameterException(asking, "--retry-for: give 0 or more seconds");

@@ -55,7 +55,13 @@ final class SchedulerClient {
   // a generous bound: a loaded server answers slowly, but a silent one must not hang a script
   private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(60);
 
-  private final String server;
+  /**
+   * The servers to try, in order: several when the scheduler runs as a cluster (any node
+   * serves every request). A call that cannot reach one, or gets its 503, goes to the next.
+   */
+  private final List<String> servers;
+  /** The server that answered last: the next call starts there. */
+  private int current;
   /** Sent as a bearer token when present. */
   private final java.util.Optional<String> token;
   /** How long a retried call goes on trying (a refused connection, a timeout, a 503). */
@@ -70,10 +76,17 @@ final class SchedulerClient {
     this(server, java.util.Optional.empty(), Duration.ZERO);
   }
 
+  /** {@code server}: one URL, or several separated by commas (the nodes of a cluster). */
   SchedulerClient(String server, java.util.Optional<String> token, Duration retryFor) {
-    this.server = server;
+    this.servers = Stream.of(server.split(",")).map(String::strip).filter(u -> !u.isEmpty())
+        .map(u -> u.replaceAll("/+$", "")).toList();
     this.token = token;
     this.retryFor = retryFor;
+  }
+
+  /** The next server, after one failed or was unavailable. */
+  private void next() {
+    current = (current + 1) % servers.size();
   }
 
   /**
@@ -97,15 +110,17 @@ final class SchedulerClient {
         if (r.statusCode() != 503 || System.nanoTime() >= deadline) {
           return new Answer(r.statusCode(), r.body(), attempt);
         }
+        next();
         pause = r.headers().firstValue("Retry-After").map(SchedulerClient::seconds)
             .map(sec -> Math.min(5000L, Math.max(100L, sec * 1000))).orElse(pauseMillis);
       } catch (IOException e) {
         if (System.nanoTime() >= deadline) {
-          throw CliFailure.unreachable(server, why(e) + (attempt > 1 ? " (tried " + attempt + " times)" : ""));
+          throw CliFailure.unreachable(server(), why(e) + (attempt > 1 ? " (tried " + attempt + " times)" : ""));
         }
+        next();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw CliFailure.unreachable(server, "interrupted");
+        throw CliFailure.unreachable(server(), "interrupted");
       }
       long left = (deadline - System.nanoTime()) / 1_000_000;
       sleep(Math.max(0, Math.min(pause, left)));
@@ -132,19 +147,20 @@ final class SchedulerClient {
 
   /** The DELETE of the accounts API. */
   Answer delete(String pathAndQuery) {
-    return send(request(pathAndQuery).DELETE());
+    return send(() -> request(pathAndQuery).DELETE());
   }
 
+  /** The server in use now (the one that answered last). */
   String server() {
-    return server;
+    return servers.get(current);
   }
 
   Answer get(String pathAndQuery) {
-    return send(request(pathAndQuery).GET());
+    return send(() -> request(pathAndQuery).GET());
   }
 
   Answer post(String pathAndQuery, String json) {
-    return send(request(pathAndQuery).header("Content-Type", "application/json")
+    return send(() -> request(pathAndQuery).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(json, StandardCharsets.UTF_8)));
   }
 
@@ -155,7 +171,7 @@ final class SchedulerClient {
     }
     JsonNode json = a.json();
     if (json == null) {
-      throw CliFailure.refused(server + " answered " + a.status() + " with something that is not JSON: "
+      throw CliFailure.refused(server() + " answered " + a.status() + " with something that is not JSON: "
           + firstLine(a.body()));
     }
     return json;
@@ -170,18 +186,22 @@ final class SchedulerClient {
         ? V1 + "/jobs/" + jobIds.get(0) + "/events"
         : V1 + "/events?job_ids=" + URLEncoder.encode(String.join(",", jobIds), StandardCharsets.UTF_8);
     // no request timeout: the stream lives as long as the jobs, and heartbeats keep it busy
-    HttpRequest.Builder events = HttpRequest.newBuilder(URI.create(server + path))
-        .header("Accept", "text/event-stream").GET();
-    token.ifPresent(t -> events.header("Authorization", "Bearer " + t));
-    HttpRequest request = events.build();
-    HttpResponse<Stream<String>> r;
-    try {
-      r = http.send(request, HttpResponse.BodyHandlers.ofLines());
-    } catch (IOException e) {
-      throw CliFailure.unreachable(server, why(e));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw CliFailure.unreachable(server, "interrupted");
+    HttpResponse<Stream<String>> r = null;
+    for (int tried = 1; r == null; tried++) {
+      HttpRequest.Builder events = HttpRequest.newBuilder(URI.create(server() + path))
+          .header("Accept", "text/event-stream").GET();
+      token.ifPresent(t -> events.header("Authorization", "Bearer " + t));
+      try {
+        r = http.send(events.build(), HttpResponse.BodyHandlers.ofLines());
+      } catch (IOException e) {
+        if (tried >= servers.size()) {
+          throw CliFailure.unreachable(server(), why(e));
+        }
+        next();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw CliFailure.unreachable(server(), "interrupted");
+      }
     }
     String type = r.headers().firstValue("Content-Type").orElse("");
     if (r.statusCode() == 200 && type.startsWith("text/event-stream")) {
@@ -197,7 +217,7 @@ final class SchedulerClient {
     if (!a.ok()) {
       throw CliFailure.refused(refusal(a));
     }
-    throw CliFailure.refused(server + " answered " + r.statusCode() + " with " + type
+    throw CliFailure.refused(server() + " answered " + r.statusCode() + " with " + type
         + " instead of an event stream");
   }
 
@@ -206,7 +226,7 @@ final class SchedulerClient {
    * listener gets its messages.
    */
   java.net.http.WebSocket openSocket(String path, java.net.http.WebSocket.Listener listener) {
-    URI uri = URI.create(server.replaceFirst("^http", "ws") + path);
+    URI uri = URI.create(server().replaceFirst("^http", "ws") + path);
     try {
       java.net.http.WebSocket.Builder b = http.newWebSocketBuilder().connectTimeout(CONNECT_TIMEOUT);
       // private reads: the watcher socket needs the account's token, in the handshake
@@ -215,33 +235,46 @@ final class SchedulerClient {
     } catch (java.util.concurrent.ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof java.net.http.WebSocketHandshakeException h) {
-        throw CliFailure.refused(server + " refused the WebSocket " + path + " (HTTP "
+        throw CliFailure.refused(server() + " refused the WebSocket " + path + " (HTTP "
             + h.getResponse().statusCode() + ")");
       }
-      throw CliFailure.unreachable(server, cause instanceof IOException io ? why(io) : String.valueOf(cause));
+      throw CliFailure.unreachable(server(), cause instanceof IOException io ? why(io) : String.valueOf(cause));
     } catch (java.util.concurrent.TimeoutException e) {
-      throw CliFailure.unreachable(server, "no answer to the WebSocket handshake");
+      throw CliFailure.unreachable(server(), "no answer to the WebSocket handshake");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw CliFailure.unreachable(server, "interrupted");
+      throw CliFailure.unreachable(server(), "interrupted");
     }
   }
 
   private HttpRequest.Builder request(String pathAndQuery) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + pathAndQuery)).timeout(ANSWER_TIMEOUT);
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server() + pathAndQuery)).timeout(ANSWER_TIMEOUT);
     token.ifPresent(t -> b.header("Authorization", "Bearer " + t));
     return b;
   }
 
-  private Answer send(HttpRequest.Builder request) {
-    try {
-      HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-      return new Answer(r.statusCode(), r.body());
-    } catch (IOException e) {
-      throw CliFailure.unreachable(server, why(e));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw CliFailure.unreachable(server, "interrupted");
+  /**
+   * One call, to each server in turn until one is reached and does not answer 503: with a
+   * cluster's nodes listed, a node that is down or cannot reach the singleton is passed over.
+   * The last answer (or failure) stands when none does better.
+   */
+  private Answer send(java.util.function.Supplier<HttpRequest.Builder> request) {
+    for (int tried = 1; ; tried++) {
+      try {
+        // built again for each server: request() reads the current one
+        HttpResponse<String> r = http.send(request.get().build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 503 || tried >= servers.size()) {
+          return new Answer(r.statusCode(), r.body());
+        }
+      } catch (IOException e) {
+        if (tried >= servers.size()) {
+          throw CliFailure.unreachable(server(), why(e));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw CliFailure.unreachable(server(), "interrupted");
+      }
+      next();
     }
   }
 

@@ -528,6 +528,24 @@ class CliTest {
     assertTrue(fromEnv.err().contains(server), fromEnv.err());
   }
 
+  /** A cluster's nodes as a list: one that is down is passed over, for reads and submits alike. */
+  @Test
+  void aServerListIsTriedInTurn() throws Exception {
+    String down = "http://127.0.0.1:" + closedPort();
+    String list = down + "," + url;
+    Path job = dir.resolve("listed.yaml");
+    Files.writeString(job, "suite: a\ntestbox: listed-box\nmy_account: listed\n");
+    Run submitted = run(Map.of("SCHED_URL", list, "SCHED_TOKEN", ADMIN), "", "submit", job.toString());
+    assertEquals(0, submitted.code(), submitted.err());
+    Matcher m = SUBMITTED.matcher(submitted.out());
+    assertTrue(m.find(), submitted.out());
+    Run shown = run(Map.of("SCHED_TOKEN", ADMIN), "", "--server", list, "job", m.group(1));
+    assertEquals(0, shown.code(), shown.err());
+    assertEquals("submit", Json.parse(shown.out()).path("job_stage").asText());
+    Run allDown = run(Map.of(), "", "--server", down + "," + down, "queue");
+    assertEquals(3, allDown.code(), allDown.err());
+  }
+
   private static String[] concat(String[] a, String[] b) {
     String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, all, a.length, b.length);

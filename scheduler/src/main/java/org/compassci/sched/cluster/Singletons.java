@@ -1,0 +1,56 @@
+package org.compassci.sched.cluster;
+
+import java.time.Clock;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.SingletonActor;
+import org.compassci.sched.actors.ExtractActor;
+import org.compassci.sched.actors.HostRegistryActor;
+import org.compassci.sched.actors.LifecycleActor;
+import org.compassci.sched.actors.MatcherActor;
+import org.compassci.sched.actors.PersistenceActor;
+import org.compassci.sched.actors.Restarts;
+import org.compassci.sched.config.SchedulerSettings;
+
+/**
+ * Cluster mode: the matcher (queue, fair share, hand-outs), the lifecycle (stage state,
+ * deadlines) and the host registry (which box asked when, what it runs) each run once in the
+ * cluster, as Cluster Singletons on the oldest node, so that each fact has one owner. Every
+ * node gets their proxies; the behaviours given here run only on the node that hosts them,
+ * with that node's own store and extraction. All three on one node, the matcher's and the
+ * lifecycle's reports to the registry never cross the network.
+ *
+ * @param matcher   the matcher's proxy
+ * @param lifecycle the lifecycle's proxy
+ */
+public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<LifecycleActor.Command> lifecycle,
+    ActorRef<HostRegistryActor.Command> hosts) {
+
+  public static Singletons init(ActorSystem<?> system, Restarts restarts,
+      ActorRef<PersistenceActor.Command> persistence, ActorRef<ExtractActor.Command> extractor,
+      SchedulerSettings settings, Clock clock, ClusterSettings cluster) {
+    ClusterSingleton singletons = ClusterSingleton.get(system);
+    // what it knows is memory only: a new incarnation learns the boxes again as they ask
+    ActorRef<HostRegistryActor.Command> hosts = singletons.init(SingletonActor.of(
+        restarts.supervise("hosts", HostRegistryActor.create(settings.hostsOfflineAfter(), clock,
+            settings.boot().labHostsDir())), "hosts"));
+    // the lifecycle needs the matcher's proxy, made just below: read when the lifecycle starts,
+    // which is never before this method has returned (a singleton starts once the node is up)
+    AtomicReference<ActorRef<MatcherActor.Command>> matcher = new AtomicReference<>();
+    ActorRef<LifecycleActor.Command> lifecycle = singletons.init(SingletonActor.of(
+            restarts.supervise("lifecycle", Behaviors.<LifecycleActor.Command>setup(ctx -> {
+              // inside the supervision: a restarted lifecycle is told again
+              ctx.getSelf().tell(new LifecycleActor.UseMatcher(matcher.get()));
+              return LifecycleActor.create(persistence, extractor, hosts, settings.timeouts(), clock);
+            })), "lifecycle")
+        .withStopMessage(new LifecycleActor.HandOver()));
+    matcher.set(singletons.init(SingletonActor.of(
+            restarts.supervise("matcher",
+                MatcherActor.create(persistence, lifecycle, hosts, settings, clock, cluster.self())), "matcher")
+        .withStopMessage(new MatcherActor.HandOver())));
+    return new Singletons(matcher.get(), lifecycle, hosts);
+  }
+}

@@ -1,0 +1,88 @@
+package org.compassci.sched.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.coordination.lease.javadsl.Lease;
+import org.apache.pekko.coordination.lease.javadsl.LeaseProvider;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The MySQL lease, loaded the way the singleton loads it (by config path through Pekko's
+ * LeaseProvider), against the MariaDB of the CI, with timings short enough for a test.
+ */
+class MySqlLeaseTest {
+
+  static final String DB = "sched_lease_" + Long.toUnsignedString(System.nanoTime(), 36);
+  static final String URL = "jdbc:mysql://127.0.0.1:3306/" + DB + "?user=root&createDatabaseIfNotExist=true";
+
+  static ActorTestKit node(String name) {
+    Config c = ConfigFactory.parseString("scheduler.jdbc-url = \"" + URL + "\"\n"
+            + "scheduler.cluster.mysql-lease.heartbeat-timeout = 2s\n"
+            + "scheduler.cluster.mysql-lease.heartbeat-interval = 300ms\n")
+        .withFallback(ConfigFactory.load());
+    return ActorTestKit.create(name, c);
+  }
+
+  static final ActorTestKit a = node("a");
+  static final ActorTestKit b = node("b");
+
+  @AfterAll
+  static void stop() throws Exception {
+    a.shutdownTestKit();
+    b.shutdownTestKit();
+    try (var c = java.sql.DriverManager.getConnection("jdbc:mysql://127.0.0.1:3306/?user=root");
+        var st = c.createStatement()) {
+      st.execute("DROP DATABASE IF EXISTS " + DB);
+    }
+  }
+
+  static Lease lease(ActorTestKit node, String name, String owner) {
+    return LeaseProvider.get(node.system()).getLease(name, "scheduler.cluster.mysql-lease", owner);
+  }
+
+  static boolean get(java.util.concurrent.CompletionStage<Boolean> s) throws Exception {
+    return s.toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void oneOwnerAtATimeAndTheNextAfterARelease() throws Exception {
+    Lease first = lease(a, "one-at-a-time", "node-a");
+    Lease second = lease(b, "one-at-a-time", "node-b");
+    assertTrue(first instanceof MySqlLease);
+    assertTrue(get(first.acquire()));
+    assertTrue(get(first.acquire()), "its owner may acquire again");
+    assertTrue(first.checkLease());
+    assertFalse(get(second.acquire()));
+    Thread.sleep(2500);
+    assertFalse(get(second.acquire()), "renewed by its owner's heartbeat, it does not expire");
+    assertTrue(get(first.release()));
+    assertFalse(first.checkLease());
+    assertTrue(get(second.acquire()));
+    assertTrue(get(second.release()));
+  }
+
+  @Test
+  void aHolderThatStopsRenewingLosesTheLeaseAndHearsOfIt() throws Exception {
+    Lease holder = lease(a, "taken-over", "node-a");
+    CompletableFuture<Optional<Throwable>> lost = new CompletableFuture<>();
+    assertTrue(get(holder.acquire(lost::complete)));
+    // the row expires as if its holder had died: another owner takes it
+    try (var c = java.sql.DriverManager.getConnection(URL); var st = c.createStatement()) {
+      st.executeUpdate("UPDATE scheduler_leases SET owner = 'node-x', expires = 0 WHERE name = 'taken-over'");
+    }
+    assertEquals(Optional.empty(), lost.get(5, TimeUnit.SECONDS));
+    assertFalse(holder.checkLease());
+    Lease next = lease(b, "taken-over", "node-b");
+    assertTrue(get(next.acquire()), "an expired row changes hands");
+    assertTrue(get(next.release()));
+  }
+}
