@@ -543,6 +543,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       checking = true;
       getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
         store.ping();
+        // once a second, what the commits wrote goes to the disk (see JdbcJobStore.embedded)
+        store.sync();
         redis.ifPresent(RedisClaims::ping);
       }, blocking),
           (ok, failure) -> new Checked(Optional.ofNullable(failure).map(PersistenceActor::reason)));

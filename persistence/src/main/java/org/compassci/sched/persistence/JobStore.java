@@ -119,6 +119,12 @@ public interface JobStore extends AutoCloseable {
   /** Throws {@link StoreUnavailableException} when the store cannot be reached. */
   void ping();
 
+  /**
+   * Forces what is committed onto the disk, where the store leaves that to the operating
+   * system (the embedded one); called about once a second. A database server does its own.
+   */
+  default void sync() {}
+
   @Override
   void close();
 }

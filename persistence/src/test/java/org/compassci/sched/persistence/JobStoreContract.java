@@ -462,6 +462,15 @@ abstract class JobStoreContract {
   }
 
   @Test
+  void syncForcesWhatIsCommittedAndKeepsItReadable() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(8, "submit")));
+      store.sync();
+      assertEquals(rec(8, "submit"), store.find(8).orElseThrow());
+    }
+  }
+
+  @Test
   void committedJobsSurviveReopening() {
     try (JobStore store = open()) {
       store.upsert(List.of(rec(7, "submit")));
