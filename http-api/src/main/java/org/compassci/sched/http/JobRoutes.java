@@ -81,13 +81,11 @@ public final class JobRoutes extends AllDirectives {
 
   private Route submit() {
     return extractRequest(declared -> {
-      // a body declared too large is read and dropped before the 413: answered early, Pekko
-      // HTTP would close the connection and a client still sending would never see the answer
+      // a body declared too large is refused unread (HttpServer drops it before the 413 goes out)
       var length = declared.entity().getContentLengthOption();
       if (length.isPresent() && length.getAsLong() > gw.maxBodyBytes()) {
-        return completeWithFuture(declared.discardEntityBytes(gw.system()).completionStage()
-            .handleAsync((done, failure) -> rejected(413, "the request body is larger than "
-                + "scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"), gw.system().executionContext()));
+        return complete(rejected(413, "the request body is larger than "
+            + "scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"));
       }
       return boundedSubmit();
     });

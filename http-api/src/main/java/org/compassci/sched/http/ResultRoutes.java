@@ -69,31 +69,31 @@ public final class ResultRoutes extends AllDirectives {
     // the job_token in the query (compact's POST), or the cookie JOB_TOKEN beside JOBID (WebDAV)
     String token = q.containsKey("job_token") ? q.get("job_token") : tokenCookie.orElse(null);
     if (idText == null || (method.equals("POST") && token == null)) {
-      return refuse(request, 401, method.equals("POST")
+      return refuse(401, method.equals("POST")
           ? "job_id and job_token are required" : "the cookie JOBID (or job_id) is required");
     }
     if (token == null && !auth.open() && !auth.access().tokenlessWebdav()) {
-      return refuse(request, 401, "the job's job_token is required (the cookie JOB_TOKEN, or job_token in the query)"
+      return refuse(401, "the job's job_token is required (the cookie JOB_TOKEN, or job_token in the query)"
           + "; scheduler.auth.tokenless-webdav is off");
     }
     long id;
     try {
       id = Long.parseLong(idText.trim());
     } catch (NumberFormatException e) {
-      return refuse(request, 401, "job_id: '" + idText + "' is not a job id");
+      return refuse(401, "job_id: '" + idText + "' is not a job id");
     }
     boolean folder = method.equals(MKCOL);
     List<String> parts;
     try {
       parts = ResultPaths.parts(raw, folder);
     } catch (UploadRefused e) {
-      return refuse(request, e.status(), e.getMessage());
+      return refuse(e.status(), e.getMessage());
     }
     CompletionStage<HttpResponse> answer = gw.<LifecycleActor.Command, BootRules.Permit>ask(gw.lifecycle(),
             reply -> new LifecycleActor.CheckUpload(id, token, reply))
         .thenCompose(permit -> {
           if (!permit.ok()) {
-            return afterDiscard(request, answer(permit.status(), permit.message()));
+            return done(permit.status(), permit.message());
           }
           List<String> jobFolder;
           List<String> below;
@@ -101,7 +101,7 @@ public final class ResultRoutes extends AllDirectives {
             below = ResultPaths.below(permit.resultRoot(), parts);
             jobFolder = jobFolder(permit.resultRoot());
           } catch (UploadRefused e) {
-            return afterDiscard(request, answer(e.status(), e.getMessage()));
+            return done(e.status(), e.getMessage());
           }
           List<String> target = new ArrayList<>(jobFolder);
           target.addAll(below);
@@ -113,7 +113,7 @@ public final class ResultRoutes extends AllDirectives {
                 .thenApply(s -> answer(s.status(), s.message()));
           }
           if (below.isEmpty()) {
-            return afterDiscard(request, answer(403, "no file name below the result_root"));
+            return done(403, "no file name below the result_root");
           }
           return store(request, id, jobFolder, target, method.equals("PUT") ? 201 : 200);
         })
@@ -128,7 +128,7 @@ public final class ResultRoutes extends AllDirectives {
             reply -> new UploadActor.Begin(id, jobFolder, reply))
         .thenCompose(begun -> {
           if (!begun.ok()) {
-            return afterDiscard(request, answer(begun.status(), begun.message()));
+            return done(begun.status(), begun.message());
           }
           Path staging = begun.staging();
           long limit = begun.remaining();
@@ -136,8 +136,8 @@ public final class ResultRoutes extends AllDirectives {
               ? Optional.of(request.entity().getContentLengthOption().getAsLong()) : Optional.empty();
           if (declared.isPresent() && declared.get() > limit) {
             boot.uploads().tell(new UploadActor.Abort(staging));
-            return afterDiscard(request, answer(413,
-                "the file is larger than this job may still upload (" + limit + " bytes)"));
+            return done(413,
+                "the file is larger than this job may still upload (" + limit + " bytes)");
           }
           return request.entity().withSizeLimit(limit).getDataBytes()
               .runWith(FileIO.toPath(staging), mat)
@@ -180,19 +180,11 @@ public final class ResultRoutes extends AllDirectives {
     return ResultPaths.parts(resultRoot.substring(prefix.length() - 1), true);
   }
 
-  private Route refuse(HttpRequest request, int status, String message) {
-    return completeWithFuture(afterDiscard(request, answer(status, message)));
+  /** Answered at once: HttpServer reads and drops the body before this goes out. */
+  private Route refuse(int status, String message) {
+    return complete(answer(status, message));
   }
 
-  /**
-   * {@code response} once the request's body has been read and dropped. Answered before the body
-   * is in, Pekko HTTP closes the connection after the answer, and a client still sending its
-   * body, as most do, never reads the answer: it sees the connection cut instead of the refusal.
-   */
-  private CompletionStage<HttpResponse> afterDiscard(HttpRequest request, HttpResponse response) {
-    return request.discardEntityBytes(mat).completionStage()
-        .handleAsync((done, failure) -> response, gw.system().executionContext());
-  }
 
   private static CompletionStage<HttpResponse> done(int status, String message) {
     return CompletableFuture.completedFuture(answer(status, message));
