@@ -351,15 +351,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         }
       }
     }
-    if (records.size() > 1) {
-      // a job written twice in one commit (a box's reports in a burst) is written once, as it is last
-      java.util.LinkedHashMap<Long, JobRecord> last = new java.util.LinkedHashMap<>();
-      for (JobRecord r : records) {
-        last.remove(r.id());
-        last.put(r.id(), r);
-      }
-      records = new ArrayList<>(last.values());
-    }
+    // a job written twice in this commit is written once, as it is last (the store sees to it)
     java.util.Map<Long, JobRecord> claimed = new java.util.HashMap<>();
     // with Redis, a claim another scheduler holds there is refused before the store is asked
     List<Claim> taken = redis.isPresent() && !claims.isEmpty() ? redis.get().take(claims) : claims;

@@ -542,27 +542,23 @@ public final class JdbcJobStore implements JobStore, AccountStore {
    * row is written again only when the job goes back to the queue or ends.
    */
   private void upsert(Connection c, List<JobRecord> written) throws SQLException {
-    List<JobRecord> records = written;
-    if (records.isEmpty()) {
+    if (written.isEmpty()) {
       return;
+    }
+    // a job written twice in one commit (a box's reports in a burst) is written once, as it is
+    // last: the jobs table and the jobs in flight are written one after the other, and only the
+    // later write may count
+    Map<Long, JobRecord> latest = new LinkedHashMap<>();
+    for (JobRecord r : written) {
+      latest.remove(r.id());
+      latest.put(r.id(), r);
     }
     List<JobRecord> apart = new ArrayList<>();
     List<JobRecord> rest = new ArrayList<>();
-    if (dialect.upsertInFlight() != null) {
-      // the two tables are written one after the other: of two writes of one job in this
-      // commit only the later may count
-      Map<Long, JobRecord> latest = new LinkedHashMap<>();
-      for (JobRecord r : records) {
-        latest.put(r.id(), r);
-      }
-      records = List.copyOf(latest.values());
-      Set<Long> present = existing(c, records.stream().filter(r -> dialect.inFlight(r.stage()))
-          .map(JobRecord::id).toList());
-      for (JobRecord r : records) {
-        (present.contains(r.id()) ? apart : rest).add(r);
-      }
-    } else {
-      rest = records;
+    Set<Long> present = dialect.upsertInFlight() == null ? Set.of()
+        : existing(c, latest.values().stream().filter(r -> dialect.inFlight(r.stage())).map(JobRecord::id).toList());
+    for (JobRecord r : latest.values()) {
+      (present.contains(r.id()) ? apart : rest).add(r);
     }
     write(c, dialect.upsert(), dialect.afterUpsert(), rest);
     write(c, dialect.upsertInFlight(), dialect.afterUpsertInFlight(), apart);
