@@ -571,10 +571,7 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     }
     Set<Long> out = new HashSet<>();
     try (PreparedStatement ps = c.prepareStatement(dialect.existingIds(ids.size()))) {
-      int i = 1;
-      for (long id : ids) {
-        ps.setLong(i++, id);
-      }
+      bindIds(ps, ids);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           out.add(rs.getLong(1));
@@ -672,12 +669,17 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     ps.setLong(4, claim.id());
   }
 
+  /** The ids as the statement's parameters, from the first on. */
+  private static void bindIds(PreparedStatement ps, Collection<Long> ids) throws SQLException {
+    int i = 1;
+    for (long id : ids) {
+      ps.setLong(i++, id);
+    }
+  }
+
   private List<JobRecord> readByIds(Connection c, Collection<Long> ids) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(dialect.selectByIds(ids.size()))) {
-      int i = 1;
-      for (long id : ids) {
-        ps.setLong(i++, id);
-      }
+      bindIds(ps, ids);
       return readAll(ps);
     }
   }
