@@ -1,5 +1,6 @@
 package org.compassci.sched;
 
+import static org.compassci.sched.fixtures.ProviderFleet.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -31,22 +32,6 @@ class ProviderSocketTest {
   static final Duration WAIT = Duration.ofSeconds(20);
 
   @TempDir Path dir;
-
-  /** {@code n} jobs for VMs and containers of 2 to 16 GB, over 7 tenants. */
-  static String jobs(int n, int from) {
-    StringBuilder b = new StringBuilder("[");
-    for (int i = from; i < from + n; i++) {
-      String box = switch (i % 4) {
-        case 0 -> "\"testbox\":\"vm-2p8g\",\"os\":\"openeuler\",\"os_version\":\"22.03\"";
-        case 1 -> "\"testbox\":\"dc-8g\",\"docker_image\":\"openeuler/openeuler:22.03\"";
-        case 2 -> "\"testbox\":\"vm-2p16g\",\"os\":\"debian\",\"os_version\":\"12\"";
-        default -> "\"testbox\":\"dc-2g\",\"os\":\"centos\",\"os_version\":\"9\"";
-      };
-      b.append(i > from ? "," : "").append("{\"suite\":\"sim\",").append(box)
-          .append(",\"arch\":\"x86_64\",\"my_account\":\"u").append(i % 7).append("\",\"nr\":").append(i).append('}');
-    }
-    return b.append(']').toString();
-  }
 
   static List<Long> submit(HttpCalls http, String body) {
     HttpCalls.Answer a = http.post(V1 + "/jobs/submit", body);

@@ -1,5 +1,7 @@
 package org.compassci.sched.bench;
 
+import static org.compassci.sched.fixtures.ProviderFleet.jobs;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -163,22 +165,6 @@ public final class ProvidersBench {
     throw new IllegalStateException("the matcher never held " + count + " parked requests");
   }
 
-  /** {@code n} jobs for VMs and containers of 2 to 16 GB, over 7 tenants, about 200 bytes each. */
-  static String jobs(int n, int from) {
-    StringBuilder b = new StringBuilder("[");
-    for (int i = from; i < from + n; i++) {
-      String box = switch (i % 4) {
-        case 0 -> "\"testbox\":\"vm-2p8g\",\"os\":\"openeuler\",\"os_version\":\"22.03\"";
-        case 1 -> "\"testbox\":\"dc-8g\",\"docker_image\":\"openeuler/openeuler:22.03\"";
-        case 2 -> "\"testbox\":\"vm-2p16g\",\"os\":\"debian\",\"os_version\":\"12\"";
-        default -> "\"testbox\":\"dc-2g\",\"os\":\"centos\",\"os_version\":\"9\"";
-      };
-      b.append(i > from ? "," : "").append("{\"suite\":\"sim\",").append(box)
-          .append(",\"arch\":\"x86_64\",\"my_account\":\"u").append(i % 7).append("\",\"nr\":").append(i).append('}');
-    }
-    return b.append(']').toString();
-  }
-
   /** User and system CPU time of a process so far, from /proc (Linux). */
   static double cpuSeconds(String pid) throws IOException {
     String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", pid, "stat"));
@@ -200,7 +186,8 @@ public final class ProvidersBench {
     return Long.parseLong(m.group(1));
   }
 
-  private static String run(String... command) throws IOException, InterruptedException {
+  /** A command's output, standard error included, once it has ended. */
+  static String run(String... command) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     p.waitFor();

@@ -8,8 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.model.Json;
 
@@ -45,14 +43,14 @@ public final class WatchBench {
       }
       Json.parse(a.body()).forEach(j -> ids.add(j.path("job_id").asText()));
     }
-    long before = usedHeapKb(pid);
+    long before = ProvidersBench.usedHeapKb(pid);
     List<Socket> open = new ArrayList<>(streams);
     // "idle": keep-alive connections that asked for health once, to tell the HTTP stack's share
     boolean idle = args.length > 3 && args[3].equals("idle");
     for (String id : ids) {
       open.add(idle ? openIdle(port) : openStream(port, "/scheduler/v1/jobs/" + id + "/events"));
     }
-    long with = usedHeapKb(pid);
+    long with = ProvidersBench.usedHeapKb(pid);
     if (System.getenv("WATCH_BENCH_DEBUG") != null) {
       System.err.println(http.get("/scheduler/v1/manage/actors").body());
     }
@@ -60,10 +58,10 @@ public final class WatchBench {
       s.close();
     }
     Thread.sleep(Long.parseLong(System.getenv().getOrDefault("WATCH_BENCH_SETTLE_MS", "5000")));
-    long after = usedHeapKb(pid);
+    long after = ProvidersBench.usedHeapKb(pid);
     if (System.getenv("WATCH_BENCH_DEBUG") != null) {
       System.err.println(http.get("/scheduler/v1/manage/actors").body());
-      run("jcmd", pid, "GC.class_histogram").lines().limit(40).forEach(System.err::println);
+      ProvidersBench.run("jcmd", pid, "GC.class_histogram").lines().limit(40).forEach(System.err::println);
     }
     double perStream = (with - before) / (double) streams;
     System.out.println(String.format(Locale.ROOT,
@@ -106,25 +104,5 @@ public final class WatchBench {
       matched = c == want[matched] ? matched + 1 : (c == want[0] ? 1 : 0);
     }
     return s;
-  }
-
-  private static final Pattern USED = Pattern.compile("used (\\d+)K");
-
-  /** Used heap after a full collection, read with jcmd from the server process. */
-  private static long usedHeapKb(String pid) throws IOException, InterruptedException {
-    run("jcmd", pid, "GC.run");
-    String info = run("jcmd", pid, "GC.heap_info");
-    Matcher m = USED.matcher(info);
-    if (!m.find()) {
-      throw new IllegalStateException("cannot read the heap from: " + info);
-    }
-    return Long.parseLong(m.group(1));
-  }
-
-  private static String run(String... command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    p.waitFor();
-    return out;
   }
 }
