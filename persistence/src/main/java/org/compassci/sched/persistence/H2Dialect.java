@@ -22,23 +22,22 @@ final class H2Dialect implements SqlDialect {
       "token_hash VARCHAR(255) DEFAULT '' NOT NULL",
       "dispatch_time BIGINT DEFAULT 0 NOT NULL");
 
+  private static final String JOB_COLUMNS = "id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
+      + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
+      + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
+      + " submit_time BIGINT NOT NULL, doc CLOB NOT NULL, " + String.join(", ", ADDED);
+
   @Override
   public List<String> schema() {
     return List.of(
-        "CREATE TABLE IF NOT EXISTS jobs (id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
-            + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
-            + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
-            + " submit_time BIGINT NOT NULL, doc CLOB NOT NULL, " + String.join(", ", ADDED) + ")",
+        "CREATE TABLE IF NOT EXISTS jobs (" + JOB_COLUMNS + ")",
         "CREATE INDEX IF NOT EXISTS jobs_stage ON jobs(stage, id)",
         // countByTenant and findByStageAndTenant read only this index
         "CREATE INDEX IF NOT EXISTS jobs_stage_tenant ON jobs(stage, tenant, id)",
         "CREATE TABLE IF NOT EXISTS handouts (id BIGINT PRIMARY KEY, host VARCHAR(255) NOT NULL,"
             + " token_hash VARCHAR(255) NOT NULL, dispatch_time BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS in_flight (id BIGINT PRIMARY KEY, stage VARCHAR(32) NOT NULL,"
-            + " health VARCHAR(64) NOT NULL, readiness VARCHAR(32) NOT NULL,"
-            + " tenant VARCHAR(255) NOT NULL, tbox_group VARCHAR(255) NOT NULL,"
-            + " submit_time BIGINT NOT NULL, doc CLOB NOT NULL, host VARCHAR(255) NOT NULL,"
-            + " token_hash VARCHAR(255) NOT NULL, dispatch_time BIGINT NOT NULL)");
+        // the same columns as the jobs table: a job in flight is its whole row, newer
+        "CREATE TABLE IF NOT EXISTS in_flight (" + JOB_COLUMNS + ")");
   }
 
   /** The stages a job ends in: its last write goes back to the jobs table. */
@@ -52,8 +51,7 @@ final class H2Dialect implements SqlDialect {
 
   @Override
   public String upsertInFlight() {
-    return "MERGE INTO in_flight (id, stage, health, readiness, tenant, tbox_group, submit_time, doc,"
-        + " host, token_hash, dispatch_time) KEY(id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    return mergeJobInto("in_flight");
   }
 
   @Override
@@ -162,7 +160,12 @@ final class H2Dialect implements SqlDialect {
 
   @Override
   public String upsert() {
-    return "MERGE INTO jobs (id, stage, health, readiness, tenant, tbox_group, submit_time, doc,"
+    return mergeJobInto("jobs");
+  }
+
+  /** Parameters: the eleven columns of {@link JobRecord}, in record order. */
+  private static String mergeJobInto(String table) {
+    return "MERGE INTO " + table + " (id, stage, health, readiness, tenant, tbox_group, submit_time, doc,"
         + " host, token_hash, dispatch_time) KEY(id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   }
 }
