@@ -317,6 +317,7 @@ run_boot() {
 # with SIGKILL, then started again on the same data: seconds from the new process's start to
 # health 200 and to the first dispatch that hands a job out, then the used heap after a full
 # GC and the process's RSS, with the N jobs queued.
+# BENCH_RESTART_DATA=DIR keeps each fill's store in DIR/N and restarts later runs from a copy of it
 restart_queued=${BENCH_RESTART_QUEUED:-100000 300000}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -334,19 +335,26 @@ start_readme_server() {
 seconds_since() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" "$1" "$EPOCHREALTIME"; }
 
 restart_one() {
-  local n=$1 port t0 health_s="" dispatch_s="" q status heap rss fill_rss
+  local n=$1 port t0 health_s="" dispatch_s="" q status heap rss fill_rss=null
+  local saved=${BENCH_RESTART_DATA:+$BENCH_RESTART_DATA/$n}
   tmp=$(mktemp -d)
   port=$(free_port)
-  start_readme_server "$port"
-  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
   base=http://127.0.0.1:$port
-  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.1; done
-  top_up "$n"
-  sleep 5 # what the lab sees once the fill is over, not in the middle of a collection
-  fill_rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
-  kill -9 "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
-  sed -n 's/^"\(.*\)",$/\1/p' "$tmp/boxes.lua" >"$tmp/boxes.txt"
+  if [ -n "$saved" ] && [ -d "$saved/data" ]; then
+    # BENCH_RESTART_DATA=DIR: the store of an earlier fill, killed the same way (no fill line)
+    cp -r "$saved/data" "$saved/boxes.txt" "$tmp/"
+  else
+    start_readme_server "$port"
+    java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
+    for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.1; done
+    top_up "$n"
+    sleep 5 # what the lab sees once the fill is over, not in the middle of a collection
+    fill_rss=$(( $(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9) / 1024 ))
+    kill -9 "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    sed -n 's/^"\(.*\)",$/\1/p' "$tmp/boxes.lua" >"$tmp/boxes.txt"
+    if [ -n "$saved" ]; then mkdir -p "$saved" && cp -r "$tmp/data" "$tmp/boxes.txt" "$saved/"; fi
+  fi
   t0=$EPOCHREALTIME
   start_readme_server "$port"
   for _ in $(seq 3000); do
@@ -374,7 +382,7 @@ restart_one() {
   if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then
     jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
   fi
-  echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$((fill_rss / 1024))}"
+  echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
   cleanup
   server_pid=""
   tmp=""

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Where the CPU samples of a JFR recording are: jdk.ExecutionSample aggregated.
 
-  scripts/bench/jfr_top.py FILE.jfr [N]
+  scripts/bench/jfr_top.py FILE.jfr [N] [--last SECONDS]
+
+--last keeps only the samples of the recording's last SECONDS (a bench's measured phase after
+its setup, which would otherwise dominate).
 
 Prints, for the top N (default 15):
   - threads (by name, digits folded: dispatcher-7 -> dispatcher-#)
@@ -53,16 +56,19 @@ def samples(path, depth=300):
     """(thread, [frame, ...] top first) per jdk.ExecutionSample, from jfr's text output."""
     cmd = ["jfr", "print", "--stack-depth", str(depth), "--events", "jdk.ExecutionSample", path]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
-        thread, frames, in_stack = "?", [], False
+        thread, frames, in_stack, at = "?", [], False, 0.0
         for line in p.stdout:
             s = line.strip()
-            if s.startswith("sampledThread = "):
+            if s.startswith("startTime = "):
+                h, m, sec = s.split("= ", 1)[1].split(":")
+                at = int(h) * 3600 + int(m) * 60 + float(sec)
+            elif s.startswith("sampledThread = "):
                 thread = s.split('"')[1]
             elif s == "stackTrace = [":
                 in_stack, frames = True, []
             elif in_stack and s == "]":
                 in_stack = False
-                yield thread, frames
+                yield at, thread, frames
             elif in_stack and s != "...":
                 frames.append(s.split("(", 1)[0])  # pkg.Class.method, without arguments and line
         if p.wait() != 0:
@@ -70,12 +76,22 @@ def samples(path, depth=300):
 
 
 def main():
-    path = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    args = sys.argv[1:]
+    last = None
+    if "--last" in args:
+        i = args.index("--last")
+        last = float(args[i + 1])
+        del args[i:i + 2]
+    path = args[0]
+    n = int(args[1]) if len(args) > 1 else 15
+    every = list(samples(path))
+    if last is not None and every:
+        end = max(at for at, _, _ in every)
+        every = [e for e in every if e[0] >= end - last]
     total = 0
     threads, top, libs = collections.Counter(), collections.Counter(), collections.Counter()
     anywhere = {label: collections.Counter() for _, label in ANYWHERE}
-    for thread, frames in samples(path):
+    for _, thread, frames in every:
         total += 1
         threads[re.sub(r"\d+", "#", thread)] += 1
         if not frames:
