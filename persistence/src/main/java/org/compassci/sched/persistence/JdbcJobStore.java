@@ -773,12 +773,15 @@ public final class JdbcJobStore implements JobStore, AccountStore {
       return List.of();
     }
     try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages.size(), limit))) {
+        PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages, limit))) {
       int i = 1;
-      for (String stage : stages) {
-        ps.setString(i++, stage);
+      for (Object p : dialect.byStageParams(stages, Math.max(afterId, dialect.lowestAfterId()))) {
+        if (p instanceof Long id) {
+          ps.setLong(i++, id);
+        } else {
+          ps.setString(i++, (String) p);
+        }
       }
-      ps.setLong(i, Math.max(afterId, dialect.lowestAfterId()));
       return readAll(ps);
     } catch (SQLException e) {
       throw new StoreUnavailableException("query by stage failed: " + e.getMessage(), e);

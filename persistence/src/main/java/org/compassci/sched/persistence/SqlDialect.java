@@ -172,6 +172,18 @@ public interface SqlDialect {
         + selectSuffix(count);
   }
 
+  /** The query of {@link JobStore#findByStage} for these stages; its parameters: {@link #byStageParams}. */
+  default String selectByStage(java.util.Collection<String> stages, int limit) {
+    return selectByStage(stages.size(), limit);
+  }
+
+  /** The parameters of {@link #selectByStage(java.util.Collection, int)}, in order (strings and longs). */
+  default List<Object> byStageParams(java.util.Collection<String> stages, long afterId) {
+    List<Object> params = new java.util.ArrayList<>(stages);
+    params.add(afterId);
+    return params;
+  }
+
   /** Parameters: the {@code stageCount} stages, then the id to start after. */
   default String selectByStage(int stageCount, int limit) {
     return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + stageColumn() + " IN (" + marks(stageCount)

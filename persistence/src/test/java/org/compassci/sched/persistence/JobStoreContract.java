@@ -284,6 +284,59 @@ abstract class JobStoreContract {
     }
   }
 
+  /**
+   * The load of active jobs at a start: a job written in an active stage before the store had
+   * its newer tables (kept as written), a hand-out, jobs written on through their stages, and
+   * ones that ended or wait in the queue, read in id order page by page.
+   */
+  @Test
+  void theActiveStagesAreFoundWhereverTheirJobsAreKept() throws Exception {
+    JobRecord legacy = rec(2, "running");
+    try (Connection c = connect()) {
+      try (Statement s = c.createStatement()) {
+        for (String ddl : previousSchema()) {
+          s.execute(ddl);
+        }
+      }
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (id, stage, health, readiness,"
+          + " tenant, tbox_group, submit_time, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+        ps.setLong(1, legacy.id());
+        ps.setString(2, legacy.stage());
+        ps.setString(3, legacy.health());
+        ps.setString(4, legacy.readiness());
+        ps.setString(5, legacy.tenant());
+        ps.setString(6, legacy.tboxGroup());
+        ps.setLong(7, legacy.submitTimeMillis());
+        ps.setString(8, legacy.document());
+        ps.executeUpdate();
+      }
+    }
+    try (JobStore store = open()) {
+      List<JobRecord> jobs = new ArrayList<>();
+      for (long id = 3; id <= 12; id++) {
+        jobs.add(rec(id, "submit"));
+      }
+      store.upsert(jobs);
+      Claim claim = new Claim(4, "h4", "t4", 40);
+      store.claim(List.of(claim));
+      JobRecord booted = rec(6, "boot");
+      JobRecord running = rec(9, "running");
+      store.upsert(List.of(booted, running, rec(7, "finish"), rec(11, "boot")));
+      store.upsert(List.of(rec(11, "cancel")));
+      List<String> active = List.of("dispatch", "boot", "running", "post_run", "manual_check", "renew");
+      List<JobRecord> expected = List.of(legacy, claimed(rec(4, "submit"), claim), booted, running);
+      assertEquals(expected, store.findByStage(active, Long.MIN_VALUE, 10));
+      List<JobRecord> first = store.findByStage(active, Long.MIN_VALUE, 2);
+      List<JobRecord> next = store.findByStage(active, first.get(1).id(), 2);
+      assertEquals(List.of(2L, 4L), ids(first));
+      assertEquals(List.of(6L, 9L), ids(next));
+      assertTrue(store.findByStage(active, 9, 2).isEmpty());
+      assertEquals(List.of(booted), store.findByStage(List.of("boot"), Long.MIN_VALUE, 10));
+      assertEquals(List.of(7L, 11L), ids(store.findByStage(List.of("finish", "cancel"), Long.MIN_VALUE, 10)));
+      assertEquals(List.of(3L, 5L, 8L, 10L, 12L), ids(store.findByStage(List.of("submit"), Long.MIN_VALUE, 10)));
+    }
+  }
+
   @Test
   void findByStagePagesInIdOrder() {
     try (JobStore store = open()) {
