@@ -45,12 +45,19 @@ class JarAcceptanceIT {
     }
   }
 
+  /** The repository's root, where the README's commands run (conf/jvm.options names paths from there). */
+  private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+
+  private static String jar() {
+    return Path.of(System.getProperty("scheduler.jar", "target/scheduler.jar")).toAbsolutePath().toString();
+  }
+
   private Process launch(Map<String, String> env, Path log) throws IOException {
-    String jar = System.getProperty("scheduler.jar", "target/scheduler.jar");
     ProcessBuilder pb = new ProcessBuilder(
-        // started as the README starts it: with the JVM options of conf/jvm.options
+        // started as the README starts it: from the root, with the JVM options of conf/jvm.options
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "@" + Path.of("..", "conf", "jvm.options").toAbsolutePath().normalize(), "-jar", jar)
+        "@conf/jvm.options", "-jar", jar())
+        .directory(ROOT.toFile())
         .redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().keySet().removeIf(k -> k.startsWith("SCHED_"));
     pb.environment().putAll(env);
@@ -380,6 +387,25 @@ class JarAcceptanceIT {
       }
     }
     assertEquals(ids, got, "all 20, once each, in submit order");
+  }
+
+  /**
+   * The build makes the class-data-sharing archive conf/jvm.options names, for this very jar:
+   * with -Xshare:on the JVM refuses to start when it cannot use it (missing, or older than the
+   * jar), and the scheduler's own classes come from it.
+   */
+  @Test
+  void theReadmeCommandReadsItsClassesFromTheBuildsArchive() throws Exception {
+    Path log = dir.resolve("cds.log");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "@conf/jvm.options", "-Xshare:on", "-Xlog:class+load=info", "-jar", jar(), "--help")
+        .directory(ROOT.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    started.add(p);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    String out = Files.readString(log);
+    assertEquals(0, p.exitValue(), out.lines().filter(l -> !l.contains("[class,load]")).toList().toString());
+    assertTrue(out.contains("org.compassci.sched.config.BadSettingException source: shared objects file (top)"),
+        "the scheduler's classes are not read from the archive");
   }
 
   @Test

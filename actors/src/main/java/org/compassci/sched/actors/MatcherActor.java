@@ -378,9 +378,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     for (JobRecord r : l.result().jobs()) {
       loadedUpTo = r.id();
       try {
-        Job job = Job.fromRecord(r);
-        ids.observe(job.id());
-        enqueue(job);
+        enqueueStored(r);
+        ids.observe(r.id());
       } catch (RuntimeException e) {
         getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
       }
@@ -390,6 +389,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     getContext().getLog().info("matcher loaded {} queued jobs in {} groups", queue.size(), queue.groups());
     return stash.unstashAll(this);
+  }
+
+  /** A job read back from the store: only what matching needs is read of its document. */
+  private void enqueueStored(JobRecord r) {
+    JobIntake.Draft d = JobIntake.prepareStored(r.document());
+    queue.add(r.id(), d.requirements(), d.tenant(), d.queue(), d.priority(), d.field("my_account"),
+        d.field("tbox_group"));
   }
 
   private void enqueue(Job job) {
@@ -873,9 +879,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     for (JobRecord r : t.jobs()) {
       if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leftDuringReload.contains(r.id())) {
         try {
-          Job job = Job.fromRecord(r);
-          ids.observe(job.id());
-          enqueue(job);
+          enqueueStored(r);
+          ids.observe(r.id());
           added++;
         } catch (RuntimeException e) {
           getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());

@@ -41,11 +41,62 @@ public final class JobIntake {
   private static final Set<String> MEMORY_FIELDS =
       Set.of("memory_minimum", "memory", "need_memory", "hw.memory");
 
+  /**
+   * The top-level fields {@link #prepare} reads to derive what matching needs (the rest it only
+   * strips or keeps): enough of a stored document to queue its job again.
+   */
+  private static final Set<String> MATCHING_FIELDS;
+
+  static {
+    Set<String> fields = new java.util.HashSet<>(PATH_FIELDS);
+    fields.addAll(MEMORY_FIELDS);
+    fields.addAll(List.of("tbox_type", "tags", "target_machines", "hw", "priority", "timeout", "runtime"));
+    MATCHING_FIELDS = Set.copyOf(fields);
+  }
+
+  /** One field's value out of a document being read: what follows it is not trailing input. */
+  private static final com.fasterxml.jackson.databind.ObjectReader FIELD_READER = Json.MAPPER.reader()
+      .without(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
   private JobIntake() {}
+
+  /**
+   * {@link #prepare} of a stored document, reading only the fields matching needs: the other
+   * fields (most of a job: its parameters, its job2sh) are skipped by the tokenizer, not built
+   * into a tree and copied. This is what a restart does for every queued job, in one actor.
+   * The draft's document holds those fields only.
+   */
+  public static Draft prepareStored(String json) {
+    ObjectNode matching = Json.object();
+    try (com.fasterxml.jackson.core.JsonParser p = Json.MAPPER.createParser(json)) {
+      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+        throw new InvalidJobException("a job must be a JSON object");
+      }
+      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        p.nextToken();
+        if (MATCHING_FIELDS.contains(name)) {
+          matching.set(name, FIELD_READER.readTree(p));
+        } else {
+          p.skipChildren();
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new InvalidJobException("not valid JSON: " + e.getMessage());
+    }
+    return prepare(matching);
+  }
 
   /** A checked job without id: the document to store and what matching needs. */
   public record Draft(ObjectNode doc, Requirements requirements, String tenant, String queue,
-      int priority) {}
+      int priority) {
+
+    /** A field of the document as text, "" when missing or null (as {@link Job#field}). */
+    public String field(String name) {
+      JsonNode v = doc.get(name);
+      return v == null || v.isNull() ? "" : v.asText();
+    }
+  }
 
   public static Draft prepare(JsonNode raw) {
     if (raw == null || !raw.isObject()) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
@@ -87,5 +88,43 @@ class JobIntakeTest {
     assertFalse(job.tokenMatches("other"));
     assertFalse(Json.write(job.view()).contains("sha256"));
     assertFalse(job.toRecord().document().contains("tok123"));
+  }
+
+  /**
+   * A restart queues stored jobs from the fields matching reads only: for every shape of those
+   * fields, what it derives is what the whole document gives, and the rest is never looked at.
+   */
+  @Test
+  void aStoredJobIsQueuedAsItsWholeDocumentWouldBe() {
+    String[] jobs = {
+        "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\",\"my_account\":\"bob\"}",
+        "{\"suite\":\"s\",\"testbox\":\"taishan200--a61\",\"tags\":{\"nic\":\"mlx5\",\"disk\":4},"
+            + "\"priority\":\"5\",\"queue\":\"kernel\",\"my_account\":\"ann\"}",
+        "{\"pp\":{\"tags\":[\"x=y\"],\"memory\":\"999g\"},\"suite\":\"s\",\"tbox_group\":\"taishan200\","
+            + "\"tags\":[\"nic=mlx5\"],\"target_machines\":\"a61, a62\",\"os_arch\":\"x86_64\",\"queue\":\"vip\"}",
+        "{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"memory\":\"16G\",\"hw\":{\"memory\":\"32g\",\"nr_cpu\":4},"
+            + "\"job2sh\":{\"run_job\":[\"echo 1\",null]},\"runtime\":300,\"timeout\":\"600\"}",
+        "{\"suite\":\"s\",\"testbox\":\"vm-2p16g\",\"tbox_type\":\"VM\",\"need_memory\":\"4G\","
+            + "\"memory_minimum\":\"8G\",\"target_machines\":[\"h1\",\"h2\"],\"queue\":\"idle\","
+            + "\"params\":{\"nested\":[[1,{\"arch\":\"x\"}],\"z\"]},\"priority\":-2}",
+        "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\",\"arch\":\"x86_64\"}",
+    };
+    for (String raw : jobs) {
+      // as stored: checked and completed at submit, with what the server adds
+      ObjectNode stored = JobIntake.prepare(Json.parse(raw)).doc();
+      stored.put("id", "1");
+      stored.put("result_root", "/result/s/1");
+      JobIntake.Draft whole = JobIntake.prepare(stored);
+      JobIntake.Draft read = JobIntake.prepareStored(Json.write(stored));
+      assertEquals(whole.requirements(), read.requirements(), raw);
+      assertEquals(whole.tenant(), read.tenant(), raw);
+      assertEquals(whole.queue(), read.queue(), raw);
+      assertEquals(whole.priority(), read.priority(), raw);
+      assertEquals(whole.field("my_account"), read.field("my_account"), raw);
+      assertEquals(whole.field("tbox_group"), read.field("tbox_group"), raw);
+      assertFalse(read.doc().has("job2sh") || read.doc().has("params") || read.doc().has("pp"), raw);
+    }
+    assertThrows(InvalidJobException.class, () -> JobIntake.prepareStored("[1]"));
+    assertThrows(InvalidJobException.class, () -> JobIntake.prepareStored("{\"suite\":"));
   }
 }
