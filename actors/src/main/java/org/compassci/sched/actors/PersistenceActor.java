@@ -127,11 +127,24 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * order, answered page by page: one {@link LoadResult} per page, the next read while the
    * caller takes in the last, so a large queue is never held whole in memory on its way.
    */
-  public record LoadStages(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo)
-      implements Command {
+  public record LoadStages(Collection<String> stages, long afterId, boolean onePage,
+      ActorRef<LoadResult> replyTo) implements Command {
+
+    public LoadStages(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo) {
+      this(stages, afterId, false, replyTo);
+    }
 
     public LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo) {
       this(stages, Long.MIN_VALUE, replyTo);
+    }
+
+    /**
+     * One page only: the caller asks for the next when it takes this one in, so no more than
+     * two pages are ever on their way. Chained pages come as fast as the store reads them, and a
+     * caller slower than the store holds them all in its mailbox.
+     */
+    public static LoadStages page(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo) {
+      return new LoadStages(stages, afterId, true, replyTo);
     }
   }
 
@@ -193,7 +206,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public record PingResult(String store, Optional<String> error) {}
 
-  private static final int LOAD_PAGE = 5000;
+  static final int LOAD_PAGE = 5000;
   static final int RETRY_MAX = 100_000;
   private static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
 
@@ -489,7 +502,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       return this;
     }
     boolean last = p.rows().size() < LOAD_PAGE;
-    if (!last) {
+    if (!last && !p.request().onePage()) {
       // the next page is read while the caller takes in this one
       onLoadStages(new LoadStages(p.request().stages(), p.rows().get(p.rows().size() - 1).id(),
           p.request().replyTo()));

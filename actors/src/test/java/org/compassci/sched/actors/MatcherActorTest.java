@@ -250,6 +250,43 @@ class MatcherActorTest {
     }
   }
 
+  /**
+   * The queue comes in a page at a time: the matcher asks for the next page as it takes one in,
+   * so the store never reads further ahead than that (pages read ahead unasked piled up in the
+   * mailbox of a matcher slower than its store: 350 MB with 100,000 jobs at a restart).
+   */
+  @Test
+  void theQueueIsLoadedOnePageAheadAndNoFurther() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
+        Clock.systemUTC()));
+    var first = store.expectMessageClass(PersistenceActor.LoadStages.class);
+    assertTrue(first.onePage());
+    assertEquals(Long.MIN_VALUE, first.afterId());
+    List<org.compassci.sched.persistence.JobRecord> page = new ArrayList<>();
+    for (long id = 1; id <= PersistenceActor.LOAD_PAGE; id++) {
+      page.add(queued(id));
+    }
+    first.replyTo().tell(new PersistenceActor.LoadResult(page, java.util.Optional.empty(), false));
+    var second = store.expectMessageClass(PersistenceActor.LoadStages.class);
+    assertTrue(second.onePage());
+    assertEquals(PersistenceActor.LOAD_PAGE, second.afterId());
+    store.expectNoMessage(Duration.ofMillis(300));
+    second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(PersistenceActor.LOAD_PAGE + 1)),
+        java.util.Optional.empty(), true));
+    TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.GetPending("my_account", pending.getRef()));
+    assertEquals(PersistenceActor.LOAD_PAGE + 1, pending.receiveMessage(Duration.ofSeconds(10)).total());
+    store.expectNoMessage(Duration.ofMillis(200));
+  }
+
+  private static org.compassci.sched.persistence.JobRecord queued(long id) {
+    return new org.compassci.sched.persistence.JobRecord(id, "submit", "unknown", "N/A", "alice", "dc-8g", id,
+        Json.write(JobIntake.prepare(Json.parse("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"alice\"}")).doc()));
+  }
+
   @Test
   void whileTheQueueLoadsADispatchIsToldToComeBackNotKeptWaiting() {
     // the store never answers the load, as in an outage at start
