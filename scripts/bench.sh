@@ -6,6 +6,8 @@
 #   scripts/bench.sh watch     the heap per open event stream (2,000 streams on the server jar)
 #   scripts/bench.sh restart   SIGKILL with 100,000 and 300,000 queued, start again: health, first
 #                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others)
+#   scripts/bench.sh cold      the jar started on an empty store, then at once 10,000 single-job
+#                              submits over 64 connections (no warm-up; not part of "all")
 #   scripts/bench.sh providers VM/container providers over WebSocket on the server jar: 20,000 jobs
 #                              taken by 200 and by 2,000 simulated providers (BENCH_PROVIDERS="N ...",
 #                              BENCH_PROVIDER_JOBS), then the heap of 2,000 idle provider and watcher sockets
@@ -396,6 +398,48 @@ run_restart() {
   for n in "$@"; do restart_one "$n"; done
 }
 
+# ---------------------------------------------------------------- cold
+# The seed's own measure: the jar started as the README starts it on an empty store, and at once,
+# with no warm-up, 10,000 single-job submits (1 KB each) over 64 connections; what a lab sees right
+# after a restart, the JIT compiler's warm-up included. BENCH_COLD_JVM: more options for the server
+# (e.g. -XX:SharedArchiveFile=/none to see it without the class archive).
+run_cold() {
+  build_jar
+  need_wrk
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  local n=${BENCH_COLD_SUBMITS:-10000} port cpu_before cpu_ms
+  tmp=$(mktemp -d)
+  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
+  port=$(free_port)
+  base=http://127.0.0.1:$port
+  readme_jvm+=(${BENCH_COLD_JVM:-})
+  start_readme_server "$port"
+  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.05; done
+  cpu_before=$(cpu_ticks)
+  local t0=$EPOCHREALTIME wrk_pid
+  BENCH_SUBMIT_COUNT=$n BENCH_SUBMIT_MARK="$tmp/done" "${wrk_cmd[@]}" -d300s -s scripts/bench/submit.lua \
+    "$base" -- "$tmp/jobs.lua" >"$tmp/cold.out" &
+  wrk_pid=$!
+  for _ in $(seq 6000); do [ -s "$tmp/done.1" ] && [ -s "$tmp/done.2" ] && break; sleep 0.05; done
+  kill -INT "$wrk_pid"
+  wait "$wrk_pid" || true
+  cpu_ms=$(( ($(cpu_ticks) - cpu_before) * 1000 / clk_tck ))
+  python3 - "$tmp" "$n" "$cpu_ms" "$t0" <<'PY'
+import json, sys
+tmp, n, cpu_ms, t0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+w = json.loads(next(l for l in open(tmp + "/cold.out") if l.startswith('{"wrk":')))["wrk"]
+end = max(int(open(f"{tmp}/done.{i}").read()) for i in (1, 2)) / 1e9
+ok = w["status"].get("200", 0)
+print(json.dumps({"bench": "cold_submit", "submits": n, "answered_200": ok,
+                  "seconds": round(end - t0, 2), "submit_per_s": round(n / (end - t0)),
+                  "p99_ms": float(w["p99_ms"]), "cpu_us_per_submit": round(cpu_ms * 1000 / max(ok, 1))}))
+PY
+  cleanup
+  server_pid=""
+  tmp=""
+}
+
 # ---------------------------------------------------------------- providers
 # The jar again, a fresh store for each fleet: the jobs are queued first, then the simulated
 # providers (ProviderFleet, the JDK's WebSocket, in the bench JVM) take them as fast as they
@@ -424,6 +468,7 @@ run_providers() {
 
 case "$mode" in
   restart) run_restart $restart_queued ;;
+  cold) run_cold ;;
   matcher) run_matcher ;;
   jmh) run_jmh ;;
   http) run_http ;;
@@ -434,5 +479,5 @@ case "$mode" in
   cluster) build_jar; scripts/bench/cluster.sh ;;
   # within 8 minutes on 2 cores: the restart line with 100,000 queued only; the providers line with 200
   all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers) ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|boot|providers|claims|cluster|all|jmh]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|cold|boot|providers|claims|cluster|all|jmh]" >&2; exit 2 ;;
 esac

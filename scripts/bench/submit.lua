@@ -7,6 +7,29 @@ dofile(here .. "common.lua")
 -- the account's token (scripts/bench.sh exports the admin's as BENCH_TOKEN): submits need one
 local auth = "Bearer " .. (os.getenv("BENCH_TOKEN") or "")
 
+-- BENCH_SUBMIT_COUNT=N: each of the 2 wrk threads stops after N / 2 answers and writes the time
+-- (ns since the epoch) into the file BENCH_SUBMIT_MARK.<thread id>; wrk itself runs on until its
+-- duration or a SIGINT (scripts/bench.sh cold sends one once both files are there)
+local per_thread = tonumber(os.getenv("BENCH_SUBMIT_COUNT") or "")
+if per_thread then
+  per_thread = math.ceil(per_thread / 2)
+  local answered = 0
+  local count = response
+  function response(status, headers, body)
+    count(status, headers, body)
+    answered = answered + 1
+    if answered == per_thread then
+      local clock = io.popen("date +%s%N")
+      local now = clock:read("*l")
+      clock:close()
+      local mark = io.open(os.getenv("BENCH_SUBMIT_MARK") .. "." .. id, "w")
+      mark:write(now)
+      mark:close()
+      wrk.thread:stop()
+    end
+  end
+end
+
 cycle_through(function(body)
   return wrk.format("POST", "/scheduler/v1/jobs/submit",
     { ["Content-Type"] = "application/json", ["Authorization"] = auth }, body)
