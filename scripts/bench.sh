@@ -371,6 +371,14 @@ restart_one() {
     sleep 0.02
   done
   [ -n "$dispatch_s" ] || { echo "bench: no dispatch after the restart" >&2; tail "$tmp/server.log" >&2; exit 1; }
+  # the matcher hands out from its first page on; its own figures answer once the whole queue is in
+  local loaded_s=""
+  for _ in $(seq 600); do
+    if curl -sf -o /dev/null -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/matcher"; then
+      loaded_s=$(seconds_since "$t0"); break
+    fi
+    sleep 0.05
+  done
   jcmd "$server_pid" GC.run >/dev/null
   # every generation's "total ..K, used ..K" (one line for G1, two for Serial), not Metaspace
   heap=$(jcmd "$server_pid" GC.heap_info | grep -o 'total [0-9]*K, used [0-9]*K' \
@@ -384,7 +392,7 @@ restart_one() {
   if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then
     jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
   fi
-  echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
+  echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"queue_loaded_s\":${loaded_s:-null},\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
   cleanup
   server_pid=""
   tmp=""

@@ -310,10 +310,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /**
-   * Until the queued jobs are back from the store, no request may see a partial queue. A
-   * dispatch is answered "unavailable" at once rather than stashed: after a long load its asker
-   * has given up, and a stale dispatch would hand out a job nobody reads, which then waits out
-   * the dispatch-ack timeout and uses up a requeue. The rest waits in the stash.
+   * Until the first page of queued jobs is back from the store, a dispatch is answered
+   * "unavailable" at once rather than stashed: after a long load its asker has given up, and a
+   * stale dispatch would hand out a job nobody reads, which then waits out the dispatch-ack
+   * timeout and uses up a requeue. From the first page on, dispatches are served from what is
+   * loaded ({@link #servingWhileLoading}); every other request waits in the stash until the
+   * whole queue is in.
    */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
     if (fencedAs == null) {
@@ -390,11 +392,70 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
       }
     }
+    loadedJobs += page.size();
     if (!l.result().last()) {
-      return Behaviors.same();
+      if (serving) {
+        serveParked();
+        return Behaviors.same();
+      }
+      serving = true;
+      return servingWhileLoading(stash);
     }
-    getContext().getLog().info("matcher loaded {} queued jobs in {} groups", queue.size(), queue.groups());
+    // boxes that waited for the rest first, then what waited for the whole queue
+    serveParked();
+    serving = false;
+    getContext().getLog().info("matcher loaded {} queued jobs in {} groups", loadedJobs, queue.groups());
     return stash.unstashAll(this);
+  }
+
+  /** Jobs read from the store by the load so far. */
+  private long loadedJobs;
+  /** The load is past its first page and dispatches are served meanwhile. */
+  private boolean serving;
+
+  /**
+   * The rest of the queue is still loading, page by page in id order: dispatches are served
+   * from what is loaded, so a restart with a large queue hands out work after its first page.
+   * Fair share, levels and priority hold among the loaded jobs. Only hand-outs happen here, and
+   * they take jobs of pages already in, whose ids are below every later page's: no later page
+   * can bring a job back that has left the queue. Submits, cancels, requeues and reads of the
+   * queue wait in the stash until the last page, so none of them sees or changes a partial queue.
+   */
+  private Behavior<Command> servingWhileLoading(StashBuffer<Command> stash) {
+    getContext().getLog().info("matcher serves dispatches while its queue loads ({} jobs so far)", loadedJobs);
+    return Behaviors.receive(Command.class)
+        .onMessage(Loaded.class, l -> onLoaded(l, stash))
+        .onMessage(RetryLoad.class, r -> {
+          requestLoad(r.afterId());
+          return Behaviors.same();
+        })
+        .onMessage(Dispatch.class, d -> {
+          onDispatch(d);
+          return Behaviors.same();
+        })
+        .onMessage(StoreClaimed.class, c -> {
+          onStoreClaimed(c);
+          return Behaviors.same();
+        })
+        .onMessage(WaitOver.class, w -> {
+          onWaitOver(w);
+          return Behaviors.same();
+        })
+        .onMessage(ClientGone.class, g -> {
+          onClientGone(g);
+          return Behaviors.same();
+        })
+        .onMessage(StopParking.class, p -> {
+          onStopParking(p);
+          return Behaviors.same();
+        })
+        .onMessage(HandOver.class, this::onHandOver)
+        .onMessage(Resync.class, r -> Behaviors.same())
+        .onAnyMessage(m -> {
+          stash.stash(m);
+          return Behaviors.same();
+        })
+        .build();
   }
 
   /** A job read back from the store: only what matching needs is read of its document. */

@@ -283,8 +283,62 @@ class MatcherActorTest {
   }
 
   private static org.compassci.sched.persistence.JobRecord queued(long id) {
-    return new org.compassci.sched.persistence.JobRecord(id, "submit", "unknown", "N/A", "alice", "dc-8g", id,
-        Json.write(JobIntake.prepare(Json.parse("{\"suite\":\"a\",\"testbox\":\"dc-8g\",\"my_account\":\"alice\"}")).doc()));
+    return queued(id, "dc-8g");
+  }
+
+  private static org.compassci.sched.persistence.JobRecord queued(long id, String testbox) {
+    return new org.compassci.sched.persistence.JobRecord(id, "submit", "unknown", "N/A", "alice", testbox, id,
+        Json.write(JobIntake.prepare(Json.parse("{\"suite\":\"a\",\"testbox\":\"" + testbox
+            + "\",\"my_account\":\"alice\"}")).doc()));
+  }
+
+  /**
+   * From its first page on, the loading matcher hands out what it has: a box that asks gets a
+   * loaded job, one that fits only jobs further on waits for them, and what would read or change
+   * the queue (here a count) waits until the last page is in.
+   */
+  @Test
+  void whileTheQueueLoadsDispatchesAreServedFromTheLoadedPages() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
+        Clock.systemUTC()));
+    var first = store.expectMessageClass(PersistenceActor.LoadStages.class);
+    List<org.compassci.sched.persistence.JobRecord> page = new ArrayList<>();
+    for (long id = 1; id <= PersistenceActor.LOAD_PAGE; id++) {
+      page.add(queued(id));
+    }
+    first.replyTo().tell(new PersistenceActor.LoadResult(page, java.util.Optional.empty(), false));
+    var second = store.expectMessageClass(PersistenceActor.LoadStages.class);
+
+    TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.GetPending("my_account", pending.getRef()));
+    // a hardware box fits none of the loaded jobs (containers): it waits
+    TestProbe<MatcherActor.DispatchResult> hw = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Dispatch(new Testbox("taishan200--a61", Set.of("hostname=taishan200--a61", "tbox_type=hw",
+        "tbox_group=taishan200"), 65536), Duration.ofSeconds(30), hw.getRef()));
+    TestProbe<MatcherActor.DispatchResult> dc = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Dispatch(box("h1", "x86_64", 65536), Duration.ZERO, dc.getRef()));
+    var claim = store.expectMessageClass(PersistenceActor.ClaimJob.class);
+    assertEquals(1, claim.claim().id());
+    org.compassci.sched.persistence.JobRecord one = queued(1);
+    claim.replyTo().tell(new PersistenceActor.Claimed(claim.context(), java.util.Optional.of(
+        new org.compassci.sched.persistence.JobRecord(1, "dispatch", "unknown", "N/A", "alice", "dc-8g", 1,
+            one.document(), "h1", claim.claim().tokenHash(), claim.claim().timeMillis())), java.util.Optional.empty()));
+    assertEquals(1, ((MatcherActor.Assigned) dc.receiveMessage(Duration.ofSeconds(5))).id());
+    pending.expectNoMessage(Duration.ofMillis(200));
+    hw.expectNoMessage(Duration.ZERO);
+
+    long last = PersistenceActor.LOAD_PAGE + 1;
+    second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(last, "taishan200--a61")),
+        java.util.Optional.empty(), true));
+    var hwClaim = store.expectMessageClass(PersistenceActor.ClaimJob.class);
+    assertEquals(last, hwClaim.claim().id());
+    assertEquals("taishan200--a61", hwClaim.claim().host());
+    // the count waited for the whole queue: every loaded job but the one handed out, and the
+    // hardware job on its way out
+    assertEquals(PersistenceActor.LOAD_PAGE - 1, pending.receiveMessage(Duration.ofSeconds(5)).total());
   }
 
   @Test
