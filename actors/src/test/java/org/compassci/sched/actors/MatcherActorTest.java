@@ -258,6 +258,24 @@ class MatcherActorTest {
   @Test
   void theQueueIsLoadedOnePageAheadAndNoFurther() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = matcherGivenAFullFirstPage(store);
+    var second = store.expectMessageClass(PersistenceActor.LoadStages.class);
+    assertTrue(second.onePage());
+    assertEquals(PersistenceActor.LOAD_PAGE, second.afterId());
+    store.expectNoMessage(Duration.ofMillis(300));
+    second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(PersistenceActor.LOAD_PAGE + 1)),
+        java.util.Optional.empty(), true));
+    TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.GetPending("my_account", pending.getRef()));
+    assertEquals(PersistenceActor.LOAD_PAGE + 1, pending.receiveMessage(Duration.ofSeconds(10)).total());
+    store.expectNoMessage(Duration.ofMillis(200));
+  }
+
+  /**
+   * A matcher over {@code store}, a probe, that has asked for the first page of its queue (one
+   * page only) and been given a full one: jobs 1 to {@link PersistenceActor#LOAD_PAGE}.
+   */
+  private ActorRef<MatcherActor.Command> matcherGivenAFullFirstPage(TestProbe<PersistenceActor.Command> store) {
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
     ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
         lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
@@ -270,16 +288,7 @@ class MatcherActorTest {
       page.add(queued(id));
     }
     first.replyTo().tell(new PersistenceActor.LoadResult(page, java.util.Optional.empty(), false));
-    var second = store.expectMessageClass(PersistenceActor.LoadStages.class);
-    assertTrue(second.onePage());
-    assertEquals(PersistenceActor.LOAD_PAGE, second.afterId());
-    store.expectNoMessage(Duration.ofMillis(300));
-    second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(PersistenceActor.LOAD_PAGE + 1)),
-        java.util.Optional.empty(), true));
-    TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();
-    matcher.tell(new MatcherActor.GetPending("my_account", pending.getRef()));
-    assertEquals(PersistenceActor.LOAD_PAGE + 1, pending.receiveMessage(Duration.ofSeconds(10)).total());
-    store.expectNoMessage(Duration.ofMillis(200));
+    return matcher;
   }
 
   private static org.compassci.sched.persistence.JobRecord queued(long id) {
@@ -300,16 +309,7 @@ class MatcherActorTest {
   @Test
   void whileTheQueueLoadsDispatchesAreServedFromTheLoadedPages() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
-    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
-        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
-        Clock.systemUTC()));
-    var first = store.expectMessageClass(PersistenceActor.LoadStages.class);
-    List<org.compassci.sched.persistence.JobRecord> page = new ArrayList<>();
-    for (long id = 1; id <= PersistenceActor.LOAD_PAGE; id++) {
-      page.add(queued(id));
-    }
-    first.replyTo().tell(new PersistenceActor.LoadResult(page, java.util.Optional.empty(), false));
+    ActorRef<MatcherActor.Command> matcher = matcherGivenAFullFirstPage(store);
     var second = store.expectMessageClass(PersistenceActor.LoadStages.class);
 
     TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();

@@ -220,9 +220,8 @@ abstract class JobStoreContract {
     }
   }
 
-  @Test
-  void aTableOfThePreviousSchemaGainsTheHandOutColumns() throws SQLException {
-    JobRecord old = rec(1, "submit");
+  /** {@code job} in a jobs table made as the previous schema made it, before the store opens. */
+  private void writeUnderPreviousSchema(JobRecord job) throws SQLException {
     try (Connection c = connect()) {
       try (Statement s = c.createStatement()) {
         for (String ddl : previousSchema()) {
@@ -231,17 +230,23 @@ abstract class JobStoreContract {
       }
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (id, stage, health, readiness,"
           + " tenant, tbox_group, submit_time, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
-        ps.setLong(1, old.id());
-        ps.setString(2, old.stage());
-        ps.setString(3, old.health());
-        ps.setString(4, old.readiness());
-        ps.setString(5, old.tenant());
-        ps.setString(6, old.tboxGroup());
-        ps.setLong(7, old.submitTimeMillis());
-        ps.setString(8, old.document());
+        ps.setLong(1, job.id());
+        ps.setString(2, job.stage());
+        ps.setString(3, job.health());
+        ps.setString(4, job.readiness());
+        ps.setString(5, job.tenant());
+        ps.setString(6, job.tboxGroup());
+        ps.setLong(7, job.submitTimeMillis());
+        ps.setString(8, job.document());
         ps.executeUpdate();
       }
     }
+  }
+
+  @Test
+  void aTableOfThePreviousSchemaGainsTheHandOutColumns() throws SQLException {
+    JobRecord old = rec(1, "submit");
+    writeUnderPreviousSchema(old);
     Claim claim = new Claim(1, "h", "t", 77);
     try (JobStore store = open()) {
       JobRecord read = store.find(1).orElseThrow();
@@ -290,27 +295,9 @@ abstract class JobStoreContract {
    * ones that ended or wait in the queue, read in id order page by page.
    */
   @Test
-  void theActiveStagesAreFoundWhereverTheirJobsAreKept() throws Exception {
+  void theActiveStagesAreFoundWhereverTheirJobsAreKept() throws SQLException {
     JobRecord legacy = rec(2, "running");
-    try (Connection c = connect()) {
-      try (Statement s = c.createStatement()) {
-        for (String ddl : previousSchema()) {
-          s.execute(ddl);
-        }
-      }
-      try (PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (id, stage, health, readiness,"
-          + " tenant, tbox_group, submit_time, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
-        ps.setLong(1, legacy.id());
-        ps.setString(2, legacy.stage());
-        ps.setString(3, legacy.health());
-        ps.setString(4, legacy.readiness());
-        ps.setString(5, legacy.tenant());
-        ps.setString(6, legacy.tboxGroup());
-        ps.setLong(7, legacy.submitTimeMillis());
-        ps.setString(8, legacy.document());
-        ps.executeUpdate();
-      }
-    }
+    writeUnderPreviousSchema(legacy);
     try (JobStore store = open()) {
       List<JobRecord> jobs = new ArrayList<>();
       for (long id = 3; id <= 12; id++) {
