@@ -149,7 +149,9 @@ public final class MatcherBench {
             "lane-" + lane, org.apache.pekko.actor.typed.Props.empty());
       }
       long start = measuredStart.get(5, TimeUnit.MINUTES);
+      Map<String, Long> cpuBefore = cpuByThread();
       long end = done.get(5, TimeUnit.MINUTES);
+      reportCpu(cpuBefore, cpuByThread(), (end - start) / 1e9);
       long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
       Arrays.sort(measured);
       return new Result(MEASURED / ((end - start) / 1e9),
@@ -159,6 +161,37 @@ public final class MatcherBench {
       w.system().terminate();
       w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
+  }
+
+  /** CPU time so far of each live thread, by name with digits folded (dispatcher-7: dispatcher-#). */
+  private static Map<String, Long> cpuByThread() {
+    java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    Map<String, Long> out = new java.util.TreeMap<>();
+    for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+      long ns = t == null ? -1 : mx.getThreadCpuTime(t.getThreadId());
+      if (ns > 0) {
+        out.merge(t.getThreadName().replaceAll("[0-9]+", "#"), ns, Long::sum);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Where the measured phase's CPU went, on stderr: on 2 cores, whether the matcher's figure is
+   * bound by CPU (about 2 cores busy) or by the hand-offs between threads (less).
+   */
+  private static void reportCpu(Map<String, Long> before, Map<String, Long> after, double seconds) {
+    long total = 0;
+    StringBuilder b = new StringBuilder();
+    for (Map.Entry<String, Long> e : after.entrySet()) {
+      long ns = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+      total += ns;
+      if (ns > seconds * 1e9 * 0.01) {
+        b.append(String.format("  %5.2f cores  %s%n", ns / 1e9 / seconds, e.getKey()));
+      }
+    }
+    System.err.printf("matcher bench: measured %.2f s, threads' CPU %.2f cores:%n%s", seconds,
+        total / 1e9 / seconds, b);
   }
 
   private static Behavior<MatcherActor.DispatchResult> lane(ActorRef<MatcherActor.Command> matcher,
