@@ -5,7 +5,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableSet;
 import java.util.Set;
 import java.util.TreeMap;
 import org.compassci.sched.model.Requirements;
@@ -41,7 +40,10 @@ public final class MatchQueue {
   /** Indexes of dead groups, given to the next new ones so the bit sets stay dense. */
   private final java.util.ArrayDeque<Integer> freeIndexes = new java.util.ArrayDeque<>();
   private int nextIndex;
-  private final java.util.BitSet scratch = new java.util.BitSet();
+  /** The live group of each index (null when none): its memory need, by index. */
+  private JobGroup[] byIndex = new JobGroup[64];
+  /** The groups a box fits with jobs at the level at hand: filled afresh for each level. */
+  private int[] candidates = new int[64];
 
   public MatchQueue(Map<String, Integer> levels, Map<String, Integer> weights, int defaultWeight) {
     this.levels = Map.copyOf(levels);
@@ -75,6 +77,10 @@ public final class MatchQueue {
     int i = freeIndexes.isEmpty() ? nextIndex++ : freeIndexes.poll();
     JobGroup g = new JobGroup(key, i, strings);
     groups.put(key, g);
+    if (i >= byIndex.length) {
+      byIndex = java.util.Arrays.copyOf(byIndex, Math.max(i + 1, byIndex.length * 2));
+    }
+    byIndex[i] = g;
     index.add(g);
     return g;
   }
@@ -108,22 +114,37 @@ public final class MatchQueue {
 
   /**
    * The job {@link #take} would hand out, without taking it. Levels from the highest; in each,
-   * tenants in order of pass, so the walk usually ends at the first tenant with a job that
-   * fits. Tenants level on pass are all asked, and the better job wins.
+   * first the groups the box fits (tags, machine, memory) that have jobs at the level, then
+   * tenants in order of pass, so the walk usually ends at the first tenant with a job in one of
+   * them. Tenants level on pass are all asked, and the better job wins.
    */
   public QueuedJob select(Testbox box) {
-    TagIndex.BoxFit fit = index.fitting(box.tags());
-    if (fit.bits.isEmpty()) {
+    int[] fitting = index.fitting(box.tags(), box.hostname()).indexes();
+    if (fitting.length == 0) {
       return null;
     }
+    if (candidates.length < fitting.length) {
+      candidates = new int[Math.max(fitting.length, candidates.length * 2)];
+    }
     long freeMem = box.freeMemMb();
-    for (NavigableSet<TenantQueue> tenants : fairShare.active().values()) {
+    for (Level level : fairShare.active().values()) {
+      int n = 0;
+      for (int i : fitting) {
+        // a dead group's index (see TagIndex) has no jobs at any level
+        if (level.hasJobsIn(i) && byIndex[i].key.memoryMb() <= freeMem) {
+          candidates[n++] = i;
+        }
+      }
+      if (n == 0) {
+        continue;
+      }
       QueuedJob best = null;
-      for (TenantQueue t : tenants) {
+      for (int k = 0, size = level.size(); k < size; k++) {
+        TenantQueue t = level.tenant(k);
         if (best != null && t.pass > best.tenant.pass) {
           break;
         }
-        QueuedJob mine = bestOf(t, fit, freeMem);
+        QueuedJob mine = bestOf(t, candidates, n);
         if (mine != null && (best == null || QueuedJob.ORDER.compare(mine, best) < 0)) {
           best = mine;
         }
@@ -135,18 +156,12 @@ public final class MatchQueue {
     return null;
   }
 
-  /** The tenant's best job among the groups the box fits: an AND of two bit sets, then heads. */
-  private QueuedJob bestOf(TenantQueue t, TagIndex.BoxFit fit, long freeMem) {
-    if (!t.groupBits.intersects(fit.bits)) {
-      return null;
-    }
-    scratch.clear();
-    scratch.or(t.groupBits);
-    scratch.and(fit.bits);
+  /** The tenant's best job among the first {@code n} of {@code groups}: the heads of its lanes there. */
+  private static QueuedJob bestOf(TenantQueue t, int[] groups, int n) {
     QueuedJob best = null;
-    for (int i = scratch.nextSetBit(0); i >= 0; i = scratch.nextSetBit(i + 1)) {
-      Lane lane = t.lanes[i];
-      if (lane.group.key.memoryMb() <= freeMem) {
+    for (int k = 0; k < n; k++) {
+      Lane lane = t.lane(groups[k]);
+      if (lane != null) {
         QueuedJob head = lane.head();
         if (best == null || QueuedJob.ORDER.compare(head, best) < 0) {
           best = head;
@@ -201,6 +216,7 @@ public final class MatchQueue {
     if (g.size == 0) {
       groups.remove(g.key);
       index.remove(g);
+      byIndex[g.index] = null;
       freeIndexes.add(g.index);
     }
   }
@@ -306,7 +322,7 @@ public final class MatchQueue {
     JobGroup g = job.group;
     int ahead = 0;
     for (JobGroup other : groups.values()) {
-      Lane lane = other.byTenant.get(job.tenant);
+      Lane lane = job.tenant.lane(other.index);
       if (lane != null) {
         ahead += lane.jobs.headSet(job, false).size();
       }
