@@ -149,9 +149,13 @@ public final class MatcherBench {
             "lane-" + lane, org.apache.pekko.actor.typed.Props.empty());
       }
       long start = measuredStart.get(5, TimeUnit.MINUTES);
+      java.time.LocalTime from = java.time.LocalTime.now(Clock.systemUTC());
       Map<String, Long> cpuBefore = cpuByThread();
       long end = done.get(5, TimeUnit.MINUTES);
       reportCpu(cpuBefore, cpuByThread(), (end - start) / 1e9);
+      // the wall clock of the measured phase (UTC, as jfr print shows startTime): a profile's window
+      System.err.printf("matcher bench: measured from %s to %s UTC%n", from,
+          java.time.LocalTime.now(Clock.systemUTC()));
       long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
       Arrays.sort(measured);
       return new Result(MEASURED / ((end - start) / 1e9),
