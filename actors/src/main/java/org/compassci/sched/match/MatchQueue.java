@@ -34,9 +34,50 @@ public final class MatchQueue {
   private final Map<JobGroup.Key, JobGroup> groups = new HashMap<>();
   private final Map<Long, QueuedJob> jobs = new HashMap<>();
   private final Set<Set<String>> signatures = new java.util.HashSet<>();
-  private final Map<String, Map<String, Integer>> pending = new LinkedHashMap<>();
+  /**
+   * Per dimension, the count of each value. A count at zero stays (the values are the interned
+   * strings', which stay too), so that a job's {@link Tally} can keep pointing at its counts.
+   */
+  private final Map<String, Map<String, Count>> pending = new LinkedHashMap<>();
   /** Queued jobs per tenant over all levels: what the store's count per tenant is checked against. */
-  private final Map<String, Integer> byTenant = new HashMap<>();
+  private final Map<String, Count> byTenant = new HashMap<>();
+  /** One tally per combination of tenant and dimension values seen. */
+  private final Map<TallyKey, Tally> tallies = new HashMap<>();
+
+  /** The queued jobs with one value of one dimension. */
+  static final class Count {
+    int n;
+  }
+
+  private record TallyKey(String tenant, String account, String tboxGroup, String arch, String queue) {}
+
+  /**
+   * The counts a job moves when it is queued or leaves: found once per job, so that a take
+   * moves five counters instead of looking up five maps (and boxing five Integers).
+   */
+  static final class Tally {
+    private final Count tenant;
+    private final Count account;
+    private final Count tboxGroup;
+    private final Count arch;
+    private final Count queue;
+
+    private Tally(Count tenant, Count account, Count tboxGroup, Count arch, Count queue) {
+      this.tenant = tenant;
+      this.account = account;
+      this.tboxGroup = tboxGroup;
+      this.arch = arch;
+      this.queue = queue;
+    }
+
+    void add(int delta) {
+      tenant.n += delta;
+      account.n += delta;
+      tboxGroup.n += delta;
+      arch.n += delta;
+      queue.n += delta;
+    }
+  }
   /** Indexes of dead groups, given to the next new ones so the bit sets stay dense. */
   private final java.util.ArrayDeque<Integer> freeIndexes = new java.util.ArrayDeque<>();
   private int nextIndex;
@@ -93,7 +134,9 @@ public final class MatchQueue {
       if (fresh == null) {
         fresh = newGroup(g.key);
       }
+      Tally tally = job.tally;
       job = new QueuedJob(job.id, job.priority, fresh, job.tenant, job.account, job.tboxGroup, job.queue);
+      job.tally = tally;
       g = fresh;
     }
     g.add(job);
@@ -222,32 +265,39 @@ public final class MatchQueue {
   }
 
   private void count(QueuedJob job, int delta) {
-    if (byTenant.merge(job.tenant.tenant, delta, Integer::sum) == 0) {
-      byTenant.remove(job.tenant.tenant);
+    if (job.tally == null) {
+      job.tally = tally(job);
     }
-    bump("my_account", job.account, delta);
-    bump("tbox_group", job.tboxGroup, delta);
-    bump("arch", job.arch(), delta);
-    bump("queue", job.queue.isEmpty() ? "default" : job.queue, delta);
+    job.tally.add(delta);
   }
 
-  private void bump(String dimension, String value, int delta) {
-    Map<String, Integer> m = pending.get(dimension);
-    String key = value == null || value.isEmpty() ? "unknown" : value;
-    int n = m.merge(key, delta, Integer::sum);
-    if (n == 0) {
-      m.remove(key);
+  private Tally tally(QueuedJob job) {
+    TallyKey key = new TallyKey(job.tenant.tenant, job.account, job.tboxGroup, job.arch(), job.queue);
+    Tally t = tallies.get(key);
+    if (t == null) {
+      t = new Tally(byTenant.computeIfAbsent(job.tenant.tenant, k -> new Count()),
+          count("my_account", job.account), count("tbox_group", job.tboxGroup),
+          count("arch", job.arch()), count("queue", job.queue.isEmpty() ? "default" : job.queue));
+      tallies.put(key, t);
     }
+    return t;
+  }
+
+  private Count count(String dimension, String value) {
+    String key = value == null || value.isEmpty() ? "unknown" : value;
+    return pending.get(dimension).computeIfAbsent(key, k -> new Count());
   }
 
   /** Jobs of this tenant (a project queue or an account) queued here, at every level. */
   public int queuedOf(String tenant) {
-    return byTenant.getOrDefault(tenant, 0);
+    Count c = byTenant.get(tenant);
+    return c == null ? 0 : c.n;
   }
 
   /** Jobs of this account (their my_account; "" for none) queued here, whatever their queue. */
   public int queuedOfAccount(String account) {
-    return pending.get("my_account").getOrDefault(account == null || account.isEmpty() ? "unknown" : account, 0);
+    Count c = pending.get("my_account").get(account == null || account.isEmpty() ? "unknown" : account);
+    return c == null ? 0 : c.n;
   }
 
   public QueuedJob get(long id) {
@@ -277,12 +327,14 @@ public final class MatchQueue {
 
   /** Queued jobs counted by one of {@link #DIMENSIONS}, largest first. */
   public Map<String, Integer> pending(String dimension) {
-    Map<String, Integer> m = pending.get(dimension);
+    Map<String, Count> m = pending.get(dimension);
     if (m == null) {
       throw new IllegalArgumentException("group_by must be one of " + DIMENSIONS);
     }
     Map<String, Integer> out = new LinkedHashMap<>();
     m.entrySet().stream()
+        .filter(e -> e.getValue().n > 0)
+        .map(e -> Map.entry(e.getKey(), e.getValue().n))
         .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
