@@ -1,13 +1,10 @@
 package org.compassci.sched.match;
 
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.NavigableSet;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * Weighted fair share between tenants inside one priority level. The active tenants of each
@@ -21,18 +18,13 @@ public final class FairShare {
 
   private record Key(int level, String tenant) {}
 
-  /** Ties of pass are broken by name only to keep the set's order total. */
-  private static final Comparator<TenantQueue> BY_PASS =
-      Comparator.comparingLong((TenantQueue t) -> t.pass).thenComparing(t -> t.tenant);
-
   private final Map<Key, TenantQueue> tenants = new HashMap<>();
   private final Map<String, Integer> weights;
   private final int defaultWeight;
-  /** Per level, highest first: the active tenants by pass. */
-  private final NavigableMap<Integer, NavigableSet<TenantQueue>> active =
-      new TreeMap<>(Collections.reverseOrder());
-  /** Per level, the pass of the last tenant served: the floor when no tenant is active. */
-  private final Map<Integer, Long> lastServed = new HashMap<>();
+  /** Every level seen: a level keeps its last served pass while it has no active tenant. */
+  private final Map<Integer, Level> levels = new HashMap<>();
+  /** The levels with active tenants, highest first. */
+  private final NavigableMap<Integer, Level> active = new TreeMap<>(Collections.reverseOrder());
 
   public FairShare(Map<String, Integer> weights, int defaultWeight) {
     this.weights = Map.copyOf(weights);
@@ -40,21 +32,25 @@ public final class FairShare {
   }
 
   TenantQueue tenant(String name, int level) {
-    return tenants.computeIfAbsent(new Key(level, name),
-        k -> new TenantQueue(name, level, weights.getOrDefault(name, defaultWeight)));
+    return tenants.computeIfAbsent(new Key(level, name), k -> new TenantQueue(name,
+        levels.computeIfAbsent(level, Level::new), weights.getOrDefault(name, defaultWeight),
+        tenants.size()));
   }
 
-  /** Levels with active tenants, highest first, each with its tenants by pass. */
-  NavigableMap<Integer, NavigableSet<TenantQueue>> active() {
+  /** Levels with active tenants, highest first. */
+  NavigableMap<Integer, Level> active() {
     return active;
   }
 
   /** A job of {@code t} was queued. */
   void queued(TenantQueue t) {
     if (t.queued++ == 0) {
-      NavigableSet<TenantQueue> level = active.computeIfAbsent(t.level, l -> new TreeSet<>(BY_PASS));
-      long floor = level.isEmpty() ? lastServed.getOrDefault(t.level, 0L) : level.first().pass;
+      Level level = t.at;
+      long floor = level.isEmpty() ? level.lastServed : level.tenant(0).pass;
       t.pass = Math.max(t.pass, floor);
+      if (level.isEmpty()) {
+        active.put(level.value, level);
+      }
       level.add(t);
     }
   }
@@ -68,34 +64,30 @@ public final class FairShare {
 
   /** A job of {@code t} was handed out. */
   void served(TenantQueue t) {
-    NavigableSet<TenantQueue> level = active.get(t.level);
+    Level level = t.at;
     level.remove(t);
-    lastServed.put(t.level, t.pass);
+    level.lastServed = t.pass;
     t.pass += t.stride;
     if (--t.queued > 0) {
       level.add(t);
     } else if (level.isEmpty()) {
-      active.remove(t.level);
+      active.remove(level.value);
     }
   }
 
   /** A hand-out was taken back before the testbox got it: the tenant is not charged for it. */
   void refund(TenantQueue t) {
-    NavigableSet<TenantQueue> level = active.get(t.level);
-    boolean wasActive = level != null && level.remove(t);
+    boolean wasActive = t.at.remove(t);
     t.pass -= t.stride;
     if (wasActive) {
-      level.add(t);
+      t.at.add(t);
     }
   }
 
   private void deactivate(TenantQueue t) {
-    NavigableSet<TenantQueue> level = active.get(t.level);
-    if (level != null) {
-      level.remove(t);
-      if (level.isEmpty()) {
-        active.remove(t.level);
-      }
+    Level level = t.at;
+    if (level.remove(t) && level.isEmpty()) {
+      active.remove(level.value);
     }
   }
 }

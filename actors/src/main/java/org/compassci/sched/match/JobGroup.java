@@ -1,14 +1,13 @@
 package org.compassci.sched.match;
 
-import java.util.HashMap;
-import java.util.Map;
 import java.util.Set;
 
 /**
  * The queued jobs that need exactly the same of a testbox: the same k=v tags (the signature),
  * the same target machines and the same memory. A testbox fits either all of a group or none
  * of it, so matching looks at groups, never at single jobs. Inside, jobs are ordered per
- * tenant (and priority level), so the best job of each tenant is the first of its set.
+ * tenant (and priority level), so the best job of each tenant is the first of its set; the
+ * tenant holds its lanes, by the group's index.
  */
 public final class JobGroup {
 
@@ -21,7 +20,6 @@ public final class JobGroup {
   /** Sorted tags: a box's tags must contain every one. */
   final String[] tags;
   final String arch;
-  final Map<TenantQueue, Lane> byTenant = new HashMap<>();
   int size;
   /** Set when the group emptied and left the index; a later job of its kind makes a new one. */
   boolean dead;
@@ -60,23 +58,21 @@ public final class JobGroup {
   }
 
   void add(QueuedJob job) {
-    Lane lane = byTenant.get(job.tenant);
+    Lane lane = job.tenant.lane(index);
     if (lane == null) {
       lane = new Lane(this);
-      byTenant.put(job.tenant, lane);
       job.tenant.setLane(index, lane);
     }
-    lane.jobs.add(job);
+    lane.add(job);
     size++;
   }
 
   boolean remove(QueuedJob job) {
-    Lane lane = byTenant.get(job.tenant);
-    if (lane == null || !lane.jobs.remove(job)) {
+    Lane lane = job.tenant.lane(index);
+    if (lane == null || lane.group != this || !lane.remove(job)) {
       return false;
     }
-    if (lane.jobs.isEmpty()) {
-      byTenant.remove(job.tenant);
+    if (lane.isEmpty()) {
       job.tenant.setLane(index, null);
     }
     size--;

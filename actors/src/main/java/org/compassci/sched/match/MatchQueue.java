@@ -5,7 +5,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.NavigableSet;
 import java.util.Set;
 import java.util.TreeMap;
 import org.compassci.sched.model.Requirements;
@@ -35,13 +34,57 @@ public final class MatchQueue {
   private final Map<JobGroup.Key, JobGroup> groups = new HashMap<>();
   private final Map<Long, QueuedJob> jobs = new HashMap<>();
   private final Set<Set<String>> signatures = new java.util.HashSet<>();
-  private final Map<String, Map<String, Integer>> pending = new LinkedHashMap<>();
+  /**
+   * Per dimension, the count of each value. A count at zero stays (the values are the interned
+   * strings', which stay too), so that a job's {@link Tally} can keep pointing at its counts.
+   */
+  private final Map<String, Map<String, Count>> pending = new LinkedHashMap<>();
   /** Queued jobs per tenant over all levels: what the store's count per tenant is checked against. */
-  private final Map<String, Integer> byTenant = new HashMap<>();
+  private final Map<String, Count> byTenant = new HashMap<>();
+  /** One tally per combination of tenant and dimension values seen. */
+  private final Map<TallyKey, Tally> tallies = new HashMap<>();
+
+  /** The queued jobs with one value of one dimension. */
+  static final class Count {
+    int n;
+  }
+
+  private record TallyKey(String tenant, String account, String tboxGroup, String arch, String queue) {}
+
+  /**
+   * The counts a job moves when it is queued or leaves: found once per job, so that a take
+   * moves five counters instead of looking up five maps (and boxing five Integers).
+   */
+  static final class Tally {
+    private final Count tenant;
+    private final Count account;
+    private final Count tboxGroup;
+    private final Count arch;
+    private final Count queue;
+
+    private Tally(Count tenant, Count account, Count tboxGroup, Count arch, Count queue) {
+      this.tenant = tenant;
+      this.account = account;
+      this.tboxGroup = tboxGroup;
+      this.arch = arch;
+      this.queue = queue;
+    }
+
+    void add(int delta) {
+      tenant.n += delta;
+      account.n += delta;
+      tboxGroup.n += delta;
+      arch.n += delta;
+      queue.n += delta;
+    }
+  }
   /** Indexes of dead groups, given to the next new ones so the bit sets stay dense. */
   private final java.util.ArrayDeque<Integer> freeIndexes = new java.util.ArrayDeque<>();
   private int nextIndex;
-  private final java.util.BitSet scratch = new java.util.BitSet();
+  /** The live group of each index (null when none): its memory need, by index. */
+  private JobGroup[] byIndex = new JobGroup[64];
+  /** The groups a box fits with jobs at the level at hand: filled afresh for each level. */
+  private int[] candidates = new int[64];
 
   public MatchQueue(Map<String, Integer> levels, Map<String, Integer> weights, int defaultWeight) {
     this.levels = Map.copyOf(levels);
@@ -75,6 +118,10 @@ public final class MatchQueue {
     int i = freeIndexes.isEmpty() ? nextIndex++ : freeIndexes.poll();
     JobGroup g = new JobGroup(key, i, strings);
     groups.put(key, g);
+    if (i >= byIndex.length) {
+      byIndex = java.util.Arrays.copyOf(byIndex, Math.max(i + 1, byIndex.length * 2));
+    }
+    byIndex[i] = g;
     index.add(g);
     return g;
   }
@@ -87,7 +134,9 @@ public final class MatchQueue {
       if (fresh == null) {
         fresh = newGroup(g.key);
       }
+      Tally tally = job.tally;
       job = new QueuedJob(job.id, job.priority, fresh, job.tenant, job.account, job.tboxGroup, job.queue);
+      job.tally = tally;
       g = fresh;
     }
     g.add(job);
@@ -108,22 +157,37 @@ public final class MatchQueue {
 
   /**
    * The job {@link #take} would hand out, without taking it. Levels from the highest; in each,
-   * tenants in order of pass, so the walk usually ends at the first tenant with a job that
-   * fits. Tenants level on pass are all asked, and the better job wins.
+   * first the groups the box fits (tags, machine, memory) that have jobs at the level, then
+   * tenants in order of pass, so the walk usually ends at the first tenant with a job in one of
+   * them. Tenants level on pass are all asked, and the better job wins.
    */
   public QueuedJob select(Testbox box) {
-    TagIndex.BoxFit fit = index.fitting(box.tags());
-    if (fit.bits.isEmpty()) {
+    int[] fitting = index.fitting(box.tags(), box.hostname()).indexes();
+    if (fitting.length == 0) {
       return null;
     }
+    if (candidates.length < fitting.length) {
+      candidates = new int[Math.max(fitting.length, candidates.length * 2)];
+    }
     long freeMem = box.freeMemMb();
-    for (NavigableSet<TenantQueue> tenants : fairShare.active().values()) {
+    for (Level level : fairShare.active().values()) {
+      int n = 0;
+      for (int i : fitting) {
+        // a dead group's index (see TagIndex) has no jobs at any level
+        if (level.hasJobsIn(i) && byIndex[i].key.memoryMb() <= freeMem) {
+          candidates[n++] = i;
+        }
+      }
+      if (n == 0) {
+        continue;
+      }
       QueuedJob best = null;
-      for (TenantQueue t : tenants) {
+      for (int k = 0, size = level.size(); k < size; k++) {
+        TenantQueue t = level.tenant(k);
         if (best != null && t.pass > best.tenant.pass) {
           break;
         }
-        QueuedJob mine = bestOf(t, fit, freeMem);
+        QueuedJob mine = bestOf(t, candidates, n);
         if (mine != null && (best == null || QueuedJob.ORDER.compare(mine, best) < 0)) {
           best = mine;
         }
@@ -135,18 +199,12 @@ public final class MatchQueue {
     return null;
   }
 
-  /** The tenant's best job among the groups the box fits: an AND of two bit sets, then heads. */
-  private QueuedJob bestOf(TenantQueue t, TagIndex.BoxFit fit, long freeMem) {
-    if (!t.groupBits.intersects(fit.bits)) {
-      return null;
-    }
-    scratch.clear();
-    scratch.or(t.groupBits);
-    scratch.and(fit.bits);
+  /** The tenant's best job among the first {@code n} of {@code groups}: the heads of its lanes there. */
+  private static QueuedJob bestOf(TenantQueue t, int[] groups, int n) {
     QueuedJob best = null;
-    for (int i = scratch.nextSetBit(0); i >= 0; i = scratch.nextSetBit(i + 1)) {
-      Lane lane = t.lanes[i];
-      if (lane.group.key.memoryMb() <= freeMem) {
+    for (int k = 0; k < n; k++) {
+      Lane lane = t.lane(groups[k]);
+      if (lane != null) {
         QueuedJob head = lane.head();
         if (best == null || QueuedJob.ORDER.compare(head, best) < 0) {
           best = head;
@@ -201,37 +259,45 @@ public final class MatchQueue {
     if (g.size == 0) {
       groups.remove(g.key);
       index.remove(g);
+      byIndex[g.index] = null;
       freeIndexes.add(g.index);
     }
   }
 
   private void count(QueuedJob job, int delta) {
-    if (byTenant.merge(job.tenant.tenant, delta, Integer::sum) == 0) {
-      byTenant.remove(job.tenant.tenant);
+    if (job.tally == null) {
+      job.tally = tally(job);
     }
-    bump("my_account", job.account, delta);
-    bump("tbox_group", job.tboxGroup, delta);
-    bump("arch", job.arch(), delta);
-    bump("queue", job.queue.isEmpty() ? "default" : job.queue, delta);
+    job.tally.add(delta);
   }
 
-  private void bump(String dimension, String value, int delta) {
-    Map<String, Integer> m = pending.get(dimension);
-    String key = value == null || value.isEmpty() ? "unknown" : value;
-    int n = m.merge(key, delta, Integer::sum);
-    if (n == 0) {
-      m.remove(key);
+  private Tally tally(QueuedJob job) {
+    TallyKey key = new TallyKey(job.tenant.tenant, job.account, job.tboxGroup, job.arch(), job.queue);
+    Tally t = tallies.get(key);
+    if (t == null) {
+      t = new Tally(byTenant.computeIfAbsent(job.tenant.tenant, k -> new Count()),
+          count("my_account", job.account), count("tbox_group", job.tboxGroup),
+          count("arch", job.arch()), count("queue", job.queue.isEmpty() ? "default" : job.queue));
+      tallies.put(key, t);
     }
+    return t;
+  }
+
+  private Count count(String dimension, String value) {
+    String key = value == null || value.isEmpty() ? "unknown" : value;
+    return pending.get(dimension).computeIfAbsent(key, k -> new Count());
   }
 
   /** Jobs of this tenant (a project queue or an account) queued here, at every level. */
   public int queuedOf(String tenant) {
-    return byTenant.getOrDefault(tenant, 0);
+    Count c = byTenant.get(tenant);
+    return c == null ? 0 : c.n;
   }
 
   /** Jobs of this account (their my_account; "" for none) queued here, whatever their queue. */
   public int queuedOfAccount(String account) {
-    return pending.get("my_account").getOrDefault(account == null || account.isEmpty() ? "unknown" : account, 0);
+    Count c = pending.get("my_account").get(account == null || account.isEmpty() ? "unknown" : account);
+    return c == null ? 0 : c.n;
   }
 
   public QueuedJob get(long id) {
@@ -261,12 +327,14 @@ public final class MatchQueue {
 
   /** Queued jobs counted by one of {@link #DIMENSIONS}, largest first. */
   public Map<String, Integer> pending(String dimension) {
-    Map<String, Integer> m = pending.get(dimension);
+    Map<String, Count> m = pending.get(dimension);
     if (m == null) {
       throw new IllegalArgumentException("group_by must be one of " + DIMENSIONS);
     }
     Map<String, Integer> out = new LinkedHashMap<>();
     m.entrySet().stream()
+        .filter(e -> e.getValue().n > 0)
+        .map(e -> Map.entry(e.getKey(), e.getValue().n))
         .sorted(Map.Entry.<String, Integer>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;
@@ -306,7 +374,7 @@ public final class MatchQueue {
     JobGroup g = job.group;
     int ahead = 0;
     for (JobGroup other : groups.values()) {
-      Lane lane = other.byTenant.get(job.tenant);
+      Lane lane = job.tenant.lane(other.index);
       if (lane != null) {
         ahead += lane.jobs.headSet(job, false).size();
       }

@@ -19,6 +19,8 @@ public final class QueuedJob {
   final String account;
   final String tboxGroup;
   final String queue;
+  /** The pending counts this job is counted in, looked up when it is first queued. */
+  MatchQueue.Tally tally;
 
   QueuedJob(long id, int priority, JobGroup group, TenantQueue tenant, String account,
       String tboxGroup, String queue) {

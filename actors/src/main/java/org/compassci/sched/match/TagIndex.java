@@ -1,6 +1,7 @@
 package org.compassci.sched.match;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -11,27 +12,55 @@ import java.util.Set;
 /**
  * Finds the groups whose tags a testbox offers (job requirements ⊆ box tags). An index from
  * each k=v to the groups that need it gives a box's fitting groups by counting, per group, how
- * many of its tags the box offers. The answer is cached per box tag-set as a bit set of group
- * indexes and kept up to date as groups come and go, so a box that asks again costs nothing
- * here, and the matcher can AND it with a tenant's groups.
+ * many of its tags the box offers. The answer is cached per box as the indexes of the fitting
+ * groups and kept up to date as groups come, so a box that asks again costs nothing here.
+ *
+ * <p>A group that dies keeps its bit in the cached answers: its index has no jobs, so the
+ * matcher passes over it, and a new group that takes the index over sets or clears that bit in
+ * every answer. Clearing it at once would cost a write per cached box for every group that
+ * empties, which on a draining queue is most of the work.
  */
 final class TagIndex {
 
-  /** Most distinct box tag-sets cached; past it the cache starts again (boxes re-ask cheaply). */
+  /** Most distinct boxes cached; past it the cache starts again (boxes re-ask cheaply). */
   static final int CACHE_MAX = 20_000;
 
   private final Map<String, List<JobGroup>> postings = new HashMap<>();
   /** Groups that need no tag at all: every box fits them. */
   private final List<JobGroup> untagged = new ArrayList<>();
-  private final Map<Set<String>, BoxFit> cache = new HashMap<>();
+  /**
+   * By hostname, which every box's tags carry: its hash is the string's own, where a tag set's
+   * is the sum of its members' each time. The entry's tags are checked against the box's.
+   */
+  private final Map<String, BoxFit> cache = new HashMap<>();
 
-  /** The groups one box tag-set fits, as bits of their indexes. */
+  /** The groups one box tag-set fits: bits of their indexes, and the same as a list. */
   static final class BoxFit {
+    final Set<String> tags;
     final String hostname;
-    final BitSet bits = new BitSet();
+    private final BitSet bits = new BitSet();
+    private int[] indexes = new int[0];
+    private boolean listed = true;
 
-    BoxFit(String hostname) {
+    BoxFit(Set<String> tags, String hostname) {
+      this.tags = tags;
       this.hostname = hostname;
+    }
+
+    void set(int index, boolean fits) {
+      if (bits.get(index) != fits) {
+        bits.set(index, fits);
+        listed = false;
+      }
+    }
+
+    /** Indexes of the fitting groups (and of dead groups not yet reused), ascending. */
+    int[] indexes() {
+      if (!listed) {
+        indexes = bits.stream().toArray();
+        listed = true;
+      }
+      return indexes;
     }
   }
 
@@ -42,14 +71,13 @@ final class TagIndex {
     for (String t : g.tags) {
       postings.computeIfAbsent(t, k -> new ArrayList<>()).add(g);
     }
-    for (Map.Entry<Set<String>, BoxFit> e : cache.entrySet()) {
-      if (g.fitsTags(e.getKey(), e.getValue().hostname)) {
-        e.getValue().bits.set(g.index);
-      }
+    // the index may be a dead group's: its bit is set or cleared, never left as it was
+    for (BoxFit fit : cache.values()) {
+      fit.set(g.index, g.fitsTags(fit.tags, fit.hostname));
     }
   }
 
-  /** The group emptied: its index may go to a new group, so every trace of it goes now. */
+  /** The group emptied; its index may go to a new group (see the class comment). */
   void remove(JobGroup g) {
     g.dead = true;
     if (g.tags.length == 0) {
@@ -64,26 +92,33 @@ final class TagIndex {
         }
       }
     }
-    for (BoxFit fit : cache.values()) {
-      fit.bits.clear(g.index);
-    }
   }
 
   /** The groups a box with these tags fits; the cache's own object, do not keep it. */
   BoxFit fitting(Set<String> boxTags) {
-    BoxFit fit = cache.get(boxTags);
-    if (fit == null) {
-      if (cache.size() >= CACHE_MAX) {
+    String hostname = hostnameOf(boxTags);
+    BoxFit fit = cache.get(hostname);
+    if (fit == null || (fit.tags != boxTags && !fit.tags.equals(boxTags))) {
+      if (fit == null && cache.size() >= CACHE_MAX) {
         cache.clear();
       }
-      fit = compute(boxTags);
-      cache.put(boxTags, fit);
+      fit = compute(boxTags, hostname);
+      cache.put(hostname, fit);
     }
     return fit;
   }
 
-  private BoxFit compute(Set<String> boxTags) {
-    BoxFit fit = new BoxFit(hostnameOf(boxTags));
+  /** As {@link #fitting(Set)}, with the box's hostname known. */
+  BoxFit fitting(Set<String> boxTags, String hostname) {
+    BoxFit fit = cache.get(hostname);
+    if (fit != null && (fit.tags == boxTags || fit.tags.equals(boxTags))) {
+      return fit;
+    }
+    return fitting(boxTags);
+  }
+
+  private BoxFit compute(Set<String> boxTags, String hostname) {
+    BoxFit fit = new BoxFit(boxTags, hostname);
     Map<JobGroup, int[]> counts = new IdentityHashMap<>();
     for (String t : boxTags) {
       List<JobGroup> list = postings.get(t);
@@ -94,15 +129,15 @@ final class TagIndex {
       }
     }
     for (JobGroup g : untagged) {
-      if (g.key.targets().isEmpty() || g.key.targets().contains(fit.hostname)) {
-        fit.bits.set(g.index);
+      if (g.key.targets().isEmpty() || g.key.targets().contains(hostname)) {
+        fit.set(g.index, true);
       }
     }
     for (Map.Entry<JobGroup, int[]> e : counts.entrySet()) {
       JobGroup g = e.getKey();
       if (e.getValue()[0] == g.tags.length
-          && (g.key.targets().isEmpty() || g.key.targets().contains(fit.hostname))) {
-        fit.bits.set(g.index);
+          && (g.key.targets().isEmpty() || g.key.targets().contains(hostname))) {
+        fit.set(g.index, true);
       }
     }
     return fit;

@@ -12,15 +12,17 @@ public final class TenantQueue {
 
   final String tenant;
   final int level;
+  /** The level's shared state: its tenants by pass, its lanes per group. */
+  final Level at;
   final int weight;
   final long stride;
+  /** Order of creation: breaks ties of pass in {@link Level}'s order (any total order would do). */
+  final int seq;
   long pass;
   /** Jobs of this tenant queued at this level, over all groups. */
   int queued;
-  /** Indexes of the groups where this tenant has jobs at this level, to AND with a box's. */
-  final java.util.BitSet groupBits = new java.util.BitSet();
-  /** This tenant's lane in each group, by the group's index. */
-  Lane[] lanes = new Lane[64];
+  /** This tenant's lane in each group, by the group's index; null where it has no jobs. */
+  private Lane[] lanes = new Lane[64];
 
   Lane lane(int groupIndex) {
     return groupIndex < lanes.length ? lanes[groupIndex] : null;
@@ -30,17 +32,20 @@ public final class TenantQueue {
     if (groupIndex >= lanes.length) {
       lanes = java.util.Arrays.copyOf(lanes, Math.max(groupIndex + 1, lanes.length * 2));
     }
+    Lane old = lanes[groupIndex];
     lanes[groupIndex] = lane;
-    if (lane == null) {
-      groupBits.clear(groupIndex);
-    } else {
-      groupBits.set(groupIndex);
+    if (old == null && lane != null) {
+      at.laneOpened(groupIndex);
+    } else if (old != null && lane == null) {
+      at.laneClosed(groupIndex);
     }
   }
 
-  TenantQueue(String tenant, int level, int weight) {
+  TenantQueue(String tenant, Level at, int weight, int seq) {
     this.tenant = tenant;
-    this.level = level;
+    this.seq = seq;
+    this.level = at.value;
+    this.at = at;
     this.weight = weight;
     this.stride = PASS_UNIT / weight;
   }

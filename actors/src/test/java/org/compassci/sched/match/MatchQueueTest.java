@@ -44,6 +44,7 @@ class MatchQueueTest {
     final Map<String, Long> pass = new HashMap<>();
     final Map<Integer, Long> lastServed = new HashMap<>();
     final Map<String, Integer> weights;
+    RJob lastTaken;
 
     Reference(Map<String, Integer> weights) {
       this.weights = weights;
@@ -78,6 +79,7 @@ class MatchQueueTest {
         return null;
       }
       jobs.remove(best);
+      lastTaken = best;
       String k = key(best.level, best.tenant);
       lastServed.put(best.level, pass.getOrDefault(k, 0L));
       pass.put(k, pass.getOrDefault(k, 0L) + TenantQueue.PASS_UNIT / weights.getOrDefault(best.tenant, 10));
@@ -86,6 +88,19 @@ class MatchQueueTest {
 
     void remove(long id) {
       jobs.removeIf(j -> j.id == id);
+    }
+
+    /** A taken job back (as MatchQueue.putBack): queued as it was, its tenant's pass refunded. */
+    void putBack(RJob job) {
+      if (!active(job.level, job.tenant)) {
+        long floor = jobs.stream().filter(j -> j.level == job.level)
+            .mapToLong(j -> pass.getOrDefault(key(job.level, j.tenant), 0L)).min()
+            .orElse(lastServed.getOrDefault(job.level, 0L));
+        pass.put(key(job.level, job.tenant), Math.max(pass.getOrDefault(key(job.level, job.tenant), 0L), floor));
+      }
+      jobs.add(job);
+      String k = key(job.level, job.tenant);
+      pass.put(k, pass.get(k) - TenantQueue.PASS_UNIT / weights.getOrDefault(job.tenant, 10));
     }
   }
 
@@ -154,6 +169,105 @@ class MatchQueueTest {
     }
     assertEquals(ref.jobs.size(), q.size());
     assertTrue(handed > dispatches / 4, "the lab must exercise hand-outs: " + handed + "/" + dispatches);
+  }
+
+  /**
+   * Boxes that keep their tags and ask again and again (the matcher's cache of what fits each box
+   * is used, not rebuilt) while groups empty, die and come back under reused indexes, with some
+   * hand-outs put back.
+   */
+  @ParameterizedTest
+  @ValueSource(longs = {11, 12, 13, 14, 15, 16})
+  void steadyBoxesAskingAgainWhileGroupsComeAndGoGetWhatTheReferenceGives(long seed) {
+    SplittableRandom rnd = new SplittableRandom(seed);
+    Map<String, Integer> weights = Map.of("t0", 30, "t1", 20);
+    MatchQueue q = new MatchQueue(LEVELS, weights, 10);
+    Reference ref = new Reference(weights);
+    String[] extras = {"nic=mlx5", "disk=nvme", "gpu=a100", "arch=aarch64", "arch=x86_64"};
+    String[] queues = {"", "", "", "vip", "idle"};
+    List<Testbox> boxes = new ArrayList<>();
+    for (int h = 0; h < 12; h++) {
+      List<String> tags = new ArrayList<>();
+      for (String e : extras) {
+        if (rnd.nextInt(3) == 0) {
+          tags.add(e);
+        }
+      }
+      boxes.add(box("h" + h, 1024L * rnd.nextInt(1, 12), tags.toArray(String[]::new)));
+    }
+    long id = 0;
+    int handed = 0;
+    for (int step = 0; step < 6000; step++) {
+      int what = rnd.nextInt(10);
+      if (what < 4) {
+        // few kinds of job, few of each: groups empty and come back all the time
+        Set<String> tags = new TreeSet<>();
+        for (String e : extras) {
+          if (rnd.nextInt(4) == 0) {
+            tags.add(e);
+          }
+        }
+        Set<String> targets = rnd.nextInt(10) == 0 ? Set.of("h" + rnd.nextInt(12)) : Set.of();
+        Requirements r = new Requirements(tags, targets, 1024L * rnd.nextInt(1, 8));
+        String tenant = "t" + rnd.nextInt(5);
+        String queue = queues[rnd.nextInt(queues.length)];
+        int priority = rnd.nextInt(4) == 0 ? rnd.nextInt(5) : 0;
+        id++;
+        q.add(id, r, tenant, queue, priority, tenant, "g");
+        ref.add(id, r, tenant, queue, priority);
+      } else if (what < 9) {
+        Testbox b = boxes.get(rnd.nextInt(boxes.size()));
+        if (rnd.nextInt(20) == 0) {
+          // the same box with other tags: matched on what it offers now
+          Set<String> tags = new HashSet<>(b.tags());
+          tags.add(extras[rnd.nextInt(extras.length)]);
+          b = new Testbox(b.hostname(), tags, b.freeMemMb());
+          boxes.set(Integer.parseInt(b.hostname().substring(1)), b);
+        }
+        Long wantId = ref.take(b);
+        QueuedJob got = q.take(b);
+        assertEquals(wantId, got == null ? null : got.id(), "step " + step + " box " + b);
+        if (got != null) {
+          handed++;
+          if (rnd.nextInt(5) == 0) {
+            q.putBack(got);
+            ref.putBack(ref.lastTaken);
+          }
+        }
+      } else if (!ref.jobs.isEmpty()) {
+        long victim = ref.jobs.get(rnd.nextInt(ref.jobs.size())).id();
+        ref.remove(victim);
+        assertEquals(victim, Objects.requireNonNull(q.remove(victim)).id());
+      }
+    }
+    assertEquals(ref.jobs.size(), q.size());
+    assertTrue(handed > 1000, "the lab must exercise hand-outs: " + handed);
+  }
+
+  @Test
+  void aDeadGroupsIndexTakenOverByANewGroupFitsOnlyTheBoxesThatFitTheNewOne() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox mlx = box("h1", 65536, "nic=mlx5");
+    Testbox nvme = box("h2", 65536, "disk=nvme");
+    q.add(1, req(1024, "nic=mlx5"), "A", "", 0, "A", "g");
+    // both boxes asked once: what fits each is cached
+    assertNull(q.take(nvme));
+    assertEquals(1, q.take(mlx).id());
+    assertEquals(0, q.groups(), "the mlx5 group emptied and died");
+    q.add(2, req(1024, "disk=nvme"), "A", "", 0, "A", "g");
+    assertNull(q.take(mlx), "the nvme group took the mlx5 group's index, not its boxes");
+    assertEquals(2, q.take(nvme).id());
+  }
+
+  @Test
+  void aBoxThatAsksWithOtherTagsIsMatchedOnItsNewTags() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    q.add(1, req(1024, "nic=mlx5"), "A", "", 0, "A", "g");
+    q.add(2, req(1024, "disk=nvme"), "A", "", 0, "A", "g");
+    assertEquals(2, q.select(box("h1", 65536, "disk=nvme")).id());
+    assertEquals(1, q.select(box("h1", 65536, "nic=mlx5")).id());
+    assertNull(q.select(box("h1", 65536)));
+    assertEquals(1, q.select(box("h1", 65536, "nic=mlx5", "disk=nvme")).id());
   }
 
   @Test

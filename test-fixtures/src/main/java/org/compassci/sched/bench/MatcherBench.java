@@ -41,6 +41,12 @@ public final class MatcherBench {
   static final int IN_FLIGHT = Integer.getInteger("bench.inFlight", 8);
   static final int WARMUP = 20_000;
   static final int MEASURED = 60_000;
+  /**
+   * Whole runs (a fresh system, every job queued, the same asks) before the measured one, for
+   * the JIT: with none, the compiler threads still take most of a core during the measured
+   * phase on 2 cores, and the figure is theirs as much as the matcher's.
+   */
+  static final int WARMUP_RUNS = Integer.getInteger("bench.warmupRuns", 0);
 
   private MatcherBench() {}
 
@@ -56,7 +62,10 @@ public final class MatcherBench {
     lab = null; // the 100,000 JSON trees must not count in the heap figure
 
     double heapMb = heapOfQueue(drafts);
-    Result r = throughput(drafts, boxes);
+    for (int i = 0; i < WARMUP_RUNS; i++) {
+      throughput(drafts, boxes, true);
+    }
+    Result r = throughput(drafts, boxes, false);
     System.out.println(Json.MAPPER.writeValueAsString(Map.of(
         "bench", "matcher", "queued", JOBS, "boxes", BOXES, "signatures", signatures,
         "matches_per_s", Math.round(r.perSecond), "p50_us", round1(r.p50us), "p99_us", round1(r.p99us),
@@ -132,11 +141,15 @@ public final class MatcherBench {
     }
   }
 
-  /** {@link #IN_FLIGHT} lanes, each with one request out, cycling over the boxes. */
-  private static Result throughput(List<JobIntake.Draft> drafts, List<Testbox> boxes) throws Exception {
+  /**
+   * {@link #IN_FLIGHT} lanes, each with one request out, cycling over the boxes. {@code warmup}:
+   * the drafts are copied (a submit stamps its ids into them), for a run whose figure is dropped.
+   */
+  private static Result throughput(List<JobIntake.Draft> drafts, List<Testbox> boxes, boolean warmup)
+      throws Exception {
     Wiring w = start(new MemoryJobStore(true));
     try {
-      submitAll(w, drafts, false);
+      submitAll(w, drafts, warmup);
       int total = WARMUP + MEASURED;
       long[] latencies = new long[total];
       AtomicInteger next = new AtomicInteger();
@@ -149,7 +162,16 @@ public final class MatcherBench {
             "lane-" + lane, org.apache.pekko.actor.typed.Props.empty());
       }
       long start = measuredStart.get(5, TimeUnit.MINUTES);
+      java.time.LocalTime from = java.time.LocalTime.now(Clock.systemUTC());
+      Map<String, Long> cpuBefore = cpuByThread();
+      long processBefore = processCpu();
       long end = done.get(5, TimeUnit.MINUTES);
+      long processAfter = processCpu();
+      System.err.print(warmup ? "(warm-up run) " : "");
+      reportCpu(cpuBefore, cpuByThread(), processAfter - processBefore, (end - start) / 1e9);
+      // the wall clock of the measured phase (UTC, as jfr print shows startTime): a profile's window
+      System.err.printf("matcher bench: measured from %s to %s UTC%n", from,
+          java.time.LocalTime.now(Clock.systemUTC()));
       long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
       Arrays.sort(measured);
       return new Result(MEASURED / ((end - start) / 1e9),
@@ -159,6 +181,65 @@ public final class MatcherBench {
       w.system().terminate();
       w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * CPU time so far of each live thread, by name with digits folded (dispatcher-7: dispatcher-#).
+   * On Linux from /proc, which also shows the JIT compiler's and the collector's threads (the
+   * kernel keeps 15 characters of a name); elsewhere the Java threads only.
+   */
+  private static Map<String, Long> cpuByThread() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    java.io.File[] tasks = new java.io.File("/proc/self/task").listFiles();
+    if (tasks != null) {
+      long nsPerTick = 10_000_000L; // USER_HZ is 100 on every Linux the bench runs on
+      for (java.io.File task : tasks) {
+        try {
+          String stat = java.nio.file.Files.readString(task.toPath().resolve("stat"));
+          String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+          out.merge(name.replaceAll("[0-9]+", "#"), ticks * nsPerTick, Long::sum);
+        } catch (java.io.IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      }
+      return out;
+    }
+    java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+      long ns = t == null ? -1 : mx.getThreadCpuTime(t.getThreadId());
+      if (ns > 0) {
+        out.merge(t.getThreadName().replaceAll("[0-9]+", "#"), ns, Long::sum);
+      }
+    }
+    return out;
+  }
+
+  /** The whole process's CPU time so far: with the JIT compiler's and the collector's threads. */
+  private static long processCpu() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
+  /**
+   * Where the measured phase's CPU went, on stderr: on 2 cores, whether the matcher's figure is
+   * bound by CPU (about 2 cores busy) or by the hand-offs between threads (less); the process's
+   * figure beside the Java threads' shows the JIT compiler and the collector.
+   */
+  private static void reportCpu(Map<String, Long> before, Map<String, Long> after, long processNs,
+      double seconds) {
+    long total = 0;
+    StringBuilder b = new StringBuilder();
+    for (Map.Entry<String, Long> e : after.entrySet()) {
+      long ns = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+      total += ns;
+      if (ns > seconds * 1e9 * 0.01) {
+        b.append(String.format("  %5.2f cores  %s%n", ns / 1e9 / seconds, e.getKey()));
+      }
+    }
+    System.err.printf("matcher bench: measured %.2f s, process CPU %.2f cores, threads' %.2f:%n%s",
+        seconds, processNs / 1e9 / seconds, total / 1e9 / seconds, b);
   }
 
   private static Behavior<MatcherActor.DispatchResult> lane(ActorRef<MatcherActor.Command> matcher,
