@@ -379,8 +379,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     List<JobRecord> page = l.result().jobs();
     if (!l.result().last()) {
-      // the store reads the next page while this one is queued, and no further: with 100,000
-      // jobs, pages read ahead unasked held 350 MB of documents in this mailbox at a restart
+      // the store reads the next page while this one is queued, and no further: pages read
+      // ahead unasked wait in this mailbox when the store is the faster, up to the whole queue
       requestLoad(page.get(page.size() - 1).id());
     }
     for (JobRecord r : page) {

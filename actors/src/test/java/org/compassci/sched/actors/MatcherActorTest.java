@@ -252,8 +252,8 @@ class MatcherActorTest {
 
   /**
    * The queue comes in a page at a time: the matcher asks for the next page as it takes one in,
-   * so the store never reads further ahead than that (pages read ahead unasked piled up in the
-   * mailbox of a matcher slower than its store: 350 MB with 100,000 jobs at a restart).
+   * so the store never reads further ahead than that (pages read ahead unasked pile up in the
+   * mailbox of a matcher slower than its store, up to the whole queue).
    */
   @Test
   void theQueueIsLoadedOnePageAheadAndNoFurther() {
