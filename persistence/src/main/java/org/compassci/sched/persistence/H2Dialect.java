@@ -114,10 +114,10 @@ final class H2Dialect implements SqlDialect {
    */
   @Override
   public String selectByStage(java.util.Collection<String> stages, int limit) {
-    if (stages.contains("submit")) {
+    if (!pastTheQueue(stages)) {
       return selectByStage(stages.size(), limit);
     }
-    String marks = String.join(", ", java.util.Collections.nCopies(stages.size(), "?"));
+    String marks = SqlDialect.marks(stages.size());
     return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + stageColumn() + " IN (" + marks
         + ") AND j.id IN (SELECT id FROM in_flight WHERE id > ? UNION SELECT id FROM handouts WHERE id > ?"
         + " UNION SELECT id FROM jobs WHERE stage IN (" + marks + ") AND id > ?) ORDER BY j.id" + selectSuffix(limit);
@@ -125,7 +125,7 @@ final class H2Dialect implements SqlDialect {
 
   @Override
   public List<Object> byStageParams(java.util.Collection<String> stages, long afterId) {
-    if (stages.contains("submit")) {
+    if (!pastTheQueue(stages)) {
       return SqlDialect.super.byStageParams(stages, afterId);
     }
     List<Object> params = new java.util.ArrayList<>(stages);
@@ -134,6 +134,16 @@ final class H2Dialect implements SqlDialect {
     params.addAll(stages);
     params.add(afterId);
     return params;
+  }
+
+  /** Whether every stage asked for is past the queue: then the candidates are looked up by index. */
+  private static boolean pastTheQueue(java.util.Collection<String> stages) {
+    return !stages.contains("submit");
+  }
+
+  @Override
+  public String sync() {
+    return "CHECKPOINT SYNC";
   }
 
   @Override
@@ -188,7 +198,7 @@ final class H2Dialect implements SqlDialect {
   @Override
   public String upsertInto(String table, List<String> columns) {
     return "MERGE INTO " + table + " (" + String.join(", ", columns) + ") KEY(" + columns.get(0)
-        + ") VALUES (" + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")";
+        + ") VALUES (" + SqlDialect.marks(columns.size()) + ")";
   }
 
   @Override

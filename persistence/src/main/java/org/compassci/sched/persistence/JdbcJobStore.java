@@ -776,11 +776,7 @@ public final class JdbcJobStore implements JobStore, AccountStore {
         PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages, limit))) {
       int i = 1;
       for (Object p : dialect.byStageParams(stages, Math.max(afterId, dialect.lowestAfterId()))) {
-        if (p instanceof Long id) {
-          ps.setLong(i++, id);
-        } else {
-          ps.setString(i++, (String) p);
-        }
+        ps.setObject(i++, p);
       }
       return readAll(ps);
     } catch (SQLException e) {
@@ -837,13 +833,14 @@ public final class JdbcJobStore implements JobStore, AccountStore {
 
   @Override
   public void sync() {
-    if (!"embedded".equals(kind)) {
+    String sync = dialect.sync();
+    if (sync == null) {
       return;
     }
     try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
-      s.execute("CHECKPOINT SYNC");
+      s.execute(sync);
     } catch (SQLException e) {
-      throw new StoreUnavailableException("cannot sync the embedded store: " + e.getMessage(), e);
+      throw new StoreUnavailableException("cannot sync the " + kind + " store: " + e.getMessage(), e);
     }
   }
 

@@ -41,7 +41,7 @@ final class ManticoreDialect implements SqlDialect {
   @Override
   public String upsertInto(String table, List<String> columns) {
     return "REPLACE INTO " + table + " (" + String.join(", ", columns) + ") VALUES ("
-        + String.join(", ", java.util.Collections.nCopies(columns.size(), "?")) + ")";
+        + SqlDialect.marks(columns.size()) + ")";
   }
 
   /**

@@ -79,6 +79,14 @@ public interface SqlDialect {
     return null;
   }
 
+  /**
+   * The statement that forces what is committed onto the disk, where the database leaves that
+   * to the operating system (see {@link JobStore#sync()}); null when the server does its own.
+   */
+  default String sync() {
+    return null;
+  }
+
   /** Run for each record written with {@link #upsertInFlight()} (parameter: its id). */
   default List<String> afterUpsertInFlight() {
     return List.of();
@@ -304,7 +312,8 @@ public interface SqlDialect {
     }
   }
 
-  private static String marks(int count) {
+  /** {@code count} parameter marks, comma separated: the inside of an {@code IN (...)}. */
+  static String marks(int count) {
     return String.join(", ", Collections.nCopies(count, "?"));
   }
 
