@@ -331,7 +331,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           return Behaviors.same();
         })
         .onMessage(HandOver.class, h -> Behaviors.stopped())
-        .onMessage(Loaded.class, l -> onLoaded(l, stash))
+        .onMessage(Loaded.class, l -> onLoaded(l, stash, false))
         .onMessage(Dispatch.class, d -> {
           d.replyTo().tell(new Unavailable(STILL_LOADING));
           return Behaviors.same();
@@ -371,7 +371,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** The id of the last job loaded so far: a failed load goes on after it. */
   private long loadedUpTo = Long.MIN_VALUE;
 
-  private Behavior<Command> onLoaded(Loaded l, StashBuffer<Command> stash) {
+  /** {@code serving}: the load is past its first page, in {@link #servingWhileLoading}. */
+  private Behavior<Command> onLoaded(Loaded l, StashBuffer<Command> stash, boolean serving) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load queued jobs, retrying in 1s: {}", l.result().error().get());
       getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new RetryLoad(loadedUpTo));
@@ -398,20 +399,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         serveParked();
         return Behaviors.same();
       }
-      serving = true;
       return servingWhileLoading(stash);
     }
     // boxes that waited for the rest first, then what waited for the whole queue
     serveParked();
-    serving = false;
     getContext().getLog().info("matcher loaded {} queued jobs in {} groups", loadedJobs, queue.groups());
     return stash.unstashAll(this);
   }
 
   /** Jobs read from the store by the load so far. */
   private long loadedJobs;
-  /** The load is past its first page and dispatches are served meanwhile. */
-  private boolean serving;
 
   /**
    * The rest of the queue is still loading, page by page in id order: dispatches are served
@@ -424,31 +421,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> servingWhileLoading(StashBuffer<Command> stash) {
     getContext().getLog().info("matcher serves dispatches while its queue loads ({} jobs so far)", loadedJobs);
     return Behaviors.receive(Command.class)
-        .onMessage(Loaded.class, l -> onLoaded(l, stash))
+        .onMessage(Loaded.class, l -> onLoaded(l, stash, true))
         .onMessage(RetryLoad.class, r -> {
           requestLoad(r.afterId());
           return Behaviors.same();
         })
-        .onMessage(Dispatch.class, d -> {
-          onDispatch(d);
-          return Behaviors.same();
-        })
-        .onMessage(StoreClaimed.class, c -> {
-          onStoreClaimed(c);
-          return Behaviors.same();
-        })
-        .onMessage(WaitOver.class, w -> {
-          onWaitOver(w);
-          return Behaviors.same();
-        })
-        .onMessage(ClientGone.class, g -> {
-          onClientGone(g);
-          return Behaviors.same();
-        })
-        .onMessage(StopParking.class, p -> {
-          onStopParking(p);
-          return Behaviors.same();
-        })
+        // the running handlers, whose answer (this, the running behaviour) is not taken up here
+        .onMessage(Dispatch.class, d -> stay(onDispatch(d)))
+        .onMessage(StoreClaimed.class, c -> stay(onStoreClaimed(c)))
+        .onMessage(WaitOver.class, w -> stay(onWaitOver(w)))
+        .onMessage(ClientGone.class, g -> stay(onClientGone(g)))
+        .onMessage(StopParking.class, p -> stay(onStopParking(p)))
         .onMessage(HandOver.class, this::onHandOver)
         .onMessage(Resync.class, r -> Behaviors.same())
         .onAnyMessage(m -> {
@@ -456,6 +439,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           return Behaviors.same();
         })
         .build();
+  }
+
+  /** Stays in the current behaviour whatever the handler answered. */
+  private static Behavior<Command> stay(Behavior<Command> answered) {
+    return Behaviors.same();
   }
 
   /** A job read back from the store: only what matching needs is read of its document. */
