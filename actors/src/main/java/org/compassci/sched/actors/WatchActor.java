@@ -163,12 +163,22 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     return this;
   }
 
-  /** What a job is now, after a lifecycle restart: a change like any other, if it is one. */
+  /**
+   * What a job is now, after a lifecycle restart: a change like any other, if it is one. The
+   * lifecycle reports changes from the moment it was asked, so a change may come in before this
+   * read's answer; an answer at an earlier stage than what is known is older and left out, as
+   * {@link #onSnapshot} does with a change that came in early.
+   */
   private Behavior<Command> onCaughtUp(CaughtUp c) {
-    if (c.failure() == null && c.outcome().status() == Outcome.Status.OK && followed.containsKey(c.id())) {
-      return onChanged(new Changed(c.id(), c.outcome().job()));
+    Followed f = followed.get(c.id());
+    if (c.failure() != null || c.outcome().status() != Outcome.Status.OK || f == null) {
+      return this;
     }
-    return this;
+    ObjectNode state = c.outcome().job();
+    if (f.last != null && WaitCondition.stageOf(state).ordinal() < WaitCondition.stageOf(f.last).ordinal()) {
+      return this;
+    }
+    return onChanged(new Changed(c.id(), state));
   }
 
   @Override
