@@ -128,6 +128,14 @@ class JarAcceptanceIT {
     for (String a : answers) {
       assertFalse(a.contains("s3cret"), a);
     }
+    // plain HTTP makes no TLS context: the JVM's trust store (330 classes, 150 certificates
+    // kept for good) stays unread, after every kind of call above (HttpServer.plainBytes)
+    Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+        Long.toString(started.get(2).pid()), "VM.class_hierarchy").redirectErrorStream(true).start();
+    String classes = new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(jcmd.waitFor(60, TimeUnit.SECONDS));
+    assertTrue(classes.contains("org.compassci.sched.http.HttpServer"), "jcmd listed the server's classes");
+    assertFalse(classes.contains("sun.security.ssl.SSLContextImpl"), "a TLS context was made");
   }
 
   static java.util.stream.Stream<String> stores() {

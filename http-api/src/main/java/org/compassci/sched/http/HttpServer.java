@@ -19,10 +19,12 @@ import org.apache.pekko.http.javadsl.settings.ServerSettings;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.SharedKillSwitch;
+import org.apache.pekko.stream.TLSProtocol;
+import org.apache.pekko.stream.TLSProtocol.SslTlsInbound;
+import org.apache.pekko.stream.TLSProtocol.SslTlsOutbound;
 import org.apache.pekko.stream.javadsl.BidiFlow;
 import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Sink;
-import org.apache.pekko.stream.javadsl.TLSPlacebo;
 import org.apache.pekko.stream.javadsl.Tcp;
 import org.apache.pekko.util.ByteString;
 
@@ -107,6 +109,27 @@ public final class HttpServer {
     }, onDispatcher);
   }
 
+  /**
+   * Plain HTTP under Pekko's server layer, which speaks TLS records. Pekko's TLSPlacebo stamps
+   * each chunk with the JDK's default SSL session, and making that session loads the JVM's trust
+   * store at the first bind: about 330 classes and 150 certificates kept for good, for a server
+   * that never speaks TLS. The layer reads the session only for the Tls-Session-Info header and
+   * the ssl-session attribute, so with both off (they describe TLS, which this server has not)
+   * the chunks carry none.
+   */
+  static BidiFlow<SslTlsOutbound, ByteString, ByteString, SslTlsInbound, NotUsed> plainBytes(ServerSettings settings) {
+    if (settings.getParserSettings().getIncludeTlsSessionInfoHeader()
+        || settings.getParserSettings().getIncludeSslSessionAttribute()) {
+      throw new IllegalArgumentException("pekko.http.server.parsing.tls-session-info-header and "
+          + "ssl-session-attribute describe a TLS session; this server speaks plain HTTP: turn them off");
+    }
+    return BidiFlow.fromFlows(
+        Flow.of(SslTlsOutbound.class)
+            .filter(out -> out instanceof TLSProtocol.SendBytes)
+            .map(out -> ((TLSProtocol.SendBytes) out).bytes()),
+        Flow.of(ByteString.class).map(bytes -> (SslTlsInbound) new TLSProtocol.SessionBytes(null, bytes)));
+  }
+
   @SuppressWarnings({"unchecked", "rawtypes"})
   public static CompletionStage<Bound> bind(ActorSystem<?> system, String host,
       int port, Route route, Consumer<Object> clientGone) {
@@ -127,7 +150,7 @@ public final class HttpServer {
     // (about 4 KB kept per connection, and its CPU), where a shared one is copied cheaply; the
     // remote address goes on each request below, as remote-address-attribute would put it
     BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
-        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) TLSPlacebo.getInstance());
+        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plainBytes(settings));
     boolean remoteAddress = settings.getRemoteAddressAttribute();
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
