@@ -112,7 +112,7 @@ public final class HttpServer {
   /**
    * Plain HTTP under Pekko's server layer, which speaks TLS records. Pekko's TLSPlacebo stamps
    * each chunk with the JDK's default SSL session, and making that session loads the JVM's trust
-   * store at the first bind: about 330 classes and 150 certificates kept for good, for a server
+   * store at the first bind: about 250 classes and 150 certificates kept for good, for a server
    * that never speaks TLS. The layer reads the session only for the Tls-Session-Info header and
    * the ssl-session attribute, so with both off (they describe TLS, which this server has not)
    * the chunks carry none.
@@ -149,8 +149,14 @@ public final class HttpServer {
     // one server layer for every connection: each new one primes Pekko's header parser again
     // (about 4 KB kept per connection, and its CPU), where a shared one is copied cheaply; the
     // remote address goes on each request below, as remote-address-attribute would put it
+    BidiFlow<SslTlsOutbound, ByteString, ByteString, SslTlsInbound, NotUsed> plain;
+    try {
+      plain = plainBytes(settings);
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
-        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plainBytes(settings));
+        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plain);
     boolean remoteAddress = settings.getRemoteAddressAttribute();
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
