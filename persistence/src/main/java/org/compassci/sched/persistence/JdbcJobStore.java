@@ -48,7 +48,7 @@ public final class JdbcJobStore implements JobStore, AccountStore {
         // an 8 MB page cache: the pages a hand-out and a write touch stay in memory; the queue
         // itself is in the matcher. 64 MB held 24 MB more heap with 100,000 queued; against
         // 16 MB, 8 MB takes 7 MB off the RSS with 10,000 queued, and 4 MB 3 MB more, with no
-        // change in the dispatch bench (whose jobs are fresh, their pages still cached)
+        // change the noise shows in the dispatch bench (100,000 queued: neither size holds them)
         + ";CACHE_SIZE=8192"
         // H2 keeps each statement's last result, to answer the same query again if no table
         // changed: the queue's load pages (5,000 whole documents each) stayed on the heap, about
