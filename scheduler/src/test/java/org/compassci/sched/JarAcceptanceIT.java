@@ -198,7 +198,12 @@ class JarAcceptanceIT {
         }
       });
     }
-    Thread.sleep(4000);
+    // under load for 4 s and until 200 jobs were acknowledged and 20 handed out (at most 60 s):
+    // a slow machine (MariaDB's commits on a busy disk) takes longer, not fewer
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(4);
+    for (int i = 0; i < 600 && (System.nanoTime() < until || acknowledged.size() < 200 || handedTo.size() < 20); i++) {
+      Thread.sleep(100);
+    }
     started.get(0).destroyForcibly().waitFor(30, TimeUnit.SECONDS); // SIGKILL under load
     stop.set(true);
     pool.shutdown();
