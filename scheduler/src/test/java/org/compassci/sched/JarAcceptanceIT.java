@@ -130,10 +130,10 @@ class JarAcceptanceIT {
     }
     // plain HTTP makes no TLS context: the JVM's trust store (330 classes, 150 certificates
     // kept for good) stays unread, after every kind of call above (HttpServer.plainBytes)
-    Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
-        Long.toString(started.get(2).pid()), "VM.class_hierarchy").redirectErrorStream(true).start();
-    String classes = new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertTrue(jcmd.waitFor(60, TimeUnit.SECONDS));
+    Tools.Run jcmd = Tools.sh(dir, "\"" + Path.of(System.getProperty("java.home"), "bin", "jcmd") + "\" "
+        + started.get(2).pid() + " VM.class_hierarchy", Map.of(), 60);
+    String classes = jcmd.output();
+    assertEquals(0, jcmd.exit(), classes);
     assertTrue(classes.contains("org.compassci.sched.http.HttpServer"), "jcmd listed the server's classes");
     assertFalse(classes.contains("sun.security.ssl.SSLContextImpl"), "a TLS context was made");
   }

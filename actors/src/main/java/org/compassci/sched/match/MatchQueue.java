@@ -284,8 +284,12 @@ public final class MatchQueue {
   }
 
   private Count count(String dimension, String value) {
-    String key = value == null || value.isEmpty() ? "unknown" : value;
-    return pending.get(dimension).computeIfAbsent(key, k -> new Count());
+    return pending.get(dimension).computeIfAbsent(valueKey(value), k -> new Count());
+  }
+
+  /** How a dimension's value is counted: a job without one counts as "unknown". */
+  private static String valueKey(String value) {
+    return value == null || value.isEmpty() ? "unknown" : value;
   }
 
   /** Jobs of this tenant (a project queue or an account) queued here, at every level. */
@@ -296,7 +300,7 @@ public final class MatchQueue {
 
   /** Jobs of this account (their my_account; "" for none) queued here, whatever their queue. */
   public int queuedOfAccount(String account) {
-    Count c = pending.get("my_account").get(account == null || account.isEmpty() ? "unknown" : account);
+    Count c = pending.get("my_account").get(valueKey(account));
     return c == null ? 0 : c.n;
   }
 

@@ -54,6 +54,11 @@ final class TagIndex {
       }
     }
 
+    /** Whether this answer is for a box with these tags (a box under the same name may change them). */
+    boolean isFor(Set<String> boxTags) {
+      return tags == boxTags || tags.equals(boxTags);
+    }
+
     /** Indexes of the fitting groups (and of dead groups not yet reused), ascending. */
     int[] indexes() {
       if (!listed) {
@@ -98,7 +103,7 @@ final class TagIndex {
   BoxFit fitting(Set<String> boxTags) {
     String hostname = hostnameOf(boxTags);
     BoxFit fit = cache.get(hostname);
-    if (fit == null || (fit.tags != boxTags && !fit.tags.equals(boxTags))) {
+    if (fit == null || !fit.isFor(boxTags)) {
       if (fit == null && cache.size() >= CACHE_MAX) {
         cache.clear();
       }
@@ -111,7 +116,7 @@ final class TagIndex {
   /** As {@link #fitting(Set)}, with the box's hostname known. */
   BoxFit fitting(Set<String> boxTags, String hostname) {
     BoxFit fit = cache.get(hostname);
-    if (fit != null && (fit.tags == boxTags || fit.tags.equals(boxTags))) {
+    if (fit != null && fit.isFor(boxTags)) {
       return fit;
     }
     return fitting(boxTags);

@@ -114,15 +114,10 @@ public final class HttpServer {
    * each chunk with the JDK's default SSL session, and making that session loads the JVM's trust
    * store at the first bind: about 250 classes and 150 certificates kept for good, for a server
    * that never speaks TLS. The layer reads the session only for the Tls-Session-Info header and
-   * the ssl-session attribute, so with both off (they describe TLS, which this server has not)
-   * the chunks carry none.
+   * the ssl-session attribute, so with both off (they describe TLS, which this server has not;
+   * {@link #bind} refuses them) the chunks carry none.
    */
-  static BidiFlow<SslTlsOutbound, ByteString, ByteString, SslTlsInbound, NotUsed> plainBytes(ServerSettings settings) {
-    if (settings.getParserSettings().getIncludeTlsSessionInfoHeader()
-        || settings.getParserSettings().getIncludeSslSessionAttribute()) {
-      throw new IllegalArgumentException("pekko.http.server.parsing.tls-session-info-header and "
-          + "ssl-session-attribute describe a TLS session; this server speaks plain HTTP: turn them off");
-    }
+  static BidiFlow<SslTlsOutbound, ByteString, ByteString, SslTlsInbound, NotUsed> plainBytes() {
     return BidiFlow.fromFlows(
         Flow.of(SslTlsOutbound.class)
             .filter(out -> out instanceof TLSProtocol.SendBytes)
@@ -149,14 +144,14 @@ public final class HttpServer {
     // one server layer for every connection: each new one primes Pekko's header parser again
     // (about 4 KB kept per connection, and its CPU), where a shared one is copied cheaply; the
     // remote address goes on each request below, as remote-address-attribute would put it
-    BidiFlow<SslTlsOutbound, ByteString, ByteString, SslTlsInbound, NotUsed> plain;
-    try {
-      plain = plainBytes(settings);
-    } catch (IllegalArgumentException e) {
-      return CompletableFuture.failedFuture(e);
+    if (settings.getParserSettings().getIncludeTlsSessionInfoHeader()
+        || settings.getParserSettings().getIncludeSslSessionAttribute()) {
+      return CompletableFuture.failedFuture(new IllegalArgumentException(
+          "pekko.http.server.parsing.tls-session-info-header and ssl-session-attribute describe a "
+              + "TLS session; this server speaks plain HTTP: turn them off"));
     }
     BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
-        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plain);
+        Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plainBytes());
     boolean remoteAddress = settings.getRemoteAddressAttribute();
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
