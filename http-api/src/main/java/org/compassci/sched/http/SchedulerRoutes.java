@@ -31,16 +31,20 @@ public final class SchedulerRoutes extends AllDirectives {
 
   /** {@code first} (the WebSocket routes), then these, all within the query's bound. */
   public Route routesAfter(Route first) {
+    // built here, once: a directive's inner route is a function Pekko calls for every request
+    // that passes it, so a tree written inside pathPrefix would be built again per request
+    // (every area's routes, for one of them to match)
+    Route v1 = concat(
+        new HealthRoutes(gw).routes(),
+        boot != null ? new BootRoutes(gw, boot, auth).v1() : reject(),
+        new DispatchRoutes(gw, auth).routes(),
+        new WatchRoutes(gw, auth).routes(),
+        new JobRoutes(gw, boot != null ? boot.secrets() : null, auth).routes(),
+        new ManageRoutes(gw, auth).routes(),
+        new AccountRoutes(gw, auth).routes(),
+        new DashboardRoutes(gw, auth).api());
     return boundedQuery(concat(first,
-        pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(
-            new HealthRoutes(gw).routes(),
-            boot != null ? new BootRoutes(gw, boot, auth).v1() : reject(),
-            new DispatchRoutes(gw, auth).routes(),
-            new WatchRoutes(gw, auth).routes(),
-            new JobRoutes(gw, boot != null ? boot.secrets() : null, auth).routes(),
-            new ManageRoutes(gw, auth).routes(),
-            new AccountRoutes(gw, auth).routes(),
-            new DashboardRoutes(gw, auth).api()))),
+        pathPrefix("scheduler", () -> pathPrefix("v1", () -> v1)),
         new DashboardRoutes(gw, auth).page(),
         // Prometheus scrapes /metrics by convention, outside the API's prefix
         path("metrics", () -> get(() -> auth.read(() -> completeWithFuture(

@@ -28,8 +28,10 @@ public final class SocketRoutes extends AllDirectives {
 
   /** These routes, then {@code rest}. */
   public Route before(Route rest) {
+    // built once: the inner route of pathPrefix is called again for every request under it
+    Route sockets = concat(providers.routes(), clients.routes());
     return concat(
-        pathPrefix("scheduler", () -> pathPrefix("v1", () -> concat(providers.routes(), clients.routes()))),
+        pathPrefix("scheduler", () -> pathPrefix("v1", () -> sockets)),
         rest);
   }
 }
