@@ -163,6 +163,38 @@ clk_tck=$(getconf CLK_TCK)
 # cpu_ticks: user and system CPU time of the process that answers $base so far, in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0; }
 
+# thread_ticks FILE: the server's CPU ticks so far by thread name, digits folded (C2 CompilerThre#)
+thread_ticks() {
+  for t in /proc/"$server_pid"/task/*/stat; do cat "$t" 2>/dev/null; echo; done | python3 -c '
+import re, sys, collections
+c = collections.Counter()
+for line in sys.stdin:
+    if "(" not in line:
+        continue
+    name = line[line.index("(") + 1:line.rindex(")")]
+    # the two JIT compilers stay apart (C1, C2); other digits number the threads of a pool
+    name = name[:3] + re.sub("[0-9]+", "#", name[3:]) if re.match("C[12] ", name) else re.sub("[0-9]+", "#", name)
+    f = line[line.rindex(")") + 2:].split()
+    c[name] += int(f[11]) + int(f[12])
+for k, v in c.items():
+    print(v, k, sep="\t")' >"$1"
+}
+
+# thread_cpu BEFORE AFTER: on stderr, the server threads that took at least 1 % of its CPU between
+thread_cpu() {
+  python3 - "$1" "$2" "$clk_tck" <<'PY' >&2
+import sys
+def load(p):
+    return {l.split("\t", 1)[1].strip(): int(l.split("\t", 1)[0]) for l in open(p) if "\t" in l}
+a, b, hz = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+d = sorted(((v - a.get(k, 0), k) for k, v in b.items()), reverse=True)
+total = sum(v for v, _ in d) or 1
+for v, k in d:
+    if v * 100 >= total:
+        print(f"bench:   {v * 1000 // hz:6d} ms  {v * 100 // total:3d} %  {k}")
+PY
+}
+
 # wrk_run PHASE NAME SECONDS [ARG...]: one wrk run of scripts/bench/PHASE.lua, ARGs passed to
 # it; common.lua's JSON summary goes to $tmp/NAME.json
 wrk_run() {
@@ -425,6 +457,7 @@ run_cold() {
   start_readme_server "$port"
   for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.05; done
   cpu_before=$(cpu_ticks)
+  thread_ticks "$tmp/threads.before"
   local t0=$EPOCHREALTIME wrk_pid
   BENCH_SUBMIT_COUNT=$n BENCH_SUBMIT_MARK="$tmp/done" "${wrk_cmd[@]}" -d300s -s scripts/bench/submit.lua \
     "$base" -- "$tmp/jobs.lua" >"$tmp/cold.out" &
@@ -433,6 +466,9 @@ run_cold() {
   kill -INT "$wrk_pid"
   wait "$wrk_pid" || true
   cpu_ms=$(( ($(cpu_ticks) - cpu_before) * 1000 / clk_tck ))
+  thread_ticks "$tmp/threads.after"
+  echo "bench: the server's CPU during the submits, by thread:" >&2
+  thread_cpu "$tmp/threads.before" "$tmp/threads.after"
   python3 - "$tmp" "$n" "$cpu_ms" "$t0" <<'PY'
 import json, sys
 tmp, n, cpu_ms, t0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
