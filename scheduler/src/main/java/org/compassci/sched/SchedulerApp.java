@@ -105,9 +105,8 @@ public final class SchedulerApp {
       Consumer<Gateway> wired) {
     // checked before the store opens: a cluster on the wrong store is refused, not half started
     ClusterSettings cluster = ClusterSettings.fromConfig(config, settings.store(), settings.host());
-    if (cluster.enabled()) {
-      config = cluster.pekkoConfig(config);
-    }
+    config = cluster.enabled() ? cluster.pekkoConfig(config)
+        : org.compassci.sched.cluster.InertSerializer.standalone(config);
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     org.compassci.sched.auth.AccountBootstrap.Summary accounts;

@@ -136,6 +136,13 @@ class JarAcceptanceIT {
     assertEquals(0, jcmd.exit(), classes);
     assertTrue(classes.contains("org.compassci.sched.http.HttpServer"), "jcmd listed the server's classes");
     assertFalse(classes.contains("sun.security.ssl.SSLContextImpl"), "a TLS context was made");
+    // standalone, Pekko's serializers for messages between processes are inert stand-ins
+    // (InertSerializer): neither distributed data's Protobuf nor Jackson's CBOR is loaded
+    assertTrue(classes.contains("org.compassci.sched.cluster.InertSerializer"), "the inert serializers are there");
+    assertFalse(classes.contains("org.apache.pekko.cluster.ddata.protobuf.ReplicatedDataSerializer"),
+        "distributed data's serializer was made");
+    assertFalse(classes.contains("org.apache.pekko.serialization.jackson.JacksonCborSerializer"),
+        "Jackson's CBOR serializer was made");
   }
 
   static java.util.stream.Stream<String> stores() {
