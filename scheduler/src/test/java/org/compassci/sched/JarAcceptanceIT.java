@@ -100,6 +100,9 @@ class JarAcceptanceIT {
     String line = Files.readString(log1);
     assertTrue(line.contains("listening on http://127.0.0.1:" + port) && line.contains("store=embedded")
         && line.contains(dir.resolve("data").toString()), line);
+    // the README's line, as LogSetup writes it (time with zone, level, logger, message)
+    assertTrue(java.util.regex.Pattern.compile("(?m)^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}(Z|[+-]\\d\\d:\\d\\d)"
+        + " INFO  o\\.c\\.sched\\.Main - scheduler listening on ").matcher(line).find(), line);
 
     started.get(0).destroyForcibly().waitFor(30, TimeUnit.SECONDS); // SIGKILL
     http = launchServer(port, dir.resolve("run2.log"));
@@ -143,6 +146,8 @@ class JarAcceptanceIT {
         "distributed data's serializer was made");
     assertFalse(classes.contains("org.apache.pekko.serialization.jackson.JacksonCborSerializer"),
         "Jackson's CBOR serializer was made");
+    // logging set up in code (LogSetup): Logback's XML configurator is never loaded
+    assertFalse(classes.contains("ch.qos.logback.classic.joran.JoranConfigurator"), "Logback read XML");
   }
 
   static java.util.stream.Stream<String> stores() {
