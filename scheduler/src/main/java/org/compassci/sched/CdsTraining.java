@@ -4,13 +4,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -69,11 +67,16 @@ public final class CdsTraining {
     }
   }
 
-  /** One job's way through the scheduler, over real HTTP as a lab's clients make it. */
+  /**
+   * One job's way through the scheduler, over real HTTP as a lab's clients make it. The client
+   * is the JDK's plain {@link HttpURLConnection}: whatever classes the training run loads end up
+   * in the archive, which a restart maps whole, and the JDK's {@code HttpClient} brought about
+   * 350 of its own (its HTTP/2 engine, the TLS context and crypto providers it makes at once)
+   * that the server never uses.
+   */
   private static final class Session {
     private final String base;
     private final Map<Integer, Integer> statuses = new java.util.TreeMap<>();
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     Session(String base) {
       this.base = base;
@@ -92,13 +95,19 @@ public final class CdsTraining {
       call("GET", "/scheduler/v1/jobs/dispatch?hostname=" + host
           + "&arch=x86_64&tbox_type=vm&tbox_group=vm-2p8g&freemem=8192", null);
       // a watcher follows the job while it moves on
-      HttpRequest watch = request("GET", "/scheduler/v1/jobs/" + id + "/events", null);
-      var events = client.sendAsync(watch, HttpResponse.BodyHandlers.ofInputStream());
+      HttpURLConnection watch = open("GET", "/scheduler/v1/jobs/" + id + "/events");
+      CompletableFuture<Void> events = CompletableFuture.runAsync(() -> follow(watch));
       for (String stage : new String[] {"boot", "running", "post_run", "finish"}) {
         call("POST", "/scheduler/v1/jobs/" + id + "/update?job_stage=" + stage
             + ("finish".equals(stage) ? "&job_health=success" : ""), null);
       }
-      follow(events.get(10, TimeUnit.SECONDS).body());
+      try {
+        events.get(10, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        System.err.println("cds training: the job's events did not show its finish: " + e);
+      } finally {
+        watch.disconnect();
+      }
       call("GET", "/scheduler/v1/jobs/" + id, null);
       call("POST", "/scheduler/v1/jobs/wait", "{\"wait_on\":{\"" + id + "\":{\"job_stage\":\"finish\"}}}");
       call("GET", "/scheduler/v1/jobs/dispatch?hostname=" + host + "&arch=x86_64&tbox_type=vm&freemem=8192", null);
@@ -110,43 +119,47 @@ public final class CdsTraining {
       System.out.println("cds training: job " + id + " went through; answers by status " + statuses);
     }
 
-    private HttpRequest request(String method, String path, String body) {
-      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-          .timeout(Duration.ofSeconds(15))
-          .header("Authorization", "Bearer " + TOKEN);
+    private HttpURLConnection open(String method, String path) throws IOException {
+      HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
+      c.setRequestMethod(method);
+      c.setConnectTimeout(5_000);
+      c.setReadTimeout(15_000);
+      c.setRequestProperty("Authorization", "Bearer " + TOKEN);
+      return c;
+    }
+
+    private String call(String method, String path, String body) throws IOException {
+      HttpURLConnection c = open(method, path);
       if (body != null) {
-        b.header("Content-Type", "application/json");
+        c.setDoOutput(true);
+        c.setRequestProperty("Content-Type", "application/json");
+        try (var out = c.getOutputStream()) {
+          out.write(body.getBytes(StandardCharsets.UTF_8));
+        }
       }
-      return b.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-          : HttpRequest.BodyPublishers.ofString(body)).build();
-    }
-
-    private String call(String method, String path, String body) throws IOException, InterruptedException {
-      HttpResponse<String> r = client.send(request(method, path, body), HttpResponse.BodyHandlers.ofString());
-      statuses.merge(r.statusCode(), 1, Integer::sum);
-      if (r.statusCode() >= 400) {
-        System.out.println("cds training: " + method + " " + path + " answered " + r.statusCode() + " " + r.body());
-      }
-      return r.body();
-    }
-
-    /** Reads the job's events until its finish shows, at most 5 s, then hangs up. */
-    private static void follow(InputStream in) throws IOException {
+      int status = c.getResponseCode();
+      InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
+      String answer;
       try (in) {
-        CompletableFuture.runAsync(() -> {
-          StringBuilder seen = new StringBuilder();
-          byte[] buf = new byte[4096];
-          try {
-            for (int n; !seen.toString().contains("finish") && (n = in.read(buf)) > 0; ) {
-              seen.append(new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8));
-            }
-          } catch (IOException e) {
-            // hung up below
-          }
-        }).get(5, TimeUnit.SECONDS);
-      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
-          | InterruptedException e) {
-        System.err.println("cds training: the job's events did not show its finish: " + e);
+        answer = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      }
+      statuses.merge(status, 1, Integer::sum);
+      if (status >= 400) {
+        System.out.println("cds training: " + method + " " + path + " answered " + status + " " + answer);
+      }
+      return answer;
+    }
+
+    /** Reads the job's events until its finish shows; the caller waits at most 10 s, then hangs up. */
+    private static void follow(HttpURLConnection watch) {
+      StringBuilder seen = new StringBuilder();
+      byte[] buf = new byte[4096];
+      try (InputStream in = watch.getInputStream()) {
+        for (int n; !seen.toString().contains("finish") && (n = in.read(buf)) > 0; ) {
+          seen.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+        }
+      } catch (IOException e) {
+        // hung up by the caller
       }
     }
 
