@@ -168,6 +168,7 @@ thread_ticks() {
   for t in /proc/"$server_pid"/task/*/stat; do cat "$t" 2>/dev/null; echo; done | python3 -c '
 import re, sys, collections
 c = collections.Counter()
+sys_ = collections.Counter()
 for line in sys.stdin:
     if "(" not in line:
         continue
@@ -176,8 +177,9 @@ for line in sys.stdin:
     name = name[:3] + re.sub("[0-9]+", "#", name[3:]) if re.match("C[12] ", name) else re.sub("[0-9]+", "#", name)
     f = line[line.rindex(")") + 2:].split()
     c[name] += int(f[11]) + int(f[12])
+    sys_[name] += int(f[12])
 for k, v in c.items():
-    print(v, k, sep="\t")' >"$1"
+    print(v, sys_[k], k, sep="\t")' >"$1"
 }
 
 # thread_cpu BEFORE AFTER: on stderr, the server threads that took at least 1 % of its CPU between
@@ -185,13 +187,18 @@ thread_cpu() {
   python3 - "$1" "$2" "$clk_tck" <<'PY' >&2
 import sys
 def load(p):
-    return {l.split("\t", 1)[1].strip(): int(l.split("\t", 1)[0]) for l in open(p) if "\t" in l}
+    out = {}
+    for l in open(p):
+        f = l.rstrip("\n").split("\t")
+        if len(f) == 3:
+            out[f[2]] = (int(f[0]), int(f[1]))
+    return out
 a, b, hz = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
-d = sorted(((v - a.get(k, 0), k) for k, v in b.items()), reverse=True)
-total = sum(v for v, _ in d) or 1
-for v, k in d:
+d = sorted(((v[0] - a.get(k, (0, 0))[0], v[1] - a.get(k, (0, 0))[1], k) for k, v in b.items()), reverse=True)
+total = sum(v for v, _, _ in d) or 1
+for v, s, k in d:
     if v * 100 >= total:
-        print(f"bench:   {v * 1000 // hz:6d} ms  {v * 100 // total:3d} %  {k}")
+        print(f"bench:   {v * 1000 // hz:6d} ms  {v * 100 // total:3d} %  (in the kernel {s * 100 // max(v, 1):3d} %)  {k}")
 PY
 }
 
@@ -211,10 +218,18 @@ wrk_run() {
   [ $# -eq 0 ] || data=(-- "$@")
   # the server's CPU time over the run: per answer, it hardly moves with what else the machine
   # runs, where the rate does
-  local ticks_before
+  local ticks_before split=""
+  # the last run of each phase also says which of the server's threads took its CPU
+  [ "$name" != "$phase-$reps" ] || split=1
+  [ -z "$split" ] || thread_ticks "$tmp/threads.before"
   ticks_before=$(cpu_ticks)
   "${wrk_cmd[@]}" -d"$secs"s -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
   local cpu_ms=$(( ($(cpu_ticks) - ticks_before) * 1000 / clk_tck ))
+  if [ -n "$split" ]; then
+    thread_ticks "$tmp/threads.after"
+    echo "bench: $name: the server's CPU by thread:" >&2
+    thread_cpu "$tmp/threads.before" "$tmp/threads.after"
+  fi
   [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >/dev/null
   grep '^{"wrk":' "$tmp/$name.out" >"$tmp/$name.json" || { cat "$tmp/$name.out" >&2; exit 1; }
   python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json" "$cpu_ms"
