@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,6 +32,10 @@ final class TagIndex {
    * is the sum of its members' each time. The entry's tags are checked against the box's.
    */
   private final Map<String, BoxFit> cache = new HashMap<>();
+  /** {@link #compute}'s tally of each group's tags a box offers, by group index; all 0 between calls. */
+  private int[] counts = new int[64];
+  /** The groups {@link #compute} counted, to check and reset. */
+  private final List<JobGroup> touched = new ArrayList<>();
 
   /** The groups one box tag-set fits: bits of their indexes, and the same as a list. */
   static final class BoxFit {
@@ -124,12 +127,19 @@ final class TagIndex {
 
   private BoxFit compute(Set<String> boxTags, String hostname) {
     BoxFit fit = new BoxFit(boxTags, hostname);
-    Map<JobGroup, int[]> counts = new IdentityHashMap<>();
+    // counted by the groups' dense indexes, in arrays kept between calls: a map per box grew
+    // and rehashed through thousands of groups on every box's first ask
+    touched.clear();
     for (String t : boxTags) {
       List<JobGroup> list = postings.get(t);
       if (list != null) {
         for (JobGroup g : list) {
-          counts.computeIfAbsent(g, k -> new int[1])[0]++;
+          if (g.index >= counts.length) {
+            counts = Arrays.copyOf(counts, Math.max(g.index + 1, counts.length * 2));
+          }
+          if (counts[g.index]++ == 0) {
+            touched.add(g);
+          }
         }
       }
     }
@@ -138,13 +148,14 @@ final class TagIndex {
         fit.set(g.index, true);
       }
     }
-    for (Map.Entry<JobGroup, int[]> e : counts.entrySet()) {
-      JobGroup g = e.getKey();
-      if (e.getValue()[0] == g.tags.length
+    for (JobGroup g : touched) {
+      if (counts[g.index] == g.tags.length
           && (g.key.targets().isEmpty() || g.key.targets().contains(hostname))) {
         fit.set(g.index, true);
       }
+      counts[g.index] = 0;
     }
+    touched.clear();
     return fit;
   }
 

@@ -71,6 +71,20 @@ public class MatchQueueJmh {
     return queue.select(boxes.get(next++ % boxes.size()));
   }
 
+  /**
+   * The choice for a box the matcher has not seen (a new box, or any box's first ask after a
+   * restart): what fits it is worked out from the tag index before the choice.
+   */
+  @Benchmark
+  public Object selectForANewBox() {
+    Testbox known = boxes.get(next % boxes.size());
+    String hostname = "jmh-" + next++;
+    java.util.Set<String> tags = new java.util.HashSet<>(known.tags());
+    tags.remove("hostname=" + known.hostname());
+    tags.add("hostname=" + hostname);
+    return queue.select(new Testbox(hostname, tags, known.freeMemMb()));
+  }
+
   /** Queue one job and take it out again: the submit side. */
   @Benchmark
   public Object addAndRemove() {
