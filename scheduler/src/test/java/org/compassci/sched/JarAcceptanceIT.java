@@ -148,6 +148,9 @@ class JarAcceptanceIT {
         "Jackson's CBOR serializer was made");
     // logging set up in code (LogSetup): Logback's XML configurator is never loaded
     assertFalse(classes.contains("ch.qos.logback.classic.joran.JoranConfigurator"), "Logback read XML");
+    // the embedded store opens H2's own data source: JDBC's DriverManager never loads MySQL's
+    // driver, whose cleanup thread a process without MySQL has no use for
+    assertFalse(classes.contains("com.mysql.cj.jdbc.AbandonedConnectionCleanupThread"), "MySQL's driver was loaded");
   }
 
   static java.util.stream.Stream<String> stores() {

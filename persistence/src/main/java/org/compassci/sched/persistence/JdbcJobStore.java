@@ -62,8 +62,13 @@ public final class JdbcJobStore implements JobStore, AccountStore {
         // commits/s against 7,700). sync() forces the file to disk every second, so 5 s keeps
         // the margin
         + ";RETENTION_TIME=5000";
+    // H2's own data source, not its URL: given a URL, HikariCP asks JDBC's DriverManager,
+    // which loads every driver on the class path, and MySQL's starts a cleanup thread of its
+    // own in a process that never speaks to MySQL
+    org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
+    h2.setURL(url);
     // an embedded database is there or not: fail at once with H2's own reason (e.g. in use)
-    return open("embedded", url, poolSize, SqlDialect.h2(), 1);
+    return open("embedded", url, h2, poolSize, SqlDialect.h2(), 1);
   }
 
   /**
@@ -72,7 +77,7 @@ public final class JdbcJobStore implements JobStore, AccountStore {
    */
   public static JdbcJobStore mysql(String jdbcUrl, int poolSize) {
     SqlDialect dialect = SqlDialect.mysql();
-    return open("mysql", withDefaults(jdbcUrl, dialect.urlDefaults()), poolSize, dialect, -1);
+    return open("mysql", withDefaults(jdbcUrl, dialect.urlDefaults()), null, poolSize, dialect, -1);
   }
 
   /**
@@ -81,7 +86,7 @@ public final class JdbcJobStore implements JobStore, AccountStore {
    */
   public static JdbcJobStore manticore(String jdbcUrl, int poolSize) {
     SqlDialect dialect = SqlDialect.manticore();
-    return open("manticore", withDefaults(jdbcUrl, dialect.urlDefaults()), poolSize, dialect, -1);
+    return open("manticore", withDefaults(jdbcUrl, dialect.urlDefaults()), null, poolSize, dialect, -1);
   }
 
   /** Adds each property the URL does not set already: what the operator wrote wins. */
@@ -109,10 +114,15 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     return out.toString();
   }
 
-  static JdbcJobStore open(String kind, String url, int poolSize, SqlDialect dialect,
-      long initializationFailTimeout) {
+  /** {@code source}: the driver's own data source for {@code url}, or null to go through JDBC's driver lookup. */
+  static JdbcJobStore open(String kind, String url, javax.sql.DataSource source, int poolSize,
+      SqlDialect dialect, long initializationFailTimeout) {
     HikariConfig config = new HikariConfig();
-    config.setJdbcUrl(url);
+    if (source != null) {
+      config.setDataSource(source);
+    } else {
+      config.setJdbcUrl(url);
+    }
     config.setMaximumPoolSize(poolSize);
     config.setPoolName("job-store");
     config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
