@@ -13,8 +13,8 @@ import org.apache.pekko.serialization.JSerializer;
 /**
  * Standalone, in place of Pekko's cluster, remoting and Jackson serializers. Pekko makes every
  * serializer its configuration names when the actor system starts, whether or not a message
- * will ever cross a process, and those make about 900 classes (Protobuf messages, Jackson's
- * CBOR and Scala modules) that a single process never uses: about 8 MB of resident class data.
+ * will ever cross a process, and those make about 1,000 classes (Protobuf messages, Jackson's
+ * CBOR and Scala modules) that a single process never uses: 7-10 MB of resident class data.
  * Its configuration check wants every serializer name of the reference kept, and each one's
  * identifier unique, so each name gets one of these with an identifier of its own. A message
  * that would need one fails loudly: standalone, none does.
