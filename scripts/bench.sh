@@ -163,28 +163,34 @@ clk_tck=$(getconf CLK_TCK)
 # cpu_ticks: user and system CPU time of the process that answers $base so far, in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0; }
 
-# thread_ticks FILE: the server's CPU ticks so far by thread name, digits folded (C2 CompilerThre#)
+# thread_ticks FILE: the server's CPU ticks so far by thread name, digits folded (C2 CompilerThre#),
+# and of them in the kernel
 thread_ticks() {
-  for t in /proc/"$server_pid"/task/*/stat; do cat "$t" 2>/dev/null; echo; done | python3 -c '
-import re, sys, collections
-c = collections.Counter()
-sys_ = collections.Counter()
-for line in sys.stdin:
-    if "(" not in line:
-        continue
+  python3 - "$server_pid" >"$1" <<'PY'
+import collections, glob, re, sys
+total, kernel = collections.Counter(), collections.Counter()
+for path in glob.glob(f"/proc/{sys.argv[1]}/task/*/stat"):
+    try:
+        line = open(path).read()
+    except OSError:
+        continue  # the thread ended meanwhile
     name = line[line.index("(") + 1:line.rindex(")")]
     # the two JIT compilers stay apart (C1, C2); other digits number the threads of a pool
     name = name[:3] + re.sub("[0-9]+", "#", name[3:]) if re.match("C[12] ", name) else re.sub("[0-9]+", "#", name)
     f = line[line.rindex(")") + 2:].split()
-    c[name] += int(f[11]) + int(f[12])
-    sys_[name] += int(f[12])
-for k, v in c.items():
-    print(v, sys_[k], k, sep="\t")' >"$1"
+    total[name] += int(f[11]) + int(f[12])
+    kernel[name] += int(f[12])
+for k, v in total.items():
+    print(v, kernel[k], k, sep="\t")
+PY
 }
 
-# thread_cpu BEFORE AFTER: on stderr, the server threads that took at least 1 % of its CPU between
+# thread_cpu BEFORE TITLE: on stderr, TITLE, then the server threads that took at least 1 % of
+# its CPU since thread_ticks BEFORE
 thread_cpu() {
-  python3 - "$1" "$2" "$clk_tck" <<'PY' >&2
+  thread_ticks "$1.after"
+  echo "bench: $2" >&2
+  python3 - "$1" "$1.after" "$clk_tck" <<'PY' >&2
 import sys
 def load(p):
     out = {}
@@ -225,11 +231,7 @@ wrk_run() {
   ticks_before=$(cpu_ticks)
   "${wrk_cmd[@]}" -d"$secs"s -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
   local cpu_ms=$(( ($(cpu_ticks) - ticks_before) * 1000 / clk_tck ))
-  if [ -n "$split" ]; then
-    thread_ticks "$tmp/threads.after"
-    echo "bench: $name: the server's CPU by thread:" >&2
-    thread_cpu "$tmp/threads.before" "$tmp/threads.after"
-  fi
+  [ -z "$split" ] || thread_cpu "$tmp/threads.before" "$name: the server's CPU by thread:"
   [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >/dev/null
   grep '^{"wrk":' "$tmp/$name.out" >"$tmp/$name.json" || { cat "$tmp/$name.out" >&2; exit 1; }
   python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json" "$cpu_ms"
@@ -481,9 +483,7 @@ run_cold() {
   kill -INT "$wrk_pid"
   wait "$wrk_pid" || true
   cpu_ms=$(( ($(cpu_ticks) - cpu_before) * 1000 / clk_tck ))
-  thread_ticks "$tmp/threads.after"
-  echo "bench: the server's CPU during the submits, by thread:" >&2
-  thread_cpu "$tmp/threads.before" "$tmp/threads.after"
+  thread_cpu "$tmp/threads.before" "the server's CPU during the submits, by thread:"
   python3 - "$tmp" "$n" "$cpu_ms" "$t0" <<'PY'
 import json, sys
 tmp, n, cpu_ms, t0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
