@@ -68,7 +68,7 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     org.h2.jdbcx.JdbcDataSource h2 = new org.h2.jdbcx.JdbcDataSource();
     h2.setURL(url);
     // an embedded database is there or not: fail at once with H2's own reason (e.g. in use)
-    return open("embedded", url, h2, poolSize, SqlDialect.h2(), 1);
+    return open("embedded", c -> c.setDataSource(h2), poolSize, SqlDialect.h2(), 1);
   }
 
   /**
@@ -77,7 +77,8 @@ public final class JdbcJobStore implements JobStore, AccountStore {
    */
   public static JdbcJobStore mysql(String jdbcUrl, int poolSize) {
     SqlDialect dialect = SqlDialect.mysql();
-    return open("mysql", withDefaults(jdbcUrl, dialect.urlDefaults()), null, poolSize, dialect, -1);
+    String url = withDefaults(jdbcUrl, dialect.urlDefaults());
+    return open("mysql", c -> c.setJdbcUrl(url), poolSize, dialect, -1);
   }
 
   /**
@@ -86,7 +87,8 @@ public final class JdbcJobStore implements JobStore, AccountStore {
    */
   public static JdbcJobStore manticore(String jdbcUrl, int poolSize) {
     SqlDialect dialect = SqlDialect.manticore();
-    return open("manticore", withDefaults(jdbcUrl, dialect.urlDefaults()), null, poolSize, dialect, -1);
+    String url = withDefaults(jdbcUrl, dialect.urlDefaults());
+    return open("manticore", c -> c.setJdbcUrl(url), poolSize, dialect, -1);
   }
 
   /** Adds each property the URL does not set already: what the operator wrote wins. */
@@ -114,15 +116,11 @@ public final class JdbcJobStore implements JobStore, AccountStore {
     return out.toString();
   }
 
-  /** {@code source}: the driver's own data source for {@code url}, or null to go through JDBC's driver lookup. */
-  static JdbcJobStore open(String kind, String url, javax.sql.DataSource source, int poolSize,
+  /** {@code connectTo}: where the pool's connections come from (a URL, or a driver's own data source). */
+  static JdbcJobStore open(String kind, java.util.function.Consumer<HikariConfig> connectTo, int poolSize,
       SqlDialect dialect, long initializationFailTimeout) {
     HikariConfig config = new HikariConfig();
-    if (source != null) {
-      config.setDataSource(source);
-    } else {
-      config.setJdbcUrl(url);
-    }
+    connectTo.accept(config);
     config.setMaximumPoolSize(poolSize);
     config.setPoolName("job-store");
     config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
