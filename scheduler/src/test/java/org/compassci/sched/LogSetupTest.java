@@ -1,6 +1,7 @@
 package org.compassci.sched;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
@@ -34,19 +35,31 @@ class LogSetupTest {
     return c;
   }
 
-  private static LoggerContext inCode() {
-    String given = System.clearProperty("logback.configurationFile");
+  /** LogSetup's answer for a new context, with -Dlogback.configurationFile as {@code given} (null: unset). */
+  private static Configurator.ExecutionStatus configure(LoggerContext c, String given) {
+    String before = System.getProperty("logback.configurationFile");
+    setOrClear(given);
     try {
-      LoggerContext c = new LoggerContext();
       LogSetup setup = new LogSetup();
       setup.setContext(c);
-      assertEquals(Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY, setup.configure(c));
-      return c;
+      return setup.configure(c);
     } finally {
-      if (given != null) {
-        System.setProperty("logback.configurationFile", given);
-      }
+      setOrClear(before);
     }
+  }
+
+  private static void setOrClear(String file) {
+    if (file == null) {
+      System.clearProperty("logback.configurationFile");
+    } else {
+      System.setProperty("logback.configurationFile", file);
+    }
+  }
+
+  private static LoggerContext inCode() {
+    LoggerContext c = new LoggerContext();
+    assertEquals(Configurator.ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY, configure(c, null));
+    return c;
   }
 
   @Test
@@ -70,21 +83,9 @@ class LogSetupTest {
 
   @Test
   void aFileGivenOnTheCommandLineWins() {
-    String given = System.getProperty("logback.configurationFile");
-    System.setProperty("logback.configurationFile", "my-logback.xml");
-    try {
-      LoggerContext c = new LoggerContext();
-      LogSetup setup = new LogSetup();
-      setup.setContext(c);
-      assertEquals(Configurator.ExecutionStatus.INVOKE_NEXT_IF_ANY, setup.configure(c));
-      assertEquals(0, c.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).iteratorForAppenders().hasNext() ? 1 : 0,
-          "LogSetup added an appender although a file was given");
-    } finally {
-      if (given == null) {
-        System.clearProperty("logback.configurationFile");
-      } else {
-        System.setProperty("logback.configurationFile", given);
-      }
-    }
+    LoggerContext c = new LoggerContext();
+    assertEquals(Configurator.ExecutionStatus.INVOKE_NEXT_IF_ANY, configure(c, "my-logback.xml"));
+    assertFalse(c.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).iteratorForAppenders().hasNext(),
+        "LogSetup added an appender although a file was given");
   }
 }

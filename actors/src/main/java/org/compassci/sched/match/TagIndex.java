@@ -34,7 +34,7 @@ final class TagIndex {
   private final Map<String, BoxFit> cache = new HashMap<>();
   /** {@link #compute}'s tally of each group's tags a box offers, by group index; all 0 between calls. */
   private int[] counts = new int[64];
-  /** The groups {@link #compute} counted, to check and reset. */
+  /** The groups {@link #compute} counted, to check and reset; empty between calls. */
   private final List<JobGroup> touched = new ArrayList<>();
 
   /** The groups one box tag-set fits: bits of their indexes, and the same as a list. */
@@ -129,7 +129,6 @@ final class TagIndex {
     BoxFit fit = new BoxFit(boxTags, hostname);
     // counted by the groups' dense indexes, in arrays kept between calls: a map per box grew
     // and rehashed through thousands of groups on every box's first ask
-    touched.clear();
     for (String t : boxTags) {
       List<JobGroup> list = postings.get(t);
       if (list != null) {
