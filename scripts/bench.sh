@@ -138,6 +138,12 @@ wait_ready() {
 # matcher_field NAME: a number from /scheduler/v1/manage/matcher (queued, parked, ...)
 matcher_field() { curl -sf -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/matcher" | sed "s/.*\"$1\":\([0-9]*\).*/\1/"; }
 
+# store_commits: the persistence actor's commits so far (/scheduler/v1/manage/actors)
+store_commits() {
+  curl -sf -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/actors" \
+    | python3 -c 'import json,sys; print(next(a for a in json.load(sys.stdin)["actors"] if a["name"] == "persistence")["holds"]["commits"])'
+}
+
 # top_up N: bulk submits of the arrays in $tmp/fill, the next ones in turn, 3 at a time, until
 # the matcher holds at least N queued jobs; sets $now_queued
 fill_next=0
@@ -283,8 +289,14 @@ run_http() {
   for rep in $(seq "$reps"); do
     wrk_run health "health-$rep" "$seconds"
     top_up "$queued"
+    local commits0 commits1 q_after
+    commits0=$(store_commits)
     wrk_run dispatch "dispatch-$rep" "$seconds" "$tmp/boxes.lua"
-    echo "bench: dispatch-$rep: queued before $now_queued, after $(matcher_field queued)" >&2
+    commits1=$(store_commits)
+    q_after=$(matcher_field queued)
+    # hand-outs per store commit: how much the persistence actor's group commit gathers
+    echo "bench: dispatch-$rep: queued before $now_queued, after $q_after;" \
+      "$((commits1 - commits0)) store commits, $(( (now_queued - q_after) / (commits1 - commits0 > 0 ? commits1 - commits0 : 1) )) hand-outs each" >&2
   done
   local q0 q1
   q0=$(matcher_field queued)

@@ -188,7 +188,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   /**
    * The job as stored after its hand-out, and the token its testbox must show; the HTTP edge
-   * renders the answer ({@link Job#answerWithToken}) on its own threads.
+   * renders the answer ({@link Job#answer}) on its own threads.
    */
   public record Assigned(long id, JobRecord record, String token) implements DispatchResult {}
 

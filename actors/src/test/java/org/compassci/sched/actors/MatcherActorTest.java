@@ -103,7 +103,7 @@ class MatcherActorTest {
       assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("s1", "aarch64", 4096)));
       MatcherActor.DispatchResult got = dispatch(w, box("h1", "aarch64", 16384));
       MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, got);
-      JsonNode job = Json.parse(Job.fromRecord(a.record()).answerWithToken(a.token()));
+      JsonNode job = Json.parse(Job.answer(a.record(), a.token()));
       assertEquals(Long.toString(id), job.path("id").asText());
       assertEquals("dispatch", job.path("job_stage").asText());
       assertEquals(32, job.path("job_token").asText().length());

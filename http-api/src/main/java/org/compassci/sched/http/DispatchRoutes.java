@@ -101,8 +101,8 @@ public final class DispatchRoutes extends AllDirectives {
 
   private static HttpResponse answer(MatcherActor.DispatchResult r) {
     if (r instanceof MatcherActor.Assigned a) {
-      // rendered here, on the HTTP threads, so the matcher and the store never parse the job
-      return Responses.jsonBytes(StatusCodes.OK, Job.fromRecord(a.record()).answerWithToken(a.token()));
+      // rendered here, on the HTTP threads, so the matcher and the store never touch the document
+      return Responses.jsonBytes(StatusCodes.OK, Job.answer(a.record(), a.token()));
     }
     if (r instanceof MatcherActor.Unavailable u) {
       return Responses.error(StatusCodes.SERVICE_UNAVAILABLE, "no hand-out now: " + u.reason());
