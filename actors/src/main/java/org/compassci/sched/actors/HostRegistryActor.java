@@ -38,6 +38,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   public record HandedOut(String hostname, long jobId) implements Command {}
 
+  /** The hand-outs of one commit, in one message. */
+  public record HandOuts(java.util.List<HandedOut> each) implements Command {}
+
   /** The job ended or went back to the queue: its box no longer runs it. */
   public record JobEnded(String hostname, long jobId) implements Command {}
 
@@ -149,6 +152,10 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(Get.class, this::onGet)
         .onMessage(Contact.class, this::onContact)
         .onMessage(HandedOut.class, this::onHandedOut)
+        .onMessage(HandOuts.class, h -> {
+          h.each().forEach(this::onHandedOut);
+          return this;
+        })
         .onMessage(JobEnded.class, this::onJobEnded)
         .onMessage(ProviderState.class, this::onProviderState)
         .onMessage(ListHosts.class, this::onList)

@@ -35,10 +35,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /**
-   * A job just handed out by the matcher; from now on this actor owns it. Its document is read
-   * when first needed, so a hand-out costs this actor nothing until its testbox reports.
+   * Jobs just handed out by the matcher (those of one commit); from now on this actor owns them.
+   * A document is read when first needed, so a hand-out costs this actor nothing until its
+   * testbox reports.
    */
-  public record Track(JobRecord record) implements Command {}
+  public record Track(List<JobRecord> records) implements Command {
+    public Track(JobRecord record) {
+      this(List.of(record));
+    }
+  }
 
   /**
    * The matcher, which takes lost hand-outs back. Sent once, right after both are spawned; it
@@ -285,8 +290,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private Behavior<Command> onTrack(Track t) {
     activity.touch();
-    JobRecord r = t.record();
-    hosts.tell(new HostRegistryActor.HandedOut(r.host(), r.id()));
+    List<HostRegistryActor.HandedOut> notes = new ArrayList<>(t.records().size());
+    for (JobRecord r : t.records()) {
+      notes.add(new HostRegistryActor.HandedOut(r.host(), r.id()));
+      track(r);
+    }
+    if (notes.size() == 1) {
+      hosts.tell(notes.get(0));
+    } else if (!notes.isEmpty()) {
+      hosts.tell(new HostRegistryActor.HandOuts(notes));
+    }
+    return this;
+  }
+
+  private void track(JobRecord r) {
     // a hand-out is the newest word on its job: any copy held from before is stale
     active.remove(r.id());
     tracked.put(r.id(), r);
@@ -305,7 +322,6 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     long due = r.dispatchTimeMillis() + ack.toMillis() - clock.millis();
     timers.startSingleTimer(r.id(), new Expired(r.id(), JobStage.DISPATCH),
         Duration.ofMillis(Math.max(0, due)));
-    return this;
   }
 
   /** The id of the last active job loaded so far: a failed load goes on after it. */

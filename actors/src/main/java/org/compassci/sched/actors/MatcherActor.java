@@ -140,7 +140,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record StoreModified(PersistenceActor.Modified modified) implements Command {}
 
-  private record StoreClaimed(PersistenceActor.Claimed claimed) implements Command {}
+  private record StoreClaimed(PersistenceActor.Claims claims) implements Command {}
 
   private record WaitOver(long parkId) implements Command {}
 
@@ -219,7 +219,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final MatchQueue queue;
   private final ActorRef<PersistenceActor.Written> written;
   private final ActorRef<PersistenceActor.Modified> modified;
-  private final ActorRef<PersistenceActor.Claimed> claimed;
+  private final ActorRef<PersistenceActor.Claims> claimed;
   // each reply type has one adapter, registered once: a second registration for the same class
   // would replace the first, and answers in flight would be read with the wrong correlation
   private final ActorRef<PersistenceActor.LoadResult> loaded;
@@ -303,7 +303,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         settings.fairShareDefaultWeight());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
     this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
-    this.claimed = ctx.messageAdapter(PersistenceActor.Claimed.class, StoreClaimed::new);
+    this.claimed = ctx.messageAdapter(PersistenceActor.Claims.class, StoreClaimed::new);
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
     this.counted = ctx.messageAdapter(PersistenceActor.Counted.class, StoreCounted::new);
     this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
@@ -572,9 +572,36 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
+  /**
+   * Each box as last told to the host registry, and when. A box that asks again the same within
+   * {@link #CONTACT_EVERY_MS} is not told again: the registry's last contact is then up to that
+   * much older than the box's last ask, and a busy box's asks cost one message fewer each.
+   */
+  private final Map<String, Told> told = new LinkedHashMap<>(1024, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Told> eldest) {
+      return size() > HostRegistryActor.MAX_HOSTS;
+    }
+  };
+
+  private record Told(Testbox box, long atMillis) {}
+
+  static final long CONTACT_EVERY_MS = 1_000;
+
+  private void noteContact(Testbox box) {
+    long now = clock.millis();
+    Told last = told.get(box.hostname());
+    if (last != null && now >= last.atMillis() && now - last.atMillis() < CONTACT_EVERY_MS
+        && last.box().equals(box)) {
+      return;
+    }
+    told.put(box.hostname(), new Told(box, now));
+    hosts.tell(new HostRegistryActor.Contact(box));
+  }
+
   private Behavior<Command> onDispatch(Dispatch d) {
     touch();
-    hosts.tell(new HostRegistryActor.Contact(d.box()));
+    noteContact(d.box());
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -749,9 +776,32 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
+  /**
+   * The claims of one commit. The lifecycle hears of every job handed out in one message, before
+   * any of their testboxes is answered (so before one can report on its job).
+   */
   private Behavior<Command> onStoreClaimed(StoreClaimed m) {
-    PersistenceActor.Claimed r = m.claimed();
-    PendingHandOut p = (PendingHandOut) r.context();
+    List<JobRecord> handedOut = new ArrayList<>();
+    List<PendingHandOut> answered = new ArrayList<>();
+    for (PersistenceActor.Claimed r : m.claims().claimed()) {
+      PendingHandOut p = (PendingHandOut) r.context();
+      if (onClaimed(r, p)) {
+        handedOut.add(r.record().get());
+        answered.add(p);
+      }
+    }
+    if (!handedOut.isEmpty()) {
+      lifecycle.tell(new LifecycleActor.Track(handedOut));
+    }
+    for (int i = 0; i < answered.size(); i++) {
+      PendingHandOut p = answered.get(i);
+      p.request().replyTo().tell(new Assigned(p.job().id(), handedOut.get(i), p.token()));
+    }
+    return this;
+  }
+
+  /** One claim settled; true when its testbox is to be answered with the job. */
+  private boolean onClaimed(PersistenceActor.Claimed r, PendingHandOut p) {
     claiming.remove(p.job().id());
     if (!reloading.isEmpty()) {
       leftDuringReload.add(p.job().id());
@@ -762,14 +812,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       noJob(p.request().replyTo());
       getContext().getSelf().tell(new Requeue(p.job().id(), r.record().get().tokenHash(),
           "the testbox hung up before its answer", getContext().getSystem().ignoreRef()));
-      return this;
+      return false;
     }
     if (r.record().isPresent()) {
-      // the lifecycle hears of the job before the testbox can report on it
-      lifecycle.tell(new LifecycleActor.Track(r.record().get()));
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
-      p.request().replyTo().tell(new Assigned(p.job().id(), r.record().get(), p.token()));
-    } else if (r.error().isEmpty()) {
+      return true;
+    }
+    if (r.error().isEmpty()) {
       // no longer queued in the store: another scheduler took it. Forget it, look again.
       getContext().getLog().warn("job {} was taken by another scheduler; dropped from the queue", p.job().id());
       if (stopping) {
@@ -781,7 +830,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       queue.putBack(p.job());
       p.request().replyTo().tell(new Unavailable(r.error().get()));
     }
-    return this;
+    return false;
   }
 
   private Behavior<Command> onCancel(Cancel c) {

@@ -96,8 +96,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** {@code result} is what the change returned, present when its record is durable. */
   public record Modified(Object context, Optional<Object> result, Optional<String> error) {}
 
-  /** Hand a queued job out, in the next group commit, if it is still queued in the store. */
-  public record ClaimJob(Claim claim, Object context, ActorRef<Claimed> replyTo)
+  /**
+   * Hand a queued job out, in the next group commit, if it is still queued in the store. The
+   * answer comes with those of the other claims of the same commit sent to the same actor.
+   */
+  public record ClaimJob(Claim claim, Object context, ActorRef<Claims> replyTo)
       implements Command {}
 
   /**
@@ -105,6 +108,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * job was no longer queued in the store.
    */
   public record Claimed(Object context, Optional<JobRecord> record, Optional<String> error) {}
+
+  /**
+   * The claims of one commit, in the order they were asked for: one message for all of them,
+   * so that the matcher tells the lifecycle of them at once too.
+   */
+  public record Claims(List<Claimed> claimed) {}
 
   /** Hand-outs taken back: their Redis claims go, before any later claim of this actor. */
   public record ReleaseClaims(List<Long> ids) implements Command {}
@@ -412,6 +421,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
     }
     int m = 0;
+    java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
     for (Command cmd : c.batch()) {
       if (cmd instanceof Write w) {
         w.replyTo().tell(new Written(w.context(), error));
@@ -424,12 +434,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         mod.replyTo().tell(result);
       } else if (cmd instanceof ClaimJob cj) {
         Optional<String> claimError = error.isPresent() ? error : c.outcomes().claimError();
-        cj.replyTo().tell(claimError.isPresent()
+        claims.computeIfAbsent(cj.replyTo(), r -> new ArrayList<>()).add(claimError.isPresent()
             ? new Claimed(cj.context(), Optional.empty(), claimError)
             : new Claimed(cj.context(),
                 Optional.ofNullable(c.outcomes().claimed().get(cj.claim().id())), Optional.empty()));
       }
     }
+    claims.forEach((replyTo, each) -> replyTo.tell(new Claims(each)));
     if (!pending.isEmpty()) {
       commitPending();
     } else {

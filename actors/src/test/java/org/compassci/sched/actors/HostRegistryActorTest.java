@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -40,6 +41,14 @@ class HostRegistryActorTest {
     assertEquals(8000, h1.path("free_memory_mb").asLong());
     assertEquals("42", h1.path("current_job").asText());
     assertTrue(h1.path("online").asBoolean());
+
+    // the hand-outs of one commit come in one message (a provider runs several jobs at once)
+    hosts.tell(new HostRegistryActor.HandOuts(List.of(new HostRegistryActor.HandedOut("h1", 43),
+        new HostRegistryActor.HandedOut("h1", 44))));
+    hosts.tell(new HostRegistryActor.Get("h1", probe.getRef()));
+    var held = probe.receiveMessage().job();
+    assertEquals("44", held.path("current_job").asText());
+    assertEquals("[\"42\",\"43\",\"44\"]", held.path("jobs").toString());
 
     hosts.tell(new HostRegistryActor.Get("nobody", probe.getRef()));
     assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());

@@ -115,6 +115,70 @@ class MatcherActorTest {
   }
 
   @Test
+  void theHostRegistryHearsOfABoxOnceASecondUnlessItChanges() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+      ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(persistence,
+          testKit.<LifecycleActor.Command>createTestProbe().getRef(), hosts.getRef(),
+          SchedulerSettings.fromConfig(testKit.system().settings().config()), Clock.systemUTC()));
+      Testbox h1 = box("h1", "x86_64", 8192);
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(matcher, h1));
+      assertEquals(new HostRegistryActor.Contact(h1), hosts.receiveMessage(Duration.ofSeconds(5)));
+      for (int i = 0; i < 5; i++) {
+        dispatch(matcher, h1);
+      }
+      // another box, and the first one with less memory free: each is news
+      Testbox h2 = box("h2", "x86_64", 8192);
+      dispatch(matcher, h2);
+      Testbox h1Busier = box("h1", "x86_64", 4096);
+      dispatch(matcher, h1Busier);
+      assertEquals(new HostRegistryActor.Contact(h2), hosts.receiveMessage(Duration.ofSeconds(5)));
+      assertEquals(new HostRegistryActor.Contact(h1Busier), hosts.receiveMessage(Duration.ofSeconds(5)));
+      hosts.expectNoMessage(Duration.ofMillis(200));
+      // a second on, the same ask is news again: the registry's last contact stays that fresh
+      try {
+        Thread.sleep(MatcherActor.CONTACT_EVERY_MS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      dispatch(matcher, h1Busier);
+      assertEquals(new HostRegistryActor.Contact(h1Busier), hosts.receiveMessage(Duration.ofSeconds(5)));
+    }
+  }
+
+  @Test
+  void theLifecycleHearsOfAJobBeforeItsTestboxDoes() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Wiring w = start(store);
+      List<Long> ids = submit(w, List.of(
+          draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"),
+          draft("{\"suite\":\"b\",\"testbox\":\"dc-8g\"}"),
+          draft("{\"suite\":\"c\",\"testbox\":\"dc-8g\"}")));
+      // three boxes ask at once: whichever commits their claims share, each job is tracked
+      // before its box's answer is sent
+      List<TestProbe<MatcherActor.DispatchResult>> asked = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
+        w.matcher().tell(new MatcherActor.Dispatch(box("b" + i, "x86_64", 65536), Duration.ZERO, probe.getRef()));
+        asked.add(probe);
+      }
+      Set<Long> answered = new HashSet<>();
+      for (TestProbe<MatcherActor.DispatchResult> probe : asked) {
+        answered.add(((MatcherActor.Assigned) probe.receiveMessage(Duration.ofSeconds(10))).id());
+      }
+      Set<Long> tracked = new HashSet<>();
+      while (tracked.size() < 3) {
+        var t = (LifecycleActor.Track) w.lifecycle().receiveMessage(Duration.ofSeconds(5));
+        t.records().forEach(r -> tracked.add(r.id()));
+      }
+      assertEquals(new HashSet<>(ids), answered);
+      assertEquals(answered, tracked);
+      w.lifecycle().expectNoMessage(Duration.ofMillis(200));
+    }
+  }
+
+  @Test
   void submitOrderIsKeptForNow() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
@@ -323,9 +387,9 @@ class MatcherActorTest {
     var claim = store.expectMessageClass(PersistenceActor.ClaimJob.class);
     assertEquals(1, claim.claim().id());
     org.compassci.sched.persistence.JobRecord one = queued(1);
-    claim.replyTo().tell(new PersistenceActor.Claimed(claim.context(), java.util.Optional.of(
+    claim.replyTo().tell(new PersistenceActor.Claims(List.of(new PersistenceActor.Claimed(claim.context(), java.util.Optional.of(
         new org.compassci.sched.persistence.JobRecord(1, "dispatch", "unknown", "N/A", "alice", "dc-8g", 1,
-            one.document(), "h1", claim.claim().tokenHash(), claim.claim().timeMillis())), java.util.Optional.empty()));
+            one.document(), "h1", claim.claim().tokenHash(), claim.claim().timeMillis())), java.util.Optional.empty()))));
     assertEquals(1, ((MatcherActor.Assigned) dc.receiveMessage(Duration.ofSeconds(5))).id());
     pending.expectNoMessage(Duration.ofMillis(200));
     hw.expectNoMessage(Duration.ZERO);

@@ -69,11 +69,12 @@ class PersistenceAndExtractActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.insert(List.of(queued(7)));
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
-      TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h1", "hash-a", 5), "first", claimed.getRef()));
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h2", "hash-b", 6), "second", claimed.getRef()));
-      PersistenceActor.Claimed a = claimed.receiveMessage(WAIT);
-      PersistenceActor.Claimed b = claimed.receiveMessage(WAIT);
+      List<PersistenceActor.Claimed> both = claims(claimed, 2);
+      PersistenceActor.Claimed a = both.get(0);
+      PersistenceActor.Claimed b = both.get(1);
       PersistenceActor.Claimed first = a.context().equals("first") ? a : b;
       PersistenceActor.Claimed second = a.context().equals("first") ? b : a;
       assertEquals("h1", first.record().orElseThrow().host());
@@ -86,6 +87,38 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /** The next {@code n} answers to claims, from however many messages they come in. */
+  private static List<PersistenceActor.Claimed> claims(TestProbe<PersistenceActor.Claims> probe, int n) {
+    List<PersistenceActor.Claimed> out = new java.util.ArrayList<>();
+    while (out.size() < n) {
+      out.addAll(probe.receiveMessage(WAIT).claimed());
+    }
+    assertEquals(n, out.size(), "answers to claims not asked for");
+    return out;
+  }
+
+  @Test
+  void theClaimsOfOneCommitAreAnsweredInOneMessageInTheirOrder() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.insert(List.of(queued(1), queued(2), queued(3)));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
+      // the first write commits alone; the claims wait for it and go in the next commit together
+      for (int i = 10; i < 60; i++) {
+        p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
+      }
+      for (long id = 1; id <= 3; id++) {
+        p.tell(new PersistenceActor.ClaimJob(new Claim(id, "h" + id, "hash-" + id, 5), id, claimed.getRef()));
+      }
+      List<PersistenceActor.Claimed> one = claimed.receiveMessage(WAIT).claimed();
+      assertEquals(List.of(1L, 2L, 3L), one.stream().map(PersistenceActor.Claimed::context).toList());
+      for (PersistenceActor.Claimed c : one) {
+        assertEquals("h" + c.context(), c.record().orElseThrow().host());
+      }
+    }
+  }
+
   /** Longer than the host column: the store refuses the claim, a fault between the steps. */
   private static final String BAD_HOST = "h".repeat(300);
 
@@ -95,13 +128,13 @@ class PersistenceAndExtractActorTest {
       store.insert(List.of(queued(1)));
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
-      TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
       // the first write commits alone; the rest wait and go in the next commit, with the claim
       for (int i = 10; i < 60; i++) {
         p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
       }
       p.tell(new PersistenceActor.ClaimJob(new Claim(1, BAD_HOST, "hash", 5), "bad", claimed.getRef()));
-      assertTrue(claimed.receiveMessage(WAIT).error().isPresent(), "the claim fails");
+      assertTrue(claims(claimed, 1).get(0).error().isPresent(), "the claim fails");
       int refused = 0;
       for (int i = 10; i < 60; i++) {
         PersistenceActor.Written w = written.receiveMessage(WAIT);
@@ -124,11 +157,11 @@ class PersistenceAndExtractActorTest {
       store.insert(List.of(queued(id)));
       ActorRef<PersistenceActor.Command> p = actors.spawn(
           PersistenceActor.create(store, java.util.Optional.of(redis), 1000));
-      TestProbe<PersistenceActor.Claimed> claimed = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
       p.tell(new PersistenceActor.ClaimJob(new Claim(id, BAD_HOST, "hash-a", 5), "bad", claimed.getRef()));
-      assertTrue(claimed.receiveMessage(WAIT).error().isPresent(), "the store refuses the claim");
+      assertTrue(claims(claimed, 1).get(0).error().isPresent(), "the store refuses the claim");
       p.tell(new PersistenceActor.ClaimJob(new Claim(id, "h1", "hash-b", 6), "good", claimed.getRef()));
-      PersistenceActor.Claimed good = claimed.receiveMessage(WAIT);
+      PersistenceActor.Claimed good = claims(claimed, 1).get(0);
       assertEquals("h1", good.record().map(JobRecord::host).orElse("not claimed: " + good),
           "the failed claim's Redis key does not hold the job for the claim TTL");
       redis.release(List.of(id));

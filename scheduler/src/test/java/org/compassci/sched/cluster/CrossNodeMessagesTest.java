@@ -119,6 +119,8 @@ class CrossNodeMessagesTest {
   void lifecycleAndWatchMessages() {
     ActorRef<Outcome> outcome = testKit.<Outcome>createTestProbe().ref();
     same(new LifecycleActor.Track(new JobRecord(7, "dispatch", "unknown", "N/A", "alice", "g", 1L, "{}")));
+    same(new LifecycleActor.Track(List.of(new JobRecord(7, "dispatch", "unknown", "N/A", "alice", "g", 1L, "{}"),
+        new JobRecord(8, "dispatch", "unknown", "N/A", "bob", "g", 2L, "{}"))));
     same(new LifecycleActor.Update(7, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.LEGACY, outcome));
     same(new LifecycleActor.Get(7, outcome));
     same(new LifecycleActor.Terminate(7, outcome));
@@ -149,6 +151,9 @@ class CrossNodeMessagesTest {
     same(new org.compassci.sched.actors.HostRegistryActor.Get("h1", outcome));
     same(new org.compassci.sched.actors.HostRegistryActor.Contact(t));
     same(new org.compassci.sched.actors.HostRegistryActor.HandedOut("h1", 7));
+    same(new org.compassci.sched.actors.HostRegistryActor.HandOuts(List.of(
+        new org.compassci.sched.actors.HostRegistryActor.HandedOut("h1", 7),
+        new org.compassci.sched.actors.HostRegistryActor.HandedOut("h2", 8))));
     same(new org.compassci.sched.actors.HostRegistryActor.JobEnded("h1", 7));
     same(new org.compassci.sched.actors.HostRegistryActor.ProviderState("h1", job()));
     same(new org.compassci.sched.actors.HostRegistryActor.FindByMac("00-11-22-33-44-55", outcome));
