@@ -136,6 +136,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** A lost hand-out expired before the matcher was known: tried again shortly. */
   private record RetryExpired(long id, JobStage stage) implements Command {}
 
+  /** The first of {@link #handOutDeadlines} is due (and maybe more). */
+  private record HandOutsDue() implements Command {}
+
+  /** A hand-out's dispatch-ack deadline; stale once its job has moved on. */
+  private record HandOutDeadline(long id, long dueMillis) {}
+
+  private static final String HAND_OUTS_DUE = "hand-outs due";
+
   private record StatsExtracted(ExtractActor.Extracted extracted) implements Command {}
 
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
@@ -164,6 +172,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final Map<Long, Job> active = new HashMap<>();
   /** Handed-out jobs not yet read: parsed into {@link #active} on first use. */
   private final Map<Long, JobRecord> tracked = new HashMap<>();
+  /**
+   * The deadlines of hand-outs, in the order they fall: every hand-out has the same timeout, so
+   * they fall in the order the jobs were handed out, and one timer for the first stands for
+   * them all. A timer per job held about 200 bytes more per job in flight (Pekko's timer, its
+   * message and the scheduler's task) and cost a scheduler call per hand-out.
+   */
+  private final java.util.ArrayDeque<HandOutDeadline> handOutDeadlines = new java.util.ArrayDeque<>();
   /** Jobs just retired whose last write is not yet durable: answered from here, not the store. */
   private final Map<Long, Job> retiring = new HashMap<>();
   /** Requests for jobs being read from the store, answered in order once the read is back. */
@@ -237,6 +252,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           return this;
         })
         .onMessage(RetryExpired.class, r -> onExpired(new Expired(r.id(), r.stage())))
+        .onMessage(HandOutsDue.class, d -> onHandOutsDue())
         .onMessage(Update.class, u -> {
           activity.touch();
           return withJob(u.id(), u, this::onUpdate);
@@ -319,9 +335,31 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     // parsed only when needed: the hand-out's deadline comes from the record alone
     Duration ack = timeouts.dispatchAck().compareTo(timeouts.dispatch()) < 0
         ? timeouts.dispatchAck() : timeouts.dispatch();
-    long due = r.dispatchTimeMillis() + ack.toMillis() - clock.millis();
-    timers.startSingleTimer(r.id(), new Expired(r.id(), JobStage.DISPATCH),
-        Duration.ofMillis(Math.max(0, due)));
+    long due = r.dispatchTimeMillis() + ack.toMillis();
+    HandOutDeadline last = handOutDeadlines.peekLast();
+    if (last != null && due < last.dueMillis()) {
+      // out of order (a clock set back): a timer of its own
+      timers.startSingleTimer(r.id(), new Expired(r.id(), JobStage.DISPATCH),
+          Duration.ofMillis(Math.max(0, due - clock.millis())));
+      return;
+    }
+    handOutDeadlines.addLast(new HandOutDeadline(r.id(), due));
+    if (last == null) {
+      timers.startSingleTimer(HAND_OUTS_DUE, new HandOutsDue(), Duration.ofMillis(Math.max(0, due - clock.millis())));
+    }
+  }
+
+  /** Every hand-out now due is expired (those whose jobs moved on are passed over there). */
+  private Behavior<Command> onHandOutsDue() {
+    long now = clock.millis();
+    while (!handOutDeadlines.isEmpty() && handOutDeadlines.peekFirst().dueMillis() <= now) {
+      onExpired(new Expired(handOutDeadlines.pollFirst().id(), JobStage.DISPATCH));
+    }
+    HandOutDeadline next = handOutDeadlines.peekFirst();
+    if (next != null) {
+      timers.startSingleTimer(HAND_OUTS_DUE, new HandOutsDue(), Duration.ofMillis(next.dueMillis() - now));
+    }
+    return this;
   }
 
   /** The id of the last active job loaded so far: a failed load goes on after it. */

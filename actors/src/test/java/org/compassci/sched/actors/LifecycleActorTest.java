@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -95,6 +96,37 @@ class LifecycleActorTest {
       of31.replyTo().tell(new MatcherActor.Requeued(31, Outcome.of(Outcome.Status.CONFLICT, "reported")));
       MatcherActor.Requeue again = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
       assertEquals(31, again.id(), "the refused requeue is the one read again");
+    }
+  }
+
+  @Test
+  void handOutsNotReportedInTimeGoBackAndReportedOnesStay() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(
+          LifecycleActor.create(p, extractor(), quickAck(), Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      List<org.compassci.sched.persistence.JobRecord> first = new ArrayList<>();
+      for (long id = 61; id <= 63; id++) {
+        Job job = dispatchedJob(id);
+        store.upsert(List.of(job.toRecord()));
+        first.add(job.toRecord());
+      }
+      // one commit's hand-outs; 62's box reports in time
+      lc.tell(new LifecycleActor.Track(first));
+      assertEquals(Outcome.Status.OK, update(lc, 62, JobUpdate.Mode.STRICT, "job_stage", "boot").status());
+      // a later hand-out, on its own
+      Job later = dispatchedJob(64);
+      store.upsert(List.of(later.toRecord()));
+      lc.tell(new LifecycleActor.Track(later.toRecord()));
+      List<Long> requeued = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        requeued.add(matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10)).id());
+      }
+      assertEquals(List.of(61L, 63L, 64L), requeued, "in the order their deadlines fell");
+      matcher.expectNoMessage(Duration.ofMillis(500));
+      assertEquals("boot", store.find(62).orElseThrow().stage());
     }
   }
 

@@ -147,16 +147,22 @@ class MatcherActorTest {
     }
   }
 
+  /** One container job per suite name, queued in that order. */
+  private static List<Long> queueContainerJobs(Wiring w, String... suites) {
+    List<JobIntake.Draft> drafts = new ArrayList<>();
+    for (String suite : suites) {
+      drafts.add(draft("{\"suite\":\"" + suite + "\",\"testbox\":\"dc-8g\"}"));
+    }
+    return submit(w, drafts);
+  }
+
   @Test
-  void theLifecycleHearsOfAJobBeforeItsTestboxDoes() {
+  void everyJobHandedOutIsTrackedOnce() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
-      List<Long> ids = submit(w, List.of(
-          draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"),
-          draft("{\"suite\":\"b\",\"testbox\":\"dc-8g\"}"),
-          draft("{\"suite\":\"c\",\"testbox\":\"dc-8g\"}")));
-      // three boxes ask at once: whichever commits their claims share, each job is tracked
-      // before its box's answer is sent
+      List<Long> ids = queueContainerJobs(w, "a", "b", "c");
+      // three boxes ask at once: whichever commits their claims share, the lifecycle hears of
+      // each job handed out, once
       List<TestProbe<MatcherActor.DispatchResult>> asked = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
@@ -182,9 +188,7 @@ class MatcherActorTest {
   void submitOrderIsKeptForNow() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Wiring w = start(store);
-      List<Long> ids = submit(w, List.of(
-          draft("{\"suite\":\"a\",\"testbox\":\"dc-8g\"}"),
-          draft("{\"suite\":\"b\",\"testbox\":\"dc-8g\"}")));
+      List<Long> ids = queueContainerJobs(w, "a", "b");
       var first = (MatcherActor.Assigned) dispatch(w, box("h1", "x86_64", 65536));
       var second = (MatcherActor.Assigned) dispatch(w, box("h1", "x86_64", 65536));
       assertEquals(Long.toString(ids.get(0)), Long.toString(first.id()));
