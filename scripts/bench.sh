@@ -13,6 +13,11 @@
 #                              BENCH_PROVIDER_JOBS), then the heap of 2,000 idle provider and watcher sockets
 #                              (BENCH_PROVIDER_SOCKETS; 0 skips it); scripts/providers.sh N runs one fleet
 #   scripts/bench.sh claims    the embedded store's hand-out alone, 64 claims per commit
+#   scripts/bench.sh dispatch [CHECKOUT]  dispatch alone, as in the http line, on the jar of
+#                              CHECKOUT (absolute, or relative to this repository; default this one,
+#                              which is built if needed): a line per run, the hand-outs/s and, per
+#                              answer, the server's CPU, context switches and GC pauses; for comparing two
+#                              builds in turn (scripts/bench/dispatch_ab.sh; not part of "all")
 #   scripts/bench.sh boot      bare-metal boxes on the server jar: boot answers by MAC (each a
 #                              hand-out) and job.cgz downloads against 100,000 queued hardware jobs
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
@@ -317,6 +322,42 @@ run_http() {
   python3 scripts/bench/http_report.py line "$tmp" "$reps" "$connections"
 }
 
+# ---------------------------------------------------------------- dispatch
+# The http line's dispatch phase alone, with what a comparison of two builds needs on a machine
+# whose speed drifts: the server's CPU time, context switches (all its threads, from /proc) and
+# young-GC pauses per answer, which move less than the rate. BENCH_WARM warm-up runs (default 4),
+# BENCH_RUNS measured ones (default 3); the queue is topped up to 100,000 before each.
+run_dispatch() {
+  need_wrk
+  local checkout=${1:-.}
+  [ "$checkout" != . ] || build_jar
+  jar="$checkout/scheduler/target/scheduler.jar"
+  tmp=$(mktemp -d)
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  BENCH_SERVER_OPTS="${BENCH_SERVER_OPTS:-} -Xlog:gc:file=$tmp/gc.log" start_server
+  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
+  wait_ready
+  top_up "$queued"
+  local r
+  for r in $(seq "${BENCH_WARM:-4}"); do top_up "$queued"; dispatch_run "warm-$r" >&2; done
+  for r in $(seq "${BENCH_RUNS:-3}"); do top_up "$queued"; dispatch_run "run-$r"; done
+}
+
+# context switches so far of every thread of the server
+switches() { cat /proc/"$server_pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+# the server JVM's uptime in seconds, as its GC log stamps lines
+jvm_uptime() { jcmd "$server_pid" VM.uptime | tail -1 | awk '{print $1}'; }
+
+# dispatch_run NAME: one wrk run of the dispatch phase and its line (http_report.py dispatch)
+dispatch_run() {
+  local c0 t0 u0
+  c0=$(switches); t0=$(cpu_ticks); u0=$(jvm_uptime)
+  "${wrk_cmd[@]}" -d"$seconds"s -s scripts/bench/dispatch.lua "$base" "$tmp/boxes.lua" >"$tmp/$1.out"
+  python3 scripts/bench/http_report.py dispatch "$1" "$tmp/$1.out" \
+    $(( ($(cpu_ticks) - t0) * 1000 / clk_tck )) $(( $(switches) - c0 )) "$tmp/gc.log" "$u0" "$(jvm_uptime)"
+}
+
 # ---------------------------------------------------------------- watch
 # The heap an open event stream costs: the jar again, 2,000 jobs, a stream on each from its own
 # connection; WatchBench reads the server's used heap after a full GC (jcmd) with the streams
@@ -547,8 +588,9 @@ case "$mode" in
   boot) run_boot ;;
   providers) run_providers ;;
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
+  dispatch) run_dispatch "${2:-.}" ;;
   cluster) build_jar; scripts/bench/cluster.sh ;;
   # within 8 minutes on 2 cores: the restart line with 100,000 queued only; the providers line with 200
   all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers) ;;
-  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|cold|boot|providers|claims|cluster|all|jmh]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|cold|boot|providers|claims|dispatch [CHECKOUT]|cluster|all|jmh]" >&2; exit 2 ;;
 esac

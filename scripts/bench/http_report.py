@@ -2,6 +2,11 @@
 """Reads the JSON lines that scripts/bench/common.lua prints at the end of each wrk run.
 
   http_report.py run PHASE NAME FILE     one line about one run of PHASE, for stderr
+  http_report.py dispatch NAME WRK_OUT CPU_MS SWITCHES GC_LOG UPTIME_FROM UPTIME_TO
+                                         the JSON line of one run of scripts/bench.sh dispatch:
+                                         hand-outs/s and, per answer, the server's CPU time,
+                                         context switches and the young-GC pauses logged between
+                                         the two JVM uptimes
   http_report.py line DIR REPS CONNECTIONS
                                          the http line of scripts/bench.sh: per phase, the
                                          median over DIR/PHASE-1.json .. DIR/PHASE-REPS.json
@@ -17,6 +22,7 @@ socket errors and timeouts are counted as errors. Latency percentiles are wrk's,
 answer of the run (for dispatch, 204s included: wrk keeps one histogram per run).
 """
 import json
+import re
 import statistics
 import sys
 
@@ -55,6 +61,20 @@ def run(phase, name, path, cpu_ms=None):
           f"  max {f['max_ms']:.1f} ms  ({f['duration_s']:.1f} s)", file=sys.stderr)
 
 
+def dispatch(name, out, cpu_ms, switches, gc_log, u0, u1):
+    with open(out) as f:
+        w = [json.loads(l)["wrk"] for l in f if l.startswith('{"wrk"')][0]
+    answers = max(1, sum(w["status"].values()))
+    with open(gc_log) as f:
+        pauses = [float(m[2]) for m in re.finditer(r"\[([\d.]+)s\].*Pause Young.* ([\d.]+)ms", f.read())
+                  if u0 <= float(m[1]) <= u1]
+    print(json.dumps({"bench": "dispatch", "run": name, "dispatch_per_s": round(w["status"].get("200", 0) / w["duration_s"]),
+                      "dispatch_204": w["status"].get("204", 0), "cpu_us_per_answer": round(cpu_ms * 1000 / answers),
+                      "switches_per_answer": round(switches / answers, 2),
+                      "gc_pause_us_per_answer": round(sum(pauses) * 1000 / answers, 1), "gc_pauses": len(pauses),
+                      "p50_ms": w["p50_ms"], "p99_ms": w["p99_ms"]}))
+
+
 def line(d, reps, connections):
     out = {"bench": "http"}
     for phase in ("dispatch", "health", "submit", "stack"):
@@ -78,7 +98,10 @@ def line(d, reps, connections):
 if __name__ == "__main__":
     if sys.argv[1] == "run":
         run(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
+    elif sys.argv[1] == "dispatch":
+        a = sys.argv
+        dispatch(a[2], a[3], int(a[4]), int(a[5]), a[6], float(a[7]), float(a[8]))
     elif sys.argv[1] == "line":
         line(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
-        sys.exit("usage: http_report.py run PHASE NAME FILE | line DIR REPS CONNECTIONS")
+        sys.exit("usage: http_report.py run PHASE NAME FILE | dispatch NAME ... | line DIR REPS CONNECTIONS")
