@@ -176,7 +176,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * The deadlines of hand-outs, in the order they fall: every hand-out has the same timeout, so
    * they fall in the order the jobs were handed out, and one timer for the first stands for
    * them all. A timer per job held about 200 bytes more per job in flight (Pekko's timer, its
-   * message and the scheduler's task) and cost a scheduler call per hand-out.
+   * message and the scheduler's task) and cost a scheduler call per hand-out. An entry stays
+   * until its deadline even when its job reports first: 32 bytes per hand-out of the last
+   * dispatch-ack timeout (about 4 MB at 200 hand-outs/s with the default 600 s).
    */
   private final java.util.ArrayDeque<HandOutDeadline> handOutDeadlines = new java.util.ArrayDeque<>();
   /** Jobs just retired whose last write is not yet durable: answered from here, not the store. */
