@@ -220,7 +220,7 @@ PY
 }
 
 # wrk_run PHASE NAME SECONDS [ARG...]: one wrk run of scripts/bench/PHASE.lua, ARGs passed to
-# it; common.lua's JSON summary goes to $tmp/NAME.json
+# it; common.lua's JSON summary goes to $tmp/NAME.json, the server's CPU time over it to $run_cpu_ms
 wrk_run() {
   local phase=$1 name=$2 secs=$3
   shift 3
@@ -241,11 +241,11 @@ wrk_run() {
   [ -z "$split" ] || thread_ticks "$tmp/threads.before"
   ticks_before=$(cpu_ticks)
   "${wrk_cmd[@]}" -d"$secs"s -s "scripts/bench/$phase.lua" "$base" "${data[@]}" >"$tmp/$name.out"
-  local cpu_ms=$(( ($(cpu_ticks) - ticks_before) * 1000 / clk_tck ))
+  run_cpu_ms=$(( ($(cpu_ticks) - ticks_before) * 1000 / clk_tck ))
   [ -z "$split" ] || thread_cpu "$tmp/threads.before" "$name: the server's CPU by thread:"
   [ -z "$jfr" ] || jcmd "$server_pid" JFR.stop name="$jfr" >/dev/null
   grep '^{"wrk":' "$tmp/$name.out" >"$tmp/$name.json" || { cat "$tmp/$name.out" >&2; exit 1; }
-  python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json" "$cpu_ms"
+  python3 scripts/bench/http_report.py run "$phase" "$name" "$tmp/$name.json" "$run_cpu_ms"
 }
 
 # the HTTP stack's own figure, same client and JVM options, before the scheduler starts: a
@@ -349,13 +349,13 @@ switches() { cat /proc/"$server_pid"/task/*/status 2>/dev/null | awk '/ctxt_swit
 # the server JVM's uptime in seconds, as its GC log stamps lines
 jvm_uptime() { jcmd "$server_pid" VM.uptime | tail -1 | awk '{print $1}'; }
 
-# dispatch_run NAME: one wrk run of the dispatch phase and its line (http_report.py dispatch)
+# dispatch_run NAME: one wrk run of the dispatch phase (wrk_run) and its line (http_report.py dispatch)
 dispatch_run() {
-  local c0 t0 u0
-  c0=$(switches); t0=$(cpu_ticks); u0=$(jvm_uptime)
-  "${wrk_cmd[@]}" -d"$seconds"s -s scripts/bench/dispatch.lua "$base" "$tmp/boxes.lua" >"$tmp/$1.out"
-  python3 scripts/bench/http_report.py dispatch "$1" "$tmp/$1.out" \
-    $(( ($(cpu_ticks) - t0) * 1000 / clk_tck )) $(( $(switches) - c0 )) "$tmp/gc.log" "$u0" "$(jvm_uptime)"
+  local c0 u0
+  c0=$(switches); u0=$(jvm_uptime)
+  wrk_run dispatch "dispatch-$1" "$seconds" "$tmp/boxes.lua"
+  python3 scripts/bench/http_report.py dispatch "$1" "$tmp/dispatch-$1.json" \
+    "$run_cpu_ms" $(( $(switches) - c0 )) "$tmp/gc.log" "$u0" "$(jvm_uptime)"
 }
 
 # ---------------------------------------------------------------- watch

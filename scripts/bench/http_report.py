@@ -2,7 +2,7 @@
 """Reads the JSON lines that scripts/bench/common.lua prints at the end of each wrk run.
 
   http_report.py run PHASE NAME FILE     one line about one run of PHASE, for stderr
-  http_report.py dispatch NAME WRK_OUT CPU_MS SWITCHES GC_LOG UPTIME_FROM UPTIME_TO
+  http_report.py dispatch NAME FILE CPU_MS SWITCHES GC_LOG UPTIME_FROM UPTIME_TO
                                          the JSON line of one run of scripts/bench.sh dispatch:
                                          hand-outs/s and, per answer, the server's CPU time,
                                          context switches and the young-GC pauses logged between
@@ -61,18 +61,18 @@ def run(phase, name, path, cpu_ms=None):
           f"  max {f['max_ms']:.1f} ms  ({f['duration_s']:.1f} s)", file=sys.stderr)
 
 
-def dispatch(name, out, cpu_ms, switches, gc_log, u0, u1):
-    with open(out) as f:
-        w = [json.loads(l)["wrk"] for l in f if l.startswith('{"wrk"')][0]
+def dispatch(name, path, cpu_ms, switches, gc_log, u0, u1):
+    w = load(path)
+    f = figures("dispatch", w)
     answers = max(1, sum(w["status"].values()))
-    with open(gc_log) as f:
-        pauses = [float(m[2]) for m in re.finditer(r"\[([\d.]+)s\].*Pause Young.* ([\d.]+)ms", f.read())
+    with open(gc_log) as g:
+        pauses = [float(m[2]) for m in re.finditer(r"\[([\d.]+)s\].*Pause Young.* ([\d.]+)ms", g.read())
                   if u0 <= float(m[1]) <= u1]
-    print(json.dumps({"bench": "dispatch", "run": name, "dispatch_per_s": round(w["status"].get("200", 0) / w["duration_s"]),
-                      "dispatch_204": w["status"].get("204", 0), "cpu_us_per_answer": round(cpu_ms * 1000 / answers),
+    print(json.dumps({"bench": "dispatch", "run": name, "dispatch_per_s": round(f["per_s"]),
+                      "dispatch_204": f["no_job"], "cpu_us_per_answer": round(cpu_ms * 1000 / answers),
                       "switches_per_answer": round(switches / answers, 2),
                       "gc_pause_us_per_answer": round(sum(pauses) * 1000 / answers, 1), "gc_pauses": len(pauses),
-                      "p50_ms": w["p50_ms"], "p99_ms": w["p99_ms"]}))
+                      "p50_ms": f["p50_ms"], "p99_ms": f["p99_ms"]}))
 
 
 def line(d, reps, connections):

@@ -335,9 +335,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       }
     }
     // parsed only when needed: the hand-out's deadline comes from the record alone
-    Duration ack = timeouts.dispatchAck().compareTo(timeouts.dispatch()) < 0
-        ? timeouts.dispatchAck() : timeouts.dispatch();
-    long due = r.dispatchTimeMillis() + ack.toMillis();
+    long due = r.dispatchTimeMillis() + timeouts.handOut().toMillis();
     HandOutDeadline last = handOutDeadlines.peekLast();
     if (last != null && due < last.dueMillis()) {
       // out of order (a clock set back): a timer of its own

@@ -85,9 +85,14 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
     return Optional.of(new Deadline(at, kind));
   }
 
+  /** How long a job handed out may wait for its box's first report: the shorter of the two. */
+  public Duration handOut() {
+    return dispatchAck.compareTo(dispatch) < 0 ? dispatchAck : dispatch;
+  }
+
   Optional<Duration> limit(Job job) {
     return switch (job.stage()) {
-      case DISPATCH -> Optional.of(dispatchAck.compareTo(dispatch) < 0 ? dispatchAck : dispatch);
+      case DISPATCH -> Optional.of(handOut());
       case BOOT -> Optional.of(switch (job.field("tbox_type")) {
         case "vm" -> bootVm;
         case "dc" -> bootDc;
