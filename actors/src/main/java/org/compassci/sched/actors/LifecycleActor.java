@@ -506,7 +506,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     void handle(C cmd, Job job, Outcome stored);
   }
 
-  private Behavior<Command> onFound(Found f) {
+  private Behavior<Command> onFound(Found f) throws Exception {
     List<Command> waiting = awaitingLoad.remove(f.id());
     if (waiting == null) {
       return this;
@@ -534,14 +534,26 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       }
     }
     for (Command cmd : waiting) {
-      // replays through the table: memory now has the job if the store said it is active
+      // replays through the table: memory now has the job if the store said it is active. Here
+      // and now, not by a message to self: those would queue behind any request for the job
+      // that came in while the read was out, and a box's "running" could pass its "boot"
       if (stored == null) {
-        getContext().getSelf().tell(cmd);
+        table().receive(getContext(), cmd);
       } else {
         answerFromStore(cmd, stored);
       }
     }
     return this;
+  }
+
+  private Receive<Command> table;
+
+  /** The handlers of {@link #createReceive()}, for requests replayed once their job is read. */
+  private Receive<Command> table() {
+    if (table == null) {
+      table = createReceive();
+    }
+    return table;
   }
 
   private Job readable(JobRecord r) {

@@ -276,4 +276,45 @@ class LifecycleActorTest {
     Outcome second = ends.receiveMessage(Duration.ofSeconds(10));
     assertEquals(Outcome.Status.CONFLICT, second.status(), second.message());
   }
+
+  /**
+   * Requests that waited for a job's read are answered before any that came in after the read
+   * was back: a box's "running" sent on the heels of the read must not pass its "boot".
+   */
+  @Test
+  void requestsThatWaitedForAReadAreHandledBeforeLaterOnes() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
+        hosts.getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
+        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    // active in the store, unknown to memory (as after a load that missed it)
+    Job job = dispatchedJob(35);
+    TestProbe<Outcome> boot = testKit.createTestProbe();
+    TestProbe<Outcome> running = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Update(35, List.of(new JobUpdate.Param("job_stage", "boot")),
+        JobUpdate.Mode.STRICT, boot.getRef()));
+    PersistenceActor.Find find = store.expectMessageClass(PersistenceActor.Find.class);
+    // keeps the actor busy, so that the read's answer and the later request are both queued
+    // before it takes the first of them
+    TestProbe<ActorStats> busy = testKit.createTestProbe();
+    for (int i = 0; i < 20_000; i++) {
+      lc.tell(new LifecycleActor.GetStats(busy.getRef()));
+    }
+    find.replyTo().tell(new PersistenceActor.FindResult(35, java.util.Optional.of(job.toRecord()), java.util.Optional.empty()));
+    lc.tell(new LifecycleActor.Update(35, List.of(new JobUpdate.Param("job_stage", "running")),
+        JobUpdate.Mode.STRICT, running.getRef()));
+    List<PersistenceActor.Command> seen = store.receiveSeveralMessages(2, Duration.ofSeconds(5));
+    for (PersistenceActor.Command c : seen) {
+      if (c instanceof PersistenceActor.Write w) {
+        w.replyTo().tell(new PersistenceActor.Written(w.context(), java.util.Optional.empty()));
+      }
+    }
+    Outcome first = boot.receiveMessage(Duration.ofSeconds(10));
+    Outcome second = running.receiveMessage(Duration.ofSeconds(10));
+    assertEquals(Outcome.Status.OK, first.status(), first.message());
+    assertEquals(Outcome.Status.OK, second.status(), second.message());
+    assertEquals("running", second.job().path("job_stage").asText());
+  }
 }
