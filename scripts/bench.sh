@@ -170,6 +170,16 @@ top_up() {
   [ "$now_queued" -ge "$1" ] || { echo "bench: the queue holds $now_queued < $1" >&2; exit 1; }
 }
 
+# end_handed_out: ends the jobs the last dispatch run handed out (EndHandOuts), outside the measured
+# runs: the bench's boxes never report, and a lab's report within seconds, so without this each
+# run carried the jobs of every run before it (150,000 in flight by the end of an http bench).
+# BENCH_KEEP_HANDOUTS=1 keeps them, as before 2026-11-29 night.
+end_handed_out() {
+  [ -z "${BENCH_KEEP_HANDOUTS:-}" ] || return 0
+  java -cp "$cp" org.compassci.sched.bench.EndHandOuts "$base" "$bench_token" \
+    || { echo "bench: ending the handed-out jobs failed" >&2; exit 1; }
+}
+
 clk_tck=$(getconf CLK_TCK)
 # cpu_ticks: user and system CPU time of the process that answers $base so far, in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0; }
@@ -286,6 +296,7 @@ run_http() {
   # (the matcher works out what fits a box the first time the box asks)
   for run in 1 2 3 4; do
     wrk_run health "warmup-health-$run" "$seconds"
+    end_handed_out
     top_up "$queued"
     wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
   done
@@ -293,6 +304,7 @@ run_http() {
     | sed 's/.*"total":\([0-9]*\).*/\1/') of $boxes boxes have asked" >&2
   for rep in $(seq "$reps"); do
     wrk_run health "health-$rep" "$seconds"
+    end_handed_out
     top_up "$queued"
     local commits0 commits1 q_after
     commits0=$(store_commits)
@@ -340,8 +352,8 @@ run_dispatch() {
   wait_ready
   top_up "$queued"
   local r
-  for r in $(seq "${BENCH_WARM:-4}"); do top_up "$queued"; dispatch_run "warm-$r" >&2; done
-  for r in $(seq "${BENCH_RUNS:-3}"); do top_up "$queued"; dispatch_run "run-$r"; done
+  for r in $(seq "${BENCH_WARM:-4}"); do end_handed_out; top_up "$queued"; dispatch_run "warm-$r" >&2; done
+  for r in $(seq "${BENCH_RUNS:-3}"); do end_handed_out; top_up "$queued"; dispatch_run "run-$r"; done
 }
 
 # context switches so far of every thread of the server

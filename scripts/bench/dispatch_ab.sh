@@ -5,13 +5,16 @@
 #
 #   scripts/bench/dispatch_ab.sh N CHECKOUT_A CHECKOUT_B    (absolute paths, e.g. a git worktree
 #                                                          of the base, its jar built)
+#
+# A_OPTS and B_OPTS, when set, are each side's extra server options (BENCH_SERVER_OPTS): the same
+# checkout twice with two JVM settings compares the settings.
 set -euo pipefail
 n=$1 a=$2 b=$3
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp)
 for _ in $(seq "$n"); do
-  "$here/../bench.sh" dispatch "$a" | sed 's/^/A /' | tee -a "$out"
-  "$here/../bench.sh" dispatch "$b" | sed 's/^/B /' | tee -a "$out"
+  BENCH_SERVER_OPTS="${A_OPTS:-}" "$here/../bench.sh" dispatch "$a" | sed 's/^/A /' | tee -a "$out"
+  BENCH_SERVER_OPTS="${B_OPTS:-}" "$here/../bench.sh" dispatch "$b" | sed 's/^/B /' | tee -a "$out"
 done
 python3 - "$out" <<'PY'
 import json, statistics, sys
