@@ -188,15 +188,18 @@ quick_handouts() {
 
 settle_handouts() {
   [ -z "${BENCH_KEEP_HANDOUTS:-}" ] || return 0
-  local n t0=$EPOCHREALTIME first=""
+  local n q t0=$EPOCHREALTIME first=""
   for _ in $(seq 600); do
     n=$(curl -sf -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/dashboard/jobs/running?limit=1" \
       | sed 's/.*"total":\([0-9]*\).*/\1/')
+    q=$(matcher_field queued)
     first=${first:-$n}
-    [ "$n" != 0 ] || break
+    # the lifecycle has let go of them all, and the matcher holds them again (the queue top_up made)
+    [ "$n" != 0 ] || [ "$q" -lt "$now_queued" ] || break
     sleep 0.5
   done
-  [ "$n" = 0 ] || { echo "bench: $n jobs still in flight after 300 s" >&2; exit 1; }
+  [ "$n" = 0 ] && [ "$q" -ge "$now_queued" ] \
+    || { echo "bench: after 300 s $n jobs still in flight, $q of $now_queued queued" >&2; exit 1; }
   echo "bench: $first hand-outs back in the queue after $(( (${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}) / 1000 )) ms" >&2
 }
 
