@@ -51,6 +51,16 @@ class LifecycleActorTest {
     return job;
   }
 
+  /** A lifecycle whose store is {@code store}, past its load (the store had no active job). */
+  private ActorRef<LifecycleActor.Command> loadedOn(TestProbe<PersistenceActor.Command> store) {
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
+        hosts.getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
+        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    return lc;
+  }
+
   private static Outcome update(ActorRef<LifecycleActor.Command> lc, long id, JobUpdate.Mode mode,
       String name, String value) {
     TestProbe<Outcome> probe = testKit.createTestProbe();
@@ -248,11 +258,7 @@ class LifecycleActorTest {
   @Test
   void aReadThatComesBackAfterAHandOutMakesNoSecondCopy() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
-    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
-        hosts.getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
-    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
-        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
     Job job = dispatchedJob(31);
     TestProbe<Outcome> reads = testKit.createTestProbe();
     // the job is still queued as far as the lifecycle knows: a read goes to the store ...
@@ -284,11 +290,7 @@ class LifecycleActorTest {
   @Test
   void requestsThatWaitedForAReadAreHandledBeforeLaterOnes() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
-    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
-        hosts.getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
-    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
-        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
     // active in the store, unknown to memory (as after a load that missed it)
     Job job = dispatchedJob(35);
     TestProbe<Outcome> boot = testKit.createTestProbe();
