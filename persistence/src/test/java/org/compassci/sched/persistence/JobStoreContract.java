@@ -1,6 +1,7 @@
 package org.compassci.sched.persistence;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -52,6 +53,11 @@ abstract class JobStoreContract {
         "{\"id\":\"" + id + "\",\"suite\":\"hackbench\",\"my_account\":\"" + tenant + "\"}");
   }
 
+  private static JobRecord distinctWords(long id) {
+    return new JobRecord(id, new String("submit"), new String("unknown"), new String("N/A"), new String("carol"),
+        new String("vm-2p8g"), 1000 + id, "{\"id\":\"" + id + "\",\"suite\":\"hackbench\"}");
+  }
+
   /** {@code r} as a claim leaves it. */
   static JobRecord claimed(JobRecord r, Claim c) {
     return new JobRecord(r.id(), "dispatch", r.health(), r.readiness(), r.tenant(), r.tboxGroup(),
@@ -66,6 +72,21 @@ abstract class JobStoreContract {
   void answersItsKind() {
     try (JobStore store = open()) {
       assertEquals(expectedKind(), store.kind());
+    }
+  }
+
+  /** The record of a job handed out is kept until its box reports: equal words are kept once. */
+  @Test
+  void recordsReadShareOneCopyOfEachShortAttribute() {
+    try (JobStore store = open()) {
+      // equal values in distinct objects, as they come from two requests (H2 keeps what it was given)
+      store.upsert(List.of(distinctWords(1), distinctWords(2)));
+      JobRecord one = store.find(1).orElseThrow();
+      JobRecord two = store.find(2).orElseThrow();
+      assertSame(one.tenant(), two.tenant());
+      assertSame(one.tboxGroup(), two.tboxGroup());
+      assertSame(one.stage(), two.stage());
+      assertSame(one.health(), two.health());
     }
   }
 
