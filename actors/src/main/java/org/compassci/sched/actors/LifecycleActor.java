@@ -548,7 +548,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private Receive<Command> table;
 
-  /** The handlers of {@link #createReceive()}, for requests replayed once their job is read. */
+  /**
+   * The handlers of {@link #createReceive()}, for requests replayed once their job is read and
+   * for those taken while the actor hands over.
+   */
   private Receive<Command> table() {
     if (table == null) {
       table = createReceive();
@@ -755,11 +758,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Behavior<Command> onHandOver(HandOver h) {
     getContext().getLog().info("lifecycle hands over: waiting for its writes to commit");
     store.tell(new PersistenceActor.Drain(getContext().messageAdapter(org.apache.pekko.Done.class, d -> new Drained())));
-    Receive<Command> running = createReceive();
     return Behaviors.receive(Command.class)
         .onMessage(Drained.class, d -> Behaviors.stopped())
         .onAnyMessage(m -> {
-          running.receive(getContext(), m);
+          table().receive(getContext(), m);
           return Behaviors.same();
         })
         .build();

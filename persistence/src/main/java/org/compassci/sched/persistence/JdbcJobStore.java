@@ -848,8 +848,9 @@ public final class JdbcJobStore implements JobStore, AccountStore {
   /**
    * One copy of each short attribute value read (stage, health, readiness, tenant, group, host):
    * they repeat across jobs, and a record read for a hand-out is kept until the job's box first
-   * reports. The driver's own copy dies young; the record holds the shared one. About 250
-   * bytes less per job handed out and not yet reported (a quarter of what is not its document).
+   * reports. The driver's own copy dies young; the record holds the shared one. About 185
+   * bytes less per job handed out and not yet reported (1,956 against 2,141 in class histograms
+   * after a dispatch run).
    */
   private static final java.util.concurrent.ConcurrentHashMap<String, String> WORDS =
       new java.util.concurrent.ConcurrentHashMap<>();
