@@ -73,7 +73,7 @@ http_jvm=(${BENCH_HTTP_JVM:--Xms1g -Xmx2g -XX:+UseG1GC})
 connections=64
 seconds=${BENCH_SECONDS:-5}
 wrk_cmd=(wrk -t2 -c"$connections" --timeout 10s)
-queued=100000 # jobs queued before each dispatch run
+queued=${BENCH_QUEUED:-100000} # jobs queued before each dispatch run
 boxes=1000    # testboxes asking (HttpBenchDriver.BOXES)
 reps=3
 jfr_opts=()
@@ -462,13 +462,14 @@ restart_queued=${BENCH_RESTART_QUEUED:-100000 300000}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# the README's command: keep these options and the README's run command the same
+# the README's command, scripts/run.sh (which execs java, so the pid is the JVM's), with these
+# options: keep them the README's
 readme_jvm=(${BENCH_README_JVM:-@conf/jvm.options})
 
 start_readme_server() {
   env -u SCHED_JDBC_URL -u SCHED_REDIS_URL -u SCHED_AUTH SCHED_ADMIN_TOKEN="$bench_token" \
     SCHED_HOST=127.0.0.1 SCHED_PORT="$1" SCHED_STORE=embedded SCHED_DATA_DIR="$tmp/data" \
-    java "${readme_jvm[@]}" -jar "$jar" >>"$tmp/server.log" 2>&1 &
+    SCHED_JVM_OPTIONS="${readme_jvm[*]}" SCHED_JAR="$jar" scripts/run.sh >>"$tmp/server.log" 2>&1 &
   server_pid=$!
 }
 

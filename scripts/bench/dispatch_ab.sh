@@ -7,14 +7,15 @@
 #                                                          of the base, its jar built)
 #
 # A_OPTS and B_OPTS, when set, are each side's extra server options (BENCH_SERVER_OPTS): the same
-# checkout twice with two JVM settings compares the settings.
+# checkout twice with two JVM settings compares the settings. A_ENV and B_ENV, likewise, are each
+# side's environment (e.g. B_ENV=MALLOC_ARENA_MAX=2), for the server and its bench alike.
 set -euo pipefail
 n=$1 a=$2 b=$3
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp)
 for _ in $(seq "$n"); do
-  BENCH_SERVER_OPTS="${A_OPTS:-}" "$here/../bench.sh" dispatch "$a" | sed 's/^/A /' | tee -a "$out"
-  BENCH_SERVER_OPTS="${B_OPTS:-}" "$here/../bench.sh" dispatch "$b" | sed 's/^/B /' | tee -a "$out"
+  env ${A_ENV:-} BENCH_SERVER_OPTS="${A_OPTS:-}" "$here/../bench.sh" dispatch "$a" | sed 's/^/A /' | tee -a "$out"
+  env ${B_ENV:-} BENCH_SERVER_OPTS="${B_OPTS:-}" "$here/../bench.sh" dispatch "$b" | sed 's/^/B /' | tee -a "$out"
 done
 python3 - "$out" <<'PY'
 import json, statistics, sys
