@@ -53,17 +53,36 @@ class JarAcceptanceIT {
   }
 
   private Process launch(Map<String, String> env, Path log) throws IOException {
-    ProcessBuilder pb = new ProcessBuilder(
-        // started as the README starts it: from the root, with the JVM options of conf/jvm.options
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "@conf/jvm.options", "-jar", jar())
+    // started as the README starts it: scripts/run.sh from the root (conf/jvm.options), this
+    // build's jar, the java of this JDK first on the path
+    ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("scripts/run.sh").toString())
         .directory(ROOT.toFile())
         .redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().keySet().removeIf(k -> k.startsWith("SCHED_"));
+    pb.environment().keySet().removeIf(k -> k.startsWith("SCHED_") || k.equals("MALLOC_ARENA_MAX"));
+    pb.environment().put("SCHED_JAR", jar());
+    pb.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + java.io.File.pathSeparator
+        + pb.environment().getOrDefault("PATH", "/usr/bin:/bin"));
     pb.environment().putAll(env);
     Process p = pb.start();
     started.add(p);
     return p;
+  }
+
+  /**
+   * The launcher execs the JVM (so a SIGKILL to the process it started reaches the JVM itself)
+   * with the C library's two arenas in its environment.
+   */
+  @Test
+  void theLauncherExecsTheJvmWithTwoMallocArenas() throws Exception {
+    int port = freePort();
+    launchServer(port, dir.resolve("launcher.log"));
+    Process p = started.get(0);
+    Path proc = Path.of("/proc", Long.toString(p.pid()));
+    assertTrue(Files.readSymbolicLink(proc.resolve("exe")).getFileName().toString().startsWith("java"),
+        "the process the launcher started is not the JVM: " + Files.readSymbolicLink(proc.resolve("exe")));
+    List<String> environ = List.of(Files.readString(proc.resolve("environ")).split("\0"));
+    assertTrue(environ.contains("MALLOC_ARENA_MAX=2"), environ.toString());
+    assertTrue(environ.contains("SCHED_JAR=" + jar()), environ.toString());
   }
 
   private HttpCalls launchServer(int port, Path log) throws IOException {
