@@ -11,8 +11,10 @@
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates native memory (the JIT compiler's,
 # the store's, the actors') an arena of its own, up to 8 per core, and every arena keeps pages
 # of what it once held. Two arenas hold the same in fewer, fuller pages: 6 MB less RSS 5 s after
-# a bulk fill of 10,000 jobs (medians of 3: 156 -> 150 MB), and no change in hand-outs per second
-# (README, "Measured figures"). A value already in the environment wins.
+# a bulk fill of 10,000 jobs (medians of 3: 156 -> 150 MB) and no change in hand-outs per second;
+# in the first seconds after a start, while the JIT compilers allocate the most, submits' p99 was
+# higher (507-550 against 389-468 ms; README, "Measured figures"). A value already in the
+# environment wins.
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_ARENA_MAX
 # shellcheck disable=SC2086 # the options are words, as in conf/jvm.options
