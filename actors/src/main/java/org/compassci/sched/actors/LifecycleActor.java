@@ -247,6 +247,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   @Override
   public Receive<Command> createReceive() {
+    return table();
+  }
+
+  private Receive<Command> handlers() {
     return newReceiveBuilder()
         .onMessage(Track.class, this::onTrack)
         .onMessage(UseMatcher.class, u -> {
@@ -549,12 +553,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Receive<Command> table;
 
   /**
-   * The handlers of {@link #createReceive()}, for requests replayed once their job is read and
-   * for those taken while the actor hands over.
+   * The actor's one handler table: what Pekko receives with ({@link #createReceive()}), and what
+   * requests replayed once their job is read, and those taken while the actor hands over, go
+   * through.
    */
   private Receive<Command> table() {
     if (table == null) {
-      table = createReceive();
+      table = handlers();
     }
     return table;
   }
