@@ -436,8 +436,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         Optional<String> claimError = error.isPresent() ? error : c.outcomes().claimError();
         claims.computeIfAbsent(cj.replyTo(), r -> new ArrayList<>()).add(claimError.isPresent()
             ? new Claimed(cj.context(), Optional.empty(), claimError)
-            : new Claimed(cj.context(),
-                Optional.ofNullable(c.outcomes().claimed().get(cj.claim().id())), Optional.empty()));
+            : new Claimed(cj.context(), grantedTo(cj.claim(), c.outcomes().claimed()), Optional.empty()));
       }
     }
     claims.forEach((replyTo, each) -> replyTo.tell(new Claims(each)));
@@ -448,6 +447,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       drainers.clear();
     }
     return this;
+  }
+
+  /**
+   * The job as stored for this claim, if the claim took. Two claims of one job can meet in one
+   * commit (a restarted matcher claims a job whose first claim is still in flight): the store
+   * takes the first, and the record found by id then carries that claim's token. Only the claim
+   * whose token hash the record holds got the job; the other box must not hear that it did.
+   */
+  private static Optional<JobRecord> grantedTo(Claim claim, java.util.Map<Long, JobRecord> claimed) {
+    JobRecord r = claimed.get(claim.id());
+    return r != null && claim.tokenHash().equals(r.tokenHash()) ? Optional.of(r) : Optional.empty();
   }
 
   private Behavior<Command> onDrain(Drain d) {

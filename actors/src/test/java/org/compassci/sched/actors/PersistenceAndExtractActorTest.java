@@ -87,6 +87,51 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  @Test
+  void twoClaimsOfOneJobInOneCommitHandItToTheFirstBoxOnly() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      real.insert(List.of(queued(7)));
+      // the real store, with its first commit held until both claims wait behind it: they
+      // then go to the store in one commit, as when a restarted matcher claims a job whose
+      // first claim is still in flight
+      java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                if (m.getName().equals("commit") && first.getAndSet(false)) {
+                  hold.await();
+                }
+                try {
+                  return m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(8)), 8, written.getRef()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h1", "hash-a", 5), "first", claimed.getRef()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h2", "hash-b", 6), "second", claimed.getRef()));
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(stats.getRef()));
+      stats.receiveMessage(WAIT); // both claims are waiting now
+      hold.countDown();
+      assertTrue(written.receiveMessage(WAIT).error().isEmpty());
+      List<PersistenceActor.Claimed> both = claims(claimed, 2);
+      TestProbe<ActorStats> after = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(after.getRef()));
+      assertEquals(2L, after.receiveMessage(WAIT).holds().get("commits"), "the claims shared one commit");
+      PersistenceActor.Claimed a = both.get(0).context().equals("first") ? both.get(0) : both.get(1);
+      PersistenceActor.Claimed b = both.get(0).context().equals("first") ? both.get(1) : both.get(0);
+      assertEquals("hash-a", a.record().orElseThrow().tokenHash());
+      assertTrue(b.record().isEmpty(), "the second box is not told it has the job: " + b);
+      assertTrue(b.error().isEmpty(), b.toString());
+      assertEquals("hash-a", real.find(7).orElseThrow().tokenHash());
+    }
+  }
+
   /** The next {@code n} answers to claims, from however many messages they come in. */
   private static List<PersistenceActor.Claimed> claims(TestProbe<PersistenceActor.Claims> probe, int n) {
     List<PersistenceActor.Claimed> out = new java.util.ArrayList<>();
