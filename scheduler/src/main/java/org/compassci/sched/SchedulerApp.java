@@ -169,10 +169,14 @@ public final class SchedulerApp {
       if (!cluster.enabled()) {
         hosts = ctx.spawn(restarts.supervise("hosts",
             HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+        java.util.concurrent.atomic.AtomicReference<ActorRef<MatcherActor.Command>> known =
+            new java.util.concurrent.atomic.AtomicReference<>();
         lifecycle = ctx.spawn(restarts.supervise("lifecycle",
-            LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock)), "lifecycle");
+            LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock, known::get)), "lifecycle");
         matcher = ctx.spawn(restarts.supervise("matcher",
             MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
+        known.set(matcher);
+        // its first start may come before the line above: told here too (twice does no harm)
         lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
       } else {
         Singletons singletons = Singletons.init(system, restarts, persistence, extractor, matching,

@@ -46,8 +46,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   /**
-   * The matcher, which takes lost hand-outs back. Sent once, right after both are spawned; it
-   * waits in the stash with everything else while the active jobs load.
+   * The matcher, which takes lost hand-outs back: sent right after both are spawned, and by each
+   * instance to itself as it starts (see the create with a supplier). It waits in the stash with
+   * everything else while the active jobs load.
    */
   public record UseMatcher(ActorRef<MatcherActor.Command> matcher) implements Command {}
 
@@ -202,6 +203,25 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
         timers -> new LifecycleActor(ctx, timers, store, extractor,
             hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock).loading(stash))));
+  }
+
+  /**
+   * The lifecycle as the scheduler runs it, under supervision: every instance tells itself the
+   * matcher as it starts. A restarted lifecycle is a new instance, and without its matcher it
+   * could never give a lost hand-out back. {@code matcher} is read at each start; it may give
+   * null at the very first (the matcher is made after the lifecycle, which it needs), and the
+   * caller then sends {@link UseMatcher} itself once the matcher exists.
+   */
+  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
+      Timeouts timeouts, Clock clock, java.util.function.Supplier<ActorRef<MatcherActor.Command>> matcher) {
+    return Behaviors.setup(ctx -> {
+      ActorRef<MatcherActor.Command> known = matcher.get();
+      if (known != null) {
+        ctx.getSelf().tell(new UseMatcher(known));
+      }
+      return create(store, extractor, hosts, timeouts, clock);
+    });
   }
 
   /**

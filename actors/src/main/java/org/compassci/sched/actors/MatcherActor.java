@@ -158,11 +158,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** A {@link SubmitAs} being written, and how many jobs it adds per account. */
   private record PendingSubmitAs(PendingSubmit submit, Map<String, Integer> perAccount) {}
 
-  private record PendingHandOut(QueuedJob job, Dispatch request, String token) {}
+  private record PendingHandOut(QueuedJob job, Dispatch request, String token, Object incarnation) {}
 
-  private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo) {}
+  private record PendingCancel(QueuedJob job, ActorRef<Outcome> replyTo, Object incarnation) {}
 
-  private record PendingTerminate(QueuedJob job, ActorRef<Outcome> replyTo) {}
+  private record PendingTerminate(QueuedJob job, ActorRef<Outcome> replyTo, Object incarnation) {}
 
   private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
 
@@ -229,6 +229,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
   /** Jobs whose hand-out is being made durable: out of the queue, still in submit in the store. */
   private final Map<Long, String> claiming = new java.util.HashMap<>();
+  /**
+   * Jobs being cancelled or terminated, by tenant: out of the queue, still in submit in the
+   * store until the change is durable, so a resync must neither count them missing nor bring
+   * them back.
+   */
+  private final Map<Long, String> leaving = new java.util.HashMap<>();
+  /**
+   * This instance of the matcher. The store's answers to requests sent before a restart reach
+   * the new instance through its message adapters; their jobs ({@link QueuedJob}) belong to the
+   * old instance's queue and must never be put into this one.
+   */
+  private final Object incarnation = new Object();
   /** Tenants whose queued jobs are being read from the store. */
   private final java.util.Set<String> reloading = new java.util.HashSet<>();
   /**
@@ -753,7 +765,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (request.connection() != null) {
       claimsByConnection.merge(request.connection(), 1, Integer::sum);
     }
-    store.tell(new PersistenceActor.ClaimJob(claim, new PendingHandOut(job, request, token), claimed));
+    store.tell(new PersistenceActor.ClaimJob(claim, new PendingHandOut(job, request, token, incarnation), claimed));
   }
 
   /** The store says the job is no longer queued: taken by another scheduler, or gone. */
@@ -802,10 +814,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   /** One claim settled; true when its testbox is to be answered with the job. */
   private boolean onClaimed(PersistenceActor.Claimed r, PendingHandOut p) {
-    claiming.remove(p.job().id());
     if (!reloading.isEmpty()) {
       leftDuringReload.add(p.job().id());
     }
+    if (p.incarnation() != incarnation) {
+      return onEarlierClaim(r, p);
+    }
+    claiming.remove(p.job().id());
     boolean clientLeft = settleConnection(p.request().connection());
     if (r.record().isPresent() && clientLeft) {
       // durable, but its box hung up before the answer: back to its old place at once
@@ -833,6 +848,32 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return false;
   }
 
+  /**
+   * A claim sent by this matcher before it restarted. This instance read the queue from the
+   * store, where the job was still in submit, so it may hold the job too: if the claim took, the
+   * job leaves this queue; if it failed, the job stays (it was read as queued) and nothing of the
+   * old queue comes into this one.
+   */
+  private boolean onEarlierClaim(PersistenceActor.Claimed r, PendingHandOut p) {
+    if (r.record().isPresent()) {
+      queue.remove(p.job().id());
+      tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
+      return true;
+    }
+    if (r.error().isPresent()) {
+      p.request().replyTo().tell(new Unavailable(r.error().get()));
+      return false;
+    }
+    // taken in the store by another claim: not a job to hand out from here either
+    queue.remove(p.job().id());
+    if (stopping) {
+      noJob(p.request().replyTo());
+    } else {
+      onDispatch(p.request());
+    }
+    return false;
+  }
+
   private Behavior<Command> onCancel(Cancel c) {
     touch();
     QueuedJob job = queue.remove(c.id());
@@ -840,6 +881,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       lifecycle.tell(new LifecycleActor.CancelNotQueued(c.id(), c.replyTo()));
       return this;
     }
+    leaving.put(job.id(), job.tenant().tenant());
     Instant now = clock.instant();
     store.tell(new PersistenceActor.Modify(c.id(), r -> {
       Job full = Job.fromRecord(r);
@@ -850,11 +892,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       full.setReadiness(DataReadiness.NORUN);
       full.setStage(JobStage.CANCEL, now);
       return new PersistenceActor.Changed(full.toRecord(), full.view());
-    }, new PendingCancel(job, c.replyTo()), modified));
+    }, new PendingCancel(job, c.replyTo(), incarnation), modified));
     return this;
   }
 
   private void cancelDone(PendingCancel p, PersistenceActor.Modified r) {
+    boolean mine = settleLeaving(p.job().id(), p.incarnation());
+    if (!mine && r.result().isPresent()) {
+      queue.remove(p.job().id());
+    }
     if (r.result().isPresent()) {
       ObjectNode view = (ObjectNode) r.result().get();
       tally.cancelled();
@@ -867,8 +913,25 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       p.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, error + "; only a job in submit can be cancelled"));
       return;
     }
-    queue.restore(p.job());
+    if (mine) {
+      queue.restore(p.job());
+    }
     p.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + error));
+  }
+
+  /**
+   * A cancel or terminate of a queued job is settled. True when this instance sent it; one sent
+   * before a restart leaves this queue the job only if the change took (see {@link #onEarlierClaim}).
+   */
+  private boolean settleLeaving(long id, Object sentBy) {
+    if (!reloading.isEmpty()) {
+      leftDuringReload.add(id);
+    }
+    if (sentBy == incarnation) {
+      leaving.remove(id);
+      return true;
+    }
+    return false;
   }
 
   private Behavior<Command> onTerminate(Terminate t) {
@@ -878,6 +941,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       lifecycle.tell(new LifecycleActor.Terminate(t.id(), t.replyTo()));
       return this;
     }
+    leaving.put(job.id(), job.tenant().tenant());
     Instant now = clock.instant();
     store.tell(new PersistenceActor.Modify(t.id(), r -> {
       Job full = Job.fromRecord(r);
@@ -886,11 +950,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       }
       org.compassci.sched.model.Termination.apply(full, now);
       return new PersistenceActor.Changed(full.toRecord(), full.view());
-    }, new PendingTerminate(job, t.replyTo()), modified));
+    }, new PendingTerminate(job, t.replyTo(), incarnation), modified));
     return this;
   }
 
   private void terminateDone(PendingTerminate p, PersistenceActor.Modified r) {
+    boolean mine = settleLeaving(p.job().id(), p.incarnation());
+    if (!mine && r.result().isPresent()) {
+      queue.remove(p.job().id());
+    }
     if (r.result().isPresent()) {
       ObjectNode view = (ObjectNode) r.result().get();
       // its watchers hear of it as of a cancelled job: it left the queue and ended
@@ -904,7 +972,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       lifecycle.tell(new LifecycleActor.Terminate(p.job().id(), p.replyTo()));
       return;
     }
-    queue.restore(p.job());
+    if (mine) {
+      queue.restore(p.job());
+    }
     p.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + error));
   }
 
@@ -963,6 +1033,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     Map<String, Integer> inFlight = new java.util.HashMap<>();
     claiming.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
+    leaving.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
     c.counted().byTenant().forEach((tenant, n) -> {
       long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0);
       if (n > known && reloading.add(tenant)) {
@@ -981,7 +1052,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     int added = 0;
     for (JobRecord r : t.jobs()) {
-      if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leftDuringReload.contains(r.id())) {
+      if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leaving.containsKey(r.id())
+          && !leftDuringReload.contains(r.id())) {
         try {
           enqueueStored(r);
           ids.observe(r.id());

@@ -113,4 +113,205 @@ class SupervisionTest {
       }
     }
   }
+
+  /**
+   * The embedded store, with one commit held at the gate when {@link #holdNext} is set, and the
+   * commit after the held one failing when {@link #failAfterHold} is set.
+   */
+  private static final class GatedStore {
+    final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    final AtomicBoolean holdNext = new AtomicBoolean();
+    final AtomicBoolean held = new AtomicBoolean();
+    final AtomicBoolean failAfterHold = new AtomicBoolean();
+    final org.compassci.sched.persistence.JobStore store;
+
+    GatedStore(JdbcJobStore real) {
+      store = (org.compassci.sched.persistence.JobStore) java.lang.reflect.Proxy.newProxyInstance(
+          getClass().getClassLoader(), new Class<?>[] {org.compassci.sched.persistence.JobStore.class},
+          (proxy, m, args) -> {
+            if (m.getName().equals("commit")) {
+              if (holdNext.compareAndSet(true, false)) {
+                held.set(true);
+                gate.await();
+              } else if (held.get() && failAfterHold.compareAndSet(true, false)) {
+                throw new org.compassci.sched.persistence.StoreUnavailableException("injected outage", null);
+              }
+            }
+            try {
+              return m.invoke(real, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    }
+  }
+
+  private static long waiting(ActorRef<PersistenceActor.Command> persistence) {
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    persistence.tell(new PersistenceActor.GetStats(stats.getRef()));
+    return stats.receiveMessage(WAIT).holds().get("writes_waiting");
+  }
+
+  private static Testbox box(String host) {
+    return new Testbox(host, Set.of("hostname=" + host, "arch=x86_64", "tbox_type=dc", "tbox_group=" + host), 65536);
+  }
+
+  /**
+   * A matcher restarts while a hand-out is being made durable. The new one reads the job as
+   * queued (the claim has not committed) and hands it to another box, whose claim lands in the
+   * same commit as the first. One box gets the job; the other is told there is none.
+   */
+  @Test
+  void aHandOutInFlightAcrossARestartGoesToOneBoxOnly() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      GatedStore gated = new GatedStore(real);
+      FaultyClock clock = new FaultyClock();
+      Restarts restarts = new Restarts();
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(gated.store, 100));
+      TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+      ActorRef<MatcherActor.Command> matcher = actors.spawn(restarts.supervise("matcher",
+          MatcherActor.create(persistence, lifecycle.getRef(),
+              SchedulerSettings.fromConfig(testKit.system().settings().config()), clock)));
+      long id = submit(matcher, "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
+      // a commit of a job for some other box is held: what comes next waits behind it
+      gated.holdNext.set(true);
+      matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(
+          "{\"suite\":\"t\",\"testbox\":\"vm-2p8g\",\"arch\":\"riscv64\"}"))),
+          testKit.createTestProbe(MatcherActor.SubmitResult.class).getRef()));
+      for (int i = 0; i < 100 && !gated.held.get(); i++) {
+        Thread.sleep(20);
+      }
+      assertTrue(gated.held.get());
+      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.Dispatch(box("h1"), Duration.ZERO, first.getRef()));
+      for (int i = 0; i < 100 && waiting(persistence) < 1; i++) {
+        Thread.sleep(20);
+      }
+      // a fault in the matcher: it restarts while h1's claim waits
+      clock.armed.set(true);
+      matcher.tell(new MatcherActor.Dispatch(box("h2"), Duration.ZERO,
+          testKit.createTestProbe(MatcherActor.DispatchResult.class).getRef()));
+      TestProbe<MatcherActor.DispatchResult> third = testKit.createTestProbe();
+      MatcherActor.DispatchResult thirdAnswer = null;
+      for (int i = 0; i < 100; i++) {
+        matcher.tell(new MatcherActor.Dispatch(box("h3"), Duration.ZERO, third.getRef()));
+        // the new matcher answers Unavailable while it loads; once it has the job, h3's claim waits
+        thirdAnswer = poll(third, Duration.ofMillis(300));
+        if (thirdAnswer == null) {
+          break;
+        }
+        Thread.sleep(20);
+      }
+      assertEquals(null, thirdAnswer, "h3's claim waits behind the held commit");
+      assertEquals(1, restarts.of("matcher"));
+      gated.gate.countDown();
+      List<MatcherActor.DispatchResult> answers = List.of(first.receiveMessage(WAIT), third.receiveMessage(WAIT));
+      long got = answers.stream().filter(a -> a instanceof MatcherActor.Assigned g && g.id() == id).count();
+      assertEquals(1, got, "job " + id + " handed out once: " + answers);
+      assertInstanceOf(MatcherActor.NoJob.class, MatcherActorTest.dispatch(matcher, box("h4")));
+      assertEquals("dispatch", real.find(id).orElseThrow().stage());
+    }
+  }
+
+  /**
+   * A matcher restarts while a hand-out is being made durable, and that commit fails. The new
+   * matcher keeps the job it read as queued (nothing of the old queue comes into the new one)
+   * and hands it out once.
+   */
+  @Test
+  void aHandOutThatFailsAfterARestartLeavesTheJobQueuedOnce() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      GatedStore gated = new GatedStore(real);
+      FaultyClock clock = new FaultyClock();
+      Restarts restarts = new Restarts();
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(gated.store, 100));
+      TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+      ActorRef<MatcherActor.Command> matcher = actors.spawn(restarts.supervise("matcher",
+          MatcherActor.create(persistence, lifecycle.getRef(),
+              SchedulerSettings.fromConfig(testKit.system().settings().config()), clock)));
+      long id = submit(matcher, "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
+      gated.holdNext.set(true);
+      gated.failAfterHold.set(true);
+      matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(
+          "{\"suite\":\"t\",\"testbox\":\"vm-2p8g\",\"arch\":\"riscv64\"}"))),
+          testKit.createTestProbe(MatcherActor.SubmitResult.class).getRef()));
+      for (int i = 0; i < 100 && !gated.held.get(); i++) {
+        Thread.sleep(20);
+      }
+      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.Dispatch(box("h1"), Duration.ZERO, first.getRef()));
+      for (int i = 0; i < 100 && waiting(persistence) < 1; i++) {
+        Thread.sleep(20);
+      }
+      clock.armed.set(true);
+      matcher.tell(new MatcherActor.Dispatch(box("h2"), Duration.ZERO,
+          testKit.createTestProbe(MatcherActor.DispatchResult.class).getRef()));
+      // the new matcher has read the queue: it answers a box that fits nothing
+      Testbox arm = new Testbox("a1", Set.of("hostname=a1", "arch=aarch64", "tbox_type=dc", "tbox_group=a1"), 65536);
+      TestProbe<MatcherActor.DispatchResult> armProbe = testKit.createTestProbe();
+      MatcherActor.DispatchResult armAnswer = null;
+      for (int i = 0; i < 100 && !(armAnswer instanceof MatcherActor.NoJob); i++) {
+        // messages sent while the supervisor restarts the matcher are not answered
+        matcher.tell(new MatcherActor.Dispatch(arm, Duration.ZERO, armProbe.getRef()));
+        armAnswer = poll(armProbe, Duration.ofMillis(300));
+      }
+      assertInstanceOf(MatcherActor.NoJob.class, armAnswer);
+      gated.gate.countDown();
+      assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(WAIT));
+      MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, MatcherActorTest.dispatch(matcher, box("h3")));
+      assertEquals(id, a.id());
+      assertInstanceOf(MatcherActor.NoJob.class, MatcherActorTest.dispatch(matcher, box("h4")));
+      assertEquals(1, restarts.of("matcher"));
+      assertEquals("dispatch", real.find(id).orElseThrow().stage());
+    }
+  }
+
+  /**
+   * A lifecycle that throws in a handler restarts as a new instance, which reads the jobs out on
+   * boxes from the store and must still give a lost hand-out back to the matcher.
+   */
+  @Test
+  void aLifecycleThatRestartsStillGivesLostHandOutsBack(@TempDir Path results) throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      org.compassci.sched.model.Timeouts d = org.compassci.sched.model.Timeouts.defaults();
+      org.compassci.sched.model.Timeouts quick = new org.compassci.sched.model.Timeouts(d.dispatch(),
+          Duration.ofMillis(1500), d.boot(), d.bootVm(), d.bootDc(), d.setup(), d.waitPeer(), d.running(),
+          d.postRun(), d.manualCheck(), d.requeueMax());
+      FaultyClock clock = new FaultyClock();
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<ExtractActor.Command> extract = actors.spawn(ExtractActor.create(
+          new org.compassci.sched.extract.Extraction(org.compassci.sched.extract.Extraction.installed(),
+              results, "/result"), Clock.systemUTC()));
+      Restarts restarts = new Restarts();
+      ActorRef<LifecycleActor.Command> lifecycle = actors.spawn(restarts.supervise("lifecycle",
+          LifecycleActor.create(persistence, extract, testKit.system().ignoreRef(), quick, clock, matcher::getRef)));
+      org.compassci.sched.model.Job job = org.compassci.sched.model.Job.submitted(
+          JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), 5, Instant.now(), "/result");
+      job.handOut("h1", "token", Instant.now());
+      store.upsert(List.of(job.toRecord()));
+      // the hand-out's deadline is set from the clock: the fault strikes there, and the new
+      // instance finds the job in the store
+      clock.armed.set(true);
+      lifecycle.tell(new LifecycleActor.Track(job.toRecord()));
+      MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT);
+      assertEquals(5, back.id());
+      assertEquals(1, restarts.of("lifecycle"));
+    }
+  }
+
+  /** The probe's next message, or null when none comes within {@code d}. */
+  private static <T> T poll(TestProbe<T> probe, Duration d) {
+    try {
+      return probe.receiveMessage(d);
+    } catch (AssertionError none) {
+      return null;
+    }
+  }
+
+  private static long submit(ActorRef<MatcherActor.Command> matcher, String json) {
+    TestProbe<MatcherActor.SubmitResult> submitted = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(json))), submitted.getRef()));
+    return submitted.receiveMessage(WAIT).jobs().get(0).id();
+  }
 }

@@ -4,7 +4,6 @@ import java.time.Clock;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
 import org.apache.pekko.cluster.typed.SingletonActor;
 import org.compassci.sched.actors.ExtractActor;
@@ -41,11 +40,9 @@ public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<Lifecy
     // which is never before this method has returned (a singleton starts once the node is up)
     AtomicReference<ActorRef<MatcherActor.Command>> matcher = new AtomicReference<>();
     ActorRef<LifecycleActor.Command> lifecycle = singletons.init(SingletonActor.of(
-            restarts.supervise("lifecycle", Behaviors.<LifecycleActor.Command>setup(ctx -> {
-              // inside the supervision: a restarted lifecycle is told again
-              ctx.getSelf().tell(new LifecycleActor.UseMatcher(matcher.get()));
-              return LifecycleActor.create(persistence, extractor, hosts, settings.timeouts(), clock);
-            })), "lifecycle")
+            restarts.supervise("lifecycle",
+                LifecycleActor.create(persistence, extractor, hosts, settings.timeouts(), clock, matcher::get)),
+            "lifecycle")
         .withStopMessage(new LifecycleActor.HandOver()));
     matcher.set(singletons.init(SingletonActor.of(
             restarts.supervise("matcher",
