@@ -137,6 +137,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** A lost hand-out expired before the matcher was known: tried again shortly. */
   private record RetryExpired(long id, JobStage stage) implements Command {}
 
+  /** The matcher has not answered a requeue in time: what waited for it goes on. */
+  private record RequeueUnanswered(long id) implements Command {}
+
+  /** The key of a requeue's timer: job ids key the jobs' own timers. */
+  private record RequeueTimer(long id) {}
+
+  /** How long requests for a job wait for the matcher's answer to its requeue. */
+  private static final Duration REQUEUE_ANSWER_WITHIN = Duration.ofSeconds(10);
+
   /** The first of {@link #handOutDeadlines} is due (and maybe more). */
   private record HandOutsDue() implements Command {}
 
@@ -184,6 +193,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private final java.util.ArrayDeque<HandOutDeadline> handOutDeadlines = new java.util.ArrayDeque<>();
   /** Jobs just retired whose last write is not yet durable: answered from here, not the store. */
   private final Map<Long, Job> retiring = new HashMap<>();
+  /**
+   * Requests for jobs whose requeue is in flight, by job: the store still says dispatch until
+   * the requeue commits, and a report handled on that word would be written over the requeue,
+   * or over the next box's hand-out. They go on, in order, once the matcher has answered.
+   */
+  private final Map<Long, List<Command>> requeuing = new HashMap<>();
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
@@ -325,6 +340,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Expired.class, this::onExpired)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
         .onMessage(Requeued.class, this::onRequeued)
+        .onMessage(RequeueUnanswered.class, u -> {
+          getContext().getLog().warn("job {}: no answer to its requeue within {}; the store's word decides",
+              u.id(), REQUEUE_ANSWER_WITHIN);
+          replayAfterRequeue(u.id());
+          return this;
+        })
         .onMessage(StatsExtracted.class, this::onStatsExtracted)
         .onMessage(StoreWritten.class, this::onWritten)
         .build();
@@ -463,6 +484,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         return this;
       }
       active.remove(job.id());
+      requeuing.putIfAbsent(job.id(), new ArrayList<>());
+      timers.startSingleTimer(new RequeueTimer(job.id()), new RequeueUnanswered(job.id()), REQUEUE_ANSWER_WITHIN);
       matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
           + job.field("host_machine") + " within the dispatch-ack timeout", requeued));
       return this;
@@ -483,8 +506,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  private Behavior<Command> onRequeued(Requeued q) {
+  private Behavior<Command> onRequeued(Requeued q) throws Exception {
     MatcherActor.Requeued r = q.answer();
+    timers.cancel(new RequeueTimer(r.id()));
+    // after the requeue (or its refusal) is durable: what waited now reads the store's word
+    replayAfterRequeue(r.id());
     if (r.outcome().status() != Outcome.Status.OK) {
       // the box reported meanwhile, or the store was away: the store's word decides
       getContext().getLog().info("job {} not requeued: {}", r.id(), r.outcome().message());
@@ -493,8 +519,22 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
+  private void replayAfterRequeue(long id) throws Exception {
+    List<Command> waiting = requeuing.remove(id);
+    if (waiting != null) {
+      for (Command cmd : waiting) {
+        table().receive(getContext(), cmd);
+      }
+    }
+  }
+
   /** Runs {@code handler} with the job from memory, or once it is read from the store. */
   private <C extends Command> Behavior<Command> withJob(long id, C cmd, JobHandler<C> handler) {
+    List<Command> behindRequeue = requeuing.get(id);
+    if (behindRequeue != null) {
+      behindRequeue.add(cmd);
+      return this;
+    }
     Job job = active.get(id);
     if (job == null) {
       JobRecord record = tracked.remove(id);

@@ -237,6 +237,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * a long outage costs at most {@link #RETRY_MAX} records of memory.
    */
   private final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
+  /** For what runs on the store's threads, where the actor's own logger may not be used. */
+  private static final org.slf4j.Logger STORE_THREAD_LOG = org.slf4j.LoggerFactory.getLogger(PersistenceActor.class);
+  /** Redis claim keys whose release failed with its batch: released first in the next batch. */
+  private final List<Long> releaseKept = new ArrayList<>();
 
   public static Behavior<Command> create(JobStore store, int batchMax) {
     return create(store, Optional.empty(), batchMax);
@@ -308,6 +312,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private void commitPending() {
     List<Command> batch = new ArrayList<>();
+    if (!releaseKept.isEmpty()) {
+      batch.add(new ReleaseClaims(List.copyOf(releaseKept)));
+      releaseKept.clear();
+    }
     int records = 0;
     while (!pending.isEmpty() && (batch.isEmpty() || records + weight(pending.peekFirst()) <= batchMax)) {
       Command c = pending.pollFirst();
@@ -395,7 +403,14 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
           refused.add(c.id());
         }
       });
-      redis.get().release(refused);
+      try {
+        redis.get().release(refused);
+      } catch (RuntimeException e) {
+        // the commit is durable and must be answered as such: these keys (of claims the store
+        // refused) expire by their TTL instead
+        STORE_THREAD_LOG.warn("Redis: {} claim keys not released after a commit, left to expire: {}",
+            refused.size(), e.getMessage());
+      }
     }
     return new Outcomes(modified, claimed, Optional.empty());
   }
@@ -595,6 +610,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private void keep(List<Command> failed) {
     for (Command cmd : failed) {
+      if (cmd instanceof ReleaseClaims r) {
+        // a requeued job's key must go before any new claim of it: with the next batch
+        releaseKept.addAll(r.ids());
+      }
       if (cmd instanceof Write w && w.keepOnFailure()) {
         for (JobRecord r : w.records()) {
           retry.remove(r.id());

@@ -319,4 +319,67 @@ class LifecycleActorTest {
     assertEquals(Outcome.Status.OK, second.status(), second.message());
     assertEquals("running", second.job().path("job_stage").asText());
   }
+
+  /**
+   * A box asks for its package just as its hand-out expired and is being requeued. The store
+   * still says dispatch (the requeue has not committed); meanwhile the requeue commits and the
+   * job goes to a second box. The first box must not get the package, and the second box's
+   * hand-out must stay as it is.
+   */
+  @Test
+  void aPackageAskedForWhileTheJobIsRequeuedWaitsForTheRequeue() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      Job job = dispatchedJob(5);
+      real.upsert(List.of(job.toRecord()));
+      String secondHash = org.compassci.sched.model.Tokens.sha256("second-token");
+      java.util.concurrent.atomic.AtomicBoolean requeued = new java.util.concurrent.atomic.AtomicBoolean();
+      // what the matcher does on Requeue: the job back in the queue, then out to box h2 (once)
+      Runnable requeueAndHandOutAgain = () -> {
+        if (requeued.compareAndSet(false, true)) {
+          Job back = Job.fromRecord(real.find(5).orElseThrow());
+          back.requeue("no report");
+          real.upsert(List.of(back.toRecord()));
+          real.commit(List.of(), List.of(), List.of(new org.compassci.sched.persistence.Claim(5, "h2",
+              secondHash, System.currentTimeMillis(), 0)));
+        }
+      };
+      // the real store; a read of the job done while its requeue is still out is followed at once
+      // by the requeue and the second hand-out, before the reader can write what it read
+      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                Object r;
+                try {
+                  r = m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+                if (m.getName().equals("find")) {
+                  requeueAndHandOutAgain.run();
+                }
+                return r;
+              });
+      Timeouts d = Timeouts.defaults();
+      Timeouts quick = new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
+          d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
+          quick, Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      MatcherActor.Requeue requeue = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      TestProbe<Outcome> fetched = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.FetchPackage(5, "tok", fetched.getRef()));
+      fetched.expectNoMessage(Duration.ofMillis(300));
+      requeueAndHandOutAgain.run();
+      requeue.replyTo().tell(new MatcherActor.Requeued(5, Outcome.ok(Json.MAPPER.createObjectNode())));
+      Outcome o = fetched.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(o.status() != Outcome.Status.OK, "the first box gets no package: " + o.status());
+      var stored = real.find(5).orElseThrow();
+      assertEquals("dispatch", stored.stage());
+      assertEquals("h2", stored.host());
+      assertEquals(secondHash, stored.tokenHash());
+    }
+  }
 }

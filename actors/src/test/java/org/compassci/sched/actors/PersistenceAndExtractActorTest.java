@@ -91,33 +91,16 @@ class PersistenceAndExtractActorTest {
   void twoClaimsOfOneJobInOneCommitHandItToTheFirstBoxOnly() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       real.insert(List.of(queued(7)));
-      // the real store, with its first commit held until both claims wait behind it: they
-      // then go to the store in one commit, as when a restarted matcher claims a job whose
-      // first claim is still in flight
-      java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
-      java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
-      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
-          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
-                if (m.getName().equals("commit") && first.getAndSet(false)) {
-                  hold.await();
-                }
-                try {
-                  return m.invoke(real, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-              });
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      // the first commit held until both claims wait behind it: they then go to the store in
+      // one commit, as when a restarted matcher claims a job whose first claim is in flight
+      FirstCommitHeld held = new FirstCommitHeld(real);
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(held.store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
       p.tell(PersistenceActor.Write.newJobs(List.of(queued(8)), 8, written.getRef()));
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h1", "hash-a", 5), "first", claimed.getRef()));
       p.tell(new PersistenceActor.ClaimJob(new Claim(7, "h2", "hash-b", 6), "second", claimed.getRef()));
-      TestProbe<ActorStats> stats = testKit.createTestProbe();
-      p.tell(new PersistenceActor.GetStats(stats.getRef()));
-      stats.receiveMessage(WAIT); // both claims are waiting now
-      hold.countDown();
+      held.release(p);
       assertTrue(written.receiveMessage(WAIT).error().isEmpty());
       List<PersistenceActor.Claimed> both = claims(claimed, 2);
       TestProbe<ActorStats> after = testKit.createTestProbe();
@@ -129,6 +112,36 @@ class PersistenceAndExtractActorTest {
       assertTrue(b.record().isEmpty(), "the second box is not told it has the job: " + b);
       assertTrue(b.error().isEmpty(), b.toString());
       assertEquals("hash-a", real.find(7).orElseThrow().tokenHash());
+    }
+  }
+
+  /** The real store, its first commit held until {@link #release}: what comes next waits. */
+  private static final class FirstCommitHeld {
+    final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    final java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+    final org.compassci.sched.persistence.JobStore store;
+
+    FirstCommitHeld(JdbcJobStore real) {
+      store = (org.compassci.sched.persistence.JobStore) java.lang.reflect.Proxy.newProxyInstance(
+          getClass().getClassLoader(), new Class<?>[] {org.compassci.sched.persistence.JobStore.class},
+          (proxy, m, args) -> {
+            if (m.getName().equals("commit") && first.getAndSet(false)) {
+              gate.await();
+            }
+            try {
+              return m.invoke(real, args);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+              throw e.getCause();
+            }
+          });
+    }
+
+    /** Lets the held commit go once {@code p} has taken in every message told it so far. */
+    void release(ActorRef<PersistenceActor.Command> p) {
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(stats.getRef()));
+      stats.receiveMessage(WAIT);
+      gate.countDown();
     }
   }
 
@@ -146,16 +159,16 @@ class PersistenceAndExtractActorTest {
   void theClaimsOfOneCommitAreAnsweredInOneMessageInTheirOrder() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.insert(List.of(queued(1), queued(2), queued(3)));
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      FirstCommitHeld held = new FirstCommitHeld(store);
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(held.store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
-      // the first write commits alone; the claims wait for it and go in the next commit together
-      for (int i = 10; i < 60; i++) {
-        p.tell(PersistenceActor.Write.newJobs(List.of(queued(i)), i, written.getRef()));
-      }
+      // the first write commits alone, held; the claims wait for it and go in the next commit together
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(10)), 10, written.getRef()));
       for (long id = 1; id <= 3; id++) {
         p.tell(new PersistenceActor.ClaimJob(new Claim(id, "h" + id, "hash-" + id, 5), id, claimed.getRef()));
       }
+      held.release(p);
       List<PersistenceActor.Claimed> one = claimed.receiveMessage(WAIT).claimed();
       assertEquals(List.of(1L, 2L, 3L), one.stream().map(PersistenceActor.Claimed::context).toList());
       for (PersistenceActor.Claimed c : one) {
@@ -210,6 +223,78 @@ class PersistenceAndExtractActorTest {
       assertEquals("h1", good.record().map(JobRecord::host).orElse("not claimed: " + good),
           "the failed claim's Redis key does not hold the job for the claim TTL");
       redis.release(List.of(id));
+    }
+  }
+
+  /**
+   * Redis fails after a commit, as the keys of claims the store refused are released: the
+   * commit is durable, and its claims are answered as taken, not as failed.
+   */
+  @Test
+  void aRedisFailureAfterTheCommitDoesNotUndoItsAnswers() throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    // a Redis of this test's own, to stop at the chosen moment
+    Process server = new ProcessBuilder("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
+        "--save", "", "--appendonly", "no").redirectErrorStream(true)
+        .redirectOutput(dir.resolve("redis.log").toFile()).start();
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2);
+        org.compassci.sched.persistence.RedisClaims redis =
+            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
+      for (int i = 0; i < 100; i++) {
+        try {
+          redis.ping();
+          break;
+        } catch (RuntimeException notYet) {
+          Thread.sleep(50);
+        }
+      }
+      real.insert(List.of(queued(1)));
+      JobRecord handedOut = new JobRecord(2, "dispatch", "unknown", "N/A", "alice", "dc-8g", 2, "{\"id\":\"2\"}",
+          "h0", "hash-0", 1);
+      real.insert(List.of(queued(2)));
+      real.upsert(List.of(handedOut));
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
+      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                int n = m.getName().equals("commit") ? commits.incrementAndGet() : 0;
+                if (n == 1) {
+                  gate.await();
+                }
+                Object r;
+                try {
+                  r = m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+                if (n == 2) {
+                  // the claims' commit is durable; Redis goes away before its keys are released
+                  server.destroy();
+                  server.waitFor();
+                }
+                return r;
+              });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(
+          PersistenceActor.create(store, java.util.Optional.of(redis), 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(10)), 10, written.getRef()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(1, "h1", "hash-a", 5), "queued", claimed.getRef()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(2, "h2", "hash-b", 6), "out already", claimed.getRef()));
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(stats.getRef()));
+      stats.receiveMessage(WAIT);
+      gate.countDown();
+      List<PersistenceActor.Claimed> both = claims(claimed, 2);
+      PersistenceActor.Claimed queued = both.get(0).context().equals("queued") ? both.get(0) : both.get(1);
+      assertEquals("hash-a", real.find(1).orElseThrow().tokenHash(), "the claim is durable");
+      assertEquals("h1", queued.record().map(JobRecord::host).orElse("answered as not taken: " + queued));
+    } finally {
+      server.destroy();
     }
   }
 
