@@ -94,12 +94,17 @@ public final class HttpServer {
       Materializer mat, java.util.concurrent.Executor onDispatcher) throws Exception {
     CompletableFuture<Void> bodyRead = new CompletableFuture<>();
     java.util.concurrent.atomic.AtomicBoolean reading = new java.util.concurrent.atomic.AtomicBoolean();
-    HttpRequest watched = request.withEntity(((org.apache.pekko.http.scaladsl.model.RequestEntity) request.entity())
-        .transformDataBytes(Flow.of(ByteString.class).<Object>watchTermination((nu, done) -> {
-          reading.set(true);
-          done.whenCompleteAsync((d, failure) -> bodyRead.complete(null), onDispatcher);
-          return nu;
-        }).asScala()));
+    Flow<ByteString, ByteString, Object> watch = Flow.of(ByteString.class).<Object>watchTermination((nu, done) -> {
+      reading.set(true);
+      done.whenCompleteAsync((d, failure) -> bodyRead.complete(null), onDispatcher);
+      return nu;
+    });
+    // a body of declared length keeps it: routes refuse one declared too large before reading it
+    HttpRequest watched = request.entity() instanceof org.apache.pekko.http.scaladsl.model.HttpEntity.Default sized
+        ? request.withEntity(org.apache.pekko.http.javadsl.model.HttpEntities.create(
+            sized.getContentType(), sized.contentLength(), sized.getDataBytes().via(watch)))
+        : request.withEntity(((org.apache.pekko.http.scaladsl.model.RequestEntity) request.entity())
+            .transformDataBytes(watch.asScala()));
     return handler.apply(watched).thenComposeAsync(answer -> {
       if (reading.get()) {
         return bodyRead.thenApply(v -> answer);

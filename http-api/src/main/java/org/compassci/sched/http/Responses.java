@@ -40,6 +40,22 @@ final class Responses {
     return status.intValue() == 503 ? r.addHeader(RetryAfter.create(1L)) : r;
   }
 
+  /**
+   * A request no route took (unknown path or id, wrong method, a body over the limit): Pekko's
+   * own answer, with its status and headers, but JSON like every other error of the API.
+   * {@code maxBody}: the limit named when a body streamed without a declared length is too large.
+   */
+  static HttpResponse jsonRejection(HttpResponse r, long maxBody) {
+    if (!(r.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict strict)
+        || !strict.getContentType().mediaType().equals(org.apache.pekko.http.javadsl.model.MediaTypes.TEXT_PLAIN)) {
+      return r;
+    }
+    String message = r.status().intValue() == 413
+        ? "the request body is larger than scheduler.http.max-body (" + maxBody + " bytes)"
+        : strict.getData().utf8String();
+    return r.withEntity(ContentTypes.APPLICATION_JSON, Json.bytes(Json.object().put("error", message)));
+  }
+
   private static final ByteString HEARTBEAT = ByteString.fromString(": keep-alive\n\n");
 
   /**

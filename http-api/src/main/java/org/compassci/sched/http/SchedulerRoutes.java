@@ -43,7 +43,11 @@ public final class SchedulerRoutes extends AllDirectives {
         new ManageRoutes(gw, auth).routes(),
         new AccountRoutes(gw, auth).routes(),
         new DashboardRoutes(gw, auth).api());
-    return boundedQuery(concat(first,
+    // what no route takes is answered in JSON too (Pekko's own answers are plain text)
+    org.apache.pekko.http.javadsl.server.RejectionHandler asJson =
+        org.apache.pekko.http.javadsl.server.RejectionHandler.defaultHandler()
+            .mapRejectionResponse(r -> Responses.jsonRejection(r, gw.maxBodyBytes()));
+    return handleRejections(asJson, () -> boundedQuery(concat(first,
         pathPrefix("scheduler", () -> pathPrefix("v1", () -> v1)),
         new DashboardRoutes(gw, auth).page(),
         // Prometheus scrapes /metrics by convention, outside the API's prefix
@@ -55,7 +59,7 @@ public final class SchedulerRoutes extends AllDirectives {
                 .exceptionally(Responses::unavailable))))),
         new LegacyRoutes(gw).routes(),
         boot != null ? concat(new BootRoutes(gw, boot, auth).root(), new ResultRoutes(gw, boot, auth).routes(),
-            new LkpRoutes(gw).routes(), new JobRoutes(gw, boot.secrets(), auth).legacySubmit()) : reject()));
+            new LkpRoutes(gw).routes(), new JobRoutes(gw, boot.secrets(), auth).legacySubmit()) : reject())));
   }
 
   /**
