@@ -163,6 +163,15 @@ class EndToEndTest {
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tbox_type=vx").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&wait=61").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tags=novalue").status());
+      // a hostname is stored and shown: one plain name, or 400 and nothing recorded
+      for (String bad : List.of("bad%2Fhost", "%0Aevil%20host%3Cb%3E", "a".repeat(300), "..")) {
+        Answer refused = http.get(V1 + "/jobs/dispatch?hostname=" + bad);
+        assertEquals(400, refused.status(), bad + ": " + refused.body());
+        assertTrue(refused.body().contains("hostname"), refused.body());
+      }
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&arch=x86%2F64").status());
+      assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tbox_group=..%2Fetc").status());
+      assertTrue(http.get(V1 + "/dashboard/hosts").body().indexOf("evil") < 0, "a refused box is not listed");
       assertEquals(404, http.get(V1 + "/jobs/12345").status());
       assertEquals(404, http.post(V1 + "/jobs/12345/update?job_stage=running", "").status());
       assertEquals(404, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=12345").status());
@@ -316,6 +325,7 @@ class EndToEndTest {
       assertEquals(262144, reg.json().path("memory").asLong());
       assertEquals(400, http.post(V1 + "/hosts/x?tbox_type=xx", "").status());
       assertEquals(400, http.post(V1 + "/hosts/x?memory=lots", "").status());
+      assertEquals(400, http.post(V1 + "/hosts/x%20y", "").status());
       assertEquals(404, http.get(V1 + "/hosts/unknown").status());
       String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"taishan200\",\"arch\":\"aarch64\"}")
           .json().get(0).path("job_id").asText();

@@ -38,6 +38,11 @@ public final class JobIntake {
   private static final java.util.regex.Pattern PATH_COMPONENT =
       java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,254}");
 
+  /** One plain name (letters, digits, '.', '_', '+', '-'; at most 255): safe in a path, a URL or a log line. */
+  public static boolean isPlainName(String value) {
+    return PATH_COMPONENT.matcher(value).matches();
+  }
+
   private static final Set<String> MEMORY_FIELDS =
       Set.of("memory_minimum", "memory", "need_memory", "hw.memory");
 

@@ -24,15 +24,25 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
    * (the hostname without its --suffix when not given) and its own k=v tags; free memory in MB,
    * unknown when not given. Throws {@link InvalidJobException} naming the bad parameter.
    */
+  private static void plainName(String parameter, String value) {
+    if (!JobIntake.isPlainName(value)) {
+      throw new InvalidJobException(parameter + ": '" + (value.length() > 64 ? value.substring(0, 64) + "..." : value)
+          + "' is not a plain name (letters, digits, '.', '_', '+', '-'; at most 255)");
+    }
+  }
+
   public static Testbox fromQuery(Map<String, String> q) {
     String hostname = q.getOrDefault("hostname", "").trim();
     if (hostname.isEmpty()) {
       throw new InvalidJobException("hostname: required");
     }
+    // it is stored, listed on the dashboard and named in result paths and logs
+    plainName("hostname", hostname);
     Set<String> tags = new HashSet<>();
     tags.add("hostname=" + hostname);
     String arch = q.getOrDefault("arch", "").trim();
     if (!arch.isEmpty()) {
+      plainName("arch", arch);
       tags.add("arch=" + arch);
     }
     for (String t : q.getOrDefault("tbox_type", "hw").split(",")) {
@@ -43,6 +53,9 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
       tags.add("tbox_type=" + type);
     }
     String group = q.getOrDefault("tbox_group", "").trim();
+    if (!group.isEmpty()) {
+      plainName("tbox_group", group);
+    }
     tags.add("tbox_group=" + (group.isEmpty() ? JobIntake.cutSuffix(hostname) : group));
     for (String t : q.getOrDefault("tags", "").split(",")) {
       if (!t.isBlank()) {
