@@ -84,6 +84,39 @@ public final class SchedulerApp {
     }
   }
 
+  /**
+   * What the settings name on this machine, checked before anything starts: the folders the
+   * scheduler writes (made if missing), the lab's hosts folder, and an address it can resolve.
+   * A bad one stops the start with the setting's name, not with a failure later (an upload's
+   * 500, a bind error that names no setting).
+   */
+  static void checkOnThisMachine(SchedulerSettings s) {
+    usableFolder("scheduler.data-dir (SCHED_DATA_DIR)", s.dataDir());
+    usableFolder("scheduler.results-dir (SCHED_RESULTS_DIR)", s.resultsDir());
+    s.boot().labHostsDir().ifPresent(dir -> {
+      if (!Files.isDirectory(dir)) {
+        throw new BadSettingException("scheduler.lab.hosts-dir (SCHED_LAB_HOSTS)", dir + " is not a folder");
+      }
+    });
+    try {
+      java.net.InetAddress.getByName(s.host());
+    } catch (java.net.UnknownHostException e) {
+      throw new BadSettingException("scheduler.host (SCHED_HOST)",
+          "'" + s.host() + "' is neither an IP address nor a name that resolves");
+    }
+  }
+
+  private static void usableFolder(String setting, java.nio.file.Path dir) {
+    try {
+      Files.createDirectories(dir);
+    } catch (java.io.IOException | SecurityException e) {
+      throw new BadSettingException(setting, "cannot create " + dir + " (" + e.getClass().getSimpleName() + ")");
+    }
+    if (!Files.isWritable(dir)) {
+      throw new BadSettingException(setting, dir + " is not writable");
+    }
+  }
+
   /** The key that seals secrets and package links; throws BadSettingException when it cannot be had. */
   static byte[] masterKey(SchedulerSettings s) {
     try {
@@ -107,6 +140,7 @@ public final class SchedulerApp {
     ClusterSettings cluster = ClusterSettings.fromConfig(config, settings.store(), settings.host());
     config = cluster.enabled() ? cluster.pekkoConfig(config)
         : org.compassci.sched.cluster.InertSerializer.standalone(config);
+    checkOnThisMachine(settings);
     byte[] key = masterKey(settings);
     JobStore store = openStore(settings);
     org.compassci.sched.auth.AccountBootstrap.Summary accounts;

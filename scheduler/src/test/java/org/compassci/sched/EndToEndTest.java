@@ -352,5 +352,18 @@ class EndToEndTest {
     e = org.junit.jupiter.api.Assertions.assertThrows(
         org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(store));
     assertTrue(e.getMessage().contains("SCHED_JDBC_URL"), e.getMessage());
+    // what the settings name on this machine is checked before anything starts
+    // (the results folder by its resolved key: SCHED_RESULTS_DIR sets both)
+    for (List<String> bad : List.of(
+        List.of("scheduler.extract.results-dir", "/proc/nope/results", "SCHED_RESULTS_DIR"),
+        List.of("scheduler.data-dir", "/proc/nope/data", "SCHED_DATA_DIR"),
+        List.of("scheduler.lab.hosts-dir", "/nonexistent-lab-hosts", "SCHED_LAB_HOSTS"),
+        List.of("scheduler.host", "999.1.1.1", "SCHED_HOST"))) {
+      Config c = ConfigFactory.parseMap(Map.of(bad.get(0), bad.get(1))).withFallback(ConfigFactory.load());
+      SchedulerSettings settings = SchedulerSettings.fromConfig(c);
+      e = org.junit.jupiter.api.Assertions.assertThrows(org.compassci.sched.config.BadSettingException.class,
+          () -> SchedulerApp.checkOnThisMachine(settings), bad.toString());
+      assertTrue(e.getMessage().contains(bad.get(2)) && e.getMessage().contains(bad.get(1)), e.getMessage());
+    }
   }
 }

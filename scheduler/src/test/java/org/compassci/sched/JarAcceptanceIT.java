@@ -92,7 +92,7 @@ class JarAcceptanceIT {
   private HttpCalls launchServer(int port, Path log, Map<String, String> extra) throws IOException {
     Map<String, String> env = new java.util.HashMap<>(Map.of("SCHED_HOST", "127.0.0.1",
         "SCHED_PORT", Integer.toString(port), "SCHED_DATA_DIR", dir.resolve("data").toString(),
-        "SCHED_ADMIN_TOKEN", TestServer.ADMIN_TOKEN));
+        "SCHED_RESULTS_DIR", dir.resolve("results").toString(), "SCHED_ADMIN_TOKEN", TestServer.ADMIN_TOKEN));
     env.putAll(extra);
     launch(env, log);
     HttpCalls http = new HttpCalls("127.0.0.1", port).withToken(TestServer.ADMIN_TOKEN);
@@ -469,5 +469,14 @@ class JarAcceptanceIT {
     assertTrue(store.waitFor(60, TimeUnit.SECONDS));
     assertEquals(2, store.exitValue());
     assertTrue(Files.readString(dir.resolve("store.log")).contains("SCHED_STORE"));
+
+    // a folder it cannot write is named before anything starts, not at the first upload
+    Process results = launch(Map.of("SCHED_DATA_DIR", dir.resolve("data").toString(),
+        "SCHED_RESULTS_DIR", "/proc/nope"), dir.resolve("results.log"));
+    assertTrue(results.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(2, results.exitValue());
+    List<String> said = Files.readAllLines(dir.resolve("results.log"));
+    assertEquals(1, said.size(), said.toString());
+    assertTrue(said.get(0).contains("SCHED_RESULTS_DIR") && said.get(0).contains("/proc/nope"), said.get(0));
   }
 }
