@@ -248,7 +248,8 @@ public final class SchedulerApp {
               s.access().idempotencyTtl(), clock)), "idempotency");
       ctx.watch(accountsActor);
       ctx.watch(submits);
-      org.compassci.sched.http.Auth auth = new org.compassci.sched.http.Auth(s.access(), book, accountsActor, submits);
+      org.compassci.sched.http.Auth auth = new org.compassci.sched.http.Auth(s.access(), book, accountsActor, submits,
+          s.adminToken().isPresent());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->

@@ -62,6 +62,29 @@ class AccessModesTest {
     }
   }
 
+  /**
+   * Without SCHED_ADMIN_TOKEN (API.md: "none: management answers loopback callers only") the
+   * management reads answer a loopback caller with no token; accounts still need the admin's.
+   */
+  @Test
+  void withoutAnAdminTokenSetManagementAnswersLoopbackCallers() throws Exception {
+    try (TestServer s = TestServer.start(dir, Map.of("scheduler.admin-token", ""))) {
+      for (String path : List.of(V1 + "/manage/actors", V1 + "/manage/matcher", V1 + "/manage/cluster")) {
+        Answer a = s.anonymous.get(path);
+        assertEquals(200, a.status(), path + " " + a.body());
+      }
+      assertEquals(401, s.anonymous.post(V1 + "/accounts", "{\"name\":\"x\",\"role\":\"user\"}").status());
+      assertEquals(401, s.anonymous.withToken("sched_wrong-wrong-wrong-wrong-wrong-wrong-wrong")
+          .get(V1 + "/manage/actors").status(), "a wrong token is refused, not ignored");
+      assertEquals(401, s.anonymous.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"t\"}").status());
+    }
+    // with one set, a loopback caller needs it (the other tests' servers all set one)
+    try (TestServer s = TestServer.start(dir.resolve("set"), Map.of())) {
+      assertEquals(401, s.anonymous.get(V1 + "/manage/actors").status());
+      assertEquals(200, s.http.get(V1 + "/manage/actors").status());
+    }
+  }
+
   @Test
   void openModeLetsAnyoneSubmitAndCancelButManagementStaysWithAdminsAndLoopback() throws Exception {
     try (TestServer s = TestServer.start(dir, Map.of("scheduler.auth.mode", "open"))) {

@@ -45,13 +45,21 @@ public final class Auth extends AllDirectives {
   private final AccountBook book;
   private final ActorRef<AccountsActor.Command> accounts;
   private final ActorRef<IdempotencyActor.Command> submits;
+  /** SCHED_ADMIN_TOKEN is set: then management reads need it (or an admin's) from loopback too. */
+  private final boolean adminTokenSet;
 
   public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
       ActorRef<IdempotencyActor.Command> submits) {
+    this(access, book, accounts, submits, true);
+  }
+
+  public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
+      ActorRef<IdempotencyActor.Command> submits, boolean adminTokenSet) {
     this.access = access;
     this.book = book;
     this.accounts = accounts;
     this.submits = submits;
+    this.adminTokenSet = adminTokenSet;
   }
 
   /**
@@ -142,6 +150,22 @@ public final class Auth extends AllDirectives {
       }
       return r.caller().admin() ? inner.get()
           : deny(403, "account " + r.caller().account() + " is not an admin");
+    }));
+  }
+
+  /**
+   * The management API's reads ({@code manage/*}): an admin's token; from loopback without one
+   * too in open mode, or when no SCHED_ADMIN_TOKEN is set (the contract: "none: management
+   * answers loopback callers only"). Behind a reverse proxy on the same machine every caller is
+   * loopback: set SCHED_ADMIN_TOKEN there.
+   */
+  public Route manage(Supplier<Route> inner) {
+    return extractRequest(request -> extractClientIP(ip -> {
+      boolean loopback = ip.getAddress().map(InetAddress::isLoopbackAddress).orElse(false);
+      if (bearer(request).isEmpty() && loopback && !adminTokenSet) {
+        return inner.get();
+      }
+      return admin(inner);
     }));
   }
 

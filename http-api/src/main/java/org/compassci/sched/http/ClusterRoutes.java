@@ -30,7 +30,7 @@ public final class ClusterRoutes extends AllDirectives {
 
   public Route routes() {
     return path(segment("scheduler").slash("v1").slash("manage").slash("cluster"), () -> get(() ->
-        auth.admin(() -> completeWithFuture(view.describe().toCompletableFuture()
+        auth.manage(() -> completeWithFuture(view.describe().toCompletableFuture()
             .thenApply(body -> Responses.json(StatusCodes.OK, body))
             .exceptionally(Responses::unavailable)))));
   }

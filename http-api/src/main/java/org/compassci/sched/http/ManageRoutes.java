@@ -59,7 +59,7 @@ public final class ManageRoutes extends AllDirectives {
         path(segment("dashboard").slash("hosts"), () -> get(() -> auth.read(() ->
             parameterOptional("offset", offset -> parameterOptional("limit", limit ->
                 hosts(offset.orElse("0"), limit.orElse("1000"))))))),
-        pathPrefix("manage", () -> admin(() -> concat(
+        pathPrefix("manage", () -> auth.manage(() -> concat(
             path(segment("explain").slash(longSegment()), id -> get(() -> explain(id))),
             path("matcher", () -> get(this::matcher)),
             path("actors", () -> get(this::actors))))));
