@@ -274,6 +274,8 @@ class WatchEndToEndTest {
 
     Answer metrics = eventually("/metrics", m -> m.body().contains("scheduler_jobs_finished_total{health=\"fail\"} 1.0"));
     String text = metrics.body();
+    String type = metrics.raw().headers().firstValue("Content-Type").orElse("");
+    assertTrue(type.startsWith("text/plain") && type.contains("version=0.0.4"), "Prometheus's text format: " + type);
     assertTrue(text.contains("scheduler_jobs_submitted_total 2.0"), text);
     assertTrue(text.contains("scheduler_jobs_dispatched_total 1.0"), text);
     assertTrue(text.contains("scheduler_dispatch_requests_total{result=\"none\"} 1.0"), text);

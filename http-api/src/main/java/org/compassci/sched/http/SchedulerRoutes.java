@@ -25,6 +25,11 @@ public final class SchedulerRoutes extends AllDirectives {
     this.boot = boot;
   }
 
+  /** Prometheus's text exposition format, named as its scrapers expect. */
+  private static final org.apache.pekko.http.javadsl.model.ContentType.NonBinary PROMETHEUS_TEXT =
+      (org.apache.pekko.http.javadsl.model.ContentType.NonBinary)
+          org.apache.pekko.http.javadsl.model.ContentTypes.parse("text/plain; version=0.0.4; charset=UTF-8");
+
   public Route routes() {
     return routesAfter(reject());
   }
@@ -55,7 +60,7 @@ public final class SchedulerRoutes extends AllDirectives {
             gw.<org.compassci.sched.actors.StatsActor.Command, String>ask(gw.stats(),
                     org.compassci.sched.actors.StatsActor.Scrape::new)
                 .thenApply(text -> org.apache.pekko.http.javadsl.model.HttpResponse.create()
-                    .withEntity(org.apache.pekko.http.javadsl.model.ContentTypes.TEXT_PLAIN_UTF8, text))
+                    .withEntity(PROMETHEUS_TEXT, text))
                 .exceptionally(Responses::unavailable))))),
         new LegacyRoutes(gw).routes(),
         boot != null ? concat(new BootRoutes(gw, boot, auth).root(), new ResultRoutes(gw, boot, auth).routes(),
