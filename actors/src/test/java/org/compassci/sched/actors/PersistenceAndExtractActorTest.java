@@ -298,6 +298,69 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /**
+   * A requeued job's Redis key is released before any new claim of it. When Redis is away for
+   * that release, the release goes first in the next batch: the job can be claimed again once
+   * Redis is back, not only after the claim TTL (an hour).
+   */
+  @Test
+  void aReleaseThatFailedGoesFirstInTheNextBatch() throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    // a Redis of this test's own that keeps its keys on disk across a restart
+    java.nio.file.Path redisDir = java.nio.file.Files.createDirectories(dir.resolve("redis"));
+    List<String> command = List.of("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
+        "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", redisDir.toString());
+    Process server = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("redis.log").toFile()).start();
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
+        org.compassci.sched.persistence.RedisClaims redis =
+            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
+      awaitRedis(redis);
+      store.insert(List.of(queued(1)));
+      // the job was handed out once: its key is held
+      assertEquals(1, redis.take(List.of(new Claim(1, "h0", "hash-0", 1))).size());
+      ActorRef<PersistenceActor.Command> p = actors.spawn(
+          PersistenceActor.create(store, java.util.Optional.of(redis), 1000));
+      // Redis is away while the requeue's release is sent
+      server.destroy();
+      server.waitFor();
+      p.tell(new PersistenceActor.ReleaseClaims(List.of(1L)));
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      long reachable = 1;
+      for (int i = 0; i < 100 && reachable == 1; i++) {
+        Thread.sleep(50);
+        p.tell(new PersistenceActor.GetStats(stats.getRef()));
+        reachable = stats.receiveMessage(WAIT).holds().get("store_reachable");
+      }
+      assertEquals(0L, reachable, "the release failed");
+      // back, with the key it held
+      server = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectOutput(dir.resolve("redis2.log").toFile()).start();
+      awaitRedis(redis);
+      TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
+      p.tell(new PersistenceActor.ClaimJob(new Claim(1, "h1", "hash-a", 5), "again", claimed.getRef()));
+      PersistenceActor.Claimed again = claims(claimed, 1).get(0);
+      assertEquals("h1", again.record().map(JobRecord::host).orElse("not claimed: " + again));
+    } finally {
+      server.destroy();
+    }
+  }
+
+  private static void awaitRedis(org.compassci.sched.persistence.RedisClaims redis) throws InterruptedException {
+    for (int i = 0; i < 100; i++) {
+      try {
+        redis.ping();
+        return;
+      } catch (RuntimeException notYet) {
+        Thread.sleep(50);
+      }
+    }
+  }
+
+
   @Test
   void extractionReadsTheJobsResultsOrSaysWhyNot() throws Exception {
     Path results = dir.resolve("results");
