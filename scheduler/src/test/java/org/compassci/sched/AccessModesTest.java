@@ -73,6 +73,9 @@ class AccessModesTest {
         Answer a = s.anonymous.get(path);
         assertEquals(200, a.status(), path + " " + a.body());
       }
+      // the TCP peer decides, not a header a caller writes
+      assertEquals(200, s.anonymous.send("GET", V1 + "/manage/actors", null,
+          "X-Forwarded-For", "203.0.113.7", "X-Real-Ip", "203.0.113.7").status());
       assertEquals(401, s.anonymous.post(V1 + "/accounts", "{\"name\":\"x\",\"role\":\"user\"}").status());
       assertEquals(401, s.anonymous.withToken("sched_wrong-wrong-wrong-wrong-wrong-wrong-wrong")
           .get(V1 + "/manage/actors").status(), "a wrong token is refused, not ignored");

@@ -136,9 +136,9 @@ public final class Auth extends AllDirectives {
 
   /** Management, accounts and weights: an admin's token; in open mode also loopback callers. */
   public Route admin(Supplier<Route> inner) {
-    return extractRequest(request -> extractClientIP(ip -> {
+    return extractRequest(request -> {
       Optional<Result> who = caller(request);
-      boolean loopback = ip.getAddress().map(InetAddress::isLoopbackAddress).orElse(false);
+      boolean loopback = fromLoopback(request);
       if (who.isEmpty()) {
         return open() && loopback ? inner.get()
             : deny(401, open() ? "management needs an admin's bearer token, or a call from this machine"
@@ -150,7 +150,18 @@ public final class Auth extends AllDirectives {
       }
       return r.caller().admin() ? inner.get()
           : deny(403, "account " + r.caller().account() + " is not an admin");
-    }));
+    });
+  }
+
+  /**
+   * The TCP peer is this machine. Never from headers: Pekko's client IP prefers X-Forwarded-For
+   * and X-Real-Ip, which any caller can send ("X-Forwarded-For: 127.0.0.1"). The peer's address
+   * is the attribute the server puts on each request from its connection.
+   */
+  static boolean fromLoopback(HttpRequest request) {
+    return request.getAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress)
+        .flatMap(org.apache.pekko.http.javadsl.model.RemoteAddress::getAddress)
+        .map(InetAddress::isLoopbackAddress).orElse(false);
   }
 
   /**
@@ -160,13 +171,12 @@ public final class Auth extends AllDirectives {
    * loopback: set SCHED_ADMIN_TOKEN there.
    */
   public Route manage(Supplier<Route> inner) {
-    return extractRequest(request -> extractClientIP(ip -> {
-      boolean loopback = ip.getAddress().map(InetAddress::isLoopbackAddress).orElse(false);
-      if (bearer(request).isEmpty() && loopback && !adminTokenSet) {
+    return extractRequest(request -> {
+      if (bearer(request).isEmpty() && fromLoopback(request) && !adminTokenSet) {
         return inner.get();
       }
       return admin(inner);
-    }));
+    });
   }
 
   /** A call an account makes (cancel, terminate): in open mode, anyone. */
