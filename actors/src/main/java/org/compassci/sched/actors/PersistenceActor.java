@@ -193,8 +193,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * claimError} is set when the writes are durable but the claims failed (a store whose claims
    * are outside its transactions).
    */
+  /**
+   * {@code unreleased}: Redis claim keys this commit could not release, to release first in the
+   * next one; {@code held}: jobs whose claims were not tried because such a key still holds them.
+   */
   private record Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed,
-      Optional<String> claimError) {}
+      Optional<String> claimError, List<Long> unreleased, java.util.Set<Long> held) {
+    Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed, Optional<String> claimError) {
+      this(modified, claimed, claimError, List.of(), java.util.Set.of());
+    }
+  }
 
   private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
 
@@ -237,6 +245,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * a long outage costs at most {@link #RETRY_MAX} records of memory.
    */
   private final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
+  /** When a Redis warning was last logged: at most one each 10 s while Redis stays away. */
+  private static final java.util.concurrent.atomic.AtomicLong LAST_REDIS_WARNING =
+      new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE / 2);
+
+  private static boolean warnNow() {
+    long now = System.nanoTime();
+    long last = LAST_REDIS_WARNING.get();
+    return now - last >= 10_000_000_000L && LAST_REDIS_WARNING.compareAndSet(last, now);
+  }
+
   /** For what runs on the store's threads, where the actor's own logger may not be used. */
   private static final org.slf4j.Logger STORE_THREAD_LOG = org.slf4j.LoggerFactory.getLogger(PersistenceActor.class);
   /** Redis claim keys whose release failed with its batch: released first in the next batch. */
@@ -312,15 +330,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private void commitPending() {
     List<Command> batch = new ArrayList<>();
-    if (!releaseKept.isEmpty()) {
-      batch.add(new ReleaseClaims(List.copyOf(releaseKept)));
-      releaseKept.clear();
-    }
     int records = 0;
     while (!pending.isEmpty() && (batch.isEmpty() || records + weight(pending.peekFirst()) <= batchMax)) {
       Command c = pending.pollFirst();
       records += weight(c);
       batch.add(c);
+    }
+    if (!releaseKept.isEmpty()) {
+      // before anything of this batch: a claim in it may be of a job whose key this releases
+      batch.add(0, new ReleaseClaims(List.copyOf(releaseKept)));
+      releaseKept.clear();
     }
     committing = true;
     getContext().pipeToSelf(
@@ -346,8 +365,23 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         released.addAll(r.ids());
       }
     }
-    if (redis.isPresent()) {
-      redis.get().release(released);
+    // a release Redis does not take is kept for the next commit, and fails nothing else here:
+    // only the claims of those jobs wait (Redis still holds their earlier key)
+    List<Long> unreleased = new ArrayList<>();
+    if (redis.isPresent() && !released.isEmpty()) {
+      try {
+        redis.get().release(released);
+      } catch (RuntimeException e) {
+        if (warnNow()) {
+          STORE_THREAD_LOG.warn("Redis: {} claim keys not released, kept for the next commit: {}",
+              released.size(), e.getMessage());
+        }
+        unreleased.addAll(released);
+      }
+    }
+    java.util.Set<Long> held = new java.util.HashSet<>(unreleased);
+    if (!held.isEmpty()) {
+      claims.removeIf(cl -> held.contains(cl.id()));
     }
     java.util.Map<Long, JobRecord> current = new java.util.HashMap<>();
     if (!ids.isEmpty()) {
@@ -407,12 +441,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         redis.get().release(refused);
       } catch (RuntimeException e) {
         // the commit is durable and must be answered as such: these keys (of claims the store
-        // refused) expire by their TTL instead
-        STORE_THREAD_LOG.warn("Redis: {} claim keys not released after a commit, left to expire: {}",
+        // refused) are released with the next commit
+        STORE_THREAD_LOG.warn("Redis: {} claim keys not released after a commit, kept for the next: {}",
             refused.size(), e.getMessage());
+        unreleased.addAll(refused);
       }
     }
-    return new Outcomes(modified, claimed, Optional.empty());
+    return new Outcomes(modified, claimed, Optional.empty(), unreleased, held);
   }
 
   private Behavior<Command> onCommitted(Committed c) {
@@ -435,6 +470,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         }
       }
     }
+    if (error.isEmpty()) {
+      releaseKept.addAll(c.outcomes().unreleased());
+    }
     int m = 0;
     java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
     for (Command cmd : c.batch()) {
@@ -449,6 +487,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         mod.replyTo().tell(result);
       } else if (cmd instanceof ClaimJob cj) {
         Optional<String> claimError = error.isPresent() ? error : c.outcomes().claimError();
+        if (claimError.isEmpty() && c.outcomes().held().contains(cj.claim().id())) {
+          claimError = Optional.of("Redis unavailable: job " + cj.claim().id() + " is still held by its earlier claim");
+        }
         claims.computeIfAbsent(cj.replyTo(), r -> new ArrayList<>()).add(claimError.isPresent()
             ? new Claimed(cj.context(), Optional.empty(), claimError)
             : new Claimed(cj.context(), grantedTo(cj.claim(), c.outcomes().claimed()), Optional.empty()));
