@@ -137,7 +137,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** A lost hand-out expired before the matcher was known: tried again shortly. */
   private record RetryExpired(long id, JobStage stage) implements Command {}
 
-  /** The matcher has not answered a requeue in time: what waited for it goes on. */
+  /** The matcher has not answered a requeue in time: what waited for it is refused for now. */
   private record RequeueUnanswered(long id) implements Command {}
 
   /** The key of a requeue's timer: job ids key the jobs' own timers. */
@@ -341,9 +341,19 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
         .onMessage(Requeued.class, this::onRequeued)
         .onMessage(RequeueUnanswered.class, u -> {
-          getContext().getLog().warn("job {}: no answer to its requeue within {}; the store's word decides",
+          // the requeue may still be on its way to the store: what waited is asked to come
+          // again (a store read now could be older than the requeue), and the job is read again
+          // (a requeue that was lost is then sent once more; a second one of a requeued job is
+          // refused by its token)
+          getContext().getLog().warn("job {}: no answer to its requeue within {}; reading it again",
               u.id(), REQUEUE_ANSWER_WITHIN);
-          replayAfterRequeue(u.id());
+          List<Command> waiting = requeuing.remove(u.id());
+          if (waiting != null) {
+            Outcome busy = Outcome.of(Outcome.Status.UNAVAILABLE,
+                "job " + u.id() + " is being given back to the queue: ask again shortly");
+            waiting.forEach(cmd -> answerFromStore(cmd, busy));
+          }
+          getContext().getSelf().tell(new Reload(u.id()));
           return this;
         })
         .onMessage(StatsExtracted.class, this::onStatsExtracted)

@@ -382,4 +382,33 @@ class LifecycleActorTest {
       assertEquals(secondHash, stored.tokenHash());
     }
   }
+
+  /**
+   * The matcher never answers a requeue (it restarted and lost it): what waited gets 503 after
+   * 10 s, and the job, read again and still out, is requeued once more.
+   */
+  @Test
+  void aRequeueNobodyAnswersIsSentAgainAndWhatWaitedIsAskedToComeBack() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Job job = dispatchedJob(6);
+      store.upsert(List.of(job.toRecord()));
+      Timeouts d = Timeouts.defaults();
+      Timeouts quick = new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
+          d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
+          quick, Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      TestProbe<Outcome> fetched = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.FetchPackage(6, "tok", fetched.getRef()));
+      Outcome o = fetched.receiveMessage(Duration.ofSeconds(15));
+      assertEquals(Outcome.Status.UNAVAILABLE, o.status(), o.message());
+      MatcherActor.Requeue again = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      assertEquals(6, again.id());
+      assertEquals("dispatch", store.find(6).orElseThrow().stage(), "nothing was written meanwhile");
+    }
+  }
 }
