@@ -87,10 +87,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   /**
    * The job went back to the queue: the matcher owns it again. {@code host}: the box it was
-   * taken from; {@code view}: the job as it now is, for its watchers.
+   * taken from; {@code tokenHash}: the hand-out taken back (a newer one held here is kept: the
+   * job was handed out again since); {@code view}: the job as it now is, for its watchers.
    */
-  public record Forget(long id, String host, com.fasterxml.jackson.databind.node.ObjectNode view)
-      implements Command {}
+  public record Forget(long id, String host, String tokenHash,
+      com.fasterxml.jackson.databind.node.ObjectNode view) implements Command {}
 
   /** A queued job was cancelled: only its watchers need to hear of it. */
   public record Cancelled(long id, com.fasterxml.jackson.databind.node.ObjectNode view)
@@ -321,11 +322,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(WatchersFound.class, this::onWatchersFound)
         .onMessage(HandOver.class, this::onHandOver)
         .onMessage(Forget.class, f -> {
-          active.remove(f.id());
-          tracked.remove(f.id());
           if (!f.host().isEmpty()) {
             hosts.tell(new HostRegistryActor.JobEnded(f.host(), f.id()));
           }
+          if (handedOutSince(f.id(), f.tokenHash())) {
+            // the requeue's answer came late (a matcher restarted meanwhile): not this hand-out
+            return this;
+          }
+          active.remove(f.id());
+          tracked.remove(f.id());
           report(f.id(), f.view());
           return this;
         })
@@ -536,6 +541,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         table().receive(getContext(), cmd);
       }
     }
+  }
+
+  /** This actor holds a hand-out of the job other than the one whose token hash is given. */
+  private boolean handedOutSince(long id, String tokenHash) {
+    Job job = active.get(id);
+    if (job != null && job.tokenHash() != null && !job.tokenHash().equals(tokenHash)) {
+      return true;
+    }
+    JobRecord r = tracked.get(id);
+    return r != null && r.tokenHash() != null && !r.tokenHash().equals(tokenHash);
   }
 
   /** Runs {@code handler} with the job from memory, or once it is read from the store. */

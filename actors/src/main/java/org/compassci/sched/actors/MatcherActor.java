@@ -167,7 +167,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
 
   /** A job back in the queue, and the testbox it was taken from. */
-  private record TakenBack(Job job, String host) {}
+  private record TakenBack(Job job, String host, String tokenHash) {}
 
 
   /**
@@ -993,7 +993,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       }
       String host = full.field("host_machine");
       full.requeue(q.reason());
-      return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host));
+      return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host, q.tokenHash()));
     }, new PendingRequeue(q.id(), q.replyTo()), modified));
     return this;
   }
@@ -1006,7 +1006,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     TakenBack back = (TakenBack) r.result().get();
     Job job = back.job();
     ObjectNode view = job.view();
-    lifecycle.tell(new LifecycleActor.Forget(job.id(), back.host(), view));
+    lifecycle.tell(new LifecycleActor.Forget(job.id(), back.host(), back.tokenHash(), view));
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
     enqueue(job);

@@ -168,7 +168,7 @@ class LifecycleActorTest {
       assertEquals(new HostRegistryActor.HandedOut("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
       Job back = Job.fromRecord(job.toRecord());
       back.requeue("lost");
-      lc.tell(new LifecycleActor.Forget(51, "h1", back.view()));
+      lc.tell(new LifecycleActor.Forget(51, "h1", job.tokenHash(), back.view()));
       assertEquals(new HostRegistryActor.JobEnded("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
     }
   }
@@ -409,6 +409,36 @@ class LifecycleActorTest {
       MatcherActor.Requeue again = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
       assertEquals(6, again.id());
       assertEquals("dispatch", store.find(6).orElseThrow().stage(), "nothing was written meanwhile");
+    }
+  }
+
+  /**
+   * A requeue's answer that comes after the job was handed out again (a matcher restarted in
+   * between) forgets the hand-out it took back, not the newer one.
+   */
+  @Test
+  void aLateForgetKeepsTheNewerHandOut() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Timeouts d = Timeouts.defaults();
+      Timeouts quick = new Timeouts(d.dispatch(), Duration.ofMillis(500), d.boot(), d.bootVm(), d.bootDc(),
+          d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(),
+          quick, Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      Job first = dispatchedJob(52);
+      Job back = Job.fromRecord(first.toRecord());
+      back.requeue("lost");
+      Job second = Job.fromRecord(back.toRecord());
+      second.handOut("h2", "tok2", Instant.now());
+      store.upsert(List.of(second.toRecord()));
+      lc.tell(new LifecycleActor.Track(second.toRecord()));
+      lc.tell(new LifecycleActor.Forget(52, "h1", first.tokenHash(), back.view()));
+      // the newer hand-out's deadline is still kept: h2 never reports, and the job goes back
+      // (nothing here reads the job meanwhile: a read would bring it back with a deadline anyway)
+      MatcherActor.Requeue requeue = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      assertEquals(second.tokenHash(), requeue.tokenHash());
     }
   }
 }

@@ -131,7 +131,7 @@ class CrossNodeMessagesTest {
     same(new BootRules.Permit(200, "", "/result/a"));
     TestProbe<WatchActor.Command> watch = testKit.createTestProbe();
     same(new LifecycleActor.Watch(7, true, watch.ref()));
-    same(new LifecycleActor.Forget(7, "box", job()));
+    same(new LifecycleActor.Forget(7, "box", "hash", job()));
     same(new LifecycleActor.Cancelled(7, job()));
     same(new LifecycleActor.TakeTally(testKit.<LifecycleActor.Tally>createTestProbe().ref()));
     same(new LifecycleActor.Tally(Map.of("success", 1L), Map.of("boot", 2L)));
