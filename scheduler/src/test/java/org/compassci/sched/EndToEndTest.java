@@ -175,7 +175,7 @@ class EndToEndTest {
       assertEquals(404, http.get(V1 + "/jobs/12345").status());
       assertEquals(404, http.post(V1 + "/jobs/12345/update?job_stage=running", "").status());
       assertEquals(404, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=12345").status());
-      assertEquals(400, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=abc").status());
+      assertEquals(404, http.get("/~lkp/cgi-bin/lkp-post-run?job_id=abc").status());
 
       String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
           .json().get(0).path("job_id").asText();

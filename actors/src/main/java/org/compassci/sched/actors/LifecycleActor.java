@@ -745,7 +745,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     String stage = stored.job().path("job_stage").asText();
     if (JobStage.SUBMIT.wireName().equals(stage)) {
-      return Outcome.of(Outcome.Status.CONFLICT, "job " + id + " is still queued: it takes updates once dispatched");
+      String why = "job " + id + " is still queued: it takes updates once dispatched";
+      // a box whose hand-out was taken back may still report: ignored, answered 200 (legacy)
+      return mode == JobUpdate.Mode.LEGACY ? Outcome.of(Outcome.Status.OK, "ignored: " + why)
+          : Outcome.of(Outcome.Status.CONFLICT, why);
     }
     if (mode == JobUpdate.Mode.LEGACY) {
       return Outcome.of(Outcome.Status.OK, "ignored: job " + id + " has ended");
@@ -757,7 +760,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private void onUpdate(Update u, Job job, Outcome unused) {
     Optional<String> stranger = JobUpdate.checkSender(job, u.params());
     if (stranger.isPresent()) {
-      u.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, stranger.get()));
+      // busybox wget cannot read an error: the legacy routes answer 200 and change nothing
+      u.replyTo().tell(u.mode() == JobUpdate.Mode.LEGACY
+          ? Outcome.of(Outcome.Status.OK, "ignored: " + stranger.get())
+          : Outcome.of(Outcome.Status.CONFLICT, stranger.get()));
       return;
     }
     DataReadiness before = job.readiness();

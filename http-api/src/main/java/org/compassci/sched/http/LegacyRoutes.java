@@ -42,7 +42,8 @@ public final class LegacyRoutes extends AllDirectives {
     try {
       id = Long.parseLong(idText);
     } catch (NumberFormatException e) {
-      return complete(Responses.text(StatusCodes.BAD_REQUEST,
+      // no such job: the one refusal the legacy routes make (DOMAIN.md)
+      return complete(Responses.text(StatusCodes.NOT_FOUND,
           "job_id: '" + idText + "' is not a job id"));
     }
     List<JobUpdate.Param> params = new ArrayList<>();

@@ -89,12 +89,14 @@ public final class LkpRoutes extends AllDirectives {
     try {
       id = Long.parseLong(idText == null ? "" : idText.trim());
     } catch (NumberFormatException e) {
-      return complete(Responses.text(StatusCodes.BAD_REQUEST, "job_id: '" + idText + "' is not a job id"));
+      // no such job: the one refusal of the legacy calls
+      return complete(Responses.text(StatusCodes.NOT_FOUND, "job_id: '" + idText + "' is not a job id"));
     }
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
             r -> new LifecycleActor.Update(id, params, JobUpdate.Mode.LEGACY, r))
-        .thenApply(o -> o.status() == Outcome.Status.OK ? Responses.text(StatusCodes.OK, "Done")
-            : Responses.text(Responses.statusOf(o.status()), o.message()))
+        .thenApply(o -> o.status() != Outcome.Status.OK
+            ? Responses.text(Responses.statusOf(o.status()), o.message())
+            : Responses.text(StatusCodes.OK, o.message().startsWith("ignored: ") ? o.message() : "Done"))
         .exceptionally(Responses::unavailable));
   }
 
