@@ -1,5 +1,6 @@
 package org.compassci.sched.http;
 
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -10,6 +11,8 @@ import org.compassci.sched.model.Json;
 public final class HealthRoutes extends AllDirectives {
 
   private final Gateway gw;
+  /** The store's kind as its last answer named it: a 503 for an unanswered ask keeps the shape. */
+  private volatile String storeKind = "unknown";
 
   public HealthRoutes(Gateway gw) {
     this.gw = gw;
@@ -20,12 +23,22 @@ public final class HealthRoutes extends AllDirectives {
         gw.<PersistenceActor.Command, PersistenceActor.PingResult>ask(gw.store(),
                 PersistenceActor.Ping::new)
             .thenApply(p -> {
+              storeKind = p.store();
               var body = Json.object().put("status", p.error().isEmpty() ? "ok" : "unavailable")
                   .put("store", p.store());
               p.error().ifPresent(e -> body.put("error", e));
               return Responses.json(p.error().isEmpty() ? StatusCodes.OK
                   : StatusCodes.SERVICE_UNAVAILABLE, body);
             })
-            .exceptionally(Responses::unavailable))));
+            .exceptionally(failure -> {
+              // the same shape as the store's own "unavailable", with Retry-After
+              HttpResponse busy = Responses.unavailable(failure);
+              Throwable t = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                  ? failure.getCause() : failure;
+              var body = Json.object().put("status", "unavailable").put("store", storeKind)
+                  .put("error", t instanceof java.util.concurrent.TimeoutException
+                      ? "the store did not answer within scheduler.http.ask-timeout" : "store unavailable: " + t.getMessage());
+              return Responses.json(StatusCodes.SERVICE_UNAVAILABLE, body).addHeaders(busy.getHeaders());
+            }))));
   }
 }
