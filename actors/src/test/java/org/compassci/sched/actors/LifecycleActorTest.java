@@ -69,7 +69,7 @@ class LifecycleActorTest {
   }
 
   /** A dispatch-ack timeout short enough for a test; everything else as by default. */
-  private static Timeouts quickAck() {
+  static Timeouts quickAck() {
     Timeouts d = Timeouts.defaults();
     return new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
         d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
@@ -359,9 +359,7 @@ class LifecycleActorTest {
                 }
                 return r;
               });
-      Timeouts d = Timeouts.defaults();
-      Timeouts quick = new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
-          d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+      Timeouts quick = quickAck();
       ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
       ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
@@ -392,9 +390,7 @@ class LifecycleActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Job job = dispatchedJob(6);
       store.upsert(List.of(job.toRecord()));
-      Timeouts d = Timeouts.defaults();
-      Timeouts quick = new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
-          d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+      Timeouts quick = quickAck();
       ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
       ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
@@ -419,9 +415,7 @@ class LifecycleActorTest {
   @Test
   void aLateForgetKeepsTheNewerHandOut() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      Timeouts d = Timeouts.defaults();
-      Timeouts quick = new Timeouts(d.dispatch(), Duration.ofMillis(500), d.boot(), d.bootVm(), d.bootDc(),
-          d.setup(), d.waitPeer(), d.running(), d.postRun(), d.manualCheck(), d.requeueMax());
+      Timeouts quick = quickAck();
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
       ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(),

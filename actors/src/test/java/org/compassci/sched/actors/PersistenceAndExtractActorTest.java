@@ -232,25 +232,13 @@ class PersistenceAndExtractActorTest {
    */
   @Test
   void aRedisFailureAfterTheCommitDoesNotUndoItsAnswers() throws Exception {
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    int port = freePort();
     // a Redis of this test's own, to stop at the chosen moment
-    Process server = new ProcessBuilder("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no").redirectErrorStream(true)
-        .redirectOutput(dir.resolve("redis.log").toFile()).start();
+    Process server = startRedis(port, List.of("--appendonly", "no"), "redis.log");
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2);
         org.compassci.sched.persistence.RedisClaims redis =
             new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
-      for (int i = 0; i < 100; i++) {
-        try {
-          redis.ping();
-          break;
-        } catch (RuntimeException notYet) {
-          Thread.sleep(50);
-        }
-      }
+      awaitRedis(redis);
       real.insert(List.of(queued(1)));
       JobRecord handedOut = new JobRecord(2, "dispatch", "unknown", "N/A", "alice", "dc-8g", 2, "{\"id\":\"2\"}",
           "h0", "hash-0", 1);
@@ -305,16 +293,11 @@ class PersistenceAndExtractActorTest {
    */
   @Test
   void aReleaseThatFailedGoesFirstInTheNextBatch() throws Exception {
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    int port = freePort();
     // a Redis of this test's own that keeps its keys on disk across a restart
-    java.nio.file.Path redisDir = java.nio.file.Files.createDirectories(dir.resolve("redis"));
-    List<String> command = List.of("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", redisDir.toString());
-    Process server = new ProcessBuilder(command).redirectErrorStream(true)
-        .redirectOutput(dir.resolve("redis.log").toFile()).start();
+    List<String> onDisk = List.of("--appendonly", "yes", "--appendfsync", "always",
+        "--dir", java.nio.file.Files.createDirectories(dir.resolve("redis")).toString());
+    Process server = startRedis(port, onDisk, "redis.log");
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
         org.compassci.sched.persistence.RedisClaims redis =
             new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
@@ -337,8 +320,7 @@ class PersistenceAndExtractActorTest {
       }
       assertEquals("submit", store.find(12).orElseThrow().stage());
       // back, with the key it held
-      server = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectOutput(dir.resolve("redis2.log").toFile()).start();
+      server = startRedis(port, onDisk, "redis2.log");
       awaitRedis(redis);
       TestProbe<PersistenceActor.Claims> claimed = testKit.createTestProbe();
       p.tell(new PersistenceActor.ClaimJob(new Claim(1, "h1", "hash-a", 5), "again", claimed.getRef()));
@@ -347,6 +329,20 @@ class PersistenceAndExtractActorTest {
     } finally {
       server.destroy();
     }
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** A Redis server of the test's own on loopback, without snapshots; {@code options} added. */
+  private Process startRedis(int port, List<String> options, String log) throws java.io.IOException {
+    List<String> command = new java.util.ArrayList<>(List.of("redis-server", "--port", String.valueOf(port),
+        "--bind", "127.0.0.1", "--save", ""));
+    command.addAll(options);
+    return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve(log).toFile()).start();
   }
 
   private static void awaitRedis(org.compassci.sched.persistence.RedisClaims redis) throws InterruptedException {

@@ -164,33 +164,11 @@ class SupervisionTest {
   @Test
   void aHandOutInFlightAcrossARestartGoesToOneBoxOnly() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
-      GatedStore gated = new GatedStore(real);
-      FaultyClock clock = new FaultyClock();
-      Restarts restarts = new Restarts();
-      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(gated.store, 100));
-      TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
-      ActorRef<MatcherActor.Command> matcher = actors.spawn(restarts.supervise("matcher",
-          MatcherActor.create(persistence, lifecycle.getRef(),
-              SchedulerSettings.fromConfig(testKit.system().settings().config()), clock)));
-      long id = submit(matcher, "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
-      // a commit of a job for some other box is held: what comes next waits behind it
-      gated.holdNext.set(true);
-      matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(
-          "{\"suite\":\"t\",\"testbox\":\"vm-2p8g\",\"arch\":\"riscv64\"}"))),
-          testKit.createTestProbe(MatcherActor.SubmitResult.class).getRef()));
-      for (int i = 0; i < 100 && !gated.held.get(); i++) {
-        Thread.sleep(20);
-      }
-      assertTrue(gated.held.get());
-      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
-      matcher.tell(new MatcherActor.Dispatch(box("h1"), Duration.ZERO, first.getRef()));
-      for (int i = 0; i < 100 && waiting(persistence) < 1; i++) {
-        Thread.sleep(20);
-      }
-      // a fault in the matcher: it restarts while h1's claim waits
-      clock.armed.set(true);
-      matcher.tell(new MatcherActor.Dispatch(box("h2"), Duration.ZERO,
-          testKit.createTestProbe(MatcherActor.DispatchResult.class).getRef()));
+      RestartWithAClaimInFlight r = restartWithAClaimInFlight(real, false);
+      GatedStore gated = r.gated();
+      ActorRef<MatcherActor.Command> matcher = r.matcher();
+      long id = r.id();
+      TestProbe<MatcherActor.DispatchResult> first = r.first();
       TestProbe<MatcherActor.DispatchResult> third = testKit.createTestProbe();
       MatcherActor.DispatchResult thirdAnswer = null;
       for (int i = 0; i < 100; i++) {
@@ -203,7 +181,7 @@ class SupervisionTest {
         Thread.sleep(20);
       }
       assertEquals(null, thirdAnswer, "h3's claim waits behind the held commit");
-      assertEquals(1, restarts.of("matcher"));
+      assertEquals(1, r.restarts().of("matcher"));
       gated.gate.countDown();
       List<MatcherActor.DispatchResult> answers = List.of(first.receiveMessage(WAIT), third.receiveMessage(WAIT));
       long got = answers.stream().filter(a -> a instanceof MatcherActor.Assigned g && g.id() == id).count();
@@ -221,31 +199,11 @@ class SupervisionTest {
   @Test
   void aHandOutThatFailsAfterARestartLeavesTheJobQueuedOnce() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
-      GatedStore gated = new GatedStore(real);
-      FaultyClock clock = new FaultyClock();
-      Restarts restarts = new Restarts();
-      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(gated.store, 100));
-      TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
-      ActorRef<MatcherActor.Command> matcher = actors.spawn(restarts.supervise("matcher",
-          MatcherActor.create(persistence, lifecycle.getRef(),
-              SchedulerSettings.fromConfig(testKit.system().settings().config()), clock)));
-      long id = submit(matcher, "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
-      gated.holdNext.set(true);
-      gated.failAfterHold.set(true);
-      matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(
-          "{\"suite\":\"t\",\"testbox\":\"vm-2p8g\",\"arch\":\"riscv64\"}"))),
-          testKit.createTestProbe(MatcherActor.SubmitResult.class).getRef()));
-      for (int i = 0; i < 100 && !gated.held.get(); i++) {
-        Thread.sleep(20);
-      }
-      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
-      matcher.tell(new MatcherActor.Dispatch(box("h1"), Duration.ZERO, first.getRef()));
-      for (int i = 0; i < 100 && waiting(persistence) < 1; i++) {
-        Thread.sleep(20);
-      }
-      clock.armed.set(true);
-      matcher.tell(new MatcherActor.Dispatch(box("h2"), Duration.ZERO,
-          testKit.createTestProbe(MatcherActor.DispatchResult.class).getRef()));
+      RestartWithAClaimInFlight r = restartWithAClaimInFlight(real, true);
+      GatedStore gated = r.gated();
+      ActorRef<MatcherActor.Command> matcher = r.matcher();
+      long id = r.id();
+      TestProbe<MatcherActor.DispatchResult> first = r.first();
       // the new matcher has read the queue: it answers a box that fits nothing
       Testbox arm = new Testbox("a1", Set.of("hostname=a1", "arch=aarch64", "tbox_type=dc", "tbox_group=a1"), 65536);
       TestProbe<MatcherActor.DispatchResult> armProbe = testKit.createTestProbe();
@@ -261,7 +219,7 @@ class SupervisionTest {
       MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, MatcherActorTest.dispatch(matcher, box("h3")));
       assertEquals(id, a.id());
       assertInstanceOf(MatcherActor.NoJob.class, MatcherActorTest.dispatch(matcher, box("h4")));
-      assertEquals(1, restarts.of("matcher"));
+      assertEquals(1, r.restarts().of("matcher"));
       assertEquals("dispatch", real.find(id).orElseThrow().stage());
     }
   }
@@ -273,10 +231,7 @@ class SupervisionTest {
   @Test
   void aLifecycleThatRestartsStillGivesLostHandOutsBack(@TempDir Path results) throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      org.compassci.sched.model.Timeouts d = org.compassci.sched.model.Timeouts.defaults();
-      org.compassci.sched.model.Timeouts quick = new org.compassci.sched.model.Timeouts(d.dispatch(),
-          Duration.ofMillis(1500), d.boot(), d.bootVm(), d.bootDc(), d.setup(), d.waitPeer(), d.running(),
-          d.postRun(), d.manualCheck(), d.requeueMax());
+      org.compassci.sched.model.Timeouts quick = LifecycleActorTest.quickAck();
       FaultyClock clock = new FaultyClock();
       ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
@@ -298,6 +253,46 @@ class SupervisionTest {
       assertEquals(5, back.id());
       assertEquals(1, restarts.of("lifecycle"));
     }
+  }
+
+  private record RestartWithAClaimInFlight(GatedStore gated, ActorRef<MatcherActor.Command> matcher,
+      Restarts restarts, long id, TestProbe<MatcherActor.DispatchResult> first) {}
+
+  /**
+   * A supervised matcher with one job queued; a commit held at the store's gate (a job for a
+   * box nobody has); box h1 asks, and its claim waits behind that commit; then a fault restarts
+   * the matcher. {@code failAfterHold}: the commit after the held one (h1's claim) fails.
+   */
+  private RestartWithAClaimInFlight restartWithAClaimInFlight(JdbcJobStore real, boolean failAfterHold)
+      throws Exception {
+    GatedStore gated = new GatedStore(real);
+    FaultyClock clock = new FaultyClock();
+    Restarts restarts = new Restarts();
+    ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(gated.store, 100));
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(restarts.supervise("matcher",
+        MatcherActor.create(persistence, lifecycle.getRef(),
+            SchedulerSettings.fromConfig(testKit.system().settings().config()), clock)));
+    long id = submit(matcher, "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}");
+    gated.holdNext.set(true);
+    gated.failAfterHold.set(failAfterHold);
+    matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(
+        "{\"suite\":\"t\",\"testbox\":\"vm-2p8g\",\"arch\":\"riscv64\"}"))),
+        testKit.createTestProbe(MatcherActor.SubmitResult.class).getRef()));
+    for (int i = 0; i < 100 && !gated.held.get(); i++) {
+      Thread.sleep(20);
+    }
+    assertTrue(gated.held.get(), "the commit is held");
+    TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Dispatch(box("h1"), Duration.ZERO, first.getRef()));
+    for (int i = 0; i < 100 && waiting(persistence) < 1; i++) {
+      Thread.sleep(20);
+    }
+    // a fault in the matcher: it restarts while h1's claim waits
+    clock.armed.set(true);
+    matcher.tell(new MatcherActor.Dispatch(box("h2"), Duration.ZERO,
+        testKit.createTestProbe(MatcherActor.DispatchResult.class).getRef()));
+    return new RestartWithAClaimInFlight(gated, matcher, restarts, id, first);
   }
 
   /** The probe's next message, or null when none comes within {@code d}. */
