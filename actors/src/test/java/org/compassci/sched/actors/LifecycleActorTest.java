@@ -69,6 +69,16 @@ class LifecycleActorTest {
   }
 
   /** A dispatch-ack timeout short enough for a test; everything else as by default. */
+  /** A lifecycle over {@code store} with a short dispatch-ack, telling {@code matcher} of lost hand-outs. */
+  private ActorRef<LifecycleActor.Command> quickLifecycle(org.compassci.sched.persistence.JobStore store,
+      TestProbe<MatcherActor.Command> matcher) {
+    ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
+        quickAck(), Clock.systemUTC()));
+    lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+    return lc;
+  }
+
   static Timeouts quickAck() {
     Timeouts d = Timeouts.defaults();
     return new Timeouts(d.dispatch(), Duration.ofMillis(300), d.boot(), d.bootVm(), d.bootDc(),
@@ -359,12 +369,8 @@ class LifecycleActorTest {
                 }
                 return r;
               });
-      Timeouts quick = quickAck();
-      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
-          quick, Clock.systemUTC()));
-      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      ActorRef<LifecycleActor.Command> lc = quickLifecycle(store, matcher);
       lc.tell(new LifecycleActor.Track(job.toRecord()));
       MatcherActor.Requeue requeue = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
       TestProbe<Outcome> fetched = testKit.createTestProbe();
@@ -390,12 +396,8 @@ class LifecycleActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Job job = dispatchedJob(6);
       store.upsert(List.of(job.toRecord()));
-      Timeouts quick = quickAck();
-      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
-          quick, Clock.systemUTC()));
-      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      ActorRef<LifecycleActor.Command> lc = quickLifecycle(store, matcher);
       lc.tell(new LifecycleActor.Track(job.toRecord()));
       matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
       TestProbe<Outcome> fetched = testKit.createTestProbe();
@@ -415,12 +417,8 @@ class LifecycleActorTest {
   @Test
   void aLateForgetKeepsTheNewerHandOut() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      Timeouts quick = quickAck();
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(),
-          quick, Clock.systemUTC()));
-      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      ActorRef<LifecycleActor.Command> lc = quickLifecycle(store, matcher);
       Job first = dispatchedJob(52);
       Job back = Job.fromRecord(first.toRecord());
       back.requeue("lost");

@@ -165,10 +165,7 @@ class SupervisionTest {
   void aHandOutInFlightAcrossARestartGoesToOneBoxOnly() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       RestartWithAClaimInFlight r = restartWithAClaimInFlight(real, false);
-      GatedStore gated = r.gated();
       ActorRef<MatcherActor.Command> matcher = r.matcher();
-      long id = r.id();
-      TestProbe<MatcherActor.DispatchResult> first = r.first();
       TestProbe<MatcherActor.DispatchResult> third = testKit.createTestProbe();
       MatcherActor.DispatchResult thirdAnswer = null;
       for (int i = 0; i < 100; i++) {
@@ -182,12 +179,12 @@ class SupervisionTest {
       }
       assertEquals(null, thirdAnswer, "h3's claim waits behind the held commit");
       assertEquals(1, r.restarts().of("matcher"));
-      gated.gate.countDown();
-      List<MatcherActor.DispatchResult> answers = List.of(first.receiveMessage(WAIT), third.receiveMessage(WAIT));
-      long got = answers.stream().filter(a -> a instanceof MatcherActor.Assigned g && g.id() == id).count();
-      assertEquals(1, got, "job " + id + " handed out once: " + answers);
+      r.gated().gate.countDown();
+      List<MatcherActor.DispatchResult> answers = List.of(r.first().receiveMessage(WAIT), third.receiveMessage(WAIT));
+      long got = answers.stream().filter(a -> a instanceof MatcherActor.Assigned g && g.id() == r.id()).count();
+      assertEquals(1, got, "job " + r.id() + " handed out once: " + answers);
       assertInstanceOf(MatcherActor.NoJob.class, MatcherActorTest.dispatch(matcher, box("h4")));
-      assertEquals("dispatch", real.find(id).orElseThrow().stage());
+      assertEquals("dispatch", real.find(r.id()).orElseThrow().stage());
     }
   }
 
@@ -200,10 +197,7 @@ class SupervisionTest {
   void aHandOutThatFailsAfterARestartLeavesTheJobQueuedOnce() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       RestartWithAClaimInFlight r = restartWithAClaimInFlight(real, true);
-      GatedStore gated = r.gated();
       ActorRef<MatcherActor.Command> matcher = r.matcher();
-      long id = r.id();
-      TestProbe<MatcherActor.DispatchResult> first = r.first();
       // the new matcher has read the queue: it answers a box that fits nothing
       Testbox arm = new Testbox("a1", Set.of("hostname=a1", "arch=aarch64", "tbox_type=dc", "tbox_group=a1"), 65536);
       TestProbe<MatcherActor.DispatchResult> armProbe = testKit.createTestProbe();
@@ -214,13 +208,13 @@ class SupervisionTest {
         armAnswer = poll(armProbe, Duration.ofMillis(300));
       }
       assertInstanceOf(MatcherActor.NoJob.class, armAnswer);
-      gated.gate.countDown();
-      assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(WAIT));
+      r.gated().gate.countDown();
+      assertInstanceOf(MatcherActor.Unavailable.class, r.first().receiveMessage(WAIT));
       MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, MatcherActorTest.dispatch(matcher, box("h3")));
-      assertEquals(id, a.id());
+      assertEquals(r.id(), a.id());
       assertInstanceOf(MatcherActor.NoJob.class, MatcherActorTest.dispatch(matcher, box("h4")));
       assertEquals(1, r.restarts().of("matcher"));
-      assertEquals("dispatch", real.find(id).orElseThrow().stage());
+      assertEquals("dispatch", real.find(r.id()).orElseThrow().stage());
     }
   }
 
