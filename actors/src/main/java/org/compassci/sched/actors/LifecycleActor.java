@@ -155,6 +155,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private static final String HAND_OUTS_DUE = "hand-outs due";
 
+  /** Time to look in the store for hand-outs nobody here tracks. */
+  private record Sweep() implements Command {}
+
+  /** A page of the store's hand-outs, or null when the read failed. */
+  private record Swept(PersistenceActor.LoadResult result) implements Command {}
+
+  private static final String SWEEP = "sweep";
+  /** A sweep reads every hand-out's record: never more often than this. */
+  private static final Duration SWEEP_AT_MOST_EVERY = Duration.ofSeconds(10);
+  private boolean sweeping;
+
   private record StatsExtracted(ExtractActor.Extracted extracted) implements Command {}
 
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
@@ -277,6 +288,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.found = ctx.messageAdapter(PersistenceActor.FindResult.class, r -> new Found(r.id(), r));
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
     this.requeued = ctx.messageAdapter(MatcherActor.Requeued.class, Requeued::new);
+    // a claim that became durable but whose Track never came (its answer lost to a failure or a
+    // restart) would stay in dispatch with no deadline; twice per dispatch-ack timeout the store
+    // is asked for the hand-outs nobody here tracks, and each gets its own deadline
+    Duration half = timeouts.handOut().dividedBy(2);
+    timers.startTimerWithFixedDelay(SWEEP, new Sweep(),
+        half.compareTo(SWEEP_AT_MOST_EVERY) < 0 ? SWEEP_AT_MOST_EVERY : half);
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
     store.tell(loadActive(Long.MIN_VALUE));
   }
@@ -345,6 +362,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Expired.class, this::onExpired)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
         .onMessage(Requeued.class, this::onRequeued)
+        .onMessage(Sweep.class, w -> {
+          if (!sweeping) {
+            sweeping = true;
+            sweepFrom(Long.MIN_VALUE);
+          }
+          return this;
+        })
+        .onMessage(Swept.class, this::onSwept)
         .onMessage(RequeueUnanswered.class, u -> {
           // the requeue may still be on its way to the store: what waited is asked to come
           // again (a store read now could be older than the requeue), and the job is read again
@@ -449,6 +474,40 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
     return true;
+  }
+
+  private void sweepFrom(long afterId) {
+    getContext().ask(PersistenceActor.LoadResult.class, store, Duration.ofSeconds(30),
+        replyTo -> PersistenceActor.LoadStages.page(List.of(JobStage.DISPATCH.wireName()), afterId, replyTo),
+        (result, failure) -> new Swept(failure == null ? result : null));
+  }
+
+  private Behavior<Command> onSwept(Swept w) {
+    if (w.result() == null || w.result().error().isPresent()) {
+      sweeping = false;
+      getContext().getLog().warn("cannot read the store's hand-outs, next time then: {}",
+          w.result() == null ? "no answer" : w.result().error().get());
+      return this;
+    }
+    int found = 0;
+    List<JobRecord> page = w.result().jobs();
+    for (JobRecord r : page) {
+      if (!active.containsKey(r.id()) && !tracked.containsKey(r.id()) && !requeuing.containsKey(r.id())
+          && !retiring.containsKey(r.id()) && !awaitingLoad.containsKey(r.id())) {
+        track(r);
+        found++;
+      }
+    }
+    if (found > 0) {
+      getContext().getLog().warn("sweep: {} hand-outs in the store that nobody tracked, now due by their own"
+          + " dispatch-ack deadline", found);
+    }
+    if (w.result().last() || page.isEmpty()) {
+      sweeping = false;
+    } else {
+      sweepFrom(page.get(page.size() - 1).id());
+    }
+    return this;
   }
 
   private PersistenceActor.LoadStages loadActive(long afterId) {

@@ -433,4 +433,27 @@ class LifecycleActorTest {
       assertEquals(second.tokenHash(), requeue.tokenHash());
     }
   }
+
+  /**
+   * A hand-out that became durable but was never tracked here (its Track lost to a failure):
+   * the sweep finds it in the store, and it goes back to the queue at its deadline, not only at
+   * the next restart.
+   */
+  @Test
+  void aHandOutNobodyTrackedIsFoundAndGoesBack() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = quickLifecycle(store, matcher);
+      // the lifecycle has loaded (an answer to a read comes after the load)
+      TestProbe<Outcome> got = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.Get(404, got.getRef()));
+      assertEquals(Outcome.Status.NOT_FOUND, got.receiveMessage(Duration.ofSeconds(10)).status());
+      Job orphan = dispatchedJob(53);
+      store.upsert(List.of(orphan.toRecord()));
+      // no Track: the first sweep comes within SWEEP_AT_MOST_EVERY (10 s)
+      MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(20));
+      assertEquals(53, back.id());
+      assertEquals(orphan.tokenHash(), back.tokenHash());
+    }
+  }
 }
