@@ -206,7 +206,9 @@ public final class SchedulerApp {
         java.util.concurrent.atomic.AtomicReference<ActorRef<MatcherActor.Command>> known =
             new java.util.concurrent.atomic.AtomicReference<>();
         lifecycle = ctx.spawn(restarts.supervise("lifecycle",
-            LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock, known::get)), "lifecycle");
+            LifecycleActor.create(persistence, extractor, hosts, s.timeouts(), clock, known::get,
+                // only where every hand-out in the store is this process's own
+                store.exclusive() ? LifecycleActor.sweepEvery(s.timeouts()) : Duration.ZERO)), "lifecycle");
         matcher = ctx.spawn(restarts.supervise("matcher",
             MatcherActor.create(persistence, lifecycle, hosts, matching, clock)), "matcher");
         known.set(matcher);

@@ -139,7 +139,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private record RetryExpired(long id, JobStage stage) implements Command {}
 
   /** The matcher has not answered a requeue in time: what waited for it is refused for now. */
-  private record RequeueUnanswered(long id) implements Command {}
+  private record RequeueUnanswered(long id, int attempt) implements Command {}
 
   /** The key of a requeue's timer: job ids key the jobs' own timers. */
   private record RequeueTimer(long id) {}
@@ -162,9 +162,24 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private record Swept(PersistenceActor.LoadResult result) implements Command {}
 
   private static final String SWEEP = "sweep";
-  /** A sweep reads every hand-out's record: never more often than this. */
-  private static final Duration SWEEP_AT_MOST_EVERY = Duration.ofSeconds(10);
   private boolean sweeping;
+  /** Untracked hand-outs the last sweep saw: adopted when this one sees them untracked again. */
+  private java.util.Set<Long> sweepSuspects = java.util.Set.of();
+  /** Untracked hand-outs this sweep has seen so far. */
+  private final java.util.Set<Long> sweepSeen = new java.util.HashSet<>();
+
+  /**
+   * How often the scheduler's lifecycle sweeps: twice the dispatch-ack timeout, at least 5
+   * minutes. A sweep reads every hand-out's record, so it must stay rare where thousands are out
+   * (the benchmarks' 8 s dispatch-ack and 75,000 hand-outs in flight took a sixth of the
+   * hand-outs' CPU when it ran each 10 s); a job it finds goes back within two sweeps and its
+   * deadline, where without it the job stayed out until the next restart.
+   */
+  public static Duration sweepEvery(Timeouts timeouts) {
+    Duration twice = timeouts.handOut().multipliedBy(2);
+    Duration least = Duration.ofMinutes(5);
+    return twice.compareTo(least) < 0 ? least : twice;
+  }
 
   private record StatsExtracted(ExtractActor.Extracted extracted) implements Command {}
 
@@ -211,6 +226,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * or over the next box's hand-out. They go on, in order, once the matcher has answered.
    */
   private final Map<Long, List<Command>> requeuing = new HashMap<>();
+  /** The requeue of each job in {@link #requeuing}, sent again while the matcher does not answer. */
+  private final Map<Long, MatcherActor.Requeue> requeueSent = new HashMap<>();
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
@@ -227,9 +244,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
       Timeouts timeouts, Clock clock) {
+    return create(store, extractor, hosts, timeouts, clock, Duration.ZERO);
+  }
+
+  private static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
+      Timeouts timeouts, Clock clock, Duration sweepEvery) {
     return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
         timers -> new LifecycleActor(ctx, timers, store, extractor,
-            hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock).loading(stash))));
+            hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock, sweepEvery).loading(stash))));
   }
 
   /**
@@ -238,16 +261,22 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * could never give a lost hand-out back. {@code matcher} is read at each start; it may give
    * null at the very first (the matcher is made after the lifecycle, which it needs), and the
    * caller then sends {@link UseMatcher} itself once the matcher exists.
+   *
+   * <p>{@code sweepEvery}: how often the store's hand-outs that nobody here tracks are looked for
+   * (zero: never). Only where this scheduler makes every hand-out the store holds (its own
+   * embedded store, or the one lifecycle of a cluster): another scheduler's hand-outs on a
+   * shared MySQL are that scheduler's to follow.
    */
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
-      Timeouts timeouts, Clock clock, java.util.function.Supplier<ActorRef<MatcherActor.Command>> matcher) {
+      Timeouts timeouts, Clock clock, java.util.function.Supplier<ActorRef<MatcherActor.Command>> matcher,
+      Duration sweepEvery) {
     return Behaviors.setup(ctx -> {
       ActorRef<MatcherActor.Command> known = matcher.get();
       if (known != null) {
         ctx.getSelf().tell(new UseMatcher(known));
       }
-      return create(store, extractor, hosts, timeouts, clock);
+      return create(store, extractor, hosts, timeouts, clock, sweepEvery);
     });
   }
 
@@ -274,7 +303,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<ExtractActor.Command> extractor,
-      ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock, Duration sweepEvery) {
     super(ctx);
     this.hosts = hosts;
     this.extractor = extractor;
@@ -289,11 +318,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
     this.requeued = ctx.messageAdapter(MatcherActor.Requeued.class, Requeued::new);
     // a claim that became durable but whose Track never came (its answer lost to a failure or a
-    // restart) would stay in dispatch with no deadline; twice per dispatch-ack timeout the store
-    // is asked for the hand-outs nobody here tracks, and each gets its own deadline
-    Duration half = timeouts.handOut().dividedBy(2);
-    timers.startTimerWithFixedDelay(SWEEP, new Sweep(),
-        half.compareTo(SWEEP_AT_MOST_EVERY) < 0 ? SWEEP_AT_MOST_EVERY : half);
+    // restart) would stay in dispatch with no deadline: the store is asked now and then for the
+    // hand-outs nobody here tracks, and each gets its own deadline
+    if (!sweepEvery.isZero() && !sweepEvery.isNegative()) {
+      timers.startTimerWithFixedDelay(SWEEP, new Sweep(), sweepEvery);
+    }
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
     store.tell(loadActive(Long.MIN_VALUE));
   }
@@ -339,12 +368,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(WatchersFound.class, this::onWatchersFound)
         .onMessage(HandOver.class, this::onHandOver)
         .onMessage(Forget.class, f -> {
+          if (handedOutSince(f.id(), f.tokenHash())) {
+            // the requeue's answer came late (a matcher restarted meanwhile): not this hand-out;
+            // its box no longer runs the job unless the job went to the same box again
+            if (!f.host().isEmpty() && !f.host().equals(holderOf(f.id()))) {
+              hosts.tell(new HostRegistryActor.JobEnded(f.host(), f.id()));
+            }
+            return this;
+          }
           if (!f.host().isEmpty()) {
             hosts.tell(new HostRegistryActor.JobEnded(f.host(), f.id()));
-          }
-          if (handedOutSince(f.id(), f.tokenHash())) {
-            // the requeue's answer came late (a matcher restarted meanwhile): not this hand-out
-            return this;
           }
           active.remove(f.id());
           tracked.remove(f.id());
@@ -371,19 +404,25 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         })
         .onMessage(Swept.class, this::onSwept)
         .onMessage(RequeueUnanswered.class, u -> {
-          // the requeue may still be on its way to the store: what waited is asked to come
-          // again (a store read now could be older than the requeue), and the job is read again
-          // (a requeue that was lost is then sent once more; a second one of a requeued job is
-          // refused by its token)
-          getContext().getLog().warn("job {}: no answer to its requeue within {}; reading it again",
-              u.id(), REQUEUE_ANSWER_WITHIN);
-          List<Command> waiting = requeuing.remove(u.id());
-          if (waiting != null) {
-            Outcome busy = Outcome.of(Outcome.Status.UNAVAILABLE,
-                "job " + u.id() + " is being given back to the queue: ask again shortly");
-            waiting.forEach(cmd -> answerFromStore(cmd, busy));
+          // the requeue may still be on its way to the store (a read now could be older than it),
+          // or lost with a matcher that restarted: what waited is asked to come again, the gate
+          // stays until an answer comes, and the requeue is sent again (a second one of a
+          // requeued job is refused by its token), each time waiting twice as long, up to a minute
+          List<Command> waiting = requeuing.get(u.id());
+          MatcherActor.Requeue requeue = requeueSent.get(u.id());
+          if (waiting == null || requeue == null) {
+            return this;
           }
-          getContext().getSelf().tell(new Reload(u.id()));
+          getContext().getLog().warn("job {}: no answer to its requeue (attempt {}); sending it again",
+              u.id(), u.attempt());
+          Outcome busy = Outcome.of(Outcome.Status.UNAVAILABLE,
+              "job " + u.id() + " is being given back to the queue: ask again shortly");
+          waiting.forEach(cmd -> answerFromStore(cmd, busy));
+          waiting.clear();
+          Duration next = REQUEUE_ANSWER_WITHIN.multipliedBy(1L << Math.min(u.attempt(), 3));
+          timers.startSingleTimer(new RequeueTimer(u.id()), new RequeueUnanswered(u.id(), u.attempt() + 1),
+              next.compareTo(Duration.ofMinutes(1)) > 0 ? Duration.ofMinutes(1) : next);
+          matcher.tell(requeue);
           return this;
         })
         .onMessage(StatsExtracted.class, this::onStatsExtracted)
@@ -485,6 +524,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Behavior<Command> onSwept(Swept w) {
     if (w.result() == null || w.result().error().isPresent()) {
       sweeping = false;
+      sweepSeen.clear();
       getContext().getLog().warn("cannot read the store's hand-outs, next time then: {}",
           w.result() == null ? "no answer" : w.result().error().get());
       return this;
@@ -494,8 +534,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     for (JobRecord r : page) {
       if (!active.containsKey(r.id()) && !tracked.containsKey(r.id()) && !requeuing.containsKey(r.id())
           && !retiring.containsKey(r.id()) && !awaitingLoad.containsKey(r.id())) {
-        track(r);
-        found++;
+        // seen untracked twice, a sweep apart: a read that raced a job's retirement, requeue or
+        // cancel (and saw it still out) cannot be as old as the sweep before
+        if (sweepSuspects.contains(r.id())) {
+          track(r);
+          found++;
+        } else {
+          sweepSeen.add(r.id());
+        }
       }
     }
     if (found > 0) {
@@ -504,6 +550,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     if (w.result().last() || page.isEmpty()) {
       sweeping = false;
+      sweepSuspects = java.util.Set.copyOf(sweepSeen);
+      sweepSeen.clear();
     } else {
       sweepFrom(page.get(page.size() - 1).id());
     }
@@ -559,9 +607,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       }
       active.remove(job.id());
       requeuing.putIfAbsent(job.id(), new ArrayList<>());
-      timers.startSingleTimer(new RequeueTimer(job.id()), new RequeueUnanswered(job.id()), REQUEUE_ANSWER_WITHIN);
-      matcher.tell(new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
-          + job.field("host_machine") + " within the dispatch-ack timeout", requeued));
+      MatcherActor.Requeue requeue = new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
+          + job.field("host_machine") + " within the dispatch-ack timeout", requeued);
+      requeueSent.put(job.id(), requeue);
+      timers.startSingleTimer(new RequeueTimer(job.id()), new RequeueUnanswered(job.id(), 1), REQUEUE_ANSWER_WITHIN);
+      matcher.tell(requeue);
       return this;
     }
     getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
@@ -583,6 +633,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Behavior<Command> onRequeued(Requeued q) throws Exception {
     MatcherActor.Requeued r = q.answer();
     timers.cancel(new RequeueTimer(r.id()));
+    requeueSent.remove(r.id());
     // after the requeue (or its refusal) is durable: what waited now reads the store's word
     replayAfterRequeue(r.id());
     if (r.outcome().status() != Outcome.Status.OK) {
@@ -600,6 +651,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         table().receive(getContext(), cmd);
       }
     }
+  }
+
+  /** The box of the hand-out held here for the job, or "". */
+  private String holderOf(long id) {
+    Job job = active.get(id);
+    if (job != null) {
+      return job.field("host_machine");
+    }
+    JobRecord r = tracked.get(id);
+    return r == null || r.host() == null ? "" : r.host();
   }
 
   /** This actor holds a hand-out of the job other than the one whose token hash is given. */

@@ -426,7 +426,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       // nothing was handed out: the keys go now, not after the claim TTL
       releaseQuietly(taken.stream().map(Claim::id).toList(), e);
       if (e instanceof ClaimsFailedException partial) {
-        return new Outcomes(modified, claimed, Optional.of(reason(partial)));
+        return new Outcomes(modified, claimed, Optional.of(reason(partial)), unreleased, held);
       }
       throw e;
     }
@@ -442,8 +442,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       } catch (RuntimeException e) {
         // the commit is durable and must be answered as such: these keys (of claims the store
         // refused) are released with the next commit
-        STORE_THREAD_LOG.warn("Redis: {} claim keys not released after a commit, kept for the next: {}",
-            refused.size(), e.getMessage());
+        if (warnNow()) {
+          STORE_THREAD_LOG.warn("Redis: {} claim keys not released after a commit, kept for the next: {}",
+              refused.size(), e.getMessage());
+        }
         unreleased.addAll(refused);
       }
     }

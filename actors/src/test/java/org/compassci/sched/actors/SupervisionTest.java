@@ -234,7 +234,8 @@ class SupervisionTest {
               results, "/result"), Clock.systemUTC()));
       Restarts restarts = new Restarts();
       ActorRef<LifecycleActor.Command> lifecycle = actors.spawn(restarts.supervise("lifecycle",
-          LifecycleActor.create(persistence, extract, testKit.system().ignoreRef(), quick, clock, matcher::getRef)));
+          LifecycleActor.create(persistence, extract, testKit.system().ignoreRef(), quick, clock, matcher::getRef,
+              Duration.ZERO)));
       org.compassci.sched.model.Job job = org.compassci.sched.model.Job.submitted(
           JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), 5, Instant.now(), "/result");
       job.handOut("h1", "token", Instant.now());

@@ -41,7 +41,9 @@ public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<Lifecy
     AtomicReference<ActorRef<MatcherActor.Command>> matcher = new AtomicReference<>();
     ActorRef<LifecycleActor.Command> lifecycle = singletons.init(SingletonActor.of(
             restarts.supervise("lifecycle",
-                LifecycleActor.create(persistence, extractor, hosts, settings.timeouts(), clock, matcher::get)),
+                // the one lifecycle of the cluster: every hand-out in the store is the cluster's
+                LifecycleActor.create(persistence, extractor, hosts, settings.timeouts(), clock, matcher::get,
+                    LifecycleActor.sweepEvery(settings.timeouts()))),
             "lifecycle")
         .withStopMessage(new LifecycleActor.HandOver()));
     matcher.set(singletons.init(SingletonActor.of(
