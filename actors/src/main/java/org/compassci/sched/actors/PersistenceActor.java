@@ -249,6 +249,22 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private static final java.util.concurrent.atomic.AtomicLong LAST_REDIS_WARNING =
       new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE / 2);
 
+  /** Releases {@code ids}' Redis keys, or adds them to {@code kept} when Redis does not answer. */
+  private void releaseOrKeep(List<Long> ids, List<Long> kept, String beforeOrAfterCommit) {
+    if (redis.isEmpty() || ids.isEmpty()) {
+      return;
+    }
+    try {
+      redis.get().release(ids);
+    } catch (RuntimeException e) {
+      if (warnNow()) {
+        STORE_THREAD_LOG.warn("Redis: {} claim keys not released {} a commit, kept for the next: {}",
+            ids.size(), beforeOrAfterCommit, e.getMessage());
+      }
+      kept.addAll(ids);
+    }
+  }
+
   private static boolean warnNow() {
     long now = System.nanoTime();
     long last = LAST_REDIS_WARNING.get();
@@ -368,17 +384,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     // a release Redis does not take is kept for the next commit, and fails nothing else here:
     // only the claims of those jobs wait (Redis still holds their earlier key)
     List<Long> unreleased = new ArrayList<>();
-    if (redis.isPresent() && !released.isEmpty()) {
-      try {
-        redis.get().release(released);
-      } catch (RuntimeException e) {
-        if (warnNow()) {
-          STORE_THREAD_LOG.warn("Redis: {} claim keys not released, kept for the next commit: {}",
-              released.size(), e.getMessage());
-        }
-        unreleased.addAll(released);
-      }
-    }
+    releaseOrKeep(released, unreleased, "before");
     java.util.Set<Long> held = new java.util.HashSet<>(unreleased);
     if (!held.isEmpty()) {
       claims.removeIf(cl -> held.contains(cl.id()));
@@ -437,17 +443,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
           refused.add(c.id());
         }
       });
-      try {
-        redis.get().release(refused);
-      } catch (RuntimeException e) {
-        // the commit is durable and must be answered as such: these keys (of claims the store
-        // refused) are released with the next commit
-        if (warnNow()) {
-          STORE_THREAD_LOG.warn("Redis: {} claim keys not released after a commit, kept for the next: {}",
-              refused.size(), e.getMessage());
-        }
-        unreleased.addAll(refused);
-      }
+      // the commit is durable and must be answered as such: these keys (of claims the store
+      // refused) are released with the next commit if Redis does not take them now
+      releaseOrKeep(refused, unreleased, "after");
     }
     return new Outcomes(modified, claimed, Optional.empty(), unreleased, held);
   }
