@@ -63,19 +63,10 @@ public final class SchedulerApp {
 
   private SchedulerApp() {}
 
-  /** Opens the store named by the settings; throws BadSettingException for a bad data folder. */
+  /** Opens the store named by the settings, once {@link #checkOnThisMachine} has passed. */
   public static JobStore openStore(SchedulerSettings s) {
     switch (s.store()) {
       case "embedded":
-        try {
-          Files.createDirectories(s.dataDir());
-        } catch (java.io.IOException | SecurityException e) {
-          throw new BadSettingException("scheduler.data-dir (SCHED_DATA_DIR)",
-              "cannot create " + s.dataDir() + " (" + e.getClass().getSimpleName() + ")");
-        }
-        if (!Files.isWritable(s.dataDir())) {
-          throw new BadSettingException("scheduler.data-dir (SCHED_DATA_DIR)", s.dataDir() + " is not writable");
-        }
         return JdbcJobStore.embedded(s.dataDir(), s.storePoolSize());
       case "mysql":
         return JdbcJobStore.mysql(s.jdbcUrl().orElseThrow(), s.storePoolSize());

@@ -225,9 +225,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * the requeue commits, and a report handled on that word would be written over the requeue,
    * or over the next box's hand-out. They go on, in order, once the matcher has answered.
    */
-  private final Map<Long, List<Command>> requeuing = new HashMap<>();
-  /** The requeue of each job in {@link #requeuing}, sent again while the matcher does not answer. */
-  private final Map<Long, MatcherActor.Requeue> requeueSent = new HashMap<>();
+  private final Map<Long, RequeueInFlight> requeuing = new HashMap<>();
+
+  /** A requeue sent (again while the matcher does not answer), and the requests waiting for it. */
+  private record RequeueInFlight(MatcherActor.Requeue requeue, List<Command> waiting) {}
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
@@ -368,10 +369,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(WatchersFound.class, this::onWatchersFound)
         .onMessage(HandOver.class, this::onHandOver)
         .onMessage(Forget.class, f -> {
-          if (handedOutSince(f.id(), f.tokenHash())) {
+          HeldHandOut held = held(f.id());
+          if (held != null && held.tokenHash() != null && !held.tokenHash().equals(f.tokenHash())) {
             // the requeue's answer came late (a matcher restarted meanwhile): not this hand-out;
             // its box no longer runs the job unless the job went to the same box again
-            if (!f.host().isEmpty() && !f.host().equals(holderOf(f.id()))) {
+            if (!f.host().isEmpty() && !f.host().equals(held.host())) {
               hosts.tell(new HostRegistryActor.JobEnded(f.host(), f.id()));
             }
             return this;
@@ -408,21 +410,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           // or lost with a matcher that restarted: what waited is asked to come again, the gate
           // stays until an answer comes, and the requeue is sent again (a second one of a
           // requeued job is refused by its token), each time waiting twice as long, up to a minute
-          List<Command> waiting = requeuing.get(u.id());
-          MatcherActor.Requeue requeue = requeueSent.get(u.id());
-          if (waiting == null || requeue == null) {
+          RequeueInFlight inFlight = requeuing.get(u.id());
+          if (inFlight == null) {
             return this;
           }
           getContext().getLog().warn("job {}: no answer to its requeue (attempt {}); sending it again",
               u.id(), u.attempt());
           Outcome busy = Outcome.of(Outcome.Status.UNAVAILABLE,
               "job " + u.id() + " is being given back to the queue: ask again shortly");
-          waiting.forEach(cmd -> answerFromStore(cmd, busy));
-          waiting.clear();
+          inFlight.waiting().forEach(cmd -> answerFromStore(cmd, busy));
+          inFlight.waiting().clear();
           Duration next = REQUEUE_ANSWER_WITHIN.multipliedBy(1L << Math.min(u.attempt(), 3));
           timers.startSingleTimer(new RequeueTimer(u.id()), new RequeueUnanswered(u.id(), u.attempt() + 1),
               next.compareTo(Duration.ofMinutes(1)) > 0 ? Duration.ofMinutes(1) : next);
-          matcher.tell(requeue);
+          matcher.tell(inFlight.requeue());
           return this;
         })
         .onMessage(StatsExtracted.class, this::onStatsExtracted)
@@ -606,10 +607,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         return this;
       }
       active.remove(job.id());
-      requeuing.putIfAbsent(job.id(), new ArrayList<>());
       MatcherActor.Requeue requeue = new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
           + job.field("host_machine") + " within the dispatch-ack timeout", requeued);
-      requeueSent.put(job.id(), requeue);
+      requeuing.putIfAbsent(job.id(), new RequeueInFlight(requeue, new ArrayList<>()));
       timers.startSingleTimer(new RequeueTimer(job.id()), new RequeueUnanswered(job.id(), 1), REQUEUE_ANSWER_WITHIN);
       matcher.tell(requeue);
       return this;
@@ -633,7 +633,6 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Behavior<Command> onRequeued(Requeued q) throws Exception {
     MatcherActor.Requeued r = q.answer();
     timers.cancel(new RequeueTimer(r.id()));
-    requeueSent.remove(r.id());
     // after the requeue (or its refusal) is durable: what waited now reads the store's word
     replayAfterRequeue(r.id());
     if (r.outcome().status() != Outcome.Status.OK) {
@@ -645,39 +644,32 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private void replayAfterRequeue(long id) throws Exception {
-    List<Command> waiting = requeuing.remove(id);
-    if (waiting != null) {
-      for (Command cmd : waiting) {
+    RequeueInFlight inFlight = requeuing.remove(id);
+    if (inFlight != null) {
+      for (Command cmd : inFlight.waiting()) {
         table().receive(getContext(), cmd);
       }
     }
   }
 
-  /** The box of the hand-out held here for the job, or "". */
-  private String holderOf(long id) {
+  /** A hand-out of a job held here: its box and its token's hash (either may be null). */
+  private record HeldHandOut(String host, String tokenHash) {}
+
+  /** The hand-out held here for the job, from memory (read or not yet); null when none. */
+  private HeldHandOut held(long id) {
     Job job = active.get(id);
     if (job != null) {
-      return job.field("host_machine");
+      return new HeldHandOut(job.field("host_machine"), job.tokenHash());
     }
     JobRecord r = tracked.get(id);
-    return r == null || r.host() == null ? "" : r.host();
-  }
-
-  /** This actor holds a hand-out of the job other than the one whose token hash is given. */
-  private boolean handedOutSince(long id, String tokenHash) {
-    Job job = active.get(id);
-    if (job != null && job.tokenHash() != null && !job.tokenHash().equals(tokenHash)) {
-      return true;
-    }
-    JobRecord r = tracked.get(id);
-    return r != null && r.tokenHash() != null && !r.tokenHash().equals(tokenHash);
+    return r == null ? null : new HeldHandOut(r.host(), r.tokenHash());
   }
 
   /** Runs {@code handler} with the job from memory, or once it is read from the store. */
   private <C extends Command> Behavior<Command> withJob(long id, C cmd, JobHandler<C> handler) {
-    List<Command> behindRequeue = requeuing.get(id);
+    RequeueInFlight behindRequeue = requeuing.get(id);
     if (behindRequeue != null) {
-      behindRequeue.add(cmd);
+      behindRequeue.waiting().add(cmd);
       return this;
     }
     Job job = active.get(id);

@@ -897,10 +897,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void cancelDone(PendingCancel p, PersistenceActor.Modified r) {
-    boolean mine = settleLeaving(p.job().id(), p.incarnation());
-    if (!mine && r.result().isPresent()) {
-      queue.remove(p.job().id());
-    }
+    boolean mine = settleLeaving(p.job().id(), p.incarnation(), r.result().isPresent());
     if (r.result().isPresent()) {
       ObjectNode view = (ObjectNode) r.result().get();
       tally.cancelled();
@@ -920,16 +917,20 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /**
-   * A cancel or terminate of a queued job is settled. True when this instance sent it; one sent
-   * before a restart leaves this queue the job only if the change took (see {@link #onEarlierClaim}).
+   * A cancel or terminate of a queued job is settled ({@code took}: the change is durable). True
+   * when this instance sent it; one sent before a restart takes the job out of this queue when
+   * it took, and otherwise leaves it (see {@link #onEarlierClaim}).
    */
-  private boolean settleLeaving(long id, Object sentBy) {
+  private boolean settleLeaving(long id, Object sentBy, boolean took) {
     if (!reloading.isEmpty()) {
       leftDuringReload.add(id);
     }
     if (sentBy == incarnation) {
       leaving.remove(id);
       return true;
+    }
+    if (took) {
+      queue.remove(id);
     }
     return false;
   }
@@ -955,10 +956,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void terminateDone(PendingTerminate p, PersistenceActor.Modified r) {
-    boolean mine = settleLeaving(p.job().id(), p.incarnation());
-    if (!mine && r.result().isPresent()) {
-      queue.remove(p.job().id());
-    }
+    boolean mine = settleLeaving(p.job().id(), p.incarnation(), r.result().isPresent());
     if (r.result().isPresent()) {
       ObjectNode view = (ObjectNode) r.result().get();
       // its watchers hear of it as of a cancelled job: it left the queue and ended

@@ -1,6 +1,5 @@
 package org.compassci.sched.http;
 
-import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -32,13 +31,10 @@ public final class HealthRoutes extends AllDirectives {
             })
             .exceptionally(failure -> {
               // the same shape as the store's own "unavailable", with Retry-After
-              HttpResponse busy = Responses.unavailable(failure);
-              Throwable t = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                  ? failure.getCause() : failure;
-              var body = Json.object().put("status", "unavailable").put("store", storeKind)
+              Throwable t = Responses.cause(failure);
+              return Responses.unavailable(Json.object().put("status", "unavailable").put("store", storeKind)
                   .put("error", t instanceof java.util.concurrent.TimeoutException
-                      ? "the store did not answer within scheduler.http.ask-timeout" : "store unavailable: " + t.getMessage());
-              return Responses.json(StatusCodes.SERVICE_UNAVAILABLE, body).addHeaders(busy.getHeaders());
+                      ? "the store did not answer within scheduler.http.ask-timeout" : "store unavailable: " + t.getMessage()));
             }))));
   }
 }

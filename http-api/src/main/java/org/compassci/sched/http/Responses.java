@@ -36,8 +36,17 @@ final class Responses {
 
   static HttpResponse error(StatusCode status, String message) {
     ObjectNode body = Json.object().put("error", message);
-    HttpResponse r = json(status, body);
-    return status.intValue() == 503 ? r.addHeader(RetryAfter.create(1L)) : r;
+    return status.intValue() == 503 ? unavailable(body) : json(status, body);
+  }
+
+  /** 503 with this body, and when to try again. */
+  static HttpResponse unavailable(JsonNode body) {
+    return json(StatusCodes.SERVICE_UNAVAILABLE, body).addHeader(RetryAfter.create(1L));
+  }
+
+  /** What an ask's failure was, out of the CompletionException it comes wrapped in. */
+  static Throwable cause(Throwable failure) {
+    return failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
   }
 
   /**
@@ -98,8 +107,7 @@ final class Responses {
 
   /** An actor that did not answer in time, or a stopped system: try again later. */
   static HttpResponse unavailable(Throwable failure) {
-    Throwable t = failure instanceof CompletionException && failure.getCause() != null
-        ? failure.getCause() : failure;
+    Throwable t = cause(failure);
     String why = t instanceof TimeoutException ? "the scheduler is busy, try again" : "scheduler unavailable: " + t.getMessage();
     return error(StatusCodes.SERVICE_UNAVAILABLE, why);
   }
