@@ -11,6 +11,7 @@ import org.h2.jdbc.JdbcConnection;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /** The contract on the embedded H2 store, one fresh folder per test. */
@@ -50,6 +51,47 @@ class EmbeddedJobStoreTest extends JobStoreContract {
     try (JobStore store = open(); Connection c = connect()) {
       Database db = ((SessionLocal) c.unwrap(JdbcConnection.class).getSession()).getDatabase();
       assertFalse(db.getOptimizeReuseResults());
+    }
+  }
+
+  /**
+   * A hand-out's host and token hash are stored as bytes since the dispatch bench found H2
+   * writing them a character at a time at every commit; a store whose hand-outs were written
+   * as text before converts them when it opens, and reads them back as they were.
+   */
+  @Test
+  void handOutsStoredAsTextByAnEarlierVersionReadBackTheSame() throws SQLException {
+    try (JobStore store = open()) {
+      store.insert(List.of(rec(1, "submit"), rec(2, "submit")));
+      assertEquals(2, store.claim(List.of(new Claim(1, "box-1", "ab12", 5), new Claim(2, "box-2", "cd34", 6))).size());
+    }
+    // the table as the earlier version made it: text columns (H2 converts the bytes as UTF-8)
+    try (Connection c = connect(); java.sql.Statement s = c.createStatement()) {
+      s.execute("ALTER TABLE handouts ALTER COLUMN host SET DATA TYPE VARCHAR(255)");
+      s.execute("ALTER TABLE handouts ALTER COLUMN token_hash SET DATA TYPE VARCHAR(255)");
+      assertEquals("CHARACTER VARYING", handoutColumnType(c, "TOKEN_HASH"));
+    }
+    try (JobStore store = open(); Connection c = connect()) {
+      assertEquals("BINARY VARYING", handoutColumnType(c, "HOST"));
+      assertEquals("BINARY VARYING", handoutColumnType(c, "TOKEN_HASH"));
+      JobRecord r = store.find(1).orElseThrow();
+      assertEquals(List.of("dispatch", "box-1", "ab12", 5L), List.of(r.stage(), r.host(), r.tokenHash(), r.dispatchTimeMillis()));
+      assertEquals(List.of(1L, 2L), store.findByStage(List.of("dispatch"), 0, 10).stream().map(JobRecord::id).toList());
+      // and a new hand-out beside them reads back the same way
+      store.insert(List.of(rec(3, "submit")));
+      store.claim(List.of(new Claim(3, "box-3", "ef56", 7)));
+      JobRecord third = store.find(3).orElseThrow();
+      assertEquals(List.of("dispatch", "box-3", "ef56"), List.of(third.stage(), third.host(), third.tokenHash()));
+    }
+  }
+
+  private static String handoutColumnType(Connection c, String column) throws SQLException {
+    try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS"
+        + " WHERE TABLE_NAME = 'HANDOUTS' AND COLUMN_NAME = ?")) {
+      ps.setString(1, column);
+      try (java.sql.ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? rs.getString(1) : null;
+      }
     }
   }
 
