@@ -292,6 +292,33 @@ abstract class JobStoreContract {
     }
   }
 
+  /**
+   * A statement by ids is made for the next power of two of them, the last id repeated (so
+   * that the database parses one text per size class): every job still comes back once.
+   */
+  @Test
+  void jobsReadByIdsInEveryNumberComeBackOnceEach() {
+    try (JobStore store = open()) {
+      List<JobRecord> all = new ArrayList<>();
+      for (long id = 1; id <= 40; id++) {
+        all.add(rec(id, "submit"));
+      }
+      store.upsert(all);
+      for (int n = 1; n <= 40; n++) {
+        List<Long> wanted = LongStream.rangeClosed(1, n).boxed().collect(Collectors.toList());
+        Collections.reverse(wanted);
+        List<Long> read = ids(store.findByIds(wanted));
+        assertEquals(n, read.size(), "read " + read + " for " + n + " ids");
+        assertEquals(Set.copyOf(wanted), Set.copyOf(read));
+        // writes look up which of their jobs exist by ids too
+        List<JobRecord> changed = all.subList(0, n).stream().map(r -> rec(r.id(), "running")).toList();
+        store.upsert(changed);
+        assertEquals(n, store.findByStage(List.of("running"), 0, 100).size());
+        store.upsert(all.subList(0, n));
+      }
+    }
+  }
+
   @Test
   void aLargeBatchIsStoredAndReadBackWhole() {
     // more than the 1000 rows some servers answer by default, in one durable step
