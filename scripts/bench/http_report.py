@@ -75,7 +75,7 @@ def dispatch(name, path, cpu_ms, switches, gc_log, u0, u1):
                       "p50_ms": f["p50_ms"], "p99_ms": f["p99_ms"]}))
 
 
-def line(d, reps, connections):
+def line(d, reps, connections, queued=None):
     out = {"bench": "http"}
     for phase in ("dispatch", "health", "submit", "stack"):
         runs = [figures(phase, load(f"{d}/{phase}-{r}.json")) for r in range(1, reps + 1)]
@@ -92,6 +92,8 @@ def line(d, reps, connections):
         out[f"{phase}_vs_stack"] = round(out[f"{phase}_per_s"] / max(1, out["stack_per_s"]), 3)
     out["connections"] = connections
     out["repetitions"] = reps
+    if queued is not None:
+        out["queued"] = queued
     print(json.dumps(out))
 
 
@@ -102,6 +104,6 @@ if __name__ == "__main__":
         a = sys.argv
         dispatch(a[2], a[3], int(a[4]), int(a[5]), a[6], float(a[7]), float(a[8]))
     elif sys.argv[1] == "line":
-        line(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        line(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) > 5 else None)
     else:
         sys.exit("usage: http_report.py run PHASE NAME FILE | dispatch NAME ... | line DIR REPS CONNECTIONS")
