@@ -106,4 +106,4 @@ if __name__ == "__main__":
     elif sys.argv[1] == "line":
         line(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) > 5 else None)
     else:
-        sys.exit("usage: http_report.py run PHASE NAME FILE | dispatch NAME ... | line DIR REPS CONNECTIONS")
+        sys.exit("usage: http_report.py run PHASE NAME FILE | dispatch NAME ... | line DIR REPS CONNECTIONS [QUEUED]")
