@@ -44,8 +44,16 @@ public final class ProvidersBench {
     }
   }
 
+  /**
+   * A client of the server scripts/bench.sh started: it shows the admin's token the script made
+   * (BENCH_TOKEN), as a lab's submitters show theirs; submits without one are refused.
+   */
+  static HttpCalls benchClient(int port) {
+    return new HttpCalls("127.0.0.1", port).withToken(System.getenv("BENCH_TOKEN"));
+  }
+
   static void run(int port, String pid, int providers, int jobs) throws Exception {
-    HttpCalls http = new HttpCalls("127.0.0.1", port);
+    HttpCalls http = benchClient(port);
     // warm-up: half as many jobs through a fleet of its own, so that the JIT has compiled the
     // path before anything is measured (the http benchmark warms up the same way)
     int warm = jobs / 2;
@@ -108,7 +116,7 @@ public final class ProvidersBench {
   }
 
   static void sockets(int port, String pid, int n) throws Exception {
-    HttpCalls http = new HttpCalls("127.0.0.1", port);
+    HttpCalls http = benchClient(port);
     long before = usedHeapKb(pid);
     // providers that ask for what nothing fits (no job is queued): each request stays parked
     ProviderFleet fleet = new ProviderFleet("127.0.0.1", port, n,

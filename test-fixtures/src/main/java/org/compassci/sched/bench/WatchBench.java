@@ -26,7 +26,7 @@ public final class WatchBench {
     int port = Integer.parseInt(args[0]);
     String pid = args[1];
     int streams = args.length > 2 ? Integer.parseInt(args[2]) : 2000;
-    HttpCalls http = new HttpCalls("127.0.0.1", port);
+    HttpCalls http = ProvidersBench.benchClient(port);
     List<String> ids = new ArrayList<>(streams);
     StringBuilder batch = new StringBuilder();
     for (int i = 0; i < streams; i += 500) {
