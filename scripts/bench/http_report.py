@@ -90,6 +90,14 @@ def line(d, reps, connections, queued=None):
     out["dispatch_vs_health"] = round(out["dispatch_per_s"] / max(1, out["health_per_s"]), 3)
     for phase in ("health", "dispatch", "submit"):
         out[f"{phase}_vs_stack"] = round(out[f"{phase}_per_s"] / max(1, out["stack_per_s"]), 3)
+    # run by run, each against the stack's run of the same repetition (health, stack and dispatch
+    # runs of one repetition follow each other): on a machine whose speed drifts, the spread
+    # of these says how far the medians' ratio can be trusted
+    for phase in ("health", "dispatch"):
+        out[f"{phase}_vs_stack_runs"] = [
+            round(figures(phase, load(f"{d}/{phase}-{r}.json"))["per_s"]
+                  / max(1, figures("stack", load(f"{d}/stack-{r}.json"))["per_s"]), 3)
+            for r in range(1, reps + 1)]
     out["connections"] = connections
     out["repetitions"] = reps
     if queued is not None:
