@@ -77,8 +77,10 @@ def dispatch(name, path, cpu_ms, switches, gc_log, u0, u1):
 
 def line(d, reps, connections, queued=None):
     out = {"bench": "http"}
+    per_s = {}
     for phase in ("dispatch", "health", "submit", "stack"):
         runs = [figures(phase, load(f"{d}/{phase}-{r}.json")) for r in range(1, reps + 1)]
+        per_s[phase] = [r["per_s"] for r in runs]
         out[f"{phase}_per_s"] = round(statistics.median(r["per_s"] for r in runs))
         out[f"{phase}_p99_ms"] = round(statistics.median(r["p99_ms"] for r in runs), 2)
         out[f"{phase}_p50_ms"] = round(statistics.median(r["p50_ms"] for r in runs), 2)
@@ -94,10 +96,7 @@ def line(d, reps, connections, queued=None):
     # runs of one repetition follow each other): on a machine whose speed drifts, the spread
     # of these says how far the medians' ratio can be trusted
     for phase in ("health", "dispatch"):
-        out[f"{phase}_vs_stack_runs"] = [
-            round(figures(phase, load(f"{d}/{phase}-{r}.json"))["per_s"]
-                  / max(1, figures("stack", load(f"{d}/stack-{r}.json"))["per_s"]), 3)
-            for r in range(1, reps + 1)]
+        out[f"{phase}_vs_stack_runs"] = [round(p / max(1, st), 3) for p, st in zip(per_s[phase], per_s["stack"])]
     out["connections"] = connections
     out["repetitions"] = reps
     if queued is not None:
