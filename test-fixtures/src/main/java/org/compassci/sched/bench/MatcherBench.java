@@ -70,17 +70,15 @@ public final class MatcherBench {
     lab = null; // the 100,000 JSON trees must not count in the heap figure
 
     double heapMb = heapOfQueue(drafts);
-    Result first = null;
-    for (int i = 0; i < WARMUP_RUNS; i++) {
-      Result warm = throughput(drafts, boxes, true, "warm-up run " + (i + 1));
-      first = first == null ? warm : first;
-    }
-    List<Result> runs = new ArrayList<>();
-    for (int i = 0; i < MEASURED_RUNS; i++) {
+    List<Result> all = new ArrayList<>();
+    int total = WARMUP_RUNS + MEASURED_RUNS;
+    for (int i = 0; i < total; i++) {
       // the drafts are copied but for the last run: a submit stamps its ids into them
-      runs.add(throughput(drafts, boxes, i < MEASURED_RUNS - 1, "measured run " + (i + 1)));
-      first = first == null ? runs.get(0) : first;
+      all.add(throughput(drafts, boxes, i < total - 1, i < WARMUP_RUNS
+          ? "warm-up run " + (i + 1) : "measured run " + (i - WARMUP_RUNS + 1)));
     }
+    Result first = all.get(0);
+    List<Result> runs = new ArrayList<>(all.subList(WARMUP_RUNS, total));
     runs.sort(java.util.Comparator.comparingDouble(Result::perSecond));
     Result r = runs.get(runs.size() / 2);
     Map<String, Object> line = new java.util.LinkedHashMap<>();
