@@ -168,9 +168,10 @@ class SupervisionTest {
       ActorRef<MatcherActor.Command> matcher = r.matcher();
       TestProbe<MatcherActor.DispatchResult> third = testKit.createTestProbe();
       MatcherActor.DispatchResult thirdAnswer = null;
-      for (int i = 0; i < 100; i++) {
+      // the new matcher answers Unavailable while it loads, for as long as that takes on a busy
+      // machine; once it has the job, h3's claim waits
+      for (long end = System.nanoTime() + WAIT.toNanos(); System.nanoTime() < end; ) {
         matcher.tell(new MatcherActor.Dispatch(box("h3"), Duration.ZERO, third.getRef()));
-        // the new matcher answers Unavailable while it loads; once it has the job, h3's claim waits
         thirdAnswer = poll(third, Duration.ofMillis(300));
         if (thirdAnswer == null) {
           break;
@@ -202,10 +203,15 @@ class SupervisionTest {
       Testbox arm = new Testbox("a1", Set.of("hostname=a1", "arch=aarch64", "tbox_type=dc", "tbox_group=a1"), 65536);
       TestProbe<MatcherActor.DispatchResult> armProbe = testKit.createTestProbe();
       MatcherActor.DispatchResult armAnswer = null;
-      for (int i = 0; i < 100 && !(armAnswer instanceof MatcherActor.NoJob); i++) {
-        // messages sent while the supervisor restarts the matcher are not answered
+      // Unavailable while it loads, which on a busy machine takes longer than a fixed number of
+      // quick answers: the bound is a time
+      for (long end = System.nanoTime() + WAIT.toNanos();
+          !(armAnswer instanceof MatcherActor.NoJob) && System.nanoTime() < end; ) {
         matcher.tell(new MatcherActor.Dispatch(arm, Duration.ZERO, armProbe.getRef()));
         armAnswer = poll(armProbe, Duration.ofMillis(300));
+        if (armAnswer instanceof MatcherActor.Unavailable) {
+          Thread.sleep(20);
+        }
       }
       assertInstanceOf(MatcherActor.NoJob.class, armAnswer);
       r.gated().gate.countDown();
@@ -274,13 +280,13 @@ class SupervisionTest {
     matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(
         "{\"suite\":\"t\",\"testbox\":\"vm-2p8g\",\"arch\":\"riscv64\"}"))),
         testKit.createTestProbe(MatcherActor.SubmitResult.class).getRef()));
-    for (int i = 0; i < 100 && !gated.held.get(); i++) {
+    for (long end = System.nanoTime() + WAIT.toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
       Thread.sleep(20);
     }
     assertTrue(gated.held.get(), "the commit is held");
     TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
     matcher.tell(new MatcherActor.Dispatch(box("h1"), Duration.ZERO, first.getRef()));
-    for (int i = 0; i < 100 && waiting(persistence) < 1; i++) {
+    for (long end = System.nanoTime() + WAIT.toNanos(); waiting(persistence) < 1 && System.nanoTime() < end; ) {
       Thread.sleep(20);
     }
     // a fault in the matcher: it restarts while h1's claim waits
