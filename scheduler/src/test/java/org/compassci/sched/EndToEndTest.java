@@ -116,6 +116,13 @@ class EndToEndTest {
       Answer late = http.post(V1 + "/jobs/" + id + "/update?job_stage=running", "");
       assertEquals(423, late.status(), "finished and complete: " + late.body());
       assertTrue(late.json().path("error").asText().contains("finish"));
+      // a value no job could take is bad input before it is a late one
+      Answer bad = http.post(V1 + "/jobs/" + id + "/update?job_stage=sideways", "");
+      assertEquals(400, bad.status(), bad.body());
+      assertTrue(bad.json().path("error").asText().contains("sideways"), bad.body());
+      Answer badWait = http.post(V1 + "/jobs/wait", "{\"wait_on\":{\"" + id + "\":{\"job_stage\":5}}}");
+      assertEquals(400, badWait.status(), badWait.body());
+      assertTrue(badWait.json().path("error").asText().contains("not 5"), badWait.body());
 
       Answer queued = http.post(V1 + "/jobs/submit", "[{\"suite\":\"later\",\"testbox\":\"dc-8g\"}]");
       assertEquals(200, queued.status());
@@ -161,6 +168,13 @@ class EndToEndTest {
       assertEquals(400, http.get(V1 + "/jobs/dispatch?arch=x86_64").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&freemem=lots").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tbox_type=vx").status());
+      // hw, vm, dc or vm,dc: a physical box is never also a VM host in one ask
+      for (String bad : List.of("hw,vm", "dc,hw", "vm,", ",dc")) {
+        Answer refused = http.get(V1 + "/jobs/dispatch?hostname=a&tbox_type=" + bad);
+        assertEquals(400, refused.status(), bad + ": " + refused.body());
+        assertTrue(refused.body().contains("tbox_type"), refused.body());
+      }
+      assertEquals(204, http.get(V1 + "/jobs/dispatch?hostname=a&tbox_type=dc,vm").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&wait=61").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tags=novalue").status());
       // a hostname is stored and shown: one plain name, or 400 and nothing recorded

@@ -775,7 +775,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (cmd instanceof Get g) {
       g.replyTo().tell(stored);
     } else if (cmd instanceof Update u) {
-      u.replyTo().tell(refuseStored(u.id(), u.mode(), stored));
+      u.replyTo().tell(refuseStored(u, stored));
     } else if (cmd instanceof CancelNotQueued c) {
       c.replyTo().tell(stored.status() == Outcome.Status.OK
           ? Outcome.of(Outcome.Status.CONFLICT, "job " + c.id() + " is "
@@ -851,9 +851,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
             .put("job_stage", job.stage().wireName())));
   }
 
-  private Outcome refuseStored(long id, JobUpdate.Mode mode, Outcome stored) {
+  private Outcome refuseStored(Update u, Outcome stored) {
+    long id = u.id();
+    JobUpdate.Mode mode = u.mode();
     if (stored.status() != Outcome.Status.OK) {
       return stored;
+    }
+    // a bad value is the caller's mistake whatever the job's state: 400 before 409 or 423, as
+    // for a job on a box
+    Optional<String> invalid = mode == JobUpdate.Mode.LEGACY ? Optional.empty() : JobUpdate.invalid(u.params(), mode);
+    if (invalid.isPresent()) {
+      return Outcome.of(Outcome.Status.INVALID, invalid.get());
     }
     String stage = stored.job().path("job_stage").asText();
     if (JobStage.SUBMIT.wireName().equals(stage)) {

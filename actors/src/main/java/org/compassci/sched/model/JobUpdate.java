@@ -65,6 +65,16 @@ public final class JobUpdate {
     return java.util.Optional.empty();
   }
 
+  /** Why {@code params} would be refused as bad input (a 400), whatever the job's state. */
+  public static Optional<String> invalid(List<Param> params, Mode mode) {
+    try {
+      parse(params, mode);
+      return Optional.empty();
+    } catch (InvalidJobException e) {
+      return Optional.of(e.getMessage());
+    }
+  }
+
   public static Result apply(Job job, List<Param> params, Mode mode, Instant now) {
     Changes c;
     try {

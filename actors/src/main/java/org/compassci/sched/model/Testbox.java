@@ -45,10 +45,15 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
       plainName("arch", arch);
       tags.add("arch=" + arch);
     }
-    for (String t : q.getOrDefault("tbox_type", "hw").split(",")) {
+    String[] types = q.getOrDefault("tbox_type", "hw").split(",", -1);
+    for (String t : types) {
       String type = t.trim().toLowerCase(Locale.ROOT);
       if (!TYPES.contains(type)) {
         throw new InvalidJobException("tbox_type: '" + t + "' is not hw, vm or dc");
+      }
+      // one host that runs both VMs and containers offers both; a physical box is only itself
+      if (type.equals("hw") && types.length > 1) {
+        throw new InvalidJobException("tbox_type: hw stands alone (hw, vm, dc or vm,dc)");
       }
       tags.add("tbox_type=" + type);
     }

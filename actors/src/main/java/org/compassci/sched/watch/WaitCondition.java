@@ -32,7 +32,12 @@ public record WaitCondition(JsonNode raw, JobStage stage, JobHealth health, Data
     DataReadiness readiness = null;
     for (Iterator<Map.Entry<String, JsonNode>> it = raw.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
-      String value = e.getValue().isTextual() ? e.getValue().asText() : "";
+      if (!e.getValue().isTextual()) {
+        // Compass-CI sends names; a number or an object here is a client's mistake, said as such
+        throw new InvalidJobException("wait_on." + id + "." + e.getKey() + ": must be a name in quotes "
+            + "(such as \"finish\"), not " + e.getValue());
+      }
+      String value = e.getValue().asText();
       switch (e.getKey()) {
         case "job_stage" -> stage = known(id, e.getKey(), JobStage.fromName(value), value);
         case "job_health" -> health = known(id, e.getKey(), JobHealth.fromName(value), value);

@@ -45,5 +45,9 @@ class WaitConditionTest {
     assertThrows(InvalidJobException.class, () -> judge("{\"colour\":\"red\"}", state("submit", "unknown", "N/A")));
     assertThrows(InvalidJobException.class, () -> judge("\"finish\"", state("submit", "unknown", "N/A")));
     assertThrows(InvalidJobException.class, () -> judge("{}", state("submit", "unknown", "N/A")));
+    // a number where a name belongs is named as the mistake it is, not as an empty name
+    InvalidJobException number = assertThrows(InvalidJobException.class,
+        () -> judge("{\"job_stage\":5}", state("submit", "unknown", "N/A")));
+    assertTrue(number.getMessage().contains("job_stage") && number.getMessage().contains("not 5"), number.getMessage());
   }
 }
