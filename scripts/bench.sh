@@ -23,8 +23,9 @@
 #   scripts/bench.sh jmh       JMH micro-benchmarks of the matcher's parts (not part of "all")
 #   scripts/bench.sh cluster   dispatch rate of one process and of a 3-node cluster on the same
 #                              MySQL (scripts/bench/cluster.sh; not part of "all")
-#   scripts/bench.sh all       matcher, http, watch, restart (100,000 queued) and providers (200
-#                              only, no socket heap): within 8 minutes on 2 cores
+#   scripts/bench.sh all       matcher, http, watch, restart (100,000 queued), providers (200
+#                              only, no socket heap) and boot (one warm-up, one measured round):
+#                              within 8 minutes on 2 cores
 # Everything but the JSON lines goes to stderr.
 # http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_SERVER_OPTS (more JVM
 # options for the server, e.g. -Dpekko.actor.default-dispatcher.throughput=20); BENCH_JFR=DIR records the last
@@ -463,7 +464,7 @@ run_boot() {
   wait_ready
   top_up "$boot_queued"
   echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=0" | sed 's/.*"total":\([0-9]*\).*/\1/') lab hosts known" >&2
-  for run in 1 2; do
+  for run in $(seq "${boot_warmups:-2}"); do
     wrk_run boot "warmup-boot-$run" "$seconds" "$tmp/macs.lua" "$tmp/paths-warmup-$run.lua"
     wrk_run package "warmup-package-$run" "$seconds" "$tmp/paths-warmup-$run.lua"
     top_up "$boot_queued"
@@ -657,6 +658,9 @@ case "$mode" in
   dispatch) run_dispatch "${2:-.}" ;;
   cluster) build_jar; scripts/bench/cluster.sh ;;
   # within 8 minutes on 2 cores: the restart line with 100,000 queued only; the providers line with 200
-  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers) ;;
+  # boot with one warm-up and one measured round (the full bench alone takes 2.7 min): the
+  # whole stays within API.md's 8 minutes
+  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers)
+    (reps=1 boot_warmups=1 run_boot) ;;
   *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|cold|boot|providers|claims|dispatch [CHECKOUT]|cluster|all|jmh]" >&2; exit 2 ;;
 esac
