@@ -463,7 +463,7 @@ run_boot() {
   SCHED_LAB_HOSTS="$tmp/hosts" SCHED_RESULTS_DIR="$tmp/results" start_server
   wait_ready
   top_up "$boot_queued"
-  echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=0" | sed 's/.*"total":\([0-9]*\).*/\1/') lab hosts known" >&2
+  echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=1" | sed 's/.*"total":\([0-9]*\).*/\1/') lab hosts known" >&2
   for run in $(seq "${boot_warmups:-2}"); do
     wrk_run boot "warmup-boot-$run" "$seconds" "$tmp/macs.lua" "$tmp/paths-warmup-$run.lua"
     wrk_run package "warmup-package-$run" "$seconds" "$tmp/paths-warmup-$run.lua"
@@ -475,7 +475,7 @@ run_boot() {
     wrk_run package "package-$rep" "$seconds" "$tmp/paths-$rep.lua"
     # the same links again, while their jobs boot: the package without the store's write
     wrk_run package "again-$rep" "$seconds" "$tmp/paths-$rep.lua"
-    top_up "$boot_queued"
+    if [ "$rep" -lt "$reps" ]; then top_up "$boot_queued"; fi
   done
   local build
   build=$(java -Xms512m -Xmx512m -cp "$cp" org.compassci.sched.bench.PackageBench)
