@@ -59,17 +59,41 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** A submit made with an Idempotency-Key: its account, the key and the digest of its body. */
   public record Once(String account, String key, String requestDigest) {}
 
-  /** A testbox asks for a job that fits it, waiting up to {@code longPoll} for one to come. */
+  /**
+   * A testbox asks for a job that fits it, waiting up to {@code longPoll} for one to come.
+   * {@code answerBy}: the wall-clock millisecond at which the asker stops listening (an HTTP
+   * ask's timeout), 0 when it always listens. A hand-out made durable after that moment would
+   * reach no one: it goes back to the queue at once instead of waiting out its dispatch-ack.
+   */
   public record Dispatch(Testbox box, Duration longPoll,
       // an HTTP connection is only this node's: another node receives null (not watched)
       @com.fasterxml.jackson.annotation.JsonIgnore Object connection,
+      long answerBy,
       ActorRef<DispatchResult> replyTo) implements Command {
+
+    /** A request that listens until it is answered (a provider's socket, tests). */
+    public Dispatch(Testbox box, Duration longPoll, Object connection, ActorRef<DispatchResult> replyTo) {
+      this(box, longPoll, connection, 0L, replyTo);
+    }
 
     /** A request whose connection is not watched (tests, benchmarks). */
     public Dispatch(Testbox box, Duration longPoll, ActorRef<DispatchResult> replyTo) {
       this(box, longPoll, null, replyTo);
     }
+
+    /**
+     * The answer may no longer reach the asker. The margin covers the way back to the ask: an
+     * answer sent this close to the deadline might arrive after it, and a hand-out its box never
+     * hears of waits out the dispatch-ack (600 s by default) before it is queued again. Wall
+     * clock on both sides: the ask's timer runs on it, whatever clock the matcher is given.
+     */
+    boolean tooLate() {
+      return answerBy != 0 && System.currentTimeMillis() > answerBy - ANSWER_MARGIN_MS;
+    }
   }
+
+  /** How long before its asker's deadline a hand-out is given back rather than answered. */
+  static final long ANSWER_MARGIN_MS = 1_000;
 
   /**
    * The scheduler is stopping: every parked request is answered "no job" now, while its
@@ -108,8 +132,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * {@code tokenHash}: the hand-out being taken back. If the job has been handed out again
    * since, the newer hand-out stands and the requeue is refused.
    */
-  public record Requeue(long id, String tokenHash, String reason, ActorRef<Requeued> replyTo)
-      implements Command {}
+  public record Requeue(long id, String tokenHash, String reason, boolean counts, ActorRef<Requeued> replyTo)
+      implements Command {
+
+    /**
+     * A lost hand-out, counted against the job's requeue budget (a job that keeps losing its
+     * boxes is ended after scheduler.requeue.max).
+     */
+    public Requeue(long id, String tokenHash, String reason, ActorRef<Requeued> replyTo) {
+      this(id, tokenHash, reason, true, replyTo);
+    }
+  }
 
   /** The answer to a {@link Requeue}, naming its job: several may be in flight at once. */
   public record Requeued(long id, Outcome outcome) implements org.compassci.sched.model.CborSerializable {}
@@ -207,6 +240,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record Parked(long id, Dispatch request) {}
 
   private static final String STILL_LOADING = "the queue is still loading from the store";
+  private static final String TOO_LATE = "the request gave up before its answer";
   private static final String HANDING_OVER = "the matcher is moving to another node";
 
   private final ActorRef<PersistenceActor.Command> store;
@@ -614,6 +648,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onDispatch(Dispatch d) {
     touch();
     noteContact(d.box());
+    if (d.tooLate()) {
+      // waited in this mailbox until its asker gave up: a claim now would reach no one
+      d.replyTo().tell(new Unavailable(TOO_LATE));
+      return this;
+    }
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -747,6 +786,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private void serveParked() {
     for (Iterator<Parked> it = parked.values().iterator(); it.hasNext() && queue.size() > 0; ) {
       Parked p = it.next();
+      if (p.request().tooLate()) {
+        it.remove();
+        timers.cancel(p.id());
+        p.request().replyTo().tell(new Unavailable(TOO_LATE));
+        continue;
+      }
       QueuedJob job = queue.take(p.request().box());
       if (job != null) {
         it.remove();
@@ -794,26 +839,53 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    */
   private Behavior<Command> onStoreClaimed(StoreClaimed m) {
     List<JobRecord> handedOut = new ArrayList<>();
+    List<JobRecord> answers = new ArrayList<>();
     List<PendingHandOut> answered = new ArrayList<>();
     for (PersistenceActor.Claimed r : m.claims().claimed()) {
       PendingHandOut p = (PendingHandOut) r.context();
-      if (onClaimed(r, p)) {
+      Settled s = onClaimed(r, p);
+      if (s != Settled.NOT_HANDED_OUT) {
         handedOut.add(r.record().get());
+      }
+      if (s == Settled.ANSWER) {
+        answers.add(r.record().get());
         answered.add(p);
       }
     }
     if (!handedOut.isEmpty()) {
+      // a hand-out given back is tracked too: should its requeue fail, its dispatch-ack still
+      // brings it back; the requeue's Forget, sent after this, ends the tracking
       lifecycle.tell(new LifecycleActor.Track(handedOut));
     }
     for (int i = 0; i < answered.size(); i++) {
       PendingHandOut p = answered.get(i);
-      p.request().replyTo().tell(new Assigned(p.job().id(), handedOut.get(i), p.token()));
+      p.request().replyTo().tell(new Assigned(p.job().id(), answers.get(i), p.token()));
     }
     return this;
   }
 
-  /** One claim settled; true when its testbox is to be answered with the job. */
-  private boolean onClaimed(PersistenceActor.Claimed r, PendingHandOut p) {
+  /** How a settled claim ends: answered, durable but given back at once, or not handed out. */
+  private enum Settled { ANSWER, GIVEN_BACK, NOT_HANDED_OUT }
+
+  /**
+   * A durable hand-out whose box will not hear of it (it hung up, or its ask gave up) goes back
+   * to its old place in the queue at once, without counting against the job's requeue budget:
+   * the job did nothing wrong. Its asker, if still there, is told why.
+   */
+  private Settled giveBack(PersistenceActor.Claimed r, PendingHandOut p, boolean hungUp) {
+    if (hungUp) {
+      noJob(p.request().replyTo());
+    } else {
+      p.request().replyTo().tell(new Unavailable(TOO_LATE));
+    }
+    getContext().getSelf().tell(new Requeue(p.job().id(), r.record().get().tokenHash(),
+        hungUp ? "the testbox hung up before its answer" : "the testbox's request gave up before its answer",
+        false, getContext().getSystem().ignoreRef()));
+    return Settled.GIVEN_BACK;
+  }
+
+  /** One claim settled. */
+  private Settled onClaimed(PersistenceActor.Claimed r, PendingHandOut p) {
     if (!reloading.isEmpty()) {
       leftDuringReload.add(p.job().id());
     }
@@ -822,16 +894,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     claiming.remove(p.job().id());
     boolean clientLeft = settleConnection(p.request().connection());
-    if (r.record().isPresent() && clientLeft) {
-      // durable, but its box hung up before the answer: back to its old place at once
-      noJob(p.request().replyTo());
-      getContext().getSelf().tell(new Requeue(p.job().id(), r.record().get().tokenHash(),
-          "the testbox hung up before its answer", getContext().getSystem().ignoreRef()));
-      return false;
+    if (r.record().isPresent() && (clientLeft || p.request().tooLate())) {
+      return giveBack(r, p, clientLeft);
     }
     if (r.record().isPresent()) {
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
-      return true;
+      return Settled.ANSWER;
     }
     if (r.error().isEmpty()) {
       // no longer queued in the store: another scheduler took it. Forget it, look again.
@@ -845,7 +913,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       queue.putBack(p.job());
       p.request().replyTo().tell(new Unavailable(r.error().get()));
     }
-    return false;
+    return Settled.NOT_HANDED_OUT;
   }
 
   /**
@@ -854,15 +922,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * job leaves this queue; if it failed, the job stays (it was read as queued) and nothing of the
    * old queue comes into this one.
    */
-  private boolean onEarlierClaim(PersistenceActor.Claimed r, PendingHandOut p) {
+  private Settled onEarlierClaim(PersistenceActor.Claimed r, PendingHandOut p) {
     if (r.record().isPresent()) {
       queue.remove(p.job().id());
+      if (p.request().tooLate()) {
+        return giveBack(r, p, false);
+      }
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
-      return true;
+      return Settled.ANSWER;
     }
     if (r.error().isPresent()) {
       p.request().replyTo().tell(new Unavailable(r.error().get()));
-      return false;
+      return Settled.NOT_HANDED_OUT;
     }
     // taken in the store by another claim: not a job to hand out from here either
     queue.remove(p.job().id());
@@ -871,7 +942,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     } else {
       onDispatch(p.request());
     }
-    return false;
+    return Settled.NOT_HANDED_OUT;
   }
 
   private Behavior<Command> onCancel(Cancel c) {
@@ -990,7 +1061,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         throw new NotQueued("job " + r.id() + " has been handed out again since");
       }
       String host = full.field("host_machine");
-      full.requeue(q.reason());
+      if (q.counts()) {
+        full.requeue(q.reason());
+      } else {
+        full.giveBack(q.reason());
+      }
       return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host, q.tokenHash()));
     }, new PendingRequeue(q.id(), q.replyTo()), modified));
     return this;

@@ -312,6 +312,15 @@ public final class Job {
     record(REQUEUE_COUNT, Integer.toString(requeueCount() + 1));
   }
 
+  /**
+   * Takes back a hand-out its box never heard of (the box hung up, or its request gave up before
+   * the hand-out was durable): the reason is kept, the requeue budget is not spent.
+   */
+  public void giveBack(String reason) {
+    returnToQueue();
+    record("last_requeue_reason", reason);
+  }
+
   private static final String REQUEUE_COUNT = "requeue_count";
 
   /** Hands a job out: the token the box must show is kept only as a hash. */

@@ -44,7 +44,12 @@ class MatcherActorTest {
       TestProbe<LifecycleActor.Command> lifecycle) {}
 
   private Wiring start(JdbcJobStore store) {
-    ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+    return start(store, store);
+  }
+
+  /** {@code through}: the store the persistence actor writes through ({@code store} or a wrapper of it). */
+  private Wiring start(JdbcJobStore store, org.compassci.sched.persistence.JobStore through) {
+    ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(through, 100));
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
     ActorRef<MatcherActor.Command> matcher = actors.spawn(
         MatcherActor.create(persistence, lifecycle.getRef(),
@@ -91,6 +96,64 @@ class MatcherActorTest {
       }
     }
     return r;
+  }
+
+  /**
+   * A hand-out made durable after its asker gave up (the HTTP ask's timeout) reaches no box: it
+   * goes back to the queue at once, not after its dispatch-ack, without spending the job's
+   * requeue budget, and the next box gets it. A request that arrives after its asker gave up
+   * takes nothing.
+   */
+  @Test
+  void aHandOutDurableAfterItsAskGaveUpGoesBackAtOnce() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      SupervisionTest.GatedStore gated = new SupervisionTest.GatedStore(real);
+      Wiring w = start(real, gated.store);
+      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      Testbox box = box("vm-2p8g--1", "x86_64", 65536);
+
+      TestProbe<MatcherActor.DispatchResult> gaveUp = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box, Duration.ZERO, null, System.currentTimeMillis() - 1, gaveUp.getRef()));
+      assertInstanceOf(MatcherActor.Unavailable.class, gaveUp.receiveMessage(Duration.ofSeconds(10)));
+      assertEquals("submit", real.find(id).orElseThrow().stage(), "a request already given up claims nothing");
+
+      gated.holdNext.set(true);
+      long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 300;
+      TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box, Duration.ZERO, null, answerBy, late.getRef()));
+      for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
+        Thread.sleep(10);
+      }
+      assertTrue(gated.held.get(), "the claim's commit is held");
+      // the commit outlasts the ask: released once the answer could no longer arrive in time
+      while (System.currentTimeMillis() <= answerBy - MatcherActor.ANSWER_MARGIN_MS + 50) {
+        Thread.sleep(20);
+      }
+      gated.gate.countDown();
+      MatcherActor.Unavailable why = assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
+      assertTrue(why.reason().contains("gave up"), why.reason());
+
+      // tracked (should the requeue fail, its dispatch-ack still brings it back), then forgotten
+      boolean tracked = false;
+      boolean forgotten = false;
+      for (int i = 0; i < 10 && !forgotten; i++) {
+        LifecycleActor.Command c = w.lifecycle().receiveMessage(Duration.ofSeconds(10));
+        if (c instanceof LifecycleActor.Track t) {
+          tracked |= t.records().stream().anyMatch(r -> r.id() == id);
+        } else if (c instanceof LifecycleActor.Forget f && f.id() == id) {
+          forgotten = true;
+        }
+      }
+      assertTrue(tracked && forgotten, "tracked " + tracked + ", forgotten " + forgotten);
+      Job back = Job.fromRecord(real.find(id).orElseThrow());
+      assertEquals("submit", back.stage().wireName());
+      assertEquals(0, back.requeueCount(), "the job did nothing wrong: its requeue budget is whole");
+      assertTrue(back.field("last_requeue_reason").contains("gave up"), back.field("last_requeue_reason"));
+
+      MatcherActor.Assigned next = assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("vm-2p8g--2", "x86_64", 65536)));
+      assertEquals(id, next.id());
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box));
+    }
   }
 
   @Test

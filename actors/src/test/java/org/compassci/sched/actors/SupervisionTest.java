@@ -118,7 +118,7 @@ class SupervisionTest {
    * The embedded store, with one commit held at the gate when {@link #holdNext} is set, and the
    * commit after the held one failing when {@link #failAfterHold} is set.
    */
-  private static final class GatedStore {
+  static final class GatedStore {
     final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
     final AtomicBoolean holdNext = new AtomicBoolean();
     final AtomicBoolean held = new AtomicBoolean();

@@ -80,7 +80,8 @@ class CrossNodeMessagesTest {
         Optional.of(new MatcherActor.Once("alice", "key-1", "digest")), submitted));
     ActorRef<MatcherActor.DispatchResult> box = testKit.<MatcherActor.DispatchResult>createTestProbe().ref();
     Testbox t = new Testbox("vm-2p8g--1", Set.of("arch=aarch64", "tbox_type=vm"), 16000);
-    MatcherActor.Dispatch d = roundTrip(new MatcherActor.Dispatch(t, Duration.ofSeconds(30), new Object(), box));
+    MatcherActor.Dispatch d = roundTrip(new MatcherActor.Dispatch(t, Duration.ofSeconds(30), new Object(), 1_234_567L, box));
+    assertEquals(1_234_567L, d.answerBy(), "the asker's deadline crosses with the request");
     assertEquals(t, d.box());
     assertEquals(Duration.ofSeconds(30), d.longPoll());
     assertNull(d.connection(), "a connection is only its own node's");
