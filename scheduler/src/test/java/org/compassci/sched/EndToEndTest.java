@@ -54,6 +54,42 @@ class EndToEndTest {
     r.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
+  /**
+   * lkp-renew on a box asks get_deadline by the box's name, and keeps asking across a restart of
+   * the scheduler: the box is known again from the job it holds, before it next asks for a job.
+   */
+  @Test
+  void aBoxRunningAJobGetsItsDeadlineAfterARestart() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      String id = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")
+          .json().get(0).path("job_id").asText();
+      Answer handed = http.get(V1 + "/jobs/dispatch?hostname=r1&tbox_type=dc");
+      assertEquals(id, handed.json().path("id").asText(), handed.body());
+      String token = handed.json().path("job_token").asText();
+      assertEquals(200, http.post(V1 + "/jobs/" + id + "/update?job_stage=running&job_token=" + token, "").status());
+      Answer renewed = http.get("/renew_deadline?job_id=" + id + "&time=86400");
+      assertEquals(200, renewed.status(), renewed.body());
+      assertEquals(renewed.body(), http.get("/get_deadline?testbox=r1").body());
+      stop(server);
+
+      server = start();
+      http = client(server);
+      Answer after = http.get("/get_deadline?testbox=r1");
+      for (int i = 0; i < 100 && after.status() != 200; i++) {
+        // the lifecycle reads the jobs on boxes back from the store just after the start
+        Thread.sleep(50);
+        after = http.get("/get_deadline?testbox=r1");
+      }
+      assertEquals(200, after.status(), after.body());
+      assertEquals(renewed.body(), after.body());
+      assertEquals(id, http.get(V1 + "/hosts/r1").json().path("current_job").asText());
+    } finally {
+      stop(server);
+    }
+  }
+
   @Test
   void aJobWalksFromSubmitToFinishAndAQueuedJobSurvivesARestart() throws Exception {
     SchedulerApp.Running server = start();

@@ -498,6 +498,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive(loadedUpTo));
       return false;
     }
+    List<HostRegistryActor.HandedOut> held = new ArrayList<>();
     for (JobRecord r : l.result().jobs()) {
       loadedUpTo = r.id();
       if (!active.containsKey(r.id()) && !tracked.containsKey(r.id())) {
@@ -506,8 +507,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           active.put(job.id(), job);
           reschedule(job);
           adopted++;
+          if (!job.field("host_machine").isEmpty()) {
+            held.add(new HostRegistryActor.HandedOut(job.field("host_machine"), job.id()));
+          }
         }
       }
+    }
+    if (!held.isEmpty()) {
+      // the registry lives in memory: after a restart it learns again which box runs what, so
+      // that a box's get_deadline (lkp-renew) is answered before the box next asks for a job
+      hosts.tell(new HostRegistryActor.HandOuts(held));
     }
     if (!l.result().last()) {
       return false;
