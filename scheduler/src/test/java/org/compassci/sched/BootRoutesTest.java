@@ -286,6 +286,17 @@ class BootRoutesTest {
     }
   }
 
+  /** lkp-tests sends both; a MAC nobody registered (a replaced NIC) must not hide the box's name. */
+  @Test
+  void gpxelinuxFindsTheBoxByItsNameWhenItsMacIsUnknown() {
+    String id = submit(KERNEL);
+    RawHttp.Reply next = raw.get("/~lkp/cgi-bin/gpxelinux.cgi?hostname=bm1--a1&mac=0a-00-00-00-00-99&last_kernel=x");
+    assertEquals(200, next.status(), next.text());
+    assertTrue(next.text().lines().anyMatch(l -> l.startsWith("kernel ")), next.text());
+    assertEquals("dispatch", job(id).path("job_stage").asText());
+    assertEquals(404, raw.get("/~lkp/cgi-bin/gpxelinux.cgi?mac=0a-00-00-00-00-99").status(), "a MAC alone stays unknown");
+  }
+
   @Test
   void aQueuedJobUploadsNothing() {
     String id = submit(KERNEL);

@@ -132,6 +132,10 @@ public final class BootRoutes extends AllDirectives {
       String hostname = q.getOrDefault("hostname", "").trim();
       return completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
               reply -> mac != null ? new HostRegistryActor.FindByMac(mac, reply) : new HostRegistryActor.Get(hostname, reply))
+          // a MAC no lab file or registration names: the box's name, when it gives one, still finds it
+          .thenCompose(host -> host.status() != Outcome.Status.OK && mac != null && !hostname.isEmpty()
+              ? gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(), reply -> new HostRegistryActor.Get(hostname, reply))
+              : CompletableFuture.completedFuture(host))
           .thenCompose(host -> host.status() == Outcome.Status.OK
               ? dispatch(r, host.job()) : CompletableFuture.completedFuture(noJob(r.type(), r.at())))
           .exceptionally(Responses::unavailable));
