@@ -387,6 +387,18 @@ class EndToEndTest {
       assertEquals(1, board.path("total").asInt());
       assertTrue(board.path("hosts").get(0).path("online").asBoolean());
       assertFalse(board.path("hosts").get(0).path("last_contact").asText().isEmpty());
+      // the same fields as a JSON object; the query's win
+      Answer byBody = http.post(V1 + "/hosts/box3?memory=2048",
+          "{\"arch\":\"x86_64\",\"memory\":4096,\"tbox_type\":\"vm\",\"tags\":[\"nic=mlx5\",\"disk=ssd\"]}");
+      assertEquals(200, byBody.status(), byBody.body());
+      JsonNode box3 = http.get(V1 + "/hosts/box3").json();
+      assertEquals("x86_64", box3.path("arch").asText(), box3.toString());
+      assertEquals(2048, box3.path("memory").asLong(), box3.toString());
+      assertTrue(box3.toString().contains("disk=ssd"), box3.toString());
+      assertEquals(400, http.post(V1 + "/hosts/box4", "{\"tbox_type\":\"xx\"}").status());
+      assertEquals(400, http.post(V1 + "/hosts/box4", "[1]").status());
+      assertEquals(400, http.post(V1 + "/hosts/box4", "{\"tags\":[{\"a\":1}]}").status());
+      assertEquals(404, http.get(V1 + "/hosts/box4").status(), "a refused registration records nothing");
     } finally {
       stop(server);
     }

@@ -42,16 +42,61 @@ public final class DispatchRoutes extends AllDirectives {
                 request.getAttribute(HttpServer.CONNECTION).orElse(null)))))),
         // registering a testbox by hand is an operator's act; reading one is a read
         path(segment("hosts").slash(segment()), hostname -> concat(
-            post(() -> auth.admin(() -> parameterMap(q -> register(hostname, q)))),
+            post(() -> auth.admin(() -> parameterMap(q -> withSizeLimit(gw.maxBodyBytes(), () ->
+                entity(org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToString(),
+                    body -> register(hostname, q, body)))))),
             get(() -> auth.read(() -> completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
                     r -> new HostRegistryActor.Get(hostname, r))
                 .thenApply(Responses::outcome).exceptionally(Responses::unavailable)))))));
   }
 
-  /** A testbox tells what it is: the same parameters as a dispatch request, and its memory. */
-  private Route register(String hostname, Map<String, String> q) {
-    ObjectNode info = Json.object();
+  /**
+   * The registration's fields from a JSON object body, as the query gives them (a list as a
+   * comma list); the query's own win. An empty body adds nothing.
+   */
+  static Map<String, String> withBody(Map<String, String> q, String body) {
+    if (body == null || body.isBlank()) {
+      return q;
+    }
+    com.fasterxml.jackson.databind.JsonNode doc;
     try {
+      doc = Json.parse(body);
+    } catch (RuntimeException e) {
+      throw new InvalidJobException("the body is not JSON: give the fields as a JSON object or in the query");
+    }
+    if (!doc.isObject()) {
+      throw new InvalidJobException("the body must be a JSON object of arch, tbox_type, tbox_group, tags, memory, mac_addr");
+    }
+    Map<String, String> all = new java.util.HashMap<>(q);
+    for (java.util.Iterator<Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> it = doc.fields(); it.hasNext(); ) {
+      Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> e = it.next();
+      com.fasterxml.jackson.databind.JsonNode v = e.getValue();
+      String text;
+      if (v.isValueNode() && !v.isNull()) {
+        text = v.asText();
+      } else if (v.isArray()) {
+        List<String> items = new java.util.ArrayList<>();
+        for (com.fasterxml.jackson.databind.JsonNode item : v) {
+          if (!item.isValueNode() || item.isNull()) {
+            throw new InvalidJobException(e.getKey() + ": a list of plain values");
+          }
+          items.add(item.asText());
+        }
+        text = String.join(",", items);
+      } else {
+        throw new InvalidJobException(e.getKey() + ": a plain value or a list of them");
+      }
+      all.putIfAbsent(e.getKey(), text);
+    }
+    return all;
+  }
+
+  /** A testbox tells what it is: the same parameters as a dispatch request, and its memory. */
+  private Route register(String hostname, Map<String, String> query, String body) {
+    ObjectNode info = Json.object();
+    Map<String, String> q;
+    try {
+      q = withBody(query, body);
       Map<String, String> all = new java.util.HashMap<>(q);
       all.put("hostname", hostname);
       Testbox.fromQuery(all);
