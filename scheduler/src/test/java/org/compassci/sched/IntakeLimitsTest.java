@@ -115,6 +115,10 @@ class IntakeLimitsTest {
     assertTrue(c.getContentType().startsWith("application/json"), c.getContentType());
     String body = new String(c.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(body.contains("scheduler.http.max-body (65536 bytes)"), body);
+    // the submit's own shape, as for a body declared too large: one refused job
+    com.fasterxml.jackson.databind.JsonNode refused = org.compassci.sched.model.Json.parse(body);
+    assertTrue(refused.isArray() && refused.size() == 1, body);
+    assertEquals("0", refused.get(0).path("job_id").asText(), body);
     assertEquals(before, pending(), "nothing stored");
   }
 

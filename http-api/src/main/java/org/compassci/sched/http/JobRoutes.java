@@ -91,8 +91,22 @@ public final class JobRoutes extends AllDirectives {
     });
   }
 
+  /**
+   * A body streamed without a declared length and over the limit is found too large only while
+   * it is read: the submit's own shape (a list of one refused job), as for a declared one.
+   */
+  private org.apache.pekko.http.javadsl.server.RejectionHandler bodyTooLarge() {
+    return org.apache.pekko.http.javadsl.server.RejectionHandler.newBuilder()
+          .handle(org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection.class, r ->
+              r.getCause() instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException
+                  ? complete(rejected(413, "the request body is larger than scheduler.http.max-body ("
+                      + gw.maxBodyBytes() + " bytes)"))
+                  : reject(r))
+          .build();
+  }
+
   private Route boundedSubmit() {
-    return withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
+    return handleRejections(bodyTooLarge(), () -> withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
       // a wrong token is refused before the body is read
       Optional<Auth.Result> bearer = auth.caller(request);
       if (bearer.isPresent() && !bearer.get().ok()) {
@@ -100,7 +114,7 @@ public final class JobRoutes extends AllDirectives {
       }
       boolean yaml = request.entity().getContentType().mediaType().subType().contains("yaml");
       return entity(Unmarshaller.entityToByteString(), body -> submit(request, body, yaml));
-    }));
+    })));
   }
 
   /** An Idempotency-Key: 1 to 255 visible ASCII characters. */
