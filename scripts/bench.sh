@@ -645,6 +645,14 @@ run_providers() {
   [ "$providers_sockets" = 0 ] || providers_one sockets "$providers_sockets"
 }
 
+# for "all": a function in a subshell (its traps and variables stay there), and a function run
+# with some variables set for it (VAR=value ... function args)
+sub() { ("$@"); }
+env_run() {
+  while [[ "$1" == *=* ]]; do local "$1"; shift; done
+  "$@"
+}
+
 case "$mode" in
   restart) run_restart $restart_queued ;;
   cold) run_cold ;;
@@ -657,10 +665,13 @@ case "$mode" in
   claims) java "${jvm[@]}" -cp "$cp" org.compassci.sched.bench.ClaimBench 64 ;;
   dispatch) run_dispatch "${2:-.}" ;;
   cluster) build_jar; scripts/bench/cluster.sh ;;
-  # within 8 minutes on 2 cores: the restart line with 100,000 queued only; the providers line with 200
-  # boot with one warm-up and one measured round (the full bench alone takes 2.7 min): the
-  # whole stays within API.md's 8 minutes
-  all) run_matcher; (run_http); run_watch; (run_restart 100000); (providers_counts=200 providers_sockets=0 run_providers)
-    (reps=1 boot_warmups=1 run_boot) ;;
+  # within 8 minutes on 2 cores: the restart line with 100,000 queued only, the providers line
+  # with 200, boot with one warm-up and one measured round (alone it takes 2.7 min); each part's
+  # time goes to stderr
+  all)
+    timed() { local t0=$SECONDS name=$1; shift; "$@"; echo "bench: $name took $((SECONDS - t0)) s (all: $SECONDS s so far)" >&2; }
+    timed matcher run_matcher; timed http sub run_http; timed watch run_watch; timed restart sub run_restart 100000
+    timed providers sub env_run providers_counts=200 providers_sockets=0 run_providers
+    timed boot sub env_run reps=1 boot_warmups=1 run_boot ;;
   *) echo "usage: scripts/bench.sh [matcher|http|watch|restart|cold|boot|providers|claims|dispatch [CHECKOUT]|cluster|all|jmh]" >&2; exit 2 ;;
 esac
