@@ -180,8 +180,9 @@ top_up() {
 # The dispatch runs' boxes never report, and a lab's report within seconds: without help each run
 # carried the jobs of every run before it (150,000 in flight by the end of an http bench), and the
 # queue lost the kinds of job the boxes took, so that by the last runs over 40 % of the asks found
-# nothing that fit (a 204). So the server gives a hand-out 8 s instead of dispatch-ack's 600 s
-# (longer than a run) and aborts one only after 100 requeues, not 2 (a job is handed out about
+# nothing that fit (a 204). So the server gives a hand-out a second longer than a run (6 s for
+# 5 s runs; 8 s before 2026-11-30, which left the settling 2 s longer after each of 7 dispatch
+# runs) instead of dispatch-ack's 600 s and aborts one only after 100 requeues, not 2 (a job is handed out about
 # once in two runs); after each dispatch run, settle_handouts waits until every job handed out is
 # back in the queue (the lifecycle's requeue of a lost hand-out): each run starts with the same
 # queue and nothing in flight. BENCH_KEEP_HANDOUTS=1 keeps them in flight, as before 2026-11-29
@@ -189,7 +190,7 @@ top_up() {
 # other benches keep the configured timeouts.
 handout_opts=()
 quick_handouts() {
-  [ -n "${BENCH_KEEP_HANDOUTS:-}" ] || handout_opts=(-Dscheduler.timeouts.dispatch-ack=8s -Dscheduler.requeue.max=100)
+  [ -n "${BENCH_KEEP_HANDOUTS:-}" ] || handout_opts=(-Dscheduler.timeouts.dispatch-ack=$((seconds + 1))s -Dscheduler.requeue.max=100)
 }
 
 settle_handouts() {
