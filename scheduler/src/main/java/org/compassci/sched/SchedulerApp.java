@@ -171,6 +171,11 @@ public final class SchedulerApp {
     return started;
   }
 
+  /** Where hand registrations of testboxes are kept: the store, when it can (every JDBC store does). */
+  static org.compassci.sched.persistence.HostStore hostStore(JobStore store) {
+    return store instanceof org.compassci.sched.persistence.HostStore h ? h : null;
+  }
+
   private static Behavior<Void> guardian(SchedulerSettings s, ClusterSettings cluster, JobStore store,
       Optional<RedisClaims> redis, byte[] key, org.compassci.sched.auth.AccountBook book,
       CompletableFuture<Running> started, Clock clock, Consumer<Gateway> wired,
@@ -193,7 +198,7 @@ public final class SchedulerApp {
       ActorRef<MatcherActor.Command> matcher;
       if (!cluster.enabled()) {
         hosts = ctx.spawn(restarts.supervise("hosts",
-            HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir())), "hosts");
+            HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir(), hostStore(store))), "hosts");
         java.util.concurrent.atomic.AtomicReference<ActorRef<MatcherActor.Command>> known =
             new java.util.concurrent.atomic.AtomicReference<>();
         lifecycle = ctx.spawn(restarts.supervise("lifecycle",
@@ -207,7 +212,7 @@ public final class SchedulerApp {
         lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
       } else {
         Singletons singletons = Singletons.init(system, restarts, persistence, extractor, matching,
-            clock, cluster);
+            clock, cluster, hostStore(store));
         hosts = singletons.hosts();
         lifecycle = singletons.lifecycle();
         matcher = singletons.matcher();

@@ -57,9 +57,10 @@ class EndToEndTest {
   /**
    * lkp-renew on a box asks get_deadline by the box's name, and keeps asking across a restart of
    * the scheduler: the box is known again from the job it holds, before it next asks for a job.
+   * A box registered by hand is known again as registered.
    */
   @Test
-  void aBoxRunningAJobGetsItsDeadlineAfterARestart() throws Exception {
+  void boxesAreKnownAgainAfterARestart() throws Exception {
     SchedulerApp.Running server = start();
     HttpCalls http = client(server);
     try {
@@ -72,6 +73,7 @@ class EndToEndTest {
       Answer renewed = http.get("/renew_deadline?job_id=" + id + "&time=86400");
       assertEquals(200, renewed.status(), renewed.body());
       assertEquals(renewed.body(), http.get("/get_deadline?testbox=r1").body());
+      assertEquals(200, http.post(V1 + "/hosts/bm9?arch=aarch64&memory=4096&mac_addr=52:54:00:00:00:09", "").status());
       stop(server);
 
       server = start();
@@ -85,6 +87,10 @@ class EndToEndTest {
       assertEquals(200, after.status(), after.body());
       assertEquals(renewed.body(), after.body());
       assertEquals(id, http.get(V1 + "/hosts/r1").json().path("current_job").asText());
+      JsonNode bm9 = http.get(V1 + "/hosts/bm9").json();
+      assertEquals("aarch64", bm9.path("arch").asText(), bm9.toString());
+      assertEquals(4096, bm9.path("memory").asLong(), bm9.toString());
+      assertEquals("52:54:00:00:00:09", bm9.path("mac_addr").get(0).asText(), bm9.toString());
     } finally {
       stop(server);
     }

@@ -17,12 +17,15 @@ import org.compassci.sched.boot.LabHosts;
 import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.Testbox;
+import org.compassci.sched.persistence.HostStore;
+import org.compassci.sched.persistence.RegisteredHost;
 
 /**
  * The testboxes the lab has: what each registered, when it last asked for work (every dispatch
  * request counts as contact), its free memory then, and the last job it was handed. A box
- * silent for longer than offline-after shows as offline. Kept in memory: boxes register again
- * and ask again after a restart.
+ * silent for longer than offline-after shows as offline. What boxes registered by hand is kept
+ * in the store (given one) and read back at a start; the rest is memory, learnt again as boxes
+ * ask and from the lab's hosts/ folder.
  */
 public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.Command> {
 
@@ -75,6 +78,15 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   private record LabRead(LabHosts.Lab lab, ActorRef<LabReloaded> replyTo) implements Command {}
 
+  /** The registrations the store holds, read at a start; {@code failure} when it could not. */
+  private record RegistrationsRead(java.util.List<RegisteredHost> hosts, Throwable failure) implements Command {}
+
+  /** The store could not be read at the start: try again. */
+  private record ReadRegistrationsAgain() implements Command {}
+
+  /** A registration is durable ({@code failure} null) or not; only then does it apply. */
+  private record RegistrationSaved(Register request, Throwable failure) implements Command {}
+
   /** Reading the lab's folder blocks: it runs here. */
   public static final String FILES_DISPATCHER = "scheduler.files-dispatcher";
 
@@ -122,6 +134,11 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** Boxes by MAC, from the lab's folder and from registrations; a MAC names one box. */
   private final Map<String, String> byMac = new java.util.HashMap<>();
   private final java.util.Optional<java.nio.file.Path> labDir;
+  /** Where registrations are kept; null: in memory only. */
+  private final HostStore store;
+  private final java.util.concurrent.Executor blocking;
+  /** Registrations being made durable, the first in the store's hands: one at a time, in order. */
+  private final java.util.ArrayDeque<Register> saving = new java.util.ArrayDeque<>();
 
   public static Behavior<Command> create(Duration offlineAfter, Clock clock) {
     return create(offlineAfter, clock, java.util.Optional.empty());
@@ -130,18 +147,30 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** {@code labDir}: the lab's hosts/ folder, read at start and on {@link ReloadLab}. */
   public static Behavior<Command> create(Duration offlineAfter, Clock clock,
       java.util.Optional<java.nio.file.Path> labDir) {
-    return Behaviors.setup(ctx -> new HostRegistryActor(ctx, offlineAfter, clock, labDir));
+    return create(offlineAfter, clock, labDir, null);
+  }
+
+  /** {@code store}: where registrations are kept and read back at a start; null keeps them in memory. */
+  public static Behavior<Command> create(Duration offlineAfter, Clock clock,
+      java.util.Optional<java.nio.file.Path> labDir, HostStore store) {
+    return Behaviors.setup(ctx -> new HostRegistryActor(ctx, offlineAfter, clock, labDir, store));
   }
 
   private HostRegistryActor(ActorContext<Command> ctx, Duration offlineAfter, Clock clock,
-      java.util.Optional<java.nio.file.Path> labDir) {
+      java.util.Optional<java.nio.file.Path> labDir, HostStore store) {
     super(ctx);
     this.clock = clock;
     this.offlineAfter = offlineAfter;
     this.activity = new Activity(clock);
     this.labDir = labDir;
+    this.store = store;
+    this.blocking = store == null ? null : ctx.getSystem().dispatchers().lookup(
+        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(PersistenceActor.DISPATCHER));
     if (labDir.isPresent()) {
       ctx.getSelf().tell(new ReloadLab(ctx.getSystem().ignoreRef()));
+    }
+    if (store != null) {
+      readRegistrations();
     }
   }
 
@@ -163,6 +192,12 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         .onMessage(FindByMac.class, this::onFindByMac)
         .onMessage(ReloadLab.class, this::onReloadLab)
         .onMessage(LabRead.class, this::onLabRead)
+        .onMessage(RegistrationsRead.class, this::onRegistrationsRead)
+        .onMessage(ReadRegistrationsAgain.class, r -> {
+          readRegistrations();
+          return this;
+        })
+        .onMessage(RegistrationSaved.class, this::onRegistrationSaved)
         .onMessage(Boxes.class, b -> {
           b.replyTo().tell(new BoxList(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList()));
           return this;
@@ -176,11 +211,86 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   private Behavior<Command> onRegister(Register r) {
     activity.touch();
+    if (store == null) {
+      apply(r);
+      return this;
+    }
+    // durable before it is answered, and in the order asked: a later one for the same box wins
+    saving.add(r);
+    if (saving.size() == 1) {
+      saveNext();
+    }
+    return this;
+  }
+
+  private void saveNext() {
+    Register r = saving.peek();
+    RegisteredHost row = new RegisteredHost(r.hostname(), Json.write(r.info()), clock.millis());
+    getContext().pipeToSelf(java.util.concurrent.CompletableFuture.runAsync(() -> store.saveHost(row), blocking),
+        (done, failure) -> new RegistrationSaved(r, failure));
+  }
+
+  private Behavior<Command> onRegistrationSaved(RegistrationSaved s) {
+    saving.poll();
+    if (s.failure() == null) {
+      apply(s.request());
+    } else {
+      Throwable t = s.failure() instanceof java.util.concurrent.CompletionException && s.failure().getCause() != null
+          ? s.failure().getCause() : s.failure();
+      s.request().replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "the registration of "
+          + s.request().hostname() + " could not be stored, nothing changed: " + t.getMessage()));
+    }
+    if (!saving.isEmpty()) {
+      saveNext();
+    }
+    return this;
+  }
+
+  private void apply(Register r) {
     Host h = host(r.hostname());
     h.registered = r.info().deepCopy();
     h.lastContact = clock.instant();
     indexMacs(h);
     r.replyTo().tell(Outcome.ok(view(h)));
+  }
+
+  private void readRegistrations() {
+    getContext().pipeToSelf(java.util.concurrent.CompletableFuture.supplyAsync(store::registeredHosts, blocking),
+        RegistrationsRead::new);
+  }
+
+  /**
+   * The boxes registered before the start are known again. A box registered since, or named by
+   * the lab's folder (the truth for the boxes it names), keeps what it has.
+   */
+  private Behavior<Command> onRegistrationsRead(RegistrationsRead r) {
+    if (r.failure() != null) {
+      getContext().getLog().warn("cannot read the registered testboxes, retrying in 5 s: {}", r.failure().getMessage());
+      getContext().scheduleOnce(Duration.ofSeconds(5), getContext().getSelf(), new ReadRegistrationsAgain());
+      return this;
+    }
+    int known = 0;
+    for (RegisteredHost row : r.hosts()) {
+      Host existing = hosts.get(row.name());
+      if (existing != null && (existing.fromLab || !existing.registered.isEmpty())) {
+        continue;
+      }
+      com.fasterxml.jackson.databind.JsonNode info;
+      try {
+        info = Json.parse(row.info());
+      } catch (RuntimeException e) {
+        info = null;
+      }
+      if (!(info instanceof ObjectNode o)) {
+        getContext().getLog().warn("registered testbox {}: its stored registration is not a JSON object; left out", row.name());
+        continue;
+      }
+      Host h = host(row.name());
+      h.registered = o;
+      indexMacs(h);
+      known++;
+    }
+    getContext().getLog().info("{} registered testboxes read back from the store", known);
     return this;
   }
 

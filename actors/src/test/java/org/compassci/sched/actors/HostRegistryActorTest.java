@@ -26,6 +26,59 @@ class HostRegistryActorTest {
     testKit.shutdownTestKit();
   }
 
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir;
+
+  /**
+   * A box registered by hand (its MAC to boot from, its memory) is known again after a restart,
+   * as last registered; a registration the store cannot keep changes nothing and says so.
+   */
+  @Test
+  void registrationsAreDurableAndReadBackAtAStart() {
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    try (org.compassci.sched.persistence.JdbcJobStore store = org.compassci.sched.persistence.JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(HostRegistryActor.create(Duration.ofSeconds(60),
+          Clock.systemUTC(), java.util.Optional.empty(), store));
+      hosts.tell(new HostRegistryActor.Register("bm1", Json.object().put("arch", "aarch64"), probe.getRef()));
+      hosts.tell(new HostRegistryActor.Register("bm1", Json.object().put("arch", "x86_64").put("memory", 16384)
+          .set("mac_addr", Json.MAPPER.createArrayNode().add("52-54-00-12-34-56")), probe.getRef()));
+      assertEquals("aarch64", probe.receiveMessage().job().path("arch").asText());
+      assertEquals("x86_64", probe.receiveMessage().job().path("arch").asText(), "in the order asked");
+      testKit.stop(hosts);
+
+      ActorRef<HostRegistryActor.Command> again = testKit.spawn(HostRegistryActor.create(Duration.ofSeconds(60),
+          Clock.systemUTC(), java.util.Optional.empty(), store));
+      Outcome found = null;
+      for (int i = 0; i < 100 && (found == null || found.status() != Outcome.Status.OK); i++) {
+        // read back just after the start
+        again.tell(new HostRegistryActor.FindByMac("52-54-00-12-34-56", probe.getRef()));
+        found = probe.receiveMessage();
+        if (found.status() != Outcome.Status.OK) {
+          sleep(50);
+        }
+      }
+      assertEquals(Outcome.Status.OK, found.status(), found.message());
+      assertEquals("bm1", found.job().path("hostname").asText());
+      assertEquals(16384, found.job().path("memory").asLong());
+      assertTrue(found.job().path("last_contact").isNull(), "known, but not seen since the start");
+
+      store.close();
+      again.tell(new HostRegistryActor.Register("bm2", Json.object().put("arch", "x86_64"), probe.getRef()));
+      Outcome refused = probe.receiveMessage();
+      assertEquals(Outcome.Status.UNAVAILABLE, refused.status());
+      assertTrue(refused.message().contains("bm2"), refused.message());
+      again.tell(new HostRegistryActor.Get("bm2", probe.getRef()));
+      assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status(), "nothing changed");
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   @Test
   void registrationContactAndOfflineAfterSilence() throws InterruptedException {
     ActorRef<HostRegistryActor.Command> hosts =

@@ -208,7 +208,9 @@ final class H2Dialect implements SqlDialect {
             + " job_ids CLOB NOT NULL, answer CLOB NOT NULL)",
         "CREATE INDEX IF NOT EXISTS submit_keys_created ON submit_keys(created)",
         "CREATE TABLE IF NOT EXISTS job_runs (id BIGINT PRIMARY KEY, submit_id VARCHAR(255) NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS job_runs_submit ON job_runs(submit_id, id)");
+        "CREATE INDEX IF NOT EXISTS job_runs_submit ON job_runs(submit_id, id)",
+        "CREATE TABLE IF NOT EXISTS registered_hosts (id BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL,"
+            + " info CLOB NOT NULL, updated BIGINT NOT NULL)");
   }
 
   @Override

@@ -21,7 +21,7 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /** A {@link JobStore} over JDBC and a HikariCP pool; the dialect holds what differs. */
-public final class JdbcJobStore implements JobStore, AccountStore {
+public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(JdbcJobStore.class);
 
@@ -520,6 +520,36 @@ public final class JdbcJobStore implements JobStore, AccountStore {
         ps.setLong(1, SqlDialect.idOf(name));
         return ps.executeUpdate() > 0;
       }
+    });
+  }
+
+  @Override
+  public List<RegisteredHost> registeredHosts() {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectHosts())) {
+      List<RegisteredHost> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new RegisteredHost(rs.getString(1), rs.getString(2), rs.getLong(3)));
+        }
+      }
+      return out;
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("read of registered hosts failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void saveHost(RegisteredHost host) {
+    inTransaction("write of the registration of " + host.name(), c -> {
+      try (PreparedStatement ps = c.prepareStatement(dialect.upsertHost())) {
+        ps.setLong(1, SqlDialect.idOf(host.name()));
+        ps.setString(2, host.name());
+        ps.setString(3, host.info());
+        ps.setLong(4, host.updatedMillis());
+        ps.executeUpdate();
+      }
+      return null;
     });
   }
 

@@ -31,7 +31,8 @@ final class ManticoreDialect implements SqlDialect {
           + " created bigint, token_digest string)",
       "CREATE TABLE IF NOT EXISTS submit_keys (account string, idem_key string, request_digest string,"
           + " created bigint, job_ids string, answer string)",
-      "CREATE TABLE IF NOT EXISTS job_runs (submit_id string)");
+      "CREATE TABLE IF NOT EXISTS job_runs (submit_id string)",
+      "CREATE TABLE IF NOT EXISTS registered_hosts (name string, info string, updated bigint)");
 
   @Override
   public List<String> sideTables() {

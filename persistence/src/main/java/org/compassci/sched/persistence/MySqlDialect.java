@@ -59,7 +59,9 @@ final class MySqlDialect implements SqlDialect {
             + " job_ids LONGTEXT NOT NULL, answer LONGTEXT NOT NULL, KEY submit_keys_created (created))"
             + TABLE_OPTIONS,
         "CREATE TABLE IF NOT EXISTS job_runs (id BIGINT NOT NULL PRIMARY KEY, submit_id VARCHAR(255) NOT NULL,"
-            + " KEY job_runs_submit (submit_id, id))" + TABLE_OPTIONS);
+            + " KEY job_runs_submit (submit_id, id))" + TABLE_OPTIONS,
+        "CREATE TABLE IF NOT EXISTS registered_hosts (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,"
+            + " info LONGTEXT NOT NULL, updated BIGINT NOT NULL)" + TABLE_OPTIONS);
   }
 
   @Override

@@ -226,7 +226,13 @@ public interface SqlDialect {
   /** Columns of the runs table: the job's id and its submit_id. */
   List<String> RUN_COLUMNS = List.of("id", "submit_id");
 
-  /** The tables beside the jobs table (accounts, submit_keys, job_runs); each statement safe to run again. */
+  /** Columns of the registered hosts table, the row's id first (a hash of the name). */
+  List<String> HOST_COLUMNS = List.of("id", "name", "info", "updated");
+
+  /** How many registrations {@link #selectHosts()} reads at most: the host registry's own bound. */
+  int MAX_HOSTS = 100_000;
+
+  /** The tables beside the jobs table (accounts, submit_keys, job_runs, registered_hosts); each statement safe to run again. */
   List<String> sideTables();
 
   /** Inserts a row, or replaces the one with the same id (the first of {@code columns}). */
@@ -263,6 +269,14 @@ public interface SqlDialect {
   /** Parameter: the account's id. */
   default String deleteAccount() {
     return "DELETE FROM accounts WHERE id = ?";
+  }
+
+  default String upsertHost() {
+    return upsertInto("registered_hosts", HOST_COLUMNS);
+  }
+
+  default String selectHosts() {
+    return "SELECT name, info, updated FROM registered_hosts ORDER BY updated" + selectSuffix(MAX_HOSTS);
   }
 
   default String upsertSubmitKey() {

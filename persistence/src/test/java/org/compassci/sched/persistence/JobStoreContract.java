@@ -598,6 +598,23 @@ abstract class JobStoreContract {
   }
 
   @Test
+  void hostRegistrationsAreReplacedByNameAndOutliveTheStore() {
+    String bm = "{\"arch\":\"x86_64\",\"memory\":16384,\"mac_addr\":[\"52-54-00-12-34-56\"]}";
+    try (JobStore jobs = open()) {
+      HostStore store = (HostStore) jobs;
+      assertEquals(List.of(), store.registeredHosts());
+      store.saveHost(new RegisteredHost("bm1", "{\"arch\":\"aarch64\"}", 1_000));
+      store.saveHost(new RegisteredHost("vm\u00e9-2", "{}", 2_000));
+      store.saveHost(new RegisteredHost("bm1", bm, 3_000));
+      assertEquals(List.of(new RegisteredHost("vm\u00e9-2", "{}", 2_000), new RegisteredHost("bm1", bm, 3_000)),
+          store.registeredHosts(), "one row a name, the latest, oldest first");
+    }
+    try (JobStore jobs = open()) {
+      assertEquals(2, ((HostStore) jobs).registeredHosts().size());
+    }
+  }
+
+  @Test
   void aSubmitKeyIsStoredWithItsJobsOrNotAtAll() {
     SubmitKey key = new SubmitKey("alice", "retry-1", "ef".repeat(32), 5_000, List.of(1L, 2L),
         "[{\"job_id\":\"1\"},{\"job_id\":\"2\"}]");

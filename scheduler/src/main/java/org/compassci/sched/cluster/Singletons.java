@@ -30,12 +30,14 @@ public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<Lifecy
 
   public static Singletons init(ActorSystem<?> system, Restarts restarts,
       ActorRef<PersistenceActor.Command> persistence, ActorRef<ExtractActor.Command> extractor,
-      SchedulerSettings settings, Clock clock, ClusterSettings cluster) {
+      SchedulerSettings settings, Clock clock, ClusterSettings cluster,
+      org.compassci.sched.persistence.HostStore hostStore) {
     ClusterSingleton singletons = ClusterSingleton.get(system);
-    // what it knows is memory only: a new incarnation learns the boxes again as they ask
+    // registrations are read back from the store; the rest a new incarnation learns again as
+    // the boxes ask
     ActorRef<HostRegistryActor.Command> hosts = singletons.init(SingletonActor.of(
         restarts.supervise("hosts", HostRegistryActor.create(settings.hostsOfflineAfter(), clock,
-            settings.boot().labHostsDir())), "hosts"));
+            settings.boot().labHostsDir(), hostStore)), "hosts"));
     // the lifecycle needs the matcher's proxy, made just below: read when the lifecycle starts,
     // which is never before this method has returned (a singleton starts once the node is up)
     AtomicReference<ActorRef<MatcherActor.Command>> matcher = new AtomicReference<>();
