@@ -93,15 +93,18 @@ public final class JobRoutes extends AllDirectives {
 
   /**
    * A body streamed without a declared length and over the limit is found too large only while
-   * it is read: the submit's own shape (a list of one refused job), as for a declared one.
+   * it is read: the submit's own shape (a list of one refused job), as for a declared one; so is
+   * a body cut short.
    */
   private org.apache.pekko.http.javadsl.server.RejectionHandler bodyTooLarge() {
     return org.apache.pekko.http.javadsl.server.RejectionHandler.newBuilder()
+          // every body that cannot be read is answered here: a handler that rejects again runs
+          // again, until Pekko gives up with a 500
           .handle(org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection.class, r ->
-              r.getCause() instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException
-                  ? complete(rejected(413, "the request body is larger than scheduler.http.max-body ("
-                      + gw.maxBodyBytes() + " bytes)"))
-                  : reject(r))
+              complete(r.getCause() instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException
+                  ? rejected(413, "the request body is larger than scheduler.http.max-body ("
+                      + gw.maxBodyBytes() + " bytes)")
+                  : rejected(400, "the request body could not be read: " + r.message())))
           .build();
   }
 
