@@ -403,6 +403,12 @@ class EndToEndTest {
       assertTrue(box3.toString().contains("disk=ssd"), box3.toString());
       assertEquals(400, http.post(V1 + "/hosts/box4", "{\"tbox_type\":\"xx\"}").status());
       assertEquals(400, http.post(V1 + "/hosts/box4", "[1]").status());
+      // a form, as curl -d sends it
+      assertEquals(200, http.post(V1 + "/hosts/box5", "arch=riscv64&memory=2048&tags=a%3Db").status());
+      JsonNode box5 = http.get(V1 + "/hosts/box5").json();
+      assertEquals("riscv64", box5.path("arch").asText(), box5.toString());
+      assertEquals(2048, box5.path("memory").asLong(), box5.toString());
+      assertEquals(400, http.post(V1 + "/hosts/box4", "arch").status());
       assertEquals(400, http.post(V1 + "/hosts/box4", "{\"tags\":[{\"a\":1}]}").status());
       assertEquals(404, http.get(V1 + "/hosts/box4").status(), "a refused registration records nothing");
     } finally {

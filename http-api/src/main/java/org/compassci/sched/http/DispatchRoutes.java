@@ -51,12 +51,32 @@ public final class DispatchRoutes extends AllDirectives {
   }
 
   /**
-   * The registration's fields from a JSON object body, as the query gives them (a list as a
-   * comma list); the query's own win. An empty body adds nothing.
+   * The registration's fields from the body, a JSON object (a list as a comma list) or a form;
+   * the query's own win. An empty body adds nothing.
    */
   static Map<String, String> withBody(Map<String, String> q, String body) {
     if (body == null || body.isBlank()) {
       return q;
+    }
+    if (!body.trim().startsWith("{") && !body.trim().startsWith("[")) {
+      // curl -d arch=x86_64 -d memory=16384: the same fields as a form
+      Map<String, String> all = new java.util.HashMap<>(q);
+      for (String pair : body.trim().split("&")) {
+        if (pair.isEmpty()) {
+          continue;
+        }
+        int eq = pair.indexOf('=');
+        if (eq <= 0) {
+          throw new InvalidJobException("the body is neither a JSON object nor a form of name=value: '" + pair + "'");
+        }
+        try {
+          all.putIfAbsent(java.net.URLDecoder.decode(pair.substring(0, eq), java.nio.charset.StandardCharsets.UTF_8),
+              java.net.URLDecoder.decode(pair.substring(eq + 1), java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+          throw new InvalidJobException("the form body has a bad escape: '" + pair + "'");
+        }
+      }
+      return all;
     }
     com.fasterxml.jackson.databind.JsonNode doc;
     try {
