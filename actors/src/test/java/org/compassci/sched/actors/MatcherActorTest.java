@@ -118,7 +118,8 @@ class MatcherActorTest {
       assertEquals("submit", real.find(id).orElseThrow().stage(), "a request already given up claims nothing");
 
       gated.holdNext.set(true);
-      long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 300;
+      // 3 s: the matcher claims well before then even on a slow machine, and the commit is held past it
+      long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 3_000;
       TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Dispatch(box, Duration.ZERO, null, answerBy, late.getRef()));
       for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
