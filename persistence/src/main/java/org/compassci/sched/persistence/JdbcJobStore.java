@@ -481,18 +481,26 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public List<Account> accounts() {
+    return selectAll(dialect.selectAccounts(), "accounts", rs -> new Account(rs.getString(1), rs.getString(2),
+        rs.getString(3), rs.getString(4), rs.getLong(5), rs.getString(6)));
+  }
+
+  private interface Row<T> {
+    T read(ResultSet rs) throws SQLException;
+  }
+
+  /** Every row {@code sql} (which takes no parameters) answers, each read by {@code row}. */
+  private <T> List<T> selectAll(String sql, String what, Row<T> row) {
     try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectAccounts())) {
-      List<Account> out = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(new Account(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-              rs.getLong(5), rs.getString(6)));
-        }
+        PreparedStatement ps = c.prepareStatement(sql);
+        ResultSet rs = ps.executeQuery()) {
+      List<T> out = new ArrayList<>();
+      while (rs.next()) {
+        out.add(row.read(rs));
       }
       return out;
     } catch (SQLException e) {
-      throw new StoreUnavailableException("read of accounts failed: " + e.getMessage(), e);
+      throw new StoreUnavailableException("read of " + what + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -525,18 +533,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public List<RegisteredHost> registeredHosts() {
-    try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectHosts())) {
-      List<RegisteredHost> out = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(new RegisteredHost(rs.getString(1), rs.getString(2), rs.getLong(3)));
-        }
-      }
-      return out;
-    } catch (SQLException e) {
-      throw new StoreUnavailableException("read of registered hosts failed: " + e.getMessage(), e);
-    }
+    return selectAll(dialect.selectHosts(), "registered hosts",
+        rs -> new RegisteredHost(rs.getString(1), rs.getString(2), rs.getLong(3)));
   }
 
   @Override
