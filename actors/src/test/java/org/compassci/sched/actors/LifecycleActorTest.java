@@ -175,7 +175,13 @@ class LifecycleActorTest {
       Job job = dispatchedJob(51);
       store.upsert(List.of(job.toRecord()));
       lc.tell(new LifecycleActor.Track(job.toRecord()));
-      assertEquals(new HostRegistryActor.HandedOut("h1", 51), hosts.receiveMessage(Duration.ofSeconds(10)));
+      HostRegistryActor.HandedOut h1 = new HostRegistryActor.HandedOut("h1", 51);
+      HostRegistryActor.Command told = hosts.receiveMessage(Duration.ofSeconds(10));
+      if (told.equals(new HostRegistryActor.HandOuts(List.of(h1)))) {
+        // the lifecycle's load at its start found the job already in the store; the Track follows
+        told = hosts.receiveMessage(Duration.ofSeconds(10));
+      }
+      assertEquals(h1, told);
       Job back = Job.fromRecord(job.toRecord());
       back.requeue("lost");
       lc.tell(new LifecycleActor.Forget(51, "h1", job.tokenHash(), back.view()));

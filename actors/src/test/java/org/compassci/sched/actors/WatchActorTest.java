@@ -272,7 +272,13 @@ class WatchActorTest {
       Job job = dispatched(51);
       store.upsert(List.of(job.toRecord()));
       lab.lifecycle().tell(new LifecycleActor.Track(job.toRecord()));
-      assertEquals(new HostRegistryActor.HandedOut("h1", 51), lab.hosts().receiveMessage(WAIT));
+      HostRegistryActor.HandedOut h1 = new HostRegistryActor.HandedOut("h1", 51);
+      HostRegistryActor.Command told = lab.hosts().receiveMessage(WAIT);
+      if (told.equals(new HostRegistryActor.HandOuts(List.of(h1)))) {
+        // the lifecycle's load at its start found the job already in the store; the Track follows
+        told = lab.hosts().receiveMessage(WAIT);
+      }
+      assertEquals(h1, told);
       update(lab, 51, "job_stage", "running");
       lab.hosts().expectNoMessage(Duration.ofMillis(100));
       update(lab, 51, "job_health", "fail");
