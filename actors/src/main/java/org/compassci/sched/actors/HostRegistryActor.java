@@ -97,7 +97,7 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   public record BoxList(java.util.List<Testbox> boxes) implements org.compassci.sched.model.CborSerializable {}
 
   /** Most boxes remembered; the longest silent go first. */
-  static final int MAX_HOSTS = 100_000;
+  static final int MAX_HOSTS = HostStore.MAX_HOSTS;
 
   private static final class Host {
     final String hostname;
@@ -235,10 +235,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     if (s.failure() == null) {
       apply(s.request());
     } else {
-      Throwable t = s.failure() instanceof java.util.concurrent.CompletionException && s.failure().getCause() != null
-          ? s.failure().getCause() : s.failure();
       s.request().replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, "the registration of "
-          + s.request().hostname() + " could not be stored, nothing changed: " + t.getMessage()));
+          + s.request().hostname() + " could not be stored, nothing changed: " + PersistenceActor.reason(s.failure())));
     }
     if (!saving.isEmpty()) {
       saveNext();

@@ -694,7 +694,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
   }
 
-  private static String reason(Throwable t) {
+  /** What a store call's failure says, out of the CompletionException it may come wrapped in. */
+  static String reason(Throwable t) {
     Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null
         ? t.getCause() : t;
     return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();

@@ -150,10 +150,7 @@ public final class BootRoutes extends AllDirectives {
     } catch (InvalidJobException e) {
       return CompletableFuture.completedFuture(Responses.text(StatusCodes.BAD_REQUEST, e.getMessage()));
     }
-    Duration timeout = gw.askTimeout().plus(r.longPoll());
-    return gw.<MatcherActor.Command, MatcherActor.DispatchResult>ask(gw.matcher(),
-            reply -> new MatcherActor.Dispatch(box, r.longPoll(), r.connection(),
-                System.currentTimeMillis() + timeout.toMillis(), reply), timeout)
+    return gw.dispatch(box, r.longPoll(), r.connection())
         .thenCompose(result -> {
           if (result instanceof MatcherActor.Assigned a) {
             return answer(r, a);

@@ -157,12 +157,7 @@ public final class DispatchRoutes extends AllDirectives {
     } catch (InvalidJobException e) {
       return complete(Responses.error(StatusCodes.BAD_REQUEST, e.getMessage()));
     }
-    // a parked request is answered by the matcher when its wait is over: ask a little longer.
-    // The deadline goes with the request, so that a hand-out made durable after it is given back
-    Duration timeout = gw.askTimeout().plus(wait);
-    return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.DispatchResult>ask(gw.matcher(),
-            r -> new MatcherActor.Dispatch(box, wait, connection, System.currentTimeMillis() + timeout.toMillis(), r),
-            timeout)
+    return completeWithFuture(gw.dispatch(box, wait, connection)
         .thenApply(DispatchRoutes::answer)
         .exceptionally(Responses::unavailable));
   }

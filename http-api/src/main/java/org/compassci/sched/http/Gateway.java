@@ -43,4 +43,16 @@ public record Gateway(
       Function<ActorRef<Res>, Req> message, Duration timeout) {
     return Asks.ask(system, target, message, timeout);
   }
+
+  /**
+   * A box asks the matcher for a job, waiting up to {@code longPoll} for one. The ask lasts a
+   * little longer than the wait (a parked request is answered when its wait is over), and its
+   * deadline goes with the request, so that a hand-out made durable after it is given back.
+   */
+  public CompletableFuture<MatcherActor.DispatchResult> dispatch(org.compassci.sched.model.Testbox box,
+      Duration longPoll, Object connection) {
+    Duration timeout = askTimeout.plus(longPoll);
+    return ask(matcher, r -> new MatcherActor.Dispatch(box, longPoll, connection,
+        System.currentTimeMillis() + timeout.toMillis(), r), timeout);
+  }
 }

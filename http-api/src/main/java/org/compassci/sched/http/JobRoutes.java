@@ -84,8 +84,7 @@ public final class JobRoutes extends AllDirectives {
       // a body declared too large is refused unread (HttpServer drops it before the 413 goes out)
       var length = declared.entity().getContentLengthOption();
       if (length.isPresent() && length.getAsLong() > gw.maxBodyBytes()) {
-        return complete(rejected(413, "the request body is larger than "
-            + "scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"));
+        return complete(rejected(413, tooLarge()));
       }
       return boundedSubmit();
     });
@@ -96,20 +95,23 @@ public final class JobRoutes extends AllDirectives {
    * it is read: the submit's own shape (a list of one refused job), as for a declared one; so is
    * a body cut short.
    */
-  private org.apache.pekko.http.javadsl.server.RejectionHandler bodyTooLarge() {
+  private org.apache.pekko.http.javadsl.server.RejectionHandler unreadableBody() {
     return org.apache.pekko.http.javadsl.server.RejectionHandler.newBuilder()
-          // every body that cannot be read is answered here: a handler that rejects again runs
-          // again, until Pekko gives up with a 500
-          .handle(org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection.class, r ->
-              complete(r.getCause() instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException
-                  ? rejected(413, "the request body is larger than scheduler.http.max-body ("
-                      + gw.maxBodyBytes() + " bytes)")
-                  : rejected(400, "the request body could not be read: " + r.message())))
-          .build();
+        // every body that cannot be read is answered here: a handler that rejects again runs
+        // again, until Pekko gives up with a 500
+        .handle(org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection.class, r ->
+            complete(r.getCause() instanceof org.apache.pekko.http.scaladsl.model.EntityStreamSizeException
+                ? rejected(413, tooLarge())
+                : rejected(400, "the request body could not be read: " + r.message())))
+        .build();
+  }
+
+  private String tooLarge() {
+    return "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)";
   }
 
   private Route boundedSubmit() {
-    return handleRejections(bodyTooLarge(), () -> withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
+    return handleRejections(unreadableBody(), () -> withSizeLimit(gw.maxBodyBytes(), () -> extractRequest(request -> {
       // a wrong token is refused before the body is read
       Optional<Auth.Result> bearer = auth.caller(request);
       if (bearer.isPresent() && !bearer.get().ok()) {

@@ -9,7 +9,10 @@ import java.util.List;
  */
 public interface HostStore {
 
-  /** Every registration, at most {@link SqlDialect#MAX_HOSTS}. */
+  /** Most registrations read back: as many boxes as the host registry keeps. */
+  int MAX_HOSTS = 100_000;
+
+  /** Every registration, at most {@link #MAX_HOSTS}. */
   List<RegisteredHost> registeredHosts();
 
   /** Stores the registration, replacing an earlier one of the same name. */

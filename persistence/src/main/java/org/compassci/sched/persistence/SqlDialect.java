@@ -229,9 +229,6 @@ public interface SqlDialect {
   /** Columns of the registered hosts table, the row's id first (a hash of the name). */
   List<String> HOST_COLUMNS = List.of("id", "name", "info", "updated");
 
-  /** How many registrations {@link #selectHosts()} reads at most: the host registry's own bound. */
-  int MAX_HOSTS = 100_000;
-
   /** The tables beside the jobs table (accounts, submit_keys, job_runs, registered_hosts); each statement safe to run again. */
   List<String> sideTables();
 
@@ -276,7 +273,7 @@ public interface SqlDialect {
   }
 
   default String selectHosts() {
-    return "SELECT name, info, updated FROM registered_hosts ORDER BY updated" + selectSuffix(MAX_HOSTS);
+    return "SELECT name, info, updated FROM registered_hosts ORDER BY updated" + selectSuffix(HostStore.MAX_HOSTS);
   }
 
   default String upsertSubmitKey() {
