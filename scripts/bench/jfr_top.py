@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Where the CPU samples of a JFR recording are: jdk.ExecutionSample aggregated.
 
-  scripts/bench/jfr_top.py FILE.jfr [N] [--last SECONDS]
+  scripts/bench/jfr_top.py FILE.jfr [N] [--last SECONDS] [--windows LOG]
 
 --last keeps only the samples of the recording's last SECONDS (a bench's measured phase after
-its setup, which would otherwise dominate).
+its setup, which would otherwise dominate). --windows keeps only the samples inside the
+"measured from HH:MM:SS to HH:MM:SS" windows a bench printed to LOG (the matcher bench prints one
+per run, so its setups between runs drop out).
 
 Prints, for the top N (default 15):
   - threads (by name, digits folded: dispatcher-7 -> dispatcher-#)
@@ -52,6 +54,12 @@ def show(title, counter, total, n):
         print(f"  {100.0 * c / total:5.1f}%  {c:6d}  {name}")
 
 
+def clock(text):
+    """Seconds since midnight of HH:MM:SS[.fraction], as jfr print shows startTime."""
+    h, m, sec = text.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
 def samples(path, depth=300):
     """(thread, [frame, ...] top first) per jdk.ExecutionSample, from jfr's text output."""
     cmd = ["jfr", "print", "--stack-depth", str(depth), "--events", "jdk.ExecutionSample", path]
@@ -60,8 +68,7 @@ def samples(path, depth=300):
         for line in p.stdout:
             s = line.strip()
             if s.startswith("startTime = "):
-                h, m, sec = s.split("= ", 1)[1].split(":")
-                at = int(h) * 3600 + int(m) * 60 + float(sec)
+                at = clock(s.split("= ", 1)[1])
             elif s.startswith("sampledThread = "):
                 thread = s.split('"')[1]
             elif s == "stackTrace = [":
@@ -82,9 +89,17 @@ def main():
         i = args.index("--last")
         last = float(args[i + 1])
         del args[i:i + 2]
+    windows = None
+    if "--windows" in args:
+        i = args.index("--windows")
+        windows = [(clock(a), clock(b)) for a, b in
+                   re.findall(r"measured from (\S+) to (\S+)", open(args[i + 1]).read())]
+        del args[i:i + 2]
     path = args[0]
     n = int(args[1]) if len(args) > 1 else 15
     every = list(samples(path))
+    if windows is not None:
+        every = [e for e in every if any(a <= e[0] <= b for a, b in windows)]
     if last is not None and every:
         end = max(at for at, _, _ in every)
         every = [e for e in every if e[0] >= end - last]
