@@ -345,13 +345,15 @@ run_http() {
   top_up "$queued"
   # the JIT needs a while on 2 cores (about 40 s of load before the figures settle): health and
   # dispatch alternate 4 times before anything is measured; by then every box has asked too
-  # (the matcher works out what fits a box the first time the box asks)
+  # (the matcher works out what fits a box the first time the box asks). The warm-up's
+  # hand-outs go back while it runs (requeues warm up too) instead of after each of its
+  # dispatch runs (7 s each, on a slow day a twentieth of "all"); the measured runs start once
+  # they all have, from the same full queue
   for run in 1 2 3 4; do
     wrk_run health "warmup-health-$run" "$seconds"
-    top_up "$queued"
     wrk_run dispatch "warmup-dispatch-$run" "$seconds" "$tmp/boxes.lua"
-    settle_handouts
   done
+  settle_handouts
   echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=1" \
     | sed 's/.*"total":\([0-9]*\).*/\1/') of $boxes boxes have asked" >&2
   for rep in $(seq "$reps"); do
@@ -504,7 +506,13 @@ start_readme_server() {
   server_pid=$!
 }
 
-seconds_since() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" "$1" "$EPOCHREALTIME"; }
+# seconds from $1 to $2 (two $EPOCHREALTIME values), to 0.01 s. In bash: a python3 in the
+# polling loop below started in 0.4 s on a slow day, and the first dispatch's poll waited for it
+seconds_between() {
+  local a=${1/[.,]/} b=${2/[.,]/} cs
+  cs=$(( (10#$b - 10#$a + 5000) / 10000 ))
+  printf '%d.%02d\n' $((cs / 100)) $((cs % 100))
+}
 
 restart_one() {
   local n=$1 port t0 health_s="" dispatch_s="" q status heap rss fill_rss=null
@@ -531,12 +539,12 @@ restart_one() {
   start_readme_server "$port"
   for _ in $(seq 3000); do
     if [ -z "$health_s" ] && curl -sf -o /dev/null "$base/scheduler/v1/health"; then
-      health_s=$(seconds_since "$t0")
+      health_s=$(seconds_between "$t0" "$EPOCHREALTIME")
     fi
     if [ -n "$health_s" ]; then
       q=$(shuf -n1 "$tmp/boxes.txt")
       status=$(curl -s -o /dev/null -w '%{http_code}' "$base/scheduler/v1/jobs/dispatch?$q")
-      if [ "$status" = 200 ]; then dispatch_s=$(seconds_since "$t0"); break; fi
+      if [ "$status" = 200 ]; then dispatch_s=$(seconds_between "$t0" "$EPOCHREALTIME"); break; fi
     fi
     sleep 0.02
   done
@@ -545,7 +553,7 @@ restart_one() {
   local loaded_s=""
   for _ in $(seq 600); do
     if curl -sf -o /dev/null -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/matcher"; then
-      loaded_s=$(seconds_since "$t0"); break
+      loaded_s=$(seconds_between "$t0" "$EPOCHREALTIME"); break
     fi
     sleep 0.05
   done

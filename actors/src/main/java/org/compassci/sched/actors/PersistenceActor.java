@@ -136,11 +136,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * order, answered page by page: one {@link LoadResult} per page, the next read while the
    * caller takes in the last, so a large queue is never held whole in memory on its way.
    */
-  public record LoadStages(Collection<String> stages, long afterId, boolean onePage,
+  public record LoadStages(Collection<String> stages, long afterId, boolean onePage, int pageSize,
       ActorRef<LoadResult> replyTo) implements Command {
 
+    public LoadStages {
+      if (pageSize < 1) {
+        throw new IllegalArgumentException("pageSize must be positive: " + pageSize);
+      }
+    }
+
     public LoadStages(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo) {
-      this(stages, afterId, false, replyTo);
+      this(stages, afterId, false, LOAD_PAGE, replyTo);
     }
 
     public LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo) {
@@ -153,7 +159,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
      * caller slower than the store holds them all in its mailbox.
      */
     public static LoadStages page(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo) {
-      return new LoadStages(stages, afterId, true, replyTo);
+      return page(stages, afterId, LOAD_PAGE, replyTo);
+    }
+
+    /** One page of at most {@code pageSize} jobs. */
+    public static LoadStages page(Collection<String> stages, long afterId, int pageSize,
+        ActorRef<LoadResult> replyTo) {
+      return new LoadStages(stages, afterId, true, pageSize, replyTo);
     }
   }
 
@@ -568,7 +580,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onLoadStages(LoadStages l) {
     getContext().pipeToSelf(
-        CompletableFuture.supplyAsync(() -> store.findByStage(l.stages(), l.afterId(), LOAD_PAGE), blocking),
+        CompletableFuture.supplyAsync(() -> store.findByStage(l.stages(), l.afterId(), l.pageSize()), blocking),
         (rows, failure) -> new PageRead(l, rows, failure));
     return this;
   }
@@ -578,11 +590,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       p.request().replyTo().tell(new LoadResult(List.of(), Optional.of(reason(p.failure())), true));
       return this;
     }
-    boolean last = p.rows().size() < LOAD_PAGE;
+    boolean last = p.rows().size() < p.request().pageSize();
     if (!last && !p.request().onePage()) {
       // the next page is read while the caller takes in this one
-      onLoadStages(new LoadStages(p.request().stages(), p.rows().get(p.rows().size() - 1).id(),
-          p.request().replyTo()));
+      onLoadStages(new LoadStages(p.request().stages(), p.rows().get(p.rows().size() - 1).id(), false,
+          p.request().pageSize(), p.request().replyTo()));
     }
     p.request().replyTo().tell(new LoadResult(p.rows(), Optional.empty(), last));
     return this;
