@@ -13,7 +13,7 @@
 # of what it once held. Two arenas hold the same in fewer, fuller pages: 6 MB less RSS 5 s after
 # a bulk fill of 10,000 jobs (medians of 3: 156 -> 150 MB) and no change in hand-outs per second;
 # in the first seconds after a start, while the JIT compilers allocate the most, submits' p99 was
-# higher (507-550 against 389-468 ms; README, "Measured figures"). A value already in the
+# higher (507-550 against 389-468 ms; docs/measurements.md). A value already in the
 # environment wins.
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export MALLOC_ARENA_MAX
