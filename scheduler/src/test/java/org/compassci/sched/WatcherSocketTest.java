@@ -157,11 +157,20 @@ class WatcherSocketTest {
       p.hang();
       provider.connect();
       step.run(); // dispatch
+      // the provider reports once it has the boot-job, as a real one does: the watchers hear of
+      // the hand-out from the lifecycle, which may be before the socket has sent the boot-job,
+      // and a report on a job the socket has not sent is refused (it needs its job_token)
+      assertTrue(ProviderFleet.await(() -> p.running().contains(id), WAIT), "the provider got no boot-job");
       for (String update : List.of("\"job_stage\":\"boot\"", "\"job_stage\":\"running\"",
           "\"job_step\":\"hackbench\"", "\"job_stage\":\"finish\",\"job_health\":\"success\"",
           "\"job_data_readiness\":\"norun\"")) {
         p.sendText("{\"type\":\"job-update\",\"job_id\":\"" + id + "\"," + update + "}");
-        step.run();
+        try {
+          step.run();
+        } catch (AssertionError e) {
+          throw new AssertionError("after the report {" + update + "}: " + e.getMessage()
+              + "; the provider heard " + provider.errors(), e);
+        }
       }
       assertEquals(fromSse, fromJdk, "the JDK watcher saw what the SSE reader saw");
       assertEquals(fromSse, fromPekko, "Pekko's watcher saw what the SSE reader saw");
