@@ -474,31 +474,18 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
   }
 
-  /**
-   * The hand-outs now due are expired (those whose jobs moved on are passed over there), at most
-   * {@link #EXPIRED_PER_TURN} at a time, the rest {@link #EXPIRY_PAUSE} later: each requeue is a
-   * read and a write in the store, and 15,000-25,000 hand-outs expiring together (the http
-   * bench's warm-up, or a lab that lost many boxes at once) held the hand-outs' claims behind
-   * them for two to three seconds.
-   */
+  /** Every hand-out now due is expired (those whose jobs moved on are passed over there). */
   private Behavior<Command> onHandOutsDue() {
     long now = clock.millis();
-    int expired = 0;
-    while (expired < EXPIRED_PER_TURN && !handOutDeadlines.isEmpty()
-        && handOutDeadlines.peekFirst().dueMillis() <= now) {
+    while (!handOutDeadlines.isEmpty() && handOutDeadlines.peekFirst().dueMillis() <= now) {
       onExpired(new Expired(handOutDeadlines.pollFirst().id(), JobStage.DISPATCH));
-      expired++;
     }
     HandOutDeadline next = handOutDeadlines.peekFirst();
     if (next != null) {
-      timers.startSingleTimer(HAND_OUTS_DUE, new HandOutsDue(), next.dueMillis() <= now
-          ? EXPIRY_PAUSE : Duration.ofMillis(next.dueMillis() - now));
+      timers.startSingleTimer(HAND_OUTS_DUE, new HandOutsDue(), Duration.ofMillis(next.dueMillis() - now));
     }
     return this;
   }
-
-  static final int EXPIRED_PER_TURN = 1000;
-  static final Duration EXPIRY_PAUSE = Duration.ofMillis(100);
 
   /** The id of the last active job loaded so far: a failed load goes on after it. */
   private long loadedUpTo = Long.MIN_VALUE;

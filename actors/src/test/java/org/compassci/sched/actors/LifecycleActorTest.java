@@ -150,38 +150,6 @@ class LifecycleActorTest {
     }
   }
 
-  /**
-   * More hand-outs due at once than one turn expires ({@link LifecycleActor#EXPIRED_PER_TURN}):
-   * the rest follow a moment later, every one of them once, in the order their deadlines fell.
-   */
-  @Test
-  void manyHandOutsDueAtOnceAreAllRequeuedATurnAtATime() {
-    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-    ActorRef<LifecycleActor.Command> lc = actors.spawn(
-        LifecycleActor.create(store.getRef(), extractor(), quickAck(), Clock.systemUTC()));
-    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
-        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
-    lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
-    int n = LifecycleActor.EXPIRED_PER_TURN * 2 + 500;
-    // one moment for all: their deadlines fall together
-    Instant at = Instant.now();
-    List<org.compassci.sched.persistence.JobRecord> handedOut = new ArrayList<>();
-    for (long id = 1; id <= n; id++) {
-      Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
-          id, at, "/result");
-      job.handOut("h1", "tok", at);
-      handedOut.add(job.toRecord());
-    }
-    lc.tell(new LifecycleActor.Track(handedOut));
-    List<Long> requeued = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      requeued.add(matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10)).id());
-    }
-    assertEquals(java.util.stream.LongStream.rangeClosed(1, n).boxed().toList(), requeued);
-    matcher.expectNoMessage(Duration.ofMillis(300));
-  }
-
   @Test
   void aLostHandOutFoundAtStartIsRequeuedNotAborted() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
