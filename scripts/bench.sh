@@ -159,6 +159,8 @@ store_commits() {
 # top_up N: bulk submits of the arrays in $tmp/fill, the next ones in turn, 3 at a time, until
 # the matcher holds at least N queued jobs; sets $now_queued
 fill_next=0
+# microseconds from $1 to $2, two $EPOCHREALTIME values
+micros_between() { echo $(( 10#${2/[.,]/} - 10#${1/[.,]/} )); }
 top_up() {
   local have need files k t0=$EPOCHREALTIME
   files=$(find "$tmp/fill" -name '*.json' | wc -l)
@@ -172,7 +174,7 @@ top_up() {
     fill_next=$(( (fill_next + need) % files ))
   fi
   now_queued=$(matcher_field queued)
-  local ms=$(( (${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}) / 1000 ))
+  local ms=$(( $(micros_between "$t0" "$EPOCHREALTIME") / 1000 ))
   echo "bench: top-up: $have queued + $((now_queued - have)) in $ms ms = $now_queued queued" >&2
   [ "$now_queued" -ge "$1" ] || { echo "bench: the queue holds $now_queued < $1" >&2; exit 1; }
 }
@@ -207,7 +209,7 @@ settle_handouts() {
   done
   [ "$n" = 0 ] && [ "$q" -ge "$now_queued" ] \
     || { echo "bench: after 300 s $n jobs still in flight, $q of $now_queued queued" >&2; exit 1; }
-  echo "bench: $first hand-outs back in the queue after $(( (${EPOCHREALTIME/[.,]/} - ${t0/[.,]/}) / 1000 )) ms" >&2
+  echo "bench: $first hand-outs back in the queue after $(( $(micros_between "$t0" "$EPOCHREALTIME") / 1000 )) ms" >&2
 }
 
 clk_tck=$(getconf CLK_TCK)
@@ -509,8 +511,7 @@ start_readme_server() {
 # seconds from $1 to $2 (two $EPOCHREALTIME values), to 0.01 s. In bash: a python3 in the
 # polling loop below started in 0.4 s on a slow day, and the first dispatch's poll waited for it
 seconds_between() {
-  local a=${1/[.,]/} b=${2/[.,]/} cs
-  cs=$(( (10#$b - 10#$a + 5000) / 10000 ))
+  local cs=$(( ($(micros_between "$1" "$2") + 5000) / 10000 ))
   printf '%d.%02d\n' $((cs / 100)) $((cs % 100))
 }
 

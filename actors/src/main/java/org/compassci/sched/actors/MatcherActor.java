@@ -411,16 +411,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void requestLoad(long afterId) {
-    store.tell(PersistenceActor.LoadStages.page(List.of(JobStage.SUBMIT.wireName()), afterId, LOAD_PAGE, loaded));
+    store.tell(PersistenceActor.LoadStages.page(List.of(JobStage.SUBMIT.wireName()), afterId, QUEUE_PAGE, loaded));
   }
 
   /**
-   * The load's pages are small: dispatches are served from the first page on, and each page is
-   * taken in as one message, which holds the dispatches that come meanwhile. While the JIT is
-   * cold after a start, a page of 5,000 took most of a second (100,000 queued: the first
-   * dispatch came 0.8 s sooner with pages of 1,000, with the same time for the whole queue).
+   * The queue is loaded in pages smaller than the store's own ({@link PersistenceActor#LOAD_PAGE}):
+   * dispatches are served from the first page on, and each page is taken in as one message,
+   * which holds the dispatches that come meanwhile. While the JIT is cold after a start, a page
+   * of 5,000 took most of a second (100,000 queued: the first dispatch came 0.8 s sooner with
+   * pages of 1,000, with the same time for the whole queue).
    */
-  static final int LOAD_PAGE = 1000;
+  static final int QUEUE_PAGE = 1000;
 
   /** The id of the last job loaded so far: a failed load goes on after it. */
   private long loadedUpTo = Long.MIN_VALUE;

@@ -393,21 +393,21 @@ class MatcherActorTest {
     ActorRef<MatcherActor.Command> matcher = matcherGivenAFullFirstPage(store);
     var second = store.expectMessageClass(PersistenceActor.LoadStages.class);
     assertTrue(second.onePage());
-    assertEquals(MatcherActor.LOAD_PAGE, second.afterId());
-    assertEquals(MatcherActor.LOAD_PAGE, second.pageSize());
+    assertEquals(MatcherActor.QUEUE_PAGE, second.afterId());
+    assertEquals(MatcherActor.QUEUE_PAGE, second.pageSize());
     store.expectNoMessage(Duration.ofMillis(300));
-    second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(MatcherActor.LOAD_PAGE + 1)),
+    second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(MatcherActor.QUEUE_PAGE + 1)),
         java.util.Optional.empty(), true));
     TestProbe<MatcherActor.Pending> pending = testKit.createTestProbe();
     matcher.tell(new MatcherActor.GetPending("my_account", pending.getRef()));
-    assertEquals(MatcherActor.LOAD_PAGE + 1, pending.receiveMessage(Duration.ofSeconds(10)).total());
+    assertEquals(MatcherActor.QUEUE_PAGE + 1, pending.receiveMessage(Duration.ofSeconds(10)).total());
     store.expectNoMessage(Duration.ofMillis(200));
   }
 
   /**
    * A matcher over {@code store}, a probe, that has asked for the first page of its queue (one
-   * page only, of {@link MatcherActor#LOAD_PAGE} jobs) and been given a full one: jobs 1 to
-   * {@code LOAD_PAGE}.
+   * page only, of {@link MatcherActor#QUEUE_PAGE} jobs) and been given a full one: jobs 1 to
+   * {@code QUEUE_PAGE}.
    */
   private ActorRef<MatcherActor.Command> matcherGivenAFullFirstPage(TestProbe<PersistenceActor.Command> store) {
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
@@ -417,7 +417,7 @@ class MatcherActorTest {
     var first = store.expectMessageClass(PersistenceActor.LoadStages.class);
     assertTrue(first.onePage());
     assertEquals(Long.MIN_VALUE, first.afterId());
-    assertEquals(MatcherActor.LOAD_PAGE, first.pageSize());
+    assertEquals(MatcherActor.QUEUE_PAGE, first.pageSize());
     List<org.compassci.sched.persistence.JobRecord> page = new ArrayList<>();
     for (long id = 1; id <= first.pageSize(); id++) {
       page.add(queued(id));
@@ -465,7 +465,7 @@ class MatcherActorTest {
     pending.expectNoMessage(Duration.ofMillis(200));
     hw.expectNoMessage(Duration.ZERO);
 
-    long last = MatcherActor.LOAD_PAGE + 1;
+    long last = MatcherActor.QUEUE_PAGE + 1;
     second.replyTo().tell(new PersistenceActor.LoadResult(List.of(queued(last, "taishan200--a61")),
         java.util.Optional.empty(), true));
     var hwClaim = store.expectMessageClass(PersistenceActor.ClaimJob.class);
@@ -473,7 +473,7 @@ class MatcherActorTest {
     assertEquals("taishan200--a61", hwClaim.claim().host());
     // the count waited for the whole queue: every loaded job but the one handed out, and the
     // hardware job on its way out
-    assertEquals(MatcherActor.LOAD_PAGE - 1, pending.receiveMessage(Duration.ofSeconds(5)).total());
+    assertEquals(MatcherActor.QUEUE_PAGE - 1, pending.receiveMessage(Duration.ofSeconds(5)).total());
   }
 
   @Test
