@@ -177,6 +177,65 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  @Test
+  void claimsGoAheadOfTheWritesBeforeThemButNotOfAWriteOfTheirOwnJob() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      List<JobRecord> jobs = new java.util.ArrayList<>();
+      for (long id = 1; id <= 3; id++) {
+        jobs.add(queued(id));
+      }
+      for (long id = 100; id < 150; id++) {
+        jobs.add(queued(id));
+      }
+      store.insert(jobs);
+      FirstCommitHeld held = new FirstCommitHeld(store);
+      // commits of at most 10 writes: the 50 requeue-like rewrites below take five of them
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(held.store, 10));
+      TestProbe<Object> answers = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(10)), 10, answers.getRef().narrow()));
+      for (long id = 100; id < 150; id++) {
+        p.tell(new PersistenceActor.Modify(id, r -> new PersistenceActor.Changed(r, "rewritten"), id,
+            answers.getRef().narrow()));
+      }
+      p.tell(new PersistenceActor.ClaimJob(new Claim(1, "h1", "hash-1", 5), 1L, answers.getRef().narrow()));
+      // job 2 is rewritten first (as a requeue is): its claim must see that write done
+      p.tell(new PersistenceActor.Modify(2, r -> new PersistenceActor.Changed(r, "rewritten"), 2L,
+          answers.getRef().narrow()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(2, "h2", "hash-2", 5), 2L, answers.getRef().narrow()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(3, "h3", "hash-3", 5), 3L, answers.getRef().narrow()));
+      held.release(p);
+
+      // the answers in the order they came: 1 write, 51 rewrites, 3 claims
+      List<String> said = new java.util.ArrayList<>();
+      java.util.Map<Long, PersistenceActor.Claimed> claimed = new java.util.HashMap<>();
+      while (said.size() < 55) {
+        Object a = answers.receiveMessage(WAIT);
+        if (a instanceof PersistenceActor.Claims cs) {
+          for (PersistenceActor.Claimed c : cs.claimed()) {
+            claimed.put((Long) c.context(), c);
+            said.add("claim " + c.context());
+          }
+        } else if (a instanceof PersistenceActor.Modified m) {
+          assertTrue(m.error().isEmpty(), m.toString());
+          said.add("rewrite " + m.context());
+        } else {
+          assertTrue(((PersistenceActor.Written) a).error().isEmpty(), a.toString());
+          said.add("write");
+        }
+      }
+      for (long id = 1; id <= 3; id++) {
+        assertEquals("h" + id, claimed.get(id).record().orElseThrow().host(), "claim " + id);
+      }
+      // the second commit: the first 10 rewrites, and the claims of jobs 1 and 3 pulled ahead
+      assertTrue(said.indexOf("claim 1") < said.indexOf("rewrite 110"), said.toString());
+      assertTrue(said.indexOf("claim 3") < said.indexOf("rewrite 110"), said.toString());
+      // job 2's claim stays behind its own job's rewrite, which is behind all 50 others
+      assertTrue(said.indexOf("claim 2") > said.indexOf("rewrite 2"), said.toString());
+      assertTrue(said.indexOf("rewrite 2") > said.indexOf("rewrite 149"), said.toString());
+      assertEquals("dispatch", store.find(2).orElseThrow().stage());
+    }
+  }
+
   /** Longer than the host column: the store refuses the claim, a fault between the steps. */
   private static final String BAD_HOST = "h".repeat(300);
 
