@@ -240,7 +240,7 @@ class BootRoutesTest {
     byte[] one = "hello\n".getBytes();
 
     assertEquals(201, raw.send("MKCOL", root + "/sub/", null, "Cookie", cookie).status());
-    assertEquals(405, raw.send("MKCOL", root + "/sub/", null, "Cookie", cookie).status());
+    assertEquals(409, raw.send("MKCOL", root + "/sub/", null, "Cookie", cookie).status(), "it exists");
     assertEquals(201, raw.send("PUT", root + "/sub/a.log", one, "Cookie", cookie).status());
     assertEquals(201, raw.send("PUT", root + "/deep/er/b.log", one, "Cookie", cookie).status());
     assertEquals(200, raw.send("POST", root + "/stats.json?job_id=" + id + "&job_token=" + token,

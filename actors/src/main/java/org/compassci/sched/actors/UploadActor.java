@@ -53,7 +53,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
-  /** {@code status}: HTTP status (200, 201, 403, 405, 409, 413, 500); {@code staging} and {@code remaining} after a Begin. */
+  /** {@code status}: HTTP status (200, 201, 403, 409, 413, 500); {@code staging} and {@code remaining} after a Begin. */
   public record Step(int status, String message, Path staging, long remaining) {
     public boolean ok() {
       return status < 300;
@@ -211,13 +211,15 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       try {
         Path target = ResultPaths.prepare(resultsDir, m.folder(), true);
+        // 409 as for a file that exists (API.md's upload row), where WebDAV and nginx say 405:
+        // lkp-tests' upload.sh does not read MKCOL's status, so the contract decides
         if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-          return new Step(405, "the folder exists already", null, 0);
+          return new Step(409, "the folder exists already", null, 0);
         }
         Files.createDirectory(target);
         return new Step(201, "created", null, 0);
       } catch (FileAlreadyExistsException e) {
-        return new Step(405, "the folder exists already", null, 0);
+        return new Step(409, "the folder exists already", null, 0);
       } catch (IOException e) {
         return new Step(500, "cannot make the folder: " + e.getMessage(), null, 0);
       } catch (UploadRefused r) {
