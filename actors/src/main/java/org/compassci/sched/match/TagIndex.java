@@ -65,7 +65,16 @@ final class TagIndex {
     /** Indexes of the fitting groups (and of dead groups not yet reused), ascending. */
     int[] indexes() {
       if (!listed) {
-        indexes = bits.stream().toArray();
+        // by hand, into the old array when the count is the same: a new group's index flips a
+        // bit in every cached box, and each one's list is rebuilt at its next ask; BitSet.stream()
+        // built a stream pipeline and a growing buffer for it each time
+        int n = bits.cardinality();
+        if (indexes.length != n) {
+          indexes = new int[n];
+        }
+        for (int i = bits.nextSetBit(0), k = 0; i >= 0; i = bits.nextSetBit(i + 1)) {
+          indexes[k++] = i;
+        }
         listed = true;
       }
       return indexes;
