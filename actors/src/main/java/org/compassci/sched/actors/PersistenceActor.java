@@ -394,8 +394,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * of those writes is of the same job. A box waits on its claim's commit for its answer; a write
    * has no one waiting on it so closely. When 20,000 hand-outs ran out at once, their requeues
    * filled ten commits of 2,000 ahead of every claim, and hand-outs stalled for two to three
-   * seconds. A claim keeps its place behind a write, a requeue or a Redis release of its own job
-   * (the job's row and key must be as those left them): that is the only order the store needs.
+   * seconds. A claim keeps its place behind a write or a requeue of its own job (the job's row
+   * must be as those left it): that is the only order the store needs. Redis releases come along
+   * too: a requeued job's release is sent after its requeue is durable and before its next
+   * claim, and a claim held behind it waited for every commit of the burst.
    */
   private void claimsAhead(List<Command> batch) {
     java.util.Set<Long> behind = new java.util.HashSet<>();
@@ -416,8 +418,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         w.records().forEach(r -> behind.add(r.id()));
       } else if (c instanceof WriteSubmission w) {
         w.records().forEach(r -> behind.add(r.id()));
-      } else if (c instanceof ReleaseClaims r) {
-        behind.addAll(r.ids());
+      } else if (c instanceof ReleaseClaims) {
+        // the commit releases before it claims, wherever the release sits in the batch
+        it.remove();
+        batch.add(c);
       }
     }
   }
@@ -483,7 +487,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     // a job written twice in this commit is written once, as it is last (the store sees to it)
     java.util.Map<Long, JobRecord> claimed = new java.util.HashMap<>();
     // with Redis, a claim another scheduler holds there is refused before the store is asked
-    List<Claim> taken = redis.isPresent() && !claims.isEmpty() ? redis.get().take(claims) : claims;
+    List<Claim> taken = claims;
+    Optional<String> claimsFailed = Optional.empty();
+    if (redis.isPresent() && !claims.isEmpty()) {
+      try {
+        taken = redis.get().take(claims);
+      } catch (RuntimeException e) {
+        // Redis away: no claim of this commit is tried, and its writes go on (only hand-outs
+        // need Redis); a key the failed call may have set expires by its TTL
+        taken = List.of();
+        claimsFailed = Optional.of(reason(e));
+      }
+    }
     try {
       (keys.isEmpty() && runs.isEmpty() ? store.commit(inserts, records, taken)
           : store.commit(inserts, records, taken, keys, runs)).forEach(r -> claimed.put(r.id(), r));
@@ -506,7 +521,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       // refused) are released with the next commit if Redis does not take them now
       releaseOrKeep(refused, unreleased, "after");
     }
-    return new Outcomes(modified, claimed, Optional.empty(), unreleased, held);
+    return new Outcomes(modified, claimed, claimsFailed, unreleased, held);
   }
 
   private Behavior<Command> onCommitted(Committed c) {

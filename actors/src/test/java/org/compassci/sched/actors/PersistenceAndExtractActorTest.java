@@ -189,7 +189,7 @@ class PersistenceAndExtractActorTest {
       }
       store.insert(jobs);
       FirstCommitHeld held = new FirstCommitHeld(store);
-      // commits of at most 10 writes: the 50 requeue-like rewrites below take five of them
+      // commits of at most 10 writes, and of 1 (an eighth) while claims wait
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(held.store, 10));
       TestProbe<Object> answers = testKit.createTestProbe();
       p.tell(PersistenceActor.Write.newJobs(List.of(queued(10)), 10, answers.getRef().narrow()));
@@ -202,6 +202,8 @@ class PersistenceAndExtractActorTest {
       p.tell(new PersistenceActor.Modify(2, r -> new PersistenceActor.Changed(r, "rewritten"), 2L,
           answers.getRef().narrow()));
       p.tell(new PersistenceActor.ClaimJob(new Claim(2, "h2", "hash-2", 5), 2L, answers.getRef().narrow()));
+      // job 3 was requeued: its Redis release comes before its claim, and both come ahead
+      p.tell(new PersistenceActor.ReleaseClaims(List.of(3L)));
       p.tell(new PersistenceActor.ClaimJob(new Claim(3, "h3", "hash-3", 5), 3L, answers.getRef().narrow()));
       held.release(p);
 
@@ -226,13 +228,64 @@ class PersistenceAndExtractActorTest {
       for (long id = 1; id <= 3; id++) {
         assertEquals("h" + id, claimed.get(id).record().orElseThrow().host(), "claim " + id);
       }
-      // the second commit: the first 10 rewrites, and the claims of jobs 1 and 3 pulled ahead
-      assertTrue(said.indexOf("claim 1") < said.indexOf("rewrite 110"), said.toString());
-      assertTrue(said.indexOf("claim 3") < said.indexOf("rewrite 110"), said.toString());
+      // the second commit: one rewrite (claims wait), and the claims of jobs 1 and 3 pulled ahead
+      assertTrue(said.indexOf("claim 1") < said.indexOf("rewrite 101"), said.toString());
+      assertTrue(said.indexOf("claim 3") < said.indexOf("rewrite 101"), said.toString());
       // job 2's claim stays behind its own job's rewrite, which is behind all 50 others
       assertTrue(said.indexOf("claim 2") > said.indexOf("rewrite 2"), said.toString());
       assertTrue(said.indexOf("rewrite 2") > said.indexOf("rewrite 149"), said.toString());
       assertEquals("dispatch", store.find(2).orElseThrow().stage());
+    }
+  }
+
+  /**
+   * Redis away as a commit takes its claims: the claims fail, and the writes of the same commit
+   * are stored and answered as stored (only hand-outs need Redis).
+   */
+  @Test
+  void withRedisAwayAClaimFailsAloneAndTheWritesOfItsCommitAreStored() throws Exception {
+    int port = freePort();
+    Process server = startRedis(port, List.of("--appendonly", "no"), "redis.log");
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
+        org.compassci.sched.persistence.RedisClaims redis =
+            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
+      awaitRedis(redis);
+      store.insert(List.of(queued(1), queued(2)));
+      FirstCommitHeld held = new FirstCommitHeld(store);
+      ActorRef<PersistenceActor.Command> p = actors.spawn(
+          PersistenceActor.create(held.store, java.util.Optional.of(redis), 1000));
+      TestProbe<Object> answers = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(10)), 10, answers.getRef().narrow()));
+      // these wait behind the held commit and go in the next one together
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(11)), 11, answers.getRef().narrow()));
+      p.tell(new PersistenceActor.Modify(2, r -> new PersistenceActor.Changed(r, "rewritten"), 2L,
+          answers.getRef().narrow()));
+      p.tell(new PersistenceActor.ClaimJob(new Claim(1, "h1", "hash-a", 5), 1L, answers.getRef().narrow()));
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(stats.getRef()));
+      stats.receiveMessage(WAIT);
+      server.destroy();
+      server.waitFor();
+      held.gate.countDown();
+      int seen = 0;
+      while (seen < 4) {
+        Object a = answers.receiveMessage(WAIT);
+        if (a instanceof PersistenceActor.Written w) {
+          assertTrue(w.error().isEmpty(), "a write while Redis is away: " + w);
+          seen++;
+        } else if (a instanceof PersistenceActor.Modified m) {
+          assertTrue(m.error().isEmpty(), "a change while Redis is away: " + m);
+          seen++;
+        } else {
+          PersistenceActor.Claimed c = ((PersistenceActor.Claims) a).claimed().get(0);
+          assertTrue(c.record().isEmpty() && c.error().isPresent(), "no hand-out without Redis: " + c);
+          seen++;
+        }
+      }
+      assertTrue(store.find(11).isPresent(), "the write that shared the claim's commit is stored");
+      assertEquals("submit", store.find(1).orElseThrow().stage());
+    } finally {
+      server.destroy();
     }
   }
 
