@@ -247,8 +247,7 @@ class PersistenceAndExtractActorTest {
     int port = freePort();
     Process server = startRedis(port, List.of("--appendonly", "no"), "redis.log");
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
-        org.compassci.sched.persistence.RedisClaims redis =
-            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
+        org.compassci.sched.persistence.RedisClaims redis = redisAt(port)) {
       awaitRedis(redis);
       store.insert(List.of(queued(1), queued(2)));
       FirstCommitHeld held = new FirstCommitHeld(store);
@@ -348,8 +347,7 @@ class PersistenceAndExtractActorTest {
     // a Redis of this test's own, to stop at the chosen moment
     Process server = startRedis(port, List.of("--appendonly", "no"), "redis.log");
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2);
-        org.compassci.sched.persistence.RedisClaims redis =
-            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
+        org.compassci.sched.persistence.RedisClaims redis = redisAt(port)) {
       awaitRedis(redis);
       real.insert(List.of(queued(1)));
       JobRecord handedOut = new JobRecord(2, "dispatch", "unknown", "N/A", "alice", "dc-8g", 2, "{\"id\":\"2\"}",
@@ -411,8 +409,7 @@ class PersistenceAndExtractActorTest {
         "--dir", java.nio.file.Files.createDirectories(dir.resolve("redis")).toString());
     Process server = startRedis(port, onDisk, "redis.log");
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
-        org.compassci.sched.persistence.RedisClaims redis =
-            new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000)) {
+        org.compassci.sched.persistence.RedisClaims redis = redisAt(port)) {
       awaitRedis(redis);
       store.insert(List.of(queued(1)));
       // the job was handed out once: its key is held
@@ -455,6 +452,11 @@ class PersistenceAndExtractActorTest {
         "--bind", "127.0.0.1", "--save", ""));
     command.addAll(options);
     return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve(log).toFile()).start();
+  }
+
+  /** A client of the test's own Redis, claims held an hour. */
+  private static org.compassci.sched.persistence.RedisClaims redisAt(int port) {
+    return new org.compassci.sched.persistence.RedisClaims("redis://127.0.0.1:" + port, 3_600_000);
   }
 
   private static void awaitRedis(org.compassci.sched.persistence.RedisClaims redis) throws InterruptedException {
