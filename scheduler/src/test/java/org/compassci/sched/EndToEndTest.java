@@ -409,6 +409,21 @@ class EndToEndTest {
       assertEquals("riscv64", box5.path("arch").asText(), box5.toString());
       assertEquals(2048, box5.path("memory").asLong(), box5.toString());
       assertEquals(400, http.post(V1 + "/hosts/box4", "arch").status());
+      // as curl -d tags=nic=mlx5 --data-urlencode tbox_group=vm+2 sends them: '=' in a value,
+      // %2B a '+', and a bare '+' a space (which a tbox_group may not hold)
+      Answer box6Reg = http.post(V1 + "/hosts/box6", "arch=x86_64&tags=nic=mlx5&tbox_group=vm%2B2");
+      assertEquals(200, box6Reg.status(), box6Reg.body());
+      JsonNode box6 = http.get(V1 + "/hosts/box6").json();
+      assertTrue(box6.toString().contains("nic=mlx5"), box6.toString());
+      assertEquals("vm+2", box6.path("tbox_group").asText(), box6.toString());
+      Answer spaced = http.post(V1 + "/hosts/box4", "arch=x86_64&tbox_group=two+words");
+      assertEquals(400, spaced.status());
+      assertTrue(spaced.body().contains("'two words'"), spaced.body());
+      Answer badEscape = http.post(V1 + "/hosts/box4", "arch=x86_64&memory=%zz");
+      assertEquals(400, badEscape.status());
+      assertTrue(badEscape.body().contains("HEXDIG"), badEscape.body());
+      assertEquals(400, http.post(V1 + "/hosts/box4", "=x86_64").status());
+      assertEquals(400, http.post(V1 + "/hosts/box4", "arch=&memory=1").status());
       assertEquals(400, http.post(V1 + "/hosts/box4", "{\"tags\":[{\"a\":1}]}").status());
       assertEquals(404, http.get(V1 + "/hosts/box4").status(), "a refused registration records nothing");
     } finally {

@@ -59,22 +59,29 @@ public final class DispatchRoutes extends AllDirectives {
       return q;
     }
     if (!body.trim().startsWith("{") && !body.trim().startsWith("[")) {
-      // curl -d arch=x86_64 -d memory=16384: the same fields as a form
+      // curl -d arch=x86_64 -d tags=nic=mlx5: the same fields as a form, read by Pekko's own
+      // parser of a query (percent escapes, '+' for a space; relaxed: '=' in a value, as curl
+      // sends it)
+      org.apache.pekko.http.javadsl.model.Query form;
+      try {
+        form = org.apache.pekko.http.javadsl.model.Query.create(body.trim(),
+            java.nio.charset.StandardCharsets.UTF_8, org.apache.pekko.http.javadsl.model.Uri.RELAXED);
+      } catch (org.apache.pekko.http.scaladsl.model.IllegalUriException e) {
+        throw new InvalidJobException("the body is neither a JSON object nor a form of name=value: "
+            + e.getMessage().lines().findFirst().orElse(""));
+      }
       Map<String, String> all = new java.util.HashMap<>(q);
-      for (String pair : body.trim().split("&")) {
-        if (pair.isEmpty()) {
-          continue;
+      for (org.apache.pekko.japi.Pair<String, String> field : form.toList()) {
+        if (field.first().isEmpty() && field.second().isEmpty()) {
+          continue; // a=1&&b=2
         }
-        int eq = pair.indexOf('=');
-        if (eq <= 0) {
-          throw new InvalidJobException("the body is neither a JSON object nor a form of name=value: '" + pair + "'");
+        if (field.first().isEmpty()) {
+          throw new InvalidJobException("the form has a value without a name: '=" + field.second() + "'");
         }
-        try {
-          all.putIfAbsent(java.net.URLDecoder.decode(pair.substring(0, eq), java.nio.charset.StandardCharsets.UTF_8),
-              java.net.URLDecoder.decode(pair.substring(eq + 1), java.nio.charset.StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException e) {
-          throw new InvalidJobException("the form body has a bad escape: '" + pair + "'");
+        if (field.second().isEmpty()) {
+          throw new InvalidJobException("the form's field '" + field.first() + "' has no value");
         }
+        all.putIfAbsent(field.first(), field.second());
       }
       return all;
     }
