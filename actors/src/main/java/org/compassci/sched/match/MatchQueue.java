@@ -329,6 +329,11 @@ public final class MatchQueue {
     return index.cachedBoxes();
   }
 
+  /** What the tag index holds besides its cache: 0 once the queue is empty. */
+  int indexHeld() {
+    return index.held();
+  }
+
   /** Queued jobs counted by one of {@link #DIMENSIONS}, largest first. */
   public Map<String, Integer> pending(String dimension) {
     Map<String, Count> m = pending.get(dimension);

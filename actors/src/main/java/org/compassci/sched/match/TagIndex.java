@@ -1,7 +1,6 @@
 package org.compassci.sched.match;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
@@ -10,8 +9,9 @@ import java.util.Set;
 
 /**
  * Finds the groups whose tags a testbox offers (job requirements ⊆ box tags). An index from
- * each k=v to the groups that need it gives a box's fitting groups by counting, per group, how
- * many of its tags the box offers. The answer is cached per box as the indexes of the fitting
+ * each k=v to the tag sets (signatures) that need it gives a box's fitting groups by counting,
+ * per signature, how many of its tags the box offers; every group of a fitting signature fits,
+ * if it is for any machine or for this one. The answer is cached per box as the indexes of the fitting
  * groups and kept up to date as groups come, so a box that asks again costs nothing here.
  *
  * <p>A group that dies keeps its bit in the cached answers: its index has no jobs, so the
@@ -24,18 +24,35 @@ final class TagIndex {
   /** Most distinct boxes cached; past it the cache starts again (boxes re-ask cheaply). */
   static final int CACHE_MAX = 20_000;
 
-  private final Map<String, List<JobGroup>> postings = new HashMap<>();
-  /** Groups that need no tag at all: every box fits them. */
-  private final List<JobGroup> untagged = new ArrayList<>();
+  /**
+   * The live groups that need one tag set. A box fits all of them or none (target machines
+   * aside), so a box's first ask counts tags per signature, not per group: a lab has a few
+   * hundred signatures and thousands of groups (a signature's jobs differ in memory and targets).
+   */
+  private static final class Signature {
+    /** The tag set's size: a box that offers this many of its tags fits it. */
+    final int tagCount;
+    final List<JobGroup> groups = new ArrayList<>();
+    /** {@link #compute}'s tally of this signature's tags a box offers; 0 between calls. */
+    int offered;
+
+    Signature(int tagCount) {
+      this.tagCount = tagCount;
+    }
+  }
+
+  private final Map<Set<String>, Signature> signatures = new HashMap<>();
+  /** From each k=v to the signatures that need it. */
+  private final Map<String, List<Signature>> postings = new HashMap<>();
+  /** The signature of no tag at all, which every box fits; null while no group has it. */
+  private Signature untagged;
   /**
    * By hostname, which every box's tags carry: its hash is the string's own, where a tag set's
    * is the sum of its members' each time. The entry's tags are checked against the box's.
    */
   private final Map<String, BoxFit> cache = new HashMap<>();
-  /** {@link #compute}'s tally of each group's tags a box offers, by group index; all 0 between calls. */
-  private int[] counts = new int[64];
-  /** The groups {@link #compute} counted, to check and reset; empty between calls. */
-  private final List<JobGroup> touched = new ArrayList<>();
+  /** The signatures {@link #compute} counted, to check and reset; empty between calls. */
+  private final List<Signature> touched = new ArrayList<>();
 
   /** The groups one box tag-set fits: bits of their indexes, and the same as a list. */
   static final class BoxFit {
@@ -82,12 +99,18 @@ final class TagIndex {
   }
 
   void add(JobGroup g) {
-    if (g.tags.length == 0) {
-      untagged.add(g);
+    Signature sig = signatures.get(g.key.tags());
+    if (sig == null) {
+      sig = new Signature(g.tags.length);
+      signatures.put(g.key.tags(), sig);
+      if (g.tags.length == 0) {
+        untagged = sig;
+      }
+      for (String t : g.tags) {
+        postings.computeIfAbsent(t, k -> new ArrayList<>()).add(sig);
+      }
     }
-    for (String t : g.tags) {
-      postings.computeIfAbsent(t, k -> new ArrayList<>()).add(g);
-    }
+    sig.groups.add(g);
     // the index may be a dead group's: its bit is set or cleared, never left as it was
     for (BoxFit fit : cache.values()) {
       fit.set(g.index, g.fitsTags(fit.tags, fit.hostname));
@@ -97,13 +120,18 @@ final class TagIndex {
   /** The group emptied; its index may go to a new group (see the class comment). */
   void remove(JobGroup g) {
     g.dead = true;
-    if (g.tags.length == 0) {
-      untagged.remove(g);
+    Signature sig = signatures.get(g.key.tags());
+    if (sig == null || !sig.groups.remove(g) || !sig.groups.isEmpty()) {
+      return;
+    }
+    signatures.remove(g.key.tags());
+    if (sig == untagged) {
+      untagged = null;
     }
     for (String t : g.tags) {
-      List<JobGroup> list = postings.get(t);
+      List<Signature> list = postings.get(t);
       if (list != null) {
-        list.remove(g);
+        list.remove(sig);
         if (list.isEmpty()) {
           postings.remove(t);
         }
@@ -136,35 +164,36 @@ final class TagIndex {
 
   private BoxFit compute(Set<String> boxTags, String hostname) {
     BoxFit fit = new BoxFit(boxTags, hostname);
-    // counted by the groups' dense indexes, in arrays kept between calls: a map per box grew
-    // and rehashed through thousands of groups on every box's first ask
     for (String t : boxTags) {
-      List<JobGroup> list = postings.get(t);
+      List<Signature> list = postings.get(t);
       if (list != null) {
-        for (JobGroup g : list) {
-          if (g.index >= counts.length) {
-            counts = Arrays.copyOf(counts, Math.max(g.index + 1, counts.length * 2));
-          }
-          if (counts[g.index]++ == 0) {
-            touched.add(g);
+        for (Signature sig : list) {
+          if (sig.offered++ == 0) {
+            touched.add(sig);
           }
         }
       }
     }
-    for (JobGroup g : untagged) {
+    if (untagged != null) {
+      fitGroups(fit, untagged, hostname);
+    }
+    for (Signature sig : touched) {
+      if (sig.offered == sig.tagCount) {
+        fitGroups(fit, sig, hostname);
+      }
+      sig.offered = 0;
+    }
+    touched.clear();
+    return fit;
+  }
+
+  /** Sets the bits of the signature's groups that the box fits: those for any machine or for it. */
+  private static void fitGroups(BoxFit fit, Signature sig, String hostname) {
+    for (JobGroup g : sig.groups) {
       if (g.key.targets().isEmpty() || g.key.targets().contains(hostname)) {
         fit.set(g.index, true);
       }
     }
-    for (JobGroup g : touched) {
-      if (counts[g.index] == g.tags.length
-          && (g.key.targets().isEmpty() || g.key.targets().contains(hostname))) {
-        fit.set(g.index, true);
-      }
-      counts[g.index] = 0;
-    }
-    touched.clear();
-    return fit;
   }
 
   static String hostnameOf(Set<String> boxTags) {
@@ -174,6 +203,11 @@ final class TagIndex {
       }
     }
     return "";
+  }
+
+  /** Signatures and k=v postings held: none once no group lives (a dead signature is let go). */
+  int held() {
+    return signatures.size() + postings.size();
   }
 
   int cachedBoxes() {

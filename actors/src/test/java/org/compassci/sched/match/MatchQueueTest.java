@@ -242,6 +242,13 @@ class MatchQueueTest {
     }
     assertEquals(ref.jobs.size(), q.size());
     assertTrue(handed > 1000, "the lab must exercise hand-outs: " + handed);
+    // emptied, the queue lets go of every group and every tag set it indexed
+    for (Reference.RJob left : List.copyOf(ref.jobs)) {
+      assertEquals(left.id(), Objects.requireNonNull(q.remove(left.id())).id());
+    }
+    assertEquals(0, q.size());
+    assertEquals(0, q.groups());
+    assertEquals(0, q.indexHeld());
   }
 
   @Test

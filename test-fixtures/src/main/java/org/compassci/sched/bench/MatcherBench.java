@@ -77,6 +77,18 @@ public final class MatcherBench {
       all.add(throughput(drafts, boxes, i < total - 1, i < WARMUP_RUNS
           ? "warm-up run " + (i + 1) : "measured run " + (i - WARMUP_RUNS + 1)));
     }
+    // the floor under the figure, in the same JVM and with the same lanes: an actor that answers
+    // every ask at once, with no job (warm-up runs first, as for the matcher)
+    List<Result> echoes = new ArrayList<>();
+    for (int i = 0; i < WARMUP_RUNS + MEASURED_RUNS; i++) {
+      Result e = echo(boxes, i < WARMUP_RUNS ? "echo warm-up run " + (i + 1)
+          : "echo measured run " + (i - WARMUP_RUNS + 1));
+      if (i >= WARMUP_RUNS) {
+        echoes.add(e);
+      }
+    }
+    echoes.sort(java.util.Comparator.comparingDouble(Result::perSecond));
+    Result echo = echoes.get(echoes.size() / 2);
     Result first = all.get(0);
     List<Result> runs = new ArrayList<>(all.subList(WARMUP_RUNS, total));
     runs.sort(java.util.Comparator.comparingDouble(Result::perSecond));
@@ -96,6 +108,9 @@ public final class MatcherBench {
     line.put("first_run_matches_per_s", Math.round(first.perSecond));
     line.put("first_run_p99_us", round1(first.p99us));
     line.put("warmup_runs", WARMUP_RUNS);
+    line.put("echo_per_s", Math.round(echo.perSecond));
+    line.put("echo_p99_us", round1(echo.p99us));
+    line.put("matcher_vs_echo", Math.round(r.perSecond / echo.perSecond * 1000) / 1000.0);
     System.out.println(Json.MAPPER.writeValueAsString(line));
   }
 
@@ -179,36 +194,68 @@ public final class MatcherBench {
     Wiring w = start(new MemoryJobStore(true));
     try {
       submitAll(w, drafts, copy);
-      int total = WARMUP + MEASURED;
-      long[] latencies = new long[total];
-      AtomicInteger next = new AtomicInteger();
-      AtomicInteger handed = new AtomicInteger();
-      AtomicInteger answered = new AtomicInteger();
-      CompletableFuture<Long> measuredStart = new CompletableFuture<>();
-      CompletableFuture<Long> done = new CompletableFuture<>();
-      for (int lane = 0; lane < IN_FLIGHT; lane++) {
-        w.system().systemActorOf(lane(w.matcher(), boxes, latencies, next, handed, answered, measuredStart, done),
-            "lane-" + lane, org.apache.pekko.actor.typed.Props.empty());
-      }
-      long start = measuredStart.get(5, TimeUnit.MINUTES);
-      java.time.LocalTime from = java.time.LocalTime.now(Clock.systemUTC());
-      Map<String, Long> cpuBefore = cpuByThread();
-      long processBefore = processCpu();
-      long end = done.get(5, TimeUnit.MINUTES);
-      long processAfter = processCpu();
-      System.err.print("(" + label + ") ");
-      reportCpu(cpuBefore, cpuByThread(), processAfter - processBefore, (end - start) / 1e9);
-      // the wall clock of the measured phase (UTC, as jfr print shows startTime): a profile's window
-      System.err.printf("matcher bench: measured from %s to %s UTC%n", from,
-          java.time.LocalTime.now(Clock.systemUTC()));
-      long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
-      Arrays.sort(measured);
-      return new Result(MEASURED / ((end - start) / 1e9),
-          measured[measured.length / 2] / 1e3, measured[(int) (measured.length * 0.99)] / 1e3,
-          handed.get());
+      return lanes(w, boxes, label);
     } finally {
       w.system().terminate();
       w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** {@link #IN_FLIGHT} lanes asking {@code w}'s matcher until all asks are answered. */
+  private static Result lanes(Wiring w, List<Testbox> boxes, String label) throws Exception {
+    int total = WARMUP + MEASURED;
+    long[] latencies = new long[total];
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger handed = new AtomicInteger();
+    AtomicInteger answered = new AtomicInteger();
+    CompletableFuture<Long> measuredStart = new CompletableFuture<>();
+    CompletableFuture<Long> done = new CompletableFuture<>();
+    for (int lane = 0; lane < IN_FLIGHT; lane++) {
+      w.system().systemActorOf(lane(w.matcher(), boxes, latencies, next, handed, answered, measuredStart, done),
+          "lane-" + lane, org.apache.pekko.actor.typed.Props.empty());
+    }
+    long start = measuredStart.get(5, TimeUnit.MINUTES);
+    java.time.LocalTime from = java.time.LocalTime.now(Clock.systemUTC());
+    Map<String, Long> cpuBefore = cpuByThread();
+    long processBefore = processCpu();
+    long end = done.get(5, TimeUnit.MINUTES);
+    long processAfter = processCpu();
+    System.err.print("(" + label + ") ");
+    reportCpu(cpuBefore, cpuByThread(), processAfter - processBefore, (end - start) / 1e9);
+    // the wall clock of the measured phase (UTC, as jfr print shows startTime): a profile's
+    // window (jfr_top.py --windows reads "measured from"; the echo's runs are left out of it)
+    System.err.printf("matcher bench: %s from %s to %s UTC%n",
+        label.startsWith("echo") ? "echo's run" : "measured", from,
+        java.time.LocalTime.now(Clock.systemUTC()));
+    long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
+    Arrays.sort(measured);
+    return new Result(MEASURED / ((end - start) / 1e9),
+        measured[measured.length / 2] / 1e3, measured[(int) (measured.length * 0.99)] / 1e3,
+        handed.get());
+  }
+
+  /**
+   * The same lanes and asks as {@link #throughput}, answered at once by an actor that holds no
+   * queue: what the actor system's hand-offs alone allow on this machine, the matcher's
+   * figure's floor (as the trivial HTTP endpoint is the http line's).
+   */
+  private static Result echo(List<Testbox> boxes, String label) throws Exception {
+    Behavior<MatcherActor.Command> answerer = Behaviors.receive(MatcherActor.Command.class)
+        .onMessage(MatcherActor.Dispatch.class, d -> {
+          d.replyTo().tell(new MatcherActor.NoJob());
+          return Behaviors.same();
+        })
+        .build();
+    CompletableFuture<ActorRef<MatcherActor.Command>> ref = new CompletableFuture<>();
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.<Void>setup(ctx -> {
+      ref.complete(ctx.spawn(answerer, "echo"));
+      return Behaviors.empty();
+    }), "bench", config());
+    try {
+      return lanes(new Wiring(system, ref.get(30, TimeUnit.SECONDS)), boxes, label);
+    } finally {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
   }
 

@@ -1,0 +1,74 @@
+package org.compassci.sched.bench;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.compassci.sched.fixtures.Lab;
+import org.compassci.sched.match.MatchQueue;
+import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.Testbox;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+
+/**
+ * The matcher line's asks without actors: a queue of the same 100,000 jobs, then 80,000 takes by
+ * the 1,000 boxes in turn, as one run of {@link MatcherBench} makes them (about 74,000 find a
+ * job; the queue drains to about a quarter). Unlike {@link MatchQueueJmh}'s take-and-put-back on
+ * a full queue, the walk down the tenants grows as the queue drains, and a box that finds
+ * nothing asks every tenant of every level.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class MatchQueueDrainJmh {
+
+  static final int TAKES = 80_000;
+
+  List<Testbox> boxes;
+  List<JobIntake.Draft> drafts;
+  MatchQueue queue;
+  long id;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    Lab lab = Lab.generate(1, 100_000, 1_000);
+    boxes = lab.testboxes();
+    drafts = new ArrayList<>();
+    for (ObjectNode j : lab.jobs()) {
+      drafts.add(JobIntake.prepare(j));
+    }
+  }
+
+  /** A full queue before each drain (not timed). */
+  @Setup(Level.Invocation)
+  public void fill() {
+    queue = new MatchQueue(Map.of("vip", 9, "default", 3, "idle", 1), Map.of("bisect-bot", 20), 10);
+    for (JobIntake.Draft d : drafts) {
+      id++;
+      queue.add(id, d.requirements(), d.tenant(), d.queue(), d.priority(),
+          d.doc().path("my_account").asText(), d.doc().path("tbox_group").asText());
+    }
+  }
+
+  /** One take, averaged over a whole drain. */
+  @Benchmark
+  @OperationsPerInvocation(TAKES)
+  public int drain() {
+    int handed = 0;
+    for (int i = 0; i < TAKES; i++) {
+      if (queue.take(boxes.get(i % boxes.size())) != null) {
+        handed++;
+      }
+    }
+    return handed;
+  }
+}
