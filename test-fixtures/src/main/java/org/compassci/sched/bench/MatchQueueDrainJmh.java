@@ -1,9 +1,6 @@
 package org.compassci.sched.bench;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.compassci.sched.fixtures.Lab;
 import org.compassci.sched.match.MatchQueue;
@@ -42,20 +39,15 @@ public class MatchQueueDrainJmh {
   public void setUp() {
     Lab lab = Lab.generate(1, 100_000, 1_000);
     boxes = lab.testboxes();
-    drafts = new ArrayList<>();
-    for (ObjectNode j : lab.jobs()) {
-      drafts.add(JobIntake.prepare(j));
-    }
+    drafts = MatchQueueJmh.drafts(lab);
   }
 
   /** A full queue before each drain (not timed). */
   @Setup(Level.Invocation)
   public void fill() {
-    queue = new MatchQueue(Map.of("vip", 9, "default", 3, "idle", 1), Map.of("bisect-bot", 20), 10);
+    queue = MatchQueueJmh.newQueue();
     for (JobIntake.Draft d : drafts) {
-      id++;
-      queue.add(id, d.requirements(), d.tenant(), d.queue(), d.priority(),
-          d.doc().path("my_account").asText(), d.doc().path("tbox_group").asText());
+      MatchQueueJmh.add(queue, ++id, d);
     }
   }
 

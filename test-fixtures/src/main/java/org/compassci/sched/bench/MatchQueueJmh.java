@@ -38,20 +38,35 @@ public class MatchQueueJmh {
   public void setUp() {
     Lab lab = Lab.generate(1, 100_000, 1_000);
     boxes = lab.testboxes();
-    drafts = new ArrayList<>();
-    for (ObjectNode j : lab.jobs()) {
-      drafts.add(JobIntake.prepare(j));
-    }
-    queue = new MatchQueue(Map.of("vip", 9, "default", 3, "idle", 1), Map.of("bisect-bot", 20), 10);
+    drafts = drafts(lab);
+    queue = newQueue();
     for (JobIntake.Draft d : drafts) {
       add(d);
     }
   }
 
-  private void add(JobIntake.Draft d) {
-    id++;
+  /** The lab's jobs as the intake prepares them. */
+  static List<JobIntake.Draft> drafts(Lab lab) {
+    List<JobIntake.Draft> drafts = new ArrayList<>();
+    for (ObjectNode j : lab.jobs()) {
+      drafts.add(JobIntake.prepare(j));
+    }
+    return drafts;
+  }
+
+  /** An empty queue with the levels and weights of the matcher line. */
+  static MatchQueue newQueue() {
+    return new MatchQueue(Map.of("vip", 9, "default", 3, "idle", 1), Map.of("bisect-bot", 20), 10);
+  }
+
+  /** Queues the job under the given id. */
+  static void add(MatchQueue queue, long id, JobIntake.Draft d) {
     queue.add(id, d.requirements(), d.tenant(), d.queue(), d.priority(),
         d.doc().path("my_account").asText(), d.doc().path("tbox_group").asText());
+  }
+
+  private void add(JobIntake.Draft d) {
+    add(queue, ++id, d);
   }
 
   /** Select, take and put back the best job for the next box: a dispatch without the actor. */
