@@ -11,8 +11,9 @@ import java.util.Set;
  * Finds the groups whose tags a testbox offers (job requirements ⊆ box tags). An index from
  * each k=v to the tag sets (signatures) that need it gives a box's fitting groups by counting,
  * per signature, how many of its tags the box offers; every group of a fitting signature fits,
- * if it is for any machine or for this one. The answer is cached per box as the indexes of the fitting
- * groups and kept up to date as groups come, so a box that asks again costs nothing here.
+ * if it is for any machine or for this one. The answer is cached per box as the indexes of the
+ * fitting groups and kept up to date as groups come, so a box that asks again costs nothing
+ * here.
  *
  * <p>A group that dies keeps its bit in the cached answers: its index has no jobs, so the
  * matcher passes over it, and a new group that takes the index over sets or clears that bit in

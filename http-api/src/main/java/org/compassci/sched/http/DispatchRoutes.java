@@ -58,13 +58,14 @@ public final class DispatchRoutes extends AllDirectives {
     if (body == null || body.isBlank()) {
       return q;
     }
-    if (!body.trim().startsWith("{") && !body.trim().startsWith("[")) {
+    String trimmed = body.trim();
+    if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) {
       // curl -d arch=x86_64 -d tags=nic=mlx5: the same fields as a form, read by Pekko's own
       // parser of a query (percent escapes, '+' for a space; relaxed: '=' in a value, as curl
       // sends it)
       org.apache.pekko.http.javadsl.model.Query form;
       try {
-        form = org.apache.pekko.http.javadsl.model.Query.create(body.trim(),
+        form = org.apache.pekko.http.javadsl.model.Query.create(trimmed,
             java.nio.charset.StandardCharsets.UTF_8, org.apache.pekko.http.javadsl.model.Uri.RELAXED);
       } catch (org.apache.pekko.http.scaladsl.model.IllegalUriException e) {
         throw new InvalidJobException("the body is neither a JSON object nor a form of name=value: "

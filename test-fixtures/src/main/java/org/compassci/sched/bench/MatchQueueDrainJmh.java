@@ -20,8 +20,9 @@ import org.openjdk.jmh.annotations.State;
  * The matcher line's asks without actors: a queue of the same 100,000 jobs, then 80,000 takes by
  * the 1,000 boxes in turn, as one run of {@link MatcherBench} makes them (about 74,000 find a
  * job; the queue drains to about a quarter). Unlike {@link MatchQueueJmh}'s take-and-put-back on
- * a full queue, the walk down the tenants grows as the queue drains, and a box that finds
- * nothing asks every tenant of every level.
+ * a full queue, each box's first ask works out what fits it on the fresh queue, the walk down
+ * the tenants grows as the queue drains, and a box that finds nothing asks every tenant of every
+ * level.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)

@@ -87,12 +87,11 @@ public final class MatcherBench {
         echoes.add(e);
       }
     }
-    echoes.sort(java.util.Comparator.comparingDouble(Result::perSecond));
-    Result echo = echoes.get(echoes.size() / 2);
+    Result echo = median(echoes);
     Result first = all.get(0);
     List<Result> runs = new ArrayList<>(all.subList(WARMUP_RUNS, total));
     runs.sort(java.util.Comparator.comparingDouble(Result::perSecond));
-    Result r = runs.get(runs.size() / 2);
+    Result r = median(runs);
     Map<String, Object> line = new java.util.LinkedHashMap<>();
     line.put("bench", "matcher");
     line.put("queued", JOBS);
@@ -115,6 +114,18 @@ public final class MatcherBench {
   }
 
   record Result(double perSecond, double p50us, double p99us, int handedOut) {}
+
+  /** The run with the median matches/s (the upper one of an even count). */
+  static Result median(List<Result> results) {
+    List<Result> sorted = new ArrayList<>(results);
+    sorted.sort(java.util.Comparator.comparingDouble(Result::perSecond));
+    return sorted.get(sorted.size() / 2);
+  }
+
+  private static void stop(ActorSystem<?> system) throws Exception {
+    system.terminate();
+    system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
 
   static double round1(double v) {
     return Math.round(v * 10) / 10.0;
@@ -178,8 +189,7 @@ public final class MatcherBench {
       long full = usedAfterGc();
       return (full - empty) / (1024.0 * 1024.0);
     } finally {
-      w.system().terminate();
-      w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      stop(w.system());
     }
   }
 
@@ -194,15 +204,19 @@ public final class MatcherBench {
     Wiring w = start(new MemoryJobStore(true));
     try {
       submitAll(w, drafts, copy);
-      return lanes(w, boxes, label);
+      return lanes(w, boxes, label, "measured");
     } finally {
-      w.system().terminate();
-      w.system().getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      stop(w.system());
     }
   }
 
-  /** {@link #IN_FLIGHT} lanes asking {@code w}'s matcher until all asks are answered. */
-  private static Result lanes(Wiring w, List<Testbox> boxes, String label) throws Exception {
+  /**
+   * {@link #IN_FLIGHT} lanes asking {@code w}'s matcher until all asks are answered; {@code
+   * window} names the measured phase's clock line on stderr ("measured" is what jfr_top.py
+   * --windows reads).
+   */
+  private static Result lanes(Wiring w, List<Testbox> boxes, String label, String window)
+      throws Exception {
     int total = WARMUP + MEASURED;
     long[] latencies = new long[total];
     AtomicInteger next = new AtomicInteger();
@@ -222,10 +236,8 @@ public final class MatcherBench {
     long processAfter = processCpu();
     System.err.print("(" + label + ") ");
     reportCpu(cpuBefore, cpuByThread(), processAfter - processBefore, (end - start) / 1e9);
-    // the wall clock of the measured phase (UTC, as jfr print shows startTime): a profile's
-    // window (jfr_top.py --windows reads "measured from"; the echo's runs are left out of it)
-    System.err.printf("matcher bench: %s from %s to %s UTC%n",
-        label.startsWith("echo") ? "echo's run" : "measured", from,
+    // the wall clock of the measured phase (UTC, as jfr print shows startTime): a profile's window
+    System.err.printf("matcher bench: %s from %s to %s UTC%n", window, from,
         java.time.LocalTime.now(Clock.systemUTC()));
     long[] measured = Arrays.copyOfRange(latencies, WARMUP, total);
     Arrays.sort(measured);
@@ -252,10 +264,9 @@ public final class MatcherBench {
       return Behaviors.empty();
     }), "bench", config());
     try {
-      return lanes(new Wiring(system, ref.get(30, TimeUnit.SECONDS)), boxes, label);
+      return lanes(new Wiring(system, ref.get(30, TimeUnit.SECONDS)), boxes, label, "echo's run");
     } finally {
-      system.terminate();
-      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      stop(system);
     }
   }
 
