@@ -88,20 +88,34 @@ class AccessModesTest {
     }
   }
 
+  /**
+   * Open mode: anyone may submit and cancel. Management stays with admins: with SCHED_ADMIN_TOKEN
+   * set, a loopback caller needs it too (API.md: "401/403 without the admin token when one is
+   * set"); without one, loopback callers manage, as in tokens mode.
+   */
   @Test
-  void openModeLetsAnyoneSubmitAndCancelButManagementStaysWithAdminsAndLoopback() throws Exception {
+  void openModeLetsAnyoneSubmitAndCancelButManagementStaysWithAdmins() throws Exception {
     try (TestServer s = TestServer.start(dir, Map.of("scheduler.auth.mode", "open"))) {
       HttpCalls anyone = s.anonymous;
       Answer submitted = anyone.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"open\",\"my_account\":\"x\"}");
       assertEquals(200, submitted.status(), submitted.body());
       String id = submitted.json().get(0).path("job_id").asText();
       assertEquals(200, anyone.post(V1 + "/jobs/" + id + "/cancel", "").status());
-      // this test calls from loopback: management answers it, as before accounts
-      assertEquals(200, anyone.get(V1 + "/manage/actors").status());
+      // this test calls from loopback, and the server has an admin token: it is needed
+      assertEquals(401, anyone.get(V1 + "/manage/actors").status());
+      assertEquals(401, anyone.post(V1 + "/accounts", "{\"name\":\"x\",\"role\":\"admin\"}").status(),
+          "no admin account made without the admin token");
+      assertEquals(200, s.http.get(V1 + "/manage/actors").status());
       HttpCalls user = anyone.withToken(s.addAccount("u", "user"));
       assertEquals(403, user.get(V1 + "/manage/actors").status(), "a user's token is no admin's");
       assertEquals(401, anyone.withToken("sched_wrong-wrong-wrong-wrong-wrong-wrong-wrong").post(V1 + "/jobs/submit",
           "{\"suite\":\"s\",\"testbox\":\"open\"}").status(), "a wrong token is still refused");
+    }
+    try (TestServer s = TestServer.start(dir.resolve("no-token"),
+        Map.of("scheduler.auth.mode", "open", "scheduler.admin-token", ""))) {
+      assertEquals(200, s.anonymous.get(V1 + "/manage/actors").status());
+      assertEquals(201, s.anonymous.post(V1 + "/accounts", "{\"name\":\"x\",\"role\":\"user\"}").status(),
+          "from this machine, in open mode with no admin token set");
     }
   }
 }

@@ -206,6 +206,14 @@ class EndToEndTest {
 
       assertEquals(400, http.post(V1 + "/jobs/submit", "42").status());
       assertEquals(400, http.post(V1 + "/jobs/submit", "[]").status());
+      // a shape of more memory than a long holds: 400 naming it (it was a 500), in JSON and YAML
+      Answer huge = http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"vm-99999999999999999999g\"}");
+      assertEquals(400, huge.status(), huge.body());
+      assertTrue(huge.json().get(0).path("message").asText().contains("more memory than any testbox has"), huge.body());
+      Answer hugeYaml = http.send("POST", V1 + "/jobs/submit", "suite: s\ntestbox: dc-9999999999999999g\n",
+          "Content-Type", "application/yaml");
+      assertEquals(400, hugeYaml.status(), hugeYaml.body());
+      assertTrue(hugeYaml.body().contains("more memory than any testbox has"), hugeYaml.body());
       assertEquals(413, http.post(V1 + "/jobs/submit", "[" + "1,".repeat(600_000) + "1]").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?arch=x86_64").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&freemem=lots").status());

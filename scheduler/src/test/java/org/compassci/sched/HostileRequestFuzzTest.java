@@ -315,7 +315,7 @@ class HostileRequestFuzzTest {
 
   private static byte[] body(Random r, Targets t) {
     String victim = pick(r, t.victimJobs());
-    String s = switch (r.nextInt(22)) {
+    String s = switch (r.nextInt(23)) {
       case 0 -> "";
       case 1 -> "{";
       case 2 -> "{\"suite\":\"s\",\"testbox\":\"fz\",\"my_account\":\"vera\"}";
@@ -342,6 +342,7 @@ class HostileRequestFuzzTest {
       case 18 -> "suite: s\ntestbox: fz\nk: v\nk: w\n";
       case 19 -> "\"just a string\"";
       case 20 -> "[[[[[]]]]]";
+      case 21 -> "{\"suite\":\"s\",\"testbox\":\"" + pick(r, List.of("vm-", "dc-", "vm-2p")) + pick(r, NUMBERS) + "g\"}";
       default -> null;
     };
     if (s != null) {

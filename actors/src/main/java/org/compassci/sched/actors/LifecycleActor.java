@@ -32,6 +32,9 @@ import org.compassci.sched.persistence.JobRecord;
  */
 public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Command> {
 
+  /** How an answer read from a store that is away begins (a read to try again later). */
+  private static final String STORE_AWAY = "store unavailable: ";
+
   public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /**
@@ -128,8 +131,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** A job's deadline in {@code stage} passed (stale when the job has moved on since). */
   private record Expired(long id, JobStage stage) implements Command {}
 
-  /** Reads a job again and sets its timer: after a failed requeue, the store decides. */
-  private record Reload(long id) implements Command {}
+  /**
+   * Reads a job again and sets its timer: after a failed requeue, the store decides. {@code
+   * attempt}: reads that met the store away so far (each waits longer, up to half a minute).
+   */
+  private record Reload(long id, int attempt) implements Command {}
 
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
@@ -647,7 +653,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (r.outcome().status() != Outcome.Status.OK) {
       // the box reported meanwhile, or the store was away: the store's word decides
       getContext().getLog().info("job {} not requeued: {}", r.id(), r.outcome().message());
-      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new Reload(r.id()));
+      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new Reload(r.id(), 0));
     }
     return this;
   }
@@ -727,7 +733,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       // second copy in memory would come back to life after the first retired
       stored = null;
     } else if (f.result().error().isPresent()) {
-      stored = Outcome.of(Outcome.Status.UNAVAILABLE, "store unavailable: " + f.result().error().get());
+      stored = Outcome.of(Outcome.Status.UNAVAILABLE, STORE_AWAY + f.result().error().get());
     } else if (f.result().job().isEmpty()) {
       stored = Outcome.of(Outcome.Status.NOT_FOUND, "job " + f.id() + " does not exist");
     } else {
@@ -786,10 +792,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     } else if (cmd instanceof Update u) {
       u.replyTo().tell(refuseStored(u, stored));
     } else if (cmd instanceof CancelNotQueued c) {
-      c.replyTo().tell(stored.status() == Outcome.Status.OK
-          ? Outcome.of(Outcome.Status.CONFLICT, "job " + c.id() + " is "
-              + stored.job().path("job_stage").asText() + "; only a job in submit can be cancelled")
-          : stored);
+      c.replyTo().tell(cancelStored(c.id(), stored));
     } else if (cmd instanceof Terminate t) {
       t.replyTo().tell(terminateStored(t.id(), stored));
     } else if (cmd instanceof FetchPackage f) {
@@ -799,6 +802,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           : stored);
     } else if (cmd instanceof CheckUpload c) {
       c.replyTo().tell(org.compassci.sched.boot.BootRules.uploadStored(stored));
+    } else if (cmd instanceof Reload r && stored.status() == Outcome.Status.UNAVAILABLE
+        && stored.message().startsWith(STORE_AWAY)) {
+      // the requeue and this read both met the store away: the job left memory for the requeue,
+      // so nothing else here would ever look at it again (a store without the sweep keeps it in
+      // dispatch until a restart). Read it again until the store answers
+      int attempt = r.attempt() + 1;
+      getContext().scheduleOnce(Duration.ofSeconds(Math.min(30, 1L << Math.min(attempt, 5))),
+          getContext().getSelf(), new Reload(r.id(), attempt));
     } else if (cmd instanceof GetDeadline g) {
       g.replyTo().tell(stored.status() == Outcome.Status.OK
           ? Outcome.of(Outcome.Status.CONFLICT, "job " + g.id() + " is " + stored.job().path("job_stage").asText()
@@ -807,16 +818,31 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
   }
 
+  /**
+   * A cancel the matcher did not hold the job for, read from the store. In submit, the job went
+   * back to the queue after the matcher looked (its requeue, or a claim that failed, was still
+   * out): that is not "past submit", and the caller may try again.
+   */
+  private static Outcome cancelStored(long id, Outcome stored) {
+    return pastSubmit(id, stored, job -> "job " + id + " is " + job.path("job_stage").asText()
+        + "; only a job in submit can be cancelled");
+  }
+
   private static Outcome terminateStored(long id, Outcome stored) {
+    return pastSubmit(id, stored, job -> "job " + id + " has already ended (" + job.path("job_stage").asText()
+        + ", health " + job.path("job_health").asText() + ")");
+  }
+
+  /** A job read from the store for a call on a job out on a box: 409 {@code conflict}, or 503 when queued again. */
+  private static Outcome pastSubmit(long id, Outcome stored,
+      java.util.function.Function<com.fasterxml.jackson.databind.JsonNode, String> conflict) {
     if (stored.status() != Outcome.Status.OK) {
       return stored;
     }
-    String stage = stored.job().path("job_stage").asText();
-    if (JobStage.SUBMIT.wireName().equals(stage)) {
+    if (JobStage.SUBMIT.wireName().equals(stored.job().path("job_stage").asText())) {
       return Outcome.of(Outcome.Status.UNAVAILABLE, "job " + id + " went back to the queue meanwhile: try again");
     }
-    return Outcome.of(Outcome.Status.CONFLICT, "job " + id + " has already ended (" + stage + ", health "
-        + stored.job().path("job_health").asText() + ")");
+    return Outcome.of(Outcome.Status.CONFLICT, conflict.apply(stored.job()));
   }
 
   private void onTerminate(Terminate t, Job job, Outcome unused) {

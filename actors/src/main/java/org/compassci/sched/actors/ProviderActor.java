@@ -205,8 +205,10 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   private Behavior<Command> requeueUnsent(Dispatched d) {
     if (d.result() instanceof MatcherActor.Assigned a) {
+      // not counted against the job's requeue budget, as the matcher's own give-back: the job
+      // never reached a box, so it did nothing wrong
       matcher.tell(new MatcherActor.Requeue(a.id(), a.record().tokenHash(),
-          "provider " + host + " disconnected before its boot-job was sent",
+          "provider " + host + " disconnected before its boot-job was sent", false,
           getContext().getSystem().ignoreRef()));
     }
     return Behaviors.same();

@@ -38,7 +38,11 @@ public final class MemorySize {
     }
   }
 
-  /** The memory a vm-/dc- shape promises, or 0 when {@code testbox} is not such a shape. */
+  /**
+   * The memory a vm-/dc- shape promises, or 0 when {@code testbox} is not such a shape; throws
+   * {@link InvalidJobException} for a shape of more megabytes than a long holds, which would
+   * otherwise wrap to a negative need that every box fits.
+   */
   public static long shapeMb(String testbox) {
     if (testbox == null) {
       return 0;
@@ -47,7 +51,11 @@ public final class MemorySize {
     if (!m.matches()) {
       return 0;
     }
-    long n = Long.parseLong(m.group(1));
-    return m.group(2).equalsIgnoreCase("g") ? n * 1024 : n;
+    try {
+      long n = Long.parseLong(m.group(1));
+      return m.group(2).equalsIgnoreCase("g") ? Math.multiplyExact(n, 1024L) : n;
+    } catch (ArithmeticException | NumberFormatException e) {
+      throw new InvalidJobException("testbox: '" + testbox + "' is more memory than any testbox has");
+    }
   }
 }

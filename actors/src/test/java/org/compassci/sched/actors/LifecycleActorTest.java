@@ -53,9 +53,13 @@ class LifecycleActorTest {
 
   /** A lifecycle whose store is {@code store}, past its load (the store had no active job). */
   private ActorRef<LifecycleActor.Command> loadedOn(TestProbe<PersistenceActor.Command> store) {
+    return loadedOn(store, Timeouts.defaults());
+  }
+
+  private ActorRef<LifecycleActor.Command> loadedOn(TestProbe<PersistenceActor.Command> store, Timeouts timeouts) {
     TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
-        hosts.getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+        hosts.getRef(), timeouts, java.time.Clock.systemUTC()));
     store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
         .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
     return lc;
@@ -463,5 +467,71 @@ class LifecycleActorTest {
       assertEquals(53, back.id());
       assertEquals(orphan.tokenHash(), back.tokenHash());
     }
+  }
+
+  /** The next read the lifecycle asks of {@code store}, past anything else it sends meanwhile. */
+  private static PersistenceActor.Find nextFind(TestProbe<PersistenceActor.Command> store) {
+    for (int i = 0; i < 100; i++) {
+      if (store.receiveMessage(Duration.ofSeconds(10)) instanceof PersistenceActor.Find f) {
+        return f;
+      }
+    }
+    throw new AssertionError("no read of a job among 100 messages to the store");
+  }
+
+  /**
+   * A lost hand-out's requeue fails (the store is away), and so does the read a second later
+   * that should decide what happens to it: the job is read again until the store answers, and
+   * goes back to the queue then, instead of staying in dispatch with nobody looking at it.
+   */
+  @Test
+  void aLostHandOutIsReadAgainWhenItsRequeueAndTheReadAfterMeetTheStoreAway() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store, quickAck());
+    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+    Job job = dispatchedJob(71);
+    lc.tell(new LifecycleActor.Track(job.toRecord()));
+    MatcherActor.Requeue requeue = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+    requeue.replyTo().tell(new MatcherActor.Requeued(71, Outcome.of(Outcome.Status.UNAVAILABLE, "store away")));
+    PersistenceActor.Find read = nextFind(store);
+    assertEquals(71, read.id());
+    read.replyTo().tell(new PersistenceActor.FindResult(71, java.util.Optional.empty(),
+        java.util.Optional.of("Connection refused")));
+    PersistenceActor.Find again = nextFind(store);
+    assertEquals(71, again.id());
+    again.replyTo().tell(new PersistenceActor.FindResult(71, java.util.Optional.of(job.toRecord()),
+        java.util.Optional.empty()));
+    // still in dispatch, its deadline long past: back to the queue
+    MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+    assertEquals(71, back.id());
+    assertEquals(job.tokenHash(), back.tokenHash());
+  }
+
+  /**
+   * A cancel the matcher passed on (it did not hold the job) for a job that is in submit by the
+   * time the store is read (its requeue or a failed claim put it back): 503, try again, not
+   * API.md's 409 "past submit", which it is not. A job that is past submit still gets 409.
+   */
+  @Test
+  void aCancelForAJobBackInTheQueueIsToldToTryAgain() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
+    Job queued = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
+        72, Instant.now(), "/result");
+    TestProbe<Outcome> answer = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.CancelNotQueued(72, answer.getRef()));
+    nextFind(store).replyTo().tell(new PersistenceActor.FindResult(72, java.util.Optional.of(queued.toRecord()),
+        java.util.Optional.empty()));
+    Outcome o = answer.receiveMessage(Duration.ofSeconds(10));
+    assertEquals(Outcome.Status.UNAVAILABLE, o.status(), o.message());
+
+    Job ended = dispatchedJob(73);
+    org.compassci.sched.model.Termination.apply(ended, Instant.now());
+    lc.tell(new LifecycleActor.CancelNotQueued(73, answer.getRef()));
+    nextFind(store).replyTo().tell(new PersistenceActor.FindResult(73, java.util.Optional.of(ended.toRecord()),
+        java.util.Optional.empty()));
+    o = answer.receiveMessage(Duration.ofSeconds(10));
+    assertEquals(Outcome.Status.CONFLICT, o.status(), o.message());
   }
 }

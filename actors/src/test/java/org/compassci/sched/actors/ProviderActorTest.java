@@ -106,6 +106,7 @@ class ProviderActorTest {
     MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT);
     assertEquals(9, back.id());
     assertEquals(late.record().tokenHash(), back.tokenHash());
+    assertFalse(back.counts(), "the job never reached a box: its requeue budget is not charged");
     out.expectNoMessage(Duration.ofMillis(100));
 
     TestProbe<Boolean> sent = testKit.createTestProbe();

@@ -59,6 +59,12 @@ class JobIntakeTest {
     assertMessage("timeout: must be a non-negative", "{\"suite\":\"s\",\"testbox\":\"x\",\"timeout\":-1}");
     assertMessage("tags: 'nokey' is not k=v", "{\"suite\":\"s\",\"testbox\":\"x\",\"tags\":[\"nokey\"]}");
     assertMessage("target_machines: must be", "{\"suite\":\"s\",\"testbox\":\"x\",\"target_machines\":5}");
+    // a shape's memory past a long: refused, not a NumberFormatException (a 500), and not wrapped
+    // round to a negative need that every box would fit
+    assertMessage("testbox: 'vm-99999999999999999999g' is more memory", "{\"suite\":\"s\",\"testbox\":\"vm-99999999999999999999g\"}");
+    assertMessage("testbox: 'dc-9999999999999999g' is more memory", "{\"suite\":\"s\",\"testbox\":\"dc-9999999999999999g\"}");
+    assertEquals(9_007_199_254_740_991L * 1024,
+        JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p9007199254740991g\"}")).requirements().memoryMb());
   }
 
   private static void assertMessage(String start, String json) {

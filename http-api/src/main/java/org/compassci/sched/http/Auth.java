@@ -134,14 +134,18 @@ public final class Auth extends AllDirectives {
     }
   }
 
-  /** Management, accounts and weights: an admin's token; in open mode also loopback callers. */
+  /**
+   * Management, accounts and weights: an admin's token; in open mode also loopback callers, but
+   * only while no SCHED_ADMIN_TOKEN is set (API.md: "401/403 without the admin token when one is
+   * set"): an operator who set one wants management locked, whatever the mode.
+   */
   public Route admin(Supplier<Route> inner) {
     return extractRequest(request -> {
       Optional<Result> who = caller(request);
-      boolean loopback = fromLoopback(request);
+      boolean localOpen = open() && !adminTokenSet;
       if (who.isEmpty()) {
-        return open() && loopback ? inner.get()
-            : deny(401, open() ? "management needs an admin's bearer token, or a call from this machine"
+        return localOpen && fromLoopback(request) ? inner.get()
+            : deny(401, localOpen ? "management needs an admin's bearer token, or a call from this machine"
                 : "management needs an admin's bearer token (Authorization: Bearer ...)");
       }
       Result r = who.get();
