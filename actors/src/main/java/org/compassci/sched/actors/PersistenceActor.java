@@ -250,6 +250,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private int pendingClaims;
   private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
+  /** The batch being committed, while {@link #committing}: what a replay of kept writes must not follow. */
+  private List<Command> inFlight = List.of();
   private long commits;
   private final Activity activity = new Activity(java.time.Clock.systemUTC());
   private boolean checking;
@@ -384,6 +386,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       releaseKept.clear();
     }
     committing = true;
+    inFlight = batch;
     getContext().pipeToSelf(
         CompletableFuture.supplyAsync(() -> commit(batch), blocking),
         (outcomes, failure) -> new Committed(batch, outcomes, failure));
@@ -412,17 +415,26 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
           taken++;
         }
         // a claim that stays keeps a later claim of its job behind it (the set already holds it)
-      } else if (c instanceof Modify m) {
-        behind.add(m.id());
-      } else if (c instanceof Write w) {
-        w.records().forEach(r -> behind.add(r.id()));
-      } else if (c instanceof WriteSubmission w) {
-        w.records().forEach(r -> behind.add(r.id()));
       } else if (c instanceof ReleaseClaims) {
         // the commit releases before it claims, wherever the release sits in the batch
         it.remove();
         batch.add(c);
+      } else {
+        jobsOf(c, behind::add);
       }
+    }
+  }
+
+  /** The jobs whose rows {@code c} writes (a claim's too). */
+  private static void jobsOf(Command c, java.util.function.LongConsumer job) {
+    if (c instanceof Write w) {
+      w.records().forEach(r -> job.accept(r.id()));
+    } else if (c instanceof WriteSubmission w) {
+      w.records().forEach(r -> job.accept(r.id()));
+    } else if (c instanceof Modify m) {
+      job.accept(m.id());
+    } else if (c instanceof ClaimJob cj) {
+      job.accept(cj.claim().id());
     }
   }
 
@@ -526,6 +538,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onCommitted(Committed c) {
     committing = false;
+    inFlight = List.of();
     commits++;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
     lastError = error;
@@ -715,10 +728,26 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     lastError = c.error();
     if (c.error().isEmpty() && !retry.isEmpty()) {
-      getContext().getLog().info("writing {} job states kept while the store was away", retry.size());
-      List<JobRecord> again = new ArrayList<>(retry.values());
+      // they are older than anything sent since: ahead of every pending write, so that a newer
+      // write of the same job lands after them (in a later commit, or later in the same one,
+      // which the store writes as it is last); and not at all for a job that the commit in
+      // flight writes, which would otherwise be followed by its older state
+      java.util.Set<Long> newer = new java.util.HashSet<>();
+      inFlight.forEach(cmd -> jobsOf(cmd, newer::add));
+      List<JobRecord> again = new ArrayList<>();
+      retry.values().forEach(r -> {
+        if (!newer.contains(r.id())) {
+          again.add(r);
+        }
+      });
       retry.clear();
-      onWrite(Write.kept(again, null, getContext().getSystem().ignoreRef()));
+      getContext().getLog().info("writing {} job states kept while the store was away", again.size());
+      if (!again.isEmpty()) {
+        pending.addFirst(Write.kept(again, null, getContext().getSystem().ignoreRef()));
+        if (!committing) {
+          commitPending();
+        }
+      }
     }
     return this;
   }

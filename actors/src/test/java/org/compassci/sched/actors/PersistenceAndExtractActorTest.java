@@ -495,4 +495,75 @@ class PersistenceAndExtractActorTest {
     assertEquals(1L, s.holds().get("extracted"));
     assertEquals(1L, s.holds().get("failed"));
   }
+
+  private static JobRecord inStage(long id, String stage) {
+    return new JobRecord(id, stage, "unknown", "N/A", "alice", "dc-8g", id, "{\"id\":\"" + id + "\",\"s\":\"" + stage + "\"}");
+  }
+
+  /**
+   * Writes kept while the store was away are written when it is back, as older than anything
+   * sent since: a newer state of the same job that is committing when the replay starts (job
+   * 31), or waiting behind that commit (job 32), is what the store ends with. The replay used
+   * to go behind both and write the older state last.
+   */
+  @Test
+  void writesKeptWhileTheStoreWasAwayNeverOverwriteANewerStateWhenItIsBack() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      real.insert(List.of(queued(31), queued(32)));
+      java.util.concurrent.atomic.AtomicBoolean commitsFail = new java.util.concurrent.atomic.AtomicBoolean(true);
+      java.util.concurrent.atomic.AtomicBoolean pingsFail = new java.util.concurrent.atomic.AtomicBoolean(true);
+      java.util.concurrent.atomic.AtomicBoolean holdNext = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                if ((m.getName().equals("commit") && commitsFail.get()) || (m.getName().equals("ping") && pingsFail.get())) {
+                  throw new org.compassci.sched.persistence.StoreUnavailableException("the store is away", null);
+                }
+                if (m.getName().equals("commit") && holdNext.getAndSet(false)) {
+                  holding.countDown();
+                  gate.await();
+                }
+                try {
+                  return m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.kept(List.of(inStage(31, "boot"), inStage(32, "boot")), "kept", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent(), "failed, and kept");
+
+      // commits work again (the check does not know yet): one is held with job 31's newer state,
+      // and job 32's newer state waits behind it
+      commitsFail.set(false);
+      holdNext.set(true);
+      p.tell(PersistenceActor.Write.kept(List.of(inStage(31, "finish")), "31", written.getRef()));
+      assertTrue(holding.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      p.tell(PersistenceActor.Write.kept(List.of(inStage(32, "running")), "32", written.getRef()));
+      // the check finds the store back and replays what it kept, while the commit is still held
+      pingsFail.set(false);
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      long kept = -1;
+      for (int i = 0; i < 100 && kept != 0; i++) {
+        p.tell(new PersistenceActor.GetStats(stats.getRef()));
+        kept = stats.receiveMessage(WAIT).holds().get("kept_while_store_away");
+        if (kept != 0) {
+          Thread.sleep(100);
+        }
+      }
+      assertEquals(0, kept, "replayed");
+      gate.countDown();
+      for (int i = 0; i < 2; i++) {
+        assertTrue(written.receiveMessage(WAIT).error().isEmpty());
+      }
+      // commits go one at a time: once this one is answered, the replay has been written too
+      p.tell(PersistenceActor.Write.newJobs(List.of(queued(33)), "33", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isEmpty());
+      assertEquals("finish", real.find(31).orElseThrow().stage());
+      assertEquals("running", real.find(32).orElseThrow().stage());
+    }
+  }
 }
