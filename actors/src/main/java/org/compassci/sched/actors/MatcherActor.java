@@ -199,6 +199,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
 
+  /** A claim whose commit failed, being checked in the store (see {@link #inDoubt}). */
+  private record InDoubt(long id, String tokenHash) {}
+
+  /** Checks the claims in doubt again. */
+  private record CheckInDoubt() implements Command {}
+
+  /** How often the claims in doubt are checked while there are any (and the store answers). */
+  private static final Duration IN_DOUBT_CHECK = Duration.ofSeconds(1);
+
   /** A job back in the queue, and the testbox it was taken from. */
   private record TakenBack(Job job, String host, String tokenHash) {}
 
@@ -263,6 +272,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final LinkedHashMap<String, Parked> parked = new LinkedHashMap<>();
   /** Jobs whose hand-out is being made durable: out of the queue, still in submit in the store. */
   private final Map<Long, String> claiming = new java.util.HashMap<>();
+  /**
+   * Claims whose commit failed, by job, their token hashes: a failure need not mean nothing was
+   * written (MySQL's answer to a commit that took can be lost; a Manticore batch can fail half
+   * done). Their boxes were told 503, so a claim that took is a hand-out no box has: each is
+   * checked in the store until the store answers, and taken back at once if it took. Without
+   * this, the job sat in dispatch untracked (no box, no timer, and the queue dropped it at its
+   * next claim) until a restart.
+   */
+  private final Map<Long, java.util.Set<String>> inDoubt = new java.util.HashMap<>();
+  /** Checks of {@link #inDoubt} sent and not answered: one round at a time. */
+  private int doubtsOut;
   /**
    * Jobs being cancelled or terminated, by tenant: out of the queue, still in submit in the
    * store until the change is durable, so a resync must neither count them missing nor bring
@@ -523,6 +543,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Terminate.class, this::onTerminate)
         .onMessage(Requeue.class, this::onRequeue)
+        .onMessage(CheckInDoubt.class, this::onCheckInDoubt)
         .onMessage(StoreWritten.class, this::onStoreWritten)
         .onMessage(StoreModified.class, this::onStoreModified)
         .onMessage(StoreClaimed.class, this::onStoreClaimed)
@@ -838,6 +859,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       requeueDone(p, r);
     } else if (context instanceof PendingTerminate p) {
       terminateDone(p, r);
+    } else if (context instanceof InDoubt d) {
+      doubtChecked(d, r);
     }
     return this;
   }
@@ -921,6 +944,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     } else {
       queue.putBack(p.job());
       p.request().replyTo().tell(new Unavailable(r.error().get()));
+      doubt(p);
     }
     return Settled.NOT_HANDED_OUT;
   }
@@ -942,6 +966,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     if (r.error().isPresent()) {
       p.request().replyTo().tell(new Unavailable(r.error().get()));
+      doubt(p);
       return Settled.NOT_HANDED_OUT;
     }
     // taken in the store by another claim: not a job to hand out from here either
@@ -1058,26 +1083,72 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onRequeue(Requeue q) {
     touch();
+    takeBack(q.id(), q.tokenHash(), q.reason(), q.counts(), new PendingRequeue(q.id(), q.replyTo()));
+    return this;
+  }
+
+  /** A hand-out back to the queue, if the store still has the job out under {@code tokenHash}. */
+  private void takeBack(long id, String tokenHash, String reason, boolean counts, Object context) {
     if (!reloading.isEmpty()) {
-      leftDuringReload.add(q.id());
+      leftDuringReload.add(id);
     }
-    store.tell(new PersistenceActor.Modify(q.id(), r -> {
+    store.tell(new PersistenceActor.Modify(id, r -> {
       Job full = Job.fromRecord(r);
       if (full.stage() != JobStage.DISPATCH) {
         throw new NotQueued("job " + r.id() + " is " + full.stage().wireName() + " in the store");
       }
-      if (!q.tokenHash().equals(r.tokenHash())) {
+      if (!tokenHash.equals(r.tokenHash())) {
         throw new NotQueued("job " + r.id() + " has been handed out again since");
       }
       String host = full.field("host_machine");
-      if (q.counts()) {
-        full.requeue(q.reason());
+      if (counts) {
+        full.requeue(reason);
       } else {
-        full.giveBack(q.reason());
+        full.giveBack(reason);
       }
-      return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host, q.tokenHash()));
-    }, new PendingRequeue(q.id(), q.replyTo()), modified));
+      return new PersistenceActor.Changed(full.toRecord(), new TakenBack(full, host, tokenHash));
+    }, context, modified));
+  }
+
+  /** A claim whose commit failed: checked in the store until it answers (see {@link #inDoubt}). */
+  private void doubt(PendingHandOut p) {
+    inDoubt.computeIfAbsent(p.job().id(), id -> new java.util.HashSet<>()).add(Tokens.sha256(p.token()));
+    if (!timers.isTimerActive("in-doubt")) {
+      timers.startSingleTimer("in-doubt", new CheckInDoubt(), IN_DOUBT_CHECK);
+    }
+  }
+
+  private Behavior<Command> onCheckInDoubt(CheckInDoubt c) {
+    if (doubtsOut == 0) {
+      inDoubt.forEach((id, hashes) -> hashes.forEach(hash -> {
+        doubtsOut++;
+        takeBack(id, hash, "its claim was reported failed and its testbox told so, but the claim had been written",
+            false, new InDoubt(id, hash));
+      }));
+    }
+    if (!inDoubt.isEmpty()) {
+      timers.startSingleTimer("in-doubt", new CheckInDoubt(), IN_DOUBT_CHECK);
+    }
     return this;
+  }
+
+  private void doubtChecked(InDoubt d, PersistenceActor.Modified r) {
+    doubtsOut--;
+    boolean storeAnswered = r.result().isPresent()
+        // the store's word on the job ("job N is submit in the store", "... handed out again
+        // since", "... is not in the store"), not a failure to ask it
+        || r.error().map(e -> e.startsWith("job " + d.id() + " ")).orElse(false);
+    if (!storeAnswered) {
+      return;
+    }
+    java.util.Set<String> hashes = inDoubt.get(d.id());
+    if (hashes != null && hashes.remove(d.tokenHash()) && hashes.isEmpty()) {
+      inDoubt.remove(d.id());
+    }
+    if (r.result().isPresent()) {
+      getContext().getLog().warn("job {}: a claim reported failed had been written; back in the queue", d.id());
+      requeueDone(new PendingRequeue(d.id(), getContext().getSystem().ignoreRef()), r);
+    }
   }
 
   private void requeueDone(PendingRequeue p, PersistenceActor.Modified r) {

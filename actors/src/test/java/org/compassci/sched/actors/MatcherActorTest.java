@@ -550,4 +550,47 @@ class MatcherActorTest {
       assertEquals(id + 100, forwarded.id());
     }
   }
+
+  /**
+   * A claim's commit reports failure although the claim was written (MySQL's answer lost on the
+   * way back, a Manticore batch that failed half done): the box is told 503, so the job is out
+   * to no one. The matcher checks such a claim in the store and takes the job back at once; it
+   * used to sit in dispatch, untracked, and the queue dropped it at its next claim.
+   */
+  @Test
+  void aClaimWrittenAlthoughItsCommitFailedComesBackToTheQueue() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
+      org.compassci.sched.persistence.JobStore lossy = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                Object r;
+                try {
+                  r = m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+                if (m.getName().equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
+                  throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
+                }
+                return r;
+              });
+      Wiring w = start(real, lossy);
+      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      loseNextAnswer.set(true);
+      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, first.getRef()));
+      assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(Duration.ofSeconds(10)));
+      assertEquals("dispatch", real.find(id).orElseThrow().stage(), "the claim was written all the same");
+
+      for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+          !"submit".equals(real.find(id).orElseThrow().stage()) && System.nanoTime() < end; ) {
+        Thread.sleep(50);
+      }
+      assertEquals("submit", real.find(id).orElseThrow().stage(), "taken back in the store");
+      var again = assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("vm-2p8g--2", "x86_64", 65536)));
+      assertEquals(id, again.id());
+      assertEquals("vm-2p8g--2", real.find(id).orElseThrow().host());
+    }
+  }
 }
