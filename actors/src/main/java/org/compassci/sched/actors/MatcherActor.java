@@ -308,6 +308,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final Map<String, Integer> writingByAccount = new java.util.HashMap<>();
   private final java.util.Set<Object> goneWithClaims =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  /**
+   * Connections that closed lately, the last {@link #GONE_KEPT}: a request of one may arrive after
+   * its ClientGone (they come from different senders), and a claim for it would reach no box and
+   * cost the job its dispatch-ack and a count of its requeue budget.
+   */
+  private final LinkedHashMap<Object, Boolean> recentlyGone = new LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Object, Boolean> eldest) {
+      return size() > GONE_KEPT;
+    }
+  };
+  private static final int GONE_KEPT = 4_096;
   /** Cluster mode: this node's cluster address, named in the epoch row; null when standalone. */
   private final String fencedAs;
   /** The incarnation every claim names (0: standalone, not fenced). */
@@ -683,6 +695,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       d.replyTo().tell(new Unavailable(TOO_LATE));
       return this;
     }
+    if (d.connection() != null && recentlyGone.containsKey(d.connection())) {
+      // its client hung up before the request got here
+      noJob(d.replyTo());
+      return this;
+    }
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -795,6 +812,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       // from another node: its connections are not watched here (its requests carry none)
       return this;
     }
+    recentlyGone.put(g.connection(), Boolean.TRUE);
     if (claimsByConnection.containsKey(g.connection())) {
       goneWithClaims.add(g.connection());
     }

@@ -593,4 +593,26 @@ class MatcherActorTest {
       assertEquals("vm-2p8g--2", real.find(id).orElseThrow().host());
     }
   }
+
+  /**
+   * A request whose client hung up before the request reached the matcher (its connection's
+   * ClientGone came first: they have different senders) takes nothing: a claim would reach no
+   * box and cost the job its dispatch-ack and a count of its requeue budget.
+   */
+  @Test
+  void aRequestArrivingAfterItsClientHungUpTakesNothing() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 4)) {
+      Wiring w = start(store);
+      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      Object connection = new Object();
+      w.matcher().tell(new MatcherActor.ClientGone(connection));
+      TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, connection,
+          probe.getRef()));
+      assertInstanceOf(MatcherActor.NoJob.class, probe.receiveMessage(Duration.ofSeconds(10)));
+      assertEquals("submit", store.find(id).orElseThrow().stage());
+      assertEquals(id, assertInstanceOf(MatcherActor.Assigned.class,
+          dispatch(w, box("vm-2p8g--2", "x86_64", 65536))).id());
+    }
+  }
 }
