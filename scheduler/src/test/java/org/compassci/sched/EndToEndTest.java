@@ -215,6 +215,14 @@ class EndToEndTest {
       assertEquals(400, hugeYaml.status(), hugeYaml.body());
       assertTrue(hugeYaml.body().contains("more memory than any testbox has"), hugeYaml.body());
       assertEquals(413, http.post(V1 + "/jobs/submit", "[" + "1,".repeat(600_000) + "1]").status());
+      // a call that takes no body, with one over the limit: refused before it is carried out
+      String kept = http.post(V1 + "/jobs/submit", "{\"suite\":\"kept\",\"testbox\":\"kept\"}").json().get(0)
+          .path("job_id").asText();
+      Answer bulky = http.post(V1 + "/jobs/" + kept + "/cancel", "x".repeat(1_100_000));
+      assertEquals(413, bulky.status(), bulky.body());
+      assertTrue(bulky.body().contains("scheduler.http.max-body"), bulky.body());
+      assertEquals("submit", http.get(V1 + "/jobs/" + kept).json().path("job_stage").asText(), "not cancelled");
+      assertEquals(200, http.post(V1 + "/jobs/" + kept + "/cancel", "").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?arch=x86_64").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&freemem=lots").status());
       assertEquals(400, http.get(V1 + "/jobs/dispatch?hostname=a&tbox_type=vx").status());

@@ -53,7 +53,7 @@ public final class SchedulerRoutes extends AllDirectives {
         org.apache.pekko.http.javadsl.server.RejectionHandler.defaultHandler()
             .mapRejectionResponse(r -> Responses.jsonRejection(r, gw.maxBodyBytes()));
     return handleRejections(asJson, () -> boundedQuery(concat(first,
-        pathPrefix("scheduler", () -> pathPrefix("v1", () -> v1)),
+        pathPrefix("scheduler", () -> pathPrefix("v1", () -> declaredBodyWithin(v1))),
         new DashboardRoutes(gw, auth).page(),
         // Prometheus scrapes /metrics by convention, outside the API's prefix
         path("metrics", () -> get(() -> auth.read(() -> completeWithFuture(
@@ -65,6 +65,24 @@ public final class SchedulerRoutes extends AllDirectives {
         new LegacyRoutes(gw).routes(),
         boot != null ? concat(new BootRoutes(gw, boot, auth).root(), new ResultRoutes(gw, boot, auth).routes(),
             new LkpRoutes(gw).routes(), new JobRoutes(gw, boot.secrets(), auth).legacySubmit()) : reject())));
+  }
+
+  /**
+   * A body declared larger than scheduler.http.max-body: 413 before any route runs, so a call
+   * that takes no body (cancel, update, terminate) is not carried out for a request the contract
+   * calls bad input; the routes that read a body bound it as they read. Submit answers its own
+   * 413, in its own shape (a list of one refused job).
+   */
+  private Route declaredBodyWithin(Route inner) {
+    // one directive on every request; the path is looked at only for a body over the limit
+    return extractRequest(request -> {
+      var length = request.entity().getContentLengthOption();
+      return length.isPresent() && length.getAsLong() > gw.maxBodyBytes()
+          && !request.getUri().getPathString().endsWith("/v1/jobs/submit")
+          ? complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
+              "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"))
+          : inner;
+    });
   }
 
   /**
