@@ -101,6 +101,16 @@ class AccessModesTest {
       assertEquals(200, submitted.status(), submitted.body());
       String id = submitted.json().get(0).path("job_id").asText();
       assertEquals(200, anyone.post(V1 + "/jobs/" + id + "/cancel", "").status());
+      // a key is kept per account: an account name longer than any account's is refused with
+      // a 400, before the store (where it failed the whole group commit); a usual one works
+      Answer longName = anyone.send("POST", V1 + "/jobs/submit",
+          "{\"suite\":\"s\",\"testbox\":\"open\",\"my_account\":\"" + "a".repeat(65) + "\"}",
+          "Content-Type", "application/json", "Idempotency-Key", "k-long");
+      assertEquals(400, longName.status(), longName.body());
+      assertTrue(longName.body().contains("my_account"), longName.body());
+      assertEquals(200, anyone.send("POST", V1 + "/jobs/submit",
+          "{\"suite\":\"s\",\"testbox\":\"open\",\"my_account\":\"" + "a".repeat(64) + "\"}",
+          "Content-Type", "application/json", "Idempotency-Key", "k-long").status());
       // this test calls from loopback, and the server has an admin token: it is needed
       assertEquals(401, anyone.get(V1 + "/manage/actors").status());
       assertEquals(401, anyone.post(V1 + "/accounts", "{\"name\":\"x\",\"role\":\"admin\"}").status(),

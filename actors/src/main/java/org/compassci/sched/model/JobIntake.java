@@ -183,6 +183,12 @@ public final class JobIntake {
 
     String account = optionalText(doc, "my_account");
     String queue = optionalText(doc, "queue");
+    JsonNode run = doc.get("submit_id");
+    if (run != null && run.isTextual() && run.asText().trim().length() > 255) {
+      // stored beside the job (job_runs.submit_id, 255 characters): refused here, not by the
+      // store, where it would fail the whole group commit and every request in it
+      throw new InvalidJobException("submit_id: at most 255 characters");
+    }
     int priority = intField(doc, "priority", 0);
     nonNegativeNumber(doc, "timeout");
     nonNegativeNumber(doc, "runtime");

@@ -61,6 +61,7 @@ class JobIntakeTest {
     assertMessage("target_machines: must be", "{\"suite\":\"s\",\"testbox\":\"x\",\"target_machines\":5}");
     // a shape's memory past a long: refused, not a NumberFormatException (a 500), and not wrapped
     // round to a negative need that every box would fit
+    assertMessage("submit_id: at most 255 characters", "{\"suite\":\"s\",\"testbox\":\"x\",\"submit_id\":\"" + "u".repeat(256) + "\"}");
     assertMessage("testbox: 'vm-99999999999999999999g' is more memory", "{\"suite\":\"s\",\"testbox\":\"vm-99999999999999999999g\"}");
     assertMessage("testbox: 'dc-9999999999999999g' is more memory", "{\"suite\":\"s\",\"testbox\":\"dc-9999999999999999g\"}");
     assertEquals(9_007_199_254_740_991L * 1024,

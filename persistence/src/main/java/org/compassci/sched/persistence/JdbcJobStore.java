@@ -344,13 +344,22 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     String what = "group commit of " + inserts.size() + " new jobs, " + upserts.size()
         + " changes and " + claims.size() + " hand-outs";
     boolean sideInside = dialect.sideTablesInTransaction();
-    if (!sideInside && (!keys.isEmpty() || !runs.isEmpty())) {
+    if (!sideInside) {
       // before the jobs: a key without its jobs is ignored when read, jobs without their key
-      // would be made again by a retry
-      inTransaction("write of " + keys.size() + " submit keys and " + runs.size() + " runs", c -> {
-        writeSide(c, keys, runs);
-        return null;
-      });
+      // would be made again by a retry. One transaction per table: Manticore's hold one table
+      // each ("Transactions are limited to a single RT or percolate index")
+      if (!keys.isEmpty()) {
+        inTransaction("write of " + keys.size() + " submit keys", c -> {
+          writeSide(c, keys, List.of());
+          return null;
+        });
+      }
+      if (!runs.isEmpty()) {
+        inTransaction("write of " + runs.size() + " runs", c -> {
+          writeSide(c, List.of(), runs);
+          return null;
+        });
+      }
     }
     if (dialect.claimsInTransaction() || claims.isEmpty()) {
       Fenced[] fenced = new Fenced[1];
