@@ -700,6 +700,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       noJob(d.replyTo());
       return this;
     }
+    // the box asked again: its earlier request, parked, has been given up on, and it tells of
+    // free memory that this one's replaces (a provider whose new ask took a job at once would
+    // otherwise keep its old one parked, to be filled on memory the new one already used)
+    Parked old = parked.remove(d.box().hostname());
+    if (old != null) {
+      timers.cancel(old.id());
+      noJob(old.request().replyTo());
+    }
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -712,12 +720,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void park(Dispatch d) {
-    Parked old = parked.remove(d.box().hostname());
-    if (old != null) {
-      // the box asked again: its earlier request has been given up on
-      timers.cancel(old.id());
-      noJob(old.request().replyTo());
-    }
     Parked p = new Parked(++parkIds, d);
     parked.put(d.box().hostname(), p);
     timers.startSingleTimer(p.id(), new WaitOver(p.id()), d.longPoll());

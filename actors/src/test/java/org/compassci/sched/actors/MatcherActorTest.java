@@ -615,4 +615,29 @@ class MatcherActorTest {
           dispatch(w, box("vm-2p8g--2", "x86_64", 65536))).id());
     }
   }
+
+  /**
+   * A box (a provider) asks again while its earlier ask is parked, and the new one is served at
+   * once: the parked one is answered with no job and let go, so it is never filled later on the
+   * free memory the new one already used (it was left standing, and over-committed the host).
+   */
+  @Test
+  void aNewAskServedAtOnceLetsTheParkedAskOfTheSameBoxGo() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 4)) {
+      Wiring w = start(store);
+      submit(w, List.of(draft("{\"suite\":\"warm\",\"testbox\":\"vm-2p1g\"}")));
+      dispatch(w, box("other", "x86_64", 65536));
+      TestProbe<MatcherActor.DispatchResult> parkedAsk = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("p1", "x86_64", 10_240), Duration.ofSeconds(30), parkedAsk.getRef()));
+      parkedAsk.expectNoMessage(Duration.ofMillis(200));
+      long big = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p16g\"}"))).get(0);
+      parkedAsk.expectNoMessage(Duration.ofMillis(200));
+      var served = assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("p1", "x86_64", 20_480)));
+      assertEquals(big, served.id());
+      assertInstanceOf(MatcherActor.NoJob.class, parkedAsk.receiveMessage(Duration.ofSeconds(10)));
+      long small = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      parkedAsk.expectNoMessage(Duration.ofMillis(300));
+      assertEquals("submit", store.find(small).orElseThrow().stage(), "nobody asked for it since");
+    }
+  }
 }
