@@ -250,14 +250,28 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       byConnection.computeIfAbsent(s.connection(), c -> new HashSet<>()).add(s.out());
       connectionOf.put(s.out(), s.connection());
     }
-    for (long id : open) {
+    // over a copy: a job known retired closes at once, which takes it out of the stream's set
+    for (long id : List.copyOf(open)) {
       Followed f = follow(id);
       f.streams.add(s.out());
       if (f.last != null) {
         s.out().tell(new JobEvent(id, withId(id, f.last), f.last));
+        closeIfRetired(id, f, s.out());
       }
     }
     return this;
+  }
+
+  /**
+   * A job already known retired (kept followed for a wait that still waits on another job): a
+   * new stream of it gets its close now, for no later change will bring one.
+   */
+  private void closeIfRetired(long id, Followed f, ActorRef<Event> out) {
+    if (WaitCondition.retired(f.last)) {
+      f.streams.remove(out);
+      close(out, id, null);
+      unfollowIfIdle(id);
+    }
   }
 
   private Behavior<Command> onOpenSocket(OpenSocket o) {
@@ -291,6 +305,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       followed.streams.add(f.out());
       if (followed.last != null) {
         f.out().tell(new JobEvent(id, withId(id, followed.last), followed.last));
+        closeIfRetired(id, followed, f.out());
       }
     }
     return this;

@@ -338,4 +338,37 @@ class WatchActorTest {
       assertEquals(0L, after.holds().get("followed_jobs"));
     }
   }
+
+  /**
+   * A job known retired stays followed while a wait still waits on another job; a stream of it
+   * opened then gets its last state and its close at once: no later change would bring one,
+   * and the stream stayed open for good (a `submit -m` that never returned).
+   */
+  @Test
+  void aNewStreamOfAJobKnownRetiredClosesAtOnce() {
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<WatchActor.Command> watch = actors.spawn(WatchActor.create(lifecycle.getRef(), WAIT, Clock.systemUTC()));
+    TestProbe<WatchActor.WaitResult> waited = testKit.createTestProbe();
+    watch.tell(new WatchActor.Wait(Map.of(5L, WaitCondition.parse("5", null), 6L, WaitCondition.parse("6", null)),
+        Duration.ofSeconds(30), waited.getRef()));
+    // job 5's read is answered (retired), job 6's is held
+    LifecycleActor.Get read5 = null;
+    for (int i = 0; i < 10 && read5 == null; i++) {
+      if (lifecycle.receiveMessage(WAIT) instanceof LifecycleActor.Get g && g.id() == 5L) {
+        read5 = g;
+      }
+    }
+    assertTrue(read5 != null, "job 5 read");
+    read5.replyTo().tell(Outcome.ok(finished(5, DataReadiness.COMPLETE).view()));
+    waited.expectNoMessage(Duration.ofMillis(200));
+
+    TestProbe<WatchActor.Event> out = testKit.createTestProbe();
+    watch.tell(new WatchActor.Subscribe(List.of(5L), out.getRef(), null));
+    WatchActor.JobEvent state = assertInstanceOf(WatchActor.JobEvent.class, out.receiveMessage(WAIT));
+    assertEquals("finish", state.fields().path("job_stage").asText());
+    WatchActor.Closed closed = assertInstanceOf(WatchActor.Closed.class, out.receiveMessage(WAIT));
+    assertEquals(5L, closed.id());
+    assertEquals(null, closed.error());
+    assertInstanceOf(WatchActor.End.class, out.receiveMessage(WAIT));
+  }
 }
