@@ -52,8 +52,8 @@ public final class SchedulerRoutes extends AllDirectives {
     org.apache.pekko.http.javadsl.server.RejectionHandler asJson =
         org.apache.pekko.http.javadsl.server.RejectionHandler.defaultHandler()
             .mapRejectionResponse(r -> Responses.jsonRejection(r, gw.maxBodyBytes()));
-    return handleRejections(asJson, () -> boundedQuery(concat(first,
-        pathPrefix("scheduler", () -> pathPrefix("v1", () -> declaredBodyWithin(v1))),
+    return handleRejections(asJson, () -> bounded(concat(first,
+        pathPrefix("scheduler", () -> pathPrefix("v1", () -> v1)),
         new DashboardRoutes(gw, auth).page(),
         // Prometheus scrapes /metrics by convention, outside the API's prefix
         path("metrics", () -> get(() -> auth.read(() -> completeWithFuture(
@@ -68,42 +68,41 @@ public final class SchedulerRoutes extends AllDirectives {
   }
 
   /**
-   * A body declared larger than scheduler.http.max-body: 413 before any route runs, so a call
-   * that takes no body (cancel, update, terminate) is not carried out for a request the contract
-   * calls bad input; the routes that read a body bound it as they read. Submit answers its own
-   * 413, in its own shape (a list of one refused job).
+   * What is refused before any route runs, in one directive on every request:
+   * <ul>
+   *   <li>more query parameters than scheduler.http.max-query-params: 431 before any route reads
+   *       them (the request line's own length is Pekko's max-uri-length, answered by
+   *       {@link ParsingErrors});
+   *   <li>a {@code /scheduler/v1} call with a body declared larger than scheduler.http.max-body:
+   *       413, so a call that takes no body (cancel, update, terminate) is not carried out for
+   *       what the contract calls bad input. The routes that read a body bound it as they read;
+   *       submit answers its own 413, in its own shape (a list of one refused job), and the
+   *       legacy and upload routes keep their own rules.
+   * </ul>
    */
-  private Route declaredBodyWithin(Route inner) {
-    // one directive on every request; the path is looked at only for a body over the limit
-    return extractRequest(request -> {
-      var length = request.entity().getContentLengthOption();
-      return length.isPresent() && length.getAsLong() > gw.maxBodyBytes()
-          && !request.getUri().getPathString().endsWith("/v1/jobs/submit")
-          ? complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
-              "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"))
-          : inner;
-    });
-  }
-
-  /**
-   * More query parameters than scheduler.http.max-query-params: 431 before any route reads
-   * them (the request line's own length is Pekko's max-uri-length, answered by
-   * {@link ParsingErrors}).
-   */
-  private Route boundedQuery(Route inner) {
+  private Route bounded(Route inner) {
     int most = auth.access().maxQueryParams();
-    return extractUri(uri -> {
-      String q = uri.rawQueryString().orElse("");
+    return extractRequest(request -> {
+      String q = request.getUri().rawQueryString().orElse("");
       int params = q.isEmpty() ? 0 : 1;
       for (int i = 0; i < q.length() && params <= most; i++) {
         if (q.charAt(i) == '&' || q.charAt(i) == ';') {
           params++;
         }
       }
-      return params > most
-          ? complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.REQUEST_HEADER_FIELDS_TOO_LARGE,
-              "more than the " + most + " query parameters of scheduler.http.max-query-params"))
-          : inner;
+      if (params > most) {
+        return complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "more than the " + most + " query parameters of scheduler.http.max-query-params"));
+      }
+      var length = request.entity().getContentLengthOption();
+      if (length.isPresent() && length.getAsLong() > gw.maxBodyBytes()) {
+        String path = request.getUri().getPathString();
+        if (path.startsWith("/scheduler/v1/") && !path.equals("/scheduler/v1/jobs/submit")) {
+          return complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
+              "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"));
+        }
+      }
+      return inner;
     });
   }
 }
