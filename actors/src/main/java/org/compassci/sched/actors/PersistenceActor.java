@@ -250,8 +250,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private int pendingClaims;
   private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
-  /** The batch being committed, while {@link #committing}: what a replay of kept writes must not follow. */
-  private List<Command> inFlight = List.of();
+  /**
+   * The store answered again while a commit was in flight: what was kept is written once that
+   * commit is in, which takes out of {@link #retry} the jobs it wrote newer states of.
+   */
+  private boolean replayAfterCommit;
   private long commits;
   private final Activity activity = new Activity(java.time.Clock.systemUTC());
   private boolean checking;
@@ -386,7 +389,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       releaseKept.clear();
     }
     committing = true;
-    inFlight = batch;
     getContext().pipeToSelf(
         CompletableFuture.supplyAsync(() -> commit(batch), blocking),
         (outcomes, failure) -> new Committed(batch, outcomes, failure));
@@ -425,7 +427,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
   }
 
-  /** The jobs whose rows {@code c} writes (a claim's too). */
+  /** The jobs whose rows a write or a change writes. */
   private static void jobsOf(Command c, java.util.function.LongConsumer job) {
     if (c instanceof Write w) {
       w.records().forEach(r -> job.accept(r.id()));
@@ -433,8 +435,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       w.records().forEach(r -> job.accept(r.id()));
     } else if (c instanceof Modify m) {
       job.accept(m.id());
-    } else if (c instanceof ClaimJob cj) {
-      job.accept(cj.claim().id());
     }
   }
 
@@ -538,7 +538,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onCommitted(Committed c) {
     committing = false;
-    inFlight = List.of();
     commits++;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
     lastError = error;
@@ -559,6 +558,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     if (error.isEmpty()) {
       releaseKept.addAll(c.outcomes().unreleased());
+      if (replayAfterCommit) {
+        replayAfterCommit = false;
+        if (!retry.isEmpty()) {
+          replayKept();
+        }
+      }
     }
     int m = 0;
     java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
@@ -728,28 +733,29 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     lastError = c.error();
     if (c.error().isEmpty() && !retry.isEmpty()) {
-      // they are older than anything sent since: ahead of every pending write, so that a newer
-      // write of the same job lands after them (in a later commit, or later in the same one,
-      // which the store writes as it is last); and not at all for a job that the commit in
-      // flight writes, which would otherwise be followed by its older state
-      java.util.Set<Long> newer = new java.util.HashSet<>();
-      inFlight.forEach(cmd -> jobsOf(cmd, newer::add));
-      List<JobRecord> again = new ArrayList<>();
-      retry.values().forEach(r -> {
-        if (!newer.contains(r.id())) {
-          again.add(r);
-        }
-      });
-      retry.clear();
-      getContext().getLog().info("writing {} job states kept while the store was away", again.size());
-      if (!again.isEmpty()) {
-        pending.addFirst(Write.kept(again, null, getContext().getSystem().ignoreRef()));
-        if (!committing) {
-          commitPending();
-        }
+      if (committing) {
+        // the commit in flight may carry newer states of the same jobs: after it
+        replayAfterCommit = true;
+      } else {
+        replayAfterCommit = false;
+        replayKept();
+        commitPending();
       }
     }
     return this;
+  }
+
+  /**
+   * Kept writes go ahead of every pending write: they are older than anything sent since, so a
+   * newer write of the same job lands after them (in a later commit, or later in the same one,
+   * which the store writes as it is last). They used to go behind, and a job's older state
+   * landed last (a finished job read "running" again).
+   */
+  private void replayKept() {
+    getContext().getLog().info("writing {} job states kept while the store was away", retry.size());
+    List<JobRecord> again = new ArrayList<>(retry.values());
+    retry.clear();
+    pending.addFirst(Write.kept(again, null, getContext().getSystem().ignoreRef()));
   }
 
   private void keep(List<Command> failed) {
