@@ -121,6 +121,10 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     return Behaviors.receive(Command.class)
         .onMessage(Attach.class, a -> {
           out = a.out();
+          // the outgoing side can end first (the peer gone, or a takeover's close sent), while
+          // the incoming side still waits on reports in flight: a hand-out told to it then would
+          // be lost, so its end closes this socket as the incoming side's end does
+          getContext().watchWith(out, new SocketClosed());
           return stash.unstashAll(this);
         })
         .onMessage(NeverAttached.class, n -> closed())

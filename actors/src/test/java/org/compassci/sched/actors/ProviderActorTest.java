@@ -150,4 +150,23 @@ class ProviderActorTest {
     registry.tell(new ProvidersActor.TerminateJob(3, "nobody", sent.getRef()));
     assertFalse(sent.receiveMessage(WAIT));
   }
+
+  /**
+   * The socket's outgoing side ends before its incoming side reports the close (the incoming
+   * side waits on reports in flight, or a takeover closed the outgoing one): a hand-out that
+   * comes then goes back to the queue at once, not charged, instead of being told to a stream
+   * that is gone and waiting out its dispatch-ack.
+   */
+  @Test
+  void aHandOutAfterTheOutgoingSideEndedGoesBackAtOnce() {
+    ActorRef<ProviderActor.Command> p = provider();
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    out.stop();
+    assertSame(connection, matcher.expectMessageClass(MatcherActor.ClientGone.class, WAIT).connection());
+    d.replyTo().tell(assigned(11));
+    MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT);
+    assertEquals(11, back.id());
+    assertFalse(back.counts());
+  }
 }
