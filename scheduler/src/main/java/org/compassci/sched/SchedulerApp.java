@@ -150,7 +150,7 @@ public final class SchedulerApp {
     org.compassci.sched.auth.AccountBook book = new org.compassci.sched.auth.AccountBook();
     book.publish(accounts.all());
     Optional<RedisClaims> redis = settings.redisUrl()
-        .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis()));
+        .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis(), redisHolder(settings)));
     CompletableFuture<Running> started = new CompletableFuture<>();
     CompletableFuture<Void> storeClosed = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
@@ -304,5 +304,19 @@ public final class SchedulerApp {
           })
           .build();
     });
+  }
+
+  /**
+   * The name this scheduler's Redis claims carry: the same across its restarts (a key it left
+   * when it died is known as its own, and taken over), and unlike any other scheduler's.
+   */
+  static String redisHolder(SchedulerSettings settings) {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      host = "localhost";
+    }
+    return "worker-" + settings.workerId() + "@" + host + ":" + settings.dataDir().toAbsolutePath();
   }
 }

@@ -29,12 +29,38 @@ class RedisClaimsTest {
   @Test
   void claimsExpire() throws InterruptedException {
     long id = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
-    try (RedisClaims a = new RedisClaims("redis://127.0.0.1:6379", 200)) {
+    try (RedisClaims a = new RedisClaims("redis://127.0.0.1:6379", 200);
+        RedisClaims b = new RedisClaims("redis://127.0.0.1:6379", 200)) {
       assertEquals(1, a.take(List.of(new Claim(id, "h1", "x", 1))).size());
-      assertEquals(0, a.take(List.of(new Claim(id, "h2", "x", 1))).size());
+      assertEquals(0, b.take(List.of(new Claim(id, "h2", "x", 1))).size());
       Thread.sleep(400);
-      assertEquals(1, a.take(List.of(new Claim(id, "h2", "x", 1))).size());
-      a.release(List.of(id));
+      assertEquals(1, b.take(List.of(new Claim(id, "h2", "x", 1))).size());
+      b.release(List.of(id));
+    }
+  }
+
+  /**
+   * A key a scheduler left (it died between the key and the store's commit, or Redis timed out
+   * after setting it) is its own after a restart, under the same name: taken over at once, its
+   * job still queued. Another scheduler's key is never taken over, nor released by anyone else.
+   */
+  @Test
+  void aSchedulersOwnLeftKeyIsTakenOverAndAnothersIsLeftAlone() {
+    long id = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
+    String url = "redis://127.0.0.1:6379";
+    try (RedisClaims before = new RedisClaims(url, 60_000, "worker-1@h:/data-" + id)) {
+      assertEquals(1, before.take(List.of(new Claim(id, "h1", "x", 1))).size());
+    }
+    try (RedisClaims restarted = new RedisClaims(url, 60_000, "worker-1@h:/data-" + id);
+        RedisClaims other = new RedisClaims(url, 60_000, "worker-2@h:/data-" + id)) {
+      assertEquals(0, other.take(List.of(new Claim(id, "h2", "y", 1))).size(), "held by another");
+      assertEquals(List.of(new Claim(id, "h1", "x", 2)), restarted.take(List.of(new Claim(id, "h1", "x", 2))),
+          "its own key, left before the restart");
+      other.release(List.of(id));
+      assertEquals(0, other.take(List.of(new Claim(id, "h2", "y", 1))).size(), "another's release leaves it");
+      restarted.release(List.of(id));
+      assertEquals(1, other.take(List.of(new Claim(id, "h2", "y", 1))).size(), "released by its holder");
+      other.release(List.of(id));
     }
   }
 }
