@@ -365,20 +365,11 @@ class LifecycleActorTest {
       };
       // the real store; a read of the job done while its requeue is still out is followed at once
       // by the requeue and the second hand-out, before the reader can write what it read
-      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
-          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
-                Object r;
-                try {
-                  r = m.invoke(real, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-                if (m.getName().equals("find")) {
-                  requeueAndHandOutAgain.run();
-                }
-                return r;
-              });
+      org.compassci.sched.persistence.JobStore store = StoreAfter.each(real, call -> {
+        if (call.equals("find")) {
+          requeueAndHandOutAgain.run();
+        }
+      });
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
       ActorRef<LifecycleActor.Command> lc = quickLifecycle(store, matcher);
       lc.tell(new LifecycleActor.Track(job.toRecord()));

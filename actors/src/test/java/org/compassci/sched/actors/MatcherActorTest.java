@@ -561,20 +561,11 @@ class MatcherActorTest {
   void aClaimWrittenAlthoughItsCommitFailedComesBackToTheQueue() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
-      org.compassci.sched.persistence.JobStore lossy = (org.compassci.sched.persistence.JobStore)
-          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
-                Object r;
-                try {
-                  r = m.invoke(real, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-                if (m.getName().equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
-                  throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
-                }
-                return r;
-              });
+      org.compassci.sched.persistence.JobStore lossy = StoreAfter.each(real, call -> {
+        if (call.equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
+          throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
+        }
+      });
       Wiring w = start(real, lossy);
       long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
       loseNextAnswer.set(true);
