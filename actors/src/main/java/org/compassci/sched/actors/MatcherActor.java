@@ -690,24 +690,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> onDispatch(Dispatch d) {
     touch();
     noteContact(d.box());
-    if (d.tooLate()) {
-      // waited in this mailbox until its asker gave up: a claim now would reach no one
-      d.replyTo().tell(new Unavailable(TOO_LATE));
+    if (nobodyWaits(d)) {
       return this;
     }
-    if (d.connection() != null && recentlyGone.containsKey(d.connection())) {
-      // its client hung up before the request got here
-      noJob(d.replyTo());
-      return this;
-    }
-    // the box asked again: its earlier request, parked, has been given up on, and it tells of
-    // free memory that this one's replaces (a provider whose new ask took a job at once would
-    // otherwise keep its old one parked, to be filled on memory the new one already used)
-    Parked old = parked.remove(d.box().hostname());
-    if (old != null) {
-      timers.cancel(old.id());
-      noJob(old.request().replyTo());
-    }
+    letParkedGo(d.box().hostname());
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -717,6 +703,34 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       park(d);
     }
     return this;
+  }
+
+  /** A request whose asker is gone: answered at once, and nothing is claimed for it. */
+  private boolean nobodyWaits(Dispatch d) {
+    if (d.tooLate()) {
+      // waited in this mailbox until its asker gave up: a claim now would reach no one
+      d.replyTo().tell(new Unavailable(TOO_LATE));
+      return true;
+    }
+    if (d.connection() != null && recentlyGone.containsKey(d.connection())) {
+      // its client hung up before the request got here
+      noJob(d.replyTo());
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The box asked again: its earlier request, parked, has been given up on, and it tells of
+   * free memory that the new one's replaces (a provider whose new ask took a job at once would
+   * otherwise keep its old one parked, to be filled on memory the new one already used).
+   */
+  private void letParkedGo(String hostname) {
+    Parked old = parked.isEmpty() ? null : parked.remove(hostname);
+    if (old != null) {
+      timers.cancel(old.id());
+      noJob(old.request().replyTo());
+    }
   }
 
   private void park(Dispatch d) {
