@@ -417,24 +417,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
           taken++;
         }
         // a claim that stays keeps a later claim of its job behind it (the set already holds it)
+      } else if (c instanceof Modify m) {
+        behind.add(m.id());
+      } else if (c instanceof Write w) {
+        w.records().forEach(r -> behind.add(r.id()));
+      } else if (c instanceof WriteSubmission w) {
+        w.records().forEach(r -> behind.add(r.id()));
       } else if (c instanceof ReleaseClaims) {
         // the commit releases before it claims, wherever the release sits in the batch
         it.remove();
         batch.add(c);
-      } else {
-        jobsOf(c, behind::add);
       }
-    }
-  }
-
-  /** The jobs whose rows a write or a change writes. */
-  private static void jobsOf(Command c, java.util.function.LongConsumer job) {
-    if (c instanceof Write w) {
-      w.records().forEach(r -> job.accept(r.id()));
-    } else if (c instanceof WriteSubmission w) {
-      w.records().forEach(r -> job.accept(r.id()));
-    } else if (c instanceof Modify m) {
-      job.accept(m.id());
     }
   }
 

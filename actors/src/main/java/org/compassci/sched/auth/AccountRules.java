@@ -12,7 +12,10 @@ import org.compassci.sched.persistence.Account;
 public final class AccountRules {
 
   /** An account name is a job's my_account, which becomes a folder name: one plain name. */
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,63}");
+  /** The longest account name (accounts.name, and submit_keys.account beside it). */
+  public static final int MAX_NAME = 64;
+
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0," + (MAX_NAME - 1) + "}");
   private static final Pattern EMAIL = Pattern.compile("[^@\\s\\p{Cntrl}]{1,128}@[^@\\s\\p{Cntrl}]{1,126}");
 
   private AccountRules() {}
@@ -20,7 +23,7 @@ public final class AccountRules {
   /** Why {@code name} cannot be an account's name, if it cannot. */
   public static Optional<String> badName(String name) {
     if (name == null || !NAME.matcher(name).matches()) {
-      return Optional.of("name: give 1 to 64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit");
+      return Optional.of("name: give 1 to " + MAX_NAME + " letters, digits, '.', '_', '+' or '-', starting with a letter or digit");
     }
     return Optional.empty();
   }

@@ -122,9 +122,6 @@ public final class JobRoutes extends AllDirectives {
     })));
   }
 
-  /** The longest account name (accounts.name, submit_keys.account). */
-  private static final int MAX_ACCOUNT_NAME = 64;
-
   /** An Idempotency-Key: 1 to 255 visible ASCII characters. */
   static boolean validKey(String key) {
     return !key.isEmpty() && key.length() <= 255 && key.chars().allMatch(c -> c > 32 && c < 127);
@@ -180,11 +177,11 @@ public final class JobRoutes extends AllDirectives {
     int cap = auth.access().maxQueued();
     if (key.isPresent() && auth.submits() != null) {
       String account = who.caller().authenticated() ? who.caller().account() : Auth.text(raw.get(0), "my_account");
-      if (account.length() > MAX_ACCOUNT_NAME) {
+      if (account.length() > org.compassci.sched.auth.AccountRules.MAX_NAME) {
         // open mode: keys are kept per account, under a name as long as an account's; a longer
         // one would fail the store's whole group commit, every request in it
         return complete(rejected(400, "my_account: an Idempotency-Key is kept per account, whose name is at most "
-            + MAX_ACCOUNT_NAME + " characters"));
+            + org.compassci.sched.auth.AccountRules.MAX_NAME + " characters"));
       }
       String digest = AccountTokens.digest((yaml ? "yaml\n" : "json\n") + body.utf8String());
       return completeWithFuture(gw.<IdempotencyActor.Command,
