@@ -193,7 +193,16 @@ class ProviderSocketTest {
         assertEquals(403, again.status(), "it has ended: " + again.body());
 
         fleet.close();
-        // with no provider connected the job still ends
+        // with no provider connected the job still ends (once the server has seen the sockets
+        // close: the close reaches it a moment after the fleet's own)
+        assertTrue(ProviderFleet.await(() -> {
+          for (JsonNode h : http.get(V1 + "/dashboard/hosts").json().path("hosts")) {
+            if (h.path("provider").path("connected").asBoolean()) {
+              return false;
+            }
+          }
+          return true;
+        }, WAIT), "the server saw both sockets close");
         a = http.post(V1 + "/jobs/" + second + "/terminate", "");
         assertEquals(200, a.status(), a.body());
         assertFalse(a.json().path("terminate_sent").asBoolean());
