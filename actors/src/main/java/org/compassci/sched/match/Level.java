@@ -11,6 +11,11 @@ import java.util.Arrays;
  * least pass (often past a score of tenants level on pass), and each hand-out moves one tenant;
  * a walk down an array and a move of a few dozen references cost less than a tree's pointer
  * chasing and its new node per move.
+ *
+ * <p>Each group also has a bit per tenant of the level with a lane there. A box's walk ORs the
+ * bits of the groups it fits and passes over the tenants with none of them: in the matcher
+ * bench's lab a walk passed 32 of 40 tenants, and asking each of them about each of the box's
+ * groups (17 on average) was most of a take.
  */
 final class Level {
 
@@ -22,6 +27,14 @@ final class Level {
   long lastServed;
   /** By group index: the tenants of this level with a lane (some jobs) in that group. */
   private int[] lanes = new int[64];
+  /** Tenant slots given out: each tenant of the level has one for good (see {@link #newSlot}). */
+  private int slots;
+  /** Longs per group in {@link #members}: room for 64 slots each. */
+  private int words = 1;
+  /** By group index, {@link #words} longs: a bit per tenant slot with a lane in that group. */
+  private long[] members = new long[64];
+  /** {@link #tenantsIn}'s answer, reused: the matcher asks one box at a time. */
+  private long[] found = new long[1];
 
   Level(int value) {
     this.value = value;
@@ -83,14 +96,64 @@ final class Level {
     return groupIndex < lanes.length && lanes[groupIndex] > 0;
   }
 
-  void laneOpened(int groupIndex) {
-    if (groupIndex >= lanes.length) {
-      lanes = Arrays.copyOf(lanes, Math.max(groupIndex + 1, lanes.length * 2));
+  /**
+   * A new tenant's bit. Tenants are never forgotten (their pass must survive a quiet spell), so
+   * slots are not reused; a lab with a few hundred accounts has a few longs per group.
+   */
+  int newSlot() {
+    int slot = slots++;
+    if (slot >= words * 64) {
+      int wider = words * 2;
+      long[] m = new long[lanes.length * wider];
+      for (int g = 0; g < lanes.length; g++) {
+        System.arraycopy(members, g * words, m, g * wider, words);
+      }
+      members = m;
+      words = wider;
+      found = new long[wider];
     }
-    lanes[groupIndex]++;
+    return slot;
   }
 
-  void laneClosed(int groupIndex) {
+  void laneOpened(int groupIndex, int slot) {
+    if (groupIndex >= lanes.length) {
+      int capacity = Math.max(groupIndex + 1, lanes.length * 2);
+      lanes = Arrays.copyOf(lanes, capacity);
+      members = Arrays.copyOf(members, capacity * words);
+    }
+    lanes[groupIndex]++;
+    members[groupIndex * words + (slot >>> 6)] |= 1L << slot;
+  }
+
+  void laneClosed(int groupIndex, int slot) {
     lanes[groupIndex]--;
+    members[groupIndex * words + (slot >>> 6)] &= ~(1L << slot);
+  }
+
+  /**
+   * The slots of the tenants with a lane in one of the first {@code n} of {@code groups}; test
+   * one with {@link #has}. The array is reused by the next call.
+   */
+  long[] tenantsIn(int[] groups, int n) {
+    if (words == 1) {
+      long m = 0;
+      for (int k = 0; k < n; k++) {
+        m |= members[groups[k]];
+      }
+      found[0] = m;
+      return found;
+    }
+    Arrays.fill(found, 0L);
+    for (int k = 0; k < n; k++) {
+      int at = groups[k] * words;
+      for (int w = 0; w < words; w++) {
+        found[w] |= members[at + w];
+      }
+    }
+    return found;
+  }
+
+  static boolean has(long[] tenants, int slot) {
+    return (tenants[slot >>> 6] & (1L << slot)) != 0;
   }
 }

@@ -158,8 +158,9 @@ public final class MatchQueue {
   /**
    * The job {@link #take} would hand out, without taking it. Levels from the highest; in each,
    * first the groups the box fits (tags, machine, memory) that have jobs at the level, then
-   * tenants in order of pass, so the walk usually ends at the first tenant with a job in one of
-   * them. Tenants level on pass are all asked, and the better job wins.
+   * tenants in order of pass, passing over those with no job in any of them, so the walk
+   * usually ends at the first tenant it asks. Tenants level on pass are all asked, and the
+   * better job wins.
    */
   public QueuedJob select(Testbox box) {
     int[] fitting = index.fitting(box.tags(), box.hostname()).indexes();
@@ -181,11 +182,15 @@ public final class MatchQueue {
       if (n == 0) {
         continue;
       }
+      long[] withJobs = level.tenantsIn(candidates, n);
       QueuedJob best = null;
       for (int k = 0, size = level.size(); k < size; k++) {
         TenantQueue t = level.tenant(k);
         if (best != null && t.pass > best.tenant.pass) {
           break;
+        }
+        if (!Level.has(withJobs, t.slot)) {
+          continue;
         }
         QueuedJob mine = bestOf(t, candidates, n);
         if (mine != null && (best == null || QueuedJob.ORDER.compare(mine, best) < 0)) {
@@ -201,17 +206,14 @@ public final class MatchQueue {
 
   /** The tenant's best job among the first {@code n} of {@code groups}: the heads of its lanes there. */
   private static QueuedJob bestOf(TenantQueue t, int[] groups, int n) {
-    QueuedJob best = null;
+    Lane best = null;
     for (int k = 0; k < n; k++) {
       Lane lane = t.lane(groups[k]);
-      if (lane != null) {
-        QueuedJob head = lane.head();
-        if (best == null || QueuedJob.ORDER.compare(head, best) < 0) {
-          best = head;
-        }
+      if (lane != null && (best == null || lane.headBefore(best))) {
+        best = lane;
       }
     }
-    return best;
+    return best == null ? null : best.head();
   }
 
   /** The order of DOMAIN.md between two queued jobs that both fit. */

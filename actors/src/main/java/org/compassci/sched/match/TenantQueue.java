@@ -18,6 +18,8 @@ public final class TenantQueue {
   final long stride;
   /** Order of creation: breaks ties of pass in {@link Level}'s order (any total order would do). */
   final int seq;
+  /** This tenant's bit in its level's per-group tenant sets. */
+  final int slot;
   long pass;
   /** Jobs of this tenant queued at this level, over all groups. */
   int queued;
@@ -35,9 +37,9 @@ public final class TenantQueue {
     Lane old = lanes[groupIndex];
     lanes[groupIndex] = lane;
     if (old == null && lane != null) {
-      at.laneOpened(groupIndex);
+      at.laneOpened(groupIndex, slot);
     } else if (old != null && lane == null) {
-      at.laneClosed(groupIndex);
+      at.laneClosed(groupIndex, slot);
     }
   }
 
@@ -48,6 +50,7 @@ public final class TenantQueue {
     this.at = at;
     this.weight = weight;
     this.stride = PASS_UNIT / weight;
+    this.slot = at.newSlot();
   }
 
   public String tenant() {

@@ -107,6 +107,17 @@ class MatchQueueTest {
   @ParameterizedTest
   @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
   void onRandomLabsTheMatcherChoosesWhatTheReferenceChooses(long seed) {
+    randomLab(seed, 6);
+  }
+
+  /** A level's tenants take more than one long of bits per group (Level.newSlot widens them). */
+  @ParameterizedTest
+  @ValueSource(longs = {21, 22, 23})
+  void withMoreTenantsThanOneLongHasBitsTheMatcherStillChoosesWhatTheReferenceChooses(long seed) {
+    randomLab(seed, 150);
+  }
+
+  private void randomLab(long seed, int tenantCount) {
     SplittableRandom rnd = new SplittableRandom(seed);
     Map<String, Integer> weights = Map.of("t0", 30, "t1", 20, "t3", 5);
     MatchQueue q = new MatchQueue(LEVELS, weights, 10);
@@ -135,7 +146,7 @@ class MatchQueueTest {
         Set<String> targets = rnd.nextInt(15) == 0 ? Set.of("h" + rnd.nextInt(20)) : Set.of();
         long mem = 1024L * (1 + rnd.nextInt(6)) * (rnd.nextBoolean() ? 1 : 4);
         Requirements r = new Requirements(tags, targets, mem);
-        String tenant = "t" + (int) Math.floor(Math.pow(rnd.nextDouble(), 2) * 6);
+        String tenant = "t" + (int) Math.floor(Math.pow(rnd.nextDouble(), 2) * tenantCount);
         String queue = queues[rnd.nextInt(queues.length)];
         String effectiveTenant = queue.equals("bisect") ? "bisect" : tenant;
         int priority = rnd.nextInt(4) == 0 ? rnd.nextInt(5) : 0;
