@@ -585,6 +585,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   /** Sets the job's timer for its current stage, or clears it when the stage has none. */
+  /** The longest a stage timer is set for; see {@link #reschedule}. */
+  static final Duration LONGEST_TIMER = Duration.ofDays(1);
+
   private void reschedule(Job job) {
     Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
     if (d.isEmpty() || job.isRetired()) {
@@ -592,7 +595,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return;
     }
     long due = d.get().at().toEpochMilli() - clock.millis();
-    timers.startSingleTimer(job.id(), new Expired(job.id(), job.stage()), Duration.ofMillis(Math.max(0, due)));
+    // a timer fires at least once a day and finds the deadline not yet due (onExpired sets the
+    // next): Pekko's scheduler refuses delays past about 248 days, and a job may run for years
+    timers.startSingleTimer(job.id(), new Expired(job.id(), job.stage()),
+        Duration.ofMillis(Math.min(Math.max(0, due), LONGEST_TIMER.toMillis())));
   }
 
   private Behavior<Command> onExpired(Expired e) {

@@ -109,17 +109,30 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
     };
   }
 
-  /** {@code timeout} if given, else runtime + max(runtime/8, 300) + sqrt(runtime), else the default. */
+  /**
+   * {@code timeout} if given, else runtime + max(runtime/8, 300) + sqrt(runtime), else the
+   * default; at most {@link #MAX_RUNNING}.
+   */
   Duration runningLimit(Job job) {
     double timeout = seconds(job.field("timeout"));
     if (timeout > 0) {
-      return Duration.ofMillis((long) (timeout * 1000));
+      return atMostMaxRunning(timeout);
     }
     double runtime = seconds(job.field("runtime"));
     if (runtime > 0) {
-      return Duration.ofMillis((long) ((runtime + Math.max(runtime / 8, 300) + Math.sqrt(runtime)) * 1000));
+      return atMostMaxRunning(runtime + Math.max(runtime / 8, 300) + Math.sqrt(runtime));
     }
     return running;
+  }
+
+  /**
+   * The longest running limit: a job may ask for any number of seconds, and one of 1e300 made
+   * its deadline overflow a long of milliseconds. Ten years is no limit for a test.
+   */
+  public static final Duration MAX_RUNNING = Duration.ofDays(3650);
+
+  private static Duration atMostMaxRunning(double seconds) {
+    return seconds >= MAX_RUNNING.toSeconds() ? MAX_RUNNING : Duration.ofMillis((long) (seconds * 1000));
   }
 
   private static double seconds(String text) {

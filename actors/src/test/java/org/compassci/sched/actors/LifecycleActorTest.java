@@ -218,6 +218,30 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * A running limit past what a timer can wait (Pekko's scheduler refuses about 248 days) or past
+   * what an instant can hold: the job runs and reports like any other, and the lifecycle stays.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {
+      "\"timeout\":31536000", "\"timeout\":\"1e300\"", "\"runtime\":1e300"})
+  void aRunningLimitOfYearsOrMoreIsKeptWithoutStoppingTheLifecycle(String limit) {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"," + limit + "}")),
+          11, Instant.now(), "/result");
+      job.handOut("h1", "tok", Instant.now());
+      store.upsert(List.of(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+
+      assertEquals(Outcome.Status.OK, update(lc, 11, JobUpdate.Mode.STRICT, "job_stage", "running").status());
+      assertEquals(Outcome.Status.OK, update(lc, 11, JobUpdate.Mode.STRICT, "job_stage", "post_run").status(),
+          "the lifecycle that set the running timer is still there");
+      assertEquals("post_run", store.find(11).orElseThrow().stage());
+    }
+  }
+
   @Test
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
