@@ -408,10 +408,10 @@ public final class JobIntake {
     if (v.isNumber()) {
       d = v.doubleValue();
     } else if (v.isTextual()) {
-      try {
-        d = Double.parseDouble(v.asText().trim());
-      } catch (NumberFormatException e) {
-        throw new InvalidJobException(field + ": must be a number of seconds");
+      d = Timeouts.seconds(v.asText(), Double.NaN);
+      if (Double.isNaN(d)) {
+        throw new InvalidJobException(field + ": must be a number of seconds, or a whole number with"
+            + " a unit as in lkp-tests (300s, 10m, 2h, 1d, 1w, 1y)");
       }
     } else {
       throw new InvalidJobException(field + ": must be a number of seconds");

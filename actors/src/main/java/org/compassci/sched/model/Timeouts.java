@@ -136,10 +136,39 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
   }
 
   private static double seconds(String text) {
+    return seconds(text, 0);
+  }
+
+  /** A whole number and one of lkp-tests' units of time (its lib/unit.rb, to_seconds). */
+  private static final java.util.regex.Pattern WITH_UNIT = java.util.regex.Pattern.compile("(\\d{1,30})([smhdwy])");
+
+  /**
+   * The seconds a job's {@code timeout} or {@code runtime} says, or {@code otherwise} when it
+   * says none: a number of seconds, or a whole number with a unit as lkp-tests' job files write
+   * them ({@code runtime: 300s}, {@code timeout: 1d}; s, m, h, d, w and y, as its to_seconds).
+   */
+  public static double seconds(String text, double otherwise) {
+    String t = text.trim();
+    if (t.isEmpty()) {
+      return otherwise;
+    }
+    java.util.regex.Matcher m = WITH_UNIT.matcher(t);
+    if (m.matches()) {
+      long unit = switch (m.group(2).charAt(0)) {
+        case 'm' -> 60;
+        case 'h' -> 3_600;
+        case 'd' -> 86_400;
+        case 'w' -> 604_800;
+        case 'y' -> 31_536_000;
+        default -> 1;
+      };
+      return Double.parseDouble(m.group(1)) * unit;
+    }
     try {
-      return text.isEmpty() ? 0 : Double.parseDouble(text);
+      double d = Double.parseDouble(t);
+      return Double.isNaN(d) ? otherwise : d;
     } catch (NumberFormatException e) {
-      return 0;
+      return otherwise;
     }
   }
 

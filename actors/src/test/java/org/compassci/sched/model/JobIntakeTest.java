@@ -57,6 +57,9 @@ class JobIntakeTest {
     assertMessage("tbox_type: 'xx' is not hw, vm or dc", "{\"suite\":\"s\",\"testbox\":\"x\",\"tbox_type\":\"xx\"}");
     assertMessage("priority: must be an integer", "{\"suite\":\"s\",\"testbox\":\"x\",\"priority\":\"high\"}");
     assertMessage("timeout: must be a non-negative", "{\"suite\":\"s\",\"testbox\":\"x\",\"timeout\":-1}");
+    // lkp-tests' units are whole numbers: 1.5h would be 1 h there (to_i), so it is refused, not read otherwise
+    assertMessage("runtime: must be a number of seconds, or a whole number with a unit", "{\"suite\":\"s\",\"testbox\":\"x\",\"runtime\":\"1.5h\"}");
+    assertMessage("timeout: must be a number of seconds, or a whole number with a unit", "{\"suite\":\"s\",\"testbox\":\"x\",\"timeout\":\"5x\"}");
     assertMessage("tags: 'nokey' is not k=v", "{\"suite\":\"s\",\"testbox\":\"x\",\"tags\":[\"nokey\"]}");
     assertMessage("target_machines: must be", "{\"suite\":\"s\",\"testbox\":\"x\",\"target_machines\":5}");
     // a shape's memory past a long: refused, not a NumberFormatException (a 500), and not wrapped
@@ -66,6 +69,16 @@ class JobIntakeTest {
     assertMessage("testbox: 'dc-9999999999999999g' is more memory", "{\"suite\":\"s\",\"testbox\":\"dc-9999999999999999g\"}");
     assertEquals(9_007_199_254_740_991L * 1024,
         JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p9007199254740991g\"}")).requirements().memoryMb());
+  }
+
+  @Test
+  void lkpTestsTimesWithUnitsAreAccepted() {
+    // lkp-tests' own job files: jobs/trinity.yaml (runtime: 300s), jobs/borrow-1d.yaml (timeout: 1d)
+    for (String t : new String[] {"300s", "10m", "2h", "1d", "1w", "1y", " 600 ", "1e3"}) {
+      JobIntake.Draft d = JobIntake.prepare(Json.parse(
+          "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"runtime\":\"" + t + "\",\"timeout\":\"" + t + "\"}"));
+      assertEquals(t, d.doc().path("runtime").asText(), "kept as written: the testbox's lkp-tests reads it too");
+    }
   }
 
   private static void assertMessage(String start, String json) {

@@ -106,6 +106,11 @@ class TimeoutsTest {
     // 100 + max(12.5, 300) + 10
     assertEquals(t0.plusSeconds(410), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"runtime\":\"100\"}", JobStage.RUNNING), t0).orElseThrow().at());
     assertEquals(t0.plusSeconds(3600), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.RUNNING), t0).orElseThrow().at());
+    // lkp-tests' job files give both with a unit (jobs/trinity.yaml: runtime: 300s; borrow-1d.yaml: timeout: 1d)
+    assertEquals(t0.plusSeconds(86400), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":\"1d\"}", JobStage.RUNNING), t0).orElseThrow().at());
+    assertEquals(t0.plusSeconds(7200), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":\"120m\"}", JobStage.RUNNING), t0).orElseThrow().at());
+    // 300 + max(37.5, 300) + 17.32
+    assertEquals(t0.plusMillis(617_320), defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"runtime\":\"300s\"}", JobStage.RUNNING), t0).orElseThrow().at());
     assertEquals(Timeouts.Kind.STAGE_TIMEOUT, defaults.deadline(job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.RUNNING), t0).orElseThrow().kind());
   }
 
