@@ -137,8 +137,9 @@ public final class JobIntake {
       if (!v.isTextual() && !v.isNumber()) {
         throw new InvalidJobException(f + ": must be a string");
       }
-      if (!v.asText().isBlank()) {
-        checkPathComponent(f, v.asText().trim());
+      String text = v.isTextual() ? trimmedInPlace(doc, f, v) : v.asText();
+      if (!text.isEmpty()) {
+        checkPathComponent(f, text);
       }
     }
     String type = optionalText(doc, "tbox_type");
@@ -184,7 +185,7 @@ public final class JobIntake {
     String account = optionalText(doc, "my_account");
     String queue = optionalText(doc, "queue");
     JsonNode run = doc.get("submit_id");
-    if (run != null && run.isTextual() && run.asText().trim().length() > 255) {
+    if (run != null && run.isTextual() && trimmedInPlace(doc, "submit_id", run).length() > 255) {
       // stored beside the job (job_runs.submit_id, 255 characters): refused here, not by the
       // store, where it would fail the whole group commit and every request in it
       throw new InvalidJobException("submit_id: at most 255 characters");
@@ -377,8 +378,22 @@ public final class JobIntake {
     if (!v.isTextual()) {
       throw new InvalidJobException(field + ": must be a string");
     }
-    String s = v.asText().trim();
+    String s = trimmedInPlace(doc, field, v);
     return s.isEmpty() ? null : s;
+  }
+
+  /**
+   * The field's text without surrounding white space, written back so: the job is stored, counted
+   * and compared as it was checked. "alice " was checked as alice but counted apart from her
+   * jobs against the per-account limit, and her own cancel of it was refused.
+   */
+  private static String trimmedInPlace(ObjectNode doc, String field, JsonNode v) {
+    String text = v.asText();
+    String s = text.trim();
+    if (s.length() != text.length()) {
+      doc.put(field, s);
+    }
+    return s;
   }
 
   private static int intField(ObjectNode doc, String field, int dflt) {

@@ -81,6 +81,23 @@ class JobIntakeTest {
     }
   }
 
+  @Test
+  void namesAreStoredAsTheyWereChecked() {
+    // checked trimmed but kept as sent, "alice " was an account of its own for the queue limit
+    // and for cancel, a suite with a trailing newline a result path that could not boot, and a
+    // submit_id of 300 spaces and an x failed the store's whole group commit
+    JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"hackbench\\n\",\"testbox\":\" vm-2p8g\","
+        + "\"my_account\":\"alice \",\"queue\":\"\\tbisect\",\"os_version\":\"20.03 \",\"submit_id\":\""
+        + " ".repeat(300) + "x\"}"));
+    assertEquals("hackbench", d.field("suite"));
+    assertEquals("vm-2p8g", d.field("testbox"));
+    assertEquals("alice", d.field("my_account"));
+    assertEquals("bisect", d.field("queue"));
+    assertEquals("bisect", d.tenant());
+    assertEquals("20.03", d.field("os_version"));
+    assertEquals("x", d.field("submit_id"));
+  }
+
   private static void assertMessage(String start, String json) {
     InvalidJobException e = assertThrows(InvalidJobException.class,
         () -> JobIntake.prepare(Json.parse(json)));
