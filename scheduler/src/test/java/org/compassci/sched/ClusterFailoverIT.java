@@ -24,7 +24,7 @@ class ClusterFailoverIT {
   /**
    * A job handed out whose answer died with its node comes back after dispatch-ack: short here
    * so that every job ends within the test, long enough that a box's report held up by the
-   * failover itself (about 13 s) is never taken for a lost hand-out.
+   * failover itself (about 16 s) is never taken for a lost hand-out.
    */
   static final String ACK = "-Dscheduler.timeouts.dispatch-ack=25s";
   /** An edge that cannot reach the singleton answers 503 after this. */

@@ -38,6 +38,15 @@ class ClusterSettingsTest {
     assertEquals(List.of("pekko://scheduler@a:25520", "pekko://scheduler@b:25520", "pekko://scheduler@c:25520"),
         pekko.getStringList("pekko.cluster.seed-nodes"));
     assertEquals("keep-majority", pekko.getString("pekko.cluster.split-brain-resolver.active-strategy"));
+    // the survivors start the singletons no sooner than the downed side's resolver has stopped
+    // its own: only claims are fenced by epoch, the other writes of a stale singleton are not
+    assertTrue(pekko.getDuration("pekko.cluster.down-removal-margin").compareTo(
+        pekko.getDuration("pekko.cluster.split-brain-resolver.stable-after")) >= 0);
+    // as a -D option or the lab's own application.conf sets it: before the configuration resolves
+    Config slower = ConfigFactory.load(ConfigFactory.parseString("pekko.cluster.split-brain-resolver.stable-after = 9s")
+        .withFallback(ConfigFactory.parseResources("application.conf")));
+    assertEquals(java.time.Duration.ofSeconds(9), slower.getDuration("pekko.cluster.down-removal-margin"),
+        "it follows stable-after");
     assertEquals("jackson-cbor", pekko.getString(
         "pekko.actor.serialization-bindings.\"org.compassci.sched.model.CborSerializable\""));
     assertFalse(pekko.getBoolean("pekko.actor.allow-java-serialization"));
