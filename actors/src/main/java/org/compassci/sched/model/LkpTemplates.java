@@ -19,10 +19,16 @@ import java.util.regex.Pattern;
  */
 final class LkpTemplates {
 
-  /** A {@code key:} at the start of a line, maybe after list dashes; plain or quoted. */
+  /**
+   * A {@code key:} where a line's list dashes end ({@link #afterDashes}); plain (its trailing
+   * spaces stripped after) or quoted. Possessive throughout: with a lazy plain key, a line of a
+   * word, a million spaces and no colon took minutes (each extension of the key scanned the
+   * spaces again for a colon), and {@code (?:-\s+)*} for the dashes recursed once per dash
+   * until the stack ran out.
+   */
   private static final Pattern KEY =
-      Pattern.compile("^(\\s*(?:-\\s+)*)([^\\s#'\"{\\[\\-][^:#]*?|\"[^\"]*\"|'[^']*')\\s*:(?:\\s|$)");
-  private static final Pattern INCLUDE = Pattern.compile("^\\s*<<\\s*:\\s*(\\S.*?)\\s*$");
+      Pattern.compile("([^\\s#'\"{\\[\\-][^:#]*+|\"[^\"]*+\"|'[^']*+')\\s*+:(?:\\s|$)");
+  private static final Pattern INCLUDE = Pattern.compile("\\s*+<<\\s*+:\\s*+(\\S.*)");
 
   private record Key(int indent, String name) {}
 
@@ -46,13 +52,13 @@ final class LkpTemplates {
       String code = withoutComment(line);
       Matcher include = INCLUDE.matcher(code);
       if (include.matches()) {
-        throw new InvalidJobException("line " + lineNr + ": '<< : " + include.group(1)
+        throw new InvalidJobException("line " + lineNr + ": '<< : " + include.group(1).strip()
             + "' merges in another job file (or mapping), which lkp-tests' submit pastes in; the"
             + " scheduler reads no other file: write its keys into this one");
       }
-      Matcher key = KEY.matcher(code);
-      String name = key.find() ? unquote(key.group(2)) : null;
-      int indent = name != null ? key.start(2) : leadingSpaces(code);
+      Matcher key = KEY.matcher(code).region(afterDashes(code), code.length());
+      String name = key.lookingAt() ? unquote(key.group(1)) : null;
+      int indent = name != null ? key.start(1) : leadingSpaces(code);
       while (!keys.isEmpty() && keys.peek().indent() >= indent) {
         keys.pop();
       }
@@ -91,6 +97,27 @@ final class LkpTemplates {
   }
 
   /** The line up to a {@code #} comment; a {@code #} inside a word ({@code a#b}) is text in YAML. */
+  /** Where a line's leading white space and list dashes ({@code - - }) end. */
+  static int afterDashes(String code) {
+    int i = 0;
+    int n = code.length();
+    while (true) {
+      while (i < n && isSpace(code.charAt(i))) {
+        i++;
+      }
+      if (i + 1 < n && code.charAt(i) == '-' && isSpace(code.charAt(i + 1))) {
+        i += 2;
+      } else {
+        return i;
+      }
+    }
+  }
+
+  /** What {@code \s} matches in a Java pattern. */
+  private static boolean isSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
+  }
+
   private static String withoutComment(String line) {
     for (int i = 0; i < line.length(); i++) {
       if (line.charAt(i) == '#' && (i == 0 || Character.isWhitespace(line.charAt(i - 1)))) {

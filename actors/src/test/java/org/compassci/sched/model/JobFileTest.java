@@ -212,6 +212,57 @@ class JobFileTest {
     assertEquals(1, yaml("# {{ not evaluated }} <% nor this %>\nsuite: s  # {{ x }}\n").size());
   }
 
+  /**
+   * Texts that took the old reading minutes or overflowed its stack. The time bound is a guard
+   * against a hang, not a measure of speed: each runs in milliseconds now, and took from tens of
+   * seconds to half an hour before.
+   */
+  @Test
+  void textsMadeToBacktrackOrRecurseAreAnsweredAtOnce() {
+    java.time.Duration guard = java.time.Duration.ofSeconds(60);
+    // a plain word, a million spaces, a word: each longer try at a key scanned the spaces again
+    String spaces = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(guard,
+        () -> refusal("suite: s\nfs-bench:\n  load: 1\n  a" + " ".repeat(1_000_000) + "b {{ x }}\n"));
+    assertTrue(spaces.startsWith("fs-bench (line 4): '{{ … }}' is a Ruby expression"), spaces);
+    String include = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(guard,
+        () -> refusal("<< : a" + " ".repeat(1_000_000) + "b\nsuite: s\n"));
+    assertTrue(include.startsWith("line 1: '<< : a"), include.substring(0, 40));
+    // 50,000 list dashes: one frame each for (?:-\s+)*, a StackOverflowError (no 4xx) before
+    String dashes = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(guard,
+        () -> refusal("suite: s\nx:\n" + "- ".repeat(50_000) + "y: {{ z }}\n"));
+    assertTrue(dashes.startsWith("x.y (line 3): '{{ … }}' is a Ruby expression"), dashes);
+    // 120,000 escaped braces, braces only once parsed and never closed: .*\{\{.*}}.* tried each
+    // pair against the rest of the value
+    List<ObjectNode> braces = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(guard,
+        () -> yaml("suite: s\nx: \"" + "\\x7b".repeat(120_000) + "\"\n"));
+    assertEquals(120_000, braces.get(0).path("x").asText().length());
+    assertTrue(JobFile.rubyLike("a {{ b }} c") && JobFile.rubyLike("{{}}") && !JobFile.rubyLike("}} {{")
+        && !JobFile.rubyLike("{{}") && !JobFile.rubyLike("{ {"));
+    // 60,000 one-line fields: each made a copy of all the fields before it, before the count
+    // of fields was refused; now the count is checked on the document, before anything is made
+    StringBuilder wide = new StringBuilder("suite: s\n");
+    for (int i = 0; i < 60_000; i++) {
+      wide.append('k').append(i).append(": 1\n");
+    }
+    TooLargeException fields = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(guard,
+        () -> assertThrows(TooLargeException.class, () -> yaml(wide.toString())));
+    assertTrue(fields.getMessage().contains("scheduler.submit.max-fields-per-job"), fields.getMessage());
+    // within the limit, a list of 100 values makes 100 jobs of 9,000 fields each, each in one pass
+    StringBuilder many = new StringBuilder("suite: s\nnr: [");
+    for (int i = 0; i < 100; i++) {
+      many.append(i == 0 ? "" : ", ").append(i);
+    }
+    many.append("]\n");
+    for (int i = 0; i < 9_000; i++) {
+      many.append('k').append(i).append(": 1\n");
+    }
+    List<ObjectNode> jobs = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(guard,
+        () -> yaml(many.toString()));
+    assertEquals(100, jobs.size());
+    assertEquals("99", jobs.get(99).path("nr").asText());
+    assertEquals(9_002, jobs.get(99).size());
+  }
+
   @Test
   void aFileOverTheCeilingIsRefusedWithItsCount() {
     StringBuilder file = new StringBuilder("suite: wide\n");
