@@ -635,8 +635,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       matcher.tell(requeue);
       return this;
     }
-    getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
-    endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
+    if (expiry == Timeouts.Expiry.DATA_SETTLED) {
+      getContext().getLog().info("job {} finished {} and its data did not settle in time: {}", job.id(),
+          job.health().wireName(), job.readiness().wireName());
+    } else {
+      getContext().getLog().info("job {} timed out: {}", job.id(), job.health().wireName());
+      endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
+    }
     write(job, null);
     return this;
   }

@@ -39,7 +39,12 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
     /** A lost hand-out with requeues left: it goes back to the queue (the matcher's work). */
     REQUEUE,
     /** Ended: abort_provider after requeue.max lost hand-outs, else timeout_<stage>. */
-    ENDED
+    ENDED,
+    /**
+     * Finished, but its data never settled within post_run's time (a box that failed before it
+     * uploaded anything, an extraction that never answered): it retires with what it has.
+     */
+    DATA_SETTLED
   }
 
   /**
@@ -61,8 +66,15 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
       job.setStage(JobStage.ABORT_PROVIDER, now);
       return Expiry.ENDED;
     }
+    if (job.stage() == JobStage.FINISH) {
+      job.setReadiness(job.readiness() == DataReadiness.NA ? DataReadiness.NORUN : DataReadiness.INCOMPLETE);
+      return Expiry.DATA_SETTLED;
+    }
     JobHealth.fromName("timeout_" + job.stage().wireName()).ifPresent(job::setHealth);
-    job.setReadiness(DataReadiness.INCOMPLETE);
+    if (!job.readiness().isSettled()) {
+      // statistics already extracted (complete) stay what they are
+      job.setReadiness(DataReadiness.INCOMPLETE);
+    }
     job.setStage(JobStage.FINISH, now);
     return Expiry.ENDED;
   }
@@ -105,6 +117,10 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
       case MANUAL_CHECK -> Optional.of(manualCheck);
       // renew: only renew_seconds keeps it alive
       case RENEW -> Optional.of(Duration.ZERO);
+      // a finished job retires once its data settles (DOMAIN.md); one whose box failed before it
+      // uploaded (wget_initrd_fail, kernel_panic: readiness N/A) or whose statistics never came
+      // would stay in memory, counted as running and waited on, for good: post_run's time
+      case FINISH -> job.readiness().isSettled() ? Optional.empty() : Optional.of(postRun);
       default -> Optional.empty();
     };
   }

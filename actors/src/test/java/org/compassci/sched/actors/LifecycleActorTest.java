@@ -242,6 +242,32 @@ class LifecycleActorTest {
     }
   }
 
+  /** A box that fails before it uploads: the job finishes with readiness N/A, and nothing will come. */
+  @Test
+  void aFinishedJobWhoseDataNeverSettlesRetiresAfterPostRunsTime() {
+    Timeouts d = Timeouts.defaults();
+    Timeouts quickPostRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
+        d.setup(), d.waitPeer(), d.running(), Duration.ofMillis(300), d.manualCheck(), d.requeueMax());
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), quickPostRun, Clock.systemUTC()));
+      Job job = dispatchedJob(12);
+      store.upsert(List.of(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      assertEquals(Outcome.Status.OK, update(lc, 12, JobUpdate.Mode.LEGACY, "job_state", "wget_initrd_fail").status());
+      assertEquals("finish", store.find(12).orElseThrow().stage());
+
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      stats.awaitAssert(Duration.ofSeconds(10), () -> {
+        lc.tell(new LifecycleActor.GetStats(stats.getRef()));
+        assertEquals(0L, stats.receiveMessage().holds().get("active_jobs"), "retired");
+        return null;
+      });
+      assertEquals("norun", store.find(12).orElseThrow().readiness());
+      assertEquals("wget_initrd_fail", store.find(12).orElseThrow().health());
+    }
+  }
+
   @Test
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {

@@ -55,6 +55,7 @@ class TimeoutsTest {
     assertEquals("timeout_running", job.health().wireName());
     assertEquals(DataReadiness.INCOMPLETE, job.readiness());
     Job done = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    done.setReadiness(DataReadiness.COMPLETE);
     assertEquals(Timeouts.Expiry.NOT_DUE, defaults.expire(done, t0.plusSeconds(999_999)), "no deadline");
   }
 
@@ -124,9 +125,42 @@ class TimeoutsTest {
   }
 
   @Test
-  void finishedJobsHaveNoDeadline() {
+  void finishedJobsWithSettledDataHaveNoDeadline() {
     Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    job.setReadiness(DataReadiness.COMPLETE);
     assertTrue(defaults.deadline(job, t0).isEmpty());
+  }
+
+  @Test
+  void aFinishedJobWhoseDataNeverSettlesRetiresAfterPostRunsTime() {
+    // the box failed before it uploaded anything: nothing will come
+    Job failed = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.BOOT);
+    JobUpdate.apply(failed, List.of(new JobUpdate.Param("job_health", "wget_initrd_fail")), JobUpdate.Mode.LEGACY, t0);
+    assertEquals(JobStage.FINISH, failed.stage());
+    assertEquals(DataReadiness.NA, failed.readiness());
+    assertEquals(t0.plusSeconds(1800), defaults.deadline(failed, t0).orElseThrow().at());
+    assertEquals(Timeouts.Expiry.NOT_DUE, defaults.expire(failed, t0.plusSeconds(1799)));
+    assertEquals(Timeouts.Expiry.DATA_SETTLED, defaults.expire(failed, t0.plusSeconds(1801)));
+    assertEquals(DataReadiness.NORUN, failed.readiness());
+    assertEquals(JobHealth.fromName("wget_initrd_fail").orElseThrow(), failed.health(), "its health stays");
+    assertTrue(failed.isRetired());
+
+    // uploaded, and the statistics never came back
+    Job uploaded = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
+    uploaded.setReadiness(DataReadiness.UPLOADED);
+    assertEquals(Timeouts.Expiry.DATA_SETTLED, defaults.expire(uploaded, t0.plusSeconds(1801)));
+    assertEquals(DataReadiness.INCOMPLETE, uploaded.readiness());
+    assertTrue(uploaded.isRetired());
+  }
+
+  @Test
+  void aStageTimeoutKeepsStatisticsAlreadyExtracted() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.POST_RUN);
+    job.setReadiness(DataReadiness.COMPLETE);
+    assertEquals(Timeouts.Expiry.ENDED, defaults.expire(job, t0.plusSeconds(1801)));
+    assertEquals("timeout_post_run", job.health().wireName());
+    assertEquals(DataReadiness.COMPLETE, job.readiness());
+    assertTrue(job.isRetired());
   }
 
   @Test
