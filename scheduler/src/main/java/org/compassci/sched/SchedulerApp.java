@@ -150,7 +150,7 @@ public final class SchedulerApp {
     org.compassci.sched.auth.AccountBook book = new org.compassci.sched.auth.AccountBook();
     book.publish(accounts.all());
     Optional<RedisClaims> redis = settings.redisUrl()
-        .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis(), redisHolder(settings)));
+        .map(url -> new RedisClaims(url, settings.redisClaimTtl().toMillis(), redisHolder(settings, cluster)));
     CompletableFuture<Running> started = new CompletableFuture<>();
     CompletableFuture<Void> storeClosed = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(
@@ -308,9 +308,16 @@ public final class SchedulerApp {
 
   /**
    * The name this scheduler's Redis claims carry: the same across its restarts (a key it left
-   * when it died is known as its own, and taken over), and unlike any other scheduler's.
+   * when it died is known as its own, and taken over), and unlike any other scheduler's. A
+   * cluster is one scheduler: its matcher moves from node to node, and the next one must take
+   * over the keys of the one before (a node's own name kept a dead node's keys, and their jobs,
+   * from every other node for the claim's TTL, an hour); the claims themselves are fenced by
+   * the matcher's epoch in MySQL.
    */
-  static String redisHolder(SchedulerSettings settings) {
+  static String redisHolder(SchedulerSettings settings, ClusterSettings cluster) {
+    if (cluster.enabled()) {
+      return "cluster@" + String.join(",", new java.util.TreeSet<>(cluster.seeds()));
+    }
     String host;
     try {
       host = java.net.InetAddress.getLocalHost().getHostName();
