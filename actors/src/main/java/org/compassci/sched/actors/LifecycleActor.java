@@ -195,7 +195,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private record PendingUpdate(ActorRef<Outcome> replyTo, Outcome outcome) {}
 
   /** A retired job's last write: until it is durable the store still has the job's older state. */
-  private record PendingRetire(Job job, PendingUpdate update) {}
+  private record PendingRetire(Job job, PendingUpdate update, int attempt) {}
+
+  /** A retired job's write failed: write it again (see {@link #onWritten}). */
+  private record RetireAgain(Job job, int attempt) implements Command {}
 
   private final ActorRef<PersistenceActor.Command> store;
   private final Clock clock;
@@ -402,6 +405,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(Found.class, this::onFound)
         .onMessage(Expired.class, this::onExpired)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
+        .onMessage(RetireAgain.class, this::onRetireAgain)
         .onMessage(Requeued.class, this::onRequeued)
         .onMessage(Sweep.class, w -> {
           if (!sweeping) {
@@ -971,7 +975,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       active.remove(job.id());
       timers.cancel(job.id());
       retiring.put(job.id(), job);
-      context = new PendingRetire(job, update);
+      context = new PendingRetire(job, update, 0);
     }
     store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), context, written));
   }
@@ -1099,6 +1103,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         + job.stage().wireName() + "; only a job in submit can be cancelled"));
   }
 
+  private Behavior<Command> onRetireAgain(RetireAgain r) {
+    if (retiring.get(r.job().id()) == r.job()) {
+      // the same final state as the kept write: whichever lands first, the other changes nothing
+      store.tell(new PersistenceActor.Write(List.of(r.job().toRecord()), new PendingRetire(r.job(), null, r.attempt()),
+          written));
+    }
+    return this;
+  }
+
   private Behavior<Command> onWritten(StoreWritten w) {
     if (w.written().error().isPresent() && !(w.written().context() instanceof PendingUpdate)) {
       getContext().getLog().warn("a job's state is kept until the store is back: {}", w.written().error().get());
@@ -1107,6 +1120,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (context instanceof PendingRetire r) {
       if (w.written().error().isEmpty()) {
         retiring.remove(r.job().id(), r.job());
+      } else {
+        // the persistence actor keeps the write and makes it once the store is back, but tells
+        // no one: written again from here until it takes, or the job stayed in memory for good
+        int attempt = r.attempt() + 1;
+        getContext().scheduleOnce(Duration.ofSeconds(Math.min(30, 1L << Math.min(attempt, 5))),
+            getContext().getSelf(), new RetireAgain(r.job(), attempt));
       }
       context = r.update();
     }

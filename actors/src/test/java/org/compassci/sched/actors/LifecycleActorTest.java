@@ -268,6 +268,47 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * A retiring job's write that met the store away is kept by the persistence actor and made
+   * when the store is back, but nobody is told: the lifecycle writes it again until it takes, and
+   * lets the job go. It used to keep every job that retired during an outage until a restart.
+   */
+  @Test
+  void aJobThatRetiredWhileTheStoreWasAwayLeavesMemoryOnceTheStoreIsBack() {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.atomic.AtomicBoolean away = new java.util.concurrent.atomic.AtomicBoolean();
+      // the store's answer is lost while "away" (the write may or may not have taken)
+      org.compassci.sched.persistence.JobStore store = StoreAfter.each(real, call -> {
+        if (away.get() && call.equals("commit")) {
+          away.set(false);
+          throw new IllegalStateException("connection reset");
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      Job job = dispatchedJob(13);
+      real.upsert(List.of(job.toRecord()));
+      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      assertEquals(Outcome.Status.OK, update(lc, 13, JobUpdate.Mode.STRICT, "job_stage", "running").status());
+      away.set(true);
+      TestProbe<Outcome> finished = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.Update(13, List.of(new JobUpdate.Param("job_stage", "finish"),
+          new JobUpdate.Param("job_data_readiness", "incomplete")), JobUpdate.Mode.STRICT, finished.getRef()));
+      assertEquals(Outcome.Status.UNAVAILABLE, finished.receiveMessage(Duration.ofSeconds(10)).status(),
+          "the box is told the store is away");
+
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      stats.awaitAssert(Duration.ofSeconds(15), () -> {
+        lc.tell(new LifecycleActor.GetStats(stats.getRef()));
+        java.util.Map<String, Long> holds = stats.receiveMessage().holds();
+        assertEquals(0L, holds.get("retiring"), "written again, and let go: " + holds);
+        return null;
+      });
+      assertEquals("finish", real.find(13).orElseThrow().stage());
+      assertEquals("incomplete", real.find(13).orElseThrow().readiness());
+    }
+  }
+
   @Test
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
