@@ -124,12 +124,9 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   private final Clock clock;
   private final Duration offlineAfter;
   private final Activity activity;
-  private final LinkedHashMap<String, Host> hosts = new LinkedHashMap<>(1024, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Host> eldest) {
-      return size() > MAX_HOSTS;
-    }
-  };
+  /** Most recently heard of last; past {@link #maxHosts}, see {@link #host}. */
+  private final LinkedHashMap<String, Host> hosts = new LinkedHashMap<>(1024, 0.75f, true);
+  private final int maxHosts;
 
   /** Boxes by MAC, from the lab's folder and from registrations; a MAC names one box. */
   private final Map<String, String> byMac = new java.util.HashMap<>();
@@ -153,12 +150,19 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** {@code store}: where registrations are kept and read back at a start; null keeps them in memory. */
   public static Behavior<Command> create(Duration offlineAfter, Clock clock,
       java.util.Optional<java.nio.file.Path> labDir, HostStore store) {
-    return Behaviors.setup(ctx -> new HostRegistryActor(ctx, offlineAfter, clock, labDir, store));
+    return create(offlineAfter, clock, labDir, store, MAX_HOSTS);
+  }
+
+  /** {@code maxHosts}: boxes remembered (a test's small lab). */
+  static Behavior<Command> create(Duration offlineAfter, Clock clock,
+      java.util.Optional<java.nio.file.Path> labDir, HostStore store, int maxHosts) {
+    return Behaviors.setup(ctx -> new HostRegistryActor(ctx, offlineAfter, clock, labDir, store, maxHosts));
   }
 
   private HostRegistryActor(ActorContext<Command> ctx, Duration offlineAfter, Clock clock,
-      java.util.Optional<java.nio.file.Path> labDir, HostStore store) {
+      java.util.Optional<java.nio.file.Path> labDir, HostStore store, int maxHosts) {
     super(ctx);
+    this.maxHosts = maxHosts;
     this.clock = clock;
     this.offlineAfter = offlineAfter;
     this.activity = new Activity(clock);
@@ -206,7 +210,32 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   }
 
   private Host host(String hostname) {
-    return hosts.computeIfAbsent(hostname, Host::new);
+    Host h = hosts.get(hostname);
+    if (h == null) {
+      h = new Host(hostname);
+      hosts.put(hostname, h);
+      if (hosts.size() > maxHosts) {
+        forgetOneSilent(h);
+      }
+    }
+    return h;
+  }
+
+  /**
+   * Makes room: the longest silent box that only ever asked goes, MACs and all. A box of the
+   * lab's folder, one registered by hand or one running a job stays whatever the count: with the
+   * eldest dropped whoever it was, a lab box went once enough other names had asked (anyone can
+   * ask for a job), and its MAC still pointed at it, so its iPXE boot answered 404.
+   */
+  private void forgetOneSilent(Host added) {
+    for (java.util.Iterator<Host> it = hosts.values().iterator(); it.hasNext(); ) {
+      Host old = it.next();
+      if (old != added && !old.fromLab && old.registered.isEmpty() && old.held.isEmpty()) {
+        it.remove();
+        old.macs.forEach(m -> byMac.remove(m, old.hostname));
+        return;
+      }
+    }
   }
 
   private Behavior<Command> onRegister(Register r) {

@@ -30,6 +30,41 @@ class HostRegistryLabTest {
     testKit.shutdownTestKit();
   }
 
+  /**
+   * Past the count of boxes remembered, the longest silent box that only asked goes; the lab's
+   * boxes, those registered by hand and those running a job stay, and so do their MACs.
+   */
+  @Test
+  void manyNamesAskingNeverPushOutTheLabsOwnBoxes() throws Exception {
+    Files.writeString(lab.resolve("bm--1"), "mac_addr: 52:54:00:00:01:01\narch: x86_64\nmemory: 8G\n");
+    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
+        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab), null, 3));
+    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    assertEquals(1, reloaded.receiveMessage().hosts());
+    hosts.tell(new HostRegistryActor.Register("bm--2", Json.object().put("arch", "x86_64")
+        .set("mac_addr", LabHosts.macs(Json.MAPPER.getNodeFactory().textNode("52:54:00:00:01:02"))), probe.getRef()));
+    probe.receiveMessage();
+    hosts.tell(new HostRegistryActor.Contact(org.compassci.sched.model.Testbox.fromQuery(java.util.Map.of(
+        "hostname", "busy--1", "arch", "x86_64", "freemem", "4096"))));
+    hosts.tell(new HostRegistryActor.HandedOut("busy--1", 77));
+    for (int i = 0; i < 20; i++) {
+      hosts.tell(new HostRegistryActor.Contact(org.compassci.sched.model.Testbox.fromQuery(java.util.Map.of(
+          "hostname", "vm-2p8g--" + i, "arch", "x86_64", "tbox_type", "vm", "freemem", "8192"))));
+    }
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:01:01", probe.getRef()));
+    assertEquals("bm--1", probe.receiveMessage().job().path("hostname").asText(), "the lab's box");
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:01:02", probe.getRef()));
+    assertEquals("bm--2", probe.receiveMessage().job().path("hostname").asText(), "registered by hand");
+    TestProbe<HostRegistryActor.HostsPage> page = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.ListHosts(0, 100, page.getRef()));
+    java.util.List<String> names = new java.util.ArrayList<>();
+    page.receiveMessage().hosts().forEach(h -> names.add(h.path("hostname").asText()));
+    assertEquals(java.util.List.of("bm--1", "bm--2", "busy--1", "vm-2p8g--19"), names,
+        "the kept three, and the one box that asked last");
+  }
+
   @Test
   void macsFromTheFolderAndFromRegistrationsAndReloads() throws Exception {
     Files.writeString(lab.resolve("bm--1"), "mac_addr: 52:54:00:00:00:01\narch: x86_64\nmemory: 8G\n");
