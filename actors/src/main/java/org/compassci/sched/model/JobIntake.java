@@ -303,13 +303,19 @@ public final class JobIntake {
     }
   }
 
-  /** Also used for a testbox's own tags: k=v with a non-empty key and no comma. */
+  /**
+   * Also used for a testbox's own tags: k=v with a non-empty key and no comma, written without
+   * white space around the key and the value ({@code " k = v "} is {@code k=v}): the job's tag
+   * and the box's are compared as text, so {@code "k = v"} could match no box that says
+   * {@code k=v}, and {@code " =v"} no box at all; such jobs waited for good.
+   */
   public static String checkTag(String tag) {
     int eq = tag.indexOf('=');
-    if (eq <= 0 || tag.indexOf(',') >= 0) {
+    String key = eq < 0 ? "" : tag.substring(0, eq).trim();
+    if (key.isEmpty() || tag.indexOf(',') >= 0) {
       throw new InvalidJobException("tags: '" + tag + "' is not k=v");
     }
-    return tag.trim();
+    return key + "=" + tag.substring(eq + 1).trim();
   }
 
   private static Set<String> targetMachines(JsonNode node) {

@@ -61,6 +61,7 @@ class JobIntakeTest {
     assertMessage("runtime: must be a number of seconds, or a whole number with a unit", "{\"suite\":\"s\",\"testbox\":\"x\",\"runtime\":\"1.5h\"}");
     assertMessage("timeout: must be a number of seconds, or a whole number with a unit", "{\"suite\":\"s\",\"testbox\":\"x\",\"timeout\":\"5x\"}");
     assertMessage("tags: 'nokey' is not k=v", "{\"suite\":\"s\",\"testbox\":\"x\",\"tags\":[\"nokey\"]}");
+    assertMessage("tags: ' =v' is not k=v", "{\"suite\":\"s\",\"testbox\":\"x\",\"tags\":[\" =v\"]}");
     assertMessage("target_machines: must be", "{\"suite\":\"s\",\"testbox\":\"x\",\"target_machines\":5}");
     // a shape's memory past a long: refused, not a NumberFormatException (a 500), and not wrapped
     // round to a negative need that every box would fit
@@ -96,6 +97,16 @@ class JobIntakeTest {
     assertEquals("bisect", d.tenant());
     assertEquals("20.03", d.field("os_version"));
     assertEquals("x", d.field("submit_id"));
+  }
+
+  @Test
+  void tagsAreWrittenWithoutSpacesAroundKeyAndValueOnBothSides() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"tags\":[\" nic = mlx5 \"],\"arch\":\"x86_64\"}"));
+    assertTrue(d.requirements().tags().contains("nic=mlx5"), d.requirements().tags().toString());
+    Testbox box = Testbox.fromQuery(java.util.Map.of("hostname", "vm-2p8g--1", "arch", "x86_64", "tbox_type", "vm",
+        "freemem", "8192", "tags", "nic = mlx5"));
+    assertTrue(box.tags().containsAll(d.requirements().tags()), box.tags() + " offers " + d.requirements().tags());
   }
 
   private static void assertMessage(String start, String json) {
