@@ -58,6 +58,13 @@ public final class Extraction {
     return folder;
   }
 
+  /**
+   * The most statistics a job keeps, as JSON: they go into its stored row, and a row past the
+   * database's packet size (MySQL's max_allowed_packet) failed its commit, and with it every
+   * write batched with it, again each time the kept writes were replayed.
+   */
+  public static final int MAX_STATS_BYTES = 1 << 20;
+
   public Result run(ObjectNode job) {
     ObjectNode stats = Json.object();
     for (ExtractPlugin p : plugins) {
@@ -66,6 +73,11 @@ public final class Extraction {
       } catch (Exception e) {
         return new Result(null, p.name() + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
       }
+    }
+    int bytes = stats.toString().length();
+    if (bytes > MAX_STATS_BYTES) {
+      return new Result(null, "statistics of " + stats.size() + " keys, " + bytes + " characters as JSON, more than the "
+          + MAX_STATS_BYTES + " a job keeps");
     }
     return new Result(stats, null);
   }

@@ -15,6 +15,12 @@ import org.compassci.sched.model.Json;
  */
 public final class StatsFilePlugin implements ExtractPlugin {
 
+  /**
+   * The largest statistics file read: uploads may be 256 MiB, and two such files extracted at
+   * once, read whole into the heap, could run it out; lkp-tests' own stats run to some 100 KB.
+   */
+  public static final long MAX_FILE_BYTES = 4L << 20;
+
   @Override
   public String name() {
     return "stats-file";
@@ -24,6 +30,12 @@ public final class StatsFilePlugin implements ExtractPlugin {
   public void extract(ObjectNode job, Path resultDir, ObjectNode stats) throws Exception {
     Path json = resultDir.resolve("stats.json");
     Path lines = resultDir.resolve("stats");
+    for (Path f : List.of(json, lines)) {
+      if (Files.isRegularFile(f) && Files.size(f) > MAX_FILE_BYTES) {
+        throw new IllegalArgumentException(f + ": " + Files.size(f) + " bytes, more than the "
+            + MAX_FILE_BYTES + " a statistics file may have");
+      }
+    }
     if (Files.isRegularFile(json)) {
       JsonNode tree = Json.parse(Files.readAllBytes(json));
       if (!tree.isObject()) {

@@ -41,6 +41,34 @@ class ExtractionTest {
     assertTrue(r.error().startsWith("stats-file:"), r.error());
   }
 
+  /** Statistics too large for a job's row, or a file too large to read whole, are an error. */
+  @Test
+  void statisticsPastTheirLimitsAreAnErrorNotARowTheStoreRefuses() throws Exception {
+    Extraction x = new Extraction(Extraction.installed(), results, "/result");
+    Path many = Files.createDirectories(results.resolve("many/7"));
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; lines.length() <= Extraction.MAX_STATS_BYTES; i++) {
+      lines.append("netperf.throughput.").append(i).append(": ").append(i * 7).append('\n');
+    }
+    Files.writeString(many.resolve("stats"), lines);
+    Extraction.Result r = x.run(job("/result/many/7"));
+    assertFalse(r.ok());
+    assertTrue(r.error().contains("a job keeps"), r.error());
+
+    Path huge = Files.createDirectories(results.resolve("huge/7"));
+    try (var out = Files.newOutputStream(huge.resolve("stats.json"))) {
+      out.write('{');
+      byte[] pad = " ".repeat(1 << 16).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      for (long n = 0; n <= StatsFilePlugin.MAX_FILE_BYTES; n += pad.length) {
+        out.write(pad);
+      }
+      out.write('}');
+    }
+    Extraction.Result big = x.run(job("/result/huge/7"));
+    assertFalse(big.ok());
+    assertTrue(big.error().contains("a statistics file may have"), big.error());
+  }
+
   @Test
   void aResultRootCannotLeaveTheResultsFolder() {
     Extraction x = new Extraction(Extraction.installed(), results, "/result");
