@@ -122,6 +122,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Drained() implements Command {}
 
+  /** A hand-over that waited this long for its writes' answers ends anyway (a lost answer). */
+  private record HandOverOverdue() implements Command {}
+
+  static final Duration HAND_OVER_AT_MOST = Duration.ofSeconds(30);
+
   /** The watch actors of every node, found once the active jobs are loaded. */
   private record WatchersFound(org.apache.pekko.actor.typed.receptionist.Receptionist.Listing listing)
       implements Command {}
@@ -241,6 +246,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
   private final ActorRef<PersistenceActor.Written> written;
+  /** Writes sent and not yet answered: a hand-over ends only once they are in (onHandOver). */
+  private int writesOut;
   private final ActorRef<PersistenceActor.FindResult> found;
   private final ActorRef<PersistenceActor.LoadResult> loaded;
   private final ActorRef<MatcherActor.Requeued> requeued;
@@ -977,6 +984,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       retiring.put(job.id(), job);
       context = new PendingRetire(job, update, 0);
     }
+    writesOut++;
     store.tell(PersistenceActor.Write.kept(List.of(job.toRecord()), context, written));
   }
 
@@ -1021,17 +1029,43 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
+  /**
+   * Stops once every write it made is answered: the next lifecycle reads the jobs from the store,
+   * and a box is answered only after its report is durable. Reports and terminates that come
+   * meanwhile are told to try again (the next lifecycle takes them): one taken here after the
+   * store had drained was written after the next lifecycle's read, and its answer came back to
+   * an actor already gone.
+   */
   private Behavior<Command> onHandOver(HandOver h) {
-    getContext().getLog().info("lifecycle hands over: waiting for its writes to commit");
+    getContext().getLog().info("lifecycle hands over: waiting for its {} writes to commit", writesOut);
     store.tell(new PersistenceActor.Drain(getContext().messageAdapter(org.apache.pekko.Done.class, d -> new Drained())));
+    boolean[] drained = {false};
+    getContext().scheduleOnce(HAND_OVER_AT_MOST, getContext().getSelf(), new HandOverOverdue());
     return Behaviors.receive(Command.class)
-        .onMessage(Drained.class, d -> Behaviors.stopped())
+        .onMessage(HandOverOverdue.class, o -> {
+          getContext().getLog().warn("lifecycle hands over with {} writes unanswered after {}", writesOut, HAND_OVER_AT_MOST);
+          return Behaviors.stopped();
+        })
+        .onMessage(Drained.class, d -> {
+          drained[0] = true;
+          return writesOut == 0 ? Behaviors.stopped() : Behaviors.same();
+        })
+        .onMessage(Update.class, u -> {
+          u.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
+          return Behaviors.same();
+        })
+        .onMessage(Terminate.class, t -> {
+          t.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
+          return Behaviors.same();
+        })
         .onAnyMessage(m -> {
           table().receive(getContext(), m);
-          return Behaviors.same();
+          return drained[0] && writesOut == 0 ? Behaviors.stopped() : Behaviors.same();
         })
         .build();
   }
+
+  static final String HANDING_OVER = "the lifecycle is moving to another node: try again";
 
   private Map<String, Long> runningByStage() {
     Map<String, Long> out = new java.util.TreeMap<>();
@@ -1106,6 +1140,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private Behavior<Command> onRetireAgain(RetireAgain r) {
     if (retiring.get(r.job().id()) == r.job()) {
       // the same final state as the kept write: whichever lands first, the other changes nothing
+      writesOut++;
       store.tell(new PersistenceActor.Write(List.of(r.job().toRecord()), new PendingRetire(r.job(), null, r.attempt()),
           written));
     }
@@ -1113,6 +1148,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private Behavior<Command> onWritten(StoreWritten w) {
+    writesOut--;
     if (w.written().error().isPresent() && !(w.written().context() instanceof PendingUpdate)) {
       getContext().getLog().warn("a job's state is kept until the store is back: {}", w.written().error().get());
     }

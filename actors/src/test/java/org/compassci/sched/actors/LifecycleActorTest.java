@@ -309,6 +309,55 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * A hand-over (the singleton moves to another node) ends once the lifecycle's own writes are
+   * answered; a report that comes meanwhile is told to try again. It used to be taken on after
+   * the store had drained: written behind the next lifecycle's read, and answered to no one.
+   */
+  @Test
+  void aHandOverAnswersWhatItWroteAndSendsLaterReportsOnToTheNextLifecycle() {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      // commits take 300 ms: a write made during the hand-over is still out when the store drained
+      org.compassci.sched.persistence.JobStore slow = StoreAfter.each(real, call -> {
+        if (call.equals("commit")) {
+          try {
+            Thread.sleep(300);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(slow, 100));
+      Job job = dispatchedJob(14);
+      real.upsert(List.of(job.toRecord()));
+      TestProbe<Object> watcher = testKit.createTestProbe();
+
+      ActorRef<LifecycleActor.Command> idle = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      idle.tell(new LifecycleActor.Track(job.toRecord()));
+      TestProbe<ActorStats> loaded = testKit.createTestProbe();
+      idle.tell(new LifecycleActor.GetStats(loaded.getRef()));
+      loaded.receiveMessage(Duration.ofSeconds(10));
+      TestProbe<Outcome> later = testKit.createTestProbe();
+      idle.tell(new LifecycleActor.HandOver());
+      idle.tell(new LifecycleActor.Update(14, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, later.getRef()));
+      assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status(),
+          "the next lifecycle takes it");
+      watcher.expectTerminated(idle, Duration.ofSeconds(10));
+      assertEquals("dispatch", real.find(14).orElseThrow().stage());
+
+      ActorRef<LifecycleActor.Command> busy = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
+      busy.tell(new LifecycleActor.Track(job.toRecord()));
+      busy.tell(new LifecycleActor.GetStats(loaded.getRef()));
+      loaded.receiveMessage(Duration.ofSeconds(10));
+      TestProbe<Outcome> first = testKit.createTestProbe();
+      busy.tell(new LifecycleActor.Update(14, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, first.getRef()));
+      busy.tell(new LifecycleActor.HandOver());
+      assertEquals(Outcome.Status.OK, first.receiveMessage(Duration.ofSeconds(10)).status(), "answered once durable");
+      watcher.expectTerminated(busy, Duration.ofSeconds(10));
+      assertEquals("boot", real.find(14).orElseThrow().stage());
+    }
+  }
+
   @Test
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
