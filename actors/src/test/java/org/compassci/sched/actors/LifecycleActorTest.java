@@ -260,7 +260,8 @@ class LifecycleActorTest {
       TestProbe<ActorStats> stats = testKit.createTestProbe();
       stats.awaitAssert(Duration.ofSeconds(10), () -> {
         lc.tell(new LifecycleActor.GetStats(stats.getRef()));
-        assertEquals(0L, stats.receiveMessage().holds().get("active_jobs"), "retired");
+        java.util.Map<String, Long> holds = stats.receiveMessage().holds();
+        assertEquals(0L, holds.get("active_jobs") + holds.get("retiring"), "retired, and written: " + holds);
         return null;
       });
       assertEquals("norun", store.find(12).orElseThrow().readiness());
