@@ -92,7 +92,8 @@ class ClusterFailoverIT {
         // retries it with its Idempotency-Key): such jobs end too (above), and none was handed out twice
         assertTrue(nodes.count("SELECT COUNT(*) FROM jobs") >= load.acked.size());
         assertTrue(nodes.epoch(survivor) > epochBefore, "the new singleton took a new epoch");
-        assertTrue(failover <= 20, "failover took " + failover + " s");
+        // about 17 s: 3 s unreachable, 5 s stable-after, 5 s down-removal-margin, the epoch and the load
+        assertTrue(failover <= 30, "failover took " + failover + " s");
       } catch (AssertionError | RuntimeException e) {
         throw new AssertionError(e.getMessage() + "\n" + logs(nodes), e);
       }
