@@ -55,7 +55,8 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
     }
   }
 
-  private record Loaded(List<Account> accounts, Throwable failure) implements Command {}
+  /** {@code changesBefore}: {@link #changes} when the read started. */
+  private record Loaded(List<Account> accounts, Throwable failure, long changesBefore) implements Command {}
 
   private record Refresh() implements Command {}
 
@@ -77,6 +78,8 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
   private final Map<String, Account> accounts = new TreeMap<>();
   /** Names with a change on its way to the store: a second change waits its turn or is refused. */
   private final Set<String> changing = new HashSet<>();
+  /** Changes of ours stored so far: a read begun before the last of them is stale. */
+  private long changes;
   private boolean reloading;
 
   /** {@code refresh}: how often accounts are read again (others may change them); zero: never. */
@@ -113,7 +116,9 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
 
   private void load() {
     reloading = true;
-    getContext().pipeToSelf(CompletableFuture.supplyAsync(store::accounts, blocking), Loaded::new);
+    long before = changes;
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(store::accounts, blocking),
+        (all, failure) -> new Loaded(all, failure, before));
   }
 
   private Behavior<Command> onFirstLoad(Loaded l, StashBuffer<Command> stash) {
@@ -213,6 +218,7 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
           : Answer.refused(Outcome.Status.UNAVAILABLE, "store unavailable: " + cause.getMessage()));
       return this;
     }
+    changes++;
     if (s.removed()) {
       accounts.remove(s.account().name());
     } else {
@@ -238,8 +244,9 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
       // the accounts known so far stand until the store answers again
       return this;
     }
-    if (!changing.isEmpty()) {
-      // read before a change of ours was stored: the next refresh brings it
+    if (!changing.isEmpty() || l.changesBefore() != changes) {
+      // read before a change of ours was stored, or while one was: the next refresh brings it. A
+      // read begun before a removal and answered after it published the removed token again
       return this;
     }
     accounts.clear();

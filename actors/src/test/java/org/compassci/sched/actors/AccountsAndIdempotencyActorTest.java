@@ -40,6 +40,55 @@ class AccountsAndIdempotencyActorTest {
 
   @TempDir Path dir;
 
+  /**
+   * A periodic read of the accounts (several schedulers share the store) that began before a
+   * removal and came back after it: it published the removed account's token again, on the
+   * scheduler that had just answered "removed", until the next read.
+   */
+  @Test
+  void aReadBegunBeforeARemovalDoesNotBringTheRemovedTokenBack() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CountDownLatch> hold =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+      org.compassci.sched.persistence.AccountStore store = (org.compassci.sched.persistence.AccountStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.AccountStore.class}, (proxy, m, args) -> {
+                java.util.concurrent.CountDownLatch h = hold.get();
+                if (h != null && m.getName().equals("accounts")) {
+                  reading.countDown();
+                  h.await();
+                }
+                try {
+                  return m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+      AccountBook book = new AccountBook();
+      ActorRef<AccountsActor.Command> accounts = actors.spawn(
+          AccountsActor.create(store, book, Duration.ofSeconds(2), Clock.systemUTC()));
+      TestProbe<AccountsActor.Answer> probe = testKit.createTestProbe();
+      accounts.tell(new AccountsActor.Add("alice", "", "", Account.USER, probe.getRef()));
+      String token = probe.receiveMessage(WAIT).token().orElseThrow();
+
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      hold.set(release);
+      assertTrue(reading.await(10, java.util.concurrent.TimeUnit.SECONDS), "the periodic read began");
+      hold.set(null);
+      accounts.tell(new AccountsActor.Remove("alice", probe.getRef()));
+      assertEquals(Outcome.Status.OK, probe.receiveMessage(WAIT).status());
+      assertTrue(book.byToken(token).isEmpty());
+      release.countDown();
+      // the read's answer (alice still there) is in well before the next read, 2 s after the last
+      Thread.sleep(500);
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      accounts.tell(new AccountsActor.GetStats(stats.getRef()));
+      stats.receiveMessage(WAIT);
+      assertTrue(book.byToken(token).isEmpty(), "the removed token stays refused");
+    }
+  }
+
   @Test
   void accountsAreStoredThenPublishedAndATokenLeavesOnlyInItsAnswer() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
