@@ -54,16 +54,19 @@ class AccountsAndIdempotencyActorTest {
       org.compassci.sched.persistence.AccountStore store = (org.compassci.sched.persistence.AccountStore)
           java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
               new Class<?>[] {org.compassci.sched.persistence.AccountStore.class}, (proxy, m, args) -> {
+                Object r;
+                try {
+                  r = m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+                // read, then held: the answer is of the store before the removal
                 java.util.concurrent.CountDownLatch h = hold.get();
                 if (h != null && m.getName().equals("accounts")) {
                   reading.countDown();
                   h.await();
                 }
-                try {
-                  return m.invoke(real, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
+                return r;
               });
       AccountBook book = new AccountBook();
       ActorRef<AccountsActor.Command> accounts = actors.spawn(
