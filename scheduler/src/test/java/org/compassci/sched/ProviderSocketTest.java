@@ -312,6 +312,16 @@ class ProviderSocketTest {
           adminSocket.send("{\"type\":\"job-update\",\"job_id\":\"" + someone + "\",\"job_stage\":\"post_run\"}");
           assertTrue(adminSocket.nextJson(WAIT).path("message").asText().contains("holder-0000"));
         }
+        // an admin's right on a socket lasts as long as the token: asked at each report, not once
+        String opsToken = http.post(V1 + "/accounts", "{\"name\":\"ops\",\"role\":\"admin\"}").json().path("token").asText();
+        try (SocketClient opsSocket = SocketClient.open(port, V1 + "/vm-container-provider/overseer2", true, opsToken)) {
+          opsSocket.send("{\"type\":\"job-update\",\"job_id\":\"" + someone + "\",\"job_stage\":\"post_run\"}");
+          assertTrue(opsSocket.nextJson(WAIT).path("message").asText().contains("holder-0000"), "an admin's, so far");
+          assertEquals(200, http.delete(V1 + "/accounts/ops").status());
+          opsSocket.send("{\"type\":\"job-update\",\"job_id\":\"" + someone + "\",\"job_stage\":\"post_run\"}");
+          String after = opsSocket.nextJson(WAIT).path("message").asText();
+          assertTrue(after.contains("job_token"), "the account is gone: " + after);
+        }
         java.util.concurrent.CompletionException wrong = org.junit.jupiter.api.Assertions.assertThrows(
             java.util.concurrent.CompletionException.class,
             () -> SocketClient.open(port, V1 + "/vm-container-provider/forger", true, "sched_forged-forged-forged-forged-forged"));

@@ -116,6 +116,14 @@ public final class Auth extends AllDirectives {
   }
 
   /**
+   * Whether {@code token} is an admin's now: a socket that lives for days asks again at each
+   * use, so a token rotated or removed since the handshake stops counting at once.
+   */
+  boolean isAdminNow(Optional<String> token) {
+    return token.flatMap(book::byToken).map(Account::admin).orElse(false);
+  }
+
+  /**
    * A caller, or why the request is refused: 401 or 403 and a message. {@code perJob}: every
    * job showed its own my_account and my_token (Compass-CI's way), so each job's owner is
    * already proven and {@link #claimOwnership} has nothing to check.

@@ -116,7 +116,9 @@ public final class ProviderRoutes extends AllDirectives {
     if (who.isPresent() && !who.get().ok()) {
       return auth.deny(who.get().status(), who.get().message());
     }
-    boolean admin = who.isPresent() && who.get().caller().admin();
+    // asked again at each report: the socket outlives the token's rotation or removal
+    Optional<String> token = Auth.bearer(request);
+    java.util.function.BooleanSupplier admin = () -> auth.isAdminNow(token);
     Object connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
     JobPackage.Endpoint fallback;
     try {
@@ -136,7 +138,7 @@ public final class ProviderRoutes extends AllDirectives {
    * from the moment the socket is up ({@link ProviderActor.Attach}).
    */
   private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, String host,
-      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider, boolean admin) {
+      JobPackage.Endpoint fallback, ActorRef<ProviderActor.Command> provider, java.util.function.BooleanSupplier admin) {
     // this socket's reports go to the lifecycle in the order they came: each waits its turn
     AtomicReference<CompletableFuture<Void>> lastAsked = new AtomicReference<>(CompletableFuture.completedFuture(null));
     HandedHere handed = new HandedHere();
@@ -202,7 +204,7 @@ public final class ProviderRoutes extends AllDirectives {
    * sender: a report on a job handed to another box changes nothing. A refusal is said on the socket.
    */
   private CompletionStage<Done> report(String host, Report r, ActorRef<ProviderActor.Command> provider,
-      AtomicReference<CompletableFuture<Void>> lastAsked, HandedHere handed, boolean admin) {
+      AtomicReference<CompletableFuture<Void>> lastAsked, HandedHere handed, java.util.function.BooleanSupplier admin) {
     List<JobUpdate.Param> params = new ArrayList<>(r.params().size() + 2);
     params.addAll(r.params());
     params.add(new JobUpdate.Param("hostname", host));
@@ -210,7 +212,7 @@ public final class ProviderRoutes extends AllDirectives {
     String token = withToken ? null : handed.token(r.jobId());
     if (token != null) {
       params.add(new JobUpdate.Param("job_token", token));
-    } else if (!withToken && !admin && !auth.open()) {
+    } else if (!withToken && !auth.open() && !admin.getAsBoolean()) {
       // the rule of jobs/{id}/update: the job's job_token, or an admin
       provider.tell(new ProviderActor.Refuse(r.jobId(), "a report on job " + r.jobId()
           + " needs its job_token: it was not sent over this socket"));
