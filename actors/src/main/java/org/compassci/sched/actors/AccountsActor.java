@@ -78,6 +78,8 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
   private final Map<String, Account> accounts = new TreeMap<>();
   /** Names with a change on its way to the store: a second change waits its turn or is refused. */
   private final Set<String> changing = new HashSet<>();
+  /** Accounts whose removal is being stored: no longer counted as admins. */
+  private final Set<String> removing = new HashSet<>();
   /** Changes of ours stored so far: a read begun before the last of them is stale. */
   private long changes;
   private boolean reloading;
@@ -199,6 +201,15 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
     if (old == null) {
       return this;
     }
+    // here, where removals are one at a time: checked at the route, two removals sent together
+    // each saw the other admin still there, and both went
+    if (old.admin() && accounts.values().stream()
+        .filter(a -> a.admin() && !removing.contains(a.name()) && !a.name().equals(old.name())).findAny().isEmpty()) {
+      r.replyTo().tell(Answer.refused(Outcome.Status.CONFLICT,
+          "account " + old.name() + " is the last admin: make another admin first"));
+      return this;
+    }
+    removing.add(old.name());
     storeChange(old, null, "removed", r.replyTo(), () -> store.removeAccount(old.name()));
     return this;
   }
@@ -211,6 +222,7 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
 
   private Behavior<Command> onStored(Stored s) {
     changing.remove(s.account().name());
+    removing.remove(s.account().name());
     if (s.failure() != null) {
       Throwable cause = s.failure().getCause() != null ? s.failure().getCause() : s.failure();
       s.replyTo().tell(cause instanceof AccountExistsException

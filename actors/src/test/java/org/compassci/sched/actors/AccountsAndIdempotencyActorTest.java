@@ -40,6 +40,30 @@ class AccountsAndIdempotencyActorTest {
 
   @TempDir Path dir;
 
+  /** Two removals sent together, of the only two admins: one goes, the other is refused. */
+  @Test
+  void theLastAdminStaysEvenWhenBothAdminsAreRemovedAtOnce() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      AccountBook book = new AccountBook();
+      ActorRef<AccountsActor.Command> accounts = actors.spawn(
+          AccountsActor.create(store, book, Duration.ZERO, Clock.systemUTC()));
+      TestProbe<AccountsActor.Answer> probe = testKit.createTestProbe();
+      for (String name : List.of("a1", "a2")) {
+        accounts.tell(new AccountsActor.Add(name, "", "", Account.ADMIN, probe.getRef()));
+        assertEquals(Outcome.Status.OK, probe.receiveMessage(WAIT).status());
+      }
+      TestProbe<AccountsActor.Answer> first = testKit.createTestProbe();
+      TestProbe<AccountsActor.Answer> second = testKit.createTestProbe();
+      accounts.tell(new AccountsActor.Remove("a1", first.getRef()));
+      accounts.tell(new AccountsActor.Remove("a2", second.getRef()));
+      assertEquals(Outcome.Status.OK, first.receiveMessage(WAIT).status());
+      AccountsActor.Answer refused = second.receiveMessage(WAIT);
+      assertEquals(Outcome.Status.CONFLICT, refused.status());
+      assertTrue(refused.message().contains("last admin"), refused.message());
+      assertEquals(List.of("a2"), store.accounts().stream().map(Account::name).toList());
+    }
+  }
+
   /**
    * A periodic read of the accounts (several schedulers share the store) that began before a
    * removal and came back after it: it published the removed account's token again, on the
