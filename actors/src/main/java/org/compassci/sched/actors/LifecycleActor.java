@@ -310,7 +310,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           announce();
           return stash.unstashAll(this);
         })
-        .onMessage(HandOver.class, h -> Behaviors.stopped())
+        .onMessage(HandOver.class, h -> {
+          // nothing was taken on yet: what waited is sent on to the next lifecycle, not dropped
+          stash.forEach(m -> {
+            if (m instanceof Update u) {
+              u.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
+            } else if (m instanceof Terminate t) {
+              t.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
+            }
+          });
+          return Behaviors.stopped();
+        })
         .onAnyMessage(m -> {
           stash.stash(m);
           return Behaviors.same();

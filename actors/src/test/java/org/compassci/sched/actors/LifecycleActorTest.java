@@ -359,6 +359,21 @@ class LifecycleActorTest {
     }
   }
 
+  /** A hand-over before the active jobs are read: the reports that waited are told to try again. */
+  @Test
+  void aHandOverWhileLoadingSendsWaitingReportsOnToTheNextLifecycle() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
+        hosts.getRef(), Timeouts.defaults(), Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<Outcome> waiting = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Update(15, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, waiting.getRef()));
+    lc.tell(new LifecycleActor.HandOver());
+    assertEquals(Outcome.Status.UNAVAILABLE, waiting.receiveMessage(Duration.ofSeconds(10)).status());
+    testKit.createTestProbe().expectTerminated(lc, Duration.ofSeconds(10));
+  }
+
   @Test
   void anActiveJobUnknownToMemoryIsTakenBackFromTheStore() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
