@@ -215,6 +215,11 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     // (a test of accounts sets scheduler.auth.mode=tokens through the builder's settings)
     kit.put("scheduler.auth.mode", "open");
     kit.put("scheduler.jdbc-url", "");
+    // nor the host's cluster, lab folder or secrets key (SCHED_CLUSTER_SEEDS, SCHED_LAB_HOSTS,
+    // SCHED_SECRETS_KEY on a lab's own machine): a standalone scheduler of its own
+    kit.put("scheduler.cluster.seed-nodes", "");
+    kit.put("scheduler.lab.hosts-dir", "");
+    kit.put("scheduler.secrets-key", "");
     // the test ends the kit; a JVM exiting with one still open just drops it
     kit.put("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off");
     // TestProbe's default wait, in real time: roomy, as CI machines are shared

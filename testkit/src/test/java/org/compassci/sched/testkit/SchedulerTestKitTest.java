@@ -27,6 +27,33 @@ class SchedulerTestKitTest {
   /** One kit per test: an instance field, shut down after each. */
   @RegisterExtension SchedulerTestKit kit = SchedulerTestKit.create();
 
+  /**
+   * A kit started on a lab's own machine, whose environment names its cluster, its hosts folder
+   * and its secrets key (here as system properties, which the configuration reads as it reads
+   * SCHED_* through application.conf): the kit is a standalone scheduler all the same.
+   */
+  @Test
+  void theHostsOwnClusterLabAndSecretsSettingsDoNotReachTheKit() {
+    java.util.Map<String, String> lab = java.util.Map.of(
+        "scheduler.cluster.seed-nodes", "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
+        "scheduler.lab.hosts-dir", "/nonexistent/lab/hosts",
+        "scheduler.secrets-key", "not base64");
+    lab.forEach(System::setProperty);
+    com.typesafe.config.ConfigFactory.invalidateCaches();
+    SchedulerTestKit other = null;
+    try {
+      other = SchedulerTestKit.create();
+      long id = other.client().submitOne(DC_JOB);
+      assertEquals(id, other.testbox("d9", 16384, "tbox_type=dc").askForJob().orElseThrow().id());
+    } finally {
+      if (other != null) {
+        other.shutdown();
+      }
+      lab.keySet().forEach(System::clearProperty);
+      com.typesafe.config.ConfigFactory.invalidateCaches();
+    }
+  }
+
   @Test
   void theProbeSeesEachStageOfAJobThatRunsAndUploadsItsStatistics() {
     long id = kit.client().submitOne(DC_JOB);
