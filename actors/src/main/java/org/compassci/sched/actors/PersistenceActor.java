@@ -469,10 +469,15 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     for (Command c : batch) {
       if (c instanceof Write w) {
         (w.newJobs() ? inserts : records).addAll(w.records());
+        // a Modify later in this batch starts from what this writes, not from the store's row:
+        // the commit writes each job as it is last, and a Modify that checked the row as it was
+        // read wrote over the newer state this batch also writes (a requeue over a boot report)
+        w.records().forEach(r -> current.put(r.id(), r));
       } else if (c instanceof WriteSubmission w) {
         inserts.addAll(w.records());
         keys.addAll(w.keys());
         runs.addAll(w.runs());
+        w.records().forEach(r -> current.put(r.id(), r));
       } else if (c instanceof Modify m) {
         JobRecord r = current.get(m.id());
         if (r == null) {

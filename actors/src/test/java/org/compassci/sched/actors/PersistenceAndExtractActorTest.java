@@ -503,6 +503,54 @@ class PersistenceAndExtractActorTest {
     assertEquals(1L, s.holds().get("failed"));
   }
 
+  /**
+   * A write and a change of the same job in one commit: the change sees what the write wrote.
+   * It used to start from the store's row as it was before the commit, and its result replaced
+   * the write's: a requeue checked "still in dispatch" against the old row and put back in the
+   * queue a job whose box had just reported boot.
+   */
+  @Test
+  void aChangeAfterAWriteOfTheSameJobInOneCommitSeesTheWrite() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      real.insert(List.of(inStage(41, "dispatch"), queued(42)));
+      java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicBoolean holdNext = new java.util.concurrent.atomic.AtomicBoolean(true);
+      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                if (m.getName().equals("commit") && holdNext.getAndSet(false)) {
+                  holding.countDown();
+                  gate.await();
+                }
+                try {
+                  return m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Modified> modified = testKit.createTestProbe();
+      // a commit of another job is held, so that the next two go into one commit together
+      p.tell(PersistenceActor.Write.kept(List.of(inStage(42, "cancel")), "other", written.getRef()));
+      assertTrue(holding.await(10, java.util.concurrent.TimeUnit.SECONDS));
+      p.tell(PersistenceActor.Write.kept(List.of(inStage(41, "boot")), "boot", written.getRef()));
+      p.tell(new PersistenceActor.Modify(41, r -> {
+        if (!r.stage().equals("dispatch")) {
+          throw new IllegalStateException("job 41 is " + r.stage());
+        }
+        return new PersistenceActor.Changed(inStage(41, "submit"), "requeued");
+      }, "requeue", modified.getRef()));
+      gate.countDown();
+
+      PersistenceActor.Modified m = modified.receiveMessage(WAIT);
+      assertTrue(m.result().isEmpty(), "refused: " + m);
+      assertEquals("job 41 is boot", m.error().orElseThrow());
+      assertEquals("boot", real.find(41).orElseThrow().stage());
+    }
+  }
+
   private static JobRecord inStage(long id, String stage) {
     return new JobRecord(id, stage, "unknown", "N/A", "alice", "dc-8g", id, "{\"id\":\"" + id + "\",\"s\":\"" + stage + "\"}");
   }
