@@ -156,6 +156,7 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
     activity.touch();
     Optional<String> bad = AccountRules.badName(a.name())
         .or(() -> AccountRules.badEmail(a.email()))
+        .or(() -> AccountRules.badDisplayName(a.displayName()))
         .or(() -> AccountRules.badRole(a.role()));
     if (bad.isPresent()) {
       a.replyTo().tell(Answer.refused(Outcome.Status.INVALID, bad.get()));

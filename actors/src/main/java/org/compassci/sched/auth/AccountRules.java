@@ -35,6 +35,14 @@ public final class AccountRules {
     return EMAIL.matcher(email).matches() ? Optional.empty() : Optional.of("email: '" + printable(email) + "' is not an address");
   }
 
+  /** The longest display name: the store's column (a longer one failed the write: a 503, not a 400). */
+  public static final int MAX_DISPLAY_NAME = 255;
+
+  public static Optional<String> badDisplayName(String displayName) {
+    return displayName == null || displayName.trim().length() <= MAX_DISPLAY_NAME ? Optional.empty()
+        : Optional.of("display_name: at most " + MAX_DISPLAY_NAME + " characters");
+  }
+
   /** user or admin, or why not. */
   public static Optional<String> badRole(String role) {
     return Account.USER.equals(role) || Account.ADMIN.equals(role) ? Optional.empty()

@@ -137,6 +137,10 @@ class AccountsAndIdempotencyActorTest {
       assertEquals(Outcome.Status.INVALID, probe.receiveMessage(WAIT).status());
       accounts.tell(new AccountsActor.Add("eve", "", "", "root", probe.getRef()));
       assertEquals(Outcome.Status.INVALID, probe.receiveMessage(WAIT).status());
+      // longer than the store's column: refused here (400), not by the store (503)
+      accounts.tell(new AccountsActor.Add("bob", "", "b".repeat(256), Account.USER, probe.getRef()));
+      AccountsActor.Answer longName = probe.receiveMessage(WAIT);
+      assertEquals(Outcome.Status.INVALID, longName.status(), longName.message());
 
       accounts.tell(new AccountsActor.Rotate("alice", probe.getRef()));
       AccountsActor.Answer rotated = probe.receiveMessage(WAIT);
