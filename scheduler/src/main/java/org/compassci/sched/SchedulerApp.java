@@ -324,6 +324,9 @@ public final class SchedulerApp {
     } catch (java.io.IOException e) {
       host = "localhost";
     }
-    return "worker-" + settings.workerId() + "@" + host + ":" + settings.dataDir().toAbsolutePath();
+    // no white space: a key's value is "<holder> <host>", and its holder is matched up to the
+    // space (a data dir "/srv/a" would have owned the keys of "/srv/a b")
+    return ("worker-" + settings.workerId() + "@" + host + ":" + settings.dataDir().toAbsolutePath())
+        .replaceAll("\\s", "%20");
   }
 }

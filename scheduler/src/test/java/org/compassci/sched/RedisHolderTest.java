@@ -2,6 +2,7 @@ package org.compassci.sched;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -43,6 +44,10 @@ class RedisHolderTest {
     String standaloneA = holder(node(a, ""), "embedded", "0.0.0.0");
     String standaloneB = holder(node(b, ""), "embedded", "0.0.0.0");
     assertNotEquals(standaloneA, standaloneB, "two schedulers on one machine, two data directories");
+    java.nio.file.Path spaced = a.resolveSibling(a.getFileName() + " b");
+    String withSpace = holder(node(spaced, ""), "embedded", "0.0.0.0");
+    assertTrue(!withSpace.contains(" ") && !withSpace.startsWith(standaloneA + " "),
+        "a data dir with a space owns no key of the one named by its first word: " + withSpace);
 
     long id = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
     String url = "redis://127.0.0.1:6379";
