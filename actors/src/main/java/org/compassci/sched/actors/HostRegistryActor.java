@@ -90,7 +90,10 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** Reading the lab's folder blocks: it runs here. */
   public static final String FILES_DISPATCHER = "scheduler.files-dispatcher";
 
-  /** Every testbox that has asked for a job, as it last asked: what explain counts against. */
+  /**
+   * The testboxes seen lately (within offline-after), as each last asked: what explain counts
+   * against. Every box that ever asked was counted, and a job "fit 3 boxes" gone for a month.
+   */
   public record Boxes(ActorRef<BoxList> replyTo) implements Command {}
 
   /** The answer to {@link Boxes}: a record, because a reply that crosses nodes needs its own type. */
@@ -203,7 +206,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         })
         .onMessage(RegistrationSaved.class, this::onRegistrationSaved)
         .onMessage(Boxes.class, b -> {
-          b.replyTo().tell(new BoxList(hosts.values().stream().map(h -> h.box).filter(java.util.Objects::nonNull).toList()));
+          b.replyTo().tell(new BoxList(hosts.values().stream().filter(h -> h.box != null && online(h))
+              .map(h -> h.box).toList()));
           return this;
         })
         .build();
