@@ -80,6 +80,14 @@ final class SchedulerClient {
   SchedulerClient(String server, java.util.Optional<String> token, Duration retryFor) {
     this.servers = Stream.of(server.split(",")).map(String::strip).filter(u -> !u.isEmpty())
         .map(u -> u.replaceAll("/+$", "")).toList();
+    token.ifPresent(t -> {
+      // an HTTP header carries visible ASCII: a token pasted with curly quotes or a line break
+      // failed deep in the HTTP client, as an internal error with a stack trace
+      if (!t.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
+        throw new CliFailure(Cli.USAGE, "the token has characters no token has (spaces, quotes,"
+            + " line breaks or letters outside ASCII): copy it again");
+      }
+    });
     this.token = token;
     this.retryFor = retryFor;
   }
@@ -198,9 +206,20 @@ final class SchedulerClient {
           throw CliFailure.unreachable(server(), why(e));
         }
         next();
+        continue;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw CliFailure.unreachable(server(), "interrupted");
+      }
+      if (r.statusCode() == 503) {
+        // the node is up but its singletons are away (a failover): the next node, and once every
+        // node said so, a failure a watch that already ran waits out as it does a node that is down
+        r.body().close();
+        r = null;
+        if (tried >= servers.size()) {
+          throw CliFailure.unreachable(server(), "busy (HTTP 503): try again");
+        }
+        next();
       }
     }
     String type = r.headers().firstValue("Content-Type").orElse("");

@@ -643,6 +643,11 @@ class CliTest {
     assertEquals(2, badUrl.code());
     assertTrue(badUrl.err().startsWith("scheduler: --server: 'ftp://example' is not an http://"), badUrl.err());
     assertEquals(2, cli("watch").code());
+    // a token pasted with curly quotes: one line, without the token, not a stack trace
+    Run curly = run(Map.of("SCHED_TOKEN", "\u201csched_secret-part\u201d"), "", "--server", url, "queue");
+    assertEquals(2, curly.code(), curly.err());
+    assertTrue(curly.err().startsWith("scheduler: the token has characters no token has"), curly.err());
+    assertTrue(!curly.err().contains("secret-part") && curly.err().lines().count() == 1, curly.err());
   }
 
   // --- following jobs over Server-Sent Events (GET .../jobs/{id}/events and .../events?job_ids=)
