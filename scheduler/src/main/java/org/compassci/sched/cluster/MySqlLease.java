@@ -75,6 +75,7 @@ public final class MySqlLease extends Lease {
     return CompletableFuture.supplyAsync(() -> {
       try (Connection c = pool.getConnection()) {
         createTable(c);
+        long sent;
         // MySQL applies the assignments in order: owner first, so expires is moved only when the
         // row is (now) ours; an expired row changes hands, a live one of another owner does not
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO scheduler_leases (name, owner, expires)"
@@ -84,11 +85,12 @@ public final class MySqlLease extends Lease {
           ps.setString(1, settings.leaseName());
           ps.setString(2, settings.ownerName());
           ps.setLong(3, ttlMillis);
+          sent = System.nanoTime();
           ps.executeUpdate();
         }
         boolean ours = settings.ownerName().equals(owner(c));
         if (ours) {
-          renewedAt = System.nanoTime();
+          renewedAt = sent;
           startHeartbeat(leaseLostCallback);
         }
         return ours;
@@ -135,8 +137,12 @@ public final class MySqlLease extends Lease {
       ps.setLong(1, ttlMillis);
       ps.setString(2, settings.leaseName());
       ps.setString(3, settings.ownerName());
+      // the row's new expiry counts from the statement's start (NOW(3) in MySQL), so does ours:
+      // stamped after the answer, a renewal that waited on a lock (or a pause) left this node
+      // believing in a lease the row had already let go, for as long as it waited
+      long sent = System.nanoTime();
       if (ps.executeUpdate() == 1) {
-        renewedAt = System.nanoTime();
+        renewedAt = sent;
         return;
       }
       LOG.warn("lease {} was taken by another node", settings.leaseName());

@@ -70,6 +70,49 @@ class MySqlLeaseTest {
     assertTrue(get(second.release()));
   }
 
+  /**
+   * A renewal that waits on the row (a lock, a pause) sets the row's expiry from the moment it
+   * was sent, as MySQL's NOW(3) is the statement's start: the holder counts from then too. It
+   * used to count from the answer, and believed in a lease the row had already let go while
+   * another node could take it.
+   */
+  @Test
+  void aRenewalThatWaitedCountsFromWhenItWasSent() throws Exception {
+    Lease holder = lease(a, "slow-renewal", "node-a");
+    assertTrue(get(holder.acquire()));
+    long held;
+    try (var c = java.sql.DriverManager.getConnection(URL); var st = c.createStatement()) {
+      c.setAutoCommit(false);
+      // the heartbeat's next renewal (every 300 ms) waits on this lock for 2.6 s, past the 2 s timeout
+      try (var rs = st.executeQuery("SELECT expires FROM scheduler_leases WHERE name = 'slow-renewal' FOR UPDATE")) {
+        assertTrue(rs.next());
+        held = rs.getLong(1);
+      }
+      Thread.sleep(2600);
+      c.commit();
+    }
+    // the renewal that waited goes through now: its expiry counts from its start, already past
+    long end = System.nanoTime() + 5_000_000_000L;
+    boolean checked = false;
+    while (System.nanoTime() < end && !checked) {
+      try (var c = java.sql.DriverManager.getConnection(URL); var st = c.createStatement();
+          var rs = st.executeQuery("SELECT expires, expires < ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)"
+              + " FROM scheduler_leases WHERE name = 'slow-renewal'")) {
+        assertTrue(rs.next());
+        if (rs.getLong(1) != held) {
+          // renewed since the lock went; whatever the row says, its holder says the same
+          boolean holds = holder.checkLease();
+          assertEquals(!rs.getBoolean(2), holds, "the row " + (rs.getBoolean(2) ? "has let go" : "holds")
+              + ", its holder says it " + (holds ? "holds" : "has let go"));
+          checked = true;
+        }
+      }
+      Thread.sleep(5);
+    }
+    assertTrue(checked, "the renewal that waited never went through");
+    holder.release();
+  }
+
   @Test
   void aHolderThatStopsRenewingLosesTheLeaseAndHearsOfIt() throws Exception {
     Lease holder = lease(a, "taken-over", "node-a");
