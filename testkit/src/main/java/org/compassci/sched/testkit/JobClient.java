@@ -57,8 +57,10 @@ public final class JobClient {
    * made, in order.
    */
   public List<Submitted> submit(String jobFile) {
-    String t = jobFile.stripLeading();
-    boolean json = t.startsWith("{") || t.startsWith("[");
+    // as the server and the command-line client tell them: {suite: s, testbox: dc-8g} begins
+    // with a brace but is YAML (a flow mapping), and was sent as JSON, to a 400
+    boolean json = org.compassci.sched.model.JobFile.Format.of(jobFile.getBytes(StandardCharsets.UTF_8))
+        == org.compassci.sched.model.JobFile.Format.JSON;
     Reply r = send("submit", request(V1 + "/jobs/submit")
         .header("Content-Type", json ? "application/json" : "application/yaml")
         .POST(HttpRequest.BodyPublishers.ofString(jobFile)));

@@ -175,8 +175,16 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    Config config = config(b);
-    SchedulerSettings settings = SchedulerSettings.fromConfig(config);
+    Config config;
+    SchedulerSettings settings;
+    try {
+      config = config(b);
+      settings = SchedulerSettings.fromConfig(config);
+    } catch (RuntimeException e) {
+      // a setting refused (a bad value given to the builder): no folder is left behind
+      deleteRoot();
+      throw e;
+    }
     this.resultsDir = settings.resultsDir();
     Duration half = settings.askTimeout().dividedBy(2);
     this.step = half.compareTo(MAX_STEP) > 0 ? MAX_STEP
@@ -192,6 +200,10 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     } catch (ExecutionException | TimeoutException e) {
       deleteRoot();
       throw new IllegalStateException("the scheduler did not start: " + e, e);
+    } catch (RuntimeException e) {
+      // refused before it started (the start's own checks of the settings)
+      deleteRoot();
+      throw e;
     }
     this.gateway = wired.get();
     this.manualTime = manual ? ManualTime.get(running.system()) : null;

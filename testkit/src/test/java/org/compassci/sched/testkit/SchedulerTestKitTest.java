@@ -54,6 +54,27 @@ class SchedulerTestKitTest {
     }
   }
 
+  /** A kit refused at its start (a bad setting) leaves no folder behind. */
+  @Test
+  void aKitRefusedAtItsStartLeavesNoFolder() throws Exception {
+    java.nio.file.Path tmp = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
+    java.util.function.Supplier<Long> folders = () -> {
+      try (var s = Files.list(tmp)) {
+        return s.filter(p -> p.getFileName().toString().startsWith("scheduler-testkit-")).count();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    long before = folders.get();
+    for (Object bad : List.of(100, -1, "x")) {
+      assertThrows(RuntimeException.class,
+          () -> SchedulerTestKit.builder().setting("scheduler.worker-id", bad).start());
+    }
+    assertThrows(RuntimeException.class,
+        () -> SchedulerTestKit.builder().setting("scheduler.fair-share.default-weight", 0).start());
+    assertEquals(before, folders.get());
+  }
+
   @Test
   void theProbeSeesEachStageOfAJobThatRunsAndUploadsItsStatistics() {
     long id = kit.client().submitOne(DC_JOB);
@@ -211,6 +232,8 @@ class SchedulerTestKitTest {
         () -> kit.client().submit("{\"suite\":\"no testbox\"}")).status());
     List<Submitted> two = kit.client().submit("suite: s\ntestbox: dc-8g\nnr_threads: [1, 8]\n");
     assertEquals(2, two.size());
+    // YAML that begins with a brace (a flow mapping) is YAML, as the server and the CLI read it
+    assertEquals(1, kit.client().submit("{suite: s, testbox: dc-8g}").size());
     assertTrue(two.get(0).resultRoot().endsWith("/" + two.get(0).id()));
     assertEquals("cancel", kit.client().waitFor(id, "finish").stage(), "finish holds for a cancelled job");
   }
