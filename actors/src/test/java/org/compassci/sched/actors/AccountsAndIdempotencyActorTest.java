@@ -44,9 +44,8 @@ class AccountsAndIdempotencyActorTest {
   @Test
   void theLastAdminStaysEvenWhenBothAdminsAreRemovedAtOnce() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      AccountBook book = new AccountBook();
       ActorRef<AccountsActor.Command> accounts = actors.spawn(
-          AccountsActor.create(store, book, Duration.ZERO, Clock.systemUTC()));
+          AccountsActor.create(store, new AccountBook(), Duration.ZERO, Clock.systemUTC()));
       TestProbe<AccountsActor.Answer> probe = testKit.createTestProbe();
       for (String name : List.of("a1", "a2")) {
         accounts.tell(new AccountsActor.Add(name, "", "", Account.ADMIN, probe.getRef()));

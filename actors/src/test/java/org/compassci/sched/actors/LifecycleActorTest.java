@@ -227,19 +227,37 @@ class LifecycleActorTest {
       "\"timeout\":31536000", "\"timeout\":\"1e300\"", "\"runtime\":1e300"})
   void aRunningLimitOfYearsOrMoreIsKeptWithoutStoppingTheLifecycle(String limit) {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
       Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"," + limit + "}")),
           11, Instant.now(), "/result");
       job.handOut("h1", "tok", Instant.now());
-      store.upsert(List.of(job.toRecord()));
-      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      ActorRef<LifecycleActor.Command> lc = tracking(store, Timeouts.defaults(), job);
 
       assertEquals(Outcome.Status.OK, update(lc, 11, JobUpdate.Mode.STRICT, "job_stage", "running").status());
       assertEquals(Outcome.Status.OK, update(lc, 11, JobUpdate.Mode.STRICT, "job_stage", "post_run").status(),
           "the lifecycle that set the running timer is still there");
       assertEquals("post_run", store.find(11).orElseThrow().stage());
     }
+  }
+
+  /** A lifecycle over {@code store} (with a persistence actor of its own) that tracks {@code job}, stored. */
+  private ActorRef<LifecycleActor.Command> tracking(org.compassci.sched.persistence.JobStore store, Timeouts timeouts,
+      Job job) {
+    store.upsert(List.of(job.toRecord()));
+    ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), timeouts, Clock.systemUTC()));
+    lc.tell(new LifecycleActor.Track(job.toRecord()));
+    return lc;
+  }
+
+  /** Waits (15 s at most) until the lifecycle holds none of {@code what} (its GetStats counts). */
+  private static void awaitNoneHeld(ActorRef<LifecycleActor.Command> lc, String... what) {
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    stats.awaitAssert(Duration.ofSeconds(15), () -> {
+      lc.tell(new LifecycleActor.GetStats(stats.getRef()));
+      java.util.Map<String, Long> holds = stats.receiveMessage().holds();
+      assertEquals(0L, java.util.Arrays.stream(what).mapToLong(holds::get).sum(), "held: " + holds);
+      return null;
+    });
   }
 
   /** A box that fails before it uploads: the job finishes with readiness N/A, and nothing will come. */
@@ -249,21 +267,12 @@ class LifecycleActorTest {
     Timeouts quickPostRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
         d.setup(), d.waitPeer(), d.running(), Duration.ofMillis(300), d.manualCheck(), d.requeueMax());
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), quickPostRun, Clock.systemUTC()));
-      Job job = dispatchedJob(12);
-      store.upsert(List.of(job.toRecord()));
-      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      ActorRef<LifecycleActor.Command> lc = tracking(store, quickPostRun, dispatchedJob(12));
       assertEquals(Outcome.Status.OK, update(lc, 12, JobUpdate.Mode.LEGACY, "job_state", "wget_initrd_fail").status());
       assertEquals("finish", store.find(12).orElseThrow().stage());
 
-      TestProbe<ActorStats> stats = testKit.createTestProbe();
-      stats.awaitAssert(Duration.ofSeconds(10), () -> {
-        lc.tell(new LifecycleActor.GetStats(stats.getRef()));
-        java.util.Map<String, Long> holds = stats.receiveMessage().holds();
-        assertEquals(0L, holds.get("active_jobs") + holds.get("retiring"), "retired, and written: " + holds);
-        return null;
-      });
+      // retired, and written
+      awaitNoneHeld(lc, "active_jobs", "retiring");
       assertEquals("norun", store.find(12).orElseThrow().readiness());
       assertEquals("wget_initrd_fail", store.find(12).orElseThrow().health());
     }
@@ -285,11 +294,7 @@ class LifecycleActorTest {
           throw new IllegalStateException("connection reset");
         }
       });
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
-      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(), Timeouts.defaults(), Clock.systemUTC()));
-      Job job = dispatchedJob(13);
-      real.upsert(List.of(job.toRecord()));
-      lc.tell(new LifecycleActor.Track(job.toRecord()));
+      ActorRef<LifecycleActor.Command> lc = tracking(store, Timeouts.defaults(), dispatchedJob(13));
       assertEquals(Outcome.Status.OK, update(lc, 13, JobUpdate.Mode.STRICT, "job_stage", "running").status());
       away.set(true);
       TestProbe<Outcome> finished = testKit.createTestProbe();
@@ -298,13 +303,8 @@ class LifecycleActorTest {
       assertEquals(Outcome.Status.UNAVAILABLE, finished.receiveMessage(Duration.ofSeconds(10)).status(),
           "the box is told the store is away");
 
-      TestProbe<ActorStats> stats = testKit.createTestProbe();
-      stats.awaitAssert(Duration.ofSeconds(15), () -> {
-        lc.tell(new LifecycleActor.GetStats(stats.getRef()));
-        java.util.Map<String, Long> holds = stats.receiveMessage().holds();
-        assertEquals(0L, holds.get("retiring"), "written again, and let go: " + holds);
-        return null;
-      });
+      // written again, and let go
+      awaitNoneHeld(lc, "retiring");
       assertEquals("finish", real.find(13).orElseThrow().stage());
       assertEquals("incomplete", real.find(13).orElseThrow().readiness());
     }
