@@ -45,10 +45,26 @@ public final class JobClient {
 
   private final String baseUrl;
   private final HttpClient http;
+  /** Sent as {@code Authorization: Bearer} when not null (a kit with accounts, tokens mode). */
+  private final String token;
 
   JobClient(String baseUrl, HttpClient http) {
+    this(baseUrl, http, null);
+  }
+
+  private JobClient(String baseUrl, HttpClient http, String token) {
     this.baseUrl = baseUrl;
     this.http = http;
+    this.token = token;
+  }
+
+  /**
+   * The same client, calling as the account whose token this is: for a kit started with
+   * {@code setting("scheduler.auth.mode", "tokens")}, where submits, cancels and management need
+   * an account.
+   */
+  public JobClient withToken(String bearer) {
+    return new JobClient(baseUrl, http, bearer);
   }
 
   /**
@@ -164,7 +180,8 @@ public final class JobClient {
   }
 
   HttpRequest.Builder request(String pathAndQuery) {
-    return HttpRequest.newBuilder(URI.create(baseUrl + pathAndQuery)).timeout(CALL_TIMEOUT);
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(baseUrl + pathAndQuery)).timeout(CALL_TIMEOUT);
+    return token == null ? b : b.header("Authorization", "Bearer " + token);
   }
 
   /** The answer, or a SchedulerException for any status but 2xx. */

@@ -54,6 +54,21 @@ class SchedulerTestKitTest {
     }
   }
 
+  /** A kit with accounts: the client calls as an account when given its token. */
+  @Test
+  void inTokensModeTheClientCallsAsTheAccountWhoseTokenItHas() {
+    String admin = "kit-admin-token-0123456789";
+    SchedulerTestKit accounts = SchedulerTestKit.builder().setting("scheduler.auth.mode", "tokens")
+        .setting("scheduler.admin-token", admin).start();
+    try {
+      assertEquals(401, assertThrows(SchedulerException.class, () -> accounts.client().submitOne(DC_JOB)).status());
+      long id = accounts.client().withToken(admin).submitOne(DC_JOB);
+      assertEquals("cancel", accounts.client().withToken(admin).cancel(id).stage());
+    } finally {
+      accounts.shutdown();
+    }
+  }
+
   /** A kit refused at its start (a bad setting) leaves no folder behind. */
   @Test
   void aKitRefusedAtItsStartLeavesNoFolder() throws Exception {
