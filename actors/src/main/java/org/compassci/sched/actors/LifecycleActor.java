@@ -605,10 +605,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return new PersistenceActor.LoadStages(stages, afterId, loaded);
   }
 
-  /** Sets the job's timer for its current stage, or clears it when the stage has none. */
   /** The longest a stage timer is set for; see {@link #reschedule}. */
   static final Duration LONGEST_TIMER = Duration.ofDays(1);
 
+  /** Sets the job's timer for its current stage, or clears it when the stage has none. */
   private void reschedule(Job job) {
     Optional<Timeouts.Deadline> d = timeouts.deadline(job, clock.instant());
     if (d.isEmpty() || job.isRetired()) {

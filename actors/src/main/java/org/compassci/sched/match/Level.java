@@ -14,7 +14,7 @@ import java.util.Arrays;
  *
  * <p>Each group also has a bit per tenant of the level with a lane there. A box's walk ORs the
  * bits of the groups it fits and passes over the tenants with none of them: in the matcher
- * bench's lab a walk passed 32 of 40 tenants, and asking each of them about each of the box's
+ * bench's lab a walk passed 32 of 42 tenants, and asking each of them about each of the box's
  * groups (17 on average) was most of a take.
  */
 final class Level {
