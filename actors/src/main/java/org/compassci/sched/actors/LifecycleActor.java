@@ -312,13 +312,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         })
         .onMessage(HandOver.class, h -> {
           // nothing was taken on yet: what waited is sent on to the next lifecycle, not dropped
-          stash.forEach(m -> {
-            if (m instanceof Update u) {
-              u.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
-            } else if (m instanceof Terminate t) {
-              t.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
-            }
-          });
+          stash.forEach(LifecycleActor::sentOnWhileHandingOver);
           return Behaviors.stopped();
         })
         .onAnyMessage(m -> {
@@ -1060,15 +1054,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           drained[0] = true;
           return writesOut == 0 ? Behaviors.stopped() : Behaviors.same();
         })
-        .onMessage(Update.class, u -> {
-          u.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
-          return Behaviors.same();
-        })
-        .onMessage(Terminate.class, t -> {
-          t.replyTo().tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
-          return Behaviors.same();
-        })
         .onAnyMessage(m -> {
+          if (sentOnWhileHandingOver(m)) {
+            return Behaviors.same();
+          }
           table().receive(getContext(), m);
           return drained[0] && writesOut == 0 ? Behaviors.stopped() : Behaviors.same();
         })
@@ -1076,6 +1065,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   static final String HANDING_OVER = "the lifecycle is moving to another node: try again";
+
+  /** A report or a terminate during a hand-over is told to try again (the next lifecycle takes it); true if so. */
+  private static boolean sentOnWhileHandingOver(Command m) {
+    ActorRef<Outcome> replyTo = m instanceof Update u ? u.replyTo() : m instanceof Terminate t ? t.replyTo() : null;
+    if (replyTo != null) {
+      replyTo.tell(Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
+    }
+    return replyTo != null;
+  }
 
   private Map<String, Long> runningByStage() {
     Map<String, Long> out = new java.util.TreeMap<>();

@@ -11,10 +11,10 @@ import org.compassci.sched.persistence.Account;
  */
 public final class AccountRules {
 
-  /** An account name is a job's my_account, which becomes a folder name: one plain name. */
   /** The longest account name (accounts.name, and submit_keys.account beside it). */
   public static final int MAX_NAME = 64;
 
+  /** An account name is a job's my_account, which becomes a folder name: one plain name. */
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0," + (MAX_NAME - 1) + "}");
   private static final Pattern EMAIL = Pattern.compile("[^@\\s\\p{Cntrl}]{1,128}@[^@\\s\\p{Cntrl}]{1,126}");
 

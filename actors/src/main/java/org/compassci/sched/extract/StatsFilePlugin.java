@@ -31,8 +31,9 @@ public final class StatsFilePlugin implements ExtractPlugin {
     Path json = resultDir.resolve("stats.json");
     Path lines = resultDir.resolve("stats");
     for (Path f : List.of(json, lines)) {
-      if (Files.isRegularFile(f) && Files.size(f) > MAX_FILE_BYTES) {
-        throw new IllegalArgumentException(f + ": " + Files.size(f) + " bytes, more than the "
+      long size = Files.isRegularFile(f) ? Files.size(f) : 0;
+      if (size > MAX_FILE_BYTES) {
+        throw new IllegalArgumentException(f + ": " + size + " bytes, more than the "
             + MAX_FILE_BYTES + " a statistics file may have");
       }
     }

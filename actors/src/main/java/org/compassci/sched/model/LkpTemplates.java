@@ -96,7 +96,6 @@ final class LkpTemplates {
     return p.toString();
   }
 
-  /** The line up to a {@code #} comment; a {@code #} inside a word ({@code a#b}) is text in YAML. */
   /** Where a line's leading white space and list dashes ({@code - - }) end. */
   static int afterDashes(String code) {
     int i = 0;
@@ -118,6 +117,7 @@ final class LkpTemplates {
     return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
   }
 
+  /** The line up to a {@code #} comment; a {@code #} inside a word ({@code a#b}) is text in YAML. */
   private static String withoutComment(String line) {
     for (int i = 0; i < line.length(); i++) {
       if (line.charAt(i) == '#' && (i == 0 || Character.isWhitespace(line.charAt(i - 1)))) {
