@@ -318,10 +318,16 @@ class LifecycleActorTest {
   @Test
   void aHandOverAnswersWhatItWroteAndSendsLaterReportsOnToTheNextLifecycle() {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
-      // commits take 300 ms: a write made during the hand-over is still out when the store drained
+      // commits take 300 ms: a write made during the hand-over is still out when the store drained;
+      // and while "held", a commit waits for the test, so the store cannot drain before a report
+      java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicBoolean hold = new java.util.concurrent.atomic.AtomicBoolean(true);
       org.compassci.sched.persistence.JobStore slow = StoreAfter.each(real, call -> {
         if (call.equals("commit")) {
           try {
+            if (hold.get()) {
+              held.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            }
             Thread.sleep(300);
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -338,11 +344,17 @@ class LifecycleActorTest {
       TestProbe<ActorStats> loaded = testKit.createTestProbe();
       idle.tell(new LifecycleActor.GetStats(loaded.getRef()));
       loaded.receiveMessage(Duration.ofSeconds(10));
+      // someone else's write holds the store, so the hand-over's drain waits on it
+      TestProbe<PersistenceActor.Written> other = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Write(List.of(dispatchedJob(15).toRecord()), "other", other.getRef()));
       TestProbe<Outcome> later = testKit.createTestProbe();
       idle.tell(new LifecycleActor.HandOver());
       idle.tell(new LifecycleActor.Update(14, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, later.getRef()));
       assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status(),
           "the next lifecycle takes it");
+      hold.set(false);
+      held.countDown();
+      other.receiveMessage(Duration.ofSeconds(10));
       watcher.expectTerminated(idle, Duration.ofSeconds(10));
       assertEquals("dispatch", real.find(14).orElseThrow().stage());
 
