@@ -846,6 +846,10 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     if (stages.isEmpty()) {
       return List.of();
     }
+    String candidates = dialect.stageCandidates(stages, limit);
+    if (candidates != null) {
+      return findByCandidates(stages, afterId, limit, candidates);
+    }
     try (Connection c = pool.getConnection();
         PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages, limit))) {
       int i = 1;
@@ -853,6 +857,47 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
         ps.setObject(i++, p);
       }
       return readAll(ps);
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("query by stage failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The candidates a page at a time, each read by id and kept if in the stages, until the page
+   * is full or the candidates run out: a page comes back short only at the end, as a caller
+   * paging by id expects, even if some candidates are not in the stages after all.
+   */
+  private List<JobRecord> findByCandidates(Collection<String> stages, long afterId, int limit, String candidates) {
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(candidates)) {
+      List<JobRecord> out = new ArrayList<>();
+      long after = Math.max(afterId, dialect.lowestAfterId());
+      while (true) {
+        List<Long> ids = new ArrayList<>();
+        int i = 1;
+        for (Object p : dialect.byStageParams(stages, after)) {
+          ps.setObject(i++, p);
+        }
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            ids.add(rs.getLong(1));
+          }
+        }
+        for (int from = 0; from < ids.size(); from += 1024) {
+          for (JobRecord r : readByIds(c, ids.subList(from, Math.min(ids.size(), from + 1024)))) {
+            if (stages.contains(r.stage())) {
+              out.add(r);
+            }
+          }
+        }
+        if (ids.size() < limit || out.size() >= limit) {
+          break;
+        }
+        after = ids.get(ids.size() - 1);
+      }
+      out.sort(java.util.Comparator.comparingLong(JobRecord::id));
+      // past the page: the caller's next page starts after the last one kept, and finds the rest again
+      return out.size() > limit ? new ArrayList<>(out.subList(0, limit)) : out;
     } catch (SQLException e) {
       throw new StoreUnavailableException("query by stage failed: " + e.getMessage(), e);
     }

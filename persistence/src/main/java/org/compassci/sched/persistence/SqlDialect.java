@@ -185,6 +185,16 @@ public interface SqlDialect {
     return selectByStage(stages.size(), limit);
   }
 
+  /**
+   * Where the jobs in these stages are best found in two steps: a query of the ids that may be
+   * in them, after an id (its parameters: {@link #byStageParams}), in id order and at most
+   * {@code limit}; the store then reads those jobs by id and keeps the ones in the stages. Null
+   * (the default): {@link #selectByStage(java.util.Collection, int)} reads them directly.
+   */
+  default String stageCandidates(java.util.Collection<String> stages, int limit) {
+    return null;
+  }
+
   /** The parameters of {@link #selectByStage(java.util.Collection, int)}, in order (strings and longs). */
   default List<Object> byStageParams(java.util.Collection<String> stages, long afterId) {
     List<Object> params = new java.util.ArrayList<>(stages);

@@ -85,6 +85,32 @@ class EmbeddedJobStoreTest extends JobStoreContract {
     }
   }
 
+  /**
+   * The jobs past the queue are found from candidate ids (hand-outs, jobs in flight), then read
+   * and checked: a page of candidates that are not in the stage after all (a hand-out row left
+   * over a job that moved on) must not end the paging before the jobs that are.
+   */
+  @Test
+  void candidatesNotInTheStageDoNotCutThePagingShort() throws SQLException {
+    try (JobStore store = open()) {
+      store.insert(List.of(rec(1, "submit"), rec(2, "submit"), rec(3, "submit"), rec(4, "submit"),
+          rec(5, "submit"), rec(6, "submit")));
+      for (long id = 1; id <= 6; id++) {
+        store.claim(List.of(new Claim(id, "box-" + id, "h" + id, id)));
+      }
+      try (Connection c = connect(); java.sql.Statement s = c.createStatement()) {
+        // the jobs moved on, and their hand-out rows stayed
+        s.execute("UPDATE jobs SET stage = 'finish' WHERE id <= 4");
+      }
+      assertEquals(List.of(5L, 6L), store.findByStage(List.of("dispatch"), Long.MIN_VALUE, 2).stream()
+          .map(JobRecord::id).toList());
+      assertEquals(List.of(5L), store.findByStage(List.of("dispatch"), Long.MIN_VALUE, 1).stream()
+          .map(JobRecord::id).toList());
+      assertEquals(List.of(6L), store.findByStage(List.of("dispatch"), 5, 1).stream().map(JobRecord::id).toList());
+      assertEquals(List.of(), store.findByStage(List.of("dispatch"), 6, 3));
+    }
+  }
+
   private static String handoutColumnType(Connection c, String column) throws SQLException {
     try (java.sql.PreparedStatement ps = c.prepareStatement("SELECT DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS"
         + " WHERE TABLE_NAME = 'HANDOUTS' AND COLUMN_NAME = ?")) {
