@@ -154,7 +154,8 @@ class ClusterFailoverIT {
         assertTrue(load.unexpected.isEmpty(), "answers other than success or 503 + Retry-After: "
             + List.copyOf(load.unexpected).subList(0, Math.min(5, load.unexpected.size())));
         assertEquals(1, nodes.count("SELECT COUNT(*) FROM jobs WHERE stage <> 'finish'"), "only the followed job runs");
-        assertTrue(gap <= 5, "no hand-out for " + gap + " s around the hand-over");
+        // about 1 s here; a hand-over that failed falls back to the crash's failover (about 17 s)
+        assertTrue(gap <= 12, "no hand-out for " + gap + " s around the hand-over");
       } catch (AssertionError | RuntimeException e) {
         throw new AssertionError(e.getMessage() + "\n" + logs(nodes), e);
       }

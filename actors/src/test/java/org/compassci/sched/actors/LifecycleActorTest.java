@@ -123,13 +123,39 @@ class LifecycleActorTest {
     }
   }
 
+  /** A clock that stands still until moved: a deadline falls when the test says, not when a slow step ends. */
+  static final class StillClock extends Clock {
+    final java.util.concurrent.atomic.AtomicReference<Instant> now = new java.util.concurrent.atomic.AtomicReference<>(Instant.now());
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now.get();
+    }
+
+    void advance(Duration by) {
+      now.updateAndGet(t -> t.plus(by));
+    }
+  }
+
   @Test
   void handOutsNotReportedInTimeGoBackAndReportedOnesStay() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      // the deadlines (300 ms after each hand-out) fall only once every report below is in
+      StillClock clock = new StillClock();
       ActorRef<LifecycleActor.Command> lc = actors.spawn(
-          LifecycleActor.create(p, extractor(), quickAck(), Clock.systemUTC()));
+          LifecycleActor.create(p, extractor(), quickAck(), clock));
       lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
       List<org.compassci.sched.persistence.JobRecord> first = new ArrayList<>();
       for (long id = 61; id <= 63; id++) {
@@ -144,6 +170,8 @@ class LifecycleActorTest {
       Job later = dispatchedJob(64);
       store.upsert(List.of(later.toRecord()));
       lc.tell(new LifecycleActor.Track(later.toRecord()));
+      matcher.expectNoMessage(Duration.ofMillis(500));
+      clock.advance(Duration.ofSeconds(10));
       List<Long> requeued = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         requeued.add(matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10)).id());

@@ -411,9 +411,10 @@ class MatcherActorTest {
    */
   private ActorRef<MatcherActor.Command> matcherGivenAFullFirstPage(TestProbe<PersistenceActor.Command> store) {
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    // no resync: its periodic count of the store would come into the windows that expect nothing
     ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
-        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
-        Clock.systemUTC()));
+        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config())
+            .withResyncInterval(Duration.ZERO), Clock.systemUTC()));
     var first = store.expectMessageClass(PersistenceActor.LoadStages.class);
     assertTrue(first.onePage());
     assertEquals(Long.MIN_VALUE, first.afterId());
@@ -482,8 +483,8 @@ class MatcherActorTest {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
     ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
-        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config()),
-        Clock.systemUTC()));
+        lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config())
+            .withResyncInterval(Duration.ZERO), Clock.systemUTC()));
     store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
     matcher.tell(new MatcherActor.Dispatch(box("h1", "x86_64", 65536), Duration.ofSeconds(30), box.getRef()));

@@ -40,8 +40,16 @@ class ProviderActorTest {
   private final Object connection = new Object();
 
   private ActorRef<ProviderActor.Command> provider() {
+    return provider(Duration.ofMillis(500));
+  }
+
+  /**
+   * {@code linger}: how long the actor outlives its socket. A test that talks to it after the
+   * close gives it seconds: a slow test thread must not find it already gone.
+   */
+  private ActorRef<ProviderActor.Command> provider(Duration linger) {
     ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
-        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(500)));
+        hosts.getRef(), Duration.ofMinutes(10), linger));
     p.tell(new ProviderActor.Attach(out.getRef()));
     return p;
   }
@@ -92,7 +100,7 @@ class ProviderActorTest {
 
   @Test
   void aClosedSocketWithdrawsItsRequestAndSendsLateHandOutsBack() {
-    ActorRef<ProviderActor.Command> p = provider();
+    ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
     p.tell(request(16_384));
     MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
     hosts.expectMessageClass(HostRegistryActor.ProviderState.class, WAIT);
@@ -159,7 +167,7 @@ class ProviderActorTest {
    */
   @Test
   void aHandOutAfterTheOutgoingSideEndedGoesBackAtOnce() {
-    ActorRef<ProviderActor.Command> p = provider();
+    ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
     p.tell(request(16_384));
     MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
     out.stop();

@@ -258,7 +258,8 @@ class WatchActorTest {
       store.upsert(List.of(dispatched(41).toRecord()));
       TestProbe<WatchActor.WaitResult> probe = testKit.createTestProbe();
       lab.watch().tell(new WatchActor.Wait(Map.of(41L, WaitCondition.parse("41",
-          Json.parse("{\"job_stage\":\"finish\",\"job_health\":\"success\"}"))), Duration.ofMillis(300), probe.getRef()));
+          // long enough for the job's state to be read first, even on a slow machine
+          Json.parse("{\"job_stage\":\"finish\",\"job_health\":\"success\"}"))), Duration.ofSeconds(3), probe.getRef()));
       WatchActor.WaitResult r = probe.receiveMessage(WAIT);
       assertEquals(List.of(41L), List.copyOf(r.remaining().keySet()));
       assertEquals("dispatch", r.waited().get(41L).path("job_stage").asText());
