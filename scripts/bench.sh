@@ -5,7 +5,8 @@
 #                              keep-alive connections: health, submit, dispatch (200,000 queued)
 #   scripts/bench.sh watch     the heap per open event stream (2,000 streams on the server jar)
 #   scripts/bench.sh restart   SIGKILL with 100,000 and 300,000 queued, start again: health, first
-#                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others)
+#                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others;
+#                              BENCH_RESTART_IN_FLIGHT=M hands M of them out before the kill)
 #   scripts/bench.sh cold      the jar started on an empty store, then at once 10,000 single-job
 #                              submits over 64 connections (no warm-up; not part of "all")
 #   scripts/bench.sh providers VM/container providers over WebSocket on the server jar: 20,000 jobs
@@ -493,7 +494,30 @@ run_boot() {
 # health 200 and to the first dispatch that hands a job out, then the used heap after a full
 # GC and the process's RSS, with the N jobs queued.
 # BENCH_RESTART_DATA=DIR keeps each fill's store in DIR/N and restarts later runs from a copy of it
+# BENCH_RESTART_IN_FLIGHT=M: M of the N jobs are handed out (and never reported) before the kill,
+# as a crash leaves a busy lab; the line then gives "in_flight" and "in_flight_loaded_s", when the
+# lifecycle has read them all back (manage/actors answers once it has)
 restart_queued=${BENCH_RESTART_QUEUED:-100000 300000}
+restart_in_flight=${BENCH_RESTART_IN_FLIGHT:-0}
+
+# hand_out M: M jobs handed out to the lab's boxes in turn, one request at a time
+hand_out() {
+  sed -n 's/^"\(.*\)",$/\1/p' "$tmp/boxes.lua" >"$tmp/boxes.txt"
+  python3 - "${base##*:}" "$tmp/boxes.txt" "$1" <<'PY'
+import http.client, sys
+port, boxes, n = int(sys.argv[1]), open(sys.argv[2]).read().split(), int(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port)
+got = asked = 0
+while got < n and asked < 20 * n:
+    c.request("GET", "/scheduler/v1/jobs/dispatch?" + boxes[asked % len(boxes)])
+    r = c.getresponse()
+    r.read()
+    got += r.status == 200
+    asked += 1
+if got < n:
+    sys.exit(f"bench: {got} of {n} jobs handed out")
+PY
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -529,6 +553,7 @@ restart_one() {
     java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
     for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.1; done
     top_up "$n"
+    [ "$restart_in_flight" = 0 ] || hand_out "$restart_in_flight"
     sleep 5 # what the lab sees once the fill is over, not in the middle of a collection
     fill_rss=$(( $(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9) / 1024 ))
     kill -9 "$server_pid"
@@ -550,6 +575,14 @@ restart_one() {
     sleep 0.02
   done
   [ -n "$dispatch_s" ] || { echo "bench: no dispatch after the restart" >&2; tail "$tmp/server.log" >&2; exit 1; }
+  # the lifecycle answers manage/actors once it has read back every job in flight
+  local in_flight_s=""
+  for _ in $(seq 1200); do
+    if curl -sf -o /dev/null -m 30 -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/actors"; then
+      in_flight_s=$(seconds_between "$t0" "$EPOCHREALTIME"); break
+    fi
+    sleep 0.05
+  done
   # the matcher hands out from its first page on; its own figures answer once the whole queue is in
   local loaded_s=""
   for _ in $(seq 600); do
@@ -571,7 +604,9 @@ restart_one() {
   if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then
     jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
   fi
-  echo "{\"bench\":\"restart\",\"queued\":$n,\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"queue_loaded_s\":${loaded_s:-null},\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
+  local in_flight=""
+  [ "$restart_in_flight" = 0 ] || in_flight="\"in_flight\":$restart_in_flight,\"in_flight_loaded_s\":${in_flight_s:-null},"
+  echo "{\"bench\":\"restart\",\"queued\":$n,$in_flight\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"queue_loaded_s\":${loaded_s:-null},\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
   cleanup
   server_pid=""
   tmp=""
