@@ -53,6 +53,21 @@ class ClusterFailoverIT {
     }
   }
 
+  /** Writes waiting in that node's own store actor (behind its commit in flight); -1 if it does not answer. */
+  private static long writesWaiting(ClusterNodes nodes, int node) {
+    try {
+      for (com.fasterxml.jackson.databind.JsonNode a : nodes.http(node).get(ClusterNodes.V1 + "/manage/actors")
+          .json().path("actors")) {
+        if (a.path("name").asText().equals("persistence")) {
+          return a.path("holds").path("writes_waiting").asLong();
+        }
+      }
+    } catch (RuntimeException notNow) {
+      // not answering yet
+    }
+    return -1;
+  }
+
   @Test
   void aSigkilledSingletonNodeUnderLoadLosesNoJobAndHandsNoneOutTwice() throws Exception {
     try (ClusterNodes nodes = new ClusterNodes(dir, "crash", 3, ACK, ASK)) {
@@ -186,7 +201,9 @@ class ClusterFailoverIT {
         Thread.sleep(1000);
         var late = nodes.http(paused).getAsync(ClusterNodes.V1 + "/jobs/dispatch?hostname=vm-4p16g--late"
             + "&tbox_type=vm&freemem=32000");
-        Thread.sleep(1000);
+        // the hand-out's claim waits in the paused node's store actor before the pause, not after
+        await("the hand-out queued behind the held insert", Duration.ofSeconds(20),
+            () -> writesWaiting(nodes, paused) >= 1);
         nodes.signal(paused, "STOP");
         await("a new singleton with a new epoch", Duration.ofSeconds(40), () -> nodes.epoch(other) > epochBefore);
         lock.rollback();
