@@ -96,6 +96,8 @@ public final class AccountsActor extends AbstractBehavior<AccountsActor.Command>
 
   private AccountsActor(ActorContext<Command> ctx, AccountStore store, AccountBook book, Clock clock) {
     super(ctx);
+    // its own name, not Pekko's guess from the call stack (see LifecycleActor)
+    ctx.setLoggerName(AccountsActor.class);
     this.store = store;
     this.book = book;
     this.clock = clock;

@@ -165,6 +165,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   private HostRegistryActor(ActorContext<Command> ctx, Duration offlineAfter, Clock clock,
       java.util.Optional<java.nio.file.Path> labDir, HostStore store, int maxHosts) {
     super(ctx);
+    // its own name, not Pekko's guess from the call stack (see LifecycleActor)
+    ctx.setLoggerName(HostRegistryActor.class);
     this.maxHosts = maxHosts;
     this.clock = clock;
     this.offlineAfter = offlineAfter;

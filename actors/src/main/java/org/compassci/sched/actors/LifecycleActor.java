@@ -326,6 +326,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       ActorRef<PersistenceActor.Command> store, ActorRef<ExtractActor.Command> extractor,
       ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock, Duration sweepEvery) {
     super(ctx);
+    // named here: Pekko names it from the call stack of its first use, which is Pekko's own
+    // timer code when a timer fires first (a hand-out overdue at a restart, a sweep); its lines
+    // then went out as org.apache.pekko's, which the scheduler logs at WARN only
+    ctx.setLoggerName(LifecycleActor.class);
     this.hosts = hosts;
     this.extractor = extractor;
     this.extracted = ctx.messageAdapter(ExtractActor.Extracted.class, StatsExtracted::new);

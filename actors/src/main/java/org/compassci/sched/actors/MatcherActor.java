@@ -367,6 +367,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
       ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock, String fencedAs) {
     super(ctx);
+    // its own name, not Pekko's guess from the call stack (see LifecycleActor)
+    ctx.setLoggerName(MatcherActor.class);
     this.fencedAs = fencedAs;
     this.epochTaken = ctx.messageAdapter(PersistenceActor.Epoch.class, EpochTaken::new);
     this.hosts = hosts;

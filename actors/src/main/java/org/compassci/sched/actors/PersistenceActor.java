@@ -309,6 +309,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private PersistenceActor(ActorContext<Command> ctx, JobStore store, Optional<RedisClaims> redis,
       int batchMax) {
     super(ctx);
+    // its own name, not Pekko's guess from the call stack (see LifecycleActor)
+    ctx.setLoggerName(PersistenceActor.class);
     this.store = store;
     this.redis = redis;
     this.batchMax = batchMax;

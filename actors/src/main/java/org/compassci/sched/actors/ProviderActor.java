@@ -107,6 +107,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
       ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
       Duration requestTtl, Duration linger) {
     super(ctx);
+    // its own name, not Pekko's guess from the call stack (see LifecycleActor)
+    ctx.setLoggerName(ProviderActor.class);
     this.host = host;
     this.connection = connection;
     this.matcher = matcher;

@@ -399,6 +399,49 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * The lifecycle logs under its own name. Pekko names an actor's logger from the call stack of
+   * its first use, and when a timer fired first that was Pekko's own class, which the scheduler
+   * logs at WARN only: after a restart with overdue hand-outs, "lifecycle loaded N active jobs"
+   * never reached an operator.
+   */
+  @Test
+  void theLifecycleLogsUnderItsOwnName() {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger)
+        org.slf4j.LoggerFactory.getLogger(LifecycleActor.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    ch.qos.logback.classic.Level before = logger.getLevel();
+    logger.setLevel(ch.qos.logback.classic.Level.INFO);
+    logger.addAppender(lines);
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.upsert(List.of(dispatchedJob(71).toRecord()));
+      // a timer fires while the load is out (its first log use was then Pekko's timer code, on
+      // no frame of the lifecycle's): a sweep every 10 ms, and a load that takes 300 ms
+      org.compassci.sched.persistence.JobStore slow = StoreAfter.each(store, call -> {
+        if (call.equals("findByStage")) {
+          try {
+            Thread.sleep(300);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      });
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(
+          actors.spawn(PersistenceActor.create(slow, 100)), extractor(), testKit.system().ignoreRef(),
+          Timeouts.defaults(), Clock.systemUTC(), () -> null, Duration.ofMillis(10)));
+      TestProbe<ActorStats> loaded = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.GetStats(loaded.getRef()));
+      loaded.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(lines.list.stream().anyMatch(e -> e.getFormattedMessage().equals("lifecycle loaded 1 active jobs")),
+          lines.list.toString());
+    } finally {
+      logger.detachAppender(lines);
+      logger.setLevel(before);
+    }
+  }
+
   /** A hand-over before the active jobs are read: the reports that waited are told to try again. */
   @Test
   void aHandOverWhileLoadingSendsWaitingReportsOnToTheNextLifecycle() {
