@@ -31,30 +31,13 @@ class HostRegistryActorTest {
   /** What explain counts against: the boxes seen within offline-after, not every box that ever asked. */
   @Test
   void explainCountsOnlyTheBoxesSeenLately() {
-    java.util.concurrent.atomic.AtomicReference<java.time.Instant> now =
-        new java.util.concurrent.atomic.AtomicReference<>(java.time.Instant.parse("2026-11-30T00:00:00Z"));
-    Clock clock = new Clock() {
-      @Override
-      public java.time.ZoneId getZone() {
-        return java.time.ZoneOffset.UTC;
-      }
-
-      @Override
-      public Clock withZone(java.time.ZoneId zone) {
-        return this;
-      }
-
-      @Override
-      public java.time.Instant instant() {
-        return now.get();
-      }
-    };
+    StillClock clock = new StillClock(java.time.Instant.parse("2026-11-30T00:00:00Z"));
     ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(HostRegistryActor.create(Duration.ofMinutes(10), clock));
     hosts.tell(new HostRegistryActor.Contact(Testbox.fromQuery(Map.of("hostname", "old--1", "freemem", "8192"))));
     TestProbe<HostRegistryActor.BoxList> boxes = testKit.createTestProbe();
     hosts.tell(new HostRegistryActor.Boxes(boxes.getRef()));
     assertEquals(1, boxes.receiveMessage().boxes().size());
-    now.set(now.get().plus(Duration.ofDays(30)));
+    clock.advance(Duration.ofDays(30));
     hosts.tell(new HostRegistryActor.Contact(Testbox.fromQuery(Map.of("hostname", "new--1", "freemem", "8192"))));
     hosts.tell(new HostRegistryActor.Boxes(boxes.getRef()));
     assertEquals(List.of("new--1"), boxes.receiveMessage().boxes().stream().map(Testbox::hostname).toList());

@@ -123,30 +123,6 @@ class LifecycleActorTest {
     }
   }
 
-  /** A clock that stands still until moved: a deadline falls when the test says, not when a slow step ends. */
-  static final class StillClock extends Clock {
-    final java.util.concurrent.atomic.AtomicReference<Instant> now = new java.util.concurrent.atomic.AtomicReference<>(Instant.now());
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return java.time.ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now.get();
-    }
-
-    void advance(Duration by) {
-      now.updateAndGet(t -> t.plus(by));
-    }
-  }
-
   @Test
   void handOutsNotReportedInTimeGoBackAndReportedOnesStay() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
