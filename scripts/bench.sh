@@ -495,8 +495,8 @@ run_boot() {
 # GC and the process's RSS, with the N jobs queued.
 # BENCH_RESTART_DATA=DIR keeps each fill's store in DIR/N and restarts later runs from a copy of it
 # BENCH_RESTART_IN_FLIGHT=M: M of the N jobs are handed out (and never reported) before the kill,
-# as a crash leaves a busy lab; the line then gives "in_flight" and "in_flight_loaded_s", when the
-# lifecycle has read them all back (manage/actors answers once it has)
+# as a crash leaves a busy lab; the line then gives "queued" N-M, "in_flight" M and
+# "in_flight_loaded_s", when the lifecycle has read them all back (its "lifecycle loaded" line)
 restart_queued=${BENCH_RESTART_QUEUED:-100000 300000}
 restart_in_flight=${BENCH_RESTART_IN_FLIGHT:-0}
 
@@ -540,14 +540,15 @@ seconds_between() {
 }
 
 restart_one() {
-  local n=$1 port t0 health_s="" dispatch_s="" q status heap rss fill_rss=null
-  local saved=${BENCH_RESTART_DATA:+$BENCH_RESTART_DATA/$n}
+  local n=$1 port t0 health_s="" dispatch_s="" q status heap rss fill_rss=null log_from
+  local saved=${BENCH_RESTART_DATA:+$BENCH_RESTART_DATA/$n} in_flight_n=$restart_in_flight
   tmp=$(mktemp -d)
   port=$(free_port)
   base=http://127.0.0.1:$port
   if [ -n "$saved" ] && [ -d "$saved/data" ]; then
     # BENCH_RESTART_DATA=DIR: the store of an earlier fill, killed the same way (no fill line)
     cp -r "$saved/data" "$saved/boxes.txt" "$tmp/"
+    in_flight_n=$(cat "$saved/in_flight" 2>/dev/null || echo 0)
   else
     start_readme_server "$port"
     java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
@@ -559,8 +560,11 @@ restart_one() {
     kill -9 "$server_pid"
     wait "$server_pid" 2>/dev/null || true
     sed -n 's/^"\(.*\)",$/\1/p' "$tmp/boxes.lua" >"$tmp/boxes.txt"
-    if [ -n "$saved" ]; then mkdir -p "$saved" && cp -r "$tmp/data" "$tmp/boxes.txt" "$saved/"; fi
+    if [ -n "$saved" ]; then
+      mkdir -p "$saved" && cp -r "$tmp/data" "$tmp/boxes.txt" "$saved/" && echo "$in_flight_n" >"$saved/in_flight"
+    fi
   fi
+  log_from=$(wc -l <"$tmp/server.log" 2>/dev/null || echo 0)
   t0=$EPOCHREALTIME
   start_readme_server "$port"
   for _ in $(seq 3000); do
@@ -575,14 +579,6 @@ restart_one() {
     sleep 0.02
   done
   [ -n "$dispatch_s" ] || { echo "bench: no dispatch after the restart" >&2; tail "$tmp/server.log" >&2; exit 1; }
-  # the lifecycle answers manage/actors once it has read back every job in flight
-  local in_flight_s=""
-  for _ in $(seq 1200); do
-    if curl -sf -o /dev/null -m 30 -H "Authorization: Bearer $bench_token" "$base/scheduler/v1/manage/actors"; then
-      in_flight_s=$(seconds_between "$t0" "$EPOCHREALTIME"); break
-    fi
-    sleep 0.05
-  done
   # the matcher hands out from its first page on; its own figures answer once the whole queue is in
   local loaded_s=""
   for _ in $(seq 600); do
@@ -591,6 +587,17 @@ restart_one() {
     fi
     sleep 0.05
   done
+  # the lifecycle's own line once it has read back every job in flight, timed by its stamp (at
+  # most 10 minutes on): the matcher's answers above wait on its own load, not on this one
+  local in_flight_s="" line=""
+  if [ "$in_flight_n" != 0 ]; then
+    for _ in $(seq 6000); do
+      line=$(tail -n +"$((log_from + 1))" "$tmp/server.log" | grep -a -m1 'lifecycle loaded' || true)
+      [ -z "$line" ] || break
+      sleep 0.1
+    done
+    [ -z "$line" ] || in_flight_s=$(seconds_between "$t0" "$(date -d "${line%% *}" +%s.%6N)")
+  fi
   jcmd "$server_pid" GC.run >/dev/null
   # every generation's "total ..K, used ..K" (one line for G1, two for Serial), not Metaspace
   heap=$(jcmd "$server_pid" GC.heap_info | grep -o 'total [0-9]*K, used [0-9]*K' \
@@ -605,8 +612,8 @@ restart_one() {
     jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
   fi
   local in_flight=""
-  [ "$restart_in_flight" = 0 ] || in_flight="\"in_flight\":$restart_in_flight,\"in_flight_loaded_s\":${in_flight_s:-null},"
-  echo "{\"bench\":\"restart\",\"queued\":$n,$in_flight\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"queue_loaded_s\":${loaded_s:-null},\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
+  [ "$in_flight_n" = 0 ] || in_flight="\"in_flight\":$in_flight_n,\"in_flight_loaded_s\":${in_flight_s:-null},"
+  echo "{\"bench\":\"restart\",\"queued\":$((n - in_flight_n)),$in_flight\"health_s\":$health_s,\"first_dispatch_s\":$dispatch_s,\"queue_loaded_s\":${loaded_s:-null},\"heap_mb\":$((heap / 1024)),\"rss_mb\":$((rss / 1024)),\"rss_after_fill_mb\":$fill_rss}"
   cleanup
   server_pid=""
   tmp=""

@@ -133,6 +133,11 @@ class LifecycleActorTest {
       ActorRef<LifecycleActor.Command> lc = actors.spawn(
           LifecycleActor.create(p, extractor(), quickAck(), clock));
       lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      // loaded before the jobs are written: its load must not find them (a job loaded gets a
+      // timer of its own, beside the queue of deadlines, and could fall out of their order)
+      TestProbe<ActorStats> loaded = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.GetStats(loaded.getRef()));
+      loaded.receiveMessage(Duration.ofSeconds(10));
       List<org.compassci.sched.persistence.JobRecord> first = new ArrayList<>();
       for (long id = 61; id <= 63; id++) {
         Job job = dispatchedJob(id);
@@ -354,10 +359,13 @@ class LifecycleActorTest {
       TestProbe<Outcome> later = testKit.createTestProbe();
       idle.tell(new LifecycleActor.HandOver());
       idle.tell(new LifecycleActor.Update(14, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, later.getRef()));
-      assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status(),
-          "the next lifecycle takes it");
-      hold.set(false);
-      held.countDown();
+      try {
+        assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status(),
+            "the next lifecycle takes it");
+      } finally {
+        hold.set(false);
+        held.countDown();
+      }
       other.receiveMessage(Duration.ofSeconds(10));
       watcher.expectTerminated(idle, Duration.ofSeconds(10));
       assertEquals("dispatch", real.find(14).orElseThrow().stage());
@@ -410,8 +418,13 @@ class LifecycleActorTest {
       TestProbe<ActorStats> loaded = testKit.createTestProbe();
       lc.tell(new LifecycleActor.GetStats(loaded.getRef()));
       loaded.receiveMessage(Duration.ofSeconds(10));
-      assertTrue(lines.list.stream().anyMatch(e -> e.getFormattedMessage().equals("lifecycle loaded 1 active jobs")),
-          lines.list.toString());
+      List<ch.qos.logback.classic.spi.ILoggingEvent> seen;
+      synchronized (lines) {
+        // the appender adds under this lock, from the actor's thread
+        seen = new ArrayList<>(lines.list);
+      }
+      assertTrue(seen.stream().anyMatch(e -> e.getFormattedMessage().equals("lifecycle loaded 1 active jobs")),
+          seen.toString());
     } finally {
       logger.detachAppender(lines);
       logger.setLevel(before);

@@ -129,9 +129,11 @@ final class H2Dialect implements SqlDialect {
       return null;
     }
     String page = " ORDER BY id LIMIT " + limit + ")";
-    return "SELECT id FROM ((SELECT id FROM in_flight WHERE id > ?" + page
+    String marks = SqlDialect.marks(stages.size());
+    // a job in flight is in its row's stage: a sweep of the hand-outs reads none of the running
+    return "SELECT id FROM ((SELECT id FROM in_flight WHERE stage IN (" + marks + ") AND id > ?" + page
         + " UNION (SELECT id FROM handouts WHERE id > ?" + page
-        + " UNION (SELECT id FROM jobs WHERE stage IN (" + SqlDialect.marks(stages.size()) + ") AND id > ?" + page
+        + " UNION (SELECT id FROM jobs WHERE stage IN (" + marks + ") AND id > ?" + page
         + ") c ORDER BY id LIMIT " + limit;
   }
 
@@ -140,7 +142,7 @@ final class H2Dialect implements SqlDialect {
     if (!pastTheQueue(stages)) {
       return SqlDialect.super.byStageParams(stages, afterId);
     }
-    List<Object> params = new java.util.ArrayList<>();
+    List<Object> params = new java.util.ArrayList<>(stages);
     params.add(afterId);
     params.add(afterId);
     params.addAll(stages);
