@@ -1,14 +1,11 @@
 package org.compassci.sched.actors;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** A clock that stands still until moved: a deadline falls when the test says, not when a slow step ends. */
-final class StillClock extends Clock {
+final class StillClock extends UtcClock {
 
   private final AtomicReference<Instant> now;
 
@@ -18,16 +15,6 @@ final class StillClock extends Clock {
 
   StillClock() {
     this(Instant.now());
-  }
-
-  @Override
-  public ZoneId getZone() {
-    return ZoneOffset.UTC;
-  }
-
-  @Override
-  public Clock withZone(ZoneId zone) {
-    return this;
   }
 
   @Override

@@ -44,7 +44,7 @@ class SupervisionTest {
   @TempDir Path dir;
 
   /** The system clock, whose millis() throws once when armed: a fault inside a handler. */
-  static final class FaultyClock extends Clock {
+  static final class FaultyClock extends UtcClock {
     final AtomicBoolean armed = new AtomicBoolean();
 
     @Override
@@ -58,16 +58,6 @@ class SupervisionTest {
     @Override
     public Instant instant() {
       return Instant.ofEpochMilli(System.currentTimeMillis());
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
     }
   }
 
