@@ -234,7 +234,7 @@ public final class SchedulerApp {
       ctx.watch(uploads);
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
-          restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
+          providers, uploads, restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
           s.jobFiles());
       wired.accept(gw);
       // accounts: one actor changes them, requests read the book it publishes

@@ -320,7 +320,7 @@ class WatchEndToEndTest {
     List<String> names = new ArrayList<>();
     actors.forEach(a -> names.add(a.path("name").asText()));
     assertTrue(names.containsAll(List.of("matcher", "lifecycle", "persistence", "extract", "hosts",
-        "watch", "stats")), names.toString());
+        "watch", "stats", "providers", "uploads")), names.toString());
     actors.forEach(a -> assertEquals(0, a.path("restarts").asInt(-1), a.toString()));
     String metrics = http.get("/metrics").body();
     for (String name : names) {

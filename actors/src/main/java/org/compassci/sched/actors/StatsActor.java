@@ -60,7 +60,7 @@ public final class StatsActor extends AbstractBehavior<StatsActor.Command> {
   private final JvmGcMetrics gc = new JvmGcMetrics();
   /** The supervised actors, by the names they are spawned with. */
   private static final java.util.List<String> ACTORS = java.util.List.of("matcher", "lifecycle",
-      "persistence", "extract", "hosts", "watch", "stats", "accounts", "idempotency");
+      "persistence", "extract", "hosts", "watch", "stats", "accounts", "idempotency", "providers", "uploads");
 
   private final Counter submitted;
   private final Counter dispatched;

@@ -26,6 +26,8 @@ public record Gateway(
     ActorRef<HostRegistryActor.Command> hosts,
     ActorRef<WatchActor.Command> watch,
     ActorRef<StatsActor.Command> stats,
+    ActorRef<org.compassci.sched.actors.ProvidersActor.Command> providers,
+    ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads,
     Restarts restarts,
     Duration askTimeout,
     long maxBodyBytes,

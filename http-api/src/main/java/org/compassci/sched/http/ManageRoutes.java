@@ -167,7 +167,11 @@ public final class ManageRoutes extends AllDirectives {
         gw.<ExtractActor.Command, ActorStats>ask(gw.extractor(), ExtractActor.GetStats::new).toCompletableFuture(),
         gw.<HostRegistryActor.Command, ActorStats>ask(gw.hosts(), HostRegistryActor.GetStats::new).toCompletableFuture(),
         gw.<WatchActor.Command, ActorStats>ask(gw.watch(), WatchActor.GetStats::new).toCompletableFuture(),
-        gw.<StatsActor.Command, ActorStats>ask(gw.stats(), StatsActor.GetStats::new).toCompletableFuture());
+        gw.<StatsActor.Command, ActorStats>ask(gw.stats(), StatsActor.GetStats::new).toCompletableFuture(),
+        gw.<org.compassci.sched.actors.ProvidersActor.Command, ActorStats>ask(gw.providers(),
+            org.compassci.sched.actors.ProvidersActor.GetStats::new).toCompletableFuture(),
+        gw.<org.compassci.sched.actors.UploadActor.Command, ActorStats>ask(gw.uploads(),
+            org.compassci.sched.actors.UploadActor.GetStats::new).toCompletableFuture());
     if (auth.accounts() != null && auth.submits() != null) {
       asked = new java.util.ArrayList<>(asked);
       asked.add(gw.<org.compassci.sched.actors.AccountsActor.Command, ActorStats>ask(auth.accounts(),
