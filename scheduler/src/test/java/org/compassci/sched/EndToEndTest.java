@@ -340,8 +340,9 @@ class EndToEndTest {
       assertEquals(1, why.path("rejections").path("missing_tag arch=aarch64").asInt());
       assertEquals(404, http.get(V1 + "/manage/explain/42").status());
       JsonNode actors = http.get(V1 + "/manage/actors").json().path("actors");
-      assertEquals(9, actors.size(), "matcher, lifecycle, persistence, extract, hosts, watch, stats, accounts, idempotency");
-      assertEquals("accounts", actors.get(7).path("name").asText());
+      assertEquals(11, actors.size(),
+          "matcher, lifecycle, persistence, extract, hosts, watch, stats, providers, uploads, accounts, idempotency");
+      assertEquals("accounts", actors.get(9).path("name").asText());
       assertEquals("matcher", actors.get(0).path("name").asText());
       assertEquals(3, actors.get(0).path("holds").path("queued_jobs").asInt());
       assertTrue(actors.get(0).path("messages").asLong() >= 3);
