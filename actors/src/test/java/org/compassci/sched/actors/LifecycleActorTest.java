@@ -337,10 +337,10 @@ class LifecycleActorTest {
             if (hold.get()) {
               held.await(30, java.util.concurrent.TimeUnit.SECONDS);
             }
-            Thread.sleep(300);
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }
+          StoreAfter.pause(300);
         }
       });
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(slow, 100));
@@ -405,11 +405,7 @@ class LifecycleActorTest {
       // no frame of the lifecycle's): a sweep every 10 ms, and a load that takes 300 ms
       org.compassci.sched.persistence.JobStore slow = StoreAfter.each(store, call -> {
         if (call.equals("findByStage")) {
-          try {
-            Thread.sleep(300);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
+          StoreAfter.pause(300);
         }
       });
       ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(

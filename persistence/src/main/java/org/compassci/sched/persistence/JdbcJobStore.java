@@ -744,8 +744,11 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
    * parsed anew at nearly every commit: 4 % of the dispatch bench's server samples in H2's parser.
    */
   static int idsInStatement(int count) {
-    return count <= 1 ? 1 : count > 1024 ? count : Integer.highestOneBit(count - 1) << 1;
+    return count <= 1 ? 1 : count > PADDED_IDS ? count : Integer.highestOneBit(count - 1) << 1;
   }
+
+  /** The most ids a statement is padded to; a read of more ids in chunks of this reuses its text. */
+  private static final int PADDED_IDS = 1024;
 
   private List<JobRecord> readByIds(Connection c, Collection<Long> ids) throws SQLException {
     if (ids.isEmpty()) {
@@ -883,8 +886,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
             ids.add(rs.getLong(1));
           }
         }
-        for (int from = 0; from < ids.size(); from += 1024) {
-          for (JobRecord r : readByIds(c, ids.subList(from, Math.min(ids.size(), from + 1024)))) {
+        for (int from = 0; from < ids.size(); from += PADDED_IDS) {
+          for (JobRecord r : readByIds(c, ids.subList(from, Math.min(ids.size(), from + PADDED_IDS)))) {
             if (stages.contains(r.stage())) {
               out.add(r);
             }
