@@ -349,7 +349,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       timers.startTimerWithFixedDelay(SWEEP, new Sweep(), sweepEvery);
     }
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    store.tell(loadActive(Long.MIN_VALUE));
+    store.tell(loadNext(Long.MIN_VALUE));
   }
 
   @Override
@@ -512,15 +512,18 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  /** The id of the last active job loaded so far: a failed load goes on after it. */
+  /** The id of the last job loaded so far in this part of the load: a failed load goes on after it. */
   private long loadedUpTo = Long.MIN_VALUE;
   private int adopted;
+  private int settling;
+  /** The load's second part: the ended jobs whose data has not settled. */
+  private boolean loadingSettling;
 
   /** Adopts one page of loaded jobs; true once the last page is in. */
   private boolean onLoaded(Loaded l) {
     if (l.result().error().isPresent()) {
       getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
-      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadActive(loadedUpTo));
+      getContext().scheduleOnce(Duration.ofSeconds(1), store, loadNext(loadedUpTo));
       return false;
     }
     List<HostRegistryActor.HandedOut> held = new ArrayList<>();
@@ -529,10 +532,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       if (!active.containsKey(r.id()) && !tracked.containsKey(r.id())) {
         Job job = readable(r);
         if (job != null) {
-          active.put(job.id(), job);
-          reschedule(job);
-          adopted++;
-          if (!job.field("host_machine").isEmpty()) {
+          adopt(job);
+          if (job.stage().isFinal()) {
+            settling++;
+          } else {
+            adopted++;
+          }
+          if (!job.stage().isFinal() && !job.field("host_machine").isEmpty()) {
             held.add(new HostRegistryActor.HandedOut(job.field("host_machine"), job.id()));
           }
         }
@@ -546,8 +552,31 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (!l.result().last()) {
       return false;
     }
-    getContext().getLog().info("lifecycle loaded {} active jobs", adopted);
+    if (!loadingSettling) {
+      // then the jobs that ended while their data was on its way: their post-run deadline and,
+      // for uploaded data, their extraction were in the memory of the scheduler that stopped
+      loadingSettling = true;
+      loadedUpTo = Long.MIN_VALUE;
+      store.tell(loadNext(loadedUpTo));
+      return false;
+    }
+    getContext().getLog().info("lifecycle loaded {} active jobs and {} ended ones whose data is still to settle",
+        adopted, settling);
     return true;
+  }
+
+  /**
+   * Takes a job read from the store into memory with its deadline. An ended job whose data was
+   * uploaded had its extraction in the memory of a scheduler that stopped (or of this one before
+   * the job left it): it is extracted again, or it would wait for statistics until its deadline
+   * and settle incomplete.
+   */
+  private void adopt(Job job) {
+    active.put(job.id(), job);
+    reschedule(job);
+    if (job.stage().isFinal() && job.readiness() == DataReadiness.UPLOADED) {
+      extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
+    }
   }
 
   private void sweepFrom(long afterId) {
@@ -593,14 +622,24 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return this;
   }
 
-  private PersistenceActor.LoadStages loadActive(long afterId) {
+  /** The next pages of the load at a start: the active jobs, then the ended ones still settling. */
+  private PersistenceActor.LoadStages loadNext(long afterId) {
     List<String> stages = new ArrayList<>();
     for (JobStage st : JobStage.values()) {
-      if (st.isActive()) {
+      if (loadingSettling ? st.isFinal() : st.isActive()) {
         stages.add(st.wireName());
       }
     }
-    return new PersistenceActor.LoadStages(stages, afterId, loaded);
+    if (!loadingSettling) {
+      return new PersistenceActor.LoadStages(stages, afterId, loaded);
+    }
+    List<String> unsettled = new ArrayList<>();
+    for (DataReadiness r : DataReadiness.values()) {
+      if (!r.isSettled()) {
+        unsettled.add(r.wireName());
+      }
+    }
+    return PersistenceActor.LoadStages.settling(stages, unsettled, afterId, loaded);
   }
 
   /** The longest a stage timer is set for; see {@link #reschedule}. */
@@ -772,8 +811,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       if (job == null) {
         stored = Outcome.of(Outcome.Status.UNAVAILABLE, "job " + f.id() + " cannot be read from the store");
       } else if (job.stage().isActive() || (job.stage().isFinal() && !job.isRetired())) {
-        active.put(job.id(), job);
-        reschedule(job);
+        adopt(job);
         stored = null;
       } else {
         stored = Outcome.ok(job.view());

@@ -134,10 +134,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /**
    * Every job whose stage is one of {@code stages} with an id above {@code afterId}, in id
    * order, answered page by page: one {@link LoadResult} per page, the next read while the
-   * caller takes in the last, so a large queue is never held whole in memory on its way.
+   * caller takes in the last, so a large queue is never held whole in memory on its way. A
+   * non-empty {@code readiness} asks for the ended jobs whose data is still to settle instead
+   * ({@link org.compassci.sched.persistence.JobStore#findSettling}).
    */
-  public record LoadStages(Collection<String> stages, long afterId, boolean onePage, int pageSize,
-      ActorRef<LoadResult> replyTo) implements Command {
+  public record LoadStages(Collection<String> stages, Collection<String> readiness, long afterId, boolean onePage,
+      int pageSize, ActorRef<LoadResult> replyTo) implements Command {
 
     public LoadStages {
       if (pageSize < 1) {
@@ -145,8 +147,19 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
     }
 
+    public LoadStages(Collection<String> stages, long afterId, boolean onePage, int pageSize,
+        ActorRef<LoadResult> replyTo) {
+      this(stages, List.of(), afterId, onePage, pageSize, replyTo);
+    }
+
     public LoadStages(Collection<String> stages, long afterId, ActorRef<LoadResult> replyTo) {
       this(stages, afterId, false, LOAD_PAGE, replyTo);
+    }
+
+    /** The ended jobs in {@code stages} whose data readiness is one of {@code readiness}, not yet settled. */
+    public static LoadStages settling(Collection<String> stages, Collection<String> readiness, long afterId,
+        ActorRef<LoadResult> replyTo) {
+      return new LoadStages(stages, readiness, afterId, false, LOAD_PAGE, replyTo);
     }
 
     public LoadStages(Collection<String> stages, ActorRef<LoadResult> replyTo) {
@@ -660,7 +673,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onLoadStages(LoadStages l) {
     getContext().pipeToSelf(
-        CompletableFuture.supplyAsync(() -> store.findByStage(l.stages(), l.afterId(), l.pageSize()), blocking),
+        CompletableFuture.supplyAsync(() -> l.readiness().isEmpty()
+            ? store.findByStage(l.stages(), l.afterId(), l.pageSize())
+            : store.findSettling(l.stages(), l.readiness(), l.afterId(), l.pageSize()), blocking),
         (rows, failure) -> new PageRead(l, rows, failure));
     return this;
   }
@@ -673,8 +688,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     boolean last = p.rows().size() < p.request().pageSize();
     if (!last && !p.request().onePage()) {
       // the next page is read while the caller takes in this one
-      onLoadStages(new LoadStages(p.request().stages(), p.rows().get(p.rows().size() - 1).id(), false,
-          p.request().pageSize(), p.request().replyTo()));
+      onLoadStages(new LoadStages(p.request().stages(), p.request().readiness(), p.rows().get(p.rows().size() - 1).id(),
+          false, p.request().pageSize(), p.request().replyTo()));
     }
     p.request().replyTo().tell(new LoadResult(p.rows(), Optional.empty(), last));
     return this;

@@ -60,8 +60,11 @@ class LifecycleActorTest {
     TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
         hosts.getRef(), timeouts, java.time.Clock.systemUTC()));
-    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
-        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    // the active jobs, then the ended ones whose data is still to settle: none of either
+    for (int part = 0; part < 2; part++) {
+      store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
+          .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    }
     return lc;
   }
 
@@ -419,7 +422,7 @@ class LifecycleActorTest {
         // the appender adds under this lock, from the actor's thread
         seen = new ArrayList<>(lines.list);
       }
-      assertTrue(seen.stream().anyMatch(e -> e.getFormattedMessage().equals("lifecycle loaded 1 active jobs")),
+      assertTrue(seen.stream().anyMatch(e -> e.getFormattedMessage().startsWith("lifecycle loaded 1 active jobs ")),
           seen.toString());
     } finally {
       logger.detachAppender(lines);
@@ -456,6 +459,53 @@ class LifecycleActorTest {
       assertEquals(Outcome.Status.OK, a.receiveMessage(Duration.ofSeconds(10)).status());
       assertEquals("running", b.receiveMessage(Duration.ofSeconds(10)).job().path("job_stage").asText());
       assertEquals("running", store.find(9).orElseThrow().stage());
+    }
+  }
+
+  /** {@code job} as its box left it: {@code stage}, then the readiness, each applied as a report. */
+  private static Job reported(Job job, String stage, String readiness) {
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("job_stage", stage)), JobUpdate.Mode.STRICT, Instant.now());
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("job_data_readiness", readiness)), JobUpdate.Mode.STRICT,
+        Instant.now());
+    return job;
+  }
+
+  /**
+   * A scheduler stopped while jobs had ended but their data had not settled: one uploaded (its
+   * extraction was in the stopped one's memory), one whose box never uploaded. The next
+   * lifecycle takes both up again: the first is extracted and settles complete, the second
+   * settles norun at its post-run deadline. Both stayed unsettled in the store for good before.
+   */
+  @Test
+  void aRestartTakesUpTheEndedJobsWhoseDataWasStillToSettle() throws Exception {
+    Timeouts d = Timeouts.defaults();
+    Timeouts quickPostRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
+        d.setup(), d.waitPeer(), d.running(), Duration.ofMillis(300), d.manualCheck(), d.requeueMax());
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Job uploaded = dispatchedJob(81);
+      Job nothing = dispatchedJob(82);
+      Job settled = dispatchedJob(83);
+      store.insert(List.of(uploaded.toRecord(), nothing.toRecord(), settled.toRecord()));
+      store.upsert(List.of(reported(uploaded, "finish", "uploaded").toRecord(),
+          reported(nothing, "finish", "uploading").toRecord(), reported(settled, "finish", "complete").toRecord()));
+      Path folder = results.resolve(uploaded.resultRoot().substring("/result/".length()));
+      java.nio.file.Files.createDirectories(folder);
+      java.nio.file.Files.writeString(folder.resolve("stats"), "hackbench.throughput: 99.5\n");
+
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      actors.spawn(LifecycleActor.create(p, extractor(), quickPostRun, Clock.systemUTC()));
+      String first = "";
+      String second = "";
+      for (int i = 0; i < 200 && !(first.equals("complete") && second.equals("incomplete")); i++) {
+        Thread.sleep(50);
+        first = store.find(81).orElseThrow().readiness();
+        second = store.find(82).orElseThrow().readiness();
+      }
+      assertEquals("complete", first);
+      assertEquals("incomplete", second, "uploading, then nothing: what came is incomplete");
+      assertEquals(99.5, Job.fromRecord(store.find(81).orElseThrow()).view().path("stats")
+          .path("hackbench.throughput").asDouble());
+      assertEquals("complete", store.find(83).orElseThrow().readiness());
     }
   }
 

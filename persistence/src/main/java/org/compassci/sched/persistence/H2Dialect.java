@@ -49,13 +49,32 @@ final class H2Dialect implements SqlDialect {
         "CREATE TABLE IF NOT EXISTS in_flight (" + JOB_COLUMNS + ")");
   }
 
-  /** The stages a job ends in: its last write goes back to the jobs table. */
+  /** The stages a job ends in. */
   private static final java.util.Set<String> FINAL = java.util.Set.of(
       "finish", "cancel", "abort_invalid", "abort_wait", "abort_provider");
 
+  /** The data readiness of a job that is done with: nothing more will be uploaded or extracted. */
+  private static final java.util.Set<String> SETTLED = java.util.Set.of("complete", "incomplete", "norun");
+
+  /**
+   * A job is in flight from its hand-out until it has ended and its data settled; its last
+   * write goes back to the jobs table. An ended job whose data is still on its way stays in the
+   * small table, where a restart finds it without a walk of every ended job.
+   */
   @Override
-  public boolean inFlight(String stage) {
-    return stage != null && !"submit".equals(stage) && !FINAL.contains(stage);
+  public boolean inFlight(String stage, String readiness) {
+    return stage != null && !"submit".equals(stage) && !(FINAL.contains(stage) && SETTLED.contains(readiness));
+  }
+
+  /**
+   * The jobs in flight only: an ended job whose data has not settled is one of them (see
+   * {@link #inFlight}). One written so by a scheduler before that rule is in the jobs table, and
+   * found only when something is asked of it.
+   */
+  @Override
+  public String settlingCandidates(int stageCount, int readinessCount, int limit) {
+    return "SELECT id FROM in_flight WHERE stage IN (" + SqlDialect.marks(stageCount) + ") AND readiness IN ("
+        + SqlDialect.marks(readinessCount) + ") AND id > ? ORDER BY id LIMIT " + limit;
   }
 
   @Override

@@ -159,6 +159,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
         s.execute(ddl);
       }
       addMissingColumns(s);
+      addMissingIndexes(s);
       for (String ddl : dialect.afterColumns()) {
         s.execute(ddl);
       }
@@ -191,6 +192,38 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
         }
       }
     }
+  }
+
+  /** Like {@link #addMissingColumns}, for the indexes: one that is there already sees no ALTER. */
+  private void addMissingIndexes(Statement s) throws SQLException {
+    if (dialect.addedIndexes().isEmpty()) {
+      return;
+    }
+    Set<String> present = indexes(s);
+    for (Map.Entry<String, String> index : dialect.addedIndexes().entrySet()) {
+      if (present.contains(index.getKey())) {
+        continue;
+      }
+      LOG.info("adding index {} to the jobs table (once; a large table takes a while)", index.getKey());
+      try {
+        s.execute(index.getValue());
+      } catch (SQLException e) {
+        // another scheduler starting on the same table may have added it just now
+        if (!indexes(s).contains(index.getKey())) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private Set<String> indexes(Statement s) throws SQLException {
+    Set<String> names = new HashSet<>();
+    try (ResultSet rs = s.executeQuery(dialect.describeIndexes())) {
+      while (rs.next()) {
+        names.add(rs.getString(1).toLowerCase(Locale.ROOT));
+      }
+    }
+    return names;
   }
 
   private Set<String> columns(Statement s) throws SQLException {
@@ -610,7 +643,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     List<JobRecord> apart = new ArrayList<>();
     List<JobRecord> rest = new ArrayList<>();
     Set<Long> present = dialect.upsertInFlight() == null ? Set.of()
-        : existing(c, latest.values().stream().filter(r -> dialect.inFlight(r.stage())).map(JobRecord::id).toList());
+        : existing(c, latest.values().stream().filter(r -> dialect.inFlight(r.stage(), r.readiness())).map(JobRecord::id).toList());
     for (JobRecord r : latest.values()) {
       (present.contains(r.id()) ? apart : rest).add(r);
     }
@@ -851,7 +884,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
     String candidates = dialect.stageCandidates(stages, limit);
     if (candidates != null) {
-      return findByCandidates(stages, afterId, limit, candidates);
+      return findByCandidates(after -> dialect.byStageParams(stages, after), r -> stages.contains(r.stage()),
+          afterId, limit, candidates);
     }
     try (Connection c = pool.getConnection();
         PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages, limit))) {
@@ -865,12 +899,44 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
   }
 
+  @Override
+  public List<JobRecord> findSettling(Collection<String> stages, Collection<String> readiness,
+      long afterId, int limit) {
+    if (stages.isEmpty() || readiness.isEmpty()) {
+      return List.of();
+    }
+    java.util.function.LongFunction<List<Object>> params = after -> {
+      List<Object> p = new ArrayList<>(stages);
+      p.addAll(readiness);
+      p.add(after);
+      return p;
+    };
+    String candidates = dialect.settlingCandidates(stages.size(), readiness.size(), limit);
+    if (candidates != null) {
+      return findByCandidates(params, r -> stages.contains(r.stage()) && readiness.contains(r.readiness()),
+          afterId, limit, candidates);
+    }
+    try (Connection c = pool.getConnection();
+        PreparedStatement ps = c.prepareStatement(dialect.selectSettling(stages.size(),
+            readiness.size(), limit))) {
+      int i = 1;
+      for (Object p : params.apply(Math.max(afterId, dialect.lowestAfterId()))) {
+        ps.setObject(i++, p);
+      }
+      return readAll(ps);
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("query by stage and readiness failed: " + e.getMessage(), e);
+    }
+  }
+
   /**
-   * The candidates a page at a time, each read by id and kept if in the stages, until the page
-   * is full or the candidates run out: a page comes back short only at the end, as a caller
-   * paging by id expects, even if some candidates are not in the stages after all.
+   * The candidates a page at a time, each read by id and kept if it is what was asked for
+   * ({@code wanted}), until the page is full or the candidates run out: a page comes back short
+   * only at the end, as a caller paging by id expects, even if some candidates are not wanted
+   * after all. {@code params}: the candidates' query's parameters after an id.
    */
-  private List<JobRecord> findByCandidates(Collection<String> stages, long afterId, int limit, String candidates) {
+  private List<JobRecord> findByCandidates(java.util.function.LongFunction<List<Object>> params,
+      java.util.function.Predicate<JobRecord> wanted, long afterId, int limit, String candidates) {
     try (Connection c = pool.getConnection();
         PreparedStatement ps = c.prepareStatement(candidates)) {
       List<JobRecord> out = new ArrayList<>();
@@ -878,7 +944,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       while (true) {
         List<Long> ids = new ArrayList<>();
         int i = 1;
-        for (Object p : dialect.byStageParams(stages, after)) {
+        for (Object p : params.apply(after)) {
           ps.setObject(i++, p);
         }
         try (ResultSet rs = ps.executeQuery()) {
@@ -888,7 +954,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
         }
         for (int from = 0; from < ids.size(); from += PADDED_IDS) {
           for (JobRecord r : readByIds(c, ids.subList(from, Math.min(ids.size(), from + PADDED_IDS)))) {
-            if (stages.contains(r.stage())) {
+            if (wanted.test(r)) {
               out.add(r);
             }
           }

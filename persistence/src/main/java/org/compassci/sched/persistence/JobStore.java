@@ -108,6 +108,17 @@ public interface JobStore extends AutoCloseable {
   List<JobRecord> findByStage(Collection<String> stages, long afterId, int limit);
 
   /**
+   * The jobs that ended but whose data has not settled, ordered by id, ids above {@code
+   * afterId}: those whose stage is one of {@code stages} (ended ones) and whose data readiness
+   * is one of {@code readiness} (values of data still on its way: N/A, uploading, uploaded). A
+   * restart takes up their deadline and their extraction again. Stores keep such jobs where
+   * this is a short read, not a walk of every ended job, and may look only there: a settled
+   * readiness asked for finds nothing, or not everything.
+   */
+  List<JobRecord> findSettling(Collection<String> stages, Collection<String> readiness, long afterId,
+      int limit);
+
+  /**
    * Jobs of one tenant in one stage, ordered by id, ids above {@code afterId}: how one tenant's
    * queue is read back page by page. Tenants compare by exact text ("Alice" is not "alice").
    */

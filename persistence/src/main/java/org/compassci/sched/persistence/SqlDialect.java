@@ -38,6 +38,20 @@ public interface SqlDialect {
     return "ALTER TABLE jobs ADD COLUMN " + column;
   }
 
+  /**
+   * Indexes of the jobs table that a table made by an older scheduler may lack: the index's name
+   * to the statement that adds it. Only those that {@link #describeIndexes()} does not list are
+   * added, once.
+   */
+  default Map<String, String> addedIndexes() {
+    return Map.of();
+  }
+
+  /** Lists the jobs table's indexes, a row each (a row per column is fine), the name first. */
+  default String describeIndexes() {
+    return null;
+  }
+
   /** One statement with the eleven columns of {@link JobRecord} as parameters, in record order. */
   String upsert();
 
@@ -66,11 +80,12 @@ public interface SqlDialect {
   }
 
   /**
-   * Whether a job in {@code stage} that has a row in the jobs table already is written to a
+   * Whether a job in {@code stage} with this data readiness that has a row in the jobs table
+   * already is written to a
    * table of jobs in flight beside it (with {@link #upsertInFlight()}), rather than rewriting
    * its row in the large table: only a dialect with such a table says yes.
    */
-  default boolean inFlight(String stage) {
+  default boolean inFlight(String stage, String readiness) {
     return false;
   }
 
@@ -206,6 +221,29 @@ public interface SqlDialect {
   default String selectByStage(int stageCount, int limit) {
     return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + stageColumn() + " IN (" + marks(stageCount)
         + ") AND " + idColumn() + " > ? ORDER BY " + idColumn() + selectSuffix(limit);
+  }
+
+  default String readinessColumn() {
+    return "readiness";
+  }
+
+  /**
+   * The query of {@link JobStore#findSettling}. Parameters: the {@code stageCount}
+   * stages, the {@code readinessCount} readiness values, then the id to start after.
+   */
+  default String selectSettling(int stageCount, int readinessCount, int limit) {
+    return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + stageColumn() + " IN (" + marks(stageCount)
+        + ") AND " + readinessColumn() + " IN (" + marks(readinessCount) + ") AND " + idColumn() + " > ? ORDER BY "
+        + idColumn() + selectSuffix(limit);
+  }
+
+  /**
+   * Like {@link #stageCandidates}, for {@link JobStore#findSettling}: the ids that may
+   * be such jobs, with the parameters of {@link #selectSettling}; null (the default)
+   * reads them directly.
+   */
+  default String settlingCandidates(int stageCount, int readinessCount, int limit) {
+    return null;
   }
 
   /** Parameters: stage, tenant, the id to start after. */

@@ -372,6 +372,49 @@ abstract class JobStoreContract {
     }
   }
 
+  static JobRecord ended(long id, String stage, String readiness) {
+    return new JobRecord(id, stage, "success", readiness, "alice", "vm-2p8g", 1000 + id,
+        "{\"id\":\"" + id + "\",\"job_stage\":\"" + stage + "\"}", "host-" + id, "t" + id, 10 + id);
+  }
+
+  /**
+   * What a restart takes up again besides the active jobs: the ones that ended while their data
+   * was on its way (readiness N/A, uploading, uploaded), page by page in id order; not those
+   * settled, queued or still running, and not one whose data settled later.
+   */
+  @Test
+  void theEndedJobsWhoseDataHasNotSettledAreFoundAndOnlyThose() {
+    List<String> ended = List.of("finish", "cancel", "abort_invalid", "abort_wait", "abort_provider");
+    List<String> unsettled = List.of("N/A", "uploading", "uploaded");
+    try (JobStore store = open()) {
+      List<JobRecord> queued = new ArrayList<>();
+      for (long id = 1; id <= 9; id++) {
+        queued.add(rec(id, "submit"));
+      }
+      store.insert(queued);
+      for (long id = 1; id <= 8; id++) {
+        store.claim(List.of(new Claim(id, "host-" + id, "t" + id, 10 + id)));
+      }
+      store.upsert(List.of(ended(1, "running", "N/A"), ended(3, "running", "N/A"), ended(7, "running", "N/A")));
+      store.upsert(List.of(ended(1, "finish", "uploaded"), ended(2, "finish", "complete"), ended(3, "finish", "N/A"),
+          ended(4, "running", "N/A"), ended(5, "cancel", "norun"), ended(6, "finish", "uploading"),
+          ended(7, "finish", "uploaded"), ended(8, "abort_provider", "norun")));
+      store.upsert(List.of(ended(7, "finish", "complete")));
+      List<JobRecord> settling = List.of(ended(1, "finish", "uploaded"), ended(3, "finish", "N/A"),
+          ended(6, "finish", "uploading"));
+      assertEquals(settling, store.findSettling(ended, unsettled, Long.MIN_VALUE, 10));
+      assertEquals(settling.subList(0, 2), store.findSettling(ended, unsettled, Long.MIN_VALUE, 2));
+      assertEquals(settling.subList(2, 3), store.findSettling(ended, unsettled, 3, 2));
+      assertEquals(List.of(ended(7, "finish", "complete")), store.findByIds(List.of(7L)));
+    }
+    try (JobStore store = open()) {
+      store.upsert(List.of(ended(1, "finish", "complete")));
+      assertEquals(List.of(3L, 6L), ids(store.findSettling(ended, unsettled, Long.MIN_VALUE, 10)));
+      assertEquals(ended(1, "finish", "complete"), store.find(1).orElseThrow());
+      assertEquals(List.of(1L, 2L, 3L, 6L, 7L), ids(store.findByStage(List.of("finish"), Long.MIN_VALUE, 10)));
+    }
+  }
+
   @Test
   void findByStagePagesInIdOrder() {
     try (JobStore store = open()) {
