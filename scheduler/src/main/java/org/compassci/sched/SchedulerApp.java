@@ -187,7 +187,7 @@ public final class SchedulerApp {
           PersistenceActor.create(store, redis, s.storeBatchMax())), "persistence");
       ActorRef<ExtractActor.Command> extractor = ctx.spawn(restarts.supervise("extract",
           ExtractActor.create(new Extraction(Extraction.installed(), s.resultsDir(), s.resultsRoot()),
-              clock)), "extract");
+              clock, s.extractTimeout())), "extract");
       ActorRef<HostRegistryActor.Command> hosts;
       ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
           org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),

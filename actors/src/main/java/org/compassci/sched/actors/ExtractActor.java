@@ -2,6 +2,9 @@ package org.compassci.sched.actors;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -11,15 +14,23 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.compassci.sched.extract.Extraction;
 
 /**
  * Extracts the statistics of jobs whose results are uploaded: the plugins read result folders,
- * so they run on a dispatcher of their own and come back with pipeToSelf.
+ * so they run on a dispatcher of their own and come back with pipeToSelf. An extraction that
+ * takes longer than its timeout (a plugin stuck on a hung file system, or looping) is answered
+ * as failed, so the job settles incomplete then instead of at its post-run deadline, and the
+ * plugin's thread is interrupted; one that ignores that keeps its thread until it returns
+ * (counted in {@code running}, its late result dropped).
  */
 public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   public static final String DISPATCHER = "scheduler.extract-dispatcher";
+
+  /** The timeout of {@link #create(Extraction, Clock)}: {@code scheduler.extract.timeout}'s default. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
 
   public sealed interface Command {}
 
@@ -30,23 +41,66 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
-  private record Finished(Extract request, Extraction.Result result) implements Command {}
+  private record Finished(long run, Extraction.Result result) implements Command {}
+
+  private record TimedOut(long run) implements Command {}
+
+  /**
+   * The thread running one extraction, while it runs: a timeout interrupts it there and only
+   * there, never the pool's thread after it has gone on to other work.
+   */
+  private static final class Worker {
+    private Thread thread;
+
+    synchronized void start() {
+      thread = Thread.currentThread();
+    }
+
+    synchronized void end() {
+      thread = null;
+      // an interrupt that came as the plugin returned is not left to the pool's next task
+      Thread.interrupted();
+    }
+
+    synchronized void interrupt() {
+      if (thread != null) {
+        thread.interrupt();
+      }
+    }
+  }
+
+  private record Run(Extract request, Worker worker) {}
 
   private final Extraction extraction;
   private final Executor executor;
   private final Activity activity;
+  private final TimerScheduler<Command> timers;
+  private final Duration timeout;
+  private final Map<Long, Run> runs = new HashMap<>();
+  private long nextRun;
   private int running;
   private long done;
   private long failed;
+  private long timedOut;
 
   public static Behavior<Command> create(Extraction extraction, Clock clock) {
-    return Behaviors.setup(ctx -> new ExtractActor(ctx, extraction, clock));
+    return create(extraction, clock, DEFAULT_TIMEOUT);
   }
 
-  private ExtractActor(ActorContext<Command> ctx, Extraction extraction, Clock clock) {
+  /** {@code timeout}: the longest one job's extraction may take, from the moment it is asked. */
+  public static Behavior<Command> create(Extraction extraction, Clock clock, Duration timeout) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ExtractActor(ctx, timers, extraction, clock,
+        timeout)));
+  }
+
+  private ExtractActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, Extraction extraction, Clock clock,
+      Duration timeout) {
     super(ctx);
+    ctx.setLoggerName(ExtractActor.class);
     this.extraction = extraction;
     this.activity = new Activity(clock);
+    this.timers = timers;
+    this.timeout = timeout;
     this.executor = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
   }
 
@@ -55,6 +109,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     return newReceiveBuilder()
         .onMessage(Extract.class, this::onExtract)
         .onMessage(Finished.class, this::onFinished)
+        .onMessage(TimedOut.class, this::onTimedOut)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
   }
@@ -62,26 +117,58 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   private Behavior<Command> onExtract(Extract e) {
     activity.touch();
     running++;
-    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> extraction.run(e.job()), executor),
-        (result, failure) -> new Finished(e, failure == null ? result
-            : new Extraction.Result(null, "extraction failed: " + failure.getMessage())));
+    long run = nextRun++;
+    Worker worker = new Worker();
+    runs.put(run, new Run(e, worker));
+    timers.startSingleTimer(run, new TimedOut(run), timeout);
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      worker.start();
+      try {
+        return extraction.run(e.job());
+      } finally {
+        worker.end();
+      }
+    }, executor), (result, failure) -> new Finished(run, failure == null ? result
+        : new Extraction.Result(null, "extraction failed: " + failure.getMessage())));
     return this;
   }
 
   private Behavior<Command> onFinished(Finished f) {
     running--;
+    timers.cancel(f.run());
+    Run run = runs.remove(f.run());
+    if (run == null) {
+      // answered as timed out already: the job has settled without it
+      getContext().getLog().info("an extraction that timed out has ended: {}",
+          f.result().ok() ? "its statistics are dropped" : f.result().error());
+      return this;
+    }
     if (f.result().ok()) {
       done++;
     } else {
       failed++;
     }
-    f.request().replyTo().tell(new Extracted(f.request().id(), f.result()));
+    run.request().replyTo().tell(new Extracted(run.request().id(), f.result()));
+    return this;
+  }
+
+  private Behavior<Command> onTimedOut(TimedOut t) {
+    Run run = runs.remove(t.run());
+    if (run == null) {
+      return this;
+    }
+    timedOut++;
+    failed++;
+    run.worker().interrupt();
+    String why = "extraction took longer than " + timeout.toSeconds() + " s (scheduler.extract.timeout)";
+    getContext().getLog().warn("job {}: {}; its plugin's thread is interrupted", run.request().id(), why);
+    run.request().replyTo().tell(new Extracted(run.request().id(), new Extraction.Result(null, why)));
     return this;
   }
 
   private Behavior<Command> onGetStats(GetStats g) {
-    g.replyTo().tell(new ActorStats("extract", java.util.Map.of("running", (long) running,
-        "extracted", done, "failed", failed), activity.messages(), activity.last()));
+    g.replyTo().tell(new ActorStats("extract", Map.of("running", (long) running,
+        "extracted", done, "failed", failed, "timed_out", timedOut), activity.messages(), activity.last()));
     return this;
   }
 }

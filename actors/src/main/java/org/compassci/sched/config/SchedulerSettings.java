@@ -34,6 +34,7 @@ public record SchedulerSettings(
     Duration resyncInterval,
     Duration redisClaimTtl,
     Path resultsDir,
+    Duration extractTimeout,
     Duration hostsOfflineAfter,
     Duration waitTimeout,
     Duration watchHeartbeat,
@@ -51,7 +52,7 @@ public record SchedulerSettings(
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
         askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
-        hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot,
+        extractTimeout, hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot,
         access, sockets);
   }
 
@@ -123,6 +124,7 @@ public record SchedulerSettings(
         positive(c, "store-resync-interval"),
         positive(c, "redis-claim-ttl"),
         Path.of(text(c, "extract.results-dir")).toAbsolutePath().normalize(),
+        positive(c, "extract.timeout"),
         positive(c, "hosts.offline-after"),
         positive(c, "wait.timeout"),
         positive(c, "watch.heartbeat"),

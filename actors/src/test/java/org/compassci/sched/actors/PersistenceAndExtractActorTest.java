@@ -510,6 +510,60 @@ class PersistenceAndExtractActorTest {
   }
 
   /**
+   * A plugin stuck on a job (a hung file system, a loop) is answered as timed out, its thread
+   * interrupted; the pool's thread then extracts the next job as usual, with no interrupt left
+   * over from the stuck one.
+   */
+  @Test
+  void aStuckExtractionTimesOutAndItsThreadIsInterrupted() throws Exception {
+    java.util.concurrent.CountDownLatch interrupted = new java.util.concurrent.CountDownLatch(1);
+    org.compassci.sched.extract.ExtractPlugin stuckOnSeven = new org.compassci.sched.extract.ExtractPlugin() {
+      @Override
+      public String name() {
+        return "stuck-on-7";
+      }
+
+      @Override
+      public void extract(com.fasterxml.jackson.databind.node.ObjectNode job, Path resultDir,
+          com.fasterxml.jackson.databind.node.ObjectNode stats) throws Exception {
+        if (job.path("id").asText().equals("7")) {
+          try {
+            new java.util.concurrent.CountDownLatch(1).await();
+          } catch (InterruptedException e) {
+            interrupted.countDown();
+            throw e;
+          }
+        }
+        // an interrupt left over would end this at once
+        Thread.sleep(20);
+        stats.put("seen", job.path("id").asText());
+      }
+    };
+    ActorRef<ExtractActor.Command> x = actors.spawn(ExtractActor.create(
+        new Extraction(List.of(stuckOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(300)));
+    TestProbe<ExtractActor.Extracted> done = testKit.createTestProbe();
+    x.tell(new ExtractActor.Extract(7, Json.object().put("id", "7"), done.getRef()));
+    ExtractActor.Extracted stuck = done.receiveMessage(WAIT);
+    assertEquals(7, stuck.id());
+    assertTrue(!stuck.result().ok() && stuck.result().error().contains("longer than"), stuck.toString());
+    assertTrue(interrupted.await(10, java.util.concurrent.TimeUnit.SECONDS), "the stuck plugin was interrupted");
+
+    for (long id = 8; id <= 10; id++) {
+      x.tell(new ExtractActor.Extract(id, Json.object().put("id", String.valueOf(id)), done.getRef()));
+      ExtractActor.Extracted next = done.receiveMessage(WAIT);
+      assertTrue(next.result().ok(), next.toString());
+      assertEquals(String.valueOf(id), next.result().stats().path("seen").asText());
+    }
+    done.expectNoMessage(Duration.ofMillis(500));
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    x.tell(new ExtractActor.GetStats(stats.getRef()));
+    ActorStats s = stats.receiveMessage(WAIT);
+    assertEquals(1L, s.holds().get("timed_out"));
+    assertEquals(3L, s.holds().get("extracted"));
+    assertEquals(0L, s.holds().get("running"));
+  }
+
+  /**
    * A write and a change of the same job in one commit: the change sees what the write wrote.
    * It used to start from the store's row as it was before the commit, and its result replaced
    * the write's: a requeue checked "still in dispatch" against the old row and put back in the
