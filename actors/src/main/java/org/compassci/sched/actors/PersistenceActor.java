@@ -277,6 +277,24 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * a long outage costs at most {@link #RETRY_MAX} records of memory.
    */
   private final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
+  /**
+   * How many kept records one replay writes. All of them, until a replay fails: then half as
+   * many each time one fails, and twice as many each time one takes. A record the store refuses
+   * for good (a row it cannot hold) used to fail every replay, and every write committed with
+   * it, for as long as the process ran; halving finds it in a few commits.
+   */
+  private int replayLimit = Integer.MAX_VALUE;
+  /** The replay pending or in flight, if any: a commit's failure was also its when it carried it. */
+  private Write replaying;
+  /**
+   * Jobs whose kept state failed written alone, each time right after the store had answered:
+   * at {@link #STRIKES} the state is refused for good and dropped.
+   */
+  private final java.util.Map<Long, Integer> strikes = new java.util.HashMap<>();
+  static final int STRIKES = 3;
+  /** Whether the store had answered (a commit or a check) when the commit in flight was sent. */
+  private boolean commitSentReachable;
+  private long statesRefused;
   /** When a Redis warning was last logged: at most one each 10 s while Redis stays away. */
   private static final java.util.concurrent.atomic.AtomicLong LAST_REDIS_WARNING =
       new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE / 2);
@@ -351,7 +369,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(GetStats.class, g -> {
           g.replyTo().tell(new ActorStats("persistence", java.util.Map.of(
               "writes_waiting", (long) pending.size(), "commits", commits,
-              "kept_while_store_away", (long) retry.size(), "store_reachable", lastError.isEmpty() ? 1L : 0L),
+              "kept_while_store_away", (long) retry.size(), "store_reachable", lastError.isEmpty() ? 1L : 0L,
+              "states_refused", statesRefused),
               activity.messages(), activity.last()));
           return this;
         })
@@ -382,6 +401,15 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private void commitPending() {
+    commitSentReachable = lastError.isEmpty();
+    if (replaying != null && pending.peekFirst() == replaying && replayLimit == 1) {
+      // one kept record suspected of being refused: alone, so that a failure is its own
+      List<Command> alone = List.of(pending.pollFirst());
+      committing = true;
+      getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> commit(alone), blocking),
+          (outcomes, failure) -> new Committed(alone, outcomes, failure));
+      return;
+    }
     List<Command> batch = new ArrayList<>();
     int records = 0;
     // while boxes wait on claims, writes go in commits of an eighth of the size: the claims'
@@ -398,6 +426,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (pendingClaims > 0) {
       claimsAhead(batch);
     }
+    keptStatesAhead(batch);
     if (!releaseKept.isEmpty()) {
       // before anything of this batch: a claim in it may be of a job whose key this releases
       batch.add(0, new ReleaseClaims(List.copyOf(releaseKept)));
@@ -557,8 +586,19 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (error.isPresent()) {
       getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
     }
+    Write replay = null;
+    for (Command cmd : c.batch()) {
+      replay = cmd == replaying ? replaying : replay;
+    }
+    boolean replayed = replay != null;
+    if (replayed) {
+      replaying = null;
+    }
     if (error.isPresent()) {
       keep(c.batch());
+      if (replayed) {
+        replayFailed(replay, c.batch().size() == 1, error.get());
+      }
     } else if (!retry.isEmpty()) {
       // what was just written is newer than what was kept for the same jobs
       for (Command cmd : c.batch()) {
@@ -571,11 +611,19 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     if (error.isEmpty()) {
       releaseKept.addAll(c.outcomes().unreleased());
-      if (replayAfterCommit) {
+      if (replayed) {
+        replayLimit = replayLimit > Integer.MAX_VALUE / 2 ? Integer.MAX_VALUE : replayLimit * 2;
+      }
+      if (replayed || replayAfterCommit) {
+        // the next part of what was kept goes ahead of the pending writes, as the first did
         replayAfterCommit = false;
         if (!retry.isEmpty()) {
           replayKept();
         }
+      }
+      if (retry.isEmpty()) {
+        replayLimit = Integer.MAX_VALUE;
+        strikes.clear();
       }
     }
     int m = 0;
@@ -767,10 +815,67 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * landed last (a finished job read "running" again).
    */
   private void replayKept() {
-    getContext().getLog().info("writing {} job states kept while the store was away", retry.size());
-    List<JobRecord> again = new ArrayList<>(retry.values());
-    retry.clear();
-    pending.addFirst(Write.kept(again, null, getContext().getSystem().ignoreRef()));
+    if (replaying != null) {
+      return;
+    }
+    List<JobRecord> again = new ArrayList<>(Math.min(retry.size(), replayLimit));
+    java.util.Iterator<JobRecord> kept = retry.values().iterator();
+    while (kept.hasNext() && again.size() < replayLimit) {
+      again.add(kept.next());
+      kept.remove();
+    }
+    getContext().getLog().info("writing {} of {} job states kept while the store was away", again.size(),
+        again.size() + retry.size());
+    replaying = Write.kept(again, null, getContext().getSystem().ignoreRef());
+    pending.addFirst(replaying);
+  }
+
+  /**
+   * A change or a claim reads the job's row in the store: a state of that job still kept (a
+   * replay in parts is under way) goes ahead of it in the same commit, as all kept states did
+   * before replays came in parts. Otherwise a requeue could read "dispatch" under a kept "boot"
+   * and put back in the queue a job its box is running.
+   */
+  private void keptStatesAhead(List<Command> batch) {
+    if (retry.isEmpty()) {
+      return;
+    }
+    List<JobRecord> ahead = new ArrayList<>();
+    for (Command cmd : batch) {
+      JobRecord kept = cmd instanceof Modify m ? retry.remove(m.id())
+          : cmd instanceof ClaimJob cj ? retry.remove(cj.claim().id()) : null;
+      if (kept != null) {
+        ahead.add(kept);
+      }
+    }
+    if (!ahead.isEmpty()) {
+      batch.add(0, Write.kept(ahead, null, getContext().getSystem().ignoreRef()));
+    }
+  }
+
+  /**
+   * A replay failed ({@link #keep} has kept its records again): the next one writes half as
+   * many. One record that failed alone right after the store answered is struck; at
+   * {@link #STRIKES} the store is taken to refuse it for good, and it is dropped: the job's row
+   * keeps its last written state, and the other jobs' states get written.
+   */
+  private void replayFailed(Write replay, boolean alone, String error) {
+    if (replay.records().size() > 1 || !alone) {
+      replayLimit = Math.max(1, Math.min(replayLimit, replay.records().size()) / 2);
+      return;
+    }
+    if (!commitSentReachable) {
+      return;
+    }
+    long id = replay.records().get(0).id();
+    int struck = strikes.merge(id, 1, Integer::sum);
+    if (struck >= STRIKES) {
+      strikes.remove(id);
+      retry.remove(id);
+      statesRefused++;
+      getContext().getLog().error("job {}: the store refuses its state ({}), written alone {} times right after"
+          + " the store answered: dropped; its row keeps the state last written", id, error, struck);
+    }
   }
 
   private void keep(List<Command> failed) {

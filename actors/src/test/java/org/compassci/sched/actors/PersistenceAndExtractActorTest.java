@@ -64,6 +64,76 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /**
+   * A kept state the store refuses for good (a tenant longer than its column holds) among
+   * others: replays in halves find it, it is dropped after it failed alone three times, and the
+   * other states are written. It used to fail every replay, and every write committed with one,
+   * for as long as the process ran.
+   */
+  @Test
+  void aKeptStateTheStoreRefusesIsFoundAndDroppedAndTheOthersAreWritten() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      JobRecord refused = new JobRecord(3, "submit", "unknown", "N/A", "t".repeat(300), "dc-8g", 3, "{\"id\":\"3\"}");
+      List<JobRecord> states = List.of(queued(1), queued(2), refused, queued(4), queued(5), queued(6), queued(7));
+      p.tell(PersistenceActor.Write.kept(states, "all", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent(), "the commit with the refused state failed");
+
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      java.util.Map<String, Long> holds = java.util.Map.of();
+      for (int i = 0; i < 300 && !(Long.valueOf(0).equals(holds.get("kept_while_store_away"))
+          && Long.valueOf(1).equals(holds.get("states_refused"))); i++) {
+        Thread.sleep(100);
+        p.tell(new PersistenceActor.GetStats(stats.getRef()));
+        holds = stats.receiveMessage(WAIT).holds();
+      }
+      assertEquals(0L, holds.get("kept_while_store_away"), holds.toString());
+      assertEquals(1L, holds.get("states_refused"), holds.toString());
+      for (long id : List.of(1L, 2L, 4L, 5L, 6L, 7L)) {
+        assertEquals(queued(id), store.find(id).orElseThrow());
+      }
+      assertTrue(store.find(3).isEmpty());
+      // and the writes after it go in as ever
+      p.tell(PersistenceActor.Write.kept(List.of(queued(8)), "after", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isEmpty());
+      assertEquals(queued(8), store.find(8).orElseThrow());
+    }
+  }
+
+  /**
+   * A commit failed with a job's new state in it (kept: "boot"); a change of that job read from
+   * the store (a requeue of a hand-out) comes before the kept states are replayed. It must see
+   * "boot", not the row's "dispatch": it read the stale row, and put back in the queue a job its
+   * box was running.
+   */
+  @Test
+  void aChangeAfterAFailedCommitSeesTheJobsKeptState() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      store.insert(List.of(queued(10)));
+      store.claim(List.of(new Claim(10, "h10", "tok10", 5)));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      JobRecord refused = new JobRecord(3, "submit", "unknown", "N/A", "t".repeat(300), "dc-8g", 3, "{}");
+      JobRecord booted = new JobRecord(10, "boot", "unknown", "N/A", "alice", "dc-8g", 10, "{\"id\":\"10\"}",
+          "h10", "tok10", 5);
+      p.tell(PersistenceActor.Write.kept(List.of(refused, booted), "boot", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent());
+
+      TestProbe<PersistenceActor.Modified> modified = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Modify(10, r -> {
+        if (!r.stage().equals("dispatch")) {
+          throw new IllegalStateException("job 10 is " + r.stage() + " in the store");
+        }
+        return new PersistenceActor.Changed(queued(10), "taken back");
+      }, "requeue", modified.getRef()));
+      PersistenceActor.Modified m = modified.receiveMessage(WAIT);
+      assertTrue(m.result().isEmpty(), m.toString());
+      assertTrue(m.error().orElse("").contains("boot"), m.toString());
+      assertEquals(booted, store.find(10).orElseThrow());
+    }
+  }
+
   @Test
   void aJobIsClaimedOnceAndAFindSeesTheClaim() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
