@@ -41,7 +41,8 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
-  private record Finished(long run, Extraction.Result result) implements Command {}
+  /** {@code run}: the very run, not its number, which starts again when the actor restarts. */
+  private record Finished(Run run, Extraction.Result result) implements Command {}
 
   private record TimedOut(long run) implements Command {}
 
@@ -51,9 +52,12 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
    */
   private static final class Worker {
     private Thread thread;
+    private boolean cancelled;
 
-    synchronized void start() {
-      thread = Thread.currentThread();
+    /** False when the run timed out before a thread took it: then it is not run at all. */
+    synchronized boolean start() {
+      thread = cancelled ? null : Thread.currentThread();
+      return !cancelled;
     }
 
     synchronized void end() {
@@ -62,23 +66,26 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
       Thread.interrupted();
     }
 
-    synchronized void interrupt() {
+    synchronized void cancel() {
+      cancelled = true;
       if (thread != null) {
         thread.interrupt();
       }
     }
   }
 
-  private record Run(Extract request, Worker worker) {}
+  private record Run(long number, Extract request, Worker worker) {}
 
   private final Extraction extraction;
   private final Executor executor;
   private final Activity activity;
   private final TimerScheduler<Command> timers;
   private final Duration timeout;
+  /** Runs not yet answered, by number. */
   private final Map<Long, Run> runs = new HashMap<>();
+  /** Runs answered as timed out whose thread has not returned yet. */
+  private final java.util.Set<Run> overdue = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private long nextRun;
-  private int running;
   private long done;
   private long failed;
   private long timedOut;
@@ -116,13 +123,14 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   private Behavior<Command> onExtract(Extract e) {
     activity.touch();
-    running++;
-    long run = nextRun++;
     Worker worker = new Worker();
-    runs.put(run, new Run(e, worker));
-    timers.startSingleTimer(run, new TimedOut(run), timeout);
+    Run run = new Run(nextRun++, e, worker);
+    runs.put(run.number(), run);
+    timers.startSingleTimer(run.number(), new TimedOut(run.number()), timeout);
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
-      worker.start();
+      if (!worker.start()) {
+        return new Extraction.Result(null, "not run: timed out while waiting for a thread");
+      }
       try {
         return extraction.run(e.job());
       } finally {
@@ -134,15 +142,20 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   }
 
   private Behavior<Command> onFinished(Finished f) {
-    running--;
-    timers.cancel(f.run());
-    Run run = runs.remove(f.run());
-    if (run == null) {
+    Run run = f.run();
+    if (overdue.remove(run)) {
       // answered as timed out already: the job has settled without it
       getContext().getLog().info("an extraction that timed out has ended: {}",
           f.result().ok() ? "its statistics are dropped" : f.result().error());
       return this;
     }
+    if (!runs.remove(run.number(), run)) {
+      // a run of this actor before it restarted, whose answer is still owed (the lifecycle
+      // takes an answer it no longer waits for as nothing)
+      run.request().replyTo().tell(new Extracted(run.request().id(), f.result()));
+      return this;
+    }
+    timers.cancel(run.number());
     if (f.result().ok()) {
       done++;
     } else {
@@ -159,7 +172,8 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     }
     timedOut++;
     failed++;
-    run.worker().interrupt();
+    overdue.add(run);
+    run.worker().cancel();
     String why = "extraction took longer than " + timeout.toSeconds() + " s (scheduler.extract.timeout)";
     getContext().getLog().warn("job {}: {}; its plugin's thread is interrupted", run.request().id(), why);
     run.request().replyTo().tell(new Extracted(run.request().id(), new Extraction.Result(null, why)));
@@ -167,7 +181,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   }
 
   private Behavior<Command> onGetStats(GetStats g) {
-    g.replyTo().tell(new ActorStats("extract", Map.of("running", (long) running,
+    g.replyTo().tell(new ActorStats("extract", Map.of("running", (long) (runs.size() + overdue.size()),
         "extracted", done, "failed", failed, "timed_out", timedOut), activity.messages(), activity.last()));
     return this;
   }

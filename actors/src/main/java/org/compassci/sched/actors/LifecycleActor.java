@@ -377,7 +377,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(GetStats.class, g -> {
           g.replyTo().tell(new ActorStats("lifecycle", Map.of("active_jobs", (long) active.size(),
               "handed_out_unread", (long) tracked.size(), "reads_in_flight", (long) awaitingLoad.size(),
-              "retiring", (long) retiring.size()),
+              "retiring", (long) retiring.size(), "extracting", (long) extracting.size()),
               activity.messages(), activity.last()));
           return this;
         })
@@ -522,7 +522,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /** Adopts one page of loaded jobs; true once the last page is in. */
   private boolean onLoaded(Loaded l) {
     if (l.result().error().isPresent()) {
-      getContext().getLog().warn("cannot load active jobs, retrying in 1s: {}", l.result().error().get());
+      getContext().getLog().warn("cannot load the {}, retrying in 1s: {}",
+          loadingSettling ? "ended jobs whose data is still to settle" : "active jobs", l.result().error().get());
       getContext().scheduleOnce(Duration.ofSeconds(1), store, loadNext(loadedUpTo));
       return false;
     }
@@ -575,8 +576,24 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     active.put(job.id(), job);
     reschedule(job);
     if (job.stage().isFinal() && job.readiness() == DataReadiness.UPLOADED) {
-      extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
+      extract(job);
     }
+  }
+
+  /**
+   * Jobs whose extraction is out, and since when: the extraction's answer settles such a job
+   * (the extractor times out on its own), not its post-run deadline. After a restart that came
+   * later than post_run, that deadline is already past when the extraction starts again, and
+   * the job settled incomplete before its statistics came back.
+   */
+  private final Map<Long, Long> extracting = new HashMap<>();
+
+  /** How long past its deadline a job waits for an extraction that never answers. */
+  static final Duration EXTRACTION_ANSWER_WITHIN = Duration.ofHours(1);
+
+  private void extract(Job job) {
+    extracting.put(job.id(), clock.millis());
+    extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
   }
 
   private void sweepFrom(long afterId) {
@@ -672,6 +689,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (job.stage() != e.stage()) {
       return this;
     }
+    Long extractingSince = job.stage().isFinal() ? extracting.get(job.id()) : null;
+    if (extractingSince != null) {
+      long waitUntil = extractingSince + EXTRACTION_ANSWER_WITHIN.toMillis();
+      if (clock.millis() < waitUntil) {
+        timers.startSingleTimer(job.id(), new Expired(job.id(), job.stage()),
+            Duration.ofMillis(waitUntil - clock.millis()));
+        return this;
+      }
+      extracting.remove(job.id());
+    }
     Timeouts.Expiry expiry = timeouts.expire(job, clock.instant());
     if (expiry == Timeouts.Expiry.NOT_DUE) {
       // renewed since the timer was set
@@ -706,6 +733,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   /** Statistics are in (or failed): the data is complete (or incomplete), and the job may retire. */
   private Behavior<Command> onStatsExtracted(StatsExtracted s) {
+    extracting.remove(s.extracted().id());
     Job job = active.get(s.extracted().id());
     var result = s.extracted().result();
     if (job != null && job.settleData(result.stats(), result.ok() ? null : result.error())) {
@@ -1009,7 +1037,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       endedByHealth.merge(job.health().wireName(), 1L, Long::sum);
     }
     if (before != DataReadiness.UPLOADED && job.readiness() == DataReadiness.UPLOADED) {
-      extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
+      extract(job);
     }
     // the answer waits for the commit: what a testbox was told is what a restart finds
     write(job, new PendingUpdate(u.replyTo(), Outcome.ok(job.view())));
@@ -1026,6 +1054,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     if (job.isRetired()) {
       active.remove(job.id());
+      extracting.remove(job.id());
       timers.cancel(job.id());
       retiring.put(job.id(), job);
       context = new PendingRetire(job, update, 0);

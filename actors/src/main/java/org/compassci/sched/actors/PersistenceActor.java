@@ -287,13 +287,22 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** The replay pending or in flight, if any: a commit's failure was also its when it carried it. */
   private Write replaying;
   /**
-   * Jobs whose kept state failed written alone, each time right after the store had answered:
-   * at {@link #STRIKES} the state is refused for good and dropped.
+   * Kept states that failed written alone with the store refusing the data itself (not away,
+   * full or read-only: {@link org.compassci.sched.persistence.StoreRefusedException}), and how
+   * often: at {@link #STRIKES} the state is refused for good and dropped.
    */
-  private final java.util.Map<Long, Integer> strikes = new java.util.HashMap<>();
+  private final java.util.Map<Long, Strikes> strikes = new java.util.HashMap<>();
   static final int STRIKES = 3;
-  /** Whether the store had answered (a commit or a check) when the commit in flight was sent. */
-  private boolean commitSentReachable;
+
+  private record Strikes(JobRecord state, int count) {}
+
+  /**
+   * States dropped as refused, the latest {@link #REFUSED_KEPT}: the same state written again
+   * (the lifecycle writes a retiring job until it takes) is answered at once, not committed
+   * with other writes to fail them all.
+   */
+  private final java.util.LinkedHashMap<Long, JobRecord> refusedStates = new java.util.LinkedHashMap<>();
+  static final int REFUSED_KEPT = 1_000;
   private long statesRefused;
   /** When a Redis warning was last logged: at most one each 10 s while Redis stays away. */
   private static final java.util.concurrent.atomic.AtomicLong LAST_REDIS_WARNING =
@@ -385,6 +394,22 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onWrite(Command w) {
     activity.touch();
+    if (w instanceof Write write && !refusedStates.isEmpty()) {
+      List<JobRecord> rest = new ArrayList<>();
+      for (JobRecord r : write.records()) {
+        if (!r.equals(refusedStates.get(r.id()))) {
+          rest.add(r);
+        }
+      }
+      if (rest.isEmpty()) {
+        write.replyTo().tell(new Written(write.context(), Optional.of("the store refuses this state of job "
+            + write.records().get(0).id() + " (see the log): not written")));
+        return this;
+      }
+      if (rest.size() < write.records().size()) {
+        w = new Write(rest, write.context(), write.replyTo(), write.keepOnFailure(), write.newJobs());
+      }
+    }
     pending.add(w);
     if (w instanceof ClaimJob) {
       pendingClaims++;
@@ -401,7 +426,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private void commitPending() {
-    commitSentReachable = lastError.isEmpty();
     if (replaying != null && pending.peekFirst() == replaying && replayLimit == 1) {
       // one kept record suspected of being refused: alone, so that a failure is its own
       List<Command> alone = List.of(pending.pollFirst());
@@ -597,7 +621,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (error.isPresent()) {
       keep(c.batch());
       if (replayed) {
-        replayFailed(replay, c.batch().size() == 1, error.get());
+        replayFailed(replay, c.batch().size() == 1, refused(c.failure()), error.get());
       }
     } else if (!retry.isEmpty()) {
       // what was just written is newer than what was kept for the same jobs
@@ -842,8 +866,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     List<JobRecord> ahead = new ArrayList<>();
     for (Command cmd : batch) {
-      JobRecord kept = cmd instanceof Modify m ? retry.remove(m.id())
-          : cmd instanceof ClaimJob cj ? retry.remove(cj.claim().id()) : null;
+      long id = cmd instanceof Modify m ? m.id() : cmd instanceof ClaimJob cj ? cj.claim().id() : Long.MIN_VALUE;
+      // not a state the store has refused before: it would fail this commit too, and the row
+      // the change reads is what the store keeps anyway
+      JobRecord kept = strikes.containsKey(id) ? null : retry.remove(id);
       if (kept != null) {
         ahead.add(kept);
       }
@@ -859,23 +885,41 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * {@link #STRIKES} the store is taken to refuse it for good, and it is dropped: the job's row
    * keeps its last written state, and the other jobs' states get written.
    */
-  private void replayFailed(Write replay, boolean alone, String error) {
+  private void replayFailed(Write replay, boolean alone, boolean refused, String error) {
     if (replay.records().size() > 1 || !alone) {
       replayLimit = Math.max(1, Math.min(replayLimit, replay.records().size()) / 2);
       return;
     }
-    if (!commitSentReachable) {
+    if (!refused) {
+      // away, full or read-only: the state waits, as every kept state does
       return;
     }
-    long id = replay.records().get(0).id();
-    int struck = strikes.merge(id, 1, Integer::sum);
-    if (struck >= STRIKES) {
-      strikes.remove(id);
-      retry.remove(id);
+    JobRecord state = replay.records().get(0);
+    Strikes before = strikes.get(state.id());
+    int struck = before != null && before.state().equals(state) ? before.count() + 1 : 1;
+    strikes.put(state.id(), new Strikes(state, struck));
+    if (struck >= STRIKES && state.equals(retry.get(state.id()))) {
+      strikes.remove(state.id());
+      retry.remove(state.id());
+      refusedStates.remove(state.id());
+      refusedStates.put(state.id(), state);
+      if (refusedStates.size() > REFUSED_KEPT) {
+        refusedStates.remove(refusedStates.keySet().iterator().next());
+      }
       statesRefused++;
-      getContext().getLog().error("job {}: the store refuses its state ({}), written alone {} times right after"
-          + " the store answered: dropped; its row keeps the state last written", id, error, struck);
+      getContext().getLog().error("job {}: the store refuses its state ({}), written alone {} times: dropped;"
+          + " its row keeps the state last written", state.id(), error, struck);
     }
+  }
+
+  /** Whether the store refused the data itself, not only failed to take it now. */
+  private static boolean refused(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof org.compassci.sched.persistence.StoreRefusedException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void keep(List<Command> failed) {

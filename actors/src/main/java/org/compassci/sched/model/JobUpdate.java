@@ -128,7 +128,11 @@ public final class JobUpdate {
     if (job.health().isBad() && !job.stage().isFinal()) {
       job.setStage(JobStage.FINISH, now);
     }
-    c.readiness.ifPresent(job::setReadiness);
+    // stage cancel or later implies norun (DOMAIN.md), whatever readiness came with it: such a
+    // stage has no deadline, and a job there with data "uploading" stayed in memory for good
+    if (!job.stage().isFinal() || job.stage() == JobStage.FINISH) {
+      c.readiness.ifPresent(job::setReadiness);
+    }
     return Result.applied();
   }
 

@@ -66,7 +66,7 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
       job.setStage(JobStage.ABORT_PROVIDER, now);
       return Expiry.ENDED;
     }
-    if (job.stage() == JobStage.FINISH) {
+    if (job.stage().isFinal()) {
       job.setReadiness(job.readiness() == DataReadiness.NA ? DataReadiness.NORUN : DataReadiness.INCOMPLETE);
       return Expiry.DATA_SETTLED;
     }
@@ -121,7 +121,8 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
       // uploaded (wget_initrd_fail, kernel_panic: readiness N/A) or whose statistics never came
       // would stay in memory, counted as running and waited on, for good: post_run's time
       case FINISH -> job.readiness().isSettled() ? Optional.empty() : Optional.of(postRun);
-      default -> Optional.empty();
+      // the other ends imply norun; one stored unsettled by an older scheduler settles as finish does
+      default -> job.stage().isFinal() && !job.readiness().isSettled() ? Optional.of(postRun) : Optional.empty();
     };
   }
 

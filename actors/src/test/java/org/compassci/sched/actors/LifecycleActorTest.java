@@ -509,6 +509,46 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * An extraction still out when the job's post-run deadline passes settles the job itself: after
+   * a restart later than post_run the deadline has passed before the extraction even starts.
+   */
+  @Test
+  void anExtractionOutPastTheDeadlineSettlesTheJob() throws Exception {
+    Timeouts d = Timeouts.defaults();
+    Timeouts quickPostRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
+        d.setup(), d.waitPeer(), d.running(), Duration.ofMillis(200), d.manualCheck(), d.requeueMax());
+    org.compassci.sched.extract.ExtractPlugin slow = new org.compassci.sched.extract.ExtractPlugin() {
+      @Override
+      public String name() {
+        return "slow";
+      }
+
+      @Override
+      public void extract(com.fasterxml.jackson.databind.node.ObjectNode job, Path resultDir,
+          com.fasterxml.jackson.databind.node.ObjectNode stats) throws Exception {
+        Thread.sleep(1500);
+        stats.put("slow.answer", 42);
+      }
+    };
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Job job = dispatchedJob(85);
+      store.insert(List.of(job.toRecord()));
+      store.upsert(List.of(reported(job, "finish", "uploaded").toRecord()));
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<ExtractActor.Command> extractor = actors.spawn(ExtractActor.create(
+          new Extraction(List.of(slow), results, "/result"), Clock.systemUTC()));
+      actors.spawn(LifecycleActor.create(p, extractor, quickPostRun, Clock.systemUTC()));
+      String readiness = "";
+      for (int i = 0; i < 200 && !(readiness.equals("complete") || readiness.equals("incomplete")); i++) {
+        Thread.sleep(50);
+        readiness = store.find(85).orElseThrow().readiness();
+      }
+      assertEquals("complete", readiness);
+      assertEquals(42, Job.fromRecord(store.find(85).orElseThrow()).view().path("stats").path("slow.answer").asInt());
+    }
+  }
+
   @Test
   void uploadedResultsAreExtractedThenTheJobRetires() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {

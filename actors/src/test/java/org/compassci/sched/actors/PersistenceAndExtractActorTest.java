@@ -609,9 +609,22 @@ class PersistenceAndExtractActorTest {
         stats.put("seen", job.path("id").asText());
       }
     };
-    ActorRef<ExtractActor.Command> x = actors.spawn(ExtractActor.create(
+    // one extraction thread: the jobs after the stuck one run on the very thread it was interrupted on
+    ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
+        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
+        .withFallback(com.typesafe.config.ConfigFactory.load()));
+    try {
+      stuckThenOthers(oneThread, stuckOnSeven, interrupted);
+    } finally {
+      oneThread.shutdownTestKit();
+    }
+  }
+
+  private void stuckThenOthers(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin stuckOnSeven,
+      java.util.concurrent.CountDownLatch interrupted) throws Exception {
+    ActorRef<ExtractActor.Command> x = kit.spawn(ExtractActor.create(
         new Extraction(List.of(stuckOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(300)));
-    TestProbe<ExtractActor.Extracted> done = testKit.createTestProbe();
+    TestProbe<ExtractActor.Extracted> done = kit.createTestProbe();
     x.tell(new ExtractActor.Extract(7, Json.object().put("id", "7"), done.getRef()));
     ExtractActor.Extracted stuck = done.receiveMessage(WAIT);
     assertEquals(7, stuck.id());
@@ -625,7 +638,7 @@ class PersistenceAndExtractActorTest {
       assertEquals(String.valueOf(id), next.result().stats().path("seen").asText());
     }
     done.expectNoMessage(Duration.ofMillis(500));
-    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    TestProbe<ActorStats> stats = kit.createTestProbe();
     x.tell(new ExtractActor.GetStats(stats.getRef()));
     ActorStats s = stats.receiveMessage(WAIT);
     assertEquals(1L, s.holds().get("timed_out"));

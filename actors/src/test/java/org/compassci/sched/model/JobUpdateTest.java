@@ -108,6 +108,23 @@ class JobUpdateTest {
     assertTrue(job.isRetired());
   }
 
+  /**
+   * A readiness sent with a stage of cancel or later does not undo its norun: such a stage has no
+   * deadline, and the job stayed in memory for good with "uploading".
+   */
+  @Test
+  void aReadinessSentWithATerminalAlternativeLeavesItNorun() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("job_stage", "abort_wait", "job_data_readiness", "uploading"), Mode.STRICT, now);
+    assertEquals(JobStage.ABORT_WAIT, job.stage());
+    assertEquals(DataReadiness.NORUN, job.readiness());
+    assertTrue(job.isRetired());
+    // finish takes the readiness that comes with it
+    Job finished = dispatched();
+    JobUpdate.apply(finished, params("job_stage", "finish", "job_data_readiness", "uploaded"), Mode.STRICT, now);
+    assertEquals(DataReadiness.UPLOADED, finished.readiness());
+  }
+
   @Test
   void renewIsCappedAtThirtyDays() {
     Job job = dispatched();

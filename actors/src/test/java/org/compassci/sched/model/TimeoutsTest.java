@@ -153,6 +153,17 @@ class TimeoutsTest {
     assertTrue(uploaded.isRetired());
   }
 
+  /** An end other than finish stored with unsettled data (by an older scheduler) settles as finish does. */
+  @Test
+  void anyEndWithUnsettledDataSettlesAfterPostRunsTime() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.ABORT_WAIT);
+    job.setReadiness(DataReadiness.UPLOADING);
+    assertEquals(t0.plusSeconds(1800), defaults.deadline(job, t0).orElseThrow().at());
+    assertEquals(Timeouts.Expiry.DATA_SETTLED, defaults.expire(job, t0.plusSeconds(1801)));
+    assertEquals(DataReadiness.INCOMPLETE, job.readiness());
+    assertTrue(job.isRetired());
+  }
+
   @Test
   void aStageTimeoutKeepsStatisticsAlreadyExtracted() {
     Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.POST_RUN);

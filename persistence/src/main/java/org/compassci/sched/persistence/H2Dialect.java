@@ -53,8 +53,8 @@ final class H2Dialect implements SqlDialect {
   private static final java.util.Set<String> FINAL = java.util.Set.of(
       "finish", "cancel", "abort_invalid", "abort_wait", "abort_provider");
 
-  /** The data readiness of a job that is done with: nothing more will be uploaded or extracted. */
-  private static final java.util.Set<String> SETTLED = java.util.Set.of("complete", "incomplete", "norun");
+  /** The data readiness of a job whose data is still on its way: uploaded or extracted later. */
+  private static final java.util.Set<String> UNSETTLED = java.util.Set.of("N/A", "uploading", "uploaded");
 
   /**
    * A job is in flight from its hand-out until it has ended and its data settled; its last
@@ -63,7 +63,7 @@ final class H2Dialect implements SqlDialect {
    */
   @Override
   public boolean inFlight(String stage, String readiness) {
-    return stage != null && !"submit".equals(stage) && !(FINAL.contains(stage) && SETTLED.contains(readiness));
+    return stage != null && !"submit".equals(stage) && (!FINAL.contains(stage) || UNSETTLED.contains(readiness));
   }
 
   /**

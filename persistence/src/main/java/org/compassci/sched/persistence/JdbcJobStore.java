@@ -848,7 +848,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
         throw e;
       }
     } catch (SQLException e) {
-      throw new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
+      throw StoreRefusedException.refusesData(e) ? new StoreRefusedException(what + " failed: " + e.getMessage(), e)
+          : new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
     }
   }
 
