@@ -533,7 +533,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       if (!active.containsKey(r.id()) && !tracked.containsKey(r.id())) {
         Job job = readable(r);
         if (job != null) {
-          adopt(job);
+          // its deadline is set once the whole load is in: one already past would fire now,
+          // into the stash, a message per job of a long downtime
+          active.put(job.id(), job);
+          if (job.stage().isFinal() && job.readiness() == DataReadiness.UPLOADED) {
+            extract(job);
+          }
           if (job.stage().isFinal()) {
             settling++;
           } else {
@@ -563,6 +568,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     getContext().getLog().info("lifecycle loaded {} active jobs and {} ended ones whose data is still to settle",
         adopted, settling);
+    active.values().forEach(this::reschedule);
     return true;
   }
 
