@@ -1241,6 +1241,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (context instanceof PendingRetire r) {
       if (w.written().error().isEmpty()) {
         retiring.remove(r.job().id(), r.job());
+      } else if (w.written().refused()) {
+        // the store will never take this state: its row keeps the one last written
+        getContext().getLog().error("job {} leaves memory without its final state written: {}", r.job().id(),
+            w.written().error().get());
+        retiring.remove(r.job().id(), r.job());
       } else {
         // the persistence actor keeps the write and makes it once the store is back, but tells
         // no one: written again from here until it takes, or the job stayed in memory for good

@@ -231,8 +231,15 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record Answer<T>(ActorRef<T> replyTo, T value) implements Command {}
 
-  /** {@code error} is empty when the records are durable. */
-  public record Written(Object context, Optional<String> error) {
+  /**
+   * {@code error} is empty when the records are durable. {@code refused}: the store refuses this
+   * very state for good (see {@code states_refused}); writing it again is of no use.
+   */
+  public record Written(Object context, Optional<String> error, boolean refused) {
+    public Written(Object context, Optional<String> error) {
+      this(context, error, false);
+    }
+
     public boolean ok() {
       return error.isEmpty();
     }
@@ -403,7 +410,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
       if (rest.isEmpty()) {
         write.replyTo().tell(new Written(write.context(), Optional.of("the store refuses this state of job "
-            + write.records().get(0).id() + " (see the log): not written")));
+            + write.records().get(0).id() + " (see the log): not written"), true));
         return this;
       }
       if (rest.size() < write.records().size()) {

@@ -586,6 +586,38 @@ class LifecycleActorTest {
   }
 
   /**
+   * A retiring job's final state that the store refuses for good: the lifecycle lets the job go
+   * instead of writing the state again every 30 s for as long as it runs. A failure that is only
+   * the store away is written again, as before.
+   */
+  @Test
+  void aRetiringJobWhoseStateTheStoreRefusesLeavesMemory() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
+    TestProbe<Outcome> ends = testKit.createTestProbe();
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+
+    lc.tell(new LifecycleActor.Track(dispatchedJob(92).toRecord()));
+    lc.tell(new LifecycleActor.Terminate(92, ends.getRef()));
+    PersistenceActor.Write away = store.expectMessageClass(PersistenceActor.Write.class);
+    away.replyTo().tell(new PersistenceActor.Written(away.context(), java.util.Optional.of("store away")));
+    ends.receiveMessage(Duration.ofSeconds(10));
+    // written again after 2 s
+    PersistenceActor.Write again = store.expectMessageClass(PersistenceActor.Write.class, Duration.ofSeconds(10));
+    assertEquals(away.records(), again.records());
+    again.replyTo().tell(new PersistenceActor.Written(again.context(), java.util.Optional.empty()));
+
+    lc.tell(new LifecycleActor.Track(dispatchedJob(91).toRecord()));
+    lc.tell(new LifecycleActor.Terminate(91, ends.getRef()));
+    PersistenceActor.Write refused = store.expectMessageClass(PersistenceActor.Write.class);
+    refused.replyTo().tell(new PersistenceActor.Written(refused.context(), java.util.Optional.of("refused"), true));
+    ends.receiveMessage(Duration.ofSeconds(10));
+    store.expectNoMessage(Duration.ofSeconds(3));
+    lc.tell(new LifecycleActor.GetStats(stats.getRef()));
+    assertEquals(0L, stats.receiveMessage(Duration.ofSeconds(10)).holds().get("retiring"));
+  }
+
+  /**
    * A read from the store that comes back after the job was handed out (Track) must not make a
    * second copy: the first copy retires, and the second came back to life and could be ended again.
    */

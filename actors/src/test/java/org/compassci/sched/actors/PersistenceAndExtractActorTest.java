@@ -94,6 +94,10 @@ class PersistenceAndExtractActorTest {
         assertEquals(queued(id), store.find(id).orElseThrow());
       }
       assertTrue(store.find(3).isEmpty());
+      // the same state written again (a retiring job's) is answered at once, as refused
+      p.tell(new PersistenceActor.Write(List.of(refused), "again", written.getRef()));
+      PersistenceActor.Written again = written.receiveMessage(WAIT);
+      assertTrue(again.refused() && again.error().isPresent(), again.toString());
       // and the writes after it go in as ever
       p.tell(PersistenceActor.Write.kept(List.of(queued(8)), "after", written.getRef()));
       assertTrue(written.receiveMessage(WAIT).error().isEmpty());
