@@ -46,6 +46,9 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   private record TimedOut(long run) implements Command {}
 
+  /** A thread has taken the run: its time starts now, not while it waited behind others. */
+  private record Started(long run) implements Command {}
+
   /**
    * The thread running one extraction, while it runs: a timeout interrupts it there and only
    * there, never the pool's thread after it has gone on to other work.
@@ -54,7 +57,11 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     private Thread thread;
     private boolean cancelled;
 
-    /** False when the run timed out before a thread took it: then it is not run at all. */
+    synchronized boolean cancelled() {
+      return cancelled;
+    }
+
+    /** False when the run was cancelled before a thread took it: then it is not run at all. */
     synchronized boolean start() {
       thread = cancelled ? null : Thread.currentThread();
       return !cancelled;
@@ -94,7 +101,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     return create(extraction, clock, DEFAULT_TIMEOUT);
   }
 
-  /** {@code timeout}: the longest one job's extraction may take, from the moment it is asked. */
+  /** {@code timeout}: the longest one job's extraction may take, from the moment a thread takes it. */
   public static Behavior<Command> create(Extraction extraction, Clock clock, Duration timeout) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ExtractActor(ctx, timers, extraction, clock,
         timeout)));
@@ -116,6 +123,12 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     return newReceiveBuilder()
         .onMessage(Extract.class, this::onExtract)
         .onMessage(Finished.class, this::onFinished)
+        .onMessage(Started.class, st -> {
+          if (runs.containsKey(st.run())) {
+            timers.startSingleTimer(st.run(), new TimedOut(st.run()), timeout);
+          }
+          return this;
+        })
         .onMessage(TimedOut.class, this::onTimedOut)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
@@ -126,11 +139,12 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     Worker worker = new Worker();
     Run run = new Run(nextRun++, e, worker);
     runs.put(run.number(), run);
-    timers.startSingleTimer(run.number(), new TimedOut(run.number()), timeout);
+    ActorRef<Command> self = getContext().getSelf();
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       if (!worker.start()) {
-        return new Extraction.Result(null, "not run: timed out while waiting for a thread");
+        return new Extraction.Result(null, "not run: cancelled while waiting for a thread");
       }
+      self.tell(new Started(run.number()));
       try {
         return extraction.run(e.job());
       } finally {
@@ -150,9 +164,11 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
       return this;
     }
     if (!runs.remove(run.number(), run)) {
-      // a run of this actor before it restarted, whose answer is still owed (the lifecycle
-      // takes an answer it no longer waits for as nothing)
-      run.request().replyTo().tell(new Extracted(run.request().id(), f.result()));
+      // a run of this actor before it restarted, whose answer is still owed unless it was
+      // answered as timed out then
+      if (!run.worker().cancelled()) {
+        run.request().replyTo().tell(new Extracted(run.request().id(), f.result()));
+      }
       return this;
     }
     timers.cancel(run.number());
@@ -174,7 +190,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     failed++;
     overdue.add(run);
     run.worker().cancel();
-    String why = "extraction took longer than " + timeout.toSeconds() + " s (scheduler.extract.timeout)";
+    String why = "extraction took longer than " + timeout.toMillis() + " ms (scheduler.extract.timeout)";
     getContext().getLog().warn("job {}: {}; its plugin's thread is interrupted", run.request().id(), why);
     run.request().replyTo().tell(new Extracted(run.request().id(), new Extraction.Result(null, why)));
     return this;

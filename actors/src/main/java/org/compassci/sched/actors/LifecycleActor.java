@@ -594,7 +594,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    */
   private final Map<Long, Long> extracting = new HashMap<>();
 
-  /** How long past its deadline a job waits for an extraction that never answers. */
+  /** How long after its extraction started a job past its deadline waits for the answer. */
   static final Duration EXTRACTION_ANSWER_WITHIN = Duration.ofHours(1);
 
   private void extract(Job job) {

@@ -876,7 +876,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       long id = cmd instanceof Modify m ? m.id() : cmd instanceof ClaimJob cj ? cj.claim().id() : Long.MIN_VALUE;
       // not a state the store has refused before: it would fail this commit too, and the row
       // the change reads is what the store keeps anyway
-      JobRecord kept = strikes.containsKey(id) ? null : retry.remove(id);
+      Strikes struck = strikes.get(id);
+      JobRecord kept = struck != null && struck.state().equals(retry.get(id)) ? null : retry.remove(id);
       if (kept != null) {
         ahead.add(kept);
       }

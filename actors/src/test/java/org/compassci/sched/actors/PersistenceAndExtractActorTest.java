@@ -106,6 +106,48 @@ class PersistenceAndExtractActorTest {
   }
 
   /**
+   * A store that answers its ping but takes no write (read-only after a failover, a full disk):
+   * kept states wait, however often they fail written alone, and are written once it takes
+   * writes again. Struck as refused, every kept state would be dropped in seconds.
+   */
+  @Test
+  void aStoreThatTakesNoWriteForAWhileDropsNoKeptState() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.atomic.AtomicBoolean readOnly = new java.util.concurrent.atomic.AtomicBoolean(true);
+      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                if (m.getName().equals("commit") && readOnly.get()) {
+                  throw new org.compassci.sched.persistence.StoreUnavailableException("read-only", null);
+                }
+                try {
+                  return m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.kept(List.of(queued(1)), "kept", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent());
+      // a replay each second, the state alone: well past three lone failures
+      Thread.sleep(6_000);
+      TestProbe<ActorStats> stats = testKit.createTestProbe();
+      p.tell(new PersistenceActor.GetStats(stats.getRef()));
+      java.util.Map<String, Long> holds = stats.receiveMessage(WAIT).holds();
+      assertTrue(holds.get("commits") >= 4, "replayed alone several times: " + holds);
+      assertEquals(1L, holds.get("kept_while_store_away"), holds.toString());
+      assertEquals(0L, holds.get("states_refused"), holds.toString());
+
+      readOnly.set(false);
+      for (int i = 0; i < 100 && real.find(1).isEmpty(); i++) {
+        Thread.sleep(100);
+      }
+      assertEquals(queued(1), real.find(1).orElseThrow());
+    }
+  }
+
+  /**
    * A commit failed with a job's new state in it (kept: "boot"); a change of that job read from
    * the store (a requeue of a hand-out) comes before the kept states are replayed. It must see
    * "boot", not the row's "dispatch": it read the stale row, and put back in the queue a job its
@@ -627,7 +669,7 @@ class PersistenceAndExtractActorTest {
   private void stuckThenOthers(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin stuckOnSeven,
       java.util.concurrent.CountDownLatch interrupted) throws Exception {
     ActorRef<ExtractActor.Command> x = kit.spawn(ExtractActor.create(
-        new Extraction(List.of(stuckOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(300)));
+        new Extraction(List.of(stuckOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofSeconds(1)));
     TestProbe<ExtractActor.Extracted> done = kit.createTestProbe();
     x.tell(new ExtractActor.Extract(7, Json.object().put("id", "7"), done.getRef()));
     ExtractActor.Extracted stuck = done.receiveMessage(WAIT);

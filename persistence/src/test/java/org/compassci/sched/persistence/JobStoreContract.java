@@ -415,6 +415,20 @@ abstract class JobStoreContract {
     }
   }
 
+  /**
+   * A value the store cannot hold is refused, not "unavailable": the same write would fail again
+   * however often it is sent (the persistence actor drops such a state instead of replaying it
+   * for good). Nothing of the batch is stored.
+   */
+  @Test
+  void aValueTheStoreCannotHoldIsRefusedAsSuch() {
+    try (JobStore store = open()) {
+      JobRecord tooLong = new JobRecord(2, "submit", "unknown", "N/A", "t".repeat(300), "vm-2p8g", 2, "{}");
+      assertThrows(StoreRefusedException.class, () -> store.upsert(List.of(rec(1, "submit"), tooLong)));
+      assertTrue(store.find(1).isEmpty());
+    }
+  }
+
   @Test
   void findByStagePagesInIdOrder() {
     try (JobStore store = open()) {
