@@ -90,6 +90,27 @@ class MariaDbJobStoreTest extends JobStoreContract {
     assertEquals(EXPECTED_INDEXES, indexes());
   }
 
+  /**
+   * A row larger than the server takes in one packet (max_allowed_packet, 16 MB here) is refused
+   * for good, like a value too long: no retry will make it fit.
+   */
+  @Test
+  void aRowOverThePacketLimitIsRefusedAsSuch() throws SQLException {
+    long limit;
+    try (Connection c = admin(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT @@max_allowed_packet")) {
+      rs.next();
+      limit = rs.getLong(1);
+    }
+    org.junit.jupiter.api.Assumptions.assumeTrue(limit < 200L << 20, "max_allowed_packet " + limit);
+    String big = "{\"pad\":\"" + "x".repeat((int) limit + 1024) + "\"}";
+    try (JobStore store = open()) {
+      JobRecord tooBig = new JobRecord(1, "submit", "unknown", "N/A", "alice", "vm-2p8g", 1, big);
+      org.junit.jupiter.api.Assertions.assertThrows(StoreRefusedException.class, () -> store.upsert(List.of(tooBig)));
+      store.ping();
+    }
+  }
+
   private static final Set<String> EXPECTED_INDEXES = Set.of("PRIMARY(id)", "jobs_stage(stage,id)",
       "jobs_stage_tenant(stage,tenant,id)", "jobs_settling(stage,readiness,id)");
 
