@@ -64,6 +64,22 @@ final class JobWatch {
   private volatile boolean stopping;
   /** Over the WebSocket /scheduler/v1/client instead of event streams. */
   private boolean overSocket;
+  /**
+   * A stream or socket silent this long is given up and opened again. The server sends a
+   * heartbeat every 15 s by default (a comment line, a ping); a connection whose far end is gone
+   * without a word (a NAT or a proxy that forgot it) otherwise kept the watch waiting for good.
+   */
+  private Duration idleFor = DEFAULT_IDLE;
+
+  static final Duration DEFAULT_IDLE = Duration.ofSeconds(60);
+
+  /** Watches the silence of every open stream; its thread is a daemon. */
+  private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "job-watch-idle");
+        t.setDaemon(true);
+        return t;
+      });
 
   JobWatch(SchedulerClient client, PrintWriter out, PrintWriter err, ZoneId zone, Duration reconnectFor) {
     this.client = client;
@@ -71,6 +87,12 @@ final class JobWatch {
     this.err = err;
     this.zone = zone;
     this.reconnectFor = reconnectFor;
+  }
+
+  /** How long a stream may stay silent before it is opened again. */
+  JobWatch idleTimeout(Duration idle) {
+    idleFor = idle;
+    return this;
   }
 
   /** Follows over the watchers' WebSocket ({@code watch --ws}) instead of event streams. */
@@ -180,14 +202,72 @@ final class JobWatch {
     synchronized (streams) {
       streams.add(lines);
     }
+    // a read blocked on a silent connection ends once the stream is closed and its thread woken:
+    // the JDK's body stream checks for a close when its wait is interrupted, not before
+    Thread reader = Thread.currentThread();
+    java.util.concurrent.atomic.AtomicBoolean givenUp = new java.util.concurrent.atomic.AtomicBoolean();
+    Silence silence = new Silence(() -> {
+      synchronized (givenUp) {
+        if (givenUp.compareAndSet(false, true)) {
+          lines.close();
+          reader.interrupt();
+        }
+      }
+    });
+    java.util.concurrent.atomic.AtomicBoolean heard = new java.util.concurrent.atomic.AtomicBoolean();
     try (lines) {
-      return read(lines, group);
+      read(lines.peek(l -> silence.heard()), group, heard);
+      return heard.get();
     } catch (UncheckedIOException dropped) {
-      return false;
+      // what came before the stream broke or went silent counts: the watch did hear the server
+      return heard.get();
     } finally {
+      silence.stop();
+      synchronized (givenUp) {
+        givenUp.set(true);
+        if (silence.fired()) {
+          // the interrupt was ours, not the user's: the watch goes on
+          Thread.interrupted();
+          saySilent();
+        }
+      }
       synchronized (streams) {
         streams.remove(lines);
       }
+    }
+  }
+
+  private synchronized void saySilent() {
+    err.println("scheduler: nothing from " + client.server() + " for " + idleFor.toSeconds() + " s");
+    err.flush();
+  }
+
+  /** The time since a stream last said anything; past {@link #idleFor}, {@code giveUp} runs once. */
+  private final class Silence {
+    private volatile long lastHeard = System.nanoTime();
+    private volatile boolean fired;
+    private final java.util.concurrent.ScheduledFuture<?> check;
+
+    Silence(Runnable giveUp) {
+      long every = Math.max(50, idleFor.toMillis() / 4);
+      check = WATCHDOG.scheduleWithFixedDelay(() -> {
+        if (!fired && System.nanoTime() - lastHeard > idleFor.toNanos()) {
+          fired = true;
+          giveUp.run();
+        }
+      }, every, every, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    void heard() {
+      lastHeard = System.nanoTime();
+    }
+
+    boolean fired() {
+      return fired;
+    }
+
+    void stop() {
+      check.cancel(false);
     }
   }
 
@@ -199,11 +279,19 @@ final class JobWatch {
   private boolean readSocket(List<String> group) {
     java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
     java.util.concurrent.atomic.AtomicBoolean heard = new java.util.concurrent.atomic.AtomicBoolean();
+    Silence silence = new Silence(() -> ended.complete(null));
     java.net.http.WebSocket ws = client.openSocket(SchedulerClient.V1 + "/client", new java.net.http.WebSocket.Listener() {
       private final StringBuilder partial = new StringBuilder();
 
       @Override
+      public java.util.concurrent.CompletionStage<?> onPing(java.net.http.WebSocket w, java.nio.ByteBuffer message) {
+        silence.heard();
+        return java.net.http.WebSocket.Listener.super.onPing(w, message);
+      }
+
+      @Override
       public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket w, CharSequence data, boolean last) {
+        silence.heard();
         partial.append(data);
         if (last) {
           String text = partial.toString();
@@ -243,6 +331,10 @@ final class JobWatch {
       ended.join();
       return heard.get();
     } finally {
+      silence.stop();
+      if (silence.fired()) {
+        saySilent();
+      }
       synchronized (streams) {
         streams.remove(closer);
       }
@@ -277,19 +369,17 @@ final class JobWatch {
     return true;
   }
 
-  /** Reads events until every job of the group closed or the stream ended; true if any event came. */
-  private boolean read(Stream<String> lines, List<String> group) {
+  /** Reads events until every job of the group closed or the stream ended; {@code heard} set once any event came. */
+  private void read(Stream<String> lines, List<String> group, java.util.concurrent.atomic.AtomicBoolean heard) {
     ServerSentEvents parser = new ServerSentEvents();
-    boolean heard = false;
     Iterator<String> it = lines.iterator();
     while (!allClosed(group) && it.hasNext()) {
       Optional<ServerSentEvents.Event> e = parser.line(it.next());
       if (e.isPresent()) {
-        heard = true;
+        heard.set(true);
         handle(e.get());
       }
     }
-    return heard;
   }
 
   private synchronized void handle(ServerSentEvents.Event e) {

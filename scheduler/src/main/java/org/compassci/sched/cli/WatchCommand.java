@@ -36,8 +36,16 @@ final class WatchCommand implements Callable<Integer> {
       description = "follow over the WebSocket /scheduler/v1/client instead of Server-Sent Events")
   boolean ws;
 
+  @Option(names = "--idle-timeout", paramLabel = "SECONDS",
+      description = "open a stream again that has said nothing this long (the server sends a heartbeat "
+          + "every 15 s by default); default: ${DEFAULT-VALUE}")
+  long idleSeconds = JobWatch.DEFAULT_IDLE.toSeconds();
+
   @Override
   public Integer call() {
+    if (idleSeconds < 1) {
+      throw new ParameterException(spec.commandLine(), "--idle-timeout: give 1 or more seconds");
+    }
     if (ids.isEmpty() && submitId == null) {
       throw new ParameterException(spec.commandLine(), "give job ids, or --submit-id of a run");
     }
@@ -51,7 +59,7 @@ final class WatchCommand implements Callable<Integer> {
         throw CliFailure.refused("no job has submit_id " + submitId);
       }
     }
-    JobWatch watch = cli.watch(client, spec.commandLine());
+    JobWatch watch = cli.watch(client, spec.commandLine()).idleTimeout(java.time.Duration.ofSeconds(idleSeconds));
     return (ws ? watch.overSocket() : watch).follow(jobIds.stream().distinct().toList());
   }
 }
