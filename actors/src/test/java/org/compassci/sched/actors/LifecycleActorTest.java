@@ -518,19 +518,10 @@ class LifecycleActorTest {
     Timeouts d = Timeouts.defaults();
     Timeouts quickPostRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
         d.setup(), d.waitPeer(), d.running(), Duration.ofMillis(200), d.manualCheck(), d.requeueMax());
-    org.compassci.sched.extract.ExtractPlugin slow = new org.compassci.sched.extract.ExtractPlugin() {
-      @Override
-      public String name() {
-        return "slow";
-      }
-
-      @Override
-      public void extract(com.fasterxml.jackson.databind.node.ObjectNode job, Path resultDir,
-          com.fasterxml.jackson.databind.node.ObjectNode stats) throws Exception {
-        Thread.sleep(1500);
-        stats.put("slow.answer", 42);
-      }
-    };
+    org.compassci.sched.extract.ExtractPlugin slow = TestPlugin.named("slow", (job, stats) -> {
+      Thread.sleep(1500);
+      stats.put("slow.answer", 42);
+    });
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Job job = dispatchedJob(85);
       store.insert(List.of(job.toRecord()));

@@ -633,28 +633,19 @@ class PersistenceAndExtractActorTest {
   @Test
   void aStuckExtractionTimesOutAndItsThreadIsInterrupted() throws Exception {
     java.util.concurrent.CountDownLatch interrupted = new java.util.concurrent.CountDownLatch(1);
-    org.compassci.sched.extract.ExtractPlugin stuckOnSeven = new org.compassci.sched.extract.ExtractPlugin() {
-      @Override
-      public String name() {
-        return "stuck-on-7";
-      }
-
-      @Override
-      public void extract(com.fasterxml.jackson.databind.node.ObjectNode job, Path resultDir,
-          com.fasterxml.jackson.databind.node.ObjectNode stats) throws Exception {
-        if (job.path("id").asText().equals("7")) {
-          try {
-            new java.util.concurrent.CountDownLatch(1).await();
-          } catch (InterruptedException e) {
-            interrupted.countDown();
-            throw e;
-          }
+    org.compassci.sched.extract.ExtractPlugin stuckOnSeven = TestPlugin.named("stuck-on-7", (job, stats) -> {
+      if (job.path("id").asText().equals("7")) {
+        try {
+          new java.util.concurrent.CountDownLatch(1).await();
+        } catch (InterruptedException e) {
+          interrupted.countDown();
+          throw e;
         }
-        // an interrupt left over would end this at once
-        Thread.sleep(20);
-        stats.put("seen", job.path("id").asText());
       }
-    };
+      // an interrupt left over would end this at once
+      Thread.sleep(20);
+      stats.put("seen", job.path("id").asText());
+    });
     // one extraction thread: the jobs after the stuck one run on the very thread it was interrupted on
     ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
         "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")

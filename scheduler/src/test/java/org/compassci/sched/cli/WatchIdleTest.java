@@ -66,7 +66,7 @@ class WatchIdleTest {
       }
       args.add(id);
       CompletableFuture<Integer> watch = CompletableFuture.supplyAsync(() -> cl.execute(args.toArray(String[]::new)));
-      awaitText(out, id + " running", watch);
+      WatchReconnectTest.awaitText(out, id + " running", watch);
 
       // the watch's connection goes silent, open; the job ends meanwhile
       proxy.silenceOpen();
@@ -84,17 +84,6 @@ class WatchIdleTest {
       assertTrue(out.toString().endsWith(id + " ended in finish: health=success data=norun\n"), out.toString());
     } finally {
       server.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    }
-  }
-
-  private static void awaitText(StringWriter w, String text, CompletableFuture<Integer> watch)
-      throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!w.toString().contains(text)) {
-      if (System.nanoTime() > end || watch.isDone()) {
-        throw new AssertionError("no '" + text + "' in: " + w + (watch.isDone() ? " (watch ended: " + watch.join() + ")" : ""));
-      }
-      Thread.sleep(20);
     }
   }
 }

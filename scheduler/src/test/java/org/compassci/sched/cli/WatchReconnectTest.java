@@ -78,7 +78,8 @@ class WatchReconnectTest {
     }
   }
 
-  private static void awaitText(StringWriter w, String text, CompletableFuture<Integer> watch)
+  /** Waits (30 s at most) for {@code text} in what the watch wrote; fails at once if it ended. */
+  static void awaitText(StringWriter w, String text, CompletableFuture<Integer> watch)
       throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (!w.toString().contains(text)) {
