@@ -280,7 +280,44 @@ final class JobWatch {
     java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
     java.util.concurrent.atomic.AtomicBoolean heard = new java.util.concurrent.atomic.AtomicBoolean();
     Silence silence = new Silence(() -> ended.complete(null));
-    java.net.http.WebSocket ws = client.openSocket(SchedulerClient.V1 + "/client", new java.net.http.WebSocket.Listener() {
+    java.net.http.WebSocket ws;
+    try {
+      ws = openSocket(group, ended, heard, silence);
+    } catch (RuntimeException failed) {
+      silence.stop();
+      throw failed;
+    }
+    Stream<String> closer = Stream.<String>empty().onClose(ws::abort);
+    synchronized (streams) {
+      streams.add(closer);
+    }
+    try {
+      com.fasterxml.jackson.databind.node.ArrayNode ids = Json.MAPPER.createArrayNode();
+      openJobs(group).forEach(ids::add);
+      ObjectNode watch = Json.object().put("type", "watch-job-event");
+      watch.set("job_id", ids);
+      ws.sendText(Json.write(watch), true);
+      ended.join();
+      return heard.get();
+    } finally {
+      silence.stop();
+      if (silence.fired()) {
+        saySilent();
+      }
+      synchronized (streams) {
+        streams.remove(closer);
+      }
+      ws.abort();
+    }
+  }
+
+  /**
+   * Opens the watchers' socket: its messages are handled as they come, {@code ended} completes
+   * once the group's jobs all closed or the socket did, and every frame counts as heard.
+   */
+  private java.net.http.WebSocket openSocket(List<String> group, java.util.concurrent.CompletableFuture<Void> ended,
+      java.util.concurrent.atomic.AtomicBoolean heard, Silence silence) {
+    return client.openSocket(SchedulerClient.V1 + "/client", new java.net.http.WebSocket.Listener() {
       private final StringBuilder partial = new StringBuilder();
 
       @Override
@@ -318,28 +355,6 @@ final class JobWatch {
         ended.complete(null);
       }
     });
-    Stream<String> closer = Stream.<String>empty().onClose(ws::abort);
-    synchronized (streams) {
-      streams.add(closer);
-    }
-    try {
-      com.fasterxml.jackson.databind.node.ArrayNode ids = Json.MAPPER.createArrayNode();
-      openJobs(group).forEach(ids::add);
-      ObjectNode watch = Json.object().put("type", "watch-job-event");
-      watch.set("job_id", ids);
-      ws.sendText(Json.write(watch), true);
-      ended.join();
-      return heard.get();
-    } finally {
-      silence.stop();
-      if (silence.fired()) {
-        saySilent();
-      }
-      synchronized (streams) {
-        streams.remove(closer);
-      }
-      ws.abort();
-    }
   }
 
   /** One message of the watchers' socket; true when it was about one of the jobs. */
