@@ -177,58 +177,46 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
    * COLUMN IF NOT EXISTS, and Manticore answers no query while it alters a table.
    */
   private void addMissingColumns(Statement s) throws SQLException {
-    Set<String> present = columns(s);
+    Map<String, String> added = new LinkedHashMap<>();
     for (String column : dialect.addedColumns()) {
-      String name = column.substring(0, column.indexOf(' '));
-      if (present.contains(name)) {
-        continue;
-      }
-      try {
-        s.execute(dialect.addColumn(column));
-      } catch (SQLException e) {
-        // another scheduler starting on the same table may have added it just now
-        if (!columns(s).contains(name)) {
-          throw e;
-        }
-      }
+      added.put(column.substring(0, column.indexOf(' ')), dialect.addColumn(column));
     }
+    addMissing(s, "column", added, dialect.describeTable());
   }
 
-  /** Like {@link #addMissingColumns}, for the indexes: one that is there already sees no ALTER. */
+  /** Like {@link #addMissingColumns}, for the indexes. */
   private void addMissingIndexes(Statement s) throws SQLException {
-    if (dialect.addedIndexes().isEmpty()) {
-      return;
+    if (!dialect.addedIndexes().isEmpty()) {
+      addMissing(s, "index", dialect.addedIndexes(), dialect.describeIndexes());
     }
-    Set<String> present = indexes(s);
-    for (Map.Entry<String, String> index : dialect.addedIndexes().entrySet()) {
-      if (present.contains(index.getKey())) {
+  }
+
+  /**
+   * Runs the statement of each name in {@code added} that {@code describe} (names first, a row
+   * each) does not list: one that is there already sees no ALTER.
+   */
+  private void addMissing(Statement s, String kind, Map<String, String> added, String describe)
+      throws SQLException {
+    Set<String> present = names(s, describe);
+    for (Map.Entry<String, String> each : added.entrySet()) {
+      if (present.contains(each.getKey())) {
         continue;
       }
-      LOG.info("adding index {} to the jobs table (once; a large table takes a while)", index.getKey());
+      LOG.info("adding {} {} to the jobs table (once; a large table takes a while)", kind, each.getKey());
       try {
-        s.execute(index.getValue());
+        s.execute(each.getValue());
       } catch (SQLException e) {
         // another scheduler starting on the same table may have added it just now
-        if (!indexes(s).contains(index.getKey())) {
+        if (!names(s, describe).contains(each.getKey())) {
           throw e;
         }
       }
     }
   }
 
-  private Set<String> indexes(Statement s) throws SQLException {
+  private static Set<String> names(Statement s, String describe) throws SQLException {
     Set<String> names = new HashSet<>();
-    try (ResultSet rs = s.executeQuery(dialect.describeIndexes())) {
-      while (rs.next()) {
-        names.add(rs.getString(1).toLowerCase(Locale.ROOT));
-      }
-    }
-    return names;
-  }
-
-  private Set<String> columns(Statement s) throws SQLException {
-    Set<String> names = new HashSet<>();
-    try (ResultSet rs = s.executeQuery(dialect.describeTable())) {
+    try (ResultSet rs = s.executeQuery(describe)) {
       while (rs.next()) {
         // H2 answers names in upper case
         names.add(rs.getString(1).toLowerCase(Locale.ROOT));
@@ -888,15 +876,20 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       return findByCandidates(after -> dialect.byStageParams(stages, after), r -> stages.contains(r.stage()),
           afterId, limit, candidates);
     }
-    try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectByStage(stages, limit))) {
+    return query("query by stage", dialect.selectByStage(stages, limit),
+        dialect.byStageParams(stages, Math.max(afterId, dialect.lowestAfterId())));
+  }
+
+  /** The jobs {@code sql} reads with {@code params}; {@code what} names it in the failure. */
+  private List<JobRecord> query(String what, String sql, List<Object> params) {
+    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 1;
-      for (Object p : dialect.byStageParams(stages, Math.max(afterId, dialect.lowestAfterId()))) {
+      for (Object p : params) {
         ps.setObject(i++, p);
       }
       return readAll(ps);
     } catch (SQLException e) {
-      throw new StoreUnavailableException("query by stage failed: " + e.getMessage(), e);
+      throw new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -917,17 +910,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       return findByCandidates(params, r -> stages.contains(r.stage()) && readiness.contains(r.readiness()),
           afterId, limit, candidates);
     }
-    try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectSettling(stages.size(),
-            readiness.size(), limit))) {
-      int i = 1;
-      for (Object p : params.apply(Math.max(afterId, dialect.lowestAfterId()))) {
-        ps.setObject(i++, p);
-      }
-      return readAll(ps);
-    } catch (SQLException e) {
-      throw new StoreUnavailableException("query by stage and readiness failed: " + e.getMessage(), e);
-    }
+    return query("query by stage and readiness", dialect.selectSettling(stages.size(), readiness.size(), limit),
+        params.apply(Math.max(afterId, dialect.lowestAfterId())));
   }
 
   /**
@@ -975,15 +959,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public List<JobRecord> findByStageAndTenant(String stage, String tenant, long afterId, int limit) {
-    try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(dialect.selectByStageAndTenant(limit))) {
-      ps.setString(1, stage);
-      ps.setString(2, tenant);
-      ps.setLong(3, Math.max(afterId, dialect.lowestAfterId()));
-      return readAll(ps);
-    } catch (SQLException e) {
-      throw new StoreUnavailableException("query by stage and tenant failed: " + e.getMessage(), e);
-    }
+    return query("query by stage and tenant", dialect.selectByStageAndTenant(limit),
+        List.of(stage, tenant, Math.max(afterId, dialect.lowestAfterId())));
   }
 
   /** Counts at most {@link SqlDialect#MAX_TENANTS} tenants. */
