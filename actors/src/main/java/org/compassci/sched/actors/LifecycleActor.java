@@ -535,17 +535,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         if (job != null) {
           // its deadline is set once the whole load is in: one already past would fire now,
           // into the stash, a message per job of a long downtime
-          active.put(job.id(), job);
-          if (job.stage().isFinal() && job.readiness() == DataReadiness.UPLOADED) {
-            extract(job);
-          }
+          take(job);
           if (job.stage().isFinal()) {
             settling++;
           } else {
             adopted++;
-          }
-          if (!job.stage().isFinal() && !job.field("host_machine").isEmpty()) {
-            held.add(new HostRegistryActor.HandedOut(job.field("host_machine"), job.id()));
+            if (!job.field("host_machine").isEmpty()) {
+              held.add(new HostRegistryActor.HandedOut(job.field("host_machine"), job.id()));
+            }
           }
         }
       }
@@ -572,15 +569,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return true;
   }
 
-  /**
-   * Takes a job read from the store into memory with its deadline. An ended job whose data was
-   * uploaded had its extraction in the memory of a scheduler that stopped (or of this one before
-   * the job left it): it is extracted again, or it would wait for statistics until its deadline
-   * and settle incomplete.
-   */
+  /** Takes a job read from the store into memory with its deadline (see {@link #take}). */
   private void adopt(Job job) {
-    active.put(job.id(), job);
+    take(job);
     reschedule(job);
+  }
+
+  /**
+   * Takes a job read from the store into memory, its deadline still to set. An ended job whose
+   * data was uploaded had its extraction in the memory of a scheduler that stopped (or of this
+   * one before the job left it): it is extracted again, or it would wait for statistics until its
+   * deadline and settle incomplete.
+   */
+  private void take(Job job) {
+    active.put(job.id(), job);
     if (job.stage().isFinal() && job.readiness() == DataReadiness.UPLOADED) {
       extract(job);
     }

@@ -435,10 +435,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private void commitPending() {
     if (replaying != null && pending.peekFirst() == replaying && replayLimit == 1) {
       // one kept record suspected of being refused: alone, so that a failure is its own
-      List<Command> alone = List.of(pending.pollFirst());
-      committing = true;
-      getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> commit(alone), blocking),
-          (outcomes, failure) -> new Committed(alone, outcomes, failure));
+      send(List.of(pending.pollFirst()));
       return;
     }
     List<Command> batch = new ArrayList<>();
@@ -463,6 +460,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       batch.add(0, new ReleaseClaims(List.copyOf(releaseKept)));
       releaseKept.clear();
     }
+    send(batch);
+  }
+
+  /** One group commit on the store's thread; its outcome comes back as {@link Committed}. */
+  private void send(List<Command> batch) {
     committing = true;
     getContext().pipeToSelf(
         CompletableFuture.supplyAsync(() -> commit(batch), blocking),
@@ -889,9 +891,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   /**
    * A replay failed ({@link #keep} has kept its records again): the next one writes half as
-   * many. One record that failed alone right after the store answered is struck; at
-   * {@link #STRIKES} the store is taken to refuse it for good, and it is dropped: the job's row
-   * keeps its last written state, and the other jobs' states get written.
+   * many. One record that failed alone with the store refusing the data itself is struck; at
+   * {@link #STRIKES} it is dropped: the job's row keeps its last written state, and the other
+   * jobs' states get written.
    */
   private void replayFailed(Write replay, boolean alone, boolean refused, String error) {
     if (replay.records().size() > 1 || !alone) {
