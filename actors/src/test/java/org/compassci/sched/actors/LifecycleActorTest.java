@@ -300,7 +300,7 @@ class LifecycleActorTest {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.atomic.AtomicBoolean away = new java.util.concurrent.atomic.AtomicBoolean();
       // the store's answer is lost while "away" (the write may or may not have taken)
-      org.compassci.sched.persistence.JobStore store = StoreAfter.each(real, call -> {
+      org.compassci.sched.persistence.JobStore store = StoreHooks.after(real, call -> {
         if (away.get() && call.equals("commit")) {
           away.set(false);
           throw new IllegalStateException("connection reset");
@@ -334,7 +334,7 @@ class LifecycleActorTest {
       // and while "held", a commit waits for the test, so the store cannot drain before a report
       java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
       java.util.concurrent.atomic.AtomicBoolean hold = new java.util.concurrent.atomic.AtomicBoolean(true);
-      org.compassci.sched.persistence.JobStore slow = StoreAfter.each(real, call -> {
+      org.compassci.sched.persistence.JobStore slow = StoreHooks.after(real, call -> {
         if (call.equals("commit")) {
           try {
             if (hold.get()) {
@@ -343,7 +343,7 @@ class LifecycleActorTest {
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }
-          StoreAfter.pause(300);
+          StoreHooks.pause(300);
         }
       });
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(slow, 100));
@@ -406,9 +406,9 @@ class LifecycleActorTest {
       store.upsert(List.of(dispatchedJob(71).toRecord()));
       // a timer fires while the load is out (its first log use was then Pekko's timer code, on
       // no frame of the lifecycle's): a sweep every 10 ms, and a load that takes 300 ms
-      org.compassci.sched.persistence.JobStore slow = StoreAfter.each(store, call -> {
+      org.compassci.sched.persistence.JobStore slow = StoreHooks.after(store, call -> {
         if (call.equals("findByStage")) {
-          StoreAfter.pause(300);
+          StoreHooks.pause(300);
         }
       });
       ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(
@@ -702,7 +702,7 @@ class LifecycleActorTest {
       };
       // the real store; a read of the job done while its requeue is still out is followed at once
       // by the requeue and the second hand-out, before the reader can write what it read
-      org.compassci.sched.persistence.JobStore store = StoreAfter.each(real, call -> {
+      org.compassci.sched.persistence.JobStore store = StoreHooks.after(real, call -> {
         if (call.equals("find")) {
           requeueAndHandOutAgain.run();
         }

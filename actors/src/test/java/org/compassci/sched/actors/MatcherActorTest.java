@@ -562,7 +562,7 @@ class MatcherActorTest {
   void aClaimWrittenAlthoughItsCommitFailedComesBackToTheQueue() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
-      org.compassci.sched.persistence.JobStore lossy = StoreAfter.each(real, call -> {
+      org.compassci.sched.persistence.JobStore lossy = StoreHooks.after(real, call -> {
         if (call.equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
           throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
         }

@@ -114,18 +114,11 @@ class PersistenceAndExtractActorTest {
   void aStoreThatTakesNoWriteForAWhileDropsNoKeptState() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.atomic.AtomicBoolean readOnly = new java.util.concurrent.atomic.AtomicBoolean(true);
-      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
-          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
-                if (m.getName().equals("commit") && readOnly.get()) {
-                  throw new org.compassci.sched.persistence.StoreUnavailableException("read-only", null);
-                }
-                try {
-                  return m.invoke(real, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-              });
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit") && readOnly.get()) {
+          throw new org.compassci.sched.persistence.StoreUnavailableException("read-only", null);
+        }
+      });
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       p.tell(PersistenceActor.Write.kept(List.of(queued(1)), "kept", written.getRef()));
@@ -242,18 +235,11 @@ class PersistenceAndExtractActorTest {
     final org.compassci.sched.persistence.JobStore store;
 
     FirstCommitHeld(JdbcJobStore real) {
-      store = (org.compassci.sched.persistence.JobStore) java.lang.reflect.Proxy.newProxyInstance(
-          getClass().getClassLoader(), new Class<?>[] {org.compassci.sched.persistence.JobStore.class},
-          (proxy, m, args) -> {
-            if (m.getName().equals("commit") && first.getAndSet(false)) {
-              gate.await();
-            }
-            try {
-              return m.invoke(real, args);
-            } catch (java.lang.reflect.InvocationTargetException e) {
-              throw e.getCause();
-            }
-          });
+      store = StoreHooks.before(real, method -> {
+        if (method.equals("commit") && first.getAndSet(false)) {
+          gate.await();
+        }
+      });
     }
 
     /** Lets the held commit go once {@code p} has taken in every message told it so far. */
@@ -696,19 +682,12 @@ class PersistenceAndExtractActorTest {
       java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
       java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
       java.util.concurrent.atomic.AtomicBoolean holdNext = new java.util.concurrent.atomic.AtomicBoolean(true);
-      org.compassci.sched.persistence.JobStore store = (org.compassci.sched.persistence.JobStore)
-          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
-              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
-                if (m.getName().equals("commit") && holdNext.getAndSet(false)) {
-                  holding.countDown();
-                  gate.await();
-                }
-                try {
-                  return m.invoke(real, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-              });
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit") && holdNext.getAndSet(false)) {
+          holding.countDown();
+          gate.await();
+        }
+      });
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       TestProbe<PersistenceActor.Modified> modified = testKit.createTestProbe();

@@ -1,0 +1,53 @@
+package org.compassci.sched.actors;
+
+import java.util.function.Consumer;
+import org.compassci.sched.persistence.JobStore;
+
+/** The real store, with something done before or after each of its calls, by the call's name. */
+final class StoreHooks {
+
+  private StoreHooks() {}
+
+  /** What runs before a call, with the method's name; what it throws is what the caller sees. */
+  @FunctionalInterface
+  interface Before {
+    void run(String method) throws Exception;
+  }
+
+  /** A slow store's delay, for an {@code afterCall}: the interrupt kept for the caller. */
+  static void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * {@code afterCall} runs once the real call has returned, with the method's name; what it
+   * throws is what the caller sees (a store that committed and then lost its answer, say).
+   */
+  static JobStore after(JobStore real, Consumer<String> afterCall) {
+    return around(real, m -> {}, afterCall);
+  }
+
+  /** {@code beforeCall} runs before the real call: a store away, or a commit held at a gate. */
+  static JobStore before(JobStore real, Before beforeCall) {
+    return around(real, beforeCall, m -> {});
+  }
+
+  private static JobStore around(JobStore real, Before beforeCall, Consumer<String> afterCall) {
+    return (JobStore) java.lang.reflect.Proxy.newProxyInstance(StoreHooks.class.getClassLoader(),
+        new Class<?>[] {JobStore.class}, (proxy, m, args) -> {
+          beforeCall.run(m.getName());
+          Object r;
+          try {
+            r = m.invoke(real, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+          afterCall.accept(m.getName());
+          return r;
+        });
+  }
+}
