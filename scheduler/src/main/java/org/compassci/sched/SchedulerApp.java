@@ -196,6 +196,7 @@ public final class SchedulerApp {
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
       ActorRef<LifecycleActor.Command> lifecycle;
       ActorRef<MatcherActor.Command> matcher;
+      ActorRef<org.compassci.sched.actors.IdempotencyActor.Command> submits;
       if (!cluster.enabled()) {
         hosts = ctx.spawn(restarts.supervise("hosts",
             HostRegistryActor.create(s.hostsOfflineAfter(), clock, s.boot().labHostsDir(), hostStore(store))), "hosts");
@@ -210,12 +211,15 @@ public final class SchedulerApp {
         known.set(matcher);
         // its first start may come before the line above: told here too (twice does no harm)
         lifecycle.tell(new LifecycleActor.UseMatcher(matcher));
+        submits = ctx.spawn(restarts.supervise("idempotency", org.compassci.sched.actors.IdempotencyActor.create(
+            persistence, matcher, s.access().idempotencyTtl(), clock)), "idempotency");
       } else {
         Singletons singletons = Singletons.init(system, restarts, persistence, extractor, matching,
             clock, cluster, hostStore(store));
         hosts = singletons.hosts();
         lifecycle = singletons.lifecycle();
         matcher = singletons.matcher();
+        submits = singletons.idempotency();
       }
       ActorRef<WatchActor.Command> watch = ctx.spawn(restarts.supervise("watch",
           WatchActor.create(lifecycle, s.askTimeout(), clock)), "watch");
@@ -229,7 +233,7 @@ public final class SchedulerApp {
       List.of(persistence, extractor, watch, stats).forEach(ctx::watch);
       if (!cluster.enabled()) {
         // in a cluster these are the singletons' proxies, which stop only at shutdown
-        List.of(hosts, lifecycle, matcher).forEach(ctx::watch);
+        List.of(hosts, lifecycle, matcher, submits).forEach(ctx::watch);
       }
       ctx.watch(uploads);
 
@@ -241,11 +245,7 @@ public final class SchedulerApp {
       ActorRef<org.compassci.sched.actors.AccountsActor.Command> accountsActor = ctx.spawn(restarts.supervise(
           "accounts", org.compassci.sched.actors.AccountsActor.create((org.compassci.sched.persistence.AccountStore) store,
               book, store.exclusive() ? Duration.ZERO : s.access().accountsRefresh(), clock)), "accounts");
-      ActorRef<org.compassci.sched.actors.IdempotencyActor.Command> submits = ctx.spawn(restarts.supervise(
-          "idempotency", org.compassci.sched.actors.IdempotencyActor.create(persistence, matcher,
-              s.access().idempotencyTtl(), clock)), "idempotency");
       ctx.watch(accountsActor);
-      ctx.watch(submits);
       org.compassci.sched.http.Auth auth = new org.compassci.sched.http.Auth(s.access(), book, accountsActor, submits,
           s.adminToken().isPresent());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);

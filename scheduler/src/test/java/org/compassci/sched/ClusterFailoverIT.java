@@ -280,6 +280,47 @@ class ClusterFailoverIT {
       assertTrue(Math.abs(share - 0.75) <= 0.05, "heavy (weight 30 of 40) got " + share + " of 400 hand-outs");
     }
   }
+  /**
+   * One Idempotency-Key sent through every node at once makes one job, and every answer names
+   * it: one actor sees every keyed submit of the cluster. With one per node, each node looked
+   * the key up before any had stored it, and each made a job of its own.
+   */
+  @Test
+  void oneIdempotencyKeySentThroughEveryNodeAtOnceMakesOneJob() throws Exception {
+    try (ClusterNodes nodes = new ClusterNodes(dir, "keys", 3)) {
+      nodes.startAll(Duration.ofSeconds(60));
+      int keys = 10;
+      String body = "{\"suite\":\"once\",\"testbox\":\"vm-2p8g\"}";
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(nodes.size());
+      try {
+        for (int k = 0; k < keys; k++) {
+          String key = "race-" + k;
+          java.util.concurrent.CyclicBarrier together = new java.util.concurrent.CyclicBarrier(nodes.size());
+          List<java.util.concurrent.Future<org.compassci.sched.fixtures.HttpCalls.Answer>> answers =
+              new java.util.ArrayList<>();
+          for (int n = 0; n < nodes.size(); n++) {
+            int node = n;
+            answers.add(pool.submit(() -> {
+              together.await(30, TimeUnit.SECONDS);
+              return nodes.http(node).send("POST", ClusterNodes.V1 + "/jobs/submit", body,
+                  "Content-Type", "application/json", "Idempotency-Key", key);
+            }));
+          }
+          Set<String> ids = new HashSet<>();
+          for (var f : answers) {
+            var a = f.get(60, TimeUnit.SECONDS);
+            assertEquals(200, a.status(), a.body());
+            ids.add(a.json().get(0).path("job_id").asText());
+          }
+          assertEquals(1, ids.size(), key + " answered with " + ids);
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+      assertEquals(keys, nodes.count("SELECT COUNT(*) FROM jobs"));
+    }
+  }
+
   @Test
   void clusterModeRefusesTheEmbeddedStoreAndTwoNodesWithoutALease() throws Exception {
     try (ClusterNodes three = new ClusterNodes(dir, "embedded", 3); ClusterNodes two = new ClusterNodes(dir, "two", 2)) {
@@ -308,10 +349,10 @@ class ClusterFailoverIT {
       nodes.startAll(Duration.ofSeconds(60));
       int victim = nodes.singletonNode(0);
       int survivor = 1 - victim;
-      // the matcher, the lifecycle and the host registry hold their lease rows in MySQL
-      await("three singleton lease rows", Duration.ofSeconds(10), () -> {
+      // the matcher, the lifecycle, the host registry and the keyed submits hold their lease rows
+      await("four singleton lease rows", Duration.ofSeconds(10), () -> {
         try {
-          return nodes.count("SELECT COUNT(*) FROM scheduler_leases WHERE name LIKE '%singleton%'") == 3;
+          return nodes.count("SELECT COUNT(*) FROM scheduler_leases WHERE name LIKE '%singleton%'") == 4;
         } catch (Exception e) {
           return false;
         }

@@ -27,10 +27,16 @@ import org.compassci.sched.persistence.SubmitKey;
  * being stored), a repeat waits for its answer instead of going on; so a client that gave up on a
  * slow answer and retried gets the same jobs. The key is stored in the jobs' own commit, so after
  * a crash the store still knows it. Submits without a key never pass here.
+ *
+ * <p>The invariant holds only where one such actor sees every submit of a key: in cluster mode
+ * it is a Cluster Singleton beside the matcher, since one per node let a retry through another
+ * node look the key up while the first submit was still being stored, and make a second set of
+ * jobs.
  */
 public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Command> {
 
-  public sealed interface Command {}
+  /** Crosses nodes in cluster mode, where this actor is one singleton for the whole cluster. */
+  public sealed interface Command extends org.compassci.sched.model.CborSerializable {}
 
   /** {@code requestDigest}: the hex SHA-256 of the body; {@code jobs}: already checked at the edge. */
   public record Submit(String account, String key, String requestDigest, List<JobIntake.Draft> jobs,
@@ -38,7 +44,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
-  public sealed interface Result {}
+  public sealed interface Result extends org.compassci.sched.model.CborSerializable {}
 
   /** The first submit of this key: the matcher's answer. */
   public record Fresh(MatcherActor.SubmitResult result) implements Result {}

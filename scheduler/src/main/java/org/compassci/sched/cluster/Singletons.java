@@ -8,6 +8,7 @@ import org.apache.pekko.cluster.typed.ClusterSingleton;
 import org.apache.pekko.cluster.typed.SingletonActor;
 import org.compassci.sched.actors.ExtractActor;
 import org.compassci.sched.actors.HostRegistryActor;
+import org.compassci.sched.actors.IdempotencyActor;
 import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
@@ -16,17 +17,19 @@ import org.compassci.sched.config.SchedulerSettings;
 
 /**
  * Cluster mode: the matcher (queue, fair share, hand-outs), the lifecycle (stage state,
- * deadlines) and the host registry (which box asked when, what it runs) each run once in the
- * cluster, as Cluster Singletons on the oldest node, so that each fact has one owner. Every
+ * deadlines), the host registry (which box asked when, what it runs) and the submits with an
+ * Idempotency-Key (which key is on its way) each run once in the cluster, as Cluster Singletons
+ * on the oldest node, so that each fact has one owner. Every
  * node gets their proxies; the behaviours given here run only on the node that hosts them,
  * with that node's own store and extraction. All three on one node, the matcher's and the
  * lifecycle's reports to the registry never cross the network.
  *
- * @param matcher   the matcher's proxy
- * @param lifecycle the lifecycle's proxy
+ * @param matcher     the matcher's proxy
+ * @param lifecycle   the lifecycle's proxy
+ * @param idempotency the proxy of the keyed submits' actor
  */
 public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<LifecycleActor.Command> lifecycle,
-    ActorRef<HostRegistryActor.Command> hosts) {
+    ActorRef<HostRegistryActor.Command> hosts, ActorRef<IdempotencyActor.Command> idempotency) {
 
   public static Singletons init(ActorSystem<?> system, Restarts restarts,
       ActorRef<PersistenceActor.Command> persistence, ActorRef<ExtractActor.Command> extractor,
@@ -52,6 +55,10 @@ public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<Lifecy
             restarts.supervise("matcher",
                 MatcherActor.create(persistence, lifecycle, hosts, settings, clock, cluster.self())), "matcher")
         .withStopMessage(new MatcherActor.HandOver())));
-    return new Singletons(matcher.get(), lifecycle, hosts);
+    // one per node let a retry through another node make a second set of jobs (see the actor)
+    ActorRef<IdempotencyActor.Command> idempotency = singletons.init(SingletonActor.of(
+        restarts.supervise("idempotency", IdempotencyActor.create(persistence, matcher.get(),
+            settings.access().idempotencyTtl(), clock)), "idempotency"));
+    return new Singletons(matcher.get(), lifecycle, hosts, idempotency);
   }
 }
