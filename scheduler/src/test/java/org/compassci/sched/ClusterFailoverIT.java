@@ -216,6 +216,8 @@ class ClusterFailoverIT {
         // downed, it leaves by itself: by then whatever it sent to the store has been answered
         await("the old singleton's exit", Duration.ofSeconds(40), () -> !nodes.alive(paused));
         assertEquals(0, nodes.count("SELECT COUNT(*) FROM jobs WHERE host LIKE '%--late'"), "the late claim took");
+        // nor any other write of the replaced node: the submit held behind the lock
+        assertEquals(0, nodes.count("SELECT COUNT(*) FROM jobs WHERE tbox_group = 'dc-1g'"), "the late submit took");
         assertTrue(Files.readString(nodes.log(paused)).contains("refused by epoch"),
             "the old singleton's log shows its claims refused by epoch");
       } catch (AssertionError | RuntimeException e) {

@@ -276,6 +276,15 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   private final java.util.concurrent.atomic.AtomicLong fencedClaims = new java.util.concurrent.atomic.AtomicLong();
 
+  /**
+   * Cluster mode: the epoch this process's matcher took last ({@link #nextEpoch}); 0 when it took
+   * none, and its writes are not fenced. Every job this process writes comes from its singletons
+   * (the matcher and the lifecycle): once another node has taken a newer epoch, they have been
+   * replaced, and what they still write (a requeue read from a row the successor is changing, a
+   * submit the successor's queue load has missed) must not land.
+   */
+  private volatile long writerEpoch;
+
   @Override
   public long fencedClaims() {
     return fencedClaims.get();
@@ -296,7 +305,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     } catch (SQLException e) {
       throw new StoreUnavailableException("matcher epoch table: " + e.getMessage(), e);
     }
-    return inTransaction("new matcher epoch", c -> {
+    MatcherEpoch taken = inTransaction("new matcher epoch", c -> {
       try (Statement st = c.createStatement()) {
         st.executeUpdate("INSERT IGNORE INTO matcher_epoch (name, epoch, node, since) VALUES ('matcher', 0, '', 0)");
       }
@@ -310,6 +319,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       }
       return readEpoch(c, "").orElseThrow();
     });
+    writerEpoch = taken.epoch();
+    return taken;
   }
 
   @Override
@@ -353,6 +364,21 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
   }
 
+  /**
+   * The writes of a commit without claims, as {@link #checkEpoch} for claims: the last statement
+   * before the commit, so the shared lock is held only for the commit itself (taken first, it
+   * would hold a new matcher's epoch back for as long as this transaction waits on row locks).
+   */
+  private void checkWriterEpoch(Connection c, long epoch, int writes) throws SQLException {
+    long current = readEpoch(c, " LOCK IN SHARE MODE").map(MatcherEpoch::epoch).orElse(0L);
+    if (current != epoch) {
+      LOG.warn("{} job writes refused by epoch: this node's matcher epoch {} is no longer current ({} is)",
+          writes, epoch, current);
+      throw new Fenced("writes refused by epoch: this node's singletons (epoch " + epoch
+          + ") have been replaced (epoch " + current + ")");
+    }
+  }
+
   @Override
   public List<JobRecord> commit(List<JobRecord> inserts, List<JobRecord> upserts,
       List<Claim> claims) {
@@ -384,21 +410,37 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
     if (dialect.claimsInTransaction() || claims.isEmpty()) {
       Fenced[] fenced = new Fenced[1];
-      List<JobRecord> taken = inTransaction(what, c -> {
-        write(c, dialect.insert(), List.of(), inserts);
-        upsert(c, upserts);
-        if (sideInside) {
-          writeSide(c, keys, runs);
-        }
-        try {
-          return claim(c, claims);
-        } catch (Fenced f) {
-          // the writes of the batch are still good (another matcher's jobs are not at stake):
-          // they commit, the hand-outs alone are refused
-          fenced[0] = f;
-          return List.of();
-        }
-      });
+      long fence = writerEpoch;
+      List<JobRecord> taken;
+      try {
+        taken = inTransaction(what, c -> {
+          write(c, dialect.insert(), List.of(), inserts);
+          upsert(c, upserts);
+          if (sideInside) {
+            writeSide(c, keys, runs);
+          }
+          List<JobRecord> claimed;
+          try {
+            claimed = claim(c, claims);
+          } catch (Fenced f) {
+            if (fence > 0) {
+              // a replaced node's: nothing of the commit lands
+              throw f;
+            }
+            // no epoch of this process's own: the writes of the batch are still good, and
+            // the hand-outs alone are refused
+            fenced[0] = f;
+            return List.of();
+          }
+          boolean checked = !claims.isEmpty() && claims.get(0).epoch() == fence;
+          if (fence > 0 && !checked && inserts.size() + upserts.size() + keys.size() + runs.size() > 0) {
+            checkWriterEpoch(c, fence, inserts.size() + upserts.size());
+          }
+          return claimed;
+        });
+      } catch (Fenced f) {
+        throw new StoreUnavailableException(what + " refused: " + f.getMessage(), f);
+      }
       if (fenced[0] != null) {
         throw new ClaimsFailedException(fenced[0].getMessage(), null);
       }

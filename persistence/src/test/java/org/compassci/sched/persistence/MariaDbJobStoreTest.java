@@ -82,6 +82,42 @@ class MariaDbJobStoreTest extends JobStoreContract {
     return "mysql";
   }
 
+  /**
+   * Cluster mode: once another node's matcher has taken a newer epoch, nothing a replaced node
+   * commits lands, neither its changes nor its new jobs nor its hand-outs; its successor's do.
+   * Before, only the hand-outs were refused, and a replaced node's requeue could put back in
+   * the queue a job its successor had just seen running.
+   */
+  @Test
+  void aReplacedNodesWritesAreRefusedByEpochWholeAndItsSuccessorsLand() {
+    try (JobStore old = open(); JobStore successor = open()) {
+      // before any epoch, as a standalone process: not fenced
+      old.commit(List.of(rec(1, "submit"), rec(2, "dispatch"), rec(3, "submit")), List.of(), List.of());
+      long first = old.nextEpoch("old:25520", 1).epoch();
+      old.commit(List.of(), List.of(rec(2, "running")), List.of());
+      assertEquals(first + 1, successor.nextEpoch("new:25520", 2).epoch());
+
+      StoreUnavailableException changes = org.junit.jupiter.api.Assertions.assertThrows(
+          StoreUnavailableException.class,
+          () -> old.commit(List.of(rec(4, "submit")), List.of(rec(2, "submit")), List.of()));
+      org.junit.jupiter.api.Assertions.assertTrue(changes.getMessage().contains("refused by epoch"), changes.getMessage());
+      Claim late = new Claim(3, "vm-2p8g--late", "t", 5, first);
+      org.junit.jupiter.api.Assertions.assertThrows(StoreUnavailableException.class,
+          () -> old.commit(List.of(), List.of(rec(1, "finish")), List.of(late)));
+      assertEquals("running", successor.find(2).orElseThrow().stage());
+      assertEquals("submit", successor.find(1).orElseThrow().stage());
+      assertEquals("submit", successor.find(3).orElseThrow().stage());
+      assertEquals(java.util.Optional.empty(), successor.find(4));
+      assertEquals(1, old.fencedClaims());
+
+      successor.commit(List.of(rec(4, "submit")), List.of(rec(2, "finish")),
+          List.of(new Claim(3, "vm-2p8g--new", "t", 6, first + 1)));
+      assertEquals("finish", successor.find(2).orElseThrow().stage());
+      assertEquals("vm-2p8g--new", successor.find(3).orElseThrow().host());
+      assertEquals("submit", successor.find(4).orElseThrow().stage());
+    }
+  }
+
   @Test
   void theTableHasTheIndexesTheQueriesUse() throws SQLException {
     try (JobStore store = open()) {
