@@ -44,6 +44,13 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
+  /**
+   * Cluster mode: the singleton moves to another node. It stops once every submit on its way
+   * has been answered, and answers new ones "try again" meanwhile: its successor starts only
+   * after it stopped, so it never looks a key up while this one may still store it.
+   */
+  public record HandOver() implements Command {}
+
   public sealed interface Result extends org.compassci.sched.model.CborSerializable {}
 
   /** The first submit of this key: the matcher's answer. */
@@ -86,6 +93,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
   /** Oldest first, so the sweep stops at the first one still young. */
   private final LinkedHashMap<String, Done> done = new LinkedHashMap<>();
   private long replays;
+  private boolean handingOver;
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock) {
@@ -116,6 +124,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
         .onMessage(Submitted.class, this::onSubmitted)
         .onMessage(Sweep.class, this::onSweep)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(HandOver.class, this::onHandOver)
         .build();
   }
 
@@ -129,6 +138,10 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   private Behavior<Command> onSubmit(Submit s) {
     activity.touch();
+    if (handingOver) {
+      s.replyTo().tell(new Unavailable("the scheduler's keyed submits are moving to another node; try again"));
+      return this;
+    }
     String id = id(s.account(), s.key());
     Done d = done.get(id);
     if (d != null && young(d.createdMillis())) {
@@ -165,7 +178,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
     if (f.error().isPresent()) {
       pending.remove(id);
       answer(p, new Unavailable("cannot check the Idempotency-Key now: " + f.error().get()));
-      return this;
+      return afterAnswer();
     }
     Optional<SubmitKey> stored = f.found().filter(k -> young(k.createdMillis()));
     if (stored.isPresent()) {
@@ -173,7 +186,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       remember(id, new Done(stored.get().requestDigest(), stored.get().answer(), stored.get().createdMillis()));
       replays++;
       answer(p, stored.get().requestDigest().equals(p.digest()) ? new Replayed(stored.get().answer()) : mismatch(f.key()));
-      return this;
+      return afterAnswer();
     }
     Submit s = p.first();
     getContext().pipeToSelf(Asks.<MatcherActor.Command, MatcherActor.SubmitResult>ask(
@@ -192,7 +205,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
     }
     if (s.failure() != null) {
       answer(p, new Unavailable("the submit was not answered in time: " + s.failure().getMessage()));
-      return this;
+      return afterAnswer();
     }
     MatcherActor.SubmitResult r = s.result();
     if (r.error().isEmpty() && r.overLimit().isEmpty()) {
@@ -202,7 +215,18 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
     }
     // a refused or failed submit stored nothing: a retry goes on afresh
     answer(p, new Fresh(r));
-    return this;
+    return afterAnswer();
+  }
+
+  private Behavior<Command> onHandOver(HandOver h) {
+    handingOver = true;
+    getContext().getLog().info("keyed submits hand over: {} on their way", pending.size());
+    return afterAnswer();
+  }
+
+  /** Handing over, the last answer of a submit on its way ends this incarnation. */
+  private Behavior<Command> afterAnswer() {
+    return handingOver && pending.isEmpty() ? Behaviors.stopped() : this;
   }
 
   private static void answer(Pending p, Result r) {

@@ -66,13 +66,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * reach no one: it goes back to the queue at once instead of waiting out its dispatch-ack.
    */
   public record Dispatch(Testbox box, Duration longPoll,
-      // an HTTP connection is only this node's: another node receives null (not watched)
-      @com.fasterxml.jackson.annotation.JsonIgnore Object connection,
+      // null: not watched (tests, benchmarks)
+      org.compassci.sched.model.ConnectionId connection,
       long answerBy,
       ActorRef<DispatchResult> replyTo) implements Command {
 
     /** A request that listens until it is answered (a provider's socket, tests). */
-    public Dispatch(Testbox box, Duration longPoll, Object connection, ActorRef<DispatchResult> replyTo) {
+    public Dispatch(Testbox box, Duration longPoll, org.compassci.sched.model.ConnectionId connection,
+        ActorRef<DispatchResult> replyTo) {
       this(box, longPoll, connection, 0L, replyTo);
     }
 
@@ -117,7 +118,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record RetryEpoch() implements Command {}
 
   /** The client of that connection hung up: its parked requests are given up on. */
-  public record ClientGone(@com.fasterxml.jackson.annotation.JsonIgnore Object connection) implements Command {}
+  public record ClientGone(org.compassci.sched.model.ConnectionId connection) implements Command {}
 
   public record Cancel(long id, ActorRef<Outcome> replyTo) implements Command {}
 
@@ -303,19 +304,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    */
   private final java.util.Set<Long> leftDuringReload = new java.util.HashSet<>();
   /** Hand-outs being made durable, per client connection: a client that leaves meanwhile loses them. */
-  private final Map<Object, Integer> claimsByConnection = new java.util.IdentityHashMap<>();
+  private final Map<org.compassci.sched.model.ConnectionId, Integer> claimsByConnection = new java.util.HashMap<>();
   /** Jobs of {@link SubmitAs} being written, per account: they count against its cap already. */
   private final Map<String, Integer> writingByAccount = new java.util.HashMap<>();
-  private final java.util.Set<Object> goneWithClaims =
-      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private final java.util.Set<org.compassci.sched.model.ConnectionId> goneWithClaims = new java.util.HashSet<>();
   /**
    * Connections that closed lately, the last {@link #GONE_KEPT}: a request of one may arrive after
    * its ClientGone (they come from different senders), and a claim for it would reach no box and
    * cost the job its dispatch-ack and a count of its requeue budget.
    */
-  private final LinkedHashMap<Object, Boolean> recentlyGone = new LinkedHashMap<>() {
+  private final LinkedHashMap<org.compassci.sched.model.ConnectionId, Boolean> recentlyGone = new LinkedHashMap<>() {
     @Override
-    protected boolean removeEldestEntry(Map.Entry<Object, Boolean> eldest) {
+    protected boolean removeEldestEntry(Map.Entry<org.compassci.sched.model.ConnectionId, Boolean> eldest) {
       return size() > GONE_KEPT;
     }
   };
@@ -813,7 +813,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /** One claim of this connection is settled; true when its client has left. */
-  private boolean settleConnection(Object connection) {
+  private boolean settleConnection(org.compassci.sched.model.ConnectionId connection) {
     if (connection == null) {
       return false;
     }
@@ -827,7 +827,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onClientGone(ClientGone g) {
     if (g.connection() == null) {
-      // from another node: its connections are not watched here (its requests carry none)
       return this;
     }
     recentlyGone.put(g.connection(), Boolean.TRUE);
@@ -839,7 +838,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     for (Iterator<Parked> it = parked.values().iterator(); it.hasNext(); ) {
       Parked p = it.next();
-      if (p.request().connection() == g.connection()) {
+      if (g.connection().equals(p.request().connection())) {
         it.remove();
         timers.cancel(p.id());
         noJob(p.request().replyTo());

@@ -627,10 +627,19 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (replayed) {
       replaying = null;
     }
-    if (error.isPresent()) {
+    if (error.isPresent() && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class)) {
+      // this node's singletons were replaced (cluster mode): the rows are the successor's now,
+      // and what was kept here would be refused at every replay until the process exits
+      if (!retry.isEmpty()) {
+        getContext().getLog().warn("this node's singletons were replaced: {} kept job states dropped", retry.size());
+        retry.clear();
+        strikes.clear();
+      }
+    } else if (error.isPresent()) {
       keep(c.batch());
       if (replayed) {
-        replayFailed(replay, c.batch().size() == 1, refused(c.failure()), error.get());
+        replayFailed(replay, c.batch().size() == 1, causedBy(c.failure(),
+            org.compassci.sched.persistence.StoreRefusedException.class), error.get());
       }
     } else if (!retry.isEmpty()) {
       // what was just written is newer than what was kept for the same jobs
@@ -922,10 +931,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
   }
 
-  /** Whether the store refused the data itself, not only failed to take it now. */
-  private static boolean refused(Throwable failure) {
+  /**
+   * Whether the failure is, or was caused by, {@code kind}: the store refusing the data itself
+   * (not only failing to take it now), or refusing a replaced node's commit.
+   */
+  private static boolean causedBy(Throwable failure, Class<? extends Throwable> kind) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof org.compassci.sched.persistence.StoreRefusedException) {
+      if (kind.isInstance(t)) {
         return true;
       }
     }

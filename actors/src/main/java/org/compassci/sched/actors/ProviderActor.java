@@ -77,7 +77,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   public static final int POLICY_VIOLATION = 1008;
 
   private final String host;
-  private final Object connection;
+  private final org.compassci.sched.model.ConnectionId connection;
   private ActorRef<Outbound> out;
   private final ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<HostRegistryActor.Command> hosts;
@@ -94,7 +94,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    * {@code connection}: the socket's TCP connection, whose parked request the matcher drops when
    * it closes. The socket's outgoing side comes with {@link Attach}.
    */
-  public static Behavior<Command> create(String host, Object connection,
+  public static Behavior<Command> create(String host, org.compassci.sched.model.ConnectionId connection,
       ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
       Duration requestTtl, Duration linger) {
     return Behaviors.withStash(64, stash -> Behaviors.setup(ctx -> {
@@ -103,7 +103,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     }));
   }
 
-  private ProviderActor(ActorContext<Command> ctx, String host, Object connection,
+  private ProviderActor(ActorContext<Command> ctx, String host, org.compassci.sched.model.ConnectionId connection,
       ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
       Duration requestTtl, Duration linger) {
     super(ctx);

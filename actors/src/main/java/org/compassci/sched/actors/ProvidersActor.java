@@ -26,7 +26,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
    * socket then gives its outgoing side ({@link ProviderActor.Attach}). {@code connection}: its
    * TCP connection.
    */
-  public record Connect(String host, Object connection,
+  public record Connect(String host, org.compassci.sched.model.ConnectionId connection,
       ActorRef<ActorRef<ProviderActor.Command>> replyTo) implements Command {}
 
   /** Tell {@code host}'s provider to stop the job; answers whether a socket of it was open. */

@@ -209,6 +209,39 @@ class AccountsAndIdempotencyActorTest {
     store.expectNoMessage(Duration.ofMillis(1));
   }
 
+  /**
+   * Cluster hand-over: the keyed submits' singleton stops only once the submit on its way is
+   * answered (its successor starts after it, so it never looks up a key this one may still be
+   * storing), and turns new submits away meanwhile.
+   */
+  @Test
+  void aHandOverWaitsForTheSubmitOnItsWayAndTurnsNewOnesAway() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+    ActorRef<IdempotencyActor.Command> once = actors.spawn(
+        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC()));
+    TestProbe<IdempotencyActor.Result> first = testKit.createTestProbe();
+    TestProbe<IdempotencyActor.Result> late = testKit.createTestProbe();
+    TestProbe<Object> watcher = testKit.createTestProbe();
+
+    once.tell(new IdempotencyActor.Submit("alice", "k", "d", drafts(), 100, first.getRef()));
+    PersistenceActor.FindSubmitKey look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    once.tell(new IdempotencyActor.HandOver());
+    once.tell(new IdempotencyActor.Submit("alice", "k2", "d", drafts(), 100, late.getRef()));
+    assertInstanceOf(IdempotencyActor.Unavailable.class, late.receiveMessage(WAIT));
+    store.expectNoMessage(Duration.ofMillis(100));
+
+    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "k", Optional.empty(), Optional.empty()));
+    MatcherActor.SubmitAs asked = matcher.expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
+    // still there, with the submit on its way
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    once.tell(new IdempotencyActor.GetStats(stats.getRef()));
+    assertEquals(1L, stats.receiveMessage(WAIT).holds().get("keys_in_flight"));
+    asked.replyTo().tell(stored(43));
+    assertEquals(43, ((IdempotencyActor.Fresh) first.receiveMessage(WAIT)).result().jobs().get(0).id());
+    watcher.expectTerminated(once, WAIT);
+  }
+
   @Test
   void aKeyTheStoreKeptIsAnsweredFromItAndAFailedSubmitMayBeRetried() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();

@@ -596,7 +596,7 @@ class MatcherActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 4)) {
       Wiring w = start(store);
       long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
-      Object connection = new Object();
+      org.compassci.sched.model.ConnectionId connection = org.compassci.sched.model.ConnectionId.next();
       w.matcher().tell(new MatcherActor.ClientGone(connection));
       TestProbe<MatcherActor.DispatchResult> probe = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, connection,

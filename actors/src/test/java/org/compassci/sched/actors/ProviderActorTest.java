@@ -37,7 +37,7 @@ class ProviderActorTest {
   private final TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
   private final TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
   private final TestProbe<ProviderActor.Outbound> out = testKit.createTestProbe();
-  private final Object connection = new Object();
+  private final org.compassci.sched.model.ConnectionId connection = org.compassci.sched.model.ConnectionId.next();
 
   private ActorRef<ProviderActor.Command> provider() {
     return provider(Duration.ofMillis(500));
@@ -142,9 +142,9 @@ class ProviderActorTest {
     ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
         hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(200), java.time.Clock.systemUTC()));
     TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();
-    registry.tell(new ProvidersActor.Connect("p1", new Object(), started.getRef()));
+    registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
     started.receiveMessage(WAIT).tell(new ProviderActor.Attach(older.getRef()));
-    registry.tell(new ProvidersActor.Connect("p1", new Object(), started.getRef()));
+    registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
     started.receiveMessage(WAIT).tell(new ProviderActor.Attach(out.getRef()));
     ProviderActor.Close close = assertInstanceOf(ProviderActor.Close.class, older.receiveMessage(WAIT));
     assertEquals(1008, close.code());

@@ -91,7 +91,7 @@ public final class BootRoutes extends AllDirectives {
 
   /** What a boot request says: the box's type of answer, its MAC, how it reaches us, how long it waits. */
   private record BootRequest(BootType type, String mac, JobPackage.Endpoint at, Duration longPoll,
-      List<String> tags, String arch, Object connection) {}
+      List<String> tags, String arch, org.compassci.sched.model.ConnectionId connection) {}
 
   private Route boot(String type, String mac) {
     return extractRequest(request -> parameterMap(q -> {

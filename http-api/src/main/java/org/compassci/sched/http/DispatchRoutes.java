@@ -152,7 +152,7 @@ public final class DispatchRoutes extends AllDirectives {
         .thenApply(Responses::outcome).exceptionally(Responses::unavailable));
   }
 
-  private Route dispatch(Map<String, String> q, Object connection) {
+  private Route dispatch(Map<String, String> q, org.compassci.sched.model.ConnectionId connection) {
     Testbox box;
     Duration wait;
     try {

@@ -52,7 +52,7 @@ public record Gateway(
    * deadline goes with the request, so that a hand-out made durable after it is given back.
    */
   public CompletableFuture<MatcherActor.DispatchResult> dispatch(org.compassci.sched.model.Testbox box,
-      Duration longPoll, Object connection) {
+      Duration longPoll, org.compassci.sched.model.ConnectionId connection) {
     Duration timeout = askTimeout.plus(longPoll);
     return ask(matcher, r -> new MatcherActor.Dispatch(box, longPoll, connection,
         System.currentTimeMillis() + timeout.toMillis(), r), timeout);

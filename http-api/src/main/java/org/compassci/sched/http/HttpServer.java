@@ -37,9 +37,9 @@ import org.apache.pekko.util.ByteString;
  */
 public final class HttpServer {
 
-  /** The connection a request came in on: an object per connection, compared by identity. */
-  public static final AttributeKey<Object> CONNECTION =
-      AttributeKey.create("scheduler-connection", Object.class);
+  /** The connection a request came in on: a value per connection (it crosses nodes in a cluster). */
+  public static final AttributeKey<org.compassci.sched.model.ConnectionId> CONNECTION =
+      AttributeKey.create("scheduler-connection", org.compassci.sched.model.ConnectionId.class);
 
   /**
    * A bound server. The raw TCP bind has no {@code ServerBinding.terminate}, so the drain is
@@ -132,7 +132,7 @@ public final class HttpServer {
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   public static CompletionStage<Bound> bind(ActorSystem<?> system, String host,
-      int port, Route route, Consumer<Object> clientGone) {
+      int port, Route route, Consumer<org.compassci.sched.model.ConnectionId> clientGone) {
     AtomicInteger inFlight = new AtomicInteger();
     SharedKillSwitch connections = KillSwitches.shared("http-connections");
     ServerSettings defaults = ServerSettings.create(system.classicSystem());
@@ -161,7 +161,7 @@ public final class HttpServer {
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
         .to(Sink.foreach(connection -> {
-          Object id = new Object();
+          org.compassci.sched.model.ConnectionId id = org.compassci.sched.model.ConnectionId.next();
           org.apache.pekko.http.javadsl.model.RemoteAddress peer =
               org.apache.pekko.http.javadsl.model.RemoteAddress.create(connection.remoteAddress());
           Flow<ByteString, ByteString, NotUsed> bytes = http.reversed().join(Flow.of(HttpRequest.class)

@@ -119,7 +119,7 @@ public final class ProviderRoutes extends AllDirectives {
     // asked again at each report: the socket outlives the token's rotation or removal
     Optional<String> token = Auth.bearer(request);
     java.util.function.BooleanSupplier admin = () -> auth.isAdminNow(token);
-    Object connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
+    org.compassci.sched.model.ConnectionId connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
     JobPackage.Endpoint fallback;
     try {
       fallback = BootRoutes.endpoint(request, Map.of());

@@ -277,13 +277,15 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   private final java.util.concurrent.atomic.AtomicLong fencedClaims = new java.util.concurrent.atomic.AtomicLong();
 
   /**
-   * Cluster mode: the epoch this process's matcher took last ({@link #nextEpoch}); 0 when it took
-   * none, and its writes are not fenced. Every job this process writes comes from its singletons
-   * (the matcher and the lifecycle): once another node has taken a newer epoch, they have been
-   * replaced, and what they still write (a requeue read from a row the successor is changing, a
-   * submit the successor's queue load has missed) must not land.
+   * Cluster mode: the node named in the epochs this process's matcher took ({@link #nextEpoch});
+   * null when it took none, and its writes are not fenced. Every job this process writes comes
+   * from its singletons (the matcher and the lifecycle): once another node has taken the current
+   * epoch, they have been replaced, and what they still write (a requeue read from a row the
+   * successor is changing, a submit the successor's queue load has missed) must not land. The
+   * node, not the epoch: a matcher restarted by its supervisor takes a newer epoch on the same
+   * node, and the lifecycle's writes beside it are still good.
    */
-  private volatile long writerEpoch;
+  private volatile String writerNode;
 
   @Override
   public long fencedClaims() {
@@ -319,7 +321,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       }
       return readEpoch(c, "").orElseThrow();
     });
-    writerEpoch = taken.epoch();
+    writerNode = taken.node();
     return taken;
   }
 
@@ -365,17 +367,19 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   }
 
   /**
-   * The writes of a commit without claims, as {@link #checkEpoch} for claims: the last statement
-   * before the commit, so the shared lock is held only for the commit itself (taken first, it
-   * would hold a new matcher's epoch back for as long as this transaction waits on row locks).
+   * The writes of a commit, as {@link #checkEpoch} for claims: the current epoch must be this
+   * node's. Read after the writes, as the last statement before the commit, so the shared lock is
+   * held only for the commit itself (taken first, it would hold a new matcher's epoch back for as
+   * long as this transaction waits on row locks).
    */
-  private void checkWriterEpoch(Connection c, long epoch, int writes) throws SQLException {
-    long current = readEpoch(c, " LOCK IN SHARE MODE").map(MatcherEpoch::epoch).orElse(0L);
-    if (current != epoch) {
-      LOG.warn("{} job writes refused by epoch: this node's matcher epoch {} is no longer current ({} is)",
-          writes, epoch, current);
-      throw new Fenced("writes refused by epoch: this node's singletons (epoch " + epoch
-          + ") have been replaced (epoch " + current + ")");
+  private void checkWriterNode(Connection c, String node, int writes) throws SQLException {
+    Optional<MatcherEpoch> current = readEpoch(c, " LOCK IN SHARE MODE");
+    if (current.isEmpty() || !current.get().node().equals(node)) {
+      String now = current.map(e -> e.epoch() + " of " + e.node()).orElse("none");
+      LOG.warn("{} job writes refused by epoch: this node's singletons ({}) have been replaced (epoch {})",
+          writes, node, now);
+      throw new Fenced("job writes refused by epoch: this node's singletons (" + node
+          + ") have been replaced (epoch " + now + ")");
     }
   }
 
@@ -410,7 +414,8 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
     if (dialect.claimsInTransaction() || claims.isEmpty()) {
       Fenced[] fenced = new Fenced[1];
-      long fence = writerEpoch;
+      String node = writerNode;
+      boolean writes = inserts.size() + upserts.size() + keys.size() + runs.size() > 0;
       List<JobRecord> taken;
       try {
         taken = inTransaction(what, c -> {
@@ -423,23 +428,19 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
           try {
             claimed = claim(c, claims);
           } catch (Fenced f) {
-            if (fence > 0) {
-              // a replaced node's: nothing of the commit lands
-              throw f;
-            }
-            // no epoch of this process's own: the writes of the batch are still good, and
-            // the hand-outs alone are refused
+            // the hand-outs alone are refused (an earlier incarnation's, on this node or
+            // another), unless the writes are a replaced node's too (below): then nothing lands
             fenced[0] = f;
-            return List.of();
+            claimed = List.of();
           }
-          boolean checked = !claims.isEmpty() && claims.get(0).epoch() == fence;
-          if (fence > 0 && !checked && inserts.size() + upserts.size() + keys.size() + runs.size() > 0) {
-            checkWriterEpoch(c, fence, inserts.size() + upserts.size());
+          // claims that took were made under the current epoch, this node's
+          if (node != null && writes && (claims.isEmpty() || fenced[0] != null)) {
+            checkWriterNode(c, node, inserts.size() + upserts.size());
           }
           return claimed;
         });
       } catch (Fenced f) {
-        throw new StoreUnavailableException(what + " refused: " + f.getMessage(), f);
+        throw new StoreFencedException(what + " refused: " + f.getMessage(), f);
       }
       if (fenced[0] != null) {
         throw new ClaimsFailedException(fenced[0].getMessage(), null);

@@ -83,35 +83,42 @@ class MariaDbJobStoreTest extends JobStoreContract {
   }
 
   /**
-   * Cluster mode: once another node's matcher has taken a newer epoch, nothing a replaced node
-   * commits lands, neither its changes nor its new jobs nor its hand-outs; its successor's do.
-   * Before, only the hand-outs were refused, and a replaced node's requeue could put back in
-   * the queue a job its successor had just seen running.
+   * Cluster mode: once another node's matcher has taken the current epoch, nothing a replaced
+   * node commits lands, neither its changes nor its new jobs nor its hand-outs; its successor's
+   * do. Before, only the hand-outs were refused, and a replaced node's requeue could put back in
+   * the queue a job its successor had just seen running. A matcher restarted on the same node
+   * (a newer epoch, same node) has its earlier incarnation's hand-outs refused, and the writes
+   * beside them still land.
    */
   @Test
   void aReplacedNodesWritesAreRefusedByEpochWholeAndItsSuccessorsLand() {
-    try (JobStore old = open(); JobStore successor = open()) {
+    try (JobStore node = open(); JobStore successor = open()) {
       // before any epoch, as a standalone process: not fenced
-      old.commit(List.of(rec(1, "submit"), rec(2, "dispatch"), rec(3, "submit")), List.of(), List.of());
-      long first = old.nextEpoch("old:25520", 1).epoch();
-      old.commit(List.of(), List.of(rec(2, "running")), List.of());
-      assertEquals(first + 1, successor.nextEpoch("new:25520", 2).epoch());
+      node.commit(List.of(rec(1, "submit"), rec(2, "dispatch"), rec(3, "submit")), List.of(), List.of());
+      long first = node.nextEpoch("a:25520", 1).epoch();
+      node.commit(List.of(), List.of(rec(2, "running")), List.of());
+      long second = node.nextEpoch("a:25520", 2).epoch();
+      org.junit.jupiter.api.Assertions.assertThrows(ClaimsFailedException.class, () -> node.commit(
+          List.of(rec(5, "submit")), List.of(), List.of(new Claim(3, "vm-2p8g--early", "t", 4, first))));
+      assertEquals("submit", successor.find(5).orElseThrow().stage(), "the restarted matcher's node still writes");
+      assertEquals(1, node.fencedClaims());
 
-      StoreUnavailableException changes = org.junit.jupiter.api.Assertions.assertThrows(
-          StoreUnavailableException.class,
-          () -> old.commit(List.of(rec(4, "submit")), List.of(rec(2, "submit")), List.of()));
-      org.junit.jupiter.api.Assertions.assertTrue(changes.getMessage().contains("refused by epoch"), changes.getMessage());
-      Claim late = new Claim(3, "vm-2p8g--late", "t", 5, first);
-      org.junit.jupiter.api.Assertions.assertThrows(StoreUnavailableException.class,
-          () -> old.commit(List.of(), List.of(rec(1, "finish")), List.of(late)));
+      assertEquals(second + 1, successor.nextEpoch("b:25520", 3).epoch());
+      StoreFencedException changes = org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class,
+          () -> node.commit(List.of(rec(4, "submit")), List.of(rec(2, "submit")), List.of()));
+      org.junit.jupiter.api.Assertions.assertTrue(changes.getMessage().contains("job writes refused by epoch"),
+          changes.getMessage());
+      Claim late = new Claim(3, "vm-2p8g--late", "t", 5, second);
+      org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class,
+          () -> node.commit(List.of(), List.of(rec(1, "finish")), List.of(late)));
       assertEquals("running", successor.find(2).orElseThrow().stage());
       assertEquals("submit", successor.find(1).orElseThrow().stage());
-      assertEquals("submit", successor.find(3).orElseThrow().stage());
+      assertEquals("", successor.find(3).orElseThrow().host());
       assertEquals(java.util.Optional.empty(), successor.find(4));
-      assertEquals(1, old.fencedClaims());
+      assertEquals(2, node.fencedClaims());
 
       successor.commit(List.of(rec(4, "submit")), List.of(rec(2, "finish")),
-          List.of(new Claim(3, "vm-2p8g--new", "t", 6, first + 1)));
+          List.of(new Claim(3, "vm-2p8g--new", "t", 6, second + 1)));
       assertEquals("finish", successor.find(2).orElseThrow().stage());
       assertEquals("vm-2p8g--new", successor.find(3).orElseThrow().host());
       assertEquals("submit", successor.find(4).orElseThrow().stage());

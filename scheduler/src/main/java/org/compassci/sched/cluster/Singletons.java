@@ -21,8 +21,9 @@ import org.compassci.sched.config.SchedulerSettings;
  * Idempotency-Key (which key is on its way) each run once in the cluster, as Cluster Singletons
  * on the oldest node, so that each fact has one owner. Every
  * node gets their proxies; the behaviours given here run only on the node that hosts them,
- * with that node's own store and extraction. All three on one node, the matcher's and the
- * lifecycle's reports to the registry never cross the network.
+ * with that node's own store and extraction. All on one node, the matcher's and the
+ * lifecycle's reports to the registry, and the keyed submits to the matcher, never cross the
+ * network.
  *
  * @param matcher     the matcher's proxy
  * @param lifecycle   the lifecycle's proxy
@@ -57,8 +58,9 @@ public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<Lifecy
         .withStopMessage(new MatcherActor.HandOver())));
     // one per node let a retry through another node make a second set of jobs (see the actor)
     ActorRef<IdempotencyActor.Command> idempotency = singletons.init(SingletonActor.of(
-        restarts.supervise("idempotency", IdempotencyActor.create(persistence, matcher.get(),
-            settings.access().idempotencyTtl(), clock)), "idempotency"));
+            restarts.supervise("idempotency", IdempotencyActor.create(persistence, matcher.get(),
+                settings.access().idempotencyTtl(), clock)), "idempotency")
+        .withStopMessage(new IdempotencyActor.HandOver()));
     return new Singletons(matcher.get(), lifecycle, hosts, idempotency);
   }
 }

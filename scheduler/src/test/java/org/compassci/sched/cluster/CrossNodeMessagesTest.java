@@ -2,7 +2,6 @@ package org.compassci.sched.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -80,11 +79,13 @@ class CrossNodeMessagesTest {
         Optional.of(new MatcherActor.Once("alice", "key-1", "digest")), submitted));
     ActorRef<MatcherActor.DispatchResult> box = testKit.<MatcherActor.DispatchResult>createTestProbe().ref();
     Testbox t = new Testbox("vm-2p8g--1", Set.of("arch=aarch64", "tbox_type=vm"), 16000);
-    MatcherActor.Dispatch d = roundTrip(new MatcherActor.Dispatch(t, Duration.ofSeconds(30), new Object(), 1_234_567L, box));
+    org.compassci.sched.model.ConnectionId connection = org.compassci.sched.model.ConnectionId.next();
+    MatcherActor.Dispatch d = roundTrip(new MatcherActor.Dispatch(t, Duration.ofSeconds(30), connection, 1_234_567L, box));
     assertEquals(1_234_567L, d.answerBy(), "the asker's deadline crosses with the request");
     assertEquals(t, d.box());
     assertEquals(Duration.ofSeconds(30), d.longPoll());
-    assertNull(d.connection(), "a connection is only its own node's");
+    // the hang-up sent after it names the same connection, whichever node it came through
+    assertEquals(connection, d.connection());
     assertEquals(box, d.replyTo());
     same(new MatcherActor.Assigned(7, new JobRecord(7, "dispatch", "unknown", "N/A", "alice", "vm-2p8g",
         1L, "{\"suite\":\"a\"}", "vm-2p8g--1", "abc", 2L), "token"));
@@ -110,7 +111,7 @@ class CrossNodeMessagesTest {
     same(new MatcherActor.StopParking(testKit.<org.apache.pekko.Done>createTestProbe().ref()));
     same(new MatcherActor.TakeTally(testKit.<MatcherTally>createTestProbe().ref()));
     same(new MatcherActor.GetStats(testKit.<MatcherActor.Stats>createTestProbe().ref()));
-    assertNull(roundTrip(new MatcherActor.ClientGone(new Object())).connection());
+    same(new MatcherActor.ClientGone(org.compassci.sched.model.ConnectionId.next()));
     MatcherTally tally = roundTrip(new MatcherTally(1, 2, 3, 4, 5, new long[] {6, 7}, Map.of("a", 1), Map.of("g", 2)));
     assertArrayEquals(new long[] {6, 7}, tally.waitMillis());
     assertEquals(Map.of("g", 2), tally.pendingByGroup());
