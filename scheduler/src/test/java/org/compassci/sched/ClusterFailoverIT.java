@@ -84,6 +84,9 @@ class ClusterFailoverIT {
     try (ClusterNodes nodes = new ClusterNodes(dir, "gone", 3, ASK)) {
       nodes.startAll(Duration.ofSeconds(60));
       int edge = (nodes.singletonNode(0) + 1) % 3;
+      // the matcher answers its figures once its queue is loaded; a dispatch before gets 503, not parked
+      await("the matcher's queue loaded", Duration.ofSeconds(30),
+          () -> held(nodes, edge, "matcher", "parked_testboxes") == 0);
       try (java.net.Socket box = new java.net.Socket("127.0.0.1", nodes.httpPort(edge))) {
         box.getOutputStream().write(("GET " + ClusterNodes.V1 + "/jobs/dispatch?hostname=vm-2p8g--gone"
             + "&tbox_type=vm&freemem=16000&wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

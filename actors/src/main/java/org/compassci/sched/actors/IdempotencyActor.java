@@ -71,6 +71,8 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   private record Sweep() implements Command {}
 
+  private record HandOverOverdue() implements Command {}
+
   /** A key on its way: the request that goes on, and the repeats that wait for its answer. */
   private record Pending(String digest, Submit first, List<ActorRef<Result>> waiting) {}
 
@@ -83,9 +85,16 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
   private static final Duration LOOKUP_TIMEOUT = Duration.ofSeconds(30);
   /** How long the matcher may take to store a submit before its waiters are told to retry. */
   private static final Duration SUBMIT_TIMEOUT = Duration.ofMinutes(5);
+  /**
+   * The longest a hand-over waits for the submits on their way. The matcher they wait on is
+   * handing over too and refuses what comes after its own drain, so they are answered in
+   * seconds; past this, the successor may start, and a retry of one of them could be made twice.
+   */
+  static final Duration HAND_OVER_AT_MOST = Duration.ofSeconds(30);
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<MatcherActor.Command> matcher;
+  private final TimerScheduler<Command> timers;
   private final Duration ttl;
   private final Clock clock;
   private final Activity activity;
@@ -102,13 +111,14 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       Duration every = ttl.compareTo(Duration.ofHours(1)) < 0 ? ttl : Duration.ofHours(1);
       every = every.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : every;
       timers.startTimerWithFixedDelay(new Sweep(), every);
-      return new IdempotencyActor(ctx, store, matcher, ttl, clock);
+      return new IdempotencyActor(ctx, timers, store, matcher, ttl, clock);
     }));
   }
 
-  private IdempotencyActor(ActorContext<Command> ctx, ActorRef<PersistenceActor.Command> store,
-      ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock) {
+  private IdempotencyActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
+      ActorRef<PersistenceActor.Command> store, ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock) {
     super(ctx);
+    this.timers = timers;
     this.store = store;
     this.matcher = matcher;
     this.ttl = ttl;
@@ -125,6 +135,11 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
         .onMessage(Sweep.class, this::onSweep)
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(HandOver.class, this::onHandOver)
+        .onMessage(HandOverOverdue.class, o -> {
+          getContext().getLog().warn("keyed submits hand over with {} still on their way after {}",
+              pending.size(), HAND_OVER_AT_MOST);
+          return Behaviors.stopped();
+        })
         .build();
   }
 
@@ -220,6 +235,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   private Behavior<Command> onHandOver(HandOver h) {
     handingOver = true;
+    timers.startSingleTimer(new HandOverOverdue(), HAND_OVER_AT_MOST);
     getContext().getLog().info("keyed submits hand over: {} on their way", pending.size());
     return afterAnswer();
   }

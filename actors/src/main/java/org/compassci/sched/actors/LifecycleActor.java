@@ -144,6 +144,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private record Loaded(PersistenceActor.LoadResult result) implements Command {}
 
+  /** Cluster mode: the epoch row, read before the start-up load. */
+  private record EpochRead(PersistenceActor.Epoch epoch) implements Command {}
+
   private record Requeued(MatcherActor.Requeued answer) implements Command {}
 
   /** A lost hand-out expired before the matcher was known: tried again shortly. */
@@ -261,15 +264,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
       Timeouts timeouts, Clock clock) {
-    return create(store, extractor, hosts, timeouts, clock, Duration.ZERO);
+    return create(store, extractor, hosts, timeouts, clock, Duration.ZERO, null);
   }
 
   private static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
-      Timeouts timeouts, Clock clock, Duration sweepEvery) {
+      Timeouts timeouts, Clock clock, Duration sweepEvery, String fencedAs) {
     return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
         timers -> new LifecycleActor(ctx, timers, store, extractor,
-            hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock, sweepEvery).loading(stash))));
+            hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock, sweepEvery, fencedAs)
+            .loading(stash))));
   }
 
   /**
@@ -288,12 +292,26 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
       Timeouts timeouts, Clock clock, java.util.function.Supplier<ActorRef<MatcherActor.Command>> matcher,
       Duration sweepEvery) {
+    return create(store, extractor, hosts, timeouts, clock, matcher, sweepEvery, null);
+  }
+
+  /**
+   * Cluster mode ({@code fencedAs}: this node's cluster address, for the log): the start-up load
+   * waits until the current matcher epoch is one this process's matcher took. From then on a
+   * replaced node's writes are refused (see {@code JdbcJobStore}), so the jobs read are the last
+   * word; read before, a row could still be changed behind this lifecycle by the node it
+   * replaces.
+   */
+  public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
+      Timeouts timeouts, Clock clock, java.util.function.Supplier<ActorRef<MatcherActor.Command>> matcher,
+      Duration sweepEvery, String fencedAs) {
     return Behaviors.setup(ctx -> {
       ActorRef<MatcherActor.Command> known = matcher.get();
       if (known != null) {
         ctx.getSelf().tell(new UseMatcher(known));
       }
-      return create(store, extractor, hosts, timeouts, clock, sweepEvery);
+      return create(store, extractor, hosts, timeouts, clock, sweepEvery, fencedAs);
     });
   }
 
@@ -310,6 +328,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           announce();
           return stash.unstashAll(this);
         })
+        .onMessage(EpochRead.class, this::onEpochRead)
         .onMessage(HandOver.class, h -> {
           // nothing was taken on yet: what waited is sent on to the next lifecycle, not dropped
           stash.forEach(LifecycleActor::sentOnWhileHandingOver);
@@ -324,7 +343,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
 
   private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<ExtractActor.Command> extractor,
-      ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock, Duration sweepEvery) {
+      ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock, Duration sweepEvery,
+      String fencedAs) {
     super(ctx);
     // named here: Pekko names it from the call stack of its first use, which is Pekko's own
     // timer code when a timer fires first (a hand-out overdue at a restart, a sweep); its lines
@@ -348,8 +368,39 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     if (!sweepEvery.isZero() && !sweepEvery.isNegative()) {
       timers.startTimerWithFixedDelay(SWEEP, new Sweep(), sweepEvery);
     }
+    this.fencedAs = fencedAs;
+    this.epochRead = ctx.messageAdapter(PersistenceActor.Epoch.class, EpochRead::new);
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
-    store.tell(loadNext(Long.MIN_VALUE));
+    if (fencedAs == null) {
+      store.tell(loadNext(Long.MIN_VALUE));
+    } else {
+      store.tell(new PersistenceActor.ReadEpoch(epochRead));
+    }
+  }
+
+  private final String fencedAs;
+  private final ActorRef<PersistenceActor.Epoch> epochRead;
+  private boolean toldWaiting;
+
+  /** How often the epoch row is read again while it is not yet this node's. */
+  static final Duration EPOCH_WAIT = Duration.ofMillis(200);
+
+  /** Cluster mode: the load starts once this node's matcher has taken the current epoch. */
+  private Behavior<Command> onEpochRead(EpochRead r) {
+    java.util.Optional<org.compassci.sched.persistence.MatcherEpoch> epoch = r.epoch().epoch();
+    if (r.epoch().error().isEmpty() && epoch.isPresent() && r.epoch().ours()) {
+      getContext().getLog().info("lifecycle loads the active jobs: this node's matcher ({}) holds epoch {}",
+          fencedAs, epoch.get().epoch());
+      store.tell(loadNext(Long.MIN_VALUE));
+      return Behaviors.same();
+    }
+    if (!toldWaiting) {
+      toldWaiting = true;
+      getContext().getLog().info("lifecycle waits for this node's matcher to take the epoch (now: {})",
+          r.epoch().error().orElse(epoch.map(e -> e.epoch() + " of " + e.node()).orElse("none")));
+    }
+    getContext().scheduleOnce(EPOCH_WAIT, store, new PersistenceActor.ReadEpoch(epochRead));
+    return Behaviors.same();
   }
 
   @Override

@@ -320,6 +320,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
   };
   private static final int GONE_KEPT = 4_096;
+  /**
+   * Connections that parked a poll lately, the last {@link #PARKED_ON_KEPT}: the hang-up of any
+   * other (most of them; in a cluster, every node's) needs no walk through the parked polls. One
+   * still parked drops out only after that many newer connections parked.
+   */
+  private final LinkedHashMap<org.compassci.sched.model.ConnectionId, Boolean> parkedOn =
+      new LinkedHashMap<>(1024, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<org.compassci.sched.model.ConnectionId, Boolean> eldest) {
+          return size() > PARKED_ON_KEPT;
+        }
+      };
+  private static final int PARKED_ON_KEPT = 65_536;
   /** Cluster mode: this node's cluster address, named in the epoch row; null when standalone. */
   private final String fencedAs;
   /** The incarnation every claim names (0: standalone, not fenced). */
@@ -738,6 +751,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private void park(Dispatch d) {
     Parked p = new Parked(++parkIds, d);
     parked.put(d.box().hostname(), p);
+    if (d.connection() != null) {
+      parkedOn.put(d.connection(), Boolean.TRUE);
+    }
     timers.startSingleTimer(p.id(), new WaitOver(p.id()), d.longPoll());
   }
 
@@ -833,7 +849,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (claimsByConnection.containsKey(g.connection())) {
       goneWithClaims.add(g.connection());
     }
-    if (parked.isEmpty()) {
+    if (parkedOn.remove(g.connection()) == null || parked.isEmpty()) {
       return this;
     }
     for (Iterator<Parked> it = parked.values().iterator(); it.hasNext(); ) {

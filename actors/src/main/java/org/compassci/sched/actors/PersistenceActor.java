@@ -197,9 +197,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public record ReadEpoch(ActorRef<Epoch> replyTo) implements Command {}
 
-  /** {@code epoch}: empty with no error when no cluster matcher has started on this store yet. */
+  /**
+   * {@code epoch}: empty with no error when no cluster matcher has started on this store yet;
+   * {@code ours}: this process's matcher took it.
+   */
   public record Epoch(Optional<org.compassci.sched.persistence.MatcherEpoch> epoch, long fencedClaims,
-      Optional<String> error) {}
+      Optional<String> error, boolean ours) {
+
+    public Epoch(Optional<org.compassci.sched.persistence.MatcherEpoch> epoch, long fencedClaims,
+        Optional<String> error) {
+      this(epoch, fencedClaims, error, false);
+    }
+  }
 
   /** Answers once every write received so far is committed (or has failed): for shutdown. */
   public record Drain(ActorRef<Done> replyTo) implements Command {}
@@ -233,7 +242,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   /**
    * {@code error} is empty when the records are durable. {@code refused}: the store refuses this
-   * very state for good (see {@code states_refused}); writing it again is of no use.
+   * very state for good (see {@code states_refused}), or refuses every write of this node, whose
+   * singletons were replaced (cluster mode); writing it again is of no use.
    */
   public record Written(Object context, Optional<String> error, boolean refused) {
     public Written(Object context, Optional<String> error) {
@@ -670,9 +680,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     int m = 0;
     java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
+    // a replaced node's write is refused for good too: its writer need not try it again
+    boolean fenced = error.isPresent()
+        && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class);
     for (Command cmd : c.batch()) {
       if (cmd instanceof Write w) {
-        w.replyTo().tell(new Written(w.context(), error));
+        w.replyTo().tell(new Written(w.context(), error, fenced));
       } else if (cmd instanceof WriteSubmission w) {
         w.replyTo().tell(new Written(w.context(), error));
       } else if (cmd instanceof Modify mod) {
@@ -727,7 +740,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onReadEpoch(ReadEpoch r) {
-    reply(r.replyTo(), () -> new Epoch(store.currentEpoch(), store.fencedClaims(), Optional.empty()),
+    reply(r.replyTo(), () -> {
+      Optional<org.compassci.sched.persistence.MatcherEpoch> current = store.currentEpoch();
+      return new Epoch(current, store.fencedClaims(), Optional.empty(),
+          current.isPresent() && store.tookEpoch(current.get().epoch()));
+    },
         e -> new Epoch(Optional.empty(), store.fencedClaims(), Optional.of(reason(e))));
     return this;
   }

@@ -68,6 +68,30 @@ class LifecycleActorTest {
     return lc;
   }
 
+  /**
+   * Cluster mode: the start-up load waits until this node's matcher holds the current epoch.
+   * Read before, a job's row could still be changed by the node this one replaces, whose writes
+   * the store refuses only from then on.
+   */
+  @Test
+  void inAClusterTheLoadWaitsForThisNodesEpoch() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    actors.spawn(LifecycleActor.create(store.getRef(), extractor(), hosts.getRef(), Timeouts.defaults(),
+        java.time.Clock.systemUTC(), () -> null, Duration.ZERO, "10.0.0.2:25520"));
+    // none yet; another process's, even under this node's name (a stable hostname)
+    for (String node : List.of("", "10.0.0.1:25520", "10.0.0.2:25520")) {
+      PersistenceActor.ReadEpoch read = store.expectMessageClass(PersistenceActor.ReadEpoch.class, Duration.ofSeconds(10));
+      read.replyTo().tell(new PersistenceActor.Epoch(node.isEmpty() ? java.util.Optional.empty()
+          : java.util.Optional.of(new org.compassci.sched.persistence.MatcherEpoch(7, node, 1L)), 0,
+          java.util.Optional.empty(), false));
+    }
+    PersistenceActor.ReadEpoch read = store.expectMessageClass(PersistenceActor.ReadEpoch.class, Duration.ofSeconds(10));
+    read.replyTo().tell(new PersistenceActor.Epoch(java.util.Optional.of(
+        new org.compassci.sched.persistence.MatcherEpoch(8, "10.0.0.2:25520", 2L)), 0, java.util.Optional.empty(), true));
+    store.expectMessageClass(PersistenceActor.LoadStages.class, Duration.ofSeconds(10));
+  }
+
   private static Outcome update(ActorRef<LifecycleActor.Command> lc, long id, JobUpdate.Mode mode,
       String name, String value) {
     TestProbe<Outcome> probe = testKit.createTestProbe();

@@ -277,15 +277,21 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   private final java.util.concurrent.atomic.AtomicLong fencedClaims = new java.util.concurrent.atomic.AtomicLong();
 
   /**
-   * Cluster mode: the node named in the epochs this process's matcher took ({@link #nextEpoch});
-   * null when it took none, and its writes are not fenced. Every job this process writes comes
-   * from its singletons (the matcher and the lifecycle): once another node has taken the current
-   * epoch, they have been replaced, and what they still write (a requeue read from a row the
-   * successor is changing, a submit the successor's queue load has missed) must not land. The
-   * node, not the epoch: a matcher restarted by its supervisor takes a newer epoch on the same
-   * node, and the lifecycle's writes beside it are still good.
+   * Cluster mode: the epochs this process's matcher took ({@link #nextEpoch}); none, and its
+   * writes are not fenced. Every job this process writes comes from its singletons (the matcher
+   * and the lifecycle): once another process has taken the current epoch, they have been
+   * replaced, and what they still write (a requeue read from a row the successor is changing, a
+   * submit the successor's queue load has missed) must not land. Every epoch of this process,
+   * not only the last: a matcher restarted by its supervisor takes a newer one, and the
+   * lifecycle's writes beside it are still good. Epochs, not the node's name: a new process may
+   * come up under the name of one that is only cut off (a stable hostname).
    */
-  private volatile String writerNode;
+  private final Set<Long> takenEpochs = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  @Override
+  public boolean tookEpoch(long epoch) {
+    return takenEpochs.contains(epoch);
+  }
 
   @Override
   public long fencedClaims() {
@@ -321,7 +327,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       }
       return readEpoch(c, "").orElseThrow();
     });
-    writerNode = taken.node();
+    takenEpochs.add(taken.epoch());
     return taken;
   }
 
@@ -367,19 +373,19 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   }
 
   /**
-   * The writes of a commit, as {@link #checkEpoch} for claims: the current epoch must be this
-   * node's. Read after the writes, as the last statement before the commit, so the shared lock is
-   * held only for the commit itself (taken first, it would hold a new matcher's epoch back for as
-   * long as this transaction waits on row locks).
+   * The writes of a commit, as {@link #checkEpoch} for claims: the current epoch must be one this
+   * process took. Read after the writes, as the last statement before the commit, so the shared
+   * lock is held only for the commit itself (taken first, it would hold a new matcher's epoch
+   * back for as long as this transaction waits on row locks).
    */
-  private void checkWriterNode(Connection c, String node, int writes) throws SQLException {
+  private void checkWriterEpoch(Connection c, int writes) throws SQLException {
     Optional<MatcherEpoch> current = readEpoch(c, " LOCK IN SHARE MODE");
-    if (current.isEmpty() || !current.get().node().equals(node)) {
+    if (current.isEmpty() || !takenEpochs.contains(current.get().epoch())) {
       String now = current.map(e -> e.epoch() + " of " + e.node()).orElse("none");
-      LOG.warn("{} job writes refused by epoch: this node's singletons ({}) have been replaced (epoch {})",
-          writes, node, now);
-      throw new Fenced("job writes refused by epoch: this node's singletons (" + node
-          + ") have been replaced (epoch " + now + ")");
+      LOG.warn("{} job writes refused by epoch: this process's singletons have been replaced (epoch {})",
+          writes, now);
+      throw new Fenced("job writes refused by epoch: this process's singletons have been replaced (epoch "
+          + now + ")");
     }
   }
 
@@ -414,7 +420,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
     if (dialect.claimsInTransaction() || claims.isEmpty()) {
       Fenced[] fenced = new Fenced[1];
-      String node = writerNode;
+      boolean fencing = !takenEpochs.isEmpty();
       boolean writes = inserts.size() + upserts.size() + keys.size() + runs.size() > 0;
       List<JobRecord> taken;
       try {
@@ -433,9 +439,9 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
             fenced[0] = f;
             claimed = List.of();
           }
-          // claims that took were made under the current epoch, this node's
-          if (node != null && writes && (claims.isEmpty() || fenced[0] != null)) {
-            checkWriterNode(c, node, inserts.size() + upserts.size());
+          // claims that took were made under the current epoch, this process's
+          if (fencing && writes && (claims.isEmpty() || fenced[0] != null)) {
+            checkWriterEpoch(c, inserts.size() + upserts.size());
           }
           return claimed;
         });

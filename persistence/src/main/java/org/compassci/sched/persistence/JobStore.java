@@ -99,6 +99,11 @@ public interface JobStore extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /** Whether this process's matcher took {@code epoch} ({@link #nextEpoch}). */
+  default boolean tookEpoch(long epoch) {
+    return false;
+  }
+
   /** Hand-outs refused so far because their matcher's epoch was no longer current. */
   default long fencedClaims() {
     return 0;

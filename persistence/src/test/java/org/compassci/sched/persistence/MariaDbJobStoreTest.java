@@ -122,6 +122,16 @@ class MariaDbJobStoreTest extends JobStoreContract {
       assertEquals("finish", successor.find(2).orElseThrow().stage());
       assertEquals("vm-2p8g--new", successor.find(3).orElseThrow().host());
       assertEquals("submit", successor.find(4).orElseThrow().stage());
+
+      // a new process under the first one's name (a stable hostname): the first one, cut off,
+      // is still refused
+      try (JobStore sameName = open()) {
+        sameName.nextEpoch("a:25520", 7);
+        org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class,
+            () -> node.commit(List.of(), List.of(rec(4, "finish")), List.of()));
+        sameName.commit(List.of(), List.of(rec(4, "running")), List.of());
+        assertEquals("running", successor.find(4).orElseThrow().stage());
+      }
     }
   }
 

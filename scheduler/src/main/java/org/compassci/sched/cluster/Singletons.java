@@ -48,8 +48,9 @@ public record Singletons(ActorRef<MatcherActor.Command> matcher, ActorRef<Lifecy
     ActorRef<LifecycleActor.Command> lifecycle = singletons.init(SingletonActor.of(
             restarts.supervise("lifecycle",
                 // the one lifecycle of the cluster: every hand-out in the store is the cluster's
+                // its load waits for this node's matcher epoch: then the node it replaces writes no more
                 LifecycleActor.create(persistence, extractor, hosts, settings.timeouts(), clock, matcher::get,
-                    LifecycleActor.sweepEvery(settings.timeouts()))),
+                    LifecycleActor.sweepEvery(settings.timeouts()), cluster.self())),
             "lifecycle")
         .withStopMessage(new LifecycleActor.HandOver()));
     matcher.set(singletons.init(SingletonActor.of(
