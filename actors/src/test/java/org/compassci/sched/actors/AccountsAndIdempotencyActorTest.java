@@ -173,16 +173,27 @@ class AccountsAndIdempotencyActorTest {
     return List.of(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"my_account\":\"alice\"}")));
   }
 
+  /** A keyed submits' actor between a store and a matcher that the test plays. */
+  private record Keyed(TestProbe<PersistenceActor.Command> store, TestProbe<MatcherActor.Command> matcher,
+      ActorRef<IdempotencyActor.Command> once) {}
+
+  private Keyed keyed() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+    return new Keyed(store, matcher, actors.spawn(
+        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC())));
+  }
+
   private static MatcherActor.SubmitResult stored(long id) {
     return new MatcherActor.SubmitResult(List.of(new MatcherActor.Submitted(id, "/result/s/" + id)), Optional.empty());
   }
 
   @Test
   void aKeyGoesToTheMatcherOnceAndEveryRepeatGetsItsAnswer() {
-    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-    ActorRef<IdempotencyActor.Command> once = actors.spawn(
-        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC()));
+    Keyed keyed = keyed();
+    TestProbe<PersistenceActor.Command> store = keyed.store();
+    TestProbe<MatcherActor.Command> matcher = keyed.matcher();
+    ActorRef<IdempotencyActor.Command> once = keyed.once();
     TestProbe<IdempotencyActor.Result> first = testKit.createTestProbe();
     TestProbe<IdempotencyActor.Result> repeat = testKit.createTestProbe();
 
@@ -216,38 +227,34 @@ class AccountsAndIdempotencyActorTest {
    */
   @Test
   void aHandOverWaitsForTheSubmitOnItsWayAndTurnsNewOnesAway() {
-    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-    ActorRef<IdempotencyActor.Command> once = actors.spawn(
-        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC()));
+    Keyed k = keyed();
     TestProbe<IdempotencyActor.Result> first = testKit.createTestProbe();
     TestProbe<IdempotencyActor.Result> late = testKit.createTestProbe();
-    TestProbe<Object> watcher = testKit.createTestProbe();
 
-    once.tell(new IdempotencyActor.Submit("alice", "k", "d", drafts(), 100, first.getRef()));
-    PersistenceActor.FindSubmitKey look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
-    once.tell(new IdempotencyActor.HandOver());
-    once.tell(new IdempotencyActor.Submit("alice", "k2", "d", drafts(), 100, late.getRef()));
+    k.once().tell(new IdempotencyActor.Submit("alice", "k", "d", drafts(), 100, first.getRef()));
+    PersistenceActor.FindSubmitKey look = k.store().expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    k.once().tell(new IdempotencyActor.HandOver());
+    k.once().tell(new IdempotencyActor.Submit("alice", "k2", "d", drafts(), 100, late.getRef()));
     assertInstanceOf(IdempotencyActor.Unavailable.class, late.receiveMessage(WAIT));
-    store.expectNoMessage(Duration.ofMillis(100));
+    k.store().expectNoMessage(Duration.ofMillis(100));
 
     look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "k", Optional.empty(), Optional.empty()));
-    MatcherActor.SubmitAs asked = matcher.expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
+    MatcherActor.SubmitAs asked = k.matcher().expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
     // still there, with the submit on its way
     TestProbe<ActorStats> stats = testKit.createTestProbe();
-    once.tell(new IdempotencyActor.GetStats(stats.getRef()));
+    k.once().tell(new IdempotencyActor.GetStats(stats.getRef()));
     assertEquals(1L, stats.receiveMessage(WAIT).holds().get("keys_in_flight"));
     asked.replyTo().tell(stored(43));
     assertEquals(43, ((IdempotencyActor.Fresh) first.receiveMessage(WAIT)).result().jobs().get(0).id());
-    watcher.expectTerminated(once, WAIT);
+    testKit.createTestProbe().expectTerminated(k.once(), WAIT);
   }
 
   @Test
   void aKeyTheStoreKeptIsAnsweredFromItAndAFailedSubmitMayBeRetried() {
-    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
-    ActorRef<IdempotencyActor.Command> once = actors.spawn(
-        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC()));
+    Keyed keyed = keyed();
+    TestProbe<PersistenceActor.Command> store = keyed.store();
+    TestProbe<MatcherActor.Command> matcher = keyed.matcher();
+    ActorRef<IdempotencyActor.Command> once = keyed.once();
     TestProbe<IdempotencyActor.Result> client = testKit.createTestProbe();
 
     // after a crash the key is only in the store
