@@ -36,14 +36,14 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
    * Opens a stream of events about {@code ids}; it ends with {@link End} once all have closed.
    * {@code connection}: the client connection it is sent on (null when unknown).
    */
-  public record Subscribe(List<Long> ids, ActorRef<Event> out, Object connection) implements Command {}
+  public record Subscribe(List<Long> ids, ActorRef<Event> out, org.compassci.sched.model.ConnectionId connection) implements Command {}
 
   /**
    * A watcher's WebSocket: a stream that starts with no job and stays open when its jobs close;
    * jobs come and go with {@link Follow} and {@link Unfollow}, at most {@code maxJobs} at once.
    * It ends with {@link Unsubscribe}, or {@link ClientGone} of its connection.
    */
-  public record OpenSocket(ActorRef<Event> out, Object connection, int maxJobs) implements Command {}
+  public record OpenSocket(ActorRef<Event> out, org.compassci.sched.model.ConnectionId connection, int maxJobs) implements Command {}
 
   /**
    * The socket follows these jobs too: each one's state comes at once if known, then its
@@ -55,7 +55,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   public record Unfollow(ActorRef<Event> out, List<Long> ids) implements Command {}
 
   /** The client hung up: its streams end now, not at the next write that would fail. */
-  public record ClientGone(Object connection) implements Command {}
+  public record ClientGone(org.compassci.sched.model.ConnectionId connection) implements Command {}
 
   /** The stream's reader went away. */
   public record Unsubscribe(ActorRef<Event> out) implements Command {}
@@ -128,9 +128,9 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   private final Map<Long, Followed> followed = new HashMap<>();
   /** Each stream's jobs not closed yet. */
   private final Map<ActorRef<Event>, Set<Long>> streams = new HashMap<>();
-  /** Streams by client connection, compared by identity. */
-  private final Map<Object, Set<ActorRef<Event>>> byConnection = new java.util.IdentityHashMap<>();
-  private final Map<ActorRef<Event>, Object> connectionOf = new HashMap<>();
+  /** Streams by client connection. */
+  private final Map<org.compassci.sched.model.ConnectionId, Set<ActorRef<Event>>> byConnection = new HashMap<>();
+  private final Map<ActorRef<Event>, org.compassci.sched.model.ConnectionId> connectionOf = new HashMap<>();
   private final Map<Long, Waiter> waiters = new HashMap<>();
   /** The streams that are WebSockets, with their limit: they stay open when their jobs close. */
   private final Map<ActorRef<Event>, Integer> sockets = new HashMap<>();
@@ -338,7 +338,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   }
 
   private void forgetConnection(ActorRef<Event> out) {
-    Object connection = connectionOf.remove(out);
+    org.compassci.sched.model.ConnectionId connection = connectionOf.remove(out);
     Set<ActorRef<Event>> same = connection == null ? null : byConnection.get(connection);
     if (same != null) {
       same.remove(out);

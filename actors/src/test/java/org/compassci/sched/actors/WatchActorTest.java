@@ -194,11 +194,11 @@ class WatchActorTest {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       Lab lab = lab(store);
       store.upsert(List.of(dispatched(61).toRecord()));
-      Object connection = new Object();
+      org.compassci.sched.model.ConnectionId connection = org.compassci.sched.model.ConnectionId.next();
       TestProbe<WatchActor.Event> out = testKit.createTestProbe();
       TestProbe<WatchActor.Event> other = testKit.createTestProbe();
       lab.watch().tell(new WatchActor.Subscribe(List.of(61L), out.getRef(), connection));
-      lab.watch().tell(new WatchActor.Subscribe(List.of(61L), other.getRef(), new Object()));
+      lab.watch().tell(new WatchActor.Subscribe(List.of(61L), other.getRef(), org.compassci.sched.model.ConnectionId.next()));
       next(out, WatchActor.JobEvent.class);
       next(other, WatchActor.JobEvent.class);
       lab.watch().tell(new WatchActor.ClientGone(connection));

@@ -60,7 +60,7 @@ public final class ClientSocketRoutes extends AllDirectives {
   }
 
   private Route socket(HttpRequest request) {
-    Object connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
+    org.compassci.sched.model.ConnectionId connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
     return WebSockets.accept(request, gw.system(), limits, closer -> flow(closer, connection))
         .map(this::complete)
         .orElseGet(() -> complete(Responses.error(StatusCodes.BAD_REQUEST,
@@ -70,7 +70,7 @@ public final class ClientSocketRoutes extends AllDirectives {
   /** A message of this socket's own beside the watch actor's events (an id that is no job's). */
   private record Note(String json) {}
 
-  private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, Object connection) {
+  private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, org.compassci.sched.model.ConnectionId connection) {
     long sid = SIDS.incrementAndGet();
     // the socket's own actor ref, known once the flow is materialized, before any message comes in
     AtomicReference<ActorRef<Object>> socket = new AtomicReference<>();

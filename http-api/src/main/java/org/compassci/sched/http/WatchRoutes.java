@@ -63,19 +63,19 @@ public final class WatchRoutes extends AllDirectives {
   }
 
   /** The client connection, so that a stream ends as soon as its client hangs up. */
-  private Route connection(java.util.function.Function<Object, Route> inner) {
+  private Route connection(java.util.function.Function<org.compassci.sched.model.ConnectionId, Route> inner) {
     return extractRequest(r -> inner.apply(r.getAttribute(HttpServer.CONNECTION).orElse(null)));
   }
 
   /** One job: 404 before any stream when the job does not exist. */
-  private Route watchOne(long id, Object connection) {
+  private Route watchOne(long id, org.compassci.sched.model.ConnectionId connection) {
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
             r -> new LifecycleActor.Get(id, r))
         .thenApply(o -> o.status() == Outcome.Status.OK ? stream(List.of(id), connection) : Responses.outcome(o))
         .exceptionally(Responses::unavailable));
   }
 
-  private Route watchMany(String list, Object connection) {
+  private Route watchMany(String list, org.compassci.sched.model.ConnectionId connection) {
     Set<Long> ids = new LinkedHashSet<>();
     for (String part : list.split(",")) {
       String p = part.trim();
@@ -103,7 +103,7 @@ public final class WatchRoutes extends AllDirectives {
    * that falls behind gets, per job, one event with the job's whole state instead of the changes
    * it missed, so a stream holds at most one pending event per job.
    */
-  private HttpResponse stream(List<Long> ids, Object connection) {
+  private HttpResponse stream(List<Long> ids, org.compassci.sched.model.ConnectionId connection) {
     Source<WatchActor.Event, ActorRef<WatchActor.Event>> events = ActorSource.actorRef(
         e -> e instanceof WatchActor.End, e -> Optional.empty(), STREAM_BUFFER, OverflowStrategy.dropHead());
     Source<ByteString, NotUsed> body = events
