@@ -748,22 +748,6 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       return claimByInsert(c, claims);
     }
     long epoch = claims.get(0).epoch();
-    if (claims.stream().anyMatch(cl -> cl.epoch() != epoch)) {
-      // a matcher restarted by its supervisor: its earlier incarnation's claims, still waiting
-      // in the batch, are refused alone (nobody hears their answer); the current ones take
-      long current = readEpoch(c, " LOCK IN SHARE MODE").map(MatcherEpoch::epoch).orElse(0L);
-      List<Claim> live = claims.stream().filter(cl -> cl.epoch() == current || cl.epoch() == 0).toList();
-      if (live.size() < claims.size()) {
-        fencedClaims.addAndGet(claims.size() - live.size());
-        LOG.warn("{} hand-outs refused by epoch: made under an epoch before the current one ({})",
-            claims.size() - live.size(), current);
-      }
-      if (live.isEmpty()) {
-        throw new Fenced("hand-out refused by epoch: this matcher has been replaced (epoch " + current
-            + "); ask again");
-      }
-      return claim(c, live);
-    }
     if (epoch > 0) {
       checkEpoch(c, epoch, claims.size());
     }
