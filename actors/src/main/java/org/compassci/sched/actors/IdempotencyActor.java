@@ -203,6 +203,13 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       answer(p, stored.get().requestDigest().equals(p.digest()) ? new Replayed(stored.get().answer()) : mismatch(f.key()));
       return afterAnswer();
     }
+    if (handingOver) {
+      // the matcher may have moved already: a submit sent now could reach the successor's
+      // while the successor of this actor looks the key up
+      pending.remove(id);
+      answer(p, new Unavailable("the scheduler's keyed submits are moving to another node; try again"));
+      return afterAnswer();
+    }
     Submit s = p.first();
     getContext().pipeToSelf(Asks.<MatcherActor.Command, MatcherActor.SubmitResult>ask(
             getContext().getSystem(), matcher,

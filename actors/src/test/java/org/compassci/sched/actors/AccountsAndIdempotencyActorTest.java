@@ -221,25 +221,33 @@ class AccountsAndIdempotencyActorTest {
   }
 
   /**
-   * Cluster hand-over: the keyed submits' singleton stops only once the submit on its way is
-   * answered (its successor starts after it, so it never looks up a key this one may still be
-   * storing), and turns new submits away meanwhile.
+   * Cluster hand-over: the keyed submits' singleton stops only once the submit on its way to the
+   * matcher is answered (its successor starts after it, so it never looks up a key this one may
+   * still be storing); a key still being looked up, and new submits, are turned away meanwhile,
+   * since the matcher may already have moved.
    */
   @Test
   void aHandOverWaitsForTheSubmitOnItsWayAndTurnsNewOnesAway() {
     Keyed k = keyed();
     TestProbe<IdempotencyActor.Result> first = testKit.createTestProbe();
+    TestProbe<IdempotencyActor.Result> looking = testKit.createTestProbe();
     TestProbe<IdempotencyActor.Result> late = testKit.createTestProbe();
 
     k.once().tell(new IdempotencyActor.Submit("alice", "k", "d", drafts(), 100, first.getRef()));
+    k.store().expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT).replyTo()
+        .tell(new PersistenceActor.SubmitKeyFound("alice", "k", Optional.empty(), Optional.empty()));
+    MatcherActor.SubmitAs asked = k.matcher().expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
+    k.once().tell(new IdempotencyActor.Submit("alice", "k1", "d", drafts(), 100, looking.getRef()));
     PersistenceActor.FindSubmitKey look = k.store().expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+
     k.once().tell(new IdempotencyActor.HandOver());
     k.once().tell(new IdempotencyActor.Submit("alice", "k2", "d", drafts(), 100, late.getRef()));
     assertInstanceOf(IdempotencyActor.Unavailable.class, late.receiveMessage(WAIT));
+    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "k1", Optional.empty(), Optional.empty()));
+    assertInstanceOf(IdempotencyActor.Unavailable.class, looking.receiveMessage(WAIT));
     k.store().expectNoMessage(Duration.ofMillis(100));
+    k.matcher().expectNoMessage(Duration.ofMillis(1));
 
-    look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "k", Optional.empty(), Optional.empty()));
-    MatcherActor.SubmitAs asked = k.matcher().expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
     // still there, with the submit on its way
     TestProbe<ActorStats> stats = testKit.createTestProbe();
     k.once().tell(new IdempotencyActor.GetStats(stats.getRef()));

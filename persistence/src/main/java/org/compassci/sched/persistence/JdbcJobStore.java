@@ -313,20 +313,33 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     } catch (SQLException e) {
       throw new StoreUnavailableException("matcher epoch table: " + e.getMessage(), e);
     }
-    MatcherEpoch taken = inTransaction("new matcher epoch", c -> {
-      try (Statement st = c.createStatement()) {
-        st.executeUpdate("INSERT IGNORE INTO matcher_epoch (name, epoch, node, since) VALUES ('matcher', 0, '', 0)");
-      }
-      // the row lock taken here waits for claims in flight that hold the row shared: a claim
-      // commits before the new epoch, or runs after it and is refused
-      try (PreparedStatement ps = c.prepareStatement(
-          "UPDATE matcher_epoch SET epoch = epoch + 1, node = ?, since = ? WHERE name = 'matcher'")) {
-        ps.setString(1, node);
-        ps.setLong(2, nowMillis);
-        ps.executeUpdate();
-      }
-      return readEpoch(c, "").orElseThrow();
-    });
+    MatcherEpoch taken;
+    try {
+      taken = inTransaction("new matcher epoch", c -> {
+        try (Statement st = c.createStatement()) {
+          st.executeUpdate("INSERT IGNORE INTO matcher_epoch (name, epoch, node, since) VALUES ('matcher', 0, '', 0)");
+        }
+        // a matcher restarted by its supervisor takes the next epoch only while the current one is
+        // still this process's: restarted while its node was cut off and replaced, it would take
+        // the epoch from the rightful singleton and fence that one's claims and writes for good
+        Optional<MatcherEpoch> now = takenEpochs.isEmpty() ? Optional.empty() : readEpoch(c, " FOR UPDATE");
+        if (now.isPresent() && !takenEpochs.contains(now.get().epoch())) {
+          throw new Fenced("no new matcher epoch: this process's singletons have been replaced (epoch "
+              + now.get().epoch() + " of " + now.get().node() + ")");
+        }
+        // the row lock taken here waits for claims in flight that hold the row shared: a claim
+        // commits before the new epoch, or runs after it and is refused
+        try (PreparedStatement ps = c.prepareStatement(
+            "UPDATE matcher_epoch SET epoch = epoch + 1, node = ?, since = ? WHERE name = 'matcher'")) {
+          ps.setString(1, node);
+          ps.setLong(2, nowMillis);
+          ps.executeUpdate();
+        }
+        return readEpoch(c, "").orElseThrow();
+      });
+    } catch (Fenced f) {
+      throw new StoreFencedException(f.getMessage(), f);
+    }
     takenEpochs.add(taken.epoch());
     return taken;
   }

@@ -123,6 +123,10 @@ class MariaDbJobStoreTest extends JobStoreContract {
       assertEquals("vm-2p8g--new", successor.find(3).orElseThrow().host());
       assertEquals("submit", successor.find(4).orElseThrow().stage());
 
+      // its matcher restarted by its supervisor while it is cut off takes no epoch from the successor
+      org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class, () -> node.nextEpoch("a:25520", 6));
+      assertEquals(second + 1, successor.currentEpoch().orElseThrow().epoch());
+
       // a new process under the first one's name (a stable hostname): the first one, cut off,
       // is still refused
       try (JobStore sameName = open()) {
