@@ -418,15 +418,9 @@ class LifecycleActorTest {
    */
   @Test
   void theLifecycleLogsUnderItsOwnName() {
-    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger)
-        org.slf4j.LoggerFactory.getLogger(LifecycleActor.class);
-    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
-        new ch.qos.logback.core.read.ListAppender<>();
-    lines.start();
-    ch.qos.logback.classic.Level before = logger.getLevel();
-    logger.setLevel(ch.qos.logback.classic.Level.INFO);
-    logger.addAppender(lines);
-    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+    try (org.compassci.sched.persistence.LogLines lines =
+            org.compassci.sched.persistence.LogLines.of(LifecycleActor.class);
+        JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       store.upsert(List.of(dispatchedJob(71).toRecord()));
       // a timer fires while the load is out (its first log use was then Pekko's timer code, on
       // no frame of the lifecycle's): a sweep every 10 ms, and a load that takes 300 ms
@@ -441,16 +435,8 @@ class LifecycleActorTest {
       TestProbe<ActorStats> loaded = testKit.createTestProbe();
       lc.tell(new LifecycleActor.GetStats(loaded.getRef()));
       loaded.receiveMessage(Duration.ofSeconds(10));
-      List<ch.qos.logback.classic.spi.ILoggingEvent> seen;
-      synchronized (lines) {
-        // the appender adds under this lock, from the actor's thread
-        seen = new ArrayList<>(lines.list);
-      }
-      assertTrue(seen.stream().anyMatch(e -> e.getFormattedMessage().startsWith("lifecycle loaded 1 active jobs ")),
-          seen.toString());
-    } finally {
-      logger.detachAppender(lines);
-      logger.setLevel(before);
+      List<String> seen = lines.messages();
+      assertTrue(seen.stream().anyMatch(m -> m.startsWith("lifecycle loaded 1 active jobs ")), seen.toString());
     }
   }
 

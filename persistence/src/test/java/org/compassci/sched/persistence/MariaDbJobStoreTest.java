@@ -179,27 +179,18 @@ class MariaDbJobStoreTest extends JobStoreContract {
         s.execute(ddl);
       }
     }
-    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger)
-        org.slf4j.LoggerFactory.getLogger(JdbcJobStore.class);
-    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
-        new ch.qos.logback.core.read.ListAppender<>();
-    lines.start();
-    ch.qos.logback.classic.Level before = logger.getLevel();
-    logger.setLevel(ch.qos.logback.classic.Level.INFO);
-    logger.addAppender(lines);
-    try {
+    List<String> logged;
+    try (LogLines lines = LogLines.of(JdbcJobStore.class)) {
       for (int start = 0; start < 2; start++) {
         try (JobStore store = open()) {
           store.ping();
         }
         assertEquals(EXPECTED_INDEXES, indexes());
       }
-    } finally {
-      logger.detachAppender(lines);
-      logger.setLevel(before);
+      logged = lines.messages();
     }
-    assertEquals(1, lines.list.stream().filter(e -> e.getFormattedMessage().startsWith("adding index jobs_settling"))
-        .count(), "added at the first start only: " + lines.list);
+    assertEquals(1, logged.stream().filter(m -> m.startsWith("adding index jobs_settling"))
+        .count(), "added at the first start only: " + logged);
   }
 
   private static Set<String> indexes() throws SQLException {
