@@ -91,6 +91,9 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
    * seconds; past this, the successor may start, and a retry of one of them could be made twice.
    */
   static final Duration HAND_OVER_AT_MOST = Duration.ofSeconds(30);
+  /** The answer while handing over. */
+  private static final Unavailable MOVING =
+      new Unavailable("the scheduler's keyed submits are moving to another node; try again");
 
   private final ActorRef<PersistenceActor.Command> store;
   private final ActorRef<MatcherActor.Command> matcher;
@@ -154,7 +157,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
   private Behavior<Command> onSubmit(Submit s) {
     activity.touch();
     if (handingOver) {
-      s.replyTo().tell(new Unavailable("the scheduler's keyed submits are moving to another node; try again"));
+      s.replyTo().tell(MOVING);
       return this;
     }
     String id = id(s.account(), s.key());
@@ -207,7 +210,7 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       // the matcher may have moved already: a submit sent now could reach the successor's
       // while the successor of this actor looks the key up
       pending.remove(id);
-      answer(p, new Unavailable("the scheduler's keyed submits are moving to another node; try again"));
+      answer(p, MOVING);
       return afterAnswer();
     }
     Submit s = p.first();

@@ -341,6 +341,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .build();
   }
 
+  /** Cluster mode: this node's cluster address (null standalone); see the create that takes it. */
+  private final String fencedAs;
+  private final ActorRef<PersistenceActor.Epoch> epochRead;
+  private boolean toldWaiting;
+
+  /** How often the epoch row is read again while it is not yet this process's. */
+  static final Duration EPOCH_WAIT = Duration.ofMillis(200);
+
   private LifecycleActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<ExtractActor.Command> extractor,
       ActorRef<HostRegistryActor.Command> hosts, Timeouts timeouts, Clock clock, Duration sweepEvery,
@@ -378,17 +386,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
   }
 
-  private final String fencedAs;
-  private final ActorRef<PersistenceActor.Epoch> epochRead;
-  private boolean toldWaiting;
-
-  /** How often the epoch row is read again while it is not yet this node's. */
-  static final Duration EPOCH_WAIT = Duration.ofMillis(200);
-
   /** Cluster mode: the load starts once this node's matcher has taken the current epoch. */
   private Behavior<Command> onEpochRead(EpochRead r) {
     java.util.Optional<org.compassci.sched.persistence.MatcherEpoch> epoch = r.epoch().epoch();
-    if (r.epoch().error().isEmpty() && epoch.isPresent() && r.epoch().ours()) {
+    // ours only when read, and present
+    if (r.epoch().ours()) {
       getContext().getLog().info("lifecycle loads the active jobs: this node's matcher ({}) holds epoch {}",
           fencedAs, epoch.get().epoch());
       store.tell(loadNext(Long.MIN_VALUE));

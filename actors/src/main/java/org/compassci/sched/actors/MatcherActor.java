@@ -313,26 +313,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * its ClientGone (they come from different senders), and a claim for it would reach no box and
    * cost the job its dispatch-ack and a count of its requeue budget.
    */
-  private final LinkedHashMap<org.compassci.sched.model.ConnectionId, Boolean> recentlyGone = new LinkedHashMap<>() {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<org.compassci.sched.model.ConnectionId, Boolean> eldest) {
-      return size() > GONE_KEPT;
-    }
-  };
   private static final int GONE_KEPT = 4_096;
+  private final Map<org.compassci.sched.model.ConnectionId, Boolean> recentlyGone = Bounded.map(GONE_KEPT, false);
   /**
    * Connections that parked a poll lately, the last {@link #PARKED_ON_KEPT}: the hang-up of any
    * other (most of them; in a cluster, every node's) needs no walk through the parked polls. One
    * still parked drops out only after that many newer connections parked.
    */
-  private final LinkedHashMap<org.compassci.sched.model.ConnectionId, Boolean> parkedOn =
-      new LinkedHashMap<>(1024, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<org.compassci.sched.model.ConnectionId, Boolean> eldest) {
-          return size() > PARKED_ON_KEPT;
-        }
-      };
   private static final int PARKED_ON_KEPT = 65_536;
+  private final Map<org.compassci.sched.model.ConnectionId, Boolean> parkedOn = Bounded.map(PARKED_ON_KEPT, true);
   /** Cluster mode: this node's cluster address, named in the epoch row; null when standalone. */
   private final String fencedAs;
   /** The incarnation every claim names (0: standalone, not fenced). */
@@ -680,12 +669,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * {@link #CONTACT_EVERY_MS} is not told again: the registry's last contact is then up to that
    * much older than the box's last ask, and a busy box's asks cost one message fewer each.
    */
-  private final Map<String, Told> told = new LinkedHashMap<>(1024, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Told> eldest) {
-      return size() > HostRegistryActor.MAX_HOSTS;
-    }
-  };
+  private final Map<String, Told> told = Bounded.map(HostRegistryActor.MAX_HOSTS, true);
 
   private record Told(Testbox box, long atMillis) {}
 

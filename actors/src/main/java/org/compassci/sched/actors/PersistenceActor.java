@@ -318,8 +318,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * (the lifecycle writes a retiring job until it takes) is answered at once, not committed
    * with other writes to fail them all.
    */
-  private final java.util.LinkedHashMap<Long, JobRecord> refusedStates = new java.util.LinkedHashMap<>();
   static final int REFUSED_KEPT = 1_000;
+  private final java.util.Map<Long, JobRecord> refusedStates = Bounded.map(REFUSED_KEPT, false);
   private long statesRefused;
   /** When a Redis warning was last logged: at most one each 10 s while Redis stays away. */
   private static final java.util.concurrent.atomic.AtomicLong LAST_REDIS_WARNING =
@@ -625,6 +625,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     committing = false;
     commits++;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
+    // cluster mode: this node's singletons were replaced, and every write of it is refused for good
+    boolean fenced = error.isPresent()
+        && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class);
     lastError = error;
     if (error.isPresent()) {
       getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
@@ -637,9 +640,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (replayed) {
       replaying = null;
     }
-    if (error.isPresent() && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class)) {
-      // this node's singletons were replaced (cluster mode): the rows are the successor's now,
-      // and what was kept here would be refused at every replay until the process exits
+    if (fenced) {
+      // the rows are the successor's now, and what was kept here would be refused at every
+      // replay until the process exits
       if (!retry.isEmpty()) {
         getContext().getLog().warn("this node's singletons were replaced: {} kept job states dropped", retry.size());
         retry.clear();
@@ -680,11 +683,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     int m = 0;
     java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
-    // a replaced node's write is refused for good too: its writer need not try it again
-    boolean fenced = error.isPresent()
-        && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class);
     for (Command cmd : c.batch()) {
       if (cmd instanceof Write w) {
+        // fenced, refused for good too: its writer need not try it again
         w.replyTo().tell(new Written(w.context(), error, fenced));
       } else if (cmd instanceof WriteSubmission w) {
         w.replyTo().tell(new Written(w.context(), error));
@@ -939,9 +940,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       retry.remove(state.id());
       refusedStates.remove(state.id());
       refusedStates.put(state.id(), state);
-      if (refusedStates.size() > REFUSED_KEPT) {
-        refusedStates.remove(refusedStates.keySet().iterator().next());
-      }
       statesRefused++;
       getContext().getLog().error("job {}: the store refuses its state ({}), written alone {} times: dropped;"
           + " its row keeps the state last written", state.id(), error, struck);

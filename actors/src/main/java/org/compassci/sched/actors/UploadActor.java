@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -75,12 +74,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private final long maxJob;
   private final Executor files;
   private final Activity activity;
-  private final LinkedHashMap<Long, Long> used = new LinkedHashMap<>(1024, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
-      return size() > JOBS_REMEMBERED;
-    }
-  };
+  private final Map<Long, Long> used = Bounded.map(JOBS_REMEMBERED, true);
   private long written;
   private long refused;
 
