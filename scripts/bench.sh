@@ -8,7 +8,8 @@
 #                              dispatch, heap and RSS (BENCH_RESTART_QUEUED="N ..." for others;
 #                              BENCH_RESTART_IN_FLIGHT=M hands M of them out before the kill)
 #   scripts/bench.sh cold      the jar started on an empty store, then at once 10,000 single-job
-#                              submits over 64 connections (no warm-up; not part of "all")
+#                              submits over 64 connections (no warm-up; not part of "all"),
+#                              beside the trivial endpoint's own figure for the same requests
 #   scripts/bench.sh providers VM/container providers over WebSocket on the server jar: 20,000 jobs
 #                              taken by 200 and by 2,000 simulated providers (BENCH_PROVIDERS="N ...",
 #                              BENCH_PROVIDER_JOBS), then the heap of 2,000 idle provider and watcher sockets
@@ -632,22 +633,21 @@ run_restart() {
 # with no warm-up, 10,000 single-job submits (1 KB each) over 64 connections; what a lab sees right
 # after a restart, the JIT compiler's warm-up included. BENCH_COLD_JVM: more options for the server
 # (e.g. -XX:SharedArchiveFile=/none to see it without the class archive).
-run_cold() {
-  build_jar
-  need_wrk
-  trap cleanup EXIT
-  trap 'exit 130' INT TERM
-  local n=${BENCH_COLD_SUBMITS:-10000} port cpu_before cpu_ms
-  tmp=$(mktemp -d)
-  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
-  port=$(free_port)
-  base=http://127.0.0.1:$port
-  readme_jvm+=(${BENCH_COLD_JVM:-})
-  start_readme_server "$port"
-  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.05; done
+#
+# Its baseline in the same run: the trivial endpoint (StackServer) started the same way (the
+# README's JVM options and MALLOC_ARENA_MAX, without the scheduler's class archive, which is made
+# for the scheduler's jar) and sent the same 10,000 requests by the same client. It answers "ok"
+# without reading the body: what Pekko HTTP alone costs from a cold start, as stack_per_s is
+# the warm one. Printed as stack_cold_per_s and cold_vs_stack.
+
+# cold_run OUT: wrk's 10,000 submits against $base and $server_pid, already up; writes
+# "seconds cpu_ms answered_200 p99_ms" to OUT and the server's CPU by thread to stderr
+cold_run() {
+  local n=${BENCH_COLD_SUBMITS:-10000} cpu_before cpu_ms t0 wrk_pid
+  rm -f "$tmp/done.1" "$tmp/done.2"
   cpu_before=$(cpu_ticks)
   thread_ticks "$tmp/threads.before"
-  local t0=$EPOCHREALTIME wrk_pid
+  t0=$EPOCHREALTIME
   BENCH_SUBMIT_COUNT=$n BENCH_SUBMIT_MARK="$tmp/done" "${wrk_cmd[@]}" -d300s -s scripts/bench/submit.lua \
     "$base" -- "$tmp/jobs.lua" >"$tmp/cold.out" &
   wrk_pid=$!
@@ -655,16 +655,61 @@ run_cold() {
   kill -INT "$wrk_pid"
   wait "$wrk_pid" || true
   cpu_ms=$(( ($(cpu_ticks) - cpu_before) * 1000 / clk_tck ))
-  thread_cpu "$tmp/threads.before" "the server's CPU during the submits, by thread:"
-  python3 - "$tmp" "$n" "$cpu_ms" "$t0" <<'PY'
+  thread_cpu "$tmp/threads.before" "$2"
+  python3 - "$tmp" "$n" "$cpu_ms" "$t0" >"$1" <<'PY'
 import json, sys
 tmp, n, cpu_ms, t0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 w = json.loads(next(l for l in open(tmp + "/cold.out") if l.startswith('{"wrk":')))["wrk"]
 end = max(int(open(f"{tmp}/done.{i}").read()) for i in (1, 2)) / 1e9
-ok = w["status"].get("200", 0)
-print(json.dumps({"bench": "cold_submit", "submits": n, "answered_200": ok,
-                  "seconds": round(end - t0, 2), "submit_per_s": round(n / (end - t0)),
-                  "p99_ms": float(w["p99_ms"]), "cpu_us_per_submit": round(cpu_ms * 1000 / max(ok, 1))}))
+print(end - t0, cpu_ms, w["status"].get("200", 0), float(w["p99_ms"]))
+PY
+}
+
+run_cold() {
+  build_jar
+  need_wrk
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  local n=${BENCH_COLD_SUBMITS:-10000} port stack_opts=()
+  tmp=$(mktemp -d)
+  java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
+  # the trivial endpoint first, with the README's options but the archive (BENCH_COLD_STACK_JVM:
+  # more options for it)
+  local opt
+  for opt in $(sed 's/#.*//' conf/jvm.options); do
+    [[ $opt == -XX:SharedArchiveFile=* ]] || stack_opts+=("$opt")
+  done
+  stack_opts+=(${BENCH_COLD_STACK_JVM:-})
+  MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} java "${stack_opts[@]}" -cp "$cp" org.compassci.sched.bench.StackServer \
+    >"$tmp/stack.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 600); do
+    port=$(sed -n 's|^stack listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$tmp/stack.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "bench: the stack server did not start:" >&2; cat "$tmp/stack.log" >&2; exit 1; }
+  base=http://127.0.0.1:$port
+  cold_run "$tmp/stack.result" "the trivial endpoint's CPU during the same requests, by thread:"
+  kill "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  # then the scheduler, as the README starts it
+  port=$(free_port)
+  base=http://127.0.0.1:$port
+  readme_jvm+=(${BENCH_COLD_JVM:-})
+  start_readme_server "$port"
+  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.05; done
+  cold_run "$tmp/cold.result" "the server's CPU during the submits, by thread:"
+  python3 - "$n" "$tmp/cold.result" "$tmp/stack.result" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+secs, cpu_ms, ok, p99 = (float(x) for x in open(sys.argv[2]).read().split())
+stack_secs = float(open(sys.argv[3]).read().split()[0])
+print(json.dumps({"bench": "cold_submit", "submits": n, "answered_200": int(ok),
+                  "seconds": round(secs, 2), "submit_per_s": round(n / secs),
+                  "p99_ms": p99, "cpu_us_per_submit": round(cpu_ms * 1000 / max(ok, 1)),
+                  "stack_cold_per_s": round(n / stack_secs),
+                  "cold_vs_stack": round(stack_secs / secs, 3)}))
 PY
   cleanup
   server_pid=""
