@@ -558,6 +558,7 @@ restart_one() {
     [ "$restart_in_flight" = 0 ] || hand_out "$restart_in_flight"
     sleep 5 # what the lab sees once the fill is over, not in the middle of a collection
     fill_rss=$(( $(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9) / 1024 ))
+    [ -z "${BENCH_SMAPS:-}" ] || cp "/proc/$server_pid/smaps" "$BENCH_SMAPS.$n.fill"
     kill -9 "$server_pid"
     wait "$server_pid" 2>/dev/null || true
     sed -n 's/^"\(.*\)",$/\1/p' "$tmp/boxes.lua" >"$tmp/boxes.txt"
@@ -608,6 +609,10 @@ restart_one() {
   # background, after the collection)
   sleep 5
   rss=$(grep VmRSS "/proc/$server_pid/status" | tr -dc 0-9)
+  # BENCH_SMAPS=PREFIX: the server's memory map, after the fill and after the restart, for
+  # where the RSS goes (PREFIX.N.fill, PREFIX.N.restart)
+  [ -z "${BENCH_SMAPS:-}" ] || cp "/proc/$server_pid/smaps" "$BENCH_SMAPS.$n.restart"
+  [ -z "${BENCH_SMAPS:-}" ] || ! jcmd "$server_pid" VM.native_memory detail >"$BENCH_SMAPS.$n.nmt" 2>&1 || true
   # with -XX:NativeMemoryTracking=summary in BENCH_README_JVM: where the RSS beside the heap goes
   if [[ " ${readme_jvm[*]} " == *NativeMemoryTracking* ]]; then
     jcmd "$server_pid" VM.native_memory summary | grep -E '^-|committed=' | head -60 >&2
