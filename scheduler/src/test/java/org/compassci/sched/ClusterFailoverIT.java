@@ -24,9 +24,10 @@ class ClusterFailoverIT {
   /**
    * A job handed out whose answer died with its node comes back after dispatch-ack: short here
    * so that every job ends within the test, long enough that a box's report held up by the
-   * failover itself (about 16 s) is never taken for a lost hand-out.
+   * failover itself (about 17 s, at most 30 s by the crash test's bound) is never taken for a
+   * lost hand-out, which would hand its job out twice.
    */
-  static final String ACK = "-Dscheduler.timeouts.dispatch-ack=25s";
+  static final String ACK = "-Dscheduler.timeouts.dispatch-ack=45s";
   /** An edge that cannot reach the singleton answers 503 after this. */
   static final String ASK = "-Dscheduler.http.ask-timeout=3s";
 
@@ -50,6 +51,15 @@ class ClusterFailoverIT {
         throw new AssertionError("timed out: " + what);
       }
       Thread.sleep(100);
+    }
+  }
+
+  /** MariaDB transactions waiting for a row lock; -1 if the database does not answer. */
+  private static long lockWaits(ClusterNodes nodes) {
+    try {
+      return nodes.count("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'");
+    } catch (Exception e) {
+      return -1;
     }
   }
 
@@ -123,7 +133,7 @@ class ClusterFailoverIT {
         Thread.sleep(500);
         // every acknowledged job reaches a box and ends; a hand-out whose answer died with the
         // node comes back after dispatch-ack
-        await("every acknowledged job handed out and finished", Duration.ofSeconds(75),
+        await("every acknowledged job handed out and finished", Duration.ofSeconds(110),
             () -> load.finished.containsAll(load.acked));
         load.close();
         int survivor = (victim + 1) % 3;
@@ -233,7 +243,10 @@ class ClusterFailoverIT {
         }
         // a submit whose insert waits for the lock, then a hand-out queued behind it
         nodes.http(paused).postAsync(ClusterNodes.V1 + "/jobs/submit", jobs(1, "dc-1g", "g"));
-        Thread.sleep(1000);
+        // the hand-out only once that insert waits on the lock: sent sooner, its claim could
+        // reach the store first
+        await("the submit's insert waiting on the test's lock", Duration.ofSeconds(20),
+            () -> lockWaits(nodes) >= 1);
         var late = nodes.http(paused).getAsync(ClusterNodes.V1 + "/jobs/dispatch?hostname=vm-4p16g--late"
             + "&tbox_type=vm&freemem=32000");
         // the hand-out's claim waits in the paused node's store actor before the pause, not after
@@ -389,7 +402,7 @@ class ClusterFailoverIT {
       int victim = nodes.singletonNode(0);
       int survivor = 1 - victim;
       // the matcher, the lifecycle, the host registry and the keyed submits hold their lease rows
-      await("four singleton lease rows", Duration.ofSeconds(10), () -> {
+      await("four singleton lease rows", Duration.ofSeconds(30), () -> {
         try {
           return nodes.count("SELECT COUNT(*) FROM scheduler_leases WHERE name LIKE '%singleton%'") == 4;
         } catch (Exception e) {

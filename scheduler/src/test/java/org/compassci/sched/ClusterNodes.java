@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,15 +39,11 @@ final class ClusterNodes implements AutoCloseable {
     this.clusterPorts = new int[size];
     this.processes = new Process[size];
     this.jvmOptions = List.of(jvmOptions);
+    // below the ephemeral range: the later nodes bind theirs only once the first is up
+    int[] ports = org.compassci.sched.persistence.ListenPorts.reserve(2 * size);
     for (int i = 0; i < size; i++) {
-      httpPorts[i] = freePort();
-      clusterPorts[i] = freePort();
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+      httpPorts[i] = ports[2 * i];
+      clusterPorts[i] = ports[2 * i + 1];
     }
   }
 

@@ -86,8 +86,17 @@ class EndToEndTest {
       }
       assertEquals(200, after.status(), after.body());
       assertEquals(renewed.body(), after.body());
-      assertEquals(id, http.get(V1 + "/hosts/r1").json().path("current_job").asText());
-      JsonNode bm9 = http.get(V1 + "/hosts/bm9").json();
+      // the host registry reads its boxes back on its own, answering 404 until then
+      Answer r1 = http.get(V1 + "/hosts/r1");
+      Answer bm9Read = http.get(V1 + "/hosts/bm9");
+      for (long end = System.nanoTime() + 10_000_000_000L;
+          (r1.status() != 200 || bm9Read.status() != 200) && System.nanoTime() < end; ) {
+        Thread.sleep(50);
+        r1 = http.get(V1 + "/hosts/r1");
+        bm9Read = http.get(V1 + "/hosts/bm9");
+      }
+      assertEquals(id, r1.json().path("current_job").asText(), r1.body());
+      JsonNode bm9 = bm9Read.json();
       assertEquals("aarch64", bm9.path("arch").asText(), bm9.toString());
       assertEquals(4096, bm9.path("memory").asLong(), bm9.toString());
       assertEquals("52:54:00:00:00:09", bm9.path("mac_addr").get(0).asText(), bm9.toString());

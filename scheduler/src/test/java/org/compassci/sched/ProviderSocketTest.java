@@ -116,7 +116,7 @@ class ProviderSocketTest {
    */
   @Test
   void aProviderThatDropsMidJobHasItsJobRequeuedToAnother() throws Exception {
-    try (TestServer server = TestServer.start(dir, Map.of("scheduler.timeouts.dispatch-ack", "2s"))) {
+    try (TestServer server = TestServer.start(dir, Map.of("scheduler.timeouts.dispatch-ack", "6s"))) {
       HttpCalls http = server.http;
       long id = submit(http, jobs(1, 0)).get(0);
       try (ProviderFleet lost = new ProviderFleet("127.0.0.1", server.port(), 1,

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,10 +40,9 @@ class RetriedSubmitIT {
     started.forEach(Process::destroyForcibly);
   }
 
+  /** Below the ephemeral range: the server binds it seconds later, and again after a restart. */
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return org.compassci.sched.persistence.ListenPorts.one();
   }
 
   private HttpCalls launch(int port, Map<String, String> store, Path log) throws Exception {

@@ -40,8 +40,9 @@ class WatchEndToEndTest {
     server = TestServer.start(dir, Map.of(
         "scheduler.watch.heartbeat", "300ms",
         "scheduler.watch.max-jobs", 5,
-        // the wait that must see a dispatch and a report within it needs seconds on a slow machine
-        "scheduler.wait.timeout", "3s",
+        // the wait that must see a dispatch and a report within it (two commits, on a cold JVM
+        // sharing 2 cores) needs seconds on a slow machine; one call waits it out whole
+        "scheduler.wait.timeout", "8s",
         "scheduler.stats.interval", "100ms",
         "pekko.http.parsing.max-uri-length", "16k"));
     http = server.http;
@@ -241,7 +242,7 @@ class WatchEndToEndTest {
     waiting = http.postAsync(V1 + "/jobs/wait", "{\"wait_on\":{\"" + id + "\":{\"job_stage\":\"boot\"}}}");
     dispatch("h4");
     update(id, "job_stage=running");
-    Answer held = waiting.get(10, TimeUnit.SECONDS);
+    Answer held = waiting.get(20, TimeUnit.SECONDS);
     JsonNode body = held.json();
     assertEquals(0, body.path("wait_on").size(), held.body());
     assertTrue(List.of("boot", "running").contains(body.path("waited_jobs").path(id).path("job_stage").asText()), held.body());

@@ -124,10 +124,15 @@ class PersistenceAndExtractActorTest {
       p.tell(PersistenceActor.Write.kept(List.of(queued(1)), "kept", written.getRef()));
       assertTrue(written.receiveMessage(WAIT).error().isPresent());
       // a replay each second, the state alone: well past three lone failures
-      Thread.sleep(6_000);
       TestProbe<ActorStats> stats = testKit.createTestProbe();
-      p.tell(new PersistenceActor.GetStats(stats.getRef()));
-      java.util.Map<String, Long> holds = stats.receiveMessage(WAIT).holds();
+      java.util.Map<String, Long> holds = java.util.Map.of();
+      for (long end = System.nanoTime() + 30_000_000_000L; System.nanoTime() < end; Thread.sleep(200)) {
+        p.tell(new PersistenceActor.GetStats(stats.getRef()));
+        holds = stats.receiveMessage(WAIT).holds();
+        if (holds.get("commits") >= 4) {
+          break;
+        }
+      }
       assertTrue(holds.get("commits") >= 4, "replayed alone several times: " + holds);
       assertEquals(1L, holds.get("kept_while_store_away"), holds.toString());
       assertEquals(0L, holds.get("states_refused"), holds.toString());
@@ -553,10 +558,9 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /** Below the ephemeral range: Redis binds it later, and again on its restart. */
   private static int freePort() throws java.io.IOException {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return org.compassci.sched.persistence.ListenPorts.one();
   }
 
   /** A Redis server of the test's own on loopback, without snapshots; {@code options} added. */
@@ -573,14 +577,17 @@ class PersistenceAndExtractActorTest {
   }
 
   private static void awaitRedis(org.compassci.sched.persistence.RedisClaims redis) throws InterruptedException {
-    for (int i = 0; i < 100; i++) {
+    RuntimeException last = null;
+    for (int i = 0; i < 200; i++) {
       try {
         redis.ping();
         return;
       } catch (RuntimeException notYet) {
+        last = notYet;
         Thread.sleep(50);
       }
     }
+    throw new AssertionError("the test's Redis did not answer within 10 s (see its log in the test's folder)", last);
   }
 
 

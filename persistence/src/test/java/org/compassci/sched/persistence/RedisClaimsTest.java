@@ -30,12 +30,12 @@ class RedisClaimsTest {
   void claimsExpire() throws InterruptedException {
     long id = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
     // a TTL of seconds: b's first call opens its connection, and a slow one must not outlast the key
-    try (RedisClaims a = new RedisClaims("redis://127.0.0.1:6379", 2000);
-        RedisClaims b = new RedisClaims("redis://127.0.0.1:6379", 2000)) {
+    try (RedisClaims a = new RedisClaims("redis://127.0.0.1:6379", 5000);
+        RedisClaims b = new RedisClaims("redis://127.0.0.1:6379", 5000)) {
       b.ping();
       assertEquals(1, a.take(List.of(new Claim(id, "h1", "x", 1))).size());
       assertEquals(0, b.take(List.of(new Claim(id, "h2", "x", 1))).size());
-      Thread.sleep(2500);
+      Thread.sleep(5500);
       assertEquals(1, b.take(List.of(new Claim(id, "h2", "x", 1))).size());
       b.release(List.of(id));
     }

@@ -26,7 +26,7 @@ class MySqlLeaseTest {
 
   static ActorTestKit node(String name) {
     Config c = ConfigFactory.parseString("scheduler.jdbc-url = \"" + URL + "\"\n"
-            + "scheduler.cluster.mysql-lease.heartbeat-timeout = 2s\n"
+            + "scheduler.cluster.mysql-lease.heartbeat-timeout = 5s\n"
             + "scheduler.cluster.mysql-lease.heartbeat-interval = 300ms\n")
         .withFallback(ConfigFactory.load());
     return ActorTestKit.create(name, c);
@@ -62,7 +62,7 @@ class MySqlLeaseTest {
     assertTrue(get(first.acquire()), "its owner may acquire again");
     assertTrue(first.checkLease());
     assertFalse(get(second.acquire()));
-    Thread.sleep(2500);
+    Thread.sleep(6000);
     assertFalse(get(second.acquire()), "renewed by its owner's heartbeat, it does not expire");
     assertTrue(get(first.release()));
     assertFalse(first.checkLease());
@@ -83,12 +83,12 @@ class MySqlLeaseTest {
     long held;
     try (var c = java.sql.DriverManager.getConnection(URL); var st = c.createStatement()) {
       c.setAutoCommit(false);
-      // the heartbeat's next renewal (every 300 ms) waits on this lock for 2.6 s, past the 2 s timeout
+      // the heartbeat's next renewal (every 300 ms) waits on this lock for 5.6 s, past the 5 s timeout
       try (var rs = st.executeQuery("SELECT expires FROM scheduler_leases WHERE name = 'slow-renewal' FOR UPDATE")) {
         assertTrue(rs.next());
         held = rs.getLong(1);
       }
-      Thread.sleep(2600);
+      Thread.sleep(5600);
       c.commit();
     }
     // the renewal that waited goes through now: its expiry counts from its start, already past
