@@ -29,6 +29,7 @@ import org.compassci.sched.actors.WatchActor;
 import org.compassci.sched.cluster.ClusterSettings;
 import org.compassci.sched.cluster.ClusterView;
 import org.compassci.sched.cluster.Singletons;
+import org.compassci.sched.config.AccessSettings;
 import org.compassci.sched.config.BadSettingException;
 import org.compassci.sched.config.SchedulerSettings;
 import org.compassci.sched.extract.Extraction;
@@ -146,6 +147,11 @@ public final class SchedulerApp {
     org.slf4j.LoggerFactory.getLogger(SchedulerApp.class).info("auth mode={} accounts={} private-reads={};"
         + " the admin token is {}", settings.access().mode(), accounts.accounts(),
         settings.access().privateReads() ? "on" : "off", accounts.adminToken());
+    if (settings.adminToken().filter(t -> t.length() < AccessSettings.MIN_ADMIN_TOKEN).isPresent()) {
+      // never the value itself, nor its length: it is a secret
+      org.slf4j.LoggerFactory.getLogger(SchedulerApp.class).warn("SCHED_ADMIN_TOKEN is shorter than {} characters:"
+          + " a password anyone may guess, not a token (openssl rand -hex 32 makes one)", AccessSettings.MIN_ADMIN_TOKEN);
+    }
     // known from the first request on; the accounts actor keeps it current from here
     org.compassci.sched.auth.AccountBook book = new org.compassci.sched.auth.AccountBook();
     book.publish(accounts.all());

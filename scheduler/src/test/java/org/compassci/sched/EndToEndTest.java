@@ -376,6 +376,28 @@ class EndToEndTest {
     throw new AssertionError("job " + id + " never had " + field + "=" + value + ": " + job);
   }
 
+  /** The contract sets no length: a short admin token is taken, with a warning that never shows it. */
+  @Test
+  void aShortAdminTokenIsTakenWithAWarning() throws Exception {
+    SchedulerApp.Running server;
+    try (org.compassci.sched.persistence.LogLines lines = org.compassci.sched.persistence.LogLines.of(SchedulerApp.class)) {
+      server = start(Map.of("scheduler.admin-token", "tok-7q"));
+      assertTrue(lines.messages().stream().anyMatch(m -> m.startsWith("SCHED_ADMIN_TOKEN is shorter than 16 characters")),
+          lines.messages().toString());
+      assertTrue(lines.messages().stream().noneMatch(m -> m.contains("tok-7q")), "the token itself is never logged");
+    }
+    try {
+      java.net.http.HttpClient c = java.net.http.HttpClient.newHttpClient();
+      java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + server.address().getPort() + V1 + "/manage/actors");
+      assertEquals(200, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer tok-7q").build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+      assertEquals(401, c.send(java.net.http.HttpRequest.newBuilder(uri).header("Authorization", "Bearer tok-7Q").build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+    } finally {
+      stop(server);
+    }
+  }
+
   @Test
   void managementNeedsAnAdminsToken() throws Exception {
     SchedulerApp.Running server = start(Map.of("scheduler.admin-token", "sekret-sekret-sekret"));

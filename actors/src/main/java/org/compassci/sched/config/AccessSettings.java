@@ -19,7 +19,7 @@ public record AccessSettings(
     Duration idempotencyTtl,
     int maxQueryParams) {
 
-  /** The shortest SCHED_ADMIN_TOKEN taken: shorter is a password, not a token. */
+  /** The shortest SCHED_ADMIN_TOKEN taken without a warning: shorter is a password, not a token. */
   public static final int MIN_ADMIN_TOKEN = 16;
 
   /** Defaults for tests that build settings by hand: tokens, reads open. */
