@@ -173,14 +173,19 @@ public final class JobIntake {
     if (type.equals("hw")) {
       // a VM or container shape is a memory need, not a machine group
       tags.add("tbox_group=" + group);
-      if (!testbox.equals(group)) {
-        tags.add("hostname=" + testbox);
-      }
+    }
+    if (namesOneBox(type, testbox, group)) {
+      // a named machine, VM or container (vm-2p8g--3): only the box of that name takes it, never
+      // a provider, which asks under its host's name for VMs it starts
+      tags.add("hostname=" + testbox);
     }
     addExtraTags(doc.get("tags"), tags);
 
     Set<String> targets = targetMachines(doc.get("target_machines"));
-    long memoryMb = memoryNeed(doc, type.equals("hw") ? null : testbox);
+    // a VM's or container's memory by its group's shape (vm-2p8g: 8 GB), or by the testbox's when
+    // the group is not a shape
+    long memoryMb = type.equals("hw") ? memoryNeed(doc, null)
+        : memoryNeed(doc, MemorySize.shapeMb(group) > 0 ? group : testbox);
 
     String account = optionalText(doc, "my_account");
     String queue = optionalText(doc, "queue");
@@ -274,6 +279,18 @@ public final class JobIntake {
   }
 
   /** A machine's group: its name without the trailing --suffix. */
+  /**
+   * Whether the testbox names one box rather than a group or a shape: a machine of a group
+   * (taishan200-...--a61), a VM or container with a name of its own (vm-2p8g--3, myvm-01). A bare
+   * shape (vm-2p8g) is any VM of that size, even beside a tbox_group of another name.
+   */
+  private static boolean namesOneBox(String type, String testbox, String group) {
+    if (testbox.equals(group)) {
+      return false;
+    }
+    return type.equals("hw") || !cutSuffix(testbox).equals(testbox) || MemorySize.shapeMb(testbox) == 0;
+  }
+
   public static String cutSuffix(String testbox) {
     int cut = testbox.lastIndexOf("--");
     return cut > 0 ? testbox.substring(0, cut) : testbox;

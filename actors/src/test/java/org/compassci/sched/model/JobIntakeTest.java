@@ -109,6 +109,43 @@ class JobIntakeTest {
     assertTrue(box.tags().containsAll(d.requirements().tags()), box.tags() + " offers " + d.requirements().tags());
   }
 
+  /** DOMAIN: a job aimed at a named VM still goes only to that name, never to a provider's host. */
+  @Test
+  void aJobForANamedVmOrContainerFitsThatBoxAlone() {
+    for (String[] named : new String[][] {{"vm-2p8g--3", "vm"}, {"dc-8g--web", "dc"}}) {
+      JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"" + named[0] + "\"}"));
+      assertTrue(d.requirements().tags().contains("hostname=" + named[0]), d.requirements().tags().toString());
+      Testbox provider = Testbox.fromQuery(java.util.Map.of("hostname", "taishan-provider-1", "tbox_type", "vm,dc",
+          "freemem", "65536"));
+      assertFalse(d.requirements().fits(provider), named[0] + " went to a provider");
+      Testbox itself = Testbox.fromQuery(java.util.Map.of("hostname", named[0], "tbox_type", named[1], "freemem", "65536"));
+      assertTrue(d.requirements().fits(itself), named[0] + " did not fit the box of its name");
+    }
+    // a shape alone is any VM of that size, wherever it starts
+    JobIntake.Draft shape = JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"));
+    assertTrue(shape.requirements().fits(Testbox.fromQuery(java.util.Map.of("hostname", "taishan-provider-1",
+        "tbox_type", "vm,dc", "freemem", "65536"))));
+  }
+
+  /** DOMAIN: a VM's or container's memory comes from its group's name, whatever the testbox is called. */
+  @Test
+  void aVmsMemoryComesFromItsGroupsShape() {
+    JobIntake.Draft d = JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"myvm-01\",\"tbox_group\":\"vm-2p8g\",\"tbox_type\":\"vm\"}"));
+    assertEquals(8192, d.requirements().memoryMb());
+    JobIntake.Draft bigger = JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"dc-16g--1\",\"memory\":\"32G\"}"));
+    assertEquals(32768, bigger.requirements().memoryMb(), "the largest given counts");
+    JobIntake.Draft shapeName = JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"vm-4p16g\",\"tbox_group\":\"lab-vms\",\"tbox_type\":\"vm\"}"));
+    assertEquals(16384, shapeName.requirements().memoryMb(), "a group that is no shape: the testbox's shape");
+    assertTrue(shapeName.requirements().tags().stream().noneMatch(t -> t.startsWith("hostname=")),
+        "a shape names no box: " + shapeName.requirements().tags());
+    JobIntake.Draft ownName = JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"myvm-01\",\"tbox_group\":\"vm-2p8g\",\"tbox_type\":\"vm\"}"));
+    assertTrue(ownName.requirements().tags().contains("hostname=myvm-01"), ownName.requirements().tags().toString());
+  }
+
   private static void assertMessage(String start, String json) {
     InvalidJobException e = assertThrows(InvalidJobException.class,
         () -> JobIntake.prepare(Json.parse(json)));
