@@ -13,22 +13,38 @@ import java.util.TreeMap;
  * active starts at the smallest pass of the tenants already active at its level (or where the
  * level last served, when none is): it gets no credit for the time it had nothing queued, and
  * it does not wait behind a tenant that has been served a lot.
+ *
+ * <p>Tenants that stayed active while {@link #STALE_AFTER} hand-outs at their level passed them by
+ * do not count for that smallest pass: their jobs fit no box that asks (a machine down, a group no
+ * lab has), and their pass stays where it was when they last moved. Counted, such a tenant would
+ * lend its old pass to every tenant that becomes active, and that one would then take every box
+ * from the tenants being served until it had caught up with them: credit banked by someone
+ * else's wait. A tenant served slowly (its boxes are few) is served now and then and still counts.
  */
 public final class FairShare {
 
   private record Key(int level, String tenant) {}
 
   private final Map<Key, TenantQueue> tenants = new HashMap<>();
+  /** Hand-outs at a level that may pass an active tenant by before it no longer sets the floor. */
+  public static final long STALE_AFTER = 10_000;
+
   private final Map<String, Integer> weights;
   private final int defaultWeight;
+  private final long staleAfter;
   /** Every level seen: a level keeps its last served pass while it has no active tenant. */
   private final Map<Integer, Level> levels = new HashMap<>();
   /** The levels with active tenants, highest first. */
   private final NavigableMap<Integer, Level> active = new TreeMap<>(Collections.reverseOrder());
 
   public FairShare(Map<String, Integer> weights, int defaultWeight) {
+    this(weights, defaultWeight, STALE_AFTER);
+  }
+
+  FairShare(Map<String, Integer> weights, int defaultWeight, long staleAfter) {
     this.weights = Map.copyOf(weights);
     this.defaultWeight = defaultWeight;
+    this.staleAfter = staleAfter;
   }
 
   TenantQueue tenant(String name, int level) {
@@ -46,13 +62,28 @@ public final class FairShare {
   void queued(TenantQueue t) {
     if (t.queued++ == 0) {
       Level level = t.at;
-      long floor = level.isEmpty() ? level.lastServed : level.tenant(0).pass;
-      t.pass = Math.max(t.pass, floor);
+      t.pass = Math.max(t.pass, floor(level));
+      t.freshAt = level.served;
       if (level.isEmpty()) {
         active.put(level.value, level);
       }
       level.add(t);
     }
+  }
+
+  /**
+   * Where a tenant that becomes active starts: the smallest pass of the active tenants that are
+   * not stale (they are in order of pass, the stale ones usually first), or where the level last
+   * served when every active tenant is stale or none is active.
+   */
+  private long floor(Level level) {
+    for (int i = 0; i < level.size(); i++) {
+      TenantQueue other = level.tenant(i);
+      if (level.served - other.freshAt <= staleAfter) {
+        return other.pass;
+      }
+    }
+    return level.lastServed;
   }
 
   /** A job of {@code t} left the queue without being served (cancelled). */
@@ -68,6 +99,7 @@ public final class FairShare {
     level.remove(t);
     level.lastServed = t.pass;
     t.pass += t.stride;
+    t.freshAt = ++level.served;
     if (--t.queued > 0) {
       level.add(t);
     } else if (level.isEmpty()) {

@@ -25,6 +25,8 @@ final class Level {
   private int size;
   /** The pass of the last tenant served: the floor when no tenant is active. */
   long lastServed;
+  /** Hand-outs at this level so far: the clock that {@link TenantQueue#freshAt} is read against. */
+  long served;
   /** By group index: the tenants of this level with a lane (some jobs) in that group. */
   private int[] lanes = new int[64];
   /** Tenant slots given out: each tenant of the level has one for good (see {@link #newSlot}). */

@@ -87,9 +87,14 @@ public final class MatchQueue {
   private int[] candidates = new int[64];
 
   public MatchQueue(Map<String, Integer> levels, Map<String, Integer> weights, int defaultWeight) {
+    this(levels, weights, defaultWeight, FairShare.STALE_AFTER);
+  }
+
+  /** With another stale window (FairShare): tests that want it reached in a few hand-outs. */
+  MatchQueue(Map<String, Integer> levels, Map<String, Integer> weights, int defaultWeight, long staleAfter) {
     this.levels = Map.copyOf(levels);
     this.defaultLevel = levels.getOrDefault("default", 3);
-    this.fairShare = new FairShare(weights, defaultWeight);
+    this.fairShare = new FairShare(weights, defaultWeight, staleAfter);
     DIMENSIONS.forEach(d -> pending.put(d, new HashMap<>()));
   }
 

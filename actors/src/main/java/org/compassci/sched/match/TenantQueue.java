@@ -21,6 +21,11 @@ public final class TenantQueue {
   /** This tenant's bit in its level's per-group tenant sets. */
   final int slot;
   long pass;
+  /**
+   * Its level's count of hand-outs when this tenant last became active or was served: a tenant
+   * that stays active while many hand-outs pass it by (its jobs fit no box that asks) is stale.
+   */
+  long freshAt;
   /** Jobs of this tenant queued at this level, over all groups. */
   int queued;
   /** This tenant's lane in each group, by the group's index; null where it has no jobs. */

@@ -43,11 +43,34 @@ class MatchQueueTest {
     final List<RJob> jobs = new ArrayList<>();
     final Map<String, Long> pass = new HashMap<>();
     final Map<Integer, Long> lastServed = new HashMap<>();
+    /** Hand-outs per level, and per (level, tenant) that count when it last became active or was served. */
+    final Map<Integer, Long> served = new HashMap<>();
+    final Map<String, Long> fresh = new HashMap<>();
     final Map<String, Integer> weights;
+    final long staleAfter;
     RJob lastTaken;
 
     Reference(Map<String, Integer> weights) {
+      this(weights, FairShare.STALE_AFTER);
+    }
+
+    Reference(Map<String, Integer> weights, long staleAfter) {
       this.weights = weights;
+      this.staleAfter = staleAfter;
+    }
+
+    /** Where a tenant that becomes active starts: the least pass of the active tenants not stale. */
+    long floor(int level) {
+      long now = served.getOrDefault(level, 0L);
+      return jobs.stream().filter(j -> j.level == level)
+          .filter(j -> now - fresh.getOrDefault(key(level, j.tenant), 0L) <= staleAfter)
+          .mapToLong(j -> pass.getOrDefault(key(level, j.tenant), 0L)).min()
+          .orElse(lastServed.getOrDefault(level, 0L));
+    }
+
+    void activate(int level, String tenant) {
+      pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor(level)));
+      fresh.put(key(level, tenant), served.getOrDefault(level, 0L));
     }
 
     String key(int level, String tenant) {
@@ -61,10 +84,7 @@ class MatchQueueTest {
     void add(long id, Requirements req, String tenant, String queue, int priority) {
       int level = LEVELS.getOrDefault(queue, 3);
       if (!active(level, tenant)) {
-        long floor = jobs.stream().filter(j -> j.level == level)
-            .mapToLong(j -> pass.getOrDefault(key(level, j.tenant), 0L)).min()
-            .orElse(lastServed.getOrDefault(level, 0L));
-        pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor));
+        activate(level, tenant);
       }
       jobs.add(new RJob(id, req, tenant, level, priority));
     }
@@ -83,6 +103,8 @@ class MatchQueueTest {
       String k = key(best.level, best.tenant);
       lastServed.put(best.level, pass.getOrDefault(k, 0L));
       pass.put(k, pass.getOrDefault(k, 0L) + TenantQueue.PASS_UNIT / weights.getOrDefault(best.tenant, 10));
+      served.merge(best.level, 1L, Long::sum);
+      fresh.put(k, served.get(best.level));
       return best.id;
     }
 
@@ -93,10 +115,7 @@ class MatchQueueTest {
     /** A taken job back (as MatchQueue.putBack): queued as it was, its tenant's pass refunded. */
     void putBack(RJob job) {
       if (!active(job.level, job.tenant)) {
-        long floor = jobs.stream().filter(j -> j.level == job.level)
-            .mapToLong(j -> pass.getOrDefault(key(job.level, j.tenant), 0L)).min()
-            .orElse(lastServed.getOrDefault(job.level, 0L));
-        pass.put(key(job.level, job.tenant), Math.max(pass.getOrDefault(key(job.level, job.tenant), 0L), floor));
+        activate(job.level, job.tenant);
       }
       jobs.add(job);
       String k = key(job.level, job.tenant);
@@ -120,8 +139,10 @@ class MatchQueueTest {
   private void randomLab(long seed, int tenantCount) {
     SplittableRandom rnd = new SplittableRandom(seed);
     Map<String, Integer> weights = Map.of("t0", 30, "t1", 20, "t3", 5);
-    MatchQueue q = new MatchQueue(LEVELS, weights, 10);
-    Reference ref = new Reference(weights);
+    // a stale window of a few dozen hand-outs: reached often within the run (tenants whose jobs
+    // fit no box that asks lately stop setting the floor)
+    MatchQueue q = new MatchQueue(LEVELS, weights, 10, 40);
+    Reference ref = new Reference(weights, 40);
     String[] arches = {"aarch64", "x86_64", "riscv64"};
     String[] types = {"hw", "vm", "dc"};
     String[] extras = {"nic=mlx5", "disk=nvme", "gpu=a100"};
@@ -192,8 +213,8 @@ class MatchQueueTest {
   void steadyBoxesAskingAgainWhileGroupsComeAndGoGetWhatTheReferenceGives(long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     Map<String, Integer> weights = Map.of("t0", 30, "t1", 20);
-    MatchQueue q = new MatchQueue(LEVELS, weights, 10);
-    Reference ref = new Reference(weights);
+    MatchQueue q = new MatchQueue(LEVELS, weights, 10, 25);
+    Reference ref = new Reference(weights, 25);
     String[] extras = {"nic=mlx5", "disk=nvme", "gpu=a100", "arch=aarch64", "arch=x86_64"};
     String[] queues = {"", "", "", "vip", "idle"};
     List<Testbox> boxes = new ArrayList<>();
@@ -342,6 +363,34 @@ class MatchQueueTest {
       b10 += q.take(b).tenant().tenant().equals("B") ? 1 : 0;
     }
     assertTrue(b10 >= 9 && b10 <= 11, "B got " + b10 + " of 20 after coming back");
+  }
+
+  /**
+   * A tenant whose job no box can take (its machines are down) stays active with the pass it had:
+   * one that becomes active later must not start there, ahead of the tenant being served by
+   * everything it was served since, and take every box from it.
+   */
+  @Test
+  void aTenantThatBecomesActiveDoesNotBorrowTheCreditOfOneNoBoxCanServe() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox x86 = box("h1", 65536, "arch=x86_64");
+    q.add(1, req(1024, "arch=riscv64"), "A", "", 0, "A", "g");
+    long id = 100;
+    for (int i = 0; i < FairShare.STALE_AFTER + 1000; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "B", "", 0, "B", "g");
+      assertEquals("B", q.take(x86).tenant().tenant());
+    }
+    for (int i = 0; i < 200; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "B", "", 0, "B", "g");
+      q.add(++id, req(1024, "arch=x86_64"), "C", "", 0, "C", "g");
+    }
+    int c = 0;
+    for (int i = 0; i < 40; i++) {
+      c += q.take(x86).tenant().tenant().equals("C") ? 1 : 0;
+    }
+    assertTrue(c >= 19 && c <= 21, "C took " + c + " of 40 from B, which was served all along");
+    // A is still there, first in line for the box its job needs
+    assertEquals(1, q.take(box("r1", 65536, "arch=riscv64")).id());
   }
 
   @Test
