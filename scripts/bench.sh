@@ -639,10 +639,10 @@ run_restart() {
 # after a restart, the JIT compiler's warm-up included. BENCH_COLD_JVM: more options for the server
 # (e.g. -XX:SharedArchiveFile=/none to see it without the class archive).
 #
-# Its baseline in the same run: the trivial endpoint (StackServer) started the same way (the
-# README's JVM options and MALLOC_ARENA_MAX, without the scheduler's class archive, which is made
-# for the scheduler's jar) and sent the same 10,000 requests by the same client. It answers "ok"
-# without reading the body: what Pekko HTTP alone costs from a cold start, as stack_per_s is
+# Its baseline in the same run, after it: the trivial endpoint (StackServer) started the same way
+# (the README's JVM options and MALLOC_ARENA_MAX, without the scheduler's class archive, which is
+# made for the scheduler's jar) and sent the same 10,000 requests by the same client. It answers
+# "ok" without reading the body: what Pekko HTTP alone costs from a cold start, as stack_per_s is
 # the warm one. Printed as stack_cold_per_s and cold_vs_stack.
 
 # cold_run OUT: wrk's 10,000 submits against $base and $server_pid, already up; writes
@@ -675,19 +675,36 @@ run_cold() {
   need_wrk
   trap cleanup EXIT
   trap 'exit 130' INT TERM
-  local n=${BENCH_COLD_SUBMITS:-10000} port stack_opts=()
+  local n=${BENCH_COLD_SUBMITS:-10000} port word opt stack_opts=()
   tmp=$(mktemp -d)
   java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
-  # the trivial endpoint first, with the README's options but the archive (BENCH_COLD_STACK_JVM:
-  # more options for it)
-  local opt
-  for opt in $(sed 's/#.*//' conf/jvm.options); do
-    [[ $opt == -XX:SharedArchiveFile=* ]] || stack_opts+=("$opt")
+  # the scheduler first, as the README starts it: as cold as the runs of the entries before
+  port=$(free_port)
+  base=http://127.0.0.1:$port
+  readme_jvm+=(${BENCH_COLD_JVM:-})
+  start_readme_server "$port"
+  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.05; done
+  cold_run "$tmp/cold.result" "the server's CPU during the submits, by thread:"
+  kill "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  # then the trivial endpoint with the same options (an @file read as the java launcher reads
+  # it; no glob expands), but the class archive; BENCH_COLD_STACK_JVM: more options for it
+  set -f
+  for word in "${readme_jvm[@]}"; do
+    if [[ $word == @* ]]; then
+      for opt in $(sed 's/#.*//' "${word#@}"); do
+        [[ $opt == -XX:SharedArchiveFile=* ]] || stack_opts+=("$opt")
+      done
+    elif [[ $word != -XX:SharedArchiveFile=* ]]; then
+      stack_opts+=("$word")
+    fi
   done
   stack_opts+=(${BENCH_COLD_STACK_JVM:-})
+  set +f
   MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} java "${stack_opts[@]}" -cp "$cp" org.compassci.sched.bench.StackServer \
     >"$tmp/stack.log" 2>&1 &
   server_pid=$!
+  port=""
   for _ in $(seq 600); do
     port=$(sed -n 's|^stack listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$tmp/stack.log")
     [ -n "$port" ] && break
@@ -696,20 +713,13 @@ run_cold() {
   [ -n "$port" ] || { echo "bench: the stack server did not start:" >&2; cat "$tmp/stack.log" >&2; exit 1; }
   base=http://127.0.0.1:$port
   cold_run "$tmp/stack.result" "the trivial endpoint's CPU during the same requests, by thread:"
-  kill "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
-  # then the scheduler, as the README starts it
-  port=$(free_port)
-  base=http://127.0.0.1:$port
-  readme_jvm+=(${BENCH_COLD_JVM:-})
-  start_readme_server "$port"
-  for _ in $(seq 600); do curl -sf -o /dev/null "$base/scheduler/v1/health" && break; sleep 0.05; done
-  cold_run "$tmp/cold.result" "the server's CPU during the submits, by thread:"
   python3 - "$n" "$tmp/cold.result" "$tmp/stack.result" <<'PY'
 import json, sys
 n = int(sys.argv[1])
 secs, cpu_ms, ok, p99 = (float(x) for x in open(sys.argv[2]).read().split())
-stack_secs = float(open(sys.argv[3]).read().split()[0])
+stack_secs, _, stack_ok, _ = (float(x) for x in open(sys.argv[3]).read().split())
+if stack_ok < n:
+    sys.exit(f"bench: the trivial endpoint answered {int(stack_ok)} of {n} requests with 200")
 print(json.dumps({"bench": "cold_submit", "submits": n, "answered_200": int(ok),
                   "seconds": round(secs, 2), "submit_per_s": round(n / secs),
                   "p99_ms": p99, "cpu_us_per_submit": round(cpu_ms * 1000 / max(ok, 1)),

@@ -14,20 +14,26 @@ import java.util.TreeMap;
  * level last served, when none is): it gets no credit for the time it had nothing queued, and
  * it does not wait behind a tenant that has been served a lot.
  *
- * <p>Tenants that stayed active while {@link #STALE_AFTER} hand-outs at their level passed them by
- * do not count for that smallest pass: their jobs fit no box that asks (a machine down, a group no
- * lab has), and their pass stays where it was when they last moved. Counted, such a tenant would
- * lend its old pass to every tenant that becomes active, and that one would then take every box
- * from the tenants being served until it had caught up with them: credit banked by someone
- * else's wait. A tenant served slowly (its boxes are few) is served now and then and still counts.
+ * <p>Tenants that stayed active while {@link #STALE_AFTER} hand-outs at their level went to others
+ * are stale: their jobs fit no box that asks lately (a machine down, a group no lab has, a pool
+ * far smaller than the others), and their pass stayed where it was. They do not count for that
+ * smallest pass: counted, such a tenant would lend its old pass to every tenant that becomes
+ * active, and that one would then take every box from the tenants being served until it had
+ * caught up with all they were served meanwhile. And a stale tenant, when a box finally takes
+ * one of its jobs, first comes up to that floor itself (see {@link #served}).
  */
 public final class FairShare {
 
   private record Key(int level, String tenant) {}
 
   private final Map<Key, TenantQueue> tenants = new HashMap<>();
-  /** Hand-outs at a level that may pass an active tenant by before it no longer sets the floor. */
-  public static final long STALE_AFTER = 10_000;
+  /**
+   * Hand-outs at a level that, having all passed an active tenant by, make it stale. A tenant
+   * served at all in a lab's mix is served within that many (a pool of one box in a thousand);
+   * within one pool of boxes, where tenants take turns by pass, a stale tenant's pass is at the
+   * floor already and coming up to it changes nothing.
+   */
+  public static final long STALE_AFTER = 1_000;
 
   private final Map<String, Integer> weights;
   private final int defaultWeight;
@@ -79,11 +85,16 @@ public final class FairShare {
   private long floor(Level level) {
     for (int i = 0; i < level.size(); i++) {
       TenantQueue other = level.tenant(i);
-      if (level.served - other.freshAt <= staleAfter) {
+      if (!stale(level, other)) {
         return other.pass;
       }
     }
     return level.lastServed;
+  }
+
+  /** Whether {@code staleAfter} hand-outs at its level went to others since {@code t} last moved. */
+  private boolean stale(Level level, TenantQueue t) {
+    return level.served - t.freshAt >= staleAfter;
   }
 
   /** A job of {@code t} left the queue without being served (cancelled). */
@@ -93,10 +104,18 @@ public final class FairShare {
     }
   }
 
-  /** A job of {@code t} was handed out. */
+  /**
+   * A job of {@code t} was handed out. A stale tenant first comes up to where the others are: the
+   * credit it kept while no box could serve it is what it missed beside tenants of other boxes,
+   * and spent now it would take its boxes from the tenants that want them too, one hand-out each
+   * for every one the others had meanwhile.
+   */
   void served(TenantQueue t) {
     Level level = t.at;
     level.remove(t);
+    if (stale(level, t)) {
+      t.pass = Math.max(t.pass, floor(level));
+    }
     level.lastServed = t.pass;
     t.pass += t.stride;
     t.freshAt = ++level.served;

@@ -278,7 +278,6 @@ public final class JobIntake {
     return t.startsWith("vm-") ? "vm" : t.startsWith("dc-") ? "dc" : "hw";
   }
 
-  /** A machine's group: its name without the trailing --suffix. */
   /**
    * Whether the testbox names one box rather than a group or a shape: a machine of a group
    * (taishan200-...--a61), a VM or container with a name of its own (vm-2p8g--3, myvm-01). A bare
@@ -291,6 +290,7 @@ public final class JobIntake {
     return type.equals("hw") || !cutSuffix(testbox).equals(testbox) || MemorySize.shapeMb(testbox) == 0;
   }
 
+  /** A machine's group: its name without the trailing --suffix. */
   public static String cutSuffix(String testbox) {
     int cut = testbox.lastIndexOf("--");
     return cut > 0 ? testbox.substring(0, cut) : testbox;

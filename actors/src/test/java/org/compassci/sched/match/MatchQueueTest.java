@@ -59,17 +59,20 @@ class MatchQueueTest {
       this.staleAfter = staleAfter;
     }
 
-    /** Where a tenant that becomes active starts: the least pass of the active tenants not stale. */
-    long floor(int level) {
-      long now = served.getOrDefault(level, 0L);
-      return jobs.stream().filter(j -> j.level == level)
-          .filter(j -> now - fresh.getOrDefault(key(level, j.tenant), 0L) <= staleAfter)
+    boolean stale(int level, String tenant) {
+      return served.getOrDefault(level, 0L) - fresh.getOrDefault(key(level, tenant), 0L) >= staleAfter;
+    }
+
+    /** The least pass of the other active tenants that are not stale, else where the level last served. */
+    long floor(int level, String besides) {
+      return jobs.stream().filter(j -> j.level == level && !j.tenant.equals(besides))
+          .filter(j -> !stale(level, j.tenant))
           .mapToLong(j -> pass.getOrDefault(key(level, j.tenant), 0L)).min()
           .orElse(lastServed.getOrDefault(level, 0L));
     }
 
     void activate(int level, String tenant) {
-      pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor(level)));
+      pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor(level, tenant)));
       fresh.put(key(level, tenant), served.getOrDefault(level, 0L));
     }
 
@@ -101,6 +104,10 @@ class MatchQueueTest {
       jobs.remove(best);
       lastTaken = best;
       String k = key(best.level, best.tenant);
+      if (stale(best.level, best.tenant)) {
+        // a stale tenant comes up to the others before it is charged
+        pass.put(k, Math.max(pass.getOrDefault(k, 0L), floor(best.level, best.tenant)));
+      }
       lastServed.put(best.level, pass.getOrDefault(k, 0L));
       pass.put(k, pass.getOrDefault(k, 0L) + TenantQueue.PASS_UNIT / weights.getOrDefault(best.tenant, 10));
       served.merge(best.level, 1L, Long::sum);
@@ -366,31 +373,71 @@ class MatchQueueTest {
   }
 
   /**
-   * A tenant whose job no box can take (its machines are down) stays active with the pass it had:
-   * one that becomes active later must not start there, ahead of the tenant being served by
-   * everything it was served since, and take every box from it.
+   * A tenant whose jobs no box can take (its machines are down) stays active with the pass it had.
+   * A tenant that becomes active later must not start there, ahead of the tenant being served by
+   * all it was served since, and take every box from it; nor may the stuck one, once its machines
+   * are back and it has been served once.
    */
   @Test
   void aTenantThatBecomesActiveDoesNotBorrowTheCreditOfOneNoBoxCanServe() {
     MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
     Testbox x86 = box("h1", 65536, "arch=x86_64");
-    q.add(1, req(1024, "arch=riscv64"), "A", "", 0, "A", "g");
+    Testbox riscv = box("r1", 65536, "arch=riscv64");
+    for (long a = 1; a <= 50; a++) {
+      q.add(a, req(1024, "arch=riscv64"), "A", "", 0, "A", "g");
+    }
     long id = 100;
-    for (int i = 0; i < FairShare.STALE_AFTER + 1000; i++) {
+    for (int i = 0; i < 10 * FairShare.STALE_AFTER; i++) {
       q.add(++id, req(1024, "arch=x86_64"), "B", "", 0, "B", "g");
       assertEquals("B", q.take(x86).tenant().tenant());
     }
     for (int i = 0; i < 200; i++) {
       q.add(++id, req(1024, "arch=x86_64"), "B", "", 0, "B", "g");
       q.add(++id, req(1024, "arch=x86_64"), "C", "", 0, "C", "g");
+      q.add(++id, req(1024, "arch=riscv64"), "E", "", 0, "E", "g");
     }
-    int c = 0;
-    for (int i = 0; i < 40; i++) {
-      c += q.take(x86).tenant().tenant().equals("C") ? 1 : 0;
+    assertEquals(20, taken(q, x86, 40, "C"), "C beside B, which was served all along");
+    // the riscv box is back: A goes first (it waited longest), then A and E take turns
+    assertEquals("A", q.take(riscv).tenant().tenant());
+    assertEquals(20, taken(q, riscv, 40, "E"), "E beside A, once A was served");
+    // and a tenant that becomes active now starts beside B and C, not at A's old pass
+    for (int i = 0; i < 50; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "D", "", 0, "D", "g");
     }
-    assertTrue(c >= 19 && c <= 21, "C took " + c + " of 40 from B, which was served all along");
-    // A is still there, first in line for the box its job needs
-    assertEquals(1, q.take(box("r1", 65536, "arch=riscv64")).id());
+    int d = taken(q, x86, 30, "D");
+    assertTrue(d >= 9 && d <= 11, "D took " + d + " of 30 beside B and C");
+  }
+
+  /** How many of {@code n} hand-outs to {@code box} went to {@code tenant}. */
+  private static int taken(MatchQueue q, Testbox box, int n, String tenant) {
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+      got += q.take(box).tenant().tenant().equals(tenant) ? 1 : 0;
+    }
+    return got;
+  }
+
+  /** Stale once the window's hand-outs have all gone to others, not one hand-out later. */
+  @Test
+  void aTenantIsStaleOnceTheWindowsHandOutsAllWentToOthers() {
+    for (int others : new int[] {2, 3}) {
+      MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10, 3);
+      Testbox x86 = box("h1", 65536, "arch=x86_64");
+      q.add(1, req(1024, "arch=riscv64"), "A", "", 0, "A", "g");
+      long id = 100;
+      for (int i = 0; i < 5; i++) {
+        q.add(++id, req(1024, "arch=x86_64"), "B", "", 0, "B", "g");
+      }
+      for (int i = 0; i < others; i++) {
+        assertEquals("B", q.take(x86).tenant().tenant());
+      }
+      for (int i = 0; i < 5; i++) {
+        q.add(++id, req(1024, "arch=x86_64"), "C", "", 0, "C", "g");
+      }
+      // A fresh (2 hand-outs to others): C starts at A's pass, two strides before B, and takes
+      // 3 of the next 4; A stale (3): C starts beside B and they take turns
+      assertEquals(others == 2 ? 3 : 2, taken(q, x86, 4, "C"), others + " hand-outs to others");
+    }
   }
 
   @Test
