@@ -33,4 +33,69 @@ class ShutdownTest {
     assertEquals(204, answer.status(), answer.body());
     assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(20));
   }
+
+  /**
+   * A box whose parked poll was answered 204 by a stopping scheduler asks again at once, on the
+   * same keep-alive connection. That request is not served: it gets 503 with Connection: close,
+   * and the job that would fit it stays queued. Served, it was handed the job while the drain
+   * was ending, the connection was closed under its answer, and the job waited out its
+   * dispatch-ack (in a cluster's graceful hand-over, two runs of five).
+   */
+  @Test
+  void aRequestThatComesInWhileTheServerDrainsIsTurnedAwayNotHandedAJob() throws Exception {
+    TestServer server = TestServer.start(dir, Map.of());
+    String id = server.http.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"arch\":\"aarch64\"}")
+        .json().get(0).path("job_id").asText();
+    String answer;
+    try (java.net.Socket box = new java.net.Socket("127.0.0.1", server.port())) {
+      box.setSoTimeout(20_000);
+      java.io.OutputStream out = box.getOutputStream();
+      java.io.InputStream in = box.getInputStream();
+      out.write(("GET " + V1 + "/jobs/dispatch?hostname=r1&arch=riscv64&wait=30 HTTP/1.1\r\nHost: s\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      server.awaitParked(1);
+      CompletableFuture<Void> stopped = CompletableFuture.runAsync(() -> {
+        try {
+          server.close();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      String first = readResponse(in);
+      assertTrue(first.startsWith("HTTP/1.1 204"), first);
+      // at once, on the same connection: a job fits this one
+      out.write(("GET " + V1 + "/jobs/dispatch?hostname=a1&arch=aarch64&tbox_type=vm&freemem=16384 HTTP/1.1\r\n"
+          + "Host: s\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      answer = readResponse(in);
+      stopped.get(30, TimeUnit.SECONDS);
+    }
+    assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+    assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
+    assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after: 1"), answer);
+    TestServer again = TestServer.start(dir, Map.of());
+    try {
+      assertEquals("submit", again.http.get(V1 + "/jobs/" + id).json().path("job_stage").asText(),
+          "the job stays queued");
+    } finally {
+      again.close();
+    }
+  }
+
+  /** One HTTP/1.1 response: its head, and its body by Content-Length. */
+  private static String readResponse(java.io.InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        return head.append("<closed>").toString();
+      }
+      head.append((char) b);
+    }
+    java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+    int n = length.find() ? Integer.parseInt(length.group(1)) : 0;
+    byte[] body = in.readNBytes(n);
+    return head + new String(body, java.nio.charset.StandardCharsets.UTF_8);
+  }
 }

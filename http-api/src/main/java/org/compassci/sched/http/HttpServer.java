@@ -46,10 +46,19 @@ public final class HttpServer {
    * here: {@code binding} stops taking connections, {@link #drained} waits for the requests in
    * flight, {@link #closeConnections} ends every connection that is left.
    */
-  public record Bound(Tcp.ServerBinding binding, AtomicInteger inFlight, SharedKillSwitch connections) {
+  public record Bound(Tcp.ServerBinding binding, AtomicInteger inFlight, SharedKillSwitch connections,
+      java.util.concurrent.atomic.AtomicBoolean draining) {
 
-    /** Completes when no request is in flight, or at {@code deadline}, whichever is first. */
+    /**
+     * Completes when no request is in flight, or at {@code deadline}, whichever is first. From
+     * here on a request that comes in on a connection still open is not served: it is answered
+     * 503 with {@code Connection: close}, as Pekko's own terminate does, so its client asks again
+     * elsewhere. Served, it could start what the closing of the connections then cuts off: a box
+     * that asked again at once after its parked poll's 204 was handed a job whose answer never
+     * left, and the job waited out its dispatch-ack.
+     */
     public CompletionStage<Done> drained(ActorSystem<?> system, Duration deadline) {
+      draining.set(true);
       CompletableFuture<Done> done = new CompletableFuture<>();
       long end = System.nanoTime() + deadline.toNanos();
       poll(system, done, end);
@@ -134,6 +143,7 @@ public final class HttpServer {
   public static CompletionStage<Bound> bind(ActorSystem<?> system, String host,
       int port, Route route, Consumer<org.compassci.sched.model.ConnectionId> clientGone) {
     AtomicInteger inFlight = new AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean draining = new java.util.concurrent.atomic.AtomicBoolean();
     SharedKillSwitch connections = KillSwitches.shared("http-connections");
     ServerSettings defaults = ServerSettings.create(system.classicSystem());
     // lkp-tests' WebDAV uploads make folders with MKCOL, a method HTTP itself does not know
@@ -172,7 +182,8 @@ public final class HttpServer {
                     ? (HttpRequest) withId.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress, peer)
                     : withId;
               })
-              .mapAsync(1, r -> r.entity().isStrict() ? handler.apply(r)
+              .mapAsync(1, r -> draining.get() ? stopping(r, mat)
+                  : r.entity().isStrict() ? handler.apply(r)
                   : answerAfterBody(r, handler, mat, onDispatcher))
               .map(r -> {
                 inFlight.decrementAndGet();
@@ -189,7 +200,18 @@ public final class HttpServer {
               .via(connections.flow()), mat);
         }))
         .run(mat)
-        .thenApplyAsync(binding -> new Bound(binding, inFlight, connections),
+        .thenApplyAsync(binding -> new Bound(binding, inFlight, connections, draining),
             system.executionContext());
+  }
+
+  /** A request that came in while the server drains: not served; its client asks again elsewhere. */
+  private static CompletionStage<HttpResponse> stopping(HttpRequest request, Materializer mat) {
+    HttpResponse answer = HttpResponse.create()
+        .withStatus(org.apache.pekko.http.javadsl.model.StatusCodes.SERVICE_UNAVAILABLE)
+        .addHeader(org.apache.pekko.http.javadsl.model.headers.RetryAfter.create(1L))
+        .addHeader(org.apache.pekko.http.javadsl.model.headers.Connection.create("close"))
+        .withEntity(org.apache.pekko.http.javadsl.model.ContentTypes.APPLICATION_JSON,
+            "{\"error\":\"this scheduler is shutting down: ask again\"}");
+    return request.discardEntityBytes(mat).completionStage().handle((done, failure) -> answer);
   }
 }
