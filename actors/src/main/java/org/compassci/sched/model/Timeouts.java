@@ -87,9 +87,11 @@ public record Timeouts(Duration dispatch, Duration dispatchAck, Duration boot, D
     }
     Instant since = parse(job.field(job.stage().timeField())).orElse(now);
     Instant at = since.plus(limit.get());
-    // renew_seconds pushes the deadline out, never in
+    // renew_seconds pushes the deadline out, never in, while the job runs: once it has ended,
+    // its data settles on post_run's time whatever its box once asked for (a 30-day renewal held
+    // a finished job in memory, among the running ones, for 30 days)
     Optional<Instant> renewed = parse(job.field("renew_deadline"));
-    if (renewed.isPresent() && renewed.get().isAfter(at)) {
+    if (renewed.isPresent() && renewed.get().isAfter(at) && !job.stage().isFinal()) {
       at = renewed.get();
     }
     Kind kind = job.stage() == JobStage.DISPATCH && dispatchAck.compareTo(dispatch) < 0

@@ -125,6 +125,18 @@ class TimeoutsTest {
   }
 
   @Test
+  void aRenewalHoldsTheJobWhileItRunsNotItsDataOnceItHasEnded() {
+    Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"timeout\":60}", JobStage.RUNNING);
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("renew_seconds", "2592000")), JobUpdate.Mode.STRICT, t0);
+    assertEquals(t0.plusSeconds(2_592_000), defaults.deadline(job, t0).orElseThrow().at());
+    Instant ended = t0.plusSeconds(120);
+    JobUpdate.apply(job, List.of(new JobUpdate.Param("job_stage", "finish"),
+        new JobUpdate.Param("job_data_readiness", "uploaded")), JobUpdate.Mode.STRICT, ended);
+    assertEquals(ended.plusSeconds(1800), defaults.deadline(job, ended).orElseThrow().at(),
+        "post_run's time for the data, not the renewal");
+  }
+
+  @Test
   void finishedJobsWithSettledDataHaveNoDeadline() {
     Job job = job("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}", JobStage.FINISH);
     job.setReadiness(DataReadiness.COMPLETE);
