@@ -298,7 +298,15 @@ wrk_run() {
 # the scheduler started, the trivial endpoint's figure moved by 30 % between two http lines of
 # the same build (55,959 and 72,601/s) while dispatch held at 14,200-14,600/s.
 start_stack() {
-  java "${http_jvm[@]}" -cp "$cp" org.compassci.sched.bench.StackServer >"$tmp/stack.log" 2>&1 &
+  launch_stack "${http_jvm[@]}"
+  local run
+  for run in 1 2 3 4; do stack_run "warmup-stack-$run"; done
+}
+
+# launch_stack JAVA_OPTION...: StackServer started with those options; $stack_pid and
+# $stack_base are set once it listens
+launch_stack() {
+  java "$@" -cp "$cp" org.compassci.sched.bench.StackServer >"$tmp/stack.log" 2>&1 &
   stack_pid=$!
   local port=""
   for _ in $(seq 300); do
@@ -308,8 +316,6 @@ start_stack() {
   done
   [ -n "$port" ] || { echo "bench: the stack server did not start:" >&2; cat "$tmp/stack.log" >&2; exit 1; }
   stack_base=http://127.0.0.1:$port
-  local run
-  for run in 1 2 3 4; do stack_run "warmup-stack-$run"; done
 }
 
 # stack_run NAME: one wrk run against the stack's server (wrk_run measures $base and $server_pid)
@@ -701,18 +707,13 @@ run_cold() {
   done
   stack_opts+=(${BENCH_COLD_STACK_JVM:-})
   set +f
-  MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} java "${stack_opts[@]}" -cp "$cp" org.compassci.sched.bench.StackServer \
-    >"$tmp/stack.log" 2>&1 &
-  server_pid=$!
-  port=""
-  for _ in $(seq 600); do
-    port=$(sed -n 's|^stack listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$tmp/stack.log")
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "bench: the stack server did not start:" >&2; cat "$tmp/stack.log" >&2; exit 1; }
-  base=http://127.0.0.1:$port
+  # the C library's setting of scripts/run.sh, which started the scheduler above
+  export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
+  launch_stack "${stack_opts[@]}"
+  base=$stack_base
+  server_pid=$stack_pid
   cold_run "$tmp/stack.result" "the trivial endpoint's CPU during the same requests, by thread:"
+  server_pid=""
   python3 - "$n" "$tmp/cold.result" "$tmp/stack.result" <<'PY'
 import json, sys
 n = int(sys.argv[1])

@@ -144,12 +144,13 @@ public final class SchedulerApp {
       throw e;
     }
     // the mode, how many accounts, where the admin's token is: never a token itself
-    org.slf4j.LoggerFactory.getLogger(SchedulerApp.class).info("auth mode={} accounts={} private-reads={};"
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SchedulerApp.class);
+    log.info("auth mode={} accounts={} private-reads={};"
         + " the admin token is {}", settings.access().mode(), accounts.accounts(),
         settings.access().privateReads() ? "on" : "off", accounts.adminToken());
     if (settings.adminToken().filter(t -> t.length() < AccessSettings.MIN_ADMIN_TOKEN).isPresent()) {
       // never the value itself, nor its length: it is a secret
-      org.slf4j.LoggerFactory.getLogger(SchedulerApp.class).warn("SCHED_ADMIN_TOKEN is shorter than {} characters:"
+      log.warn("SCHED_ADMIN_TOKEN is shorter than {} characters:"
           + " a password anyone may guess, not a token (openssl rand -hex 32 makes one)", AccessSettings.MIN_ADMIN_TOKEN);
     }
     // known from the first request on; the accounts actor keeps it current from here

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.compassci.sched.persistence.ListenPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,10 +39,6 @@ class JarAcceptanceIT {
     }
   }
 
-  /** Below the ephemeral range: the server binds it seconds later, and again after a restart. */
-  private static int freePort() throws IOException {
-    return org.compassci.sched.persistence.ListenPorts.one();
-  }
 
   /** The repository's root, where the README's commands run (conf/jvm.options names paths from there). */
   private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
@@ -72,7 +69,7 @@ class JarAcceptanceIT {
    */
   @Test
   void theLauncherExecsTheJvmWithTwoMallocArenas() throws Exception {
-    int port = freePort();
+    int port = ListenPorts.one();
     launchServer(port, dir.resolve("launcher.log"));
     Process p = started.get(0);
     Path proc = Path.of("/proc", Long.toString(p.pid()));
@@ -102,7 +99,7 @@ class JarAcceptanceIT {
 
   @Test
   void theIssueAcceptanceWithSigkillAndRestart() throws Exception {
-    int port = freePort();
+    int port = ListenPorts.one();
     Path log1 = dir.resolve("run1.log");
     HttpCalls http = launchServer(port, log1);
     List<String> answers = new ArrayList<>();
@@ -187,7 +184,7 @@ class JarAcceptanceIT {
       env.put("SCHED_STORE", "mysql");
       env.put("SCHED_JDBC_URL", "jdbc:mysql://127.0.0.1:3306/" + database + "?user=root");
     }
-    int port = freePort();
+    int port = ListenPorts.one();
     HttpCalls http = launchServer(port, dir.resolve("load1.log"), env);
     java.util.Set<String> acknowledged = java.util.concurrent.ConcurrentHashMap.newKeySet();
     java.util.Map<String, String> handedTo = new java.util.concurrent.ConcurrentHashMap<>();
@@ -292,8 +289,8 @@ class JarAcceptanceIT {
     Map<String, String> envB = new java.util.HashMap<>(shared);
     envB.put("SCHED_WORKER_ID", "2");
     envB.put("SCHED_DATA_DIR", dir.resolve("dataB").toString());
-    HttpCalls a = launchServer(freePort(), dir.resolve("a.log"), envA);
-    HttpCalls b = launchServer(freePort(), dir.resolve("b.log"), envB);
+    HttpCalls a = launchServer(ListenPorts.one(), dir.resolve("a.log"), envA);
+    HttpCalls b = launchServer(ListenPorts.one(), dir.resolve("b.log"), envB);
     try {
       java.util.Set<String> submitted = new java.util.HashSet<>();
       for (int batch = 0; batch < 20; batch++) {
@@ -357,7 +354,7 @@ class JarAcceptanceIT {
   void aStoreCutUnderLoadGives503sAndServiceResumes() throws Exception {
     String database = "sched_cut_" + Long.toUnsignedString(System.nanoTime(), 36);
     try (org.compassci.sched.fixtures.TcpProxy proxy = new org.compassci.sched.fixtures.TcpProxy(3306)) {
-      HttpCalls http = launchServer(freePort(), dir.resolve("cut.log"), Map.of("SCHED_STORE", "mysql",
+      HttpCalls http = launchServer(ListenPorts.one(), dir.resolve("cut.log"), Map.of("SCHED_STORE", "mysql",
           "SCHED_JDBC_URL", "jdbc:mysql://127.0.0.1:" + proxy.port() + "/" + database
               + "?user=root&connectTimeout=2000&socketTimeout=5000"));
       java.util.Set<String> acknowledged = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -421,7 +418,7 @@ class JarAcceptanceIT {
 
   @Test
   void sigtermStopsCleanlyAndKeepsEveryAcknowledgedJob() throws Exception {
-    int port = freePort();
+    int port = ListenPorts.one();
     Path log = dir.resolve("term.log");
     HttpCalls http = launchServer(port, log);
     List<String> ids = new ArrayList<>();

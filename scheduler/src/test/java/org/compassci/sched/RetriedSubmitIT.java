@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.fixtures.HttpCalls.Answer;
 import org.compassci.sched.fixtures.TcpProxy;
+import org.compassci.sched.persistence.ListenPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,10 +41,6 @@ class RetriedSubmitIT {
     started.forEach(Process::destroyForcibly);
   }
 
-  /** Below the ephemeral range: the server binds it seconds later, and again after a restart. */
-  private static int freePort() throws IOException {
-    return org.compassci.sched.persistence.ListenPorts.one();
-  }
 
   private HttpCalls launch(int port, Map<String, String> store, Path log) throws Exception {
     String jar = System.getProperty("scheduler.jar", "target/scheduler.jar");
@@ -77,7 +74,7 @@ class RetriedSubmitIT {
       store.put("SCHED_JDBC_URL", "jdbc:mysql://127.0.0.1:3306/" + database + "?user=root");
     }
     try {
-      int port = freePort();
+      int port = ListenPorts.one();
       launch(port, store, dir.resolve("run1.log"));
       try (TcpProxy proxy = new TcpProxy(port)) {
         // the scheduler stores the jobs and answers; the answer is lost on its way

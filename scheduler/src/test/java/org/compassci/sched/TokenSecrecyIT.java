@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.fixtures.HttpCalls.Answer;
+import org.compassci.sched.persistence.ListenPorts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,14 +41,10 @@ class TokenSecrecyIT {
     }
   }
 
-  /** Below the ephemeral range: the server binds it seconds later, and again after a restart. */
-  private static int freePort() throws IOException {
-    return org.compassci.sched.persistence.ListenPorts.one();
-  }
 
   @Test
   void aTokenIsInItsCreatingAnswerAndNowhereElse() throws Exception {
-    int port = freePort();
+    int port = ListenPorts.one();
     Path data = dir.resolve("data");
     Path log = dir.resolve("scheduler.log");
     String jar = System.getProperty("scheduler.jar", "target/scheduler.jar");

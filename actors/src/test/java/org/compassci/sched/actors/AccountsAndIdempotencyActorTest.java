@@ -190,34 +190,31 @@ class AccountsAndIdempotencyActorTest {
 
   @Test
   void aKeyGoesToTheMatcherOnceAndEveryRepeatGetsItsAnswer() {
-    Keyed keyed = keyed();
-    TestProbe<PersistenceActor.Command> store = keyed.store();
-    TestProbe<MatcherActor.Command> matcher = keyed.matcher();
-    ActorRef<IdempotencyActor.Command> once = keyed.once();
+    Keyed k = keyed();
     TestProbe<IdempotencyActor.Result> first = testKit.createTestProbe();
     TestProbe<IdempotencyActor.Result> repeat = testKit.createTestProbe();
 
-    once.tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, first.getRef()));
-    PersistenceActor.FindSubmitKey look = store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+    k.once().tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, first.getRef()));
+    PersistenceActor.FindSubmitKey look = k.store().expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
     assertEquals("alice", look.account());
     // a repeat while the first is looked up waits for it: nothing more goes out
-    once.tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, repeat.getRef()));
+    k.once().tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, repeat.getRef()));
     look.replyTo().tell(new PersistenceActor.SubmitKeyFound("alice", "k", Optional.empty(), Optional.empty()));
-    MatcherActor.SubmitAs asked = matcher.expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
+    MatcherActor.SubmitAs asked = k.matcher().expectMessageClass(MatcherActor.SubmitAs.class, WAIT);
     assertEquals(new MatcherActor.Once("alice", "k", "d1"), asked.once().orElseThrow());
-    store.expectNoMessage(Duration.ofMillis(100));
+    k.store().expectNoMessage(Duration.ofMillis(100));
     asked.replyTo().tell(stored(42));
     assertEquals(42, ((IdempotencyActor.Fresh) first.receiveMessage(WAIT)).result().jobs().get(0).id());
     assertEquals(42, ((IdempotencyActor.Fresh) repeat.receiveMessage(WAIT)).result().jobs().get(0).id());
 
     // later repeats: from memory, no store, no matcher
-    once.tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, repeat.getRef()));
+    k.once().tell(new IdempotencyActor.Submit("alice", "k", "d1", drafts(), 100, repeat.getRef()));
     IdempotencyActor.Replayed again = assertInstanceOf(IdempotencyActor.Replayed.class, repeat.receiveMessage(WAIT));
     assertTrue(again.answer().contains("\"job_id\":\"42\""), again.answer());
-    once.tell(new IdempotencyActor.Submit("alice", "k", "other body", drafts(), 100, repeat.getRef()));
+    k.once().tell(new IdempotencyActor.Submit("alice", "k", "other body", drafts(), 100, repeat.getRef()));
     assertInstanceOf(IdempotencyActor.Mismatch.class, repeat.receiveMessage(WAIT));
-    matcher.expectNoMessage(Duration.ofMillis(100));
-    store.expectNoMessage(Duration.ofMillis(1));
+    k.matcher().expectNoMessage(Duration.ofMillis(100));
+    k.store().expectNoMessage(Duration.ofMillis(1));
   }
 
   /**

@@ -355,7 +355,7 @@ class PersistenceAndExtractActorTest {
    */
   @Test
   void withRedisAwayAClaimFailsAloneAndTheWritesOfItsCommitAreStored() throws Exception {
-    int port = freePort();
+    int port = org.compassci.sched.persistence.ListenPorts.one();
     Process server = startRedis(port, List.of("--appendonly", "no"), "redis.log");
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2);
         org.compassci.sched.persistence.RedisClaims redis = redisAt(port)) {
@@ -460,7 +460,7 @@ class PersistenceAndExtractActorTest {
    */
   @Test
   void aRedisFailureAfterTheCommitDoesNotUndoItsAnswers() throws Exception {
-    int port = freePort();
+    int port = org.compassci.sched.persistence.ListenPorts.one();
     // a Redis of this test's own, to stop at the chosen moment
     Process server = startRedis(port, List.of("--appendonly", "no"), "redis.log");
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2);
@@ -521,7 +521,7 @@ class PersistenceAndExtractActorTest {
    */
   @Test
   void aReleaseThatFailedGoesFirstInTheNextBatch() throws Exception {
-    int port = freePort();
+    int port = org.compassci.sched.persistence.ListenPorts.one();
     // a Redis of this test's own that keeps its keys on disk across a restart
     List<String> onDisk = List.of("--appendonly", "yes", "--appendfsync", "always",
         "--dir", java.nio.file.Files.createDirectories(dir.resolve("redis")).toString());
@@ -558,10 +558,6 @@ class PersistenceAndExtractActorTest {
     }
   }
 
-  /** Below the ephemeral range: Redis binds it later, and again on its restart. */
-  private static int freePort() throws java.io.IOException {
-    return org.compassci.sched.persistence.ListenPorts.one();
-  }
 
   /** A Redis server of the test's own on loopback, without snapshots; {@code options} added. */
   private Process startRedis(int port, List<String> options, String log) throws java.io.IOException {
