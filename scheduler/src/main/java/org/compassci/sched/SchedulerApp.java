@@ -286,15 +286,18 @@ public final class SchedulerApp {
             // first of all at shutdown: take no new connection
             cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind",
                 () -> bound.binding().unbind().thenApply(u -> Done.getInstance()));
-            // then answer every parked poll (204, as its wait running out would) and let the
-            // requests in flight finish, within the phase's own timeout
+            // then turn new requests on open connections away, answer every parked poll (204, as
+            // its wait running out would) and let the requests in flight finish, within the
+            // phase's own timeout
             Duration drain = system.settings().config()
                 .getDuration("pekko.coordinated-shutdown.phases.service-requests-done.timeout")
                 .multipliedBy(9).dividedBy(10);
-            cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () ->
-                AskPattern.<MatcherActor.Command, Done>ask(matcher, MatcherActor.StopParking::new,
-                        drain, system.scheduler())
-                    .thenCompose(d -> bound.drained(system, drain)));
+            cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> {
+              bound.turnAwayNewRequests();
+              return AskPattern.<MatcherActor.Command, Done>ask(matcher, MatcherActor.StopParking::new,
+                      drain, system.scheduler())
+                  .thenCompose(d -> bound.drained(system, drain));
+            });
             // what is still open now (event streams, idle keep-alive connections) ends here
             cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "http-close", () -> {
               bound.closeConnections();

@@ -50,15 +50,20 @@ public final class HttpServer {
       java.util.concurrent.atomic.AtomicBoolean draining) {
 
     /**
-     * Completes when no request is in flight, or at {@code deadline}, whichever is first. From
-     * here on a request that comes in on a connection still open is not served: it is answered
-     * 503 with {@code Connection: close}, as Pekko's own terminate does, so its client asks again
-     * elsewhere. Served, it could start what the closing of the connections then cuts off: a box
-     * that asked again at once after its parked poll's 204 was handed a job whose answer never
-     * left, and the job waited out its dispatch-ack.
+     * From here on a request that comes in on a connection still open is not served: it is
+     * answered 503 with {@code Connection: close}, as Pekko's own terminate does, so its client
+     * asks again elsewhere; the requests already in flight go on. Served, a new one could start
+     * what the closing of the connections then cuts off: a box that asked again at once after
+     * its parked poll's 204 was handed a job whose answer never left, and the job waited out its
+     * dispatch-ack. Called before the parked polls are answered, so that no box's next request
+     * comes in between.
      */
-    public CompletionStage<Done> drained(ActorSystem<?> system, Duration deadline) {
+    public void turnAwayNewRequests() {
       draining.set(true);
+    }
+
+    /** Completes when no request is in flight, or at {@code deadline}, whichever is first. */
+    public CompletionStage<Done> drained(ActorSystem<?> system, Duration deadline) {
       CompletableFuture<Done> done = new CompletableFuture<>();
       long end = System.nanoTime() + deadline.toNanos();
       poll(system, done, end);
