@@ -35,12 +35,27 @@ public final class JobIntake {
   public static final List<String> PATH_FIELDS = List.of(
       "suite", "testbox", "tbox_group", "my_account", "queue", "arch", "os", "os_arch", "os_version");
 
-  private static final java.util.regex.Pattern PATH_COMPONENT =
-      java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,254}");
-
-  /** One plain name (letters, digits, '.', '_', '+', '-'; at most 255): safe in a path, a URL or a log line. */
+  /**
+   * One plain name (letters, digits, '.', '_', '+', '-', the first a letter or digit; at most
+   * 255): safe in a path, a URL or a log line. By hand, not by a regular expression: every
+   * dispatch checks the box's names, and the pattern's matcher was 2.5 % of a hand-out's CPU.
+   */
   public static boolean isPlainName(String value) {
-    return PATH_COMPONENT.matcher(value).matches();
+    int n = value.length();
+    if (n == 0 || n > 255 || !isAsciiLetterOrDigit(value.charAt(0))) {
+      return false;
+    }
+    for (int i = 1; i < n; i++) {
+      char c = value.charAt(i);
+      if (!isAsciiLetterOrDigit(c) && c != '.' && c != '_' && c != '+' && c != '-') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean isAsciiLetterOrDigit(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   }
 
   private static final Set<String> MEMORY_FIELDS =
@@ -211,7 +226,7 @@ public final class JobIntake {
    * digits, '.', '_', '+' or '-'. Throws {@link InvalidJobException} naming the field.
    */
   public static String checkPathComponent(String field, String value) {
-    if (!PATH_COMPONENT.matcher(value).matches()) {
+    if (!isPlainName(value)) {
       String shown = value.length() > 60 ? value.substring(0, 60) + "..." : value;
       throw new InvalidJobException(field + ": '" + shown.replaceAll("\\p{Cntrl}", "?")
           + "' must be one name of letters, digits, '.', '_', '+' or '-', starting with a letter or digit");

@@ -9,7 +9,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 /** The one shared ObjectMapper: thread-safe once configured, and configured only here. */
 public final class Json {
 
-  public static final ObjectMapper MAPPER = new ObjectMapper()
+  public static final ObjectMapper MAPPER = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+      // a character beyond the basic plane (an emoji in a commit's subject) is written as its four
+      // UTF-8 bytes, not as an escaped surrogate pair: a document written as bytes (an answer)
+      // is then the same as written as text (the stored document)
+      .enable(com.fasterxml.jackson.core.json.JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
+      .build())
       // ids are 64-bit: keep big numbers exact instead of turning them into doubles
       .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);

@@ -41,7 +41,14 @@ class JobAnswerTest {
         "{\"host_machine\":\"elsewhere\",\"dispatch_time\":\"2020-01-01T00:00:00Z\",\"job_token\":\"mine\","
             + "\"e\":1e5,\"f\":1.5E-7,\"z\":0.000,\"n\":null,\"t\":true,\"s\":\"\\u00e9\\n\\\"q\\\"\"}",
         "{}",
-        "{\"deep\":[[[{\"a\":[{},[]]}]]],\"after\":\"x\"}");
+        "{\"deep\":[[[{\"a\":[{},[]]}]]],\"after\":\"x\"}",
+        // written by another writer: white space between tokens and in strings, escapes, a
+        // negative zero, characters beyond ASCII and beyond the basic plane
+        "{ \"suite\" : \"ltp\" ,\n\t\"pp\": {\"a\": [1, 2]},\"s\":\"a b\",\"e\":\"\\u00e9\\/\","
+            + "\"z\":-0,\"zs\":[0,-0,-10],\"u\":\"\u00e9\u4e2d\ud83d\ude00\",\"last\":[\"x\",{\"y\":null}] }",
+        // every value as the mapper writes it, the last one a structure
+        "{\"suite\":\"hackbench\",\"nr\":-12,\"big\":123456789012345678901234567890,\"t\":false,"
+            + "\"tags\":[\"arch=aarch64\",\"a-0\"],\"host_machine\":\"h\",\"pp\":{\"x\":{\"y\":[[]]}}}");
     for (String doc : docs) {
       JobRecord r = handedOut(doc);
       assertEquals(tree(r, "tok-1"), streamed(r, "tok-1"), doc);
