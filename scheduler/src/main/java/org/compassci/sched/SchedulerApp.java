@@ -294,9 +294,14 @@ public final class SchedulerApp {
                 .multipliedBy(9).dividedBy(10);
             cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-drain", () -> {
               bound.turnAwayNewRequests();
+              long end = System.nanoTime() + drain.toNanos();
+              // one deadline for both steps; and the requests in flight are waited for even if
+              // the matcher could not be told (its node unreachable): their answers still go out
               return AskPattern.<MatcherActor.Command, Done>ask(matcher, MatcherActor.StopParking::new,
                       drain, system.scheduler())
-                  .thenCompose(d -> bound.drained(system, drain));
+                  .handle((d, unreachable) -> Done.getInstance())
+                  .thenCompose(d -> bound.drained(system,
+                      Duration.ofNanos(Math.max(0, end - System.nanoTime()))));
             });
             // what is still open now (event streams, idle keep-alive connections) ends here
             cs.addTask(CoordinatedShutdown.PhaseServiceStop(), "http-close", () -> {

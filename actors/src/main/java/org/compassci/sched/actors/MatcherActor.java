@@ -384,8 +384,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.ids = new JobIdGenerator(settings.workerId());
     this.resultsRoot = settings.resultsRoot();
     this.clock = clock;
-    this.drainMillis = ctx.getSystem().settings().config()
-        .getDuration("pekko.coordinated-shutdown.phases.service-requests-done.timeout").toMillis();
+    this.drain = ctx.getSystem().settings().config()
+        .getDuration("pekko.coordinated-shutdown.phases.service-requests-done.timeout");
     this.activity = new Activity(clock);
     this.queue = new MatchQueue(settings.queueLevels(), settings.fairShareWeights(),
         settings.fairShareDefaultWeight());
@@ -529,6 +529,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(WaitOver.class, w -> stay(onWaitOver(w)))
         .onMessage(ClientGone.class, g -> stay(onClientGone(g)))
         .onMessage(StopParking.class, p -> stay(onStopParking(p)))
+        .onMessage(DrainOver.class, o -> stay(onDrainOver(o)))
         .onMessage(HandOver.class, this::onHandOver)
         .onMessage(Resync.class, r -> Behaviors.same())
         .onAnyMessage(m -> {
@@ -572,6 +573,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(WaitOver.class, this::onWaitOver)
         .onMessage(ClientGone.class, this::onClientGone)
         .onMessage(StopParking.class, this::onStopParking)
+        .onMessage(DrainOver.class, this::onDrainOver)
         .onMessage(HandOver.class, this::onHandOver)
         .onMessage(GetPending.class, this::onGetPending)
         .onMessage(Explain.class, this::onExplain)
@@ -706,6 +708,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       return this;
     }
     letParkedGo(d.box().hostname());
+    if (fromStoppingNode(d)) {
+      noJob(d.replyTo());
+      return this;
+    }
     QueuedJob job = queue.take(d.box());
     if (job != null) {
       handOut(job, d);
@@ -717,12 +723,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
-  /** A request whose asker is gone or going: answered at once, and nothing is claimed for it. */
+  /** A request whose asker is gone: answered at once, and nothing is claimed for it. */
   private boolean nobodyWaits(Dispatch d) {
-    if (fromStoppingNode(d)) {
-      noJob(d.replyTo());
-      return true;
-    }
     if (d.tooLate()) {
       // waited in this mailbox until its asker gave up: a claim now would reach no one
       d.replyTo().tell(new Unavailable(TOO_LATE));
@@ -771,30 +773,21 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /**
-   * Other nodes that said they stop their HTTP server, by address, and when (this matcher's
-   * clock). A request of theirs that comes after that gets "no job" at once, parked or not: it
-   * was sent before its node turned new requests away, and a job handed to it could be answered
-   * after the node closed its connections, to wait out its dispatch-ack. For as long as a node's
-   * drain may last (the phase's timeout); past it a node at that address (restarted) is served.
+   * The nodes that said they stop their HTTP server (this one's own requests included, by the
+   * local address), by address. A request of theirs that comes after that gets "no job" at
+   * once, parked or not: it was sent before its node turned new requests away (a box's, or a
+   * provider's over its socket), and a job handed to it could be answered after the node closed
+   * its connections, to wait out its dispatch-ack. Another node's address is forgotten once its
+   * drain is over (the phase's timeout, on the scheduler's timer, whatever clock the matcher is
+   * given), and a node restarted there is served.
    */
-  private final Map<org.apache.pekko.actor.Address, Long> stoppingNodes = new java.util.HashMap<>();
-  private final long drainMillis;
+  private final java.util.Set<org.apache.pekko.actor.Address> stoppingNodes = new java.util.HashSet<>();
+  private final Duration drain;
+
+  private record DrainOver(org.apache.pekko.actor.Address node) implements Command {}
 
   private boolean fromStoppingNode(Dispatch d) {
-    if (stoppingNodes.isEmpty()) {
-      return false;
-    }
-    org.apache.pekko.actor.Address from = d.replyTo().path().address();
-    Long since = stoppingNodes.get(from);
-    if (since == null) {
-      return false;
-    }
-    long now = clock.millis();
-    if (now >= since && now - since <= drainMillis) {
-      return true;
-    }
-    stoppingNodes.remove(from);
-    return false;
+    return !stoppingNodes.isEmpty() && stoppingNodes.contains(d.replyTo().path().address());
   }
 
   /**
@@ -805,10 +798,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    */
   private Behavior<Command> onStopParking(StopParking s) {
     org.apache.pekko.actor.Address from = s.replyTo().path().address();
+    stoppingNodes.add(from);
     if (from.hasLocalScope()) {
+      // for good: this process is stopping
       stopping = true;
     } else {
-      stoppingNodes.put(from, clock.millis());
+      timers.startSingleTimer(new DrainOver(from), new DrainOver(from), drain);
     }
     for (Iterator<Parked> it = parked.values().iterator(); it.hasNext(); ) {
       Parked p = it.next();
@@ -819,6 +814,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       }
     }
     s.replyTo().tell(org.apache.pekko.Done.getInstance());
+    return this;
+  }
+
+  private Behavior<Command> onDrainOver(DrainOver o) {
+    stoppingNodes.remove(o.node());
     return this;
   }
 

@@ -631,4 +631,23 @@ class MatcherActorTest {
       assertEquals("submit", store.find(small).orElseThrow().stage(), "nobody asked for it since");
     }
   }
+
+  /**
+   * Once this node stops its HTTP server (StopParking), a request of its own that reaches the
+   * matcher after that, sent before the server turned new requests away, takes no job, though
+   * one fits: the drain that waits for its answer may end first (its deadline, or a store that
+   * is slow), and a job whose answer is cut off waits out its dispatch-ack.
+   */
+  @Test
+  void aRequestThatComesAfterStopParkingTakesNoJob() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 4)) {
+      Wiring w = start(store);
+      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      TestProbe<org.apache.pekko.Done> stopped = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.StopParking(stopped.getRef()));
+      stopped.expectMessage(org.apache.pekko.Done.getInstance());
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("vm-2p8g--1", "x86_64", 65536)));
+      assertEquals("submit", store.find(id).orElseThrow().stage(), "the job stays queued for the next scheduler");
+    }
+  }
 }

@@ -78,10 +78,16 @@ public final class HttpServer {
       if (inFlight.get() <= 0) {
         // an answer leaves the count before it is rendered and written: closing the connections
         // at once could drop the last ones (a parked poll's 204, ShutdownTest on a loaded
-        // machine), so they get a moment, within the deadline, to reach the socket
+        // machine), so they get a moment, within the deadline, to reach the socket; a request
+        // that came in meanwhile (turned away, or sent before the flag) is waited for again
         long grace = Math.min(TimeUnit.MILLISECONDS.toNanos(200), Math.max(0, end - System.nanoTime()));
-        system.scheduler().scheduleOnce(Duration.ofNanos(grace), () -> done.complete(Done.getInstance()),
-            system.executionContext());
+        system.scheduler().scheduleOnce(Duration.ofNanos(grace), () -> {
+          if (inFlight.get() <= 0) {
+            done.complete(Done.getInstance());
+          } else {
+            poll(system, done, end);
+          }
+        }, system.executionContext());
         return;
       }
       system.scheduler().scheduleOnce(Duration.ofMillis(20), () -> poll(system, done, end),

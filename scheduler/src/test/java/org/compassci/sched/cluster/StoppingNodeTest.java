@@ -25,6 +25,7 @@ import org.compassci.sched.model.Json;
 import org.compassci.sched.model.Testbox;
 import org.compassci.sched.persistence.JdbcJobStore;
 import org.compassci.sched.persistence.ListenPorts;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,14 +70,19 @@ class StoppingNodeTest {
       ActorRef<MatcherActor.Command> remote = ActorRefResolver.get(edge.system()).resolveActorRef(
           ActorRefResolver.get(home.system()).toSerializationFormat(matcher));
 
-      // a poll from the edge parks on the matcher (after its load: the poll waits in its stash
-      // until then, and so does what follows); the edge stops: the poll is answered
+      // the matcher has loaded its queue (a poll that comes before is answered 503 at once)
+      TestProbe<MatcherActor.Stats> loaded = home.createTestProbe();
+      matcher.tell(new MatcherActor.GetStats(loaded.getRef()));
+      loaded.receiveMessage(Duration.ofSeconds(20));
+
+      // a poll from the edge parks on the matcher; the edge stops: the poll is answered
       TestProbe<MatcherActor.DispatchResult> parked = edge.createTestProbe();
       remote.tell(new MatcherActor.Dispatch(box("vm-2p8g--1"), Duration.ofSeconds(30), parked.getRef()));
       TestProbe<Done> stopped = edge.createTestProbe();
+      // the matcher's 8 s start after this
+      long stoppedAt = System.nanoTime();
       remote.tell(new MatcherActor.StopParking(stopped.getRef()));
       stopped.expectMessage(Duration.ofSeconds(20), Done.getInstance());
-      long stoppedAt = System.nanoTime();
       assertInstanceOf(MatcherActor.NoJob.class, parked.receiveMessage(Duration.ofSeconds(20)));
 
       // a poll from the edge that comes after its StopParking is not parked: answered long
@@ -93,8 +99,8 @@ class StoppingNodeTest {
       TestProbe<MatcherActor.DispatchResult> asks = edge.createTestProbe();
       remote.tell(new MatcherActor.Dispatch(box("vm-2p8g--2"), Duration.ZERO, asks.getRef()));
       assertInstanceOf(MatcherActor.NoJob.class, asks.receiveMessage(Duration.ofSeconds(10)));
-      assertTrue(System.nanoTime() - stoppedAt < Duration.ofSeconds(8).toNanos(),
-          "the asks above came within the node's drain (8 s): on a machine this slow the test proves nothing");
+      Assumptions.assumeTrue(System.nanoTime() - stoppedAt < Duration.ofSeconds(8).toNanos(),
+          "the asks above came after the node's drain (8 s): on a machine this slow the test proves nothing");
 
       // past the longest drain the node is served again: one restarted at the same address
       MatcherActor.DispatchResult r = null;
@@ -104,8 +110,7 @@ class StoppingNodeTest {
         r = asks.receiveMessage(Duration.ofSeconds(10));
       }
       assertEquals(id, assertInstanceOf(MatcherActor.Assigned.class, r).id());
-      // 7 s: the matcher started the 8 s when it took the StopParking, before its Done came back here
-      assertTrue(System.nanoTime() - stoppedAt >= Duration.ofSeconds(7).toNanos(), "not before the drain's end");
+      assertTrue(System.nanoTime() - stoppedAt >= Duration.ofSeconds(8).toNanos(), "not before the drain's end");
     } finally {
       edge.shutdownTestKit();
       home.shutdownTestKit();
