@@ -35,6 +35,21 @@ public final class FairShare {
    */
   public static final long STALE_AFTER = 1_000;
 
+  /**
+   * A pass past this moves down, with every pass of its level, by {@link #REBASE_BY}: passes only
+   * grow (a tenant that becomes active takes the others'), and a scheduler that runs for months
+   * would take one past {@code Long.MAX_VALUE}, where it turns negative and its tenant goes first
+   * for good: after about 9 million hand-outs of a tenant of weight 1, 92 million of weight 10.
+   */
+  static final long REBASE_ABOVE = 1L << 62;
+  static final long REBASE_BY = 1L << 61;
+  /**
+   * Where a pass moved down stops: a tenant that far behind has been inactive for ages (an active
+   * one is within a few strides of the others, or stale and lifted when served), and it comes up
+   * to the floor when it becomes active again.
+   */
+  static final long LOWEST_PASS = -(1L << 62);
+
   private final Map<String, Integer> weights;
   private final int defaultWeight;
   private final long staleAfter;
@@ -119,11 +134,37 @@ public final class FairShare {
     level.lastServed = t.pass;
     t.pass += t.stride;
     t.freshAt = ++level.served;
+    if (t.pass > REBASE_ABOVE) {
+      rebase(level);
+    }
     if (--t.queued > 0) {
       level.add(t);
     } else if (level.isEmpty()) {
       active.remove(level.value);
     }
+  }
+
+  /**
+   * Moves every pass of the level down by the same amount: their order, and so the share, stays
+   * as it was. The active tenants leave the level's order while their passes change.
+   */
+  private void rebase(Level level) {
+    java.util.List<TenantQueue> activeHere = new java.util.ArrayList<>(level.size());
+    for (int i = 0; i < level.size(); i++) {
+      activeHere.add(level.tenant(i));
+    }
+    activeHere.forEach(level::remove);
+    for (TenantQueue t : tenants.values()) {
+      if (t.at == level) {
+        t.pass = lower(t.pass);
+      }
+    }
+    level.lastServed = lower(level.lastServed);
+    activeHere.forEach(level::add);
+  }
+
+  private static long lower(long pass) {
+    return Math.max(LOWEST_PASS, pass - REBASE_BY);
   }
 
   /** A hand-out was taken back before the testbox got it: the tenant is not charged for it. */
