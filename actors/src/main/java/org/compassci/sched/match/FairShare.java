@@ -21,6 +21,11 @@ import java.util.TreeMap;
  * active, and that one would then take every box from the tenants being served until it had
  * caught up with all they were served meanwhile. And a stale tenant, when a box finally takes
  * one of its jobs, first comes up to that floor itself (see {@link #served}).
+ *
+ * <p>A tenant that becomes active is fresh until a box that takes jobs and fits one of its
+ * weighs it against the other tenants that box could serve (see {@link #liftFresh}): tenants
+ * of different pools of boxes are served at different rates, and the least pass of the level
+ * may be a tenant of a pool the newcomer never sees.
  */
 public final class FairShare {
 
@@ -85,6 +90,8 @@ public final class FairShare {
       Level level = t.at;
       t.pass = Math.max(t.pass, floor(level));
       t.freshAt = level.served;
+      t.fresh = true;
+      level.fresh.add(t);
       if (level.isEmpty()) {
         active.put(level.value, level);
       }
@@ -128,6 +135,7 @@ public final class FairShare {
   void served(TenantQueue t) {
     Level level = t.at;
     level.remove(t);
+    settle(t);
     if (stale(level, t)) {
       t.pass = Math.max(t.pass, floor(level));
     }
@@ -176,8 +184,59 @@ public final class FairShare {
     }
   }
 
+  /**
+   * A box that takes jobs weighs the fresh tenants with jobs for it ({@code withJobs}, slots of
+   * this level's tenants) against the others it could serve: a fresh one whose pass is below the
+   * least pass among those that are neither fresh nor stale comes up to it. A tenant that becomes
+   * active starts at the least pass of the whole level, and that may be a tenant of boxes this one
+   * never sees: one whose jobs fit only a pool of one box in ten is served, and not stale, but its
+   * pass falls behind the large pool's tenants by most of theirs. Started there, a newcomer to the
+   * large pool took every box of it from the tenants already served until it had caught up (8,000
+   * hand-outs after 10,000); started at the largest pass instead, a newcomer to the small pool would
+   * wait as long. One pass per tenant cannot tell the pools apart; the first box that weighs the
+   * newcomer can.
+   */
+  void liftFresh(Level level, long[] withJobs) {
+    // on most asks no fresh tenant has jobs for the box: a look at each fresh one, no walk
+    java.util.List<TenantQueue> weighed = null;
+    for (TenantQueue t : level.fresh) {
+      if (Level.has(withJobs, t.slot)) {
+        if (weighed == null) {
+          weighed = new java.util.ArrayList<>(2);
+        }
+        weighed.add(t);
+      }
+    }
+    if (weighed == null) {
+      return;
+    }
+    for (int i = 0; i < level.size(); i++) {
+      TenantQueue other = level.tenant(i);
+      if (!other.fresh && Level.has(withJobs, other.slot) && !stale(level, other)) {
+        for (TenantQueue t : weighed) {
+          if (t.pass < other.pass) {
+            level.remove(t);
+            t.pass = other.pass;
+            level.add(t);
+          }
+        }
+        break;
+      }
+    }
+    weighed.forEach(FairShare::settle);
+  }
+
+  /** The tenant has been weighed (or is no longer active): no longer fresh. */
+  private static void settle(TenantQueue t) {
+    if (t.fresh) {
+      t.fresh = false;
+      t.at.fresh.remove(t);
+    }
+  }
+
   private void deactivate(TenantQueue t) {
     Level level = t.at;
+    settle(t);
     if (level.remove(t) && level.isEmpty()) {
       active.remove(level.value);
     }

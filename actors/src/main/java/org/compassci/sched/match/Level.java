@@ -25,6 +25,8 @@ final class Level {
   private int size;
   /** The pass of the last tenant served: the floor when no tenant is active. */
   long lastServed;
+  /** The active tenants with {@link TenantQueue#fresh} set: few, and each only for a while. */
+  final java.util.List<TenantQueue> fresh = new java.util.ArrayList<>(4);
   /** Hand-outs at this level so far: the clock that {@link TenantQueue#freshAt} is read against. */
   long served;
   /** By group index: the tenants of this level with a lane (some jobs) in that group. */

@@ -152,7 +152,7 @@ public final class MatchQueue {
 
   /** Takes the best job for {@code box} out of the queue, or returns null when none fits. */
   public QueuedJob take(Testbox box) {
-    QueuedJob best = select(box);
+    QueuedJob best = select(box, true);
     if (best != null) {
       unlink(best);
       fairShare.served(best.tenant);
@@ -168,6 +168,11 @@ public final class MatchQueue {
    * better job wins.
    */
   public QueuedJob select(Testbox box) {
+    return select(box, false);
+  }
+
+  /** {@code taking}: the box takes the job, and first weighs the fresh tenants (see {@link FairShare#liftFresh}). */
+  private QueuedJob select(Testbox box, boolean taking) {
     int[] fitting = index.fitting(box.tags(), box.hostname()).indexes();
     if (fitting.length == 0) {
       return null;
@@ -188,6 +193,9 @@ public final class MatchQueue {
         continue;
       }
       long[] withJobs = level.tenantsIn(candidates, n);
+      if (taking) {
+        fairShare.liftFresh(level, withJobs);
+      }
       QueuedJob best = null;
       for (int k = 0, size = level.size(); k < size; k++) {
         TenantQueue t = level.tenant(k);

@@ -26,6 +26,11 @@ public final class TenantQueue {
    * that stays active while many hand-outs pass it by (its jobs fit no box that asks) is stale.
    */
   long freshAt;
+  /**
+   * Active since lately, and no box that takes jobs has weighed it against the tenants it
+   * competes with yet (see {@link FairShare#liftFresh}).
+   */
+  boolean fresh;
   /** Jobs of this tenant queued at this level, over all groups. */
   int queued;
   /** This tenant's lane in each group, by the group's index; null where it has no jobs. */

@@ -46,6 +46,8 @@ class MatchQueueTest {
     /** Hand-outs per level, and per (level, tenant) that count when it last became active or was served. */
     final Map<Integer, Long> served = new HashMap<>();
     final Map<String, Long> fresh = new HashMap<>();
+    /** (level, tenant) active since lately and not yet weighed by a box that takes jobs. */
+    final java.util.Set<String> unweighed = new java.util.HashSet<>();
     final Map<String, Integer> weights;
     final long staleAfter;
     RJob lastTaken;
@@ -74,6 +76,31 @@ class MatchQueueTest {
     void activate(int level, String tenant) {
       pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor(level, tenant)));
       fresh.put(key(level, tenant), served.getOrDefault(level, 0L));
+      unweighed.add(key(level, tenant));
+    }
+
+    /**
+     * The box weighs the unweighed tenants with jobs for it, at the highest level it has jobs
+     * at: each comes up to the least pass of the others with jobs for it that are neither
+     * unweighed nor stale.
+     */
+    void weigh(Testbox box) {
+      java.util.OptionalInt top = jobs.stream().filter(j -> j.req.fits(box)).mapToInt(RJob::level).max();
+      if (top.isEmpty()) {
+        return;
+      }
+      int level = top.getAsInt();
+      java.util.Set<String> fitting = new java.util.TreeSet<>();
+      jobs.stream().filter(j -> j.level == level && j.req.fits(box)).forEach(j -> fitting.add(j.tenant));
+      java.util.OptionalLong floor = fitting.stream()
+          .filter(t -> !unweighed.contains(key(level, t)) && !stale(level, t))
+          .mapToLong(t -> pass.getOrDefault(key(level, t), 0L)).min();
+      for (String t : fitting) {
+        String k = key(level, t);
+        if (unweighed.remove(k) && floor.isPresent()) {
+          pass.put(k, Math.max(pass.getOrDefault(k, 0L), floor.getAsLong()));
+        }
+      }
     }
 
     String key(int level, String tenant) {
@@ -93,6 +120,7 @@ class MatchQueueTest {
     }
 
     Long take(Testbox box) {
+      weigh(box);
       RJob best = jobs.stream().filter(j -> j.req.fits(box)).min(Comparator
           .comparingInt((RJob j) -> -j.level)
           .thenComparingLong(j -> pass.getOrDefault(key(j.level, j.tenant), 0L))
@@ -425,19 +453,57 @@ class MatchQueueTest {
       Testbox x86 = box("h1", 65536, "arch=x86_64");
       q.add(1, req(1024, "arch=riscv64"), "A", "", 0, "A", "g");
       long id = 100;
-      for (int i = 0; i < 5; i++) {
+      for (int i = 0; i < 10; i++) {
         q.add(++id, req(1024, "arch=x86_64"), "B", "", 0, "B", "g");
       }
       for (int i = 0; i < others; i++) {
         assertEquals("B", q.take(x86).tenant().tenant());
       }
+      // C's first job fits a box only C has jobs for: that box weighs C against nobody, and C
+      // keeps the pass it became active at
+      q.add(++id, req(1024, "arch=aarch64"), "C", "", 0, "C", "g");
       for (int i = 0; i < 5; i++) {
         q.add(++id, req(1024, "arch=x86_64"), "C", "", 0, "C", "g");
       }
-      // A fresh (2 hand-outs to others): C starts at A's pass, two strides before B, and takes
-      // 3 of the next 4; A stale (3): C starts beside B and they take turns
-      assertEquals(others == 2 ? 3 : 2, taken(q, x86, 4, "C"), others + " hand-outs to others");
+      assertEquals("C", q.take(box("h2", 65536, "arch=aarch64")).tenant().tenant());
+      // A fresh (2 hand-outs to others): C started at A's pass, two strides before B, and takes
+      // 2 of the next 4; A stale (3): C started at B's pass, one hand-out behind it, and takes 1
+      assertEquals(others == 2 ? 2 : 1, taken(q, x86, 4, "C"), others + " hand-outs to others");
     }
+  }
+
+  /**
+   * A tenant whose jobs fit only a small pool (aarch64, one box in ten here) is served often
+   * enough never to be stale, but its pass falls behind the large pool's tenants by most of
+   * theirs. A tenant that becomes active takes turns with the tenants of the boxes that weigh
+   * it: a newcomer to the large pool does not take every box of it from the tenant served there
+   * until it has caught up with the small pool's (it took 20 of 20 before), and a newcomer to the
+   * small pool does not wait behind its tenant either.
+   */
+  @Test
+  void aNewcomerTakesTurnsWithTheTenantsOfItsOwnPoolNotTheLaggardOfAnother() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox x86 = box("x1", 65536, "arch=x86_64");
+    Testbox arm = box("a1", 65536, "arch=aarch64");
+    long id = 0;
+    for (int i = 0; i < 500; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "A", "", 0, "A", "g");
+    }
+    for (int i = 0; i < 100; i++) {
+      q.add(++id, req(1024, "arch=aarch64"), "B", "", 0, "B", "g");
+    }
+    for (int round = 0; round < 50; round++) {
+      assertEquals(9, taken(q, x86, 9, "A"));
+      assertEquals("B", q.take(arm).tenant().tenant());
+    }
+    for (int i = 0; i < 20; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "C", "", 0, "C", "g");
+    }
+    assertEquals(10, taken(q, x86, 20, "C"), "C and A take turns on the x86 boxes");
+    for (int i = 0; i < 20; i++) {
+      q.add(++id, req(1024, "arch=aarch64"), "D", "", 0, "D", "g");
+    }
+    assertEquals(5, taken(q, arm, 10, "D"), "D and B take turns on the aarch64 boxes");
   }
 
   @Test
