@@ -23,9 +23,10 @@ import java.util.TreeMap;
  * one of its jobs, first comes up to that floor itself (see {@link #served}).
  *
  * <p>A tenant that becomes active is fresh until a box that takes jobs and fits one of its
- * weighs it against the other tenants that box could serve (see {@link #liftFresh}): tenants
- * of different pools of boxes are served at different rates, and the least pass of the level
- * may be a tenant of a pool the newcomer never sees.
+ * weighs it against another tenant that box could serve, or for at most {@link #STALE_AFTER}
+ * hand-outs at its level: it comes up to the least served of them (see {@link #liftFresh}).
+ * Tenants of different pools of boxes are served at different rates, and the least pass of the
+ * level may be a tenant of a pool the newcomer never sees.
  */
 public final class FairShare {
 
@@ -91,6 +92,7 @@ public final class FairShare {
       t.pass = Math.max(t.pass, floor(level));
       t.freshAt = level.served;
       t.fresh = true;
+      t.activatedAt = level.served;
       level.fresh.add(t);
       if (level.isEmpty()) {
         active.put(level.value, level);
@@ -126,18 +128,25 @@ public final class FairShare {
     }
   }
 
-  /**
-   * A job of {@code t} was handed out. A stale tenant first comes up to where the others are: the
-   * credit it kept while no box could serve it is what it missed beside tenants of other boxes,
-   * and spent now it would take its boxes from the tenants that want them too, one hand-out each
-   * for every one the others had meanwhile.
-   */
+  /** As {@link #served(TenantQueue, long[])}, the box's tenants unknown. */
   void served(TenantQueue t) {
+    served(t, null);
+  }
+
+  /**
+   * A job of {@code t} was handed out to a box for which {@code withJobs} (slots of the level's
+   * tenants; null when unknown) have jobs. A stale tenant first comes up to where the others of
+   * that box are (or of the level, when the box has none): the credit it kept while no box could
+   * serve it is what it missed beside tenants of other boxes, and spent now it would take its
+   * boxes from the tenants that want them too, one hand-out each for every one the others had
+   * meanwhile.
+   */
+  void served(TenantQueue t, long[] withJobs) {
     Level level = t.at;
     level.remove(t);
-    settle(t);
     if (stale(level, t)) {
-      t.pass = Math.max(t.pass, floor(level));
+      TenantQueue local = withJobs == null ? null : leastServed(level, withJobs);
+      t.pass = Math.max(t.pass, local != null ? local.pass : floor(level));
     }
     level.lastServed = t.pass;
     t.pass += t.stride;
@@ -147,9 +156,26 @@ public final class FairShare {
     }
     if (--t.queued > 0) {
       level.add(t);
-    } else if (level.isEmpty()) {
-      active.remove(level.value);
+    } else {
+      settle(t);
+      if (level.isEmpty()) {
+        active.remove(level.value);
+      }
     }
+  }
+
+  /**
+   * The active tenant of the level with the least pass among those with jobs for the box
+   * ({@code withJobs}) that are not stale; null when none is.
+   */
+  private TenantQueue leastServed(Level level, long[] withJobs) {
+    for (int i = 0; i < level.size(); i++) {
+      TenantQueue other = level.tenant(i);
+      if (Level.has(withJobs, other.slot) && !stale(level, other)) {
+        return other;
+      }
+    }
+    return null;
   }
 
   /**
@@ -194,13 +220,21 @@ public final class FairShare {
    * large pool took every box of it from the tenants already served until it had caught up (8,000
    * hand-outs after 10,000); started at the largest pass instead, a newcomer to the small pool would
    * wait as long. One pass per tenant cannot tell the pools apart; the first box that weighs the
-   * newcomer can.
+   * newcomer against another tenant can. A box where it meets no one (its jobs fit a box too
+   * small for the others') leaves it fresh for the next.
    */
   void liftFresh(Level level, long[] withJobs) {
+    if (level.fresh.isEmpty()) {
+      return;
+    }
     // on most asks no fresh tenant has jobs for the box: a look at each fresh one, no walk
     java.util.List<TenantQueue> weighed = null;
-    for (TenantQueue t : level.fresh) {
-      if (Level.has(withJobs, t.slot)) {
+    for (java.util.Iterator<TenantQueue> it = level.fresh.iterator(); it.hasNext(); ) {
+      TenantQueue t = it.next();
+      if (level.served - t.activatedAt >= staleAfter) {
+        t.fresh = false;
+        it.remove();
+      } else if (Level.has(withJobs, t.slot)) {
         if (weighed == null) {
           weighed = new java.util.ArrayList<>(2);
         }
@@ -210,20 +244,48 @@ public final class FairShare {
     if (weighed == null) {
       return;
     }
-    for (int i = 0; i < level.size(); i++) {
-      TenantQueue other = level.tenant(i);
-      if (!other.fresh && Level.has(withJobs, other.slot) && !stale(level, other)) {
-        for (TenantQueue t : weighed) {
-          if (t.pass < other.pass) {
-            level.remove(t);
-            t.pass = other.pass;
-            level.add(t);
-          }
-        }
-        break;
+    // every floor before any lift: the order of the fresh ones does not matter
+    long[] floors = new long[weighed.size()];
+    boolean[] against = new boolean[floors.length];
+    for (int k = 0; k < floors.length; k++) {
+      TenantQueue other = competitor(level, withJobs, weighed.get(k));
+      if (other != null) {
+        floors[k] = other.pass;
+        against[k] = true;
       }
     }
-    weighed.forEach(FairShare::settle);
+    for (int k = 0; k < floors.length; k++) {
+      TenantQueue t = weighed.get(k);
+      if (!against[k]) {
+        // no one to weigh it against here: it stays fresh for the next box
+        continue;
+      }
+      long floor = floors[k];
+      if (t.pass < floor) {
+        level.remove(t);
+        t.pass = floor;
+        level.add(t);
+      }
+      // weighed once: lifted again at every box, it would tie with the least served of them
+      // each time and, the older jobs first on a tie, never get ahead of it
+      settle(t);
+    }
+  }
+
+  /**
+   * The least served tenant with jobs for the box ({@code withJobs}) that {@code t} is weighed
+   * against: not stale, and not fresh unless served since it became active (a tenant alone in
+   * its pool is never weighed, and it is the one a newcomer there shares the boxes with).
+   */
+  private TenantQueue competitor(Level level, long[] withJobs, TenantQueue t) {
+    for (int i = 0; i < level.size(); i++) {
+      TenantQueue other = level.tenant(i);
+      if (other != t && Level.has(withJobs, other.slot) && (!other.fresh || other.freshAt > other.activatedAt)
+          && !stale(level, other)) {
+        return other;
+      }
+    }
+    return null;
   }
 
   /** The tenant has been weighed (or is no longer active): no longer fresh. */

@@ -155,7 +155,7 @@ public final class MatchQueue {
     QueuedJob best = select(box, true);
     if (best != null) {
       unlink(best);
-      fairShare.served(best.tenant);
+      fairShare.served(best.tenant, chosenFrom);
     }
     return best;
   }
@@ -211,11 +211,18 @@ public final class MatchQueue {
         }
       }
       if (best != null) {
+        chosenFrom = withJobs;
         return best;
       }
     }
     return null;
   }
+
+  /**
+   * The tenants with jobs for the box of the last {@link #select}, at the level it chose from
+   * (the level's own array, valid until it is asked again): a stale tenant served comes up to them.
+   */
+  private long[] chosenFrom;
 
   /** The tenant's best job among the first {@code n} of {@code groups}: the heads of its lanes there. */
   private static QueuedJob bestOf(TenantQueue t, int[] groups, int n) {

@@ -31,6 +31,8 @@ public final class TenantQueue {
    * competes with yet (see {@link FairShare#liftFresh}).
    */
   boolean fresh;
+  /** Its level's count of hand-outs when it last became active: fresh for a window from there. */
+  long activatedAt;
   /** Jobs of this tenant queued at this level, over all groups. */
   int queued;
   /** This tenant's lane in each group, by the group's index; null where it has no jobs. */

@@ -46,8 +46,8 @@ class MatchQueueTest {
     /** Hand-outs per level, and per (level, tenant) that count when it last became active or was served. */
     final Map<Integer, Long> served = new HashMap<>();
     final Map<String, Long> fresh = new HashMap<>();
-    /** (level, tenant) active since lately and not yet weighed by a box that takes jobs. */
-    final java.util.Set<String> unweighed = new java.util.HashSet<>();
+    /** Hand-outs at the level when (level, tenant) last became active: fresh for a window from there. */
+    final Map<String, Long> activatedAt = new HashMap<>();
     final Map<String, Integer> weights;
     final long staleAfter;
     RJob lastTaken;
@@ -76,31 +76,7 @@ class MatchQueueTest {
     void activate(int level, String tenant) {
       pass.put(key(level, tenant), Math.max(pass.getOrDefault(key(level, tenant), 0L), floor(level, tenant)));
       fresh.put(key(level, tenant), served.getOrDefault(level, 0L));
-      unweighed.add(key(level, tenant));
-    }
-
-    /**
-     * The box weighs the unweighed tenants with jobs for it, at the highest level it has jobs
-     * at: each comes up to the least pass of the others with jobs for it that are neither
-     * unweighed nor stale.
-     */
-    void weigh(Testbox box) {
-      java.util.OptionalInt top = jobs.stream().filter(j -> j.req.fits(box)).mapToInt(RJob::level).max();
-      if (top.isEmpty()) {
-        return;
-      }
-      int level = top.getAsInt();
-      java.util.Set<String> fitting = new java.util.TreeSet<>();
-      jobs.stream().filter(j -> j.level == level && j.req.fits(box)).forEach(j -> fitting.add(j.tenant));
-      java.util.OptionalLong floor = fitting.stream()
-          .filter(t -> !unweighed.contains(key(level, t)) && !stale(level, t))
-          .mapToLong(t -> pass.getOrDefault(key(level, t), 0L)).min();
-      for (String t : fitting) {
-        String k = key(level, t);
-        if (unweighed.remove(k) && floor.isPresent()) {
-          pass.put(k, Math.max(pass.getOrDefault(k, 0L), floor.getAsLong()));
-        }
-      }
+      activatedAt.put(key(level, tenant), served.getOrDefault(level, 0L));
     }
 
     String key(int level, String tenant) {
@@ -119,8 +95,61 @@ class MatchQueueTest {
       jobs.add(new RJob(id, req, tenant, level, priority));
     }
 
+    /** The highest level with a job for the box, and the tenants with jobs for it there; null when none. */
+    Map.Entry<Integer, java.util.Set<String>> forBox(Testbox box) {
+      java.util.OptionalInt top = jobs.stream().filter(j -> j.req.fits(box)).mapToInt(RJob::level).max();
+      if (top.isEmpty()) {
+        return null;
+      }
+      int level = top.getAsInt();
+      java.util.Set<String> fitting = new java.util.TreeSet<>();
+      jobs.stream().filter(j -> j.level == level && j.req.fits(box)).forEach(j -> fitting.add(j.tenant));
+      return Map.entry(level, fitting);
+    }
+
+    boolean fresh(int level, String tenant) {
+      Long at = activatedAt.get(key(level, tenant));
+      return at != null && served.getOrDefault(level, 0L) - at < staleAfter;
+    }
+
+    /** The least pass among those tenants but one, stale ones left out. */
+    java.util.OptionalLong leastServed(int level, java.util.Set<String> tenants, String besides) {
+      return tenants.stream().filter(t -> !t.equals(besides) && !stale(level, t))
+          .mapToLong(t -> pass.getOrDefault(key(level, t), 0L)).min();
+    }
+
+    /** Served since it last became active. */
+    boolean servedSince(int level, String tenant) {
+      String k = key(level, tenant);
+      return fresh.getOrDefault(k, 0L) > activatedAt.getOrDefault(k, Long.MAX_VALUE);
+    }
+
+    /**
+     * The box weighs the fresh tenants with jobs for it: each comes up to the least served of the
+     * others that are not stale, and not fresh unless served since, and is fresh no more; with
+     * none, it stays fresh. Every floor before any lift.
+     */
+    void weigh(int level, java.util.Set<String> fitting) {
+      Map<String, Long> floors = new HashMap<>();
+      for (String t : fitting) {
+        if (fresh(level, t)) {
+          fitting.stream().filter(u -> !u.equals(t) && !stale(level, u) && (!fresh(level, u) || servedSince(level, u)))
+              .mapToLong(u -> pass.getOrDefault(key(level, u), 0L)).min()
+              .ifPresent(f -> floors.put(t, f));
+        }
+      }
+      floors.forEach((t, f) -> {
+        String k = key(level, t);
+        pass.put(k, Math.max(pass.getOrDefault(k, 0L), f));
+        activatedAt.remove(k);
+      });
+    }
+
     Long take(Testbox box) {
-      weigh(box);
+      Map.Entry<Integer, java.util.Set<String>> forBox = forBox(box);
+      if (forBox != null) {
+        weigh(forBox.getKey(), forBox.getValue());
+      }
       RJob best = jobs.stream().filter(j -> j.req.fits(box)).min(Comparator
           .comparingInt((RJob j) -> -j.level)
           .thenComparingLong(j -> pass.getOrDefault(key(j.level, j.tenant), 0L))
@@ -133,8 +162,10 @@ class MatchQueueTest {
       lastTaken = best;
       String k = key(best.level, best.tenant);
       if (stale(best.level, best.tenant)) {
-        // a stale tenant comes up to the others before it is charged
-        pass.put(k, Math.max(pass.getOrDefault(k, 0L), floor(best.level, best.tenant)));
+        // a stale tenant comes up to the others of the box (or of the level) before it is charged
+        java.util.OptionalLong local = leastServed(best.level, forBox.getValue(), best.tenant);
+        pass.put(k, Math.max(pass.getOrDefault(k, 0L),
+            local.isPresent() ? local.getAsLong() : floor(best.level, best.tenant)));
       }
       lastServed.put(best.level, pass.getOrDefault(k, 0L));
       pass.put(k, pass.getOrDefault(k, 0L) + TenantQueue.PASS_UNIT / weights.getOrDefault(best.tenant, 10));
@@ -504,6 +535,65 @@ class MatchQueueTest {
       q.add(++id, req(1024, "arch=aarch64"), "D", "", 0, "D", "g");
     }
     assertEquals(5, taken(q, arm, 10, "D"), "D and B take turns on the aarch64 boxes");
+  }
+
+  /**
+   * The first box a newcomer's job goes to may be one where it meets no one (a box too small for
+   * the others' jobs): it stays fresh, and the first box where it meets the large pool's tenant
+   * weighs it against that one.
+   */
+  @Test
+  void aNewcomerFirstServedAloneIsWeighedAtTheFirstBoxItShares() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox x86 = box("x1", 65536, "arch=x86_64");
+    Testbox small = box("x2", 2048, "arch=x86_64");
+    Testbox arm = box("a1", 65536, "arch=aarch64");
+    long id = 0;
+    for (int i = 0; i < 500; i++) {
+      q.add(++id, req(8192, "arch=x86_64"), "A", "", 0, "A", "g");
+    }
+    for (int i = 0; i < 100; i++) {
+      q.add(++id, req(1024, "arch=aarch64"), "B", "", 0, "B", "g");
+    }
+    for (int round = 0; round < 50; round++) {
+      assertEquals(9, taken(q, x86, 9, "A"));
+      assertEquals("B", q.take(arm).tenant().tenant());
+    }
+    for (int i = 0; i < 21; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "N", "", 0, "N", "g");
+    }
+    assertEquals("N", q.take(small).tenant().tenant());
+    assertEquals(10, taken(q, x86, 20, "N"), "N and A take turns on the large boxes");
+  }
+
+  /**
+   * A stale tenant (its boxes were down while 1,000 hand-outs went to others) goes first once
+   * when they are back, then comes up to the tenants of those boxes, not to the least pass of the
+   * level, which here is a small pool's tenant's: it took every box it shares with the large
+   * pool's tenant (21 of 21).
+   */
+  @Test
+  void aStaleTenantComesUpToTheTenantsOfTheBoxThatServesIt() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox x86 = box("x1", 65536, "arch=x86_64");
+    Testbox nvme = box("x2", 65536, "arch=x86_64", "disk=nvme");
+    Testbox arm = box("a1", 65536, "arch=aarch64");
+    long id = 0;
+    for (int i = 0; i < 2000; i++) {
+      q.add(++id, req(1024, "arch=x86_64"), "A", "", 0, "A", "g");
+    }
+    for (int i = 0; i < 200; i++) {
+      q.add(++id, req(1024, "arch=aarch64"), "B", "", 0, "B", "g");
+    }
+    for (int i = 0; i < 50; i++) {
+      q.add(++id, req(1024, "arch=x86_64", "disk=nvme"), "T", "", 0, "T", "g");
+    }
+    for (int round = 0; round < 120; round++) {
+      assertEquals(9, taken(q, x86, 9, "A"));
+      assertEquals("B", q.take(arm).tenant().tenant());
+    }
+    int t = taken(q, nvme, 21, "T");
+    assertTrue(t >= 10 && t <= 11, "T first, then T and A in turns: " + t + " of 21");
   }
 
   @Test
