@@ -31,12 +31,7 @@ class FairShareTest {
       share.queued(a);
       share.queued(b);
     }
-    List<String> order = new ArrayList<>();
-    for (int i = 0; i < 20; i++) {
-      TenantQueue next = share.active().get(3).tenant(0);
-      share.served(next);
-      order.add(next.tenant);
-    }
+    List<String> order = serveLeastPass(share, 20);
     for (int i = 1; i < order.size(); i++) {
       assertNotEquals(order.get(i - 1), order.get(i), "turns, in " + order);
     }
@@ -46,13 +41,19 @@ class FairShareTest {
     share.queued(idle);
     share.queued(a);
     share.queued(b);
-    List<String> next = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      TenantQueue t = share.active().get(3).tenant(0);
-      share.served(t);
-      next.add(t.tenant);
-    }
+    List<String> next = serveLeastPass(share, 4);
     // C starts where the level last served, one stride before the others: first, then in turn
     assertEquals(List.of("C", "A", "B", "C"), next);
+  }
+
+  /** Serves the least pass of level 3 {@code n} times: the tenants, in order. */
+  private static List<String> serveLeastPass(FairShare share, int n) {
+    List<String> order = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      TenantQueue next = share.active().get(3).tenant(0);
+      share.served(next);
+      order.add(next.tenant);
+    }
+    return order;
   }
 }

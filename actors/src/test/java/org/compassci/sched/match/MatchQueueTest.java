@@ -503,6 +503,28 @@ class MatchQueueTest {
     }
   }
 
+  private static final Testbox X86 = box("x1", 65536, "arch=x86_64");
+  private static final Testbox ARM = box("a1", 65536, "arch=aarch64");
+
+  /**
+   * Two pools, one box of aarch64 in ten: A's 500 x86 jobs (of {@code memoryOfA} MB each) and B's
+   * 100 aarch64 ones, 450 and 50 of them served. Returns the last job id used.
+   */
+  private static long twoPoolsServed(MatchQueue q, long memoryOfA) {
+    long id = 0;
+    for (int i = 0; i < 500; i++) {
+      q.add(++id, req(memoryOfA, "arch=x86_64"), "A", "", 0, "A", "g");
+    }
+    for (int i = 0; i < 100; i++) {
+      q.add(++id, req(1024, "arch=aarch64"), "B", "", 0, "B", "g");
+    }
+    for (int round = 0; round < 50; round++) {
+      assertEquals(9, taken(q, X86, 9, "A"));
+      assertEquals("B", q.take(ARM).tenant().tenant());
+    }
+    return id;
+  }
+
   /**
    * A tenant whose jobs fit only a small pool (aarch64, one box in ten here) is served often
    * enough never to be stale, but its pass falls behind the large pool's tenants by most of
@@ -514,27 +536,15 @@ class MatchQueueTest {
   @Test
   void aNewcomerTakesTurnsWithTheTenantsOfItsOwnPoolNotTheLaggardOfAnother() {
     MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
-    Testbox x86 = box("x1", 65536, "arch=x86_64");
-    Testbox arm = box("a1", 65536, "arch=aarch64");
-    long id = 0;
-    for (int i = 0; i < 500; i++) {
-      q.add(++id, req(1024, "arch=x86_64"), "A", "", 0, "A", "g");
-    }
-    for (int i = 0; i < 100; i++) {
-      q.add(++id, req(1024, "arch=aarch64"), "B", "", 0, "B", "g");
-    }
-    for (int round = 0; round < 50; round++) {
-      assertEquals(9, taken(q, x86, 9, "A"));
-      assertEquals("B", q.take(arm).tenant().tenant());
-    }
+    long id = twoPoolsServed(q, 1024);
     for (int i = 0; i < 20; i++) {
       q.add(++id, req(1024, "arch=x86_64"), "C", "", 0, "C", "g");
     }
-    assertEquals(10, taken(q, x86, 20, "C"), "C and A take turns on the x86 boxes");
+    assertEquals(10, taken(q, X86, 20, "C"), "C and A take turns on the x86 boxes");
     for (int i = 0; i < 20; i++) {
       q.add(++id, req(1024, "arch=aarch64"), "D", "", 0, "D", "g");
     }
-    assertEquals(5, taken(q, arm, 10, "D"), "D and B take turns on the aarch64 boxes");
+    assertEquals(5, taken(q, ARM, 10, "D"), "D and B take turns on the aarch64 boxes");
   }
 
   /**
@@ -545,25 +555,13 @@ class MatchQueueTest {
   @Test
   void aNewcomerFirstServedAloneIsWeighedAtTheFirstBoxItShares() {
     MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
-    Testbox x86 = box("x1", 65536, "arch=x86_64");
+    long id = twoPoolsServed(q, 8192);
     Testbox small = box("x2", 2048, "arch=x86_64");
-    Testbox arm = box("a1", 65536, "arch=aarch64");
-    long id = 0;
-    for (int i = 0; i < 500; i++) {
-      q.add(++id, req(8192, "arch=x86_64"), "A", "", 0, "A", "g");
-    }
-    for (int i = 0; i < 100; i++) {
-      q.add(++id, req(1024, "arch=aarch64"), "B", "", 0, "B", "g");
-    }
-    for (int round = 0; round < 50; round++) {
-      assertEquals(9, taken(q, x86, 9, "A"));
-      assertEquals("B", q.take(arm).tenant().tenant());
-    }
     for (int i = 0; i < 21; i++) {
       q.add(++id, req(1024, "arch=x86_64"), "N", "", 0, "N", "g");
     }
     assertEquals("N", q.take(small).tenant().tenant());
-    assertEquals(10, taken(q, x86, 20, "N"), "N and A take turns on the large boxes");
+    assertEquals(10, taken(q, X86, 20, "N"), "N and A take turns on the large boxes");
   }
 
   /**
