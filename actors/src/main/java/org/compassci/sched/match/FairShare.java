@@ -212,8 +212,9 @@ public final class FairShare {
 
   /**
    * A box that takes jobs weighs the fresh tenants with jobs for it ({@code withJobs}, slots of
-   * this level's tenants) against the others it could serve: a fresh one whose pass is below the
-   * least pass among those that are neither fresh nor stale comes up to it. A tenant that becomes
+   * this level's tenants) against the others it could serve: a fresh one more than one of its
+   * own turns below the least pass among them (neither stale nor fresh, unless served since)
+   * comes up to one turn below it. A tenant that becomes
    * active starts at the least pass of the whole level, and that may be a tenant of boxes this one
    * never sees: one whose jobs fit only a pool of one box in ten is served, and not stale, but its
    * pass falls behind the large pool's tenants by most of theirs. Started there, a newcomer to the
@@ -248,9 +249,13 @@ public final class FairShare {
     long[] floors = new long[weighed.size()];
     boolean[] against = new boolean[floors.length];
     for (int k = 0; k < floors.length; k++) {
-      TenantQueue other = competitor(level, withJobs, weighed.get(k));
+      TenantQueue t = weighed.get(k);
+      TenantQueue other = competitor(level, withJobs, t);
       if (other != null) {
-        floors[k] = other.pass;
+        // one of its own turns behind: the other may have been served since on a tie with this
+        // very tenant (the older job first), and lifted level with it this one would lose the
+        // next tie too (a user's one job behind a bot's batch waited two turns)
+        floors[k] = other.pass - t.stride;
         against[k] = true;
       }
     }

@@ -125,9 +125,9 @@ class MatchQueueTest {
     }
 
     /**
-     * The box weighs the fresh tenants with jobs for it: each comes up to the least served of the
-     * others that are not stale, and not fresh unless served since, and is fresh no more; with
-     * none, it stays fresh. Every floor before any lift.
+     * The box weighs the fresh tenants with jobs for it: each comes up to one of its own turns
+     * below the least served of the others that are not stale, and not fresh unless served since,
+     * and is fresh no more; with none, it stays fresh. Every floor before any lift.
      */
     void weigh(int level, java.util.Set<String> fitting) {
       Map<String, Long> floors = new HashMap<>();
@@ -140,7 +140,7 @@ class MatchQueueTest {
       }
       floors.forEach((t, f) -> {
         String k = key(level, t);
-        pass.put(k, Math.max(pass.getOrDefault(k, 0L), f));
+        pass.put(k, Math.max(pass.getOrDefault(k, 0L), f - TenantQueue.PASS_UNIT / weights.getOrDefault(t, 10)));
         activatedAt.remove(k);
       });
     }
@@ -391,6 +391,26 @@ class MatchQueueTest {
       bServed |= q.take(b).id() == 20_000;
     }
     assertTrue(bServed, "B's job goes out within the next 2 fitting dispatches");
+  }
+
+  /**
+   * The same when both became active before any box asked: the bot, served first on a tie (its
+   * jobs are older), must not pull the newcomer up to its own pass when a box weighs them (the
+   * user's job went out third).
+   */
+  @Test
+  void aSmallTenantActiveAsSoonAsTheBigOneIsServedWithinTwo() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    Testbox b = box("h1", 65536, "tbox_type=dc");
+    for (long i = 1; i <= 20; i++) {
+      q.add(i, req(1024, "tbox_type=dc"), "bot", "", 0, "bot", "g");
+    }
+    q.add(100, req(1024, "tbox_type=dc"), "alice", "", 0, "alice", "g");
+    List<Long> served = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      served.add(q.take(b).id());
+    }
+    assertTrue(served.subList(0, 2).contains(100L), "alice's job within the first two: " + served);
   }
 
   @Test
