@@ -1151,17 +1151,27 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /**
    * A new incarnation (after a restart, or in a cluster on another node) knows no watchers:
    * the watch actors are found through the receptionist and asked to follow their jobs again.
+   * Subscribed, not looked up once: in a cluster a node's watch actor may reach this node's
+   * listing after the load (a node that joined late, a hand-over soon after the start), and
+   * missed by a single look its streams heard nothing from this lifecycle.
    */
   private void announce() {
-    getContext().getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.find(
+    getContext().getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.subscribe(
         WatchActor.WATCHERS, getContext().messageAdapter(
             org.apache.pekko.actor.typed.receptionist.Receptionist.Listing.class, WatchersFound::new)));
   }
 
+  /** The watch actors already asked to follow their jobs here. */
+  private final java.util.Set<ActorRef<WatchActor.Command>> announcedTo = new java.util.HashSet<>();
+
   private Behavior<Command> onWatchersFound(WatchersFound f) {
-    for (ActorRef<WatchActor.Command> w : f.listing().getServiceInstances(WatchActor.WATCHERS)) {
-      w.tell(new WatchActor.LifecycleStarted());
+    java.util.Set<ActorRef<WatchActor.Command>> listed = f.listing().getServiceInstances(WatchActor.WATCHERS);
+    for (ActorRef<WatchActor.Command> w : listed) {
+      if (announcedTo.add(w)) {
+        w.tell(new WatchActor.LifecycleStarted());
+      }
     }
+    announcedTo.retainAll(listed);
     return this;
   }
 

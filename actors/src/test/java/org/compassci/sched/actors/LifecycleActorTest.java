@@ -92,6 +92,28 @@ class LifecycleActorTest {
     store.expectMessageClass(PersistenceActor.LoadStages.class, Duration.ofSeconds(10));
   }
 
+  /**
+   * A watch actor listed only after the lifecycle has loaded (in a cluster, a node whose entry
+   * reaches the new singleton's node late) is still asked to follow its jobs again: looked up
+   * once at the load, it was missed, and its streams heard nothing from this lifecycle.
+   */
+  @Test
+  void aWatchActorListedAfterTheLoadIsAskedToFollowItsJobsAgain() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    loadedOn(store);
+    // the load is over once the lifecycle asks the store for nothing more; then a watcher comes
+    store.expectNoMessage(Duration.ofMillis(300));
+    TestProbe<WatchActor.Command> watcher = testKit.createTestProbe();
+    testKit.system().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.register(
+        WatchActor.WATCHERS, watcher.getRef()));
+    try {
+      watcher.expectMessageClass(WatchActor.LifecycleStarted.class, Duration.ofSeconds(10));
+    } finally {
+      testKit.system().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.deregister(
+          WatchActor.WATCHERS, watcher.getRef()));
+    }
+  }
+
   private static Outcome update(ActorRef<LifecycleActor.Command> lc, long id, JobUpdate.Mode mode,
       String name, String value) {
     TestProbe<Outcome> probe = testKit.createTestProbe();
