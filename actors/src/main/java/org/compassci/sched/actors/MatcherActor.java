@@ -695,9 +695,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (same && now >= last.atMillis() && now - last.atMillis() < CONTACT_EVERY_MS) {
       return last.box();
     }
-    told.put(box.hostname(), new Told(same ? last.box() : box, now));
+    Testbox kept = same ? last.box() : box;
+    told.put(box.hostname(), new Told(kept, now));
     hosts.tell(new HostRegistryActor.Contact(box));
-    return same ? last.box() : box;
+    return kept;
   }
 
   private Behavior<Command> onDispatch(Dispatch asked) {

@@ -145,7 +145,7 @@ public final class FairShare {
     Level level = t.at;
     level.remove(t);
     if (stale(level, t)) {
-      TenantQueue local = withJobs == null ? null : leastServed(level, withJobs);
+      TenantQueue local = withJobs == null ? null : leastServed(level, withJobs, null, false);
       t.pass = Math.max(t.pass, local != null ? local.pass : floor(level));
     }
     level.lastServed = t.pass;
@@ -166,12 +166,15 @@ public final class FairShare {
 
   /**
    * The active tenant of the level with the least pass among those with jobs for the box
-   * ({@code withJobs}) that are not stale; null when none is.
+   * ({@code withJobs}) that are not stale, other than {@code besides}; with {@code established},
+   * not fresh either unless served since it became active (a tenant alone in its pool is never
+   * weighed, and it is the one a newcomer there shares the boxes with). Null when none is.
    */
-  private TenantQueue leastServed(Level level, long[] withJobs) {
+  private TenantQueue leastServed(Level level, long[] withJobs, TenantQueue besides, boolean established) {
     for (int i = 0; i < level.size(); i++) {
       TenantQueue other = level.tenant(i);
-      if (Level.has(withJobs, other.slot) && !stale(level, other)) {
+      if (other != besides && Level.has(withJobs, other.slot) && !stale(level, other)
+          && (!established || !other.fresh || other.freshAt > other.activatedAt)) {
         return other;
       }
     }
@@ -247,25 +250,22 @@ public final class FairShare {
     }
     // every floor before any lift: the order of the fresh ones does not matter
     long[] floors = new long[weighed.size()];
-    boolean[] against = new boolean[floors.length];
     for (int k = 0; k < floors.length; k++) {
       TenantQueue t = weighed.get(k);
-      TenantQueue other = competitor(level, withJobs, t);
-      if (other != null) {
-        // one of its own turns behind: the other may have been served since on a tie with this
-        // very tenant (the older job first), and lifted level with it this one would lose the
-        // next tie too (a user's one job behind a bot's batch waited two turns)
-        floors[k] = other.pass - t.stride;
-        against[k] = true;
-      }
+      TenantQueue other = leastServed(level, withJobs, t, true);
+      // one of its own turns behind: the other may have been served since on a tie with this
+      // very tenant (the older job first), and lifted level with it this one would lose the next
+      // tie too (a user's one job behind a bot's batch waited two turns). No pass comes near
+      // Long.MIN_VALUE (LOWEST_PASS), which marks no one to weigh it against
+      floors[k] = other == null ? Long.MIN_VALUE : other.pass - t.stride;
     }
     for (int k = 0; k < floors.length; k++) {
       TenantQueue t = weighed.get(k);
-      if (!against[k]) {
+      long floor = floors[k];
+      if (floor == Long.MIN_VALUE) {
         // no one to weigh it against here: it stays fresh for the next box
         continue;
       }
-      long floor = floors[k];
       if (t.pass < floor) {
         level.remove(t);
         t.pass = floor;
@@ -275,22 +275,6 @@ public final class FairShare {
       // each time and, the older jobs first on a tie, never get ahead of it
       settle(t);
     }
-  }
-
-  /**
-   * The least served tenant with jobs for the box ({@code withJobs}) that {@code t} is weighed
-   * against: not stale, and not fresh unless served since it became active (a tenant alone in
-   * its pool is never weighed, and it is the one a newcomer there shares the boxes with).
-   */
-  private TenantQueue competitor(Level level, long[] withJobs, TenantQueue t) {
-    for (int i = 0; i < level.size(); i++) {
-      TenantQueue other = level.tenant(i);
-      if (other != t && Level.has(withJobs, other.slot) && (!other.fresh || other.freshAt > other.activatedAt)
-          && !stale(level, other)) {
-        return other;
-      }
-    }
-    return null;
   }
 
   /** The tenant has been weighed (or is no longer active): no longer fresh. */

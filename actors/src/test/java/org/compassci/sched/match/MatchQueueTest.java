@@ -112,9 +112,13 @@ class MatchQueueTest {
       return at != null && served.getOrDefault(level, 0L) - at < staleAfter;
     }
 
-    /** The least pass among those tenants but one, stale ones left out. */
-    java.util.OptionalLong leastServed(int level, java.util.Set<String> tenants, String besides) {
-      return tenants.stream().filter(t -> !t.equals(besides) && !stale(level, t))
+    /**
+     * The least pass among those tenants but one, stale ones left out; with {@code established},
+     * fresh ones too unless served since they became active.
+     */
+    java.util.OptionalLong leastServed(int level, java.util.Set<String> tenants, String besides, boolean established) {
+      return tenants.stream().filter(t -> !t.equals(besides) && !stale(level, t)
+              && (!established || !fresh(level, t) || servedSince(level, t)))
           .mapToLong(t -> pass.getOrDefault(key(level, t), 0L)).min();
     }
 
@@ -133,9 +137,7 @@ class MatchQueueTest {
       Map<String, Long> floors = new HashMap<>();
       for (String t : fitting) {
         if (fresh(level, t)) {
-          fitting.stream().filter(u -> !u.equals(t) && !stale(level, u) && (!fresh(level, u) || servedSince(level, u)))
-              .mapToLong(u -> pass.getOrDefault(key(level, u), 0L)).min()
-              .ifPresent(f -> floors.put(t, f));
+          leastServed(level, fitting, t, true).ifPresent(f -> floors.put(t, f));
         }
       }
       floors.forEach((t, f) -> {
@@ -163,7 +165,7 @@ class MatchQueueTest {
       String k = key(best.level, best.tenant);
       if (stale(best.level, best.tenant)) {
         // a stale tenant comes up to the others of the box (or of the level) before it is charged
-        java.util.OptionalLong local = leastServed(best.level, forBox.getValue(), best.tenant);
+        java.util.OptionalLong local = leastServed(best.level, forBox.getValue(), best.tenant, false);
         pass.put(k, Math.max(pass.getOrDefault(k, 0L),
             local.isPresent() ? local.getAsLong() : floor(best.level, best.tenant)));
       }
