@@ -300,6 +300,13 @@ public final class SchedulerApp {
               return AskPattern.<MatcherActor.Command, Done>ask(matcher, MatcherActor.StopParking::new,
                       drain, system.scheduler())
                   .handle((d, unreachable) -> Done.getInstance())
+                  // the providers' sockets are not requests in flight: each is closed (1001)
+                  // behind what it was sent, so a boot-job on its way is written, not cut off
+                  // with the connection; a hand-out that comes later goes back to the queue
+                  .thenCompose(d -> AskPattern.<org.compassci.sched.actors.ProvidersActor.Command, Done>ask(
+                      providers, org.compassci.sched.actors.ProvidersActor.CloseAll::new,
+                      Duration.ofNanos(Math.max(1, end - System.nanoTime())), system.scheduler())
+                      .handle((c, late) -> Done.getInstance()))
                   .thenCompose(d -> bound.drained(system,
                       Duration.ofNanos(Math.max(0, end - System.nanoTime()))));
             });

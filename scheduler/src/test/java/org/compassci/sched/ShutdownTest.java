@@ -87,6 +87,35 @@ class ShutdownTest {
     }
   }
 
+  /**
+   * A provider's socket is not cut off with the connections at shutdown: it is closed with 1001
+   * and a reason, behind the boot-job it was sent (the provider connects again elsewhere).
+   * Before, the connections' close dropped the socket without a close frame, and a boot-job
+   * still on its way to it was lost, its job waiting out the dispatch-ack.
+   */
+  @Test
+  void aProviderSocketIsClosedWith1001BehindTheBootJobItWasSent() throws Exception {
+    TestServer server = TestServer.start(dir, Map.of());
+    long id = server.http.post(V1 + "/jobs/submit", org.compassci.sched.fixtures.ProviderFleet.jobs(1, 0))
+        .json().get(0).path("job_id").asLong();
+    // a provider that reads only after the shutdown: what it was sent waits in the socket
+    try (org.compassci.sched.fixtures.SocketClient p = org.compassci.sched.fixtures.SocketClient.open(
+        server.port(), V1 + "/vm-container-provider/p1", false)) {
+      p.send("{\"type\":\"host-job-request\",\"hostname\":\"p1\",\"arch\":\"x86_64\",\"tbox_type\":\"vm\","
+          + "\"freemem\":16384}");
+      assertTrue(org.compassci.sched.fixtures.ProviderFleet.await(() -> "dispatch".equals(
+          server.http.get(V1 + "/jobs/" + id).json().path("job_stage").asText()), java.time.Duration.ofSeconds(20)));
+      server.close();
+      p.startReading();
+      com.fasterxml.jackson.databind.JsonNode boot = p.nextJson(java.time.Duration.ofSeconds(10));
+      assertEquals("boot-job", boot.path("type").asText());
+      assertEquals(Long.toString(id), boot.path("job_id").asText());
+      org.compassci.sched.fixtures.SocketClient.Closed closed = p.awaitClosed(java.time.Duration.ofSeconds(10));
+      assertEquals(1001, closed == null ? 0 : closed.code(), String.valueOf(closed));
+      assertTrue(closed.reason().contains("shutting down"), closed.reason());
+    }
+  }
+
   /** One HTTP/1.1 response: its head, and its body by Content-Length. */
   private static String readResponse(java.io.InputStream in) throws java.io.IOException {
     StringBuilder head = new StringBuilder();

@@ -2,6 +2,9 @@ package org.compassci.sched.actors;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -50,6 +53,13 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   /** The socket has closed, whoever closed it. */
   public record SocketClosed() implements Command {}
 
+  /**
+   * The scheduler stops: the socket is closed with 1001 after what is already on its way to the
+   * provider, and {@code replyTo} is answered once it has closed (at once if it was). A hand-out
+   * that comes after the close was sent goes back to the queue.
+   */
+  public record GoAway(ActorRef<Done> replyTo) implements Command {}
+
   private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
 
   private record Linger() implements Command {}
@@ -75,6 +85,9 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   /** WebSocket close code 1008: the other socket of this host is the newer one. */
   public static final int POLICY_VIOLATION = 1008;
+
+  /** WebSocket close code 1001: the scheduler is going away; the provider connects again. */
+  public static final int GOING_AWAY = 1001;
 
   private final String host;
   private final org.compassci.sched.model.ConnectionId connection;
@@ -131,6 +144,11 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         })
         .onMessage(NeverAttached.class, n -> closed())
         .onMessage(SocketClosed.class, c -> closed())
+        .onMessage(GoAway.class, g -> {
+          // nothing was sent yet: nothing to flush
+          g.replyTo().tell(Done.getInstance());
+          return closed();
+        })
         .onAnyMessage(m -> {
           if (stash.isFull()) {
             getContext().getLog().warn("provider {}: its socket never came up; dropped", host);
@@ -149,6 +167,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(Dispatched.class, this::onDispatched)
         .onMessage(TerminateJob.class, this::onTerminateJob)
         .onMessage(Replaced.class, this::onReplaced)
+        .onMessage(GoAway.class, this::onGoAway)
         .onMessage(Refuse.class, r -> {
           out.tell(new Problem(r.jobId(), r.message()));
           return this;
@@ -184,8 +203,40 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   }
 
   private Behavior<Command> onReplaced(Replaced r) {
-    out.tell(new Close(POLICY_VIOLATION, "a newer socket of " + host + " took over"));
-    return this;
+    return closing(new Close(POLICY_VIOLATION, "a newer socket of " + host + " took over"), new ArrayList<>());
+  }
+
+  private Behavior<Command> onGoAway(GoAway g) {
+    List<ActorRef<Done>> waiting = new ArrayList<>();
+    waiting.add(g.replyTo());
+    return closing(new Close(GOING_AWAY, "the scheduler is shutting down: connect again"), waiting);
+  }
+
+  /**
+   * {@code close} goes out behind what the socket was already sent, so those messages are
+   * written first; until the socket has closed, a hand-out that comes is not told to it (it
+   * would wait behind the close and be dropped with the socket) but goes back to the queue.
+   * {@code waiting} are answered when the socket has closed.
+   */
+  private Behavior<Command> closing(Close close, List<ActorRef<Done>> waiting) {
+    out.tell(close);
+    return Behaviors.receive(Command.class)
+        .onMessage(Dispatched.class, this::requeueUnsent)
+        .onMessage(TerminateJob.class, t -> {
+          t.replyTo().tell(false);
+          return Behaviors.same();
+        })
+        .onMessage(GoAway.class, g -> {
+          waiting.add(g.replyTo());
+          return Behaviors.same();
+        })
+        .onMessage(SocketClosed.class, c -> {
+          waiting.forEach(w -> w.tell(Done.getInstance()));
+          return closed();
+        })
+        // a new request is not parked: no hand-out for it could be sent
+        .onAnyMessage(m -> Behaviors.same())
+        .build();
   }
 
   /**
@@ -202,6 +253,10 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(Dispatched.class, this::requeueUnsent)
         .onMessage(TerminateJob.class, t -> {
           t.replyTo().tell(false);
+          return Behaviors.same();
+        })
+        .onMessage(GoAway.class, g -> {
+          g.replyTo().tell(Done.getInstance());
           return Behaviors.same();
         })
         .onMessage(Linger.class, l -> Behaviors.stopped())

@@ -2,8 +2,13 @@ package org.compassci.sched.actors;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -34,7 +39,19 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
+  /**
+   * The scheduler stops (after the matcher stopped parking): every socket is closed with 1001
+   * once what it was sent is written, so that a boot-job on its way is not cut off with the
+   * connection; answered when all have closed.
+   */
+  public record CloseAll(ActorRef<Done> replyTo) implements Command {}
+
   private record Ended(String host, ActorRef<ProviderActor.Command> provider) implements Command {}
+
+  private record SocketDone(ActorRef<ProviderActor.Command> provider) implements Command {}
+
+  /** The longest a socket is waited for at shutdown: the peer may not read its close. */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
 
   private final ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<HostRegistryActor.Command> hosts;
@@ -43,6 +60,11 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private final Activity activity;
   /** Each connected host's socket; an older socket of the same host may still be closing. */
   private final Map<String, ActorRef<ProviderActor.Command>> current = new HashMap<>();
+  /** Every socket's actor until it stops, the replaced ones too. */
+  private final Set<ActorRef<ProviderActor.Command>> live = new HashSet<>();
+  /** At shutdown: the sockets not closed yet, and who waits for them all. */
+  private final Set<ActorRef<ProviderActor.Command>> closingAll = new HashSet<>();
+  private final List<ActorRef<Done>> closeWaiters = new ArrayList<>();
   private long sockets;
   private long connects;
   private long terminates;
@@ -73,6 +95,11 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
         .onMessage(TerminateJob.class, this::onTerminateJob)
         .onMessage(Ended.class, this::onEnded)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(CloseAll.class, this::onCloseAll)
+        .onMessage(SocketDone.class, d -> {
+          socketClosed(d.provider());
+          return this;
+        })
         .build();
   }
 
@@ -83,6 +110,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
     ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
         c.host(), c.connection(), matcher, hosts, requestTtl, linger));
     getContext().watchWith(provider, new Ended(c.host(), provider));
+    live.add(provider);
     ActorRef<ProviderActor.Command> older = current.put(c.host(), provider);
     if (older != null) {
       older.tell(new ProviderActor.Replaced());
@@ -106,7 +134,36 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private Behavior<Command> onEnded(Ended e) {
     sockets--;
     current.remove(e.host(), e.provider());
+    live.remove(e.provider());
+    socketClosed(e.provider());
     return this;
+  }
+
+  private Behavior<Command> onCloseAll(CloseAll c) {
+    closeWaiters.add(c.replyTo());
+    for (ActorRef<ProviderActor.Command> p : live) {
+      if (closingAll.add(p)) {
+        // an ask per socket, not one message adapter: an adapter of the same class replaces the
+        // one before, and every answer would name the last socket. Its timeout only bounds the
+        // wait here; the shutdown's own deadline is the caller's
+        getContext().ask(Done.class, p, CLOSE_WAIT, ProviderActor.GoAway::new, (ok, failed) -> new SocketDone(p));
+      }
+    }
+    answerCloseWaiters();
+    return this;
+  }
+
+  private void socketClosed(ActorRef<ProviderActor.Command> provider) {
+    if (closingAll.remove(provider)) {
+      answerCloseWaiters();
+    }
+  }
+
+  private void answerCloseWaiters() {
+    if (closingAll.isEmpty()) {
+      closeWaiters.forEach(w -> w.tell(Done.getInstance()));
+      closeWaiters.clear();
+    }
   }
 
   private Behavior<Command> onGetStats(GetStats g) {

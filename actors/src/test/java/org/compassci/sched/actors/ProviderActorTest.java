@@ -177,4 +177,76 @@ class ProviderActorTest {
     assertEquals(11, back.id());
     assertFalse(back.counts());
   }
+  /**
+   * At shutdown the socket is closed with 1001 behind the boot-job it was sent; a hand-out that
+   * comes after the close was sent goes back to the queue (told to the socket it would wait
+   * behind the close and be dropped with it); the shutdown hears once the socket has closed.
+   */
+  @Test
+  void goAwayClosesTheSocketBehindWhatItWasSentAndSendsLaterHandOutsBack() {
+    ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    d.replyTo().tell(assigned(11));
+    assertEquals(11, assertInstanceOf(ProviderActor.BootJob.class, out.receiveMessage(WAIT)).assigned().id());
+    TestProbe<org.apache.pekko.Done> closed = testKit.createTestProbe();
+    p.tell(new ProviderActor.GoAway(closed.getRef()));
+    ProviderActor.Close close = assertInstanceOf(ProviderActor.Close.class, out.receiveMessage(WAIT));
+    assertEquals(1001, close.code());
+    d.replyTo().tell(assigned(12));
+    MatcherActor.Requeue back = matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT);
+    assertEquals(12, back.id());
+    assertFalse(back.counts());
+    out.expectNoMessage(Duration.ofMillis(100));
+    closed.expectNoMessage(Duration.ofMillis(100));
+    out.stop();
+    closed.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
+    assertSame(connection, matcher.expectMessageClass(MatcherActor.ClientGone.class, WAIT).connection());
+  }
+
+  /** A socket taken over by a newer one sends a later hand-out back, not after its close. */
+  @Test
+  void aReplacedSocketSendsAHandOutThatComesAfterItsCloseBack() {
+    ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    p.tell(new ProviderActor.Replaced());
+    assertEquals(1008, assertInstanceOf(ProviderActor.Close.class, out.receiveMessage(WAIT)).code());
+    d.replyTo().tell(assigned(13));
+    assertEquals(13, matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT).id());
+    out.expectNoMessage(Duration.ofMillis(100));
+  }
+
+  /**
+   * CloseAll closes every socket, a replaced one still closing too, and answers once all have
+   * closed; with none open it answers at once.
+   */
+  @Test
+  void closeAllAnswersOnceEverySocketHasClosed() {
+    TestProbe<ActorRef<ProviderActor.Command>> started = testKit.createTestProbe();
+    ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofSeconds(5), java.time.Clock.systemUTC()));
+    TestProbe<org.apache.pekko.Done> done = testKit.createTestProbe();
+    registry.tell(new ProvidersActor.CloseAll(done.getRef()));
+    done.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
+
+    TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();
+    TestProbe<ProviderActor.Outbound> other = testKit.createTestProbe();
+    registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(older.getRef()));
+    registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(out.getRef()));
+    registry.tell(new ProvidersActor.Connect("p2", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(other.getRef()));
+    assertEquals(1008, assertInstanceOf(ProviderActor.Close.class, older.receiveMessage(WAIT)).code());
+
+    registry.tell(new ProvidersActor.CloseAll(done.getRef()));
+    assertEquals(1001, assertInstanceOf(ProviderActor.Close.class, out.receiveMessage(WAIT)).code());
+    assertEquals(1001, assertInstanceOf(ProviderActor.Close.class, other.receiveMessage(WAIT)).code());
+    out.stop();
+    other.stop();
+    done.expectNoMessage(Duration.ofMillis(200));
+    older.stop();
+    done.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
+  }
 }
