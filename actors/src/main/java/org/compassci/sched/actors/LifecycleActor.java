@@ -248,6 +248,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   private record RequeueInFlight(MatcherActor.Requeue requeue, List<Command> waiting) {}
   /** Requests for jobs being read from the store, answered in order once the read is back. */
   private final Map<Long, List<Command>> awaitingLoad = new HashMap<>();
+  /**
+   * Jobs handed out while a read of theirs was out: what that read brings back is older than
+   * what memory had since, even once the job has ended and left memory again.
+   */
+  private final java.util.Set<Long> readsOvertaken = new java.util.HashSet<>();
   private final ActorRef<PersistenceActor.Written> written;
   /** Writes sent and not yet answered: a hand-over ends only once they are in (onHandOver). */
   private int writesOut;
@@ -528,6 +533,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     // a hand-out is the newest word on its job: any copy held from before is stale
     active.remove(r.id());
     tracked.put(r.id(), r);
+    if (awaitingLoad.containsKey(r.id())) {
+      readsOvertaken.add(r.id());
+    }
     if (watched.containsKey(r.id())) {
       // someone follows it: worth reading the document now to report the hand-out
       tracked.remove(r.id());
@@ -886,9 +894,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       return this;
     }
     Outcome stored;
-    if (active.containsKey(f.id()) || tracked.containsKey(f.id())) {
+    if (readsOvertaken.remove(f.id()) || active.containsKey(f.id()) || tracked.containsKey(f.id())) {
       // handed out (Track) while the read was out: that is newer than what was read, and a
-      // second copy in memory would come back to life after the first retired
+      // second copy in memory would come back to life after the first retired. The requests
+      // go through the table again: from memory, from the job's final state while it is being
+      // written, or from a new read once it has left memory (ended meanwhile, an old read's
+      // "dispatch" would have taken it back in, to be run again by a box's late report)
       stored = null;
     } else if (f.result().error().isPresent()) {
       stored = Outcome.of(Outcome.Status.UNAVAILABLE, STORE_AWAY + f.result().error().get());

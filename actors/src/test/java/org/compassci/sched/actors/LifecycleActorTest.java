@@ -673,6 +673,55 @@ class LifecycleActorTest {
   }
 
   /**
+   * A read that comes back after the job was handed out and has ended since (terminated, its
+   * final state written or being written) does not take the job back into memory at the stage it
+   * read: the requests that waited are answered from the job's end, and nothing revives it.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aReadThatComesBackAfterTheJobEndedDoesNotBringItBack(boolean endWritten) {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
+    Job job = dispatchedJob(41);
+    TestProbe<Outcome> reads = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Get(41, reads.getRef()));
+    PersistenceActor.Find find = store.expectMessageClass(PersistenceActor.Find.class);
+    lc.tell(new LifecycleActor.Track(job.toRecord()));
+    TestProbe<Outcome> ends = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Terminate(41, ends.getRef()));
+    PersistenceActor.Write w = store.expectMessageClass(PersistenceActor.Write.class);
+    if (endWritten) {
+      w.replyTo().tell(new PersistenceActor.Written(w.context(), java.util.Optional.empty()));
+      assertEquals(Outcome.Status.OK, ends.receiveMessage(Duration.ofSeconds(10)).status());
+    }
+    // the read was made before the hand-out's end: it says dispatch
+    find.replyTo().tell(new PersistenceActor.FindResult(41, java.util.Optional.of(job.toRecord()), java.util.Optional.empty()));
+    if (endWritten) {
+      // left memory: read again, and the store has the end now
+      PersistenceActor.Find again = store.expectMessageClass(PersistenceActor.Find.class);
+      again.replyTo().tell(new PersistenceActor.FindResult(41, java.util.Optional.of(w.records().get(0)),
+          java.util.Optional.empty()));
+    }
+    Outcome read = reads.receiveMessage(Duration.ofSeconds(10));
+    assertEquals(Outcome.Status.OK, read.status(), read.message());
+    assertEquals("finish", read.job().path("job_stage").asText());
+    if (!endWritten) {
+      w.replyTo().tell(new PersistenceActor.Written(w.context(), java.util.Optional.empty()));
+      assertEquals(Outcome.Status.OK, ends.receiveMessage(Duration.ofSeconds(10)).status());
+    }
+    // a box's late report on it is not applied to a revived copy: the job is read (not in
+    // memory), and nothing is written
+    TestProbe<Outcome> report = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Update(41, List.of(new JobUpdate.Param("job_stage", "running")),
+        JobUpdate.Mode.LEGACY, report.getRef()));
+    PersistenceActor.Find last = store.expectMessageClass(PersistenceActor.Find.class);
+    last.replyTo().tell(new PersistenceActor.FindResult(41, java.util.Optional.of(w.records().get(0)),
+        java.util.Optional.empty()));
+    report.receiveMessage(Duration.ofSeconds(10));
+    store.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  /**
    * Requests that waited for a job's read are answered before any that came in after the read
    * was back: a box's "running" sent on the heels of the read must not pass its "boot".
    */
