@@ -708,6 +708,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     if (!pending.isEmpty()) {
       commitPending();
     } else {
+      if (!drainers.isEmpty() && !retry.isEmpty()) {
+        getContext().getLog().warn("{} job states kept while the store was away could not be written "
+            + "before the exit: the store keeps their earlier states", retry.size());
+      }
       drainers.forEach(d -> d.tell(Done.getInstance()));
       drainers.clear();
     }
@@ -726,6 +730,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onDrain(Drain d) {
+    if (!retry.isEmpty()) {
+      // the states kept while the store was away get one more try before the exit, which would
+      // lose them: the store may be back since the last replay. Failed, they are kept again and
+      // the drain is answered all the same
+      if (committing) {
+        replayAfterCommit = true;
+      } else if (replaying == null) {
+        replayKept();
+        commitPending();
+      }
+    }
     if (!committing && pending.isEmpty()) {
       d.replyTo().tell(Done.getInstance());
     } else {

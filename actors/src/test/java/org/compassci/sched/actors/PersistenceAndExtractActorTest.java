@@ -146,6 +146,41 @@ class PersistenceAndExtractActorTest {
   }
 
   /**
+   * A drain (the scheduler stopping) with job states kept while the store was away writes them
+   * first if the store is back: after the exit they would be lost, and the store would keep
+   * their earlier states. Before, the drain was answered at once.
+   */
+  @Test
+  void aDrainWritesTheStatesKeptWhileTheStoreWasAway() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.atomic.AtomicBoolean away = new java.util.concurrent.atomic.AtomicBoolean(true);
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit") && away.get()) {
+          throw new org.compassci.sched.persistence.StoreUnavailableException("away", null);
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.kept(List.of(queued(1), queued(2)), "kept", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent());
+      away.set(false);
+      TestProbe<org.apache.pekko.Done> drained = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Drain(drained.getRef()));
+      drained.receiveMessage(WAIT);
+      assertEquals(queued(1), real.find(1).orElse(null));
+      assertEquals(queued(2), real.find(2).orElse(null));
+
+      // still away: the drain is answered all the same, the states kept
+      away.set(true);
+      p.tell(PersistenceActor.Write.kept(List.of(queued(3)), "kept", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent());
+      p.tell(new PersistenceActor.Drain(drained.getRef()));
+      drained.receiveMessage(WAIT);
+      assertTrue(real.find(3).isEmpty());
+    }
+  }
+
+  /**
    * A commit failed with a job's new state in it (kept: "boot"); a change of that job read from
    * the store (a requeue of a hand-out) comes before the kept states are replayed. It must see
    * "boot", not the row's "dispatch": it read the stale row, and put back in the queue a job its

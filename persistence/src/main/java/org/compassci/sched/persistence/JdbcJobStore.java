@@ -882,12 +882,14 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   private <T> T inTransaction(String what, Work<T> work) {
     // no setAutoCommit(true) afterwards: the pool restores it when the connection comes back,
     // and a failure there would hide the error that matters
-    try (Connection c = pool.getConnection()) {
+    T result;
+    Connection c = null;
+    try {
+      c = pool.getConnection();
       c.setAutoCommit(false);
       try {
-        T result = work.run(c);
+        result = work.run(c);
         c.commit();
-        return result;
       } catch (SQLException | RuntimeException e) {
         try {
           c.rollback();
@@ -898,8 +900,34 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
         throw e;
       }
     } catch (SQLException e) {
+      closeAfterFailure(c, e);
       throw StoreRefusedException.refusesData(e) ? new StoreRefusedException(what + " failed: " + e.getMessage(), e)
           : new StoreUnavailableException(what + " failed: " + e.getMessage(), e);
+    } catch (RuntimeException | Error e) {
+      closeAfterFailure(c, e);
+      throw e;
+    }
+    // committed: a failure to give the connection back (the pool's reset of autocommit is a
+    // round trip on MySQL) changes nothing of what was written. Reported as the write's
+    // failure, its writers were told to write again what the store already held: a submit
+    // without an idempotency key became two jobs
+    try {
+      c.close();
+    } catch (SQLException closeFailed) {
+      LOG.warn("{}: committed, but its connection failed as it went back to the pool: {}", what,
+          closeFailed.getMessage());
+    }
+    return result;
+  }
+
+  private static void closeAfterFailure(Connection c, Throwable failure) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (SQLException closeFailed) {
+      failure.addSuppressed(closeFailed);
     }
   }
 
