@@ -277,6 +277,7 @@ public final class SchedulerApp {
               connection -> {
                 matcher.tell(new MatcherActor.ClientGone(connection));
                 watch.tell(new WatchActor.ClientGone(connection));
+                providers.tell(new org.compassci.sched.actors.ProvidersActor.ConnectionClosed(connection));
               })
           .whenComplete((bound, failure) -> {
             if (failure != null) {

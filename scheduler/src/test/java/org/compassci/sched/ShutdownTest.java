@@ -114,6 +114,13 @@ class ShutdownTest {
       assertEquals(1001, closed == null ? 0 : closed.code(), String.valueOf(closed));
       assertTrue(closed.reason().contains("shutting down"), closed.reason());
     }
+    // the boot-job was sent: the job stays the provider's, not sent back to the queue
+    TestServer again = TestServer.start(dir, Map.of());
+    try {
+      assertEquals("dispatch", again.http.get(V1 + "/jobs/" + id).json().path("job_stage").asText());
+    } finally {
+      again.close();
+    }
   }
 
   /** One HTTP/1.1 response: its head, and its body by Content-Length. */

@@ -55,10 +55,26 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   /**
    * The scheduler stops: the socket is closed with 1001 after what is already on its way to the
-   * provider, and {@code replyTo} is answered once it has closed (at once if it was). A hand-out
-   * that comes after the close was sent goes back to the queue.
+   * provider, and {@code replyTo} is answered once its TCP connection has closed, so that what
+   * was written has left (at once if it has). A hand-out that comes after the close was sent
+   * goes back to the queue.
    */
   public record GoAway(ActorRef<Done> replyTo) implements Command {}
+
+  /**
+   * The socket's stream passed the boot-job of {@code jobId} on to the socket: from here on it
+   * counts as sent (told before the stream passes it on, so an end after it is heard later).
+   */
+  public record Written(long jobId) implements Command {}
+
+  /**
+   * The socket's outgoing stream has ended, whatever ended it: nothing more will be written. A
+   * boot-job told to it and never {@link Written} was never sent, and goes back to the queue.
+   */
+  public record OutboxEnded() implements Command {}
+
+  /** The socket's TCP connection has closed: what was written has left, or never will. */
+  public record ConnectionClosed() implements Command {}
 
   private record Dispatched(MatcherActor.DispatchResult result) implements Command {}
 
@@ -102,6 +118,14 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private JobPackage.Endpoint at;
   /** What the provider last told of itself (arch, types, tags, ...), null before its first request. */
   private ObjectNode info;
+  /** Boot-jobs told to the socket's stream and not yet passed on to the socket by it. */
+  private final java.util.Map<Long, MatcherActor.Assigned> unwritten = new java.util.LinkedHashMap<>();
+  /** The outgoing stream has ended: a hand-out can no longer be sent. */
+  private boolean outboxEnded;
+  /** The TCP connection has closed. */
+  private boolean connectionClosed;
+  /** Who waits for the connection's close ({@link GoAway}). */
+  private final List<ActorRef<Done>> closeWaiters = new ArrayList<>();
 
   /**
    * {@code connection}: the socket's TCP connection, whose parked request the matcher drops when
@@ -142,17 +166,23 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
           getContext().watchWith(out, new SocketClosed());
           return stash.unstashAll(this);
         })
-        .onMessage(NeverAttached.class, n -> closed())
-        .onMessage(SocketClosed.class, c -> closed())
+        // what waited (a hand-out among it) is handled as by a closed socket: sent back
+        .onMessage(NeverAttached.class, n -> stash.unstashAll(closed()))
+        .onMessage(SocketClosed.class, c -> stash.unstashAll(closed()))
+        .onMessage(ConnectionClosed.class, c -> {
+          onConnectionClosed();
+          return stash.unstashAll(closed());
+        })
         .onMessage(GoAway.class, g -> {
-          // nothing was sent yet: nothing to flush
-          g.replyTo().tell(Done.getInstance());
-          return closed();
+          // the close waits for the socket, but the shutdown hears of the connection's end
+          awaitConnectionClosed(g.replyTo());
+          stash.stash(new GoAway(getContext().getSystem().ignoreRef()));
+          return Behaviors.same();
         })
         .onAnyMessage(m -> {
           if (stash.isFull()) {
             getContext().getLog().warn("provider {}: its socket never came up; dropped", host);
-            return closed();
+            return stash.unstashAll(closed());
           }
           stash.stash(m);
           return Behaviors.same();
@@ -174,7 +204,47 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         })
         .onMessage(NeverAttached.class, n -> this)
         .onMessage(SocketClosed.class, s -> closed())
+        .onMessage(Written.class, this::onWritten)
+        .onMessage(OutboxEnded.class, e -> {
+          onOutboxEnded();
+          return closed();
+        })
+        .onMessage(ConnectionClosed.class, c -> {
+          onConnectionClosed();
+          return closed();
+        })
         .build();
+  }
+
+  private Behavior<Command> onWritten(Written w) {
+    unwritten.remove(w.jobId());
+    return Behaviors.same();
+  }
+
+  /**
+   * What the stream was told and never passed on was never sent: a close from inside the stream
+   * (a bad frame, the idle timeout, an outbox the provider did not read, the connection cut)
+   * drops it, and it goes back to the queue at once instead of waiting out its dispatch-ack.
+   */
+  private void onOutboxEnded() {
+    outboxEnded = true;
+    unwritten.values().forEach(a -> requeue(a, "provider " + host + ": its socket closed before the boot-job was sent"));
+    unwritten.clear();
+  }
+
+  private void onConnectionClosed() {
+    connectionClosed = true;
+    closeWaiters.forEach(w -> w.tell(Done.getInstance()));
+    closeWaiters.clear();
+  }
+
+  /** {@code replyTo} hears once the connection has closed: at once if it has. */
+  private void awaitConnectionClosed(ActorRef<Done> replyTo) {
+    if (connectionClosed) {
+      replyTo.tell(Done.getInstance());
+    } else {
+      closeWaiters.add(replyTo);
+    }
   }
 
   private Behavior<Command> onRequest(Request r) {
@@ -190,6 +260,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
 
   private Behavior<Command> onDispatched(Dispatched d) {
     if (d.result() instanceof MatcherActor.Assigned a) {
+      unwritten.put(a.id(), a);
       out.tell(new BootJob(a, at));
     }
     // no job (replaced, or the request's time ran out) or unavailable: the provider asks again
@@ -203,22 +274,20 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   }
 
   private Behavior<Command> onReplaced(Replaced r) {
-    return closing(new Close(POLICY_VIOLATION, "a newer socket of " + host + " took over"), new ArrayList<>());
+    return closing(new Close(POLICY_VIOLATION, "a newer socket of " + host + " took over"));
   }
 
   private Behavior<Command> onGoAway(GoAway g) {
-    List<ActorRef<Done>> waiting = new ArrayList<>();
-    waiting.add(g.replyTo());
-    return closing(new Close(GOING_AWAY, "the scheduler is shutting down: connect again"), waiting);
+    awaitConnectionClosed(g.replyTo());
+    return closing(new Close(GOING_AWAY, "the scheduler is shutting down: connect again"));
   }
 
   /**
    * {@code close} goes out behind what the socket was already sent, so those messages are
    * written first; until the socket has closed, a hand-out that comes is not told to it (it
    * would wait behind the close and be dropped with the socket) but goes back to the queue.
-   * {@code waiting} are answered when the socket has closed.
    */
-  private Behavior<Command> closing(Close close, List<ActorRef<Done>> waiting) {
+  private Behavior<Command> closing(Close close) {
     out.tell(close);
     return Behaviors.receive(Command.class)
         .onMessage(Dispatched.class, this::requeueUnsent)
@@ -227,13 +296,19 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
           return Behaviors.same();
         })
         .onMessage(GoAway.class, g -> {
-          waiting.add(g.replyTo());
+          awaitConnectionClosed(g.replyTo());
           return Behaviors.same();
         })
-        .onMessage(SocketClosed.class, c -> {
-          waiting.forEach(w -> w.tell(Done.getInstance()));
+        .onMessage(Written.class, this::onWritten)
+        .onMessage(OutboxEnded.class, e -> {
+          onOutboxEnded();
           return closed();
         })
+        .onMessage(ConnectionClosed.class, c -> {
+          onConnectionClosed();
+          return closed();
+        })
+        .onMessage(SocketClosed.class, c -> closed())
         // a new request is not parked: no hand-out for it could be sent
         .onAnyMessage(m -> Behaviors.same())
         .build();
@@ -256,23 +331,44 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
           return Behaviors.same();
         })
         .onMessage(GoAway.class, g -> {
-          g.replyTo().tell(Done.getInstance());
+          awaitConnectionClosed(g.replyTo());
           return Behaviors.same();
         })
-        .onMessage(Linger.class, l -> Behaviors.stopped())
+        .onMessage(Written.class, this::onWritten)
+        .onMessage(OutboxEnded.class, e -> {
+          onOutboxEnded();
+          return Behaviors.same();
+        })
+        .onMessage(ConnectionClosed.class, c -> {
+          onConnectionClosed();
+          return Behaviors.same();
+        })
+        .onMessage(Linger.class, l -> {
+          if (!unwritten.isEmpty()) {
+            // the stream never said it ended: whether these left is unknown, so their
+            // dispatch-ack decides, as for any box that goes quiet
+            getContext().getLog().warn("provider {}: {} boot-jobs of a closed socket not known to be sent",
+                host, unwritten.size());
+          }
+          closeWaiters.forEach(w -> w.tell(Done.getInstance()));
+          return Behaviors.stopped();
+        })
         .onAnyMessage(m -> Behaviors.same())
         .build();
   }
 
   private Behavior<Command> requeueUnsent(Dispatched d) {
     if (d.result() instanceof MatcherActor.Assigned a) {
-      // not counted against the job's requeue budget, as the matcher's own give-back: the job
-      // never reached a box, so it did nothing wrong
-      matcher.tell(new MatcherActor.Requeue(a.id(), a.record().tokenHash(),
-          "provider " + host + " disconnected before its boot-job was sent", false,
-          getContext().getSystem().ignoreRef()));
+      requeue(a, "provider " + host + " disconnected before its boot-job was sent");
     }
     return Behaviors.same();
+  }
+
+  private void requeue(MatcherActor.Assigned a, String why) {
+    // not counted against the job's requeue budget, as the matcher's own give-back: the job
+    // never reached a box, so it did nothing wrong
+    matcher.tell(new MatcherActor.Requeue(a.id(), a.record().tokenHash(), why, false,
+        getContext().getSystem().ignoreRef()));
   }
 
   private ObjectNode providerInfo(boolean connected) {

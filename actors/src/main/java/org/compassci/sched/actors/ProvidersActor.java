@@ -42,11 +42,18 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   /**
    * The scheduler stops (after the matcher stopped parking): every socket is closed with 1001
    * once what it was sent is written, so that a boot-job on its way is not cut off with the
-   * connection; answered when all have closed.
+   * connection; answered when all their connections have closed.
    */
   public record CloseAll(ActorRef<Done> replyTo) implements Command {}
 
-  private record Ended(String host, ActorRef<ProviderActor.Command> provider) implements Command {}
+  /**
+   * An HTTP connection has closed (any: most are not a provider's). A provider's socket hears
+   * of it: at shutdown, what it wrote has then left.
+   */
+  public record ConnectionClosed(org.compassci.sched.model.ConnectionId connection) implements Command {}
+
+  private record Ended(String host, ActorRef<ProviderActor.Command> provider,
+      org.compassci.sched.model.ConnectionId connection) implements Command {}
 
   private record SocketDone(ActorRef<ProviderActor.Command> provider) implements Command {}
 
@@ -62,6 +69,11 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private final Map<String, ActorRef<ProviderActor.Command>> current = new HashMap<>();
   /** Every socket's actor until it stops, the replaced ones too. */
   private final Set<ActorRef<ProviderActor.Command>> live = new HashSet<>();
+  /** Each socket's actor by its connection, until it stops. */
+  private final Map<org.compassci.sched.model.ConnectionId, ActorRef<ProviderActor.Command>> byConnection =
+      new HashMap<>();
+  /** CloseAll came: the scheduler stops, and a socket that opens now is closed at once. */
+  private boolean stopping;
   /** At shutdown: the sockets not closed yet, and who waits for them all. */
   private final Set<ActorRef<ProviderActor.Command>> closingAll = new HashSet<>();
   private final List<ActorRef<Done>> closeWaiters = new ArrayList<>();
@@ -96,6 +108,13 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
         .onMessage(Ended.class, this::onEnded)
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(CloseAll.class, this::onCloseAll)
+        .onMessage(ConnectionClosed.class, c -> {
+          ActorRef<ProviderActor.Command> p = byConnection.get(c.connection());
+          if (p != null) {
+            p.tell(new ProviderActor.ConnectionClosed());
+          }
+          return this;
+        })
         .onMessage(SocketDone.class, d -> {
           socketClosed(d.provider());
           return this;
@@ -109,8 +128,15 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
     sockets++;
     ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
         c.host(), c.connection(), matcher, hosts, requestTtl, linger));
-    getContext().watchWith(provider, new Ended(c.host(), provider));
+    getContext().watchWith(provider, new Ended(c.host(), provider, c.connection()));
     live.add(provider);
+    if (c.connection() != null) {
+      byConnection.put(c.connection(), provider);
+    }
+    if (stopping) {
+      // it passed the drain's turning away just before: closed with the others
+      goAway(provider);
+    }
     ActorRef<ProviderActor.Command> older = current.put(c.host(), provider);
     if (older != null) {
       older.tell(new ProviderActor.Replaced());
@@ -135,22 +161,28 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
     sockets--;
     current.remove(e.host(), e.provider());
     live.remove(e.provider());
+    if (e.connection() != null) {
+      byConnection.remove(e.connection(), e.provider());
+    }
     socketClosed(e.provider());
     return this;
   }
 
   private Behavior<Command> onCloseAll(CloseAll c) {
+    stopping = true;
     closeWaiters.add(c.replyTo());
-    for (ActorRef<ProviderActor.Command> p : live) {
-      if (closingAll.add(p)) {
-        // an ask per socket, not one message adapter: an adapter of the same class replaces the
-        // one before, and every answer would name the last socket. Its timeout only bounds the
-        // wait here; the shutdown's own deadline is the caller's
-        getContext().ask(Done.class, p, CLOSE_WAIT, ProviderActor.GoAway::new, (ok, failed) -> new SocketDone(p));
-      }
-    }
+    live.forEach(this::goAway);
     answerCloseWaiters();
     return this;
+  }
+
+  private void goAway(ActorRef<ProviderActor.Command> p) {
+    if (closingAll.add(p)) {
+      // an ask per socket, not one message adapter: an adapter of the same class replaces the
+      // one before, and every answer would name the last socket. Its timeout only bounds the
+      // wait here; the shutdown's own deadline is the caller's
+      getContext().ask(Done.class, p, CLOSE_WAIT, ProviderActor.GoAway::new, (ok, failed) -> new SocketDone(p));
+    }
   }
 
   private void socketClosed(ActorRef<ProviderActor.Command> provider) {

@@ -199,9 +199,66 @@ class ProviderActorTest {
     assertFalse(back.counts());
     out.expectNoMessage(Duration.ofMillis(100));
     closed.expectNoMessage(Duration.ofMillis(100));
+    // the stream passed the first boot-job on before it ended: it stays the provider's
+    p.tell(new ProviderActor.Written(11));
     out.stop();
-    closed.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
+    p.tell(new ProviderActor.OutboxEnded());
     assertSame(connection, matcher.expectMessageClass(MatcherActor.ClientGone.class, WAIT).connection());
+    // what was written leaves with the connection's close: only then is the shutdown told
+    closed.expectNoMessage(Duration.ofMillis(200));
+    p.tell(new ProviderActor.ConnectionClosed());
+    closed.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
+    matcher.expectNoMessage(Duration.ofMillis(200));
+  }
+
+  /**
+   * A socket closed from inside its stream (a bad frame, the idle timeout, an outbox the
+   * provider does not read) drops what the stream was told and had not passed on: those
+   * boot-jobs go back to the queue once the stream has ended, the ones it passed on do not.
+   */
+  @Test
+  void bootJobsTheStreamNeverPassedOnGoBackWhenItEnds() {
+    ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    d.replyTo().tell(assigned(21));
+    d.replyTo().tell(assigned(22));
+    d.replyTo().tell(assigned(23));
+    for (int i = 0; i < 3; i++) {
+      out.expectMessageClass(ProviderActor.BootJob.class, WAIT);
+    }
+    p.tell(new ProviderActor.Written(21));
+    p.tell(new ProviderActor.OutboxEnded());
+    java.util.Set<Long> back = new java.util.HashSet<>();
+    int gone = 0;
+    for (MatcherActor.Command c : matcher.receiveSeveralMessages(3, WAIT)) {
+      if (c instanceof MatcherActor.Requeue r) {
+        assertFalse(r.counts());
+        back.add(r.id());
+      } else {
+        assertSame(connection, assertInstanceOf(MatcherActor.ClientGone.class, c).connection());
+        gone++;
+      }
+    }
+    assertEquals(java.util.Set.of(22L, 23L), back);
+    assertEquals(1, gone);
+    // the socket's incoming side ends too: nothing is sent back twice
+    p.tell(new ProviderActor.SocketClosed());
+    matcher.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  /** A GoAway before the socket is up closes it once it is, and hears of its connection's end. */
+  @Test
+  void aGoAwayBeforeTheSocketIsUpClosesItOnceItIs() {
+    ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofSeconds(5)));
+    TestProbe<org.apache.pekko.Done> closed = testKit.createTestProbe();
+    p.tell(new ProviderActor.GoAway(closed.getRef()));
+    p.tell(new ProviderActor.Attach(out.getRef()));
+    assertEquals(1001, assertInstanceOf(ProviderActor.Close.class, out.receiveMessage(WAIT)).code());
+    closed.expectNoMessage(Duration.ofMillis(100));
+    p.tell(new ProviderActor.ConnectionClosed());
+    closed.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
   }
 
   /** A socket taken over by a newer one sends a later hand-out back, not after its close. */
@@ -227,16 +284,20 @@ class ProviderActorTest {
     ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
         hosts.getRef(), Duration.ofMinutes(10), Duration.ofSeconds(5), java.time.Clock.systemUTC()));
     TestProbe<org.apache.pekko.Done> done = testKit.createTestProbe();
-    registry.tell(new ProvidersActor.CloseAll(done.getRef()));
+    actors.spawn(ProvidersActor.create(matcher.getRef(), hosts.getRef(), Duration.ofMinutes(10),
+        Duration.ofSeconds(5), java.time.Clock.systemUTC())).tell(new ProvidersActor.CloseAll(done.getRef()));
     done.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
 
     TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();
     TestProbe<ProviderActor.Outbound> other = testKit.createTestProbe();
-    registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    var olderConnection = org.compassci.sched.model.ConnectionId.next();
+    var newerConnection = org.compassci.sched.model.ConnectionId.next();
+    var otherConnection = org.compassci.sched.model.ConnectionId.next();
+    registry.tell(new ProvidersActor.Connect("p1", olderConnection, started.getRef()));
     started.receiveMessage(WAIT).tell(new ProviderActor.Attach(older.getRef()));
-    registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    registry.tell(new ProvidersActor.Connect("p1", newerConnection, started.getRef()));
     started.receiveMessage(WAIT).tell(new ProviderActor.Attach(out.getRef()));
-    registry.tell(new ProvidersActor.Connect("p2", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    registry.tell(new ProvidersActor.Connect("p2", otherConnection, started.getRef()));
     started.receiveMessage(WAIT).tell(new ProviderActor.Attach(other.getRef()));
     assertEquals(1008, assertInstanceOf(ProviderActor.Close.class, older.receiveMessage(WAIT)).code());
 
@@ -245,8 +306,19 @@ class ProviderActorTest {
     assertEquals(1001, assertInstanceOf(ProviderActor.Close.class, other.receiveMessage(WAIT)).code());
     out.stop();
     other.stop();
+    // the sockets' streams have ended, their connections not yet
+    registry.tell(new ProvidersActor.ConnectionClosed(org.compassci.sched.model.ConnectionId.next()));
     done.expectNoMessage(Duration.ofMillis(200));
-    older.stop();
+    registry.tell(new ProvidersActor.ConnectionClosed(newerConnection));
+    registry.tell(new ProvidersActor.ConnectionClosed(otherConnection));
+    done.expectNoMessage(Duration.ofMillis(200));
+    registry.tell(new ProvidersActor.ConnectionClosed(olderConnection));
     done.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
+
+    // a socket that opens after the close began is closed at once
+    TestProbe<ProviderActor.Outbound> late = testKit.createTestProbe();
+    registry.tell(new ProvidersActor.Connect("p3", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
+    started.receiveMessage(WAIT).tell(new ProviderActor.Attach(late.getRef()));
+    assertEquals(1001, assertInstanceOf(ProviderActor.Close.class, late.receiveMessage(WAIT)).code());
   }
 }

@@ -166,7 +166,19 @@ public final class ProviderRoutes extends AllDirectives {
               + settings.outbox() + " messages wait for it");
           return Source.empty();
         })
-        .mapConcat(o -> write(o, closer, handed));
+        .mapConcat(o -> write(o, closer, handed, provider))
+        // the last step of ours: a boot-job counts as sent from here, and the actor hears it
+        // before it hears of the stream's end, after which the rest goes back to the queue
+        .map(m -> {
+          if (m.bootJob() > 0) {
+            provider.tell(new ProviderActor.Written(m.bootJob()));
+          }
+          return m.text();
+        })
+        .watchTermination((mat, ended) -> {
+          ended.whenComplete((done, failure) -> provider.tell(new ProviderActor.OutboxEnded()));
+          return mat;
+        });
     return Flow.fromSinkAndSourceCoupled(in, toSocket);
   }
 
@@ -389,21 +401,31 @@ public final class ProviderRoutes extends AllDirectives {
     return v.asText();
   }
 
+  /** A message for the socket; {@code bootJob} the id of the job it boots, 0 for other messages. */
+  private record ToSocket(String text, long bootJob) {}
+
   /** One message to the provider; empty when there is nothing to write. */
-  private List<String> write(ProviderActor.Outbound o, WebSockets.Closer closer, HandedHere handed) {
+  private List<ToSocket> write(ProviderActor.Outbound o, WebSockets.Closer closer, HandedHere handed,
+      ActorRef<ProviderActor.Command> provider) {
     if (o instanceof ProviderActor.BootJob b) {
       handed.add(b.assigned().id(), b.assigned().token());
-      return bootJob(b);
+      List<String> text = bootJob(b);
+      if (text.isEmpty()) {
+        // none could be written: the job has ended abort_invalid, and is not to be sent back
+        provider.tell(new ProviderActor.Written(b.assigned().id()));
+      }
+      return text.stream().map(t -> new ToSocket(t, b.assigned().id())).toList();
     }
     if (o instanceof ProviderActor.Terminate t) {
-      return List.of(Json.write(Json.object().put("type", "terminate-job").put("job_id", Long.toString(t.jobId()))));
+      return List.of(new ToSocket(Json.write(Json.object().put("type", "terminate-job")
+          .put("job_id", Long.toString(t.jobId()))), 0));
     }
     if (o instanceof ProviderActor.Problem p) {
       ObjectNode m = Json.object().put("type", "error");
       if (p.jobId() > 0) {
         m.put("job_id", Long.toString(p.jobId()));
       }
-      return List.of(Json.write(m.put("message", p.message())));
+      return List.of(new ToSocket(Json.write(m.put("message", p.message())), 0));
     }
     if (o instanceof ProviderActor.Close c) {
       closer.close(c.code(), c.reason());
