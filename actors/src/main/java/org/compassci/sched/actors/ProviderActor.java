@@ -62,10 +62,11 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   public record GoAway(ActorRef<Done> replyTo) implements Command {}
 
   /**
-   * The socket's stream passed the boot-job of {@code jobId} on to the socket: from here on it
-   * counts as sent (told before the stream passes it on, so an end after it is heard later).
+   * The socket's stream passed the boot-job of {@code jobId}'s hand-out {@code token} on to the
+   * socket: from here on it counts as sent (told before the stream passes it on, so an end after
+   * it is heard later; the mailbox keeps the order of tells that happen one after the other).
    */
-  public record Written(long jobId) implements Command {}
+  public record Written(long jobId, String token) implements Command {}
 
   /**
    * The socket's outgoing stream has ended, whatever ended it: nothing more will be written. A
@@ -120,8 +121,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private ObjectNode info;
   /** Boot-jobs told to the socket's stream and not yet passed on to the socket by it. */
   private final java.util.Map<Long, MatcherActor.Assigned> unwritten = new java.util.LinkedHashMap<>();
-  /** The outgoing stream has ended: a hand-out can no longer be sent. */
-  private boolean outboxEnded;
   /** The TCP connection has closed. */
   private boolean connectionClosed;
   /** Who waits for the connection's close ({@link GoAway}). */
@@ -176,6 +175,9 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(GoAway.class, g -> {
           // the close waits for the socket, but the shutdown hears of the connection's end
           awaitConnectionClosed(g.replyTo());
+          if (stash.isFull()) {
+            return stash.unstashAll(closed());
+          }
           stash.stash(new GoAway(getContext().getSystem().ignoreRef()));
           return Behaviors.same();
         })
@@ -217,7 +219,12 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   }
 
   private Behavior<Command> onWritten(Written w) {
-    unwritten.remove(w.jobId());
+    // by the hand-out, not the job alone: an older boot-job of the same job (requeued, then
+    // handed here again) passed on late must not count for the newer one
+    MatcherActor.Assigned a = unwritten.get(w.jobId());
+    if (a != null && a.token().equals(w.token())) {
+      unwritten.remove(w.jobId());
+    }
     return Behaviors.same();
   }
 
@@ -227,7 +234,6 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    * drops it, and it goes back to the queue at once instead of waiting out its dispatch-ack.
    */
   private void onOutboxEnded() {
-    outboxEnded = true;
     unwritten.values().forEach(a -> requeue(a, "provider " + host + ": its socket closed before the boot-job was sent"));
     unwritten.clear();
   }

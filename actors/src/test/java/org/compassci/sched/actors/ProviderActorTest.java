@@ -200,7 +200,7 @@ class ProviderActorTest {
     out.expectNoMessage(Duration.ofMillis(100));
     closed.expectNoMessage(Duration.ofMillis(100));
     // the stream passed the first boot-job on before it ended: it stays the provider's
-    p.tell(new ProviderActor.Written(11));
+    p.tell(new ProviderActor.Written(11, "tok11"));
     out.stop();
     p.tell(new ProviderActor.OutboxEnded());
     assertSame(connection, matcher.expectMessageClass(MatcherActor.ClientGone.class, WAIT).connection());
@@ -227,7 +227,9 @@ class ProviderActorTest {
     for (int i = 0; i < 3; i++) {
       out.expectMessageClass(ProviderActor.BootJob.class, WAIT);
     }
-    p.tell(new ProviderActor.Written(21));
+    p.tell(new ProviderActor.Written(21, "tok21"));
+    // an older hand-out of job 22 passed on late does not count for this one
+    p.tell(new ProviderActor.Written(22, "older"));
     p.tell(new ProviderActor.OutboxEnded());
     java.util.Set<Long> back = new java.util.HashSet<>();
     int gone = 0;

@@ -171,7 +171,7 @@ public final class ProviderRoutes extends AllDirectives {
         // before it hears of the stream's end, after which the rest goes back to the queue
         .map(m -> {
           if (m.bootJob() > 0) {
-            provider.tell(new ProviderActor.Written(m.bootJob()));
+            provider.tell(new ProviderActor.Written(m.bootJob(), m.token()));
           }
           return m.text();
         })
@@ -402,7 +402,7 @@ public final class ProviderRoutes extends AllDirectives {
   }
 
   /** A message for the socket; {@code bootJob} the id of the job it boots, 0 for other messages. */
-  private record ToSocket(String text, long bootJob) {}
+  private record ToSocket(String text, long bootJob, String token) {}
 
   /** One message to the provider; empty when there is nothing to write. */
   private List<ToSocket> write(ProviderActor.Outbound o, WebSockets.Closer closer, HandedHere handed,
@@ -412,20 +412,20 @@ public final class ProviderRoutes extends AllDirectives {
       List<String> text = bootJob(b);
       if (text.isEmpty()) {
         // none could be written: the job has ended abort_invalid, and is not to be sent back
-        provider.tell(new ProviderActor.Written(b.assigned().id()));
+        provider.tell(new ProviderActor.Written(b.assigned().id(), b.assigned().token()));
       }
-      return text.stream().map(t -> new ToSocket(t, b.assigned().id())).toList();
+      return text.stream().map(t -> new ToSocket(t, b.assigned().id(), b.assigned().token())).toList();
     }
     if (o instanceof ProviderActor.Terminate t) {
       return List.of(new ToSocket(Json.write(Json.object().put("type", "terminate-job")
-          .put("job_id", Long.toString(t.jobId()))), 0));
+          .put("job_id", Long.toString(t.jobId()))), 0, null));
     }
     if (o instanceof ProviderActor.Problem p) {
       ObjectNode m = Json.object().put("type", "error");
       if (p.jobId() > 0) {
         m.put("job_id", Long.toString(p.jobId()));
       }
-      return List.of(new ToSocket(Json.write(m.put("message", p.message())), 0));
+      return List.of(new ToSocket(Json.write(m.put("message", p.message())), 0, null));
     }
     if (o instanceof ProviderActor.Close c) {
       closer.close(c.code(), c.reason());
