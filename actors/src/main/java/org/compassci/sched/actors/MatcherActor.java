@@ -288,6 +288,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final Map<Long, java.util.Set<String>> inDoubt = new java.util.HashMap<>();
   /** Checks of {@link #inDoubt} sent and not answered: one round at a time. */
   private int doubtsOut;
+  /** Handing over: a change was sent to the store after the drain was asked for. */
+  private boolean drainAgain;
   /**
    * Jobs being cancelled or terminated, by tenant: out of the queue, still in submit in the
    * store until the change is durable, so a resync must neither count them missing nor bring
@@ -837,6 +839,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     // store answers still come and are settled as usual; nothing new is taken on
     return Behaviors.receive(Command.class)
         .onMessage(Drained.class, d -> {
+          if (drainAgain) {
+            // a hand-out given back as the last claims settled: its change is to be committed too
+            drainAgain = false;
+            store.tell(new PersistenceActor.Drain(
+                getContext().messageAdapter(org.apache.pekko.Done.class, x -> new Drained())));
+            return Behaviors.same();
+          }
           getContext().getLog().info("matcher (epoch {}) handed over: every write committed", epoch);
           return Behaviors.stopped();
         })
@@ -992,9 +1001,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     } else {
       p.request().replyTo().tell(new Unavailable(TOO_LATE));
     }
-    getContext().getSelf().tell(new Requeue(p.job().id(), r.record().get().tokenHash(),
+    // at once, not by a message to self: during a hand-over that message queued behind the
+    // store's answer to the drain, the matcher stopped first, and the job waited out its
+    // dispatch-ack (and paid a requeue) for a box that never heard of it
+    takeBack(p.job().id(), r.record().get().tokenHash(),
         hungUp ? "the testbox hung up before its answer" : "the testbox's request gave up before its answer",
-        false, getContext().getSystem().ignoreRef()));
+        false, new PendingRequeue(p.job().id(), getContext().getSystem().ignoreRef()));
+    if (stopping) {
+      drainAgain = true;
+    }
     return Settled.GIVEN_BACK;
   }
 
@@ -1215,7 +1230,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void doubtChecked(InDoubt d, PersistenceActor.Modified r) {
-    doubtsOut--;
+    // never below none: an answer to a check of an instance before a restart comes here too
+    doubtsOut = Math.max(0, doubtsOut - 1);
     boolean storeAnswered = r.result().isPresent()
         // the store's word on the job ("job N is submit in the store", "... handed out again
         // since", "... is not in the store"), not a failure to ask it
@@ -1242,6 +1258,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     Job job = back.job();
     ObjectNode view = job.view();
     lifecycle.tell(new LifecycleActor.Forget(job.id(), back.host(), back.tokenHash(), view));
+    if (claiming.containsKey(job.id())) {
+      // taken again meanwhile (a claim in doubt is put back in the queue at once, and a box
+      // took it while its check was out): that claim comes after this change in the store and
+      // decides. Queued here too, the job would be counted twice and its next claim refused;
+      // its Redis claim released, the new claim's key would go with it
+      p.replyTo().tell(new Requeued(p.id(), Outcome.ok(view)));
+      return;
+    }
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
     enqueue(job);

@@ -586,6 +586,94 @@ class MatcherActorTest {
   }
 
   /**
+   * A claim in doubt is put back in the queue at once, and another box takes the job while the
+   * check of the doubtful claim is out. The check's change reaches the store first and takes
+   * the job back; the second claim then takes it. The job is the second box's, and not in the
+   * queue as well: queued twice over, the tenant was charged twice, the next box's claim of it
+   * was refused, and its Redis claim was released under the second box.
+   */
+  @Test
+  void aClaimInDoubtCheckedWhileAnotherBoxTakesTheJobLeavesItWithThatBox() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicBoolean holdNextCommit = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      org.compassci.sched.persistence.JobStore lossy = StoreHooks.before(StoreHooks.after(real, call -> {
+        if (call.equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
+          throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
+        }
+      }), call -> {
+        if (call.equals("commit") && holdNextCommit.compareAndSet(true, false)) {
+          held.countDown();
+          release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      });
+      Wiring w = start(real, lossy);
+      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      loseNextAnswer.set(true);
+      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, first.getRef()));
+      assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(Duration.ofSeconds(10)));
+      // the check's change (a second later) is the next commit: held until the second box has asked
+      holdNextCommit.set(true);
+      assertTrue(held.await(10, java.util.concurrent.TimeUnit.SECONDS), "the in-doubt check's commit");
+      TestProbe<MatcherActor.DispatchResult> second = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--2", "x86_64", 65536), Duration.ZERO, second.getRef()));
+      // the second claim waits behind the held commit
+      second.expectNoMessage(Duration.ofMillis(300));
+      release.countDown();
+      assertEquals(id, assertInstanceOf(MatcherActor.Assigned.class, second.receiveMessage(Duration.ofSeconds(10))).id());
+      assertEquals("vm-2p8g--2", real.find(id).orElseThrow().host());
+      TestProbe<MatcherActor.Stats> stats = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.GetStats(stats.getRef()));
+      assertEquals(0, stats.receiveMessage(Duration.ofSeconds(10)).queued(), "the job is out, not queued too");
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("vm-2p8g--3", "x86_64", 65536)));
+    }
+  }
+
+  /**
+   * A hand-over (the node stops) while a claim is being committed whose box has hung up: the
+   * job goes back to the queue in the store before the matcher stops, as it would without the
+   * hand-over. Its give-back used to be a message to itself, queued behind the store's answer
+   * to the drain: the matcher stopped first, and the job waited out its dispatch-ack in
+   * dispatch, for a box that never heard of it.
+   */
+  @Test
+  void aHandOutGivenBackAsAHandOverDrainsGoesBackToTheQueueBeforeTheMatcherStops() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean holdNextCommit = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      org.compassci.sched.persistence.JobStore gated = StoreHooks.before(real, call -> {
+        if (call.equals("commit") && holdNextCommit.compareAndSet(true, false)) {
+          held.countDown();
+          release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      });
+      Wiring w = start(real, gated);
+      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      holdNextCommit.set(true);
+      org.compassci.sched.model.ConnectionId connection = org.compassci.sched.model.ConnectionId.next();
+      TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, connection,
+          box.getRef()));
+      assertTrue(held.await(10, java.util.concurrent.TimeUnit.SECONDS), "the claim's commit");
+      w.matcher().tell(new MatcherActor.ClientGone(connection));
+      w.matcher().tell(new MatcherActor.HandOver());
+      TestProbe<Object> watcher = testKit.createTestProbe();
+      // the hand-over has begun before the claim settles: new asks are turned away
+      TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--2", "x86_64", 65536), Duration.ZERO, late.getRef()));
+      assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
+      release.countDown();
+      watcher.expectTerminated(w.matcher(), Duration.ofSeconds(10));
+      assertEquals("submit", real.find(id).orElseThrow().stage(), "back in the queue in the store");
+      box.receiveMessage(Duration.ofSeconds(10));
+    }
+  }
+
+  /**
    * A request whose client hung up before the request reached the matcher (its connection's
    * ClientGone came first: they have different senders) takes nothing: a claim would reach no
    * box and cost the job its dispatch-ack and a count of its requeue budget.
