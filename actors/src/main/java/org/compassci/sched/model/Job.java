@@ -271,6 +271,16 @@ public final class Job {
     doc.put(field, value);
   }
 
+  /** Whether the job's document has {@code field} at its top level. */
+  public boolean has(String field) {
+    return doc.has(field);
+  }
+
+  /** How many fields the job's document has at its top level. */
+  public int fieldCount() {
+    return doc.size();
+  }
+
   /** The statistics extracted from the job's results. */
   public void putStats(ObjectNode stats) {
     doc.set("stats", stats);

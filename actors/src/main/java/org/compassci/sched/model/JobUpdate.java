@@ -24,6 +24,12 @@ public final class JobUpdate {
    */
   public enum Mode { STRICT, LEGACY }
 
+  /**
+   * Most top-level fields a job may hold after an update that records new names (the default of
+   * {@code scheduler.submit.max-fields-per-job}): values of names it has are updated past it.
+   */
+  public static final int MAX_FIELDS = 10_000;
+
   public static final Duration MAX_RENEW = Duration.ofDays(30);
 
   private static final Set<String> STATE_PARAMS =
@@ -109,6 +115,23 @@ public final class JobUpdate {
       }
     }
 
+    int adding = 0;
+    for (String name : c.fields.keySet()) {
+      if (!job.has(name)) {
+        adding++;
+      }
+    }
+    if (adding > 0 && job.fieldCount() + adding > MAX_FIELDS) {
+      // the legacy calls are open to anyone who knows a job's id: without a bound, calls with
+      // new names grew a job, its copy in memory and each write of it, without end
+      String why = "job " + job.id() + " would hold more than " + MAX_FIELDS + " fields; "
+          + adding + " new ones not recorded";
+      if (mode == Mode.STRICT) {
+        return Result.refused(Outcome.Status.INVALID, why);
+      }
+      c.fields.keySet().removeIf(name -> !job.has(name));
+      job.record("last_refused_update", why);
+    }
     c.fields.forEach(job::record);
     c.renewSeconds.ifPresent(s -> job.record("renew_deadline", now.plusSeconds(s).toString()));
     c.health.ifPresent(job::setHealth);

@@ -131,4 +131,38 @@ class JobUpdateTest {
     JobUpdate.apply(job, params("renew_seconds", "999999999"), Mode.STRICT, now);
     assertEquals(now.plus(JobUpdate.MAX_RENEW).toString(), job.field("renew_deadline"));
   }
+  /**
+   * Updates record new names only while the job holds at most MAX_FIELDS fields: the legacy
+   * calls are open to anyone who knows a job's id, and calls with new names grew a job without
+   * end. Past the bound a legacy call still moves the stage and updates the names the job has,
+   * and says what it left out; a strict update is refused whole.
+   */
+  @Test
+  void updatesRecordNewNamesOnlyUpToTheBound() {
+    Job job = dispatched();
+    int n = 0;
+    while (job.fieldCount() < JobUpdate.MAX_FIELDS - 1) {
+      JobUpdate.apply(job, params("f" + n++, "v"), Mode.LEGACY, now);
+    }
+    assertTrue(job.has("f0") && job.has("f" + (n - 1)));
+    assertFalse(JobUpdate.apply(job, params("last_one", "v"), Mode.LEGACY, now).refused());
+    assertEquals("v", job.field("last_one"));
+    assertEquals(JobUpdate.MAX_FIELDS, job.fieldCount());
+
+    JobUpdate.Result strict = JobUpdate.apply(job, params("job_stage", "running", "more", "v"), Mode.STRICT, now);
+    assertTrue(strict.refused());
+    assertEquals(JobStage.DISPATCH, job.stage(), "refused whole");
+
+    assertFalse(JobUpdate.apply(job, params("job_state", "running", "more", "v", "f0", "w"), Mode.LEGACY, now)
+        .refused());
+    assertEquals(JobStage.RUNNING, job.stage());
+    assertEquals("w", job.field("f0"), "a name it has is updated");
+    assertFalse(job.has("more"));
+    assertTrue(job.field("last_refused_update").contains("1 new ones not recorded"), job.field("last_refused_update"));
+    int count = job.fieldCount();
+    for (int k = 0; k < 100; k++) {
+      JobUpdate.apply(job, params("again" + k, "v"), Mode.LEGACY, now);
+    }
+    assertEquals(count, job.fieldCount(), "no growth past the bound");
+  }
 }
