@@ -235,6 +235,10 @@ class WatchEndToEndTest {
     CompletableFuture<Answer> waiting = http.postAsync(V1 + "/jobs/wait",
         "{\"wait_on\":{\"" + id + "\":{\"job_stage\":\"dispatch\"},\"424242\":null}}");
     Answer unknownFirst = waiting.get(10, TimeUnit.SECONDS);
+    JsonNode unknownEntry = unknownFirst.json().path("waited_jobs").path("424242");
+    assertTrue(unknownEntry.has("job_stage") && unknownEntry.get("job_stage").isNull()
+        && unknownEntry.has("job_health") && unknownEntry.has("job_data_readiness"),
+        "the shape of any entry: " + unknownEntry);
     assertTrue(unknownFirst.json().path("waited_jobs").path("424242").path("error").asText().contains("does not exist"),
         "an unknown job is reported at once: " + unknownFirst.body());
     assertFalse(unknownFirst.json().path("wait_on").has("424242"));

@@ -503,7 +503,10 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       long id = e.getKey();
       Followed f = followed.get(id);
       if (w.unknown().containsKey(id)) {
-        waited.put(id, Json.object().put("error", w.unknown().get(id)));
+        // the entry's shape as for any job (a client reads job_stage), with why it has none
+        ObjectNode none = Json.object();
+        none.putNull("job_stage").putNull("job_health").putNull("job_data_readiness");
+        waited.put(id, none.put("error", w.unknown().get(id)));
       } else if (f == null || f.last == null) {
         // still being read when the wait ran out: asked again next time
         remaining.put(id, e.getValue());

@@ -485,8 +485,11 @@ public final class ProviderRoutes extends AllDirectives {
                 ? Responses.error(StatusCodes.FORBIDDEN, o.message()) : Responses.outcome(o));
           }
           String host = o.job().path("host_machine").asText("");
+          // the job has ended, durably: a notice the providers could not take in time is
+          // terminate_sent false, not a 503 whose retry would find the job ended (403)
           CompletableFuture<Boolean> sent = host.isEmpty() ? CompletableFuture.completedFuture(false)
-              : gw.<ProvidersActor.Command, Boolean>ask(providers, r -> new ProvidersActor.TerminateJob(id, host, r));
+              : gw.<ProvidersActor.Command, Boolean>ask(providers, r -> new ProvidersActor.TerminateJob(id, host, r))
+                  .exceptionally(late -> false);
           return sent.thenApply(s -> terminated(id, o.job(), host, s));
         })
         .exceptionally(Responses::unavailable);
