@@ -295,17 +295,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    */
   private Behavior<Command> closing(Close close) {
     out.tell(close);
-    return Behaviors.receive(Command.class)
-        .onMessage(Dispatched.class, this::requeueUnsent)
-        .onMessage(TerminateJob.class, t -> {
-          t.replyTo().tell(false);
-          return Behaviors.same();
-        })
-        .onMessage(GoAway.class, g -> {
-          awaitConnectionClosed(g.replyTo());
-          return Behaviors.same();
-        })
-        .onMessage(Written.class, this::onWritten)
+    return unsendable()
         .onMessage(OutboxEnded.class, e -> {
           onOutboxEnded();
           return closed();
@@ -321,15 +311,10 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   }
 
   /**
-   * The socket is gone: its parked request is dropped now, and for a while hand-outs still on
-   * their way here go straight back to the queue, since nobody will boot them.
+   * What a socket that is closing or closed does alike: nothing more is told to it, so a
+   * hand-out goes back to the queue and a terminate-job is not sent.
    */
-  private Behavior<Command> closed() {
-    matcher.tell(new MatcherActor.ClientGone(connection));
-    if (info != null) {
-      hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(false)));
-    }
-    getContext().scheduleOnce(linger, getContext().getSelf(), new Linger());
+  private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> unsendable() {
     return Behaviors.receive(Command.class)
         .onMessage(Dispatched.class, this::requeueUnsent)
         .onMessage(TerminateJob.class, t -> {
@@ -340,7 +325,20 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
           awaitConnectionClosed(g.replyTo());
           return Behaviors.same();
         })
-        .onMessage(Written.class, this::onWritten)
+        .onMessage(Written.class, this::onWritten);
+  }
+
+  /**
+   * The socket is gone: its parked request is dropped now, and for a while hand-outs still on
+   * their way here go straight back to the queue, since nobody will boot them.
+   */
+  private Behavior<Command> closed() {
+    matcher.tell(new MatcherActor.ClientGone(connection));
+    if (info != null) {
+      hosts.tell(new HostRegistryActor.ProviderState(host, providerInfo(false)));
+    }
+    getContext().scheduleOnce(linger, getContext().getSelf(), new Linger());
+    return unsendable()
         .onMessage(OutboxEnded.class, e -> {
           onOutboxEnded();
           return Behaviors.same();

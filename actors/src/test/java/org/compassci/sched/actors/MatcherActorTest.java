@@ -596,19 +596,12 @@ class MatcherActorTest {
   void aClaimInDoubtCheckedWhileAnotherBoxTakesTheJobLeavesItWithThatBox() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
-      java.util.concurrent.atomic.AtomicBoolean holdNextCommit = new java.util.concurrent.atomic.AtomicBoolean();
-      java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
-      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      StoreHooks.CommitGate gate = new StoreHooks.CommitGate();
       org.compassci.sched.persistence.JobStore lossy = StoreHooks.before(StoreHooks.after(real, call -> {
         if (call.equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
           throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
         }
-      }), call -> {
-        if (call.equals("commit") && holdNextCommit.compareAndSet(true, false)) {
-          held.countDown();
-          release.await(30, java.util.concurrent.TimeUnit.SECONDS);
-        }
-      });
+      }), gate);
       Wiring w = start(real, lossy);
       long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
       loseNextAnswer.set(true);
@@ -616,13 +609,13 @@ class MatcherActorTest {
       w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, first.getRef()));
       assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(Duration.ofSeconds(10)));
       // the check's change (a second later) is the next commit: held until the second box has asked
-      holdNextCommit.set(true);
-      assertTrue(held.await(10, java.util.concurrent.TimeUnit.SECONDS), "the in-doubt check's commit");
+      gate.arm();
+      assertTrue(gate.awaitHeld(10), "the in-doubt check's commit");
       TestProbe<MatcherActor.DispatchResult> second = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--2", "x86_64", 65536), Duration.ZERO, second.getRef()));
       // the second claim waits behind the held commit
       second.expectNoMessage(Duration.ofMillis(300));
-      release.countDown();
+      gate.open();
       assertEquals(id, assertInstanceOf(MatcherActor.Assigned.class, second.receiveMessage(Duration.ofSeconds(10))).id());
       assertEquals("vm-2p8g--2", real.find(id).orElseThrow().host());
       TestProbe<MatcherActor.Stats> stats = testKit.createTestProbe();
@@ -642,23 +635,15 @@ class MatcherActorTest {
   @Test
   void aHandOutGivenBackAsAHandOverDrainsGoesBackToTheQueueBeforeTheMatcherStops() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
-      java.util.concurrent.atomic.AtomicBoolean holdNextCommit = new java.util.concurrent.atomic.AtomicBoolean();
-      java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
-      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-      org.compassci.sched.persistence.JobStore gated = StoreHooks.before(real, call -> {
-        if (call.equals("commit") && holdNextCommit.compareAndSet(true, false)) {
-          held.countDown();
-          release.await(30, java.util.concurrent.TimeUnit.SECONDS);
-        }
-      });
-      Wiring w = start(real, gated);
+      StoreHooks.CommitGate gate = new StoreHooks.CommitGate();
+      Wiring w = start(real, StoreHooks.before(real, gate));
       long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
-      holdNextCommit.set(true);
+      gate.arm();
       org.compassci.sched.model.ConnectionId connection = org.compassci.sched.model.ConnectionId.next();
       TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, connection,
           box.getRef()));
-      assertTrue(held.await(10, java.util.concurrent.TimeUnit.SECONDS), "the claim's commit");
+      assertTrue(gate.awaitHeld(10), "the claim's commit");
       w.matcher().tell(new MatcherActor.ClientGone(connection));
       w.matcher().tell(new MatcherActor.HandOver());
       TestProbe<Object> watcher = testKit.createTestProbe();
@@ -666,7 +651,7 @@ class MatcherActorTest {
       TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
       w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--2", "x86_64", 65536), Duration.ZERO, late.getRef()));
       assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
-      release.countDown();
+      gate.open();
       watcher.expectTerminated(w.matcher(), Duration.ofSeconds(10));
       assertEquals("submit", real.find(id).orElseThrow().stage(), "back in the queue in the store");
       box.receiveMessage(Duration.ofSeconds(10));

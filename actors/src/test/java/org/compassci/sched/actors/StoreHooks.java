@@ -36,6 +36,37 @@ final class StoreHooks {
     return around(real, beforeCall, m -> {});
   }
 
+  /**
+   * A gate for one commit, a {@link Before} hook: once armed, the next commit waits at it (the
+   * store's thread held there) until it is opened, and the test can see it waiting.
+   */
+  static final class CommitGate implements Before {
+    private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+    private final java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
+
+    void arm() {
+      armed.set(true);
+    }
+
+    /** Whether the armed commit reached the gate within {@code seconds}. */
+    boolean awaitHeld(long seconds) throws InterruptedException {
+      return held.await(seconds, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    void open() {
+      open.countDown();
+    }
+
+    @Override
+    public void run(String method) throws Exception {
+      if (method.equals("commit") && armed.compareAndSet(true, false)) {
+        held.countDown();
+        open.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    }
+  }
+
   private static JobStore around(JobStore real, Before beforeCall, Consumer<String> afterCall) {
     return (JobStore) java.lang.reflect.Proxy.newProxyInstance(StoreHooks.class.getClassLoader(),
         new Class<?>[] {JobStore.class}, (proxy, m, args) -> {
