@@ -207,14 +207,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(NeverAttached.class, n -> this)
         .onMessage(SocketClosed.class, s -> closed())
         .onMessage(Written.class, this::onWritten)
-        .onMessage(OutboxEnded.class, e -> {
-          onOutboxEnded();
-          return closed();
-        })
-        .onMessage(ConnectionClosed.class, c -> {
-          onConnectionClosed();
-          return closed();
-        })
+        .onMessage(OutboxEnded.class, this::closedByOutboxEnd)
+        .onMessage(ConnectionClosed.class, this::closedByConnection)
         .build();
   }
 
@@ -236,6 +230,16 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private void onOutboxEnded() {
     unwritten.values().forEach(a -> requeue(a, "provider " + host + ": its socket closed before the boot-job was sent"));
     unwritten.clear();
+  }
+
+  private Behavior<Command> closedByOutboxEnd(OutboxEnded e) {
+    onOutboxEnded();
+    return closed();
+  }
+
+  private Behavior<Command> closedByConnection(ConnectionClosed c) {
+    onConnectionClosed();
+    return closed();
   }
 
   private void onConnectionClosed() {
@@ -296,14 +300,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private Behavior<Command> closing(Close close) {
     out.tell(close);
     return unsendable()
-        .onMessage(OutboxEnded.class, e -> {
-          onOutboxEnded();
-          return closed();
-        })
-        .onMessage(ConnectionClosed.class, c -> {
-          onConnectionClosed();
-          return closed();
-        })
+        .onMessage(OutboxEnded.class, this::closedByOutboxEnd)
+        .onMessage(ConnectionClosed.class, this::closedByConnection)
         .onMessage(SocketClosed.class, c -> closed())
         // a new request is not parked: no hand-out for it could be sent
         .onAnyMessage(m -> Behaviors.same())
