@@ -755,12 +755,24 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void park(Dispatch d) {
+    Duration wait = d.longPoll();
+    if (d.answerBy() != 0) {
+      // the whole long poll from now could end after the asker's deadline (a request that
+      // waited in this mailbox, or parked again after a refused claim): its box would get an
+      // error instead of "no job", so the wait ends before that deadline
+      long left = d.answerBy() - ANSWER_MARGIN_MS - System.currentTimeMillis();
+      if (left <= 0) {
+        noJob(d.replyTo());
+        return;
+      }
+      wait = wait.toMillis() <= left ? wait : Duration.ofMillis(left);
+    }
     Parked p = new Parked(++parkIds, d);
     parked.put(d.box().hostname(), p);
     if (d.connection() != null) {
       parkedOn.put(d.connection(), Boolean.TRUE);
     }
-    timers.startSingleTimer(p.id(), new WaitOver(p.id()), d.longPoll());
+    timers.startSingleTimer(p.id(), new WaitOver(p.id()), wait);
   }
 
   private Behavior<Command> onWaitOver(WaitOver w) {

@@ -659,6 +659,26 @@ class MatcherActorTest {
   }
 
   /**
+   * A parked poll is answered "no job" before its asker's deadline, not after the whole long poll
+   * from the moment it parked: a request that waited in the mailbox (or parked again after a
+   * refused claim) would otherwise be answered after its HTTP ask gave up, and the box would get
+   * an error (503) instead of 204.
+   */
+  @Test
+  void aParkedPollEndsBeforeItsAskersDeadline() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 4)) {
+      Wiring w = start(store);
+      // the matcher up and answering first
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("vm-2p8g--0", "x86_64", 65536)));
+      TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
+      // 4 s left of the asker's time, of which the last second is the margin; the long poll is 60 s
+      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ofSeconds(60), null,
+          System.currentTimeMillis() + 4_000, box.getRef()));
+      assertInstanceOf(MatcherActor.NoJob.class, box.receiveMessage(Duration.ofSeconds(15)));
+    }
+  }
+
+  /**
    * A request whose client hung up before the request reached the matcher (its connection's
    * ClientGone came first: they have different senders) takes nothing: a claim would reach no
    * box and cost the job its dispatch-ack and a count of its requeue budget.
