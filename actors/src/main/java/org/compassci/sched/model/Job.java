@@ -276,10 +276,17 @@ public final class Job {
     return doc.has(field);
   }
 
-  /** How many fields the job's document has at its top level. */
-  public int fieldCount() {
-    return doc.size();
+  /** How many names updates have added to the job (kept in the stored document, never shown). */
+  public int namesRecorded() {
+    return doc.path(RECORDED_NAMES).asInt(0);
   }
+
+  public void countRecordedNames(int added) {
+    doc.put(RECORDED_NAMES, namesRecorded() + added);
+  }
+
+  /** Internal, as every name that starts with '_': no answer or view shows it, no submit sets it. */
+  private static final String RECORDED_NAMES = "_recorded_names";
 
   /** The statistics extracted from the job's results. */
   public void putStats(ObjectNode stats) {

@@ -25,10 +25,10 @@ public final class JobUpdate {
   public enum Mode { STRICT, LEGACY }
 
   /**
-   * Most top-level fields a job may hold after an update that records new names (the default of
-   * {@code scheduler.submit.max-fields-per-job}): values of names it has are updated past it.
+   * Most names updates may add to a job, over its life (what it was submitted with does not
+   * count): lkp-tests reports a few dozen; the values of names it has are updated past it.
    */
-  public static final int MAX_FIELDS = 10_000;
+  public static final int MAX_RECORDED_NAMES = 1_000;
 
   public static final Duration MAX_RENEW = Duration.ofDays(30);
 
@@ -121,18 +121,23 @@ public final class JobUpdate {
         adding++;
       }
     }
-    if (adding > 0 && job.fieldCount() + adding > MAX_FIELDS) {
+    if (adding > 0 && job.namesRecorded() + adding > MAX_RECORDED_NAMES) {
       // the legacy calls are open to anyone who knows a job's id: without a bound, calls with
-      // new names grew a job, its copy in memory and each write of it, without end
-      String why = "job " + job.id() + " would hold more than " + MAX_FIELDS + " fields; "
-          + adding + " new ones not recorded";
+      // new names grew a job, its copy in memory and each write of it, without end. Counted
+      // apart from what the job was submitted with, so a large job still takes its reports
+      String why = "job " + job.id() + " has had " + MAX_RECORDED_NAMES
+          + " names recorded by updates, the most it takes; " + adding + " new ones not recorded";
       if (mode == Mode.STRICT) {
         return Result.refused(Outcome.Status.INVALID, why);
       }
       c.fields.keySet().removeIf(name -> !job.has(name));
       job.record("last_refused_update", why);
+      adding = 0;
     }
     c.fields.forEach(job::record);
+    if (adding > 0) {
+      job.countRecordedNames(adding);
+    }
     c.renewSeconds.ifPresent(s -> job.record("renew_deadline", now.plusSeconds(s).toString()));
     c.health.ifPresent(job::setHealth);
     if (stage.isPresent()) {
