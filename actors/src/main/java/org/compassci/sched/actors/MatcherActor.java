@@ -837,6 +837,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return this;
   }
 
+  /** The store answers Drained once every write sent to it so far is committed. */
+  private void askDrain() {
+    store.tell(new PersistenceActor.Drain(getContext().messageAdapter(org.apache.pekko.Done.class, d -> new Drained())));
+  }
+
   private Behavior<Command> onHandOver(HandOver h) {
     getContext().getLog().info("matcher (epoch {}) hands over: {} parked polls answered, waiting for {} hand-outs"
         + " in flight", epoch, parked.size(), claiming.size());
@@ -846,7 +851,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       noJob(p.request().replyTo());
     });
     parked.clear();
-    store.tell(new PersistenceActor.Drain(getContext().messageAdapter(org.apache.pekko.Done.class, d -> new Drained())));
+    askDrain();
     Receive<Command> running = createReceive();
     // store answers still come and are settled as usual; nothing new is taken on
     return Behaviors.receive(Command.class)
@@ -854,8 +859,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           if (drainAgain) {
             // a hand-out given back as the last claims settled: its change is to be committed too
             drainAgain = false;
-            store.tell(new PersistenceActor.Drain(
-                getContext().messageAdapter(org.apache.pekko.Done.class, x -> new Drained())));
+            askDrain();
             return Behaviors.same();
           }
           getContext().getLog().info("matcher (epoch {}) handed over: every write committed", epoch);

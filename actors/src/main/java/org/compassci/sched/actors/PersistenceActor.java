@@ -734,12 +734,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       // the states kept while the store was away get one more try before the exit, which would
       // lose them: the store may be back since the last replay. Failed, they are kept again and
       // the drain is answered all the same
-      if (committing) {
-        replayAfterCommit = true;
-      } else if (replaying == null) {
-        replayKept();
-        commitPending();
-      }
+      replayKeptSoon();
     }
     if (!committing && pending.isEmpty()) {
       d.replyTo().tell(Done.getInstance());
@@ -871,16 +866,21 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     lastError = c.error();
     if (c.error().isEmpty() && !retry.isEmpty()) {
-      if (committing) {
-        // the commit in flight may carry newer states of the same jobs: after it
-        replayAfterCommit = true;
-      } else {
-        replayAfterCommit = false;
-        replayKept();
-        commitPending();
-      }
+      replayKeptSoon();
     }
     return this;
+  }
+
+  /** The kept states to the store: now, or after the commit in flight. */
+  private void replayKeptSoon() {
+    if (committing) {
+      // the commit in flight may carry newer states of the same jobs: after it
+      replayAfterCommit = true;
+    } else {
+      replayAfterCommit = false;
+      replayKept();
+      commitPending();
+    }
   }
 
   /**

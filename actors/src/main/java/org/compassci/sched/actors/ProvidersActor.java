@@ -77,7 +77,6 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   /** At shutdown: the sockets not closed yet, and who waits for them all. */
   private final Set<ActorRef<ProviderActor.Command>> closingAll = new HashSet<>();
   private final List<ActorRef<Done>> closeWaiters = new ArrayList<>();
-  private long sockets;
   private long connects;
   private long terminates;
 
@@ -125,7 +124,6 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private Behavior<Command> onConnect(Connect c) {
     activity.touch();
     connects++;
-    sockets++;
     ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
         c.host(), c.connection(), matcher, hosts, requestTtl, linger));
     getContext().watchWith(provider, new Ended(c.host(), provider, c.connection()));
@@ -158,7 +156,6 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   }
 
   private Behavior<Command> onEnded(Ended e) {
-    sockets--;
     current.remove(e.host(), e.provider());
     live.remove(e.provider());
     if (e.connection() != null) {
@@ -200,7 +197,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new ActorStats("providers", Map.of("connected_hosts", (long) current.size(),
-        "sockets", sockets, "connects", connects, "terminates", terminates),
+        "sockets", (long) live.size(), "connects", connects, "terminates", terminates),
         activity.messages(), activity.last()));
     return this;
   }
