@@ -561,11 +561,7 @@ class MatcherActorTest {
   void aClaimWrittenAlthoughItsCommitFailedComesBackToTheQueue() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
-      org.compassci.sched.persistence.JobStore lossy = StoreHooks.after(real, call -> {
-        if (call.equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
-          throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
-        }
-      });
+      org.compassci.sched.persistence.JobStore lossy = StoreHooks.nextCommitAnswerLost(real, loseNextAnswer);
       Wiring w = start(real, lossy);
       long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
       loseNextAnswer.set(true);
@@ -597,11 +593,8 @@ class MatcherActorTest {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
       java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
       StoreHooks.CommitGate gate = new StoreHooks.CommitGate();
-      org.compassci.sched.persistence.JobStore lossy = StoreHooks.before(StoreHooks.after(real, call -> {
-        if (call.equals("commit") && loseNextAnswer.compareAndSet(true, false)) {
-          throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
-        }
-      }), gate);
+      org.compassci.sched.persistence.JobStore lossy = StoreHooks.before(
+          StoreHooks.nextCommitAnswerLost(real, loseNextAnswer), gate);
       Wiring w = start(real, lossy);
       long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
       loseNextAnswer.set(true);

@@ -114,11 +114,7 @@ class PersistenceAndExtractActorTest {
   void aStoreThatTakesNoWriteForAWhileDropsNoKeptState() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.atomic.AtomicBoolean readOnly = new java.util.concurrent.atomic.AtomicBoolean(true);
-      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("commit") && readOnly.get()) {
-          throw new org.compassci.sched.persistence.StoreUnavailableException("read-only", null);
-        }
-      });
+      org.compassci.sched.persistence.JobStore store = StoreHooks.commitsFailWhile(real, readOnly, "read-only");
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       p.tell(PersistenceActor.Write.kept(List.of(queued(1)), "kept", written.getRef()));
@@ -154,11 +150,7 @@ class PersistenceAndExtractActorTest {
   void aDrainWritesTheStatesKeptWhileTheStoreWasAway() throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.atomic.AtomicBoolean away = new java.util.concurrent.atomic.AtomicBoolean(true);
-      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("commit") && away.get()) {
-          throw new org.compassci.sched.persistence.StoreUnavailableException("away", null);
-        }
-      });
+      org.compassci.sched.persistence.JobStore store = StoreHooks.commitsFailWhile(real, away, "away");
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       p.tell(PersistenceActor.Write.kept(List.of(queued(1), queued(2)), "kept", written.getRef()));

@@ -37,6 +37,30 @@ final class StoreHooks {
   }
 
   /**
+   * A store whose commits fail (store unavailable, with {@code why}) while {@code away} holds:
+   * a store gone, or one that answers its ping but takes no write.
+   */
+  static JobStore commitsFailWhile(JobStore real, java.util.concurrent.atomic.AtomicBoolean away, String why) {
+    return before(real, method -> {
+      if (method.equals("commit") && away.get()) {
+        throw new org.compassci.sched.persistence.StoreUnavailableException(why, null);
+      }
+    });
+  }
+
+  /**
+   * A store whose next commit, once armed, is written and then reported failed: the answer
+   * lost on the way back (MySQL), a batch that failed half done (Manticore).
+   */
+  static JobStore nextCommitAnswerLost(JobStore real, java.util.concurrent.atomic.AtomicBoolean armed) {
+    return after(real, call -> {
+      if (call.equals("commit") && armed.compareAndSet(true, false)) {
+        throw new org.compassci.sched.persistence.StoreUnavailableException("the answer was lost", null);
+      }
+    });
+  }
+
+  /**
    * A gate for one commit, a {@link Before} hook: once armed, the next commit waits at it (the
    * store's thread held there) until it is opened, and the test can see it waiting.
    */
