@@ -552,6 +552,20 @@ class MatcherActorTest {
   }
 
   /**
+   * A job queued and claimed for a first box, its claim's commit written but reported failed
+   * ({@code loseNextAnswer}, of a {@link StoreHooks#nextCommitAnswerLost} store): the box is told
+   * 503. Returns the job's id.
+   */
+  private static long claimInDoubt(Wiring w, java.util.concurrent.atomic.AtomicBoolean loseNextAnswer) {
+    long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+    loseNextAnswer.set(true);
+    TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
+    w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, first.getRef()));
+    assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(Duration.ofSeconds(10)));
+    return id;
+  }
+
+  /**
    * A claim's commit reports failure although the claim was written (MySQL's answer lost on the
    * way back, a Manticore batch that failed half done): the box is told 503, so the job is out
    * to no one. The matcher checks such a claim in the store and takes the job back at once; it
@@ -563,11 +577,7 @@ class MatcherActorTest {
       java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
       org.compassci.sched.persistence.JobStore lossy = StoreHooks.nextCommitAnswerLost(real, loseNextAnswer);
       Wiring w = start(real, lossy);
-      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
-      loseNextAnswer.set(true);
-      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
-      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, first.getRef()));
-      assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(Duration.ofSeconds(10)));
+      long id = claimInDoubt(w, loseNextAnswer);
       assertEquals("dispatch", real.find(id).orElseThrow().stage(), "the claim was written all the same");
 
       for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -596,11 +606,7 @@ class MatcherActorTest {
       org.compassci.sched.persistence.JobStore lossy = StoreHooks.before(
           StoreHooks.nextCommitAnswerLost(real, loseNextAnswer), gate);
       Wiring w = start(real, lossy);
-      long id = submit(w, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
-      loseNextAnswer.set(true);
-      TestProbe<MatcherActor.DispatchResult> first = testKit.createTestProbe();
-      w.matcher().tell(new MatcherActor.Dispatch(box("vm-2p8g--1", "x86_64", 65536), Duration.ZERO, first.getRef()));
-      assertInstanceOf(MatcherActor.Unavailable.class, first.receiveMessage(Duration.ofSeconds(10)));
+      long id = claimInDoubt(w, loseNextAnswer);
       // the check's change (a second later) is the next commit: held until the second box has asked
       gate.arm();
       assertTrue(gate.awaitHeld(10), "the in-doubt check's commit");
