@@ -232,7 +232,7 @@ public final class SchedulerApp {
           WatchActor.create(lifecycle, s.askTimeout(), clock)), "watch");
       ActorRef<org.compassci.sched.actors.ProvidersActor.Command> providers = ctx.spawn(restarts.supervise(
           "providers", org.compassci.sched.actors.ProvidersActor.create(matcher, hosts,
-              s.sockets().requestTtl(), s.askTimeout(), clock)), "providers");
+              s.sockets().requestTtl(), s.timeouts().handOut(), s.askTimeout(), clock)), "providers");
       ctx.watch(providers);
       ActorRef<StatsActor.Command> stats = ctx.spawn(restarts.supervise("stats",
           StatsActor.create(matcher, lifecycle, restarts, s.statsInterval(), clock)), "stats");

@@ -341,6 +341,88 @@ class ProviderSocketTest {
     }
   }
 
+  /**
+   * A provider that asks for work and does not read what it is sent: its boot-jobs wait in the
+   * socket's outbox. One that waited past half its dispatch-ack is not written when the provider
+   * reads again (its box could report only after the dispatch-ack gave the job to another) but
+   * goes back to the queue at once, not counted; the ones written stay with the provider.
+   */
+  @Test
+  void aBootJobThatWaitedBehindAProviderThatDoesNotReadGoesBackToTheQueue() throws Exception {
+    int n = 150;
+    try (TestServer server = TestServer.start(dir, Map.of("scheduler.timeouts.dispatch-ack", "10s",
+            "scheduler.providers.outbox", 1000,
+            // small TCP buffers on both sides, so that most boot-jobs wait in the outbox
+            "pekko.http.server.socket-options.so-send-buffer-size", 4096));
+        java.net.Socket s = new java.net.Socket()) {
+      HttpCalls http = server.http;
+      List<Long> ids = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        // dc-2g jobs only, all fit the provider's request
+        ids.add(submit(http, "{\"suite\":\"sim\",\"testbox\":\"dc-2g\",\"arch\":\"x86_64\","
+            + "\"docker_image\":\"centos:9\",\"nr\":" + i + "}").get(0));
+      }
+      s.setReceiveBufferSize(2048);
+      s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
+      s.setSoTimeout(20_000);
+      java.io.OutputStream out = s.getOutputStream();
+      out.write(("GET " + V1 + "/vm-container-provider/stuck HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
+      StringBuilder head = new StringBuilder();
+      while (!head.toString().endsWith("\r\n\r\n")) {
+        head.append((char) in.readUnsignedByte());
+      }
+      assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+      byte[] ask = ("{\"type\":\"host-job-request\",\"hostname\":\"stuck\",\"arch\":\"x86_64\","
+          + "\"tbox_type\":\"dc\",\"freemem\":65536,\"nr_cpu\":8,\"tags\":[],"
+          + "\"services\":{\"sched_host\":\"127.0.0.1\",\"sched_port\":\"3000\"}}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      for (int i = 0; i < n; i++) {
+        // a masked text frame (mask 0: the payload as it is)
+        out.write(new byte[] {(byte) 0x81, (byte) (0x80 | 126), (byte) (ask.length >> 8), (byte) ask.length, 0, 0, 0, 0});
+        out.write(ask);
+      }
+      out.flush();
+      long asked = System.nanoTime();
+      // every job handed out, one per request, none read yet; past half the dispatch-ack (5 s)
+      // from its hand-out, the provider reads
+      assertTrue(ProviderFleet.await(() -> ids.stream().allMatch(
+          id -> job(http, id).path("job_stage").asText().equals("dispatch")), WAIT));
+      Thread.sleep(Math.max(0, 5_500 - (System.nanoTime() - asked) / 1_000_000));
+      Set<Long> read = new HashSet<>();
+      s.setSoTimeout(1_500);
+      try {
+        while (true) {
+          int opcode = in.readUnsignedByte() & 0x0f;
+          int len = in.readUnsignedByte() & 0x7f;
+          long size = len == 126 ? in.readUnsignedShort() : len == 127 ? in.readLong() : len;
+          byte[] payload = new byte[(int) size];
+          in.readFully(payload);
+          if (opcode == 1) {
+            JsonNode m = org.compassci.sched.model.Json.parse(new String(payload, java.nio.charset.StandardCharsets.UTF_8));
+            if (m.has("job_id") && !m.path("type").asText().equals("error")) {
+              assertTrue(read.add(m.path("job_id").asLong()), "sent twice: " + m);
+            }
+          }
+        }
+      } catch (java.net.SocketTimeoutException quiet) {
+        // all that was written has been read
+      }
+      assertTrue(!read.isEmpty() && read.size() < n, read.size() + " of " + n + " boot-jobs written");
+      for (long id : ids) {
+        JsonNode j = job(http, id);
+        if (read.contains(id)) {
+          assertEquals("dispatch", j.path("job_stage").asText(), j.toString());
+        } else {
+          assertEquals("submit", j.path("job_stage").asText(), "never written, so back in the queue: " + j);
+          assertEquals(0, j.path("requeue_count").asInt(0), j.toString());
+        }
+      }
+    }
+  }
+
   /** A provider that answers no ping and sends nothing is dropped after the idle timeout (1001). */
   @Test
   void aSilentProviderIsDropped() throws Exception {

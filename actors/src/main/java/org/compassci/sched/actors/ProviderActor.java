@@ -69,6 +69,13 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   public record Written(long jobId, String token) implements Command {}
 
   /**
+   * The socket's stream dropped the boot-job of {@code jobId}'s hand-out {@code token}: it
+   * waited behind a provider that did not read past its {@link BootJob#sendBy}, so it goes back
+   * to the queue instead of reaching a box after its dispatch-ack may have given it to another.
+   */
+  public record Unsent(long jobId, String token) implements Command {}
+
+  /**
    * The socket's outgoing stream has ended, whatever ended it: nothing more will be written. A
    * boot-job told to it and never {@link Written} was never sent, and goes back to the queue.
    */
@@ -89,8 +96,12 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   /** What goes to the socket; the HTTP edge writes each as one JSON message. */
   public sealed interface Outbound {}
 
-  /** A job for the provider to boot: the hand-out, already durable, and the address for its URLs. */
-  public record BootJob(MatcherActor.Assigned assigned, JobPackage.Endpoint at) implements Outbound {}
+  /**
+   * A job for the provider to boot: the hand-out, already durable, and the address for its URLs.
+   * {@code sendBy}, in {@link System#nanoTime()}'s terms: the stream writes it no later, or drops
+   * it and tells {@link Unsent}.
+   */
+  public record BootJob(MatcherActor.Assigned assigned, JobPackage.Endpoint at, long sendBy) implements Outbound {}
 
   public record Terminate(long jobId) implements Outbound {}
 
@@ -112,6 +123,12 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private final ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<HostRegistryActor.Command> hosts;
   private final Duration requestTtl;
+  /**
+   * How long a boot-job may wait in the socket's outbox: half the hand-out's dispatch-ack, so
+   * that one written at the last moment still leaves its box time to report before the job may
+   * be given to another.
+   */
+  private final Duration sendWithin;
   /** How long a closed socket's actor stays to send late hand-outs back to the queue. */
   private final Duration linger;
   private final ActorRef<MatcherActor.DispatchResult> dispatched;
@@ -132,16 +149,16 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
    */
   public static Behavior<Command> create(String host, org.compassci.sched.model.ConnectionId connection,
       ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
-      Duration requestTtl, Duration linger) {
+      Duration requestTtl, Duration sendWithin, Duration linger) {
     return Behaviors.withStash(64, stash -> Behaviors.setup(ctx -> {
       ctx.scheduleOnce(ATTACH_TIMEOUT, ctx.getSelf(), new NeverAttached());
-      return new ProviderActor(ctx, host, connection, matcher, hosts, requestTtl, linger).detached(stash);
+      return new ProviderActor(ctx, host, connection, matcher, hosts, requestTtl, sendWithin, linger).detached(stash);
     }));
   }
 
   private ProviderActor(ActorContext<Command> ctx, String host, org.compassci.sched.model.ConnectionId connection,
       ActorRef<MatcherActor.Command> matcher, ActorRef<HostRegistryActor.Command> hosts,
-      Duration requestTtl, Duration linger) {
+      Duration requestTtl, Duration sendWithin, Duration linger) {
     super(ctx);
     // its own name, not Pekko's guess from the call stack (see LifecycleActor)
     ctx.setLoggerName(ProviderActor.class);
@@ -150,6 +167,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     this.matcher = matcher;
     this.hosts = hosts;
     this.requestTtl = requestTtl;
+    this.sendWithin = sendWithin;
     this.linger = linger;
     this.dispatched = ctx.messageAdapter(MatcherActor.DispatchResult.class, Dispatched::new);
   }
@@ -207,6 +225,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
         .onMessage(NeverAttached.class, n -> this)
         .onMessage(SocketClosed.class, s -> closed())
         .onMessage(Written.class, this::onWritten)
+        .onMessage(Unsent.class, this::onUnsent)
         .onMessage(OutboxEnded.class, this::closedByOutboxEnd)
         .onMessage(ConnectionClosed.class, this::closedByConnection)
         .build();
@@ -218,6 +237,16 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
     MatcherActor.Assigned a = unwritten.get(w.jobId());
     if (a != null && a.token().equals(w.token())) {
       unwritten.remove(w.jobId());
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onUnsent(Unsent u) {
+    MatcherActor.Assigned a = unwritten.get(u.jobId());
+    if (a != null && a.token().equals(u.token())) {
+      unwritten.remove(u.jobId());
+      requeue(a, "provider " + host + ": its boot-job waited " + sendWithin.toSeconds()
+          + " s for the provider to read its socket");
     }
     return Behaviors.same();
   }
@@ -271,7 +300,7 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
   private Behavior<Command> onDispatched(Dispatched d) {
     if (d.result() instanceof MatcherActor.Assigned a) {
       unwritten.put(a.id(), a);
-      out.tell(new BootJob(a, at));
+      out.tell(new BootJob(a, at, System.nanoTime() + sendWithin.toNanos()));
     }
     // no job (replaced, or the request's time ran out) or unavailable: the provider asks again
     return this;
@@ -323,7 +352,8 @@ public final class ProviderActor extends AbstractBehavior<ProviderActor.Command>
           awaitConnectionClosed(g.replyTo());
           return Behaviors.same();
         })
-        .onMessage(Written.class, this::onWritten);
+        .onMessage(Written.class, this::onWritten)
+        .onMessage(Unsent.class, this::onUnsent);
   }
 
   /**

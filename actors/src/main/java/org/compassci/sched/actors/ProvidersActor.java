@@ -63,6 +63,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private final ActorRef<MatcherActor.Command> matcher;
   private final ActorRef<HostRegistryActor.Command> hosts;
   private final Duration requestTtl;
+  private final Duration sendWithin;
   private final Duration linger;
   private final Activity activity;
   /** Each connected host's socket; an older socket of the same host may still be closing. */
@@ -81,20 +82,25 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
   private long terminates;
 
   /**
-   * {@code requestTtl}: how long a standing request stands; {@code linger}: how long a closed
-   * socket's actor stays to send hand-outs that were on their way back to the queue.
+   * {@code requestTtl}: how long a standing request stands; {@code handOut}: how long a hand-out
+   * waits for its box's first report (the socket has half of it to send the boot-job);
+   * {@code linger}: how long a closed socket's actor stays to send hand-outs that were on their
+   * way back to the queue.
    */
   public static Behavior<Command> create(ActorRef<MatcherActor.Command> matcher,
-      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger, Clock clock) {
-    return Behaviors.setup(ctx -> new ProvidersActor(ctx, matcher, hosts, requestTtl, linger, clock));
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration handOut, Duration linger,
+      Clock clock) {
+    return Behaviors.setup(ctx -> new ProvidersActor(ctx, matcher, hosts, requestTtl, handOut, linger, clock));
   }
 
   private ProvidersActor(ActorContext<Command> ctx, ActorRef<MatcherActor.Command> matcher,
-      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration linger, Clock clock) {
+      ActorRef<HostRegistryActor.Command> hosts, Duration requestTtl, Duration handOut, Duration linger,
+      Clock clock) {
     super(ctx);
     this.matcher = matcher;
     this.hosts = hosts;
     this.requestTtl = requestTtl;
+    this.sendWithin = handOut.dividedBy(2);
     this.linger = linger;
     this.activity = new Activity(clock);
   }
@@ -125,7 +131,7 @@ public final class ProvidersActor extends AbstractBehavior<ProvidersActor.Comman
     activity.touch();
     connects++;
     ActorRef<ProviderActor.Command> provider = getContext().spawnAnonymous(ProviderActor.create(
-        c.host(), c.connection(), matcher, hosts, requestTtl, linger));
+        c.host(), c.connection(), matcher, hosts, requestTtl, sendWithin, linger));
     getContext().watchWith(provider, new Ended(c.host(), provider, c.connection()));
     live.add(provider);
     if (c.connection() != null) {

@@ -49,7 +49,7 @@ class ProviderActorTest {
    */
   private ActorRef<ProviderActor.Command> provider(Duration linger) {
     ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
-        hosts.getRef(), Duration.ofMinutes(10), linger));
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMinutes(5), linger));
     p.tell(new ProviderActor.Attach(out.getRef()));
     return p;
   }
@@ -127,7 +127,7 @@ class ProviderActorTest {
   @Test
   void whatComesBeforeTheSocketIsUpWaitsForIt() {
     ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
-        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(500)));
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMinutes(5), Duration.ofMillis(500)));
     p.tell(request(4096));
     p.tell(new ProviderActor.Refuse(0, "freemem: required"));
     matcher.expectNoMessage(Duration.ofMillis(100));
@@ -140,7 +140,7 @@ class ProviderActorTest {
   void aNewerSocketOfTheSameHostClosesTheOlder() {
     TestProbe<ActorRef<ProviderActor.Command>> started = testKit.createTestProbe();
     ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
-        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMillis(200), java.time.Clock.systemUTC()));
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofMillis(200), java.time.Clock.systemUTC()));
     TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();
     registry.tell(new ProvidersActor.Connect("p1", org.compassci.sched.model.ConnectionId.next(), started.getRef()));
     started.receiveMessage(WAIT).tell(new ProviderActor.Attach(older.getRef()));
@@ -249,11 +249,36 @@ class ProviderActorTest {
     matcher.expectNoMessage(Duration.ofMillis(300));
   }
 
+  /**
+   * A boot-job the stream dropped for waiting too long goes back to the queue, not counted, and
+   * once only: not again when the stream ends, nor for an older hand-out of the same job.
+   */
+  @Test
+  void aBootJobTheStreamDroppedAsStaleGoesBackOnce() {
+    ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
+    p.tell(request(16_384));
+    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
+    d.replyTo().tell(assigned(31));
+    ProviderActor.BootJob b = out.expectMessageClass(ProviderActor.BootJob.class, WAIT);
+    // the socket's 5 minutes, from the moment it was told to it
+    long left = b.sendBy() - System.nanoTime();
+    assertTrue(left > Duration.ofMinutes(4).toNanos() && left <= Duration.ofMinutes(5).toNanos(), Long.toString(left));
+    p.tell(new ProviderActor.Unsent(31, "older"));
+    matcher.expectNoMessage(Duration.ofMillis(200));
+    p.tell(new ProviderActor.Unsent(31, "tok31"));
+    MatcherActor.Requeue r = matcher.expectMessageClass(MatcherActor.Requeue.class, WAIT);
+    assertEquals(31, r.id());
+    assertFalse(r.counts());
+    p.tell(new ProviderActor.OutboxEnded());
+    assertInstanceOf(MatcherActor.ClientGone.class, matcher.receiveMessage(WAIT));
+    matcher.expectNoMessage(Duration.ofMillis(300));
+  }
+
   /** A GoAway before the socket is up closes it once it is, and hears of its connection's end. */
   @Test
   void aGoAwayBeforeTheSocketIsUpClosesItOnceItIs() {
     ActorRef<ProviderActor.Command> p = actors.spawn(ProviderActor.create("p1", connection, matcher.getRef(),
-        hosts.getRef(), Duration.ofMinutes(10), Duration.ofSeconds(5)));
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMinutes(5), Duration.ofSeconds(5)));
     TestProbe<org.apache.pekko.Done> closed = testKit.createTestProbe();
     p.tell(new ProviderActor.GoAway(closed.getRef()));
     p.tell(new ProviderActor.Attach(out.getRef()));
@@ -284,10 +309,10 @@ class ProviderActorTest {
   void closeAllAnswersOnceEverySocketHasClosed() {
     TestProbe<ActorRef<ProviderActor.Command>> started = testKit.createTestProbe();
     ActorRef<ProvidersActor.Command> registry = actors.spawn(ProvidersActor.create(matcher.getRef(),
-        hosts.getRef(), Duration.ofMinutes(10), Duration.ofSeconds(5), java.time.Clock.systemUTC()));
+        hosts.getRef(), Duration.ofMinutes(10), Duration.ofMinutes(10), Duration.ofSeconds(5), java.time.Clock.systemUTC()));
     TestProbe<org.apache.pekko.Done> done = testKit.createTestProbe();
     actors.spawn(ProvidersActor.create(matcher.getRef(), hosts.getRef(), Duration.ofMinutes(10),
-        Duration.ofSeconds(5), java.time.Clock.systemUTC())).tell(new ProvidersActor.CloseAll(done.getRef()));
+        Duration.ofMinutes(10), Duration.ofSeconds(5), java.time.Clock.systemUTC())).tell(new ProvidersActor.CloseAll(done.getRef()));
     done.expectMessage(WAIT, org.apache.pekko.Done.getInstance());
 
     TestProbe<ProviderActor.Outbound> older = testKit.createTestProbe();

@@ -408,6 +408,12 @@ public final class ProviderRoutes extends AllDirectives {
   private List<ToSocket> write(ProviderActor.Outbound o, WebSockets.Closer closer, HandedHere handed,
       ActorRef<ProviderActor.Command> provider) {
     if (o instanceof ProviderActor.BootJob b) {
+      if (System.nanoTime() - b.sendBy() > 0) {
+        // it waited behind a provider that does not read: written now, it could reach a box
+        // after its dispatch-ack gave the job to another
+        provider.tell(new ProviderActor.Unsent(b.assigned().id(), b.assigned().token()));
+        return List.of();
+      }
       handed.add(b.assigned().id(), b.assigned().token());
       List<String> text = bootJob(b);
       if (text.isEmpty()) {
