@@ -235,6 +235,40 @@ class WatcherSocketTest {
   }
 
   /**
+   * A watcher that reads nothing while it names job after job (here past its limit of 3, each
+   * answered with an error of its own): what waits for it is bounded, and past the bound the
+   * socket is closed (1008) instead of the server's memory growing with every id it sends.
+   */
+  @Test
+  void aWatcherThatNamesJobsWithoutReadingIsClosed() throws Exception {
+    long a = submit();
+    long b = submit();
+    long c = submit();
+    int messages = 100;
+    int idsEach = 1000;
+    try (SocketClient w = SocketClient.open(server.port(), V1 + "/client", false)) {
+      w.send(watch(a, b, c)).get(10, TimeUnit.SECONDS);
+      for (int m = 0; m < messages; m++) {
+        long[] ids = new long[idsEach];
+        for (int i = 0; i < idsEach; i++) {
+          ids[i] = 1_000_000_000_000_000L + (long) m * idsEach + i;
+        }
+        w.send(watch(ids)).get(10, TimeUnit.SECONDS);
+      }
+      w.startReading();
+      int read = 0;
+      while (w.next(Duration.ofSeconds(5)) != null) {
+        read++;
+      }
+      SocketClient.Closed closed = w.awaitClosed(WAIT);
+      assertNotNull(closed, "still open after " + read + " messages");
+      assertEquals(1008, closed.code(), closed.reason());
+      assertTrue(closed.reason().contains("reads too slowly"), closed.reason());
+      assertTrue(read < messages * idsEach, read + " messages");
+    }
+  }
+
+  /**
    * A watcher that stops reading while its job changes 2,000 times: the socket keeps at most one
    * pending message per job, so it gets the merged state, not every change.
    */

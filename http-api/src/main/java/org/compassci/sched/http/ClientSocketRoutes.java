@@ -86,7 +86,7 @@ public final class ClientSocketRoutes extends AllDirectives {
               gw.system().executionContext());
           return nu;
         })
-        .conflateWithSeed(SocketBacklog::new, SocketBacklog::add)
+        .conflateWithSeed(first -> new SocketBacklog(closer, gw.watchMaxJobs()).add(first), SocketBacklog::add)
         .mapConcat(SocketBacklog::frames);
     ObjectNode welcome = Json.object().put("type", "welcome").put("sid", sid)
         .put("message", "Welcome to the Compass-CI scheduler").put("status", "connected");
@@ -96,16 +96,29 @@ public final class ClientSocketRoutes extends AllDirectives {
     return Flow.fromSinkAndSourceCoupled(in, Source.single(Json.write(welcome)).concat(events));
   }
 
-  /** The conflating buffer of the watch actor's events, and this socket's own notes in order. */
+  /**
+   * The conflating buffer of the watch actor's events, and this socket's own notes in order. One
+   * event per job is kept, but a watcher that follows and unfollows (or names jobs that do not
+   * exist, or more than it may follow) while it reads nothing makes new jobs' events without end:
+   * past {@code 4 × max-jobs} of them it is closed (1008), as a provider that does not read.
+   */
   private static final class SocketBacklog {
+    private final WebSockets.Closer closer;
+    private final int most;
     private EventBacklog events;
     private List<String> notes;
 
-    SocketBacklog(Object first) {
-      add(first);
+    SocketBacklog(WebSockets.Closer closer, int maxJobs) {
+      this.closer = closer;
+      this.most = 4 * maxJobs + SOCKET_BUFFER;
     }
 
     SocketBacklog add(Object o) {
+      if (events != null && events.size() >= most) {
+        closer.close(WebSockets.POLICY_VIOLATION, "the watcher reads too slowly: " + most
+            + " jobs' events wait for it");
+        return this;
+      }
       if (o instanceof Note n) {
         if (notes == null) {
           notes = new ArrayList<>(2);

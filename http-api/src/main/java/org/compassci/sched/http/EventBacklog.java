@@ -45,6 +45,11 @@ final class EventBacklog {
     return this;
   }
 
+  /** How many messages wait: one per job with a change, one per job closed. */
+  int size() {
+    return events.size() + closed.size();
+  }
+
   <T> List<T> frames(Renderer<T> renderer) {
     List<T> out = new ArrayList<>(events.size() + closed.size());
     for (WatchActor.JobEvent j : events.values()) {
