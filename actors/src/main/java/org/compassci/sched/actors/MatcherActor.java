@@ -121,6 +121,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record RetryEpoch() implements Command {}
 
+  private record EpochWaitOver() implements Command {}
+
+  /**
+   * How long the store may take to lock the epoch row for a matcher's new epoch. A matcher handed
+   * over meanwhile waits for the answer, at most this long, before it stops: after that the store
+   * takes no epoch for it, so its successor's cannot be overtaken by a late one of its own.
+   */
+  static final Duration EPOCH_TAKE_WITHIN = Duration.ofSeconds(5);
+
   /** The client of that connection hung up: its parked requests are given up on. */
   public record ClientGone(org.compassci.sched.model.ConnectionId connection) implements Command {}
 
@@ -333,6 +342,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** The incarnation every claim names (0: standalone, not fenced). */
   private long epoch;
   private final ActorRef<PersistenceActor.Epoch> epochTaken;
+  /** When the store stops taking the epoch asked for ({@link System#nanoTime}); 0: none asked. */
+  private long epochTakeBy;
   private boolean counting;
   private boolean stopping;
   private long parkIds;
@@ -420,7 +431,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           takeEpoch();
           return Behaviors.same();
         })
-        .onMessage(HandOver.class, h -> Behaviors.stopped())
+        .onMessage(HandOver.class, h -> epochTakeBy == 0 ? Behaviors.stopped() : stopOnceTheEpochIsSettled())
         .onMessage(Loaded.class, l -> onLoaded(l, stash, false))
         .onMessage(Dispatch.class, d -> {
           d.replyTo().tell(new Unavailable(STILL_LOADING));
@@ -439,10 +450,31 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private void takeEpoch() {
-    store.tell(new PersistenceActor.NextEpoch(fencedAs, clock.millis(), epochTaken));
+    epochTakeBy = System.nanoTime() + EPOCH_TAKE_WITHIN.toNanos();
+    store.tell(new PersistenceActor.NextEpoch(fencedAs, clock.millis(), epochTakeBy, epochTaken));
+  }
+
+  /**
+   * Handed over while its epoch is being taken: stopped now, the successor could take its epoch
+   * first and then have it taken away by this one's, landing late, and no claim of the rightful
+   * matcher would pass again. So it stops once the store has answered, or can no longer take it.
+   */
+  private Behavior<Command> stopOnceTheEpochIsSettled() {
+    getContext().scheduleOnce(Duration.ofNanos(Math.max(0, epochTakeBy - System.nanoTime())),
+        getContext().getSelf(), new EpochWaitOver());
+    return Behaviors.receive(Command.class)
+        .onMessage(EpochTaken.class, t -> Behaviors.stopped())
+        .onMessage(EpochWaitOver.class, w -> Behaviors.stopped())
+        .onMessage(Dispatch.class, d -> {
+          d.replyTo().tell(new Unavailable(STILL_LOADING));
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> Behaviors.same())
+        .build();
   }
 
   private Behavior<Command> onEpochTaken(EpochTaken t) {
+    epochTakeBy = 0;
     if (t.epoch().error().isPresent() || t.epoch().epoch().isEmpty()) {
       getContext().getLog().warn("cannot take a matcher epoch, retrying in 1s: {}", t.epoch().error().orElse("none"));
       getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new RetryEpoch());

@@ -193,7 +193,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * Cluster mode: a new matcher incarnation takes the next epoch (its claims name it), and
    * {@code manage/cluster} reads the current one.
    */
-  public record NextEpoch(String node, long nowMillis, ActorRef<Epoch> replyTo) implements Command {}
+  /**
+   * {@code takeByNanos} ({@link System#nanoTime}): when the asker stops waiting; the store takes
+   * no epoch for it after that, nor for it once a newer request has come.
+   */
+  public record NextEpoch(String node, long nowMillis, long takeByNanos, ActorRef<Epoch> replyTo) implements Command {}
 
   public record ReadEpoch(ActorRef<Epoch> replyTo) implements Command {}
 
@@ -745,7 +749,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onNextEpoch(NextEpoch n) {
-    reply(n.replyTo(), () -> new Epoch(Optional.of(store.nextEpoch(n.node(), n.nowMillis())),
+    // in the order the requests came, not the order the store's threads run them
+    long ticket = store.epochTicket();
+    reply(n.replyTo(), () -> new Epoch(Optional.of(store.nextEpoch(n.node(), n.nowMillis(), ticket, n.takeByNanos())),
         store.fencedClaims(), Optional.empty()), e -> new Epoch(Optional.empty(), 0, Optional.of(reason(e))));
     return this;
   }

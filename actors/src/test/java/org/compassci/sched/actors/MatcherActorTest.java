@@ -382,6 +382,41 @@ class MatcherActorTest {
   }
 
   /**
+   * Cluster mode: a matcher handed over while its epoch is being taken stops only once the store
+   * has answered, or once its request's deadline has passed (after which the store takes no
+   * epoch for it). Stopped at once, its successor could take its epoch first and then lose it to
+   * this one's request, landing late.
+   */
+  @Test
+  void aMatcherHandedOverWhileItTakesItsEpochStopsOnceTheEpochIsSettled() {
+    TestProbe<Object> watcher = testKit.createTestProbe();
+    for (boolean answered : List.of(true, false)) {
+      TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+      ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+          testKit.createTestProbe(LifecycleActor.Command.class).getRef(), null,
+          SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
+          Clock.systemUTC(), "a:25520"));
+      PersistenceActor.NextEpoch asked = store.expectMessageClass(PersistenceActor.NextEpoch.class);
+      long left = asked.takeByNanos() - System.nanoTime();
+      assertTrue(left > 0 && left <= MatcherActor.EPOCH_TAKE_WITHIN.toNanos(), Long.toString(left));
+      matcher.tell(new MatcherActor.HandOver());
+      if (answered) {
+        org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
+            () -> testKit.createTestProbe().expectTerminated(matcher, Duration.ofMillis(500)),
+            "stopped with its epoch request out");
+        asked.replyTo().tell(new PersistenceActor.Epoch(java.util.Optional.of(
+            new org.compassci.sched.persistence.MatcherEpoch(7, "a:25520", 1)), 0, java.util.Optional.empty()));
+        watcher.expectTerminated(matcher, Duration.ofSeconds(5));
+      } else {
+        watcher.expectTerminated(matcher, MatcherActor.EPOCH_TAKE_WITHIN.plusSeconds(5));
+        assertTrue(System.nanoTime() - asked.takeByNanos() >= 0, "stopped before the store's deadline");
+      }
+      // the queue was never asked for: the epoch first, and then the matcher was handed over
+      store.expectNoMessage(Duration.ofMillis(100));
+    }
+  }
+
+  /**
    * The queue comes in a page at a time: the matcher asks for the next page as it takes one in,
    * so the store never reads further ahead than that (pages read ahead unasked pile up in the
    * mailbox of a matcher slower than its store, up to the whole queue).

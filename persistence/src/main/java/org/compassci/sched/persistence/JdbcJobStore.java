@@ -302,11 +302,28 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       + "name VARCHAR(32) NOT NULL PRIMARY KEY, epoch BIGINT NOT NULL, node VARCHAR(255) NOT NULL,"
       + " since BIGINT NOT NULL) ENGINE=InnoDB";
 
+  private final java.util.concurrent.atomic.AtomicLong epochTickets = new java.util.concurrent.atomic.AtomicLong();
+  /** The newest ticket that has asked for an epoch; guarded by this. */
+  private long newestEpochTicket;
+  /** The {@code since} of this process's epoch attempts not known to have landed; guarded by this. */
+  private final Set<Long> epochAttempts = new java.util.HashSet<>();
+
   @Override
-  public MatcherEpoch nextEpoch(String node, long nowMillis) {
+  public long epochTicket() {
+    return epochTickets.incrementAndGet();
+  }
+
+  @Override
+  public synchronized MatcherEpoch nextEpoch(String node, long nowMillis, long ticket, long takeByNanos) {
     if (!kind().equals("mysql")) {
-      return JobStore.super.nextEpoch(node, nowMillis);
+      return JobStore.super.nextEpoch(node, nowMillis, ticket, takeByNanos);
     }
+    // one at a time, the newest asker last: an older matcher of this process (stopped, its
+    // request still out) must not take an epoch after the one that replaced it
+    if (ticket < newestEpochTicket) {
+      throw new StoreFencedException("no new matcher epoch: a newer matcher of this process asked since", null);
+    }
+    newestEpochTicket = ticket;
     try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
       // DDL commits on its own in MySQL: outside the transaction below
       st.execute(EPOCH_TABLE);
@@ -314,18 +331,29 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       throw new StoreUnavailableException("matcher epoch table: " + e.getMessage(), e);
     }
     MatcherEpoch taken;
+    epochAttempts.add(nowMillis);
     try {
       taken = inTransaction("new matcher epoch", c -> {
         try (Statement st = c.createStatement()) {
           st.executeUpdate("INSERT IGNORE INTO matcher_epoch (name, epoch, node, since) VALUES ('matcher', 0, '', 0)");
         }
+        Optional<MatcherEpoch> now = readEpoch(c, " FOR UPDATE");
+        if (now.isPresent() && now.get().node().equals(node) && epochAttempts.contains(now.get().sinceMillis())) {
+          // an earlier attempt of ours committed and its answer was lost: the epoch is ours
+          takenEpochs.add(now.get().epoch());
+        }
         // a matcher restarted by its supervisor takes the next epoch only while the current one is
         // still this process's: restarted while its node was cut off and replaced, it would take
         // the epoch from the rightful singleton and fence that one's claims and writes for good
-        Optional<MatcherEpoch> now = takenEpochs.isEmpty() ? Optional.empty() : readEpoch(c, " FOR UPDATE");
-        if (now.isPresent() && !takenEpochs.contains(now.get().epoch())) {
+        if (!takenEpochs.isEmpty() && now.isPresent() && !takenEpochs.contains(now.get().epoch())) {
           throw new Fenced("no new matcher epoch: this process's singletons have been replaced (epoch "
               + now.get().epoch() + " of " + now.get().node() + ")");
+        }
+        // the row is locked from here on: a successor's increment waits for this one. Locked
+        // after its asker stopped waiting, the asker may have been replaced since, and its
+        // successor's epoch taken: this one would fence the successor for good
+        if (System.nanoTime() - takeByNanos > 0) {
+          throw new Fenced("no new matcher epoch: the matcher that asked has stopped waiting for it");
         }
         // the row lock taken here waits for claims in flight that hold the row shared: a claim
         // commits before the new epoch, or runs after it and is refused
@@ -341,6 +369,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       throw new StoreFencedException(f.getMessage(), f);
     }
     takenEpochs.add(taken.epoch());
+    epochAttempts.clear();
     return taken;
   }
 

@@ -91,7 +91,23 @@ public interface JobStore extends AutoCloseable {
    * refused. Only stores shared by several processes over transactions (MySQL) have it.
    */
   default MatcherEpoch nextEpoch(String node, long nowMillis) {
+    return nextEpoch(node, nowMillis, epochTicket(), System.nanoTime() + java.util.concurrent.TimeUnit.DAYS.toNanos(1));
+  }
+
+  /**
+   * The same, for a matcher that asked with {@code ticket} (from {@link #epochTicket}, taken in
+   * the order the matchers asked) and stops waiting at {@code takeByNanos} ({@link System#nanoTime}):
+   * refused when a newer ticket of this process has asked since, and when the row is locked only
+   * after that time. A matcher that stopped (replaced) after either never takes the epoch from
+   * its successor late.
+   */
+  default MatcherEpoch nextEpoch(String node, long nowMillis, long ticket, long takeByNanos) {
     throw new UnsupportedOperationException("the " + kind() + " store has no matcher epoch");
+  }
+
+  /** The next ticket for {@link #nextEpoch(String, long, long, long)}, in the order asked. */
+  default long epochTicket() {
+    return 0;
   }
 
   /** The current {@code matcher_epoch} row; empty when no cluster matcher has started yet. */

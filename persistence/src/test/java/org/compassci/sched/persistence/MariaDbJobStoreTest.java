@@ -83,6 +83,44 @@ class MariaDbJobStoreTest extends JobStoreContract {
   }
 
   /**
+   * Cluster mode: an epoch request that comes late never takes the epoch from the matcher that
+   * replaced its asker. The store locks the epoch row only before its asker's deadline, and only
+   * for the newest asker of the process; an attempt whose commit landed though its answer was
+   * lost counts as the process's own, so the process does not fence itself when it asks again.
+   */
+  @Test
+  void aLateEpochRequestTakesNothingFromTheSuccessor() throws SQLException {
+    try (JobStore node = open(); JobStore successor = open(); JobStore fresh = open()) {
+      long first = node.nextEpoch("a:25520", 1).epoch();
+      long second = successor.nextEpoch("b:25520", 2).epoch();
+      assertEquals(first + 1, second);
+      // a process whose matcher asked, then was handed over: its request runs past the deadline
+      org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class,
+          () -> fresh.nextEpoch("c:25520", 3, fresh.epochTicket(), System.nanoTime() - 1));
+      assertEquals(second, successor.currentEpoch().orElseThrow().epoch());
+
+      // two requests of one process run out of order: the older asker's is refused
+      long older = successor.epochTicket();
+      long newer = successor.epochTicket();
+      long third = successor.nextEpoch("b:25520", 4, newer, System.nanoTime() + 5_000_000_000L).epoch();
+      org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class,
+          () -> successor.nextEpoch("b:25520", 5, older, System.nanoTime() + 5_000_000_000L));
+      assertEquals(third, successor.currentEpoch().orElseThrow().epoch());
+
+      // an attempt whose commit landed and whose answer was lost: here the row is moved as that
+      // commit would have moved it, after the attempt itself was refused
+      org.junit.jupiter.api.Assertions.assertThrows(StoreFencedException.class,
+          () -> successor.nextEpoch("b:25520", 6, successor.epochTicket(), System.nanoTime() - 1));
+      try (Connection c = connect(); Statement st = c.createStatement()) {
+        st.executeUpdate("UPDATE matcher_epoch SET epoch = epoch + 1, node = 'b:25520', since = 6");
+      }
+      assertEquals(third + 2, successor.nextEpoch("b:25520", 7).epoch());
+      successor.commit(List.of(rec(9, "submit")), List.of(), List.of());
+      assertEquals("submit", successor.find(9).orElseThrow().stage());
+    }
+  }
+
+  /**
    * Cluster mode: once another node's matcher has taken the current epoch, nothing a replaced
    * node commits lands, neither its changes nor its new jobs nor its hand-outs; its successor's
    * do. Before, only the hand-outs were refused, and a replaced node's requeue could put back in
