@@ -91,6 +91,33 @@ class AccessTest {
     }
   }
 
+  /**
+   * A job's queue names its tenant and its level: a user may use idle, a project queue or its
+   * own name, but not vip (served first) nor another account's name (that account's share of
+   * the boxes); an admin may. A refused job changes nothing, with either kind of credentials.
+   */
+  @Test
+  void onlyAnAdminSubmitsToVipOrToAnotherAccountsQueue() {
+    for (String queue : List.of("vip", "alice")) {
+      String job = "{\"suite\":\"s\",\"testbox\":\"queue-" + queue + "\",\"queue\":\"" + queue + "\"}";
+      int before = admin.get(V1 + "/dashboard/jobs/pending?group_by=queue").json().path("total").asInt();
+      Answer refused = bob.post(V1 + "/jobs/submit", job);
+      expect(403, refused, "bob submits to queue " + queue);
+      assertTrue(refused.body().contains("queue " + queue), refused.body());
+      expect(403, nobody.post("/submit_job", job.replace("{\"suite\"", "{\"my_account\":\"bob\",\"my_token\":\""
+          + bob.token() + "\",\"suite\"")), "bob's Compass-CI credentials, queue " + queue);
+      assertEquals(before, admin.get(V1 + "/dashboard/jobs/pending?group_by=queue").json().path("total").asInt(),
+          "nothing queued");
+      expect(200, admin.post(V1 + "/jobs/submit", job), "an admin submits to queue " + queue);
+    }
+    expect(200, alice.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"queue-own\",\"queue\":\"alice\"}"),
+        "alice to her own queue");
+    for (String queue : List.of("idle", "bisect")) {
+      expect(200, bob.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"queue-" + queue
+          + "\",\"queue\":\"" + queue + "\"}"), "bob to queue " + queue);
+    }
+  }
+
   @Test
   void compassCiCredentialsInTheJobWorkAndAreNeverStored() {
     String token = alice.token();

@@ -218,4 +218,16 @@ public record SchedulerSettings(
     Integer l = queueLevels.get(queue);
     return l != null ? l : queueLevels.getOrDefault("default", 3);
   }
+
+  /** The queues served before jobs of no queue (vip): their level is above the default's. */
+  public java.util.Set<String> raisedQueues() {
+    int normal = queueLevels().getOrDefault("default", 3);
+    java.util.Set<String> raised = new java.util.TreeSet<>();
+    queueLevels().forEach((q, level) -> {
+      if (level > normal) {
+        raised.add(q);
+      }
+    });
+    return raised;
+  }
 }

@@ -47,6 +47,7 @@ public final class Auth extends AllDirectives {
   private final ActorRef<IdempotencyActor.Command> submits;
   /** SCHED_ADMIN_TOKEN is set: then management reads need it (or an admin's) from loopback too. */
   private final boolean adminTokenSet;
+  private final java.util.Set<String> raisedQueues;
 
   public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
       ActorRef<IdempotencyActor.Command> submits) {
@@ -55,11 +56,18 @@ public final class Auth extends AllDirectives {
 
   public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
       ActorRef<IdempotencyActor.Command> submits, boolean adminTokenSet) {
+    this(access, book, accounts, submits, adminTokenSet, java.util.Set.of("vip"));
+  }
+
+  /** {@code raisedQueues}: the queues served before the default level (vip), an admin's to give. */
+  public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
+      ActorRef<IdempotencyActor.Command> submits, boolean adminTokenSet, java.util.Set<String> raisedQueues) {
     this.access = access;
     this.book = book;
     this.accounts = accounts;
     this.submits = submits;
     this.adminTokenSet = adminTokenSet;
+    this.raisedQueues = java.util.Set.copyOf(raisedQueues);
   }
 
   /**
@@ -272,7 +280,15 @@ public final class Auth extends AllDirectives {
    */
   Optional<String> claimOwnership(Result who, List<? extends JsonNode> jobs) {
     if (who.perJob()) {
-      // Compass-CI credentials: each job's owner proved itself in submitter()
+      // Compass-CI credentials: each job's owner proved itself in submitter(); its queue is
+      // checked against that account
+      for (JsonNode job : jobs) {
+        Caller owner = book.byName(text(job, "my_account")).map(Caller::of).orElse(Caller.ANYONE);
+        Optional<String> refused = queueRefused(owner, job);
+        if (refused.isPresent()) {
+          return refused;
+        }
+      }
       return Optional.empty();
     }
     Caller caller = who.caller();
@@ -284,6 +300,36 @@ public final class Auth extends AllDirectives {
         return Optional.of("account " + caller.account() + " may not submit jobs of my_account "
             + AccountRules.printable(owner) + " (only an admin may)");
       }
+      Optional<String> refused = open() ? Optional.empty() : queueRefused(caller, job);
+      if (refused.isPresent()) {
+        return refused;
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * A job's {@code queue} names its tenant and level, so it is checked as {@code my_account} is:
+   * a queue served before the default level (vip) is an admin's to give, and a queue named
+   * after another account is that account's own share of the boxes. Project queues (bisect,
+   * single-build) and idle are anyone's.
+   */
+  private Optional<String> queueRefused(Caller caller, JsonNode job) {
+    if (!caller.authenticated() || caller.admin()) {
+      return Optional.empty();
+    }
+    String queue = text(job, "queue");
+    if (queue.isEmpty() || queue.equals(caller.account())) {
+      return Optional.empty();
+    }
+    if (raisedQueues.contains(queue)) {
+      return Optional.of("account " + caller.account() + " may not submit to queue " + queue
+          + ", which is served first (only an admin may)");
+    }
+    if (book.byName(queue).isPresent()) {
+      return Optional.of("account " + caller.account() + " may not submit to queue "
+          + AccountRules.printable(queue) + ": it is account " + AccountRules.printable(queue)
+          + "'s own share (only an admin may)");
     }
     return Optional.empty();
   }
