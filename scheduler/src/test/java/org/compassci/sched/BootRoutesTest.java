@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
 import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
 import org.apache.commons.compress.archivers.cpio.CpioArchiveInputStream;
+import org.compassci.sched.boot.ResultPaths;
 import org.compassci.sched.fixtures.HttpCalls;
 import org.compassci.sched.fixtures.HttpCalls.Answer;
 import org.compassci.sched.fixtures.RawHttp;
@@ -267,6 +268,22 @@ class BootRoutesTest {
     assertEquals(201, raw.send("PUT", root + "/c1", new byte[60 * 1024], "Cookie", cookie).status());
     assertEquals(413, raw.send("PUT", root + "/c2", new byte[60 * 1024], "Cookie", cookie).status(), "the job's limit");
     assertFalse(Files.exists(folder.resolve("big")) || Files.exists(folder.resolve("c2")));
+    // a path too deep or too long is refused before any folder of it is made
+    String tooDeep = "/d".repeat(ResultPaths.MAX_DEPTH) + "/";
+    assertEquals(403, raw.send("MKCOL", root + tooDeep, null, "Cookie", cookie).status());
+    String tooLong = ("/" + "n".repeat(250)).repeat(7);
+    assertEquals(403, raw.send("PUT", root + tooLong, one, "Cookie", cookie).status());
+    assertFalse(Files.exists(folder.resolve("d")) || Files.exists(folder.resolve("n".repeat(250))));
+    // each file and folder counts a block against the job's limit: empty ones are not free
+    int made = 0;
+    int status = 201;
+    for (int i = 0; i < 100 && status == 201; i++) {
+      status = raw.send(i % 2 == 0 ? "PUT" : "MKCOL", root + "/e" + i + (i % 2 == 0 ? "" : "/"),
+          i % 2 == 0 ? new byte[0] : null, "Cookie", cookie).status();
+      made += status == 201 ? 1 : 0;
+    }
+    assertEquals(413, status, "the job's limit, reached with empty files and folders");
+    assertTrue(made < 10, made + " made");
 
     assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
     JsonNode done = null;

@@ -47,8 +47,16 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   /** The upload failed on the way: its staging file goes. */
   public record Abort(Path staging) implements Command {}
 
-  /** WebDAV MKCOL: the folder {@code folder} (parts below the results folder). */
-  public record MakeFolder(List<String> folder, ActorRef<Step> replyTo) implements Command {}
+  /** WebDAV MKCOL of job {@code jobId}: the folder {@code folder} (parts below the results folder). */
+  public record MakeFolder(long jobId, List<String> jobFolder, List<String> folder, ActorRef<Step> replyTo)
+      implements Command {}
+
+  /**
+   * What each file or folder counts against its job's upload limit beyond its bytes: a block of
+   * the disk, which it takes however small. Without it, empty files and folders cost nothing,
+   * and one job could use up the results disk's inodes.
+   */
+  public static final long ENTRY_BYTES = 4096;
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
@@ -63,7 +71,9 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private record Written(Commit request, Throwable failure) implements Command {}
 
-  private record Relay(ActorRef<Step> replyTo, Step step) implements Command {}
+  private record FolderCounted(MakeFolder request, long usedOnDisk, Throwable failure) implements Command {}
+
+  private record FolderMade(MakeFolder request, Step step) implements Command {}
 
   /** Jobs whose written bytes are remembered; one not remembered is counted again on disk. */
   static final int JOBS_REMEMBERED = 10_000;
@@ -103,11 +113,9 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
         .onMessage(Written.class, this::onWritten)
         .onMessage(Abort.class, this::onAbort)
         .onMessage(MakeFolder.class, this::onMakeFolder)
+        .onMessage(FolderCounted.class, this::onFolderCounted)
+        .onMessage(FolderMade.class, this::onFolderMade)
         .onMessage(GetStats.class, this::onGetStats)
-        .onMessage(Relay.class, r -> {
-          r.replyTo().tell(r.step());
-          return this;
-        })
         .build();
   }
 
@@ -134,7 +142,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     if (b.usedOnDisk() >= 0) {
       used.putIfAbsent(b.request().jobId(), b.usedOnDisk());
     }
-    long remaining = Math.max(0, maxJob - used.getOrDefault(b.request().jobId(), 0L));
+    long remaining = Math.max(0, maxJob - used.getOrDefault(b.request().jobId(), 0L) - ENTRY_BYTES);
     b.request().replyTo().tell(new Step(200, "", b.staging(), Math.min(maxFile, remaining)));
     return this;
   }
@@ -142,14 +150,15 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private Behavior<Command> onCommit(Commit c) {
     activity.touch();
     long before = used.getOrDefault(c.jobId(), 0L);
-    if (before + c.size() > maxJob) {
+    long cost = c.size() + ENTRY_BYTES;
+    if (before + cost > maxJob) {
       refused++;
       deleteLater(c.staging());
       c.replyTo().tell(new Step(413, "job " + c.jobId() + " would pass its upload limit of " + maxJob + " bytes", null, 0));
       return this;
     }
     // counted now, so that a second upload of this job sees it; given back if the write fails
-    used.put(c.jobId(), before + c.size());
+    used.put(c.jobId(), before + cost);
     getContext().pipeToSelf(CompletableFuture.runAsync(() -> place(c), files),
         (ok, failure) -> new Written(c, failure == null ? null : unwrap(failure)));
     return this;
@@ -188,7 +197,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       return this;
     }
     refused++;
-    used.computeIfPresent(c.jobId(), (id, n) -> Math.max(0, n - c.size()));
+    used.computeIfPresent(c.jobId(), (id, n) -> Math.max(0, n - c.size() - ENTRY_BYTES));
     c.replyTo().tell(w.failure() instanceof UploadRefused r
         ? new Step(r.status(), r.getMessage(), null, 0)
         : new Step(500, "cannot write the file: " + w.failure().getMessage(), null, 0));
@@ -202,6 +211,38 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private Behavior<Command> onMakeFolder(MakeFolder m) {
     activity.touch();
+    if (used.containsKey(m.jobId())) {
+      return makeFolder(m);
+    }
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      try {
+        return sizeOf(m.jobFolder());
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }, files), (onDisk, failure) -> new FolderCounted(m, failure == null ? onDisk : -1, failure));
+    return this;
+  }
+
+  private Behavior<Command> onFolderCounted(FolderCounted f) {
+    if (f.failure() != null) {
+      f.request().replyTo().tell(new Step(500, "cannot count the job's uploads: " + f.failure().getMessage(), null, 0));
+      return this;
+    }
+    used.putIfAbsent(f.request().jobId(), f.usedOnDisk());
+    return makeFolder(f.request());
+  }
+
+  /** Counted against the job's limit before it is made, so that two at once see each other. */
+  private Behavior<Command> makeFolder(MakeFolder m) {
+    long before = used.getOrDefault(m.jobId(), 0L);
+    if (before + ENTRY_BYTES > maxJob) {
+      refused++;
+      m.replyTo().tell(new Step(413, "job " + m.jobId() + " would pass its upload limit of " + maxJob
+          + " bytes (each file and folder counts " + ENTRY_BYTES + ")", null, 0));
+      return this;
+    }
+    used.put(m.jobId(), before + ENTRY_BYTES);
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       try {
         Path target = ResultPaths.prepare(resultsDir, m.folder(), true);
@@ -219,8 +260,17 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       } catch (UploadRefused r) {
         return new Step(r.status(), r.getMessage(), null, 0);
       }
-    }, files), (step, failure) -> new Relay(m.replyTo(), failure == null ? step
+    }, files), (step, failure) -> new FolderMade(m, failure == null ? step
         : new Step(500, "cannot make the folder: " + failure.getMessage(), null, 0)));
+    return this;
+  }
+
+  private Behavior<Command> onFolderMade(FolderMade f) {
+    if (!f.step().ok()) {
+      refused++;
+      used.computeIfPresent(f.request().jobId(), (id, n) -> Math.max(0, n - ENTRY_BYTES));
+    }
+    f.request().replyTo().tell(f.step());
     return this;
   }
 
@@ -242,7 +292,10 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     }
   }
 
-  /** Bytes below the job's folder now (0 when it does not exist yet); links are not followed. */
+  /**
+   * What the job's folder holds now as its limit counts it (0 when it does not exist yet): the
+   * bytes of its files and {@link #ENTRY_BYTES} for each file and folder; links are not followed.
+   */
   private long sizeOf(List<String> jobFolder) throws IOException {
     Path folder = resultsDir;
     for (String p : jobFolder) {
@@ -252,11 +305,13 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       return 0;
     }
     try (Stream<Path> all = Files.walk(folder)) {
-      return all.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).mapToLong(p -> {
+      // each entry below the job's folder as it was counted when it was made: its bytes and a block
+      Path top = folder;
+      return all.filter(p -> !p.equals(top)).mapToLong(p -> {
         try {
-          return Files.size(p);
+          return ENTRY_BYTES + (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) ? Files.size(p) : 0);
         } catch (IOException e) {
-          return 0;
+          return ENTRY_BYTES;
         }
       }).sum();
     }

@@ -81,6 +81,29 @@ public final class ResultPaths {
     return path.subList(root.size(), path.size());
   }
 
+  /** The most parts a path below the results folder may have (a job's result_root takes 4 to 6). */
+  public static final int MAX_DEPTH = 40;
+
+  /** The longest path below the results folder, in UTF-8 bytes: well inside Linux's 4,096. */
+  public static final int MAX_PATH_BYTES = 1536;
+
+  /**
+   * Refused before any folder is made: past Linux's own limit the file system refuses the path
+   * only after the folders above it have been made, and answers an error that is no 4xx.
+   */
+  static void checkLength(List<String> parts) {
+    if (parts.size() > MAX_DEPTH) {
+      throw new UploadRefused(403, "the path is " + parts.size() + " folders deep: at most " + MAX_DEPTH);
+    }
+    long bytes = 0;
+    for (String p : parts) {
+      bytes += p.getBytes(StandardCharsets.UTF_8).length + 1;
+    }
+    if (bytes > MAX_PATH_BYTES) {
+      throw new UploadRefused(403, "the path is " + bytes + " bytes long: at most " + MAX_PATH_BYTES);
+    }
+  }
+
   /**
    * The file {@code parts} name below {@code resultsDir}, its folders created as needed. Each
    * existing part must be a real folder (403 for a link, 409 for a file in the way); the file itself
@@ -90,6 +113,7 @@ public final class ResultPaths {
     if (parts.isEmpty()) {
       throw new UploadRefused(403, "no file name");
     }
+    checkLength(parts);
     Files.createDirectories(resultsDir);
     Path base = resultsDir.toRealPath();
     Path cur = base;

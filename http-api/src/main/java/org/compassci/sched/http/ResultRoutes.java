@@ -109,7 +109,7 @@ public final class ResultRoutes extends AllDirectives {
             return request.discardEntityBytes(mat).completionStage()
                 .handleAsync((d, f) -> d, gw.system().executionContext())
                 .thenCompose(d -> gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
-                    reply -> new UploadActor.MakeFolder(target, reply)))
+                    reply -> new UploadActor.MakeFolder(id, jobFolder, target, reply)))
                 .thenApply(s -> answer(s.status(), s.message()));
           }
           if (below.isEmpty()) {
