@@ -300,6 +300,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** Handing over: a change was sent to the store after the drain was asked for. */
   private boolean drainAgain;
   /**
+   * Handing over: rounds of checks of the claims {@link #inDoubt} made before the matcher stops.
+   * Left to the successor, a claim that took would be a hand-out no box has, waiting out its
+   * dispatch-ack and paying a requeue; the rounds are bounded, for a store that does not answer.
+   */
+  private int handOverDoubtRounds;
+  private boolean settlingDoubts;
+  static final int HAND_OVER_DOUBT_ROUNDS = 3;
+  /**
    * Jobs being cancelled or terminated, by tenant: out of the queue, still in submit in the
    * store until the change is durable, so a resync must neither count them missing nor bring
    * them back.
@@ -894,6 +902,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
             askDrain();
             return Behaviors.same();
           }
+          if (!inDoubt.isEmpty() && handOverDoubtRounds < HAND_OVER_DOUBT_ROUNDS) {
+            handOverDoubtRounds++;
+            settlingDoubts = true;
+            checkDoubts();
+            if (doubtsOut == 0) {
+              settlingDoubts = false;
+              askDrain();
+            }
+            return Behaviors.same();
+          }
           getContext().getLog().info("matcher (epoch {}) handed over: every write committed", epoch);
           return Behaviors.stopped();
         })
@@ -1264,6 +1282,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   private Behavior<Command> onCheckInDoubt(CheckInDoubt c) {
+    checkDoubts();
+    if (!inDoubt.isEmpty()) {
+      timers.startSingleTimer("in-doubt", new CheckInDoubt(), IN_DOUBT_CHECK);
+    }
+    return this;
+  }
+
+  /** A round of checks, one per claim in doubt, unless one is out already. */
+  private void checkDoubts() {
     if (doubtsOut == 0) {
       inDoubt.forEach((id, hashes) -> hashes.forEach(hash -> {
         doubtsOut++;
@@ -1271,15 +1298,20 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
             false, new InDoubt(id, hash));
       }));
     }
-    if (!inDoubt.isEmpty()) {
-      timers.startSingleTimer("in-doubt", new CheckInDoubt(), IN_DOUBT_CHECK);
-    }
-    return this;
   }
 
   private void doubtChecked(InDoubt d, PersistenceActor.Modified r) {
     // never below none: an answer to a check of an instance before a restart comes here too
     doubtsOut = Math.max(0, doubtsOut - 1);
+    settleDoubt(d, r);
+    if (settlingDoubts && doubtsOut == 0) {
+      // handing over: the round is in, and what it sent the store is committed before the stop
+      settlingDoubts = false;
+      askDrain();
+    }
+  }
+
+  private void settleDoubt(InDoubt d, PersistenceActor.Modified r) {
     boolean storeAnswered = r.result().isPresent()
         // the store's word on the job ("job N is submit in the store", "... handed out again
         // since", "... is not in the store"), not a failure to ask it

@@ -627,6 +627,28 @@ class MatcherActorTest {
   }
 
   /**
+   * A matcher handed over with a claim in doubt checks it before it stops: the job is back in
+   * the queue in the store, not counted against its requeues. Left to the successor, it sat in
+   * dispatch with no box until its dispatch-ack, and then paid a requeue (with two paid already,
+   * it ended abort_provider without ever running).
+   */
+  @Test
+  void aMatcherHandedOverWithAClaimInDoubtSettlesItBeforeItStops() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean();
+      Wiring w = start(real, StoreHooks.nextCommitAnswerLost(real, loseNextAnswer));
+      long id = claimInDoubt(w, loseNextAnswer);
+      // at once, before the first check (a second later)
+      w.matcher().tell(new MatcherActor.HandOver());
+      testKit.createTestProbe().expectTerminated(w.matcher(), Duration.ofSeconds(10));
+      org.compassci.sched.persistence.JobRecord after = real.find(id).orElseThrow();
+      assertEquals("submit", after.stage(), "back in the queue before the matcher stopped");
+      assertEquals(0, org.compassci.sched.model.Json.parse(after.document()).path("requeue_count").asInt(0),
+          "not counted: " + after.document());
+    }
+  }
+
+  /**
    * A claim in doubt is put back in the queue at once, and another box takes the job while the
    * check of the doubtful claim is out. The check's change reaches the store first and takes
    * the job back; the second claim then takes it. The job is the second box's, and not in the
