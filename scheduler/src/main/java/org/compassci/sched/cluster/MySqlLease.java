@@ -55,6 +55,9 @@ public final class MySqlLease extends Lease {
     config.setConnectionTimeout(settings.timeoutSettings().getOperationTimeout().toMillis());
     config.addDataSourceProperty("socketTimeout", Long.toString(settings.timeoutSettings().getOperationTimeout().toMillis()));
     config.setInitializationFailTimeout(-1);
+    // NOW() is read in the session's time zone and UNIX_TIMESTAMP() converts it back: in a zone
+    // with daylight saving the hour the clocks go back maps twice, and expiries would jump
+    config.setConnectionInitSql("SET time_zone = '+00:00'");
     this.pool = new HikariDataSource(config);
     this.blocking = system.dispatchers().lookup("scheduler.store-dispatcher");
     system.registerOnTermination(pool::close);
