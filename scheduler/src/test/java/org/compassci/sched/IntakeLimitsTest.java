@@ -228,4 +228,53 @@ class IntakeLimitsTest {
     assertTrue(params.body().contains("scheduler.http.max-query-params"), params.body());
     assertEquals(200, http.get(V1 + "/health").status(), "the server is fine after all that");
   }
+
+  /**
+   * Open connections past {@code pekko.http.server.max-connections} wait in the listen backlog:
+   * the next one is served once another has closed, not at once beside them. Before, the bound
+   * was not kept (this server binds TCP itself) and each connection took its memory and a handle.
+   */
+  @Test
+  void connectionsPastTheBoundWaitUntilOneCloses() throws Exception {
+    Path own = java.nio.file.Files.createTempDirectory("connections-test");
+    try (TestServer bounded = TestServer.start(own, Map.of("pekko.http.server.max-connections", 4))) {
+      List<java.net.Socket> open = new java.util.ArrayList<>();
+      try {
+        // the test's own HTTP client may hold one of the four: connections are opened until one waits
+        java.net.Socket waiting = null;
+        for (int i = 0; i < 5 && waiting == null; i++) {
+          java.net.Socket s = new java.net.Socket("127.0.0.1", bounded.port());
+          open.add(s);
+          s.getOutputStream().write(("GET " + V1 + "/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+          try {
+            assertTrue(statusLine(s, 3_000).startsWith("HTTP/1.1 200"), "connection " + i);
+          } catch (java.net.SocketTimeoutException backlog) {
+            waiting = s;
+          }
+        }
+        assertTrue(waiting != null, "five connections served at once");
+        assertTrue(open.size() >= 2, open.size() - 1 + " served before one waited");
+        open.get(0).close();
+        assertTrue(statusLine(waiting, 10_000).startsWith("HTTP/1.1 200"), "served once one closed");
+      } finally {
+        for (java.net.Socket s : open) {
+          s.close();
+        }
+      }
+    } finally {
+      TestServer.deleteQuietly(own);
+    }
+  }
+
+  /** The first line of the next answer on {@code s}, waiting at most {@code millis}. */
+  private static String statusLine(java.net.Socket s, int millis) throws java.io.IOException {
+    s.setSoTimeout(millis);
+    java.io.InputStream in = s.getInputStream();
+    StringBuilder line = new StringBuilder();
+    for (int c = in.read(); c != -1 && c != '\n'; c = in.read()) {
+      line.append((char) c);
+    }
+    return line.toString().trim();
+  }
 }

@@ -181,7 +181,10 @@ public final class HttpServer {
     boolean remoteAddress = settings.getRemoteAddressAttribute();
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
-        .to(Sink.foreach(connection -> {
+        // pekko.http.server.max-connections, which Pekko's own bind keeps and this one must too:
+        // past it new connections wait in the listen backlog until one closes, instead of each
+        // taking its memory and a file handle
+        .mapAsyncUnordered(settings.getMaxConnections(), connection -> {
           org.compassci.sched.model.ConnectionId id = org.compassci.sched.model.ConnectionId.next();
           org.apache.pekko.http.javadsl.model.RemoteAddress peer =
               org.apache.pekko.http.javadsl.model.RemoteAddress.create(connection.remoteAddress());
@@ -200,7 +203,7 @@ public final class HttpServer {
                 inFlight.decrementAndGet();
                 return r;
               }));
-          connection.handleWith(Flow.of(ByteString.class)
+          return connection.handleWith(Flow.of(ByteString.class)
               // the client's bytes end when it hangs up, long before a pending answer is due
               .watchTermination((nu, done) -> {
                 done.whenCompleteAsync((d, failure) -> clientGone.accept(id),
@@ -208,8 +211,11 @@ public final class HttpServer {
                 return nu;
               })
               .via(bytes)
-              .via(connections.flow()), mat);
-        }))
+              .via(connections.flow())
+              // the connection counts until our side of it has ended too
+              .watchTermination((nu, done) -> done.handle((d, failure) -> Done.getInstance())), mat);
+        })
+        .to(Sink.ignore())
         .run(mat)
         .thenApplyAsync(binding -> new Bound(binding, inFlight, connections, draining),
             system.executionContext());
