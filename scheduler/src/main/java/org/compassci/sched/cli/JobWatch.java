@@ -357,6 +357,9 @@ final class JobWatch {
     });
   }
 
+  /** The fields of the socket's own messages (job-close, error); a change has the job's. */
+  private static final java.util.Set<String> CONTROL_FIELDS = java.util.Set.of("type", "job_id", "message");
+
   /** One message of the watchers' socket; true when it was about one of the jobs. */
   private synchronized boolean handleSocket(String text) {
     JsonNode m;
@@ -370,8 +373,18 @@ final class JobWatch {
     if (job == null || !m.isObject()) {
       return false;
     }
-    switch (m.path("type").asText("")) {
-      case "" -> changed(m.path("job_id").asText(), job, (ObjectNode) m);
+    // a change is the job's fields, and a job may have one called type: the server's own
+    // messages are told apart by their shape (nothing but type, job_id and message)
+    String type = m.path("type").asText("");
+    boolean control = !type.isEmpty();
+    for (Iterator<String> f = m.fieldNames(); f.hasNext() && control; ) {
+      control = CONTROL_FIELDS.contains(f.next());
+    }
+    if (!control) {
+      changed(m.path("job_id").asText(), job, (ObjectNode) m);
+      return true;
+    }
+    switch (type) {
       case "job-close" -> job.closed = true;
       case "error" -> {
         job.closed = true;

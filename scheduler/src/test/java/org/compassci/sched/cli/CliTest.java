@@ -700,6 +700,28 @@ class CliTest {
     assertTrue(unknown.err().startsWith("scheduler: job 42"), unknown.err());
   }
 
+  /**
+   * A job may have a field of its own called {@code type}: its changes over the socket then carry
+   * it beside the job's id, and are still changes, not messages of another kind to skip.
+   */
+  @Test
+  void watchOverTheWebSocketFollowsAJobWithAFieldCalledType() throws Exception {
+    String group = group();
+    Answer a = http.post(V1 + "/jobs/submit", "{\"suite\":\"hackbench\",\"testbox\":\"vm-2p8g\",\"tbox_group\":\""
+        + group + "\",\"my_account\":\"frank\",\"type\":\"job-close\"}");
+    assertEquals(200, a.status(), a.body());
+    String id = a.json().get(0).path("job_id").asText();
+    Background watch = inBackground("watch", "--ws", id);
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " submit testbox=vm-2p8g");
+    dispatch(id, group);
+    watch.awaitLine("\\d\\d:\\d\\d:\\d\\d " + id + " dispatch");
+    update(id, "job_stage=finish&job_health=success");
+    update(id, "job_data_readiness=norun");
+    Run r = watch.await();
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.out().contains(id + " ended in finish: health=success data=norun"), r.out());
+  }
+
   @Test
   void watchFollowsEveryJobOfALkpTestsRunBySubmitId() throws Exception {
     String group = group();
