@@ -637,14 +637,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   /**
-   * Takes a job read from the store into memory, its deadline still to set. An ended job whose
-   * data was uploaded had its extraction in the memory of a scheduler that stopped (or of this
-   * one before the job left it): it is extracted again, or it would wait for statistics until its
-   * deadline and settle incomplete.
+   * Takes a job read from the store into memory, its deadline still to set. A job whose data was
+   * uploaded, ended or still running, had its extraction in the memory of a scheduler that
+   * stopped (or of this one before the job left it): it is extracted again, or it would wait for
+   * statistics until its deadline and settle incomplete (a running one: its post-run would not
+   * start another, its data being uploaded already).
    */
   private void take(Job job) {
     active.put(job.id(), job);
-    if (job.stage().isFinal() && job.readiness() == DataReadiness.UPLOADED) {
+    if (job.readiness() == DataReadiness.UPLOADED) {
       extract(job);
     }
   }

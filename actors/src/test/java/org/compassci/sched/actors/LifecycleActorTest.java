@@ -507,6 +507,8 @@ class LifecycleActorTest {
    * extraction was in the stopped one's memory), one whose box never uploaded. The next
    * lifecycle takes both up again: the first is extracted and settles complete, the second
    * settles norun at its post-run deadline. Both stayed unsettled in the store for good before.
+   * A job still running whose data was uploaded (extracted as its data came) is extracted again
+   * too: before, only ended ones were, and its statistics were lost.
    */
   @Test
   void aRestartTakesUpTheEndedJobsWhoseDataWasStillToSettle() throws Exception {
@@ -517,12 +519,16 @@ class LifecycleActorTest {
       Job uploaded = dispatchedJob(81);
       Job nothing = dispatchedJob(82);
       Job settled = dispatchedJob(83);
-      store.insert(List.of(uploaded.toRecord(), nothing.toRecord(), settled.toRecord()));
+      Job running = dispatchedJob(84);
+      store.insert(List.of(uploaded.toRecord(), nothing.toRecord(), settled.toRecord(), running.toRecord()));
       store.upsert(List.of(reported(uploaded, "finish", "uploaded").toRecord(),
-          reported(nothing, "finish", "uploading").toRecord(), reported(settled, "finish", "complete").toRecord()));
-      Path folder = results.resolve(uploaded.resultRoot().substring("/result/".length()));
-      java.nio.file.Files.createDirectories(folder);
-      java.nio.file.Files.writeString(folder.resolve("stats"), "hackbench.throughput: 99.5\n");
+          reported(nothing, "finish", "uploading").toRecord(), reported(settled, "finish", "complete").toRecord(),
+          reported(running, "running", "uploaded").toRecord()));
+      for (Job j : List.of(uploaded, running)) {
+        Path folder = results.resolve(j.resultRoot().substring("/result/".length()));
+        java.nio.file.Files.createDirectories(folder);
+        java.nio.file.Files.writeString(folder.resolve("stats"), "hackbench.throughput: 99.5\n");
+      }
 
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       actors.spawn(LifecycleActor.create(p, extractor(), quickPostRun, Clock.systemUTC()));
@@ -538,6 +544,13 @@ class LifecycleActorTest {
       assertEquals(99.5, Job.fromRecord(store.find(81).orElseThrow()).view().path("stats")
           .path("hackbench.throughput").asDouble());
       assertEquals("complete", store.find(83).orElseThrow().readiness());
+      String third = "";
+      for (int i = 0; i < 200 && !third.equals("complete"); i++) {
+        Thread.sleep(50);
+        third = store.find(84).orElseThrow().readiness();
+      }
+      assertEquals("complete", third, "the running job's upload extracted again");
+      assertEquals("running", store.find(84).orElseThrow().stage());
     }
   }
 
