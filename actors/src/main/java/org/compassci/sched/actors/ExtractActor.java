@@ -44,7 +44,8 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   /** {@code run}: the very run, not its number, which starts again when the actor restarts. */
   private record Finished(Run run, Extraction.Result result) implements Command {}
 
-  private record TimedOut(long run) implements Command {}
+  /** {@code started}: the run had a thread (it ran too long), or was still waiting for one. */
+  private record TimedOut(long run, boolean started) implements Command {}
 
   /** A thread has taken the run: its time starts now, not while it waited behind others. */
   private record Started(long run) implements Command {}
@@ -125,7 +126,8 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
         .onMessage(Finished.class, this::onFinished)
         .onMessage(Started.class, st -> {
           if (runs.containsKey(st.run())) {
-            timers.startSingleTimer(st.run(), new TimedOut(st.run()), timeout);
+            // replaces the wait's timer: from here on it has its timeout to run
+            timers.startSingleTimer(st.run(), new TimedOut(st.run(), true), timeout);
           }
           return this;
         })
@@ -139,6 +141,9 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     Worker worker = new Worker();
     Run run = new Run(nextRun++, e, worker);
     runs.put(run.number(), run);
+    // a run waits for a thread at most this long: with every thread held by plugins that do not
+    // end (a hung file system, an interrupt ignored), the jobs behind them would wait for good
+    timers.startSingleTimer(run.number(), new TimedOut(run.number(), false), queueWait());
     ActorRef<Command> self = getContext().getSelf();
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       if (!worker.start()) {
@@ -190,10 +195,18 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     failed++;
     overdue.add(run);
     run.worker().cancel();
-    String why = "extraction took longer than " + timeout.toMillis() + " ms (scheduler.extract.timeout)";
+    String why = t.started()
+        ? "extraction took longer than " + timeout.toMillis() + " ms (scheduler.extract.timeout)"
+        : "extraction waited longer than " + queueWait().toMillis() + " ms for a thread: every extraction"
+            + " thread is held by a plugin that has not ended";
     getContext().getLog().warn("job {}: {}; its plugin's thread is interrupted", run.request().id(), why);
     run.request().replyTo().tell(new Extracted(run.request().id(), new Extraction.Result(null, why)));
     return this;
+  }
+
+  /** How long a run may wait for a thread: twice the timeout, time for the runs before it to end. */
+  private Duration queueWait() {
+    return timeout.multipliedBy(2);
   }
 
   private Behavior<Command> onGetStats(GetStats g) {

@@ -673,6 +673,48 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /**
+   * A plugin that ignores the interrupt holds its thread: the jobs behind it wait for a thread
+   * at most twice the timeout, and are then answered as not run, instead of waiting for good
+   * (the lifecycle then settled each an hour later, and the queue grew by a job each).
+   */
+  @Test
+  void aJobWaitingBehindAPluginThatDoesNotEndIsAnswered() throws Exception {
+    org.compassci.sched.extract.ExtractPlugin deafOnSeven = TestPlugin.named("deaf-on-7", (job, stats) -> {
+      if (job.path("id").asText().equals("7")) {
+        long end = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+        while (System.nanoTime() < end) {
+          try {
+            Thread.sleep(50);
+          } catch (InterruptedException ignored) {
+            // a plugin that does not stop
+          }
+        }
+      }
+      stats.put("seen", job.path("id").asText());
+    });
+    ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
+        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
+        .withFallback(com.typesafe.config.ConfigFactory.load()));
+    try {
+      ActorRef<ExtractActor.Command> x = oneThread.spawn(ExtractActor.create(
+          new Extraction(List.of(deafOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(500)));
+      TestProbe<ExtractActor.Extracted> done = oneThread.createTestProbe();
+      long start = System.nanoTime();
+      x.tell(new ExtractActor.Extract(7, Json.object().put("id", "7"), done.getRef()));
+      x.tell(new ExtractActor.Extract(8, Json.object().put("id", "8"), done.getRef()));
+      ExtractActor.Extracted first = done.receiveMessage(WAIT);
+      assertEquals(7, first.id());
+      assertTrue(first.result().error().contains("longer than"), first.toString());
+      ExtractActor.Extracted second = done.receiveMessage(WAIT);
+      assertEquals(8, second.id());
+      assertTrue(!second.result().ok() && second.result().error().contains("waited longer than"), second.toString());
+      assertTrue(System.nanoTime() - start < Duration.ofSeconds(5).toNanos(), "answered while the thread is held");
+    } finally {
+      oneThread.shutdownTestKit();
+    }
+  }
+
   private void stuckThenOthers(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin stuckOnSeven,
       java.util.concurrent.CountDownLatch interrupted) throws Exception {
     ActorRef<ExtractActor.Command> x = kit.spawn(ExtractActor.create(
