@@ -42,6 +42,12 @@ public final class MySqlLease extends Lease {
   /** When this holder last renewed (System.nanoTime), or 0 while it holds nothing. */
   private volatile long renewedAt;
   private final AtomicReference<Cancellable> heartbeat = new AtomicReference<>();
+  /**
+   * The holding a renewal is for; guarded by this. A release or a new acquire starts another: a
+   * renewal still out for the one before (its statement waiting on a lock) must then neither
+   * mark the lease held again nor stop the new holding's heartbeat.
+   */
+  private long holding;
 
   public MySqlLease(LeaseSettings settings, ExtendedActorSystem system) {
     this.settings = settings;
@@ -93,8 +99,11 @@ public final class MySqlLease extends Lease {
         }
         boolean ours = settings.ownerName().equals(owner(c));
         if (ours) {
-          renewedAt = sent;
-          startHeartbeat(leaseLostCallback);
+          synchronized (this) {
+            holding++;
+            renewedAt = sent;
+            startHeartbeat(leaseLostCallback, holding);
+          }
         }
         return ours;
       } catch (SQLException e) {
@@ -119,17 +128,17 @@ public final class MySqlLease extends Lease {
     }
   }
 
-  private void startHeartbeat(Consumer<Optional<Throwable>> lost) {
+  private void startHeartbeat(Consumer<Optional<Throwable>> lost, long of) {
     Duration every = settings.timeoutSettings().getHeartbeatInterval();
     Cancellable old = heartbeat.getAndSet(system.scheduler().scheduleWithFixedDelay(every, every,
-        () -> renew(lost), blocking));
+        () -> renew(lost, of), blocking));
     if (old != null) {
       old.cancel();
     }
   }
 
   /** On the store dispatcher: keeps the row ours, or gives the lease up and says so. */
-  private void renew(Consumer<Optional<Throwable>> lost) {
+  private void renew(Consumer<Optional<Throwable>> lost, long of) {
     if (renewedAt == 0) {
       return;
     }
@@ -145,7 +154,11 @@ public final class MySqlLease extends Lease {
       // believing in a lease the row had already let go, for as long as it waited
       long sent = System.nanoTime();
       if (ps.executeUpdate() == 1) {
-        renewedAt = sent;
+        synchronized (this) {
+          if (holding == of) {
+            renewedAt = sent;
+          }
+        }
         return;
       }
       LOG.warn("lease {} was taken by another node", settings.leaseName());
@@ -157,20 +170,30 @@ public final class MySqlLease extends Lease {
       }
       failure = Optional.of(e);
     }
-    renewedAt = 0;
-    Cancellable beat = heartbeat.getAndSet(null);
-    if (beat != null) {
-      beat.cancel();
+    synchronized (this) {
+      if (holding != of) {
+        // released, or held anew, while this renewal was out: not this renewal's to end
+        return;
+      }
+      holding++;
+      renewedAt = 0;
+      Cancellable beat = heartbeat.getAndSet(null);
+      if (beat != null) {
+        beat.cancel();
+      }
     }
     lost.accept(failure);
   }
 
   @Override
   public CompletionStage<Boolean> release() {
-    renewedAt = 0;
-    Cancellable beat = heartbeat.getAndSet(null);
-    if (beat != null) {
-      beat.cancel();
+    synchronized (this) {
+      holding++;
+      renewedAt = 0;
+      Cancellable beat = heartbeat.getAndSet(null);
+      if (beat != null) {
+        beat.cancel();
+      }
     }
     return CompletableFuture.supplyAsync(() -> {
       try (Connection c = pool.getConnection();

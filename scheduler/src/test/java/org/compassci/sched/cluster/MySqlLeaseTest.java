@@ -113,6 +113,42 @@ class MySqlLeaseTest {
     holder.release();
   }
 
+  /**
+   * A release while a renewal is out (its statement waiting on the row): the renewal lands
+   * first, then the release's delete. The holder says it holds nothing. It used to take the
+   * late renewal as its own and say it held the lease, whose row was gone, for heartbeat-timeout.
+   */
+  @Test
+  void aReleaseWhileARenewalWaitsLeavesTheLeaseReleased() throws Exception {
+    Lease holder = lease(a, "released-mid-renewal", "node-a");
+    assertTrue(get(holder.acquire()));
+    java.util.concurrent.CompletionStage<Boolean> released;
+    try (var c = java.sql.DriverManager.getConnection(URL); var st = c.createStatement()) {
+      c.setAutoCommit(false);
+      try (var rs = st.executeQuery("SELECT expires FROM scheduler_leases WHERE name = 'released-mid-renewal' FOR UPDATE")) {
+        assertTrue(rs.next());
+      }
+      // the heartbeat (every 300 ms) renews and waits on this lock; the release's delete queues behind it
+      Thread.sleep(1000);
+      released = holder.release();
+      Thread.sleep(300);
+      c.commit();
+    }
+    assertTrue(get(released));
+    Thread.sleep(500);
+    assertFalse(holder.checkLease(), "released, whatever the renewal that was out found");
+    try (var c = java.sql.DriverManager.getConnection(URL); var st = c.createStatement();
+        var rs = st.executeQuery("SELECT COUNT(*) FROM scheduler_leases WHERE name = 'released-mid-renewal'")) {
+      assertTrue(rs.next());
+      assertEquals(0, rs.getInt(1));
+    }
+    // held anew, it is renewed by the new holding's heartbeat
+    assertTrue(get(holder.acquire()));
+    Thread.sleep(1000);
+    assertTrue(holder.checkLease());
+    assertTrue(get(holder.release()));
+  }
+
   @Test
   void aHolderThatStopsRenewingLosesTheLeaseAndHearsOfIt() throws Exception {
     Lease holder = lease(a, "taken-over", "node-a");
