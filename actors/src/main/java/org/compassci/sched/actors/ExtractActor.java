@@ -91,6 +91,8 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   private final Duration timeout;
   /** Runs not yet answered, by number. */
   private final Map<Long, Run> runs = new HashMap<>();
+  /** Runs no thread has taken yet, by number. */
+  private final java.util.Set<Long> waiting = new java.util.LinkedHashSet<>();
   /** Runs answered as timed out whose thread has not returned yet. */
   private final java.util.Set<Run> overdue = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private long nextRun;
@@ -125,6 +127,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
         .onMessage(Extract.class, this::onExtract)
         .onMessage(Finished.class, this::onFinished)
         .onMessage(Started.class, st -> {
+          waiting.remove(st.run());
           if (runs.containsKey(st.run())) {
             // replaces the wait's timer: from here on it has its timeout to run
             timers.startSingleTimer(st.run(), new TimedOut(st.run(), true), timeout);
@@ -141,8 +144,10 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     Worker worker = new Worker();
     Run run = new Run(nextRun++, e, worker);
     runs.put(run.number(), run);
-    // a run waits for a thread at most this long: with every thread held by plugins that do not
-    // end (a hung file system, an interrupt ignored), the jobs behind them would wait for good
+    // a run waits for a thread at most this long without any run ending meanwhile: with every
+    // thread held by plugins that do not end (a hung file system, an interrupt ignored), the
+    // jobs behind them would wait for good. A long queue that moves is not cut short
+    waiting.add(run.number());
     timers.startSingleTimer(run.number(), new TimedOut(run.number(), false), queueWait());
     ActorRef<Command> self = getContext().getSelf();
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
@@ -162,6 +167,11 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   private Behavior<Command> onFinished(Finished f) {
     Run run = f.run();
+    // a thread is free again: the queue moves, and the runs still waiting have their wait anew
+    waiting.remove(run.number());
+    for (long w : waiting) {
+      timers.startSingleTimer(w, new TimedOut(w, false), queueWait());
+    }
     if (overdue.remove(run)) {
       // answered as timed out already: the job has settled without it
       getContext().getLog().info("an extraction that timed out has ended: {}",
@@ -187,6 +197,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   }
 
   private Behavior<Command> onTimedOut(TimedOut t) {
+    waiting.remove(t.run());
     Run run = runs.remove(t.run());
     if (run == null) {
       return this;
@@ -204,7 +215,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
     return this;
   }
 
-  /** How long a run may wait for a thread: twice the timeout, time for the runs before it to end. */
+  /** How long a run may wait for a thread while no run ends: twice the timeout. */
   private Duration queueWait() {
     return timeout.multipliedBy(2);
   }

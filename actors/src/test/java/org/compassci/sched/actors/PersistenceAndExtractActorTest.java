@@ -715,6 +715,32 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /** A queue that moves is not cut short: each run that ends gives the ones waiting their wait anew. */
+  @Test
+  void aLongQueueThatMovesIsExtractedWhole() throws Exception {
+    org.compassci.sched.extract.ExtractPlugin slow = TestPlugin.named("slow", (job, stats) -> {
+      Thread.sleep(300);
+      stats.put("seen", job.path("id").asText());
+    });
+    ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
+        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
+        .withFallback(com.typesafe.config.ConfigFactory.load()));
+    try {
+      // 500 ms timeout, so a run waits 1 s at most while none ends; the eighth waits 2.1 s in all
+      ActorRef<ExtractActor.Command> x = oneThread.spawn(ExtractActor.create(
+          new Extraction(List.of(slow), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(500)));
+      TestProbe<ExtractActor.Extracted> done = oneThread.createTestProbe();
+      for (long id = 1; id <= 8; id++) {
+        x.tell(new ExtractActor.Extract(id, Json.object().put("id", String.valueOf(id)), done.getRef()));
+      }
+      for (ExtractActor.Extracted e : done.receiveSeveralMessages(8, WAIT)) {
+        assertTrue(e.result().ok(), e.toString());
+      }
+    } finally {
+      oneThread.shutdownTestKit();
+    }
+  }
+
   private void stuckThenOthers(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin stuckOnSeven,
       java.util.concurrent.CountDownLatch interrupted) throws Exception {
     ActorRef<ExtractActor.Command> x = kit.spawn(ExtractActor.create(
