@@ -303,6 +303,28 @@ class BootRoutesTest {
     }
   }
 
+  /**
+   * The folders an upload makes on the way count against the job's limit as the file does: deep
+   * paths of empty files are no way round it (each request would otherwise make dozens of folders
+   * for the price of one entry).
+   */
+  @Test
+  void foldersMadeOnTheWayCountAgainstTheJobsLimit() throws Exception {
+    String id = submit(KERNEL);
+    JsonNode yaml = booted(id);
+    String root = yaml.path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    String deep = "/a/b/c/d/e/f/g/h/i/j";
+    int made = 0;
+    int status = 201;
+    for (int i = 0; i < 50 && status == 201; i++) {
+      status = raw.send("PUT", root + "/x" + i + deep + "/f", new byte[0], "Cookie", cookie).status();
+      made += status == 201 ? 1 : 0;
+    }
+    assertEquals(413, status, "the job's limit (100 KiB), reached with empty files 11 folders deep");
+    assertTrue(made <= 3, made + " made");
+  }
+
   /** lkp-tests sends both; a MAC nobody registered (a replaced NIC) must not hide the box's name. */
   @Test
   void gpxelinuxFindsTheBoxByItsNameWhenItsMacIsUnknown() {

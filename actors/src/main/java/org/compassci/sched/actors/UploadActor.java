@@ -40,8 +40,11 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
    */
   public record Begin(long jobId, List<String> jobFolder, ActorRef<Step> replyTo) implements Command {}
 
-  /** The staging file holds {@code size} bytes: put it at {@code file} (parts below the results folder). */
-  public record Commit(long jobId, List<String> file, Path staging, long size, ActorRef<Step> replyTo)
+  /**
+   * The staging file holds {@code size} bytes: put it at {@code file} (parts below the results
+   * folder, the job's own folder being the first {@code jobDepth} of them).
+   */
+  public record Commit(long jobId, List<String> file, int jobDepth, Path staging, long size, ActorRef<Step> replyTo)
       implements Command {}
 
   /** The upload failed on the way: its staging file goes. */
@@ -69,11 +72,13 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private record Begun(Begin request, long usedOnDisk, Path staging, Throwable failure) implements Command {}
 
-  private record Written(Commit request, Throwable failure) implements Command {}
+  /** {@code made}: the job's folders on the way that the write created. */
+  private record Written(Commit request, int made, Throwable failure) implements Command {}
 
   private record FolderCounted(MakeFolder request, long usedOnDisk, Throwable failure) implements Command {}
 
-  private record FolderMade(MakeFolder request, Step step) implements Command {}
+  /** {@code made}: the job's folders on the way that were created, not the folder asked for. */
+  private record FolderMade(MakeFolder request, int made, Step step) implements Command {}
 
   /** Jobs whose written bytes are remembered; one not remembered is counted again on disk. */
   static final int JOBS_REMEMBERED = 10_000;
@@ -159,14 +164,15 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     }
     // counted now, so that a second upload of this job sees it; given back if the write fails
     used.put(c.jobId(), before + cost);
-    getContext().pipeToSelf(CompletableFuture.runAsync(() -> place(c), files),
-        (ok, failure) -> new Written(c, failure == null ? null : unwrap(failure)));
+    java.util.concurrent.atomic.AtomicInteger made = new java.util.concurrent.atomic.AtomicInteger();
+    getContext().pipeToSelf(CompletableFuture.runAsync(() -> place(c, made), files),
+        (ok, failure) -> new Written(c, made.get(), failure == null ? null : unwrap(failure)));
     return this;
   }
 
-  private void place(Commit c) {
+  private void place(Commit c, java.util.concurrent.atomic.AtomicInteger made) {
     try {
-      Path target = ResultPaths.prepare(resultsDir, c.file(), false);
+      Path target = ResultPaths.prepare(resultsDir, c.file(), false, made, c.jobDepth());
       try {
         Files.createLink(target, c.staging());
       } catch (FileAlreadyExistsException e) {
@@ -191,13 +197,18 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private Behavior<Command> onWritten(Written w) {
     Commit c = w.request();
+    // the folders it made on the way count too (they stay, whether the file landed or not): a
+    // deep path is no way round the count. Counted after, they may take the job past its limit
+    // by a path's depth, and its next upload is refused
+    long folders = ENTRY_BYTES * w.made();
     if (w.failure() == null) {
+      used.computeIfPresent(c.jobId(), (id, n) -> n + folders);
       written++;
       c.replyTo().tell(new Step(201, "stored", null, 0));
       return this;
     }
     refused++;
-    used.computeIfPresent(c.jobId(), (id, n) -> Math.max(0, n - c.size() - ENTRY_BYTES));
+    used.computeIfPresent(c.jobId(), (id, n) -> Math.max(0, n - c.size() - ENTRY_BYTES) + folders);
     c.replyTo().tell(w.failure() instanceof UploadRefused r
         ? new Step(r.status(), r.getMessage(), null, 0)
         : new Step(500, "cannot write the file: " + w.failure().getMessage(), null, 0));
@@ -243,9 +254,10 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       return this;
     }
     used.put(m.jobId(), before + ENTRY_BYTES);
+    java.util.concurrent.atomic.AtomicInteger made = new java.util.concurrent.atomic.AtomicInteger();
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       try {
-        Path target = ResultPaths.prepare(resultsDir, m.folder(), true);
+        Path target = ResultPaths.prepare(resultsDir, m.folder(), true, made, m.jobFolder().size());
         // 409 as for a file that exists (API.md's upload row), where WebDAV and nginx say 405:
         // lkp-tests' upload.sh does not read MKCOL's status, so the contract decides
         if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
@@ -260,15 +272,19 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       } catch (UploadRefused r) {
         return new Step(r.status(), r.getMessage(), null, 0);
       }
-    }, files), (step, failure) -> new FolderMade(m, failure == null ? step
+    }, files), (step, failure) -> new FolderMade(m, made.get(), failure == null ? step
         : new Step(500, "cannot make the folder: " + failure.getMessage(), null, 0)));
     return this;
   }
 
   private Behavior<Command> onFolderMade(FolderMade f) {
+    // the folders on its way that it made count as well, as for a file's
+    long folders = ENTRY_BYTES * f.made();
     if (!f.step().ok()) {
       refused++;
-      used.computeIfPresent(f.request().jobId(), (id, n) -> Math.max(0, n - ENTRY_BYTES));
+      used.computeIfPresent(f.request().jobId(), (id, n) -> Math.max(0, n - ENTRY_BYTES) + folders);
+    } else {
+      used.computeIfPresent(f.request().jobId(), (id, n) -> n + folders);
     }
     f.request().replyTo().tell(f.step());
     return this;

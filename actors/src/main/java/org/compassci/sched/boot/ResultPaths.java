@@ -110,6 +110,15 @@ public final class ResultPaths {
    * must not exist (409) unless {@code mayExist}. Blocking: run it off the actors' threads.
    */
   public static Path prepare(Path resultsDir, List<String> parts, boolean mayExist) throws IOException {
+    return prepare(resultsDir, parts, mayExist, new java.util.concurrent.atomic.AtomicInteger(), 0);
+  }
+
+  /**
+   * The same, counting in {@code made} the folders it creates on the way from part
+   * {@code countFrom} on (a job's own folders, not those it shares), also when it throws.
+   */
+  public static Path prepare(Path resultsDir, List<String> parts, boolean mayExist,
+      java.util.concurrent.atomic.AtomicInteger made, int countFrom) throws IOException {
     if (parts.isEmpty()) {
       throw new UploadRefused(403, "no file name");
     }
@@ -125,6 +134,9 @@ public final class ResultPaths {
       if (!Files.exists(cur, LinkOption.NOFOLLOW_LINKS)) {
         try {
           Files.createDirectory(cur);
+          if (i >= countFrom) {
+            made.incrementAndGet();
+          }
         } catch (FileAlreadyExistsException raced) {
           // made meanwhile by another upload: checked below like any other
         }

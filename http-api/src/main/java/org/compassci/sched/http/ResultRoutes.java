@@ -156,7 +156,7 @@ public final class ResultRoutes extends AllDirectives {
                   return done(500, "the staged upload is gone: " + e.getMessage());
                 }
                 return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
-                        reply -> new UploadActor.Commit(id, target, staging, size, reply))
+                        reply -> new UploadActor.Commit(id, target, jobFolder.size(), staging, size, reply))
                     .thenApply(s -> answer(s.ok() ? created : s.status(), s.ok() ? "stored" : s.message()));
               });
         });
