@@ -414,7 +414,10 @@ class ProviderSocketTest {
       for (long id : ids) {
         JsonNode j = job(http, id);
         if (read.contains(id)) {
-          assertEquals("dispatch", j.path("job_stage").asText(), j.toString());
+          // still the provider's: in dispatch, or (on a slow machine, past its 10 s) requeued by
+          // its dispatch-ack and counted, never sent back as unsent
+          assertTrue(j.path("job_stage").asText().equals("dispatch") || j.path("requeue_count").asInt(0) == 1,
+              "written, so not sent back: " + j);
         } else {
           assertEquals("submit", j.path("job_stage").asText(), "never written, so back in the queue: " + j);
           assertEquals(0, j.path("requeue_count").asInt(0), j.toString());

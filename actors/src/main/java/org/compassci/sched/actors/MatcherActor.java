@@ -474,9 +474,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(EpochTaken.class, t -> Behaviors.stopped())
         .onMessage(EpochWaitOver.class, w -> Behaviors.stopped())
         .onMessage(Dispatch.class, d -> {
-          d.replyTo().tell(new Unavailable(STILL_LOADING));
+          d.replyTo().tell(new Unavailable(HANDING_OVER));
           return Behaviors.same();
         })
+        .onMessage(Submit.class, m -> {
+          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
+          return Behaviors.same();
+        })
+        .onMessage(SubmitAs.class, m -> {
+          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
+          return Behaviors.same();
+        })
+        // the rest waits for the successor, as from a matcher that stops while it loads
         .onAnyMessage(m -> Behaviors.same())
         .build();
   }

@@ -404,6 +404,11 @@ class MatcherActorTest {
         org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
             () -> testKit.createTestProbe().expectTerminated(matcher, Duration.ofMillis(500)),
             "stopped with its epoch request out");
+        // meanwhile a submit is told at once to ask again (of the successor), not left to time out
+        TestProbe<MatcherActor.SubmitResult> submitted = testKit.createTestProbe();
+        matcher.tell(new MatcherActor.Submit(List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")),
+            submitted.getRef()));
+        assertTrue(submitted.receiveMessage(Duration.ofSeconds(5)).error().isPresent());
         asked.replyTo().tell(new PersistenceActor.Epoch(java.util.Optional.of(
             new org.compassci.sched.persistence.MatcherEpoch(7, "a:25520", 1)), 0, java.util.Optional.empty()));
         watcher.expectTerminated(matcher, Duration.ofSeconds(5));
