@@ -58,6 +58,20 @@ class ProviderSocketTest {
     return last[0];
   }
 
+  /** A provider's WebSocket handshake by hand on {@code s}: its frames are then read from what this returns. */
+  static java.io.DataInputStream handshake(java.net.Socket s, String host) throws java.io.IOException {
+    s.getOutputStream().write(("GET " + V1 + "/vm-container-provider/" + host + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      head.append((char) in.readUnsignedByte());
+    }
+    assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+    return in;
+  }
+
   /**
    * The load: 200 providers of 16 to 64 GB and 20,000 jobs. Every job is handed out once, to one
    * provider, and ends finish; the hand-out figures go to stderr.
@@ -366,15 +380,7 @@ class ProviderSocketTest {
       s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
       s.setSoTimeout(20_000);
       java.io.OutputStream out = s.getOutputStream();
-      out.write(("GET " + V1 + "/vm-container-provider/stuck HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-          + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-          + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
-      StringBuilder head = new StringBuilder();
-      while (!head.toString().endsWith("\r\n\r\n")) {
-        head.append((char) in.readUnsignedByte());
-      }
-      assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+      java.io.DataInputStream in = handshake(s, "stuck");
       byte[] ask = ("{\"type\":\"host-job-request\",\"hostname\":\"stuck\",\"arch\":\"x86_64\","
           + "\"tbox_type\":\"dc\",\"freemem\":65536,\"nr_cpu\":8,\"tags\":[],"
           + "\"services\":{\"sched_host\":\"127.0.0.1\",\"sched_port\":\"3000\"}}")
@@ -433,15 +439,7 @@ class ProviderSocketTest {
             "scheduler.providers.ping-interval", "200ms"));
         java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
       s.setSoTimeout(20_000);
-      s.getOutputStream().write(("GET " + V1 + "/vm-container-provider/silent HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-          + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-          + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(s.getInputStream()));
-      StringBuilder head = new StringBuilder();
-      while (!head.toString().endsWith("\r\n\r\n")) {
-        head.append((char) in.readUnsignedByte());
-      }
-      assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+      java.io.DataInputStream in = handshake(s, "silent");
       int pings = 0;
       while (true) {
         int opcode = in.readUnsignedByte() & 0x0f;

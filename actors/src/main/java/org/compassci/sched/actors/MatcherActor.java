@@ -467,12 +467,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * first and then have it taken away by this one's, landing late, and no claim of the rightful
    * matcher would pass again. So it stops once the store has answered, or can no longer take it.
    */
-  private Behavior<Command> stopOnceTheEpochIsSettled() {
-    getContext().scheduleOnce(Duration.ofNanos(Math.max(0, epochTakeBy - System.nanoTime())),
-        getContext().getSelf(), new EpochWaitOver());
-    return Behaviors.receive(Command.class)
-        .onMessage(EpochTaken.class, t -> Behaviors.stopped())
-        .onMessage(EpochWaitOver.class, w -> Behaviors.stopped())
+  /** A matcher handing over: new hand-outs and submits are told at once to ask again, of its successor. */
+  private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> turningAway(
+      org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b) {
+    return b
         .onMessage(Dispatch.class, d -> {
           d.replyTo().tell(new Unavailable(HANDING_OVER));
           return Behaviors.same();
@@ -484,7 +482,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(SubmitAs.class, m -> {
           m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
           return Behaviors.same();
-        })
+        });
+  }
+
+  private Behavior<Command> stopOnceTheEpochIsSettled() {
+    getContext().scheduleOnce(Duration.ofNanos(Math.max(0, epochTakeBy - System.nanoTime())),
+        getContext().getSelf(), new EpochWaitOver());
+    return turningAway(Behaviors.receive(Command.class))
+        .onMessage(EpochTaken.class, t -> Behaviors.stopped())
+        .onMessage(EpochWaitOver.class, w -> Behaviors.stopped())
         // the rest waits for the successor, as from a matcher that stops while it loads
         .onAnyMessage(m -> Behaviors.same())
         .build();
@@ -903,7 +909,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     askDrain();
     Receive<Command> running = createReceive();
     // store answers still come and are settled as usual; nothing new is taken on
-    return Behaviors.receive(Command.class)
+    return turningAway(Behaviors.receive(Command.class))
         .onMessage(Drained.class, d -> {
           if (drainAgain) {
             // a hand-out given back as the last claims settled: its change is to be committed too
@@ -923,18 +929,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           }
           getContext().getLog().info("matcher (epoch {}) handed over: every write committed", epoch);
           return Behaviors.stopped();
-        })
-        .onMessage(Dispatch.class, d -> {
-          d.replyTo().tell(new Unavailable(HANDING_OVER));
-          return Behaviors.same();
-        })
-        .onMessage(Submit.class, m -> {
-          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
-          return Behaviors.same();
-        })
-        .onMessage(SubmitAs.class, m -> {
-          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
-          return Behaviors.same();
         })
         .onAnyMessage(m -> {
           running.receive(getContext(), m);

@@ -663,9 +663,7 @@ class PersistenceAndExtractActorTest {
       stats.put("seen", job.path("id").asText());
     });
     // one extraction thread: the jobs after the stuck one run on the very thread it was interrupted on
-    ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
-        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
-        .withFallback(com.typesafe.config.ConfigFactory.load()));
+    ActorTestKit oneThread = oneExtractionThread();
     try {
       stuckThenOthers(oneThread, stuckOnSeven, interrupted);
     } finally {
@@ -693,9 +691,7 @@ class PersistenceAndExtractActorTest {
       }
       stats.put("seen", job.path("id").asText());
     });
-    ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
-        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
-        .withFallback(com.typesafe.config.ConfigFactory.load()));
+    ActorTestKit oneThread = oneExtractionThread();
     try {
       ActorRef<ExtractActor.Command> x = oneThread.spawn(ExtractActor.create(
           new Extraction(List.of(deafOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(500)));
@@ -722,9 +718,7 @@ class PersistenceAndExtractActorTest {
       Thread.sleep(300);
       stats.put("seen", job.path("id").asText());
     });
-    ActorTestKit oneThread = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
-        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
-        .withFallback(com.typesafe.config.ConfigFactory.load()));
+    ActorTestKit oneThread = oneExtractionThread();
     try {
       // 500 ms timeout, so a run waits 1 s at most while none ends; the eighth waits 2.1 s in all
       ActorRef<ExtractActor.Command> x = oneThread.spawn(ExtractActor.create(
@@ -739,6 +733,13 @@ class PersistenceAndExtractActorTest {
     } finally {
       oneThread.shutdownTestKit();
     }
+  }
+
+  /** A test kit whose extraction pool has one thread: what a run holds, the next waits for. */
+  private static ActorTestKit oneExtractionThread() {
+    return ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
+        "scheduler.extract-dispatcher.thread-pool-executor.fixed-pool-size = 1")
+        .withFallback(com.typesafe.config.ConfigFactory.load()));
   }
 
   private void stuckThenOthers(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin stuckOnSeven,

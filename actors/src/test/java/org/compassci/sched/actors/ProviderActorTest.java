@@ -54,6 +54,13 @@ class ProviderActorTest {
     return p;
   }
 
+  /** {@code p} asks, the matcher hands it job {@code id}: the boot-job told to the socket. */
+  private ProviderActor.BootJob handOut(ActorRef<ProviderActor.Command> p, long id) {
+    p.tell(request(16_384));
+    matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT).replyTo().tell(assigned(id));
+    return assertInstanceOf(ProviderActor.BootJob.class, out.receiveMessage(WAIT));
+  }
+
   private static ProviderActor.Request request(long freeMb) {
     Testbox box = Testbox.fromQuery(Map.of("hostname", "p1", "arch", "x86_64", "tbox_type", "vm,dc",
         "freemem", Long.toString(freeMb)));
@@ -177,6 +184,7 @@ class ProviderActorTest {
     assertEquals(11, back.id());
     assertFalse(back.counts());
   }
+
   /**
    * At shutdown the socket is closed with 1001 behind the boot-job it was sent; a hand-out that
    * comes after the close was sent goes back to the queue (told to the socket it would wait
@@ -256,10 +264,7 @@ class ProviderActorTest {
   @Test
   void aBootJobTheStreamDroppedAsStaleGoesBackOnce() {
     ActorRef<ProviderActor.Command> p = provider(Duration.ofSeconds(5));
-    p.tell(request(16_384));
-    MatcherActor.Dispatch d = matcher.expectMessageClass(MatcherActor.Dispatch.class, WAIT);
-    d.replyTo().tell(assigned(31));
-    ProviderActor.BootJob b = out.expectMessageClass(ProviderActor.BootJob.class, WAIT);
+    ProviderActor.BootJob b = handOut(p, 31);
     // the socket's 5 minutes, from the moment it was told to it
     long left = b.sendBy() - System.nanoTime();
     assertTrue(left > Duration.ofMinutes(4).toNanos() && left <= Duration.ofMinutes(5).toNanos(), Long.toString(left));
