@@ -105,6 +105,9 @@ class BootRoutesTest {
     assertTrue(text.contains("echo ipxe will boot job id=" + id), text);
     assertEquals("dispatch", job(id).path("job_stage").asText());
     assertEquals("bm1--a1", job(id).path("host_machine").asText());
+    // a call without the job's token, before its box has its package: nothing of it gets there
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_id=" + id
+        + "&http_proxy=http://evil.example:3128&program=evil&LKP_SERVER=evil.example").status());
 
     RawHttp.Reply again = raw.get("/boot.ipxe/mac/52:54:00:12:34:56?sched_host=127.0.0.1&sched_port=" + server.port());
     assertEquals(404, again.status(), "one job, one hand-out");
@@ -124,6 +127,9 @@ class BootRoutesTest {
     assertEquals("127.0.0.1", yaml.path("LKP_SERVER").asText());
     assertEquals(Integer.toString(server.port()), yaml.path("RESULT_WEBDAV_PORT").asText());
     assertTrue(new String(files.get("lkp/scheduled/job.sh"), StandardCharsets.UTF_8).contains("nr_threads=2 run_program hackbench"));
+    for (String f : List.of("lkp/scheduled/job.yaml", "lkp/scheduled/job.sh")) {
+      assertFalse(new String(files.get(f), StandardCharsets.UTF_8).contains("evil"), f);
+    }
     assertEquals("k-123", new YAMLMapper().readTree(files.get("lkp/scheduled/secrets.yaml")).path("api_key").asText());
     assertEquals(200, raw.get(m.group(2)).status(), "a retry while booting is served again");
 

@@ -187,6 +187,10 @@ public final class Job {
   public ObjectNode packageDoc() {
     ObjectNode copy = doc.deepCopy();
     copy.remove(TOKEN_HASH);
+    // what updates added is no part of what the box runs: the legacy calls carry no token, and
+    // anyone who knew the id of a job on its way to a box could have set what its job.sh exports
+    // (http_proxy, PERL5OPT, ...)
+    doc.path(ADDED_NAMES).forEach(n -> copy.remove(n.asText()));
     return copy;
   }
 
@@ -284,6 +288,24 @@ public final class Job {
   public void countRecordedNames(int added) {
     doc.put(RECORDED_NAMES, namesRecorded() + added);
   }
+
+  /** {@code names}, new to the job, were added by an update: see {@link #packageDoc()}. */
+  public void noteAddedNames(java.util.Collection<String> names) {
+    com.fasterxml.jackson.databind.node.ArrayNode added = doc.withArray(ADDED_NAMES);
+    names.forEach(added::add);
+  }
+
+  /** Whether an update added {@code name} (it was not in the job as submitted). */
+  public boolean addedByUpdate(String name) {
+    for (JsonNode n : doc.path(ADDED_NAMES)) {
+      if (n.asText().equals(name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static final String ADDED_NAMES = "_added_names";
 
   /** Internal, as every name that starts with '_': no answer or view shows it, no submit sets it. */
   private static final String RECORDED_NAMES = "_recorded_names";

@@ -115,6 +115,17 @@ public final class JobUpdate {
       }
     }
 
+    if (mode == Mode.LEGACY && (job.stage() == JobStage.DISPATCH || job.stage() == JobStage.BOOT)) {
+      // its package (job.sh) is made from what it was submitted with when its box downloads it:
+      // a call without a token does not change that before the box has it
+      List<String> kept = c.fields.keySet().stream().filter(n -> job.has(n) && !job.addedByUpdate(n)).toList();
+      if (!kept.isEmpty()) {
+        kept.forEach(c.fields::remove);
+        job.record("last_refused_update", "job " + job.id() + " is " + job.stage().wireName()
+            + ": a call without its job_token changes none of what it was submitted with ("
+            + String.join(", ", kept.subList(0, Math.min(10, kept.size()))) + ")");
+      }
+    }
     int adding = 0;
     for (String name : c.fields.keySet()) {
       if (!job.has(name)) {
@@ -134,9 +145,11 @@ public final class JobUpdate {
       job.record("last_refused_update", why);
       adding = 0;
     }
+    List<String> added = adding == 0 ? List.of() : c.fields.keySet().stream().filter(n -> !job.has(n)).toList();
     c.fields.forEach(job::record);
     if (adding > 0) {
       job.countRecordedNames(adding);
+      job.noteAddedNames(added);
     }
     c.renewSeconds.ifPresent(s -> job.record("renew_deadline", now.plusSeconds(s).toString()));
     c.health.ifPresent(job::setHealth);

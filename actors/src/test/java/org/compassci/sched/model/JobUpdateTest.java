@@ -98,6 +98,43 @@ class JobUpdateTest {
     assertEquals("", job.field("job_file"));
   }
 
+  /**
+   * A job's package (job.sh) is made from what it was submitted with, when its box downloads it:
+   * a legacy call (no token) adds nothing to it and, until the job runs, changes nothing of what
+   * was submitted. Before, anyone who knew the id of a job on its way to a box could set what its
+   * job.sh exports (http_proxy, PERL5OPT, ...).
+   */
+  @Test
+  void legacyCallsDoNotReachTheJobsPackage() {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"nr_threads\":\"4\"}")), 42, now, "/result");
+    job.handOut("h1", "tok", now);
+    assertFalse(JobUpdate.apply(job, params("job_id", "42", "http_proxy", "http://evil.example:3128",
+        "nr_threads", "1"), Mode.LEGACY, now).refused());
+    assertEquals("4", job.field("nr_threads"), "what was submitted stays");
+    assertTrue(job.field("last_refused_update").contains("nr_threads"), job.field("last_refused_update"));
+    assertEquals("http://evil.example:3128", job.field("http_proxy"), "recorded, as reports are");
+    assertFalse(job.packageDoc().has("http_proxy"), "but no part of what the box runs");
+    assertEquals("4", job.packageDoc().path("nr_threads").asText());
+    assertFalse(job.view().has("_added_names"), "the list is not shown");
+    // the same once booting; its own reports, once added, it may update again
+    job.setStage(JobStage.BOOT, now);
+    assertFalse(JobUpdate.apply(job, params("nr_threads", "2", "http_proxy", "other"), Mode.LEGACY, now).refused());
+    assertEquals("4", job.field("nr_threads"));
+    assertEquals("other", job.field("http_proxy"));
+    // kept through a store round trip
+    Job back = Job.fromRecord(job.toRecord());
+    assertFalse(back.packageDoc().has("http_proxy"));
+    // running, the box's reports update what it has, as before
+    assertFalse(JobUpdate.apply(back, params("job_state", "running"), Mode.LEGACY, now).refused());
+    assertFalse(JobUpdate.apply(back, params("nr_threads", "8"), Mode.LEGACY, now).refused());
+    assertEquals("8", back.field("nr_threads"));
+    // with its token, the box (or an admin) may change what was submitted
+    Job strict = dispatched();
+    assertFalse(JobUpdate.apply(strict, params("suite_note", "x"), Mode.STRICT, now).refused());
+    assertFalse(strict.packageDoc().has("suite_note"), "added by an update all the same");
+  }
+
   @Test
   void terminalAlternativesSetHealthAndNorun() {
     Job job = dispatched();
