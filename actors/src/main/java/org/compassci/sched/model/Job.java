@@ -191,6 +191,8 @@ public final class Job {
     // anyone who knew the id of a job on its way to a box could have set what its job.sh exports
     // (http_proxy, PERL5OPT, ...)
     doc.path(ADDED_NAMES).forEach(n -> copy.remove(n.asText()));
+    // the scheduler's own notes of updates, not the job's
+    copy.remove(java.util.List.of("renew_deadline", "last_refused_update"));
     return copy;
   }
 
@@ -374,6 +376,12 @@ public final class Job {
     doc.remove("host_machine");
     doc.remove(TOKEN_HASH);
     doc.remove("renew_deadline");
+    // what updates added (the box's reports, or anyone's legacy calls) is not the next box's:
+    // its boot answer (kernel_uri, initrds_uri, docker_image, ...) and its matching are made
+    // from the job as it was submitted
+    doc.path(ADDED_NAMES).forEach(n -> doc.remove(n.asText()));
+    doc.remove(ADDED_NAMES);
+    derived = null;
     for (JobStage s : JobStage.values()) {
       if (s != JobStage.SUBMIT) {
         doc.remove(s.timeField());

@@ -115,16 +115,30 @@ public final class JobUpdate {
       }
     }
 
-    if (mode == Mode.LEGACY && (job.stage() == JobStage.DISPATCH || job.stage() == JobStage.BOOT)) {
-      // its package (job.sh) is made from what it was submitted with when its box downloads it:
-      // a call without a token does not change that before the box has it
+    boolean beforeItRuns = job.stage() == JobStage.DISPATCH || job.stage() == JobStage.BOOT;
+    if (beforeItRuns) {
+      // its package (job.sh) is made from what it was submitted with when its box downloads it,
+      // and a job that goes back to the queue is the next box's as it was submitted: no update
+      // changes that before the job runs (a legacy call carries no token; a token is anyone's
+      // who asked jobs/dispatch)
       List<String> kept = c.fields.keySet().stream().filter(n -> job.has(n) && !job.addedByUpdate(n)).toList();
       if (!kept.isEmpty()) {
+        String why = "job " + job.id() + " is " + job.stage().wireName() + ": what it was submitted with does"
+            + " not change before it runs (" + String.join(", ", kept.subList(0, Math.min(10, kept.size()))) + ")";
+        if (mode == Mode.STRICT) {
+          return Result.refused(Outcome.Status.INVALID, why);
+        }
         kept.forEach(c.fields::remove);
-        job.record("last_refused_update", "job " + job.id() + " is " + job.stage().wireName()
-            + ": a call without its job_token changes none of what it was submitted with ("
-            + String.join(", ", kept.subList(0, Math.min(10, kept.size()))) + ")");
+        job.record("last_refused_update", why);
       }
+    }
+    JobStage after = stage.orElse(job.stage());
+    if (mode == Mode.LEGACY && c.renewSeconds.isPresent() && after.ordinal() < JobStage.SETUP.ordinal()) {
+      // lkp-renew runs on a box that has booted: before that, a renew without a token would only
+      // hold a job whose box is gone from going back to the queue (for up to 30 days)
+      job.record("last_refused_update", "job " + job.id() + " is " + after.wireName()
+          + ": not renewed before it runs");
+      c = new Changes(c.stage, c.health, c.readiness, c.fields, Optional.empty());
     }
     int adding = 0;
     for (String name : c.fields.keySet()) {

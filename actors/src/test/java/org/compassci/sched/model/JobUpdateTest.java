@@ -129,10 +129,30 @@ class JobUpdateTest {
     assertFalse(JobUpdate.apply(back, params("job_state", "running"), Mode.LEGACY, now).refused());
     assertFalse(JobUpdate.apply(back, params("nr_threads", "8"), Mode.LEGACY, now).refused());
     assertEquals("8", back.field("nr_threads"));
-    // with its token, the box (or an admin) may change what was submitted
+    // with a token (anyone's who asked jobs/dispatch) the same: refused whole before it runs
     Job strict = dispatched();
-    assertFalse(JobUpdate.apply(strict, params("suite_note", "x"), Mode.STRICT, now).refused());
-    assertFalse(strict.packageDoc().has("suite_note"), "added by an update all the same");
+    assertEquals(Outcome.Status.INVALID, JobUpdate.apply(strict, params("suite", "other", "note", "x"),
+        Mode.STRICT, now).refusal());
+    assertEquals("s", strict.field("suite"));
+    assertFalse(JobUpdate.apply(strict, params("kernel_uri", "http://evil.example/vmlinuz"), Mode.STRICT, now)
+        .refused());
+    assertFalse(strict.packageDoc().has("kernel_uri"), "added by an update all the same");
+    // back in the queue, the job is the next box's as it was submitted
+    strict.returnToQueue();
+    assertFalse(strict.has("kernel_uri"), strict.view().toString());
+    strict.handOut("h2", "tok2", now);
+    assertFalse(strict.view().has("kernel_uri"));
+  }
+
+  /** A renew without a token (lkp-renew, set-job-stage's timeout) counts only once the job runs. */
+  @Test
+  void aTokenlessRenewWaitsUntilTheJobRuns() {
+    Job job = dispatched();
+    assertFalse(JobUpdate.apply(job, params("renew_seconds", "2592000"), Mode.LEGACY, now).refused());
+    assertEquals("", job.field("renew_deadline"), "a lost hand-out still goes back at its dispatch-ack");
+    assertFalse(job.packageDoc().has("last_refused_update"));
+    assertFalse(JobUpdate.apply(job, params("job_stage", "running", "timeout", "7200"), Mode.LEGACY, now).refused());
+    assertEquals(now.plusSeconds(7200).toString(), job.field("renew_deadline"), "renewed with the stage it runs in");
   }
 
   @Test
