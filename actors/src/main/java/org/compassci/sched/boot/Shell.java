@@ -79,7 +79,10 @@ public final class Shell {
       return v.asText();
     }
     if (v.isBigDecimal() || v.isDouble() || v.isFloat()) {
-      return v.decimalValue().stripTrailingZeros().toPlainString();
+      // as lkp-tests' Ruby writes a float: 1.0 stays 1.0 (the OS path of os_version 1.0 says
+      // so too), 2.50 is 2.5
+      String t = v.decimalValue().stripTrailingZeros().toPlainString();
+      return t.contains(".") ? t : t + ".0";
     }
     if (v.isValueNode()) {
       return v.asText();

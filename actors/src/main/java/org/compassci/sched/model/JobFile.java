@@ -304,7 +304,7 @@ public final class JobFile {
 
   /**
    * Parses {@code -s} settings: {@code key=value}, or lkp-tests' {@code 'key: value'}. A value is
-   * read as a YAML scalar, so {@code nr_threads=8} sets a number, as it would in the file.
+   * text as lkp-tests keeps it, a plain decimal whole number a number (see {@link #scalar}).
    *
    * @throws IllegalArgumentException naming the setting that is not one
    */
@@ -327,18 +327,15 @@ public final class JobFile {
     return set;
   }
 
+  /**
+   * lkp-tests' submit keeps every {@code -s} value a string: {@code ucode=0xb000038} and
+   * {@code commit=0123456} stay as written (read as YAML they became 184549432 and octal 42798,
+   * and a box compared the wrong microcode). A plain decimal whole number is a number, so that
+   * {@code nr_threads=8} reads as it would in the file.
+   */
   private static JsonNode scalar(String text) {
-    if (text.isEmpty()) {
-      return Json.MAPPER.getNodeFactory().textNode("");
-    }
-    try {
-      JsonNode v = YAML.readTree(text);
-      // "a: b" or "[1, 2]" would make a structure; -s sets plain values, so keep those as text
-      if (v != null && (v.isValueNode() || v.isNull())) {
-        return v;
-      }
-    } catch (JsonProcessingException e) {
-      // not a YAML scalar ("*x", "{"): the text as it is
+    if (text.matches("-?(0|[1-9][0-9]{0,17})")) {
+      return Json.MAPPER.getNodeFactory().numberNode(Long.parseLong(text));
     }
     return Json.MAPPER.getNodeFactory().textNode(text);
   }

@@ -23,7 +23,7 @@ class JobScriptTest {
   private ObjectNode job() {
     ObjectNode j = (ObjectNode) Json.parse("{\"suite\":\"hackbench\",\"id\":\"26112900000000101\","
         + "\"job_token\":\"abc\",\"result_root\":\"/result/hackbench/2026-11-29/bm/26112900000000101\","
-        + "\"#! jobs/hackbench.yaml\":null,\"hw.memory\":\"8G\",\"nr_threads\":8,\"ratio\":0.5,"
+        + "\"#! jobs/hackbench.yaml\":null,\"hw.memory\":\"8G\",\"nr_threads\":8,\"ratio\":0.5,\"os_version\":1.0,\"big\":2.50,"
         + "\"flag\":true,\"PATH\":\"/evil\",\"vars\":\"v\",\"name\":\"n\",\"list\":[\"a\",\"b\"],"
         + "\"services\":{\"LKP_SERVER\":\"10.0.2.2\",\"sched_port\":\"3000\"},"
         + "\"hw\":{\"nr_cpu\":2},"
@@ -49,10 +49,10 @@ class JobScriptTest {
     String script = JobScript.render(job(), null);
     assertTrue(script.startsWith("#!/bin/sh\n"));
     assertTrue(script.endsWith("\"$@\"\n"));
-    String out = sh(script, "export_top_env; printf '%s|%s|%s|%s|%s|%s|%s|%s|%s\\n' \"$id\" \"$job_token\" "
-        + "\"$result_root\" \"$nr_threads\" \"$ratio\" \"$flag\" \"$LKP_SERVER\" \"$nr_cpu\" \"$LKP_SRC\"; "
+    String out = sh(script, "export_top_env; printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\\n' \"$id\" \"$job_token\" "
+        + "\"$result_root\" \"$nr_threads\" \"$ratio\" \"$flag\" \"$LKP_SERVER\" \"$nr_cpu\" \"$LKP_SRC\" \"$os_version\" \"$big\"; "
         + "printf '%s' \"$nasty\" > nasty.out; printf '%s' \"$list\" > list.out; echo \"PATH=$PATH\"");
-    assertTrue(out.contains("26112900000000101|abc|/result/hackbench/2026-11-29/bm/26112900000000101|8|0.5|true|10.0.2.2|2|/lkp/lkp/src"), out);
+    assertTrue(out.contains("26112900000000101|abc|/result/hackbench/2026-11-29/bm/26112900000000101|8|0.5|true|10.0.2.2|2|/lkp/lkp/src|1.0|2.5"), out);
     assertEquals(NASTY, Files.readString(dir.resolve("nasty.out")));
     assertEquals("a\nb", Files.readString(dir.resolve("list.out")));
     assertFalse(out.contains("PATH=/evil"), "a job cannot set PATH on the box: " + out);

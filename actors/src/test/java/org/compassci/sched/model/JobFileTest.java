@@ -338,6 +338,15 @@ class JobFileTest {
       assertEquals("vm-2p8g", j.path("testbox").asText());
     }
     assertThrows(IllegalArgumentException.class, () -> JobFile.settings(List.of("novalue")));
+    // as lkp-tests' submit keeps them: text, but for a plain decimal whole number
+    ObjectNode kept = JobFile.settings(List.of("ucode=0xb000038", "commit=0123456", "os_version=20.10", "rate=1e3",
+        "flag=yes", "n=-3"));
+    assertEquals("0xb000038", kept.path("ucode").asText());
+    assertEquals("0123456", kept.path("commit").asText());
+    assertEquals("20.10", kept.path("os_version").asText());
+    assertEquals("1e3", kept.path("rate").asText());
+    assertEquals("yes", kept.path("flag").asText());
+    assertTrue(kept.path("n").isNumber());
   }
 
   @Test
