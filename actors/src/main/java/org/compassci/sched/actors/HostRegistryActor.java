@@ -400,22 +400,24 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     getContext().pipeToSelf(java.util.concurrent.CompletableFuture.supplyAsync(() -> LabHosts.read(dir),
             getContext().getSystem().dispatchers().lookup(
                 org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(FILES_DISPATCHER))),
-        (lab, failure) -> new LabRead(failure == null ? lab : new LabHosts.Lab(Map.of(),
-            java.util.List.of(dir + ": " + failure.getMessage())), r.replyTo()));
+        (lab, failure) -> new LabRead(failure == null ? lab : LabHosts.Lab.unlisted(dir + ": " + failure.getMessage()),
+            r.replyTo()));
     return this;
   }
 
   /** The folder is the truth for the boxes it names; those it no longer names are forgotten. */
   private Behavior<Command> onLabRead(LabRead l) {
     activity.touch();
-    if (l.lab().hosts().isEmpty() && !l.lab().problems().isEmpty() && !java.nio.file.Files.isDirectory(labDir.get())) {
-      // an unreadable folder changes nothing: the boxes known stay known
+    if (!l.lab().listed()) {
+      // a folder that could not be listed (gone, no permission, a stale NFS handle part way)
+      // changes nothing: the boxes known stay known
       l.lab().problems().forEach(p -> getContext().getLog().warn("lab hosts: {}", p));
       l.replyTo().tell(new LabReloaded(0, l.lab().problems()));
       return this;
     }
     for (Host h : java.util.List.copyOf(hosts.values())) {
-      if (h.fromLab && !l.lab().hosts().containsKey(h.hostname)) {
+      // a box whose file is there but could not be read keeps what it was registered with
+      if (h.fromLab && !l.lab().hosts().containsKey(h.hostname) && !l.lab().unreadable().contains(h.hostname)) {
         h.fromLab = false;
         h.registered = Json.object();
         indexMacs(h);

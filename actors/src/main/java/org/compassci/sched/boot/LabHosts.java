@@ -31,7 +31,23 @@ import org.compassci.sched.model.MemorySize;
 public final class LabHosts {
 
   /** The registrations found, by hostname, and one line for each file that was left out. */
-  public record Lab(Map<String, ObjectNode> hosts, List<String> problems) {}
+  /**
+   * {@code listed}: the whole folder was listed (a folder that cannot be, or stops being, read
+   * part way tells nothing of the boxes it holds); {@code unreadable}: the files listed whose
+   * registration could not be read (a box whose file has a typo is still that box).
+   */
+  public record Lab(Map<String, ObjectNode> hosts, List<String> problems, boolean listed,
+      java.util.Set<String> unreadable) {
+
+    public Lab(Map<String, ObjectNode> hosts, List<String> problems) {
+      this(hosts, problems, true, java.util.Set.of());
+    }
+
+    /** Nothing could be listed: {@code why}. */
+    public static Lab unlisted(String why) {
+      return new Lab(Map.of(), List.of(why), false, java.util.Set.of());
+    }
+  }
 
   private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder().build());
 
@@ -47,9 +63,9 @@ public final class LabHosts {
   public static Lab read(Path dir) {
     Map<String, ObjectNode> hosts = new TreeMap<>();
     List<String> problems = new ArrayList<>();
+    java.util.Set<String> unreadable = new java.util.HashSet<>();
     if (!Files.isDirectory(dir)) {
-      problems.add(dir + ": not a folder");
-      return new Lab(hosts, problems);
+      return Lab.unlisted(dir + ": not a folder");
     }
     try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
       for (Path f : files) {
@@ -64,16 +80,18 @@ public final class LabHosts {
         try {
           hosts.put(name, registration(name, YAML.readTree(f.toFile())));
         } catch (InvalidJobException e) {
+          unreadable.add(name);
           problems.add(f + ": " + e.getMessage());
         } catch (IOException | RuntimeException e) {
+          unreadable.add(name);
           String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
           problems.add(f + ": malformed YAML: " + why);
         }
       }
-    } catch (IOException e) {
-      problems.add(dir + ": cannot be read: " + e.getMessage());
+    } catch (IOException | java.nio.file.DirectoryIteratorException e) {
+      return Lab.unlisted(dir + ": cannot be read: " + e.getMessage());
     }
-    return new Lab(hosts, problems);
+    return new Lab(hosts, problems, true, unreadable);
   }
 
   /**

@@ -102,4 +102,40 @@ class HostRegistryLabTest {
     hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:09", probe.getRef()));
     assertEquals(Outcome.Status.NOT_FOUND, probe.receiveMessage().status());
   }
+
+  /**
+   * A reload that cannot read what it lists changes nothing of it: a box whose file has a typo
+   * keeps what it was registered with, and a folder that cannot be listed (here gone) keeps every
+   * box. Before, the typo dropped the box, and every iPXE boot of it by MAC got 404.
+   */
+  @Test
+  void whatAReloadCannotReadStaysAsItWas() throws Exception {
+    Files.writeString(lab.resolve("bm--7"), "mac_addr: 52:54:00:00:00:07\narch: x86_64\n");
+    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
+        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab)));
+    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    reloaded.receiveMessage();
+    Files.writeString(lab.resolve("bm--7"), "mac_addr: [52:54:00:00:00:07\n");
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    assertTrue(reloaded.receiveMessage().problems().get(0).contains("bm--7"));
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:07", probe.getRef()));
+    assertEquals("bm--7", probe.receiveMessage().job().path("hostname").asText(), "kept through a typo");
+
+    Files.writeString(lab.resolve("bm--7"), "mac_addr: 52:54:00:00:00:07\narch: x86_64\n");
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    reloaded.receiveMessage();
+    try (var left = Files.list(lab)) {
+      for (java.nio.file.Path f : left.toList()) {
+        Files.delete(f);
+      }
+    }
+    Files.delete(lab);
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    assertEquals(0, reloaded.receiveMessage().hosts());
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:07", probe.getRef()));
+    assertEquals("bm--7", probe.receiveMessage().job().path("hostname").asText(), "kept while the folder is gone");
+    Files.createDirectories(lab);
+  }
 }
