@@ -11,6 +11,13 @@ import java.util.Set;
  */
 public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
 
+  /** Most tags of its own one box may offer, beside hostname, arch, tbox_type and tbox_group. */
+  public static final int MAX_TAGS = 64;
+
+  /** The longest tag a box may offer, {@code k=v} as written. */
+  public static final int MAX_TAG_LENGTH = 255;
+
+
   public static final long UNKNOWN_MEMORY = Long.MAX_VALUE;
 
   private static final Set<String> TYPES = Set.of("hw", "vm", "dc");
@@ -62,8 +69,17 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
       plainName("tbox_group", group);
     }
     tags.add("tbox_group=" + (group.isEmpty() ? JobIntake.cutSuffix(hostname) : group));
+    int extra = 0;
     for (String t : q.getOrDefault("tags", "").split(",")) {
       if (!t.isBlank()) {
+        // a box's tags are kept in memory for every box that asked (the host registry, the
+        // matcher's fit lists): anyone may ask, so what one box may offer is bounded
+        if (++extra > MAX_TAGS) {
+          throw new InvalidJobException("tags: at most " + MAX_TAGS + " for one box");
+        }
+        if (t.length() > MAX_TAG_LENGTH) {
+          throw new InvalidJobException("tags: a tag longer than " + MAX_TAG_LENGTH + " characters");
+        }
         tags.add(JobIntake.checkTag(t.trim()));
       }
     }

@@ -107,6 +107,18 @@ class JobIntakeTest {
     Testbox box = Testbox.fromQuery(java.util.Map.of("hostname", "vm-2p8g--1", "arch", "x86_64", "tbox_type", "vm",
         "freemem", "8192", "tags", "nic = mlx5"));
     assertTrue(box.tags().containsAll(d.requirements().tags()), box.tags() + " offers " + d.requirements().tags());
+    // what one box may offer is bounded: anyone may ask, and every box that asked is remembered
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i <= Testbox.MAX_TAGS; i++) {
+      many.append(i > 0 ? "," : "").append("t").append(i).append("=1");
+    }
+    org.junit.jupiter.api.Assertions.assertThrows(InvalidJobException.class, () -> Testbox.fromQuery(
+        java.util.Map.of("hostname", "h1", "tags", many.toString())));
+    org.junit.jupiter.api.Assertions.assertThrows(InvalidJobException.class, () -> Testbox.fromQuery(
+        java.util.Map.of("hostname", "h1", "tags", "k=" + "v".repeat(Testbox.MAX_TAG_LENGTH))));
+    assertEquals(Testbox.MAX_TAGS + 3, Testbox.fromQuery(java.util.Map.of("hostname", "h1",
+        "tags", many.substring(0, many.lastIndexOf(","))))
+        .tags().size(), "the most it may offer, and its own three (hostname, tbox_type, tbox_group)");
   }
 
   /** DOMAIN: a job aimed at a named VM still goes only to that name, never to a provider's host. */
