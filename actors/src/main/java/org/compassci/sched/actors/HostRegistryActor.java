@@ -246,6 +246,16 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   private Behavior<Command> onRegister(Register r) {
     activity.touch();
+    // one MAC, one box: registered to a second, the first box's iPXE boots would go to the
+    // second's jobs (or the other way round, after a restart)
+    for (com.fasterxml.jackson.databind.JsonNode m : r.info().path("mac_addr")) {
+      String owner = byMac.get(m.asText());
+      if (owner != null && !owner.equals(r.hostname())) {
+        r.replyTo().tell(Outcome.of(Outcome.Status.CONFLICT, "MAC " + m.asText() + " is testbox " + owner
+            + "'s: register " + owner + " without it first (or take it out of the lab's folder)"));
+        return this;
+      }
+    }
     if (store == null) {
       apply(r);
       return this;
@@ -442,7 +452,11 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /** The box's MACs, from its registration, replace those it had. */
   private void indexMacs(Host h) {
     for (String m : h.macs) {
-      byMac.remove(m, h.hostname);
+      if (byMac.remove(m, h.hostname)) {
+        // another box that lists it (the lab's folder and a registration by hand) has it now
+        hosts.values().stream().filter(o -> o != h && o.macs.contains(m)).findFirst()
+            .ifPresent(o -> byMac.put(m, o.hostname));
+      }
     }
     java.util.List<String> macs = new java.util.ArrayList<>();
     h.registered.path("mac_addr").forEach(m -> macs.add(m.asText()));

@@ -138,4 +138,40 @@ class HostRegistryLabTest {
     assertEquals("bm--7", probe.receiveMessage().job().path("hostname").asText(), "kept while the folder is gone");
     Files.createDirectories(lab);
   }
+
+  /**
+   * One MAC, one box: a registration that names another box's MAC is refused (409); a MAC the
+   * lab's folder takes from a box registered by hand goes back to it when the folder drops it.
+   */
+  @Test
+  void aMacBelongsToOneBox() throws Exception {
+    Files.writeString(lab.resolve("bm--1"), "mac_addr: 52:54:00:00:00:11\n");
+    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
+        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab)));
+    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    reloaded.receiveMessage();
+    hosts.tell(new HostRegistryActor.Register("vm-x", Json.object().put("arch", "x86_64")
+        .set("mac_addr", LabHosts.macs(Json.MAPPER.getNodeFactory().textNode("52:54:00:00:00:11"))), probe.getRef()));
+    Outcome refused = probe.receiveMessage();
+    assertEquals(Outcome.Status.CONFLICT, refused.status());
+    assertTrue(refused.message().contains("bm--1"), refused.message());
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:11", probe.getRef()));
+    assertEquals("bm--1", probe.receiveMessage().job().path("hostname").asText());
+
+    hosts.tell(new HostRegistryActor.Register("bm--3", Json.object()
+        .set("mac_addr", LabHosts.macs(Json.MAPPER.getNodeFactory().textNode("52:54:00:00:00:12"))), probe.getRef()));
+    assertEquals(Outcome.Status.OK, probe.receiveMessage().status());
+    Files.writeString(lab.resolve("bm--4"), "mac_addr: 52:54:00:00:00:12\n");
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    reloaded.receiveMessage();
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:12", probe.getRef()));
+    assertEquals("bm--4", probe.receiveMessage().job().path("hostname").asText(), "the folder wins");
+    Files.writeString(lab.resolve("bm--4"), "arch: x86_64\n");
+    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
+    reloaded.receiveMessage();
+    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:12", probe.getRef()));
+    assertEquals("bm--3", probe.receiveMessage().job().path("hostname").asText(), "back to the box that still lists it");
+  }
 }
