@@ -50,7 +50,8 @@ final class LkpTemplates {
         continue;
       }
       String code = withoutComment(line);
-      Matcher include = INCLUDE.matcher(code);
+      // lkp-tests pastes the file in wherever the << stands, after a list's dash too
+      Matcher include = INCLUDE.matcher(code).region(afterDashes(code), code.length());
       if (include.matches()) {
         throw new InvalidJobException("line " + lineNr + ": '<< : " + include.group(1).strip()
             + "' merges in another job file (or mapping), which lkp-tests' submit pastes in; the"

@@ -206,6 +206,9 @@ class JobFileTest {
 
     String include = refusal("<< : jobs/base.yaml\nsuite: s\n");
     assertTrue(include.startsWith("line 1: '<< : jobs/base.yaml' merges in another job file"), include);
+    // after a list's dash too, where lkp-tests pastes it in all the same
+    String listed = refusal("suite: s\nsetup:\n  - << : common.yaml\n");
+    assertTrue(listed.startsWith("line 3: '<< : common.yaml' merges in another job file"), listed);
 
     assertTrue(refusal("suite: s\nx: &v [1, 2]\ny: *v\n").contains("'*v' is a YAML alias"));
     // a comment may say anything
