@@ -111,31 +111,21 @@ class HostRegistryLabTest {
   @Test
   void whatAReloadCannotReadStaysAsItWas() throws Exception {
     Files.writeString(lab.resolve("bm--7"), "mac_addr: 52:54:00:00:00:07\narch: x86_64\n");
-    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
-        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab)));
-    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
-    TestProbe<Outcome> probe = testKit.createTestProbe();
-    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    reloaded.receiveMessage();
+    ActorRef<HostRegistryActor.Command> hosts = labRegistry();
     Files.writeString(lab.resolve("bm--7"), "mac_addr: [52:54:00:00:00:07\n");
-    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    assertTrue(reloaded.receiveMessage().problems().get(0).contains("bm--7"));
-    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:07", probe.getRef()));
-    assertEquals("bm--7", probe.receiveMessage().job().path("hostname").asText(), "kept through a typo");
+    assertTrue(reload(hosts).problems().get(0).contains("bm--7"));
+    assertEquals("bm--7", ownerOf(hosts, "52:54:00:00:00:07"), "kept through a typo");
 
     Files.writeString(lab.resolve("bm--7"), "mac_addr: 52:54:00:00:00:07\narch: x86_64\n");
-    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    reloaded.receiveMessage();
+    reload(hosts);
     try (var left = Files.list(lab)) {
       for (java.nio.file.Path f : left.toList()) {
         Files.delete(f);
       }
     }
     Files.delete(lab);
-    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    assertEquals(0, reloaded.receiveMessage().hosts());
-    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:07", probe.getRef()));
-    assertEquals("bm--7", probe.receiveMessage().job().path("hostname").asText(), "kept while the folder is gone");
+    assertEquals(0, reload(hosts).hosts());
+    assertEquals("bm--7", ownerOf(hosts, "52:54:00:00:00:07"), "kept while the folder is gone");
     Files.createDirectories(lab);
   }
 
@@ -146,32 +136,46 @@ class HostRegistryLabTest {
   @Test
   void aMacBelongsToOneBox() throws Exception {
     Files.writeString(lab.resolve("bm--1"), "mac_addr: 52:54:00:00:00:11\n");
-    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
-        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab)));
-    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
+    ActorRef<HostRegistryActor.Command> hosts = labRegistry();
     TestProbe<Outcome> probe = testKit.createTestProbe();
-    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    reloaded.receiveMessage();
     hosts.tell(new HostRegistryActor.Register("vm-x", Json.object().put("arch", "x86_64")
         .set("mac_addr", LabHosts.macs(Json.MAPPER.getNodeFactory().textNode("52:54:00:00:00:11"))), probe.getRef()));
     Outcome refused = probe.receiveMessage();
     assertEquals(Outcome.Status.CONFLICT, refused.status());
     assertTrue(refused.message().contains("bm--1"), refused.message());
-    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:11", probe.getRef()));
-    assertEquals("bm--1", probe.receiveMessage().job().path("hostname").asText());
+    assertEquals("bm--1", ownerOf(hosts, "52:54:00:00:00:11"));
 
     hosts.tell(new HostRegistryActor.Register("bm--3", Json.object()
         .set("mac_addr", LabHosts.macs(Json.MAPPER.getNodeFactory().textNode("52:54:00:00:00:12"))), probe.getRef()));
     assertEquals(Outcome.Status.OK, probe.receiveMessage().status());
     Files.writeString(lab.resolve("bm--4"), "mac_addr: 52:54:00:00:00:12\n");
-    hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    reloaded.receiveMessage();
-    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:12", probe.getRef()));
-    assertEquals("bm--4", probe.receiveMessage().job().path("hostname").asText(), "the folder wins");
+    reload(hosts);
+    assertEquals("bm--4", ownerOf(hosts, "52:54:00:00:00:12"), "the folder wins");
     Files.writeString(lab.resolve("bm--4"), "arch: x86_64\n");
+    reload(hosts);
+    assertEquals("bm--3", ownerOf(hosts, "52:54:00:00:00:12"), "back to the box that still lists it");
+  }
+
+  /** A registry of the lab's folder, read once. */
+  private ActorRef<HostRegistryActor.Command> labRegistry() {
+    ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(
+        HostRegistryActor.create(Duration.ofMinutes(10), Clock.systemUTC(), Optional.of(lab)));
+    reload(hosts);
+    return hosts;
+  }
+
+  private static HostRegistryActor.LabReloaded reload(ActorRef<HostRegistryActor.Command> hosts) {
+    TestProbe<HostRegistryActor.LabReloaded> reloaded = testKit.createTestProbe();
     hosts.tell(new HostRegistryActor.ReloadLab(reloaded.getRef()));
-    reloaded.receiveMessage();
-    hosts.tell(new HostRegistryActor.FindByMac("52:54:00:00:00:12", probe.getRef()));
-    assertEquals("bm--3", probe.receiveMessage().job().path("hostname").asText(), "back to the box that still lists it");
+    return reloaded.receiveMessage();
+  }
+
+  /** The hostname of the box that has {@code mac}; fails when none has. */
+  private static String ownerOf(ActorRef<HostRegistryActor.Command> hosts, String mac) {
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    hosts.tell(new HostRegistryActor.FindByMac(mac, probe.getRef()));
+    Outcome found = probe.receiveMessage();
+    assertEquals(Outcome.Status.OK, found.status(), found.message());
+    return found.job().path("hostname").asText();
   }
 }
