@@ -462,11 +462,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     store.tell(new PersistenceActor.NextEpoch(fencedAs, clock.millis(), epochTakeBy, epochTaken));
   }
 
-  /**
-   * Handed over while its epoch is being taken: stopped now, the successor could take its epoch
-   * first and then have it taken away by this one's, landing late, and no claim of the rightful
-   * matcher would pass again. So it stops once the store has answered, or can no longer take it.
-   */
   /** A matcher handing over: new hand-outs and submits are told at once to ask again, of its successor. */
   private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> turningAway(
       org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b) {
@@ -485,6 +480,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         });
   }
 
+  /**
+   * Handed over while its epoch is being taken: stopped now, the successor could take its epoch
+   * first and then have it taken away by this one's, landing late, and no claim of the rightful
+   * matcher would pass again. So it stops once the store has answered, or can no longer take it.
+   */
   private Behavior<Command> stopOnceTheEpochIsSettled() {
     getContext().scheduleOnce(Duration.ofNanos(Math.max(0, epochTakeBy - System.nanoTime())),
         getContext().getSelf(), new EpochWaitOver());
