@@ -454,15 +454,17 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   /** The box's MACs, from its registration, replace those it had. */
   private void indexMacs(Host h) {
+    java.util.List<String> macs = new java.util.ArrayList<>();
+    h.registered.path("mac_addr").forEach(m -> macs.add(m.asText()));
     for (String m : h.macs) {
-      if (byMac.remove(m, h.hostname)) {
+      // only a MAC it drops: a reload registers every lab box again with the MACs it had, and
+      // a walk through every host for each of them made a reload quadratic in the lab's size
+      if (!macs.contains(m) && byMac.remove(m, h.hostname)) {
         // another box that lists it (the lab's folder and a registration by hand) has it now
         hosts.values().stream().filter(o -> o != h && o.macs.contains(m)).findFirst()
             .ifPresent(o -> byMac.put(m, o.hostname));
       }
     }
-    java.util.List<String> macs = new java.util.ArrayList<>();
-    h.registered.path("mac_addr").forEach(m -> macs.add(m.asText()));
     h.macs = java.util.List.copyOf(macs);
     for (String m : macs) {
       String other = byMac.put(m, h.hostname);
