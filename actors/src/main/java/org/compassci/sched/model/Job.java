@@ -287,12 +287,16 @@ public final class Job {
     return doc.path(RECORDED_NAMES).asInt(0);
   }
 
-  public void countRecordedNames(int added) {
-    doc.put(RECORDED_NAMES, namesRecorded() + added);
-  }
-
-  /** {@code names}, new to the job, were added by an update: see {@link #packageDoc()}. */
+  /**
+   * {@code names}, new to the job, were added by an update: counted against what updates may
+   * add over the job's life ({@link #namesRecorded}), and kept out of its package
+   * ({@link #packageDoc()}) and of its next hand-out ({@link #returnToQueue()}).
+   */
   public void noteAddedNames(java.util.Collection<String> names) {
+    if (names.isEmpty()) {
+      return;
+    }
+    doc.put(RECORDED_NAMES, namesRecorded() + names.size());
     com.fasterxml.jackson.databind.node.ArrayNode added = doc.withArray(ADDED_NAMES);
     names.forEach(added::add);
   }

@@ -140,31 +140,22 @@ public final class JobUpdate {
           + ": not renewed before it runs");
       c = new Changes(c.stage, c.health, c.readiness, c.fields, Optional.empty());
     }
-    int adding = 0;
-    for (String name : c.fields.keySet()) {
-      if (!job.has(name)) {
-        adding++;
-      }
-    }
-    if (adding > 0 && job.namesRecorded() + adding > MAX_RECORDED_NAMES) {
+    List<String> added = c.fields.keySet().stream().filter(n -> !job.has(n)).toList();
+    if (!added.isEmpty() && job.namesRecorded() + added.size() > MAX_RECORDED_NAMES) {
       // the legacy calls are open to anyone who knows a job's id: without a bound, calls with
       // new names grew a job, its copy in memory and each write of it, without end. Counted
       // apart from what the job was submitted with, so a large job still takes its reports
       String why = "job " + job.id() + " has had " + MAX_RECORDED_NAMES
-          + " names recorded by updates, the most it takes; " + adding + " new ones not recorded";
+          + " names recorded by updates, the most it takes; " + added.size() + " new ones not recorded";
       if (mode == Mode.STRICT) {
         return Result.refused(Outcome.Status.INVALID, why);
       }
-      c.fields.keySet().removeIf(name -> !job.has(name));
+      added.forEach(c.fields::remove);
       job.record("last_refused_update", why);
-      adding = 0;
+      added = List.of();
     }
-    List<String> added = adding == 0 ? List.of() : c.fields.keySet().stream().filter(n -> !job.has(n)).toList();
     c.fields.forEach(job::record);
-    if (adding > 0) {
-      job.countRecordedNames(adding);
-      job.noteAddedNames(added);
-    }
+    job.noteAddedNames(added);
     c.renewSeconds.ifPresent(s -> job.record("renew_deadline", now.plusSeconds(s).toString()));
     c.health.ifPresent(job::setHealth);
     if (stage.isPresent()) {
