@@ -693,8 +693,7 @@ class PersistenceAndExtractActorTest {
     });
     ActorTestKit oneThread = oneExtractionThread();
     try {
-      ActorRef<ExtractActor.Command> x = oneThread.spawn(ExtractActor.create(
-          new Extraction(List.of(deafOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofMillis(500)));
+      ActorRef<ExtractActor.Command> x = extractor(oneThread, deafOnSeven, Duration.ofMillis(500));
       TestProbe<ExtractActor.Extracted> done = oneThread.createTestProbe();
       long start = System.nanoTime();
       x.tell(new ExtractActor.Extract(7, Json.object().put("id", "7"), done.getRef()));
@@ -722,8 +721,7 @@ class PersistenceAndExtractActorTest {
     ActorTestKit oneThread = oneExtractionThread();
     try {
       // 1 s timeout, so a run waits 2 s at most while none ends; the tenth waits 2.7 s in all
-      ActorRef<ExtractActor.Command> x = oneThread.spawn(ExtractActor.create(
-          new Extraction(List.of(slow), dir, "/result"), Clock.systemUTC(), Duration.ofSeconds(1)));
+      ActorRef<ExtractActor.Command> x = extractor(oneThread, slow, Duration.ofSeconds(1));
       TestProbe<ExtractActor.Extracted> done = oneThread.createTestProbe();
       for (long id = 1; id <= 10; id++) {
         x.tell(new ExtractActor.Extract(id, Json.object().put("id", String.valueOf(id)), done.getRef()));
@@ -736,6 +734,12 @@ class PersistenceAndExtractActorTest {
     }
   }
 
+  /** An extractor on {@code kit} that runs {@code plugin} alone, each run for at most {@code timeout}. */
+  private ActorRef<ExtractActor.Command> extractor(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin plugin,
+      Duration timeout) {
+    return kit.spawn(ExtractActor.create(new Extraction(List.of(plugin), dir, "/result"), Clock.systemUTC(), timeout));
+  }
+
   /** A test kit whose extraction pool has one thread: what a run holds, the next waits for. */
   private static ActorTestKit oneExtractionThread() {
     return ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
@@ -745,8 +749,7 @@ class PersistenceAndExtractActorTest {
 
   private void stuckThenOthers(ActorTestKit kit, org.compassci.sched.extract.ExtractPlugin stuckOnSeven,
       java.util.concurrent.CountDownLatch interrupted) throws Exception {
-    ActorRef<ExtractActor.Command> x = kit.spawn(ExtractActor.create(
-        new Extraction(List.of(stuckOnSeven), dir, "/result"), Clock.systemUTC(), Duration.ofSeconds(1)));
+    ActorRef<ExtractActor.Command> x = extractor(kit, stuckOnSeven, Duration.ofSeconds(1));
     TestProbe<ExtractActor.Extracted> done = kit.createTestProbe();
     x.tell(new ExtractActor.Extract(7, Json.object().put("id", "7"), done.getRef()));
     ExtractActor.Extracted stuck = done.receiveMessage(WAIT);
