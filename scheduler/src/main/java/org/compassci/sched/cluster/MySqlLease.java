@@ -175,25 +175,25 @@ public final class MySqlLease extends Lease {
         // released, or held anew, while this renewal was out: not this renewal's to end
         return;
       }
-      holding++;
-      renewedAt = 0;
-      Cancellable beat = heartbeat.getAndSet(null);
-      if (beat != null) {
-        beat.cancel();
-      }
+      letGo();
     }
     lost.accept(failure);
+  }
+
+  /** Ends the holding: held no more, and its heartbeat stopped; under this object's lock. */
+  private void letGo() {
+    holding++;
+    renewedAt = 0;
+    Cancellable beat = heartbeat.getAndSet(null);
+    if (beat != null) {
+      beat.cancel();
+    }
   }
 
   @Override
   public CompletionStage<Boolean> release() {
     synchronized (this) {
-      holding++;
-      renewedAt = 0;
-      Cancellable beat = heartbeat.getAndSet(null);
-      if (beat != null) {
-        beat.cancel();
-      }
+      letGo();
     }
     return CompletableFuture.supplyAsync(() -> {
       try (Connection c = pool.getConnection();
