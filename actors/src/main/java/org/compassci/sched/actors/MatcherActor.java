@@ -439,7 +439,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           takeEpoch();
           return Behaviors.same();
         })
-        .onMessage(HandOver.class, h -> epochTakeBy == 0 ? Behaviors.stopped() : stopOnceTheEpochIsSettled())
+        .onMessage(HandOver.class, h -> {
+          turnAwayStashed(stash);
+          return epochTakeBy == 0 ? Behaviors.stopped() : stopOnceTheEpochIsSettled();
+        })
         .onMessage(Loaded.class, l -> onLoaded(l, stash, false))
         .onMessage(Dispatch.class, d -> {
           d.replyTo().tell(new Unavailable(STILL_LOADING));
@@ -478,6 +481,26 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
           return Behaviors.same();
         });
+  }
+
+  /**
+   * Handed over before its queue is whole: what waited for the whole queue is told at once to ask
+   * again, of the successor, rather than left to its ask's timeout. A requeue of the lifecycle's
+   * is left: its own timer sends it again, and the successor's store read decides it.
+   */
+  private void turnAwayStashed(StashBuffer<Command> stash) {
+    Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER);
+    stash.unstashAll(turningAway(Behaviors.receive(Command.class))
+        .onMessage(Cancel.class, c -> {
+          c.replyTo().tell(away);
+          return Behaviors.same();
+        })
+        .onMessage(Terminate.class, t -> {
+          t.replyTo().tell(away);
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> Behaviors.same())
+        .build());
   }
 
   /**
@@ -587,7 +610,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(ClientGone.class, g -> stay(onClientGone(g)))
         .onMessage(StopParking.class, p -> stay(onStopParking(p)))
         .onMessage(DrainOver.class, o -> stay(onDrainOver(o)))
-        .onMessage(HandOver.class, this::onHandOver)
+        .onMessage(HandOver.class, h -> {
+          turnAwayStashed(stash);
+          return onHandOver(h);
+        })
         .onMessage(Resync.class, r -> Behaviors.same())
         .onAnyMessage(m -> {
           stash.stash(m);

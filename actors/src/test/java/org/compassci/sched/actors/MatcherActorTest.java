@@ -19,6 +19,7 @@ import org.compassci.sched.config.SchedulerSettings;
 import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.Json;
+import org.compassci.sched.model.Outcome;
 import org.compassci.sched.model.Testbox;
 import org.compassci.sched.persistence.JdbcJobStore;
 import org.junit.jupiter.api.AfterAll;
@@ -418,6 +419,41 @@ class MatcherActorTest {
       }
       // the queue was never asked for: the epoch first, and then the matcher was handed over
       store.expectNoMessage(Duration.ofMillis(100));
+    }
+  }
+
+  /**
+   * A matcher handed over while its queue loads answers what waited for the whole queue (a
+   * submit, a cancel) at once, "handing over", so its askers ask again of the successor rather
+   * than wait out their ask's timeout: before the first page, and while it serves from a part.
+   */
+  @Test
+  void aMatcherHandedOverWhileItLoadsAnswersWhatWaitedForTheQueue() {
+    for (boolean firstPageIn : List.of(false, true)) {
+      TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+      ActorRef<MatcherActor.Command> matcher;
+      if (firstPageIn) {
+        matcher = matcherGivenAFullFirstPage(store);
+        store.expectMessageClass(PersistenceActor.LoadStages.class);
+      } else {
+        matcher = actors.spawn(MatcherActor.create(store.getRef(),
+            testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
+            SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
+            Clock.systemUTC()));
+        store.expectMessageClass(PersistenceActor.LoadStages.class);
+      }
+      TestProbe<MatcherActor.SubmitResult> submitted = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.Submit(List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")),
+          submitted.getRef()));
+      TestProbe<Outcome> cancelled = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.Cancel(5, cancelled.getRef()));
+      submitted.expectNoMessage(Duration.ofMillis(200));
+      matcher.tell(new MatcherActor.HandOver());
+      assertTrue(submitted.receiveMessage(Duration.ofSeconds(3)).error().isPresent(), "submit answered");
+      assertEquals(Outcome.Status.UNAVAILABLE, cancelled.receiveMessage(Duration.ofSeconds(3)).status());
+      if (!firstPageIn) {
+        testKit.createTestProbe().expectTerminated(matcher, Duration.ofSeconds(5));
+      }
     }
   }
 
