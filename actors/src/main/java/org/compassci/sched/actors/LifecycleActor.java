@@ -910,7 +910,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       JobRecord r = f.result().job().get();
       Job job = readable(r);
       if (job == null) {
-        stored = Outcome.of(Outcome.Status.UNAVAILABLE, "job " + f.id() + " cannot be read from the store");
+        stored = Outcome.of(Outcome.Status.DAMAGED, "job " + f.id() + " cannot be read from the store");
       } else if (job.stage().isActive() || (job.stage().isFinal() && !job.isRetired())) {
         adopt(job);
         stored = null;

@@ -65,6 +65,7 @@ public final class BootRules {
     return switch (stored.status()) {
       case NOT_FOUND -> Permit.refuse(401, stored.message());
       case UNAVAILABLE -> Permit.refuse(503, stored.message());
+      case DAMAGED -> Permit.refuse(500, stored.message());
       case OK -> {
         ObjectNode v = stored.job();
         String readiness = v.path("job_data_readiness").asText();

@@ -251,6 +251,31 @@ class WatchActorTest {
     }
   }
 
+  /**
+   * A job whose stored row cannot be read is closed with an error for its stream and answered in
+   * a wait: before, it was read again every second for as long as anyone watched.
+   */
+  @Test
+  void aJobWhoseStoredRowCannotBeReadClosesItsStream() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Lab lab = lab(store);
+      var good = finished(61, DataReadiness.COMPLETE).toRecord();
+      store.upsert(List.of(new org.compassci.sched.persistence.JobRecord(good.id(), good.stage(), good.health(),
+          good.readiness(), good.tenant(), good.tboxGroup(), good.submitTimeMillis(), "{not json",
+          good.host(), good.tokenHash(), good.dispatchTimeMillis())));
+      TestProbe<WatchActor.Event> a = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Subscribe(List.of(61L), a.getRef(), null));
+      assertTrue(next(a, WatchActor.Closed.class).error().contains("cannot be read"));
+      next(a, WatchActor.End.class);
+
+      TestProbe<WatchActor.WaitResult> waited = testKit.createTestProbe();
+      lab.watch().tell(new WatchActor.Wait(Map.of(61L, WaitCondition.parse("61", null)),
+          Duration.ofSeconds(30), waited.getRef()));
+      assertTrue(waited.receiveMessage(Duration.ofSeconds(5)).waited().get(61L).path("error").asText()
+          .contains("cannot be read"));
+    }
+  }
+
   @Test
   void aWaitRunsOutWithEveryJobStillRemaining() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {

@@ -96,6 +96,7 @@ final class Responses {
       case CONFLICT -> StatusCodes.CONFLICT;
       case LOCKED -> StatusCodes.LOCKED;
       case UNAVAILABLE -> StatusCodes.SERVICE_UNAVAILABLE;
+      case DAMAGED -> StatusCodes.INTERNAL_SERVER_ERROR;
     };
   }
 
