@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -209,7 +210,35 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(LifecycleStarted.class, this::onLifecycleStarted)
         .onMessage(CaughtUp.class, this::onCaughtUp)
+        .onSignal(PreRestart.class, r -> onRestart())
         .build();
+  }
+
+  static final String RESTARTED = "the watch service restarted after a failure: follow the job again";
+
+  /**
+   * About to restart after a failure, with every follower forgotten: each stream is closed and
+   * each wait answered now, so that their clients ask again of the new incarnation. Left open,
+   * they would have heard nothing more, for as long as they stayed.
+   */
+  private Behavior<Command> onRestart() {
+    Set<ActorRef<Event>> outs = new HashSet<>(streams.keySet());
+    outs.addAll(sockets.keySet());
+    for (ActorRef<Event> out : outs) {
+      for (long id : streams.getOrDefault(out, Set.of())) {
+        out.tell(new Closed(id, RESTARTED));
+      }
+      out.tell(new End());
+    }
+    streams.clear();
+    sockets.clear();
+    for (Map.Entry<Long, Waiter> w : List.copyOf(waiters.entrySet())) {
+      answer(w.getKey(), w.getValue());
+    }
+    for (long id : followed.keySet()) {
+      lifecycle.tell(new LifecycleActor.Watch(id, false, getContext().getSelf()));
+    }
+    return this;
   }
 
   private Followed follow(long id) {

@@ -300,4 +300,74 @@ class SupervisionTest {
     matcher.tell(new MatcherActor.Submit(List.of(JobIntake.prepare(Json.parse(json))), submitted.getRef()));
     return submitted.receiveMessage(WAIT).jobs().get(0).id();
   }
+
+  /** The system clock, whose instant() throws once when armed: a fault inside any handler that notes its activity. */
+  static final class FaultyInstant extends UtcClock {
+    final AtomicBoolean armed = new AtomicBoolean();
+
+    @Override
+    public Instant instant() {
+      if (armed.compareAndSet(true, false)) {
+        throw new IllegalStateException("injected fault");
+      }
+      return Instant.now();
+    }
+  }
+
+  /**
+   * A watch actor restarted after a failure knows none of its followers: it closes their streams
+   * (each open job with why, then the end) and answers their waits, so that they follow again,
+   * of the new incarnation. Before, they stayed open and heard nothing more.
+   */
+  @Test
+  void aWatchActorThatThrowsClosesItsStreamsAndAnswersItsWaits() {
+    FaultyInstant clock = new FaultyInstant();
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<WatchActor.Command> watch = actors.spawn(new Restarts().supervise("watch",
+        WatchActor.create(lifecycle.getRef(), WAIT, clock)));
+    org.compassci.sched.model.Job job = org.compassci.sched.model.Job.submitted(
+        JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), 5, Instant.now(), "/result");
+    job.handOut("h1", "tok", Instant.now());
+
+    TestProbe<WatchActor.Event> stream = testKit.createTestProbe();
+    watch.tell(new WatchActor.Subscribe(List.of(5L), stream.getRef(), null));
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class).replyTo().tell(
+        org.compassci.sched.model.Outcome.ok(job.view()));
+    assertInstanceOf(WatchActor.JobEvent.class, stream.receiveMessage(WAIT));
+    TestProbe<WatchActor.Event> socket = testKit.createTestProbe();
+    watch.tell(new WatchActor.OpenSocket(socket.getRef(), null, 10));
+    watch.tell(new WatchActor.Follow(socket.getRef(), List.of(5L)));
+    assertInstanceOf(WatchActor.JobEvent.class, socket.receiveMessage(WAIT));
+    TestProbe<WatchActor.WaitResult> waited = testKit.createTestProbe();
+    watch.tell(new WatchActor.Wait(java.util.Map.of(5L, org.compassci.sched.watch.WaitCondition.parse("5",
+        Json.parse("{\"job_stage\":\"finish\"}"))), Duration.ofMinutes(5), waited.getRef()));
+
+    // the wait is in before the fault is armed (a tell is not handled at once)
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    watch.tell(new WatchActor.GetStats(stats.getRef()));
+    assertEquals(1L, stats.receiveMessage(WAIT).holds().get("waits"));
+    clock.armed.set(true);
+    job.setStage(org.compassci.sched.model.JobStage.RUNNING, Instant.now());
+    watch.tell(new WatchActor.Changed(5, job.view()));
+    for (TestProbe<WatchActor.Event> out : List.of(stream, socket)) {
+      WatchActor.Closed closed = assertInstanceOf(WatchActor.Closed.class, out.receiveMessage(WAIT));
+      assertEquals(5, closed.id());
+      assertEquals(WatchActor.RESTARTED, closed.error());
+      assertInstanceOf(WatchActor.End.class, out.receiveMessage(WAIT));
+    }
+    assertEquals(Set.of(5L), waited.receiveMessage(WAIT).remaining().keySet());
+    LifecycleActor.Watch unwatched = lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    assertEquals(5, unwatched.id());
+    assertTrue(!unwatched.on());
+
+    // the new incarnation serves the next watcher
+    TestProbe<WatchActor.Event> again = testKit.createTestProbe();
+    watch.tell(new WatchActor.Subscribe(List.of(5L), again.getRef(), null));
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class).replyTo().tell(
+        org.compassci.sched.model.Outcome.ok(job.view()));
+    assertEquals("running", assertInstanceOf(WatchActor.JobEvent.class, again.receiveMessage(WAIT))
+        .state().path("job_stage").asText());
+  }
 }
