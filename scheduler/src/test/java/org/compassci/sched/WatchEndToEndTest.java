@@ -332,4 +332,47 @@ class WatchEndToEndTest {
       assertTrue(metrics.contains("scheduler_actor_restarts_total{actor=\"" + name + "\"} 0.0"), metrics);
     }
   }
+
+  /**
+   * Open dashboards share one summary a second: the actors are asked for it once a second
+   * whatever the number of pages open (each page's first summary is its own). Before, each page
+   * asked the seven questions of a summary every second on its own.
+   */
+  @Test
+  void openDashboardsShareOneSummaryASecond() throws Exception {
+    List<EventStream> pages = new ArrayList<>();
+    try {
+      for (int i = 0; i < 16; i++) {
+        pages.add(http.events(V1 + "/dashboard/events", true));
+      }
+      for (EventStream page : pages) {
+        assertEquals("summary", next(page, "summary").name());
+      }
+      long before = summariesAsked();
+      Thread.sleep(3000);
+      long asked = summariesAsked() - before;
+      // at most one summary each second of the window, and one more for the tick at its edge
+      assertTrue(asked <= 5, asked + " summaries gathered in 3 s for 16 pages");
+      // and the pages still hear of a change
+      submit(JOB);
+      for (EventStream page : pages) {
+        EventStream.Event e = next(page, "summary");
+        while (e.json().path("pending").path("total").asInt() != 1) {
+          e = next(page, "summary");
+        }
+      }
+    } finally {
+      pages.forEach(EventStream::close);
+    }
+  }
+
+  /** The summaries gathered so far: the stats actor's messages (it hears nothing else here). */
+  private long summariesAsked() {
+    for (JsonNode a : http.get(V1 + "/manage/actors").json().path("actors")) {
+      if (a.path("name").asText().equals("stats")) {
+        return a.path("messages").asLong();
+      }
+    }
+    throw new AssertionError("no stats actor");
+  }
 }

@@ -6,9 +6,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.javadsl.BroadcastHub;
+import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.compassci.sched.actors.HostRegistryActor;
@@ -50,20 +55,45 @@ public final class DashboardRoutes extends AllDirectives {
 
   /** Under /scheduler/v1: the summary once, and as a stream. */
   public Route api() {
+    Source<Gathered, NotUsed> shared = sharedSummaries();
     return pathPrefix("dashboard", () -> get(() -> concat(
         path("summary", () -> auth.read(() -> completeWithFuture(summary()
             .thenApply(s -> Responses.json(org.apache.pekko.http.javadsl.model.StatusCodes.OK, s))
             .exceptionally(Responses::unavailable)))),
-        path("events", () -> auth.read(this::events)))));
+        path("events", () -> auth.read(() -> events(shared))))));
+  }
+
+  /** A summary as JSON text ("" when the actors did not answer), and when it was gathered. */
+  private record Gathered(long atNanos, String json) {}
+
+  /**
+   * One summary a second for every open page: one stream gathers it from the actors, and each
+   * page takes it from there. While no page is open the stream waits, and the few summaries it
+   * gathered before it stopped are too old for the next page to take.
+   */
+  private Source<Gathered, NotUsed> sharedSummaries() {
+    return Source.tick(Duration.ZERO, SUMMARY_EVERY, "tick")
+        .mapAsync(1, t -> summary().thenApply(Json::write).exceptionally(failure -> "")
+            .thenApply(json -> new Gathered(System.nanoTime(), json)))
+        .toMat(BroadcastHub.of(Gathered.class, 2), Keep.right())
+        .run(Materializer.matFromSystem(gw.system()));
   }
 
   /**
-   * Each second the summary is gathered from the actors and sent when it differs from the last
-   * one sent; a quiet lab costs the page nothing but heartbeats.
+   * A page gets the summary at once, then each second's shared one, sent when it differs from the
+   * last one sent: a quiet lab costs the page nothing but heartbeats. A page that reads slowly
+   * keeps only the newest summary, and holds back no other page.
    */
-  private Route events() {
-    Source<ByteString, ?> body = Source.tick(Duration.ZERO, SUMMARY_EVERY, "tick")
-        .mapAsync(1, t -> summary().thenApply(Json::write).exceptionally(failure -> ""))
+  private Route events(Source<Gathered, NotUsed> shared) {
+    long stale = SUMMARY_EVERY.multipliedBy(2).toNanos();
+    Source<String, NotUsed> later = shared
+        .buffer(1, OverflowStrategy.dropHead())
+        .filter(g -> System.nanoTime() - g.atNanos() < stale)
+        .map(Gathered::json);
+    // lazily: a page's own first summary is gathered when its stream starts
+    Source<ByteString, ?> body = Source.lazyCompletionStage(() -> summary().thenApply(Json::write)
+            .exceptionally(failure -> ""))
+        .concat(later)
         .statefulMap(() -> "", (last, now) -> now.isEmpty() || now.equals(last)
                 ? org.apache.pekko.japi.Pair.create(last, ByteString.emptyByteString())
                 : org.apache.pekko.japi.Pair.create(now, Responses.event("summary", now)),
