@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.compassci.sched.fixtures.HttpCalls;
@@ -59,6 +60,54 @@ class AccessModesTest {
       Answer page = s.anonymous.get("/dashboard");
       assertEquals(200, page.status());
       assertTrue(s.anonymous.get("/dashboard/app.js").body().contains("sessionStorage"));
+    }
+  }
+
+  /**
+   * With private reads, a stream that stays open (a job's events, the dashboard's, the watchers'
+   * socket) ends once the token it opened with is rotated: checked every refresh-interval. Before,
+   * a reader whose token was taken away went on reading for as long as it stayed connected.
+   */
+  @Test
+  void anOpenStreamEndsOnceItsReadersTokenIsRotated() throws Exception {
+    try (TestServer s = TestServer.start(dir, Map.of("scheduler.auth.private-reads", "on",
+        "scheduler.auth.refresh-interval", "300ms"))) {
+      String token = s.addAccount("reader", "user");
+      HttpCalls user = s.anonymous.withToken(token);
+      String id = user.post(V1 + "/jobs/submit", "{\"suite\":\"s\",\"testbox\":\"pr\"}").json().get(0)
+          .path("job_id").asText();
+      java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+      List<java.util.concurrent.CompletableFuture<Void>> ended = new java.util.ArrayList<>();
+      for (String stream : List.of(V1 + "/jobs/" + id + "/events", V1 + "/events?job_ids=" + id,
+          V1 + "/dashboard/events")) {
+        java.net.http.HttpResponse<java.io.InputStream> r = client.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + s.port() + stream))
+            .header("Authorization", "Bearer " + token).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, r.statusCode(), stream);
+        ended.add(java.util.concurrent.CompletableFuture.runAsync(() -> {
+          try (java.io.InputStream in = r.body()) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }));
+      }
+      org.compassci.sched.fixtures.SocketClient socket = org.compassci.sched.fixtures.SocketClient.open(
+          s.port(), V1 + "/client", true, token);
+      assertEquals("welcome", socket.nextJson(Duration.ofSeconds(10)).path("type").asText());
+      // still open while the token holds, over several checks
+      Thread.sleep(1000);
+      ended.forEach(e -> assertTrue(!e.isDone(), "a stream ended with its token still valid"));
+      assertTrue(socket.awaitClosed(Duration.ofMillis(10)) == null, "the socket closed with its token still valid");
+
+      assertEquals(201, s.http.post(V1 + "/accounts/reader/token", "").status());
+      for (java.util.concurrent.CompletableFuture<Void> e : ended) {
+        e.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      org.compassci.sched.fixtures.SocketClient.Closed closed = socket.awaitClosed(Duration.ofSeconds(10));
+      assertEquals(1008, closed.code(), closed.toString());
+      assertTrue(closed.reason().contains("no longer valid"), closed.reason());
     }
   }
 

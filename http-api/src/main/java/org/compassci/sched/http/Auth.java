@@ -3,11 +3,14 @@ package org.compassci.sched.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.InetAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -16,6 +19,7 @@ import org.apache.pekko.http.javadsl.model.headers.HttpChallenge;
 import org.apache.pekko.http.javadsl.model.headers.WWWAuthenticate;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.javadsl.Source;
 import org.compassci.sched.actors.AccountsActor;
 import org.compassci.sched.actors.IdempotencyActor;
 import org.compassci.sched.auth.AccountBook;
@@ -224,6 +228,49 @@ public final class Auth extends AllDirectives {
       }
       return who.get().ok() ? inner.get() : deny(who.get().status(), who.get().message());
     });
+  }
+
+  /**
+   * As {@link #read}, for a read that stays open: an event stream, the watchers' socket. With
+   * private reads, {@code inner} is given a check of the reader's token now, for
+   * {@link #whileAllowed}: a token rotated or removed since the stream opened ends it. Without
+   * them, no check (empty).
+   */
+  public Route readOpen(Function<Optional<BooleanSupplier>, Route> inner) {
+    if (!access.privateReads()) {
+      return inner.apply(Optional.empty());
+    }
+    return read(() -> extractRequest(request -> {
+      String token = bearer(request).orElseThrow();
+      return inner.apply(Optional.of(() -> book.byToken(token).isPresent()));
+    }));
+  }
+
+  static final String TOKEN_REVOKED = "the bearer token this stream opened with is no longer valid (rotated or removed)";
+
+  /**
+   * {@code events} while {@code stillAllowed} holds, asked every {@code scheduler.auth.refresh-interval}
+   * (the accounts of a shared store are read again as often); once it fails, {@code refused} runs
+   * and the stream ends.
+   */
+  <T> Source<T, NotUsed> whileAllowed(Source<T, NotUsed> events, Optional<BooleanSupplier> stillAllowed,
+      Runnable refused) {
+    if (stillAllowed.isEmpty()) {
+      return events;
+    }
+    BooleanSupplier check = stillAllowed.get();
+    Duration every = access.accountsRefresh();
+    return events.map(Optional::of)
+        .merge(Source.tick(every, every, Optional.<T>empty()).mapMaterializedValue(c -> NotUsed.getInstance()), true)
+        .takeWhile(e -> {
+          if (e.isPresent() || check.getAsBoolean()) {
+            return true;
+          }
+          refused.run();
+          return false;
+        })
+        .filter(Optional::isPresent)
+        .map(Optional::get);
   }
 
   /** A JSON refusal ({@code {"error":...}}); 401 carries the challenge. */

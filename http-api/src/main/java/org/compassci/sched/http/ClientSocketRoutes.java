@@ -56,12 +56,12 @@ public final class ClientSocketRoutes extends AllDirectives {
 
   /** The route under {@code /scheduler/v1}. */
   public Route routes() {
-    return path("client", () -> get(() -> auth.read(() -> extractRequest(this::socket))));
+    return path("client", () -> get(() -> auth.readOpen(allowed -> extractRequest(r -> socket(r, allowed)))));
   }
 
-  private Route socket(HttpRequest request) {
+  private Route socket(HttpRequest request, Optional<java.util.function.BooleanSupplier> allowed) {
     org.compassci.sched.model.ConnectionId connection = request.getAttribute(HttpServer.CONNECTION).orElse(null);
-    return WebSockets.accept(request, gw.system(), limits, closer -> flow(closer, connection))
+    return WebSockets.accept(request, gw.system(), limits, closer -> flow(closer, connection, allowed))
         .map(this::complete)
         .orElseGet(() -> complete(Responses.error(StatusCodes.BAD_REQUEST,
             "a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)")));
@@ -70,7 +70,8 @@ public final class ClientSocketRoutes extends AllDirectives {
   /** A message of this socket's own beside the watch actor's events (an id that is no job's). */
   private record Note(String json) {}
 
-  private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, org.compassci.sched.model.ConnectionId connection) {
+  private Flow<String, String, NotUsed> flow(WebSockets.Closer closer, org.compassci.sched.model.ConnectionId connection,
+      Optional<java.util.function.BooleanSupplier> allowed) {
     long sid = SIDS.incrementAndGet();
     // the socket's own actor ref, known once the flow is materialized, before any message comes in
     AtomicReference<ActorRef<Object>> socket = new AtomicReference<>();
@@ -93,7 +94,8 @@ public final class ClientSocketRoutes extends AllDirectives {
     Sink<String, NotUsed> in = Flow.of(String.class)
         .to(Sink.foreach(text -> read(text, socket.get(), closer)))
         .mapMaterializedValue(done -> NotUsed.getInstance());
-    return Flow.fromSinkAndSourceCoupled(in, Source.single(Json.write(welcome)).concat(events));
+    return Flow.fromSinkAndSourceCoupled(in, auth.whileAllowed(Source.single(Json.write(welcome)).concat(events),
+        allowed, () -> closer.close(WebSockets.POLICY_VIOLATION, Auth.TOKEN_REVOKED)));
   }
 
   /**

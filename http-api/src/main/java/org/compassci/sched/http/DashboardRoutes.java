@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
@@ -60,7 +61,7 @@ public final class DashboardRoutes extends AllDirectives {
         path("summary", () -> auth.read(() -> completeWithFuture(summary()
             .thenApply(s -> Responses.json(org.apache.pekko.http.javadsl.model.StatusCodes.OK, s))
             .exceptionally(Responses::unavailable)))),
-        path("events", () -> auth.read(() -> events(shared))))));
+        path("events", () -> auth.readOpen(allowed -> events(shared, allowed))))));
   }
 
   /** A summary as JSON text ("" when the actors did not answer), and when it was gathered. */
@@ -84,22 +85,23 @@ public final class DashboardRoutes extends AllDirectives {
    * last one sent: a quiet lab costs the page nothing but heartbeats. A page that reads slowly
    * keeps only the newest summary, and holds back no other page.
    */
-  private Route events(Source<Gathered, NotUsed> shared) {
+  private Route events(Source<Gathered, NotUsed> shared, Optional<java.util.function.BooleanSupplier> allowed) {
     long stale = SUMMARY_EVERY.multipliedBy(2).toNanos();
     Source<String, NotUsed> later = shared
         .buffer(1, OverflowStrategy.dropHead())
         .filter(g -> System.nanoTime() - g.atNanos() < stale)
         .map(Gathered::json);
     // lazily: a page's own first summary is gathered when its stream starts
-    Source<ByteString, ?> body = Source.lazyCompletionStage(() -> summary().thenApply(Json::write)
+    Source<ByteString, NotUsed> body = Source.lazyCompletionStage(() -> summary().thenApply(Json::write)
             .exceptionally(failure -> ""))
         .concat(later)
         .statefulMap(() -> "", (last, now) -> now.isEmpty() || now.equals(last)
                 ? org.apache.pekko.japi.Pair.create(last, ByteString.emptyByteString())
                 : org.apache.pekko.japi.Pair.create(now, Responses.event("summary", now)),
             last -> java.util.Optional.empty())
-        .filter(b -> !b.isEmpty());
-    return complete(Responses.eventStream(body, gw.heartbeat()));
+        .filter(b -> !b.isEmpty())
+        .mapMaterializedValue(m -> NotUsed.getInstance());
+    return complete(Responses.eventStream(auth.whileAllowed(body, allowed, () -> { }), gw.heartbeat()));
   }
 
   /** Queue depth by machine group, arch, tenant and queue; jobs out; testboxes; counts. */

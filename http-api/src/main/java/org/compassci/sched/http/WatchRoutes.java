@@ -55,9 +55,9 @@ public final class WatchRoutes extends AllDirectives {
   public Route routes() {
     return concat(
         path(segment("jobs").slash(longSegment()).slash("events"),
-            id -> get(() -> auth.read(() -> connection(c -> watchOne(id, c))))),
-        path("events", () -> get(() -> auth.read(() -> connection(c ->
-            parameterOptional("job_ids", ids -> watchMany(ids.orElse(""), c)))))),
+            id -> get(() -> auth.readOpen(allowed -> connection(c -> watchOne(id, c, allowed))))),
+        path("events", () -> get(() -> auth.readOpen(allowed -> connection(c ->
+            parameterOptional("job_ids", ids -> watchMany(ids.orElse(""), c, allowed)))))),
         path(segment("jobs").slash("wait"), () -> post(() -> auth.read(() -> withSizeLimit(gw.maxBodyBytes(),
             () -> entity(Unmarshaller.entityToByteString(), this::waitOn))))));
   }
@@ -68,14 +68,16 @@ public final class WatchRoutes extends AllDirectives {
   }
 
   /** One job: 404 before any stream when the job does not exist. */
-  private Route watchOne(long id, org.compassci.sched.model.ConnectionId connection) {
+  private Route watchOne(long id, org.compassci.sched.model.ConnectionId connection,
+      Optional<java.util.function.BooleanSupplier> allowed) {
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
             r -> new LifecycleActor.Get(id, r))
-        .thenApply(o -> o.status() == Outcome.Status.OK ? stream(List.of(id), connection) : Responses.outcome(o))
+        .thenApply(o -> o.status() == Outcome.Status.OK ? stream(List.of(id), connection, allowed) : Responses.outcome(o))
         .exceptionally(Responses::unavailable));
   }
 
-  private Route watchMany(String list, org.compassci.sched.model.ConnectionId connection) {
+  private Route watchMany(String list, org.compassci.sched.model.ConnectionId connection,
+      Optional<java.util.function.BooleanSupplier> allowed) {
     Set<Long> ids = new LinkedHashSet<>();
     for (String part : list.split(",")) {
       String p = part.trim();
@@ -95,7 +97,7 @@ public final class WatchRoutes extends AllDirectives {
       return complete(Responses.error(StatusCodes.BAD_REQUEST,
           "job_ids: at most " + gw.watchMaxJobs() + " jobs per stream, got " + ids.size()));
     }
-    return complete(stream(new ArrayList<>(ids), connection));
+    return complete(stream(new ArrayList<>(ids), connection, allowed));
   }
 
   /**
@@ -103,7 +105,8 @@ public final class WatchRoutes extends AllDirectives {
    * that falls behind gets, per job, one event with the job's whole state instead of the changes
    * it missed, so a stream holds at most one pending event per job.
    */
-  private HttpResponse stream(List<Long> ids, org.compassci.sched.model.ConnectionId connection) {
+  private HttpResponse stream(List<Long> ids, org.compassci.sched.model.ConnectionId connection,
+      Optional<java.util.function.BooleanSupplier> allowed) {
     Source<WatchActor.Event, ActorRef<WatchActor.Event>> events = ActorSource.actorRef(
         e -> e instanceof WatchActor.End, e -> Optional.empty(), STREAM_BUFFER, OverflowStrategy.dropHead());
     Source<ByteString, NotUsed> body = events
@@ -115,7 +118,7 @@ public final class WatchRoutes extends AllDirectives {
         })
         .conflateWithSeed(EventBacklog::new, EventBacklog::add)
         .mapConcat(b -> b.frames(SSE));
-    return Responses.eventStream(body, gw.heartbeat());
+    return Responses.eventStream(auth.whileAllowed(body, allowed, () -> { }), gw.heartbeat());
   }
 
   /** Server-Sent Events: {@code event: job} with the changes, {@code event: close} at the end. */
