@@ -11,6 +11,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -223,7 +224,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record Checked(Optional<String> error) implements Command {}
 
-  private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure)
+  /** {@code by}: the incarnation that sent the commit (one before a restart, or this one). */
+  private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure, PersistenceActor by)
       implements Command {}
 
   /**
@@ -410,6 +412,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(CheckStore.class, this::onCheckStore)
         .onMessage(Checked.class, this::onChecked)
         .onMessage(Answer.class, this::onAnswer)
+        .onSignal(PreRestart.class, r -> onRestart())
         .build();
   }
 
@@ -482,7 +485,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     committing = true;
     getContext().pipeToSelf(
         CompletableFuture.supplyAsync(() -> commit(batch), blocking),
-        (outcomes, failure) -> new Committed(batch, outcomes, failure));
+        (outcomes, failure) -> new Committed(batch, outcomes, failure, this));
   }
 
   /**
@@ -626,6 +629,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onCommitted(Committed c) {
+    if (c.by() != this) {
+      // sent before a restart: its requests are answered, and this incarnation's own commit,
+      // if one is out, stays the only one it counts
+      answer(c.batch(), Optional.ofNullable(c.failure()).map(PersistenceActor::reason), c.failure() != null
+          && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class), c.outcomes());
+      return this;
+    }
     committing = false;
     commits++;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
@@ -685,30 +695,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         strikes.clear();
       }
     }
-    int m = 0;
-    java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
-    for (Command cmd : c.batch()) {
-      if (cmd instanceof Write w) {
-        // fenced, refused for good too: its writer need not try it again
-        w.replyTo().tell(new Written(w.context(), error, fenced));
-      } else if (cmd instanceof WriteSubmission w) {
-        w.replyTo().tell(new Written(w.context(), error));
-      } else if (cmd instanceof Modify mod) {
-        Modified result = error.isPresent()
-            ? new Modified(mod.context(), Optional.empty(), error)
-            : c.outcomes().modified().get(m++);
-        mod.replyTo().tell(result);
-      } else if (cmd instanceof ClaimJob cj) {
-        Optional<String> claimError = error.isPresent() ? error : c.outcomes().claimError();
-        if (claimError.isEmpty() && c.outcomes().held().contains(cj.claim().id())) {
-          claimError = Optional.of("Redis unavailable: job " + cj.claim().id() + " is still held by its earlier claim");
-        }
-        claims.computeIfAbsent(cj.replyTo(), r -> new ArrayList<>()).add(claimError.isPresent()
-            ? new Claimed(cj.context(), Optional.empty(), claimError)
-            : new Claimed(cj.context(), grantedTo(cj.claim(), c.outcomes().claimed()), Optional.empty()));
-      }
-    }
-    claims.forEach((replyTo, each) -> replyTo.tell(new Claims(each)));
+    answer(c.batch(), error, fenced, c.outcomes());
     if (!pending.isEmpty()) {
       commitPending();
     } else {
@@ -719,6 +706,57 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       drainers.forEach(d -> d.tell(Done.getInstance()));
       drainers.clear();
     }
+    return this;
+  }
+
+  /**
+   * Tells each request of {@code batch} how it went: {@code error} for all of them when the
+   * commit failed ({@code fenced}: refused for good), else each one's part of {@code outcomes}.
+   */
+  private static void answer(List<Command> batch, Optional<String> error, boolean fenced, Outcomes outcomes) {
+    int m = 0;
+    java.util.Map<ActorRef<Claims>, List<Claimed>> claims = new java.util.LinkedHashMap<>();
+    for (Command cmd : batch) {
+      if (cmd instanceof Write w) {
+        // fenced, refused for good too: its writer need not try it again
+        w.replyTo().tell(new Written(w.context(), error, fenced));
+      } else if (cmd instanceof WriteSubmission w) {
+        w.replyTo().tell(new Written(w.context(), error));
+      } else if (cmd instanceof Modify mod) {
+        Modified result = error.isPresent()
+            ? new Modified(mod.context(), Optional.empty(), error)
+            : outcomes.modified().get(m++);
+        mod.replyTo().tell(result);
+      } else if (cmd instanceof ClaimJob cj) {
+        Optional<String> claimError = error.isPresent() ? error : outcomes.claimError();
+        if (claimError.isEmpty() && outcomes.held().contains(cj.claim().id())) {
+          claimError = Optional.of("Redis unavailable: job " + cj.claim().id() + " is still held by its earlier claim");
+        }
+        claims.computeIfAbsent(cj.replyTo(), r -> new ArrayList<>()).add(claimError.isPresent()
+            ? new Claimed(cj.context(), Optional.empty(), claimError)
+            : new Claimed(cj.context(), grantedTo(cj.claim(), outcomes.claimed()), Optional.empty()));
+      }
+    }
+    claims.forEach((replyTo, each) -> replyTo.tell(new Claims(each)));
+  }
+
+  /**
+   * About to restart after a failure: the requests waiting for the next commit are answered
+   * failed now (nothing of them was written), so that their writers act as for a store away
+   * (a claim's job goes back to its queue, a submit is answered 503) instead of waiting for good;
+   * drains are answered. A commit in flight is answered by the next incarnation, which its
+   * result reaches with its batch.
+   */
+  private Behavior<Command> onRestart() {
+    List<Command> waiting = new ArrayList<>(pending);
+    pending.clear();
+    if (!waiting.isEmpty() || !retry.isEmpty()) {
+      getContext().getLog().error("the store's actor restarts: {} waiting writes answered failed, {} job states "
+          + "kept while the store was away dropped (the store keeps their earlier states)", waiting.size(), retry.size());
+    }
+    answer(waiting, Optional.of("the store's actor restarted after a failure: not written"), false, null);
+    drainers.forEach(d -> d.tell(Done.getInstance()));
+    drainers.clear();
     return this;
   }
 

@@ -370,4 +370,58 @@ class SupervisionTest {
     assertEquals("running", assertInstanceOf(WatchActor.JobEvent.class, again.receiveMessage(WAIT))
         .state().path("job_stage").asText());
   }
+
+  /**
+   * A store actor restarted after a failure answers the writes that waited for its next commit
+   * (failed: nothing of them was written), and the commit it had out is answered as it went.
+   * Before, the waiting writes were forgotten: their writers waited for good (a claim's job
+   * stayed out of its queue until a resync; a retiring job stayed in memory).
+   */
+  @Test
+  void aStoreActorThatThrowsAnswersTheWritesThatWaited() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      AtomicBoolean fault = new AtomicBoolean();
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit")) {
+          gate.await();
+        } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
+          throw new IllegalStateException("injected fault");
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
+          PersistenceActor.create(store, 100)));
+      TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Written> waiting = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Write(List.of(record(71)), "out", first.getRef()));
+      // held at the gate: the next two wait for the following commit
+      Thread.sleep(300);
+      p.tell(new PersistenceActor.Write(List.of(record(72)), "second", waiting.getRef()));
+      p.tell(new PersistenceActor.Write(List.of(record(73)), "third", waiting.getRef()));
+      fault.set(true);
+      p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
+          testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
+      for (String context : List.of("second", "third")) {
+        PersistenceActor.Written w = waiting.receiveMessage(WAIT);
+        assertEquals(context, w.context());
+        assertTrue(w.error().isPresent(), "answered failed");
+      }
+      gate.countDown();
+      PersistenceActor.Written out = first.receiveMessage(WAIT);
+      assertEquals("out", out.context());
+      assertTrue(out.error().isEmpty(), out.toString());
+      assertTrue(real.find(71).isPresent());
+      assertTrue(real.find(72).isEmpty());
+      // the restarted actor writes as before
+      TestProbe<PersistenceActor.Written> after = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Write(List.of(record(72)), "again", after.getRef()));
+      assertTrue(after.receiveMessage(WAIT).error().isEmpty());
+      assertTrue(real.find(72).isPresent());
+    }
+  }
+
+  private static org.compassci.sched.persistence.JobRecord record(long id) {
+    return org.compassci.sched.model.Job.submitted(JobIntake.prepare(Json.parse(
+        "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), id, Instant.now(), "/result").toRecord();
+  }
 }
