@@ -163,6 +163,11 @@ public final class Cli implements Callable<Integer> {
     return stdin;
   }
 
+  /** The environment's value of {@code name}, or null. */
+  String env(String name) {
+    return env.get(name);
+  }
+
   private static int usageError(ParameterException e, String[] args) {
     CommandLine cl = e.getCommandLine();
     PrintWriter err = cl.getErr();

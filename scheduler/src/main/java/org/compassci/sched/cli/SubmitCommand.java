@@ -17,6 +17,7 @@ import java.util.concurrent.Callable;
 import org.compassci.sched.model.InvalidJobException;
 import org.compassci.sched.model.JobFile;
 import org.compassci.sched.model.JobIntake;
+import org.compassci.sched.model.LkpPrograms;
 import org.compassci.sched.model.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,6 +58,12 @@ final class SubmitCommand implements Callable<Integer> {
           + "expanded (repeatable); the value is read as YAML, so 8 is a number")
   List<String> settings = new ArrayList<>();
 
+  @Option(names = "--lkp-src", paramLabel = "DIR",
+      description = "an lkp-tests tree, in which the top-level keys of YAML job files that name its "
+          + "tests, monitors, setup scripts and daemons are found, as lkp-tests' own submit finds them, "
+          + "and moved under program:, monitor:, setup: and daemon: for job.sh to run; default: LKP_SRC")
+  Path lkpSrc;
+
   @Option(names = "--dry-run",
       description = "print each job the files make, one line each with what varies between them, "
           + "and their count; send nothing")
@@ -67,8 +74,8 @@ final class SubmitCommand implements Callable<Integer> {
           + "if one ends with a health other than success")
   boolean monitor;
 
-  /** A file's name as the user gave it, and its jobs. */
-  private record Loaded(String name, List<ObjectNode> jobs) {}
+  /** A file's name as the user gave it, its jobs, and whether it was a YAML job file. */
+  private record Loaded(String name, List<ObjectNode> jobs, boolean yaml) {}
 
   @Override
   public Integer call() {
@@ -79,9 +86,15 @@ final class SubmitCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     JobFile.Rules rules = cli.jobFileRules();
+    LkpPrograms programs = programs();
     List<Loaded> loaded = new ArrayList<>(files.size());
     for (String file : files) {
-      loaded.add(load(file, rules, set));
+      Loaded f = load(file, rules, set);
+      if (programs != null && f.yaml()) {
+        f.jobs().forEach(programs::place);
+      }
+      warnIfNothingRuns(f, programs != null);
+      loaded.add(f);
     }
     if (dryRun) {
       return dryRun(loaded);
@@ -102,11 +115,60 @@ final class SubmitCommand implements Callable<Integer> {
     return cli.watch(client, spec.commandLine()).follow(ids);
   }
 
+  /** The programs of the lkp-tests tree given (--lkp-src, else LKP_SRC); null when none is. */
+  private LkpPrograms programs() {
+    String given = lkpSrc != null ? lkpSrc.toString() : cli.env("LKP_SRC");
+    if (given == null || given.isBlank()) {
+      return null;
+    }
+    try {
+      return LkpPrograms.scan(Path.of(given));
+    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+      throw new ParameterException(spec.commandLine(), (lkpSrc != null ? "--lkp-src: " : "LKP_SRC: ")
+          + e.getMessage());
+    }
+  }
+
+  /**
+   * A YAML job file written for lkp-tests names its programs as top-level keys ({@code hackbench:}),
+   * which only lkp-tests' tree tells from the job's own maps. A job that keeps such keys, with
+   * neither lkp-tests' own functions (job2sh) nor a program in a section, boots and runs nothing
+   * on an lkp-tests box, and reports success: said here, before it is sent. A job without such
+   * keys (one for a box that reads the job as JSON) is not warned about.
+   */
+  private void warnIfNothingRuns(Loaded f, boolean lookedUp) {
+    if (!f.yaml()) {
+      return;
+    }
+    java.util.Set<String> keys = new java.util.LinkedHashSet<>();
+    int idle = 0;
+    for (ObjectNode job : f.jobs()) {
+      List<String> likely = LkpPrograms.likelyPrograms(job);
+      if (!likely.isEmpty() && !LkpPrograms.runsSomething(job)) {
+        idle++;
+        keys.addAll(likely);
+      }
+    }
+    if (idle == 0) {
+      return;
+    }
+    String why = f.name() + ": " + idle + " of " + count(f.jobs().size()) + (idle == 1 ? " runs" : " run")
+        + " nothing on an lkp-tests box:"
+        + " no program under setup:, daemon:, monitor: or program:, and no job2sh; "
+        + (lookedUp ? "the lkp-tests tree has no program called " + String.join(", ", keys)
+            : "lkp-tests' own submit looks " + String.join(", ", keys) + " up in its tree: give the tree with "
+                + "--lkp-src DIR (or LKP_SRC), or list the programs under program:");
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("warning: " + why);
+    err.flush();
+  }
+
   private Loaded load(String file, JobFile.Rules rules, ObjectNode set) {
     String name = file.equals("-") ? "stdin" : file;
     byte[] content = file.equals("-") ? stdin() : read(file);
     try {
-      return new Loaded(name, JobFile.read(content, JobFile.Format.of(content), rules, set));
+      JobFile.Format format = JobFile.Format.of(content);
+      return new Loaded(name, JobFile.read(content, format, rules, set), format == JobFile.Format.YAML);
     } catch (InvalidJobException e) {
       throw CliFailure.badJobFile(name + ": " + e.getMessage());
     }

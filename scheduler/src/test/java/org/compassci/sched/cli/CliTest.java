@@ -190,7 +190,8 @@ class CliTest {
         "-s", "queue: idle");
 
     assertEquals(0, r.code(), r.err());
-    assertEquals("", r.err());
+    // no lkp-tests tree given: hackbench stays a map of the job's, which job.sh does not run
+    assertEquals(nothingRuns(file, 2, 2, "hackbench"), r.err());
     List<String> lines = r.out().lines().toList();
     assertEquals(3, lines.size(), r.out());
     assertEquals("2 jobs submitted", lines.get(2));
@@ -244,7 +245,7 @@ class CliTest {
     Files.writeString(ring, RING + "testbox: vm-2p8g\ntbox_group: " + group + "\n");
     Run r = cli("submit", "--dry-run", ring.toString());
     assertEquals(0, r.code(), r.err());
-    assertEquals("", r.err());
+    assertEquals(nothingRuns(ring, 8, 8, "ring-bench"), r.err());
     String name = ring.toString();
     assertEquals(List.of(
         name + ": nr_threads=1600% mode=process ipc=pipe",
@@ -279,6 +280,86 @@ class CliTest {
         lines.get(lines.size() - 1));
   }
 
+  /** The warning for a YAML file whose jobs keep lkp-tests' programs as maps of their own. */
+  private static String nothingRuns(Path file, int idle, int total, String keys) {
+    return "warning: " + file + ": " + idle + " of " + total + " jobs run nothing on an lkp-tests box: no program"
+        + " under setup:, daemon:, monitor: or program:, and no job2sh; lkp-tests' own submit looks " + keys
+        + " up in its tree: give the tree with --lkp-src DIR (or LKP_SRC), or list the programs under program:\n";
+  }
+
+  /**
+   * A tree of lkp-tests' 2022 layout, as small as it can be: a test, a setup script, two
+   * monitors (one one folder down), and what lkp-tests' lookup skips (a wrapper, a data file).
+   */
+  private Path lkpTree() throws Exception {
+    Path tree = dir.resolve("lkp-tests");
+    for (String f : List.of("tests/hackbench", "tests/wrapper", "setup/cpufreq_governor", "monitors/vmstat",
+        "monitors/no-stdout/boot-time", "monitors/wrapper", "tests/hackbench.yaml", "daemon/sshd")) {
+      Path p = tree.resolve(f);
+      Files.createDirectories(p.getParent());
+      Files.writeString(p, "#!/bin/sh\n");
+      if (!f.endsWith(".yaml")) {
+        p.toFile().setExecutable(true);
+      }
+    }
+    return tree;
+  }
+
+  /**
+   * Given an lkp-tests tree (--lkp-src, or LKP_SRC as lkp-tests' own submit reads it), the
+   * file's top-level keys that name its programs go into the sections job.sh runs: a test under
+   * program:, a monitor under monitor:, a setup script under setup: (a scalar one stays a
+   * top-level variable too). Without it they stay the job's own maps, and the command warns.
+   */
+  @Test
+  void anLkpTestsTreeTellsTheFilesProgramsFromItsOwnKeys() throws Exception {
+    String group = group();
+    Path file = dir.resolve("hackbench-lkp.yaml");
+    Files.writeString(file, """
+        suite: hackbench
+        testbox: vm-2p8g
+        tbox_group: %s
+        cpufreq_governor: performance
+        boot-time:
+        vmstat:
+          interval: 10
+        hackbench:
+          mode: [process, threads]
+        kernel_cmdline_hw:
+          quiet: 1
+        """.formatted(group));
+    Path tree = lkpTree();
+    for (Run r : List.of(cli("submit", "--lkp-src", tree.toString(), file.toString()),
+        run(Map.of("SCHED_URL", url, "SCHED_TOKEN", ADMIN, "LKP_SRC", tree.toString()), "", "submit", file.toString()))) {
+      assertEquals(0, r.code(), r.err());
+      // kernel_cmdline_hw is no program of the tree, and the job runs one: nothing to warn about
+      assertEquals("", r.err());
+      List<String> ids = submittedIds(r.out());
+      assertEquals(2, ids.size(), r.out());
+      JsonNode job = job(ids.get(1));
+      assertEquals("threads", job.path("program").path("hackbench").path("mode").asText(), job.toString());
+      assertTrue(job.path("hackbench").isMissingNode(), job.toString());
+      assertEquals(10, job.path("monitor").path("vmstat").path("interval").asInt(), job.toString());
+      assertTrue(job.path("monitor").has("boot-time"), job.toString());
+      assertEquals("performance", job.path("setup").path("cpufreq_governor").asText(), job.toString());
+      assertEquals("performance", job.path("cpufreq_governor").asText(), "still exported: " + job);
+      assertEquals(1, job.path("kernel_cmdline_hw").path("quiet").asInt(), job.toString());
+      for (String id : ids) {
+        assertEquals(200, http.post(V1 + "/jobs/" + id + "/cancel", "").status());
+      }
+    }
+    // the tree lacks the file's program: said, and the job is sent as it is
+    Files.writeString(file, "suite: s\ntestbox: vm-2p8g\nnetperf:\n  runtime: 10\n");
+    Run missing = cli("submit", "--dry-run", "--lkp-src", tree.toString(), file.toString());
+    assertEquals(0, missing.code(), missing.err());
+    assertTrue(missing.err().startsWith("warning: " + file + ": 1 of 1 job runs nothing"), missing.err());
+    assertTrue(missing.err().contains("the lkp-tests tree has no program called netperf"), missing.err());
+    // a folder that is no lkp-tests tree is a usage error, before anything is read or sent
+    Run notATree = cli("submit", "--lkp-src", dir.resolve("nowhere").toString(), file.toString());
+    assertEquals(2, notATree.code(), notATree.err());
+    assertTrue(notATree.err().contains("--lkp-src: " + dir.resolve("nowhere") + ": no such folder"), notATree.err());
+  }
+
   @Test
   void dryRunSaysWhichJobsTheSchedulerWouldRefuse() throws Exception {
     Path noTestbox = dir.resolve("ring-no-testbox.yaml");
@@ -286,8 +367,9 @@ class CliTest {
     Run r = cli("submit", "--dry-run", noTestbox.toString());
     assertEquals(2, r.code(), r.out() + r.err());
     assertTrue(r.out().endsWith("8 jobs would be submitted; nothing was sent\n"), r.out());
-    assertEquals("scheduler: " + noTestbox + ": 8 of 8 jobs would be refused: testbox: required (a machine,"
-        + " a machine group, or a shape like vm-2p8g)\n", r.err());
+    assertEquals(nothingRuns(noTestbox, 8, 8, "ring-bench") + "scheduler: " + noTestbox
+        + ": 8 of 8 jobs would be refused: testbox: required (a machine, a machine group, or a shape like vm-2p8g)\n",
+        r.err());
     Run withSetting = cli("submit", "--dry-run", noTestbox.toString(), "-s", "testbox=vm-2p8g");
     assertEquals(0, withSetting.code(), withSetting.err());
   }
