@@ -224,8 +224,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record Checked(Optional<String> error) implements Command {}
 
-  /** {@code by}: the incarnation that sent the commit (one before a restart, or this one). */
-  private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure, PersistenceActor by)
+  private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure)
       implements Command {}
 
   /**
@@ -363,15 +362,47 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   public static Behavior<Command> create(JobStore store, Optional<RedisClaims> redis, int batchMax) {
+    // made once, outside the setup that a supervisor's restart runs again: what one incarnation
+    // hands on to the next
+    Carried carried = new Carried();
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(new CheckStore(), CHECK_INTERVAL);
-      return new PersistenceActor(ctx, store, redis, batchMax);
+      return new PersistenceActor(ctx, store, redis, batchMax, carried);
     }));
   }
 
+  /**
+   * What an incarnation restarted after a failure hands on to the next, which takes it at its
+   * start: its commit still out (whose result comes to the next one, which must not send another
+   * beside it, nor answer a drain before it is in), the job states it kept while the store was
+   * away, the Redis keys still to release, and the drains not yet answered. Touched only on the
+   * actor's thread, by one incarnation after the other.
+   */
+  private static final class Carried {
+    boolean commitOut;
+    final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
+    final List<Long> releaseKept = new ArrayList<>();
+    final List<ActorRef<Done>> drainers = new ArrayList<>();
+  }
+
+  private final Carried carried;
+
   private PersistenceActor(ActorContext<Command> ctx, JobStore store, Optional<RedisClaims> redis,
-      int batchMax) {
+      int batchMax, Carried carried) {
     super(ctx);
+    this.carried = carried;
+    committing = carried.commitOut;
+    retry.putAll(carried.retry);
+    releaseKept.addAll(carried.releaseKept);
+    drainers.addAll(carried.drainers);
+    carried.commitOut = false;
+    carried.retry.clear();
+    carried.releaseKept.clear();
+    carried.drainers.clear();
+    if (!committing && !drainers.isEmpty()) {
+      drainers.forEach(d -> d.tell(Done.getInstance()));
+      drainers.clear();
+    }
     // its own name, not Pekko's guess from the call stack (see LifecycleActor)
     ctx.setLoggerName(PersistenceActor.class);
     this.store = store;
@@ -485,7 +516,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     committing = true;
     getContext().pipeToSelf(
         CompletableFuture.supplyAsync(() -> commit(batch), blocking),
-        (outcomes, failure) -> new Committed(batch, outcomes, failure, this));
+        (outcomes, failure) -> new Committed(batch, outcomes, failure));
   }
 
   /**
@@ -629,13 +660,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onCommitted(Committed c) {
-    if (c.by() != this) {
-      // sent before a restart: its requests are answered, and this incarnation's own commit,
-      // if one is out, stays the only one it counts
-      answer(c.batch(), Optional.ofNullable(c.failure()).map(PersistenceActor::reason), c.failure() != null
-          && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class), c.outcomes());
-      return this;
-    }
     committing = false;
     commits++;
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
@@ -741,22 +765,24 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   /**
-   * About to restart after a failure: the requests waiting for the next commit are answered
-   * failed now (nothing of them was written), so that their writers act as for a store away
-   * (a claim's job goes back to its queue, a submit is answered 503) instead of waiting for good;
-   * drains are answered. A commit in flight is answered by the next incarnation, which its
-   * result reaches with its batch.
+   * About to restart after a failure: the requests waiting for the next commit are answered as a
+   * failed commit's are (nothing of them was written; a kept state is kept, a release still to
+   * be made), so that their writers act as for a store away (a claim's job goes back to its
+   * queue, a submit is answered 503) instead of waiting for good. The next incarnation takes on
+   * what {@link Carried} holds; the commit in flight comes back to it with its batch, and is
+   * answered and settled there as its own.
    */
   private Behavior<Command> onRestart() {
     List<Command> waiting = new ArrayList<>(pending);
     pending.clear();
-    if (!waiting.isEmpty() || !retry.isEmpty()) {
-      getContext().getLog().error("the store's actor restarts: {} waiting writes answered failed, {} job states "
-          + "kept while the store was away dropped (the store keeps their earlier states)", waiting.size(), retry.size());
-    }
+    keep(waiting);
+    getContext().getLog().error("the store's actor restarts: {} waiting writes answered failed, {} job states kept"
+        + " for the store, commit out: {}", waiting.size(), retry.size(), committing);
     answer(waiting, Optional.of("the store's actor restarted after a failure: not written"), false, null);
-    drainers.forEach(d -> d.tell(Done.getInstance()));
-    drainers.clear();
+    carried.commitOut = committing;
+    carried.retry.putAll(retry);
+    carried.releaseKept.addAll(releaseKept);
+    carried.drainers.addAll(drainers);
     return this;
   }
 

@@ -373,9 +373,11 @@ class SupervisionTest {
 
   /**
    * A store actor restarted after a failure answers the writes that waited for its next commit
-   * (failed: nothing of them was written), and the commit it had out is answered as it went.
-   * Before, the waiting writes were forgotten: their writers waited for good (a claim's job
-   * stayed out of its queue until a resync; a retiring job stayed in memory).
+   * as a failed commit's (a kept state is still written, once the store is free), and the commit
+   * it had out is answered as it went; a drain is answered only once that commit is in. Before,
+   * the waiting writes were forgotten: their writers waited for good (a claim's job stayed out of
+   * its queue until a resync; a retiring job stayed in memory), and a drain could be answered
+   * with claims still being committed.
    */
   @Test
   void aStoreActorThatThrowsAnswersTheWritesThatWaited() throws Exception {
@@ -384,7 +386,7 @@ class SupervisionTest {
       AtomicBoolean fault = new AtomicBoolean();
       org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
         if (method.equals("commit")) {
-          gate.await();
+          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
         } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
           throw new IllegalStateException("injected fault");
         }
@@ -397,7 +399,7 @@ class SupervisionTest {
       // held at the gate: the next two wait for the following commit
       Thread.sleep(300);
       p.tell(new PersistenceActor.Write(List.of(record(72)), "second", waiting.getRef()));
-      p.tell(new PersistenceActor.Write(List.of(record(73)), "third", waiting.getRef()));
+      p.tell(PersistenceActor.Write.kept(List.of(record(73)), "third", waiting.getRef()));
       fault.set(true);
       p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
           testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
@@ -406,12 +408,22 @@ class SupervisionTest {
         assertEquals(context, w.context());
         assertTrue(w.error().isPresent(), "answered failed");
       }
+      TestProbe<org.apache.pekko.Done> drained = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Drain(drained.getRef()));
+      drained.expectNoMessage(Duration.ofMillis(300));
       gate.countDown();
       PersistenceActor.Written out = first.receiveMessage(WAIT);
       assertEquals("out", out.context());
       assertTrue(out.error().isEmpty(), out.toString());
+      drained.receiveMessage(WAIT);
       assertTrue(real.find(71).isPresent());
       assertTrue(real.find(72).isEmpty());
+      // the kept state is written by the next incarnation (its store check replays it within a second)
+      long until = System.nanoTime() + WAIT.toNanos();
+      while (real.find(73).isEmpty() && System.nanoTime() < until) {
+        Thread.sleep(50);
+      }
+      assertTrue(real.find(73).isPresent(), "the kept state was written");
       // the restarted actor writes as before
       TestProbe<PersistenceActor.Written> after = testKit.createTestProbe();
       p.tell(new PersistenceActor.Write(List.of(record(72)), "again", after.getRef()));
