@@ -485,12 +485,24 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   /**
    * Handed over before its queue is whole: what waited for the whole queue is told at once to ask
-   * again, of the successor, rather than left to its ask's timeout. A requeue of the lifecycle's
-   * is left: its own timer sends it again, and the successor's store read decides it.
+   * again, of the successor, rather than left to its ask's timeout. Reads of the queue (pending
+   * counts, explain, stats) are left to their ask's timeout.
    */
   private void turnAwayStashed(StashBuffer<Command> stash) {
+    stash.unstashAll(awayFromTheQueue(turningAway(Behaviors.receive(Command.class)))
+        .onAnyMessage(m -> Behaviors.same())
+        .build());
+  }
+
+  /**
+   * A matcher that hands over without a whole queue: a cancel or terminate is told to ask again,
+   * of the successor; a requeue too (the lifecycle then reads the job's state and sends it again,
+   * to the successor); nothing is parked to stop.
+   */
+  private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> awayFromTheQueue(
+      org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b) {
     Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER);
-    stash.unstashAll(turningAway(Behaviors.receive(Command.class))
+    return b
         .onMessage(Cancel.class, c -> {
           c.replyTo().tell(away);
           return Behaviors.same();
@@ -499,8 +511,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           t.replyTo().tell(away);
           return Behaviors.same();
         })
-        .onAnyMessage(m -> Behaviors.same())
-        .build());
+        .onMessage(Requeue.class, r -> {
+          r.replyTo().tell(new Requeued(r.id(), away));
+          return Behaviors.same();
+        })
+        .onMessage(StopParking.class, p -> {
+          p.replyTo().tell(org.apache.pekko.Done.getInstance());
+          return Behaviors.same();
+        });
   }
 
   /**
@@ -511,7 +529,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> stopOnceTheEpochIsSettled() {
     getContext().scheduleOnce(Duration.ofNanos(Math.max(0, epochTakeBy - System.nanoTime())),
         getContext().getSelf(), new EpochWaitOver());
-    return turningAway(Behaviors.receive(Command.class))
+    return awayFromTheQueue(turningAway(Behaviors.receive(Command.class)))
         .onMessage(EpochTaken.class, t -> Behaviors.stopped())
         .onMessage(EpochWaitOver.class, w -> Behaviors.stopped())
         // the rest waits for the successor, as from a matcher that stops while it loads

@@ -424,8 +424,9 @@ class MatcherActorTest {
 
   /**
    * A matcher handed over while its queue loads answers what waited for the whole queue (a
-   * submit, a cancel) at once, "handing over", so its askers ask again of the successor rather
-   * than wait out their ask's timeout: before the first page, and while it serves from a part.
+   * submit, a cancel, a requeue, the shutdown's stop of parking) at once, "handing over", so its
+   * askers ask again of the successor rather than wait out their ask's timeout: before the first
+   * page, and while it serves from a part.
    */
   @Test
   void aMatcherHandedOverWhileItLoadsAnswersWhatWaitedForTheQueue() {
@@ -447,10 +448,19 @@ class MatcherActorTest {
           submitted.getRef()));
       TestProbe<Outcome> cancelled = testKit.createTestProbe();
       matcher.tell(new MatcherActor.Cancel(5, cancelled.getRef()));
+      TestProbe<MatcherActor.Requeued> requeued = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.Requeue(7, "hash", "no report", true, requeued.getRef()));
+      TestProbe<org.apache.pekko.Done> unparked = testKit.createTestProbe();
+      matcher.tell(new MatcherActor.StopParking(unparked.getRef()));
       submitted.expectNoMessage(Duration.ofMillis(200));
       matcher.tell(new MatcherActor.HandOver());
-      assertTrue(submitted.receiveMessage(Duration.ofSeconds(3)).error().isPresent(), "submit answered");
-      assertEquals(Outcome.Status.UNAVAILABLE, cancelled.receiveMessage(Duration.ofSeconds(3)).status());
+      // a bound for a slow machine only: before, none of them was answered at all
+      Duration within = Duration.ofSeconds(10);
+      assertTrue(submitted.receiveMessage(within).error().isPresent(), "submit answered");
+      assertEquals(Outcome.Status.UNAVAILABLE, cancelled.receiveMessage(within).status());
+      // the lifecycle reads the job's state again, and sends its requeue to the successor
+      assertEquals(Outcome.Status.UNAVAILABLE, requeued.receiveMessage(within).outcome().status());
+      unparked.receiveMessage(within);
       if (!firstPageIn) {
         testKit.createTestProbe().expectTerminated(matcher, Duration.ofSeconds(5));
       }
