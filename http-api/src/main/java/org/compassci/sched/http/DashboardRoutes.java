@@ -64,20 +64,30 @@ public final class DashboardRoutes extends AllDirectives {
         path("events", () -> auth.readOpen(allowed -> events(shared, allowed))))));
   }
 
-  /** A summary as JSON text ("" when the actors did not answer), and when it was gathered. */
-  private record Gathered(long atNanos, String json) {}
+  /** A summary as JSON text ("" when the actors did not answer), and when its gathering began. */
+  private record Gathered(long startedNanos, String json) {}
 
   /**
    * One summary a second for every open page: one stream gathers it from the actors, and each
    * page takes it from there. While no page is open the stream waits, and the few summaries it
-   * gathered before it stopped are too old for the next page to take.
+   * gathered before it stopped are older than the next page. It never fails: a summary the actors
+   * do not give (or that cannot even be asked for) is an empty one, which pages skip.
    */
   private Source<Gathered, NotUsed> sharedSummaries() {
     return Source.tick(Duration.ZERO, SUMMARY_EVERY, "tick")
-        .mapAsync(1, t -> summary().thenApply(Json::write).exceptionally(failure -> "")
-            .thenApply(json -> new Gathered(System.nanoTime(), json)))
+        .mapAsync(1, t -> gather())
         .toMat(BroadcastHub.of(Gathered.class, 2), Keep.right())
         .run(Materializer.matFromSystem(gw.system()));
+  }
+
+  private CompletionStage<Gathered> gather() {
+    long started = System.nanoTime();
+    try {
+      return summary().thenApply(Json::write).exceptionally(failure -> "")
+          .thenApply(json -> new Gathered(started, json));
+    } catch (RuntimeException e) {
+      return CompletableFuture.completedFuture(new Gathered(started, ""));
+    }
   }
 
   /**
@@ -86,15 +96,15 @@ public final class DashboardRoutes extends AllDirectives {
    * keeps only the newest summary, and holds back no other page.
    */
   private Route events(Source<Gathered, NotUsed> shared, Optional<java.util.function.BooleanSupplier> allowed) {
-    long stale = SUMMARY_EVERY.multipliedBy(2).toNanos();
-    Source<String, NotUsed> later = shared
-        .buffer(1, OverflowStrategy.dropHead())
-        .filter(g -> System.nanoTime() - g.atNanos() < stale)
-        .map(Gathered::json);
-    // lazily: a page's own first summary is gathered when its stream starts
-    Source<ByteString, NotUsed> body = Source.lazyCompletionStage(() -> summary().thenApply(Json::write)
-            .exceptionally(failure -> ""))
-        .concat(later)
+    // made when the page's stream starts: its own first summary, then only shared ones begun
+    // after it (an older one, taken up meanwhile, would show the page an older lab for a second)
+    Source<String, NotUsed> summaries = Source.lazySource(() -> {
+      CompletionStage<Gathered> own = gather();
+      long start = System.nanoTime();
+      return Source.completionStage(own).concat(shared.buffer(1, OverflowStrategy.dropHead())
+          .filter(g -> g.startedNanos() - start >= 0));
+    }).map(Gathered::json).mapMaterializedValue(m -> NotUsed.getInstance());
+    Source<ByteString, NotUsed> body = summaries
         .statefulMap(() -> "", (last, now) -> now.isEmpty() || now.equals(last)
                 ? org.apache.pekko.japi.Pair.create(last, ByteString.emptyByteString())
                 : org.apache.pekko.japi.Pair.create(now, Responses.event("summary", now)),
