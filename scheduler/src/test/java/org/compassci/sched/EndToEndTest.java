@@ -489,6 +489,12 @@ class EndToEndTest {
     e = org.junit.jupiter.api.Assertions.assertThrows(
         org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(store));
     assertTrue(e.getMessage().contains("SCHED_JDBC_URL"), e.getMessage());
+    Config lkp = ConfigFactory.parseMap(Map.of("scheduler.submit.lkp-src", "/nonexistent-lkp-tests"))
+        .withFallback(ConfigFactory.load());
+    e = org.junit.jupiter.api.Assertions.assertThrows(
+        org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(lkp));
+    assertTrue(e.getMessage().contains("SCHED_LKP_SRC") && e.getMessage().contains("/nonexistent-lkp-tests"),
+        e.getMessage());
     // what the settings name on this machine is checked before anything starts
     // (the results folder by its resolved key: SCHED_RESULTS_DIR sets both)
     for (List<String> bad : List.of(

@@ -139,6 +139,39 @@ class YamlSubmitTest {
     }
   }
 
+  /**
+   * With scheduler.submit.lkp-src set, the server reads a posted job file's programs as lkp-tests'
+   * submit would, against that tree, and the job's job.sh then runs them: the test under
+   * program:, the monitor under monitor:. JSON is taken as written.
+   */
+  @Test
+  void aServerWithAnLkpTestsTreeFindsTheFilesPrograms() throws Exception {
+    Path tree = dir.resolve("lkp-src");
+    for (String f : List.of("tests/ring-bench", "monitors/vmstat")) {
+      Files.createDirectories(tree.resolve(f).getParent());
+      Files.writeString(tree.resolve(f), "#!/bin/sh\n");
+      tree.resolve(f).toFile().setExecutable(true);
+    }
+    try (TestServer s = TestServer.start(dir.resolve("data"), Map.of("scheduler.submit.lkp-src", tree.toString()))) {
+      HttpResponse<String> r = post(s, "application/yaml",
+          MATRIX.replace("need_kconfig:", "vmstat:\n  interval: 5\nneed_kconfig:"));
+      assertEquals(200, r.statusCode(), r.body());
+      List<String> ids = ids(Json.parse(r.body()));
+      assertEquals(11, ids.size());
+      ObjectNode job = stored(s, ids.get(0));
+      assertEquals("pipe", job.path("program").path("ring-bench").path("transport").asText(), job.toString());
+      assertTrue(job.path("ring-bench").isMissingNode(), job.toString());
+      assertEquals(5, job.path("monitor").path("vmstat").path("interval").asInt(), job.toString());
+      // JSON is what a tool that expanded the file sends: as written
+      HttpResponse<String> json = post(s, "application/json",
+          "{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"ring-bench\":{\"transport\":\"pipe\"}}");
+      assertEquals(200, json.statusCode(), json.body());
+      ObjectNode asWritten = stored(s, ids(Json.parse(json.body())).get(0));
+      assertEquals("pipe", asWritten.path("ring-bench").path("transport").asText(), asWritten.toString());
+      assertTrue(asWritten.path("program").isMissingNode(), asWritten.toString());
+    }
+  }
+
   @Test
   void aFileOverTheCeilingIsRefusedWithItsCountAndStoresNothing() throws Exception {
     try (TestServer s = TestServer.start(dir, Map.of("scheduler.submit.max-jobs-per-file", 10))) {

@@ -155,7 +155,21 @@ public record SchedulerSettings(
     } catch (IllegalArgumentException e) {
       throw new BadSettingException("scheduler.submit", e.getMessage());
     }
-    return new JobFile.Rules(Set.copyOf(keys), max, limits);
+    JobFile.Rules rules = new JobFile.Rules(Set.copyOf(keys), max, limits);
+    String lkpSrc;
+    try {
+      lkpSrc = c.getString("submit.lkp-src").trim();
+    } catch (ConfigException e) {
+      throw new BadSettingException("scheduler.submit.lkp-src", e.getMessage());
+    }
+    if (lkpSrc.isEmpty()) {
+      return rules;
+    }
+    try {
+      return rules.withPrograms(org.compassci.sched.model.LkpPrograms.scan(java.nio.file.Path.of(lkpSrc)));
+    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+      throw new BadSettingException("scheduler.submit.lkp-src (SCHED_LKP_SRC)", e.getMessage());
+    }
   }
 
   private static String text(Config c, String key) {

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,7 +67,11 @@ public final class JobFile {
    * What the lab decides: keys whose values are lists by nature (never one job per element), and
    * the most jobs one file may make.
    */
-  public record Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits) {
+  /**
+   * {@code programs}: an lkp-tests tree's programs, which the top-level keys of a YAML job file
+   * are looked up in ({@link LkpPrograms#place}); empty: none is known, the keys stay as written.
+   */
+  public record Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits, Optional<LkpPrograms> programs) {
     public Rules {
       listKeys = Set.copyOf(listKeys);
       if (maxJobs < 1) {
@@ -74,9 +79,18 @@ public final class JobFile {
       }
     }
 
+    public Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits) {
+      this(listKeys, maxJobs, limits, Optional.empty());
+    }
+
     /** The shipped intake limits. */
     public Rules(Set<String> listKeys, int maxJobs) {
       this(listKeys, maxJobs, IntakeLimits.defaults());
+    }
+
+    /** The same rules, with the programs of this lkp-tests tree. */
+    public Rules withPrograms(LkpPrograms lkp) {
+      return new Rules(listKeys, maxJobs, limits, Optional.of(lkp));
     }
   }
 
@@ -101,7 +115,13 @@ public final class JobFile {
    * @throws InvalidJobException saying what is wrong and where; nothing is made then
    */
   public static List<ObjectNode> read(byte[] content, Format format, Rules rules, ObjectNode settings) {
-    return format == Format.JSON ? json(content, rules, settings) : yaml(content, rules, settings);
+    if (format == Format.JSON) {
+      return json(content, rules, settings);
+    }
+    List<ObjectNode> jobs = yaml(content, rules, settings);
+    // after the expansion, as lkp-tests' job2sh reads each job it made
+    rules.programs().ifPresent(p -> jobs.forEach(p::place));
+    return jobs;
   }
 
   private static List<ObjectNode> json(byte[] content, Rules rules, ObjectNode settings) {

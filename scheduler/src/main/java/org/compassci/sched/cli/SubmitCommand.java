@@ -87,13 +87,13 @@ final class SubmitCommand implements Callable<Integer> {
     }
     JobFile.Rules rules = cli.jobFileRules();
     LkpPrograms programs = programs();
+    if (programs != null) {
+      rules = rules.withPrograms(programs);
+    }
     List<Loaded> loaded = new ArrayList<>(files.size());
     for (String file : files) {
       Loaded f = load(file, rules, set);
-      if (programs != null && f.yaml()) {
-        f.jobs().forEach(programs::place);
-      }
-      warnIfNothingRuns(f, programs != null);
+      warnIfNothingRuns(f, rules.programs().isPresent());
       loaded.add(f);
     }
     if (dryRun) {
@@ -115,7 +115,10 @@ final class SubmitCommand implements Callable<Integer> {
     return cli.watch(client, spec.commandLine()).follow(ids);
   }
 
-  /** The programs of the lkp-tests tree given (--lkp-src, else LKP_SRC); null when none is. */
+  /**
+   * The programs of the lkp-tests tree given (--lkp-src, else LKP_SRC); null when none is (then
+   * scheduler.submit.lkp-src's, if set).
+   */
   private LkpPrograms programs() {
     String given = lkpSrc != null ? lkpSrc.toString() : cli.env("LKP_SRC");
     if (given == null || given.isBlank()) {
