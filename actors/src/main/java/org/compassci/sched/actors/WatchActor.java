@@ -214,20 +214,16 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
         .build();
   }
 
-  static final String RESTARTED = "the watch service restarted after a failure: follow the job again";
-
   /**
-   * About to restart after a failure, with every follower forgotten: each stream is closed and
-   * each wait answered now, so that their clients ask again of the new incarnation. Left open,
-   * they would have heard nothing more, for as long as they stayed.
+   * About to restart after a failure, with every follower forgotten: each stream ends now (no
+   * job of it closed: a client reads that as a stream cut short, and follows its jobs again, of
+   * the new incarnation), and each wait is answered with what it still waits for. Left open, they
+   * would have heard nothing more, for as long as they stayed.
    */
   private Behavior<Command> onRestart() {
     Set<ActorRef<Event>> outs = new HashSet<>(streams.keySet());
     outs.addAll(sockets.keySet());
     for (ActorRef<Event> out : outs) {
-      for (long id : streams.getOrDefault(out, Set.of())) {
-        out.tell(new Closed(id, RESTARTED));
-      }
       out.tell(new End());
     }
     streams.clear();
