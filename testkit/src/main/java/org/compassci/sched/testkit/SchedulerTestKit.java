@@ -95,7 +95,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * as the scheduler is today; once accounts exist (issue 13) the kit will keep it open unless the
  * test sets accounts.
  */
-public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallback, AfterEachCallback {
+public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallback, AfterEachCallback,
+    AutoCloseable {
 
   /** Longest single step of {@link #advance}; see the class comment on ask timeouts. */
   private static final Duration MAX_STEP = Duration.ofSeconds(5);
@@ -190,14 +191,18 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     this.step = half.compareTo(MAX_STEP) > 0 ? MAX_STEP
         : half.compareTo(Duration.ofMillis(100)) < 0 ? Duration.ofMillis(100) : half;
     AtomicReference<Gateway> wired = new AtomicReference<>();
+    CompletableFuture<SchedulerApp.Running> starting = null;
     try {
-      this.running = SchedulerApp.start(config, settings, clock, wired::set)
-          .toCompletableFuture().get(60, TimeUnit.SECONDS);
+      starting = SchedulerApp.start(config, settings, clock, wired::set).toCompletableFuture();
+      this.running = starting.get(60, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      stopWhenStarted(starting);
       deleteRoot();
       throw new IllegalStateException("interrupted while the scheduler started", e);
     } catch (ExecutionException | TimeoutException e) {
+      // one that comes up after the wait is stopped then: its threads would keep the JVM
+      stopWhenStarted(starting);
       deleteRoot();
       throw new IllegalStateException("the scheduler did not start: " + e, e);
     } catch (RuntimeException e) {
@@ -211,7 +216,30 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     this.client = new JobClient(baseUrl, http);
     // the matcher and the lifecycle answer only once their jobs are loaded from the store
-    settle();
+    try {
+      settle();
+    } catch (RuntimeException e) {
+      // nobody holds a kit whose start failed: it is stopped here, or its threads, port and
+      // folder would stay for the rest of the JVM
+      try {
+        shutdown();
+      } catch (RuntimeException stop) {
+        e.addSuppressed(stop);
+      }
+      throw e;
+    }
+  }
+
+  private static void stopWhenStarted(CompletableFuture<SchedulerApp.Running> starting) {
+    if (starting != null) {
+      starting.thenAccept(r -> r.system().terminate());
+    }
+  }
+
+  /** The same as {@link #shutdown()}: a kit made by hand fits in a try-with-resources. */
+  @Override
+  public void close() {
+    shutdown();
   }
 
   private Config config(Builder b) {
@@ -232,6 +260,8 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
     kit.put("scheduler.cluster.seed-nodes", "");
     kit.put("scheduler.lab.hosts-dir", "");
     kit.put("scheduler.secrets-key", "");
+    // nor its lkp-tests tree (SCHED_LKP_SRC): job files are read as written, on every machine
+    kit.put("scheduler.submit.lkp-src", "");
     // the test ends the kit; a JVM exiting with one still open just drops it
     kit.put("pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off");
     // TestProbe's default wait, in real time: roomy, as CI machines are shared

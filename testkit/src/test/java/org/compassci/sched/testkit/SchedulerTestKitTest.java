@@ -28,16 +28,17 @@ class SchedulerTestKitTest {
   @RegisterExtension SchedulerTestKit kit = SchedulerTestKit.create();
 
   /**
-   * A kit started on a lab's own machine, whose environment names its cluster, its hosts folder
-   * and its secrets key (here as system properties, which the configuration reads as it reads
+   * A kit started on a lab's own machine, whose environment names its cluster, its hosts folder,
+   * its secrets key and its lkp-tests tree (here as system properties, which the configuration reads as it reads
    * SCHED_* through application.conf): the kit is a standalone scheduler all the same.
    */
   @Test
-  void theHostsOwnClusterLabAndSecretsSettingsDoNotReachTheKit() {
+  void theHostsOwnClusterLabSecretsAndLkpSettingsDoNotReachTheKit() {
     java.util.Map<String, String> lab = java.util.Map.of(
         "scheduler.cluster.seed-nodes", "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
         "scheduler.lab.hosts-dir", "/nonexistent/lab/hosts",
-        "scheduler.secrets-key", "not base64");
+        "scheduler.secrets-key", "not base64",
+        "scheduler.submit.lkp-src", "/nonexistent/lkp-tests");
     lab.forEach(System::setProperty);
     com.typesafe.config.ConfigFactory.invalidateCaches();
     SchedulerTestKit other = null;
