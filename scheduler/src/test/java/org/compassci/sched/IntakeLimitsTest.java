@@ -153,6 +153,15 @@ class IntakeLimitsTest {
         "scheduler.submit.max-string-length");
     tooLarge(submit("{\"suite\":\"s\",\"testbox\":\"t\",\"n\":" + "9".repeat(40) + "}", "application/json"),
         "scheduler.submit.max-number-length");
+    // short as sent, two thousand million digits written out in job.sh and job.yaml: each
+    // hand-out of it ran out of memory building the box's package
+    for (String huge : List.of("1e2000000000", "-1E+999", "1e-999", "0.5e-40")) {
+      tooLarge(submit("{\"suite\":\"s\",\"testbox\":\"t\",\"n\":" + huge + "}", "application/json"),
+          "scheduler.submit.max-number-length");
+    }
+    tooLarge(submit("suite: s\ntestbox: t\nn: 1e300\n", "application/yaml"), "scheduler.submit.max-number-length");
+    Answer inf = submit("suite: s\ntestbox: t\nn: .inf\n", "application/yaml");
+    assertEquals(400, inf.status(), inf.body());
     StringBuilder wide = new StringBuilder("{\"suite\":\"s\",\"testbox\":\"t\"");
     for (int i = 0; i < 60; i++) {
       wide.append(",\"f").append(i).append("\":").append(i);
@@ -173,6 +182,8 @@ class IntakeLimitsTest {
         "scheduler.submit.max-depth");
     tooLarge(http.post(V1 + "/accounts", "{\"name\":\"" + "z".repeat(2000) + "\"}"), "scheduler.submit.max-string-length");
     assertEquals(before, pending(), "nothing stored");
+    // a number in exponent form within the bound is taken
+    assertEquals(200, submit("{\"suite\":\"s\",\"testbox\":\"t\",\"n\":1.5e3,\"m\":2.25}", "application/json").status());
   }
 
   @Test

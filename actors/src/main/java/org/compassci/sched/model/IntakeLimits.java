@@ -79,7 +79,11 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
    */
   public JsonNode parseJson(byte[] bytes) {
     try {
-      return mappers().json().readTree(bytes);
+      JsonNode tree = mappers().json().readTree(bytes);
+      if (tree != null) {
+        checkNumbers(tree);
+      }
+      return tree;
     } catch (StreamConstraintsException e) {
       throw tooLarge(e);
     } catch (IOException e) {
@@ -99,8 +103,38 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
     return new TooLargeException("the document " + setting);
   }
 
-  /** Refuses a job with more fields, at any depth, than {@link #maxFieldsPerJob}. */
+  /**
+   * Refuses a number that would be longer than {@link #maxNumberLength} written out in full, as
+   * job.sh and job.yaml write it: the parser counts the characters as sent, and
+   * {@code 1e2000000000} is 12 of them. Written out it is two thousand million digits, which
+   * the box's package was built with (an OutOfMemoryError at each hand-out). Not a finite
+   * number (a YAML {@code .inf}) is refused too.
+   */
+  public void checkNumbers(JsonNode node) {
+    if (node.isContainerNode()) {
+      for (JsonNode child : node) {
+        checkNumbers(child);
+      }
+    } else if (node.isBigDecimal()) {
+      java.math.BigDecimal d = node.decimalValue();
+      long written = d.scale() > 0 ? Math.max(d.precision(), (long) d.scale() + 1) : (long) d.precision() - d.scale();
+      if (written > maxNumberLength) {
+        throw new TooLargeException("the document has a number longer than the " + maxNumberLength
+            + " digits of scheduler.submit.max-number-length, written out: " + d);
+      }
+    } else if ((node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) {
+      throw new TooLargeException("the document has a number that is not finite: " + node.asText());
+    } else if (node.isDouble() || node.isFloat()) {
+      checkNumbers(new com.fasterxml.jackson.databind.node.DecimalNode(java.math.BigDecimal.valueOf(node.doubleValue())));
+    }
+  }
+
+  /**
+   * Refuses a job with more fields, at any depth, than {@link #maxFieldsPerJob}, or with a number
+   * longer written out than {@link #maxNumberLength} ({@link #checkNumbers}).
+   */
   public void checkFields(JsonNode job, String which) {
+    checkNumbers(job);
     int n = fields(job, maxFieldsPerJob + 1);
     if (n > maxFieldsPerJob) {
       throw new TooLargeException(which + " has more than the " + maxFieldsPerJob
