@@ -52,9 +52,18 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * New jobs from an authenticated submit: refused whole ({@link SubmitResult#overLimit}) when an
    * owner would have more than {@code maxQueued} jobs queued; stored with their runs
    * ({@code submit_id}) and, when {@code once} is given, its submit key, all in one commit.
+   * {@code answerBy} (epoch millis; 0: none): a submit still not taken up then is dropped unstored,
+   * its asker having given up (a submit without a key waited in the stash of a matcher that loads:
+   * the client got 503, and its retries would each have been stored once the queue was in).
    */
-  public record SubmitAs(List<JobIntake.Draft> jobs, int maxQueued, Optional<Once> once,
-      ActorRef<SubmitResult> replyTo) implements Command {}
+  public record SubmitAs(List<JobIntake.Draft> jobs, int maxQueued, Optional<Once> once, long answerBy,
+      ActorRef<SubmitResult> replyTo) implements Command {
+
+    /** A submit with no time of its own to answer by: its key makes a retry safe. */
+    public SubmitAs(List<JobIntake.Draft> jobs, int maxQueued, Optional<Once> once, ActorRef<SubmitResult> replyTo) {
+      this(jobs, maxQueued, once, 0, replyTo);
+    }
+  }
 
   /** A submit made with an Idempotency-Key: its account, the key and the digest of its body. */
   public record Once(String account, String key, String requestDigest) {}
@@ -711,6 +720,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private Behavior<Command> onSubmitAs(SubmitAs s) {
     touch();
+    // the wall clock, as the asker set it (the matcher's own clock may be a test's)
+    if (s.answerBy() > 0 && System.currentTimeMillis() > s.answerBy()) {
+      getContext().getLog().info("a submit of {} jobs taken up after its asker gave up: not stored", s.jobs().size());
+      s.replyTo().tell(new SubmitResult(List.of(), Optional.of("the submit waited too long to be taken up: "
+          + "not stored"), Optional.empty()));
+      return this;
+    }
     Map<String, Integer> perAccount = new java.util.HashMap<>();
     s.jobs().forEach(d -> perAccount.merge(d.doc().path("my_account").asText(""), 1, Integer::sum));
     for (Map.Entry<String, Integer> e : perAccount.entrySet()) {

@@ -468,6 +468,37 @@ class MatcherActorTest {
   }
 
   /**
+   * A submit without a key that waited in the stash of a loading matcher past its asker's time is
+   * dropped unstored when the queue is in: its client was told 503, and each retry would have
+   * been stored as well. One still within its time is stored.
+   */
+  @Test
+  void aSubmitTakenUpAfterItsAskerGaveUpIsNotStored() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+        testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
+        SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
+        Clock.systemUTC()));
+    var load = store.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<MatcherActor.SubmitResult> late = testKit.createTestProbe();
+    TestProbe<MatcherActor.SubmitResult> inTime = testKit.createTestProbe();
+    List<JobIntake.Draft> job = List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"));
+    matcher.tell(new MatcherActor.SubmitAs(job, 100, java.util.Optional.empty(),
+        System.currentTimeMillis() + 200, late.getRef()));
+    matcher.tell(new MatcherActor.SubmitAs(job, 100, java.util.Optional.empty(),
+        System.currentTimeMillis() + 60_000, inTime.getRef()));
+    late.expectNoMessage(Duration.ofMillis(500));
+    load.replyTo().tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    MatcherActor.SubmitResult dropped = late.receiveMessage(Duration.ofSeconds(10));
+    assertTrue(dropped.jobs().isEmpty() && dropped.error().isPresent(), dropped.toString());
+    // only the submit in time is written
+    PersistenceActor.WriteSubmission written = store.expectMessageClass(PersistenceActor.WriteSubmission.class,
+        Duration.ofSeconds(10));
+    assertEquals(1, written.records().size());
+    store.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  /**
    * The queue comes in a page at a time: the matcher asks for the next page as it takes one in,
    * so the store never reads further ahead than that (pages read ahead unasked pile up in the
    * mailbox of a matcher slower than its store, up to the whole queue).

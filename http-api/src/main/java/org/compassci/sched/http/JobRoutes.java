@@ -190,10 +190,13 @@ public final class JobRoutes extends AllDirectives {
           .thenApply(JobRoutes::submittedOnce)
           .exceptionally(JobRoutes::notStored));
     }
+    // without a key a retry is a new submit: one the matcher takes up after half the ask's time
+    // (waiting for its queue to load) is dropped, so that a client told 503 finds nothing stored
+    long answerBy = System.currentTimeMillis() + gw.askTimeout().toMillis() / 2;
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.SubmitResult>ask(gw.matcher(),
-            r -> new MatcherActor.SubmitAs(drafts, cap, Optional.empty(), r))
+            r -> new MatcherActor.SubmitAs(drafts, cap, Optional.empty(), answerBy, r))
         .thenApply(JobRoutes::submitted)
-        .exceptionally(JobRoutes::notStored));
+        .exceptionally(JobRoutes::notStoredWithoutKey));
   }
 
   private static HttpResponse submittedOnce(IdempotencyActor.Result r) {
@@ -210,6 +213,21 @@ public final class JobRoutes extends AllDirectives {
     }
     return rejected(503, ((IdempotencyActor.Unavailable) r).message())
         .addHeader(RetryAfter.create(1L));
+  }
+
+  /**
+   * As {@link #notStored}, for a submit without a key: the matcher drops one it takes up too late,
+   * so a timeout almost always means nothing was stored; a commit slower than the rest of the
+   * ask's time may still have stored it, which its submit_id tells.
+   */
+  private static HttpResponse notStoredWithoutKey(Throwable failure) {
+    Throwable t = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    String why = t instanceof TimeoutException
+        ? "the scheduler did not answer in time; the jobs were most likely not stored (a slow store may"
+            + " still have stored them: look them up by submit_id); send an Idempotency-Key to retry safely"
+        : "scheduler unavailable, try again: " + t.getMessage();
+    return rejected(503, why).addHeader(RetryAfter.create(1L));
   }
 
   /** The actors did not answer in time: Compass-CI's shape, 503, try again. */
