@@ -272,10 +272,13 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return create(store, extractor, hosts, timeouts, clock, Duration.ZERO, null);
   }
 
+  /** Requests held while the jobs load; past it they are answered unavailable. */
+  static final int STASH = 100_000;
+
   private static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
       Timeouts timeouts, Clock clock, Duration sweepEvery, String fencedAs) {
-    return Behaviors.withStash(100_000, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
+    return Behaviors.withStash(STASH, stash -> Behaviors.setup(ctx -> Behaviors.withTimers(
         timers -> new LifecycleActor(ctx, timers, store, extractor,
             hosts != null ? hosts : ctx.getSystem().ignoreRef(), timeouts, clock, sweepEvery, fencedAs)
             .loading(stash))));
@@ -340,6 +343,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           return Behaviors.stopped();
         })
         .onAnyMessage(m -> {
+          if (stash.isFull()) {
+            // the store away at a start, and a busy lab: a request is told to come back, anything
+            // else (a hand-out's Track) is left to the sweep that finds what nobody tracks
+            answerFromStore(m, Outcome.of(Outcome.Status.UNAVAILABLE, "the scheduler is still loading its jobs: try again"));
+            return Behaviors.same();
+          }
           stash.stash(m);
           return Behaviors.same();
         })
@@ -465,6 +474,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           }
           active.remove(f.id());
           tracked.remove(f.id());
+          if (awaitingLoad.containsKey(f.id())) {
+            // a read out now may have seen the hand-out before its take-back committed: its
+            // answer must not bring the job back into memory as handed out
+            readsOvertaken.add(f.id());
+          }
           report(f.id(), f.view());
           return this;
         })

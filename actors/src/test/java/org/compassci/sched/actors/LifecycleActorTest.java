@@ -114,6 +114,56 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * The matcher takes a hand-out back (Forget) while a read of that job is out: the read's answer,
+   * older than the take-back, must not bring the job into memory as handed out (its box gone, and
+   * the matcher queueing it again). The job is read again instead.
+   */
+  @Test
+  void aTakeBackWhileAReadIsOutIsNotUndoneByTheRead() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
+    Job job = dispatchedJob(31);
+    TestProbe<Outcome> got = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Get(31, got.getRef()));
+    PersistenceActor.Find find = store.expectMessageClass(PersistenceActor.Find.class);
+    Job back = dispatchedJob(31);
+    back.requeue("the box hung up");
+    lc.tell(new LifecycleActor.Forget(31, "h1", job.tokenHash(), back.view()));
+    // the read answers what it saw before the take-back committed
+    find.replyTo().tell(new PersistenceActor.FindResult(31, java.util.Optional.of(job.toRecord()),
+        java.util.Optional.empty()));
+    PersistenceActor.Find again = store.expectMessageClass(PersistenceActor.Find.class, Duration.ofSeconds(10));
+    again.replyTo().tell(new PersistenceActor.FindResult(31, java.util.Optional.of(back.toRecord()),
+        java.util.Optional.empty()));
+    assertEquals("submit", got.receiveMessage(Duration.ofSeconds(10)).job().path("job_stage").asText());
+  }
+
+  /**
+   * Requests past the loading lifecycle's stash (the store away at a start, and a busy lab) are
+   * answered unavailable at once: before, the stash overflowed, the actor failed, and every
+   * stashed asker waited out its timeout, again and again while the store stayed away.
+   */
+  @Test
+  void requestsPastAFullStashWhileLoadingAreAnsweredUnavailable() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
+        testKit.<HostRegistryActor.Command>createTestProbe().getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<Outcome> waiting = testKit.createTestProbe();
+    for (int i = 0; i < LifecycleActor.STASH; i++) {
+      lc.tell(new LifecycleActor.Get(1_000_000 + i, waiting.getRef()));
+    }
+    TestProbe<Outcome> past = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Get(7, past.getRef()));
+    assertEquals(Outcome.Status.UNAVAILABLE, past.receiveMessage(Duration.ofSeconds(10)).status());
+    waiting.expectNoMessage(Duration.ofMillis(100));
+    // still the same actor, still loading: a further request is answered the same way
+    TestProbe<Outcome> later = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Get(8, later.getRef()));
+    assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status());
+  }
+
   private static Outcome update(ActorRef<LifecycleActor.Command> lc, long id, JobUpdate.Mode mode,
       String name, String value) {
     TestProbe<Outcome> probe = testKit.createTestProbe();
