@@ -390,7 +390,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
       SchedulerSettings settings, Clock clock, String fencedAs) {
-    return Behaviors.withStash(100_000, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
+    return Behaviors.withStash(STASH, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       if (!settings.resyncInterval().isZero()) {
         timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       }
@@ -427,6 +427,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
   }
 
+  /** Requests held while the queue loads; past it they are told to come back. */
+  static final int STASH = 100_000;
+
   /**
    * Until the first page of queued jobs is back from the store, a dispatch is answered
    * "unavailable" at once rather than stashed: after a long load its asker has given up, and a
@@ -462,11 +465,36 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           return Behaviors.same();
         })
         .onMessage(Resync.class, r -> Behaviors.same())
-        .onAnyMessage(m -> {
-          stash.stash(m);
-          return Behaviors.same();
-        })
+        .onAnyMessage(m -> stashOrTurnAway(stash, m))
         .build();
+  }
+
+  /**
+   * What waits for the whole queue is stashed; past the stash's room (the store away at a start,
+   * and a busy lab) it is told at once to come back, rather than overflowing the stash, which
+   * failed the actor and left every stashed asker to its timeout.
+   */
+  private Behavior<Command> stashOrTurnAway(StashBuffer<Command> stash, Command m) {
+    if (!stash.isFull()) {
+      stash.stash(m);
+      return Behaviors.same();
+    }
+    Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, STILL_LOADING);
+    if (m instanceof Submit s) {
+      s.replyTo().tell(new SubmitResult(List.of(), Optional.of(STILL_LOADING)));
+    } else if (m instanceof SubmitAs s) {
+      s.replyTo().tell(new SubmitResult(List.of(), Optional.of(STILL_LOADING)));
+    } else if (m instanceof Cancel c) {
+      c.replyTo().tell(away);
+    } else if (m instanceof Terminate t) {
+      t.replyTo().tell(away);
+    } else if (m instanceof Requeue r) {
+      r.replyTo().tell(new Requeued(r.id(), away));
+    } else if (m instanceof StopParking p) {
+      p.replyTo().tell(org.apache.pekko.Done.getInstance());
+    }
+    // reads of the queue are left to their ask's timeout
+    return Behaviors.same();
   }
 
   private void takeEpoch() {
@@ -642,10 +670,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           return onHandOver(h);
         })
         .onMessage(Resync.class, r -> Behaviors.same())
-        .onAnyMessage(m -> {
-          stash.stash(m);
-          return Behaviors.same();
-        })
+        .onAnyMessage(m -> stashOrTurnAway(stash, m))
         .build();
   }
 

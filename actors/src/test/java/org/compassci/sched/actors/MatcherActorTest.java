@@ -499,6 +499,31 @@ class MatcherActorTest {
   }
 
   /**
+   * Submits past the loading matcher's stash are answered at once ("still loading"): before, the
+   * stash overflowed, the matcher failed, and every stashed submit waited out its ask.
+   */
+  @Test
+  void submitsPastAFullStashWhileLoadingAreTurnedAway() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+        testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
+        SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
+        Clock.systemUTC()));
+    store.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<Outcome> waiting = testKit.createTestProbe();
+    for (int i = 0; i < MatcherActor.STASH; i++) {
+      matcher.tell(new MatcherActor.Cancel(1_000_000 + i, waiting.getRef()));
+    }
+    TestProbe<MatcherActor.SubmitResult> past = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Submit(List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")), past.getRef()));
+    assertTrue(past.receiveMessage(Duration.ofSeconds(10)).error().isPresent());
+    waiting.expectNoMessage(Duration.ofMillis(100));
+    TestProbe<Outcome> later = testKit.createTestProbe();
+    matcher.tell(new MatcherActor.Cancel(5, later.getRef()));
+    assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status());
+  }
+
+  /**
    * The queue comes in a page at a time: the matcher asks for the next page as it takes one in,
    * so the store never reads further ahead than that (pages read ahead unasked pile up in the
    * mailbox of a matcher slower than its store, up to the whole queue).
