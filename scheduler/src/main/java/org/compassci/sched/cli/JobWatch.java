@@ -71,6 +71,9 @@ final class JobWatch {
    */
   private Duration idleFor = DEFAULT_IDLE;
 
+  /** Stage or health changes and closes seen so far: what tells a stream that worked from one cut at once. */
+  private final java.util.concurrent.atomic.AtomicLong progress = new java.util.concurrent.atomic.AtomicLong();
+
   static final Duration DEFAULT_IDLE = Duration.ofSeconds(60);
 
   /** Watches the silence of every open stream; its thread is a daemon. */
@@ -170,6 +173,8 @@ final class JobWatch {
     long giveUpAt = 0;
     while (!stopping && !allClosed(group)) {
       boolean heardSomething;
+      long progressBefore = progress.get();
+      long opened = System.nanoTime();
       try {
         heardSomething = overSocket ? readSocket(group) : readStream(group);
       } catch (CliFailure f) {
@@ -182,7 +187,11 @@ final class JobWatch {
       if (stopping || allClosed(group)) {
         break;
       }
-      if (heardSomething || !reconnecting) {
+      // a stream that ends after its jobs' first state each time (a proxy, a failing server) is no
+      // sign of life: only one that brought a change, or lived a while, starts the window again
+      boolean lived = heardSomething
+          && (progress.get() > progressBefore || System.nanoTime() - opened > idleFor.toNanos());
+      if (lived || !reconnecting) {
         synchronized (this) {
           err.println("scheduler: the event stream from " + client.server() + " ended early; reconnecting");
           err.flush();
@@ -385,8 +394,12 @@ final class JobWatch {
       return true;
     }
     switch (type) {
-      case "job-close" -> job.closed = true;
+      case "job-close" -> {
+        progress.incrementAndGet();
+        job.closed = true;
+      }
       case "error" -> {
+        progress.incrementAndGet();
         job.closed = true;
         job.error = m.path("message").asText("");
       }
@@ -425,6 +438,7 @@ final class JobWatch {
     switch (e.type()) {
       case "job" -> changed(data.path("job_id").asText(), job, (ObjectNode) data);
       case "close" -> {
+        progress.incrementAndGet();
         job.closed = true;
         job.error = data.hasNonNull("error") ? data.get("error").asText() : null;
       }
@@ -450,6 +464,7 @@ final class JobWatch {
     if (!first && Objects.equals(stage, stageBefore) && Objects.equals(health, healthBefore)) {
       return;
     }
+    progress.incrementAndGet();
     StringBuilder line = new StringBuilder()
         .append(CLOCK.format(stageTime(job.state, stage).atZone(zone)))
         .append(' ').append(id).append(' ').append(stage == null ? "?" : stage);

@@ -60,8 +60,11 @@ final class SchedulerClient {
    * serves every request). A call that cannot reach one, or gets its 503, goes to the next.
    */
   private final List<String> servers;
-  /** The server that answered last: the next call starts there. */
-  private int current;
+  /**
+   * The server that answered last: the next call starts there. Watch threads open their streams
+   * at once, each walking the servers from here with an index of its own.
+   */
+  private final java.util.concurrent.atomic.AtomicInteger current = new java.util.concurrent.atomic.AtomicInteger();
   /** Sent as a bearer token when present. */
   private final java.util.Optional<String> token;
   /** How long a retried call goes on trying (a refused connection, a timeout, a 503). */
@@ -94,7 +97,7 @@ final class SchedulerClient {
 
   /** The next server, after one failed or was unavailable. */
   private void next() {
-    current = (current + 1) % servers.size();
+    current.updateAndGet(c -> (c + 1) % servers.size());
   }
 
   /**
@@ -160,7 +163,7 @@ final class SchedulerClient {
 
   /** The server in use now (the one that answered last). */
   String server() {
-    return servers.get(current);
+    return servers.get(current.get());
   }
 
   Answer get(String pathAndQuery) {
@@ -195,21 +198,23 @@ final class SchedulerClient {
         : V1 + "/events?job_ids=" + URLEncoder.encode(String.join(",", jobIds), StandardCharsets.UTF_8);
     // no request timeout: the stream lives as long as the jobs, and heartbeats keep it busy
     HttpResponse<Stream<String>> r = null;
+    int at = current.get();
     for (int tried = 1; r == null; tried++) {
-      HttpRequest.Builder events = HttpRequest.newBuilder(URI.create(server() + path))
+      String server = servers.get(at);
+      HttpRequest.Builder events = HttpRequest.newBuilder(URI.create(server + path))
           .header("Accept", "text/event-stream").GET();
       token.ifPresent(t -> events.header("Authorization", "Bearer " + t));
       try {
         r = http.send(events.build(), HttpResponse.BodyHandlers.ofLines());
       } catch (IOException e) {
         if (tried >= servers.size()) {
-          throw CliFailure.unreachable(server(), why(e));
+          throw CliFailure.unreachable(server, why(e));
         }
-        next();
+        at = (at + 1) % servers.size();
         continue;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw CliFailure.unreachable(server(), "interrupted");
+        throw CliFailure.unreachable(server, "interrupted");
       }
       if (r.statusCode() == 503) {
         // the node is up but its singletons are away (a failover): the next node, and once every
@@ -217,11 +222,13 @@ final class SchedulerClient {
         r.body().close();
         r = null;
         if (tried >= servers.size()) {
-          throw CliFailure.unreachable(server(), "busy (HTTP 503): try again");
+          throw CliFailure.unreachable(server, "busy (HTTP 503): try again");
         }
-        next();
+        at = (at + 1) % servers.size();
       }
     }
+    // the server that answered: the next call starts there
+    current.set(at);
     String type = r.headers().firstValue("Content-Type").orElse("");
     if (r.statusCode() == 200 && type.startsWith("text/event-stream")) {
       return r.body();
