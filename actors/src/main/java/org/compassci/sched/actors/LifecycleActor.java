@@ -680,9 +680,17 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     extractor.tell(new ExtractActor.Extract(job.id(), job.view(), extracted));
   }
 
+  /**
+   * The sweep reads every job out on a box: hand-outs, and jobs past dispatch, which can be left
+   * in the store with nobody holding them too (a box's report written over a hand-out the matcher
+   * had just taken back); those would have stayed until a restart.
+   */
+  private static final List<String> SWEPT = java.util.Arrays.stream(JobStage.values())
+      .filter(JobStage::isActive).map(JobStage::wireName).toList();
+
   private void sweepFrom(long afterId) {
     getContext().ask(PersistenceActor.LoadResult.class, store, Duration.ofSeconds(30),
-        replyTo -> PersistenceActor.LoadStages.page(List.of(JobStage.DISPATCH.wireName()), afterId, replyTo),
+        replyTo -> PersistenceActor.LoadStages.page(SWEPT, afterId, replyTo),
         (result, failure) -> new Swept(failure == null ? result : null));
   }
 
@@ -702,7 +710,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         // seen untracked twice, a sweep apart: a read that raced a job's retirement, requeue or
         // cancel (and saw it still out) cannot be as old as the sweep before
         if (sweepSuspects.contains(r.id())) {
-          track(r);
+          if (JobStage.DISPATCH.wireName().equals(r.stage())) {
+            track(r);
+          } else {
+            Job job = readable(r);
+            if (job != null) {
+              adopt(job);
+            }
+          }
           found++;
         } else {
           sweepSeen.add(r.id());
@@ -710,8 +725,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       }
     }
     if (found > 0) {
-      getContext().getLog().warn("sweep: {} hand-outs in the store that nobody tracked, now due by their own"
-          + " dispatch-ack deadline", found);
+      getContext().getLog().warn("sweep: {} jobs out in the store that nobody tracked, now due by their own"
+          + " deadlines", found);
     }
     if (w.result().last() || page.isEmpty()) {
       sweeping = false;

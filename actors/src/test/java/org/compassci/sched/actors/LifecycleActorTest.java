@@ -941,6 +941,38 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * A job past dispatch that the store holds and nobody here does (a box's report written over a
+   * hand-out the matcher had just taken back): the sweep finds it too, and it ends by its stage's
+   * timeout, not only at the next restart.
+   */
+  @Test
+  void aRunningJobNobodyHoldsIsFoundAndEndsByItsTimeout() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      Timeouts d = Timeouts.defaults();
+      Timeouts quickRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
+          d.setup(), d.waitPeer(), Duration.ofMillis(300), d.postRun(), d.manualCheck(), d.requeueMax());
+      ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
+          testKit.system().ignoreRef(), quickRun, Clock.systemUTC(),
+          testKit.<MatcherActor.Command>createTestProbe()::getRef, Duration.ofMillis(500)));
+      TestProbe<Outcome> got = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.Get(404, got.getRef()));
+      assertEquals(Outcome.Status.NOT_FOUND, got.receiveMessage(Duration.ofSeconds(10)).status());
+      Job stranded = dispatchedJob(57);
+      stranded.setStage(org.compassci.sched.model.JobStage.RUNNING, Instant.now());
+      store.upsert(List.of(stranded.toRecord()));
+      long until = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+      String stage = "running";
+      while (!stage.equals("finish") && System.nanoTime() < until) {
+        Thread.sleep(100);
+        stage = store.find(57).map(org.compassci.sched.persistence.JobRecord::stage).orElse("");
+      }
+      assertEquals("finish", stage);
+      assertEquals("timeout_running", store.find(57).orElseThrow().health());
+    }
+  }
+
   /** The next read the lifecycle asks of {@code store}, past anything else it sends meanwhile. */
   private static PersistenceActor.Find nextFind(TestProbe<PersistenceActor.Command> store) {
     for (int i = 0; i < 100; i++) {
