@@ -254,7 +254,7 @@ public final class SchedulerApp {
               book, store.exclusive() ? Duration.ZERO : s.access().accountsRefresh(), clock)), "accounts");
       ctx.watch(accountsActor);
       org.compassci.sched.http.Auth auth = new org.compassci.sched.http.Auth(s.access(), book, accountsActor, submits,
-          s.adminToken().isPresent(), s.raisedQueues());
+          s.adminToken().isPresent(), s.raisedQueues(), s.projectQueues());
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);
       // after the server stopped taking requests, every write already accepted is committed
       cs.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "flush-store", () ->

@@ -98,7 +98,9 @@ class AccessTest {
    */
   @Test
   void onlyAnAdminSubmitsToVipOrToAnotherAccountsQueue() {
-    for (String queue : List.of("vip", "alice")) {
+    // a queue of no account and no project of the lab would be a fair share of bob's own, one
+    // more for each name he made up: a2, a3, ... each a tenant weighing as much as alice
+    for (String queue : List.of("vip", "alice", "a1")) {
       String job = "{\"suite\":\"s\",\"testbox\":\"queue-" + queue + "\",\"queue\":\"" + queue + "\"}";
       int before = admin.get(V1 + "/dashboard/jobs/pending?group_by=queue").json().path("total").asInt();
       Answer refused = bob.post(V1 + "/jobs/submit", job);

@@ -234,6 +234,22 @@ public record SchedulerSettings(
   }
 
   /** The queues served before jobs of no queue (vip): their level is above the default's. */
+  /**
+   * The queues any account may name, besides its own: the lab's project queues (the tenants
+   * {@code fair-share.weights} names) and the queues served after the default level (idle). A
+   * queue is a tenant of its own, so a name made up by a user would be one more share of the boxes.
+   */
+  public java.util.Set<String> projectQueues() {
+    int normal = queueLevels().getOrDefault("default", 3);
+    java.util.Set<String> open = new java.util.TreeSet<>(fairShareWeights().keySet());
+    queueLevels().forEach((q, level) -> {
+      if (level < normal) {
+        open.add(q);
+      }
+    });
+    return open;
+  }
+
   public java.util.Set<String> raisedQueues() {
     int normal = queueLevels().getOrDefault("default", 3);
     java.util.Set<String> raised = new java.util.TreeSet<>();

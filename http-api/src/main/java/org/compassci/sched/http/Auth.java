@@ -66,13 +66,27 @@ public final class Auth extends AllDirectives {
   /** {@code raisedQueues}: the queues served before the default level (vip), an admin's to give. */
   public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
       ActorRef<IdempotencyActor.Command> submits, boolean adminTokenSet, java.util.Set<String> raisedQueues) {
+    this(access, book, accounts, submits, adminTokenSet, raisedQueues, null);
+  }
+
+  /**
+   * {@code projectQueues}: the queues any account may name besides its own
+   * ({@link org.compassci.sched.config.SchedulerSettings#projectQueues}); null: any that is not
+   * raised nor another account's.
+   */
+  public Auth(AccessSettings access, AccountBook book, ActorRef<AccountsActor.Command> accounts,
+      ActorRef<IdempotencyActor.Command> submits, boolean adminTokenSet, java.util.Set<String> raisedQueues,
+      java.util.Set<String> projectQueues) {
     this.access = access;
     this.book = book;
     this.accounts = accounts;
     this.submits = submits;
     this.adminTokenSet = adminTokenSet;
     this.raisedQueues = java.util.Set.copyOf(raisedQueues);
+    this.projectQueues = projectQueues == null ? null : java.util.Set.copyOf(projectQueues);
   }
+
+  private final java.util.Set<String> projectQueues;
 
   /**
    * Open mode with only {@code adminToken}'s holder as an admin: how the routes behaved before
@@ -359,7 +373,9 @@ public final class Auth extends AllDirectives {
    * A job's {@code queue} names its tenant and level, so it is checked as {@code my_account} is:
    * a queue served before the default level (vip) is an admin's to give, and a queue named
    * after another account is that account's own share of the boxes. Project queues (bisect,
-   * single-build) and idle are anyone's.
+   * single-build: the tenants of {@code scheduler.fair-share.weights}) and idle are anyone's; any
+   * other name is a tenant of its own, an admin's to open, or a user could take one more share of
+   * the boxes with each name made up.
    */
   private Optional<String> queueRefused(Caller caller, JsonNode job) {
     if (!caller.authenticated() || caller.admin()) {
@@ -377,6 +393,11 @@ public final class Auth extends AllDirectives {
       return Optional.of("account " + caller.account() + " may not submit to queue "
           + AccountRules.printable(queue) + ": it is account " + AccountRules.printable(queue)
           + "'s own share (only an admin may)");
+    }
+    if (projectQueues != null && !projectQueues.contains(queue)) {
+      return Optional.of("account " + caller.account() + " may not submit to queue " + AccountRules.printable(queue)
+          + ": it is none of the lab's project queues (" + String.join(", ", new java.util.TreeSet<>(projectQueues))
+          + "), and a queue is a fair share of its own (an admin may open one in scheduler.fair-share.weights)");
     }
     return Optional.empty();
   }
