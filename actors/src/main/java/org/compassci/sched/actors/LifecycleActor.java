@@ -338,8 +338,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         })
         .onMessage(EpochRead.class, this::onEpochRead)
         .onMessage(HandOver.class, h -> {
-          // nothing was taken on yet: what waited is sent on to the next lifecycle, not dropped
-          stash.forEach(LifecycleActor::sentOnWhileHandingOver);
+          // nothing was taken on yet: what waited is told to ask again, of the next lifecycle
+          stash.forEach(this::turnAway);
           return Behaviors.stopped();
         })
         .onAnyMessage(m -> {
@@ -1231,20 +1231,39 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return Behaviors.receive(Command.class)
         .onMessage(HandOverOverdue.class, o -> {
           getContext().getLog().warn("lifecycle hands over with {} writes unanswered after {}", writesOut, HAND_OVER_AT_MOST);
-          return Behaviors.stopped();
+          return handedOver();
         })
         .onMessage(Drained.class, d -> {
           drained[0] = true;
-          return writesOut == 0 ? Behaviors.stopped() : Behaviors.same();
+          return writesOut == 0 ? handedOver() : Behaviors.same();
         })
         .onAnyMessage(m -> {
           if (sentOnWhileHandingOver(m)) {
             return Behaviors.same();
           }
           table().receive(getContext(), m);
-          return drained[0] && writesOut == 0 ? Behaviors.stopped() : Behaviors.same();
+          return drained[0] && writesOut == 0 ? handedOver() : Behaviors.same();
         })
         .build();
+  }
+
+  /**
+   * Stops: the requests still waiting for a read of their job, or behind its requeue, are told to
+   * ask again (of the next lifecycle) rather than left to their ask's timeout.
+   */
+  private Behavior<Command> handedOver() {
+    awaitingLoad.values().forEach(waiting -> waiting.forEach(this::turnAway));
+    awaitingLoad.clear();
+    requeuing.values().forEach(r -> r.waiting().forEach(this::turnAway));
+    requeuing.clear();
+    return Behaviors.stopped();
+  }
+
+  /** A request told to ask again, of the next lifecycle; anything else is left. */
+  private void turnAway(Command m) {
+    if (!(m instanceof Reload)) {
+      answerFromStore(m, Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER));
+    }
   }
 
   static final String HANDING_OVER = "the lifecycle is moving to another node: try again";

@@ -164,6 +164,32 @@ class LifecycleActorTest {
     assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status());
   }
 
+  /**
+   * A lifecycle handed over answers what still waits instead of dropping it: a read asked while
+   * it loaded, and one waiting for its job's read from the store. Their askers ask again, of the
+   * next lifecycle, rather than wait out their ask.
+   */
+  @Test
+  void aLifecycleHandedOverAnswersWhatStillWaits() {
+    TestProbe<PersistenceActor.Command> loadingStore = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> loading = actors.spawn(LifecycleActor.create(loadingStore.getRef(), extractor(),
+        testKit.<HostRegistryActor.Command>createTestProbe().getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    loadingStore.expectMessageClass(PersistenceActor.LoadStages.class);
+    TestProbe<Outcome> early = testKit.createTestProbe();
+    loading.tell(new LifecycleActor.Get(21, early.getRef()));
+    loading.tell(new LifecycleActor.HandOver());
+    assertEquals(Outcome.Status.UNAVAILABLE, early.receiveMessage(Duration.ofSeconds(10)).status());
+
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
+    TestProbe<Outcome> reading = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Get(22, reading.getRef()));
+    store.expectMessageClass(PersistenceActor.Find.class);
+    lc.tell(new LifecycleActor.HandOver());
+    store.expectMessageClass(PersistenceActor.Drain.class).replyTo().tell(org.apache.pekko.Done.getInstance());
+    assertEquals(Outcome.Status.UNAVAILABLE, reading.receiveMessage(Duration.ofSeconds(10)).status());
+  }
+
   private static Outcome update(ActorRef<LifecycleActor.Command> lc, long id, JobUpdate.Mode mode,
       String name, String value) {
     TestProbe<Outcome> probe = testKit.createTestProbe();
