@@ -299,15 +299,17 @@ public final class JobRoutes extends AllDirectives {
       return complete(Responses.error(StatusCodes.BAD_REQUEST, "submit_id: give the submit_id of a run (1 to 255 characters)"));
     }
     int most = gw.watchMaxJobs();
+    // one more than listed: whether the run has more than the list shows
     return completeWithFuture(gw.<PersistenceActor.Command,
             PersistenceActor.RunFound>ask(gw.store(),
-            r -> new PersistenceActor.FindRun(id, most, r))
+            r -> new PersistenceActor.FindRun(id, most + 1, r))
         .thenCompose(found -> {
           if (found.error().isPresent()) {
             return CompletableFuture.completedFuture(
                 Responses.error(StatusCodes.SERVICE_UNAVAILABLE, "store unavailable: " + found.error().get()));
           }
-          List<CompletableFuture<Outcome>> each = found.ids().stream()
+          boolean more = found.ids().size() > most;
+          List<CompletableFuture<Outcome>> each = found.ids().stream().limit(most)
               .map(job -> gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(), r -> new LifecycleActor.Get(job, r)))
               .toList();
           return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new))
@@ -325,6 +327,10 @@ public final class JobRoutes extends AllDirectives {
                   }
                 }
                 body.put("total", jobs.size());
+                if (more) {
+                  // a watcher following "the run" must not take these for all of it
+                  body.put("truncated", true);
+                }
                 return Responses.json(StatusCodes.OK, body);
               });
         })

@@ -58,6 +58,11 @@ final class WatchCommand implements Callable<Integer> {
       if (jobIds.isEmpty()) {
         throw CliFailure.refused("no job has submit_id " + submitId);
       }
+      if (run.path("truncated").asBoolean(false)) {
+        // following a part and exiting 0 would tell a script the whole run succeeded
+        throw CliFailure.refused("run " + submitId + " has more than the " + run.path("total").asInt()
+            + " jobs the server lists (scheduler.watch.max-jobs): watch them by id, in parts");
+      }
     }
     JobWatch watch = cli.watch(client, spec.commandLine()).idleTimeout(java.time.Duration.ofSeconds(idleSeconds));
     return (ws ? watch.overSocket() : watch).follow(jobIds.stream().distinct().toList());

@@ -826,6 +826,30 @@ class CliTest {
     assertEquals(2, cli("watch").code());
   }
 
+  /**
+   * A run larger than the server lists (scheduler.watch.max-jobs, 1,000) is refused, not followed
+   * in part: an exit 0 for its first thousand would tell a script the whole run succeeded.
+   */
+  @Test
+  void watchRefusesARunLargerThanTheServerLists() throws Exception {
+    String group = group();
+    String run = "big-" + group;
+    StringBuilder jobs = new StringBuilder("[");
+    for (int i = 0; i < 1001; i++) {
+      jobs.append(i == 0 ? "" : ",").append("{\"suite\":\"s\",\"testbox\":\"").append(group)
+          .append("\",\"submit_id\":\"").append(run).append("\"}");
+    }
+    Answer a = http.post(V1 + "/jobs/submit", jobs.append(']').toString());
+    assertEquals(200, a.status(), a.body());
+    JsonNode listed = http.get(V1 + "/jobs?submit_id=" + run).json();
+    assertEquals(1000, listed.path("total").asInt());
+    assertTrue(listed.path("truncated").asBoolean(), listed.toString().substring(0, 200));
+    Run r = cli("watch", "--submit-id", run);
+    assertEquals(4, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("more than the 1000 jobs"), r.err());
+    assertEquals("", r.out());
+  }
+
   @Test
   void watchOfSeveralJobsExits1WhenOneFailsAnd4ForAnUnknownJob() throws Exception {
     String group = group();
