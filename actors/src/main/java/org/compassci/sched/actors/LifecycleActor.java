@@ -1358,7 +1358,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private Behavior<Command> onWritten(StoreWritten w) {
-    writesOut--;
+    // never below zero: after a restart, answers to the writes of the incarnation before come here
+    // too, and a count below zero would keep a hand-over waiting to its limit
+    writesOut = Math.max(0, writesOut - 1);
     if (w.written().error().isPresent() && !(w.written().context() instanceof PendingUpdate)) {
       getContext().getLog().warn("a job's state is kept until the store is back: {}", w.written().error().get());
     }

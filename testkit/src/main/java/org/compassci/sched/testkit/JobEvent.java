@@ -77,8 +77,17 @@ public sealed interface JobEvent {
     };
   }
 
-  /** For {@code fishForMessage}: skips events until the job closes. */
+  /**
+   * For {@code fishForMessage}: skips events until the job retires, and fails if it is closed with
+   * an error instead (it does not exist: a test that watched a wrong id must not pass).
+   */
   static Function<JobEvent, FishingOutcome> untilClosed() {
-    return e -> e instanceof Closed ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore();
+    return e -> {
+      if (e instanceof Closed c) {
+        return c.error() == null ? FishingOutcomes.complete()
+            : FishingOutcomes.fail("job " + c.jobId() + " closed with an error: " + c.error());
+      }
+      return FishingOutcomes.continueAndIgnore();
+    };
   }
 }

@@ -91,6 +91,14 @@ class SchedulerTestKitTest {
     assertEquals(before, folders.get());
   }
 
+  /** A probe on a job that does not exist: untilClosed fails, so a test with a wrong id cannot pass. */
+  @Test
+  void untilClosedFailsForAJobThatDoesNotExist() {
+    TestProbe<JobEvent> events = kit.events(424242);
+    AssertionError e = assertThrows(AssertionError.class, () -> events.fishForMessage(WAIT, JobEvent.untilClosed()));
+    assertTrue(e.getMessage().contains("424242"), e.getMessage());
+  }
+
   @Test
   void theProbeSeesEachStageOfAJobThatRunsAndUploadsItsStatistics() {
     long id = kit.client().submitOne(DC_JOB);
