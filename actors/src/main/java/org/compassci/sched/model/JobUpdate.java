@@ -115,6 +115,17 @@ public final class JobUpdate {
       }
     }
 
+    if (c.readiness.isPresent() && job.readiness().isSettled() && c.readiness.get() != job.readiness()) {
+      // settled data (statistics extracted, or none to come) does not go back: a late
+      // "uploading" would open the job to uploads again and drop its statistics
+      String why = "job " + job.id() + "'s data is already " + job.readiness().wireName()
+          + "; it does not become " + c.readiness.get().wireName();
+      if (mode == Mode.STRICT) {
+        return Result.refused(Outcome.Status.CONFLICT, why);
+      }
+      job.record("last_refused_update", why);
+      c = new Changes(c.stage, c.health, Optional.empty(), c.fields, c.renewSeconds);
+    }
     boolean beforeItRuns = job.stage() == JobStage.DISPATCH || job.stage() == JobStage.BOOT;
     if (beforeItRuns) {
       // its package (job.sh) is made from what it was submitted with when its box downloads it,

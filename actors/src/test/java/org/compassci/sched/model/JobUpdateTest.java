@@ -56,6 +56,29 @@ class JobUpdateTest {
         JobUpdate.apply(job, params("job_stage", "cancel"), Mode.STRICT, now).refusal());
   }
 
+  /**
+   * Settled data does not go back: a running job whose statistics are in (extracted again after a
+   * restart) is not opened to uploads by a late "uploading", and its statistics are not dropped.
+   * Refused 409 on the strict route, recorded and ignored on the legacy one.
+   */
+  @Test
+  void settledDataDoesNotGoBack() {
+    Job job = dispatched();
+    JobUpdate.apply(job, params("job_stage", "running"), Mode.STRICT, now);
+    job.setReadiness(org.compassci.sched.model.DataReadiness.COMPLETE);
+    String before = Json.write(job.view());
+    assertEquals(Outcome.Status.CONFLICT,
+        JobUpdate.apply(job, params("job_data_readiness", "uploading"), Mode.STRICT, now).refusal());
+    assertEquals(before, Json.write(job.view()));
+    assertFalse(JobUpdate.apply(job, params("job_data_readiness", "uploading", "job_stage", "post_run"),
+        Mode.LEGACY, now).refused());
+    assertEquals(org.compassci.sched.model.DataReadiness.COMPLETE, job.readiness());
+    assertEquals(JobStage.POST_RUN, job.stage(), "the rest of the call is taken");
+    assertTrue(job.view().path("last_refused_update").asText().contains("complete"), job.view().toString());
+    assertFalse(JobUpdate.apply(job, params("job_data_readiness", "complete"), Mode.STRICT, now).refused(),
+        "repeating it is harmless");
+  }
+
   @Test
   void aBadHealthEndsAnUnfinishedJob() {
     Job job = dispatched();
