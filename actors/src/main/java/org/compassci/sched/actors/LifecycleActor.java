@@ -329,6 +329,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
     return Behaviors.receive(Command.class)
+        .onMessage(WritesIn.class, w -> {
+          startLoad();
+          return Behaviors.same();
+        })
         .onMessage(Loaded.class, l -> {
           if (!onLoaded(l)) {
             return Behaviors.same();
@@ -392,6 +396,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     this.fencedAs = fencedAs;
     this.epochRead = ctx.messageAdapter(PersistenceActor.Epoch.class, EpochRead::new);
+    // after the writes of an incarnation before this one (a restart after a failure) are in:
+    // read before, a job whose final state was still on its way would be taken in as running
+    store.tell(new PersistenceActor.Barrier(ctx.messageAdapter(org.apache.pekko.Done.class, d -> new WritesIn())));
+  }
+
+  /** The store has what an incarnation before this one wrote: the load can start. */
+  private record WritesIn() implements Command {}
+
+  private void startLoad() {
     // jobs that were out on testboxes when the scheduler stopped get their deadlines back
     if (fencedAs == null) {
       store.tell(loadNext(Long.MIN_VALUE));

@@ -116,6 +116,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    */
   public record Claims(List<Claimed> claimed) {}
 
+  /**
+   * Answered once every write told before it by the same sender is committed (or has failed): a
+   * restarted lifecycle reads its jobs only after the writes of the incarnation before it, or it
+   * could read a job as running whose final state was still on its way to the store.
+   */
+  public record Barrier(ActorRef<Done> replyTo) implements Command {}
+
   /** Hand-outs taken back: their Redis claims go, before any later claim of this actor. */
   public record ReleaseClaims(List<Long> ids) implements Command {}
 
@@ -416,6 +423,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     return newReceiveBuilder()
         .onMessage(Write.class, this::onWrite)
         .onMessage(WriteSubmission.class, this::onWrite)
+        .onMessage(Barrier.class, this::onWrite)
         .onMessage(FindSubmitKey.class, this::onFindSubmitKey)
         .onMessage(PurgeSubmitKeys.class, this::onPurgeSubmitKeys)
         .onMessage(FindRun.class, this::onFindRun)
@@ -635,6 +643,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
     }
     try {
+      if (inserts.isEmpty() && records.isEmpty() && taken.isEmpty() && keys.isEmpty() && runs.isEmpty()) {
+        // nothing for the store (a barrier alone, changes that all failed): no transaction
+        return new Outcomes(modified, claimed, claimsFailed, unreleased, held);
+      }
       (keys.isEmpty() && runs.isEmpty() ? store.commit(inserts, records, taken)
           : store.commit(inserts, records, taken, keys, runs)).forEach(r -> claimed.put(r.id(), r));
     } catch (RuntimeException e) {
@@ -751,6 +763,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
             ? new Modified(mod.context(), Optional.empty(), error)
             : outcomes.modified().get(m++);
         mod.replyTo().tell(result);
+      } else if (cmd instanceof Barrier b) {
+        b.replyTo().tell(Done.getInstance());
       } else if (cmd instanceof ClaimJob cj) {
         Optional<String> claimError = error.isPresent() ? error : outcomes.claimError();
         if (claimError.isEmpty() && outcomes.held().contains(cj.claim().id())) {

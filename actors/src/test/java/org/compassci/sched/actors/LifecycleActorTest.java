@@ -51,6 +51,11 @@ class LifecycleActorTest {
     return job;
   }
 
+  /** The lifecycle's first word to its store, a barrier behind any write of an earlier incarnation: passed. */
+  private static void passBarrier(TestProbe<PersistenceActor.Command> store) {
+    store.expectMessageClass(PersistenceActor.Barrier.class).replyTo().tell(org.apache.pekko.Done.getInstance());
+  }
+
   /** A lifecycle whose store is {@code store}, past its load (the store had no active job). */
   private ActorRef<LifecycleActor.Command> loadedOn(TestProbe<PersistenceActor.Command> store) {
     return loadedOn(store, Timeouts.defaults());
@@ -60,6 +65,7 @@ class LifecycleActorTest {
     TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
         hosts.getRef(), timeouts, java.time.Clock.systemUTC()));
+    passBarrier(store);
     // the active jobs, then the ended ones whose data is still to settle: none of either
     for (int part = 0; part < 2; part++) {
       store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
@@ -79,6 +85,7 @@ class LifecycleActorTest {
     TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
     actors.spawn(LifecycleActor.create(store.getRef(), extractor(), hosts.getRef(), Timeouts.defaults(),
         java.time.Clock.systemUTC(), () -> null, Duration.ZERO, "10.0.0.2:25520"));
+    passBarrier(store);
     // none yet; another process's, even under this node's name (a stable hostname)
     for (String node : List.of("", "10.0.0.1:25520", "10.0.0.2:25520")) {
       PersistenceActor.ReadEpoch read = store.expectMessageClass(PersistenceActor.ReadEpoch.class, Duration.ofSeconds(10));
@@ -149,6 +156,7 @@ class LifecycleActorTest {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
         testKit.<HostRegistryActor.Command>createTestProbe().getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    passBarrier(store);
     store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<Outcome> waiting = testKit.createTestProbe();
     for (int i = 0; i < LifecycleActor.STASH; i++) {
@@ -174,6 +182,7 @@ class LifecycleActorTest {
     TestProbe<PersistenceActor.Command> loadingStore = testKit.createTestProbe();
     ActorRef<LifecycleActor.Command> loading = actors.spawn(LifecycleActor.create(loadingStore.getRef(), extractor(),
         testKit.<HostRegistryActor.Command>createTestProbe().getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
+    passBarrier(loadingStore);
     loadingStore.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<Outcome> early = testKit.createTestProbe();
     loading.tell(new LifecycleActor.Get(21, early.getRef()));
@@ -545,6 +554,7 @@ class LifecycleActorTest {
     TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
         hosts.getRef(), Timeouts.defaults(), Clock.systemUTC()));
+    passBarrier(store);
     store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<Outcome> waiting = testKit.createTestProbe();
     lc.tell(new LifecycleActor.Update(15, List.of(new JobUpdate.Param("job_stage", "boot")), JobUpdate.Mode.STRICT, waiting.getRef()));

@@ -429,6 +429,39 @@ class SupervisionTest {
     }
   }
 
+  /**
+   * A barrier is answered only once the writes told before it are in: a restarted lifecycle loads
+   * its jobs after it, or a job whose final state was still on its way was read as running, taken
+   * in again, and later timed out over its success.
+   */
+  @Test
+  void aBarrierIsAnsweredOnceTheWritesBeforeItAreIn() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit")) {
+          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<Object> order = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Write(List.of(record(81)), "first", written.getRef()));
+      p.tell(new PersistenceActor.Write(List.of(record(82)), "second", written.getRef()));
+      TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Barrier(barrier.getRef()));
+      barrier.expectNoMessage(Duration.ofMillis(300));
+      gate.countDown();
+      assertEquals("first", written.receiveMessage(WAIT).context());
+      assertEquals("second", written.receiveMessage(WAIT).context());
+      barrier.receiveMessage(WAIT);
+      assertTrue(real.find(81).isPresent() && real.find(82).isPresent());
+      // with nothing before it, at once, without a transaction of its own
+      p.tell(new PersistenceActor.Barrier(barrier.getRef()));
+      barrier.receiveMessage(WAIT);
+    }
+  }
+
   private static org.compassci.sched.persistence.JobRecord record(long id) {
     return org.compassci.sched.model.Job.submitted(JobIntake.prepare(Json.parse(
         "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), id, Instant.now(), "/result").toRecord();
