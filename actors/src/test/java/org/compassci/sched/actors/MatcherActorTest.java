@@ -437,10 +437,7 @@ class MatcherActorTest {
         matcher = matcherGivenAFullFirstPage(store);
         store.expectMessageClass(PersistenceActor.LoadStages.class);
       } else {
-        matcher = actors.spawn(MatcherActor.create(store.getRef(),
-            testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
-            SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
-            Clock.systemUTC()));
+        matcher = loadingMatcher(store);
         store.expectMessageClass(PersistenceActor.LoadStages.class);
       }
       TestProbe<MatcherActor.SubmitResult> submitted = testKit.createTestProbe();
@@ -475,10 +472,7 @@ class MatcherActorTest {
   @Test
   void aSubmitTakenUpAfterItsAskerGaveUpIsNotStored() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
-        testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
-        SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
-        Clock.systemUTC()));
+    ActorRef<MatcherActor.Command> matcher = loadingMatcher(store);
     var load = store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<MatcherActor.SubmitResult> late = testKit.createTestProbe();
     TestProbe<MatcherActor.SubmitResult> inTime = testKit.createTestProbe();
@@ -505,10 +499,7 @@ class MatcherActorTest {
   @Test
   void submitsPastAFullStashWhileLoadingAreTurnedAway() {
     TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
-    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
-        testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
-        SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
-        Clock.systemUTC()));
+    ActorRef<MatcherActor.Command> matcher = loadingMatcher(store);
     store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<Outcome> waiting = testKit.createTestProbe();
     for (int i = 0; i < MatcherActor.STASH; i++) {
@@ -543,6 +534,13 @@ class MatcherActorTest {
     matcher.tell(new MatcherActor.GetPending("my_account", pending.getRef()));
     assertEquals(MatcherActor.QUEUE_PAGE + 1, pending.receiveMessage(Duration.ofSeconds(10)).total());
     store.expectNoMessage(Duration.ofMillis(200));
+  }
+
+  /** A matcher over {@code store}, a probe, with no resync: it asks for its queue and waits for the test. */
+  private ActorRef<MatcherActor.Command> loadingMatcher(TestProbe<PersistenceActor.Command> store) {
+    return actors.spawn(MatcherActor.create(store.getRef(), testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
+        SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
+        Clock.systemUTC()));
   }
 
   /**

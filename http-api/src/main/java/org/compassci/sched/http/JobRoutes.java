@@ -188,7 +188,7 @@ public final class JobRoutes extends AllDirectives {
               IdempotencyActor.Result>ask(auth.submits(),
               r -> new IdempotencyActor.Submit(account, key.get(), digest, drafts, cap, r))
           .thenApply(JobRoutes::submittedOnce)
-          .exceptionally(JobRoutes::notStored));
+          .exceptionally(f -> notStored(f, true)));
     }
     // without a key a retry is a new submit: one the matcher takes up after half the ask's time
     // (waiting for its queue to load) is dropped, so that a client told 503 finds nothing stored
@@ -196,7 +196,7 @@ public final class JobRoutes extends AllDirectives {
     return completeWithFuture(gw.<MatcherActor.Command, MatcherActor.SubmitResult>ask(gw.matcher(),
             r -> new MatcherActor.SubmitAs(drafts, cap, Optional.empty(), answerBy, r))
         .thenApply(JobRoutes::submitted)
-        .exceptionally(JobRoutes::notStoredWithoutKey));
+        .exceptionally(f -> notStored(f, false)));
   }
 
   private static HttpResponse submittedOnce(IdempotencyActor.Result r) {
@@ -216,28 +216,19 @@ public final class JobRoutes extends AllDirectives {
   }
 
   /**
-   * As {@link #notStored}, for a submit without a key: the matcher drops one it takes up too late,
-   * so a timeout almost always means nothing was stored; a commit slower than the rest of the
-   * ask's time may still have stored it, which its submit_id tells.
+   * The actors did not answer in time: Compass-CI's shape, 503, try again. A keyed submit may yet
+   * be stored, and its key makes a retry safe. The matcher drops a keyless one it takes up too
+   * late, so a timeout then almost always means nothing was stored; a commit slower than the rest
+   * of the ask's time may still have stored it, which its submit_id tells.
    */
-  private static HttpResponse notStoredWithoutKey(Throwable failure) {
+  private static HttpResponse notStored(Throwable failure, boolean keyed) {
     Throwable t = failure instanceof CompletionException && failure.getCause() != null
         ? failure.getCause() : failure;
-    String why = t instanceof TimeoutException
-        ? "the scheduler did not answer in time; the jobs were most likely not stored (a slow store may"
-            + " still have stored them: look them up by submit_id); send an Idempotency-Key to retry safely"
-        : "scheduler unavailable, try again: " + t.getMessage();
-    return rejected(503, why).addHeader(RetryAfter.create(1L));
-  }
-
-  /** The actors did not answer in time: Compass-CI's shape, 503, try again. */
-  private static HttpResponse notStored(Throwable failure) {
-    Throwable t = failure instanceof CompletionException && failure.getCause() != null
-        ? failure.getCause() : failure;
-    String why = t instanceof TimeoutException
-        ? "the scheduler did not answer in time; the jobs may yet be stored: retry with the same"
+    String why = !(t instanceof TimeoutException) ? "scheduler unavailable, try again: " + t.getMessage()
+        : keyed ? "the scheduler did not answer in time; the jobs may yet be stored: retry with the same"
             + " Idempotency-Key to be sure of one set of jobs"
-        : "scheduler unavailable, try again: " + t.getMessage();
+        : "the scheduler did not answer in time; the jobs were most likely not stored (a slow store may"
+            + " still have stored them: look them up by submit_id); send an Idempotency-Key to retry safely";
     return rejected(503, why).addHeader(RetryAfter.create(1L));
   }
 
