@@ -214,10 +214,14 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
       return afterAnswer();
     }
     Submit s = p.first();
+    // the key is let go when this ask gives up: a submit the matcher takes up after half of it
+    // (waiting for its queue to load) is dropped, or a retry with the key, looked up and not
+    // found, would be stored as well as this one
+    long answerBy = System.currentTimeMillis() + SUBMIT_TIMEOUT.toMillis() / 2;
     getContext().pipeToSelf(Asks.<MatcherActor.Command, MatcherActor.SubmitResult>ask(
             getContext().getSystem(), matcher,
             replyTo -> new MatcherActor.SubmitAs(s.jobs(), s.maxQueued(),
-                Optional.of(new MatcherActor.Once(s.account(), s.key(), s.requestDigest())), replyTo),
+                Optional.of(new MatcherActor.Once(s.account(), s.key(), s.requestDigest())), answerBy, replyTo),
             SUBMIT_TIMEOUT),
         (result, failure) -> new Submitted(id, result, failure));
     return this;
