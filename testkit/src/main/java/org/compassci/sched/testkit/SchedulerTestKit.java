@@ -283,7 +283,20 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
 
   /** A client of the scheduler's API for submitting, reading, cancelling and waiting on jobs. */
   public JobClient client() {
+    open();
     return client;
+  }
+
+  /**
+   * A stopped kit says so, rather than leaving its caller to a refused connection: a kit is
+   * stopped after the test (an instance field) or the class (a static field) that registered it,
+   * so a kit shared past that (a static field of an abstract base class) is gone for the next.
+   */
+  private void open() {
+    if (stopped) {
+      throw new IllegalStateException("this SchedulerTestKit was shut down: a kit lives as long as the test"
+          + " (instance field) or the test class (static field) that registered it; start one there");
+    }
   }
 
   /**
@@ -295,6 +308,7 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
    *     {@code tbox_group=...}, and any other {@code k=v}
    */
   public SimulatedTestbox testbox(String hostname, long freeMemMb, String... tags) {
+    open();
     SimulatedTestbox box = new SimulatedTestbox(client, hostname, freeMemMb, Arrays.asList(tags));
     testboxes.add(box);
     return box;
@@ -312,6 +326,7 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
    * @param tags more {@code k=v} it offers, {@code arch=aarch64} among them (default x86_64)
    */
   public SimulatedTestbox bareMetalBox(String hostname, String mac, long memoryMb, String... tags) {
+    open();
     StringBuilder q = new StringBuilder("mac_addr=").append(SimulatedTestbox.enc(mac))
         .append("&memory=").append(memoryMb);
     List<String> more = new ArrayList<>();
@@ -344,6 +359,7 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
    * in real time ({@code expectMessageClass}, {@code fishForMessage}), default 10 s.
    */
   public TestProbe<JobEvent> events(long... jobIds) {
+    open();
     String name = "job-events-" + PROBES.incrementAndGet();
     TestProbe<JobEvent> probe = TestProbe.create(name, running.system());
     ActorRef<WatchActor.Event> feed = running.system().systemActorOf(feed(probe.ref()), name + "-feed",
@@ -411,6 +427,7 @@ public final class SchedulerTestKit implements BeforeAllCallback, AfterAllCallba
    * deadline and then by a second when a test needs the time exact.
    */
   public synchronized void advance(Duration d) {
+    open();
     if (!manual) {
       throw new UnsupportedOperationException("this kit runs on real time (Builder.realTime())");
     }

@@ -91,6 +91,19 @@ class SchedulerTestKitTest {
     assertEquals(before, folders.get());
   }
 
+  /** A kit used after it was shut down says so, rather than leaving its caller a refused connection. */
+  @Test
+  void aKitUsedAfterItsShutdownSaysSo() {
+    SchedulerTestKit gone;
+    try (SchedulerTestKit k = SchedulerTestKit.create()) {
+      gone = k;
+    }
+    IllegalStateException e = assertThrows(IllegalStateException.class, gone::client);
+    assertTrue(e.getMessage().contains("was shut down"), e.getMessage());
+    assertThrows(IllegalStateException.class, () -> gone.testbox("d1", 1024));
+    assertThrows(IllegalStateException.class, () -> gone.events(1));
+  }
+
   /** A probe on a job that does not exist: untilClosed fails, so a test with a wrong id cannot pass. */
   @Test
   void untilClosedFailsForAJobThatDoesNotExist() {
