@@ -81,6 +81,11 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   /** The most answers kept in memory; older ones are read from the store when repeated. */
   static final int MAX_REMEMBERED = 100_000;
+  /**
+   * The most characters of answers kept in memory (about 32 MB): an answer holds every job of
+   * its submit, about 1.5 MB for a batch of 10,000, and 100,000 of those would not fit any heap.
+   */
+  static final long MAX_REMEMBERED_CHARS = 32L << 20;
   /** How long the store may take to say whether it holds a key. */
   private static final Duration LOOKUP_TIMEOUT = Duration.ofSeconds(30);
   /** How long the matcher may take to store a submit before its waiters are told to retry. */
@@ -109,18 +114,30 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock) {
+    return create(store, matcher, ttl, clock, MAX_REMEMBERED_CHARS);
+  }
+
+  /** {@code maxChars}: the most characters of answers kept in memory (tests make it small). */
+  static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
+      ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock, long maxChars) {
     return Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       // as often as keys expire, between once a second and once an hour
       Duration every = ttl.compareTo(Duration.ofHours(1)) < 0 ? ttl : Duration.ofHours(1);
       every = every.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : every;
       timers.startTimerWithFixedDelay(new Sweep(), every);
-      return new IdempotencyActor(ctx, timers, store, matcher, ttl, clock);
+      return new IdempotencyActor(ctx, timers, store, matcher, ttl, clock, maxChars);
     }));
   }
 
+  private final long maxChars;
+  /** The characters of the answers in {@link #done}. */
+  private long rememberedChars;
+
   private IdempotencyActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
-      ActorRef<PersistenceActor.Command> store, ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock) {
+      ActorRef<PersistenceActor.Command> store, ActorRef<MatcherActor.Command> matcher, Duration ttl, Clock clock,
+      long maxChars) {
     super(ctx);
+    this.maxChars = maxChars;
     this.timers = timers;
     this.store = store;
     this.matcher = matcher;
@@ -269,21 +286,31 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
   }
 
   private void remember(String id, Done d) {
-    done.remove(id);
+    forget(done.remove(id));
     done.put(id, d);
-    while (done.size() > MAX_REMEMBERED) {
-      Iterator<String> oldest = done.keySet().iterator();
-      oldest.next();
+    rememberedChars += d.answer().length();
+    // the newest stays even alone past the bound: its repeats come soonest
+    while (done.size() > 1 && (done.size() > MAX_REMEMBERED || rememberedChars > maxChars)) {
+      Iterator<Done> oldest = done.values().iterator();
+      forget(oldest.next());
       oldest.remove();
+    }
+  }
+
+  private void forget(Done d) {
+    if (d != null) {
+      rememberedChars -= d.answer().length();
     }
   }
 
   /** Answers past their time leave memory, and the store forgets them too. */
   private Behavior<Command> onSweep(Sweep s) {
     for (Iterator<Done> it = done.values().iterator(); it.hasNext(); ) {
-      if (young(it.next().createdMillis())) {
+      Done d = it.next();
+      if (young(d.createdMillis())) {
         break;
       }
+      forget(d);
       it.remove();
     }
     store.tell(new PersistenceActor.PurgeSubmitKeys(clock.millis() - ttl.toMillis()));
@@ -292,7 +319,8 @@ public final class IdempotencyActor extends AbstractBehavior<IdempotencyActor.Co
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new ActorStats("idempotency", Map.of("keys_remembered", (long) done.size(),
-        "keys_in_flight", (long) pending.size(), "replays", replays), activity.messages(), activity.last()));
+        "answer_chars_remembered", rememberedChars, "keys_in_flight", (long) pending.size(), "replays", replays),
+        activity.messages(), activity.last()));
     return this;
   }
 }

@@ -184,6 +184,37 @@ class AccountsAndIdempotencyActorTest {
         IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC())));
   }
 
+  /**
+   * Remembered answers are bounded by their size too, not only their number: an answer holds
+   * every job of its submit (1.5 MB for 10,000), and 100,000 of them would not fit a heap. An
+   * answer let go is read from the store when its key comes again.
+   */
+  @Test
+  void rememberedAnswersAreBoundedBySize() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+    ActorRef<IdempotencyActor.Command> once = actors.spawn(
+        IdempotencyActor.create(store.getRef(), matcher.getRef(), Duration.ofHours(24), Clock.systemUTC(), 1000));
+    TestProbe<IdempotencyActor.Result> answers = testKit.createTestProbe();
+    for (int i = 0; i < 20; i++) {
+      once.tell(new IdempotencyActor.Submit("alice", "k" + i, "d", drafts(), 100, answers.getRef()));
+      store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT).replyTo()
+          .tell(new PersistenceActor.SubmitKeyFound("alice", "k" + i, Optional.empty(), Optional.empty()));
+      matcher.expectMessageClass(MatcherActor.SubmitAs.class, WAIT).replyTo().tell(stored(100 + i));
+      answers.receiveMessage(WAIT);
+    }
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    once.tell(new IdempotencyActor.GetStats(stats.getRef()));
+    ActorStats s = stats.receiveMessage(WAIT);
+    assertTrue(s.holds().get("answer_chars_remembered") <= 1000, s.toString());
+    assertTrue(s.holds().get("keys_remembered") < 20, s.toString());
+    // the newest is answered from memory, the oldest looked up again
+    once.tell(new IdempotencyActor.Submit("alice", "k19", "d", drafts(), 100, answers.getRef()));
+    assertInstanceOf(IdempotencyActor.Replayed.class, answers.receiveMessage(WAIT));
+    once.tell(new IdempotencyActor.Submit("alice", "k0", "d", drafts(), 100, answers.getRef()));
+    store.expectMessageClass(PersistenceActor.FindSubmitKey.class, WAIT);
+  }
+
   private static MatcherActor.SubmitResult stored(long id) {
     return new MatcherActor.SubmitResult(List.of(new MatcherActor.Submitted(id, "/result/s/" + id)), Optional.empty());
   }
