@@ -177,6 +177,7 @@ public final class JobFile {
       // a variation is the base with its top-level keys replaced, as lkp-tests' each_jobs merges it
       ObjectNode job = doc == base ? base.deepCopy() : base.deepCopy().setAll((ObjectNode) doc);
       job.setAll(settings.deepCopy());
+      revise(job);
       // before the matrix makes anything: no job it makes has more fields than its document
       rules.limits().checkFields(job, docs.size() == 1 ? "the job" : "document " + (each.size() + 1));
       JobMatrix.Jobs jobs = matrix.of(job);
@@ -190,6 +191,40 @@ public final class JobFile {
       rules.limits().checkFields(out.get(i), "job " + (i + 1));
     }
     return out;
+  }
+
+  /**
+   * A dotted key sets one value inside a map ({@code fsmark.test_size: 60G}), making the maps on
+   * its path where there are none, as lkp-tests' revise_hash does before it expands a job; the
+   * dotted key itself goes. Adding to or taking out of a key ({@code k+}, {@code k-}) is refused.
+   */
+  private static void revise(ObjectNode job) {
+    List<String> keys = new ArrayList<>();
+    job.fieldNames().forEachRemaining(keys::add);
+    for (String key : keys) {
+      if (key.length() > 1 && (key.endsWith("+") || key.endsWith("-"))) {
+        throw new InvalidJobException(key + ": lkp-tests' submit adds to (k+) or takes out of (k-) the key it"
+            + " names; the scheduler does not: write the value the key is to have");
+      }
+      if (key.indexOf('.') < 0) {
+        continue;
+      }
+      String[] path = key.split("\\.", -1);
+      ObjectNode at = job;
+      for (int i = 0; i < path.length - 1; i++) {
+        JsonNode next = path[i].isEmpty() ? null : at.get(path[i]);
+        if (path[i].isEmpty() || (next != null && !next.isNull() && !next.isObject())) {
+          throw new InvalidJobException(key + ": a dotted key sets a value inside a map, and '"
+              + String.join(".", java.util.Arrays.copyOf(path, i + 1)) + "' is not one here");
+        }
+        at = next instanceof ObjectNode o ? o : at.putObject(path[i]);
+      }
+      if (path[path.length - 1].isEmpty()) {
+        throw new InvalidJobException(key + ": a dotted key ends with the name of the value it sets");
+      }
+      at.set(path[path.length - 1], job.get(key));
+      job.remove(key);
+    }
   }
 
   private static List<ObjectNode> literal(List<JsonNode> jobs, String what, Rules rules, ObjectNode settings) {

@@ -1,6 +1,7 @@
 package org.compassci.sched.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,6 +36,35 @@ class JobFileTest {
     List<String> values = new ArrayList<>();
     jobs.forEach(j -> values.add(j.at(pointer).asText()));
     return values;
+  }
+
+  /**
+   * A dotted key sets one value inside a map, as lkp-tests' revise_hash does: a variation that
+   * says {@code fsmark.test_size: 60G} changes that option and keeps the others (a variation's
+   * plain key replaces the whole map). It used to be passed on as a key of its own, literally
+   * "fsmark.test_size", which no box reads. Adding to or taking out of a key ({@code k+}, {@code k-})
+   * is refused, naming the key.
+   */
+  @Test
+  void aDottedKeySetsOneValueInsideItsMap() {
+    List<ObjectNode> jobs = yaml("""
+        suite: fsmark
+        testbox: vm-2p8g
+        fsmark:
+          filesize: 4K
+          test_size: 1G
+        ---
+        fsmark.test_size: 60G
+        disk.nr: 2
+        """);
+    assertEquals(2, jobs.size());
+    assertEquals("1G", jobs.get(0).at("/fsmark/test_size").asText());
+    assertEquals("60G", jobs.get(1).at("/fsmark/test_size").asText());
+    assertEquals("4K", jobs.get(1).at("/fsmark/filesize").asText(), "the map's other options stay");
+    assertEquals(2, jobs.get(1).at("/disk/nr").asInt(), "a map made where there was none");
+    assertFalse(jobs.get(1).has("fsmark.test_size"), jobs.get(1).toString());
+    assertTrue(refusal("suite: s\ntestbox: t\nmail_to+: a@b\n").contains("mail_to+"));
+    assertTrue(refusal("suite: s\ntestbox: t\nfsmark: 4K\nfsmark.test_size: 60G\n").contains("fsmark.test_size"));
   }
 
   @Test
