@@ -272,8 +272,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     return create(store, extractor, hosts, timeouts, clock, Duration.ZERO, null);
   }
 
-  /** Requests held while the jobs load; past it they are answered unavailable. */
+  /** Messages held while the jobs load. */
   static final int STASH = 100_000;
+  /** Of {@link #STASH}, the room only the actors' own messages may take: requests past the rest are turned away. */
+  static final int STASH_KEPT_FOR_THE_ACTORS = 1_000;
+
+  /** A request of the HTTP edge or a box, which can be told to come back. */
+  private static boolean isRequest(Command m) {
+    return m instanceof Get || m instanceof Update || m instanceof CancelNotQueued || m instanceof Terminate
+        || m instanceof FetchPackage || m instanceof CheckUpload || m instanceof GetDeadline;
+  }
 
   private static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<ExtractActor.Command> extractor, ActorRef<HostRegistryActor.Command> hosts,
@@ -347,10 +355,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
           return Behaviors.stopped();
         })
         .onAnyMessage(m -> {
-          if (stash.isFull()) {
-            // the store away at a start, and a busy lab: a request is told to come back, anything
-            // else (a hand-out's Track) is left to the sweep that finds what nobody tracks
+          if (stash.size() >= STASH - STASH_KEPT_FOR_THE_ACTORS && isRequest(m)) {
+            // the store away at a start, and a busy lab: a request is told to come back; the
+            // room left is for what the actors tell (a hand-out's Track, a take-back's Forget)
             answerFromStore(m, Outcome.of(Outcome.Status.UNAVAILABLE, "the scheduler is still loading its jobs: try again"));
+            return Behaviors.same();
+          }
+          if (stash.isFull()) {
+            getContext().getLog().error("lifecycle: its stash is full while it loads; dropped {}", m.getClass().getSimpleName());
             return Behaviors.same();
           }
           stash.stash(m);
@@ -729,6 +741,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
             Job job = readable(r);
             if (job != null) {
               adopt(job);
+              if (!job.field("host_machine").isEmpty()) {
+                // as at a load: the registry learns which box runs it (its get_deadline, the dashboard)
+                hosts.tell(new HostRegistryActor.HandedOut(job.field("host_machine"), job.id()));
+              }
             }
           }
           found++;

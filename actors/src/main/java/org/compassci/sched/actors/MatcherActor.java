@@ -427,8 +427,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
   }
 
-  /** Requests held while the queue loads; past it they are told to come back. */
+  /** Messages held while the queue loads. */
   static final int STASH = 100_000;
+  /** Of {@link #STASH}, the room only the matcher's own messages may take: requests past the rest are turned away. */
+  static final int STASH_KEPT_FOR_THE_ACTOR = 1_000;
 
   /**
    * Until the first page of queued jobs is back from the store, a dispatch is answered
@@ -475,8 +477,16 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * failed the actor and left every stashed asker to its timeout.
    */
   private Behavior<Command> stashOrTurnAway(StashBuffer<Command> stash, Command m) {
-    if (!stash.isFull()) {
-      stash.stash(m);
+    boolean request = m instanceof Submit || m instanceof SubmitAs || m instanceof Cancel || m instanceof Terminate
+        || m instanceof Requeue || m instanceof StopParking || m instanceof GetPending || m instanceof Explain
+        || m instanceof GetStats || m instanceof TakeTally;
+    if (!request || stash.size() < STASH - STASH_KEPT_FOR_THE_ACTOR) {
+      // the room left is for the matcher's own messages (a claim in doubt's check)
+      if (stash.isFull()) {
+        getContext().getLog().error("matcher: its stash is full while it loads; dropped {}", m.getClass().getSimpleName());
+      } else {
+        stash.stash(m);
+      }
       return Behaviors.same();
     }
     Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, STILL_LOADING);

@@ -244,9 +244,14 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * next one; {@code held}: jobs whose claims were not tried because such a key still holds them.
    */
   private record Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed,
-      Optional<String> claimError, List<Long> unreleased, java.util.Set<Long> held) {
+      Optional<String> claimError, List<Long> unreleased, java.util.Set<Long> held, boolean storeAsked) {
     Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed, Optional<String> claimError) {
-      this(modified, claimed, claimError, List.of(), java.util.Set.of());
+      this(modified, claimed, claimError, List.of(), java.util.Set.of(), true);
+    }
+
+    Outcomes(List<Modified> modified, java.util.Map<Long, JobRecord> claimed, Optional<String> claimError,
+        List<Long> unreleased, java.util.Set<Long> held) {
+      this(modified, claimed, claimError, unreleased, held, true);
     }
   }
 
@@ -306,6 +311,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * a long outage costs at most {@link #RETRY_MAX} records of memory.
    */
   private final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
+  /** Barriers whose writes are in, waiting for the states kept meanwhile ({@link #retry}) to be. */
+  private final List<ActorRef<Done>> heldBarriers = new ArrayList<>();
   /**
    * How many kept records one replay writes. All of them, until a replay fails: then half as
    * many each time one fails, and twice as many each time one takes. A record the store refuses
@@ -644,8 +651,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     try {
       if (inserts.isEmpty() && records.isEmpty() && taken.isEmpty() && keys.isEmpty() && runs.isEmpty()) {
-        // nothing for the store (a barrier alone, changes that all failed): no transaction
-        return new Outcomes(modified, claimed, claimsFailed, unreleased, held);
+        // nothing for the store (a barrier alone, changes that all failed): no transaction, and
+        // no word on whether the store is reachable
+        return new Outcomes(modified, claimed, claimsFailed, unreleased, held, false);
       }
       (keys.isEmpty() && runs.isEmpty() ? store.commit(inserts, records, taken)
           : store.commit(inserts, records, taken, keys, runs)).forEach(r -> claimed.put(r.id(), r));
@@ -678,7 +686,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     // cluster mode: this node's singletons were replaced, and every write of it is refused for good
     boolean fenced = error.isPresent()
         && causedBy(c.failure(), org.compassci.sched.persistence.StoreFencedException.class);
-    lastError = error;
+    if (error.isPresent() || c.outcomes() == null || c.outcomes().storeAsked()) {
+      lastError = error;
+    }
     if (error.isPresent()) {
       getContext().getLog().warn("store write of {} requests failed: {}", c.batch().size(), error.get());
     }
@@ -732,6 +742,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
     }
     answer(c.batch(), error, fenced, c.outcomes());
+    for (Command cmd : c.batch()) {
+      if (cmd instanceof Barrier b) {
+        heldBarriers.add(b.replyTo());
+      }
+    }
+    if (retry.isEmpty()) {
+      // a state kept while the store was away is a write told before the barrier, not yet in:
+      // the barrier waits for its replay (a load read before it could take a job's older row)
+      heldBarriers.forEach(b -> b.tell(Done.getInstance()));
+      heldBarriers.clear();
+    }
     if (!pending.isEmpty()) {
       commitPending();
     } else {
@@ -763,8 +784,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
             ? new Modified(mod.context(), Optional.empty(), error)
             : outcomes.modified().get(m++);
         mod.replyTo().tell(result);
-      } else if (cmd instanceof Barrier b) {
-        b.replyTo().tell(Done.getInstance());
       } else if (cmd instanceof ClaimJob cj) {
         Optional<String> claimError = error.isPresent() ? error : outcomes.claimError();
         if (claimError.isEmpty() && outcomes.held().contains(cj.claim().id())) {
@@ -793,6 +812,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     getContext().getLog().error("the store's actor restarts: {} waiting writes answered failed, {} job states kept"
         + " for the store, commit out: {}", waiting.size(), retry.size(), committing);
     answer(waiting, Optional.of("the store's actor restarted after a failure: not written"), false, null);
+    // a barrier is not carried: its asker is told now (the order it stood for is lost with the restart)
+    waiting.stream().filter(Barrier.class::isInstance)
+        .forEach(b -> ((Barrier) b).replyTo().tell(Done.getInstance()));
+    heldBarriers.forEach(b -> b.tell(Done.getInstance()));
+    heldBarriers.clear();
     carried.commitOut = committing;
     carried.retry.putAll(retry);
     carried.releaseKept.addAll(releaseKept);

@@ -171,11 +171,15 @@ public final class JobFile {
     }
     JobMatrix matrix = new JobMatrix(rules.listKeys());
     ObjectNode base = (ObjectNode) docs.get(0);
+    // the base's dotted keys first: a variation's own map of the same name then replaces the
+    // result, as a plain key of the variation replaces the base's
+    revise(base);
     List<JobMatrix.Jobs> each = new ArrayList<>(docs.size());
     BigInteger count = BigInteger.ZERO;
     for (JsonNode doc : docs) {
       // a variation is the base with its top-level keys replaced, as lkp-tests' each_jobs merges it
       ObjectNode job = doc == base ? base.deepCopy() : base.deepCopy().setAll((ObjectNode) doc);
+      revise(job);
       job.setAll(settings.deepCopy());
       revise(job);
       // before the matrix makes anything: no job it makes has more fields than its document

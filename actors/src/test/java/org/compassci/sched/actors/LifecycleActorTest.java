@@ -157,9 +157,9 @@ class LifecycleActorTest {
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
         testKit.<HostRegistryActor.Command>createTestProbe().getRef(), Timeouts.defaults(), java.time.Clock.systemUTC()));
     passBarrier(store);
-    store.expectMessageClass(PersistenceActor.LoadStages.class);
+    PersistenceActor.LoadStages active = store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<Outcome> waiting = testKit.createTestProbe();
-    for (int i = 0; i < LifecycleActor.STASH; i++) {
+    for (int i = 0; i < LifecycleActor.STASH - LifecycleActor.STASH_KEPT_FOR_THE_ACTORS; i++) {
       lc.tell(new LifecycleActor.Get(1_000_000 + i, waiting.getRef()));
     }
     TestProbe<Outcome> past = testKit.createTestProbe();
@@ -170,6 +170,14 @@ class LifecycleActorTest {
     TestProbe<Outcome> later = testKit.createTestProbe();
     lc.tell(new LifecycleActor.Get(8, later.getRef()));
     assertEquals(Outcome.Status.UNAVAILABLE, later.receiveMessage(Duration.ofSeconds(10)).status());
+    // what the actors tell still has room: a hand-out's Track is taken once the jobs are in
+    lc.tell(new LifecycleActor.Track(dispatchedJob(9).toRecord()));
+    active.replyTo().tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    store.expectMessageClass(PersistenceActor.LoadStages.class).replyTo()
+        .tell(new PersistenceActor.LoadResult(List.of(), java.util.Optional.empty(), true));
+    TestProbe<ActorStats> stats = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.GetStats(stats.getRef()));
+    assertEquals(1L, stats.receiveMessage(Duration.ofSeconds(30)).holds().get("handed_out_unread"));
   }
 
   /**
@@ -989,8 +997,9 @@ class LifecycleActorTest {
       Timeouts quickRun = new Timeouts(d.dispatch(), d.dispatchAck(), d.boot(), d.bootVm(), d.bootDc(),
           d.setup(), d.waitPeer(), Duration.ofMillis(300), d.postRun(), d.manualCheck(), d.requeueMax());
       ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
       ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(persistence, extractor(),
-          testKit.system().ignoreRef(), quickRun, Clock.systemUTC(),
+          hosts.getRef(), quickRun, Clock.systemUTC(),
           testKit.<MatcherActor.Command>createTestProbe()::getRef, Duration.ofMillis(500)));
       TestProbe<Outcome> got = testKit.createTestProbe();
       lc.tell(new LifecycleActor.Get(404, got.getRef()));
@@ -998,6 +1007,10 @@ class LifecycleActorTest {
       Job stranded = dispatchedJob(57);
       stranded.setStage(org.compassci.sched.model.JobStage.RUNNING, Instant.now());
       store.upsert(List.of(stranded.toRecord()));
+      // the registry hears which box runs it, as at a load
+      HostRegistryActor.HandedOut held = hosts.expectMessageClass(HostRegistryActor.HandedOut.class, Duration.ofSeconds(10));
+      assertEquals(57, held.jobId());
+      assertEquals("h1", held.hostname());
       long until = System.nanoTime() + Duration.ofSeconds(15).toNanos();
       String stage = "running";
       while (!stage.equals("finish") && System.nanoTime() < until) {

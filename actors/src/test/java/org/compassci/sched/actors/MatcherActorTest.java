@@ -502,7 +502,7 @@ class MatcherActorTest {
     ActorRef<MatcherActor.Command> matcher = loadingMatcher(store);
     store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<Outcome> waiting = testKit.createTestProbe();
-    for (int i = 0; i < MatcherActor.STASH; i++) {
+    for (int i = 0; i < MatcherActor.STASH - MatcherActor.STASH_KEPT_FOR_THE_ACTOR; i++) {
       matcher.tell(new MatcherActor.Cancel(1_000_000 + i, waiting.getRef()));
     }
     TestProbe<MatcherActor.SubmitResult> past = testKit.createTestProbe();

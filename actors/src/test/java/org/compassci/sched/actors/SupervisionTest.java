@@ -462,6 +462,29 @@ class SupervisionTest {
     }
   }
 
+  /**
+   * A write that failed while the store was away, and is kept to be written again, is a write
+   * told before the barrier and not yet in: the barrier waits for its replay. Answered at once, a
+   * restarted lifecycle's load could read the job's older row and take it in as running.
+   */
+  @Test
+  void aBarrierWaitsForTheStatesKeptWhileTheStoreWasAway() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      AtomicBoolean away = new AtomicBoolean(true);
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(
+          StoreHooks.commitsFailWhile(real, away, "the store is away"), 100));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.kept(List.of(record(91)), "kept", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent());
+      TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Barrier(barrier.getRef()));
+      barrier.expectNoMessage(Duration.ofMillis(1500));
+      away.set(false);
+      barrier.receiveMessage(WAIT);
+      assertTrue(real.find(91).isPresent(), "the kept state is in before the barrier is answered");
+    }
+  }
+
   private static org.compassci.sched.persistence.JobRecord record(long id) {
     return org.compassci.sched.model.Job.submitted(JobIntake.prepare(Json.parse(
         "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), id, Instant.now(), "/result").toRecord();

@@ -63,6 +63,10 @@ class JobFileTest {
     assertEquals("4K", jobs.get(1).at("/fsmark/filesize").asText(), "the map's other options stay");
     assertEquals(2, jobs.get(1).at("/disk/nr").asInt(), "a map made where there was none");
     assertFalse(jobs.get(1).has("fsmark.test_size"), jobs.get(1).toString());
+    // the base's dotted key goes into the base: a variation's own map of the name replaces it whole
+    List<ObjectNode> replaced = yaml("suite: s\ntestbox: t\nfsmark.test_size: 60G\n---\nfsmark:\n  test_size: 10G\n");
+    assertEquals("60G", replaced.get(0).at("/fsmark/test_size").asText());
+    assertEquals("10G", replaced.get(1).at("/fsmark/test_size").asText());
     assertTrue(refusal("suite: s\ntestbox: t\nmail_to+: a@b\n").contains("mail_to+"));
     assertTrue(refusal("suite: s\ntestbox: t\nfsmark: 4K\nfsmark.test_size: 60G\n").contains("fsmark.test_size"));
   }

@@ -358,6 +358,11 @@ class CliTest {
     Run notATree = cli("submit", "--lkp-src", dir.resolve("nowhere").toString(), file.toString());
     assertEquals(2, notATree.code(), notATree.err());
     assertTrue(notATree.err().contains("--lkp-src: " + dir.resolve("nowhere") + ": no such folder"), notATree.err());
+    // a stale LKP_SRC in the environment only warns: the submit goes on without a tree
+    Run stale = run(Map.of("SCHED_URL", url, "SCHED_TOKEN", ADMIN, "LKP_SRC", dir.resolve("gone").toString()), "",
+        "submit", "--dry-run", file.toString());
+    assertEquals(0, stale.code(), stale.err());
+    assertTrue(stale.err().startsWith("warning: LKP_SRC: " + dir.resolve("gone") + ": no such folder"), stale.err());
   }
 
   @Test
