@@ -489,11 +489,24 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       }
       return Behaviors.same();
     }
-    Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, STILL_LOADING);
-    if (m instanceof Submit s) {
-      s.replyTo().tell(new SubmitResult(List.of(), Optional.of(STILL_LOADING)));
+    turnAway(m, STILL_LOADING);
+    return Behaviors.same();
+  }
+
+  /**
+   * Tells a request that this matcher cannot take it now to ask again, for {@code why}: a hand-out
+   * or a submit, a cancel or terminate, a requeue (the lifecycle then reads the job's state and
+   * sends it again), and the shutdown's stop of parking (nothing is parked). Reads of the queue
+   * (pending counts, explain, stats) are left to their ask's timeout.
+   */
+  private static void turnAway(Command m, String why) {
+    Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, why);
+    if (m instanceof Dispatch d) {
+      d.replyTo().tell(new Unavailable(why));
+    } else if (m instanceof Submit s) {
+      s.replyTo().tell(new SubmitResult(List.of(), Optional.of(why)));
     } else if (m instanceof SubmitAs s) {
-      s.replyTo().tell(new SubmitResult(List.of(), Optional.of(STILL_LOADING)));
+      s.replyTo().tell(new SubmitResult(List.of(), Optional.of(why)));
     } else if (m instanceof Cancel c) {
       c.replyTo().tell(away);
     } else if (m instanceof Terminate t) {
@@ -503,7 +516,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     } else if (m instanceof StopParking p) {
       p.replyTo().tell(org.apache.pekko.Done.getInstance());
     }
-    // reads of the queue are left to their ask's timeout
+  }
+
+  private static Behavior<Command> handingOver(Command m) {
+    turnAway(m, HANDING_OVER);
     return Behaviors.same();
   }
 
@@ -516,56 +532,17 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> turningAway(
       org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b) {
     return b
-        .onMessage(Dispatch.class, d -> {
-          d.replyTo().tell(new Unavailable(HANDING_OVER));
-          return Behaviors.same();
-        })
-        .onMessage(Submit.class, m -> {
-          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
-          return Behaviors.same();
-        })
-        .onMessage(SubmitAs.class, m -> {
-          m.replyTo().tell(new SubmitResult(List.of(), Optional.of(HANDING_OVER)));
-          return Behaviors.same();
-        });
+        .onMessage(Dispatch.class, MatcherActor::handingOver)
+        .onMessage(Submit.class, MatcherActor::handingOver)
+        .onMessage(SubmitAs.class, MatcherActor::handingOver);
   }
 
   /**
    * Handed over before its queue is whole: what waited for the whole queue is told at once to ask
-   * again, of the successor, rather than left to its ask's timeout. Reads of the queue (pending
-   * counts, explain, stats) are left to their ask's timeout.
+   * again, of the successor, rather than left to its ask's timeout.
    */
   private void turnAwayStashed(StashBuffer<Command> stash) {
-    stash.unstashAll(awayFromTheQueue(turningAway(Behaviors.receive(Command.class)))
-        .onAnyMessage(m -> Behaviors.same())
-        .build());
-  }
-
-  /**
-   * A matcher that hands over without a whole queue: a cancel or terminate is told to ask again,
-   * of the successor; a requeue too (the lifecycle then reads the job's state and sends it again,
-   * to the successor); nothing is parked to stop.
-   */
-  private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> awayFromTheQueue(
-      org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> b) {
-    Outcome away = Outcome.of(Outcome.Status.UNAVAILABLE, HANDING_OVER);
-    return b
-        .onMessage(Cancel.class, c -> {
-          c.replyTo().tell(away);
-          return Behaviors.same();
-        })
-        .onMessage(Terminate.class, t -> {
-          t.replyTo().tell(away);
-          return Behaviors.same();
-        })
-        .onMessage(Requeue.class, r -> {
-          r.replyTo().tell(new Requeued(r.id(), away));
-          return Behaviors.same();
-        })
-        .onMessage(StopParking.class, p -> {
-          p.replyTo().tell(org.apache.pekko.Done.getInstance());
-          return Behaviors.same();
-        });
+    stash.forEach(m -> turnAway(m, HANDING_OVER));
   }
 
   /**
@@ -576,11 +553,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private Behavior<Command> stopOnceTheEpochIsSettled() {
     getContext().scheduleOnce(Duration.ofNanos(Math.max(0, epochTakeBy - System.nanoTime())),
         getContext().getSelf(), new EpochWaitOver());
-    return awayFromTheQueue(turningAway(Behaviors.receive(Command.class)))
+    return Behaviors.receive(Command.class)
         .onMessage(EpochTaken.class, t -> Behaviors.stopped())
         .onMessage(EpochWaitOver.class, w -> Behaviors.stopped())
-        // the rest waits for the successor, as from a matcher that stops while it loads
-        .onAnyMessage(m -> Behaviors.same())
+        // requests are told to ask the successor; the rest waits for it, as from a matcher that
+        // stops while it loads
+        .onAnyMessage(MatcherActor::handingOver)
         .build();
   }
 
