@@ -74,7 +74,8 @@ public final class Cli implements Callable<Integer> {
   String token;
 
   @Option(names = "--retry-for", paramLabel = "SECONDS", scope = ScopeType.INHERIT, defaultValue = "60",
-      description = "how long submit and cancel retry a refused connection, a timeout or a 503 "
+      description = "how long submit and cancel retry a refused connection, a timeout or a 503, "
+          + "and how long watch reconnects a stream that keeps ending "
           + "(default: ${DEFAULT-VALUE}; a retried submit never makes a job twice)")
   int retryFor;
 
@@ -147,7 +148,7 @@ public final class Cli implements Callable<Integer> {
 
   JobWatch watch(SchedulerClient client, CommandLine asking) {
     return new JobWatch(client, asking.getOut(), asking.getErr(), ZoneId.systemDefault(),
-        Duration.ofSeconds(60));
+        Duration.ofSeconds(retryFor));
   }
 
   /** The job-file rules of this jar's configuration, the server's defaults (and any -D). */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayInputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -15,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -28,18 +30,7 @@ class WatchCutShortTest {
   @Test
   void aStreamCutAfterTheStateEachTimeEndsTheWatch() throws Exception {
     AtomicInteger opened = new AtomicInteger();
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/scheduler/v1/jobs/5/events", exchange -> {
-      opened.incrementAndGet();
-      byte[] state = ("event: job\ndata: {\"job_id\":\"5\",\"job_stage\":\"running\",\"job_health\":\"unknown\"}\n\n")
-          .getBytes(StandardCharsets.UTF_8);
-      exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
-      exchange.sendResponseHeaders(200, state.length);
-      try (OutputStream body = exchange.getResponseBody()) {
-        body.write(state);
-      }
-    });
-    server.start();
+    HttpServer server = cuttingServer(opened);
     try {
       StringWriter out = new StringWriter();
       StringWriter err = new StringWriter();
@@ -56,5 +47,44 @@ class WatchCutShortTest {
     } finally {
       server.stop(0);
     }
+  }
+
+  /** {@code --retry-for} is the watch's reconnect window too: it was 60 s whatever the option said. */
+  @Test
+  void theReconnectWindowIsRetryFor() throws Exception {
+    HttpServer server = cuttingServer(new AtomicInteger());
+    try {
+      StringWriter out = new StringWriter();
+      StringWriter err = new StringWriter();
+      picocli.CommandLine cl = Cli.commandLine(Map.of(), new ByteArrayInputStream(new byte[0]));
+      cl.setOut(new PrintWriter(out, true));
+      cl.setErr(new PrintWriter(err, true));
+      long start = System.nanoTime();
+      int code = assertTimeoutPreemptively(Duration.ofSeconds(50), () -> cl.execute(
+          "--server", "http://127.0.0.1:" + server.getAddress().getPort(), "--retry-for", "2", "watch", "5"));
+      assertEquals(Cli.UNREACHABLE, code, err.toString());
+      assertTrue(err.toString().contains("keeps ending"), err.toString());
+      // a window of 2 s; the 60 s it was would take the test past its limit
+      assertTrue(System.nanoTime() - start < Duration.ofSeconds(30).toNanos(), "gave up late: " + err);
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  /** A server that ends every event stream of job 5 right after its state. */
+  private static HttpServer cuttingServer(AtomicInteger opened) throws java.io.IOException {
+    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/scheduler/v1/jobs/5/events", exchange -> {
+      opened.incrementAndGet();
+      byte[] state = ("event: job\ndata: {\"job_id\":\"5\",\"job_stage\":\"running\",\"job_health\":\"unknown\"}\n\n")
+          .getBytes(StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
+      exchange.sendResponseHeaders(200, state.length);
+      try (OutputStream body = exchange.getResponseBody()) {
+        body.write(state);
+      }
+    });
+    server.start();
+    return server;
   }
 }
