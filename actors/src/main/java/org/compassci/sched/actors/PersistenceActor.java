@@ -389,7 +389,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * What an incarnation restarted after a failure hands on to the next, which takes it at its
    * start: its commit still out (whose result comes to the next one, which must not send another
    * beside it, nor answer a drain before it is in), the job states it kept while the store was
-   * away, the Redis keys still to release, and the drains not yet answered. Touched only on the
+   * away, the Redis keys still to release, and the drains and barriers not yet answered. Touched only on the
    * actor's thread, by one incarnation after the other.
    */
   private static final class Carried {
@@ -397,6 +397,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
     final List<Long> releaseKept = new ArrayList<>();
     final List<ActorRef<Done>> drainers = new ArrayList<>();
+    final List<ActorRef<Done>> barriers = new ArrayList<>();
   }
 
   private final Carried carried;
@@ -409,13 +410,19 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     retry.putAll(carried.retry);
     releaseKept.addAll(carried.releaseKept);
     drainers.addAll(carried.drainers);
+    heldBarriers.addAll(carried.barriers);
     carried.commitOut = false;
     carried.retry.clear();
     carried.releaseKept.clear();
     carried.drainers.clear();
+    carried.barriers.clear();
     if (!committing && !drainers.isEmpty()) {
       drainers.forEach(d -> d.tell(Done.getInstance()));
       drainers.clear();
+    }
+    if (!committing && retry.isEmpty()) {
+      heldBarriers.forEach(b -> b.tell(Done.getInstance()));
+      heldBarriers.clear();
     }
     // its own name, not Pekko's guess from the call stack (see LifecycleActor)
     ctx.setLoggerName(PersistenceActor.class);
@@ -464,7 +471,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onWrite(Command w) {
     activity.touch();
-    if (w instanceof Write write && !refusedStates.isEmpty()) {
+    if (w instanceof Write write && !refusedStates.isEmpty() && !write.records().isEmpty()) {
       List<JobRecord> rest = new ArrayList<>();
       for (JobRecord r : write.records()) {
         if (!r.equals(refusedStates.get(r.id()))) {
@@ -812,10 +819,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     getContext().getLog().error("the store's actor restarts: {} waiting writes answered failed, {} job states kept"
         + " for the store, commit out: {}", waiting.size(), retry.size(), committing);
     answer(waiting, Optional.of("the store's actor restarted after a failure: not written"), false, null);
-    // a barrier is not carried: its asker is told now (the order it stood for is lost with the restart)
-    waiting.stream().filter(Barrier.class::isInstance)
-        .forEach(b -> ((Barrier) b).replyTo().tell(Done.getInstance()));
-    heldBarriers.forEach(b -> b.tell(Done.getInstance()));
+    // a barrier stands for the writes told before it: those that waited are answered failed now,
+    // but the commit out and the kept states go on to the next incarnation, and so does the
+    // barrier, answered there once they are in
+    waiting.stream().filter(Barrier.class::isInstance).forEach(b -> carried.barriers.add(((Barrier) b).replyTo()));
+    carried.barriers.addAll(heldBarriers);
     heldBarriers.clear();
     carried.commitOut = committing;
     carried.retry.putAll(retry);

@@ -2,6 +2,7 @@ package org.compassci.sched.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -482,6 +483,41 @@ class SupervisionTest {
       away.set(false);
       barrier.receiveMessage(WAIT);
       assertTrue(real.find(91).isPresent(), "the kept state is in before the barrier is answered");
+    }
+  }
+
+  /**
+   * The same across a restart of the store's actor: the states kept while the store was away go
+   * on to the next incarnation, and so does the barrier behind them. It used to be answered at
+   * the restart, before they were in.
+   */
+  @Test
+  void aBarrierWaitsForTheKeptStatesAcrossARestart() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      AtomicBoolean away = new AtomicBoolean(true);
+      AtomicBoolean fault = new AtomicBoolean();
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(
+          StoreHooks.commitsFailWhile(real, away, "the store is away"), method -> {
+            if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
+              throw new IllegalStateException("injected fault");
+            }
+          });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
+          PersistenceActor.create(store, 100)));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      p.tell(PersistenceActor.Write.kept(List.of(record(93)), "kept", written.getRef()));
+      assertTrue(written.receiveMessage(WAIT).error().isPresent());
+      TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Barrier(barrier.getRef()));
+      Thread.sleep(300);
+      fault.set(true);
+      p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
+          testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
+      barrier.expectNoMessage(Duration.ofMillis(1500));
+      assertFalse(fault.get(), "the fault struck");
+      away.set(false);
+      barrier.receiveMessage(WAIT);
+      assertTrue(real.find(93).isPresent(), "the kept state is in before the barrier is answered");
     }
   }
 
