@@ -121,6 +121,10 @@ final class ManticoreDialect implements SqlDialect {
   public Map<String, String> urlDefaults() {
     // Manticore 6.x has no server-side prepared statements; the driver's client-side ones
     // send plain SQL text. Batched REPLACEs become multi-row REPLACEs.
-    return Map.of("useServerPrepStmts", "false", "rewriteBatchedStatements", "true");
+    // connectTimeout, socketTimeout: as for MySQL, a server that vanishes without closing the
+    // connection (a power cut, a firewall) fails the call in seconds; without them a commit
+    // waited on TCP keepalive, about two hours, and no other commit went out meanwhile
+    return Map.of("useServerPrepStmts", "false", "rewriteBatchedStatements", "true",
+        "connectTimeout", "5000", "socketTimeout", "30000");
   }
 }

@@ -104,10 +104,12 @@ class ManticoreDialectTest {
   }
 
   @Test
-  void theUrlAsksForClientSidePreparedStatements() {
-    assertEquals("jdbc:mysql://10.0.0.5:9306/?rewriteBatchedStatements=true&useServerPrepStmts=false",
+  void theUrlAsksForClientSidePreparedStatementsAndTimeouts() {
+    assertEquals("jdbc:mysql://10.0.0.5:9306/?connectTimeout=5000&rewriteBatchedStatements=true"
+        + "&socketTimeout=30000&useServerPrepStmts=false",
         JdbcJobStore.withDefaults("jdbc:mysql://10.0.0.5:9306/", dialect.urlDefaults()));
-    assertEquals("jdbc:mysql://10.0.0.5:9306/?useServerPrepStmts=false&rewriteBatchedStatements=true",
+    assertEquals("jdbc:mysql://10.0.0.5:9306/?useServerPrepStmts=false&connectTimeout=5000"
+        + "&rewriteBatchedStatements=true&socketTimeout=30000",
         JdbcJobStore.withDefaults("jdbc:mysql://10.0.0.5:9306/?useServerPrepStmts=false",
             dialect.urlDefaults()));
   }
