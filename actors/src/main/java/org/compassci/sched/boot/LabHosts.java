@@ -219,7 +219,7 @@ public final class LabHosts {
     if (t.indexOf(',') >= 0 || t.chars().anyMatch(c -> c < 0x20)) {
       throw new InvalidJobException("tags: '" + t + "' is not a tag");
     }
-    return JobIntake.checkTag(t.indexOf('=') < 0 ? t + "=true" : t);
+    return org.compassci.sched.model.Testbox.ownTag(t.indexOf('=') < 0 ? t + "=true" : t);
   }
 
   private static String text(JsonNode yaml, String field) {

@@ -22,6 +22,22 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
 
   private static final Set<String> TYPES = Set.of("hw", "vm", "dc");
 
+  /** Keys a box offers from its parameters alone: in its own tags they would let it pass for another box. */
+  private static final Set<String> OWN_KEYS = Set.of("hostname", "arch", "tbox_type", "tbox_group");
+
+  /**
+   * One tag of a box's own ({@code k=v}, trimmed), refused when it names a key that its
+   * parameters give: {@code hostname=X} among box Y's tags made Y take the jobs aimed at X alone.
+   */
+  public static String ownTag(String tag) {
+    String t = JobIntake.checkTag(tag);
+    String key = t.substring(0, t.indexOf('='));
+    if (OWN_KEYS.contains(key)) {
+      throw new InvalidJobException("tags: '" + t + "': " + key + " is the box's own field, not a tag");
+    }
+    return t;
+  }
+
   public Testbox {
     tags = Set.copyOf(tags);
   }
@@ -80,7 +96,7 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
         if (t.length() > MAX_TAG_LENGTH) {
           throw new InvalidJobException("tags: a tag longer than " + MAX_TAG_LENGTH + " characters");
         }
-        tags.add(JobIntake.checkTag(t.trim()));
+        tags.add(ownTag(t.trim()));
       }
     }
     long freeMem = UNKNOWN_MEMORY;

@@ -139,6 +139,28 @@ class JobIntakeTest {
         "tbox_type", "vm,dc", "freemem", "65536"))));
   }
 
+  /**
+   * A box's own tags cannot name another box, group, type or arch: {@code tags=hostname=X} made
+   * box Y offer X's name too, and Y took the jobs aimed at X alone. Refused, naming the parameter
+   * to use; the same in a lab's hosts file.
+   */
+  @Test
+  void aBoxsTagsCannotNameAnotherBox() {
+    JobIntake.Draft forX = JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"lab-x\"}"));
+    for (String tag : java.util.List.of("hostname=lab-x", " tbox_group = lab", "tbox_type=hw", "arch=aarch64")) {
+      InvalidJobException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidJobException.class,
+          () -> forX.requirements().fits(Testbox.fromQuery(java.util.Map.of("hostname", "lab-y", "tags", tag))),
+          tag + " was taken");
+      assertTrue(e.getMessage().startsWith("tags: '" + tag.strip().replace(" ", "") + "'"), e.getMessage());
+      org.junit.jupiter.api.Assertions.assertThrows(InvalidJobException.class,
+          () -> org.compassci.sched.boot.LabHosts.registration("lab-y",
+              Json.parse("{\"tags\":[\"" + tag + "\"]}")), tag + " in a hosts file was taken");
+    }
+    // a key that only starts like one is the box's own
+    assertTrue(Testbox.fromQuery(java.util.Map.of("hostname", "lab-y", "tags", "hostname_alias=x"))
+        .tags().contains("hostname_alias=x"));
+  }
+
   /** DOMAIN: a VM's or container's memory comes from its group's name, whatever the testbox is called. */
   @Test
   void aVmsMemoryComesFromItsGroupsShape() {
