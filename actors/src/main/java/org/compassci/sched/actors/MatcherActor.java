@@ -220,7 +220,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record PendingTerminate(QueuedJob job, ActorRef<Outcome> replyTo, Object incarnation) {}
 
-  private record PendingRequeue(long id, ActorRef<Requeued> replyTo) {}
+  /** A take-back under way; {@code refund}: its tenant was charged for a hand-out no box heard of. */
+  private record PendingRequeue(long id, ActorRef<Requeued> replyTo, boolean refund) {
+    PendingRequeue(long id, ActorRef<Requeued> replyTo) {
+      this(id, replyTo, false);
+    }
+  }
 
   /** A claim whose commit failed, being checked in the store (see {@link #inDoubt}). */
   private record InDoubt(long id, String tokenHash) {}
@@ -674,8 +679,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         d.field("tbox_group"));
   }
 
-  private void enqueue(Job job) {
-    queue.add(job.id(), job.requirements(), job.tenant(), job.queue(), job.priority(),
+  private QueuedJob enqueue(Job job) {
+    return queue.add(job.id(), job.requirements(), job.tenant(), job.queue(), job.priority(),
         job.field("my_account"), job.field("tbox_group"));
   }
 
@@ -1135,9 +1140,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /**
    * A durable hand-out whose box will not hear of it (it hung up, or its ask gave up) goes back
    * to its old place in the queue at once, without counting against the job's requeue budget:
-   * the job did nothing wrong. Its asker, if still there, is told why.
+   * the job did nothing wrong. Its asker, if still there, is told why. Nor does it cost its
+   * tenant a turn ({@code charged}: this queue's take charged it): the turn is given back with
+   * the job, as for a claim that failed.
    */
-  private Settled giveBack(PersistenceActor.Claimed r, PendingHandOut p, boolean hungUp) {
+  private Settled giveBack(PersistenceActor.Claimed r, PendingHandOut p, boolean hungUp, boolean charged) {
     if (hungUp) {
       noJob(p.request().replyTo());
     } else {
@@ -1148,7 +1155,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     // dispatch-ack (and paid a requeue) for a box that never heard of it
     takeBack(p.job().id(), r.record().get().tokenHash(),
         hungUp ? "the testbox hung up before its answer" : "the testbox's request gave up before its answer",
-        false, new PendingRequeue(p.job().id(), getContext().getSystem().ignoreRef()));
+        false, new PendingRequeue(p.job().id(), getContext().getSystem().ignoreRef(), charged));
     if (stopping) {
       drainAgain = true;
     }
@@ -1166,7 +1173,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     claiming.remove(p.job().id());
     boolean clientLeft = settleConnection(p.request().connection());
     if (r.record().isPresent() && (clientLeft || p.request().tooLate())) {
-      return giveBack(r, p, clientLeft);
+      return giveBack(r, p, clientLeft, true);
     }
     if (r.record().isPresent()) {
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
@@ -1198,7 +1205,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (r.record().isPresent()) {
       queue.remove(p.job().id());
       if (p.request().tooLate()) {
-        return giveBack(r, p, false);
+        // taken from the queue before the restart: this one charged no one
+        return giveBack(r, p, false, false);
       }
       tally.dispatched(r.record().get().dispatchTimeMillis() - r.record().get().submitTimeMillis());
       return Settled.ANSWER;
@@ -1424,7 +1432,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
-    enqueue(job);
+    QueuedJob queued = enqueue(job);
+    if (p.refund()) {
+      queue.refund(queued);
+    }
     p.replyTo().tell(new Requeued(p.id(), Outcome.ok(view)));
     serveParked();
   }

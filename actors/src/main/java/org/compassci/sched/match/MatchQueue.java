@@ -254,6 +254,14 @@ public final class MatchQueue {
     }
   }
 
+  /**
+   * The turn {@link #take} charged {@code job}'s tenant, given back: the job went back to the
+   * queue (by {@link #add}) without reaching a box.
+   */
+  public void refund(QueuedJob job) {
+    fairShare.refund(job.tenant);
+  }
+
   /** A job taken out by {@link #remove} whose removal did not happen after all. */
   public boolean restore(QueuedJob job) {
     if (jobs.containsKey(job.id)) {

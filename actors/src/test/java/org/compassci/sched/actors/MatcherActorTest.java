@@ -158,6 +158,60 @@ class MatcherActorTest {
     }
   }
 
+  /**
+   * A hand-out given back (its asker gave up before the claim was in) costs its tenant no turn:
+   * the hand-outs after it go in the order they would have gone had it never been made. The
+   * tenant used to stay charged, and the other tenant's jobs went first.
+   */
+  @Test
+  void aHandOutGivenBackCostsItsTenantNoTurn() throws Exception {
+    List<String> accounts = List.of("alice", "bob", "alice", "bob", "alice", "bob");
+    List<String> expected;
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir.resolve("nothing-given-back"), 4)) {
+      Wiring w = start(real);
+      List<Long> ids = submit(w, tenantsJobs(accounts));
+      expected = handOutsByAccount(w, ids, accounts);
+    }
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir.resolve("one-given-back"), 4)) {
+      SupervisionTest.GatedStore gated = new SupervisionTest.GatedStore(real);
+      Wiring w = start(real, gated.store);
+      List<Long> ids = submit(w, tenantsJobs(accounts));
+      gated.holdNext.set(true);
+      long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 3_000;
+      TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.Dispatch(box("dc-8g--1", "x86_64", 65536), Duration.ZERO, null, answerBy,
+          late.getRef()));
+      for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
+        Thread.sleep(10);
+      }
+      assertTrue(gated.held.get(), "the claim's commit is held");
+      while (System.currentTimeMillis() <= answerBy - MatcherActor.ANSWER_MARGIN_MS + 50) {
+        Thread.sleep(20);
+      }
+      gated.gate.countDown();
+      assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
+      awaitPending(w.matcher(), "alice", 3);
+      awaitPending(w.matcher(), "bob", 3);
+      assertEquals(expected, handOutsByAccount(w, ids, accounts));
+    }
+  }
+
+  private static List<JobIntake.Draft> tenantsJobs(List<String> accounts) {
+    return accounts.stream()
+        .map(a -> draft("{\"suite\":\"s\",\"testbox\":\"dc-8g\",\"my_account\":\"" + a + "\"}")).toList();
+  }
+
+  /** Every queued job handed out in turn: whose each was. */
+  private List<String> handOutsByAccount(Wiring w, List<Long> ids, List<String> accounts) {
+    List<String> order = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class,
+          dispatch(w, box("dc-8g--" + (i + 2), "x86_64", 65536)));
+      order.add(accounts.get(ids.indexOf(a.id())));
+    }
+    return order;
+  }
+
   @Test
   void aJobGoesOnlyToABoxItFitsAndOnlyOnce() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
