@@ -340,6 +340,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * the reload's answer may predate that and must not bring them back.
    */
   private final java.util.Set<Long> leftDuringReload = new java.util.HashSet<>();
+  /**
+   * Queued jobs of the store this matcher cannot read (a row written by a tool, or by a version
+   * with other rules), by tenant: logged once, and counted as known by the resync, which read
+   * their whole tenant again every second while the store's count stayed above the queue's.
+   */
+  private final Map<String, java.util.Set<Long>> unreadable = new java.util.HashMap<>();
   /** Hand-outs being made durable, per client connection: a client that leaves meanwhile loses them. */
   private final Map<org.compassci.sched.model.ConnectionId, Integer> claimsByConnection = new java.util.HashMap<>();
   /** Jobs of {@link SubmitAs} being written, per account: they count against its cap already. */
@@ -615,7 +621,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         enqueueStored(r);
         ids.observe(r.id());
       } catch (RuntimeException e) {
-        getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
+        leftAlone(r, e, java.util.Set.of());
       }
     }
     loadedJobs += page.size();
@@ -673,6 +679,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /** A job read back from the store: only what matching needs is read of its document. */
+  /** A queued row that cannot be read: left in the store, said once (unless {@code known}), counted. */
+  private void leftAlone(JobRecord r, RuntimeException e, java.util.Set<Long> known) {
+    if (unreadable.computeIfAbsent(r.tenant(), t -> new java.util.HashSet<>()).add(r.id()) && !known.contains(r.id())) {
+      getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
+    }
+  }
+
   private void enqueueStored(JobRecord r) {
     JobIntake.Draft d = JobIntake.prepareStored(r.document());
     queue.add(r.id(), d.requirements(), d.tenant(), d.queue(), d.priority(), d.field("my_account"),
@@ -1461,7 +1474,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     claiming.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
     leaving.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
     c.counted().byTenant().forEach((tenant, n) -> {
-      long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0);
+      long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0)
+          + unreadable.getOrDefault(tenant, java.util.Set.of()).size();
       if (n > known && reloading.add(tenant)) {
         store.tell(new PersistenceActor.LoadTenant(tenant, tenantLoaded));
       }
@@ -1477,6 +1491,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       getContext().getSelf().tell(new ClearLeftDuringReload());
     }
     int added = 0;
+    // read again: those still there and still unreadable are counted again below
+    java.util.Set<Long> knownUnreadable = java.util.Objects.requireNonNullElse(unreadable.remove(t.tenant()), java.util.Set.of());
     for (JobRecord r : t.jobs()) {
       if (!queue.contains(r.id()) && !claiming.containsKey(r.id()) && !leaving.containsKey(r.id())
           && !leftDuringReload.contains(r.id())) {
@@ -1485,7 +1501,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           ids.observe(r.id());
           added++;
         } catch (RuntimeException e) {
-          getContext().getLog().error("queued job {} in the store cannot be read, left alone: {}", r.id(), e.getMessage());
+          leftAlone(r, e, knownUnreadable);
         }
       }
     }
