@@ -68,7 +68,7 @@ public final class SchedulerApp {
   public static JobStore openStore(SchedulerSettings s) {
     switch (s.store()) {
       case "embedded":
-        return JdbcJobStore.embedded(s.dataDir(), s.storePoolSize());
+        return JdbcJobStore.embedded(s.dataDir(), s.storePoolSize(), s.syncEachCommit());
       case "mysql":
         return JdbcJobStore.mysql(s.jdbcUrl().orElseThrow(), s.storePoolSize());
       default:

@@ -489,6 +489,10 @@ class EndToEndTest {
     e = org.junit.jupiter.api.Assertions.assertThrows(
         org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(store));
     assertTrue(e.getMessage().contains("SCHED_JDBC_URL"), e.getMessage());
+    Config sync = ConfigFactory.parseMap(Map.of("scheduler.store-sync", "sometimes")).withFallback(ConfigFactory.load());
+    e = org.junit.jupiter.api.Assertions.assertThrows(
+        org.compassci.sched.config.BadSettingException.class, () -> SchedulerSettings.fromConfig(sync));
+    assertTrue(e.getMessage().contains("scheduler.store-sync") && e.getMessage().contains("sometimes"), e.getMessage());
     Config lkp = ConfigFactory.parseMap(Map.of("scheduler.submit.lkp-src", "/nonexistent-lkp-tests"))
         .withFallback(ConfigFactory.load());
     e = org.junit.jupiter.api.Assertions.assertThrows(

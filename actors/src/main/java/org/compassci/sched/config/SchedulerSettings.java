@@ -27,6 +27,7 @@ public record SchedulerSettings(
     String resultsRoot,
     int storePoolSize,
     int storeBatchMax,
+    boolean syncEachCommit,
     Map<String, Integer> queueLevels,
     Map<String, Integer> fairShareWeights,
     int fairShareDefaultWeight,
@@ -50,10 +51,19 @@ public record SchedulerSettings(
   /** The same settings with another resync interval; zero turns the resync off. */
   public SchedulerSettings withResyncInterval(Duration interval) {
     return new SchedulerSettings(host, port, dataDir, store, jdbcUrl, redisUrl, adminToken, workerId,
-        askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, queueLevels,
+        askTimeout, maxBodyBytes, resultsRoot, storePoolSize, storeBatchMax, syncEachCommit, queueLevels,
         fairShareWeights, fairShareDefaultWeight, timeouts, interval, redisClaimTtl, resultsDir,
         extractTimeout, hostsOfflineAfter, waitTimeout, watchHeartbeat, watchMaxJobs, statsInterval, jobFiles, boot,
         access, sockets);
+  }
+
+  /** {@code scheduler.store-sync}: the embedded store forces its file to disk at each commit, or once a second. */
+  private static boolean syncEachCommit(Config c) {
+    String sync = text(c, "store-sync").strip().toLowerCase(Locale.ROOT);
+    if (!sync.equals("commit") && !sync.equals("second")) {
+      throw new BadSettingException("scheduler.store-sync", "'" + sync + "' is not commit or second");
+    }
+    return sync.equals("commit");
   }
 
   /** Reads {@code scheduler.*}; throws {@link BadSettingException} naming the first bad one. */
@@ -108,6 +118,7 @@ public record SchedulerSettings(
         text(c, "results-root"),
         integer(c, "store-pool-size", "scheduler.store-pool-size", 1, 256),
         integer(c, "store-batch-max", "scheduler.store-batch-max", 1, 100_000),
+        syncEachCommit(c),
         Map.copyOf(levels), Map.copyOf(weights),
         integer(c, "fair-share.default-weight", "scheduler.fair-share.default-weight", 1, 1_000_000),
         new org.compassci.sched.model.Timeouts(
