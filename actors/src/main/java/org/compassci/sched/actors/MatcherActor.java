@@ -220,10 +220,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record PendingTerminate(QueuedJob job, ActorRef<Outcome> replyTo, Object incarnation) {}
 
-  /** A take-back under way; {@code refund}: its tenant was charged for a hand-out no box heard of. */
-  private record PendingRequeue(long id, ActorRef<Requeued> replyTo, boolean refund) {
+  /**
+   * A take-back under way; {@code chargedBy}: the incarnation whose queue charged the job's
+   * tenant for a hand-out no box heard of (null: none did), which gives the turn back.
+   */
+  private record PendingRequeue(long id, ActorRef<Requeued> replyTo, Object chargedBy) {
     PendingRequeue(long id, ActorRef<Requeued> replyTo) {
-      this(id, replyTo, false);
+      this(id, replyTo, null);
     }
   }
 
@@ -678,7 +681,6 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     return Behaviors.same();
   }
 
-  /** A job read back from the store: only what matching needs is read of its document. */
   /** A queued row that cannot be read: left in the store, said once (unless {@code known}), counted. */
   private void leftAlone(JobRecord r, RuntimeException e, java.util.Set<Long> known) {
     if (unreadable.computeIfAbsent(r.tenant(), t -> new java.util.HashSet<>()).add(r.id()) && !known.contains(r.id())) {
@@ -686,6 +688,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
   }
 
+  /** A job read back from the store: only what matching needs is read of its document. */
   private void enqueueStored(JobRecord r) {
     JobIntake.Draft d = JobIntake.prepareStored(r.document());
     queue.add(r.id(), d.requirements(), d.tenant(), d.queue(), d.priority(), d.field("my_account"),
@@ -1168,7 +1171,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     // dispatch-ack (and paid a requeue) for a box that never heard of it
     takeBack(p.job().id(), r.record().get().tokenHash(),
         hungUp ? "the testbox hung up before its answer" : "the testbox's request gave up before its answer",
-        false, new PendingRequeue(p.job().id(), getContext().getSystem().ignoreRef(), charged));
+        false, new PendingRequeue(p.job().id(), getContext().getSystem().ignoreRef(), charged ? incarnation : null));
     if (stopping) {
       drainAgain = true;
     }
@@ -1445,8 +1448,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     // its Redis claim goes before any new claim of it: the store runs both in this order
     store.tell(new PersistenceActor.ReleaseClaims(List.of(job.id())));
+    // a queue made since (a restart) charged no one, and a job read into it already is not back now
+    boolean refund = p.chargedBy() == incarnation && !queue.contains(job.id());
     QueuedJob queued = enqueue(job);
-    if (p.refund()) {
+    if (refund) {
       queue.refund(queued);
     }
     p.replyTo().tell(new Requeued(p.id(), Outcome.ok(view)));
@@ -1473,10 +1478,13 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     Map<String, Integer> inFlight = new java.util.HashMap<>();
     claiming.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
     leaving.values().forEach(tenant -> inFlight.merge(tenant, 1, Integer::sum));
+    // a row counted unreadable may have left the queue since (cancelled, taken by another node):
+    // a tenant with none queued forgets its rows, and one with fewer than known is read again
+    unreadable.keySet().removeIf(tenant -> !c.counted().byTenant().containsKey(tenant));
     c.counted().byTenant().forEach((tenant, n) -> {
-      long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0)
-          + unreadable.getOrDefault(tenant, java.util.Set.of()).size();
-      if (n > known && reloading.add(tenant)) {
+      int unread = unreadable.getOrDefault(tenant, java.util.Set.of()).size();
+      long known = queue.queuedOf(tenant) + inFlight.getOrDefault(tenant, 0) + unread;
+      if ((n > known || unread > 0 && n < known) && reloading.add(tenant)) {
         store.tell(new PersistenceActor.LoadTenant(tenant, tenantLoaded));
       }
     });
@@ -1489,6 +1497,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (reloading.isEmpty()) {
       // cleared after this answer is used: see the end of this handler
       getContext().getSelf().tell(new ClearLeftDuringReload());
+    }
+    if (t.error().isPresent()) {
+      // nothing was read: what is known of the tenant's unreadable rows stands
+      return this;
     }
     int added = 0;
     // read again: those still there and still unreadable are counted again below

@@ -689,6 +689,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onCommitted(Committed c) {
     committing = false;
     commits++;
+    // held at once: should this handler fail below, the restart carries them on (see onRestart)
+    for (Command cmd : c.batch()) {
+      if (cmd instanceof Barrier b) {
+        heldBarriers.add(b.replyTo());
+      }
+    }
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
     // cluster mode: this node's singletons were replaced, and every write of it is refused for good
     boolean fenced = error.isPresent()
@@ -749,11 +755,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
     }
     answer(c.batch(), error, fenced, c.outcomes());
-    for (Command cmd : c.batch()) {
-      if (cmd instanceof Barrier b) {
-        heldBarriers.add(b.replyTo());
-      }
-    }
     if (retry.isEmpty()) {
       // a state kept while the store was away is a write told before the barrier, not yet in:
       // the barrier waits for its replay (a load read before it could take a job's older row)

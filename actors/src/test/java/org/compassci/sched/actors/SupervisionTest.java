@@ -521,6 +521,38 @@ class SupervisionTest {
     }
   }
 
+  /** And a barrier still waiting for the next commit at the restart waits for the commit that was out. */
+  @Test
+  void aBarrierWaitingAtARestartWaitsForTheCommitOut() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      AtomicBoolean fault = new AtomicBoolean();
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit")) {
+          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
+          throw new IllegalStateException("injected fault");
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
+          PersistenceActor.create(store, 100)));
+      TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Write(List.of(record(94)), "out", first.getRef()));
+      Thread.sleep(300);
+      TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Barrier(barrier.getRef()));
+      fault.set(true);
+      p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
+          testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
+      barrier.expectNoMessage(Duration.ofMillis(1000));
+      assertFalse(fault.get(), "the fault struck");
+      gate.countDown();
+      assertTrue(first.receiveMessage(WAIT).error().isEmpty());
+      barrier.receiveMessage(WAIT);
+      assertTrue(real.find(94).isPresent());
+    }
+  }
+
   private static org.compassci.sched.persistence.JobRecord record(long id) {
     return org.compassci.sched.model.Job.submitted(JobIntake.prepare(Json.parse(
         "{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")), id, Instant.now(), "/result").toRecord();

@@ -176,6 +176,13 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   private void createSchema() {
     try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+      // an ALTER of a large table outlasts the URL's socketTimeout (30 s) by far: the start
+      // failed, and on Manticore the change went on without it
+      try {
+        c.setNetworkTimeout(Runnable::run, (int) Duration.ofHours(1).toMillis());
+      } catch (java.sql.SQLFeatureNotSupportedException embedded) {
+        // no network here
+      }
       for (String ddl : dialect.schema()) {
         s.execute(ddl);
       }
@@ -928,7 +935,6 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     T run(Connection c) throws SQLException;
   }
 
-  /** Runs {@code work} in one transaction: committed whole, or rolled back and reported. */
   /**
    * The commit just made, forced to disk. A failure here is logged, not thrown: the commit is
    * in, and writers told it failed would write it again (a submit without a key, twice).
@@ -941,6 +947,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
   }
 
+  /** Runs {@code work} in one transaction: committed whole, or rolled back and reported. */
   private <T> T inTransaction(String what, Work<T> work) {
     // no setAutoCommit(true) afterwards: the pool restores it when the connection comes back,
     // and a failure there would hide the error that matters
