@@ -229,6 +229,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record CheckStore() implements Command {}
 
+  /** A force of the store's file, begun once the commits numbered up to {@code upTo} were in, is over. */
+  private record Forced(long upTo, Throwable failure) implements Command {}
+
+  /**
+   * A commit that is in, numbered {@code seq}, whose writers are not told yet: they wait for a
+   * force of the store's file ({@code needsForce}), or for the commits ahead of them to be told.
+   */
+  private record Unanswered(long seq, List<Command> batch, Optional<String> error, boolean fenced,
+      Outcomes outcomes, boolean needsForce) {}
+
   private record Checked(Optional<String> error) implements Command {}
 
   private record Committed(List<Command> batch, Outcomes outcomes, Throwable failure)
@@ -297,6 +307,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private int pendingClaims;
   private final List<ActorRef<Done>> drainers = new ArrayList<>();
   private boolean committing;
+  /**
+   * Commits in, in order, whose writers wait for a force of the store's file, or for those ahead
+   * of them: with a store that forces each commit, the force runs while the next commit is
+   * written, and one force answers every commit in before it began.
+   */
+  private final java.util.ArrayDeque<Unanswered> unanswered = new java.util.ArrayDeque<>();
+  /** Commits in so far, numbered; the last of them a finished force covers; a force out. */
+  private long written;
+  private long forcedUpTo;
+  private boolean forcing;
   /**
    * The store answered again while a commit was in flight: what was kept is written once that
    * commit is in, which takes out of {@link #retry} the jobs it wrote newer states of.
@@ -398,6 +418,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     final List<Long> releaseKept = new ArrayList<>();
     final List<ActorRef<Done>> drainers = new ArrayList<>();
     final List<ActorRef<Done>> barriers = new ArrayList<>();
+    final java.util.ArrayDeque<Unanswered> unanswered = new java.util.ArrayDeque<>();
+    boolean forcing;
+    long written;
+    long forcedUpTo;
   }
 
   private final Carried carried;
@@ -411,16 +435,22 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     releaseKept.addAll(carried.releaseKept);
     drainers.addAll(carried.drainers);
     heldBarriers.addAll(carried.barriers);
+    unanswered.addAll(carried.unanswered);
+    forcing = carried.forcing;
+    written = carried.written;
+    forcedUpTo = carried.forcedUpTo;
+    carried.unanswered.clear();
+    carried.forcing = false;
     carried.commitOut = false;
     carried.retry.clear();
     carried.releaseKept.clear();
     carried.drainers.clear();
     carried.barriers.clear();
-    if (!committing && !drainers.isEmpty()) {
+    if (!committing && !drainers.isEmpty() && unanswered.isEmpty()) {
       drainers.forEach(d -> d.tell(Done.getInstance()));
       drainers.clear();
     }
-    if (!committing && retry.isEmpty()) {
+    if (!committing && retry.isEmpty() && unanswered.isEmpty()) {
       heldBarriers.forEach(b -> b.tell(Done.getInstance()));
       heldBarriers.clear();
     }
@@ -430,6 +460,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     this.redis = redis;
     this.batchMax = batchMax;
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
+    // the commits the last incarnation left unanswered: a force for them, unless one is out
+    forceIfNeeded();
   }
 
   @Override
@@ -464,6 +496,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(ReadEpoch.class, this::onReadEpoch)
         .onMessage(CheckStore.class, this::onCheckStore)
         .onMessage(Checked.class, this::onChecked)
+        .onMessage(Forced.class, this::onForced)
         .onMessage(Answer.class, this::onAnswer)
         .onSignal(PreRestart.class, r -> onRestart())
         .build();
@@ -537,7 +570,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private void send(List<Command> batch) {
     committing = true;
     getContext().pipeToSelf(
-        CompletableFuture.supplyAsync(() -> commit(batch), blocking),
+        CompletableFuture.supplyAsync(() -> store.unforced(() -> commit(batch)), blocking),
         (outcomes, failure) -> new Committed(batch, outcomes, failure));
   }
 
@@ -754,24 +787,77 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         strikes.clear();
       }
     }
-    answer(c.batch(), error, fenced, c.outcomes());
+    // its writers are told once it is on the disk, where the store forces each commit; the
+    // next commit goes out meanwhile, and its force may answer both
+    boolean needsForce = error.isEmpty() && c.outcomes() != null && c.outcomes().storeAsked()
+        && store.forcesEachCommit();
+    unanswered.add(new Unanswered(++written, c.batch(), error, fenced, c.outcomes(), needsForce));
+    answerReady();
+    forceIfNeeded();
+    if (!pending.isEmpty()) {
+      commitPending();
+    }
+    releaseWaiting();
+    return this;
+  }
+
+  /** The commits at the head of {@link #unanswered} that wait for nothing more, told in order. */
+  private void answerReady() {
+    while (!unanswered.isEmpty()
+        && (!unanswered.peekFirst().needsForce() || unanswered.peekFirst().seq() <= forcedUpTo)) {
+      Unanswered u = unanswered.pollFirst();
+      answer(u.batch(), u.error(), u.fenced(), u.outcomes());
+    }
+  }
+
+  /** A force of the store's file for the commits in so far, unless one is out (it is followed by another). */
+  private void forceIfNeeded() {
+    answerReady();
+    if (forcing || unanswered.isEmpty()) {
+      return;
+    }
+    forcing = true;
+    long upTo = written;
+    getContext().pipeToSelf(CompletableFuture.runAsync(store::sync, blocking),
+        (ok, failure) -> new Forced(upTo, failure));
+  }
+
+  private Behavior<Command> onForced(Forced f) {
+    forcing = false;
+    if (f.failure() != null) {
+      // the commits are in (the system holds them): told failed, their writers would write
+      // them again (a submit without a key, twice). The store's check says it is unwell
+      getContext().getLog().warn("commits up to {} are in but could not be forced to disk: answered as written: {}",
+          f.upTo(), reason(f.failure()));
+    }
+    forcedUpTo = Math.max(forcedUpTo, f.upTo());
+    forceIfNeeded();
+    releaseWaiting();
+    return this;
+  }
+
+  /**
+   * Barriers wait for every write told before them to be in and told (and for the states kept
+   * while the store was away); drains also for the commit out and those pending.
+   */
+  private void releaseWaiting() {
+    if (!unanswered.isEmpty()) {
+      return;
+    }
     if (retry.isEmpty()) {
       // a state kept while the store was away is a write told before the barrier, not yet in:
       // the barrier waits for its replay (a load read before it could take a job's older row)
       heldBarriers.forEach(b -> b.tell(Done.getInstance()));
       heldBarriers.clear();
     }
-    if (!pending.isEmpty()) {
-      commitPending();
-    } else {
-      if (!drainers.isEmpty() && !retry.isEmpty()) {
+    if (!committing && pending.isEmpty() && !drainers.isEmpty()) {
+      if (!retry.isEmpty()) {
         getContext().getLog().warn("{} job states kept while the store was away could not be written "
             + "before the exit: the store keeps their earlier states", retry.size());
       }
       drainers.forEach(d -> d.tell(Done.getInstance()));
       drainers.clear();
     }
-    return this;
   }
 
   /**
@@ -830,6 +916,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     carried.retry.putAll(retry);
     carried.releaseKept.addAll(releaseKept);
     carried.drainers.addAll(drainers);
+    // commits in whose writers wait for a force: the next incarnation tells them, after the
+    // force out (its answer comes to it) or one of its own
+    carried.unanswered.addAll(unanswered);
+    carried.forcing = forcing;
+    carried.written = written;
+    carried.forcedUpTo = forcedUpTo;
     return this;
   }
 
@@ -851,7 +943,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       // the drain is answered all the same
       replayKeptSoon();
     }
-    if (!committing && pending.isEmpty()) {
+    if (!committing && pending.isEmpty() && unanswered.isEmpty()) {
       d.replyTo().tell(Done.getInstance());
     } else {
       drainers.add(d.replyTo());

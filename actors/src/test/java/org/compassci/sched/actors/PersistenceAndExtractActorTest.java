@@ -65,6 +65,50 @@ class PersistenceAndExtractActorTest {
   }
 
   /**
+   * A store that forces each commit to disk: writers are told once a force begun after their
+   * commit is over, and the next commit is written while that force runs (the force used to be
+   * made inside each commit, which the next one waited for: 14 % of the hand-outs).
+   */
+  @Test
+  void writersAreToldOnceTheirCommitIsForcedAndTheNextIsWrittenMeanwhile() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      assertTrue(real.forcesEachCommit());
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.concurrent.atomic.AtomicInteger syncs = new java.util.concurrent.atomic.AtomicInteger();
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit")) {
+          commits.incrementAndGet();
+        } else if (method.equals("sync")) {
+          syncs.incrementAndGet();
+          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
+      TestProbe<PersistenceActor.Written> second = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Write(List.of(queued(1)), "first", first.getRef()));
+      for (long end = System.nanoTime() + WAIT.toNanos(); (real.find(1).isEmpty() || syncs.get() == 0)
+          && System.nanoTime() < end; ) {
+        Thread.sleep(10);
+      }
+      assertTrue(real.find(1).isPresent() && syncs.get() > 0, "written, and a force held");
+      first.expectNoMessage(Duration.ofMillis(300));
+      p.tell(new PersistenceActor.Write(List.of(queued(2)), "second", second.getRef()));
+      for (long end = System.nanoTime() + WAIT.toNanos(); real.find(2).isEmpty() && System.nanoTime() < end; ) {
+        Thread.sleep(10);
+      }
+      assertTrue(real.find(2).isPresent(), "the next commit is written while the force is held");
+      assertEquals(2, commits.get());
+      second.expectNoMessage(Duration.ofMillis(100));
+      first.expectNoMessage(Duration.ZERO);
+      gate.countDown();
+      assertTrue(first.receiveMessage(WAIT).error().isEmpty());
+      assertTrue(second.receiveMessage(WAIT).error().isEmpty());
+    }
+  }
+
+  /**
    * A kept state the store refuses for good (a tenant longer than its column holds) among
    * others: replays in halves find it, it is dropped after it failed alone three times, and the
    * other states are written. It used to fail every replay, and every write committed with one,

@@ -35,6 +35,24 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
    * do the same on their side (InnoDB's and the binary log's flush at each commit).
    */
   private volatile boolean syncEachCommit;
+  /** Set on a thread inside {@link #unforced}: its commits are forced by the caller's {@link #sync}. */
+  private final ThreadLocal<Boolean> forcedByCaller = ThreadLocal.withInitial(() -> Boolean.FALSE);
+
+  @Override
+  public boolean forcesEachCommit() {
+    return syncEachCommit;
+  }
+
+  @Override
+  public <T> T unforced(java.util.function.Supplier<T> work) {
+    boolean before = forcedByCaller.get();
+    forcedByCaller.set(Boolean.TRUE);
+    try {
+      return work.get();
+    } finally {
+      forcedByCaller.set(before);
+    }
+  }
 
   private JdbcJobStore(String kind, HikariDataSource pool, SqlDialect dialect) {
     this.kind = kind;
@@ -976,7 +994,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       closeAfterFailure(c, e);
       throw e;
     }
-    if (syncEachCommit) {
+    if (syncEachCommit && !forcedByCaller.get()) {
       forceToDisk(c, what);
     }
     // committed: a failure to give the connection back (the pool's reset of autocommit is a

@@ -157,6 +157,24 @@ public interface JobStore extends AutoCloseable {
    */
   default void sync() {}
 
+  /**
+   * Whether a commit must be on the disk before its writers are answered, where the store would
+   * otherwise leave it to the operating system (the embedded one, {@code store-sync = commit}).
+   * Such a store forces each commit itself, unless the commit runs inside {@link #unforced}:
+   * its caller then answers after a {@link #sync} that began once the commit was in.
+   */
+  default boolean forcesEachCommit() {
+    return false;
+  }
+
+  /**
+   * Runs {@code work} with the commits it makes on this thread left unforced: the caller forces
+   * them by {@link #sync}, once for several commits and while the next one is written.
+   */
+  default <T> T unforced(java.util.function.Supplier<T> work) {
+    return work.get();
+  }
+
   @Override
   void close();
 }
