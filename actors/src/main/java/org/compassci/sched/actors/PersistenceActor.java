@@ -331,8 +331,17 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * a long outage costs at most {@link #RETRY_MAX} records of memory.
    */
   private final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
-  /** Barriers whose writes are in, waiting for the states kept meanwhile ({@link #retry}) to be. */
-  private final List<ActorRef<Done>> heldBarriers = new ArrayList<>();
+  /**
+   * Barriers whose writes are in, each with the number of the last commit it waits to be told
+   * (see {@link #unanswered}), and waiting for the states kept meanwhile ({@link #retry}) too.
+   */
+  private final List<HeldBarrier> heldBarriers = new ArrayList<>();
+
+  private record HeldBarrier(long upTo, ActorRef<Done> replyTo) {}
+
+  /** Forces that failed in a row: tried again, up to {@link #FORCE_TRIES}, before writers are told. */
+  private int forceFailures;
+  static final int FORCE_TRIES = 3;
   /**
    * How many kept records one replay writes. All of them, until a replay fails: then half as
    * many each time one fails, and twice as many each time one takes. A record the store refuses
@@ -417,7 +426,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
     final List<Long> releaseKept = new ArrayList<>();
     final List<ActorRef<Done>> drainers = new ArrayList<>();
-    final List<ActorRef<Done>> barriers = new ArrayList<>();
+    final List<HeldBarrier> barriers = new ArrayList<>();
     final java.util.ArrayDeque<Unanswered> unanswered = new java.util.ArrayDeque<>();
     boolean forcing;
     long written;
@@ -446,14 +455,6 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     carried.releaseKept.clear();
     carried.drainers.clear();
     carried.barriers.clear();
-    if (!committing && !drainers.isEmpty() && unanswered.isEmpty()) {
-      drainers.forEach(d -> d.tell(Done.getInstance()));
-      drainers.clear();
-    }
-    if (!committing && retry.isEmpty() && unanswered.isEmpty()) {
-      heldBarriers.forEach(b -> b.tell(Done.getInstance()));
-      heldBarriers.clear();
-    }
     // its own name, not Pekko's guess from the call stack (see LifecycleActor)
     ctx.setLoggerName(PersistenceActor.class);
     this.store = store;
@@ -462,6 +463,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
     // the commits the last incarnation left unanswered: a force for them, unless one is out
     forceIfNeeded();
+    releaseWaiting();
   }
 
   @Override
@@ -722,10 +724,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onCommitted(Committed c) {
     committing = false;
     commits++;
-    // held at once: should this handler fail below, the restart carries them on (see onRestart)
+    // held at once: should this handler fail below, the restart carries them on (see onRestart);
+    // each waits for this commit, numbered below, and those before it to be told
     for (Command cmd : c.batch()) {
       if (cmd instanceof Barrier b) {
-        heldBarriers.add(b.replyTo());
+        heldBarriers.add(new HeldBarrier(written + 1, b.replyTo()));
       }
     }
     Optional<String> error = Optional.ofNullable(c.failure()).map(PersistenceActor::reason);
@@ -824,12 +827,19 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private Behavior<Command> onForced(Forced f) {
     forcing = false;
+    if (f.failure() != null && ++forceFailures < FORCE_TRIES) {
+      // no connection within the pool's wait, say: tried again before anyone is told
+      getContext().getLog().warn("a force of the store's file failed, trying again: {}", reason(f.failure()));
+      forceIfNeeded();
+      return this;
+    }
     if (f.failure() != null) {
       // the commits are in (the system holds them): told failed, their writers would write
       // them again (a submit without a key, twice). The store's check says it is unwell
-      getContext().getLog().warn("commits up to {} are in but could not be forced to disk: answered as written: {}",
-          f.upTo(), reason(f.failure()));
+      getContext().getLog().warn("commits up to {} are in but could not be forced to disk in {} tries:"
+          + " answered as written: {}", f.upTo(), FORCE_TRIES, reason(f.failure()));
     }
+    forceFailures = 0;
     forcedUpTo = Math.max(forcedUpTo, f.upTo());
     forceIfNeeded();
     releaseWaiting();
@@ -841,14 +851,21 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * while the store was away); drains also for the commit out and those pending.
    */
   private void releaseWaiting() {
-    if (!unanswered.isEmpty()) {
-      return;
-    }
     if (retry.isEmpty()) {
       // a state kept while the store was away is a write told before the barrier, not yet in:
-      // the barrier waits for its replay (a load read before it could take a job's older row)
-      heldBarriers.forEach(b -> b.tell(Done.getInstance()));
-      heldBarriers.clear();
+      // the barrier waits for its replay (a load read before it could take a job's older row).
+      // Only the commits up to its own: under steady writes some commit always waits for a force
+      long told = unanswered.isEmpty() ? written : unanswered.peekFirst().seq() - 1;
+      heldBarriers.removeIf(b -> {
+        if (b.upTo() <= told) {
+          b.replyTo().tell(Done.getInstance());
+          return true;
+        }
+        return false;
+      });
+    }
+    if (!unanswered.isEmpty()) {
+      return;
     }
     if (!committing && pending.isEmpty() && !drainers.isEmpty()) {
       if (!retry.isEmpty()) {
@@ -909,7 +926,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     // a barrier stands for the writes told before it: those that waited are answered failed now,
     // but the commit out and the kept states go on to the next incarnation, and so does the
     // barrier, answered there once they are in
-    waiting.stream().filter(Barrier.class::isInstance).forEach(b -> carried.barriers.add(((Barrier) b).replyTo()));
+    long behind = written + (committing ? 1 : 0);
+    waiting.stream().filter(Barrier.class::isInstance)
+        .forEach(b -> carried.barriers.add(new HeldBarrier(behind, ((Barrier) b).replyTo())));
     carried.barriers.addAll(heldBarriers);
     heldBarriers.clear();
     carried.commitOut = committing;
