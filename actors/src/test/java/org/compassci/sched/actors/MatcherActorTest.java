@@ -118,21 +118,7 @@ class MatcherActorTest {
       assertInstanceOf(MatcherActor.Unavailable.class, gaveUp.receiveMessage(Duration.ofSeconds(10)));
       assertEquals("submit", real.find(id).orElseThrow().stage(), "a request already given up claims nothing");
 
-      gated.holdNext.set(true);
-      // 3 s: the matcher claims well before then even on a slow machine, and the commit is held past it
-      long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 3_000;
-      TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
-      w.matcher().tell(new MatcherActor.Dispatch(box, Duration.ZERO, null, answerBy, late.getRef()));
-      for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
-        Thread.sleep(10);
-      }
-      assertTrue(gated.held.get(), "the claim's commit is held");
-      // the commit outlasts the ask: released once the answer could no longer arrive in time
-      while (System.currentTimeMillis() <= answerBy - MatcherActor.ANSWER_MARGIN_MS + 50) {
-        Thread.sleep(20);
-      }
-      gated.gate.countDown();
-      MatcherActor.Unavailable why = assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
+      MatcherActor.Unavailable why = askThatGivesUpBeforeItsClaimIsIn(w, gated, box);
       assertTrue(why.reason().contains("gave up"), why.reason());
 
       // tracked (should the requeue fail, its dispatch-ack still brings it back), then forgotten
@@ -176,20 +162,7 @@ class MatcherActorTest {
       SupervisionTest.GatedStore gated = new SupervisionTest.GatedStore(real);
       Wiring w = start(real, gated.store);
       List<Long> ids = submit(w, tenantsJobs(accounts));
-      gated.holdNext.set(true);
-      long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 3_000;
-      TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
-      w.matcher().tell(new MatcherActor.Dispatch(box("dc-8g--1", "x86_64", 65536), Duration.ZERO, null, answerBy,
-          late.getRef()));
-      for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
-        Thread.sleep(10);
-      }
-      assertTrue(gated.held.get(), "the claim's commit is held");
-      while (System.currentTimeMillis() <= answerBy - MatcherActor.ANSWER_MARGIN_MS + 50) {
-        Thread.sleep(20);
-      }
-      gated.gate.countDown();
-      assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
+      askThatGivesUpBeforeItsClaimIsIn(w, gated, box("dc-8g--1", "x86_64", 65536));
       awaitPending(w.matcher(), "alice", 3);
       awaitPending(w.matcher(), "bob", 3);
       assertEquals(expected, handOutsByAccount(w, ids, accounts));
@@ -219,6 +192,29 @@ class MatcherActorTest {
       MatcherActor.Assigned a = assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("dc-8g--1", "x86_64", 65536)));
       assertEquals(ids.get(0), a.id());
     }
+  }
+
+  /**
+   * A dispatch whose claim's commit is held until its asker has given up: the hand-out is
+   * durable, and no box hears of it. Its answer.
+   */
+  private static MatcherActor.Unavailable askThatGivesUpBeforeItsClaimIsIn(Wiring w, SupervisionTest.GatedStore gated,
+      Testbox box) throws InterruptedException {
+    gated.holdNext.set(true);
+    // 3 s: the matcher claims well before then even on a slow machine, and the commit is held past it
+    long answerBy = System.currentTimeMillis() + MatcherActor.ANSWER_MARGIN_MS + 3_000;
+    TestProbe<MatcherActor.DispatchResult> late = testKit.createTestProbe();
+    w.matcher().tell(new MatcherActor.Dispatch(box, Duration.ZERO, null, answerBy, late.getRef()));
+    for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos(); !gated.held.get() && System.nanoTime() < end; ) {
+      Thread.sleep(10);
+    }
+    assertTrue(gated.held.get(), "the claim's commit is held");
+    // the commit outlasts the ask: released once the answer could no longer arrive in time
+    while (System.currentTimeMillis() <= answerBy - MatcherActor.ANSWER_MARGIN_MS + 50) {
+      Thread.sleep(20);
+    }
+    gated.gate.countDown();
+    return assertInstanceOf(MatcherActor.Unavailable.class, late.receiveMessage(Duration.ofSeconds(10)));
   }
 
   private static List<JobIntake.Draft> tenantsJobs(List<String> accounts) {

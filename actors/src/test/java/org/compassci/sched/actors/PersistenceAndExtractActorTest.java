@@ -78,18 +78,7 @@ class PersistenceAndExtractActorTest {
       assertTrue(real.forcesEachCommit());
       java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
       java.util.concurrent.atomic.AtomicInteger forces = new java.util.concurrent.atomic.AtomicInteger();
-      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("commit")) {
-          commits.incrementAndGet();
-        } else if (method.equals("sync") && java.util.Arrays.stream(Thread.currentThread().getStackTrace())
-            .noneMatch(f -> f.getMethodName().contains("onCheckStore"))) {
-          // the forces for writers, one gate each; the once-a-second check's own passes
-          int n = forces.getAndIncrement();
-          if (n < gates.size()) {
-            gates.get(n).await(30, java.util.concurrent.TimeUnit.SECONDS);
-          }
-        }
-      });
+      org.compassci.sched.persistence.JobStore store = gatedForces(real, gates, forces, commits);
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
       TestProbe<PersistenceActor.Written> second = testKit.createTestProbe();
@@ -128,15 +117,7 @@ class PersistenceAndExtractActorTest {
         new java.util.concurrent.CountDownLatch(1));
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.atomic.AtomicInteger forces = new java.util.concurrent.atomic.AtomicInteger();
-      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("sync") && java.util.Arrays.stream(Thread.currentThread().getStackTrace())
-            .noneMatch(f -> f.getMethodName().contains("onCheckStore"))) {
-          int n = forces.getAndIncrement();
-          if (n < gates.size()) {
-            gates.get(n).await(30, java.util.concurrent.TimeUnit.SECONDS);
-          }
-        }
-      });
+      org.compassci.sched.persistence.JobStore store = gatedForces(real, gates, forces, null);
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
       TestProbe<PersistenceActor.Written> before = testKit.createTestProbe();
       TestProbe<PersistenceActor.Written> after = testKit.createTestProbe();
@@ -161,6 +142,26 @@ class PersistenceAndExtractActorTest {
     } finally {
       gates.forEach(java.util.concurrent.CountDownLatch::countDown);
     }
+  }
+
+  /**
+   * {@code real}, each force for writers held at its gate in turn ({@code forces} counts them;
+   * the once-a-second check's own passes), and its commits counted when {@code commits} is given.
+   */
+  private static org.compassci.sched.persistence.JobStore gatedForces(JdbcJobStore real,
+      List<java.util.concurrent.CountDownLatch> gates, java.util.concurrent.atomic.AtomicInteger forces,
+      java.util.concurrent.atomic.AtomicInteger commits) {
+    return StoreHooks.before(real, method -> {
+      if (method.equals("commit") && commits != null) {
+        commits.incrementAndGet();
+      } else if (method.equals("sync") && java.util.Arrays.stream(Thread.currentThread().getStackTrace())
+          .noneMatch(f -> f.getMethodName().contains("onCheckStore"))) {
+        int n = forces.getAndIncrement();
+        if (n < gates.size()) {
+          gates.get(n).await(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      }
+    });
   }
 
   /**

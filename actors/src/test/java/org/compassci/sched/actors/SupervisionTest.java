@@ -382,13 +382,7 @@ class SupervisionTest {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
       AtomicBoolean fault = new AtomicBoolean();
-      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("commit")) {
-          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
-        } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
-          throw new IllegalStateException("injected fault");
-        }
-      });
+      org.compassci.sched.persistence.JobStore store = commitsHeldAndAFault(real, gate, fault);
       ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
           PersistenceActor.create(store, 100)));
       TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
@@ -399,8 +393,7 @@ class SupervisionTest {
       p.tell(new PersistenceActor.Write(List.of(record(72)), "second", waiting.getRef()));
       p.tell(PersistenceActor.Write.kept(List.of(record(73)), "third", waiting.getRef()));
       fault.set(true);
-      p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
-          testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
+      strike(p);
       for (String context : List.of("second", "third")) {
         PersistenceActor.Written w = waiting.receiveMessage(WAIT);
         assertEquals(context, w.context());
@@ -470,20 +463,7 @@ class SupervisionTest {
    */
   @Test
   void aBarrierWaitsForTheStatesKeptWhileTheStoreWasAway() throws Exception {
-    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
-      AtomicBoolean away = new AtomicBoolean(true);
-      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(
-          StoreHooks.commitsFailWhile(real, away, "the store is away"), 100));
-      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
-      p.tell(PersistenceActor.Write.kept(List.of(record(91)), "kept", written.getRef()));
-      assertTrue(written.receiveMessage(WAIT).error().isPresent());
-      TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
-      p.tell(new PersistenceActor.Barrier(barrier.getRef()));
-      barrier.expectNoMessage(Duration.ofMillis(1500));
-      away.set(false);
-      barrier.receiveMessage(WAIT);
-      assertTrue(real.find(91).isPresent(), "the kept state is in before the barrier is answered");
-    }
+    barrierBehindAKeptState(91, false);
   }
 
   /**
@@ -493,6 +473,10 @@ class SupervisionTest {
    */
   @Test
   void aBarrierWaitsForTheKeptStatesAcrossARestart() throws Exception {
+    barrierBehindAKeptState(93, true);
+  }
+
+  private void barrierBehindAKeptState(long id, boolean restart) throws Exception {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       AtomicBoolean away = new AtomicBoolean(true);
       AtomicBoolean fault = new AtomicBoolean();
@@ -505,19 +489,20 @@ class SupervisionTest {
       ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
           PersistenceActor.create(store, 100)));
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
-      p.tell(PersistenceActor.Write.kept(List.of(record(93)), "kept", written.getRef()));
+      p.tell(PersistenceActor.Write.kept(List.of(record(id)), "kept", written.getRef()));
       assertTrue(written.receiveMessage(WAIT).error().isPresent());
       TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
       p.tell(new PersistenceActor.Barrier(barrier.getRef()));
-      Thread.sleep(300);
-      fault.set(true);
-      p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
-          testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
+      if (restart) {
+        Thread.sleep(300);
+        fault.set(true);
+        strike(p);
+      }
       barrier.expectNoMessage(Duration.ofMillis(1500));
-      assertFalse(fault.get(), "the fault struck");
+      assertFalse(fault.get(), "the fault struck, if armed");
       away.set(false);
       barrier.receiveMessage(WAIT);
-      assertTrue(real.find(93).isPresent(), "the kept state is in before the barrier is answered");
+      assertTrue(real.find(id).isPresent(), "the kept state is in before the barrier is answered");
     }
   }
 
@@ -527,13 +512,7 @@ class SupervisionTest {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
       AtomicBoolean fault = new AtomicBoolean();
-      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("commit")) {
-          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
-        } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
-          throw new IllegalStateException("injected fault");
-        }
-      });
+      org.compassci.sched.persistence.JobStore store = commitsHeldAndAFault(real, gate, fault);
       ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
           PersistenceActor.create(store, 100)));
       TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
@@ -542,8 +521,7 @@ class SupervisionTest {
       TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
       p.tell(new PersistenceActor.Barrier(barrier.getRef()));
       fault.set(true);
-      p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
-          testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
+      strike(p);
       barrier.expectNoMessage(Duration.ofMillis(1000));
       assertFalse(fault.get(), "the fault struck");
       gate.countDown();
@@ -551,6 +529,24 @@ class SupervisionTest {
       barrier.receiveMessage(WAIT);
       assertTrue(real.find(94).isPresent());
     }
+  }
+
+  /** {@code real}, its commits held until {@code gate} opens, and a fault armed by {@code fault}: see {@link #strike}. */
+  private static org.compassci.sched.persistence.JobStore commitsHeldAndAFault(JdbcJobStore real,
+      java.util.concurrent.CountDownLatch gate, AtomicBoolean fault) {
+    return StoreHooks.before(real, method -> {
+      if (method.equals("commit")) {
+        gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
+        throw new IllegalStateException("injected fault");
+      }
+    });
+  }
+
+  /** A request the store's actor runs on its own thread: with the fault armed, it throws there and restarts. */
+  private static void strike(ActorRef<PersistenceActor.Command> p) {
+    p.tell(new PersistenceActor.NextEpoch("a:1", System.currentTimeMillis(), System.nanoTime() + 5_000_000_000L,
+        testKit.<PersistenceActor.Epoch>createTestProbe().getRef()));
   }
 
   private static org.compassci.sched.persistence.JobRecord record(long id) {
