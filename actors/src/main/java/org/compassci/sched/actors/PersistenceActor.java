@@ -795,7 +795,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     boolean needsForce = error.isEmpty() && c.outcomes() != null && c.outcomes().storeAsked()
         && store.forcesEachCommit();
     unanswered.add(new Unanswered(++written, c.batch(), error, fenced, c.outcomes(), needsForce));
-    answerReady();
+    // tells what waits for nothing more, then forces for the rest
     forceIfNeeded();
     if (!pending.isEmpty()) {
       commitPending();

@@ -382,14 +382,10 @@ class SupervisionTest {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
       AtomicBoolean fault = new AtomicBoolean();
-      org.compassci.sched.persistence.JobStore store = commitsHeldAndAFault(real, gate, fault);
-      ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
-          PersistenceActor.create(store, 100)));
       TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
       TestProbe<PersistenceActor.Written> waiting = testKit.createTestProbe();
-      p.tell(new PersistenceActor.Write(List.of(record(71)), "out", first.getRef()));
       // held at the gate: the next two wait for the following commit
-      Thread.sleep(300);
+      ActorRef<PersistenceActor.Command> p = writingWithItsCommitHeld(real, gate, fault, 71, first);
       p.tell(new PersistenceActor.Write(List.of(record(72)), "second", waiting.getRef()));
       p.tell(PersistenceActor.Write.kept(List.of(record(73)), "third", waiting.getRef()));
       fault.set(true);
@@ -512,12 +508,8 @@ class SupervisionTest {
     try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
       java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
       AtomicBoolean fault = new AtomicBoolean();
-      org.compassci.sched.persistence.JobStore store = commitsHeldAndAFault(real, gate, fault);
-      ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
-          PersistenceActor.create(store, 100)));
       TestProbe<PersistenceActor.Written> first = testKit.createTestProbe();
-      p.tell(new PersistenceActor.Write(List.of(record(94)), "out", first.getRef()));
-      Thread.sleep(300);
+      ActorRef<PersistenceActor.Command> p = writingWithItsCommitHeld(real, gate, fault, 94, first);
       TestProbe<org.apache.pekko.Done> barrier = testKit.createTestProbe();
       p.tell(new PersistenceActor.Barrier(barrier.getRef()));
       fault.set(true);
@@ -541,6 +533,20 @@ class SupervisionTest {
         throw new IllegalStateException("injected fault");
       }
     });
+  }
+
+  /**
+   * A store's actor under a supervisor that restarts it, over {@link #commitsHeldAndAFault}, with
+   * a write of job {@code id} (context "out", told to {@code first}) sent and its commit held.
+   */
+  private ActorRef<PersistenceActor.Command> writingWithItsCommitHeld(JdbcJobStore real,
+      java.util.concurrent.CountDownLatch gate, AtomicBoolean fault, long id,
+      TestProbe<PersistenceActor.Written> first) throws InterruptedException {
+    ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
+        PersistenceActor.create(commitsHeldAndAFault(real, gate, fault), 100)));
+    p.tell(new PersistenceActor.Write(List.of(record(id)), "out", first.getRef()));
+    Thread.sleep(300);
+    return p;
   }
 
   /** A request the store's actor runs on its own thread: with the fault armed, it throws there and restarts. */
