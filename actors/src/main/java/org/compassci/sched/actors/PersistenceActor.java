@@ -25,11 +25,15 @@ import org.compassci.sched.persistence.JobStore;
 /**
  * Owns the store. Writes are group-committed: while one transaction runs, the writes that arrive
  * wait, and all of them go in the next transaction; each caller is answered when its records are
- * committed. Every store call runs on the store dispatcher and comes back with pipeToSelf.
+ * committed. Every store call runs on the store dispatcher and comes back with pipeToSelf; the
+ * group commits and their forces on one of their own, with connections of their own, so that no
+ * read ever holds up a hand-out.
  */
 public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Command> {
 
   public static final String DISPATCHER = "scheduler.store-dispatcher";
+  /** The group commits' and forces' own threads: one commit and one force out at most. */
+  public static final String COMMIT_DISPATCHER = "scheduler.store-commit-dispatcher";
 
   public sealed interface Command {}
 
@@ -300,6 +304,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** Present when SCHED_REDIS_URL is set: every hand-out also takes a claim there. */
   private final Optional<RedisClaims> redis;
   private final Executor blocking;
+  /** Where {@link #send} and {@link #forceIfNeeded} run: never behind a read. */
+  private final Executor committer;
   private final int batchMax;
   /** Writes and Modifies waiting for the next group commit, in arrival order. */
   private final java.util.ArrayDeque<Command> pending = new java.util.ArrayDeque<>();
@@ -461,6 +467,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     this.redis = redis;
     this.batchMax = batchMax;
     this.blocking = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
+    this.committer = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(COMMIT_DISPATCHER));
     // the commits the last incarnation left unanswered: a force for them, unless one is out
     forceIfNeeded();
     releaseWaiting();
@@ -572,7 +579,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private void send(List<Command> batch) {
     committing = true;
     getContext().pipeToSelf(
-        CompletableFuture.supplyAsync(() -> store.unforced(() -> commit(batch)), blocking),
+        CompletableFuture.supplyAsync(() -> store.committing(() -> store.unforced(() -> commit(batch))), committer),
         (outcomes, failure) -> new Committed(batch, outcomes, failure));
   }
 
@@ -821,7 +828,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     }
     forcing = true;
     long upTo = written;
-    getContext().pipeToSelf(CompletableFuture.runAsync(store::sync, blocking),
+    getContext().pipeToSelf(CompletableFuture.runAsync(() -> store.committing(() -> {
+          store.sync();
+          return null;
+        }), committer),
         (ok, failure) -> new Forced(upTo, failure));
   }
 

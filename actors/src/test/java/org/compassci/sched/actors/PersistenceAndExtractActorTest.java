@@ -65,6 +65,44 @@ class PersistenceAndExtractActorTest {
   }
 
   /**
+   * Every thread that serves the store's reads is busy (a burst of slow reads, say): a write is
+   * still committed, forced and answered. The commits once queued behind such reads, and with
+   * them every hand-out.
+   */
+  @Test
+  void aWriteIsCommittedWhileEveryReadThreadIsBusy() throws Exception {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
+      java.util.concurrent.Executor reads = testKit.system().dispatchers().lookup(
+          org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(PersistenceActor.DISPATCHER));
+      int threads = testKit.system().settings().config()
+          .getInt(PersistenceActor.DISPATCHER + ".thread-pool-executor.fixed-pool-size");
+      java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(threads);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      for (int i = 0; i < threads; i++) {
+        reads.execute(() -> {
+          busy.countDown();
+          try {
+            release.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+      }
+      try {
+        assertTrue(busy.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS), "every read thread is busy");
+        TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+        p.tell(PersistenceActor.Write.newJobs(List.of(queued(1)), "one", written.getRef()));
+        PersistenceActor.Written w = written.receiveMessage(WAIT);
+        assertTrue(w.error().isEmpty(), w.toString());
+      } finally {
+        release.countDown();
+      }
+      assertEquals(1, store.findByStage(List.of("submit"), Long.MIN_VALUE, 10).size());
+    }
+  }
+
+  /**
    * A store that forces each commit to disk: writers are told once a force begun after their
    * commit is over, and the next commit is written while that force runs (the force used to be
    * made inside each commit, which the next one waited for: 14 % of the hand-outs). The force

@@ -27,6 +27,14 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   private final String kind;
   private final HikariDataSource pool;
+  /**
+   * The persistence actor's own connections ({@link #committing}): one for its commit and one
+   * for its force, the most it ever has out. Reads (a dashboard, a restarted actor's load, a
+   * burst of job reads) then never hold a commit up, nor make it fail after the pool's wait.
+   */
+  private final HikariDataSource commits;
+  /** Set on a thread inside {@link #committing}. */
+  private final ThreadLocal<Boolean> onCommitConnections = ThreadLocal.withInitial(() -> Boolean.FALSE);
   private final SqlDialect dialect;
 
   /**
@@ -54,9 +62,35 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     }
   }
 
-  private JdbcJobStore(String kind, HikariDataSource pool, SqlDialect dialect) {
+  @Override
+  public <T> T committing(java.util.function.Supplier<T> work) {
+    boolean before = onCommitConnections.get();
+    onCommitConnections.set(Boolean.TRUE);
+    try {
+      return work.get();
+    } finally {
+      onCommitConnections.set(before);
+    }
+  }
+
+  /** A connection from the commits' own pool inside {@link #committing}, else from the reads'. */
+  private Connection connection() throws SQLException {
+    return (onCommitConnections.get() ? commits : pool).getConnection();
+  }
+
+  /** For tests: how many connections the reads' pool holds, and one of them. */
+  int readConnections() {
+    return pool.getMaximumPoolSize();
+  }
+
+  Connection readConnection() throws SQLException {
+    return pool.getConnection();
+  }
+
+  private JdbcJobStore(String kind, HikariDataSource pool, HikariDataSource commits, SqlDialect dialect) {
     this.kind = kind;
     this.pool = pool;
+    this.commits = commits;
     this.dialect = dialect;
   }
 
@@ -158,22 +192,44 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     return out.toString();
   }
 
-  /** {@code connectTo}: where the pool's connections come from (a URL, or a driver's own data source). */
+  /** Connections the persistence actor's commits keep for themselves: its commit and its force. */
+  static final int COMMIT_CONNECTIONS = 2;
+
+  /** {@code connectTo}: where the pools' connections come from (a URL, or a driver's own data source). */
   static JdbcJobStore open(String kind, java.util.function.Consumer<HikariConfig> connectTo, int poolSize,
       SqlDialect dialect, long initializationFailTimeout) {
+    HikariDataSource pool = pool(kind, "job-store", connectTo, poolSize, dialect, initializationFailTimeout);
+    HikariDataSource commits;
+    try {
+      commits = pool(kind, "job-store-commits", connectTo, COMMIT_CONNECTIONS, dialect, initializationFailTimeout);
+    } catch (RuntimeException e) {
+      pool.close();
+      throw e;
+    }
+    JdbcJobStore store = new JdbcJobStore(kind, pool, commits, dialect);
+    try {
+      store.createSchema();
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  private static HikariDataSource pool(String kind, String name, java.util.function.Consumer<HikariConfig> connectTo,
+      int size, SqlDialect dialect, long initializationFailTimeout) {
     HikariConfig config = new HikariConfig();
     connectTo.accept(config);
-    config.setMaximumPoolSize(poolSize);
-    config.setPoolName("job-store");
+    config.setMaximumPoolSize(size);
+    config.setPoolName(name);
     config.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
     // -1: a server store's pool comes up even while the database is down; ping() reports it
     config.setInitializationFailTimeout(initializationFailTimeout);
     if (dialect.connectionInit() != null) {
       config.setConnectionInitSql(dialect.connectionInit());
     }
-    HikariDataSource pool;
     try {
-      pool = new HikariDataSource(config);
+      return new HikariDataSource(config);
     } catch (RuntimeException e) {
       Throwable root = e;
       while (root.getCause() != null) {
@@ -182,18 +238,10 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       throw new StoreUnavailableException("cannot open the " + kind + " store: "
           + root.getMessage().lines().findFirst().orElse(""), e);
     }
-    JdbcJobStore store = new JdbcJobStore(kind, pool, dialect);
-    try {
-      store.createSchema();
-    } catch (RuntimeException e) {
-      pool.close();
-      throw e;
-    }
-    return store;
   }
 
   private void createSchema() {
-    try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+    try (Connection c = connection(); Statement s = c.createStatement()) {
       // an ALTER of a large table outlasts the URL's socketTimeout (30 s) by far: the start
       // failed, and on Manticore the change went on without it
       try {
@@ -370,7 +418,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
       throw new StoreFencedException("no new matcher epoch: a newer matcher of this process asked since", null);
     }
     newestEpochTicket = ticket;
-    try (Connection c = pool.getConnection(); Statement st = c.createStatement()) {
+    try (Connection c = connection(); Statement st = c.createStatement()) {
       // DDL commits on its own in MySQL: outside the transaction below
       st.execute(EPOCH_TABLE);
     } catch (SQLException e) {
@@ -424,7 +472,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     if (!kind().equals("mysql")) {
       return Optional.empty();
     }
-    try (Connection c = pool.getConnection()) {
+    try (Connection c = connection()) {
       return readEpoch(c, "");
     } catch (SQLException e) {
       // no row yet (no cluster matcher ever started here) reads as none
@@ -589,7 +637,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   public Optional<SubmitKey> findSubmitKey(String account, String key) {
     long id = SqlDialect.idOf(account, key);
     SubmitKey found = null;
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect.selectSubmitKey())) {
       ps.setLong(1, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -620,7 +668,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public int purgeSubmitKeys(long createdBeforeMillis) {
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect.purgeSubmitKeys())) {
       ps.setLong(1, createdBeforeMillis);
       return ps.executeUpdate();
@@ -631,7 +679,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public List<Long> jobsOfRun(String submitId, int limit) {
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect.selectRun(limit))) {
       ps.setString(1, submitId);
       List<Long> ids = new ArrayList<>();
@@ -658,7 +706,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   /** Every row {@code sql} (which takes no parameters) answers, each read by {@code row}. */
   private <T> List<T> selectAll(String sql, String what, Row<T> row) {
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(sql);
         ResultSet rs = ps.executeQuery()) {
       List<T> out = new ArrayList<>();
@@ -972,7 +1020,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     T result;
     Connection c = null;
     try {
-      c = pool.getConnection();
+      c = connection();
       c.setAutoCommit(false);
       try {
         result = work.run(c);
@@ -1023,7 +1071,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public Optional<JobRecord> find(long id) {
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect.selectById())) {
       ps.setLong(1, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -1039,7 +1087,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     if (ids.isEmpty()) {
       return List.of();
     }
-    try (Connection c = pool.getConnection()) {
+    try (Connection c = connection()) {
       return readByIds(c, ids);
     } catch (SQLException e) {
       throw new StoreUnavailableException("read of " + ids.size() + " jobs failed: " + e.getMessage(), e);
@@ -1062,7 +1110,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   /** The jobs {@code sql} reads with {@code params}; {@code what} names it in the failure. */
   private List<JobRecord> query(String what, String sql, List<Object> params) {
-    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+    try (Connection c = connection(); PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 1;
       for (Object p : params) {
         ps.setObject(i++, p);
@@ -1102,7 +1150,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
    */
   private List<JobRecord> findByCandidates(java.util.function.LongFunction<List<Object>> params,
       java.util.function.Predicate<JobRecord> wanted, long afterId, int limit, String candidates) {
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(candidates)) {
       List<JobRecord> out = new ArrayList<>();
       long after = Math.max(afterId, dialect.lowestAfterId());
@@ -1146,7 +1194,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   /** Counts at most {@link SqlDialect#MAX_TENANTS} tenants. */
   @Override
   public Map<String, Long> countByTenant(String stage) {
-    try (Connection c = pool.getConnection();
+    try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect.countByTenant())) {
       ps.setString(1, stage);
       Map<String, Long> out = new LinkedHashMap<>();
@@ -1210,7 +1258,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
     if (sync == null) {
       return;
     }
-    try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+    try (Connection c = connection(); Statement s = c.createStatement()) {
       s.execute(sync);
     } catch (SQLException e) {
       throw new StoreUnavailableException("cannot sync the " + kind + " store: " + e.getMessage(), e);
@@ -1219,7 +1267,7 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public void ping() {
-    try (Connection c = pool.getConnection()) {
+    try (Connection c = connection()) {
       if (!c.isValid(2)) {
         throw new StoreUnavailableException("store connection is not valid", null);
       }
@@ -1230,6 +1278,10 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public void close() {
-    pool.close();
+    try {
+      commits.close();
+    } finally {
+      pool.close();
+    }
   }
 }

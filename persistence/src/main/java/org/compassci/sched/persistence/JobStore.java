@@ -175,6 +175,15 @@ public interface JobStore extends AutoCloseable {
     return work.get();
   }
 
+  /**
+   * Runs {@code work} (the persistence actor's group commit, or its force) on this thread with
+   * connections kept for it alone: a commit, and so every hand-out, submit and state change,
+   * never waits for a connection behind reads. A store with one set of connections just runs it.
+   */
+  default <T> T committing(java.util.function.Supplier<T> work) {
+    return work.get();
+  }
+
   @Override
   void close();
 }

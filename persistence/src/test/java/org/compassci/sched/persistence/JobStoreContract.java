@@ -44,6 +44,35 @@ abstract class JobStoreContract {
     return true;
   }
 
+  /**
+   * Reads hold every connection of the store's pool: a group commit, made inside
+   * {@link JobStore#committing}, goes in at once on connections of its own. It used to wait the
+   * pool's 5 s for one and fail, and with it every hand-out of the batch.
+   */
+  @Test
+  void aCommitNeedsNoConnectionTheReadsHold() throws SQLException {
+    try (JobStore store = open()) {
+      assumeTrue(store instanceof JdbcJobStore, "a store with a pool");
+      JdbcJobStore jdbc = (JdbcJobStore) store;
+      List<Connection> held = new ArrayList<>();
+      try {
+        for (int i = 0; i < jdbc.readConnections(); i++) {
+          held.add(jdbc.readConnection());
+        }
+        store.committing(() -> store.commit(List.of(rec(1, "submit")), List.of(), List.of()));
+        store.committing(() -> {
+          store.sync();
+          return null;
+        });
+      } finally {
+        for (Connection c : held) {
+          c.close();
+        }
+      }
+      assertEquals(List.of(1L), ids(store.findByStage(List.of("submit"), Long.MIN_VALUE, 10)));
+    }
+  }
+
   static JobRecord rec(long id, String stage) {
     return rec(id, stage, "alice");
   }
