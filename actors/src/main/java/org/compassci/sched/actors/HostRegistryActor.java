@@ -329,12 +329,44 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
         continue;
       }
       Host h = host(row.name());
-      h.registered = o;
+      h.registered = withTagsAsNowChecked(row.name(), o);
       indexMacs(h);
       known++;
     }
     getContext().getLog().info("{} registered testboxes read back from the store", known);
     return this;
+  }
+
+  /**
+   * A registration stored before its tags were checked as they are now: a tag naming the box's
+   * own fields ({@code hostname=X}, which made it take X's jobs) is left out, with a warning, and
+   * the box boots as itself. Kept, every boot of that box was refused with a 400 and nothing in
+   * the log said why.
+   */
+  private ObjectNode withTagsAsNowChecked(String hostname, ObjectNode info) {
+    String tags = info.path("tags").asText("");
+    if (tags.isBlank()) {
+      return info;
+    }
+    java.util.List<String> kept = new java.util.ArrayList<>();
+    for (String t : tags.split(",")) {
+      if (t.isBlank()) {
+        continue;
+      }
+      try {
+        kept.add(Testbox.ownTag(t.trim()));
+      } catch (org.compassci.sched.model.InvalidJobException e) {
+        getContext().getLog().warn("registered testbox {}: a stored tag is left out ({}); register the box"
+            + " again to store it without", hostname, e.getMessage());
+      }
+    }
+    String now = String.join(",", kept);
+    if (now.equals(tags.trim())) {
+      return info;
+    }
+    ObjectNode copy = info.deepCopy();
+    copy.put("tags", now);
+    return copy;
   }
 
   private Behavior<Command> onGet(Get g) {

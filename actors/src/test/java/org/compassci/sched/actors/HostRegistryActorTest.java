@@ -87,6 +87,35 @@ class HostRegistryActorTest {
     }
   }
 
+  /**
+   * A registration stored before a box's tags were checked as they are now, with a tag naming
+   * another box ({@code hostname=bm9}): read back without that tag, the others kept, so the box
+   * boots as itself. It used to come back whole, and every boot of the box got a 400.
+   */
+  @Test
+  void aStoredRegistrationWithATagNowRefusedComesBackWithoutIt() {
+    TestProbe<Outcome> probe = testKit.createTestProbe();
+    try (org.compassci.sched.persistence.JdbcJobStore store = org.compassci.sched.persistence.JdbcJobStore.embedded(dir, 2)) {
+      // as an earlier version saved it, unchecked
+      store.saveHost(new org.compassci.sched.persistence.RegisteredHost("bm3",
+          "{\"arch\":\"x86_64\",\"tags\":\"hostname=bm9, nic=mlx5,tbox_group=other\"}", 0));
+      ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(HostRegistryActor.create(Duration.ofSeconds(60),
+          Clock.systemUTC(), java.util.Optional.empty(), store));
+      Outcome found = null;
+      for (long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+          (found == null || found.status() != Outcome.Status.OK) && System.nanoTime() < end; ) {
+        hosts.tell(new HostRegistryActor.Get("bm3", probe.getRef()));
+        found = probe.receiveMessage();
+        if (found.status() != Outcome.Status.OK) {
+          sleep(50);
+        }
+      }
+      assertEquals(Outcome.Status.OK, found.status(), found.message());
+      assertEquals("nic=mlx5", found.job().path("tags").asText());
+      assertEquals("x86_64", found.job().path("arch").asText());
+    }
+  }
+
   private static void sleep(long ms) {
     try {
       Thread.sleep(ms);
