@@ -575,7 +575,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     send(batch);
   }
 
-  /** One group commit on the store's thread; its outcome comes back as {@link Committed}. */
+  /** One group commit on the commits' own thread; its outcome comes back as {@link Committed}. */
   private void send(List<Command> batch) {
     committing = true;
     getContext().pipeToSelf(
@@ -621,7 +621,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   /**
-   * Runs on the store dispatcher: reads the jobs to modify, applies each change, and writes
+   * Runs on the commits' dispatcher: reads the jobs to modify, applies each change, and writes
    * everything in one transaction. A change that fails (job missing, change refused) fails
    * alone; the rest of the batch goes on.
    */
@@ -1086,12 +1086,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onCheckStore(CheckStore c) {
     if (!checking) {
       checking = true;
-      getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+      // beside the commits, on their connections: with store-sync = second this is the only
+      // force, and behind a burst of reads it came late, or failed after the pool's wait and
+      // made the health check say the store was away while every commit went in
+      getContext().pipeToSelf(CompletableFuture.runAsync(() -> store.committing(() -> {
         store.ping();
         // once a second, what the commits wrote goes to the disk (see JdbcJobStore.embedded)
         store.sync();
         redis.ifPresent(RedisClaims::ping);
-      }, blocking),
+        return null;
+      }), committer),
           (ok, failure) -> new Checked(Optional.ofNullable(failure).map(PersistenceActor::reason)));
     }
     return this;

@@ -73,24 +73,8 @@ class PersistenceAndExtractActorTest {
   void aWriteIsCommittedWhileEveryReadThreadIsBusy() throws Exception {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
       ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 1000));
-      java.util.concurrent.Executor reads = testKit.system().dispatchers().lookup(
-          org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(PersistenceActor.DISPATCHER));
-      int threads = testKit.system().settings().config()
-          .getInt(PersistenceActor.DISPATCHER + ".thread-pool-executor.fixed-pool-size");
-      java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(threads);
-      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-      for (int i = 0; i < threads; i++) {
-        reads.execute(() -> {
-          busy.countDown();
-          try {
-            release.await();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        });
-      }
+      java.util.concurrent.CountDownLatch release = everyReadThreadBusy();
       try {
-        assertTrue(busy.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS), "every read thread is busy");
         TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
         p.tell(PersistenceActor.Write.newJobs(List.of(queued(1)), "one", written.getRef()));
         PersistenceActor.Written w = written.receiveMessage(WAIT);
@@ -100,6 +84,55 @@ class PersistenceAndExtractActorTest {
       }
       assertEquals(1, store.findByStage(List.of("submit"), Long.MIN_VALUE, 10).size());
     }
+  }
+
+  /**
+   * With {@code store-sync = second} the store's check, once a second, is the only force: it
+   * runs beside the commits, not behind the reads, which delayed it (or failed it after the
+   * pool's wait, and the health check then said the store was away).
+   */
+  @Test
+  void theForceOnceASecondRunsWhileEveryReadThreadIsBusy() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2, false)) {
+      java.util.concurrent.atomic.AtomicInteger syncs = new java.util.concurrent.atomic.AtomicInteger();
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("sync")) {
+          syncs.incrementAndGet();
+        }
+      });
+      java.util.concurrent.CountDownLatch release = everyReadThreadBusy();
+      try {
+        actors.spawn(PersistenceActor.create(store, 1000));
+        for (long end = System.nanoTime() + WAIT.toNanos(); syncs.get() == 0 && System.nanoTime() < end; ) {
+          Thread.sleep(50);
+        }
+        assertTrue(syncs.get() > 0, "forced while the reads' threads are busy");
+      } finally {
+        release.countDown();
+      }
+    }
+  }
+
+  /** Holds every thread of the store's reads until the latch returned is counted down. */
+  private static java.util.concurrent.CountDownLatch everyReadThreadBusy() throws InterruptedException {
+    java.util.concurrent.Executor reads = testKit.system().dispatchers().lookup(
+        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(PersistenceActor.DISPATCHER));
+    int threads = testKit.system().settings().config()
+        .getInt(PersistenceActor.DISPATCHER + ".thread-pool-executor.fixed-pool-size");
+    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(threads);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    for (int i = 0; i < threads; i++) {
+      reads.execute(() -> {
+        busy.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+    }
+    assertTrue(busy.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS), "every read thread is busy");
+    return release;
   }
 
   /**

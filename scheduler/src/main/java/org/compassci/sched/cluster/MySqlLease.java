@@ -37,6 +37,7 @@ public final class MySqlLease extends Lease {
   private final ExtendedActorSystem system;
   private final HikariDataSource pool;
   /** Blocking JDBC runs on the store's dispatcher, never on the actors' threads. */
+  static final String DISPATCHER = "scheduler.lease-dispatcher";
   private final ExecutionContextExecutor blocking;
   private final long ttlMillis;
   /** When this holder last renewed (System.nanoTime), or 0 while it holds nothing. */
@@ -65,7 +66,9 @@ public final class MySqlLease extends Lease {
     // with daylight saving the hour the clocks go back maps twice, and expiries would jump
     config.setConnectionInitSql("SET time_zone = '+00:00'");
     this.pool = new HikariDataSource(config);
-    this.blocking = system.dispatchers().lookup("scheduler.store-dispatcher");
+    // not the store's: behind its reads (each may wait 5 s for a connection) a renewal came
+    // late enough to lose the lease and move the singletons
+    this.blocking = system.dispatchers().lookup(DISPATCHER);
     system.registerOnTermination(pool::close);
   }
 

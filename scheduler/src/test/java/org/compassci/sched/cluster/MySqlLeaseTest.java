@@ -71,6 +71,39 @@ class MySqlLeaseTest {
   }
 
   /**
+   * Every thread of the store's reads is busy (a burst of slow reads): a lease is still taken,
+   * kept and let go. Its calls once queued behind those reads, and a renewal that came late lost
+   * the lease and moved the singletons.
+   */
+  @Test
+  void aLeaseNeedsNoThreadOfTheStoresReads() throws Exception {
+    java.util.concurrent.Executor reads = a.system().dispatchers().lookup(
+        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("scheduler.store-dispatcher"));
+    int threads = a.system().settings().config().getInt("scheduler.store-dispatcher.thread-pool-executor.fixed-pool-size");
+    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(threads);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    for (int i = 0; i < threads; i++) {
+      reads.execute(() -> {
+        busy.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+    }
+    try {
+      assertTrue(busy.await(10, TimeUnit.SECONDS), "every read thread is busy");
+      Lease lease = lease(a, "beside-the-reads", "node-a");
+      assertTrue(get(lease.acquire()));
+      assertTrue(lease.checkLease());
+      assertTrue(get(lease.release()));
+    } finally {
+      release.countDown();
+    }
+  }
+
+  /**
    * A renewal that waits on the row (a lock, a pause) sets the row's expiry from the moment it
    * was sent, as MySQL's NOW(3) is the statement's start: the holder counts from then too. It
    * used to count from the answer, and believed in a lease the row had already let go while
