@@ -339,8 +339,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
 
   /**
    * A registration stored before its tags were checked as they are now: a tag naming the box's
-   * own fields ({@code hostname=X}, which made it take X's jobs) is left out, with a warning, and
-   * the box boots as itself. Kept, every boot of that box was refused with a 400 and nothing in
+   * own fields ({@code hostname=X}, which made it take X's jobs) or too long is left out, and so
+   * are the tags past {@link Testbox#MAX_TAGS}, each with a warning, and the box boots as itself. Kept, every boot of that box was refused with a 400 and nothing in
    * the log said why.
    */
   private ObjectNode withTagsAsNowChecked(String hostname, ObjectNode info) {
@@ -348,17 +348,25 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
     if (tags.isBlank()) {
       return info;
     }
-    java.util.List<String> kept = new java.util.ArrayList<>();
+    java.util.Set<String> kept = new java.util.LinkedHashSet<>();
     for (String t : tags.split(",")) {
       if (t.isBlank()) {
         continue;
       }
+      String tag;
       try {
-        kept.add(Testbox.ownTag(t.trim()));
+        tag = Testbox.ownTag(t);
       } catch (org.compassci.sched.model.InvalidJobException e) {
         getContext().getLog().warn("registered testbox {}: a stored tag is left out ({}); register the box"
             + " again to store it without", hostname, e.getMessage());
+        continue;
       }
+      if (!kept.contains(tag) && kept.size() == Testbox.MAX_TAGS) {
+        getContext().getLog().warn("registered testbox {}: the stored tags past the first {} are left out;"
+            + " register the box again with fewer", hostname, Testbox.MAX_TAGS);
+        break;
+      }
+      kept.add(tag);
     }
     String now = String.join(",", kept);
     if (now.equals(tags.trim())) {

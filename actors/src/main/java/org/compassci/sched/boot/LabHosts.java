@@ -116,7 +116,8 @@ public final class LabHosts {
     String group = text(yaml, "tbox_group");
     out.put("tbox_group", group != null ? JobIntake.checkPathComponent("tbox_group", group)
         : JobIntake.cutSuffix(hostname));
-    List<String> tags = tags(yaml.get("tags"));
+    // at most Testbox.MAX_TAGS: a file with more was taken, and every boot of its box got a 400
+    List<String> tags = org.compassci.sched.model.Testbox.ownTags(String.join(",", tags(yaml.get("tags"))));
     if (!tags.isEmpty()) {
       out.put("tags", String.join(",", tags));
     }

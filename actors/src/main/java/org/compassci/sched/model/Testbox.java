@@ -30,12 +30,31 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
    * parameters give: {@code hostname=X} among box Y's tags made Y take the jobs aimed at X alone.
    */
   public static String ownTag(String tag) {
-    String t = JobIntake.checkTag(tag);
+    String t = JobIntake.checkTag(tag.trim());
+    if (t.length() > MAX_TAG_LENGTH) {
+      throw new InvalidJobException("tags: a tag longer than " + MAX_TAG_LENGTH + " characters");
+    }
     String key = t.substring(0, t.indexOf('='));
     if (OWN_KEYS.contains(key)) {
       throw new InvalidJobException("tags: '" + t + "': " + key + " is the box's own field, not a tag");
     }
     return t;
+  }
+
+  /**
+   * A box's own tags from a comma list (a dispatch query's, a registration's, a lab file's), each
+   * checked by {@link #ownTag}, without repeats, in order. A box's tags are kept in memory for
+   * every box that asked (the host registry, the matcher's fit lists): anyone may ask, so what
+   * one box may offer is bounded. A tag given twice counts once.
+   */
+  public static java.util.List<String> ownTags(String commaList) {
+    java.util.Set<String> out = new java.util.LinkedHashSet<>();
+    for (String t : commaList.split(",")) {
+      if (!t.isBlank() && out.add(ownTag(t)) && out.size() > MAX_TAGS) {
+        throw new InvalidJobException("tags: at most " + MAX_TAGS + " for one box");
+      }
+    }
+    return java.util.List.copyOf(out);
   }
 
   public Testbox {
@@ -85,20 +104,7 @@ public record Testbox(String hostname, Set<String> tags, long freeMemMb) {
       plainName("tbox_group", group);
     }
     tags.add("tbox_group=" + (group.isEmpty() ? JobIntake.cutSuffix(hostname) : group));
-    int extra = 0;
-    for (String t : q.getOrDefault("tags", "").split(",")) {
-      if (!t.isBlank()) {
-        // a box's tags are kept in memory for every box that asked (the host registry, the
-        // matcher's fit lists): anyone may ask, so what one box may offer is bounded
-        if (++extra > MAX_TAGS) {
-          throw new InvalidJobException("tags: at most " + MAX_TAGS + " for one box");
-        }
-        if (t.length() > MAX_TAG_LENGTH) {
-          throw new InvalidJobException("tags: a tag longer than " + MAX_TAG_LENGTH + " characters");
-        }
-        tags.add(ownTag(t.trim()));
-      }
-    }
+    tags.addAll(ownTags(q.getOrDefault("tags", "")));
     long freeMem = UNKNOWN_MEMORY;
     String fm = q.get("freemem");
     if (fm != null) {

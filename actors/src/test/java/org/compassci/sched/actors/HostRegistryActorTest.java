@@ -96,9 +96,16 @@ class HostRegistryActorTest {
   void aStoredRegistrationWithATagNowRefusedComesBackWithoutIt() {
     TestProbe<Outcome> probe = testKit.createTestProbe();
     try (org.compassci.sched.persistence.JdbcJobStore store = org.compassci.sched.persistence.JdbcJobStore.embedded(dir, 2)) {
-      // as an earlier version saved it, unchecked
+      // as earlier versions saved them, unchecked
       store.saveHost(new org.compassci.sched.persistence.RegisteredHost("bm3",
-          "{\"arch\":\"x86_64\",\"tags\":\"hostname=bm9, nic=mlx5,tbox_group=other\"}", 0));
+          "{\"arch\":\"x86_64\",\"tags\":\"hostname=bm9, nic=mlx5,tbox_group=other,long="
+              + "x".repeat(Testbox.MAX_TAG_LENGTH) + "\"}", 0));
+      StringBuilder many = new StringBuilder("t0=1");
+      for (int i = 1; i < Testbox.MAX_TAGS + 5; i++) {
+        many.append(",t").append(i).append("=1");
+      }
+      store.saveHost(new org.compassci.sched.persistence.RegisteredHost("bm4",
+          "{\"arch\":\"x86_64\",\"tags\":\"" + many + "\"}", 0));
       ActorRef<HostRegistryActor.Command> hosts = testKit.spawn(HostRegistryActor.create(Duration.ofSeconds(60),
           Clock.systemUTC(), java.util.Optional.empty(), store));
       Outcome found = null;
@@ -113,6 +120,13 @@ class HostRegistryActorTest {
       assertEquals(Outcome.Status.OK, found.status(), found.message());
       assertEquals("nic=mlx5", found.job().path("tags").asText());
       assertEquals("x86_64", found.job().path("arch").asText());
+      hosts.tell(new HostRegistryActor.Get("bm4", probe.getRef()));
+      Outcome many4 = probe.receiveMessage();
+      assertEquals(Outcome.Status.OK, many4.status(), many4.message());
+      assertEquals(Testbox.MAX_TAGS, many4.job().path("tags").asText().split(",").length, "the first ones kept");
+      // and each boots as a box may: its registration makes a valid dispatch
+      Testbox.fromQuery(java.util.Map.of("hostname", "bm3", "tags", found.job().path("tags").asText()));
+      Testbox.fromQuery(java.util.Map.of("hostname", "bm4", "tags", many4.job().path("tags").asText()));
     }
   }
 

@@ -15,6 +15,27 @@ class LabHostsTest {
 
   @TempDir Path dir;
 
+  /**
+   * A lab file whose box offers more tags than a box may (Testbox.MAX_TAGS) is refused with the
+   * reason; it used to be taken, and every boot of that box got a 400. A tag written twice
+   * counts once.
+   */
+  @Test
+  void aLabFileWithMoreTagsThanABoxMayOfferIsRefused() throws Exception {
+    StringBuilder many = new StringBuilder("tags: [t0=1");
+    for (int i = 1; i < org.compassci.sched.model.Testbox.MAX_TAGS; i++) {
+      many.append(", t").append(i).append("=1");
+    }
+    Files.writeString(dir.resolve("at-most"), many + ", t0=1]\n");
+    Files.writeString(dir.resolve("too-many"), many + ", one=more]\n");
+    LabHosts.Lab lab = LabHosts.read(dir);
+    assertEquals(List.of("at-most"), List.copyOf(lab.hosts().keySet()), lab.problems().toString());
+    assertEquals(org.compassci.sched.model.Testbox.MAX_TAGS,
+        lab.hosts().get("at-most").path("tags").asText().split(",").length);
+    assertTrue(lab.problems().stream().anyMatch(p -> p.contains("too-many") && p.contains("at most")),
+        lab.problems().toString());
+  }
+
   @Test
   void aLabFolderInCompassCiFormat() throws Exception {
     Files.writeString(dir.resolve("taishan200-2280-2s48p-256g--a66"), """

@@ -119,6 +119,9 @@ class JobIntakeTest {
     assertEquals(Testbox.MAX_TAGS + 3, Testbox.fromQuery(java.util.Map.of("hostname", "h1",
         "tags", many.substring(0, many.lastIndexOf(","))))
         .tags().size(), "the most it may offer, and its own three (hostname, tbox_type, tbox_group)");
+    assertEquals(Testbox.MAX_TAGS + 3, Testbox.fromQuery(java.util.Map.of("hostname", "h1",
+        "tags", many.substring(0, many.lastIndexOf(",")) + ",t0=1, t1 = 1"))
+        .tags().size(), "a tag given twice counts once");
   }
 
   /** DOMAIN: a job aimed at a named VM still goes only to that name, never to a provider's host. */
