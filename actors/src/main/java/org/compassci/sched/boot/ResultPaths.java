@@ -43,7 +43,10 @@ public final class ResultPaths {
     return out;
   }
 
-  /** One file or folder name: not empty, not . or .., no NUL, control character, slash or backslash, at most 255 bytes. */
+  /**
+   * One file or folder name: not empty, not . or .., no NUL, control character, slash or
+   * backslash, at most 255 bytes, and one the file system can spell.
+   */
   public static String part(String name) {
     if (name.isEmpty()) {
       throw new UploadRefused(403, "an empty part in the path (an absolute path, or //)");
@@ -65,6 +68,13 @@ public final class ResultPaths {
     }
     if (name.getBytes(StandardCharsets.UTF_8).length > 255) {
       throw new UploadRefused(403, "a name longer than 255 bytes in the path");
+    }
+    try {
+      Path.of(name);
+    } catch (java.nio.file.InvalidPathException e) {
+      // a name the file system cannot spell: "中.log" on a JVM started without a UTF-8 locale
+      // (LANG unset or C, as in many containers and services). Found later, on disk, it was a 500
+      throw new UploadRefused(403, "a name this server's file system cannot hold: " + e.getReason());
     }
     return name;
   }

@@ -34,6 +34,18 @@ class ResultPathsTest {
     }
   }
 
+  /**
+   * A name the file system cannot spell is refused with the others, before anything is staged:
+   * here an unpaired surrogate, which no encoding spells; on a JVM without a UTF-8 locale, any
+   * name outside ASCII ("中.log"). It used to get through and fail on disk, a 500.
+   */
+  @Test
+  void aNameTheFileSystemCannotSpellIs403() {
+    UploadRefused e = assertThrows(UploadRefused.class, () -> ResultPaths.part("stats\uD800.json"));
+    assertEquals(403, e.status());
+    assertTrue(e.getMessage().contains("cannot hold"), e.getMessage());
+  }
+
   @Test
   void anotherJobsFolderIs403() {
     UploadRefused e = assertThrows(UploadRefused.class, () -> ResultPaths.below(ROOT,
