@@ -105,6 +105,10 @@ class BootFuzzTest {
       Map<String, String[]> tokens = new ConcurrentHashMap<>(); // id -> {token, result_root}
       List<String> failures = Collections.synchronizedList(new ArrayList<>());
       Map<Integer, Integer> statuses = new ConcurrentHashMap<>();
+      // a real box boots one request at a time, and fetches its package before it asks again
+      // (a box that asks again without it gives its job back, a lost hand-out)
+      java.util.concurrent.locks.ReentrantLock[] boxes = new java.util.concurrent.locks.ReentrantLock[BOXES];
+      java.util.Arrays.setAll(boxes, i -> new java.util.concurrent.locks.ReentrantLock());
       ExecutorService pool = Executors.newFixedThreadPool(4);
       List<Future<?>> work = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
@@ -115,10 +119,13 @@ class BootFuzzTest {
             String path;
             byte[] body = null;
             String[] headers = {};
+            java.util.concurrent.locks.ReentrantLock box = null;
             int kind = r.nextInt(10);
             if (kind < 2) {
               // a real box boots, sometimes with other spellings of its MAC
-              String m = mac(r.nextInt(BOXES));
+              int b = r.nextInt(BOXES);
+              box = boxes[b];
+              String m = mac(b);
               m = r.nextBoolean() ? m.toUpperCase().replace(':', '-') : m;
               path = "/boot.ipxe/mac/" + m + "?sched_host=127.0.0.1&sched_port=" + server.port();
             } else if (kind < 4) {
@@ -170,38 +177,14 @@ class BootFuzzTest {
                 }
               }
             }
-            RawHttp.Reply reply;
+            if (box != null) {
+              box.lock();
+            }
             try {
-              reply = raw.send(method, path, body, headers);
-            } catch (IllegalArgumentException badUri) {
-              continue; // a request line no client can send
-            } catch (RuntimeException e) {
-              failures.add(method + " " + path + ": " + e);
-              continue;
-            }
-            statuses.merge(reply.status(), 1, Integer::sum);
-            if (reply.status() >= 500) {
-              failures.add(method + " " + path + " -> " + reply.status() + " " + reply.text());
-            }
-            if (reply.status() == 200 && path.startsWith("/boot.ipxe/mac/52")) {
-              Matcher m = JOB_ID.matcher(reply.text());
-              if (m.find()) {
-                handedOut.merge(m.group(1), 1, Integer::sum);
-                Matcher p = PACKAGE.matcher(reply.text());
-                if (p.find()) {
-                  links.add(p.group(1));
-                  RawHttp.Reply pkg = raw.get(p.group(1));
-                  if (pkg.status() == 200) {
-                    try {
-                      JsonNode yaml = jobYaml(pkg.body());
-                      tokens.put(m.group(1), new String[] {yaml.path("job_token").asText(), yaml.path("result_root").asText()});
-                    } catch (Exception e) {
-                      failures.add("package of " + m.group(1) + ": " + e);
-                    }
-                  } else {
-                    failures.add("package of " + m.group(1) + " -> " + pkg.status());
-                  }
-                }
+              request(raw, method, path, body, headers, failures, statuses, handedOut, links, tokens);
+            } finally {
+              if (box != null) {
+                box.unlock();
               }
             }
           }
@@ -258,5 +241,45 @@ class BootFuzzTest {
       }
     }
     throw new AssertionError("no job.yaml");
+  }
+
+  /** One request of the fuzz, and what a box does with a boot's answer: fetch its package at once. */
+  private static void request(RawHttp raw, String method, String path, byte[] body, String[] headers,
+      List<String> failures, Map<Integer, Integer> statuses, Map<String, Integer> handedOut, List<String> links,
+      Map<String, String[]> tokens) {
+    RawHttp.Reply reply;
+    try {
+      reply = raw.send(method, path, body, headers);
+    } catch (IllegalArgumentException badUri) {
+      return; // a request line no client can send
+    } catch (RuntimeException e) {
+      failures.add(method + " " + path + ": " + e);
+      return;
+    }
+    statuses.merge(reply.status(), 1, Integer::sum);
+    if (reply.status() >= 500) {
+      failures.add(method + " " + path + " -> " + reply.status() + " " + reply.text());
+    }
+    if (reply.status() == 200 && path.startsWith("/boot.ipxe/mac/52")) {
+      Matcher m = JOB_ID.matcher(reply.text());
+      if (m.find()) {
+        handedOut.merge(m.group(1), 1, Integer::sum);
+        Matcher p = PACKAGE.matcher(reply.text());
+        if (p.find()) {
+          links.add(p.group(1));
+          RawHttp.Reply pkg = raw.get(p.group(1));
+          if (pkg.status() == 200) {
+            try {
+              JsonNode yaml = jobYaml(pkg.body());
+              tokens.put(m.group(1), new String[] {yaml.path("job_token").asText(), yaml.path("result_root").asText()});
+            } catch (Exception e) {
+              failures.add("package of " + m.group(1) + ": " + e);
+            }
+          } else {
+            failures.add("package of " + m.group(1) + " -> " + pkg.status());
+          }
+        }
+      }
+    }
   }
 }

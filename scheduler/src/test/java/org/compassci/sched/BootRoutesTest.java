@@ -109,9 +109,18 @@ class BootRoutesTest {
     assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_id=" + id
         + "&http_proxy=http://evil.example:3128&program=evil&LKP_SERVER=evil.example").status());
 
+    // the box boots again before it fetched its job (the kernel's download broke off, say): one
+    // box, one job, so that hand-out goes back to the queue at once (not after the dispatch-ack
+    // timeout), counted as lost, and comes back to the box, the only job, in this very answer
+    Matcher first = PACKAGE.matcher(text);
+    assertTrue(first.find(), text);
     RawHttp.Reply again = raw.get("/boot.ipxe/mac/52:54:00:12:34:56?sched_host=127.0.0.1&sched_port=" + server.port());
-    assertEquals(404, again.status(), "one job, one hand-out");
-    assertTrue(again.text().contains("No job now"), again.text());
+    assertEquals(200, again.status(), again.text());
+    assertTrue(again.text().contains("echo ipxe will boot job id=" + id), again.text());
+    assertEquals("dispatch", job(id).path("job_stage").asText());
+    assertTrue(job(id).path("last_requeue_reason").asText().contains("booted again"), job(id).toString());
+    assertEquals(410, raw.get(first.group(2)).status(), "the hand-out taken back serves nothing");
+    text = again.text();
 
     Matcher m = PACKAGE.matcher(text);
     assertTrue(m.find(), text);
@@ -132,6 +141,10 @@ class BootRoutesTest {
     }
     assertEquals("k-123", new YAMLMapper().readTree(files.get("lkp/scheduled/secrets.yaml")).path("api_key").asText());
     assertEquals(200, raw.get(m.group(2)).status(), "a retry while booting is served again");
+    // a box that booted its job and asks again may have crashed on the job's own kernel: that
+    // job stays, for its boot timeout to report, and nothing else is queued
+    assertEquals(404, raw.get(boot("")).status());
+    assertEquals("boot", job(id).path("job_stage").asText());
 
     assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/lkp/scheduled/job.yaml&job_id=" + id
         + "&job_state=running").status());
@@ -144,19 +157,22 @@ class BootRoutesTest {
 
   @Test
   void everyBootTypeAndDispatchByMac() throws Exception {
-    submit(KERNEL + ",\"initrds_uri\":[\"http://10.0.2.2:8000/base.cgz\"]");
+    String native1 = submit(KERNEL + ",\"initrds_uri\":[\"http://10.0.2.2:8000/base.cgz\"]");
     RawHttp.Reply n = raw.get(V1 + "/jobs/dispatch?mac=" + MAC.toUpperCase() + "&boot_type=native&sched_host=10.0.2.2&sched_port=3000");
     assertEquals(200, n.status(), n.text());
     JsonNode initrds = Json.parse(Json.parse(n.body()).path("initrds").asText());
     assertEquals("http://10.0.2.2:8000/base.cgz", initrds.get(0).asText());
     assertTrue(initrds.get(1).asText().startsWith("http://10.0.2.2:3000/scheduler/v1/packages/"));
+    // done with it (a box that asks again while it holds a job in dispatch is given that job again)
+    finished(native1);
     assertEquals("{\"job_id\":\"0\"}", raw.get(V1 + "/jobs/dispatch?mac=" + MAC + "&boot_type=native").text());
 
-    submit(KERNEL);
+    String libvirt1 = submit(KERNEL);
     RawHttp.Reply l = raw.get("/boot.libvirt/mac/" + HEXHYP);
     assertEquals(200, l.status(), l.text());
     assertEquals("http://10.0.2.2:8000/vmlinuz", Json.parse(l.body()).path("kernel_uri").asText());
     assertEquals("127.0.0.1", Json.parse(l.body()).path("LKP_SERVER").asText(), "the Host header when sched_host is not sent");
+    finished(libvirt1);
     assertEquals(404, raw.get("/boot.libvirt/mac/" + HEXHYP).status());
 
     submit(KERNEL);
@@ -164,6 +180,15 @@ class BootRoutesTest {
     assertEquals(200, g.status());
     assertTrue(g.text().startsWith("#!grub\n\nlinux (http,10.0.2.2:8000)/vmlinuz user=lkp"), g.text());
     assertTrue(g.text().contains("initrd (http,h:1)/scheduler/v1/packages/"), g.text());
+  }
+
+  /** The job's box reports it finished, as lkp-tests does. */
+  void finished(String id) {
+    for (String call : List.of("lkp-jobfile-append-var?job_state=running", "lkp-jobfile-append-var?job_state=finished",
+        "lkp-post-run?job_file=/lkp/scheduled/job.yaml")) {
+      assertEquals(200, http.get("/~lkp/cgi-bin/" + call + "&job_id=" + id).status(), call);
+    }
+    assertEquals("finish", job(id).path("job_stage").asText());
   }
 
   @Test

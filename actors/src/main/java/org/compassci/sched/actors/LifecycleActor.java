@@ -111,6 +111,19 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   public record CheckUpload(long id, String token, ActorRef<org.compassci.sched.boot.BootRules.Permit> replyTo)
       implements Command {}
 
+  /**
+   * A box known by its MAC (one box, one job) asks for a job again while it holds {@code held}:
+   * those still in dispatch it never started (its boot broke off before it fetched their
+   * package, or the answer was lost), and they go back to the queue now, counted as lost
+   * hand-outs, instead of after the dispatch-ack timeout. Those in boot or later are left to
+   * their timeouts: a box that booted a job and comes back may have crashed on the job's own
+   * kernel, which {@code timeout_boot} reports.
+   */
+  public record BootedAgain(String hostname, List<Long> held, ActorRef<GivingBack> replyTo) implements Command {}
+
+  /** How many of a box's jobs go back to the queue (see {@link BootedAgain}): the box waits for them only then. */
+  public record GivingBack(int jobs) implements org.compassci.sched.model.CborSerializable {}
+
   /** The job's deadline in its stage: OK with {"deadline":..., "job_stage":...}, or CONFLICT when it has none. */
   public record GetDeadline(long id, ActorRef<Outcome> replyTo) implements Command {}
 
@@ -516,6 +529,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         .onMessage(GetDeadline.class, g -> withJob(g.id(), g, this::onGetDeadline))
         .onMessage(Found.class, this::onFound)
         .onMessage(Expired.class, this::onExpired)
+        .onMessage(BootedAgain.class, this::onBootedAgain)
         .onMessage(Reload.class, r -> withJob(r.id(), r, (c, job, stored) -> reschedule(job)))
         .onMessage(RetireAgain.class, this::onRetireAgain)
         .onMessage(Requeued.class, this::onRequeued)
@@ -804,6 +818,44 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         Duration.ofMillis(Math.min(Math.max(0, due), LONGEST_TIMER.toMillis())));
   }
 
+  /** A lost hand-out back to the queue, through the matcher, counted against the job's requeue budget. */
+  private void requeueLost(Job job, String reason) {
+    active.remove(job.id());
+    MatcherActor.Requeue requeue = new MatcherActor.Requeue(job.id(), job.tokenHash(), reason, requeued);
+    requeuing.putIfAbsent(job.id(), new RequeueInFlight(requeue, new ArrayList<>()));
+    timers.startSingleTimer(new RequeueTimer(job.id()), new RequeueUnanswered(job.id(), 1), REQUEUE_ANSWER_WITHIN);
+    matcher.tell(requeue);
+  }
+
+  private Behavior<Command> onBootedAgain(BootedAgain b) {
+    int givingBack = 0;
+    // before UseMatcher the dispatch-ack timeout takes the hand-outs back, later
+    for (long id : matcher == null ? List.<Long>of() : b.held()) {
+      if (requeuing.containsKey(id)) {
+        continue;
+      }
+      // only a job this actor holds now: one it must read first is left to its timeout
+      Job job = active.get(id);
+      if (job == null) {
+        JobRecord r = tracked.get(id);
+        job = r == null || !JobStage.DISPATCH.wireName().equals(r.stage()) ? null : readable(r);
+        if (job == null) {
+          continue;
+        }
+        tracked.remove(id);
+        active.put(id, job);
+      }
+      if (job.stage() == JobStage.DISPATCH && b.hostname().equals(job.field("host_machine"))) {
+        getContext().getLog().info("job {}: {} booted again before it fetched the job; back to the queue",
+            id, b.hostname());
+        requeueLost(job, "testbox " + b.hostname() + " booted again before it fetched the job");
+        givingBack++;
+      }
+    }
+    b.replyTo().tell(new GivingBack(givingBack));
+    return this;
+  }
+
   private Behavior<Command> onExpired(Expired e) {
     Job job = active.get(e.id());
     if (job == null) {
@@ -840,12 +892,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
             new RetryExpired(e.id(), e.stage()));
         return this;
       }
-      active.remove(job.id());
-      MatcherActor.Requeue requeue = new MatcherActor.Requeue(job.id(), job.tokenHash(), "no report from "
-          + job.field("host_machine") + " within the dispatch-ack timeout", requeued);
-      requeuing.putIfAbsent(job.id(), new RequeueInFlight(requeue, new ArrayList<>()));
-      timers.startSingleTimer(new RequeueTimer(job.id()), new RequeueUnanswered(job.id(), 1), REQUEUE_ANSWER_WITHIN);
-      matcher.tell(requeue);
+      requeueLost(job, "no report from " + job.field("host_machine") + " within the dispatch-ack timeout");
       return this;
     }
     if (expiry == Timeouts.Expiry.DATA_SETTLED) {

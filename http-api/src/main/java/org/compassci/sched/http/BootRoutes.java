@@ -142,6 +142,12 @@ public final class BootRoutes extends AllDirectives {
     }));
   }
 
+  /**
+   * How long a box that boots again waits for the job it held to come back to the queue: a
+   * give-back is one commit, and the box is then most likely handed that job again at once.
+   */
+  static final Duration BOOTED_AGAIN_WAIT = Duration.ofSeconds(5);
+
   /** A hardware box asks like any other: its hostname, group, arch, tags and memory, tbox_type=hw. */
   private CompletionStage<HttpResponse> dispatch(BootRequest r, ObjectNode host) {
     Testbox box;
@@ -150,7 +156,23 @@ public final class BootRoutes extends AllDirectives {
     } catch (InvalidJobException e) {
       return CompletableFuture.completedFuture(Responses.text(StatusCodes.BAD_REQUEST, e.getMessage()));
     }
-    return gw.dispatch(box, r.longPoll(), r.connection())
+    List<Long> held = new ArrayList<>();
+    host.path("jobs").forEach(j -> held.add(j.asLong()));
+    if (held.isEmpty()) {
+      return dispatch(r, box, r.longPoll());
+    }
+    // one box, one job: a box that boots again never started a job it holds in dispatch (its
+    // boot broke off, or the script's answer was lost), which goes back to the queue now
+    // instead of after the dispatch-ack timeout; the box waits a little for it
+    return gw.<LifecycleActor.Command, LifecycleActor.GivingBack>ask(gw.lifecycle(),
+            reply -> new LifecycleActor.BootedAgain(box.hostname(), held, reply))
+        .exceptionally(failure -> new LifecycleActor.GivingBack(0))
+        .thenCompose(back -> dispatch(r, box, back.jobs() > 0 && r.longPoll().compareTo(BOOTED_AGAIN_WAIT) < 0
+            ? BOOTED_AGAIN_WAIT : r.longPoll()));
+  }
+
+  private CompletionStage<HttpResponse> dispatch(BootRequest r, Testbox box, Duration wait) {
+    return gw.dispatch(box, wait, r.connection())
         .thenCompose(result -> {
           if (result instanceof MatcherActor.Assigned a) {
             return answer(r, a);
