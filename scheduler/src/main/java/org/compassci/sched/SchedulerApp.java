@@ -246,7 +246,7 @@ public final class SchedulerApp {
 
       Gateway gw = new Gateway(system, matcher, lifecycle, persistence, extractor, hosts, watch, stats,
           providers, uploads, restarts, s.askTimeout(), s.maxBodyBytes(), s.waitTimeout(), s.watchHeartbeat(), s.watchMaxJobs(),
-          s.jobFiles());
+          s.jobFiles(), clock);
       wired.accept(gw);
       // accounts: one actor changes them, requests read the book it publishes
       ActorRef<org.compassci.sched.actors.AccountsActor.Command> accountsActor = ctx.spawn(restarts.supervise(

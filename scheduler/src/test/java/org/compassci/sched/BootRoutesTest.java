@@ -114,6 +114,7 @@ class BootRoutesTest {
     // timeout), counted as lost, and comes back to the box, the only job, in this very answer
     Matcher first = PACKAGE.matcher(text);
     assertTrue(first.find(), text);
+    awaitHeld(id);
     RawHttp.Reply again = raw.get("/boot.ipxe/mac/52:54:00:12:34:56?sched_host=127.0.0.1&sched_port=" + server.port());
     assertEquals(200, again.status(), again.text());
     assertTrue(again.text().contains("echo ipxe will boot job id=" + id), again.text());
@@ -180,6 +181,38 @@ class BootRoutesTest {
     assertEquals(200, g.status());
     assertTrue(g.text().startsWith("#!grub\n\nlinux (http,10.0.2.2:8000)/vmlinuz user=lkp"), g.text());
     assertTrue(g.text().contains("initrd (http,h:1)/scheduler/v1/packages/"), g.text());
+  }
+
+  /**
+   * A box that keeps booting again before it fetches its job spends the job's requeues
+   * (scheduler.requeue.max, 2): then the job stays, for the dispatch-ack timeout to end it
+   * abort_provider, and the box hears "No job now" at once. A job whose own files no box can
+   * fetch before its package went round and round.
+   */
+  @Test
+  void aBoxThatKeepsBootingAgainSpendsTheJobsRequeuesOnly() throws Exception {
+    String id = submit(KERNEL);
+    for (int boot = 0; boot < 3; boot++) {
+      RawHttp.Reply r = raw.get(boot(""));
+      assertEquals(200, r.status(), "boot " + boot + ": " + r.text());
+      assertTrue(r.text().contains("job id=" + id), r.text());
+      assertEquals(boot, job(id).path("requeue_count").asInt(), job(id).toString());
+      awaitHeld(id);
+    }
+    long t0 = System.nanoTime();
+    RawHttp.Reply last = raw.get(boot(""));
+    assertEquals(404, last.status(), last.text());
+    assertTrue(System.nanoTime() - t0 < 4_000_000_000L, "nothing goes back: no wait");
+    assertEquals("dispatch", job(id).path("job_stage").asText());
+    assertEquals(2, job(id).path("requeue_count").asInt());
+  }
+
+  /** Until the host registry lists the job as the box's (it hears of a hand-out after the box does). */
+  void awaitHeld(String id) throws InterruptedException {
+    job(id);
+    for (int i = 0; i < 100 && !http.get(V1 + "/hosts/bm1--a1").body().contains("\"" + id + "\""); i++) {
+      Thread.sleep(50);
+    }
   }
 
   /** The job's box reports it finished, as lkp-tests does. */

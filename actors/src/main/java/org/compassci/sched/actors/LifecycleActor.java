@@ -117,9 +117,14 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * package, or the answer was lost), and they go back to the queue now, counted as lost
    * hand-outs, instead of after the dispatch-ack timeout. Those in boot or later are left to
    * their timeouts: a box that booted a job and comes back may have crashed on the job's own
-   * kernel, which {@code timeout_boot} reports.
+   * kernel, which {@code timeout_boot} reports. A hand-out made at or after {@code askedAtMillis}
+   * (when the box's request came) is not the one the box asks again about: a request that came
+   * together with another took the job handed out again to that one. A job that has used its
+   * requeues is left to its dispatch-ack timeout, which ends it abort_provider: a job whose own
+   * files no box can fetch before its package went round and round.
    */
-  public record BootedAgain(String hostname, List<Long> held, ActorRef<GivingBack> replyTo) implements Command {}
+  public record BootedAgain(String hostname, List<Long> held, long askedAtMillis, ActorRef<GivingBack> replyTo)
+      implements Command {}
 
   /** How many of a box's jobs go back to the queue (see {@link BootedAgain}): the box waits for them only then. */
   public record GivingBack(int jobs) implements org.compassci.sched.model.CborSerializable {}
@@ -827,6 +832,15 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     matcher.tell(requeue);
   }
 
+  /** Whether the job's current hand-out was made before {@code millis}; not known, no. */
+  private static boolean dispatchedBefore(Job job, long millis) {
+    try {
+      return java.time.Instant.parse(job.field(JobStage.DISPATCH.timeField())).toEpochMilli() < millis;
+    } catch (RuntimeException unknown) {
+      return false;
+    }
+  }
+
   private Behavior<Command> onBootedAgain(BootedAgain b) {
     int givingBack = 0;
     // before UseMatcher the dispatch-ack timeout takes the hand-outs back, later
@@ -845,7 +859,8 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
         tracked.remove(id);
         active.put(id, job);
       }
-      if (job.stage() == JobStage.DISPATCH && b.hostname().equals(job.field("host_machine"))) {
+      if (job.stage() == JobStage.DISPATCH && b.hostname().equals(job.field("host_machine"))
+          && job.requeueCount() < timeouts.requeueMax() && dispatchedBefore(job, b.askedAtMillis())) {
         getContext().getLog().info("job {}: {} booted again before it fetched the job; back to the queue",
             id, b.hostname());
         requeueLost(job, "testbox " + b.hostname() + " booted again before it fetched the job");

@@ -91,7 +91,7 @@ public final class BootRoutes extends AllDirectives {
 
   /** What a boot request says: the box's type of answer, its MAC, how it reaches us, how long it waits. */
   private record BootRequest(BootType type, String mac, JobPackage.Endpoint at, Duration longPoll,
-      List<String> tags, String arch, org.compassci.sched.model.ConnectionId connection) {}
+      List<String> tags, String arch, org.compassci.sched.model.ConnectionId connection, long askedAtMillis) {}
 
   private Route boot(String type, String mac) {
     return extractRequest(request -> parameterMap(q -> {
@@ -101,7 +101,7 @@ public final class BootRoutes extends AllDirectives {
         String canonical = Mac.normalize(mac);
         r = new BootRequest(t, canonical, endpoint(request, q), waitOf(q),
             LabHosts.tags(q.getOrDefault("tags", "")), q.getOrDefault("arch", "").trim(),
-            request.getAttribute(HttpServer.CONNECTION).orElse(null));
+            request.getAttribute(HttpServer.CONNECTION).orElse(null), gw.clock().millis());
       } catch (InvalidJobException e) {
         return complete(Responses.text(StatusCodes.BAD_REQUEST, e.getMessage()));
       }
@@ -128,7 +128,7 @@ public final class BootRoutes extends AllDirectives {
         return complete(Responses.text(StatusCodes.BAD_REQUEST, e.getMessage()));
       }
       BootRequest r = new BootRequest(BootType.IPXE, mac, at, Duration.ZERO, List.of(), "",
-          request.getAttribute(HttpServer.CONNECTION).orElse(null));
+          request.getAttribute(HttpServer.CONNECTION).orElse(null), gw.clock().millis());
       String hostname = q.getOrDefault("hostname", "").trim();
       return completeWithFuture(gw.<HostRegistryActor.Command, Outcome>ask(gw.hosts(),
               reply -> mac != null ? new HostRegistryActor.FindByMac(mac, reply) : new HostRegistryActor.Get(hostname, reply))
@@ -147,6 +147,8 @@ public final class BootRoutes extends AllDirectives {
    * give-back is one commit, and the box is then most likely handed that job again at once.
    */
   static final Duration BOOTED_AGAIN_WAIT = Duration.ofSeconds(5);
+  /** How long the route asks the lifecycle which jobs go back; unanswered, the box just asks for a job. */
+  static final Duration BOOTED_AGAIN_ASK = Duration.ofSeconds(2);
 
   /** A hardware box asks like any other: its hostname, group, arch, tags and memory, tbox_type=hw. */
   private CompletionStage<HttpResponse> dispatch(BootRequest r, ObjectNode host) {
@@ -158,14 +160,17 @@ public final class BootRoutes extends AllDirectives {
     }
     List<Long> held = new ArrayList<>();
     host.path("jobs").forEach(j -> held.add(j.asLong()));
-    if (held.isEmpty()) {
+    if (held.isEmpty() || host.has("provider")) {
+      // a VM host (a provider) holds many jobs at once, each its VMs'
       return dispatch(r, box, r.longPoll());
     }
-    // one box, one job: a box that boots again never started a job it holds in dispatch (its
-    // boot broke off, or the script's answer was lost), which goes back to the queue now
-    // instead of after the dispatch-ack timeout; the box waits a little for it
+    // one box, one job: a box that boots again never started a job it holds in dispatch (the
+    // script's answer was lost, the box was reset, a download before its package broke off),
+    // which goes back to the queue now instead of after the dispatch-ack timeout; the box waits
+    // a little for it. A short ask: the route's time is the box's wait and the dispatch's
     return gw.<LifecycleActor.Command, LifecycleActor.GivingBack>ask(gw.lifecycle(),
-            reply -> new LifecycleActor.BootedAgain(box.hostname(), held, reply))
+            reply -> new LifecycleActor.BootedAgain(box.hostname(), held, r.askedAtMillis(), reply),
+            BOOTED_AGAIN_ASK)
         .exceptionally(failure -> new LifecycleActor.GivingBack(0))
         .thenCompose(back -> dispatch(r, box, back.jobs() > 0 && r.longPoll().compareTo(BOOTED_AGAIN_WAIT) < 0
             ? BOOTED_AGAIN_WAIT : r.longPoll()));

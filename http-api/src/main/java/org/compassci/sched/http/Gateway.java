@@ -34,7 +34,9 @@ public record Gateway(
     Duration waitTimeout,
     Duration heartbeat,
     int watchMaxJobs,
-    JobFile.Rules jobFiles) {
+    JobFile.Rules jobFiles,
+    /** The actors' clock: a time the routes hand them is on it (the test kit's runs virtual time). */
+    java.time.Clock clock) {
 
   public <Req, Res> CompletableFuture<Res> ask(ActorRef<Req> target,
       Function<ActorRef<Res>, Req> message) {
