@@ -115,24 +115,10 @@ class PersistenceAndExtractActorTest {
 
   /** Holds every thread of the store's reads until the latch returned is counted down. */
   private static java.util.concurrent.CountDownLatch everyReadThreadBusy() throws InterruptedException {
-    java.util.concurrent.Executor reads = testKit.system().dispatchers().lookup(
-        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(PersistenceActor.DISPATCHER));
-    int threads = testKit.system().settings().config()
-        .getInt(PersistenceActor.DISPATCHER + ".thread-pool-executor.fixed-pool-size");
-    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(threads);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    for (int i = 0; i < threads; i++) {
-      reads.execute(() -> {
-        busy.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-    }
-    assertTrue(busy.await(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS), "every read thread is busy");
-    return release;
+    return org.compassci.sched.persistence.BusyThreads.hold(
+        testKit.system().dispatchers().lookup(
+            org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(PersistenceActor.DISPATCHER)),
+        testKit.system().settings().config().getInt(PersistenceActor.DISPATCHER + ".thread-pool-executor.fixed-pool-size"));
   }
 
   /**

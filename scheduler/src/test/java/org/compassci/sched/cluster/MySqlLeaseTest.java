@@ -77,23 +77,11 @@ class MySqlLeaseTest {
    */
   @Test
   void aLeaseNeedsNoThreadOfTheStoresReads() throws Exception {
-    java.util.concurrent.Executor reads = a.system().dispatchers().lookup(
-        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("scheduler.store-dispatcher"));
-    int threads = a.system().settings().config().getInt("scheduler.store-dispatcher.thread-pool-executor.fixed-pool-size");
-    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(threads);
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    for (int i = 0; i < threads; i++) {
-      reads.execute(() -> {
-        busy.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-    }
+    java.util.concurrent.CountDownLatch release = org.compassci.sched.persistence.BusyThreads.hold(
+        a.system().dispatchers().lookup(
+            org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("scheduler.store-dispatcher")),
+        a.system().settings().config().getInt("scheduler.store-dispatcher.thread-pool-executor.fixed-pool-size"));
     try {
-      assertTrue(busy.await(10, TimeUnit.SECONDS), "every read thread is busy");
       Lease lease = lease(a, "beside-the-reads", "node-a");
       assertTrue(get(lease.acquire()));
       assertTrue(lease.checkLease());
