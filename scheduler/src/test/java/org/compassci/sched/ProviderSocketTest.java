@@ -458,6 +458,45 @@ class ProviderSocketTest {
   }
 
   /**
+   * A container job whose image, cache folders or initrds the provider host would hand on as
+   * more than one word (a space, a ';', a '$', a quote) or with a path that climbs out ends
+   * abort_invalid, saying which field, and the provider hears nothing of it: its request stays
+   * and takes the next job. They went to the provider host as they were submitted.
+   */
+  @Test
+  void aContainerJobWithFieldsAProviderCannotTakeEndsAbortInvalid() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of());
+        SocketClient p = SocketClient.open(server.port(), V1 + "/vm-container-provider/p1")) {
+      HttpCalls http = server.http;
+      String dc = "{\"suite\":\"sim\",\"testbox\":\"dc-8g\",\"arch\":\"x86_64\",\"my_account\":\"u1\",";
+      List<Long> bad = submit(http, "[" + dc + "\"docker_image\":\"centos:9; rm -rf /\"},"
+          + dc + "\"docker_image\":\"centos:9\",\"cache_dirs\":[\"ok\",\"../../etc\"]},"
+          + dc + "\"docker_image\":\"centos:9\",\"initrds_uri\":[\"http://h/a.cgz $(reboot)\"]},"
+          + dc + "\"os\":\"centos\",\"osv\":\"9 --privileged\"}]");
+      long good = submit(http, "[" + dc + "\"docker_image\":\"centos:9\",\"cache_dirs\":[\"pkg/cache\"]}]").get(0);
+      // a request that took a job no boot-job could be written for is spent: the provider asks
+      // again, about once a second, as multi-qemu-docker does
+      JsonNode boot = null;
+      for (int ask = 0; ask < 10 && boot == null; ask++) {
+        p.send("{\"type\":\"host-job-request\",\"arch\":\"x86_64\",\"tbox_type\":\"dc\",\"freemem\":65536}");
+        try {
+          boot = p.nextJson(Duration.ofSeconds(2));
+        } catch (AssertionError nothingYet) {
+          // the job it took could not boot
+        }
+      }
+      assertNotNull(boot, "the good job reached the provider");
+      assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
+      assertEquals("pkg/cache", boot.path("cache_dirs").asText());
+      String[] fields = {"docker_image", "cache_dirs", "initrds_uri", "osv"};
+      for (int i = 0; i < bad.size(); i++) {
+        JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
+        assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());
+      }
+    }
+  }
+
+  /**
    * The boot-jobs as multi-qemu-docker reads them: a VM's iPXE script is boot.ipxe's text with the
    * job's sealed package link at the provider's sched_host/sched_port, and the package downloads
    * (the job moves to boot); a container gets its image and its initrds as a JSON array in a string.

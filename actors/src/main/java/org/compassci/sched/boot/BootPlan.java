@@ -141,7 +141,8 @@ public record BootPlan(long id, String kernel, List<String> initrds, List<String
     };
   }
 
-  private static void checkUrl(String field, String url) {
+  /** Throws {@link CannotBoot} naming {@code field} when {@code url} is not an http URL a boot script can hold. */
+  public static void checkUrl(String field, String url) {
     if (!URL.matcher(url).matches()) {
       String shown = url.length() > 80 ? url.substring(0, 80) + "..." : url;
       throw new CannotBoot(field + ": '" + shown.replaceAll("\\p{Cntrl}", "?")

@@ -31,11 +31,22 @@ final class BootJobs {
       String image = text(job, "docker_image");
       String os = text(job, "os");
       String osv = text(job, "osv").isEmpty() ? text(job, "os_version") : text(job, "osv");
+      // the provider host hands these to its container tool: one name each, or an image
+      // reference, never a word more (a space, a quote, a ';' or a '$' would be one)
+      if (!os.isEmpty()) {
+        plain("os", os);
+      }
+      if (!osv.isEmpty()) {
+        plain("osv", osv);
+      }
       if (image.isEmpty()) {
         if (os.isEmpty() || osv.isEmpty()) {
           throw new ProviderBoot.CannotBoot("a container job needs docker_image (or os and os_version)");
         }
         image = os + ":" + osv;
+      } else if (!IMAGE.matcher(image).matches()) {
+        throw new ProviderBoot.CannotBoot("docker_image: '" + shown(image) + "' is not an image reference"
+            + " (letters, digits, '.', '_', '-', '/', ':', '@', at most 255)");
       }
       ArrayNode initrds = Json.MAPPER.createArrayNode();
       List<String> urls = boot.containerInitrds(job, token, at);
@@ -69,10 +80,36 @@ final class BootJobs {
     JsonNode cacheDirs = job.get("cache_dirs");
     if (cacheDirs != null && cacheDirs.isArray() && !cacheDirs.isEmpty()) {
       StringBuilder dirs = new StringBuilder();
-      cacheDirs.forEach(d -> dirs.append(dirs.length() > 0 ? " " : "").append(d.asText()));
+      cacheDirs.forEach(d -> {
+        // a list of paths joined by spaces for the provider: a space or a shell character inside
+        // one would be another path, or more
+        if (!CACHE_DIR.matcher(d.asText()).matches() || java.util.Arrays.asList(d.asText().split("/")).contains("..")) {
+          throw new ProviderBoot.CannotBoot("cache_dirs: '" + shown(d.asText()) + "' is not a path of letters,"
+              + " digits, '.', '_', '+', '-' and '/' (no '..')");
+        }
+        dirs.append(dirs.length() > 0 ? " " : "").append(d.asText());
+      });
       m.put("cache_dirs", dirs.toString());
     }
     return m;
+  }
+
+  /** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
+  private static final java.util.regex.Pattern IMAGE =
+      java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}");
+  private static final java.util.regex.Pattern CACHE_DIR = java.util.regex.Pattern.compile("[A-Za-z0-9._+/-]{1,255}");
+
+  /** {@code value} as one plain name, or {@link ProviderBoot.CannotBoot} naming {@code field}. */
+  static String plain(String field, String value) {
+    try {
+      return org.compassci.sched.model.JobIntake.checkPathComponent(field, value);
+    } catch (org.compassci.sched.model.InvalidJobException e) {
+      throw new ProviderBoot.CannotBoot(e.getMessage());
+    }
+  }
+
+  private static String shown(String value) {
+    return (value.length() > 60 ? value.substring(0, 60) + "..." : value).replaceAll("\\p{Cntrl}", "?");
   }
 
   private static String text(ObjectNode job, String field) {

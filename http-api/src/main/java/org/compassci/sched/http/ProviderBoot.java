@@ -57,16 +57,27 @@ public interface ProviderBoot {
         List<String> out = new ArrayList<>();
         JsonNode given = job.get("initrds_uri");
         if (given != null && given.isArray()) {
-          given.forEach(u -> out.add(u.asText()));
+          // the provider host downloads them, as a bare-metal box's boot script does: checked alike
+          given.forEach(u -> out.add(url("initrds_uri", u.asText())));
         } else {
           String arch = text(job, "os_arch").isEmpty() ? text(job, "arch") : text(job, "os_arch");
           if (!arch.isEmpty()) {
-            String user = text(job, "lkp_initrd_user").isEmpty() ? "latest" : text(job, "lkp_initrd_user");
+            String user = text(job, "lkp_initrd_user").isEmpty() ? "latest"
+                : BootJobs.plain("lkp_initrd_user", text(job, "lkp_initrd_user"));
             out.add(initrdPrefix(at) + "/lkp/" + user + "/lkp-" + arch + ".cgz");
           }
         }
         out.add(pkg);
         return out;
+      }
+
+      private String url(String field, String url) {
+        try {
+          BootPlan.checkUrl(field, url);
+        } catch (BootPlan.CannotBoot e) {
+          throw new CannotBoot(e.getMessage());
+        }
+        return url;
       }
 
       /** The package's sealed link; first checks that its job.sh can be written at all. */
