@@ -305,6 +305,54 @@ class LifecycleActorTest {
     }
   }
 
+  /**
+   * A box known by its MAC boots again: of what it holds, only a hand-out it never fetched goes
+   * back, counted as lost. Not one made after its request came (another request of the same box
+   * was just answered with it), nor one in boot, nor one of another box, nor one whose requeues
+   * are spent (its dispatch-ack timeout ends it abort_provider; it used to go round for ever).
+   */
+  @Test
+  void aBoxThatBootsAgainGivesBackOnlyTheHandOutItNeverFetched() {
+    try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
+      ActorRef<PersistenceActor.Command> p = actors.spawn(PersistenceActor.create(store, 100));
+      TestProbe<MatcherActor.Command> matcher = testKit.createTestProbe();
+      ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(p, extractor(),
+          testKit.<HostRegistryActor.Command>createTestProbe().getRef(), Timeouts.defaults(), Clock.systemUTC()));
+      lc.tell(new LifecycleActor.UseMatcher(matcher.getRef()));
+      TestProbe<ActorStats> loaded = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.GetStats(loaded.getRef()));
+      loaded.receiveMessage(Duration.ofSeconds(10));
+      Job unfetched = dispatchedJob(71);
+      Job booted = dispatchedJob(72);
+      Job spent = dispatchedJob(73);
+      for (int i = 0; i < Timeouts.defaults().requeueMax(); i++) {
+        spent.requeue("lost");
+        spent.handOut("h1", "tok", Instant.now());
+      }
+      Job another = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
+          74, Instant.now(), "/result");
+      another.handOut("h2", "tok", Instant.now());
+      List<org.compassci.sched.persistence.JobRecord> records = List.of(unfetched.toRecord(), booted.toRecord(),
+          spent.toRecord(), another.toRecord());
+      store.upsert(records);
+      lc.tell(new LifecycleActor.Track(records));
+      assertEquals(Outcome.Status.OK, update(lc, 72, JobUpdate.Mode.STRICT, "job_stage", "boot").status());
+      List<Long> held = List.of(71L, 72L, 73L, 74L);
+
+      TestProbe<LifecycleActor.GivingBack> back = testKit.createTestProbe();
+      lc.tell(new LifecycleActor.BootedAgain("h1", held, 0, back.getRef()));
+      assertEquals(0, back.receiveMessage(Duration.ofSeconds(10)).jobs(), "a request older than every hand-out");
+      matcher.expectNoMessage(Duration.ofMillis(300));
+
+      lc.tell(new LifecycleActor.BootedAgain("h1", held, System.currentTimeMillis() + 60_000, back.getRef()));
+      assertEquals(1, back.receiveMessage(Duration.ofSeconds(10)).jobs());
+      MatcherActor.Requeue requeue = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
+      assertEquals(71, requeue.id());
+      assertTrue(requeue.reason().contains("booted again"), requeue.reason());
+      matcher.expectNoMessage(Duration.ofMillis(300));
+    }
+  }
+
   @Test
   void aLostHandOutFoundAtStartIsRequeuedNotAborted() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {
