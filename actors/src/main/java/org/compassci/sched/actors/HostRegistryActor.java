@@ -340,8 +340,8 @@ public final class HostRegistryActor extends AbstractBehavior<HostRegistryActor.
   /**
    * A registration stored before its tags were checked as they are now: a tag naming the box's
    * own fields ({@code hostname=X}, which made it take X's jobs) or too long is left out, and so
-   * are the tags past {@link Testbox#MAX_TAGS}, each with a warning, and the box boots as itself. Kept, every boot of that box was refused with a 400 and nothing in
-   * the log said why.
+   * are the tags past {@link Testbox#MAX_TAGS}, each with a warning, and the box boots as
+   * itself. Kept, every boot of that box was refused with a 400 and nothing in the log said why.
    */
   private ObjectNode withTagsAsNowChecked(String hostname, ObjectNode info) {
     String tags = info.path("tags").asText("");

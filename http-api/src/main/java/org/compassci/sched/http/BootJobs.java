@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import org.compassci.sched.boot.JobPackage;
+import org.compassci.sched.model.JobIntake;
 import org.compassci.sched.model.Json;
 
 /**
@@ -32,12 +33,13 @@ final class BootJobs {
       String os = text(job, "os");
       String osv = text(job, "osv").isEmpty() ? text(job, "os_version") : text(job, "osv");
       // the provider host hands these to its container tool: one name each, or an image
-      // reference, never a word more (a space, a quote, a ';' or a '$' would be one)
+      // reference, never a word more (a space, a quote, a ';' or a '$' would be one). Whatever
+      // is thrown here ends the job abort_invalid with its message (ProviderRoutes.bootJob)
       if (!os.isEmpty()) {
-        plain("os", os);
+        JobIntake.checkPathComponent("os", os);
       }
       if (!osv.isEmpty()) {
-        plain("osv", osv);
+        JobIntake.checkPathComponent("osv", osv);
       }
       if (image.isEmpty()) {
         if (os.isEmpty() || osv.isEmpty()) {
@@ -98,15 +100,6 @@ final class BootJobs {
   private static final java.util.regex.Pattern IMAGE =
       java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}");
   private static final java.util.regex.Pattern CACHE_DIR = java.util.regex.Pattern.compile("[A-Za-z0-9._+/-]{1,255}");
-
-  /** {@code value} as one plain name, or {@link ProviderBoot.CannotBoot} naming {@code field}. */
-  static String plain(String field, String value) {
-    try {
-      return org.compassci.sched.model.JobIntake.checkPathComponent(field, value);
-    } catch (org.compassci.sched.model.InvalidJobException e) {
-      throw new ProviderBoot.CannotBoot(e.getMessage());
-    }
-  }
 
   private static String shown(String value) {
     return (value.length() > 60 ? value.substring(0, 60) + "..." : value).replaceAll("\\p{Cntrl}", "?");

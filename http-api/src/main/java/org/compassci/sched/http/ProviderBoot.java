@@ -10,6 +10,7 @@ import org.compassci.sched.boot.BootType;
 import org.compassci.sched.boot.JobPackage;
 import org.compassci.sched.boot.JobScript;
 import org.compassci.sched.boot.PackageLink;
+import org.compassci.sched.model.JobIntake;
 
 /**
  * How a hand-out to a provider boots: the iPXE script of a VM, the same text that
@@ -57,27 +58,22 @@ public interface ProviderBoot {
         List<String> out = new ArrayList<>();
         JsonNode given = job.get("initrds_uri");
         if (given != null && given.isArray()) {
-          // the provider host downloads them, as a bare-metal box's boot script does: checked alike
-          given.forEach(u -> out.add(url("initrds_uri", u.asText())));
+          // the provider host downloads them, as a bare-metal box's boot script does: checked
+          // alike (whatever is thrown here ends the job abort_invalid with its message)
+          given.forEach(u -> {
+            BootPlan.checkUrl("initrds_uri", u.asText());
+            out.add(u.asText());
+          });
         } else {
           String arch = text(job, "os_arch").isEmpty() ? text(job, "arch") : text(job, "os_arch");
           if (!arch.isEmpty()) {
             String user = text(job, "lkp_initrd_user").isEmpty() ? "latest"
-                : BootJobs.plain("lkp_initrd_user", text(job, "lkp_initrd_user"));
+                : JobIntake.checkPathComponent("lkp_initrd_user", text(job, "lkp_initrd_user"));
             out.add(initrdPrefix(at) + "/lkp/" + user + "/lkp-" + arch + ".cgz");
           }
         }
         out.add(pkg);
         return out;
-      }
-
-      private String url(String field, String url) {
-        try {
-          BootPlan.checkUrl(field, url);
-        } catch (BootPlan.CannotBoot e) {
-          throw new CannotBoot(e.getMessage());
-        }
-        return url;
       }
 
       /** The package's sealed link; first checks that its job.sh can be written at all. */

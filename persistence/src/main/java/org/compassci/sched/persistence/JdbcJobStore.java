@@ -53,23 +53,22 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
 
   @Override
   public <T> T unforced(java.util.function.Supplier<T> work) {
-    boolean before = forcedByCaller.get();
-    forcedByCaller.set(Boolean.TRUE);
-    try {
-      return work.get();
-    } finally {
-      forcedByCaller.set(before);
-    }
+    return withFlag(forcedByCaller, work);
   }
 
   @Override
   public <T> T committing(java.util.function.Supplier<T> work) {
-    boolean before = onCommitConnections.get();
-    onCommitConnections.set(Boolean.TRUE);
+    return withFlag(onCommitConnections, work);
+  }
+
+  /** Runs {@code work} with {@code flag} set on this thread, and then as it was. */
+  private static <T> T withFlag(ThreadLocal<Boolean> flag, java.util.function.Supplier<T> work) {
+    boolean before = flag.get();
+    flag.set(Boolean.TRUE);
     try {
       return work.get();
     } finally {
-      onCommitConnections.set(before);
+      flag.set(before);
     }
   }
 
