@@ -179,6 +179,19 @@ public final class SchedulerApp {
   }
 
   /** Where hand registrations of testboxes are kept: the store, when it can (every JDBC store does). */
+  /**
+   * A staging file unwritten this long belongs to no upload: the HTTP server ends a connection
+   * idle for its idle timeout, a live upload's among them, so a minute more is never a live one's.
+   */
+  static Duration uploadStaleAfter(ActorSystem<?> system) {
+    try {
+      return system.settings().config().getDuration("pekko.http.server.idle-timeout").plusMinutes(1);
+    } catch (com.typesafe.config.ConfigException infinite) {
+      // "infinite": a stalled upload is never ended, so its file is taken after a long while only
+      return Duration.ofHours(1);
+    }
+  }
+
   static org.compassci.sched.persistence.HostStore hostStore(JobStore store) {
     return store instanceof org.compassci.sched.persistence.HostStore h ? h : null;
   }
@@ -198,7 +211,7 @@ public final class SchedulerApp {
       ActorRef<HostRegistryActor.Command> hosts;
       ActorRef<org.compassci.sched.actors.UploadActor.Command> uploads = ctx.spawn(restarts.supervise("uploads",
           org.compassci.sched.actors.UploadActor.create(s.resultsDir(), s.boot().maxUploadFileBytes(),
-              s.boot().maxUploadJobBytes(), clock)), "uploads");
+              s.boot().maxUploadJobBytes(), clock, uploadStaleAfter(system))), "uploads");
       // a store no other process can write holds nothing the matcher does not know already
       SchedulerSettings matching = store.exclusive() ? s.withResyncInterval(Duration.ZERO) : s;
       ActorRef<LifecycleActor.Command> lifecycle;

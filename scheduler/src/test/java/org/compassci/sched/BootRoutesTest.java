@@ -389,6 +389,99 @@ class BootRoutesTest {
     assertTrue(made <= 3, made + " made");
   }
 
+  /**
+   * Uploads of one job at once: the bytes one declares are set aside as it starts, so a second
+   * that would take the job past its limit with it is refused before a byte of its body is read
+   * (before, each streamed its whole body to the disk, and the later to finish got the 413).
+   */
+  @Test
+  void anUploadUnderWaySetsItsDeclaredBytesAside() throws Exception {
+    String id = submit(KERNEL);
+    String root = booted(id).path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    Path incoming = dir.resolve("results/.incoming");
+    try (java.net.Socket first = new java.net.Socket("127.0.0.1", server.port())) {
+      first.setSoTimeout(10_000);
+      java.io.OutputStream out = first.getOutputStream();
+      out.write(("PUT " + root + "/first HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
+          + "\r\nContent-Length: " + 60 * 1024 + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[1024]);
+      out.flush();
+      for (int i = 0; i < 200 && (!Files.isDirectory(incoming) || isEmpty(incoming)); i++) {
+        Thread.sleep(20);
+      }
+      assertFalse(isEmpty(incoming), "the first upload is under way");
+      Thread.sleep(200);
+
+      RawHttp.Reply second = raw.send("PUT", root + "/second", new byte[60 * 1024], "Cookie", cookie);
+      assertEquals(413, second.status(), second.text());
+      assertTrue(second.text().contains("set aside"), second.text());
+
+      out.write(new byte[59 * 1024]);
+      out.flush();
+      String head = new String(first.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      assertEquals("HTTP/1.1 201", head);
+    }
+    Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
+    assertEquals(60 * 1024, Files.size(folder.resolve("first")));
+    assertFalse(Files.exists(folder.resolve("second")));
+    assertEquals(201, raw.send("PUT", root + "/third", new byte[30 * 1024], "Cookie", cookie).status(),
+        "what is left after the first");
+  }
+
+  /**
+   * The disk fills during an upload: 507, which says the fault is here, not 400 ("the upload broke
+   * off"), which tells the box its file was bad; the partial file goes, and its space with it.
+   * The staging folder is a tmpfs of 16 KiB, mounted here (root only: skipped without it).
+   */
+  @Test
+  void aFullDiskAnswers507() throws Exception {
+    String id = submit(KERNEL);
+    String root = booted(id).path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    Path incoming = Files.createDirectories(dir.resolve("results/.incoming"));
+    Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", incoming.toString())
+        .redirectErrorStream(true).start();
+    boolean mounted = mount.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) && mount.exitValue() == 0;
+    org.junit.jupiter.api.Assumptions.assumeTrue(mounted, "mounting a tmpfs needs root");
+    try {
+      RawHttp.Reply full = raw.send("PUT", root + "/big", new byte[40 * 1024], "Cookie", cookie);
+      assertEquals(507, full.status(), full.text());
+      assertTrue(full.text().contains("No space left"), full.text());
+      for (int i = 0; i < 100 && !isEmpty(incoming); i++) {
+        Thread.sleep(20);
+      }
+      assertTrue(isEmpty(incoming), "the partial file is gone");
+      // in chunks: the write after the disk filled fails outright
+      java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL(
+          "http://127.0.0.1:" + server.port() + root + "/chunked").openConnection();
+      c.setRequestMethod("PUT");
+      c.setRequestProperty("Cookie", cookie);
+      c.setDoOutput(true);
+      c.setChunkedStreamingMode(1024);
+      try (java.io.OutputStream out = c.getOutputStream()) {
+        for (int i = 0; i < 40; i++) {
+          out.write(new byte[1024]);
+        }
+      }
+      assertEquals(507, c.getResponseCode());
+      for (int i = 0; i < 100 && !isEmpty(incoming); i++) {
+        Thread.sleep(20);
+      }
+      assertTrue(isEmpty(incoming), "the partial file is gone");
+      assertEquals(201, raw.send("PUT", root + "/small", new byte[4 * 1024], "Cookie", cookie).status(),
+          "its space came back");
+    } finally {
+      new ProcessBuilder("umount", "-l", incoming.toString()).start().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  static boolean isEmpty(Path folder) throws java.io.IOException {
+    try (var files = Files.list(folder)) {
+      return files.findAny().isEmpty();
+    }
+  }
+
   /** lkp-tests sends both; a MAC nobody registered (a replaced NIC) must not hide the box's name. */
   @Test
   void gpxelinuxFindsTheBoxByItsNameWhenItsMacIsUnknown() {

@@ -35,10 +35,12 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   public sealed interface Command {}
 
   /**
-   * An upload of job {@code jobId} starts: answered with a staging file and the bytes the job may
-   * still write. {@code jobFolder}: the job's result folder, as parts below the results folder.
+   * An upload of job {@code jobId} starts: answered with a staging file and the bytes it may write,
+   * which are set aside for it until it commits or aborts, or 413 at once when they are not there.
+   * {@code jobFolder}: the job's result folder, as parts below the results folder; {@code declared}:
+   * the body's length, or -1 when it comes in chunks (then all the job may still write is set aside).
    */
-  public record Begin(long jobId, List<String> jobFolder, ActorRef<Step> replyTo) implements Command {}
+  public record Begin(long jobId, List<String> jobFolder, long declared, ActorRef<Step> replyTo) implements Command {}
 
   /**
    * The staging file holds {@code size} bytes: put it at {@code file} (parts below the results
@@ -72,6 +74,15 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private record Begun(Begin request, long usedOnDisk, Path staging, Throwable failure) implements Command {}
 
+  /** Looks for uploads set aside that nobody is writing: see {@link #onSweep}. */
+  private record Sweep() implements Command {}
+
+  /** Staging files that nobody wrote for {@code staleAfter}, or that are gone. */
+  private record Stale(List<Path> staging) implements Command {}
+
+  /** The bytes set aside for one upload under way (its size and a block for its entry). */
+  private record Reservation(long jobId, long bytes, long sinceMillis) {}
+
   /** {@code made}: the job's folders on the way that the write created. */
   private record Written(Commit request, int made, Throwable failure) implements Command {}
 
@@ -90,15 +101,36 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private final Executor files;
   private final Activity activity;
   private final Map<Long, Long> used = Bounded.map(JOBS_REMEMBERED, true);
+  /**
+   * Uploads under way, by staging file: what a job may still write is what it wrote and what its
+   * uploads under way may yet write, so a hundred uploads at once cannot each stream the job's
+   * whole limit onto the disk before one of them is refused.
+   */
+  private final Map<Path, Reservation> reserved = new java.util.HashMap<>();
+  private final Map<Long, Long> reservedByJob = new java.util.HashMap<>();
+  private final Clock clock;
+  private final java.time.Duration staleAfter;
   private long written;
   private long refused;
 
-  public static Behavior<Command> create(Path resultsDir, long maxFileBytes, long maxJobBytes, Clock clock) {
-    return Behaviors.setup(ctx -> new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock));
+  /**
+   * {@code staleAfter}: how long a staging file may go unwritten before its upload counts as gone
+   * (its asker gave up before the answer came, so nobody will commit or abort it); above the HTTP
+   * server's idle timeout, which ends a live upload that long without a byte.
+   */
+  public static Behavior<Command> create(Path resultsDir, long maxFileBytes, long maxJobBytes, Clock clock,
+      java.time.Duration staleAfter) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      timers.startTimerWithFixedDelay(new Sweep(), staleAfter.dividedBy(2));
+      return new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock, staleAfter);
+    }));
   }
 
-  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock) {
+  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock,
+      java.time.Duration staleAfter) {
     super(ctx);
+    this.clock = clock;
+    this.staleAfter = staleAfter;
     this.resultsDir = resultsDir;
     this.staging = resultsDir.resolve(".incoming");
     this.maxFile = maxFile;
@@ -120,6 +152,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
         .onMessage(MakeFolder.class, this::onMakeFolder)
         .onMessage(FolderCounted.class, this::onFolderCounted)
         .onMessage(FolderMade.class, this::onFolderMade)
+        .onMessage(Sweep.class, this::onSweep)
+        .onMessage(Stale.class, this::onStale)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
   }
@@ -144,16 +178,74 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       b.request().replyTo().tell(new Step(500, "cannot stage the upload: " + b.failure().getMessage(), null, 0));
       return this;
     }
+    long jobId = b.request().jobId();
     if (b.usedOnDisk() >= 0) {
-      used.putIfAbsent(b.request().jobId(), b.usedOnDisk());
+      used.putIfAbsent(jobId, b.usedOnDisk());
     }
-    long remaining = Math.max(0, maxJob - used.getOrDefault(b.request().jobId(), 0L) - ENTRY_BYTES);
-    b.request().replyTo().tell(new Step(200, "", b.staging(), Math.min(maxFile, remaining)));
+    long underWay = reservedByJob.getOrDefault(jobId, 0L);
+    long remaining = Math.max(0, maxJob - used.getOrDefault(jobId, 0L) - underWay - ENTRY_BYTES);
+    long allowed = Math.min(maxFile, remaining);
+    long declared = b.request().declared();
+    if (declared > allowed) {
+      refused++;
+      deleteLater(b.staging());
+      b.request().replyTo().tell(new Step(413, declared > maxFile
+          ? "the file is larger than the largest upload (" + maxFile + " bytes)"
+          : "job " + jobId + " would pass its upload limit of " + maxJob + " bytes (" + underWay
+              + " of them set aside for its uploads under way)", null, 0));
+      return this;
+    }
+    long bytes = declared >= 0 ? declared : allowed;
+    reserved.put(b.staging(), new Reservation(jobId, bytes + ENTRY_BYTES, clock.millis()));
+    reservedByJob.merge(jobId, bytes + ENTRY_BYTES, Long::sum);
+    b.request().replyTo().tell(new Step(200, "", b.staging(), bytes));
+    return this;
+  }
+
+  /** The upload under way at {@code staging} ends: what was set aside for it is free again. */
+  private void release(Path staging) {
+    Reservation r = reserved.remove(staging);
+    if (r != null) {
+      reservedByJob.computeIfPresent(r.jobId(), (id, n) -> n - r.bytes() > 0 ? n - r.bytes() : null);
+    }
+  }
+
+  /**
+   * An upload whose asker gave up before Begin's answer came (its ask timed out) is never
+   * committed or aborted: without this, its staging file stayed until the next start and what
+   * was set aside for it was lost to its job. Only files unwritten for {@code staleAfter} go.
+   */
+  private Behavior<Command> onSweep(Sweep s) {
+    long before = clock.millis() - staleAfter.toMillis();
+    List<Path> old = reserved.entrySet().stream().filter(e -> e.getValue().sinceMillis() < before)
+        .map(Map.Entry::getKey).toList();
+    if (old.isEmpty()) {
+      return this;
+    }
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> old.stream().filter(p -> {
+      try {
+        return Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis() < before;
+      } catch (IOException gone) {
+        return true;
+      }
+    }).toList(), files), (stale, failure) -> new Stale(failure == null ? stale : List.of()));
+    return this;
+  }
+
+  private Behavior<Command> onStale(Stale s) {
+    for (Path p : s.staging()) {
+      if (reserved.containsKey(p)) {
+        release(p);
+        deleteLater(p);
+      }
+    }
     return this;
   }
 
   private Behavior<Command> onCommit(Commit c) {
     activity.touch();
+    // its real size counts from here on, checked against the limit as ever
+    release(c.staging());
     long before = used.getOrDefault(c.jobId(), 0L);
     long cost = c.size() + ENTRY_BYTES;
     if (before + cost > maxJob) {
@@ -216,6 +308,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   }
 
   private Behavior<Command> onAbort(Abort a) {
+    release(a.staging());
     deleteLater(a.staging());
     return this;
   }
@@ -292,7 +385,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(new ActorStats("uploads", Map.of("jobs_counted", (long) used.size(),
-        "files_written", written, "refused", refused), activity.messages(), activity.last()));
+        "files_written", written, "refused", refused,
+        "uploads_under_way", (long) reserved.size()), activity.messages(), activity.last()));
     return this;
   }
 

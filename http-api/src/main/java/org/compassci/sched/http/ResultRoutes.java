@@ -124,29 +124,36 @@ public final class ResultRoutes extends AllDirectives {
   /** Streams the body into a staging file within the size limits, then has it put in place. */
   private CompletionStage<HttpResponse> store(HttpRequest request, long id, List<String> jobFolder,
       List<String> target, int created) {
+    // a declared length is checked, and set aside, before a byte of the body is read
+    long declared = request.entity().getContentLengthOption().orElse(-1);
     return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
-            reply -> new UploadActor.Begin(id, jobFolder, reply))
+            reply -> new UploadActor.Begin(id, jobFolder, declared, reply))
         .thenCompose(begun -> {
           if (!begun.ok()) {
             return done(begun.status(), begun.message());
           }
           Path staging = begun.staging();
           long limit = begun.remaining();
-          Optional<Long> declared = request.entity().getContentLengthOption().isPresent()
-              ? Optional.of(request.entity().getContentLengthOption().getAsLong()) : Optional.empty();
-          if (declared.isPresent() && declared.get() > limit) {
-            boot.uploads().tell(new UploadActor.Abort(staging));
-            return done(413,
-                "the file is larger than this job may still upload (" + limit + " bytes)");
-          }
+          java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
           return request.entity().withSizeLimit(limit).getDataBytes()
+              .map(bytes -> {
+                received.addAndGet(bytes.size());
+                return bytes;
+              })
               .runWith(FileIO.toPath(staging), mat)
               .handle((IOResult io, Throwable failure) -> failure)
               .thenCompose(failure -> {
                 if (failure != null) {
                   boot.uploads().tell(new UploadActor.Abort(staging));
-                  return tooLarge(failure) ? done(413, "the file is larger than this job may still upload ("
-                      + limit + " bytes)") : done(400, "the upload broke off: " + failure.getMessage());
+                  if (tooLarge(failure)) {
+                    return done(413, "the file is larger than this job may still upload (" + limit + " bytes)");
+                  }
+                  java.io.IOException write = writeFailure(failure);
+                  if (write != null) {
+                    // our disk, not the box's upload: a box that hears 400 takes its file for bad
+                    return done(diskFull(write) ? 507 : 500, "cannot write the upload here: " + write.getMessage());
+                  }
+                  return done(400, "the upload broke off: " + failure.getMessage());
                 }
                 long size;
                 try {
@@ -154,6 +161,13 @@ public final class ResultRoutes extends AllDirectives {
                 } catch (java.io.IOException e) {
                   boot.uploads().tell(new UploadActor.Abort(staging));
                   return done(500, "the staged upload is gone: " + e.getMessage());
+                }
+                if (size != received.get()) {
+                  // FileIO writes each chunk once and counts what the disk took: on a full disk
+                  // that is a short write, not an error, and the file would be stored cut short
+                  boot.uploads().tell(new UploadActor.Abort(staging));
+                  return done(507, "cannot write the upload here: the results disk took " + size + " of its "
+                      + received.get() + " bytes (No space left on device?)");
                 }
                 return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
                         reply -> new UploadActor.Commit(id, target, jobFolder.size(), staging, size, reply))
@@ -169,6 +183,25 @@ public final class ResultRoutes extends AllDirectives {
       }
     }
     return false;
+  }
+
+  /**
+   * The staging file's own write failure, if that is what ended the upload: FileIO wraps it, as it
+   * wraps the body's failures (the box hung up, sent too much), which are no IOException.
+   */
+  private static java.io.IOException writeFailure(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof java.io.IOException io) {
+        return io;
+      }
+    }
+    return null;
+  }
+
+  /** ENOSPC or EDQUOT, as the C library spells them in English (a translated message answers 500). */
+  private static boolean diskFull(java.io.IOException e) {
+    String m = String.valueOf(e.getMessage());
+    return m.contains("No space left on device") || m.contains("Disk quota exceeded");
   }
 
   /** The job's folder as parts below the results folder: its result_root without the prefix. */
