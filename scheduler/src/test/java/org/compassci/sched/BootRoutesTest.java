@@ -476,6 +476,50 @@ class BootRoutesTest {
     }
   }
 
+  /**
+   * An upload with only the cookie JOBID (lkp-tests 2022's WebDAV) comes from the address the
+   * job's package went to (scheduler.auth.tokenless-webdav = from-box, the default), and not
+   * before the package went out: knowing a job's id is not enough to write into its results.
+   * With the cookie JOB_TOKEN it comes from anywhere.
+   */
+  @Test
+  void anUploadWithoutTheTokenComesFromTheBoxThatFetchedThePackage() throws Exception {
+    String id = submit(KERNEL);
+    RawHttp.Reply script = raw.get(boot(""));
+    assertEquals(200, script.status(), script.text());
+    Matcher m = PACKAGE.matcher(script.text());
+    assertTrue(m.find());
+    String root = job(id).path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    assertEquals(403, putFrom("127.0.0.1", root + "/early", "Cookie: " + cookie),
+        "before the package went out, even from the box's own address");
+
+    JsonNode yaml = new YAMLMapper().readTree(unpack(raw.get(m.group(2)).body()).get("lkp/scheduled/job.yaml"));
+    assertEquals(root, yaml.path("result_root").asText());
+    String token = yaml.path("job_token").asText();
+    assertEquals(403, putFrom("127.0.0.2", root + "/other", "Cookie: " + cookie), "another address");
+    assertEquals(201, putFrom("127.0.0.1", root + "/mine", "Cookie: " + cookie), "the box's address");
+    assertEquals(201, putFrom("127.0.0.2", root + "/tokened", "Cookie: " + cookie + "; JOB_TOKEN=" + token),
+        "with its token, from anywhere");
+    Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
+    assertFalse(Files.exists(folder.resolve("other")));
+    assertTrue(Files.exists(folder.resolve("mine")) && Files.exists(folder.resolve("tokened")));
+    assertEquals("127.0.0.1", job(id).path("box_address").asText(), "kept with the job");
+  }
+
+  /** A PUT of "x" from {@code local} (one of loopback's addresses): its status. */
+  int putFrom(String local, String path, String cookieHeader) throws Exception {
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.bind(new java.net.InetSocketAddress(local, 0));
+      s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()), 10_000);
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("PUT " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + cookieHeader
+          + "\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx").getBytes(StandardCharsets.US_ASCII));
+      String head = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      return Integer.parseInt(head.substring(9, 12));
+    }
+  }
+
   static boolean isEmpty(Path folder) throws java.io.IOException {
     try (var files = Files.list(folder)) {
       return files.findAny().isEmpty();

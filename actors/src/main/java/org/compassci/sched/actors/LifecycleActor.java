@@ -103,12 +103,16 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   /**
    * A box downloads the package of the hand-out holding {@code token}: answered with
    * {@link Job#packageDoc} while the job is in dispatch or boot (the first download moves it to
-   * boot, durably, before the answer), CONFLICT after, NOT_FOUND for no such job.
+   * boot, durably, before the answer), CONFLICT after, NOT_FOUND for no such job. {@code from}:
+   * the downloader's address (null: not known), kept at the first download ({@link Job#fetchedFrom}).
    */
-  public record FetchPackage(long id, String token, ActorRef<Outcome> replyTo) implements Command {}
+  public record FetchPackage(long id, String token, String from, ActorRef<Outcome> replyTo) implements Command {}
 
-  /** May this job upload results now ({@code token} null: WebDAV, which names only the job)? */
-  public record CheckUpload(long id, String token, ActorRef<org.compassci.sched.boot.BootRules.Permit> replyTo)
+  /**
+   * May this job upload results now ({@code token} null: WebDAV, which names only the job;
+   * {@code from}: the uploader's address, null when not known)?
+   */
+  public record CheckUpload(long id, String token, String from, ActorRef<org.compassci.sched.boot.BootRules.Permit> replyTo)
       implements Command {}
 
   /**
@@ -1156,7 +1160,10 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       f.replyTo().tell(Outcome.ok(job.packageDoc()));
       return;
     }
-    // the first download: the box is booting
+    // the first download: the box is booting, at this address
+    if (f.from() != null) {
+      job.fetchedFrom(f.from());
+    }
     JobUpdate.apply(job, List.of(new JobUpdate.Param("job_stage", JobStage.BOOT.wireName())),
         JobUpdate.Mode.STRICT, clock.instant());
     reschedule(job);
@@ -1164,7 +1171,7 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
   }
 
   private void onCheckUpload(CheckUpload c, Job job, Outcome unused) {
-    c.replyTo().tell(org.compassci.sched.boot.BootRules.upload(job, c.token()));
+    c.replyTo().tell(org.compassci.sched.boot.BootRules.upload(job, c.token(), c.from()));
   }
 
   private void onGetDeadline(GetDeadline g, Job job, Outcome unused) {

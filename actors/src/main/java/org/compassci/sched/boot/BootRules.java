@@ -1,6 +1,7 @@
 package org.compassci.sched.boot;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Optional;
 import org.compassci.sched.model.DataReadiness;
 import org.compassci.sched.model.Job;
 import org.compassci.sched.model.JobStage;
@@ -44,11 +45,26 @@ public final class BootRules {
   /**
    * A job may upload while it is out on its testbox, and after it finished as long as its data is
    * not uploaded yet (a failed run still sends its logs); {@code token} (the compact upload shape)
-   * must be the hand-out's, and is null for WebDAV, which names only the job.
+   * must be the hand-out's, and is null for WebDAV, which names only the job; such an upload
+   * comes from the address the job's package went to, and not before the package went out
+   * ({@code from}: the uploader's; null: from anywhere). A job whose box took it without a package
+   * (over the dispatch API, or a provider's) has no such address, and such uploads are taken.
    */
-  public static Permit upload(Job job, String token) {
+  public static Permit upload(Job job, String token, String from) {
     if (token != null && !job.tokenMatches(token)) {
       return Permit.refuse(403, "job_token does not match job " + job.id() + "'s hand-out");
+    }
+    if (token == null && from != null) {
+      Optional<String> box = job.boxAddress();
+      if (box.isPresent() && !box.get().equals(from)) {
+        return Permit.refuse(403, "an upload without job " + job.id() + "'s job_token is taken only from the"
+            + " address its package went to: send the cookie JOB_TOKEN");
+      }
+      // a box learns of its job from the package: none uploads before it fetched it
+      if (box.isEmpty() && job.stage() == JobStage.DISPATCH) {
+        return Permit.refuse(403, "job " + job.id() + "'s package is not fetched yet: an upload without its"
+            + " job_token is taken only from the address the package goes to");
+      }
     }
     DataReadiness r = job.readiness();
     if (r != DataReadiness.NA && r != DataReadiness.UPLOADING) {

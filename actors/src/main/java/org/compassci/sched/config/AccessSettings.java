@@ -13,18 +13,24 @@ import java.util.Locale;
 public record AccessSettings(
     boolean open,
     boolean privateReads,
-    boolean tokenlessWebdav,
+    TokenlessWebdav tokenlessWebdav,
     Duration accountsRefresh,
     int maxQueued,
     Duration idempotencyTtl,
     int maxQueryParams) {
+
+  /**
+   * WebDAV uploads without the job's token (lkp-tests 2022 sends only the cookie JOBID):
+   * refused, taken from the address the job's package went to, or taken from anyone.
+   */
+  public enum TokenlessWebdav { OFF, FROM_BOX, ANYWHERE }
 
   /** The shortest SCHED_ADMIN_TOKEN taken without a warning: shorter is a password, not a token. */
   public static final int MIN_ADMIN_TOKEN = 16;
 
   /** Defaults for tests that build settings by hand: tokens, reads open. */
   public static AccessSettings defaults() {
-    return new AccessSettings(false, false, true, Duration.ofSeconds(10), 100_000, Duration.ofHours(24), 256);
+    return new AccessSettings(false, false, TokenlessWebdav.FROM_BOX, Duration.ofSeconds(10), 100_000, Duration.ofHours(24), 256);
   }
 
   /** The mode as configured and logged: tokens or open. */
@@ -37,9 +43,19 @@ public record AccessSettings(
     if (!mode.equals("tokens") && !mode.equals("open")) {
       throw new BadSettingException("scheduler.auth.mode (SCHED_AUTH)", "'" + mode + "' is not tokens or open");
     }
-    return new AccessSettings(mode.equals("open"), bool(c, "auth.private-reads"), bool(c, "auth.tokenless-webdav"),
+    return new AccessSettings(mode.equals("open"), bool(c, "auth.private-reads"), tokenless(c),
         duration(c, "auth.refresh-interval"), number(c, "accounts.max-queued", 1, 100_000_000),
         duration(c, "submit.idempotency-ttl"), number(c, "http.max-query-params", 1, 100_000));
+  }
+
+  private static TokenlessWebdav tokenless(Config c) {
+    String v = text(c, "auth.tokenless-webdav").toLowerCase(Locale.ROOT);
+    return switch (v) {
+      case "off", "false", "no" -> TokenlessWebdav.OFF;
+      case "from-box" -> TokenlessWebdav.FROM_BOX;
+      case "on", "true", "yes" -> TokenlessWebdav.ANYWHERE;
+      default -> throw new BadSettingException("scheduler.auth.tokenless-webdav", "'" + v + "' is not off, from-box or on");
+    };
   }
 
   private static String text(Config c, String key) {

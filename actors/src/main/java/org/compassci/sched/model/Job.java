@@ -192,7 +192,7 @@ public final class Job {
     // (http_proxy, PERL5OPT, ...)
     doc.path(ADDED_NAMES).forEach(n -> copy.remove(n.asText()));
     // the scheduler's own notes of updates, not the job's
-    copy.remove(java.util.List.of("renew_deadline", "last_refused_update"));
+    copy.remove(java.util.List.of("renew_deadline", "last_refused_update", BOX_ADDRESS));
     return copy;
   }
 
@@ -379,6 +379,7 @@ public final class Job {
   public void returnToQueue() {
     doc.remove("host_machine");
     doc.remove(TOKEN_HASH);
+    doc.remove(BOX_ADDRESS);
     doc.remove("renew_deadline");
     // what updates added (the box's reports, or anyone's legacy calls) is not the next box's:
     // its boot answer (kernel_uri, initrds_uri, docker_image, ...) and its matching are made
@@ -395,6 +396,24 @@ public final class Job {
     health = JobHealth.UNKNOWN;
     readiness = DataReadiness.NA;
     writeState();
+  }
+
+  /** See {@link #fetchedFrom}. */
+  public static final String BOX_ADDRESS = "box_address";
+
+  /**
+   * The address the package of this hand-out went to, at its first download: WebDAV uploads
+   * without the job's token (lkp-tests 2022 sends only the cookie JOBID) are taken from there
+   * only, so that knowing a running job's id is not enough to write into its results.
+   */
+  public void fetchedFrom(String address) {
+    doc.put(BOX_ADDRESS, address);
+  }
+
+  /** See {@link #fetchedFrom}: empty until the package is fetched, and again once the job is back in the queue. */
+  public java.util.Optional<String> boxAddress() {
+    String a = text(doc, BOX_ADDRESS);
+    return a.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(a);
   }
 
   /** The hash of the token of the job's current hand-out, or "" when it is not handed out. */

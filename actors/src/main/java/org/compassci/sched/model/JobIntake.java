@@ -25,7 +25,7 @@ public final class JobIntake {
   private static final Set<String> SERVER_FIELDS = Set.of(
       "id", "job_id", "job_stage", "job_health", "job_data_readiness", "result_root",
       "submit_time", "host_machine", "last_reported_state", "requeue_count",
-      "last_requeue_reason", "renew_deadline", "stats", "extract_error");
+      "last_requeue_reason", "renew_deadline", "stats", "extract_error", Job.BOX_ADDRESS);
 
   /**
    * Fields whose values become folder names (result_root is built from suite and tbox_group) or

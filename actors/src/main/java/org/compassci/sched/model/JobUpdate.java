@@ -39,7 +39,7 @@ public final class JobUpdate {
   private static final Set<String> PROTECTED_FIELDS =
       Set.of("result_root", "submit_time", "host_machine", "my_account", "testbox", "tbox_group",
           "tbox_type", "arch", "target_machines", "tags", "queue", "priority", "requeue_count",
-          "last_requeue_reason", "renew_deadline", "stats", "extract_error");
+          "last_requeue_reason", "renew_deadline", "stats", "extract_error", Job.BOX_ADDRESS);
   private static final Map<String, String> LEGACY_NAMES = Map.of(
       "booting", "boot", "finished", "success", "failed", "fail");
 

@@ -948,7 +948,7 @@ class LifecycleActorTest {
       lc.tell(new LifecycleActor.Track(job.toRecord()));
       MatcherActor.Requeue requeue = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
       TestProbe<Outcome> fetched = testKit.createTestProbe();
-      lc.tell(new LifecycleActor.FetchPackage(5, "tok", fetched.getRef()));
+      lc.tell(new LifecycleActor.FetchPackage(5, "tok", null, fetched.getRef()));
       fetched.expectNoMessage(Duration.ofMillis(300));
       requeueAndHandOutAgain.run();
       requeue.replyTo().tell(new MatcherActor.Requeued(5, Outcome.ok(Json.MAPPER.createObjectNode())));
@@ -975,7 +975,7 @@ class LifecycleActorTest {
       lc.tell(new LifecycleActor.Track(job.toRecord()));
       matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));
       TestProbe<Outcome> fetched = testKit.createTestProbe();
-      lc.tell(new LifecycleActor.FetchPackage(6, "tok", fetched.getRef()));
+      lc.tell(new LifecycleActor.FetchPackage(6, "tok", null, fetched.getRef()));
       Outcome o = fetched.receiveMessage(Duration.ofSeconds(15));
       assertEquals(Outcome.Status.UNAVAILABLE, o.status(), o.message());
       MatcherActor.Requeue again = matcher.expectMessageClass(MatcherActor.Requeue.class, Duration.ofSeconds(10));

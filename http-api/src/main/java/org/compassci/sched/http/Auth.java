@@ -97,7 +97,7 @@ public final class Auth extends AllDirectives {
     adminToken.ifPresent(t -> book.publish(List.of(new Account("admin", "", "", Account.ADMIN, 0,
         org.compassci.sched.auth.AccountTokens.digest(t)))));
     AccessSettings d = AccessSettings.defaults();
-    return new Auth(new AccessSettings(true, false, true, d.accountsRefresh(), d.maxQueued(), d.idempotencyTtl(),
+    return new Auth(new AccessSettings(true, false, AccessSettings.TokenlessWebdav.ANYWHERE, d.accountsRefresh(), d.maxQueued(), d.idempotencyTtl(),
         d.maxQueryParams()), book, null, null);
   }
 
@@ -200,6 +200,13 @@ public final class Auth extends AllDirectives {
     return request.getAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress)
         .flatMap(org.apache.pekko.http.javadsl.model.RemoteAddress::getAddress)
         .map(InetAddress::isLoopbackAddress).orElse(false);
+  }
+
+  /** The TCP peer's address as text (never from headers, as above), when the server put it on the request. */
+  static java.util.Optional<String> peer(HttpRequest request) {
+    return request.getAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress)
+        .flatMap(org.apache.pekko.http.javadsl.model.RemoteAddress::getAddress)
+        .map(InetAddress::getHostAddress);
   }
 
   /**

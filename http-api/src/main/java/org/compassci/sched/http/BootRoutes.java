@@ -85,7 +85,7 @@ public final class BootRoutes extends AllDirectives {
     return concat(
         path(segment("jobs").slash("dispatch"), () -> get(() -> parameter("mac", mac ->
             parameterOptional("boot_type", type -> boot(type.orElse("ipxe"), mac))))),
-        path(segment("packages").slash(segment()).slash("job.cgz"), sealed -> get(() -> jobPackage(sealed))),
+        path(segment("packages").slash(segment()).slash("job.cgz"), sealed -> get(() -> extractRequest(request -> jobPackage(sealed, Auth.peer(request))))),
         path(segment("manage").slash("hosts").slash("reload"), () -> post(() -> manage.admin(this::reload))));
   }
 
@@ -253,14 +253,14 @@ public final class BootRoutes extends AllDirectives {
    * {@code job.cgz} of one hand-out, built now from the job as it is: while the job is in dispatch
    * or boot (the first download moves it to boot), 410 after, 404 for a link this scheduler never made.
    */
-  private Route jobPackage(String sealed) {
+  private Route jobPackage(String sealed, Optional<String> peer) {
     Optional<PackageLink> link = PackageLink.open(boot.links(), sealed);
     if (link.isEmpty()) {
       return complete(Responses.text(StatusCodes.NOT_FOUND, "no such package"));
     }
     PackageLink l = link.get();
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
-            reply -> new LifecycleActor.FetchPackage(l.jobId(), l.token(), reply))
+            reply -> new LifecycleActor.FetchPackage(l.jobId(), l.token(), peer.orElse(null), reply))
         .thenApply(o -> switch (o.status()) {
           case OK -> packageAnswer(l, o.job());
           case CONFLICT -> Responses.text(StatusCodes.GONE, o.message());

@@ -22,6 +22,7 @@ import org.compassci.sched.actors.UploadActor;
 import org.compassci.sched.boot.BootRules;
 import org.compassci.sched.boot.ResultPaths;
 import org.compassci.sched.boot.UploadRefused;
+import org.compassci.sched.config.AccessSettings;
 
 /**
  * Result uploads on the scheduler's own port, in both shapes testboxes use: Compass-CI compact's
@@ -72,10 +73,12 @@ public final class ResultRoutes extends AllDirectives {
       return refuse(401, method.equals("POST")
           ? "job_id and job_token are required" : "the cookie JOBID (or job_id) is required");
     }
-    if (token == null && !auth.open() && !auth.access().tokenlessWebdav()) {
+    if (token == null && !auth.open() && auth.access().tokenlessWebdav() == AccessSettings.TokenlessWebdav.OFF) {
       return refuse(401, "the job's job_token is required (the cookie JOB_TOKEN, or job_token in the query)"
           + "; scheduler.auth.tokenless-webdav is off");
     }
+    // where a tokenless upload must come from the job's box, the lifecycle hears whence it comes
+    boolean fromBox = !auth.open() && auth.access().tokenlessWebdav() == AccessSettings.TokenlessWebdav.FROM_BOX;
     long id;
     try {
       id = Long.parseLong(idText.trim());
@@ -90,7 +93,7 @@ public final class ResultRoutes extends AllDirectives {
       return refuse(e.status(), e.getMessage());
     }
     CompletionStage<HttpResponse> answer = gw.<LifecycleActor.Command, BootRules.Permit>ask(gw.lifecycle(),
-            reply -> new LifecycleActor.CheckUpload(id, token, reply))
+            reply -> new LifecycleActor.CheckUpload(id, token, fromBox ? Auth.peer(request).orElse(null) : null, reply))
         .thenCompose(permit -> {
           if (!permit.ok()) {
             return done(permit.status(), permit.message());

@@ -127,11 +127,11 @@ class CrossNodeMessagesTest {
     same(new LifecycleActor.Get(7, outcome));
     same(new LifecycleActor.Terminate(7, outcome));
     same(new LifecycleActor.CancelNotQueued(7, outcome));
-    same(new LifecycleActor.FetchPackage(7, "token", outcome));
+    same(new LifecycleActor.FetchPackage(7, "token", "10.0.0.7", outcome));
     same(new LifecycleActor.GetDeadline(7, outcome));
     same(new LifecycleActor.BootedAgain("bm1", List.of(7L, 8L), 1_700_000_000_000L, testKit.<LifecycleActor.GivingBack>createTestProbe().ref()));
     same(new LifecycleActor.GivingBack(2));
-    same(new LifecycleActor.CheckUpload(7, null, testKit.<BootRules.Permit>createTestProbe().ref()));
+    same(new LifecycleActor.CheckUpload(7, null, "10.0.0.7", testKit.<BootRules.Permit>createTestProbe().ref()));
     same(new BootRules.Permit(200, "", "/result/a"));
     TestProbe<WatchActor.Command> watch = testKit.createTestProbe();
     same(new LifecycleActor.Watch(7, true, watch.ref()));
