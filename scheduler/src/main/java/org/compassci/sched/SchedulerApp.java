@@ -178,7 +178,6 @@ public final class SchedulerApp {
     return started;
   }
 
-  /** Where hand registrations of testboxes are kept: the store, when it can (every JDBC store does). */
   /**
    * A staging file unwritten this long belongs to no upload: the HTTP server ends a connection
    * idle for its idle timeout, a live upload's among them, so a minute more is never a live one's.
@@ -192,6 +191,7 @@ public final class SchedulerApp {
     }
   }
 
+  /** Where hand registrations of testboxes are kept: the store, when it can (every JDBC store does). */
   static org.compassci.sched.persistence.HostStore hostStore(JobStore store) {
     return store instanceof org.compassci.sched.persistence.HostStore h ? h : null;
   }

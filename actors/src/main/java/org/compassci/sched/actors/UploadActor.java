@@ -38,7 +38,9 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
    * An upload of job {@code jobId} starts: answered with a staging file and the bytes it may write,
    * which are set aside for it until it commits or aborts, or 413 at once when they are not there.
    * {@code jobFolder}: the job's result folder, as parts below the results folder; {@code declared}:
-   * the body's length, or -1 when it comes in chunks (then all the job may still write is set aside).
+   * the body's length, or -1 when it comes in chunks: such an upload may write all the job has
+   * left but sets only its entry's block aside (holding all would refuse every other upload of
+   * the job while it runs), and its size is checked when it commits.
    */
   public record Begin(long jobId, List<String> jobFolder, long declared, ActorRef<Step> replyTo) implements Command {}
 
@@ -77,11 +79,21 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   /** Looks for uploads set aside that nobody is writing: see {@link #onSweep}. */
   private record Sweep() implements Command {}
 
-  /** Staging files that nobody wrote for {@code staleAfter}, or that are gone. */
-  private record Stale(List<Path> staging) implements Command {}
+  /** What each staging file looked like at this sweep (null: gone). */
+  private record Looked(Map<Path, FileLook> looks) implements Command {}
 
-  /** The bytes set aside for one upload under way (its size and a block for its entry). */
-  private record Reservation(long jobId, long bytes, long sinceMillis) {}
+  /** A staging file's modification time and size: unchanged from one sweep to the next, nobody writes it. */
+  private record FileLook(long modified, long size) {}
+
+  /** The bytes set aside for one upload under way (its size and a block for its entry), and its file at the last sweep. */
+  private record Reservation(long jobId, long bytes, FileLook lastLook) {
+    Reservation seen(FileLook look) {
+      return new Reservation(jobId, bytes, look);
+    }
+  }
+
+  /** A commit of a job whose uploads were not counted (forgotten, or this actor restarted), now counted. */
+  private record CommitCounted(Commit request, long usedOnDisk, Throwable failure) implements Command {}
 
   /** {@code made}: the job's folders on the way that the write created. */
   private record Written(Commit request, int made, Throwable failure) implements Command {}
@@ -108,37 +120,33 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
    */
   private final Map<Path, Reservation> reserved = new java.util.HashMap<>();
   private final Map<Long, Long> reservedByJob = new java.util.HashMap<>();
-  private final Clock clock;
-  private final java.time.Duration staleAfter;
   private long written;
   private long refused;
 
   /**
    * {@code staleAfter}: how long a staging file may go unwritten before its upload counts as gone
    * (its asker gave up before the answer came, so nobody will commit or abort it); above the HTTP
-   * server's idle timeout, which ends a live upload that long without a byte.
+   * server's idle timeout, which ends a live upload that long without a byte. The staging files
+   * of a run that stopped are cleared here, once: not when a restart of this actor makes it again,
+   * while uploads it staged are still being written.
    */
   public static Behavior<Command> create(Path resultsDir, long maxFileBytes, long maxJobBytes, Clock clock,
       java.time.Duration staleAfter) {
+    clearStaging(resultsDir.resolve(".incoming"));
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      timers.startTimerWithFixedDelay(new Sweep(), staleAfter.dividedBy(2));
-      return new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock, staleAfter);
+      timers.startTimerWithFixedDelay(new Sweep(), staleAfter);
+      return new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock);
     }));
   }
 
-  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock,
-      java.time.Duration staleAfter) {
+  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock) {
     super(ctx);
-    this.clock = clock;
-    this.staleAfter = staleAfter;
     this.resultsDir = resultsDir;
     this.staging = resultsDir.resolve(".incoming");
     this.maxFile = maxFile;
     this.maxJob = maxJob;
     this.activity = new Activity(clock);
     this.files = ctx.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
-    // staging files of a run that stopped are of no use to anyone
-    CompletableFuture.runAsync(this::clearStaging, files);
   }
 
   @Override
@@ -153,7 +161,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
         .onMessage(FolderCounted.class, this::onFolderCounted)
         .onMessage(FolderMade.class, this::onFolderMade)
         .onMessage(Sweep.class, this::onSweep)
-        .onMessage(Stale.class, this::onStale)
+        .onMessage(Looked.class, this::onLooked)
+        .onMessage(CommitCounted.class, this::onCommitCounted)
         .onMessage(GetStats.class, this::onGetStats)
         .build();
   }
@@ -175,7 +184,9 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private Behavior<Command> onBegun(Begun b) {
     if (b.failure() != null) {
-      b.request().replyTo().tell(new Step(500, "cannot stage the upload: " + b.failure().getMessage(), null, 0));
+      Throwable f = unwrap(b.failure());
+      b.request().replyTo().tell(new Step(f instanceof IOException io ? UploadRefused.writeStatus(io) : 500,
+          "cannot stage the upload: " + f.getMessage(), null, 0));
       return this;
     }
     long jobId = b.request().jobId();
@@ -195,10 +206,10 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
               + " of them set aside for its uploads under way)", null, 0));
       return this;
     }
-    long bytes = declared >= 0 ? declared : allowed;
-    reserved.put(b.staging(), new Reservation(jobId, bytes + ENTRY_BYTES, clock.millis()));
-    reservedByJob.merge(jobId, bytes + ENTRY_BYTES, Long::sum);
-    b.request().replyTo().tell(new Step(200, "", b.staging(), bytes));
+    long setAside = (declared >= 0 ? declared : 0) + ENTRY_BYTES;
+    reserved.put(b.staging(), new Reservation(jobId, setAside, null));
+    reservedByJob.merge(jobId, setAside, Long::sum);
+    b.request().replyTo().tell(new Step(200, "", b.staging(), declared >= 0 ? declared : allowed));
     return this;
   }
 
@@ -213,32 +224,41 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   /**
    * An upload whose asker gave up before Begin's answer came (its ask timed out) is never
    * committed or aborted: without this, its staging file stayed until the next start and what
-   * was set aside for it was lost to its job. Only files unwritten for {@code staleAfter} go.
+   * was set aside for it was lost to its job. A staging file that looks the same (time and size)
+   * at two sweeps, {@code staleAfter} apart, goes: no live upload is that long without a byte.
    */
   private Behavior<Command> onSweep(Sweep s) {
-    long before = clock.millis() - staleAfter.toMillis();
-    List<Path> old = reserved.entrySet().stream().filter(e -> e.getValue().sinceMillis() < before)
-        .map(Map.Entry::getKey).toList();
-    if (old.isEmpty()) {
+    if (reserved.isEmpty()) {
       return this;
     }
-    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> old.stream().filter(p -> {
-      try {
-        return Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis() < before;
-      } catch (IOException gone) {
-        return true;
+    List<Path> staged = List.copyOf(reserved.keySet());
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      Map<Path, FileLook> looks = new java.util.HashMap<>();
+      for (Path p : staged) {
+        try {
+          looks.put(p, new FileLook(Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis(), Files.size(p)));
+        } catch (IOException gone) {
+          looks.put(p, null);
+        }
       }
-    }).toList(), files), (stale, failure) -> new Stale(failure == null ? stale : List.of()));
+      return looks;
+    }, files), (looks, failure) -> new Looked(failure == null ? looks : Map.of()));
     return this;
   }
 
-  private Behavior<Command> onStale(Stale s) {
-    for (Path p : s.staging()) {
-      if (reserved.containsKey(p)) {
+  private Behavior<Command> onLooked(Looked l) {
+    l.looks().forEach((p, look) -> {
+      Reservation r = reserved.get(p);
+      if (r == null) {
+        return; // committed or aborted meanwhile
+      }
+      if (look == null || look.equals(r.lastLook())) {
         release(p);
         deleteLater(p);
+      } else {
+        reserved.put(p, r.seen(look));
       }
-    }
+    });
     return this;
   }
 
@@ -246,6 +266,33 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     activity.touch();
     // its real size counts from here on, checked against the limit as ever
     release(c.staging());
+    if (!used.containsKey(c.jobId())) {
+      // not counted (forgotten among many jobs, or this actor restarted): counted on disk first,
+      // or the limit would start again from nothing
+      getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+        try {
+          return sizeOf(c.file().subList(0, c.jobDepth()));
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }, files), (onDisk, failure) -> new CommitCounted(c, failure == null ? onDisk : -1, failure));
+      return this;
+    }
+    return commit(c);
+  }
+
+  private Behavior<Command> onCommitCounted(CommitCounted c) {
+    if (c.failure() != null) {
+      refused++;
+      deleteLater(c.request().staging());
+      c.request().replyTo().tell(new Step(500, "cannot count the job's uploads: " + unwrap(c.failure()).getMessage(), null, 0));
+      return this;
+    }
+    used.putIfAbsent(c.request().jobId(), c.usedOnDisk());
+    return commit(c.request());
+  }
+
+  private Behavior<Command> commit(Commit c) {
     long before = used.getOrDefault(c.jobId(), 0L);
     long cost = c.size() + ENTRY_BYTES;
     if (before + cost > maxJob) {
@@ -303,7 +350,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     used.computeIfPresent(c.jobId(), (id, n) -> Math.max(0, n - c.size() - ENTRY_BYTES) + folders);
     c.replyTo().tell(w.failure() instanceof UploadRefused r
         ? new Step(r.status(), r.getMessage(), null, 0)
-        : new Step(500, "cannot write the file: " + w.failure().getMessage(), null, 0));
+        : new Step(w.failure() instanceof IOException io ? UploadRefused.writeStatus(io) : 500,
+            "cannot write the file: " + w.failure().getMessage(), null, 0));
     return this;
   }
 
@@ -340,7 +388,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   /** Counted against the job's limit before it is made, so that two at once see each other. */
   private Behavior<Command> makeFolder(MakeFolder m) {
     long before = used.getOrDefault(m.jobId(), 0L);
-    if (before + ENTRY_BYTES > maxJob) {
+    if (before + reservedByJob.getOrDefault(m.jobId(), 0L) + ENTRY_BYTES > maxJob) {
       refused++;
       m.replyTo().tell(new Step(413, "job " + m.jobId() + " would pass its upload limit of " + maxJob
           + " bytes (each file and folder counts " + ENTRY_BYTES + ")", null, 0));
@@ -361,7 +409,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       } catch (FileAlreadyExistsException e) {
         return new Step(409, "the folder exists already", null, 0);
       } catch (IOException e) {
-        return new Step(500, "cannot make the folder: " + e.getMessage(), null, 0);
+        return new Step(UploadRefused.writeStatus(e), "cannot make the folder: " + e.getMessage(), null, 0);
       } catch (UploadRefused r) {
         return new Step(r.status(), r.getMessage(), null, 0);
       }
@@ -427,7 +475,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     }
   }
 
-  private void clearStaging() {
+  private static void clearStaging(Path staging) {
     if (!Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }

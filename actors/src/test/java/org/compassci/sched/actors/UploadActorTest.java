@@ -55,6 +55,12 @@ class UploadActorTest {
     return reply.receiveMessage(Duration.ofSeconds(10));
   }
 
+  UploadActor.Step makeFolder(ActorRef<UploadActor.Command> uploads, String name) {
+    TestProbe<UploadActor.Step> reply = testKit.createTestProbe();
+    uploads.tell(new UploadActor.MakeFolder(1, FOLDER, List.of("job", "1", name), reply.getRef()));
+    return reply.receiveMessage(Duration.ofSeconds(10));
+  }
+
   @Test
   void uploadsUnderWayCountAgainstTheJobsLimitUntilTheyEnd() throws Exception {
     ActorRef<UploadActor.Command> uploads = uploads(Duration.ofHours(1));
@@ -69,12 +75,20 @@ class UploadActorTest {
     assertEquals(413, tooBig.status());
     assertTrue(tooBig.message().contains("largest upload"), tooBig.message());
 
-    // a body of unknown length is given all that is left, and holds it while under way
+    // a body of unknown length may write all that is left, but sets only its entry aside: it
+    // holds up none of the job's other uploads, and its size is checked when it commits
     UploadActor.Step chunked = begin(uploads, -1);
     assertEquals(200, chunked.status());
     assertEquals(JOB - 2 * UploadActor.ENTRY_BYTES - 60 * 1024, chunked.remaining());
-    assertEquals(413, begin(uploads, 1).status(), "nothing is left while the chunked one runs");
-    uploads.tell(new UploadActor.Abort(chunked.staging()));
+    UploadActor.Step beside = begin(uploads, 20 * 1024);
+    assertEquals(200, beside.status(), beside.message());
+    // a folder counts what is set aside too
+    UploadActor.Step more = begin(uploads, 2 * 1024);
+    assertEquals(200, more.status(), more.message());
+    assertEquals(413, makeFolder(uploads, "sub").status(), "64 + 4 + 24 + 6 KiB set aside, and 4 for the folder");
+    for (UploadActor.Step s : List.of(chunked, beside, more)) {
+      uploads.tell(new UploadActor.Abort(s.staging()));
+    }
 
     UploadActor.Step small = begin(uploads, 1024);
     assertEquals(200, small.status(), "an abort gives its share back: " + small.message());
@@ -91,7 +105,7 @@ class UploadActorTest {
    */
   @Test
   void anUploadNobodyWritesGivesItsShareBack() throws Exception {
-    ActorRef<UploadActor.Command> uploads = uploads(Duration.ofMillis(600));
+    ActorRef<UploadActor.Command> uploads = uploads(Duration.ofMillis(500));
     UploadActor.Step lost = begin(uploads, 60 * 1024);
     UploadActor.Step live = begin(uploads, 20 * 1024);
     assertEquals(200, lost.status());
@@ -99,21 +113,35 @@ class UploadActorTest {
     assertEquals(413, begin(uploads, 60 * 1024).status());
 
     UploadActor.Step again = null;
-    for (int i = 0; i < 100; i++) {
-      // the live upload goes on writing
-      Files.write(live.staging(), new byte[i + 1]);
-      again = begin(uploads, 60 * 1024);
-      if (again.ok()) {
-        break;
+    int written = 0;
+    for (int i = 0; i < 200 && (again == null || !again.ok() || Files.exists(lost.staging())); i++) {
+      // the live upload goes on writing, a byte more each time
+      Files.write(live.staging(), new byte[++written]);
+      if (again == null || !again.ok()) {
+        again = begin(uploads, 60 * 1024);
       }
       Thread.sleep(50);
     }
     assertEquals(200, again.status(), again.message());
-    for (int i = 0; i < 100 && Files.exists(lost.staging()); i++) {
-      Thread.sleep(20);
-    }
     assertFalse(Files.exists(lost.staging()), "the lost upload's staging file is gone");
     assertTrue(Files.exists(live.staging()), "the live one's stays");
     assertEquals(201, commit(uploads, "live", live, 20 * 1024).status());
+  }
+
+  /**
+   * A commit of a job this actor has not counted (it restarted, or forgot the job among many)
+   * counts the job's folder on disk first: the limit does not start again from nothing.
+   */
+  @Test
+  void aCommitOfAJobNotCountedCountsItsFolderFirst() throws Exception {
+    ActorRef<UploadActor.Command> first = uploads(Duration.ofHours(1));
+    assertEquals(201, commit(first, "a", begin(first, 60 * 1024), 60 * 1024).status());
+    testKit.stop(first);
+
+    ActorRef<UploadActor.Command> again = uploads(Duration.ofHours(1));
+    Path staging = Files.createTempFile(Files.createDirectories(dir.resolve(".incoming")), "upload-", "");
+    UploadActor.Step step = commit(again, "b", new UploadActor.Step(200, "", staging, 60 * 1024), 60 * 1024);
+    assertEquals(413, step.status(), "60 KiB are on disk already: " + step.message());
+    assertFalse(Files.exists(dir.resolve("job/1/b")));
   }
 }

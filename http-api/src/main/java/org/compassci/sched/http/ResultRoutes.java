@@ -154,7 +154,7 @@ public final class ResultRoutes extends AllDirectives {
                   java.io.IOException write = writeFailure(failure);
                   if (write != null) {
                     // our disk, not the box's upload: a box that hears 400 takes its file for bad
-                    return done(diskFull(write) ? 507 : 500, "cannot write the upload here: " + write.getMessage());
+                    return done(UploadRefused.writeStatus(write), "cannot write the upload here: " + write.getMessage());
                   }
                   return done(400, "the upload broke off: " + failure.getMessage());
                 }
@@ -199,12 +199,6 @@ public final class ResultRoutes extends AllDirectives {
       }
     }
     return null;
-  }
-
-  /** ENOSPC or EDQUOT, as the C library spells them in English (a translated message answers 500). */
-  private static boolean diskFull(java.io.IOException e) {
-    String m = String.valueOf(e.getMessage());
-    return m.contains("No space left on device") || m.contains("Disk quota exceeded");
   }
 
   /** The job's folder as parts below the results folder: its result_root without the prefix. */
