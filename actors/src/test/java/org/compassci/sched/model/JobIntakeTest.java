@@ -27,7 +27,9 @@ class JobIntakeTest {
   @Test
   void serverFieldsFromTheSubmitterAreDropped() {
     JobIntake.Draft d = JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\","
-        + "\"id\":\"1\",\"job_stage\":\"finish\",\"result_root\":\"/etc\",\"_job_token_sha256\":\"x\"}"));
+        + "\"id\":\"1\",\"job_stage\":\"finish\",\"result_root\":\"/etc\",\"_job_token_sha256\":\"x\","
+        + "\"box_address\":\"10.6.6.6\"}"));
+    assertFalse(d.doc().has("box_address"));
     assertFalse(d.doc().has("id"));
     assertFalse(d.doc().has("job_stage"));
     assertFalse(d.doc().has("result_root"));

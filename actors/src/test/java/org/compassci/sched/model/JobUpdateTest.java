@@ -105,6 +105,11 @@ class JobUpdateTest {
     assertEquals(before, Json.write(job.view()));
     assertEquals(Outcome.Status.INVALID,
         JobUpdate.apply(job, params("result_root", "/etc"), Mode.STRICT, now).refusal());
+    // where tokenless uploads may come from is the scheduler's to say
+    assertEquals(Outcome.Status.INVALID,
+        JobUpdate.apply(job, params(Job.BOX_ADDRESS, "10.6.6.6"), Mode.STRICT, now).refusal());
+    JobUpdate.apply(job, params(Job.BOX_ADDRESS, "10.6.6.6"), Mode.LEGACY, now);
+    assertTrue(job.boxAddress().isEmpty(), "nor by a legacy call");
     assertEquals(Outcome.Status.INVALID,
         JobUpdate.apply(job, params("renew_seconds", "soon"), Mode.STRICT, now).refusal());
   }
