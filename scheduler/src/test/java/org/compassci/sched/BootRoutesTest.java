@@ -503,6 +503,11 @@ class BootRoutesTest {
     String cookie = "JOBID=" + id;
     assertEquals(403, putFrom("127.0.0.1", root + "/early", "Cookie: " + cookie),
         "before the package went out, even from the box's own address");
+    // anyone's legacy call moves the job on before its box fetched the package: still unbound
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/lkp/scheduled/job.yaml&job_id="
+        + id + "&job_state=booting").status());
+    assertEquals("boot", job(id).path("job_stage").asText());
+    assertEquals(403, putFrom("127.0.0.2", root + "/early", "Cookie: " + cookie), "in boot, not fetched yet");
 
     JsonNode yaml = new YAMLMapper().readTree(unpack(raw.get(m.group(2)).body()).get("lkp/scheduled/job.yaml"));
     assertEquals(root, yaml.path("result_root").asText());

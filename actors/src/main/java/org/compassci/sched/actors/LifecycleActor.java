@@ -1156,14 +1156,21 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       f.replyTo().tell(permit);
       return;
     }
-    if (job.stage() == JobStage.BOOT) {
-      f.replyTo().tell(Outcome.ok(job.packageDoc()));
-      return;
-    }
-    // the first download: the box is booting, at this address
-    if (f.from() != null) {
+    boolean firstAddress = f.from() != null && job.boxAddress().isEmpty();
+    if (firstAddress) {
+      // the box's address, at its first download (the job may be in boot already: anyone's
+      // legacy call can move it there), durable before the answer
       job.fetchedFrom(f.from());
     }
+    if (job.stage() == JobStage.BOOT) {
+      if (firstAddress) {
+        write(job, new PendingUpdate(f.replyTo(), Outcome.ok(job.packageDoc())));
+      } else {
+        f.replyTo().tell(Outcome.ok(job.packageDoc()));
+      }
+      return;
+    }
+    // the first download: the box is booting
     JobUpdate.apply(job, List.of(new JobUpdate.Param("job_stage", JobStage.BOOT.wireName())),
         JobUpdate.Mode.STRICT, clock.instant());
     reschedule(job);

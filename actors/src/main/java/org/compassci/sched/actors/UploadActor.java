@@ -76,21 +76,17 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private record Begun(Begin request, long usedOnDisk, Path staging, Throwable failure) implements Command {}
 
-  /** Looks for uploads set aside that nobody is writing: see {@link #onSweep}. */
+  /** Looks for staging files that nobody is writing: see {@link #onSweep}. */
   private record Sweep() implements Command {}
 
-  /** What each staging file looked like at this sweep (null: gone). */
-  private record Looked(Map<Path, FileLook> looks) implements Command {}
+  /** What each file in the staging folder looked like, at {@code atNanos}. */
+  private record Looked(Map<Path, FileLook> looks, long atNanos) implements Command {}
 
   /** A staging file's modification time and size: unchanged from one sweep to the next, nobody writes it. */
   private record FileLook(long modified, long size) {}
 
-  /** The bytes set aside for one upload under way (its size and a block for its entry), and its file at the last sweep. */
-  private record Reservation(long jobId, long bytes, FileLook lastLook) {
-    Reservation seen(FileLook look) {
-      return new Reservation(jobId, bytes, look);
-    }
-  }
+  /** The bytes set aside for one upload under way: its size and a block for its entry. */
+  private record Reservation(long jobId, long bytes) {}
 
   /** A commit of a job whose uploads were not counted (forgotten, or this actor restarted), now counted. */
   private record CommitCounted(Commit request, long usedOnDisk, Throwable failure) implements Command {}
@@ -122,25 +118,30 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private final Map<Long, Long> reservedByJob = new java.util.HashMap<>();
   private long written;
   private long refused;
+  private final java.time.Duration staleAfter;
+  /** The staging folder at the last sweep that counts (see {@link #onLooked}), and when. */
+  private Map<Path, FileLook> lastLooks = Map.of();
+  private long lastLookedNanos;
 
   /**
    * {@code staleAfter}: how long a staging file may go unwritten before its upload counts as gone
    * (its asker gave up before the answer came, so nobody will commit or abort it); above the HTTP
-   * server's idle timeout, which ends a live upload that long without a byte. The staging files
-   * of a run that stopped are cleared here, once: not when a restart of this actor makes it again,
-   * while uploads it staged are still being written.
+   * server's idle timeout, which ends a live upload that long without a byte.
    */
   public static Behavior<Command> create(Path resultsDir, long maxFileBytes, long maxJobBytes, Clock clock,
       java.time.Duration staleAfter) {
-    clearStaging(resultsDir.resolve(".incoming"));
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       timers.startTimerWithFixedDelay(new Sweep(), staleAfter);
-      return new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock);
+      return new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock, staleAfter);
     }));
   }
 
-  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock) {
+  private UploadActor(ActorContext<Command> ctx, Path resultsDir, long maxFile, long maxJob, Clock clock,
+      java.time.Duration staleAfter) {
     super(ctx);
+    this.staleAfter = staleAfter;
+    // the first sweep's looks are the first to compare with
+    this.lastLookedNanos = System.nanoTime() - staleAfter.toNanos();
     this.resultsDir = resultsDir;
     this.staging = resultsDir.resolve(".incoming");
     this.maxFile = maxFile;
@@ -207,7 +208,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       return this;
     }
     long setAside = (declared >= 0 ? declared : 0) + ENTRY_BYTES;
-    reserved.put(b.staging(), new Reservation(jobId, setAside, null));
+    reserved.put(b.staging(), new Reservation(jobId, setAside));
     reservedByJob.merge(jobId, setAside, Long::sum);
     b.request().replyTo().tell(new Step(200, "", b.staging(), declared >= 0 ? declared : allowed));
     return this;
@@ -222,50 +223,61 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   }
 
   /**
-   * An upload whose asker gave up before Begin's answer came (its ask timed out) is never
-   * committed or aborted: without this, its staging file stayed until the next start and what
-   * was set aside for it was lost to its job. A staging file that looks the same (time and size)
-   * at two sweeps, {@code staleAfter} apart, goes: no live upload is that long without a byte.
+   * A staging file nobody writes goes, and what was set aside for it with it: an upload whose
+   * asker gave up before Begin's answer came (its ask timed out) is never committed or aborted,
+   * and a run that stopped (or another scheduler of a cluster sharing the results folder) leaves
+   * its files behind. A file that looks the same (time and size) at two sweeps at least
+   * {@code staleAfter} apart is nobody's: no live upload is that long without a byte. Nothing is
+   * cleared at start, where a scheduler of a cluster would take the live uploads of the others.
    */
   private Behavior<Command> onSweep(Sweep s) {
-    if (reserved.isEmpty()) {
-      return this;
-    }
-    List<Path> staged = List.copyOf(reserved.keySet());
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       Map<Path, FileLook> looks = new java.util.HashMap<>();
-      for (Path p : staged) {
-        try {
-          looks.put(p, new FileLook(Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis(), Files.size(p)));
-        } catch (IOException gone) {
-          looks.put(p, null);
+      if (Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
+        try (Stream<Path> all = Files.list(staging)) {
+          all.forEach(p -> {
+            try {
+              looks.put(p, new FileLook(Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis(), Files.size(p)));
+            } catch (IOException gone) {
+              // committed or aborted meanwhile
+            }
+          });
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
         }
       }
-      return looks;
-    }, files), (looks, failure) -> new Looked(failure == null ? looks : Map.of()));
+      return new Looked(looks, System.nanoTime());
+    }, files), (looked, failure) -> failure == null ? looked : new Looked(null, 0));
     return this;
   }
 
   private Behavior<Command> onLooked(Looked l) {
-    l.looks().forEach((p, look) -> {
-      Reservation r = reserved.get(p);
-      if (r == null) {
-        return; // committed or aborted meanwhile
+    if (l.looks() == null) {
+      return this; // the folder could not be read: next time
+    }
+    // looks taken too soon after the last (the files' thread was behind) prove nothing
+    if (l.atNanos() - lastLookedNanos < staleAfter.toNanos()) {
+      return this;
+    }
+    for (Map.Entry<Path, FileLook> e : l.looks().entrySet()) {
+      if (e.getValue().equals(lastLooks.get(e.getKey()))) {
+        release(e.getKey());
+        deleteLater(e.getKey());
       }
-      if (look == null || look.equals(r.lastLook())) {
+    }
+    // set aside for a file that is gone: it was deleted under its upload, which cannot commit
+    for (Path p : List.copyOf(reserved.keySet())) {
+      if (!l.looks().containsKey(p) && lastLooks.containsKey(p)) {
         release(p);
-        deleteLater(p);
-      } else {
-        reserved.put(p, r.seen(look));
       }
-    });
+    }
+    lastLooks = l.looks();
+    lastLookedNanos = l.atNanos();
     return this;
   }
 
   private Behavior<Command> onCommit(Commit c) {
     activity.touch();
-    // its real size counts from here on, checked against the limit as ever
-    release(c.staging());
     if (!used.containsKey(c.jobId())) {
       // not counted (forgotten among many jobs, or this actor restarted): counted on disk first,
       // or the limit would start again from nothing
@@ -283,6 +295,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private Behavior<Command> onCommitCounted(CommitCounted c) {
     if (c.failure() != null) {
+      release(c.request().staging());
       refused++;
       deleteLater(c.request().staging());
       c.request().replyTo().tell(new Step(500, "cannot count the job's uploads: " + unwrap(c.failure()).getMessage(), null, 0));
@@ -293,9 +306,13 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   }
 
   private Behavior<Command> commit(Commit c) {
+    // its real size counts from here on, in place of what it set aside; and what the job's other
+    // uploads under way set aside stays theirs (a chunked upload, which set nothing aside, must
+    // not take what a declared one was promised at its start)
+    release(c.staging());
     long before = used.getOrDefault(c.jobId(), 0L);
     long cost = c.size() + ENTRY_BYTES;
-    if (before + cost > maxJob) {
+    if (before + reservedByJob.getOrDefault(c.jobId(), 0L) + cost > maxJob) {
       refused++;
       deleteLater(c.staging());
       c.replyTo().tell(new Step(413, "job " + c.jobId() + " would pass its upload limit of " + maxJob + " bytes", null, 0));
@@ -472,23 +489,6 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
           return ENTRY_BYTES;
         }
       }).sum();
-    }
-  }
-
-  private static void clearStaging(Path staging) {
-    if (!Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    try (Stream<Path> left = Files.list(staging)) {
-      left.forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-          // tried again at the next start
-        }
-      });
-    } catch (IOException ignored) {
-      // tried again at the next start
     }
   }
 

@@ -45,25 +45,27 @@ public final class BootRules {
   /**
    * A job may upload while it is out on its testbox, and after it finished as long as its data is
    * not uploaded yet (a failed run still sends its logs); {@code token} (the compact upload shape)
-   * must be the hand-out's, and is null for WebDAV, which names only the job; such an upload
-   * comes from the address the job's package went to, and not before the package went out
-   * ({@code from}: the uploader's; null: from anywhere). A job whose box took it without a package
-   * (over the dispatch API, or a provider's) has no such address, and such uploads are taken.
+   * must be the hand-out's, and is null for WebDAV, which names only the job. Such an upload of a
+   * bare-metal job ({@code tbox_type} hw) comes from the address the job's package went to, and
+   * not before the package went out ({@code from}: the uploader's; null: from anywhere). A VM's or
+   * container's job is not bound: its host fetches the package, and the guest, on a bridge or
+   * the host's own docker network, uploads from an address of its own.
    */
   public static Permit upload(Job job, String token, String from) {
     if (token != null && !job.tokenMatches(token)) {
       return Permit.refuse(403, "job_token does not match job " + job.id() + "'s hand-out");
     }
-    if (token == null && from != null) {
+    if (token == null && from != null && job.field("tbox_type").equals("hw")) {
       Optional<String> box = job.boxAddress();
-      if (box.isPresent() && !box.get().equals(from)) {
-        return Permit.refuse(403, "an upload without job " + job.id() + "'s job_token is taken only from the"
-            + " address its package went to: send the cookie JOB_TOKEN");
-      }
-      // a box learns of its job from the package: none uploads before it fetched it
-      if (box.isEmpty() && job.stage() == JobStage.DISPATCH) {
+      // a box learns of its job from the package: none uploads before it fetched it (whatever
+      // the job's stage, which anyone's legacy call may have moved on)
+      if (box.isEmpty()) {
         return Permit.refuse(403, "job " + job.id() + "'s package is not fetched yet: an upload without its"
-            + " job_token is taken only from the address the package goes to");
+            + " job_token is taken only from the address the package goes to (send the cookie JOB_TOKEN)");
+      }
+      if (!box.get().equals(from)) {
+        return Permit.refuse(403, "an upload without job " + job.id() + "'s job_token is taken only from the"
+            + " address its package went to, not " + from + ": send the cookie JOB_TOKEN");
       }
     }
     DataReadiness r = job.readiness();

@@ -144,4 +144,39 @@ class UploadActorTest {
     assertEquals(413, step.status(), "60 KiB are on disk already: " + step.message());
     assertFalse(Files.exists(dir.resolve("job/1/b")));
   }
+
+  /**
+   * A chunked upload, which set nothing aside, is checked at its end against what the job's
+   * other uploads under way set aside: a declared upload keeps what it was promised at its start.
+   */
+  @Test
+  void aChunkedUploadCannotTakeWhatADeclaredOneWasPromised() throws Exception {
+    ActorRef<UploadActor.Command> uploads = uploads(Duration.ofHours(1));
+    UploadActor.Step declared = begin(uploads, 60 * 1024);
+    UploadActor.Step chunked = begin(uploads, -1);
+    assertEquals(200, chunked.status());
+    UploadActor.Step late = commit(uploads, "chunked", chunked, 40 * 1024);
+    assertEquals(413, late.status(), "64 KiB are the declared upload's: " + late.message());
+    assertEquals(201, commit(uploads, "declared", declared, 60 * 1024).status());
+  }
+
+  /**
+   * Staging files left behind (a run that stopped, or another scheduler sharing the results
+   * folder) are not cleared at start, where they may be another's live uploads, but once they
+   * looked the same at two sweeps.
+   */
+  @Test
+  void aStagingFileNobodyWritesGoesAfterTwoSweeps() throws Exception {
+    Path incoming = Files.createDirectories(dir.resolve(".incoming"));
+    Path left = Files.write(incoming.resolve("upload-left"), new byte[10]);
+    Path live = Files.write(incoming.resolve("upload-live"), new byte[1]);
+    uploads(Duration.ofMillis(300));
+    assertTrue(Files.exists(left), "nothing is cleared at start");
+    for (int i = 0; i < 200 && Files.exists(left); i++) {
+      Files.write(live, new byte[i + 2]);
+      Thread.sleep(20);
+    }
+    assertFalse(Files.exists(left), "unchanged at two sweeps");
+    assertTrue(Files.exists(live), "written all along");
+  }
 }
