@@ -460,9 +460,10 @@ run_watch() {
 # ---------------------------------------------------------------- boot
 # Bare-metal boxes: the jar with a lab of 1,000 hosts (BootBenchDriver), 100,000 hardware jobs
 # queued. Two phases, each a wrk run with 64 connections, alternating 3 times after a warm-up:
-# boot answers by MAC (every 200 is a hand-out, durable before its answer; the package path in
-# each script is kept), then downloads of those packages (each built in the server when asked;
-# the first download of each moves its job to boot, durably), then the same downloads again
+# boxes booting as real ones do, each boot answer by MAC (every 200 is a hand-out, durable before
+# its answer) followed by the download of the package its script names (built in the server when
+# asked; the first download moves its job to boot, durably) before the box asks again (a box that
+# asks again without fetching gives its job back: it booted again); then the same downloads again
 # (served while the jobs boot: no store write). Then packages built in process alone
 # (PackageBench). One line: {"bench":"boot",...}.
 run_boot() {
@@ -479,13 +480,10 @@ run_boot() {
   echo "bench: $(curl -sf "$base/scheduler/v1/dashboard/hosts?limit=1" | sed 's/.*"total":\([0-9]*\).*/\1/') lab hosts known" >&2
   for run in $(seq "${boot_warmups:-2}"); do
     wrk_run boot "warmup-boot-$run" "$seconds" "$tmp/macs.lua" "$tmp/paths-warmup-$run.lua"
-    wrk_run package "warmup-package-$run" "$seconds" "$tmp/paths-warmup-$run.lua"
     top_up "$boot_queued"
   done
   for rep in $(seq "$reps"); do
-    # twice as long: the package phase downloads faster than boot answers are made
     wrk_run boot "boot-$rep" $((seconds * 2)) "$tmp/macs.lua" "$tmp/paths-$rep.lua"
-    wrk_run package "package-$rep" "$seconds" "$tmp/paths-$rep.lua"
     # the same links again, while their jobs boot: the package without the store's write
     wrk_run package "again-$rep" "$seconds" "$tmp/paths-$rep.lua"
     if [ "$rep" -lt "$reps" ]; then top_up "$boot_queued"; fi

@@ -56,12 +56,27 @@ function done(summary, latency, requests)
     table.insert(parts, string.format('"%d":%d', status, n))
   end
   table.sort(parts)
+  -- answers counted by kind, where a phase script keeps a per-thread table "kinds" (name -> n)
+  local kinds = {}
+  for _, t in ipairs(threads) do
+    local k = t:get("kinds")
+    if k then
+      for name, n in pairs(k) do
+        kinds[name] = (kinds[name] or 0) + n
+      end
+    end
+  end
+  local kind_parts = {}
+  for name, n in pairs(kinds) do
+    table.insert(kind_parts, string.format('"%s":%d', name, n))
+  end
+  table.sort(kind_parts)
   local e = summary.errors
   io.write(string.format(
-    '{"wrk":{"duration_s":%.3f,"requests":%d,"status":{%s},'
+    '{"wrk":{"duration_s":%.3f,"requests":%d,"status":{%s},"kinds":{%s},'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d},'
       .. '"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"max_ms":%s,"mean_ms":%s}}\n',
-    summary.duration / 1e6, summary.requests, table.concat(parts, ","),
+    summary.duration / 1e6, summary.requests, table.concat(parts, ","), table.concat(kind_parts, ","),
     e.connect, e.read, e.write, e.timeout, e.status,
     ms(latency:percentile(50)), ms(latency:percentile(90)), ms(latency:percentile(99)),
     ms(latency.max), ms(latency.mean)))
