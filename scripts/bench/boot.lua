@@ -25,13 +25,19 @@ function setup(thread)
   table.insert(all_threads, thread)
 end
 
-cycle_through(function(mac)
-  return wrk.format("GET", "/boot.ipxe/mac/" .. mac .. "?sched_host=" .. wrk.host .. "&sched_port=" .. wrk.port)
-end)
-local cycle_init = init
-local cycle_request = request
+-- each thread boots boxes of its own (bench.sh runs wrk with -t2: each takes half of them), so
+-- that no box boots on one thread while its package is still to be fetched on the other
+local boots, i
 function init(args)
-  cycle_init(args)
+  boots = {}
+  local macs = dofile(args[1])
+  local half = math.floor(#macs / 2)
+  local first = id == 1 and 1 or half + 1
+  local last = id == 1 and half or #macs
+  for k = first, last do
+    boots[#boots + 1] = wrk.format("GET", "/boot.ipxe/mac/" .. macs[k] .. "?sched_host=" .. wrk.host .. "&sched_port=" .. wrk.port)
+  end
+  i = 0
   out_file = args[2]
 end
 
@@ -40,7 +46,8 @@ function request()
   if p then
     return wrk.format("GET", p)
   end
-  return cycle_request()
+  i = i % #boots + 1
+  return boots[i]
 end
 
 local function count(kind)

@@ -173,6 +173,13 @@ class BootRoutesTest {
     assertEquals(200, l.status(), l.text());
     assertEquals("http://10.0.2.2:8000/vmlinuz", Json.parse(l.body()).path("kernel_uri").asText());
     assertEquals("127.0.0.1", Json.parse(l.body()).path("LKP_SERVER").asText(), "the Host header when sched_host is not sent");
+    // libvirt's host fetches the package; its guest uploads from an address of its own
+    Matcher pm = Pattern.compile("(/scheduler/v1/packages/[^/\"]+/job\\.cgz)").matcher(l.text());
+    assertTrue(pm.find(), l.text());
+    assertEquals(200, raw.get(pm.group(1)).status());
+    assertEquals("*", job(libvirt1).path("box_address").asText(), "fetched by the guest's host");
+    assertEquals(201, putFrom("127.0.0.2", job(libvirt1).path("result_root").asText() + "/guest.log",
+        "Cookie: JOBID=" + libvirt1));
     finished(libvirt1);
     assertEquals(404, raw.get("/boot.libvirt/mac/" + HEXHYP).status());
 

@@ -79,8 +79,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   /** Looks for staging files that nobody is writing: see {@link #onSweep}. */
   private record Sweep() implements Command {}
 
-  /** What each file in the staging folder looked like, at {@code atNanos}. */
-  private record Looked(Map<Path, FileLook> looks, long atNanos) implements Command {}
+  /** What each file in the staging folder looked like, looked at between {@code fromNanos} and {@code toNanos}. */
+  private record Looked(Map<Path, FileLook> looks, long fromNanos, long toNanos) implements Command {}
 
   /** A staging file's modification time and size: unchanged from one sweep to the next, nobody writes it. */
   private record FileLook(long modified, long size) {}
@@ -119,9 +119,11 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private long written;
   private long refused;
   private final java.time.Duration staleAfter;
-  /** The staging folder at the last sweep that counts (see {@link #onLooked}), and when. */
+  /** The staging folder at the last sweep that counts (see {@link #onLooked}), and when it was done looking. */
   private Map<Path, FileLook> lastLooks = Map.of();
   private long lastLookedNanos;
+  /** Staging files being committed: no sweep takes them, however long their commit waits to be counted. */
+  private final java.util.Set<Path> committing = new java.util.HashSet<>();
 
   /**
    * {@code staleAfter}: how long a staging file may go unwritten before its upload counts as gone
@@ -131,7 +133,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   public static Behavior<Command> create(Path resultsDir, long maxFileBytes, long maxJobBytes, Clock clock,
       java.time.Duration staleAfter) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      timers.startTimerWithFixedDelay(new Sweep(), staleAfter);
+      // twice a period: two looks far enough apart come within about one and a half
+      timers.startTimerWithFixedDelay(new Sweep(), staleAfter.dividedBy(2));
       return new UploadActor(ctx, resultsDir, maxFileBytes, maxJobBytes, clock, staleAfter);
     }));
   }
@@ -232,6 +235,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
    */
   private Behavior<Command> onSweep(Sweep s) {
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      long from = System.nanoTime();
       Map<Path, FileLook> looks = new java.util.HashMap<>();
       if (Files.isDirectory(staging, LinkOption.NOFOLLOW_LINKS)) {
         try (Stream<Path> all = Files.list(staging)) {
@@ -246,8 +250,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
           throw new java.io.UncheckedIOException(e);
         }
       }
-      return new Looked(looks, System.nanoTime());
-    }, files), (looked, failure) -> failure == null ? looked : new Looked(null, 0));
+      return new Looked(looks, from, System.nanoTime());
+    }, files), (looked, failure) -> failure == null ? looked : new Looked(null, 0, 0));
     return this;
   }
 
@@ -255,12 +259,13 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     if (l.looks() == null) {
       return this; // the folder could not be read: next time
     }
-    // looks taken too soon after the last (the files' thread was behind) prove nothing
-    if (l.atNanos() - lastLookedNanos < staleAfter.toNanos()) {
+    // unchanged from the last looks' end to these looks' start: looks taken too soon after the
+    // last (the files' thread was behind, or a listing was slow) prove nothing
+    if (l.fromNanos() - lastLookedNanos < staleAfter.toNanos()) {
       return this;
     }
     for (Map.Entry<Path, FileLook> e : l.looks().entrySet()) {
-      if (e.getValue().equals(lastLooks.get(e.getKey()))) {
+      if (e.getValue().equals(lastLooks.get(e.getKey())) && !committing.contains(e.getKey())) {
         release(e.getKey());
         deleteLater(e.getKey());
       }
@@ -272,12 +277,13 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       }
     }
     lastLooks = l.looks();
-    lastLookedNanos = l.atNanos();
+    lastLookedNanos = l.toNanos();
     return this;
   }
 
   private Behavior<Command> onCommit(Commit c) {
     activity.touch();
+    committing.add(c.staging());
     if (!used.containsKey(c.jobId())) {
       // not counted (forgotten among many jobs, or this actor restarted): counted on disk first,
       // or the limit would start again from nothing
@@ -296,6 +302,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private Behavior<Command> onCommitCounted(CommitCounted c) {
     if (c.failure() != null) {
       release(c.request().staging());
+      committing.remove(c.request().staging());
       refused++;
       deleteLater(c.request().staging());
       c.request().replyTo().tell(new Step(500, "cannot count the job's uploads: " + unwrap(c.failure()).getMessage(), null, 0));
@@ -313,6 +320,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     long before = used.getOrDefault(c.jobId(), 0L);
     long cost = c.size() + ENTRY_BYTES;
     if (before + reservedByJob.getOrDefault(c.jobId(), 0L) + cost > maxJob) {
+      committing.remove(c.staging());
       refused++;
       deleteLater(c.staging());
       c.replyTo().tell(new Step(413, "job " + c.jobId() + " would pass its upload limit of " + maxJob + " bytes", null, 0));
@@ -346,13 +354,14 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       try {
         Files.deleteIfExists(c.staging());
       } catch (IOException ignored) {
-        // cleared at the next start
+        // the sweep takes it (onSweep)
       }
     }
   }
 
   private Behavior<Command> onWritten(Written w) {
     Commit c = w.request();
+    committing.remove(c.staging());
     // the folders it made on the way count too (they stay, whether the file landed or not): a
     // deep path is no way round the count. Counted after, they may take the job past its limit
     // by a path's depth, and its next upload is refused
@@ -461,7 +470,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
         try {
           Files.deleteIfExists(p);
         } catch (IOException ignored) {
-          // cleared at the next start
+          // the sweep takes it (onSweep)
         }
       }, files);
     }

@@ -48,8 +48,8 @@ public final class BootRules {
    * must be the hand-out's, and is null for WebDAV, which names only the job. Such an upload of a
    * bare-metal job ({@code tbox_type} hw) comes from the address the job's package went to, and
    * not before the package went out ({@code from}: the uploader's; null: from anywhere). A VM's or
-   * container's job is not bound: its host fetches the package, and the guest, on a bridge or
-   * the host's own docker network, uploads from an address of its own.
+   * container's job is not bound, nor a package its host fetched ({@link Job#ANY_ADDRESS}): the
+   * guest, on a bridge or the host's own docker network, uploads from an address of its own.
    */
   public static Permit upload(Job job, String token, String from) {
     if (token != null && !job.tokenMatches(token)) {
@@ -63,7 +63,7 @@ public final class BootRules {
         return Permit.refuse(403, "job " + job.id() + "'s package is not fetched yet: an upload without its"
             + " job_token is taken only from the address the package goes to (send the cookie JOB_TOKEN)");
       }
-      if (!box.get().equals(from)) {
+      if (!box.get().equals(from) && !box.get().equals(Job.ANY_ADDRESS)) {
         return Permit.refuse(403, "an upload without job " + job.id() + "'s job_token is taken only from the"
             + " address its package went to, not " + from + ": send the cookie JOB_TOKEN");
       }

@@ -11,14 +11,22 @@ import java.util.Optional;
  * link, checks the job still holds that token and is in dispatch or boot, and builds the package
  * then. A link of an earlier hand-out names a token the job no longer holds, so it never serves
  * another hand-out's package, let alone another job's.
+ *
+ * <p>{@code bound}: the box that runs the job fetches the package itself (iPXE, grub, a native
+ * box), so the address it comes from is the box's, and the job's uploads without its token are
+ * taken from there only ({@link org.compassci.sched.model.Job#fetchedFrom}); not for a VM's or
+ * container's host (libvirt, a provider), which fetches what its guest runs.
  */
-public record PackageLink(long jobId, String token, JobPackage.Endpoint scheduler) {
+public record PackageLink(long jobId, String token, JobPackage.Endpoint scheduler, boolean bound) {
+
+  /** In the token's length byte, which never needs it (a token is 32 bytes); a link without it is not bound. */
+  private static final int BOUND = 0x80;
 
   public String seal(Sealer sealer) {
     byte[] host = scheduler.host().getBytes(StandardCharsets.UTF_8);
     byte[] tok = HexFormat.of().parseHex(token);
     ByteBuffer b = ByteBuffer.allocate(8 + 1 + tok.length + 2 + host.length);
-    b.putLong(jobId).put((byte) tok.length).put(tok).putShort((short) scheduler.port()).put(host);
+    b.putLong(jobId).put((byte) (tok.length | (bound ? BOUND : 0))).put(tok).putShort((short) scheduler.port()).put(host);
     return sealer.seal(b.array());
   }
 
@@ -31,13 +39,14 @@ public record PackageLink(long jobId, String token, JobPackage.Endpoint schedule
       try {
         ByteBuffer b = ByteBuffer.wrap(bytes);
         long id = b.getLong();
-        byte[] tok = new byte[b.get() & 0xff];
+        int length = b.get() & 0xff;
+        byte[] tok = new byte[length & ~BOUND];
         b.get(tok);
         int port = b.getShort() & 0xffff;
         byte[] host = new byte[b.remaining()];
         b.get(host);
         return Optional.of(new PackageLink(id, HexFormat.of().formatHex(tok),
-            new JobPackage.Endpoint(new String(host, StandardCharsets.UTF_8), port)));
+            new JobPackage.Endpoint(new String(host, StandardCharsets.UTF_8), port), (length & BOUND) != 0));
       } catch (RuntimeException e) {
         return Optional.empty();
       }

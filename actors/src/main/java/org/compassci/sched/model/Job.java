@@ -401,6 +401,9 @@ public final class Job {
   /** See {@link #fetchedFrom}. */
   public static final String BOX_ADDRESS = "box_address";
 
+  /** The address of a package fetched by a VM's or container's host: the guest uploads from anywhere. */
+  public static final String ANY_ADDRESS = "*";
+
   /**
    * The address the package of this hand-out went to, at its first download: WebDAV uploads
    * without the job's token (lkp-tests 2022 sends only the cookie JOBID) are taken from there

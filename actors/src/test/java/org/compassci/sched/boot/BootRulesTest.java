@@ -39,6 +39,8 @@ class BootRulesTest {
     job.returnToQueue();
     job.handOut("h2", "tok2", NOW);
     assertEquals(403, BootRules.upload(job, null, "10.0.0.5").status(), "the next hand-out forgets the old box");
+    job.fetchedFrom(Job.ANY_ADDRESS);
+    assertEquals(200, BootRules.upload(job, null, "10.0.0.7").status(), "a package a VM's host fetched (libvirt)");
   }
 
   /** A VM's or container's job: its host fetches the package, the guest uploads from its own address. */

@@ -42,10 +42,12 @@ class SealerTest {
   void aPackageLinkCarriesItsHandOut() {
     Sealer links = Sealer.derive(Sealer.masterKey(Optional.empty(), dir.resolve("k")), "package-links");
     String token = Tokens.newToken();
-    PackageLink l = new PackageLink(26112900000000101L, token, new JobPackage.Endpoint("10.0.2.2", 3000));
+    PackageLink l = new PackageLink(26112900000000101L, token, new JobPackage.Endpoint("10.0.2.2", 3000), true);
     String sealed = l.seal(links);
     assertTrue(sealed.matches("[A-Za-z0-9_-]+"), sealed);
     assertEquals(l, PackageLink.open(links, sealed).orElseThrow());
     assertTrue(PackageLink.open(links, sealed.substring(1)).isEmpty());
+    PackageLink guest = new PackageLink(26112900000000101L, token, new JobPackage.Endpoint("10.0.2.2", 3000), false);
+    assertEquals(guest, PackageLink.open(links, guest.seal(links)).orElseThrow(), "a link a VM's host fetches");
   }
 }

@@ -221,7 +221,8 @@ public final class BootRoutes extends AllDirectives {
     try {
       Job job = Job.fromRecord(a.record());
       ObjectNode view = job.view();
-      String link = new PackageLink(a.id(), a.token(), r.at()).seal(boot.links());
+      // libvirt's host fetches its guest's package: not the address the guest uploads from
+      String link = new PackageLink(a.id(), a.token(), r.at(), r.type() != BootType.LIBVIRT).seal(boot.links());
       String url = "http://" + r.at().host() + ":" + r.at().port() + "/scheduler/v1/packages/" + link + "/job.cgz";
       BootPlan plan = BootPlan.of(view, url, r.at(), boot.prefixes());
       // the package is built when it is downloaded: a script that cannot be written fails here, first
@@ -260,7 +261,8 @@ public final class BootRoutes extends AllDirectives {
     }
     PackageLink l = link.get();
     return completeWithFuture(gw.<LifecycleActor.Command, Outcome>ask(gw.lifecycle(),
-            reply -> new LifecycleActor.FetchPackage(l.jobId(), l.token(), peer.orElse(null), reply))
+            reply -> new LifecycleActor.FetchPackage(l.jobId(), l.token(),
+                l.bound() ? peer.orElse(null) : Job.ANY_ADDRESS, reply))
         .thenApply(o -> switch (o.status()) {
           case OK -> packageAnswer(l, o.job());
           case CONFLICT -> Responses.text(StatusCodes.GONE, o.message());

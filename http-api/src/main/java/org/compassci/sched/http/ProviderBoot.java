@@ -85,7 +85,7 @@ public interface ProviderBoot {
         }
         long id = Long.parseLong(text(job, "id"));
         return "http://" + at.host() + ":" + at.port() + "/scheduler/v1/packages/"
-            + new PackageLink(id, token, at).seal(boot.links()) + "/job.cgz";
+            + new PackageLink(id, token, at, false).seal(boot.links()) + "/job.cgz";
       }
 
       private String initrdPrefix(JobPackage.Endpoint at) {
