@@ -30,9 +30,16 @@ public record PackageLink(long jobId, String token, JobPackage.Endpoint schedule
     return sealer.seal(b.array());
   }
 
+  /**
+   * The longest link this scheduler makes: the id, the token's length and 32 bytes, the port and
+   * a host of 253 characters (JobPackage.Endpoint's longest), sealed with a 12-byte nonce and a
+   * 16-byte tag, in base64 without padding. Longer is not one of ours, and is not decrypted.
+   */
+  static final int MAX_SEALED = ((8 + 1 + 32 + 2 + 253 + 12 + 16) * 4 + 2) / 3;
+
   /** The link inside {@code sealed}, or empty when it is not one this scheduler made. */
   public static Optional<PackageLink> open(Sealer sealer, String sealed) {
-    if (sealed.length() > 400) {
+    if (sealed.length() > MAX_SEALED) {
       return Optional.empty();
     }
     return sealer.open(sealed).flatMap(bytes -> {

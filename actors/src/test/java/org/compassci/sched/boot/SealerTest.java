@@ -49,5 +49,10 @@ class SealerTest {
     assertTrue(PackageLink.open(links, sealed.substring(1)).isEmpty());
     PackageLink guest = new PackageLink(26112900000000101L, token, new JobPackage.Endpoint("10.0.2.2", 3000), false);
     assertEquals(guest, PackageLink.open(links, guest.seal(links)).orElseThrow(), "a link a VM's host fetches");
+    // the longest host a box may name (253 characters) still makes a link that opens
+    String host = ("h".repeat(62) + ".").repeat(4) + "h";
+    assertEquals(253, JobPackage.Endpoint.of(host, "3000").host().length());
+    PackageLink longest = new PackageLink(Long.MAX_VALUE, token, JobPackage.Endpoint.of(host, "65535"), true);
+    assertEquals(longest, PackageLink.open(links, longest.seal(links)).orElseThrow());
   }
 }
