@@ -44,39 +44,31 @@ local function ms(us)
   return string.format("%.3f", us / 1000)
 end
 
-function done(summary, latency, requests)
-  local counts = {}
+-- The per-thread counts of table NAME (key -> n) summed over the threads, as JSON members
+-- ("key":n, sorted, comma-joined); a thread without the table counts nothing.
+local function summed(name)
+  local sums = {}
   for _, t in ipairs(threads) do
-    for status, n in pairs(t:get("statuses")) do
-      counts[status] = (counts[status] or 0) + n
+    for key, n in pairs(t:get(name) or {}) do
+      sums[key] = (sums[key] or 0) + n
     end
   end
   local parts = {}
-  for status, n in pairs(counts) do
-    table.insert(parts, string.format('"%d":%d', status, n))
+  for key, n in pairs(sums) do
+    table.insert(parts, string.format('"%s":%d', tostring(key), n))
   end
   table.sort(parts)
-  -- answers counted by kind, where a phase script keeps a per-thread table "kinds" (name -> n)
-  local kinds = {}
-  for _, t in ipairs(threads) do
-    local k = t:get("kinds")
-    if k then
-      for name, n in pairs(k) do
-        kinds[name] = (kinds[name] or 0) + n
-      end
-    end
-  end
-  local kind_parts = {}
-  for name, n in pairs(kinds) do
-    table.insert(kind_parts, string.format('"%s":%d', name, n))
-  end
-  table.sort(kind_parts)
+  return table.concat(parts, ",")
+end
+
+function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     '{"wrk":{"duration_s":%.3f,"requests":%d,"status":{%s},"kinds":{%s},'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d},'
       .. '"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"max_ms":%s,"mean_ms":%s}}\n',
-    summary.duration / 1e6, summary.requests, table.concat(parts, ","), table.concat(kind_parts, ","),
+    -- answers by status, and by kind where a phase script keeps a per-thread table "kinds"
+    summary.duration / 1e6, summary.requests, summed("statuses"), summed("kinds"),
     e.connect, e.read, e.write, e.timeout, e.status,
     ms(latency:percentile(50)), ms(latency:percentile(90)), ms(latency:percentile(99)),
     ms(latency.max), ms(latency.mean)))

@@ -529,6 +529,29 @@ class BootRoutesTest {
     assertEquals("127.0.0.1", job(id).path("box_address").asText(), "kept with the job");
   }
 
+  /**
+   * Anyone's legacy call may move a job on before its box fetched the package (the calls carry
+   * no token): the package is still served to the box that holds its link, once, and the job
+   * stays where the call put it. Before, the package answered 410 and the box could never boot.
+   */
+  @Test
+  void aPackageNeverFetchedIsServedAfterALegacyCallMovedTheJobOn() throws Exception {
+    String id = submit(KERNEL);
+    RawHttp.Reply script = raw.get(boot(""));
+    Matcher m = PACKAGE.matcher(script.text());
+    assertTrue(m.find(), script.text());
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/lkp/scheduled/job.yaml&job_id="
+        + id + "&job_state=running").status());
+    assertEquals("running", job(id).path("job_stage").asText());
+
+    RawHttp.Reply pkg = raw.get(m.group(2));
+    assertEquals(200, pkg.status(), pkg.text());
+    assertTrue(unpack(pkg.body()).containsKey("lkp/scheduled/job.yaml"));
+    assertEquals("running", job(id).path("job_stage").asText(), "never moved back");
+    assertEquals("127.0.0.1", job(id).path("box_address").asText());
+    assertEquals(410, raw.get(m.group(2)).status(), "fetched, and the job runs: served no more");
+  }
+
   /** A PUT of "x" from {@code local} (one of loopback's addresses): its status. */
   int putFrom(String local, String path, String cookieHeader) throws Exception {
     try (java.net.Socket s = new java.net.Socket()) {

@@ -1158,11 +1158,11 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     }
     boolean firstAddress = f.from() != null && job.boxAddress().isEmpty();
     if (firstAddress) {
-      // the box's address, at its first download (the job may be in boot already: anyone's
-      // legacy call can move it there), durable before the answer
+      // the box's address, at its first download (the job may be in boot or later already:
+      // anyone's legacy call can move it on), durable before the answer
       job.fetchedFrom(f.from());
     }
-    if (job.stage() == JobStage.BOOT) {
+    if (job.stage() != JobStage.DISPATCH) {
       if (firstAddress) {
         write(job, new PendingUpdate(f.replyTo(), Outcome.ok(job.packageDoc())));
       } else {

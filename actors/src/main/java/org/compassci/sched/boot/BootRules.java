@@ -35,7 +35,10 @@ public final class BootRules {
     if (!job.tokenMatches(token)) {
       return Outcome.of(Outcome.Status.CONFLICT, "this link belongs to an earlier hand-out of job " + job.id());
     }
-    if (job.stage() != JobStage.DISPATCH && job.stage() != JobStage.BOOT) {
+    // a package never fetched is served while the job is out, whatever its stage: anyone's
+    // legacy call can move a job on before its box fetched it, and the box would never boot
+    boolean fetched = job.boxAddress().isPresent();
+    if (job.stage().isFinal() || (fetched && job.stage() != JobStage.DISPATCH && job.stage() != JobStage.BOOT)) {
       return Outcome.of(Outcome.Status.CONFLICT, "job " + job.id() + " is " + job.stage().wireName()
           + ": its package is served only while it is in dispatch or boot");
     }
