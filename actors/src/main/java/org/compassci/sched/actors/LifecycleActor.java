@@ -1156,11 +1156,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       f.replyTo().tell(permit);
       return;
     }
-    boolean firstAddress = f.from() != null && job.boxAddress().isEmpty();
+    boolean firstAddress = job.boxAddress().isEmpty();
     if (firstAddress) {
       // the box's address, at its first download (the job may be in boot or later already:
-      // anyone's legacy call can move it on), durable before the answer
-      job.fetchedFrom(f.from());
+      // anyone's legacy call can move it on), durable before the answer; one not known still
+      // marks the package fetched
+      job.fetchedFrom(f.from() != null ? f.from() : Job.UNKNOWN_ADDRESS);
     }
     if (job.stage() != JobStage.DISPATCH) {
       if (firstAddress) {

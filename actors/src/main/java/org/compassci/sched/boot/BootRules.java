@@ -29,7 +29,8 @@ public final class BootRules {
 
   /**
    * A hand-out's package is served while the job holds that hand-out's token and is in dispatch
-   * or boot; afterwards its link is gone (a CONFLICT, answered 410).
+   * or boot, or is out on its box and the package was never fetched; afterwards its link is gone
+   * (a CONFLICT, answered 410).
    */
   public static Outcome packageOf(Job job, String token) {
     if (!job.tokenMatches(token)) {

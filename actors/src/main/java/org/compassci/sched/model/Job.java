@@ -404,6 +404,9 @@ public final class Job {
   /** The address of a package fetched by a VM's or container's host: the guest uploads from anywhere. */
   public static final String ANY_ADDRESS = "*";
 
+  /** The address of a package fetched from an address the server could not tell: fetched, and no upload without the token matches it. */
+  public static final String UNKNOWN_ADDRESS = "?";
+
   /**
    * The address the package of this hand-out went to, at its first download: WebDAV uploads
    * without the job's token (lkp-tests 2022 sends only the cookie JOBID) are taken from there

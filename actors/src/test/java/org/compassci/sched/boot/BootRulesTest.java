@@ -39,6 +39,9 @@ class BootRulesTest {
     job.returnToQueue();
     job.handOut("h2", "tok2", NOW);
     assertEquals(403, BootRules.upload(job, null, "10.0.0.5").status(), "the next hand-out forgets the old box");
+    job.fetchedFrom(Job.UNKNOWN_ADDRESS);
+    assertEquals(403, BootRules.upload(job, null, "10.0.0.7").status(), "fetched from an address nobody knows");
+    assertEquals(200, BootRules.upload(job, "tok2", "10.0.0.7").status());
     job.fetchedFrom(Job.ANY_ADDRESS);
     assertEquals(200, BootRules.upload(job, null, "10.0.0.7").status(), "a package a VM's host fetched (libvirt)");
   }

@@ -49,6 +49,12 @@ class SealerTest {
     assertTrue(PackageLink.open(links, sealed.substring(1)).isEmpty());
     PackageLink guest = new PackageLink(26112900000000101L, token, new JobPackage.Endpoint("10.0.2.2", 3000), false);
     assertEquals(guest, PackageLink.open(links, guest.seal(links)).orElseThrow(), "a link a VM's host fetches");
+    // a link made before links told who fetches them (the token's length byte as it was) is bound
+    byte[] tok = java.util.HexFormat.of().parseHex(token);
+    byte[] host10 = "10.0.2.2".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    String old = links.seal(java.nio.ByteBuffer.allocate(8 + 1 + tok.length + 2 + host10.length)
+        .putLong(7).put((byte) tok.length).put(tok).putShort((short) 3000).put(host10).array());
+    assertTrue(PackageLink.open(links, old).orElseThrow().bound(), "an old link is the box's own");
     // the longest host a box may name (253 characters) still makes a link that opens
     String host = ("h".repeat(62) + ".").repeat(4) + "h";
     assertEquals(253, JobPackage.Endpoint.of(host, "3000").host().length());

@@ -252,7 +252,8 @@ public final class BootRoutes extends AllDirectives {
 
   /**
    * {@code job.cgz} of one hand-out, built now from the job as it is: while the job is in dispatch
-   * or boot (the first download moves it to boot), 410 after, 404 for a link this scheduler never made.
+   * or boot (the first download moves it to boot), or out and never fetched; 410 after, 404 for a
+   * link this scheduler never made.
    */
   private Route jobPackage(String sealed, Optional<String> peer) {
     Optional<PackageLink> link = PackageLink.open(boot.links(), sealed);
