@@ -86,7 +86,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private record FileLook(long modified, long size) {}
 
   /** The bytes set aside for one upload under way: its size and a block for its entry. */
-  private record Reservation(long jobId, long bytes) {}
+  private record Reservation(long jobId, long bytes, long sinceNanos) {}
 
   /** A commit of a job whose uploads were not counted (forgotten, or this actor restarted), now counted. */
   private record CommitCounted(Commit request, long usedOnDisk, Throwable failure) implements Command {}
@@ -211,7 +211,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       return this;
     }
     long setAside = (declared >= 0 ? declared : 0) + ENTRY_BYTES;
-    reserved.put(b.staging(), new Reservation(jobId, setAside));
+    reserved.put(b.staging(), new Reservation(jobId, setAside, System.nanoTime()));
     reservedByJob.merge(jobId, setAside, Long::sum);
     b.request().replyTo().tell(new Step(200, "", b.staging(), declared >= 0 ? declared : allowed));
     return this;
@@ -272,7 +272,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     }
     // set aside for a file that is gone: it was deleted under its upload, which cannot commit
     for (Path p : List.copyOf(reserved.keySet())) {
-      if (!l.looks().containsKey(p) && lastLooks.containsKey(p)) {
+      // (one set aside after the listing began may not be in it yet)
+      if (!l.looks().containsKey(p) && reserved.get(p).sinceNanos() < l.fromNanos()) {
         release(p);
       }
     }

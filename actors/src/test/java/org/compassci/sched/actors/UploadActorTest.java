@@ -179,4 +179,19 @@ class UploadActorTest {
     assertFalse(Files.exists(left), "unchanged at two sweeps");
     assertTrue(Files.exists(live), "written all along");
   }
+
+  /** A staging file deleted under its upload (by hand, or by another scheduler): its share comes back. */
+  @Test
+  void anUploadWhoseFileIsGoneGivesItsShareBack() throws Exception {
+    ActorRef<UploadActor.Command> uploads = uploads(Duration.ofMillis(300));
+    UploadActor.Step gone = begin(uploads, 60 * 1024);
+    assertEquals(200, gone.status());
+    Files.delete(gone.staging());
+    UploadActor.Step again = begin(uploads, 60 * 1024);
+    for (int i = 0; i < 100 && !again.ok(); i++) {
+      Thread.sleep(50);
+      again = begin(uploads, 60 * 1024);
+    }
+    assertEquals(200, again.status(), again.message());
+  }
 }
