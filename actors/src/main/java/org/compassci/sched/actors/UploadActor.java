@@ -288,13 +288,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     if (!used.containsKey(c.jobId())) {
       // not counted (forgotten among many jobs, or this actor restarted): counted on disk first,
       // or the limit would start again from nothing
-      getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
-        try {
-          return sizeOf(c.file().subList(0, c.jobDepth()));
-        } catch (IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-      }, files), (onDisk, failure) -> new CommitCounted(c, failure == null ? onDisk : -1, failure));
+      getContext().pipeToSelf(sizeLater(c.file().subList(0, c.jobDepth())),
+          (onDisk, failure) -> new CommitCounted(c, failure == null ? onDisk : -1, failure));
       return this;
     }
     return commit(c);
@@ -393,13 +388,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     if (used.containsKey(m.jobId())) {
       return makeFolder(m);
     }
-    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
-      try {
-        return sizeOf(m.jobFolder());
-      } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    }, files), (onDisk, failure) -> new FolderCounted(m, failure == null ? onDisk : -1, failure));
+    getContext().pipeToSelf(sizeLater(m.jobFolder()),
+        (onDisk, failure) -> new FolderCounted(m, failure == null ? onDisk : -1, failure));
     return this;
   }
 
@@ -475,6 +465,17 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
         }
       }, files);
     }
+  }
+
+  /** {@link #sizeOf} on the files dispatcher. */
+  private CompletableFuture<Long> sizeLater(List<String> jobFolder) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return sizeOf(jobFolder);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }, files);
   }
 
   /**

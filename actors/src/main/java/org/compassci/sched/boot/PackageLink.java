@@ -9,8 +9,8 @@ import java.util.Optional;
  * The unguessable part of a package URL, one per hand-out: the job's id, its hand-out token and
  * where the box reaches the scheduler, sealed. Nothing is stored for it: the scheduler opens the
  * link, checks the job still holds that token and is in dispatch or boot (or out on its box and
- * never fetched), and builds the package then. A link of an earlier hand-out names a token the job no longer holds, so it never serves
- * another hand-out's package, let alone another job's.
+ * never fetched), and builds the package then. A link of an earlier hand-out names a token the
+ * job no longer holds, so it never serves another hand-out's package, let alone another job's.
  *
  * <p>{@code bound}: the box that runs the job fetches the package itself (iPXE, grub, a native
  * box), so the address it comes from is the box's, and the job's uploads without its token are

@@ -73,12 +73,15 @@ public final class ResultRoutes extends AllDirectives {
       return refuse(401, method.equals("POST")
           ? "job_id and job_token are required" : "the cookie JOBID (or job_id) is required");
     }
-    if (token == null && !auth.open() && auth.access().tokenlessWebdav() == AccessSettings.TokenlessWebdav.OFF) {
+    // open mode takes every upload from anyone
+    AccessSettings.TokenlessWebdav tokenless = auth.open()
+        ? AccessSettings.TokenlessWebdav.ANYWHERE : auth.access().tokenlessWebdav();
+    if (token == null && tokenless == AccessSettings.TokenlessWebdav.OFF) {
       return refuse(401, "the job's job_token is required (the cookie JOB_TOKEN, or job_token in the query)"
           + "; scheduler.auth.tokenless-webdav is off");
     }
     // where a tokenless upload must come from the job's box, the lifecycle hears whence it comes
-    boolean fromBox = !auth.open() && auth.access().tokenlessWebdav() == AccessSettings.TokenlessWebdav.FROM_BOX;
+    boolean fromBox = tokenless == AccessSettings.TokenlessWebdav.FROM_BOX;
     long id;
     try {
       id = Long.parseLong(idText.trim());
@@ -148,10 +151,12 @@ public final class ResultRoutes extends AllDirectives {
               .thenCompose(failure -> {
                 if (failure != null) {
                   boot.uploads().tell(new UploadActor.Abort(staging));
-                  if (tooLarge(failure)) {
+                  if (cause(failure, EntityStreamSizeException.class) != null) {
                     return done(413, "the file is larger than this job may still upload (" + limit + " bytes)");
                   }
-                  java.io.IOException write = writeFailure(failure);
+                  // the staging file's own write failure: FileIO wraps it, as it wraps the body's
+                  // failures (the box hung up, sent too much), which are no IOException
+                  java.io.IOException write = cause(failure, java.io.IOException.class);
                   if (write != null) {
                     // our disk, not the box's upload: a box that hears 400 takes its file for bad
                     return done(UploadRefused.writeStatus(write), "cannot write the upload here: " + write.getMessage());
@@ -179,23 +184,11 @@ public final class ResultRoutes extends AllDirectives {
         });
   }
 
-  private static boolean tooLarge(Throwable t) {
+  /** The first of {@code t} and its causes that is a {@code type}, or null. */
+  private static <T extends Throwable> T cause(Throwable t, Class<T> type) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof EntityStreamSizeException) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * The staging file's own write failure, if that is what ended the upload: FileIO wraps it, as it
-   * wraps the body's failures (the box hung up, sent too much), which are no IOException.
-   */
-  private static java.io.IOException writeFailure(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof java.io.IOException io) {
-        return io;
+      if (type.isInstance(c)) {
+        return type.cast(c);
       }
     }
     return null;
