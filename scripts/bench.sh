@@ -31,7 +31,7 @@
 # Everything but the JSON lines goes to stderr.
 # http knobs: BENCH_SECONDS (length of each wrk run, default 5); BENCH_SERVER_OPTS (more JVM
 # options for the server, e.g. -Dpekko.actor.default-dispatcher.throughput=20); BENCH_JFR=DIR records the last
-# measured run of each phase with JFR (settings=profile) into DIR/PHASE.jfr; read one with
+# measured run of each phase (of "dispatch" too) with JFR (settings=profile) into DIR/PHASE.jfr; read one with
 # scripts/bench/jfr_top.py DIR/PHASE.jfr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -269,7 +269,9 @@ wrk_run() {
   local phase=$1 name=$2 secs=$3
   shift 3
   local jfr=""
-  if [ -n "${BENCH_JFR:-}" ] && [ "$name" = "$phase-$reps" ] && [ "$phase" != stack ]; then jfr=$phase; fi
+  # the http line's last run of a phase, or the dispatch bench's last measured run
+  if [ -n "${BENCH_JFR:-}" ] && [ "$phase" != stack ] \
+    && { [ "$name" = "$phase-$reps" ] || [ "$name" = "$phase-run-${BENCH_RUNS:-3}" ]; }; then jfr=$phase; fi
   if [ -n "$jfr" ]; then
     echo "bench: JFR recording of $name into $BENCH_JFR/$jfr.jfr" >&2
     jcmd "$server_pid" JFR.start name="$jfr" settings=profile \
@@ -414,6 +416,7 @@ run_dispatch() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   quick_handouts
+  [ -z "${BENCH_JFR:-}" ] || mkdir -p "$BENCH_JFR"
   BENCH_SERVER_OPTS="${BENCH_SERVER_OPTS:-} -Xlog:gc:file=$tmp/gc.log" start_server
   java -cp "$cp" org.compassci.sched.bench.HttpBenchDriver "$tmp" >&2
   wait_ready
