@@ -437,6 +437,67 @@ class BootRoutesTest {
   }
 
   /**
+   * A body in chunks declares no length, so its bytes are set aside as they come: while one such
+   * upload is under way, a second upload cannot take what the first has received. Before, the
+   * first held nothing, the second (54 KiB) was stored, and the first was refused at its end.
+   */
+  @Test
+  void anUploadInChunksSetsItsBytesAsideAsTheyCome() throws Exception {
+    String id = submit(KERNEL);
+    String root = booted(id).path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    Path incoming = dir.resolve("results/.incoming");
+    try (java.net.Socket first = new java.net.Socket("127.0.0.1", server.port())) {
+      first.setSoTimeout(10_000);
+      java.io.OutputStream out = first.getOutputStream();
+      out.write(("PUT " + root + "/first HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
+          + "\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      chunk(out, 40 * 1024);
+      for (int i = 0; i < 200 && staged(incoming) < 40 * 1024; i++) {
+        Thread.sleep(20);
+      }
+      assertEquals(40 * 1024, staged(incoming), "the first upload's 40 KiB are on the disk");
+
+      // 100 KiB a job: the first holds 40 KiB or more, and 4 KiB for each entry
+      RawHttp.Reply second = raw.send("PUT", root + "/second", new byte[54 * 1024], "Cookie", cookie);
+      assertEquals(413, second.status(), second.text());
+      assertTrue(second.text().contains("set aside"), second.text());
+
+      chunk(out, 20 * 1024);
+      out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String head = new String(first.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      assertEquals("HTTP/1.1 201", head);
+    }
+    Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
+    assertEquals(60 * 1024, Files.size(folder.resolve("first")));
+    assertFalse(Files.exists(folder.resolve("second")));
+    assertEquals(201, raw.send("PUT", root + "/third", new byte[30 * 1024], "Cookie", cookie).status(),
+        "what is left after the first");
+  }
+
+  private static void chunk(java.io.OutputStream out, int size) throws java.io.IOException {
+    out.write((Integer.toHexString(size) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(new byte[size]);
+    out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+  }
+
+  /** The bytes of the staging folder's files. */
+  private static long staged(Path incoming) throws java.io.IOException {
+    if (!Files.isDirectory(incoming)) {
+      return 0;
+    }
+    long total = 0;
+    try (java.util.stream.Stream<Path> files = Files.list(incoming)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        total += Files.size(f);
+      }
+    }
+    return total;
+  }
+
+  /**
    * The disk fills during an upload: 507, which says the fault is here, not 400 ("the upload broke
    * off"), which tells the box its file was bad; the partial file goes, and its space with it.
    * The staging folder is a tmpfs of 16 KiB, mounted here (root only: skipped without it).

@@ -38,11 +38,21 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
    * An upload of job {@code jobId} starts: answered with a staging file and the bytes it may write,
    * which are set aside for it until it commits or aborts, or 413 at once when they are not there.
    * {@code jobFolder}: the job's result folder, as parts below the results folder; {@code declared}:
-   * the body's length, or -1 when it comes in chunks: such an upload may write all the job has
-   * left but sets only its entry's block aside (holding all would refuse every other upload of
-   * the job while it runs), and its size is checked when it commits.
+   * the body's length, or -1 when it comes in chunks: such an upload sets only its entry's block
+   * aside at first (holding all the job has left would refuse every other upload of the job
+   * while it runs), and more as its bytes come ({@link Grow}); its size is checked again when
+   * it commits.
    */
   public record Begin(long jobId, List<String> jobFolder, long declared, ActorRef<Step> replyTo) implements Command {}
+
+  /**
+   * An upload in chunks at {@code staging} has received more than was set aside for it: at least
+   * {@code needed} bytes more, before they reach the disk, and up to {@code wanted} where there
+   * is room (a step ahead, so that it asks once a step, not once a chunk). Answered with the
+   * bytes set aside ({@link Step#remaining}), or 413 when not even {@code needed} are left: two
+   * uploads in chunks at once can no longer each stage all the job has left.
+   */
+  public record Grow(Path staging, long needed, long wanted, ActorRef<Step> replyTo) implements Command {}
 
   /**
    * The staging file holds {@code size} bytes: put it at {@code file} (parts below the results
@@ -158,6 +168,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     return newReceiveBuilder()
         .onMessage(Begin.class, this::onBegin)
         .onMessage(Begun.class, this::onBegun)
+        .onMessage(Grow.class, this::onGrow)
         .onMessage(Commit.class, this::onCommit)
         .onMessage(Written.class, this::onWritten)
         .onMessage(Abort.class, this::onAbort)
@@ -214,6 +225,32 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     reserved.put(b.staging(), new Reservation(jobId, setAside, System.nanoTime()));
     reservedByJob.merge(jobId, setAside, Long::sum);
     b.request().replyTo().tell(new Step(200, "", b.staging(), declared >= 0 ? declared : allowed));
+    return this;
+  }
+
+  private Behavior<Command> onGrow(Grow g) {
+    Reservation r = reserved.get(g.staging());
+    if (r == null) {
+      // the sweep took its file for abandoned, or it ended: nothing of it may be written on
+      g.replyTo().tell(new Step(500, "the upload is no longer under way here", null, 0));
+      return this;
+    }
+    long underWay = reservedByJob.getOrDefault(r.jobId(), 0L);
+    long forJob = maxJob - used.getOrDefault(r.jobId(), 0L) - underWay;
+    long forFile = maxFile + ENTRY_BYTES - r.bytes();
+    long room = Math.min(forJob, forFile);
+    if (room < g.needed()) {
+      refused++;
+      g.replyTo().tell(new Step(413, forFile < g.needed()
+          ? "the file is larger than the largest upload (" + maxFile + " bytes)"
+          : "job " + r.jobId() + " would pass its upload limit of " + maxJob + " bytes (" + underWay
+              + " of them set aside for its uploads under way)", null, 0));
+      return this;
+    }
+    long more = Math.min(room, Math.max(g.needed(), g.wanted()));
+    reserved.put(g.staging(), new Reservation(r.jobId(), r.bytes() + more, r.sinceNanos()));
+    reservedByJob.merge(r.jobId(), more, Long::sum);
+    g.replyTo().tell(new Step(200, "", g.staging(), more));
     return this;
   }
 
@@ -310,8 +347,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   private Behavior<Command> commit(Commit c) {
     // its real size counts from here on, in place of what it set aside; and what the job's other
-    // uploads under way set aside stays theirs (a chunked upload, which set nothing aside, must
-    // not take what a declared one was promised at its start)
+    // uploads under way set aside stays theirs
     release(c.staging());
     long before = used.getOrDefault(c.jobId(), 0L);
     long cost = c.size() + ENTRY_BYTES;

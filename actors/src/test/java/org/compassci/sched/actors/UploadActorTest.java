@@ -98,6 +98,51 @@ class UploadActorTest {
     assertEquals(200, begin(uploads, 20 * 1024).status());
   }
 
+  UploadActor.Step grow(ActorRef<UploadActor.Command> uploads, UploadActor.Step begun, long needed, long wanted) {
+    TestProbe<UploadActor.Step> reply = testKit.createTestProbe();
+    uploads.tell(new UploadActor.Grow(begun.staging(), needed, wanted, reply.getRef()));
+    return reply.receiveMessage(Duration.ofSeconds(10));
+  }
+
+  /**
+   * Bodies in chunks have their bytes set aside as they come: two at once can no longer each
+   * stage all the job has left (before, each streamed up to it, and only the commits told them
+   * apart), and what one holds counts for a declared upload as a declared one's share does.
+   */
+  @Test
+  void aBodyInChunksSetsItsBytesAsideAsTheyCome() throws Exception {
+    ActorRef<UploadActor.Command> uploads = uploads(Duration.ofHours(1));
+    UploadActor.Step first = begin(uploads, -1);
+    UploadActor.Step second = begin(uploads, -1);
+    assertEquals(200, first.status());
+    assertEquals(200, second.status());
+
+    // a step ahead where there is room, at least what it needs
+    UploadActor.Step took = grow(uploads, first, 10 * 1024, 40 * 1024);
+    assertEquals(200, took.status(), took.message());
+    assertEquals(40 * 1024, took.remaining());
+    UploadActor.Step rest = grow(uploads, second, 10 * 1024, 64 * 1024);
+    assertEquals(200, rest.status(), rest.message());
+    assertEquals(JOB - 2 * UploadActor.ENTRY_BYTES - 40 * 1024, rest.remaining(), "only what is left");
+
+    UploadActor.Step refused = grow(uploads, first, 1, 1);
+    assertEquals(413, refused.status(), "the job has nothing left to set aside");
+    assertTrue(refused.message().contains("set aside"), refused.message());
+    assertEquals(413, begin(uploads, 1024).status(), "a declared upload sees the chunks' shares too");
+
+    // the largest upload holds for a body in chunks as it grows
+    uploads.tell(new UploadActor.Abort(second.staging()));
+    UploadActor.Step tooBig = grow(uploads, first, 30 * 1024, 30 * 1024);
+    assertEquals(413, tooBig.status(), "40 + 30 KiB is past the largest upload");
+    assertTrue(tooBig.message().contains("largest upload"), tooBig.message());
+    assertEquals(200, grow(uploads, first, 20 * 1024, 20 * 1024).status());
+
+    assertEquals(201, commit(uploads, "a", first, 60 * 1024).status(), "its real size replaces its share");
+    assertEquals(200, begin(uploads, 30 * 1024).status(), "what is left after it");
+    UploadActor.Step gone = grow(uploads, first, 1, 1);
+    assertEquals(500, gone.status(), "an upload that ended grows no more: " + gone.message());
+  }
+
   /**
    * A Begin whose asker gave up before the answer came (its ask timed out) is never committed
    * nor aborted: its staging file goes, and its share comes back, once unwritten for staleAfter.

@@ -141,16 +141,31 @@ public final class ResultRoutes extends AllDirectives {
           Path staging = begun.staging();
           long limit = begun.remaining();
           java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
-          return request.entity().withSizeLimit(limit).getDataBytes()
-              .map(bytes -> {
-                received.addAndGet(bytes.size());
-                return bytes;
-              })
+          org.apache.pekko.stream.javadsl.Source<org.apache.pekko.util.ByteString, Object> body =
+              request.entity().withSizeLimit(limit).getDataBytes()
+                  .map(bytes -> {
+                    received.addAndGet(bytes.size());
+                    return bytes;
+                  });
+          if (declared < 0) {
+            // nothing was declared, so nothing was set aside: each byte is, before it is written
+            java.util.concurrent.atomic.AtomicLong seen = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong granted = new java.util.concurrent.atomic.AtomicLong();
+            body = body.mapAsync(1, bytes -> setAside(staging, bytes, seen.addAndGet(bytes.size()), granted));
+          }
+          return body
               .runWith(FileIO.toPath(staging), mat)
               .handle((IOResult io, Throwable failure) -> failure)
               .thenCompose(failure -> {
                 if (failure != null) {
                   boot.uploads().tell(new UploadActor.Abort(staging));
+                  UploadRefused refused = cause(failure, UploadRefused.class);
+                  if (refused != null) {
+                    return done(refused.status(), refused.getMessage());
+                  }
+                  if (cause(failure, java.util.concurrent.TimeoutException.class) != null) {
+                    return done(503, "the upload could not be counted in time: send it again");
+                  }
                   if (cause(failure, EntityStreamSizeException.class) != null) {
                     return done(413, "the file is larger than this job may still upload (" + limit + " bytes)");
                   }
@@ -181,6 +196,31 @@ public final class ResultRoutes extends AllDirectives {
                         reply -> new UploadActor.Commit(id, target, jobFolder.size(), staging, size, reply))
                     .thenApply(s -> answer(s.ok() ? created : s.status(), s.ok() ? "stored" : s.message()));
               });
+        });
+  }
+
+  /** The most a body in chunks has set aside at once: about as much again as it received, up to this. */
+  static final long SET_ASIDE_STEP = 1 << 20;
+
+  /**
+   * {@code bytes} of a body in chunks, {@code seen} in all so far, once what it has received is
+   * set aside for it ({@code granted} so far): asked of the upload actor a step ahead, so a
+   * large file asks about once a MiB. Fails with the actor's 413 when the job has no room left.
+   */
+  private CompletionStage<org.apache.pekko.util.ByteString> setAside(Path staging,
+      org.apache.pekko.util.ByteString bytes, long seen, java.util.concurrent.atomic.AtomicLong granted) {
+    long needed = seen - granted.get();
+    if (needed <= 0) {
+      return CompletableFuture.completedFuture(bytes);
+    }
+    return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
+            reply -> new UploadActor.Grow(staging, needed, Math.min(SET_ASIDE_STEP, seen), reply))
+        .thenApply(step -> {
+          if (!step.ok()) {
+            throw new UploadRefused(step.status(), step.message());
+          }
+          granted.addAndGet(step.remaining());
+          return bytes;
         });
   }
 
