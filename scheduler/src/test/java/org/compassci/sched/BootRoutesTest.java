@@ -476,6 +476,66 @@ class BootRoutesTest {
         "what is left after the first");
   }
 
+  /**
+   * A body in chunks that comes to pass what the job has left (a declared upload took the rest
+   * after it began) is cut off with 413 before its bytes reach the disk: nothing of it is stored
+   * or left staged, what it held comes back, and the declared upload lands.
+   */
+  @Test
+  void anUploadInChunksPastTheJobsRoomIsCutOff() throws Exception {
+    String id = submit(KERNEL);
+    String root = booted(id).path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    Path incoming = dir.resolve("results/.incoming");
+    try (java.net.Socket chunked = new java.net.Socket("127.0.0.1", server.port());
+        java.net.Socket declared = new java.net.Socket("127.0.0.1", server.port())) {
+      chunked.setSoTimeout(10_000);
+      declared.setSoTimeout(10_000);
+      java.io.OutputStream body = chunked.getOutputStream();
+      body.write(("PUT " + root + "/chunked HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
+          + "\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      chunk(body, 1024);
+      for (int i = 0; i < 200 && staged(incoming) < 1024; i++) {
+        Thread.sleep(20);
+      }
+      java.io.OutputStream out = declared.getOutputStream();
+      out.write(("PUT " + root + "/declared HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
+          + "\r\nContent-Length: " + 60 * 1024 + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[1024]);
+      out.flush();
+      for (int i = 0; i < 200 && staged(incoming) < 2048; i++) {
+        Thread.sleep(20);
+      }
+      assertEquals(2048, staged(incoming), "both uploads are under way");
+
+      // 100 KiB a job: 64 KiB held by the declared upload, 4 + 1 or 2 by this one: 40 more do not fit
+      chunk(body, 40 * 1024);
+      body.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      body.flush();
+      String head;
+      try {
+        head = new String(chunked.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      } catch (java.net.SocketException reset) {
+        head = "reset"; // the server closed a connection whose body it stopped reading
+      }
+      assertTrue(head.equals("HTTP/1.1 413") || head.equals("reset"), head);
+
+      out.write(new byte[59 * 1024]);
+      out.flush();
+      assertEquals("HTTP/1.1 201",
+          new String(declared.getInputStream().readNBytes(12), StandardCharsets.US_ASCII));
+    }
+    Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
+    assertFalse(Files.exists(folder.resolve("chunked")));
+    assertEquals(60 * 1024, Files.size(folder.resolve("declared")));
+    for (int i = 0; i < 100 && staged(incoming) > 0; i++) {
+      Thread.sleep(20);
+    }
+    assertEquals(0, staged(incoming), "nothing of it is left staged");
+    assertEquals(201, raw.send("PUT", root + "/third", new byte[30 * 1024], "Cookie", cookie).status(),
+        "what it held came back");
+  }
+
   private static void chunk(java.io.OutputStream out, int size) throws java.io.IOException {
     out.write((Integer.toHexString(size) + "\r\n").getBytes(StandardCharsets.US_ASCII));
     out.write(new byte[size]);

@@ -46,13 +46,15 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   public record Begin(long jobId, List<String> jobFolder, long declared, ActorRef<Step> replyTo) implements Command {}
 
   /**
-   * An upload in chunks at {@code staging} has received more than was set aside for it: at least
-   * {@code needed} bytes more, before they reach the disk, and up to {@code wanted} where there
-   * is room (a step ahead, so that it asks once a step, not once a chunk). Answered with the
-   * bytes set aside ({@link Step#remaining}), or 413 when not even {@code needed} are left: two
-   * uploads in chunks at once can no longer each stage all the job has left.
+   * An upload in chunks of job {@code jobId} at {@code staging}, which holds {@code held} bytes
+   * set aside, has received more: at least {@code needed} bytes more, before they reach the
+   * disk, and {@code wanted} where the job has room for both (a step ahead, so that it asks once
+   * a step, not once a chunk). Answered with the bytes added ({@link Step#remaining}), or 413
+   * when not even {@code needed} are left: two uploads in chunks at once can no longer each
+   * stage all the job has left.
    */
-  public record Grow(Path staging, long needed, long wanted, ActorRef<Step> replyTo) implements Command {}
+  public record Grow(long jobId, Path staging, long held, long needed, long wanted, ActorRef<Step> replyTo)
+      implements Command {}
 
   /**
    * The staging file holds {@code size} bytes: put it at {@code file} (parts below the results
@@ -77,7 +79,11 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
 
   public record GetStats(ActorRef<ActorStats> replyTo) implements Command {}
 
-  /** {@code status}: HTTP status (200, 201, 403, 409, 413, 500); {@code staging} and {@code remaining} after a Begin. */
+  /**
+   * {@code status}: HTTP status (200, 201, 403, 409, 413, 500); {@code staging} and {@code
+   * remaining} after a Begin (what the upload may write), {@code remaining} after a Grow (the
+   * bytes added to its share).
+   */
   public record Step(int status, String message, Path staging, long remaining) {
     public boolean ok() {
       return status < 300;
@@ -231,9 +237,11 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
   private Behavior<Command> onGrow(Grow g) {
     Reservation r = reserved.get(g.staging());
     if (r == null) {
-      // the sweep took its file for abandoned, or it ended: nothing of it may be written on
-      g.replyTo().tell(new Step(500, "the upload is no longer under way here", null, 0));
-      return this;
+      // this actor restarted since the upload began (the sweep takes no live upload's file):
+      // its share is taken back as the upload tells it, and its commit counts the job's folder
+      r = new Reservation(g.jobId(), g.held() + ENTRY_BYTES, System.nanoTime());
+      reserved.put(g.staging(), r);
+      reservedByJob.merge(g.jobId(), r.bytes(), Long::sum);
     }
     long underWay = reservedByJob.getOrDefault(r.jobId(), 0L);
     long forJob = maxJob - used.getOrDefault(r.jobId(), 0L) - underWay;
@@ -247,7 +255,8 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
               + " of them set aside for its uploads under way)", null, 0));
       return this;
     }
-    long more = Math.min(room, Math.max(g.needed(), g.wanted()));
+    // a step ahead only where it leaves room for the job's other uploads
+    long more = room >= g.needed() + g.wanted() ? Math.max(g.needed(), g.wanted()) : g.needed();
     reserved.put(g.staging(), new Reservation(r.jobId(), r.bytes() + more, r.sinceNanos()));
     reservedByJob.merge(r.jobId(), more, Long::sum);
     g.replyTo().tell(new Step(200, "", g.staging(), more));

@@ -75,8 +75,8 @@ class UploadActorTest {
     assertEquals(413, tooBig.status());
     assertTrue(tooBig.message().contains("largest upload"), tooBig.message());
 
-    // a body of unknown length may write all that is left, but sets only its entry aside: it
-    // holds up none of the job's other uploads, and its size is checked when it commits
+    // a body of unknown length may write all that is left, but sets only its entry aside at
+    // first (its bytes as they come: see aBodyInChunksSetsItsBytesAsideAsTheyCome)
     UploadActor.Step chunked = begin(uploads, -1);
     assertEquals(200, chunked.status());
     assertEquals(JOB - 2 * UploadActor.ENTRY_BYTES - 60 * 1024, chunked.remaining());
@@ -98,9 +98,10 @@ class UploadActorTest {
     assertEquals(200, begin(uploads, 20 * 1024).status());
   }
 
-  UploadActor.Step grow(ActorRef<UploadActor.Command> uploads, UploadActor.Step begun, long needed, long wanted) {
+  UploadActor.Step grow(ActorRef<UploadActor.Command> uploads, UploadActor.Step begun, long held,
+      long needed, long wanted) {
     TestProbe<UploadActor.Step> reply = testKit.createTestProbe();
-    uploads.tell(new UploadActor.Grow(begun.staging(), needed, wanted, reply.getRef()));
+    uploads.tell(new UploadActor.Grow(1, begun.staging(), held, needed, wanted, reply.getRef()));
     return reply.receiveMessage(Duration.ofSeconds(10));
   }
 
@@ -117,30 +118,50 @@ class UploadActorTest {
     assertEquals(200, first.status());
     assertEquals(200, second.status());
 
-    // a step ahead where there is room, at least what it needs
-    UploadActor.Step took = grow(uploads, first, 10 * 1024, 40 * 1024);
+    // a step ahead where the job has room for it and for what is needed
+    UploadActor.Step took = grow(uploads, first, 0, 10 * 1024, 40 * 1024);
     assertEquals(200, took.status(), took.message());
     assertEquals(40 * 1024, took.remaining());
-    UploadActor.Step rest = grow(uploads, second, 10 * 1024, 64 * 1024);
-    assertEquals(200, rest.status(), rest.message());
-    assertEquals(JOB - 2 * UploadActor.ENTRY_BYTES - 40 * 1024, rest.remaining(), "only what is left");
+    // 52 KiB left: not enough for 10 and 50 more, so only what it needs, the rest left to others
+    UploadActor.Step need = grow(uploads, second, 0, 10 * 1024, 50 * 1024);
+    assertEquals(200, need.status(), need.message());
+    assertEquals(10 * 1024, need.remaining());
+    UploadActor.Step rest = grow(uploads, second, 10 * 1024, 42 * 1024, 42 * 1024);
+    assertEquals(200, rest.status(), "all that is left: " + rest.message());
 
-    UploadActor.Step refused = grow(uploads, first, 1, 1);
+    UploadActor.Step refused = grow(uploads, first, 40 * 1024, 1, 1);
     assertEquals(413, refused.status(), "the job has nothing left to set aside");
     assertTrue(refused.message().contains("set aside"), refused.message());
     assertEquals(413, begin(uploads, 1024).status(), "a declared upload sees the chunks' shares too");
 
     // the largest upload holds for a body in chunks as it grows
     uploads.tell(new UploadActor.Abort(second.staging()));
-    UploadActor.Step tooBig = grow(uploads, first, 30 * 1024, 30 * 1024);
+    UploadActor.Step tooBig = grow(uploads, first, 40 * 1024, 30 * 1024, 0);
     assertEquals(413, tooBig.status(), "40 + 30 KiB is past the largest upload");
     assertTrue(tooBig.message().contains("largest upload"), tooBig.message());
-    assertEquals(200, grow(uploads, first, 20 * 1024, 20 * 1024).status());
+    assertEquals(200, grow(uploads, first, 40 * 1024, 20 * 1024, 0).status());
 
     assertEquals(201, commit(uploads, "a", first, 60 * 1024).status(), "its real size replaces its share");
     assertEquals(200, begin(uploads, 30 * 1024).status(), "what is left after it");
-    UploadActor.Step gone = grow(uploads, first, 1, 1);
-    assertEquals(500, gone.status(), "an upload that ended grows no more: " + gone.message());
+  }
+
+  /**
+   * The upload actor restarted (its shares forgotten) while a body in chunks came in: its next
+   * Grow takes its share back as the upload tells it, instead of failing an upload that was
+   * within its limits, and that share counts for the job's other uploads again.
+   */
+  @Test
+  void aBodyInChunksTakesItsShareBackAfterARestart() throws Exception {
+    ActorRef<UploadActor.Command> before = uploads(Duration.ofHours(1));
+    UploadActor.Step chunked = begin(before, -1);
+    assertEquals(200, grow(before, chunked, 0, 40 * 1024, 0).status());
+    testKit.stop(before);
+
+    ActorRef<UploadActor.Command> after = uploads(Duration.ofHours(1));
+    UploadActor.Step more = grow(after, chunked, 40 * 1024, 10 * 1024, 0);
+    assertEquals(200, more.status(), more.message());
+    assertEquals(413, begin(after, 50 * 1024).status(), "its 50 KiB count again");
+    assertEquals(201, commit(after, "a", chunked, 50 * 1024).status());
   }
 
   /**
@@ -191,8 +212,9 @@ class UploadActorTest {
   }
 
   /**
-   * A chunked upload, which set nothing aside, is checked at its end against what the job's
-   * other uploads under way set aside: a declared upload keeps what it was promised at its start.
+   * An upload's real size is checked at its commit against what the job's other uploads under
+   * way set aside (here a chunked upload that grew no share of its own): a declared upload keeps
+   * what it was promised at its start.
    */
   @Test
   void aChunkedUploadCannotTakeWhatADeclaredOneWasPromised() throws Exception {

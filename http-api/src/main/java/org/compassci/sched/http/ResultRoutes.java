@@ -148,10 +148,10 @@ public final class ResultRoutes extends AllDirectives {
                     return bytes;
                   });
           if (declared < 0) {
-            // nothing was declared, so nothing was set aside: each byte is, before it is written
+            // nothing was declared, so only the entry's block was set aside: each byte is, before it is written
             java.util.concurrent.atomic.AtomicLong seen = new java.util.concurrent.atomic.AtomicLong();
             java.util.concurrent.atomic.AtomicLong granted = new java.util.concurrent.atomic.AtomicLong();
-            body = body.mapAsync(1, bytes -> setAside(staging, bytes, seen.addAndGet(bytes.size()), granted));
+            body = body.mapAsync(1, bytes -> setAside(id, staging, bytes, seen.addAndGet(bytes.size()), granted));
           }
           return body
               .runWith(FileIO.toPath(staging), mat)
@@ -163,7 +163,7 @@ public final class ResultRoutes extends AllDirectives {
                   if (refused != null) {
                     return done(refused.status(), refused.getMessage());
                   }
-                  if (cause(failure, java.util.concurrent.TimeoutException.class) != null) {
+                  if (cause(failure, org.apache.pekko.pattern.AskTimeoutException.class) != null) {
                     return done(503, "the upload could not be counted in time: send it again");
                   }
                   if (cause(failure, EntityStreamSizeException.class) != null) {
@@ -207,14 +207,14 @@ public final class ResultRoutes extends AllDirectives {
    * set aside for it ({@code granted} so far): asked of the upload actor a step ahead, so a
    * large file asks about once a MiB. Fails with the actor's 413 when the job has no room left.
    */
-  private CompletionStage<org.apache.pekko.util.ByteString> setAside(Path staging,
+  private CompletionStage<org.apache.pekko.util.ByteString> setAside(long id, Path staging,
       org.apache.pekko.util.ByteString bytes, long seen, java.util.concurrent.atomic.AtomicLong granted) {
     long needed = seen - granted.get();
     if (needed <= 0) {
       return CompletableFuture.completedFuture(bytes);
     }
     return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
-            reply -> new UploadActor.Grow(staging, needed, Math.min(SET_ASIDE_STEP, seen), reply))
+            reply -> new UploadActor.Grow(id, staging, granted.get(), needed, Math.min(SET_ASIDE_STEP, seen), reply))
         .thenApply(step -> {
           if (!step.ok()) {
             throw new UploadRefused(step.status(), step.message());
