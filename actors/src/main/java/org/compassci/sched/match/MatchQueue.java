@@ -29,11 +29,17 @@ public final class MatchQueue {
   private final Map<String, Integer> levels;
   private final int defaultLevel;
   private final FairShare fairShare;
-  private final Interner strings = new Interner();
+  private Interner strings = new Interner();
   private final TagIndex index = new TagIndex();
   private final Map<JobGroup.Key, JobGroup> groups = new HashMap<>();
   private final Map<Long, QueuedJob> jobs = new HashMap<>();
-  private final Set<Set<String>> signatures = new java.util.HashSet<>();
+  private Set<Set<String>> signatures = new java.util.HashSet<>();
+  /**
+   * Past this many strings, tag sets and tallies, {@link #compact} forgets those no queued job
+   * uses: twice what the last compaction kept, and at least {@link #COMPACT_MIN}.
+   */
+  private int compactAt = COMPACT_MIN;
+  static final int COMPACT_MIN = 4096;
   /**
    * Per dimension, the count of each value. A count at zero stays (the values are the interned
    * strings', which stay too), so that a job's {@link Tally} can keep pointing at its counts.
@@ -116,7 +122,50 @@ public final class MatchQueue {
     QueuedJob job = new QueuedJob(id, priority, g, t, strings.intern(account),
         strings.intern(tboxGroup), strings.intern(queue));
     insert(job);
+    if (held() > compactAt) {
+      compact();
+    }
     return job;
+  }
+
+  /** The strings, tag sets and tallies kept for the queue's jobs, and for jobs long gone. */
+  int held() {
+    return strings.size() + signatures.size() + tallies.size();
+  }
+
+  /**
+   * Forgets the strings, tag sets and counts that no queued job uses any more. They are kept
+   * while in use, so that 100,000 jobs of one kind share them, and were kept after too: a lab
+   * whose jobs bring ever new values (a tag per build, an account per run) made them grow for
+   * as long as the matcher ran. Runs when they have doubled since the last time, so its cost,
+   * a walk over the queue, is spread over as many submits as it walks. A job taken out keeps
+   * what it holds: {@link #restore} counts it afresh.
+   */
+  void compact() {
+    Interner kept = new Interner();
+    Set<Set<String>> keptSignatures = new java.util.HashSet<>();
+    for (JobGroup g : groups.values()) {
+      keptSignatures.add(g.key.tags());
+      for (String tag : g.tags) {
+        kept.intern(tag);
+      }
+      kept.intern(g.arch);
+    }
+    java.util.Set<Tally> used = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (QueuedJob job : jobs.values()) {
+      kept.intern(job.tenant.tenant);
+      kept.intern(job.account);
+      kept.intern(job.tboxGroup);
+      kept.intern(job.queue);
+      used.add(job.tally);
+    }
+    tallies.values().removeIf(t -> !used.contains(t));
+    // a count at zero is no queued job's: only tallies dropped above pointed at it
+    pending.values().forEach(counts -> counts.values().removeIf(c -> c.n == 0));
+    byTenant.values().removeIf(c -> c.n == 0);
+    strings = kept;
+    signatures = keptSignatures;
+    compactAt = Math.max(COMPACT_MIN, 2 * held());
   }
 
   private JobGroup newGroup(JobGroup.Key key) {
@@ -267,6 +316,8 @@ public final class MatchQueue {
     if (jobs.containsKey(job.id)) {
       return false;
     }
+    // its counts may have been forgotten (compact) while it was out
+    job.tally = null;
     insert(job);
     return true;
   }
@@ -346,7 +397,7 @@ public final class MatchQueue {
     return jobs.size();
   }
 
-  /** Distinct tag sets among the groups ever seen. */
+  /** Distinct tag sets among the groups seen since {@link #compact} last forgot those gone. */
   public int signatures() {
     return signatures.size();
   }

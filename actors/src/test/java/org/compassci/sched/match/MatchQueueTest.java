@@ -351,6 +351,37 @@ class MatchQueueTest {
     assertEquals(0, q.indexHeld());
   }
 
+  /**
+   * What jobs long gone brought (strings, tag sets, tallies) is forgotten once it has doubled:
+   * a lab whose jobs carry ever new values (a tag per build, an account per run) no longer grows
+   * the matcher for as long as it runs. The counts and the order of the jobs still queued are
+   * as before, and a job taken out meanwhile and put back is counted afresh.
+   */
+  @Test
+  void whatJobsLongGoneBroughtIsForgotten() {
+    MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
+    q.add(1, req(0, "arch=x86_64", "nic=mlx5"), "lab", "", 0, "alice", "vm-2p8g");
+    q.add(2, req(0, "arch=x86_64", "nic=mlx5"), "lab", "", 0, "bob", "vm-2p8g");
+    QueuedJob out = q.take(box("a", 0, "arch=x86_64", "nic=mlx5"));
+    assertEquals(1, out.id, "the first in the queue");
+    for (long id = 3; id < 30_003; id++) {
+      q.add(id, req(0, "arch=x86_64", "build=" + id), "lab", "", 0, "user" + id, "vm-2p8g");
+      assertEquals(id, q.take(box("b", 0, "arch=x86_64", "build=" + id)).id);
+    }
+    // about 4 apiece, 120,000 for the 30,000 jobs, without forgetting
+    assertTrue(q.held() <= MatchQueue.COMPACT_MIN + 8, "held " + q.held());
+    assertEquals(Map.of("bob", 1), q.pending("my_account"));
+
+    // its hand-out did not reach the box: back, and counted although its counts were forgotten
+    q.putBack(out);
+    assertEquals(Map.of("alice", 1, "bob", 1), q.pending("my_account"));
+    assertEquals(1, q.queuedOfAccount("alice"));
+    assertEquals(2, q.queuedOf("lab"));
+    assertEquals(1, q.take(box("a", 0, "arch=x86_64", "nic=mlx5")).id, "at its old place");
+    assertEquals(2, q.take(box("a", 0, "arch=x86_64", "nic=mlx5")).id);
+    assertEquals(Map.of(), q.pending("my_account"));
+  }
+
   @Test
   void aDeadGroupsIndexTakenOverByANewGroupFitsOnlyTheBoxesThatFitTheNewOne() {
     MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
