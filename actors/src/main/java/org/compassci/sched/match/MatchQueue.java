@@ -36,19 +36,21 @@ public final class MatchQueue {
   private Set<Set<String>> signatures = new java.util.HashSet<>();
   /**
    * Past this many strings, tag sets and tallies, {@link #compact} forgets those no queued job
-   * uses: twice what the last compaction kept, and at least {@link #COMPACT_MIN}.
+   * uses: what the last compaction kept, and as many again, or the queue's jobs and groups, or
+   * {@link #COMPACT_MIN}, whichever is most.
    */
   private int compactAt = COMPACT_MIN;
   static final int COMPACT_MIN = 4096;
   /**
-   * Per dimension, the count of each value. A count at zero stays (the values are the interned
-   * strings', which stay too), so that a job's {@link Tally} can keep pointing at its counts.
+   * Per dimension, the count of each value. A count at zero stays until {@link #compact}, so
+   * that a job's {@link Tally} can keep pointing at its counts; a job put back after a
+   * compaction finds its counts again ({@link #restore}).
    */
   private final Map<String, Map<String, Count>> pending = new LinkedHashMap<>();
   /** Queued jobs per tenant over all levels: what the store's count per tenant is checked against. */
-  private final Map<String, Count> byTenant = new HashMap<>();
-  /** One tally per combination of tenant and dimension values seen. */
-  private final Map<TallyKey, Tally> tallies = new HashMap<>();
+  private Map<String, Count> byTenant = new HashMap<>();
+  /** One tally per combination of tenant and dimension values seen since the last compaction. */
+  private Map<TallyKey, Tally> tallies = new HashMap<>();
 
   /** The queued jobs with one value of one dimension. */
   static final class Count {
@@ -137,9 +139,10 @@ public final class MatchQueue {
    * Forgets the strings, tag sets and counts that no queued job uses any more. They are kept
    * while in use, so that 100,000 jobs of one kind share them, and were kept after too: a lab
    * whose jobs bring ever new values (a tag per build, an account per run) made them grow for
-   * as long as the matcher ran. Runs when they have doubled since the last time, so its cost,
-   * a walk over the queue, is spread over as many submits as it walks. A job taken out keeps
-   * what it holds: {@link #restore} counts it afresh.
+   * as long as the matcher ran. Runs once they have grown since the last time by as many as it
+   * kept, and by at least as many as the queue's jobs and groups, so its cost, a walk over the
+   * queue, is spread over at least as many new entries as it walks. A job taken out keeps what
+   * it holds: {@link #restore} counts it afresh.
    */
   void compact() {
     Interner kept = new Interner();
@@ -159,13 +162,30 @@ public final class MatchQueue {
       kept.intern(job.queue);
       used.add(job.tally);
     }
-    tallies.values().removeIf(t -> !used.contains(t));
+    // copied, not trimmed in place: a map keeps the table of its largest size
+    Map<TallyKey, Tally> keptTallies = new HashMap<>();
+    tallies.forEach((k, t) -> {
+      if (used.contains(t)) {
+        keptTallies.put(k, t);
+      }
+    });
+    tallies = keptTallies;
     // a count at zero is no queued job's: only tallies dropped above pointed at it
-    pending.values().forEach(counts -> counts.values().removeIf(c -> c.n == 0));
-    byTenant.values().removeIf(c -> c.n == 0);
+    pending.replaceAll((dimension, counts) -> live(counts));
+    byTenant = live(byTenant);
     strings = kept;
     signatures = keptSignatures;
-    compactAt = Math.max(COMPACT_MIN, 2 * held());
+    compactAt = held() + Math.max(Math.max(COMPACT_MIN, held()), jobs.size() + groups.size());
+  }
+
+  private static Map<String, Count> live(Map<String, Count> counts) {
+    Map<String, Count> out = new HashMap<>();
+    counts.forEach((value, c) -> {
+      if (c.n > 0) {
+        out.put(value, c);
+      }
+    });
+    return out;
   }
 
   private JobGroup newGroup(JobGroup.Key key) {
@@ -188,9 +208,8 @@ public final class MatchQueue {
       if (fresh == null) {
         fresh = newGroup(g.key);
       }
-      Tally tally = job.tally;
+      // a fresh object, counted afresh: only restore brings a job back, its tally cleared
       job = new QueuedJob(job.id, job.priority, fresh, job.tenant, job.account, job.tboxGroup, job.queue);
-      job.tally = tally;
       g = fresh;
     }
     g.add(job);

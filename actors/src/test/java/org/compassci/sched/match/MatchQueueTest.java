@@ -362,21 +362,27 @@ class MatchQueueTest {
     MatchQueue q = new MatchQueue(LEVELS, Map.of(), 10);
     q.add(1, req(0, "arch=x86_64", "nic=mlx5"), "lab", "", 0, "alice", "vm-2p8g");
     q.add(2, req(0, "arch=x86_64", "nic=mlx5"), "lab", "", 0, "bob", "vm-2p8g");
+    q.add(3, req(0, "arch=x86_64", "nic=ixgbe"), "lab", "", 0, "carol", "vm-2p8g");
     QueuedJob out = q.take(box("a", 0, "arch=x86_64", "nic=mlx5"));
     assertEquals(1, out.id, "the first in the queue");
-    for (long id = 3; id < 30_003; id++) {
+    QueuedJob alone = q.take(box("c", 0, "arch=x86_64", "nic=ixgbe"));
+    assertEquals(3, alone.id, "the last of its kind: its group goes");
+    for (long id = 4; id < 30_004; id++) {
       q.add(id, req(0, "arch=x86_64", "build=" + id), "lab", "", 0, "user" + id, "vm-2p8g");
       assertEquals(id, q.take(box("b", 0, "arch=x86_64", "build=" + id)).id);
     }
     // about 4 apiece, 120,000 for the 30,000 jobs, without forgetting
-    assertTrue(q.held() <= MatchQueue.COMPACT_MIN + 8, "held " + q.held());
+    assertTrue(q.held() <= 2 * MatchQueue.COMPACT_MIN, "held " + q.held());
     assertEquals(Map.of("bob", 1), q.pending("my_account"));
 
-    // its hand-out did not reach the box: back, and counted although its counts were forgotten
+    // their hand-outs did not reach the boxes: back, and counted although their counts were
+    // forgotten, the one whose group went in a group of its kind again
     q.putBack(out);
-    assertEquals(Map.of("alice", 1, "bob", 1), q.pending("my_account"));
+    q.putBack(alone);
+    assertEquals(Map.of("alice", 1, "bob", 1, "carol", 1), q.pending("my_account"));
     assertEquals(1, q.queuedOfAccount("alice"));
-    assertEquals(2, q.queuedOf("lab"));
+    assertEquals(3, q.queuedOf("lab"));
+    assertEquals(3, q.take(box("c", 0, "arch=x86_64", "nic=ixgbe")).id);
     assertEquals(1, q.take(box("a", 0, "arch=x86_64", "nic=mlx5")).id, "at its old place");
     assertEquals(2, q.take(box("a", 0, "arch=x86_64", "nic=mlx5")).id);
     assertEquals(Map.of(), q.pending("my_account"));
