@@ -408,10 +408,7 @@ class BootRoutesTest {
     String cookie = "JOBID=" + id;
     Path incoming = dir.resolve("results/.incoming");
     try (java.net.Socket first = new java.net.Socket("127.0.0.1", server.port())) {
-      first.setSoTimeout(10_000);
-      java.io.OutputStream out = first.getOutputStream();
-      out.write(("PUT " + root + "/first HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
-          + "\r\nContent-Length: " + 60 * 1024 + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      java.io.OutputStream out = beginPut(first, root + "/first", cookie, "Content-Length: " + 60 * 1024);
       out.write(new byte[1024]);
       out.flush();
       for (int i = 0; i < 200 && (!Files.isDirectory(incoming) || isEmpty(incoming)); i++) {
@@ -426,7 +423,7 @@ class BootRoutesTest {
 
       out.write(new byte[59 * 1024]);
       out.flush();
-      String head = new String(first.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      String head = statusLine(first);
       assertEquals("HTTP/1.1 201", head);
     }
     Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
@@ -448,10 +445,7 @@ class BootRoutesTest {
     String cookie = "JOBID=" + id;
     Path incoming = dir.resolve("results/.incoming");
     try (java.net.Socket first = new java.net.Socket("127.0.0.1", server.port())) {
-      first.setSoTimeout(10_000);
-      java.io.OutputStream out = first.getOutputStream();
-      out.write(("PUT " + root + "/first HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
-          + "\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      java.io.OutputStream out = beginPut(first, root + "/first", cookie, "Transfer-Encoding: chunked");
       chunk(out, 40 * 1024);
       for (int i = 0; i < 200 && staged(incoming) < 40 * 1024; i++) {
         Thread.sleep(20);
@@ -466,7 +460,7 @@ class BootRoutesTest {
       chunk(out, 20 * 1024);
       out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      String head = new String(first.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      String head = statusLine(first);
       assertEquals("HTTP/1.1 201", head);
     }
     Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
@@ -489,18 +483,12 @@ class BootRoutesTest {
     Path incoming = dir.resolve("results/.incoming");
     try (java.net.Socket chunked = new java.net.Socket("127.0.0.1", server.port());
         java.net.Socket declared = new java.net.Socket("127.0.0.1", server.port())) {
-      chunked.setSoTimeout(10_000);
-      declared.setSoTimeout(10_000);
-      java.io.OutputStream body = chunked.getOutputStream();
-      body.write(("PUT " + root + "/chunked HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
-          + "\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      java.io.OutputStream body = beginPut(chunked, root + "/chunked", cookie, "Transfer-Encoding: chunked");
       chunk(body, 1024);
       for (int i = 0; i < 200 && staged(incoming) < 1024; i++) {
         Thread.sleep(20);
       }
-      java.io.OutputStream out = declared.getOutputStream();
-      out.write(("PUT " + root + "/declared HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie
-          + "\r\nContent-Length: " + 60 * 1024 + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      java.io.OutputStream out = beginPut(declared, root + "/declared", cookie, "Content-Length: " + 60 * 1024);
       out.write(new byte[1024]);
       out.flush();
       for (int i = 0; i < 200 && staged(incoming) < 2048; i++) {
@@ -514,7 +502,7 @@ class BootRoutesTest {
       body.flush();
       String head;
       try {
-        head = new String(chunked.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+        head = statusLine(chunked);
       } catch (java.net.SocketException reset) {
         head = "reset"; // the server closed a connection whose body it stopped reading
       }
@@ -522,8 +510,7 @@ class BootRoutesTest {
 
       out.write(new byte[59 * 1024]);
       out.flush();
-      assertEquals("HTTP/1.1 201",
-          new String(declared.getInputStream().readNBytes(12), StandardCharsets.US_ASCII));
+      assertEquals("HTTP/1.1 201", statusLine(declared));
     }
     Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
     assertFalse(Files.exists(folder.resolve("chunked")));
@@ -534,6 +521,21 @@ class BootRoutesTest {
     assertEquals(0, staged(incoming), "nothing of it is left staged");
     assertEquals(201, raw.send("PUT", root + "/third", new byte[30 * 1024], "Cookie", cookie).status(),
         "what it held came back");
+  }
+
+  /** A PUT to {@code path} begun on {@code socket}: its head sent with {@code framing}, its body to come. */
+  private static java.io.OutputStream beginPut(java.net.Socket socket, String path, String cookie, String framing)
+      throws java.io.IOException {
+    socket.setSoTimeout(10_000);
+    java.io.OutputStream out = socket.getOutputStream();
+    out.write(("PUT " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + cookie + "\r\n" + framing
+        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    return out;
+  }
+
+  /** The answer's status line on {@code socket}, e.g. "HTTP/1.1 201". */
+  private static String statusLine(java.net.Socket socket) throws java.io.IOException {
+    return new String(socket.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
   }
 
   private static void chunk(java.io.OutputStream out, int size) throws java.io.IOException {
@@ -681,7 +683,7 @@ class BootRoutesTest {
       s.setSoTimeout(10_000);
       s.getOutputStream().write(("PUT " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + cookieHeader
           + "\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx").getBytes(StandardCharsets.US_ASCII));
-      String head = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      String head = statusLine(s);
       return Integer.parseInt(head.substring(9, 12));
     }
   }
