@@ -352,7 +352,8 @@ class MatchQueueTest {
   }
 
   /**
-   * What jobs long gone brought (strings, tag sets, tallies) is forgotten once it has doubled:
+   * What jobs long gone brought (strings, tag sets, tallies) is forgotten once it outgrows what
+   * the queue holds:
    * a lab whose jobs carry ever new values (a tag per build, an account per run) no longer grows
    * the matcher for as long as it runs. The counts and the order of the jobs still queued are
    * as before, and a job taken out meanwhile and put back is counted afresh.
