@@ -221,10 +221,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     if (declared > allowed) {
       refused++;
       deleteLater(b.staging());
-      b.request().replyTo().tell(new Step(413, declared > maxFile
-          ? "the file is larger than the largest upload (" + maxFile + " bytes)"
-          : "job " + jobId + " would pass its upload limit of " + maxJob + " bytes (" + underWay
-              + " of them set aside for its uploads under way)", null, 0));
+      b.request().replyTo().tell(tooLarge(declared > maxFile, jobId, underWay));
       return this;
     }
     long setAside = (declared >= 0 ? declared : 0) + ENTRY_BYTES;
@@ -249,10 +246,7 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     long room = Math.min(forJob, forFile);
     if (room < g.needed()) {
       refused++;
-      g.replyTo().tell(new Step(413, forFile < g.needed()
-          ? "the file is larger than the largest upload (" + maxFile + " bytes)"
-          : "job " + r.jobId() + " would pass its upload limit of " + maxJob + " bytes (" + underWay
-              + " of them set aside for its uploads under way)", null, 0));
+      g.replyTo().tell(tooLarge(forFile < g.needed(), r.jobId(), underWay));
       return this;
     }
     // a step ahead only where it leaves room for the job's other uploads
@@ -261,6 +255,17 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
     reservedByJob.merge(r.jobId(), more, Long::sum);
     g.replyTo().tell(new Step(200, "", g.staging(), more));
     return this;
+  }
+
+  /**
+   * The 413 of an upload that would pass the largest upload ({@code fileTooLarge}) or its job's
+   * limit, with {@code underWay} bytes of the job set aside for its uploads under way.
+   */
+  private Step tooLarge(boolean fileTooLarge, long jobId, long underWay) {
+    return new Step(413, fileTooLarge
+        ? "the file is larger than the largest upload (" + maxFile + " bytes)"
+        : "job " + jobId + " would pass its upload limit of " + maxJob + " bytes (" + underWay
+            + " of them set aside for its uploads under way)", null, 0);
   }
 
   /** The upload under way at {@code staging} ends: what was set aside for it is free again. */

@@ -175,7 +175,8 @@ public final class MatchQueue {
     byTenant = live(byTenant);
     strings = kept;
     signatures = keptSignatures;
-    compactAt = held() + Math.max(Math.max(COMPACT_MIN, held()), jobs.size() + groups.size());
+    int held = held();
+    compactAt = held + Math.max(Math.max(COMPACT_MIN, held), jobs.size() + groups.size());
   }
 
   private static Map<String, Count> live(Map<String, Count> counts) {
