@@ -195,6 +195,38 @@ class EndToEndTest {
     }
   }
 
+  /**
+   * Once a job runs, an update may set what it was submitted with to values a submit would
+   * refuse (the legacy calls take anyone's). The running list reads every job held out, and
+   * such a job failed the lifecycle actor at each call: 503 for the list, a restart each time.
+   */
+  @Test
+  void aJobUpdatedWithValuesASubmitRefusesStaysOnTheRunningList() throws Exception {
+    SchedulerApp.Running server = start();
+    HttpCalls http = client(server);
+    try {
+      String id = http.post(V1 + "/jobs/submit", JOB).json().get(0).path("job_id").asText();
+      assertEquals(200, http.get(V1 + "/jobs/dispatch?hostname=h1&arch=aarch64&tbox_type=vm&freemem=16384").status());
+      assertEquals(200, http.get("/~lkp/cgi-bin/set-job-stage?job_file=/x&job_id=" + id + "&job_stage=running").status());
+      assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_file=/x&job_id=" + id
+          + "&memory=lots&suite=&runtime=-1").status());
+      assertEquals("lots", http.get(V1 + "/jobs/" + id).json().path("memory").asText());
+      for (int call = 0; call < 2; call++) {
+        Answer running = http.get(V1 + "/dashboard/jobs/running");
+        assertEquals(200, running.status(), running.body());
+        assertEquals(id, running.json().path("jobs").get(0).path("job_id").asText(), running.body());
+        assertEquals("alice", running.json().path("jobs").get(0).path("tenant").asText(), running.body());
+      }
+      JsonNode actors = http.get(V1 + "/manage/actors").json().path("actors");
+      assertTrue(actors.size() > 0, actors.toString());
+      for (JsonNode actor : actors) {
+        assertEquals(0, actor.path("restarts").asInt(), actor.toString());
+      }
+    } finally {
+      stop(server);
+    }
+  }
+
   @Test
   void badInputGetsAClear4xxAndChangesNothing() throws Exception {
     SchedulerApp.Running server = start();

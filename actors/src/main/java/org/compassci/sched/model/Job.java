@@ -80,8 +80,7 @@ public final class Job {
   public JobRecord toRecord() {
     String dispatched = text(doc, JobStage.DISPATCH.timeField());
     return new JobRecord(id, stage.wireName(), health.wireName(), readiness.wireName(),
-        derived != null ? derived.tenant() : JobIntake.tenantOf(doc),
-        text(doc, "tbox_group"), submitTimeMillis, Json.write(doc), text(doc, "host_machine"),
+        tenant(), text(doc, "tbox_group"), submitTimeMillis, Json.write(doc), text(doc, "host_machine"),
         text(doc, TOKEN_HASH), dispatched.isEmpty() ? 0L : Instant.parse(dispatched).toEpochMilli());
   }
 
@@ -215,8 +214,14 @@ public final class Job {
     return derived().requirements();
   }
 
+  /**
+   * The tenant fair share counts the job against, read from its account and queue, which no update
+   * changes. Not derived again from the whole document as matching does: an update that ran may
+   * have left another field (memory, suite) that matching would refuse, and the running list,
+   * which asks every job held out, failed the lifecycle actor on such a job at each call.
+   */
   public String tenant() {
-    return derived().tenant();
+    return derived != null ? derived.tenant() : JobIntake.tenantOf(doc);
   }
 
   public String queue() {
