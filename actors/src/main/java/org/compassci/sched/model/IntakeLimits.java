@@ -46,13 +46,15 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
       StreamReadConstraints c = StreamReadConstraints.builder()
           .maxNestingDepth(l.maxDepth)
           .maxStringLength(l.maxStringLength)
-          .maxNameLength(Math.min(l.maxStringLength, 50_000))
+          .maxNameLength(l.maxNameLength())
           .maxNumberLength(l.maxNumberLength)
           .build();
       ObjectMapper json = JsonMapper.builder(JsonFactory.builder().streamReadConstraints(c).build())
           // as the shared mapper reads: exact big numbers, nothing after the document
           .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          // as the YAML mapper: two values under one name kept the last without a word
+          .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
           .build();
       LoaderOptions loader = new LoaderOptions();
       loader.setNestingDepthLimit(l.maxDepth);
@@ -64,6 +66,18 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
           .build();
       return new Mappers(json, yaml);
     });
+  }
+
+  /**
+   * The longest field name: the shared mapper reads stored documents with Jackson's default
+   * limit (50,000), so a longer name would be taken and then never read back.
+   */
+  int maxNameLength() {
+    return Math.min(maxStringLength, 50_000);
+  }
+
+  private String nameLimit() {
+    return maxNameLength() + " characters (scheduler.submit.max-string-length, at most 50,000 for a name)";
   }
 
   /** The YAML mapper these limits read job files with. */
@@ -88,15 +102,23 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
       throw tooLarge(e);
     } catch (IOException e) {
       String why = e instanceof JsonProcessingException p ? p.getOriginalMessage() : e.getMessage();
+      java.util.regex.Matcher twice = DUPLICATE.matcher(why == null ? "" : why);
+      if (twice.lookingAt()) {
+        why = "'" + twice.group(1) + "' is given twice in one object";
+      }
       throw new IllegalArgumentException("malformed JSON: " + why, e);
     }
   }
+
+  private static final java.util.regex.Pattern DUPLICATE = java.util.regex.Pattern.compile("Duplicate field '([^']*)'");
 
   /** Names the setting a parser's constraint stands for. */
   TooLargeException tooLarge(StreamConstraintsException e) {
     String m = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
     String setting = m.contains("nesting depth") || m.contains("Nesting depth")
         ? "nests deeper than the " + maxDepth + " levels of scheduler.submit.max-depth"
+        : m.contains("Name length")
+            ? "has a field name longer than " + nameLimit()
         : m.contains("Number value length") || m.contains("number")
             ? "has a number longer than the " + maxNumberLength + " digits of scheduler.submit.max-number-length"
             : "has a string longer than the " + maxStringLength + " characters of scheduler.submit.max-string-length";
@@ -135,10 +157,29 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
    */
   public void checkFields(JsonNode job, String which) {
     checkNumbers(job);
+    checkNames(job);
     int n = fields(job, maxFieldsPerJob + 1);
     if (n > maxFieldsPerJob) {
       throw new TooLargeException(which + " has more than the " + maxFieldsPerJob
           + " fields of scheduler.submit.max-fields-per-job");
+    }
+  }
+
+  /**
+   * Refuses a field name, at any depth, longer than {@link #maxNameLength}: the JSON parser
+   * refuses one as it reads, but the YAML parser does not check the limit it is given.
+   */
+  private void checkNames(JsonNode node) {
+    if (node.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        if (e.getKey().length() > maxNameLength()) {
+          throw new TooLargeException("the document has a field name longer than " + nameLimit());
+        }
+        checkNames(e.getValue());
+      }
+    } else if (node.isArray()) {
+      node.forEach(this::checkNames);
     }
   }
 

@@ -80,6 +80,20 @@ public final class SchedulerRoutes extends AllDirectives {
    *       legacy and upload routes keep their own rules.
    * </ul>
    */
+  private org.apache.pekko.http.javadsl.model.HttpResponse bodyTooLarge() {
+    return Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
+        "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)");
+  }
+
+  /** A body in chunks past the limit, or one that does not arrive in time, as {@link #bounded} reads it. */
+  private final org.apache.pekko.http.javadsl.server.ExceptionHandler chunksTooLarge =
+      org.apache.pekko.http.javadsl.server.ExceptionHandler.newBuilder()
+          .match(org.apache.pekko.http.scaladsl.model.EntityStreamSizeException.class, e -> complete(bodyTooLarge()))
+          .match(java.util.concurrent.TimeoutException.class, e -> complete(Responses.error(
+              org.apache.pekko.http.javadsl.model.StatusCodes.REQUEST_TIMEOUT,
+              "the request body did not arrive within scheduler.http.ask-timeout")))
+          .build();
+
   private Route bounded(Route inner) {
     int most = auth.access().maxQueryParams();
     return extractRequest(request -> {
@@ -94,13 +108,20 @@ public final class SchedulerRoutes extends AllDirectives {
         return complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.REQUEST_HEADER_FIELDS_TOO_LARGE,
             "more than the " + most + " query parameters of scheduler.http.max-query-params"));
       }
+      String path = request.getUri().getPathString();
+      if (!path.startsWith("/scheduler/v1/") || path.equals("/scheduler/v1/jobs/submit")) {
+        return inner;
+      }
       var length = request.entity().getContentLengthOption();
       if (length.isPresent() && length.getAsLong() > gw.maxBodyBytes()) {
-        String path = request.getUri().getPathString();
-        if (path.startsWith("/scheduler/v1/") && !path.equals("/scheduler/v1/jobs/submit")) {
-          return complete(Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
-              "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)"));
-        }
+        return complete(bodyTooLarge());
+      }
+      if (length.isEmpty() && !request.entity().isStrict()) {
+        // a body in chunks declares no length to refuse it by: it is read, up to the limit,
+        // before the route runs, or a cancel or update with one too large was carried out
+        // (the size limit first: its failure is the one that says "too large"; toStrict's own is a 400)
+        return handleExceptions(chunksTooLarge, () -> withSizeLimit(gw.maxBodyBytes(),
+            () -> toStrictEntity(gw.askTimeout(), gw.maxBodyBytes() + 1, () -> inner)));
       }
       return inner;
     });
