@@ -257,6 +257,20 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
    * dispatch-ack timeout (about 4 MB at 200 hand-outs/s with the default 600 s).
    */
   private final java.util.ArrayDeque<HandOutDeadline> handOutDeadlines = new java.util.ArrayDeque<>();
+  /**
+   * Hand-outs read from the store before their Track came, by job: the token's hash. The store
+   * answers reads beside a claim's commit, and the matcher tells of the claim only once it is
+   * forced, so a request for a job just handed out can read the hand-out first. What the request
+   * did to the job (a terminate, a requeue) is then newer than the Track that follows, which
+   * brought the hand-out back: its box booted a terminated job and wrote boot over its end. A
+   * Track that never comes (the read was of an older hand-out) leaves its entry to the bound.
+   */
+  private final Map<Long, String> readBeforeItsTrack = new java.util.LinkedHashMap<>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
+      return size() > 10_000;
+    }
+  };
   /** Jobs just retired whose last write is not yet durable: answered from here, not the store. */
   private final Map<Long, Job> retiring = new HashMap<>();
   /**
@@ -580,6 +594,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
     activity.touch();
     List<HostRegistryActor.HandedOut> notes = new ArrayList<>(t.records().size());
     for (JobRecord r : t.records()) {
+      String seen = readBeforeItsTrack.remove(r.id());
+      if (seen != null && seen.equals(r.tokenHash())) {
+        // this hand-out was read from the store first, and what became of it since (ended,
+        // given back) is newer than this word of it
+        continue;
+      }
       notes.add(new HostRegistryActor.HandedOut(r.host(), r.id()));
       track(r);
     }
@@ -1036,6 +1056,9 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       if (job == null) {
         stored = Outcome.of(Outcome.Status.DAMAGED, "job " + f.id() + " cannot be read from the store");
       } else if (job.stage().isActive() || (job.stage().isFinal() && !job.isRetired())) {
+        if (job.stage() == JobStage.DISPATCH && job.tokenHash() != null && !job.tokenHash().isEmpty()) {
+          readBeforeItsTrack.put(job.id(), job.tokenHash());
+        }
         adopt(job);
         stored = null;
       } else {

@@ -828,6 +828,44 @@ class LifecycleActorTest {
   }
 
   /**
+   * The store answers reads beside a claim's commit, and the matcher sends Track only once the
+   * claim is forced: a terminate can read the hand-out, end the job and write its end before the
+   * Track arrives. That Track is older news and must not bring the hand-out back: the box booted
+   * the terminated job, and its boot was written over the job's end.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aHandOutReadBeforeItsTrackCameIsNotBroughtBackByIt(boolean endWrittenFirst) {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store);
+    Job job = dispatchedJob(51);
+    TestProbe<Outcome> ends = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Terminate(51, ends.getRef()));
+    PersistenceActor.Find find = store.expectMessageClass(PersistenceActor.Find.class);
+    find.replyTo().tell(new PersistenceActor.FindResult(51, java.util.Optional.of(job.toRecord()), java.util.Optional.empty()));
+    PersistenceActor.Write end = store.expectMessageClass(PersistenceActor.Write.class);
+    assertEquals("finish", end.records().get(0).stage());
+    if (endWrittenFirst) {
+      end.replyTo().tell(new PersistenceActor.Written(end.context(), java.util.Optional.empty()));
+      assertEquals(Outcome.Status.OK, ends.receiveMessage(Duration.ofSeconds(10)).status());
+    }
+    lc.tell(new LifecycleActor.Track(job.toRecord()));
+    if (!endWrittenFirst) {
+      end.replyTo().tell(new PersistenceActor.Written(end.context(), java.util.Optional.empty()));
+      assertEquals(Outcome.Status.OK, ends.receiveMessage(Duration.ofSeconds(10)).status());
+    }
+    // the box asks for its package: the job is read (no copy in memory), and the store has its end
+    TestProbe<Outcome> fetched = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.FetchPackage(51, "tok", null, fetched.getRef()));
+    PersistenceActor.Find again = store.expectMessageClass(PersistenceActor.Find.class);
+    again.replyTo().tell(new PersistenceActor.FindResult(51, java.util.Optional.of(end.records().get(0)),
+        java.util.Optional.empty()));
+    Outcome package_ = fetched.receiveMessage(Duration.ofSeconds(10));
+    assertTrue(package_.status() != Outcome.Status.OK, "no package for a terminated job: " + package_.status());
+    store.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  /**
    * A read that comes back after the job was handed out and has ended since (terminated, its
    * final state written or being written) does not take the job back into memory at the stage it
    * read: the requests that waited are answered from the job's end, and nothing revives it.
