@@ -129,6 +129,10 @@ class IntakeLimitsTest {
     String[] small = sendInChunks(V1 + "/jobs/" + id + "/cancel", "{}");
     assertEquals("200", small[0], small[2]);
     assertEquals("cancel", http.get(V1 + "/jobs/" + id).json().path("job_stage").asText());
+    // a call that reads a body reads one sent in chunks as before
+    String[] waited = sendInChunks(V1 + "/jobs/wait", "{\"wait_on\":{\"" + id + "\":{\"job_stage\":\"cancel\"}}}");
+    assertEquals("200", waited[0], waited[2]);
+    assertTrue(waited[2].contains("waited_jobs"), waited[2]);
   }
 
   /** POSTs {@code body} in chunks of 4 KB, no length declared: the status, content type and body of the answer. */
@@ -180,6 +184,12 @@ class IntakeLimitsTest {
     Answer nested = submit("{\"suite\":\"a\",\"testbox\":\"t\",\"pp\":{\"x\":1,\"x\":2}}", "application/json");
     assertEquals(400, nested.status(), nested.body());
     assertTrue(nested.body().contains("'x' is given twice"), nested.body());
+    // a long name is quoted shortened
+    String longName = "n".repeat(900);
+    Answer longTwice = submit("{\"suite\":\"a\",\"testbox\":\"t\",\"" + longName + "\":1,\"" + longName + "\":2}",
+        "application/json");
+    assertEquals(400, longTwice.status(), longTwice.body());
+    assertTrue(longTwice.body().contains("nnn...' is given twice") && longTwice.body().length() < 400, longTwice.body());
     Answer yaml = submit("suite: a\ntestbox: t\nsuite: b\n", "application/yaml");
     assertEquals(400, yaml.status(), yaml.body());
     assertTrue(yaml.body().contains("'suite' is given twice"), yaml.body());

@@ -1058,6 +1058,12 @@ public final class LifecycleActor extends AbstractBehavior<LifecycleActor.Comman
       } else if (job.stage().isActive() || (job.stage().isFinal() && !job.isRetired())) {
         if (job.stage() == JobStage.DISPATCH && job.tokenHash() != null && !job.tokenHash().isEmpty()) {
           readBeforeItsTrack.put(job.id(), job.tokenHash());
+          // what its Track would have told, told now: the Track will be passed over, and an end
+          // of the job told to the registry before it would leave the box holding it
+          hosts.tell(new HostRegistryActor.HandedOut(job.field("host_machine"), job.id()));
+          if (watched.containsKey(job.id())) {
+            report(job.id(), job.view());
+          }
         }
         adopt(job);
         stored = null;

@@ -104,10 +104,15 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
       String why = e instanceof JsonProcessingException p ? p.getOriginalMessage() : e.getMessage();
       java.util.regex.Matcher twice = DUPLICATE.matcher(why == null ? "" : why);
       if (twice.lookingAt()) {
-        why = "'" + twice.group(1) + "' is given twice in one object";
+        why = "'" + abbreviated(twice.group(1)) + "' is given twice in one object";
       }
       throw new IllegalArgumentException("malformed JSON: " + why, e);
     }
+  }
+
+  /** A value or name as an answer quotes it: at most 64 characters of it. */
+  static String abbreviated(String text) {
+    return text.length() <= 64 ? text : text.substring(0, 61) + "...";
   }
 
   private static final java.util.regex.Pattern DUPLICATE = java.util.regex.Pattern.compile("Duplicate field '([^']*)'");

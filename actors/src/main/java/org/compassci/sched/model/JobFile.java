@@ -410,7 +410,7 @@ public final class JobFile {
     String message = oneLine(e.getOriginalMessage());
     Matcher twice = DUPLICATE.matcher(message);
     // Ruby's YAML keeps the last of two equal keys, silently; here it is the author's to fix
-    return twice.lookingAt() ? "'" + twice.group(1) + "' is given twice in one mapping" : message;
+    return twice.lookingAt() ? "'" + IntakeLimits.abbreviated(twice.group(1)) + "' is given twice in one mapping" : message;
   }
 
   private static String where(JsonLocation at) {

@@ -20,17 +20,17 @@ public final class MemorySize {
   public static long parseMb(String field, String text) {
     Matcher m = SIZE.matcher(text.trim());
     if (!m.matches()) {
-      throw new InvalidJobException(field + ": '" + abbreviated(text) + "' is not a memory size (like 512M, 8G, 1T, or 8 for GB)");
+      throw new InvalidJobException(field + ": '" + IntakeLimits.abbreviated(text) + "' is not a memory size (like 512M, 8G, 1T, or 8 for GB)");
     }
     String number = m.group(1);
     int point = number.indexOf('.');
     String whole = (point < 0 ? number : number.substring(0, point)).replaceFirst("^0+(?=.)", "");
-    if (whole.length() > 19) {
+    if (whole.length() > 30) {
       // checked before BigDecimal reads it, which takes seconds for a million digits
-      throw new InvalidJobException(field + ": '" + abbreviated(text) + "' is more memory than any testbox has");
+      throw new InvalidJobException(field + ": '" + IntakeLimits.abbreviated(text) + "' is more memory than any testbox has");
     }
     if (point >= 0 && number.length() - point - 1 > 30) {
-      throw new InvalidJobException(field + ": '" + abbreviated(text) + "' has more than 30 decimals");
+      throw new InvalidJobException(field + ": '" + IntakeLimits.abbreviated(text) + "' has more than 30 decimals");
     }
     BigDecimal amount = new BigDecimal(number);
     String unit = m.group(2).toLowerCase(Locale.ROOT);
@@ -44,13 +44,8 @@ public final class MemorySize {
       return mb.setScale(0, java.math.RoundingMode.CEILING).longValueExact();
     } catch (ArithmeticException e) {
       // more megabytes than a long holds: no machine has that much
-      throw new InvalidJobException(field + ": '" + abbreviated(text) + "' is more memory than any testbox has");
+      throw new InvalidJobException(field + ": '" + IntakeLimits.abbreviated(text) + "' is more memory than any testbox has");
     }
-  }
-
-  /** A value as an answer names it: at most 64 characters of it. */
-  private static String abbreviated(String text) {
-    return text.length() <= 64 ? text : text.substring(0, 61) + "...";
   }
 
   /**

@@ -62,7 +62,11 @@ class LifecycleActorTest {
   }
 
   private ActorRef<LifecycleActor.Command> loadedOn(TestProbe<PersistenceActor.Command> store, Timeouts timeouts) {
-    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    return loadedOn(store, timeouts, testKit.createTestProbe());
+  }
+
+  private ActorRef<LifecycleActor.Command> loadedOn(TestProbe<PersistenceActor.Command> store, Timeouts timeouts,
+      TestProbe<HostRegistryActor.Command> hosts) {
     ActorRef<LifecycleActor.Command> lc = actors.spawn(LifecycleActor.create(store.getRef(), extractor(),
         hosts.getRef(), timeouts, java.time.Clock.systemUTC()));
     passBarrier(store);
@@ -863,6 +867,37 @@ class LifecycleActorTest {
     Outcome package_ = fetched.receiveMessage(Duration.ofSeconds(10));
     assertTrue(package_.status() != Outcome.Status.OK, "no package for a terminated job: " + package_.status());
     store.expectNoMessage(Duration.ofMillis(300));
+  }
+
+  /**
+   * A read of a hand-out before its Track came (a client polling the job) tells the host registry
+   * of it, as the Track would have: that Track is passed over, and the box's entry named no job
+   * (get_deadline by testbox 404, a box booting again not giving it back). A Track of a later
+   * hand-out, with a new token, is taken as ever.
+   */
+  @Test
+  void aHandOutReadBeforeItsTrackCameIsToldToTheRegistry() {
+    TestProbe<PersistenceActor.Command> store = testKit.createTestProbe();
+    TestProbe<HostRegistryActor.Command> hosts = testKit.createTestProbe();
+    ActorRef<LifecycleActor.Command> lc = loadedOn(store, Timeouts.defaults(), hosts);
+    Job job = dispatchedJob(61);
+    TestProbe<Outcome> reads = testKit.createTestProbe();
+    lc.tell(new LifecycleActor.Get(61, reads.getRef()));
+    store.expectMessageClass(PersistenceActor.Find.class).replyTo()
+        .tell(new PersistenceActor.FindResult(61, java.util.Optional.of(job.toRecord()), java.util.Optional.empty()));
+    assertEquals("dispatch", reads.receiveMessage(Duration.ofSeconds(10)).job().path("job_stage").asText());
+    assertEquals(new HostRegistryActor.HandedOut("h1", 61), hosts.expectMessageClass(HostRegistryActor.HandedOut.class));
+    lc.tell(new LifecycleActor.Track(job.toRecord()));
+    hosts.expectNoMessage(Duration.ofMillis(300));
+
+    // given back and handed out again, to h2 with a new token: that Track is the job's news
+    Job again = dispatchedJob(61);
+    again.returnToQueue();
+    again.handOut("h2", "tok-2", java.time.Instant.now());
+    lc.tell(new LifecycleActor.Track(again.toRecord()));
+    assertEquals(new HostRegistryActor.HandedOut("h2", 61), hosts.expectMessageClass(HostRegistryActor.HandedOut.class));
+    lc.tell(new LifecycleActor.Get(61, reads.getRef()));
+    assertEquals("h2", reads.receiveMessage(Duration.ofSeconds(10)).job().path("host_machine").asText());
   }
 
   /**

@@ -17,6 +17,8 @@ class MemorySizeTest {
     assertEquals(1536, MemorySize.parseMb("memory", "1.5g"));
     assertEquals(1, MemorySize.parseMb("memory", "1.0000000000000000000000000001k"));
     assertEquals(1024L * 1024, MemorySize.parseMb("memory", "1TiB"));
+    // twenty digits of kilobytes fit a long of megabytes
+    assertEquals(97_656_250_000_000_000L, MemorySize.parseMb("memory", "1" + "0".repeat(20) + "k"));
     // leading zeros are no size
     assertEquals(8192, MemorySize.parseMb("memory", "0".repeat(100) + "8G"));
   }
@@ -32,7 +34,7 @@ class MemorySizeTest {
     assertTrue(huge.getMessage().contains("more memory than any testbox has"), huge.getMessage());
     assertTrue(huge.getMessage().length() < 200, huge.getMessage().length() + " characters");
     InvalidJobException justOver = assertThrows(InvalidJobException.class,
-        () -> MemorySize.parseMb("memory", "9".repeat(20) + "M"));
+        () -> MemorySize.parseMb("memory", "9".repeat(31) + "k"));
     assertTrue(justOver.getMessage().contains("more memory than any testbox has"), justOver.getMessage());
     InvalidJobException decimals = assertThrows(InvalidJobException.class,
         () -> MemorySize.parseMb("memory", "1." + "5".repeat(1_000_000)));

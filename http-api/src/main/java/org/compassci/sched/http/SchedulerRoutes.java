@@ -67,6 +67,22 @@ public final class SchedulerRoutes extends AllDirectives {
             new LkpRoutes(gw).routes(), new JobRoutes(gw, boot.secrets(), auth).legacySubmit()) : reject())));
   }
 
+  private org.apache.pekko.http.javadsl.model.HttpResponse bodyTooLarge() {
+    return Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
+        "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)");
+  }
+
+  /**
+   * A body in chunks as {@link #bounded} reads it: past the limit, 413; one that does not arrive
+   * within scheduler.http.ask-timeout or is cut short, Pekko's own status (408, 400), in JSON.
+   */
+  private final org.apache.pekko.http.javadsl.server.ExceptionHandler chunksTooLarge =
+      org.apache.pekko.http.javadsl.server.ExceptionHandler.newBuilder()
+          .match(org.apache.pekko.http.scaladsl.model.EntityStreamSizeException.class, e -> complete(bodyTooLarge()))
+          .match(org.apache.pekko.http.scaladsl.model.IllegalRequestException.class, e -> complete(
+              Responses.error(e.status(), "the request body could not be read: " + e.info().summary())))
+          .build();
+
   /**
    * What is refused before any route runs, in one directive on every request:
    * <ul>
@@ -75,25 +91,12 @@ public final class SchedulerRoutes extends AllDirectives {
    *       {@link ParsingErrors});
    *   <li>a {@code /scheduler/v1} call with a body declared larger than scheduler.http.max-body:
    *       413, so a call that takes no body (cancel, update, terminate) is not carried out for
-   *       what the contract calls bad input. The routes that read a body bound it as they read;
-   *       submit answers its own 413, in its own shape (a list of one refused job), and the
-   *       legacy and upload routes keep their own rules.
+   *       what the contract calls bad input. One sent in chunks, with no length declared, is read
+   *       up to the limit before the route runs, and refused the same way past it. The routes
+   *       that read a body bound it as they read; submit answers its own 413, in its own shape (a
+   *       list of one refused job), and the legacy and upload routes keep their own rules.
    * </ul>
    */
-  private org.apache.pekko.http.javadsl.model.HttpResponse bodyTooLarge() {
-    return Responses.error(org.apache.pekko.http.javadsl.model.StatusCodes.PAYLOAD_TOO_LARGE,
-        "the request body is larger than scheduler.http.max-body (" + gw.maxBodyBytes() + " bytes)");
-  }
-
-  /** A body in chunks past the limit, or one that does not arrive in time, as {@link #bounded} reads it. */
-  private final org.apache.pekko.http.javadsl.server.ExceptionHandler chunksTooLarge =
-      org.apache.pekko.http.javadsl.server.ExceptionHandler.newBuilder()
-          .match(org.apache.pekko.http.scaladsl.model.EntityStreamSizeException.class, e -> complete(bodyTooLarge()))
-          .match(java.util.concurrent.TimeoutException.class, e -> complete(Responses.error(
-              org.apache.pekko.http.javadsl.model.StatusCodes.REQUEST_TIMEOUT,
-              "the request body did not arrive within scheduler.http.ask-timeout")))
-          .build();
-
   private Route bounded(Route inner) {
     int most = auth.access().maxQueryParams();
     return extractRequest(request -> {
