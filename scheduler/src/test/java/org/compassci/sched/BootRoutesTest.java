@@ -91,6 +91,31 @@ class BootRoutesTest {
     return out;
   }
 
+  /**
+   * Two legacy calls without a token, the first moving the job to running before its box has its
+   * package, the second overwriting what the job exports: the package is made from what the job
+   * was submitted with all the same.
+   */
+  @Test
+  void aJobMovedOnBeforeItsPackageIsFetchedStillGetsItsOwnPackage() throws Exception {
+    String id = submit(KERNEL + ",\"http_proxy\":\"http://proxy.lab:3128\"");
+    RawHttp.Reply script = raw.get(boot(""));
+    assertEquals(200, script.status(), script.text());
+    assertEquals(200, http.get("/~lkp/cgi-bin/set-job-stage?job_id=" + id + "&job_stage=running").status());
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-jobfile-append-var?job_id=" + id
+        + "&http_proxy=http://evil.example:3128").status());
+    assertEquals("http://evil.example:3128", job(id).path("http_proxy").asText(), "recorded, as reports are");
+    Matcher m = PACKAGE.matcher(script.text());
+    assertTrue(m.find(), script.text());
+    RawHttp.Reply pkg = raw.get(m.group(2));
+    assertEquals(200, pkg.status(), pkg.text());
+    Map<String, byte[]> files = unpack(pkg.body());
+    String sh = new String(files.get("lkp/scheduled/job.sh"), StandardCharsets.UTF_8);
+    assertFalse(sh.contains("evil.example"), sh);
+    assertTrue(sh.contains("proxy.lab:3128"), sh);
+    assertFalse(new String(files.get("lkp/scheduled/job.yaml"), StandardCharsets.UTF_8).contains("evil.example"));
+  }
+
   @Test
   void aBoxBootsByMacGetsItsPackageOnceAndTheJobMovesToBoot() throws Exception {
     String id = submit(KERNEL + ",\"secrets\":{\"api_key\":\"k-123\"},\"program\":{\"hackbench\":{\"nr_threads\":2}}");

@@ -190,6 +190,9 @@ public final class Job {
     // anyone who knew the id of a job on its way to a box could have set what its job.sh exports
     // (http_proxy, PERL5OPT, ...)
     doc.path(ADDED_NAMES).forEach(n -> copy.remove(n.asText()));
+    // nor what they overwrote: a legacy call that moved the job to running first was past the
+    // rule that nothing the job was submitted with changes before it runs
+    doc.path(SUBMITTED_VALUES).fields().forEachRemaining(e -> copy.set(e.getKey(), e.getValue().deepCopy()));
     // the scheduler's own notes of updates, not the job's
     copy.remove(java.util.List.of("renew_deadline", "last_refused_update", BOX_ADDRESS));
     return copy;
@@ -318,6 +321,28 @@ public final class Job {
 
   private static final String ADDED_NAMES = "_added_names";
 
+  /**
+   * Internal: what updates overwrote of what the job was submitted with, as it was submitted.
+   * Its package and its next hand-out are made from these.
+   */
+  private static final String SUBMITTED_VALUES = "_submitted_values";
+
+  /**
+   * An update is about to overwrite {@code name}: the value the job was submitted with is kept
+   * the first time (a name an update added has none).
+   */
+  public void keepSubmitted(String name) {
+    JsonNode value = doc.get(name);
+    if (value == null || name.startsWith("_") || addedByUpdate(name)) {
+      return;
+    }
+    JsonNode kept = doc.get(SUBMITTED_VALUES);
+    ObjectNode values = kept instanceof ObjectNode o ? o : doc.putObject(SUBMITTED_VALUES);
+    if (!values.has(name)) {
+      values.set(name, value.deepCopy());
+    }
+  }
+
   /** Internal, as every name that starts with '_': no answer or view shows it, no submit sets it. */
   private static final String RECORDED_NAMES = "_recorded_names";
 
@@ -391,6 +416,8 @@ public final class Job {
     // from the job as it was submitted
     doc.path(ADDED_NAMES).forEach(n -> doc.remove(n.asText()));
     doc.remove(ADDED_NAMES);
+    doc.path(SUBMITTED_VALUES).fields().forEachRemaining(e -> doc.set(e.getKey(), e.getValue()));
+    doc.remove(SUBMITTED_VALUES);
     derived = null;
     for (JobStage s : JobStage.values()) {
       if (s != JobStage.SUBMIT) {

@@ -165,6 +165,8 @@ public final class JobUpdate {
       job.record("last_refused_update", why);
       added = List.of();
     }
+    // what it was submitted with stays beside what overwrites it: its package is made from that
+    c.fields.keySet().forEach(job::keepSubmitted);
     c.fields.forEach(job::record);
     job.noteAddedNames(added);
     c.renewSeconds.ifPresent(s -> job.record("renew_deadline", now.plusSeconds(s).toString()));

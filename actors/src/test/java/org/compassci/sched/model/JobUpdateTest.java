@@ -157,6 +157,8 @@ class JobUpdateTest {
     assertFalse(JobUpdate.apply(back, params("job_state", "running"), Mode.LEGACY, now).refused());
     assertFalse(JobUpdate.apply(back, params("nr_threads", "8"), Mode.LEGACY, now).refused());
     assertEquals("8", back.field("nr_threads"));
+    assertEquals("4", back.packageDoc().path("nr_threads").asText(), "its package is what it was submitted with");
+    assertFalse(back.view().has("_submitted_values"), "the kept values are not shown");
     // with a token (anyone's who asked jobs/dispatch) the same: refused whole before it runs
     Job strict = dispatched();
     assertEquals(Outcome.Status.INVALID, JobUpdate.apply(strict, params("suite", "other", "note", "x"),
@@ -170,6 +172,27 @@ class JobUpdateTest {
     assertFalse(strict.has("kernel_uri"), strict.view().toString());
     strict.handOut("h2", "tok2", now);
     assertFalse(strict.view().has("kernel_uri"));
+  }
+
+  /**
+   * A legacy call that moves the job to running before its box has its package is past the rule
+   * that nothing it was submitted with changes before it runs: what a second call then overwrites
+   * is recorded, but the package is made from what the job was submitted with.
+   */
+  @Test
+  void movedToRunningFirstAnOverwriteStillDoesNotReachThePackage() {
+    Job job = Job.submitted(JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\","
+        + "\"http_proxy\":\"http://proxy.lab:3128\",\"program\":{\"p\":{\"n\":1}}}")), 43, now, "/result");
+    job.handOut("h1", "tok", now);
+    assertFalse(JobUpdate.apply(job, params("job_id", "43", "job_stage", "running"), Mode.LEGACY, now).refused());
+    assertFalse(JobUpdate.apply(job, params("job_id", "43", "http_proxy", "http://evil.example:3128",
+        "program", "evil"), Mode.LEGACY, now).refused());
+    assertFalse(JobUpdate.apply(job, params("http_proxy", "http://evil2.example"), Mode.LEGACY, now).refused());
+    assertEquals("http://evil2.example", job.field("http_proxy"), "recorded, as reports are");
+    for (Job j : List.of(job, Job.fromRecord(job.toRecord()))) {
+      assertEquals("http://proxy.lab:3128", j.packageDoc().path("http_proxy").asText());
+      assertEquals(1, j.packageDoc().path("program").path("p").path("n").asInt());
+    }
   }
 
   /** A renew without a token (lkp-renew, set-job-stage's timeout) counts only once the job runs. */
