@@ -472,12 +472,18 @@ class ProviderSocketTest {
       List<Long> bad = submit(http, "[" + dc + "\"docker_image\":\"centos:9; rm -rf /\"},"
           + dc + "\"docker_image\":\"centos:9\",\"cache_dirs\":[\"ok\",\"../../etc\"]},"
           + dc + "\"docker_image\":\"centos:9\",\"initrds_uri\":[\"http://h/a.cgz $(reboot)\"]},"
-          + dc + "\"os\":\"centos\",\"osv\":\"9 --privileged\"}]");
-      long good = submit(http, "[" + dc + "\"docker_image\":\"centos:9\",\"cache_dirs\":[\"pkg/cache\"]}]").get(0);
+          + dc + "\"os\":\"centos\",\"osv\":\"9 --privileged\"},"
+          // bash on the provider host reads these in arithmetic, where a[$(cmd)] runs cmd
+          + dc + "\"docker_image\":\"centos:9\",\"cpu_minimum\":\"a[$(reboot)]\"},"
+          + dc + "\"docker_image\":\"centos:9\",\"hw\":{\"nr_cpu\":\"2 x\"}},"
+          // the provider keeps a download under its URL's path as it is
+          + dc + "\"docker_image\":\"centos:9\",\"initrds_uri\":[\"http://h/srv/../../etc/cron.d/x\"]}]");
+      long good = submit(http, "[" + dc + "\"docker_image\":\"centos:9\",\"cache_dirs\":[\"pkg/cache\"],"
+          + "\"cpu_minimum\":\"4\",\"memory_minimum\":\"16\",\"hw\":{\"nr_cpu\":2,\"memory\":\"8G\"}}]").get(0);
       // a request that took a job no boot-job could be written for is spent: the provider asks
       // again, about once a second, as multi-qemu-docker does
       JsonNode boot = null;
-      for (int ask = 0; ask < 10 && boot == null; ask++) {
+      for (int ask = 0; ask < 16 && boot == null; ask++) {
         p.send("{\"type\":\"host-job-request\",\"arch\":\"x86_64\",\"tbox_type\":\"dc\",\"freemem\":65536}");
         try {
           boot = p.nextJson(Duration.ofSeconds(2));
@@ -488,7 +494,44 @@ class ProviderSocketTest {
       assertNotNull(boot, "the good job reached the provider");
       assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
       assertEquals("pkg/cache", boot.path("cache_dirs").asText());
-      String[] fields = {"docker_image", "cache_dirs", "initrds_uri", "osv"};
+      assertEquals("4", boot.path("cpu_minimum").asText());
+      assertEquals("2", boot.path("nr_cpu").asText());
+      String[] fields = {"docker_image", "cache_dirs", "initrds_uri", "osv", "cpu_minimum", "hw.nr_cpu", "initrds_uri"};
+      for (int i = 0; i < bad.size(); i++) {
+        JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
+        assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());
+      }
+    }
+  }
+
+  /**
+   * A VM's provider makes a shell variable of each job.yaml line naming nr_, cpu or memory
+   * (multi-qemu-docker's kvm.sh) and reads some in arithmetic: a value that is not a number or a
+   * plain word ends the job abort_invalid, before it reaches the provider.
+   */
+  @Test
+  void aVmJobWithValuesTheProviderWouldRunEndsAbortInvalid() throws Exception {
+    try (TestServer server = TestServer.start(dir, Map.of());
+        SocketClient p = SocketClient.open(server.port(), V1 + "/vm-container-provider/p1")) {
+      HttpCalls http = server.http;
+      String vm = "{\"suite\":\"sim\",\"testbox\":\"vm-2p8g\",\"arch\":\"x86_64\",\"my_account\":\"u1\","
+          + "\"os\":\"openeuler\",\"os_version\":\"22.03\",";
+      List<Long> bad = submit(http, "[" + vm + "\"nr_cpu\":\"a[$(reboot)]\"},"
+          + vm + "\"pp\":{\"hackbench\":{\"nr_threads\":\"1;reboot\"}}}]");
+      long good = submit(http, "[" + vm + "\"nr_cpu\":2,\"pp\":{\"hackbench\":{\"nr_threads\":\"100%\"}}}]").get(0);
+      JsonNode boot = null;
+      for (int ask = 0; ask < 10 && boot == null; ask++) {
+        p.send("{\"type\":\"host-job-request\",\"hostname\":\"p1\",\"arch\":\"x86_64\",\"tbox_type\":\"vm\","
+            + "\"freemem\":16384,\"services\":{\"sched_host\":\"127.0.0.1\",\"sched_port\":\"" + server.port() + "\"}}");
+        try {
+          boot = p.nextJson(Duration.ofSeconds(2));
+        } catch (AssertionError nothingYet) {
+          // the job it took could not boot
+        }
+      }
+      assertNotNull(boot, "the good job reached the provider");
+      assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
+      String[] fields = {"nr_cpu", "pp.hackbench.nr_threads"};
       for (int i = 0; i < bad.size(); i++) {
         JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
         assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());

@@ -48,6 +48,7 @@ public record BootPlan(long id, String kernel, List<String> initrds, List<String
   private static final Pattern URL = Pattern.compile("https?://[A-Za-z0-9._~:/?#\\[\\]@!&()*+,;=%-]+");
   /** One kernel parameter: printable, no space, no quote that iPXE or grub would read. */
   private static final Pattern PARAM = Pattern.compile("[!#-&(-~]+");
+  private static final Pattern CONTROL = Pattern.compile("[;$`{}]|&&|\\|\\||^#");
 
   /** The plan for {@code job} (its stored document), whose package is served at {@code packageUrl}. */
   public static BootPlan of(ObjectNode job, String packageUrl, JobPackage.Endpoint at, Prefixes prefixes) {
@@ -123,6 +124,13 @@ public record BootPlan(long id, String kernel, List<String> initrds, List<String
         throw new CannotBoot("kernel parameter '" + p.replaceAll("\\p{Cntrl}", "?")
             + "' holds a space, a quote or a control character");
       }
+      if (CONTROL.matcher(p).find()) {
+        // iPXE chains commands with || and &&, takes a word that starts with # for a comment
+        // and expands ${...}; grub reads ; { } and $ too: such a word would be a command, not
+        // a parameter (a chain to another host), or make the script fail on every box
+        throw new CannotBoot("kernel parameter '" + p + "' holds what iPXE or grub read as a command"
+            + " (;, &&, ||, $, `, { or }, or a leading #)");
+      }
     }
     String resultRoot = text(job, "result_root");
     if (resultRoot.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
@@ -143,10 +151,16 @@ public record BootPlan(long id, String kernel, List<String> initrds, List<String
 
   /** Throws {@link CannotBoot} naming {@code field} when {@code url} is not an http URL a boot script can hold. */
   public static void checkUrl(String field, String url) {
+    String shown = url.length() > 80 ? url.substring(0, 80) + "..." : url;
     if (!URL.matcher(url).matches()) {
-      String shown = url.length() > 80 ? url.substring(0, 80) + "..." : url;
       throw new CannotBoot(field + ": '" + shown.replaceAll("\\p{Cntrl}", "?")
           + "' is not an http URL a boot script can hold (no spaces, quotes or $)");
+    }
+    // a provider host keeps what it downloads under the URL's path as it is: a '..' there would
+    // write its file anywhere on the host
+    String path = url.replaceFirst("^https?://[^/]*", "").split("[?#]", 2)[0];
+    if (java.util.Arrays.asList(path.split("/")).contains("..")) {
+      throw new CannotBoot(field + ": '" + shown + "' has a '..' in its path");
     }
   }
 

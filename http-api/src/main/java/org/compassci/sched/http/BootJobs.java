@@ -22,6 +22,9 @@ final class BootJobs {
     String type = text(job, "tbox_type");
     ObjectNode m = Json.object().put("type", "boot-job");
     if (type.equals("vm")) {
+      // the provider makes a shell variable of each job.yaml line that names nr_, cpu or memory
+      // (multi-qemu-docker's kvm.sh), and reads some in arithmetic
+      checkProviderVariables(job, "");
       m.put("ipxe_script", boot.ipxeScript(job, token, at))
           .put("job_id", text(job, "id"))
           .put("job_token", token)
@@ -65,14 +68,14 @@ final class BootJobs {
           .put("job_token", token);
       for (String k : List.of("cpu_minimum", "memory_minimum", "build_mini_docker", "ccache_enable", "bin_shareable")) {
         if (!text(job, k).isEmpty()) {
-          m.put(k, text(job, k));
+          m.put(k, providerValue(k, text(job, k)));
         }
       }
       JsonNode hw = job.get("hw");
       if (hw != null && hw.isObject()) {
         for (String k : List.of("nr_cpu", "memory")) {
           if (!text((ObjectNode) hw, k).isEmpty()) {
-            m.put(k, text((ObjectNode) hw, k));
+            m.put(k, providerValue("hw." + k, text((ObjectNode) hw, k)));
           }
         }
       }
@@ -95,6 +98,44 @@ final class BootJobs {
     }
     return m;
   }
+
+  /**
+   * A value the provider host's scripts read as a number or a word: bash evaluates the operands
+   * of -ne, -gt and $((...)) as arithmetic, where {@code a[$(cmd)]} runs cmd, as root on most
+   * provider hosts. A number (with a unit, for memory) or a plain word: nothing else goes out.
+   */
+  static String providerValue(String field, String value) {
+    if (!PROVIDER_VALUE.matcher(value).matches()) {
+      throw new ProviderBoot.CannotBoot(field + ": '" + shown(value) + "' is not a number or a plain word"
+          + " (letters, digits and . _ % + : , / = @ -, at most 64; no space or shell character)");
+    }
+    return value;
+  }
+
+  /** Every field, at any depth, whose name holds nr_, cpu or memory: {@link #providerValue} for its scalar value. */
+  private static void checkProviderVariables(JsonNode node, String path) {
+    if (node.isObject()) {
+      for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        java.util.Map.Entry<String, JsonNode> e = it.next();
+        String name = e.getKey();
+        String at = path.isEmpty() ? name : path + "." + name;
+        if ((name.contains("nr_") || name.contains("cpu") || name.contains("memory")) && e.getValue().isValueNode()
+            && !e.getValue().isNull()) {
+          providerValue(at, e.getValue().asText().trim());
+        }
+        checkProviderVariables(e.getValue(), at);
+      }
+    } else if (node.isArray()) {
+      node.forEach(n -> {
+        if (n.isValueNode() && !n.isNull() && (path.contains("nr_") || path.contains("cpu") || path.contains("memory"))) {
+          providerValue(path, n.asText().trim());
+        }
+        checkProviderVariables(n, path);
+      });
+    }
+  }
+
+  private static final java.util.regex.Pattern PROVIDER_VALUE = java.util.regex.Pattern.compile("[A-Za-z0-9._%+:,/=@-]{1,64}");
 
   /** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
   private static final java.util.regex.Pattern IMAGE =
