@@ -69,15 +69,18 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
   }
 
   /**
-   * The longest field name: the shared mapper reads stored documents with Jackson's default
-   * limit (50,000), so a longer name would be taken and then never read back.
+   * The longest field name. A job's names become keys of the job.yaml its box reads, and YAML 1.1
+   * readers (lkp-tests' Ruby, multi-qemu-docker, SnakeYAML) take no simple key past 1,024
+   * characters: a job with one was handed out to every box and read by none.
    */
+  public static final int MAX_NAME_LENGTH = 255;
+
   int maxNameLength() {
-    return Math.min(maxStringLength, 50_000);
+    return Math.min(maxStringLength, MAX_NAME_LENGTH);
   }
 
   private String nameLimit() {
-    return maxNameLength() + " characters (scheduler.submit.max-string-length, at most 50,000 for a name)";
+    return maxNameLength() + " characters a name may have (job.yaml's readers take no longer key)";
   }
 
   /** The YAML mapper these limits read job files with. */

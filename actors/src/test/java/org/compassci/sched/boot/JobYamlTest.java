@@ -36,6 +36,20 @@ class JobYamlTest {
     assertEquals(job.size(), back.size());
   }
 
+  /**
+   * YAML 1.1 readers take no simple key past 1,024 characters (libyaml, which Ruby's Psych and
+   * so lkp-tests and multi-qemu-docker read with, refused one of 1,030 here; SnakeYAML takes it):
+   * the longest name a submit takes (255, at any depth) is read back.
+   */
+  @Test
+  void theLongestNameASubmitTakesIsReadBack() throws Exception {
+    String name = "k".repeat(org.compassci.sched.model.IntakeLimits.MAX_NAME_LENGTH);
+    ObjectNode job = (ObjectNode) Json.parse("{\"suite\":\"s\",\"" + name + "\":1,\"pp\":{\"" + name + "\":{\"" + name + "\":2}}}");
+    JsonNode back = new YAMLMapper().readTree(JobYaml.write(job));
+    assertEquals(1, back.path(name).asInt());
+    assertEquals(2, back.path("pp").path(name).path(name).asInt());
+  }
+
   @Test
   void topLevelKeysStartTheirLinesAsLkpTestsGrepsThem() {
     String text = new String(JobYaml.write((ObjectNode) Json.parse(DOC)), StandardCharsets.UTF_8);
