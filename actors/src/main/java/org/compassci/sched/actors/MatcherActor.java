@@ -192,6 +192,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** The load failed part way: it goes on from the last job it has. */
   private record RetryLoad(long afterId) implements Command {}
 
+  private record HighestIdKnown(PersistenceActor.HighestIdFound found) implements Command {}
+
+  private record RetryHighestId() implements Command {}
+
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
   private record StoreModified(PersistenceActor.Modified modified) implements Command {}
@@ -287,6 +291,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final ActorRef<LifecycleActor.Command> lifecycle;
   private final ActorRef<HostRegistryActor.Command> hosts;
   private final JobIdGenerator ids;
+  private final int workerId;
   private final String resultsRoot;
   private final Clock clock;
   private final TimerScheduler<Command> timers;
@@ -297,6 +302,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   // each reply type has one adapter, registered once: a second registration for the same class
   // would replace the first, and answers in flight would be read with the wrong correlation
   private final ActorRef<PersistenceActor.LoadResult> loaded;
+  private final ActorRef<PersistenceActor.HighestIdFound> highestIdKnown;
   private final ActorRef<PersistenceActor.Counted> counted;
   private final ActorRef<PersistenceActor.TenantJobs> tenantLoaded;
   /** Parked requests by hostname, oldest first: a box that asks again replaces its old request. */
@@ -426,6 +432,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.store = store;
     this.lifecycle = lifecycle;
     this.ids = new JobIdGenerator(settings.workerId());
+    this.workerId = settings.workerId();
     this.resultsRoot = settings.resultsRoot();
     this.clock = clock;
     this.drain = ctx.getSystem().settings().config()
@@ -437,6 +444,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
     this.claimed = ctx.messageAdapter(PersistenceActor.Claims.class, StoreClaimed::new);
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
+    this.highestIdKnown = ctx.messageAdapter(PersistenceActor.HighestIdFound.class, HighestIdKnown::new);
     this.counted = ctx.messageAdapter(PersistenceActor.Counted.class, StoreCounted::new);
     this.tenantLoaded = ctx.messageAdapter(PersistenceActor.TenantJobs.class, TenantLoaded::new);
   }
@@ -456,7 +464,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
     if (fencedAs == null) {
-      requestLoad(Long.MIN_VALUE);
+      findHighestId();
     } else {
       // the epoch first: the queue read after it holds every job the last incarnation left
       takeEpoch();
@@ -478,6 +486,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         })
         .onMessage(RetryLoad.class, r -> {
           requestLoad(r.afterId());
+          return Behaviors.same();
+        })
+        .onMessage(HighestIdKnown.class, this::onHighestIdKnown)
+        .onMessage(RetryHighestId.class, r -> {
+          findHighestId();
           return Behaviors.same();
         })
         .onMessage(Resync.class, r -> Behaviors.same())
@@ -585,6 +598,31 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     epoch = t.epoch().epoch().get().epoch();
     getContext().getLog().info("matcher singleton on {} took epoch {}", fencedAs, epoch);
+    findHighestId();
+    return Behaviors.same();
+  }
+
+  /**
+   * Before the queue, the highest id this worker gave out lately: ids run ahead of the clock in a
+   * burst (a millisecond each past one a millisecond), and those of jobs handed out or ended
+   * since are in no queue a restarted matcher loads. Its next ids were the same, and the insert of
+   * each failed the whole group commit it was in: every hand-out and submit with it. Two hours
+   * back covers a burst of millions and the hour a clock set back for the winter repeats.
+   */
+  private void findHighestId() {
+    store.tell(new PersistenceActor.FindHighestId(JobIdGenerator.firstIdAt(clock.instant().minus(ID_LOOKBACK)),
+        workerId, highestIdKnown));
+  }
+
+  static final Duration ID_LOOKBACK = Duration.ofHours(2);
+
+  private Behavior<Command> onHighestIdKnown(HighestIdKnown h) {
+    if (h.found().error().isPresent()) {
+      getContext().getLog().warn("cannot read the highest job id, retrying in 1s: {}", h.found().error().get());
+      getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), new RetryHighestId());
+      return Behaviors.same();
+    }
+    h.found().id().ifPresent(ids::observe);
     requestLoad(Long.MIN_VALUE);
     return Behaviors.same();
   }

@@ -143,6 +143,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
+  /** The highest id of {@code workerId}'s jobs at or above {@code fromId} (see {@link JobStore#highestIdFrom}). */
+  public record FindHighestId(long fromId, int workerId, ActorRef<HighestIdFound> replyTo) implements Command {}
+
+  /** The answer to a {@link FindHighestId}: empty with no error when there is none. */
+  public record HighestIdFound(java.util.OptionalLong id, Optional<String> error) {}
+
   /**
    * Every job whose stage is one of {@code stages} with an id above {@code afterId}, in id
    * order, answered page by page: one {@link LoadResult} per page, the next read while the
@@ -297,6 +303,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record PingResult(String store, Optional<String> error) {}
 
   static final int LOAD_PAGE = 5000;
+  /** Ids read for a {@link FindHighestId}: a worker's among the highest this many (of up to 100 workers). */
+  static final int HIGHEST_IDS = 1000;
   static final int RETRY_MAX = 100_000;
   private static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
 
@@ -489,6 +497,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(LoadTenant.class, this::onLoadTenant)
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Find.class, this::onFind)
+        .onMessage(FindHighestId.class, f -> {
+          reply(f.replyTo(), () -> new HighestIdFound(store.highestIdFrom(f.fromId(), f.workerId(), HIGHEST_IDS), Optional.empty()),
+              e -> new HighestIdFound(java.util.OptionalLong.empty(), Optional.of(reason(e))));
+          return this;
+        })
         .onMessage(LoadStages.class, this::onLoadStages)
         .onMessage(PageRead.class, this::onPageRead)
         .onMessage(Ping.class, this::onPing)

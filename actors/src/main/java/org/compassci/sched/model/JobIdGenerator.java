@@ -34,6 +34,11 @@ public final class JobIdGenerator {
     return candidate;
   }
 
+  /** The lowest id any worker gives at {@code t}. */
+  public static long firstIdAt(Instant t) {
+    return Long.parseLong(STAMP.format(t)) * 100;
+  }
+
   /** Ids already given out (found in the store at start) are never given again. */
   public void observe(long existingId) {
     if (existingId > last && existingId % 100 == workerId) {

@@ -50,11 +50,15 @@ class MatcherActorTest {
 
   /** {@code through}: the store the persistence actor writes through ({@code store} or a wrapper of it). */
   private Wiring start(JdbcJobStore store, org.compassci.sched.persistence.JobStore through) {
+    return start(store, through, Clock.systemUTC());
+  }
+
+  private Wiring start(JdbcJobStore store, org.compassci.sched.persistence.JobStore through, Clock clock) {
     ActorRef<PersistenceActor.Command> persistence = actors.spawn(PersistenceActor.create(through, 100));
     TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
     ActorRef<MatcherActor.Command> matcher = actors.spawn(
         MatcherActor.create(persistence, lifecycle.getRef(),
-            SchedulerSettings.fromConfig(testKit.system().settings().config()), Clock.systemUTC()));
+            SchedulerSettings.fromConfig(testKit.system().settings().config()), clock));
     return new Wiring(store, matcher, lifecycle);
   }
 
@@ -97,6 +101,37 @@ class MatcherActorTest {
       }
     }
     return r;
+  }
+
+  /**
+   * Ids run ahead of the clock in a burst of submits. A matcher restarted within that lead saw
+   * only the queued jobs, and gave the ids of jobs handed out since again: each such insert
+   * failed the whole group commit it was in (every hand-out and submit with it). It now reads
+   * the highest id it gave out lately before its queue, and goes on above it.
+   */
+  @Test
+  void aRestartedMatcherGivesNoIdItGaveBefore() throws Exception {
+    // a clock that stands still: every id past the first runs ahead of it, as in a burst
+    Clock still = Clock.fixed(java.time.Instant.now(), java.time.ZoneOffset.UTC);
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      Wiring first = start(real, real, still);
+      List<JobIntake.Draft> burst = new java.util.ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        burst.add(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"my_account\":\"a\"}"));
+      }
+      submit(first, burst);
+      long last = submit(first, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"my_account\":\"b\"}")))
+          .get(0);
+      // b's job, the last and highest id, leaves the queue (cancelled) before the restart
+      TestProbe<Outcome> cancelled = testKit.createTestProbe();
+      first.matcher().tell(new MatcherActor.Cancel(last, cancelled.getRef()));
+      assertEquals(Outcome.Status.OK, cancelled.receiveMessage(Duration.ofSeconds(10)).status());
+      testKit.stop(first.matcher());
+
+      Wiring second = start(real, real, still);
+      long next = submit(second, List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"))).get(0);
+      assertTrue(next > last, next + " after " + last);
+    }
   }
 
   /**
@@ -613,9 +648,18 @@ class MatcherActorTest {
 
   /** A matcher over {@code store}, a probe, with no resync: it asks for its queue and waits for the test. */
   private ActorRef<MatcherActor.Command> loadingMatcher(TestProbe<PersistenceActor.Command> store) {
-    return actors.spawn(MatcherActor.create(store.getRef(), testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
+    ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
+        testKit.createTestProbe(LifecycleActor.Command.class).getRef(),
         SchedulerSettings.fromConfig(testKit.system().settings().config()).withResyncInterval(Duration.ZERO),
         Clock.systemUTC()));
+    noHighestId(store);
+    return matcher;
+  }
+
+  /** A matcher's first word to its store at a start: the highest id it gave out lately; none here. */
+  private static void noHighestId(TestProbe<PersistenceActor.Command> store) {
+    store.expectMessageClass(PersistenceActor.FindHighestId.class).replyTo()
+        .tell(new PersistenceActor.HighestIdFound(java.util.OptionalLong.empty(), java.util.Optional.empty()));
   }
 
   /**
@@ -629,6 +673,7 @@ class MatcherActorTest {
     ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
         lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config())
             .withResyncInterval(Duration.ZERO), Clock.systemUTC()));
+    noHighestId(store);
     var first = store.expectMessageClass(PersistenceActor.LoadStages.class);
     assertTrue(first.onePage());
     assertEquals(Long.MIN_VALUE, first.afterId());
@@ -699,6 +744,7 @@ class MatcherActorTest {
     ActorRef<MatcherActor.Command> matcher = actors.spawn(MatcherActor.create(store.getRef(),
         lifecycle.getRef(), SchedulerSettings.fromConfig(testKit.system().settings().config())
             .withResyncInterval(Duration.ZERO), Clock.systemUTC()));
+    noHighestId(store);
     store.expectMessageClass(PersistenceActor.LoadStages.class);
     TestProbe<MatcherActor.DispatchResult> box = testKit.createTestProbe();
     matcher.tell(new MatcherActor.Dispatch(box("h1", "x86_64", 65536), Duration.ofSeconds(30), box.getRef()));

@@ -1069,6 +1069,25 @@ public final class JdbcJobStore implements JobStore, AccountStore, HostStore {
   }
 
   @Override
+  public java.util.OptionalLong highestIdFrom(long fromId, int workerId, int limit) {
+    try (Connection c = connection();
+        PreparedStatement ps = c.prepareStatement(dialect.highestIdsFrom(limit))) {
+      ps.setLong(1, fromId);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          long id = rs.getLong(1);
+          if (id % 100 == workerId) {
+            return java.util.OptionalLong.of(id);
+          }
+        }
+        return java.util.OptionalLong.empty();
+      }
+    } catch (SQLException e) {
+      throw new StoreUnavailableException("read of the highest job ids failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
   public Optional<JobRecord> find(long id) {
     try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect.selectById())) {

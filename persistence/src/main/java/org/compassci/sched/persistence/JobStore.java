@@ -74,6 +74,12 @@ public interface JobStore extends AutoCloseable {
 
   Optional<JobRecord> find(long id);
 
+  /**
+   * The highest job id at or above {@code fromId} whose last two digits are {@code workerId} (a
+   * job id's worker), if any among the highest {@code limit} ids there.
+   */
+  java.util.OptionalLong highestIdFrom(long fromId, int workerId, int limit);
+
   /** The records of those {@code ids} that exist, in no particular order. */
   List<JobRecord> findByIds(Collection<Long> ids);
 

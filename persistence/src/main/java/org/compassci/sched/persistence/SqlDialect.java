@@ -186,6 +186,12 @@ public interface SqlDialect {
     return "tenant";
   }
 
+  /** The ids at or above one (its parameter), highest first, at most {@code limit}. */
+  default String highestIdsFrom(int limit) {
+    return "SELECT " + idColumn() + " FROM " + readFrom() + " WHERE " + idColumn() + " >= ? ORDER BY " + idColumn()
+        + " DESC" + selectSuffix(limit);
+  }
+
   default String selectById() {
     return "SELECT " + columns() + " FROM " + readFrom() + " WHERE " + idColumn() + " = ?" + selectSuffix(1);
   }

@@ -73,6 +73,22 @@ abstract class JobStoreContract {
     }
   }
 
+  /** The highest id of one worker at or above a given one, whatever its stage: a matcher's start reads it. */
+  @Test
+  void theHighestIdOfAWorkerIsFoundAmongTheHighest() {
+    try (JobStore store = open()) {
+      store.upsert(List.of(rec(26120100000000101L, "submit"), rec(26120100000000201L, "cancel"),
+          rec(26120100000000302L, "dispatch"), rec(26110100000000901L, "finish")));
+      assertEquals(java.util.OptionalLong.of(26120100000000201L), store.highestIdFrom(26120100000000000L, 1, 1000));
+      assertEquals(java.util.OptionalLong.of(26120100000000302L), store.highestIdFrom(26120100000000000L, 2, 1000));
+      assertEquals(java.util.OptionalLong.empty(), store.highestIdFrom(26120100000000000L, 3, 1000));
+      // below the id asked from: not read
+      assertEquals(java.util.OptionalLong.empty(), store.highestIdFrom(26120100000000301L, 1, 1000));
+      // only the highest ids are read: a worker's below them is not found
+      assertEquals(java.util.OptionalLong.empty(), store.highestIdFrom(26120100000000000L, 1, 1));
+    }
+  }
+
   static JobRecord rec(long id, String stage) {
     return rec(id, stage, "alice");
   }
