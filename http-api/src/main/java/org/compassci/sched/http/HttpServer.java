@@ -176,9 +176,14 @@ public final class HttpServer {
           "pekko.http.server.parsing.tls-session-info-header and ssl-session-attribute describe a "
               + "TLS session; this server speaks plain HTTP: turn them off"));
     }
+    if (!settings.getRemoteAddressAttribute()) {
+      // without it no request has an address: the loopback rule refuses every caller, and the
+      // from-box rule of tokenless uploads took them from anywhere
+      return CompletableFuture.failedFuture(new IllegalArgumentException(
+          "pekko.http.server.remote-address-attribute must stay on: the access rules read each request's address"));
+    }
     BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
         Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plainBytes());
-    boolean remoteAddress = settings.getRemoteAddressAttribute();
     return Tcp.get(system)
         .bind(host, port, settings.getBacklog(), settings.getSocketOptions(), false, idleTimeout)
         // pekko.http.server.max-connections, which Pekko's own bind keeps and this one must too:
@@ -192,9 +197,7 @@ public final class HttpServer {
               .map(r -> {
                 inFlight.incrementAndGet();
                 HttpRequest withId = (HttpRequest) r.addAttribute(CONNECTION, id);
-                return remoteAddress
-                    ? (HttpRequest) withId.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress, peer)
-                    : withId;
+                return (HttpRequest) withId.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress, peer);
               })
               .mapAsync(1, r -> draining.get() ? stopping(r, mat)
                   : r.entity().isStrict() ? handler.apply(r)
