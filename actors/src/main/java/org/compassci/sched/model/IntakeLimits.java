@@ -184,10 +184,30 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
         if (e.getKey().length() > maxNameLength()) {
           throw new TooLargeException("the document has a field name longer than " + nameLimit());
         }
+        checkUnicode(e.getKey());
         checkNames(e.getValue());
       }
     } else if (node.isArray()) {
       node.forEach(this::checkNames);
+    } else if (node.isTextual()) {
+      checkUnicode(node.textValue());
+    }
+  }
+
+  /**
+   * Refuses half of a UTF-16 pair (a JSON or YAML escape such as \ud800 alone): no UTF-8 writes
+   * it, the box's job.yaml got it as an escape libyaml refuses (its job went to box after box), and
+   * one before another character was paired with it.
+   */
+  private static void checkUnicode(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw new InvalidJobException("'" + abbreviated(text).replaceAll("\\p{Cs}", "?") + "' holds half of a UTF-16"
+            + " surrogate pair (\\u" + Integer.toHexString(c) + "), which is no character");
+      }
     }
   }
 

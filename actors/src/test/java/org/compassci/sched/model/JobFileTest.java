@@ -386,6 +386,26 @@ class JobFileTest {
     assertTrue(kept.path("n").isNumber());
   }
 
+  /**
+   * Half of a UTF-16 pair, sent as a JSON or YAML escape, is no character: refused, in a value or
+   * a name, at any depth. A whole pair (a character past the basic plane) is taken.
+   */
+  @Test
+  void halfASurrogatePairIsRefused() {
+    for (String body : List.of("{\"suite\":\"s\",\"testbox\":\"t\",\"x\":\"abc\\ud800\"}",
+        "{\"suite\":\"s\",\"testbox\":\"t\",\"pp\":{\"a\":[\"\\udc00z\"]}}",
+        "{\"suite\":\"s\",\"testbox\":\"t\",\"k\\ud800\":1}")) {
+      InvalidJobException e = assertThrows(InvalidJobException.class,
+          () -> JobFile.read(body.getBytes(StandardCharsets.UTF_8), JobFile.Format.JSON, RULES), body);
+      assertTrue(e.getMessage().contains("surrogate"), e.getMessage());
+    }
+    String yaml = refusal("suite: s\ntestbox: t\nx: \"a\\ud800\"\n");
+    assertTrue(yaml.contains("surrogate"), yaml);
+    List<ObjectNode> whole = JobFile.read("{\"suite\":\"s\",\"testbox\":\"t\",\"x\":\"\\ud83d\\ude00\"}"
+        .getBytes(StandardCharsets.UTF_8), JobFile.Format.JSON, RULES);
+    assertEquals("\ud83d\ude00", whole.get(0).path("x").asText());
+  }
+
   @Test
   void whatCannotMakeAJobIsRefused() {
     assertTrue(refusal("suite: a\nmode: []\n").startsWith("mode: an empty list makes no job"));
