@@ -25,15 +25,4 @@ class PlainHttpTest {
       assertTrue(e.getCause().getMessage().contains(setting), e.getCause().toString());
     }
   }
-
-  /**
-   * Without each request's address the from-box rule of tokenless uploads took them from anyone
-   * (and the loopback rule refused everyone): a configuration that turns it off stops the start.
-   */
-  @Test
-  void aConfigurationWithoutTheRequestsAddressStopsTheStart() {
-    ExecutionException e = assertThrows(ExecutionException.class, () -> TestServer.start(
-        dir.resolve("no-address"), Map.of("pekko.http.server.remote-address-attribute", "off")));
-    assertTrue(e.getCause().getMessage().contains("remote-address-attribute"), e.getCause().toString());
-  }
 }

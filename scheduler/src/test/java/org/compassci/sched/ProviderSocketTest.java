@@ -505,9 +505,10 @@ class ProviderSocketTest {
   }
 
   /**
-   * A VM's provider makes a shell variable of each job.yaml line naming nr_, cpu or memory
-   * (multi-qemu-docker's kvm.sh) and reads some in arithmetic: a value that is not a number or a
-   * plain word ends the job abort_invalid, before it reaches the provider.
+   * A VM's provider hands kvm.sh nr_cpu, memory, os, osv and every value under hw as shell
+   * variables and reads some in arithmetic (multi-qemu-docker): nr_cpu and memory must be a number
+   * or a plain word, the rest hold no $ or backtick, or the job ends abort_invalid before it
+   * reaches the provider.
    */
   @Test
   void aVmJobWithValuesTheProviderWouldRunEndsAbortInvalid() throws Exception {
@@ -517,8 +518,12 @@ class ProviderSocketTest {
       String vm = "{\"suite\":\"sim\",\"testbox\":\"vm-2p8g\",\"arch\":\"x86_64\",\"my_account\":\"u1\","
           + "\"os\":\"openeuler\",\"os_version\":\"22.03\",";
       List<Long> bad = submit(http, "[" + vm + "\"nr_cpu\":\"a[$(reboot)]\"},"
-          + vm + "\"pp\":{\"hackbench\":{\"nr_threads\":\"1;reboot\"}}}]");
-      long good = submit(http, "[" + vm + "\"nr_cpu\":2,\"pp\":{\"hackbench\":{\"nr_threads\":\"100%\"}}}]").get(0);
+          // a plain word that names a variable: its value is read in arithmetic too
+          + vm + "\"hw\":{\"nr_hdd_partitions\":\"x\",\"x\":\"a[$(reboot)]\"}}]");
+      // what lkp-tests' job.sh expands on the box itself is no concern of the provider's
+      long good = submit(http, "[" + vm + "\"nr_cpu\":2,\"nr_node\":\"$(echo /sys/devices/system/node/node* | wc -w)\","
+          + "\"hw\":{\"hdd_partitions\":\"/dev/vdb /dev/vdc\",\"nr_hdd_partitions\":2},"
+          + "\"pp\":{\"hackbench\":{\"nr_threads\":\"100%\"}}}]").get(0);
       JsonNode boot = null;
       for (int ask = 0; ask < 10 && boot == null; ask++) {
         p.send("{\"type\":\"host-job-request\",\"hostname\":\"p1\",\"arch\":\"x86_64\",\"tbox_type\":\"vm\","
@@ -531,7 +536,7 @@ class ProviderSocketTest {
       }
       assertNotNull(boot, "the good job reached the provider");
       assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
-      String[] fields = {"nr_cpu", "pp.hackbench.nr_threads"};
+      String[] fields = {"nr_cpu", "hw.x"};
       for (int i = 0; i < bad.size(); i++) {
         JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
         assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());

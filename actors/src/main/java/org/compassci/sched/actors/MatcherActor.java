@@ -196,6 +196,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record RetryHighestId() implements Command {}
 
+  private record EarlierWritesIn() implements Command {}
+
   private record StoreWritten(PersistenceActor.Written written) implements Command {}
 
   private record StoreModified(PersistenceActor.Modified modified) implements Command {}
@@ -464,7 +466,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    */
   private Behavior<Command> loading(StashBuffer<Command> stash) {
     if (fencedAs == null) {
-      findHighestId();
+      afterEarlierWrites();
     } else {
       // the epoch first: the queue read after it holds every job the last incarnation left
       takeEpoch();
@@ -489,8 +491,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
           return Behaviors.same();
         })
         .onMessage(HighestIdKnown.class, this::onHighestIdKnown)
-        .onMessage(RetryHighestId.class, r -> {
+        .onMessage(EarlierWritesIn.class, r -> {
           findHighestId();
+          return Behaviors.same();
+        })
+        .onMessage(RetryHighestId.class, r -> {
+          afterEarlierWrites();
           return Behaviors.same();
         })
         .onMessage(Resync.class, r -> Behaviors.same())
@@ -598,7 +604,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     epoch = t.epoch().epoch().get().epoch();
     getContext().getLog().info("matcher singleton on {} took epoch {}", fencedAs, epoch);
-    findHighestId();
+    afterEarlierWrites();
     return Behaviors.same();
   }
 
@@ -609,6 +615,14 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * each failed the whole group commit it was in: every hand-out and submit with it. Two hours
    * back covers a burst of millions and the hour a clock set back for the winter repeats.
    */
+  private void afterEarlierWrites() {
+    // the submits of an incarnation before this one (a restart under supervision) may still wait
+    // for their commit: the highest id is read behind them. An ask, not an adapter: the drain's
+    // adapter takes Done too, and the newest adapter of a class takes every answer of it
+    getContext().ask(org.apache.pekko.Done.class, store, Duration.ofMinutes(1), PersistenceActor.Barrier::new,
+        (done, failure) -> failure == null ? new EarlierWritesIn() : new RetryHighestId());
+  }
+
   private void findHighestId() {
     store.tell(new PersistenceActor.FindHighestId(JobIdGenerator.firstIdAt(clock.instant().minus(ID_LOOKBACK)),
         workerId, highestIdKnown));

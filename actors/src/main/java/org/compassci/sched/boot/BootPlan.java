@@ -48,7 +48,7 @@ public record BootPlan(long id, String kernel, List<String> initrds, List<String
   private static final Pattern URL = Pattern.compile("https?://[A-Za-z0-9._~:/?#\\[\\]@!&()*+,;=%-]+");
   /** One kernel parameter: printable, no space, no quote that iPXE or grub would read. */
   private static final Pattern PARAM = Pattern.compile("[!#-&(-~]+");
-  private static final Pattern CONTROL = Pattern.compile("[;$`{}]|&&|\\|\\||^#");
+  private static final Pattern CONTROL = Pattern.compile("[;`{}]|&&|\\|\\||^#");
 
   /** The plan for {@code job} (its stored document), whose package is served at {@code packageUrl}. */
   public static BootPlan of(ObjectNode job, String packageUrl, JobPackage.Endpoint at, Prefixes prefixes) {
@@ -126,10 +126,11 @@ public record BootPlan(long id, String kernel, List<String> initrds, List<String
       }
       if (CONTROL.matcher(p).find()) {
         // iPXE chains commands with || and &&, takes a word that starts with # for a comment
-        // and expands ${...}; grub reads ; { } and $ too: such a word would be a command, not
-        // a parameter (a chain to another host), or make the script fail on every box
+        // and expands ${...}; grub reads ; and braces too: such a word would be a command, not
+        // a parameter (a chain to another host), or make the script fail on every box. A $ alone
+        // (memmap=64M$0x1000) is a parameter
         throw new CannotBoot("kernel parameter '" + p + "' holds what iPXE or grub read as a command"
-            + " (;, &&, ||, $, `, { or }, or a leading #)");
+            + " (;, &&, ||, `, { or }, or a leading #)");
       }
     }
     String resultRoot = text(job, "result_root");

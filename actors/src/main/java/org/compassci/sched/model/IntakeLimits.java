@@ -80,7 +80,7 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
   }
 
   private String nameLimit() {
-    return maxNameLength() + " characters a name may have (job.yaml's readers take no longer key)";
+    return maxNameLength() + " characters a name may have (the box's job.yaml readers take no key past 1,024)";
   }
 
   /** The YAML mapper these limits read job files with. */

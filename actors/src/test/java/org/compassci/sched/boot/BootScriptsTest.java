@@ -80,7 +80,7 @@ class BootScriptsTest {
           + "\"kernel_custom_params\":\"" + params + "\""), PKG, AT, BootPlan.Prefixes.DEFAULT), params);
       assertTrue(e.getMessage().contains("as a command"), e.getMessage());
     }
-    BootPlan.of(job(",\"kernel_uri\":\"http://h/k\",\"kernel_custom_params\":\"a=1&b=2 c#d x=|y\""),
+    BootPlan.of(job(",\"kernel_uri\":\"http://h/k\",\"kernel_custom_params\":\"a=1&b=2 c#d x=|y memmap=64M$0x1000\""),
         PKG, AT, BootPlan.Prefixes.DEFAULT);
     // a provider host keeps a download under its URL's path as it is
     for (String url : List.of("http://h/srv/../../etc/cron.d/x", "http://h/..", "https://h/a/..?x=1")) {

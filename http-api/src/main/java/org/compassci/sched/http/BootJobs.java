@@ -22,9 +22,18 @@ final class BootJobs {
     String type = text(job, "tbox_type");
     ObjectNode m = Json.object().put("type", "boot-job");
     if (type.equals("vm")) {
-      // the provider makes a shell variable of each job.yaml line that names nr_, cpu or memory
-      // (multi-qemu-docker's kvm.sh), and reads some in arithmetic
-      checkProviderVariables(job, "");
+      // multi-qemu-docker hands kvm.sh these and every value under hw as shell variables, and
+      // reads some in arithmetic (nr_cpu, nr_hdd_partitions), where a name is read as a variable
+      // and its value as arithmetic again
+      for (String k : List.of("nr_cpu", "memory")) {
+        if (!text(job, k).isEmpty()) {
+          providerValue(k, text(job, k));
+        }
+      }
+      for (String k : List.of("os", "osv", "os_version")) {
+        noExpansion(k, job.get(k));
+      }
+      noExpansion("hw", job.get("hw"));
       m.put("ipxe_script", boot.ipxeScript(job, token, at))
           .put("job_id", text(job, "id"))
           .put("job_token", token)
@@ -112,26 +121,29 @@ final class BootJobs {
     return value;
   }
 
-  /** Every field, at any depth, whose name holds nr_, cpu or memory: {@link #providerValue} for its scalar value. */
-  private static void checkProviderVariables(JsonNode node, String path) {
-    if (node.isObject()) {
+  /**
+   * Refuses {@code $} and backticks in every value of {@code node}, at any depth: bash expands them
+   * in what the provider makes a shell variable of, and a value another variable names is read in
+   * arithmetic, where {@code a[$(cmd)]} runs cmd.
+   */
+  private static void noExpansion(String path, JsonNode node) {
+    if (node == null || node.isNull()) {
+      return;
+    }
+    if (node.isContainerNode()) {
       for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
         java.util.Map.Entry<String, JsonNode> e = it.next();
-        String name = e.getKey();
-        String at = path.isEmpty() ? name : path + "." + name;
-        if ((name.contains("nr_") || name.contains("cpu") || name.contains("memory")) && e.getValue().isValueNode()
-            && !e.getValue().isNull()) {
-          providerValue(at, e.getValue().asText().trim());
-        }
-        checkProviderVariables(e.getValue(), at);
+        noExpansion(path + "." + e.getKey(), e.getValue());
       }
-    } else if (node.isArray()) {
-      node.forEach(n -> {
-        if (n.isValueNode() && !n.isNull() && (path.contains("nr_") || path.contains("cpu") || path.contains("memory"))) {
-          providerValue(path, n.asText().trim());
-        }
-        checkProviderVariables(n, path);
-      });
+      for (JsonNode n : node.isArray() ? node : Json.MAPPER.createArrayNode()) {
+        noExpansion(path, n);
+      }
+      return;
+    }
+    String v = node.asText();
+    if (v.indexOf('$') >= 0 || v.indexOf('`') >= 0 || v.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+      throw new ProviderBoot.CannotBoot(path + ": '" + shown(v) + "' holds $, a backtick or a control character,"
+          + " which the provider host's shell would expand");
     }
   }
 

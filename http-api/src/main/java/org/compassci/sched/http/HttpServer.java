@@ -176,12 +176,6 @@ public final class HttpServer {
           "pekko.http.server.parsing.tls-session-info-header and ssl-session-attribute describe a "
               + "TLS session; this server speaks plain HTTP: turn them off"));
     }
-    if (!settings.getRemoteAddressAttribute()) {
-      // without it no request has an address: the loopback rule refuses every caller, and the
-      // from-box rule of tokenless uploads took them from anywhere
-      return CompletableFuture.failedFuture(new IllegalArgumentException(
-          "pekko.http.server.remote-address-attribute must stay on: the access rules read each request's address"));
-    }
     BidiFlow<HttpResponse, ByteString, ByteString, HttpRequest, NotUsed> http =
         Http.get(system).serverLayer(settings, Optional.empty()).atop((BidiFlow) plainBytes());
     return Tcp.get(system)
@@ -196,6 +190,9 @@ public final class HttpServer {
           Flow<ByteString, ByteString, NotUsed> bytes = http.reversed().join(Flow.of(HttpRequest.class)
               .map(r -> {
                 inFlight.incrementAndGet();
+                // the peer's address whatever remote-address-attribute says (Pekko's default is
+                // off): without it the loopback rule refused every caller, and the from-box rule
+                // of tokenless uploads took them from anywhere
                 HttpRequest withId = (HttpRequest) r.addAttribute(CONNECTION, id);
                 return (HttpRequest) withId.addAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress, peer);
               })
