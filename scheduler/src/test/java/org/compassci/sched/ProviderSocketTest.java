@@ -480,27 +480,40 @@ class ProviderSocketTest {
           + dc + "\"docker_image\":\"centos:9\",\"initrds_uri\":[\"http://h/srv/../../etc/cron.d/x\"]}]");
       long good = submit(http, "[" + dc + "\"docker_image\":\"centos:9\",\"cache_dirs\":[\"pkg/cache\"],"
           + "\"cpu_minimum\":\"4\",\"memory_minimum\":\"16\",\"hw\":{\"nr_cpu\":2,\"memory\":\"8G\"}}]").get(0);
-      // a request that took a job no boot-job could be written for is spent: the provider asks
-      // again, about once a second, as multi-qemu-docker does
-      JsonNode boot = null;
-      for (int ask = 0; ask < 16 && boot == null; ask++) {
-        p.send("{\"type\":\"host-job-request\",\"arch\":\"x86_64\",\"tbox_type\":\"dc\",\"freemem\":65536}");
-        try {
-          boot = p.nextJson(Duration.ofSeconds(2));
-        } catch (AssertionError nothingYet) {
-          // the job it took could not boot
-        }
-      }
-      assertNotNull(boot, "the good job reached the provider");
-      assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
+      JsonNode boot = onlyTheGoodJobBoots(p, "{\"type\":\"host-job-request\",\"arch\":\"x86_64\",\"tbox_type\":\"dc\","
+          + "\"freemem\":65536}", bad.size() + 1, good);
       assertEquals("pkg/cache", boot.path("cache_dirs").asText());
       assertEquals("4", boot.path("cpu_minimum").asText());
       assertEquals("2", boot.path("nr_cpu").asText());
-      String[] fields = {"docker_image", "cache_dirs", "initrds_uri", "osv", "cpu_minimum", "hw.nr_cpu", "initrds_uri"};
-      for (int i = 0; i < bad.size(); i++) {
-        JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
-        assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());
+      abortedNaming(http, bad, "docker_image", "cache_dirs", "initrds_uri", "osv", "cpu_minimum", "hw.nr_cpu", "initrds_uri");
+    }
+  }
+
+  /**
+   * Asks for jobs with {@code request} until one boots, and checks it is {@code good}: a request
+   * that took a job no boot-job could be written for is spent, and the provider asks again, about
+   * once a second, as multi-qemu-docker does.
+   */
+  private static JsonNode onlyTheGoodJobBoots(SocketClient p, String request, int jobs, long good) {
+    JsonNode boot = null;
+    for (int ask = 0; ask < jobs + 3 && boot == null; ask++) {
+      p.send(request);
+      try {
+        boot = p.nextJson(Duration.ofSeconds(2));
+      } catch (AssertionError nothingYet) {
+        // the job it took could not boot
       }
+    }
+    assertNotNull(boot, "the good job reached the provider");
+    assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
+    return boot;
+  }
+
+  /** Each of {@code bad} ended abort_invalid, its reason naming the field at the same place in {@code fields}. */
+  private static void abortedNaming(HttpCalls http, List<Long> bad, String... fields) throws InterruptedException {
+    for (int i = 0; i < bad.size(); i++) {
+      JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
+      assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());
     }
   }
 
@@ -524,23 +537,10 @@ class ProviderSocketTest {
       long good = submit(http, "[" + vm + "\"nr_cpu\":2,\"nr_node\":\"$(echo /sys/devices/system/node/node* | wc -w)\","
           + "\"hw\":{\"hdd_partitions\":\"/dev/vdb /dev/vdc\",\"nr_hdd_partitions\":2},"
           + "\"pp\":{\"hackbench\":{\"nr_threads\":\"100%\"}}}]").get(0);
-      JsonNode boot = null;
-      for (int ask = 0; ask < 10 && boot == null; ask++) {
-        p.send("{\"type\":\"host-job-request\",\"hostname\":\"p1\",\"arch\":\"x86_64\",\"tbox_type\":\"vm\","
-            + "\"freemem\":16384,\"services\":{\"sched_host\":\"127.0.0.1\",\"sched_port\":\"" + server.port() + "\"}}");
-        try {
-          boot = p.nextJson(Duration.ofSeconds(2));
-        } catch (AssertionError nothingYet) {
-          // the job it took could not boot
-        }
-      }
-      assertNotNull(boot, "the good job reached the provider");
-      assertEquals(Long.toString(good), boot.path("job_id").asText(), "the bad ones never reach the provider: " + boot);
-      String[] fields = {"nr_cpu", "hw.x"};
-      for (int i = 0; i < bad.size(); i++) {
-        JsonNode j = awaitField(http, bad.get(i), "job_stage", "abort_invalid");
-        assertTrue(j.path("abort_reason").asText().contains(fields[i]), j.toString());
-      }
+      onlyTheGoodJobBoots(p, "{\"type\":\"host-job-request\",\"hostname\":\"p1\",\"arch\":\"x86_64\",\"tbox_type\":\"vm\","
+          + "\"freemem\":16384,\"services\":{\"sched_host\":\"127.0.0.1\",\"sched_port\":\"" + server.port() + "\"}}",
+          bad.size() + 1, good);
+      abortedNaming(http, bad, "nr_cpu", "hw.x");
     }
   }
 
