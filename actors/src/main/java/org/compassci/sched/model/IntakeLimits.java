@@ -70,7 +70,7 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
 
   /**
    * The longest field name. A job's names become keys of the job.yaml its box reads, and YAML 1.1
-   * readers (lkp-tests' Ruby, multi-qemu-docker, SnakeYAML) take no simple key past 1,024
+   * readers of libyaml (lkp-tests' Ruby, multi-qemu-docker) take no simple key past 1,024
    * characters: a job with one was handed out to every box and read by none.
    */
   public static final int MAX_NAME_LENGTH = 255;
