@@ -242,6 +242,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** A force of the store's file, begun once the commits numbered up to {@code upTo} were in, is over. */
   private record Forced(long upTo, Throwable failure) implements Command {}
 
+  /** The next try of a force that failed {@link #FORCE_TRIES} times in a row. */
+  private record ForceAgain() implements Command {}
+
   /**
    * A commit that is in, numbered {@code seq}, whose writers are not told yet: they wait for a
    * force of the store's file ({@code needsForce}), or for the commits ahead of them to be told.
@@ -353,9 +356,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   private record HeldBarrier(long upTo, ActorRef<Done> replyTo) {}
 
-  /** Forces that failed in a row: tried again, up to {@link #FORCE_TRIES}, before writers are told. */
+  /** Forces that failed in a row: tried again at once up to {@link #FORCE_TRIES}, then less often. */
   private int forceFailures;
   static final int FORCE_TRIES = 3;
+  /** A force failed {@link #FORCE_TRIES} times or more: the next waits for its {@link ForceAgain}. */
+  private boolean forceWaiting;
   /**
    * How many kept records one replay writes. All of them, until a replay fails: then half as
    * many each time one fails, and twice as many each time one takes. A record the store refuses
@@ -519,6 +524,11 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(CheckStore.class, this::onCheckStore)
         .onMessage(Checked.class, this::onChecked)
         .onMessage(Forced.class, this::onForced)
+        .onMessage(ForceAgain.class, a -> {
+          forceWaiting = false;
+          forceIfNeeded();
+          return this;
+        })
         .onMessage(Answer.class, this::onAnswer)
         .onSignal(PreRestart.class, r -> onRestart())
         .build();
@@ -836,7 +846,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   /** A force of the store's file for the commits in so far, unless one is out (it is followed by another). */
   private void forceIfNeeded() {
     answerReady();
-    if (forcing || unanswered.isEmpty()) {
+    if (forcing || forceWaiting || unanswered.isEmpty()) {
       return;
     }
     forcing = true;
@@ -857,10 +867,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       return this;
     }
     if (f.failure() != null) {
-      // the commits are in (the system holds them): told failed, their writers would write
-      // them again (a submit without a key, twice). The store's check says it is unwell
-      getContext().getLog().warn("commits up to {} are in but could not be forced to disk in {} tries:"
-          + " answered as written: {}", f.upTo(), FORCE_TRIES, reason(f.failure()));
+      // the commits are in (the system holds them) but not known to be on the disk: after an
+      // fsync error the kernel may have dropped their pages, and a power cut would lose what was
+      // answered (a hand-out read back as queued goes to a second box). Told failed, their writers
+      // would write them again (a submit without a key, twice). So they wait (their asks time
+      // out, 503) while the force is tried again, less and less often, until it takes; the
+      // store's check says it is unwell meanwhile
+      Duration wait = Duration.ofSeconds(Math.min(30, 1L << Math.min(forceFailures - FORCE_TRIES, 5)));
+      getContext().getLog().error("commits up to {} are in but could not be forced to disk in {} tries; their"
+          + " writers wait, trying again in {}: {}", f.upTo(), forceFailures, wait, reason(f.failure()));
+      forceWaiting = true;
+      getContext().scheduleOnce(wait, getContext().getSelf(), new ForceAgain());
+      return this;
     }
     forceFailures = 0;
     forcedUpTo = Math.max(forcedUpTo, f.upTo());

@@ -656,12 +656,8 @@ class MatcherActorTest {
     return matcher;
   }
 
-  /**
-   * A matcher's first words to its store at a start: a barrier behind the writes of an
-   * incarnation before it, then the highest id it gave out lately; none here.
-   */
+  /** A matcher's first word to its store at a start: the highest id it gave out lately; none here. */
   private static void noHighestId(TestProbe<PersistenceActor.Command> store) {
-    store.expectMessageClass(PersistenceActor.Barrier.class).replyTo().tell(org.apache.pekko.Done.getInstance());
     store.expectMessageClass(PersistenceActor.FindHighestId.class).replyTo()
         .tell(new PersistenceActor.HighestIdFound(java.util.OptionalLong.empty(), java.util.Optional.empty()));
   }
