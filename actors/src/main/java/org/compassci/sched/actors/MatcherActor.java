@@ -410,18 +410,23 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   public static Behavior<Command> create(ActorRef<PersistenceActor.Command> store,
       ActorRef<LifecycleActor.Command> lifecycle, ActorRef<HostRegistryActor.Command> hosts,
       SchedulerSettings settings, Clock clock, String fencedAs) {
+    // outside setup: a matcher restarted under supervision goes on from the last id the one
+    // before it gave, whose submits may still wait for their commit (the store has not got them
+    // to tell), where a new generator gave their ids again
+    JobIdGenerator ids = new JobIdGenerator(settings.workerId());
     return Behaviors.withStash(STASH, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       if (!settings.resyncInterval().isZero()) {
         timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       }
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
-      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock, fencedAs).loading(stash);
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock, fencedAs, ids).loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
-      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock, String fencedAs) {
+      ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock, String fencedAs,
+      JobIdGenerator ids) {
     super(ctx);
     // its own name, not Pekko's guess from the call stack (see LifecycleActor)
     ctx.setLoggerName(MatcherActor.class);
@@ -431,7 +436,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.timers = timers;
     this.store = store;
     this.lifecycle = lifecycle;
-    this.ids = new JobIdGenerator(settings.workerId());
+    this.ids = ids;
     this.workerId = settings.workerId();
     this.resultsRoot = settings.resultsRoot();
     this.clock = clock;
@@ -607,9 +612,8 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * burst (a millisecond each past one a millisecond), and those of jobs handed out or ended
    * since are in no queue a restarted matcher loads. Its next ids were the same, and the insert of
    * each failed the whole group commit it was in: every hand-out and submit with it. Two hours
-   * back covers a burst of millions and the hour a clock set back for the winter repeats. Not
-   * behind a barrier: a matcher restarted under supervision serves beside a commit of the one
-   * before it (SupervisionTest), whose submits, if still out, it does not see.
+   * back covers a burst of millions and the hour a clock set back for the winter repeats. (A
+   * matcher restarted under supervision keeps its generator: see {@link #create}.)
    */
   private void findHighestId() {
     store.tell(new PersistenceActor.FindHighestId(JobIdGenerator.firstIdAt(clock.instant().minus(ID_LOOKBACK)),

@@ -1110,7 +1110,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private Behavior<Command> onPing(Ping p) {
-    p.replyTo().tell(new PingResult(store.kind(), lastError));
+    // commits that cannot be forced go in all the same, and each clears lastError: unwell while
+    // their writers wait, whatever the last commit or check said
+    p.replyTo().tell(new PingResult(store.kind(), forceFailures >= FORCE_TRIES
+        ? Optional.of("commits are in but cannot be forced to disk; their writers wait") : lastError));
     return this;
   }
 
@@ -1140,6 +1143,12 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     lastError = c.error();
     if (c.error().isEmpty() && !retry.isEmpty()) {
       replayKeptSoon();
+    }
+    if (c.error().isEmpty() && forceWaiting) {
+      // the check's own force took: the disk is back, and the waiting writers need not wait for
+      // the next try (up to 30 s away)
+      forceWaiting = false;
+      forceIfNeeded();
     }
     return this;
   }

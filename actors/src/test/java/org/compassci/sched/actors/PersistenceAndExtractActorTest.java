@@ -125,8 +125,15 @@ class PersistenceAndExtractActorTest {
       assertTrue(real.forcesEachCommit());
       java.util.concurrent.atomic.AtomicBoolean diskFails = new java.util.concurrent.atomic.AtomicBoolean(true);
       java.util.concurrent.atomic.AtomicInteger forces = new java.util.concurrent.atomic.AtomicInteger();
+      // the store's check (a ping, then a force, once a second) is let through: what fails is
+      // the commits' own force, and the check alone said the store was fine
+      ThreadLocal<Boolean> checking = ThreadLocal.withInitial(() -> false);
       org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
-        if (method.equals("sync") && diskFails.get()) {
+        if (method.equals("ping")) {
+          checking.set(true);
+        } else if (method.equals("sync") && checking.get()) {
+          checking.set(false);
+        } else if (method.equals("sync") && diskFails.get()) {
           forces.incrementAndGet();
           throw new org.compassci.sched.persistence.StoreUnavailableException("fsync: Input/output error", null);
         }
@@ -135,10 +142,15 @@ class PersistenceAndExtractActorTest {
       TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
       p.tell(PersistenceActor.Write.newJobs(List.of(queued(1)), "one", written.getRef()));
       written.expectNoMessage(Duration.ofSeconds(3));
-      assertTrue(forces.get() > PersistenceActor.FORCE_TRIES, forces.get() + " forces tried");
+      assertTrue(forces.get() > PersistenceActor.FORCE_TRIES, forces.get() + " forces of commits tried");
+      TestProbe<PersistenceActor.PingResult> health = testKit.createTestProbe();
+      p.tell(new PersistenceActor.Ping(health.getRef()));
+      assertTrue(health.receiveMessage(WAIT).error().orElse("").contains("cannot be forced"), "the health check says so");
       diskFails.set(false);
       PersistenceActor.Written w = written.receiveMessage(Duration.ofSeconds(40));
       assertTrue(w.error().isEmpty(), w.toString());
+      p.tell(new PersistenceActor.Ping(health.getRef()));
+      assertTrue(health.receiveMessage(WAIT).error().isEmpty());
     }
   }
 

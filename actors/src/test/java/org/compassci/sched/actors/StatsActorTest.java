@@ -76,7 +76,8 @@ class StatsActorTest {
 
       TestProbe<ObjectNode> summary = testKit.createTestProbe();
       ObjectNode s = Json.object();
-      for (int i = 0; i < 100 && s.path("finished").path("fail").asInt() < 1; i++) {
+      // the lifecycle's counts and the matcher's tally come in on their own: until both are in
+      for (int i = 0; i < 100 && (s.path("finished").path("fail").asInt() < 1 || s.path("submitted").asInt() < 2); i++) {
         Thread.sleep(100);
         stats.tell(new StatsActor.GetSummary(summary.getRef()));
         s = summary.receiveMessage(WAIT);
