@@ -105,11 +105,7 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
       throw tooLarge(e);
     } catch (IOException e) {
       String why = e instanceof JsonProcessingException p ? p.getOriginalMessage() : e.getMessage();
-      java.util.regex.Matcher twice = DUPLICATE.matcher(why == null ? "" : why);
-      if (twice.lookingAt()) {
-        why = "'" + abbreviated(twice.group(1)) + "' is given twice in one object";
-      }
-      throw new IllegalArgumentException("malformed JSON: " + why, e);
+      throw new IllegalArgumentException("malformed JSON: " + givenTwice(why == null ? "" : why, "object"), e);
     }
   }
 
@@ -119,6 +115,15 @@ public record IntakeLimits(int maxDepth, int maxStringLength, int maxNumberLengt
   }
 
   private static final java.util.regex.Pattern DUPLICATE = java.util.regex.Pattern.compile("Duplicate field '([^']*)'");
+
+  /**
+   * Jackson's message for a name given twice (the JSON and the YAML mapper both refuse one), said
+   * as the scheduler says it, naming the {@code container} (object, mapping); any other as it is.
+   */
+  static String givenTwice(String message, String container) {
+    java.util.regex.Matcher twice = DUPLICATE.matcher(message);
+    return twice.lookingAt() ? "'" + abbreviated(twice.group(1)) + "' is given twice in one " + container : message;
+  }
 
   /** Names the setting a parser's constraint stands for. */
   TooLargeException tooLarge(StreamConstraintsException e) {

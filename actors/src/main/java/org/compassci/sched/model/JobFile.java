@@ -18,8 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
@@ -96,9 +94,6 @@ public final class JobFile {
 
   /** For -s values, which are one scalar each. */
   private static final YAMLMapper YAML = IntakeLimits.defaults().yaml();
-
-  private static final Pattern DUPLICATE =
-      Pattern.compile("Duplicate field '([^']*)'");
 
   private JobFile() {}
 
@@ -407,10 +402,8 @@ public final class JobFile {
     if (e.getCause() instanceof MarkedYAMLException m && m.getProblem() != null) {
       return oneLine(m.getProblem());
     }
-    String message = oneLine(e.getOriginalMessage());
-    Matcher twice = DUPLICATE.matcher(message);
     // Ruby's YAML keeps the last of two equal keys, silently; here it is the author's to fix
-    return twice.lookingAt() ? "'" + IntakeLimits.abbreviated(twice.group(1)) + "' is given twice in one mapping" : message;
+    return IntakeLimits.givenTwice(oneLine(e.getOriginalMessage()), "mapping");
   }
 
   private static String where(JsonLocation at) {

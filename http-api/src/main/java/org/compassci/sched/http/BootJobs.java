@@ -130,14 +130,12 @@ final class BootJobs {
     if (node == null || node.isNull()) {
       return;
     }
-    if (node.isContainerNode()) {
-      for (java.util.Iterator<java.util.Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-        java.util.Map.Entry<String, JsonNode> e = it.next();
-        noExpansion(path + "." + e.getKey(), e.getValue());
-      }
-      for (JsonNode n : node.isArray() ? node : Json.MAPPER.createArrayNode()) {
-        noExpansion(path, n);
-      }
+    if (node.isObject()) {
+      node.fields().forEachRemaining(e -> noExpansion(path + "." + e.getKey(), e.getValue()));
+      return;
+    }
+    if (node.isArray()) {
+      node.forEach(n -> noExpansion(path, n));
       return;
     }
     String v = node.asText();
