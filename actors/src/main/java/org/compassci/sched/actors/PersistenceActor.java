@@ -339,6 +339,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    * commit is in, which takes out of {@link #retry} the jobs it wrote newer states of.
    */
   private boolean replayAfterCommit;
+  /**
+   * States kept at a restart with a commit out (writes that waited behind it): newer than what
+   * that commit carries of the same jobs, so they join {@link #retry} only once it is back.
+   * Joined earlier, a commit that took dropped them as older than itself, and one that failed
+   * kept its own older states over them.
+   */
+  private final java.util.LinkedHashMap<Long, JobRecord> newerThanCommitOut = new java.util.LinkedHashMap<>();
   private long commits;
   private final Activity activity = new Activity(java.time.Clock.systemUTC());
   private boolean checking;
@@ -443,6 +450,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private static final class Carried {
     boolean commitOut;
     final java.util.LinkedHashMap<Long, JobRecord> retry = new java.util.LinkedHashMap<>();
+    final java.util.LinkedHashMap<Long, JobRecord> newerThanCommitOut = new java.util.LinkedHashMap<>();
     final List<Long> releaseKept = new ArrayList<>();
     final List<ActorRef<Done>> drainers = new ArrayList<>();
     final List<HeldBarrier> barriers = new ArrayList<>();
@@ -460,6 +468,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     this.carried = carried;
     committing = carried.commitOut;
     retry.putAll(carried.retry);
+    newerThanCommitOut.putAll(carried.newerThanCommitOut);
     releaseKept.addAll(carried.releaseKept);
     drainers.addAll(carried.drainers);
     heldBarriers.addAll(carried.barriers);
@@ -471,6 +480,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     carried.forcing = false;
     carried.commitOut = false;
     carried.retry.clear();
+    carried.newerThanCommitOut.clear();
     carried.releaseKept.clear();
     carried.drainers.clear();
     carried.barriers.clear();
@@ -513,7 +523,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(GetStats.class, g -> {
           g.replyTo().tell(new ActorStats("persistence", java.util.Map.of(
               "writes_waiting", (long) pending.size(), "commits", commits,
-              "kept_while_store_away", (long) retry.size(), "store_reachable", lastError.isEmpty() ? 1L : 0L,
+              "kept_while_store_away", (long) (retry.size() + newerThanCommitOut.size()), "store_reachable", lastError.isEmpty() ? 1L : 0L,
               "states_refused", statesRefused),
               activity.messages(), activity.last()));
           return this;
@@ -803,6 +813,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         }
       }
     }
+    if (!newerThanCommitOut.isEmpty()) {
+      if (fenced) {
+        getContext().getLog().warn("this node's singletons were replaced: {} kept job states dropped",
+            newerThanCommitOut.size());
+      } else {
+        // the commit out is settled: the states that waited behind it at a restart go over it
+        keep(List.of(Write.kept(new ArrayList<>(newerThanCommitOut.values()), null,
+            getContext().getSystem().ignoreRef())));
+        replayAfterCommit |= error.isEmpty();
+      }
+      newerThanCommitOut.clear();
+    }
     if (error.isEmpty()) {
       releaseKept.addAll(c.outcomes().unreleased());
       if (replayed) {
@@ -960,7 +982,9 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   private Behavior<Command> onRestart() {
     List<Command> waiting = new ArrayList<>(pending);
     pending.clear();
-    keep(waiting);
+    // what waited is newer than the commit out: kept apart until that commit is back, which
+    // settles what was kept for its own jobs as if it were newer (see newerThanCommitOut)
+    keep(waiting, committing ? newerThanCommitOut : retry);
     getContext().getLog().error("the store's actor restarts: {} waiting writes answered failed, {} job states kept"
         + " for the store, commit out: {}", waiting.size(), retry.size(), committing);
     answer(waiting, Optional.of("the store's actor restarted after a failure: not written"), false, null);
@@ -974,6 +998,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     heldBarriers.clear();
     carried.commitOut = committing;
     carried.retry.putAll(retry);
+    carried.newerThanCommitOut.putAll(newerThanCommitOut);
     carried.releaseKept.addAll(releaseKept);
     carried.drainers.addAll(drainers);
     // commits in whose writers wait for a force: the next incarnation tells them, after the
@@ -1257,6 +1282,10 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   }
 
   private void keep(List<Command> failed) {
+    keep(failed, retry);
+  }
+
+  private void keep(List<Command> failed, java.util.LinkedHashMap<Long, JobRecord> into) {
     for (Command cmd : failed) {
       if (cmd instanceof ReleaseClaims r) {
         // a requeued job's key must go before any new claim of it: with the next batch
@@ -1264,15 +1293,15 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       }
       if (cmd instanceof Write w && w.keepOnFailure()) {
         for (JobRecord r : w.records()) {
-          retry.remove(r.id());
-          retry.put(r.id(), r);
+          into.remove(r.id());
+          into.put(r.id(), r);
         }
       }
     }
-    while (retry.size() > RETRY_MAX) {
-      Long oldest = retry.keySet().iterator().next();
+    while (into.size() > RETRY_MAX) {
+      Long oldest = into.keySet().iterator().next();
       getContext().getLog().error("store away too long: the kept state of job {} is dropped", oldest);
-      retry.remove(oldest);
+      into.remove(oldest);
     }
   }
 

@@ -523,6 +523,71 @@ class SupervisionTest {
     }
   }
 
+  /**
+   * A job's state kept at a restart (it waited behind the commit out) is newer than the one that
+   * commit carries. It used to be dropped when that commit took ("what was just written is
+   * newer than what was kept") and written over by the older one when it failed: the store kept
+   * the older state for good.
+   */
+  @Test
+  void aStateKeptAtARestartIsNotLostToTheOlderOneInTheCommitOut() throws Exception {
+    newerStateBehindTheCommitOut(95, false);
+  }
+
+  @Test
+  void aStateKeptAtARestartIsNotWrittenOverByTheOlderOneInAFailedCommitOut() throws Exception {
+    newerStateBehindTheCommitOut(96, true);
+  }
+
+  private void newerStateBehindTheCommitOut(long id, boolean commitOutFails) throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 2)) {
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      AtomicBoolean fault = new AtomicBoolean();
+      AtomicBoolean away = new AtomicBoolean();
+      org.compassci.sched.persistence.JobStore store = StoreHooks.before(real, method -> {
+        if (method.equals("commit")) {
+          gate.await(30, java.util.concurrent.TimeUnit.SECONDS);
+          if (away.get()) {
+            throw new org.compassci.sched.persistence.StoreUnavailableException("the store is away", null);
+          }
+        } else if (method.equals("epochTicket") && fault.compareAndSet(true, false)) {
+          throw new IllegalStateException("injected fault");
+        }
+      });
+      ActorRef<PersistenceActor.Command> p = actors.spawn(new Restarts().supervise("persistence",
+          PersistenceActor.create(store, 100)));
+      TestProbe<PersistenceActor.Written> written = testKit.createTestProbe();
+      org.compassci.sched.persistence.JobRecord older = record(id);
+      org.compassci.sched.persistence.JobRecord newer = new org.compassci.sched.persistence.JobRecord(
+          id, "running", older.health(), older.readiness(), older.tenant(), older.tboxGroup(),
+          older.submitTimeMillis(), older.document(), "h1", older.tokenHash(), older.dispatchTimeMillis());
+      p.tell(PersistenceActor.Write.kept(List.of(older), "older", written.getRef()));
+      Thread.sleep(300);
+      p.tell(PersistenceActor.Write.kept(List.of(newer), "newer", written.getRef()));
+      away.set(commitOutFails);
+      fault.set(true);
+      strike(p);
+      PersistenceActor.Written atRestart = written.receiveMessage(WAIT);
+      assertEquals("newer", atRestart.context());
+      assertTrue(atRestart.error().isPresent(), "answered failed at the restart, and kept");
+      assertFalse(fault.get(), "the fault struck");
+      gate.countDown();
+      PersistenceActor.Written out = written.receiveMessage(WAIT);
+      assertEquals("older", out.context());
+      assertEquals(commitOutFails, out.error().isPresent());
+      away.set(false);
+      // the kept states are written at the store's next check, once a second
+      String stage = null;
+      for (int i = 0; i < 100 && !"running".equals(stage); i++) {
+        Thread.sleep(50);
+        stage = real.find(id).map(org.compassci.sched.persistence.JobRecord::stage).orElse(null);
+      }
+      assertEquals("running", stage, "the newer state is the one the store keeps");
+      Thread.sleep(1500);
+      assertEquals("running", real.find(id).orElseThrow().stage(), "and no older one comes after it");
+    }
+  }
+
   /** {@code real}, its commits held until {@code gate} opens, and a fault armed by {@code fault}: see {@link #strike}. */
   private static org.compassci.sched.persistence.JobStore commitsHeldAndAFault(JdbcJobStore real,
       java.util.concurrent.CountDownLatch gate, AtomicBoolean fault) {
