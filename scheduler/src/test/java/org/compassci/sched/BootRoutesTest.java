@@ -344,6 +344,15 @@ class BootRoutesTest {
         "{\"x\":1}".getBytes()).status());
     Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
     assertEquals("hello\n", Files.readString(folder.resolve("sub/a.log")));
+    // as a folder is: the results' web server and tools run as other users (it used to be 0600,
+    // the staging file's mode, which the link into place keeps)
+    // (rw-r--r-- less the umask, which a file made here shows)
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> expected =
+        Files.getPosixFilePermissions(Files.createFile(dir.resolve("umask-probe")));
+    expected.retainAll(java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    for (String stored : List.of("sub/a.log", "stats.json")) {
+      assertEquals(expected, Files.getPosixFilePermissions(folder.resolve(stored)), stored);
+    }
 
     assertEquals(409, raw.send("PUT", root + "/sub/a.log", "other".getBytes(), "Cookie", cookie).status());
     assertEquals("hello\n", Files.readString(folder.resolve("sub/a.log")), "never overwritten");

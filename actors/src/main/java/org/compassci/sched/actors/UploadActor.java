@@ -195,12 +195,24 @@ public final class UploadActor extends AbstractBehavior<UploadActor.Command> {
       try {
         long onDisk = known ? -1 : sizeOf(b.jobFolder());
         Files.createDirectories(staging);
-        return new Begun(b, onDisk, Files.createTempFile(staging, "upload-", ""), null);
+        return new Begun(b, onDisk, Files.createTempFile(staging, "upload-", "", readable(staging)), null);
       } catch (IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
     }, files), (begun, failure) -> failure == null ? begun : new Begun(b, -1, null, failure));
     return this;
+  }
+
+  /**
+   * A stored result is readable as its folders are (rw-r--r--, less the umask): the staging
+   * file is linked into place as it is, and a temporary file is otherwise made 0600, which
+   * kept the results' web server and tools, running as other users, from reading any of them.
+   */
+  private static java.nio.file.attribute.FileAttribute<?>[] readable(Path staging) {
+    return staging.getFileSystem().supportedFileAttributeViews().contains("posix")
+        ? new java.nio.file.attribute.FileAttribute<?>[] {java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"))}
+        : new java.nio.file.attribute.FileAttribute<?>[0];
   }
 
   private Behavior<Command> onBegun(Begun b) {
