@@ -208,7 +208,11 @@ async function openJob(id) {
   }
   renderJob(job);
   jobStream = openEvents("/jobs/" + encodeURIComponent(id) + "/events", {
-    job: (data) => { Object.assign(job, JSON.parse(data)); renderJob(job); },
+    // a field that is gone (a requeue drops the hand-out's) comes as null
+    job: (data) => {
+      for (const [k, v] of Object.entries(JSON.parse(data))) { if (v === null) delete job[k]; else job[k] = v; }
+      renderJob(job);
+    },
     close: () => { jobStream = null; },
   });
 }

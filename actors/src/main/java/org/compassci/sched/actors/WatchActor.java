@@ -86,6 +86,9 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
 
   private record RetrySnapshot(long id) implements Command {}
 
+  /** The read after a lifecycle restart failed: tried again while no change has come. */
+  private record RetryCatchUp(long id) implements Command {}
+
   private record WaitOver(long waitId) implements Command {}
 
   /** What a stream receives. */
@@ -114,6 +117,11 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     ObjectNode last;
     /** A change that arrived before that first read. */
     ObjectNode early;
+    /**
+     * A read after a lifecycle restart is out and still of use: no change has come since the
+     * job was watched again, and every change that comes is at least as new as that read.
+     */
+    boolean catchingUp;
     final Set<ActorRef<Event>> streams = new HashSet<>();
     final Set<Long> waits = new HashSet<>();
   }
@@ -155,13 +163,18 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   }
 
   private Behavior<Command> onLifecycleStarted(LifecycleStarted l) {
-    for (long id : followed.keySet()) {
-      lifecycle.tell(new LifecycleActor.Watch(id, true, getContext().getSelf()));
-      getContext().pipeToSelf(Asks.<LifecycleActor.Command, Outcome>ask(getContext().getSystem(),
-              lifecycle, r -> new LifecycleActor.Get(id, r), askTimeout),
-          (outcome, failure) -> new CaughtUp(id, outcome, failure));
+    for (Map.Entry<Long, Followed> e : followed.entrySet()) {
+      lifecycle.tell(new LifecycleActor.Watch(e.getKey(), true, getContext().getSelf()));
+      e.getValue().catchingUp = true;
+      catchUp(e.getKey());
     }
     return this;
+  }
+
+  private void catchUp(long id) {
+    getContext().pipeToSelf(Asks.<LifecycleActor.Command, Outcome>ask(getContext().getSystem(),
+            lifecycle, r -> new LifecycleActor.Get(id, r), askTimeout),
+        (outcome, failure) -> new CaughtUp(id, outcome, failure));
   }
 
   /**
@@ -172,7 +185,19 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
    */
   private Behavior<Command> onCaughtUp(CaughtUp c) {
     Followed f = followed.get(c.id());
-    if (c.failure() != null || c.outcome().status() != Outcome.Status.OK || f == null) {
+    if (f == null || !f.catchingUp) {
+      // a change came since the job was watched again: it is at least as new as this answer,
+      // which may have been read before it (the same stage, older fields)
+      return this;
+    }
+    if (c.failure() != null || c.outcome().status() == Outcome.Status.UNAVAILABLE) {
+      // the ask ran out behind the new lifecycle's backlog, or a retired job's row could not be
+      // read: dropped, a job that retired meanwhile kept its streams open for good
+      timers.startSingleTimer("catch-up-" + c.id(), new RetryCatchUp(c.id()), READ_RETRY);
+      return this;
+    }
+    f.catchingUp = false;
+    if (c.outcome().status() != Outcome.Status.OK) {
       return this;
     }
     ObjectNode state = c.outcome().job();
@@ -210,6 +235,13 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(LifecycleStarted.class, this::onLifecycleStarted)
         .onMessage(CaughtUp.class, this::onCaughtUp)
+        .onMessage(RetryCatchUp.class, r -> {
+          Followed f = followed.get(r.id());
+          if (f != null && f.catchingUp) {
+            catchUp(r.id());
+          }
+          return this;
+        })
         .onSignal(PreRestart.class, r -> onRestart())
         .build();
   }
@@ -437,6 +469,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       return this;
     }
     activity.touch();
+    f.catchingUp = false;
     if (f.last == null) {
       f.early = c.state();
       return this;
@@ -570,13 +603,23 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     return out;
   }
 
-  /** {@code job_id} and every field whose value differs from before. */
+  /**
+   * {@code job_id}, every field whose value differs from before, and every field gone since as
+   * null: a requeue drops the hand-out's host and times, which watchers kept showing beside the
+   * next hand-out's.
+   */
   private static ObjectNode changes(long id, ObjectNode before, ObjectNode now) {
     ObjectNode out = Json.object().put("job_id", Long.toString(id));
     for (Iterator<Map.Entry<String, JsonNode>> it = now.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       if (!e.getValue().equals(before.get(e.getKey()))) {
         out.set(e.getKey(), e.getValue());
+      }
+    }
+    for (Iterator<String> it = before.fieldNames(); it.hasNext(); ) {
+      String name = it.next();
+      if (!now.has(name)) {
+        out.putNull(name);
       }
     }
     return out;

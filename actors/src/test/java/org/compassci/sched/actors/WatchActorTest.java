@@ -124,6 +124,66 @@ class WatchActorTest {
     assertEquals("post_run", next(a, WatchActor.JobEvent.class).fields().path("job_stage").asText());
   }
 
+  /**
+   * A catch-up read after a lifecycle restart that a change overtook is dropped even at the same
+   * stage (it would bring older fields back), and one that failed is tried again: it used to be
+   * dropped, and a job that retired meanwhile kept its streams open for good.
+   */
+  @Test
+  void aCatchUpReadIsTriedAgainUntilItOrAChangeComes() {
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<WatchActor.Command> watch = actors.spawn(WatchActor.create(lifecycle.getRef(), WAIT, Clock.systemUTC()));
+    Job job = dispatched(7);
+    job.setStage(JobStage.RUNNING, Instant.now());
+    com.fasterxml.jackson.databind.node.ObjectNode running = job.view();
+    com.fasterxml.jackson.databind.node.ObjectNode stepped = running.deepCopy().put("job_step", "2");
+    TestProbe<WatchActor.Event> a = testKit.createTestProbe();
+    watch.tell(new WatchActor.Subscribe(List.of(7L), a.getRef(), null));
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class).replyTo().tell(Outcome.ok(running));
+    next(a, WatchActor.JobEvent.class);
+
+    // the same stage: a change that came first wins over the read's older fields
+    watch.tell(new WatchActor.LifecycleStarted());
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    var overtaken = lifecycle.expectMessageClass(LifecycleActor.Get.class);
+    watch.tell(new WatchActor.Changed(7, stepped));
+    assertEquals("2", next(a, WatchActor.JobEvent.class).fields().path("job_step").asText());
+    overtaken.replyTo().tell(Outcome.ok(running));
+    a.expectNoMessage(Duration.ofMillis(300));
+
+    // a read that fails is asked again, and the job that retired meanwhile closes its stream
+    watch.tell(new WatchActor.LifecycleStarted());
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class).replyTo()
+        .tell(Outcome.of(Outcome.Status.UNAVAILABLE, "the store is away"));
+    Job ended = finished(7, DataReadiness.NORUN);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class, Duration.ofSeconds(5)).replyTo()
+        .tell(Outcome.ok(ended.view()));
+    assertEquals("finish", next(a, WatchActor.JobEvent.class).fields().path("job_stage").asText());
+    assertEquals(7L, next(a, WatchActor.Closed.class).id());
+  }
+
+  /** A field gone from the job (a requeue drops the hand-out's) is sent as null. */
+  @Test
+  void aFieldThatIsGoneIsSentAsNull() {
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<WatchActor.Command> watch = actors.spawn(WatchActor.create(lifecycle.getRef(), WAIT, Clock.systemUTC()));
+    com.fasterxml.jackson.databind.node.ObjectNode handedOut = dispatched(8).view();
+    com.fasterxml.jackson.databind.node.ObjectNode requeued = handedOut.deepCopy().put("job_stage", "submit");
+    requeued.remove(List.of("host_machine", "dispatch_time"));
+    TestProbe<WatchActor.Event> a = testKit.createTestProbe();
+    watch.tell(new WatchActor.Subscribe(List.of(8L), a.getRef(), null));
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class).replyTo().tell(Outcome.ok(handedOut));
+    assertEquals("h1", next(a, WatchActor.JobEvent.class).fields().path("host_machine").asText());
+    watch.tell(new WatchActor.Changed(8, requeued));
+    com.fasterxml.jackson.databind.JsonNode change = next(a, WatchActor.JobEvent.class).fields();
+    assertEquals("submit", change.path("job_stage").asText());
+    assertTrue(change.get("host_machine").isNull() && change.get("dispatch_time").isNull(), change.toString());
+    assertFalse(change.has("suite"), change.toString());
+  }
+
   @Test
   void aStreamGetsTheStateThenEachChangeThenCloseWhenTheJobRetires() {
     try (JdbcJobStore store = JdbcJobStore.embedded(dir, 2)) {

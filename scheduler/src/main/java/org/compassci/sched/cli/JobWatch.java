@@ -456,7 +456,14 @@ final class JobWatch {
     if (first) {
       job.state = delta.deepCopy();
     } else {
-      job.state.setAll(delta);
+      // a field that is gone (a requeue drops the hand-out's) comes as null
+      delta.fields().forEachRemaining(e -> {
+        if (e.getValue().isNull()) {
+          job.state.remove(e.getKey());
+        } else {
+          job.state.set(e.getKey(), e.getValue());
+        }
+      });
     }
     String stage = job.state.path("job_stage").asText(null);
     String health = job.state.path("job_health").asText(null);
