@@ -129,6 +129,18 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
   private record Waiter(Map<Long, WaitCondition> on, Map<Long, String> unknown, ActorRef<WaitResult> replyTo) {}
 
   private static final Duration READ_RETRY = Duration.ofSeconds(1);
+  /**
+   * Jobs a read found unknown (or unreadable) lately, with when, answered so again without a
+   * read for {@link #UNKNOWN_KEPT}: a socket that asks for the same 1,000 unknown ids in each
+   * message made 1,000 store reads a message. A job's id is known only once its submit is
+   * answered, so no job that exists is taken for unknown for long.
+   */
+  private final Map<Long, UnknownLately> unknownLately = Bounded.map(10_000, false);
+  private static final Duration UNKNOWN_KEPT = Duration.ofSeconds(5);
+
+  private record UnknownLately(Outcome outcome, long atMillis) {}
+
+  private final Clock clock;
 
   private final ActorRef<LifecycleActor.Command> lifecycle;
   private final Duration askTimeout;
@@ -158,6 +170,7 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
     this.lifecycle = lifecycle;
     this.askTimeout = askTimeout;
     this.activity = new Activity(clock);
+    this.clock = clock;
     ctx.getSystem().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.register(
         WATCHERS, ctx.getSelf()));
   }
@@ -276,7 +289,12 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       followed.put(id, f);
       // the lifecycle reports changes from here on, so nothing between the read and them is lost
       lifecycle.tell(new LifecycleActor.Watch(id, true, getContext().getSelf()));
-      read(id);
+      UnknownLately lately = unknownLately.get(id);
+      if (lately != null && clock.millis() - lately.atMillis() < UNKNOWN_KEPT.toMillis()) {
+        getContext().getSelf().tell(new Snapshot(id, lately.outcome(), null));
+      } else {
+        read(id);
+      }
     }
     return f;
   }
@@ -445,6 +463,12 @@ public final class WatchActor extends AbstractBehavior<WatchActor.Command> {
       return this;
     }
     if (s.outcome().status() != Outcome.Status.OK) {
+      UnknownLately was = unknownLately.get(s.id());
+      if (was == null || was.outcome() != s.outcome()) {
+        // a read's answer, not one given from here: that would keep an id unknown for good
+        unknownLately.remove(s.id());
+        unknownLately.put(s.id(), new UnknownLately(s.outcome(), clock.millis()));
+      }
       unknown(s.id(), f, s.outcome().message());
       return this;
     }

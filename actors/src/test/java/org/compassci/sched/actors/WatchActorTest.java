@@ -164,6 +164,32 @@ class WatchActorTest {
     assertEquals(7L, next(a, WatchActor.Closed.class).id());
   }
 
+  /**
+   * An id a read found unknown is answered so again for a few seconds without another read: a
+   * socket naming the same 1,000 unknown ids in each message made 1,000 reads a message.
+   */
+  @Test
+  void anIdFoundUnknownIsNotReadAgainAtOnce() {
+    TestProbe<LifecycleActor.Command> lifecycle = testKit.createTestProbe();
+    ActorRef<WatchActor.Command> watch = actors.spawn(WatchActor.create(lifecycle.getRef(), WAIT, Clock.systemUTC()));
+    TestProbe<WatchActor.Event> a = testKit.createTestProbe();
+    watch.tell(new WatchActor.Subscribe(List.of(9L), a.getRef(), null));
+    lifecycle.expectMessageClass(LifecycleActor.Watch.class);
+    lifecycle.expectMessageClass(LifecycleActor.Get.class).replyTo()
+        .tell(Outcome.of(Outcome.Status.NOT_FOUND, "no job 9"));
+    assertEquals("no job 9", next(a, WatchActor.Closed.class).error());
+    for (int i = 0; i < 3; i++) {
+      TestProbe<WatchActor.Event> again = testKit.createTestProbe();
+      watch.tell(new WatchActor.Subscribe(List.of(9L), again.getRef(), null));
+      assertEquals("no job 9", next(again, WatchActor.Closed.class).error());
+    }
+    // the first one's unwatch, then each one's watch and unwatch
+    for (LifecycleActor.Command c : lifecycle.receiveSeveralMessages(7, WAIT)) {
+      assertInstanceOf(LifecycleActor.Watch.class, c, "no read: " + c);
+    }
+    lifecycle.expectNoMessage(Duration.ofMillis(200));
+  }
+
   /** A field gone from the job (a requeue drops the hand-out's) is sent as null. */
   @Test
   void aFieldThatIsGoneIsSentAsNull() {
