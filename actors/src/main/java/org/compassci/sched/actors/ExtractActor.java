@@ -95,7 +95,12 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   private final java.util.Set<Long> waiting = new java.util.LinkedHashSet<>();
   /** Runs answered as timed out whose thread has not returned yet. */
   private final java.util.Set<Run> overdue = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-  private long nextRun;
+  /**
+   * Run numbers, made outside the setup a supervisor's restart runs again: the runs of the
+   * incarnation before still send their Started and Finished, and a number given again took
+   * them for a new run's (a queued run given the run's timeout, or answered for the other).
+   */
+  private final java.util.concurrent.atomic.AtomicLong nextRun;
   private long done;
   private long failed;
   private long timedOut;
@@ -106,13 +111,15 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
 
   /** {@code timeout}: the longest one job's extraction may take, from the moment a thread takes it. */
   public static Behavior<Command> create(Extraction extraction, Clock clock, Duration timeout) {
+    java.util.concurrent.atomic.AtomicLong numbers = new java.util.concurrent.atomic.AtomicLong();
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ExtractActor(ctx, timers, extraction, clock,
-        timeout)));
+        timeout, numbers)));
   }
 
   private ExtractActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, Extraction extraction, Clock clock,
-      Duration timeout) {
+      Duration timeout, java.util.concurrent.atomic.AtomicLong numbers) {
     super(ctx);
+    this.nextRun = numbers;
     ctx.setLoggerName(ExtractActor.class);
     this.extraction = extraction;
     this.activity = new Activity(clock);
@@ -142,7 +149,7 @@ public final class ExtractActor extends AbstractBehavior<ExtractActor.Command> {
   private Behavior<Command> onExtract(Extract e) {
     activity.touch();
     Worker worker = new Worker();
-    Run run = new Run(nextRun++, e, worker);
+    Run run = new Run(nextRun.getAndIncrement(), e, worker);
     runs.put(run.number(), run);
     // a run waits for a thread at most this long without any run ending meanwhile: with every
     // thread held by plugins that do not end (a hung file system, an interrupt ignored), the

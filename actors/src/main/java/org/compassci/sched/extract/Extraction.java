@@ -74,10 +74,19 @@ public final class Extraction {
         return new Result(null, p.name() + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
       }
     }
-    int bytes = stats.toString().length();
+    String text = stats.toString();
+    int bytes = text.length();
     if (bytes > MAX_STATS_BYTES) {
       return new Result(null, "statistics of " + stats.size() + " keys, " + bytes + " characters as JSON, more than the "
           + MAX_STATS_BYTES + " a job keeps");
+    }
+    try {
+      // as every later read of the job reads them, one level down in its document: what that
+      // read refuses (a name past 50,000 characters, a number past 1,000 digits, a plugin's
+      // nesting) made the job unreadable for good, a 500 at each read and no load at a restart
+      Json.parse("{\"stats\":" + text + "}");
+    } catch (IllegalArgumentException e) {
+      return new Result(null, "statistics that cannot be read back: " + e.getMessage());
     }
     return new Result(stats, null);
   }

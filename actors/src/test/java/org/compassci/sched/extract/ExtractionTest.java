@@ -76,4 +76,52 @@ class ExtractionTest {
     assertFalse(r.ok());
     assertTrue(r.error().contains("leaves the results folder"), r.error());
   }
+
+  /**
+   * What a job keeps is read back whole at each later read of it: statistics the JSON reader
+   * refuses (a number past its 1,000 digits, a name past its 50,000 characters) made every read
+   * of the job a 500, and a job still running at a restart was never loaded again.
+   */
+  @Test
+  void statisticsAreKeptOnlyAsTheJobCanBeReadBack() throws Exception {
+    Extraction x = new Extraction(Extraction.installed(), results, "/result");
+    Path digits = Files.createDirectories(results.resolve("digits/7"));
+    String longNumber = "9".repeat(1_001);
+    Files.writeString(digits.resolve("stats"), "x: " + longNumber + "\ny: 12.5\n");
+    Extraction.Result r = x.run(job("/result/digits/7"));
+    assertTrue(r.ok(), r.error());
+    assertEquals(longNumber, r.stats().path("x").asText(), "kept as the text it is");
+    assertTrue(r.stats().path("y").isNumber());
+    assertReadBack(r.stats());
+
+    Path name = Files.createDirectories(results.resolve("name/7"));
+    Files.writeString(name.resolve("stats"), "n".repeat(60_000) + ": 1\n");
+    Extraction.Result named = x.run(job("/result/name/7"));
+    assertFalse(named.ok());
+    assertTrue(named.error().contains("cannot be read back"), named.error());
+  }
+
+  private static void assertReadBack(ObjectNode stats) {
+    org.compassci.sched.model.Job job = org.compassci.sched.model.Job.submitted(
+        org.compassci.sched.model.JobIntake.prepare(Json.parse("{\"suite\":\"s\",\"testbox\":\"dc-8g\"}")),
+        7, java.time.Instant.now(), "/result");
+    job.putStats(stats);
+    assertEquals(stats, org.compassci.sched.model.Job.fromRecord(job.toRecord()).view().get("stats"));
+  }
+
+  /** A statistics file is read only as a file of the job's own folder, never through a link. */
+  @Test
+  void aStatisticsFileThatIsALinkIsNotFollowed() throws Exception {
+    Extraction x = new Extraction(Extraction.installed(), results, "/result");
+    Path secret = Files.writeString(Files.createTempFile("secret", ".yaml"), "password: hunter2\n");
+    try {
+      Path folder = Files.createDirectories(results.resolve("link/7"));
+      Files.createSymbolicLink(folder.resolve("stats"), secret);
+      Extraction.Result r = x.run(job("/result/link/7"));
+      assertFalse(r.ok(), String.valueOf(r.stats()));
+      assertTrue(r.error().contains("link"), r.error());
+    } finally {
+      Files.delete(secret);
+    }
+  }
 }
