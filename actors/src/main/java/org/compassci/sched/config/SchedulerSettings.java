@@ -166,7 +166,16 @@ public record SchedulerSettings(
     } catch (IllegalArgumentException e) {
       throw new BadSettingException("scheduler.submit", e.getMessage());
     }
-    JobFile.Rules rules = new JobFile.Rules(Set.copyOf(keys), max, limits);
+    long maxBytes;
+    try {
+      maxBytes = c.getBytes("submit.max-expanded-size");
+    } catch (ConfigException e) {
+      throw new BadSettingException("scheduler.submit.max-expanded-size", e.getMessage());
+    }
+    if (maxBytes < 1) {
+      throw new BadSettingException("scheduler.submit.max-expanded-size", "must be at least 1 byte, got " + maxBytes);
+    }
+    JobFile.Rules rules = new JobFile.Rules(Set.copyOf(keys), max, limits).withMaxBytes(maxBytes);
     String lkpSrc;
     try {
       lkpSrc = c.getString("submit.lkp-src").trim();

@@ -69,16 +69,36 @@ public final class JobFile {
    * {@code programs}: an lkp-tests tree's programs, which the top-level keys of a YAML job file
    * are looked up in ({@link LkpPrograms#place}); empty: none is known, the keys stay as written.
    */
-  public record Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits, Optional<LkpPrograms> programs) {
+  /**
+   * {@code maxBytes}: what the jobs one file makes may add up to, as JSON (each job counted as
+   * its document before the matrix expands it).
+   */
+  public record Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits, Optional<LkpPrograms> programs,
+      long maxBytes) {
+    /** {@code scheduler.submit.max-expanded-size}'s default. */
+    public static final long DEFAULT_MAX_BYTES = 64L << 20;
+
     public Rules {
       listKeys = Set.copyOf(listKeys);
       if (maxJobs < 1) {
         throw new IllegalArgumentException("maxJobs must be at least 1, got " + maxJobs);
       }
+      if (maxBytes < 1) {
+        throw new IllegalArgumentException("maxBytes must be at least 1, got " + maxBytes);
+      }
+    }
+
+    public Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits, Optional<LkpPrograms> programs) {
+      this(listKeys, maxJobs, limits, programs, DEFAULT_MAX_BYTES);
     }
 
     public Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits) {
       this(listKeys, maxJobs, limits, Optional.empty());
+    }
+
+    /** The same rules, with {@code maxBytes} for the jobs of one file. */
+    public Rules withMaxBytes(long bytes) {
+      return new Rules(listKeys, maxJobs, limits, programs, bytes);
     }
 
     /** The shipped intake limits. */
@@ -88,7 +108,7 @@ public final class JobFile {
 
     /** The same rules, with the programs of this lkp-tests tree. */
     public Rules withPrograms(LkpPrograms lkp) {
-      return new Rules(listKeys, maxJobs, limits, Optional.of(lkp));
+      return new Rules(listKeys, maxJobs, limits, Optional.of(lkp), maxBytes);
     }
   }
 
@@ -171,6 +191,7 @@ public final class JobFile {
     revise(base);
     List<JobMatrix.Jobs> each = new ArrayList<>(docs.size());
     BigInteger count = BigInteger.ZERO;
+    BigInteger bytes = BigInteger.ZERO;
     for (JsonNode doc : docs) {
       // a variation is the base with its top-level keys replaced, as lkp-tests' each_jobs merges it
       ObjectNode job = doc == base ? base.deepCopy() : base.deepCopy().setAll((ObjectNode) doc);
@@ -182,8 +203,14 @@ public final class JobFile {
       JobMatrix.Jobs jobs = matrix.of(job);
       each.add(jobs);
       count = count.add(jobs.count());
+      // the jobs share their values in memory until each is written out whole to be stored
+      bytes = bytes.add(jobs.count().multiply(BigInteger.valueOf(job.toString().length())));
     }
     ceiling(count, rules);
+    if (bytes.compareTo(BigInteger.valueOf(rules.maxBytes())) > 0) {
+      throw new TooLargeException("the file would make " + count + " jobs of " + bytes + " characters in all, more than"
+          + " the " + rules.maxBytes() + " bytes that scheduler.submit.max-expanded-size allows; nothing was submitted");
+    }
     List<ObjectNode> out = new ArrayList<>(count.intValueExact());
     each.forEach(j -> out.addAll(j.make()));
     for (int i = 0; i < out.size(); i++) {

@@ -416,4 +416,22 @@ class JobFileTest {
     assertTrue(refusal("- 1\n- 2\n").startsWith("item 1 of 2 is not a job"));
     assertTrue(refusal("[]\n").startsWith("an empty list holds no job"));
   }
+
+  /**
+   * A matrix multiplies what its document holds: under 1 MiB of body, 900 KB of one value and two
+   * lists of 100 made 10,000 jobs of 900 KB each, some 9 GB to store in one commit. What the
+   * jobs of one file add up to, as their documents stand before the matrix, has a limit.
+   */
+  @Test
+  void aFileWhoseJobsAddUpToMoreThanASubmitMayHoldIsRefused() {
+    String hundred = java.util.stream.IntStream.rangeClosed(1, 100).mapToObj(Integer::toString)
+        .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
+    String big = "suite: s\ntestbox: vm-2p8g\npad: " + "p".repeat(900_000) + "\na: " + hundred + "\nb: " + hundred + "\n";
+    TooLargeException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+        () -> assertThrows(TooLargeException.class, () -> yaml(big)));
+    assertTrue(e.getMessage().contains("scheduler.submit.max-expanded-size"), e.getMessage());
+    // a hundred jobs of 100 KB each are 10 MB: taken
+    String ten = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]";
+    assertEquals(100, yaml("suite: s\ntestbox: vm-2p8g\npad: " + "p".repeat(100_000) + "\na: " + ten + "\nb: " + ten + "\n").size());
+  }
 }
