@@ -68,6 +68,27 @@ class IdempotentSubmitTest {
     }
   }
 
+  /**
+   * The body is compared by its bytes: read as UTF-8 text, two UTF-16 bodies that differ in one
+   * letter (E9 00 and E8 00) were the same text of replacement characters, and the second was
+   * answered with the first one's jobs instead of 422.
+   */
+  @Test
+  void bodiesThatDifferOnlyInBytesThatAreNotUtf8AreTwoBodies() throws Exception {
+    try (TestServer s = TestServer.start(dir, Map.of())) {
+      HttpCalls alice = s.anonymous.withToken(s.addAccount("alice", "user"));
+      String[] headers = {"Content-Type", "application/json", "Idempotency-Key", "utf16"};
+      byte[] first = JOB.replace("\"nr_threads\"", "\"note\":\"\u00e9\",\"nr_threads\"").getBytes(java.nio.charset.StandardCharsets.UTF_16LE);
+      byte[] second = JOB.replace("\"nr_threads\"", "\"note\":\"\u00e8\",\"nr_threads\"").getBytes(java.nio.charset.StandardCharsets.UTF_16LE);
+      Answer a = alice.sendBytes("POST", V1 + "/jobs/submit", first, headers);
+      assertEquals(200, a.status(), a.body());
+      Answer b = alice.sendBytes("POST", V1 + "/jobs/submit", second, headers);
+      assertEquals(422, b.status(), b.body());
+      assertEquals(200, alice.sendBytes("POST", V1 + "/jobs/submit", first, headers).status(), "the same bytes: replayed");
+      assertEquals(1, pending(s, "alice"));
+    }
+  }
+
   @Test
   void concurrentRepeatsMakeOneJobAndAllGetItsAnswer() throws Exception {
     try (TestServer s = TestServer.start(dir, Map.of())) {

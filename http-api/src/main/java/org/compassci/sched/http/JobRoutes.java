@@ -122,6 +122,23 @@ public final class JobRoutes extends AllDirectives {
     })));
   }
 
+  /**
+   * What a keyed retry's body is compared by: its bytes, after the format's name. Read as UTF-8
+   * text first, bodies the parser reads in another encoding (UTF-16) lost their differences to
+   * replacement characters, and a changed body was answered with the first one's jobs. For a
+   * UTF-8 body the digest is what it was, so keys stored before keep matching.
+   */
+  static String bodyDigest(boolean yaml, ByteString body) {
+    try {
+      java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+      sha.update((yaml ? "yaml\n" : "json\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      sha.update(body.asByteBuffer());
+      return java.util.HexFormat.of().formatHex(sha.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JVM", e);
+    }
+  }
+
   /** An Idempotency-Key: 1 to 255 visible ASCII characters. */
   static boolean validKey(String key) {
     return !key.isEmpty() && key.length() <= 255 && key.chars().allMatch(c -> c > 32 && c < 127);
@@ -183,7 +200,7 @@ public final class JobRoutes extends AllDirectives {
         return complete(rejected(400, "my_account: an Idempotency-Key is kept per account, whose name is at most "
             + org.compassci.sched.auth.AccountRules.MAX_NAME + " characters"));
       }
-      String digest = AccountTokens.digest((yaml ? "yaml\n" : "json\n") + body.utf8String());
+      String digest = bodyDigest(yaml, body);
       return completeWithFuture(gw.<IdempotencyActor.Command,
               IdempotencyActor.Result>ask(auth.submits(),
               r -> new IdempotencyActor.Submit(account, key.get(), digest, drafts, cap, r))
