@@ -297,6 +297,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private final TimerScheduler<Command> timers;
   private final MatchQueue queue;
   private final ActorRef<PersistenceActor.Written> written;
+  private final ActorRef<PersistenceActor.IdsFound> idsFound;
   private final ActorRef<PersistenceActor.Modified> modified;
   private final ActorRef<PersistenceActor.Claims> claimed;
   // each reply type has one adapter, registered once: a second registration for the same class
@@ -446,6 +447,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     this.queue = new MatchQueue(settings.queueLevels(), settings.fairShareWeights(),
         settings.fairShareDefaultWeight());
     this.written = ctx.messageAdapter(PersistenceActor.Written.class, StoreWritten::new);
+    this.idsFound = ctx.messageAdapter(PersistenceActor.IdsFound.class, StoreIdsFound::new);
     this.modified = ctx.messageAdapter(PersistenceActor.Modified.class, StoreModified::new);
     this.claimed = ctx.messageAdapter(PersistenceActor.Claims.class, StoreClaimed::new);
     this.loaded = ctx.messageAdapter(PersistenceActor.LoadResult.class, Loaded::new);
@@ -756,6 +758,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
         .onMessage(Requeue.class, this::onRequeue)
         .onMessage(CheckInDoubt.class, this::onCheckInDoubt)
         .onMessage(StoreWritten.class, this::onStoreWritten)
+        .onMessage(StoreIdsFound.class, this::onSubmitLookedFor)
         .onMessage(StoreModified.class, this::onStoreModified)
         .onMessage(StoreClaimed.class, this::onStoreClaimed)
         .onMessage(WaitOver.class, this::onWaitOver)
@@ -852,19 +855,87 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     if (w.written().context() instanceof PendingSubmit p) {
       if (w.written().error().isPresent()) {
-        p.replyTo().tell(new SubmitResult(List.of(), w.written().error()));
+        if (w.written().refused() || p.jobs().isEmpty()) {
+          p.replyTo().tell(new SubmitResult(List.of(), w.written().error()));
+        } else {
+          // the commit may have landed with its answer lost (MySQL's connection cut after the
+          // commit): answered "not stored", its jobs came in at the next resync all the same,
+          // and a client that sent them again had each one twice
+          submitsInDoubt.add(new SubmitInDoubt(p, w.written().error().get()));
+          lookForSubmits();
+        }
         return this;
       }
-      tally.submitted(p.jobs().size());
-      List<Submitted> out = new ArrayList<>(p.jobs().size());
-      for (Job job : p.jobs()) {
-        enqueue(job);
-        out.add(new Submitted(job.id(), job.resultRoot()));
-      }
-      p.replyTo().tell(new SubmitResult(out, Optional.empty()));
-      serveParked();
+      submitted(p, null);
     }
     return this;
+  }
+
+  /** A submit whose commit was reported failed, to be looked for in the store. */
+  private record SubmitInDoubt(PendingSubmit submit, String error) {}
+
+  /** The submits looked for in one read of the store. */
+  private record SubmitsLookedFor(List<SubmitInDoubt> submits) {}
+
+  private record StoreIdsFound(PersistenceActor.IdsFound found) implements Command {}
+
+  /**
+   * Submits in doubt wait here while a read for others is out: one read at a time, however many
+   * submits a store outage fails (each read may wait for a connection).
+   */
+  private final List<SubmitInDoubt> submitsInDoubt = new ArrayList<>();
+  private boolean lookingForSubmits;
+
+  private void lookForSubmits() {
+    if (lookingForSubmits || submitsInDoubt.isEmpty()) {
+      return;
+    }
+    lookingForSubmits = true;
+    List<SubmitInDoubt> these = List.copyOf(submitsInDoubt);
+    submitsInDoubt.clear();
+    List<Long> ids = new ArrayList<>();
+    these.forEach(d -> d.submit().jobs().forEach(j -> ids.add(j.id())));
+    store.tell(new PersistenceActor.FindIds(ids, new SubmitsLookedFor(these), idsFound));
+  }
+
+  private Behavior<Command> onSubmitLookedFor(StoreIdsFound m) {
+    PersistenceActor.IdsFound f = m.found();
+    if (!(f.context() instanceof SubmitsLookedFor looked)) {
+      return this;
+    }
+    lookingForSubmits = false;
+    for (SubmitInDoubt d : looked.submits()) {
+      PendingSubmit p = d.submit();
+      if (f.error().isEmpty() && p.jobs().stream().allMatch(j -> f.stages().containsKey(j.id()))) {
+        getContext().getLog().warn("a submit of {} jobs whose commit was reported failed ({}) is stored: answered"
+            + " as stored", p.jobs().size(), d.error());
+        submitted(p, f.stages());
+      } else {
+        // not there (or not all of it: a store without transactions keeps the part that went
+        // in, which the resync queues, as before)
+        p.replyTo().tell(new SubmitResult(List.of(), Optional.of(d.error())));
+      }
+    }
+    lookForSubmits();
+    return this;
+  }
+
+  /**
+   * The submit's jobs are stored: queued and answered. {@code stages}, if not null: where they
+   * were found after a commit reported failed; only those still queued there are queued (the resync may
+   * have queued one meanwhile, and a box taken it).
+   */
+  private void submitted(PendingSubmit p, java.util.Map<Long, String> stages) {
+    tally.submitted(p.jobs().size());
+    List<Submitted> out = new ArrayList<>(p.jobs().size());
+    for (Job job : p.jobs()) {
+      if (stages == null || JobStage.SUBMIT.wireName().equals(stages.get(job.id()))) {
+        enqueue(job);
+      }
+      out.add(new Submitted(job.id(), job.resultRoot()));
+    }
+    p.replyTo().tell(new SubmitResult(out, Optional.empty()));
+    serveParked();
   }
 
   /**

@@ -143,6 +143,15 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
 
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
+  /**
+   * The stage of each of {@code ids} the store holds, after a write of them was reported failed:
+   * a commit whose answer was lost on the way back may have landed all the same.
+   */
+  public record FindIds(List<Long> ids, Object context, ActorRef<IdsFound> replyTo) implements Command {}
+
+  /** {@code stages}: by id, of those found; empty with the {@code error} when the read failed. */
+  public record IdsFound(Object context, java.util.Map<Long, String> stages, Optional<String> error) {}
+
   /** The highest id of {@code workerId}'s jobs at or above {@code fromId} (see {@link JobStore#highestIdFrom}). */
   public record FindHighestId(long fromId, int workerId, ActorRef<HighestIdFound> replyTo) implements Command {}
 
@@ -512,6 +521,18 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(LoadTenant.class, this::onLoadTenant)
         .onMessage(Committed.class, this::onCommitted)
         .onMessage(Find.class, this::onFind)
+        .onMessage(FindIds.class, f -> {
+          reply(f.replyTo(), () -> {
+            java.util.Map<Long, String> stages = new java.util.HashMap<>();
+            // in parts: a submit may have 10,000 jobs, and a statement that many parameters
+            for (int i = 0; i < f.ids().size(); i += LOAD_PAGE) {
+              store.findByIds(f.ids().subList(i, Math.min(f.ids().size(), i + LOAD_PAGE)))
+                  .forEach(r -> stages.put(r.id(), r.stage()));
+            }
+            return new IdsFound(f.context(), stages, Optional.empty());
+          }, e -> new IdsFound(f.context(), java.util.Map.of(), Optional.of(reason(e))));
+          return this;
+        })
         .onMessage(FindHighestId.class, f -> {
           reply(f.replyTo(), () -> new HighestIdFound(store.highestIdFrom(f.fromId(), f.workerId(), HIGHEST_IDS), Optional.empty()),
               e -> new HighestIdFound(java.util.OptionalLong.empty(), Optional.of(reason(e))));

@@ -1,6 +1,7 @@
 package org.compassci.sched.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -849,6 +850,33 @@ class MatcherActorTest {
       var again = assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("vm-2p8g--2", "x86_64", 65536)));
       assertEquals(id, again.id());
       assertEquals("vm-2p8g--2", real.find(id).orElseThrow().host());
+    }
+  }
+
+  /**
+   * A submit whose commit was written but reported failed (MySQL's answer lost on the way back)
+   * is looked for in the store before it is answered: there, its jobs are queued and the submit
+   * answered as stored. It was answered 503, "not stored", while the resync queued its jobs, and
+   * a client that sent it again (lkp-tests' sends no key) had every job twice.
+   */
+  @Test
+  void aSubmitWrittenAlthoughItsCommitFailedIsAnsweredAsStored() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean(true);
+      Wiring w = start(real, StoreHooks.nextCommitAnswerLost(real, loseNextAnswer));
+      TestProbe<MatcherActor.SubmitResult> probe = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.SubmitAs(List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}"),
+          draft("{\"suite\":\"t\",\"testbox\":\"vm-2p8g\"}")), 1000, java.util.Optional.empty(), probe.getRef()));
+      MatcherActor.SubmitResult r = probe.receiveMessage(Duration.ofSeconds(10));
+      assertFalse(loseNextAnswer.get(), "the commit's answer was lost");
+      assertTrue(r.error().isEmpty(), r.error().toString());
+      assertEquals(2, r.jobs().size());
+      Set<Long> handed = new java.util.HashSet<>();
+      for (int i = 0; i < 2; i++) {
+        handed.add(assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("vm-2p8g--" + i, "x86_64", 65536))).id());
+      }
+      assertEquals(r.jobs().stream().map(MatcherActor.Submitted::id).collect(java.util.stream.Collectors.toSet()), handed);
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("vm-2p8g--9", "x86_64", 65536)));
     }
   }
 

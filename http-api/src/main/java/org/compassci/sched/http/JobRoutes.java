@@ -31,7 +31,6 @@ import org.compassci.sched.actors.LifecycleActor;
 import org.compassci.sched.actors.MatcherActor;
 import org.compassci.sched.actors.PersistenceActor;
 import org.compassci.sched.auth.AccountRules;
-import org.compassci.sched.auth.AccountTokens;
 import org.compassci.sched.auth.Caller;
 import org.compassci.sched.model.InvalidJobException;
 import org.compassci.sched.model.JobFile;
