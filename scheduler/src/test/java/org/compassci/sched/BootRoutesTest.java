@@ -431,6 +431,45 @@ class BootRoutesTest {
   }
 
   /**
+   * An upload whose job's data is complete before its body is in is refused (423) and not
+   * stored: its permit was only checked as it began, and the file landed (201) in a folder whose
+   * statistics were already taken, after the rule that complete data takes no more.
+   */
+  @Test
+  void anUploadUnderWayWhenTheJobsDataIsCompleteIsNotStored() throws Exception {
+    String id = submit(KERNEL);
+    String root = booted(id).path("result_root").asText();
+    String cookie = "JOBID=" + id;
+    Path folder = dir.resolve("results").resolve(root.substring("/result/".length()));
+    Files.createDirectories(folder);
+    Files.writeString(folder.resolve("stats.json"), "{\"x\": 1}");
+    Path incoming = dir.resolve("results/.incoming");
+    try (java.net.Socket late = new java.net.Socket("127.0.0.1", server.port())) {
+      java.io.OutputStream out = beginPut(late, root + "/late.log", cookie, "Content-Length: 2048");
+      out.write(new byte[1024]);
+      out.flush();
+      for (int i = 0; i < 200 && (!Files.isDirectory(incoming) || isEmpty(incoming)); i++) {
+        Thread.sleep(20);
+      }
+      assertFalse(isEmpty(incoming), "the upload is under way");
+      assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
+      JsonNode done = null;
+      for (int i = 0; i < 200; i++) {
+        done = job(id);
+        if (done.path("job_data_readiness").asText().equals("complete")) {
+          break;
+        }
+        Thread.sleep(50);
+      }
+      assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());
+      out.write(new byte[1024]);
+      out.flush();
+      assertEquals("HTTP/1.1 423", statusLine(late));
+    }
+    assertFalse(Files.exists(folder.resolve("late.log")), "not stored after the data was complete");
+  }
+
+  /**
    * Uploads of one job at once: the bytes one declares are set aside as it starts, so a second
    * that would take the job past its limit with it is refused before a byte of its body is read
    * (before, each streamed its whole body to the disk, and the later to finish got the 413).

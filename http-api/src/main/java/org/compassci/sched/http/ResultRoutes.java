@@ -95,8 +95,10 @@ public final class ResultRoutes extends AllDirectives {
     } catch (UploadRefused e) {
       return refuse(e.status(), e.getMessage());
     }
-    CompletionStage<HttpResponse> answer = gw.<LifecycleActor.Command, BootRules.Permit>ask(gw.lifecycle(),
-            reply -> new LifecycleActor.CheckUpload(id, token, fromBox ? Auth.peer(request).orElse(null) : null, reply))
+    String from = fromBox ? Auth.peer(request).orElse(null) : null;
+    java.util.function.Supplier<CompletionStage<BootRules.Permit>> permitted = () -> gw.<LifecycleActor.Command,
+        BootRules.Permit>ask(gw.lifecycle(), reply -> new LifecycleActor.CheckUpload(id, token, from, reply));
+    CompletionStage<HttpResponse> answer = permitted.get()
         .thenCompose(permit -> {
           if (!permit.ok()) {
             return done(permit.status(), permit.message());
@@ -121,7 +123,7 @@ public final class ResultRoutes extends AllDirectives {
           if (below.isEmpty()) {
             return done(403, "no file name below the result_root");
           }
-          return store(request, id, jobFolder, target, method.equals("PUT") ? 201 : 200);
+          return store(request, id, jobFolder, target, method.equals("PUT") ? 201 : 200, permitted);
         })
         .exceptionally(Responses::unavailable);
     return completeWithFuture(answer);
@@ -129,7 +131,7 @@ public final class ResultRoutes extends AllDirectives {
 
   /** Streams the body into a staging file within the size limits, then has it put in place. */
   private CompletionStage<HttpResponse> store(HttpRequest request, long id, List<String> jobFolder,
-      List<String> target, int created) {
+      List<String> target, int created, java.util.function.Supplier<CompletionStage<BootRules.Permit>> permitted) {
     // a declared length is checked, and set aside, before a byte of the body is read
     long declared = request.entity().getContentLengthOption().orElse(-1);
     return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
@@ -192,9 +194,18 @@ public final class ResultRoutes extends AllDirectives {
                   return done(507, "cannot write the upload here: the results disk took " + size + " of its "
                       + received.get() + " bytes (No space left on device?)");
                 }
-                return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
-                        reply -> new UploadActor.Commit(id, target, jobFolder.size(), staging, size, reply))
-                    .thenApply(s -> answer(s.ok() ? created : s.status(), s.ok() ? "stored" : s.message()));
+                // asked again once the body is in: the job's data may have been declared
+                // complete (its statistics taken) or the job ended while it came
+                return permitted.get().exceptionally(f -> new BootRules.Permit(503,
+                    "the upload's permit could not be checked again: send it again", "")).thenCompose(still -> {
+                  if (!still.ok()) {
+                    boot.uploads().tell(new UploadActor.Abort(staging));
+                    return done(still.status(), still.message());
+                  }
+                  return gw.<UploadActor.Command, UploadActor.Step>ask(boot.uploads(),
+                          reply -> new UploadActor.Commit(id, target, jobFolder.size(), staging, size, reply))
+                      .thenApply(s -> answer(s.ok() ? created : s.status(), s.ok() ? "stored" : s.message()));
+                });
               });
         });
   }
