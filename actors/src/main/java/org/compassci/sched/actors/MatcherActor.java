@@ -884,14 +884,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
    * submits a store outage fails (each read may wait for a connection).
    */
   private final List<SubmitInDoubt> submitsInDoubt = new ArrayList<>();
-  private boolean lookingForSubmits;
+  /** The submits of the read out, if one is. */
+  private List<SubmitInDoubt> submitsLookedFor;
 
   private void lookForSubmits() {
-    if (lookingForSubmits || submitsInDoubt.isEmpty()) {
+    if (submitsLookedFor != null || submitsInDoubt.isEmpty()) {
       return;
     }
-    lookingForSubmits = true;
     List<SubmitInDoubt> these = List.copyOf(submitsInDoubt);
+    submitsLookedFor = these;
     submitsInDoubt.clear();
     List<Long> ids = new ArrayList<>();
     these.forEach(d -> d.submit().jobs().forEach(j -> ids.add(j.id())));
@@ -903,13 +904,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (!(f.context() instanceof SubmitsLookedFor looked)) {
       return this;
     }
-    lookingForSubmits = false;
+    if (looked.submits() != submitsLookedFor) {
+      // answered already (the matcher handed over meanwhile)
+      return this;
+    }
+    submitsLookedFor = null;
     for (SubmitInDoubt d : looked.submits()) {
       PendingSubmit p = d.submit();
-      if (f.error().isEmpty() && p.jobs().stream().allMatch(j -> f.stages().containsKey(j.id()))) {
+      if (f.error().isEmpty() && p.jobs().stream().allMatch(j -> isThisJob(f.found().get(j.id()), j))) {
         getContext().getLog().warn("a submit of {} jobs whose commit was reported failed ({}) is stored: answered"
             + " as stored", p.jobs().size(), d.error());
-        submitted(p, f.stages());
+        java.util.Map<Long, String> stages = new java.util.HashMap<>();
+        f.found().forEach((id, r) -> stages.put(id, r.stage()));
+        submitted(p, stages);
       } else {
         // not there (or not all of it: a store without transactions keeps the part that went
         // in, which the resync queues, as before)
@@ -918,6 +925,26 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     lookForSubmits();
     return this;
+  }
+
+  /**
+   * The job as stored is this one, not another of the same id (an insert refused for a clash of
+   * ids fails its commit too, and the row then found is the other job's).
+   */
+  private static boolean isThisJob(JobRecord stored, Job job) {
+    return stored != null && stored.submitTimeMillis() == job.submitTimeMillis()
+        && java.util.Objects.equals(stored.tenant(), job.tenant());
+  }
+
+  /** At a hand-over: the submits still in doubt are answered with their commit's error, as before the look. */
+  private void failSubmitsInDoubt() {
+    List<SubmitInDoubt> all = new ArrayList<>(submitsInDoubt);
+    if (submitsLookedFor != null) {
+      all.addAll(submitsLookedFor);
+    }
+    submitsInDoubt.clear();
+    submitsLookedFor = null;
+    all.forEach(d -> d.submit().replyTo().tell(new SubmitResult(List.of(), Optional.of(d.error()))));
   }
 
   /**
@@ -1137,6 +1164,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
             return Behaviors.same();
           }
           getContext().getLog().info("matcher (epoch {}) handed over: every write committed", epoch);
+          failSubmitsInDoubt();
           return Behaviors.stopped();
         })
         .onAnyMessage(m -> {

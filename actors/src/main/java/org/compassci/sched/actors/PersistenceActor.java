@@ -149,8 +149,8 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
    */
   public record FindIds(List<Long> ids, Object context, ActorRef<IdsFound> replyTo) implements Command {}
 
-  /** {@code stages}: by id, of those found; empty with the {@code error} when the read failed. */
-  public record IdsFound(Object context, java.util.Map<Long, String> stages, Optional<String> error) {}
+  /** {@code found}: by id, those the store holds; empty with the {@code error} when the read failed. */
+  public record IdsFound(Object context, java.util.Map<Long, JobRecord> found, Optional<String> error) {}
 
   /** The highest id of {@code workerId}'s jobs at or above {@code fromId} (see {@link JobStore#highestIdFrom}). */
   public record FindHighestId(long fromId, int workerId, ActorRef<HighestIdFound> replyTo) implements Command {}
@@ -477,7 +477,15 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
     this.carried = carried;
     committing = carried.commitOut;
     retry.putAll(carried.retry);
-    newerThanCommitOut.putAll(carried.newerThanCommitOut);
+    if (carried.commitOut) {
+      newerThanCommitOut.putAll(carried.newerThanCommitOut);
+    } else {
+      // the incarnation before failed once its commit was back, before it put these over it
+      carried.newerThanCommitOut.forEach((id, r) -> {
+        retry.remove(id);
+        retry.put(id, r);
+      });
+    }
     releaseKept.addAll(carried.releaseKept);
     drainers.addAll(carried.drainers);
     heldBarriers.addAll(carried.barriers);
@@ -523,13 +531,13 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         .onMessage(Find.class, this::onFind)
         .onMessage(FindIds.class, f -> {
           reply(f.replyTo(), () -> {
-            java.util.Map<Long, String> stages = new java.util.HashMap<>();
+            java.util.Map<Long, JobRecord> found = new java.util.HashMap<>();
             // in parts: a submit may have 10,000 jobs, and a statement that many parameters
             for (int i = 0; i < f.ids().size(); i += LOAD_PAGE) {
               store.findByIds(f.ids().subList(i, Math.min(f.ids().size(), i + LOAD_PAGE)))
-                  .forEach(r -> stages.put(r.id(), r.stage()));
+                  .forEach(r -> found.put(r.id(), r));
             }
-            return new IdsFound(f.context(), stages, Optional.empty());
+            return new IdsFound(f.context(), found, Optional.empty());
           }, e -> new IdsFound(f.context(), java.util.Map.of(), Optional.of(reason(e))));
           return this;
         })

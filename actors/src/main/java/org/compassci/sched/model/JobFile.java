@@ -70,8 +70,8 @@ public final class JobFile {
    * are looked up in ({@link LkpPrograms#place}); empty: none is known, the keys stay as written.
    */
   /**
-   * {@code maxBytes}: what the jobs one file makes may add up to, as JSON (each job counted as
-   * its document before the matrix expands it).
+   * {@code maxBytes}: what the jobs one file makes may add up to, as JSON (in characters,
+   * counted before any is made).
    */
   public record Rules(Set<String> listKeys, int maxJobs, IntakeLimits limits, Optional<LkpPrograms> programs,
       long maxBytes) {
@@ -204,7 +204,7 @@ public final class JobFile {
       each.add(jobs);
       count = count.add(jobs.count());
       // the jobs share their values in memory until each is written out whole to be stored
-      bytes = bytes.add(jobs.count().multiply(BigInteger.valueOf(job.toString().length())));
+      bytes = bytes.add(jobs.size());
     }
     ceiling(count, rules);
     if (bytes.compareTo(BigInteger.valueOf(rules.maxBytes())) > 0) {

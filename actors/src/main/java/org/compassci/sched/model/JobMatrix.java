@@ -40,6 +40,9 @@ final class JobMatrix {
 
     /** Every value, in order; values may share nodes with each other (the caller copies). */
     List<JsonNode> values();
+
+    /** What every value adds up to as JSON, in characters, counted without making them. */
+    BigInteger size();
   }
 
   private record One(JsonNode value) implements Choice {
@@ -49,6 +52,10 @@ final class JobMatrix {
 
     public List<JsonNode> values() {
       return List.of(value);
+    }
+
+    public BigInteger size() {
+      return BigInteger.valueOf(value.toString().length());
     }
   }
 
@@ -63,6 +70,10 @@ final class JobMatrix {
       options.forEach(o -> all.addAll(o.values()));
       return all;
     }
+
+    public BigInteger size() {
+      return options.stream().map(Choice::size).reduce(BigInteger.ZERO, BigInteger::add);
+    }
   }
 
   /**
@@ -72,6 +83,28 @@ final class JobMatrix {
   private record Each(List<Field> fields) implements Choice {
     public BigInteger count() {
       return fields.stream().map(f -> f.choice().count()).reduce(BigInteger.ONE, BigInteger::multiply);
+    }
+
+    /**
+     * Each field's values stand in as many combinations as the other fields make together, and
+     * each combination has its braces and, per field, its name: a long list is counted once
+     * per job it makes, not whole in each of them.
+     */
+    public BigInteger size() {
+      BigInteger combinations = count();
+      if (combinations.signum() == 0) {
+        return BigInteger.ZERO;
+      }
+      BigInteger total = combinations.multiply(BigInteger.TWO);
+      for (Field f : fields) {
+        BigInteger others = combinations.divide(f.choice().count());
+        total = total.add(f.choice().size().multiply(others));
+        if (!f.spreads()) {
+          // "name": and a comma
+          total = total.add(combinations.multiply(BigInteger.valueOf(com.fasterxml.jackson.databind.node.TextNode.valueOf(f.key()).toString().length() + 2)));
+        }
+      }
+      return total;
     }
 
     public List<JsonNode> values() {
@@ -140,6 +173,11 @@ final class JobMatrix {
     /** Each job its own tree: the combinations share nodes until here. */
     List<ObjectNode> make() {
       return choice.values().stream().map(v -> (ObjectNode) v.deepCopy()).toList();
+    }
+
+    /** What the jobs add up to as JSON, in characters, counted without making them. */
+    BigInteger size() {
+      return choice.size();
     }
   }
 

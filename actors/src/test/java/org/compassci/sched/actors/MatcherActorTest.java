@@ -880,6 +880,64 @@ class MatcherActorTest {
     }
   }
 
+  /** A matcher handed over while a submit in doubt is looked for answers it (503, as before the look) before it stops. */
+  @Test
+  void aMatcherHandedOverAnswersTheSubmitsItStillLooksFor() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean loseNextAnswer = new java.util.concurrent.atomic.AtomicBoolean(true);
+      java.util.concurrent.CountDownLatch lookOut = new java.util.concurrent.CountDownLatch(1);
+      org.compassci.sched.persistence.JobStore slowLook = StoreHooks.before(
+          StoreHooks.nextCommitAnswerLost(real, loseNextAnswer), method -> {
+            if (method.equals("findByIds")) {
+              lookOut.countDown();
+              Thread.sleep(8000);
+            }
+          });
+      Wiring w = start(real, slowLook);
+      TestProbe<MatcherActor.SubmitResult> probe = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.SubmitAs(List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")),
+          1000, java.util.Optional.empty(), probe.getRef()));
+      assertTrue(lookOut.await(10, java.util.concurrent.TimeUnit.SECONDS), "the submit is looked for");
+      w.matcher().tell(new MatcherActor.HandOver());
+      MatcherActor.SubmitResult r = probe.receiveMessage(Duration.ofSeconds(6));
+      assertTrue(r.error().isPresent(), r.toString());
+    }
+  }
+
+  /**
+   * A submit whose insert was refused because its id was another job's (the commit fails for
+   * good) is not answered as stored: the row found under that id is the other job.
+   */
+  @Test
+  void aSubmitRefusedForAnIdOfAnotherJobIsNotTakenForStored() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      java.util.concurrent.atomic.AtomicBoolean clash = new java.util.concurrent.atomic.AtomicBoolean(true);
+      org.compassci.sched.persistence.JobStore clashing = (org.compassci.sched.persistence.JobStore)
+          java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+              new Class<?>[] {org.compassci.sched.persistence.JobStore.class}, (proxy, m, args) -> {
+                if (m.getName().equals("commit") && !((List<?>) args[0]).isEmpty() && clash.compareAndSet(true, false)) {
+                  // another job holds the first new job's id already
+                  var mine = (org.compassci.sched.persistence.JobRecord) ((List<?>) args[0]).get(0);
+                  real.upsert(List.of(Job.submitted(draft("{\"suite\":\"other\",\"testbox\":\"vm-2p8g\"}"), mine.id(),
+                      java.time.Instant.ofEpochMilli(mine.submitTimeMillis() - 60_000), "/result").toRecord()));
+                  throw new org.compassci.sched.persistence.StoreRefusedException("duplicate key: job " + mine.id(), null);
+                }
+                try {
+                  return m.invoke(real, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+      Wiring w = start(real, clashing);
+      TestProbe<MatcherActor.SubmitResult> probe = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.SubmitAs(List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\"}")),
+          1000, java.util.Optional.empty(), probe.getRef()));
+      MatcherActor.SubmitResult r = probe.receiveMessage(Duration.ofSeconds(10));
+      assertFalse(clash.get(), "the insert clashed");
+      assertTrue(r.error().isPresent() && r.jobs().isEmpty(), r.toString());
+    }
+  }
+
   /**
    * A matcher handed over with a claim in doubt checks it before it stops: the job is back in
    * the queue in the store, not counted against its requeues. Left to the successor, it sat in

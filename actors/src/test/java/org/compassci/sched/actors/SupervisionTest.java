@@ -578,7 +578,7 @@ class SupervisionTest {
       away.set(false);
       // the kept states are written at the store's next check, once a second
       String stage = null;
-      for (int i = 0; i < 100 && !"running".equals(stage); i++) {
+      for (int i = 0; i < 400 && !"running".equals(stage); i++) {
         Thread.sleep(50);
         stage = real.find(id).map(org.compassci.sched.persistence.JobRecord::stage).orElse(null);
       }

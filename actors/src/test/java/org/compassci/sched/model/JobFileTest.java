@@ -423,13 +423,26 @@ class JobFileTest {
    * jobs of one file add up to, as their documents stand before the matrix, has a limit.
    */
   @Test
-  void aFileWhoseJobsAddUpToMoreThanASubmitMayHoldIsRefused() {
+  void aFileWhoseJobsAddUpToMoreThanASubmitMayHoldIsRefused() throws Exception {
     String hundred = java.util.stream.IntStream.rangeClosed(1, 100).mapToObj(Integer::toString)
         .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
     String big = "suite: s\ntestbox: vm-2p8g\npad: " + "p".repeat(900_000) + "\na: " + hundred + "\nb: " + hundred + "\n";
     TooLargeException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
         () -> assertThrows(TooLargeException.class, () -> yaml(big)));
     assertTrue(e.getMessage().contains("scheduler.submit.max-expanded-size"), e.getMessage());
+    // a list is counted once per job it makes, not whole in each: 5,000 commits of 40 characters
+    // make 5,000 jobs of under 100 characters (the document itself is 215 KB)
+    String commits = java.util.stream.IntStream.range(0, 5_000).mapToObj(i -> String.format("%040x", i))
+        .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
+    assertEquals(5_000, yaml("suite: s\ntestbox: vm-2p8g\ncommit: " + commits + "\n").size());
+    // and the count is what the jobs are, as near as a comma
+    String sample = "suite: s\ntestbox: vm-2p8g\npad: " + "p".repeat(1000) + "\na: [1, 22, 333]\nb: [x, yy]\n"
+        + "fio:\n  rw: [read, write]\n";
+    List<ObjectNode> made = yaml(sample);
+    long actual = made.stream().mapToLong(j -> j.toString().length()).sum();
+    ObjectNode doc = (ObjectNode) new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(sample);
+    long counted = new JobMatrix(RULES.listKeys()).of(doc).size().longValueExact();
+    assertTrue(counted >= actual && counted <= actual + 2L * made.size() * doc.size(), counted + " for " + actual);
     // a hundred jobs of 100 KB each are 10 MB: taken
     String ten = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]";
     assertEquals(100, yaml("suite: s\ntestbox: vm-2p8g\npad: " + "p".repeat(100_000) + "\na: " + ten + "\nb: " + ten + "\n").size());

@@ -29,6 +29,11 @@ final class EventBacklog {
   private final Map<Long, WatchActor.JobEvent> events = new LinkedHashMap<>();
   private final Map<Long, String> closed = new LinkedHashMap<>();
   private final Set<Long> merged = new java.util.HashSet<>();
+  /**
+   * Per job, the fields a pending change said were gone (null): the whole state sent for merged
+   * changes lacks them, and says so with null too, or the reader keeps what it last had.
+   */
+  private final Map<Long, Set<String>> gone = new java.util.HashMap<>();
 
   EventBacklog(WatchActor.Event first) {
     add(first);
@@ -39,6 +44,11 @@ final class EventBacklog {
       if (events.put(j.id(), j) != null) {
         merged.add(j.id());
       }
+      j.fields().fields().forEachRemaining(f -> {
+        if (f.getValue().isNull()) {
+          gone.computeIfAbsent(j.id(), id -> new java.util.HashSet<>()).add(f.getKey());
+        }
+      });
     } else if (e instanceof WatchActor.Closed c) {
       closed.put(c.id(), c.error());
     }
@@ -58,6 +68,11 @@ final class EventBacklog {
         // changes were skipped: the whole state says everything they said
         data = Json.object().put("job_id", Long.toString(j.id()));
         data.setAll(j.state());
+        for (String name : gone.getOrDefault(j.id(), Set.of())) {
+          if (!data.has(name)) {
+            data.putNull(name);
+          }
+        }
       }
       out.add(renderer.job(data));
     }

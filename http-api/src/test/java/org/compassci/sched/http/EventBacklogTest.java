@@ -1,0 +1,51 @@
+package org.compassci.sched.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import org.compassci.sched.actors.WatchActor;
+import org.compassci.sched.model.Json;
+import org.junit.jupiter.api.Test;
+
+/** A slow reader's backlog, read as a stream's frames. */
+class EventBacklogTest {
+
+  private static final EventBacklog.Renderer<ObjectNode> AS_IS = new EventBacklog.Renderer<>() {
+    @Override
+    public ObjectNode job(ObjectNode data) {
+      return data;
+    }
+
+    @Override
+    public ObjectNode closed(long id, String error) {
+      return Json.object().put("closed", id);
+    }
+  };
+
+  private static ObjectNode json(String text) {
+    return (ObjectNode) Json.parse(text);
+  }
+
+  /**
+   * Changes merged while the reader did not read are sent as the job's whole state, which lacks
+   * the fields that went: they come as null too (a requeue's host and times), as in the changes
+   * merged. Without it the reader kept the hand-out's host beside the next one's.
+   */
+  @Test
+  void mergedChangesStillSayWhichFieldsWent() {
+    EventBacklog backlog = new EventBacklog(new WatchActor.JobEvent(5,
+        json("{\"job_id\":\"5\",\"job_stage\":\"submit\",\"host_machine\":null,\"dispatch_time\":null}"),
+        json("{\"id\":\"5\",\"job_stage\":\"submit\",\"suite\":\"s\"}")));
+    backlog.add(new WatchActor.JobEvent(5, json("{\"job_id\":\"5\",\"job_stage\":\"dispatch\",\"dispatch_time\":\"t2\"}"),
+        json("{\"id\":\"5\",\"job_stage\":\"dispatch\",\"suite\":\"s\",\"dispatch_time\":\"t2\"}")));
+    List<ObjectNode> frames = backlog.frames(AS_IS);
+    assertEquals(1, frames.size());
+    ObjectNode sent = frames.get(0);
+    assertEquals("dispatch", sent.path("job_stage").asText());
+    assertEquals("t2", sent.path("dispatch_time").asText(), "back since it went: its new value");
+    assertTrue(sent.get("host_machine") != null && sent.get("host_machine").isNull(), sent.toString());
+    assertEquals("s", sent.path("suite").asText(), "the whole state");
+  }
+}
