@@ -390,16 +390,7 @@ class BootRoutesTest {
     assertEquals(413, status, "the job's limit, reached with empty files and folders");
     assertTrue(made < 10, made + " made");
 
-    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
-    JsonNode done = null;
-    for (int i = 0; i < 200; i++) {
-      done = job(id);
-      if (done.path("job_data_readiness").asText().equals("complete")) {
-        break;
-      }
-      Thread.sleep(50);
-    }
-    assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());
+    JsonNode done = postRunUntilComplete(id);
     assertEquals(1, done.path("stats").path("x").asInt());
     assertEquals(423, raw.send("PUT", root + "/late", one, "Cookie", cookie).status());
     assertEquals(423, raw.send("POST", root + "/late?job_id=" + id + "&job_token=" + token, one).status());
@@ -452,16 +443,7 @@ class BootRoutesTest {
         Thread.sleep(20);
       }
       assertFalse(isEmpty(incoming), "the upload is under way");
-      assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
-      JsonNode done = null;
-      for (int i = 0; i < 200; i++) {
-        done = job(id);
-        if (done.path("job_data_readiness").asText().equals("complete")) {
-          break;
-        }
-        Thread.sleep(50);
-      }
-      assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());
+      postRunUntilComplete(id);
       out.write(new byte[1024]);
       out.flush();
       assertEquals("HTTP/1.1 423", statusLine(late));
@@ -597,6 +579,21 @@ class BootRoutesTest {
   }
 
   /** A PUT to {@code path} begun on {@code socket}: its head sent with {@code framing}, its body to come. */
+  /** The box's lkp-post-run, then the job read until its data is complete (10 s at most). */
+  private JsonNode postRunUntilComplete(String id) throws InterruptedException {
+    assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
+    JsonNode done = null;
+    for (int i = 0; i < 200; i++) {
+      done = job(id);
+      if (done.path("job_data_readiness").asText().equals("complete")) {
+        break;
+      }
+      Thread.sleep(50);
+    }
+    assertEquals("complete", done.path("job_data_readiness").asText(), done.toString());
+    return done;
+  }
+
   private static java.io.OutputStream beginPut(java.net.Socket socket, String path, String cookie, String framing)
       throws java.io.IOException {
     socket.setSoTimeout(10_000);
