@@ -140,15 +140,12 @@ public final class ClientSocketRoutes extends AllDirectives {
       return this;
     }
 
-    List<String> frames() {
-      List<String> out = new ArrayList<>();
-      if (notes != null) {
-        out.addAll(notes);
-      }
-      if (events != null) {
-        out.addAll(events.frames(WS));
-      }
-      return out;
+    /** The notes, then the events, each event rendered as the socket takes it (see {@link EventBacklog#frames}). */
+    Iterable<String> frames() {
+      java.util.stream.Stream<String> noted = notes == null ? java.util.stream.Stream.empty() : notes.stream();
+      java.util.stream.Stream<String> jobs = events == null ? java.util.stream.Stream.empty()
+          : java.util.stream.StreamSupport.stream(events.frames(WS).spliterator(), false);
+      return java.util.stream.Stream.concat(noted, jobs)::iterator;
     }
   }
 

@@ -1,9 +1,7 @@
 package org.compassci.sched.http;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.compassci.sched.actors.WatchActor;
@@ -60,25 +58,45 @@ final class EventBacklog {
     return events.size() + closed.size();
   }
 
-  <T> List<T> frames(Renderer<T> renderer) {
-    List<T> out = new ArrayList<>(events.size() + closed.size());
-    for (WatchActor.JobEvent j : events.values()) {
-      ObjectNode data = j.fields();
-      if (merged.contains(j.id())) {
-        // changes were skipped: the whole state says everything they said
-        data = Json.object().put("job_id", Long.toString(j.id()));
-        data.setAll(j.state());
-        for (String name : gone.getOrDefault(j.id(), Set.of())) {
-          if (!data.has(name)) {
-            data.putNull(name);
-          }
-        }
+  /**
+   * The frames, each rendered as the stream takes it: a reader that stopped reading would
+   * otherwise hold a rendered copy of every job's whole state (up to 1,000 jobs a stream) while
+   * the states themselves are the watch actor's.
+   */
+  <T> Iterable<T> frames(Renderer<T> renderer) {
+    return () -> new java.util.Iterator<T>() {
+      private final java.util.Iterator<WatchActor.JobEvent> jobs = events.values().iterator();
+      private final java.util.Iterator<Map.Entry<Long, String>> closes = closed.entrySet().iterator();
+
+      @Override
+      public boolean hasNext() {
+        return jobs.hasNext() || closes.hasNext();
       }
-      out.add(renderer.job(data));
-    }
-    for (Map.Entry<Long, String> c : closed.entrySet()) {
-      out.add(renderer.closed(c.getKey(), c.getValue()));
-    }
-    return out;
+
+      @Override
+      public T next() {
+        if (jobs.hasNext()) {
+          return renderer.job(data(jobs.next()));
+        }
+        Map.Entry<Long, String> c = closes.next();
+        return renderer.closed(c.getKey(), c.getValue());
+      }
+    };
   }
+
+  private ObjectNode data(WatchActor.JobEvent j) {
+    if (!merged.contains(j.id())) {
+      return j.fields();
+    }
+    // changes were skipped: the whole state says everything they said
+    ObjectNode data = Json.object().put("job_id", Long.toString(j.id()));
+    data.setAll(j.state());
+    for (String name : gone.getOrDefault(j.id(), Set.of())) {
+      if (!data.has(name)) {
+        data.putNull(name);
+      }
+    }
+    return data;
+  }
+
 }

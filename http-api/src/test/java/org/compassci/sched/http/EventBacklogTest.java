@@ -40,12 +40,42 @@ class EventBacklogTest {
         json("{\"id\":\"5\",\"job_stage\":\"submit\",\"suite\":\"s\"}")));
     backlog.add(new WatchActor.JobEvent(5, json("{\"job_id\":\"5\",\"job_stage\":\"dispatch\",\"dispatch_time\":\"t2\"}"),
         json("{\"id\":\"5\",\"job_stage\":\"dispatch\",\"suite\":\"s\",\"dispatch_time\":\"t2\"}")));
-    List<ObjectNode> frames = backlog.frames(AS_IS);
+    List<ObjectNode> frames = new java.util.ArrayList<>();
+    backlog.frames(AS_IS).forEach(frames::add);
     assertEquals(1, frames.size());
     ObjectNode sent = frames.get(0);
     assertEquals("dispatch", sent.path("job_stage").asText());
     assertEquals("t2", sent.path("dispatch_time").asText(), "back since it went: its new value");
     assertTrue(sent.get("host_machine") != null && sent.get("host_machine").isNull(), sent.toString());
     assertEquals("s", sent.path("suite").asText(), "the whole state");
+  }
+
+  /** Frames are rendered as the stream takes them, not all at once into a list it holds. */
+  @Test
+  void framesAreRenderedOneAtATime() {
+    EventBacklog backlog = new EventBacklog(new WatchActor.JobEvent(1, json("{\"job_id\":\"1\",\"a\":1}"), json("{}")));
+    backlog.add(new WatchActor.JobEvent(2, json("{\"job_id\":\"2\",\"a\":2}"), json("{}")));
+    backlog.add(new WatchActor.Closed(3, null));
+    java.util.concurrent.atomic.AtomicInteger rendered = new java.util.concurrent.atomic.AtomicInteger();
+    EventBacklog.Renderer<String> counting = new EventBacklog.Renderer<>() {
+      @Override
+      public String job(ObjectNode data) {
+        rendered.incrementAndGet();
+        return data.path("job_id").asText();
+      }
+
+      @Override
+      public String closed(long id, String error) {
+        rendered.incrementAndGet();
+        return "closed " + id;
+      }
+    };
+    java.util.Iterator<String> frames = backlog.frames(counting).iterator();
+    assertEquals(0, rendered.get());
+    assertEquals("1", frames.next());
+    assertEquals(1, rendered.get());
+    assertEquals("2", frames.next());
+    assertEquals("closed 3", frames.next());
+    assertTrue(!frames.hasNext() && rendered.get() == 3);
   }
 }
