@@ -161,6 +161,13 @@ public final class StatsActor extends AbstractBehavior<StatsActor.Command> {
           registry.close();
           return this;
         })
+        // a restart makes a new registry and GC binder: the old ones' listeners on the JVM's
+        // collectors stayed registered, one set more at each restart
+        .onSignal(org.apache.pekko.actor.typed.PreRestart.class, s -> {
+          gc.close();
+          registry.close();
+          return this;
+        })
         .build();
   }
 
