@@ -213,7 +213,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   private record TenantLoaded(PersistenceActor.TenantJobs result) implements Command {}
 
   /** Writes in flight, carried through the store and back as the write's context. */
-  private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {}
+  /**
+   * {@code key}: its {@link Once}'s account and key, for a keyed submit; {@code joined}: the
+   * askers of the same key and body who came while it was written, answered as it is.
+   */
+  private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo, String key,
+      List<ActorRef<SubmitResult>> joined) {
+    PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo) {
+      this(jobs, replyTo, null, new ArrayList<>(0));
+    }
+  }
+
+  /** A keyed submit being written, and its body's digest. */
+  private record KeyedWrite(String digest, PendingSubmit submit) {}
 
   /** A {@link SubmitAs} being written, and how many jobs it adds per account. */
   private record PendingSubmitAs(PendingSubmit submit, Map<String, Integer> perAccount) {}
@@ -785,6 +797,27 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     activity.touch();
   }
 
+  /**
+   * Keyed submits being written, by account and key: the idempotency actor lets a key go when
+   * it restarts or its ask times out, and a retry of it, not found in the store yet, joins the
+   * write rather than making a second set of jobs.
+   */
+  private final Map<String, KeyedWrite> keysBeingWritten = new java.util.HashMap<>();
+
+  private static String keyOf(Once once) {
+    return once.account() + "\0" + once.key();
+  }
+
+  /** Tells a submit's asker, and those who joined it, how it went. */
+  private void answer(PendingSubmit p, SubmitResult r) {
+    if (p.key() != null) {
+      // only its own entry: a write of the incarnation before a restart is answered here too
+      keysBeingWritten.computeIfPresent(p.key(), (k, w) -> w.submit() == p ? null : w);
+    }
+    p.replyTo().tell(r);
+    p.joined().forEach(j -> j.tell(r));
+  }
+
   private Behavior<Command> onSubmit(Submit s) {
     touch();
     List<Job> jobs = new ArrayList<>(s.jobs().size());
@@ -807,6 +840,19 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       s.replyTo().tell(new SubmitResult(List.of(), Optional.of("the submit waited too long to be taken up: "
           + "not stored"), Optional.empty()));
       return this;
+    }
+    if (s.once().isPresent()) {
+      KeyedWrite writing = keysBeingWritten.get(keyOf(s.once().get()));
+      if (writing != null) {
+        if (writing.digest().equals(s.once().get().requestDigest())) {
+          writing.submit().joined().add(s.replyTo());
+        } else {
+          s.replyTo().tell(new SubmitResult(List.of(), Optional.of("Idempotency-Key '"
+              + org.compassci.sched.auth.AccountRules.printable(s.once().get().key())
+              + "' is being stored for another request body; use a new key for a new submit")));
+        }
+        return this;
+      }
     }
     Map<String, Integer> perAccount = new java.util.HashMap<>();
     s.jobs().forEach(d -> perAccount.merge(d.doc().path("my_account").asText(""), 1, Integer::sum));
@@ -839,8 +885,11 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
                 .map(j -> new org.compassci.sched.model.SubmitAnswer.Entry(j.id(), j.resultRoot())).toList()))))
         .orElse(List.of());
     perAccount.forEach((account, n) -> writingByAccount.merge(account, n, Integer::sum));
+    PendingSubmit pending = new PendingSubmit(jobs, s.replyTo(), s.once().map(MatcherActor::keyOf).orElse(null),
+        new ArrayList<>(0));
+    s.once().ifPresent(o -> keysBeingWritten.put(keyOf(o), new KeyedWrite(o.requestDigest(), pending)));
     store.tell(new PersistenceActor.WriteSubmission(records, keys, runs,
-        new PendingSubmitAs(new PendingSubmit(jobs, s.replyTo()), perAccount), written));
+        new PendingSubmitAs(pending, perAccount), written));
     return this;
   }
 
@@ -856,7 +905,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (w.written().context() instanceof PendingSubmit p) {
       if (w.written().error().isPresent()) {
         if (w.written().refused() || p.jobs().isEmpty()) {
-          p.replyTo().tell(new SubmitResult(List.of(), w.written().error()));
+          answer(p, new SubmitResult(List.of(), w.written().error()));
         } else {
           // the commit may have landed with its answer lost (MySQL's connection cut after the
           // commit): answered "not stored", its jobs came in at the next resync all the same,
@@ -920,7 +969,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       } else {
         // not there (or not all of it: a store without transactions keeps the part that went
         // in, which the resync queues, as before)
-        p.replyTo().tell(new SubmitResult(List.of(), Optional.of(d.error())));
+        answer(p, new SubmitResult(List.of(), Optional.of(d.error())));
       }
     }
     lookForSubmits();
@@ -944,7 +993,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     }
     submitsInDoubt.clear();
     submitsLookedFor = null;
-    all.forEach(d -> d.submit().replyTo().tell(new SubmitResult(List.of(), Optional.of(d.error()))));
+    all.forEach(d -> answer(d.submit(), new SubmitResult(List.of(), Optional.of(d.error()))));
   }
 
   /**
@@ -961,7 +1010,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       }
       out.add(new Submitted(job.id(), job.resultRoot()));
     }
-    p.replyTo().tell(new SubmitResult(out, Optional.empty()));
+    answer(p, new SubmitResult(out, Optional.empty()));
     serveParked();
   }
 

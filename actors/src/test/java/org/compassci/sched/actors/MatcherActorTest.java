@@ -880,6 +880,42 @@ class MatcherActorTest {
     }
   }
 
+  /**
+   * A keyed submit sent again while the first is still being written joins it: one set of jobs,
+   * both answered with it. The idempotency actor lets a key go when it restarts or its ask of the
+   * matcher times out (5 minutes), and a retry then found no key in the store yet and was
+   * written as a second set.
+   */
+  @Test
+  void aKeyedSubmitSentAgainWhileTheFirstIsWrittenJoinsIt() throws Exception {
+    try (JdbcJobStore real = JdbcJobStore.embedded(dir, 4)) {
+      StoreHooks.CommitGate gate = new StoreHooks.CommitGate();
+      Wiring w = start(real, StoreHooks.before(real, gate));
+      List<JobIntake.Draft> jobs = List.of(draft("{\"suite\":\"s\",\"testbox\":\"vm-2p8g\",\"my_account\":\"alice\"}"));
+      MatcherActor.Once once = new MatcherActor.Once("alice", "k1", "digest-1");
+      TestProbe<MatcherActor.SubmitResult> first = testKit.createTestProbe();
+      TestProbe<MatcherActor.SubmitResult> again = testKit.createTestProbe();
+      TestProbe<MatcherActor.SubmitResult> other = testKit.createTestProbe();
+      gate.arm();
+      w.matcher().tell(new MatcherActor.SubmitAs(jobs, 1000, java.util.Optional.of(once), first.getRef()));
+      assertTrue(gate.awaitHeld(10), "the first submit's commit");
+      w.matcher().tell(new MatcherActor.SubmitAs(jobs, 1000, java.util.Optional.of(once), again.getRef()));
+      w.matcher().tell(new MatcherActor.SubmitAs(jobs, 1000,
+          java.util.Optional.of(new MatcherActor.Once("alice", "k1", "digest-2")), other.getRef()));
+      MatcherActor.SubmitResult refused = other.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(refused.error().isPresent() && refused.error().get().contains("another request body"), refused.toString());
+      again.expectNoMessage(Duration.ofMillis(200));
+      gate.open();
+      MatcherActor.SubmitResult a = first.receiveMessage(Duration.ofSeconds(10));
+      MatcherActor.SubmitResult b = again.receiveMessage(Duration.ofSeconds(10));
+      assertTrue(a.error().isEmpty(), a.toString());
+      assertEquals(a, b, "the same answer");
+      assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("vm-2p8g--1", "x86_64", 65536)));
+      assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("vm-2p8g--2", "x86_64", 65536)), "one job, not two");
+      assertEquals(1, real.findByStage(List.of("submit", "dispatch"), Long.MIN_VALUE, 100).size());
+    }
+  }
+
   /** A matcher handed over while a submit in doubt is looked for answers it (503, as before the look) before it stops. */
   @Test
   void aMatcherHandedOverAnswersTheSubmitsItStillLooksFor() throws Exception {
