@@ -578,7 +578,6 @@ class BootRoutesTest {
         "what it held came back");
   }
 
-  /** A PUT to {@code path} begun on {@code socket}: its head sent with {@code framing}, its body to come. */
   /** The box's lkp-post-run, then the job read until its data is complete (10 s at most). */
   private JsonNode postRunUntilComplete(String id) throws InterruptedException {
     assertEquals(200, http.get("/~lkp/cgi-bin/lkp-post-run?job_file=/lkp/scheduled/job.yaml&job_id=" + id).status());
@@ -594,6 +593,7 @@ class BootRoutesTest {
     return done;
   }
 
+  /** A PUT to {@code path} begun on {@code socket}: its head sent with {@code framing}, its body to come. */
   private static java.io.OutputStream beginPut(java.net.Socket socket, String path, String cookie, String framing)
       throws java.io.IOException {
     socket.setSoTimeout(10_000);

@@ -212,9 +212,9 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   private record TenantLoaded(PersistenceActor.TenantJobs result) implements Command {}
 
-  /** Writes in flight, carried through the store and back as the write's context. */
   /**
-   * {@code key}: its {@link Once}'s account and key, for a keyed submit; {@code joined}: the
+   * A submit in flight, carried through the store and back as the write's context. {@code
+   * key}: its {@link Once}'s account and key, for a keyed submit; {@code joined}: the
    * askers of the same key and body who came while it was written, answered as it is.
    */
   private record PendingSubmit(List<Job> jobs, ActorRef<SubmitResult> replyTo, String key,
@@ -226,6 +226,30 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
 
   /** A keyed submit being written, and its body's digest. */
   private record KeyedWrite(String digest, PendingSubmit submit) {}
+
+  /** A keyed submit stored lately: its body's digest, its answer, and until when it is kept. */
+  private record KeyStored(String digest, SubmitResult answer, long untilMillis) {}
+
+  /**
+   * The keyed submits being written and those stored lately, made outside the setup a
+   * supervisor's restart runs again (as the ids are): a retry that comes after a restart, while
+   * a write of the incarnation before is still out, joins it too.
+   */
+  static final class Keys {
+    final Map<String, KeyedWrite> writing = new java.util.HashMap<>();
+    /** By when they were stored, oldest first. */
+    final java.util.LinkedHashMap<String, KeyStored> stored = new java.util.LinkedHashMap<>();
+    long storedJobs;
+  }
+
+  /**
+   * How long a keyed submit's answer stays here once stored: longer than the idempotency
+   * actor's lookup of a key (30 s), which reads beside the commit and may miss it, so a retry
+   * whose lookup came just before the commit was in still finds it.
+   */
+  static final Duration KEY_KEPT = Duration.ofMinutes(2);
+  /** The most jobs the answers kept {@link #KEY_KEPT} may name in all. */
+  static final int KEY_KEPT_JOBS = 100_000;
 
   /** A {@link SubmitAs} being written, and how many jobs it adds per account. */
   private record PendingSubmitAs(PendingSubmit submit, Map<String, Integer> perAccount) {}
@@ -427,20 +451,25 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     // before it gave, whose submits may still wait for their commit (the store has not got them
     // to tell), where a new generator gave their ids again
     JobIdGenerator ids = new JobIdGenerator(settings.workerId());
+    Keys keys = new Keys();
     return Behaviors.withStash(STASH, stash -> Behaviors.withTimers(timers -> Behaviors.setup(ctx -> {
       if (!settings.resyncInterval().isZero()) {
         timers.startTimerWithFixedDelay("resync", new Resync(), settings.resyncInterval());
       }
       ActorRef<HostRegistryActor.Command> registry = hosts != null ? hosts : ctx.getSystem().ignoreRef();
-      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock, fencedAs, ids).loading(stash);
+      return new MatcherActor(ctx, timers, store, lifecycle, registry, settings, clock, fencedAs, ids, keys)
+          .loading(stash);
     })));
   }
 
   private MatcherActor(ActorContext<Command> ctx, TimerScheduler<Command> timers,
       ActorRef<PersistenceActor.Command> store, ActorRef<LifecycleActor.Command> lifecycle,
       ActorRef<HostRegistryActor.Command> hosts, SchedulerSettings settings, Clock clock, String fencedAs,
-      JobIdGenerator ids) {
+      JobIdGenerator ids, Keys keys) {
     super(ctx);
+    this.keys = keys;
+    // never longer than a key is remembered at all (scheduler.submit.idempotency-ttl)
+    this.keyKeptMillis = Math.min(KEY_KEPT.toMillis(), settings.access().idempotencyTtl().toMillis());
     // its own name, not Pekko's guess from the call stack (see LifecycleActor)
     ctx.setLoggerName(MatcherActor.class);
     this.fencedAs = fencedAs;
@@ -798,11 +827,12 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /**
-   * Keyed submits being written, by account and key: the idempotency actor lets a key go when
-   * it restarts or its ask times out, and a retry of it, not found in the store yet, joins the
-   * write rather than making a second set of jobs.
+   * Keyed submits being written or stored lately, by account and key: the idempotency actor
+   * lets a key go when it restarts or its ask times out, and a retry of it, not found in the
+   * store yet, joins the write (or gets its answer) rather than making a second set of jobs.
    */
-  private final Map<String, KeyedWrite> keysBeingWritten = new java.util.HashMap<>();
+  private final Keys keys;
+  private final long keyKeptMillis;
 
   private static String keyOf(Once once) {
     return once.account() + "\0" + once.key();
@@ -811,11 +841,33 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   /** Tells a submit's asker, and those who joined it, how it went. */
   private void answer(PendingSubmit p, SubmitResult r) {
     if (p.key() != null) {
+      KeyedWrite w = keys.writing.get(p.key());
       // only its own entry: a write of the incarnation before a restart is answered here too
-      keysBeingWritten.computeIfPresent(p.key(), (k, w) -> w.submit() == p ? null : w);
+      if (w != null && w.submit() == p) {
+        keys.writing.remove(p.key());
+        if (r.error().isEmpty() && r.overLimit().isEmpty()) {
+          keys.stored.remove(p.key());
+          keys.stored.put(p.key(), new KeyStored(w.digest(), r, clock.millis() + keyKeptMillis));
+          keys.storedJobs += r.jobs().size();
+          forgetStoredKeys();
+        }
+      }
     }
     p.replyTo().tell(r);
     p.joined().forEach(j -> j.tell(r));
+  }
+
+  /** The answers kept past their time, or past {@link #KEY_KEPT_JOBS} jobs, go, oldest first. */
+  private void forgetStoredKeys() {
+    long now = clock.millis();
+    for (java.util.Iterator<KeyStored> it = keys.stored.values().iterator(); it.hasNext(); ) {
+      KeyStored k = it.next();
+      if (k.untilMillis() > now && keys.storedJobs <= KEY_KEPT_JOBS) {
+        return;
+      }
+      keys.storedJobs -= k.answer().jobs().size();
+      it.remove();
+    }
   }
 
   private Behavior<Command> onSubmit(Submit s) {
@@ -842,15 +894,23 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       return this;
     }
     if (s.once().isPresent()) {
-      KeyedWrite writing = keysBeingWritten.get(keyOf(s.once().get()));
+      Once once = s.once().get();
+      forgetStoredKeys();
+      KeyedWrite writing = keys.writing.get(keyOf(once));
+      KeyStored stored = keys.stored.get(keyOf(once));
+      String digest = writing != null ? writing.digest() : stored != null ? stored.digest() : null;
+      if (digest != null && !digest.equals(once.requestDigest())) {
+        s.replyTo().tell(new SubmitResult(List.of(), Optional.of("Idempotency-Key '"
+            + org.compassci.sched.auth.AccountRules.printable(once.key())
+            + "' is being stored for another request body; use a new key for a new submit")));
+        return this;
+      }
       if (writing != null) {
-        if (writing.digest().equals(s.once().get().requestDigest())) {
-          writing.submit().joined().add(s.replyTo());
-        } else {
-          s.replyTo().tell(new SubmitResult(List.of(), Optional.of("Idempotency-Key '"
-              + org.compassci.sched.auth.AccountRules.printable(s.once().get().key())
-              + "' is being stored for another request body; use a new key for a new submit")));
-        }
+        writing.submit().joined().add(s.replyTo());
+        return this;
+      }
+      if (stored != null) {
+        s.replyTo().tell(stored.answer());
         return this;
       }
     }
@@ -887,7 +947,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     perAccount.forEach((account, n) -> writingByAccount.merge(account, n, Integer::sum));
     PendingSubmit pending = new PendingSubmit(jobs, s.replyTo(), s.once().map(MatcherActor::keyOf).orElse(null),
         new ArrayList<>(0));
-    s.once().ifPresent(o -> keysBeingWritten.put(keyOf(o), new KeyedWrite(o.requestDigest(), pending)));
+    s.once().ifPresent(o -> this.keys.writing.put(keyOf(o), new KeyedWrite(o.requestDigest(), pending)));
     store.tell(new PersistenceActor.WriteSubmission(records, keys, runs,
         new PendingSubmitAs(pending, perAccount), written));
     return this;
@@ -953,11 +1013,10 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
     if (!(f.context() instanceof SubmitsLookedFor looked)) {
       return this;
     }
-    if (looked.submits() != submitsLookedFor) {
-      // answered already (the matcher handed over meanwhile)
-      return this;
+    if (looked.submits() == submitsLookedFor) {
+      submitsLookedFor = null;
     }
-    submitsLookedFor = null;
+    // else a read of the incarnation before a restart: its submits are answered all the same
     for (SubmitInDoubt d : looked.submits()) {
       PendingSubmit p = d.submit();
       if (f.error().isEmpty() && p.jobs().stream().allMatch(j -> isThisJob(f.found().get(j.id()), j))) {

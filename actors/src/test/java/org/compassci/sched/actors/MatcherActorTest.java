@@ -910,6 +910,11 @@ class MatcherActorTest {
       MatcherActor.SubmitResult b = again.receiveMessage(Duration.ofSeconds(10));
       assertTrue(a.error().isEmpty(), a.toString());
       assertEquals(a, b, "the same answer");
+      // and once it is stored, for a while: the idempotency actor's lookup of a key reads beside
+      // the commit, and one that came just before it was in found nothing
+      TestProbe<MatcherActor.SubmitResult> late = testKit.createTestProbe();
+      w.matcher().tell(new MatcherActor.SubmitAs(jobs, 1000, java.util.Optional.of(once), late.getRef()));
+      assertEquals(a, late.receiveMessage(Duration.ofSeconds(10)), "the stored answer");
       assertInstanceOf(MatcherActor.Assigned.class, dispatch(w, box("vm-2p8g--1", "x86_64", 65536)));
       assertInstanceOf(MatcherActor.NoJob.class, dispatch(w, box("vm-2p8g--2", "x86_64", 65536)), "one job, not two");
       assertEquals(1, real.findByStage(List.of("submit", "dispatch"), Long.MIN_VALUE, 100).size());

@@ -142,10 +142,12 @@ public final class ClientSocketRoutes extends AllDirectives {
 
     /** The notes, then the events, each event rendered as the socket takes it (see {@link EventBacklog#frames}). */
     Iterable<String> frames() {
-      java.util.stream.Stream<String> noted = notes == null ? java.util.stream.Stream.empty() : notes.stream();
-      java.util.stream.Stream<String> jobs = events == null ? java.util.stream.Stream.empty()
-          : java.util.stream.StreamSupport.stream(events.frames(WS).spliterator(), false);
-      return java.util.stream.Stream.concat(noted, jobs)::iterator;
+      return () -> {
+        java.util.stream.Stream<String> noted = notes == null ? java.util.stream.Stream.empty() : notes.stream();
+        java.util.stream.Stream<String> jobs = events == null ? java.util.stream.Stream.empty()
+            : java.util.stream.StreamSupport.stream(events.frames(WS).spliterator(), false);
+        return java.util.stream.Stream.concat(noted, jobs).iterator();
+      };
     }
   }
 
