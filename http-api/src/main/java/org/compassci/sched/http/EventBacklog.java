@@ -42,6 +42,9 @@ final class EventBacklog {
       if (events.put(j.id(), j) != null) {
         merged.add(j.id());
       }
+      // an event after the job's close in one batch: it was refused (a socket at its limit) and
+      // followed again, and the refusal, written after every event, would undo it
+      closed.remove(j.id());
       j.fields().fields().forEachRemaining(f -> {
         if (f.getValue().isNull()) {
           gone.computeIfAbsent(j.id(), id -> new java.util.HashSet<>()).add(f.getKey());

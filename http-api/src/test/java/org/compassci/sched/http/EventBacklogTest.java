@@ -78,4 +78,22 @@ class EventBacklogTest {
     assertEquals("closed 3", frames.next());
     assertTrue(!frames.hasNext() && rendered.get() == 3);
   }
+
+  /**
+   * A socket refused a job (at its limit), then, before it read, made room and followed it: the
+   * job's event supersedes the refusal, which came after it in the batch (all events are written
+   * before all closes), and the client took the job for refused although it is followed.
+   */
+  @Test
+  void aJobsEventAfterItsRefusalSupersedesIt() {
+    EventBacklog backlog = new EventBacklog(new WatchActor.Closed(3, "at most 1 jobs per socket: unwatch one first"));
+    backlog.add(new WatchActor.JobEvent(3, json("{\"job_id\":\"3\",\"job_stage\":\"submit\"}"), json("{}")));
+    backlog.add(new WatchActor.JobEvent(4, json("{\"job_id\":\"4\",\"job_stage\":\"finish\"}"), json("{}")));
+    backlog.add(new WatchActor.Closed(4, null));
+    List<ObjectNode> frames = new java.util.ArrayList<>();
+    backlog.frames(AS_IS).forEach(frames::add);
+    assertEquals(List.of("3", "4"), frames.subList(0, 2).stream().map(f -> f.path("job_id").asText()).toList());
+    assertEquals(List.of(4L), frames.subList(2, frames.size()).stream().map(f -> f.path("closed").asLong()).toList(),
+        "the retired job's close stays, after its event; the refusal of the job now followed goes");
+  }
 }
