@@ -144,7 +144,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
   public record Find(long id, ActorRef<FindResult> replyTo) implements Command {}
 
   /**
-   * The stage of each of {@code ids} the store holds, after a write of them was reported failed:
+   * Which of {@code ids} the store holds, as stored, after a write of them was reported failed:
    * a commit whose answer was lost on the way back may have landed all the same.
    */
   public record FindIds(List<Long> ids, Object context, ActorRef<IdsFound> replyTo) implements Command {}
