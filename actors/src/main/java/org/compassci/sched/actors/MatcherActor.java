@@ -1022,9 +1022,7 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
       if (f.error().isEmpty() && p.jobs().stream().allMatch(j -> isThisJob(f.found().get(j.id()), j))) {
         getContext().getLog().warn("a submit of {} jobs whose commit was reported failed ({}) is stored: answered"
             + " as stored", p.jobs().size(), d.error());
-        java.util.Map<Long, String> stages = new java.util.HashMap<>();
-        f.found().forEach((id, r) -> stages.put(id, r.stage()));
-        submitted(p, stages);
+        submitted(p, f.found());
       } else {
         // not there (or not all of it: a store without transactions keeps the part that went
         // in, which the resync queues, as before)
@@ -1056,15 +1054,15 @@ public final class MatcherActor extends AbstractBehavior<MatcherActor.Command> {
   }
 
   /**
-   * The submit's jobs are stored: queued and answered. {@code stages}, if not null: where they
+   * The submit's jobs are stored: queued and answered. {@code found}, if not null: as they
    * were found after a commit reported failed; only those still queued there are queued (the resync may
    * have queued one meanwhile, and a box taken it).
    */
-  private void submitted(PendingSubmit p, java.util.Map<Long, String> stages) {
+  private void submitted(PendingSubmit p, java.util.Map<Long, JobRecord> found) {
     tally.submitted(p.jobs().size());
     List<Submitted> out = new ArrayList<>(p.jobs().size());
     for (Job job : p.jobs()) {
-      if (stages == null || JobStage.SUBMIT.wireName().equals(stages.get(job.id()))) {
+      if (found == null || JobStage.SUBMIT.wireName().equals(found.get(job.id()).stage())) {
         enqueue(job);
       }
       out.add(new Submitted(job.id(), job.resultRoot()));

@@ -481,10 +481,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
       newerThanCommitOut.putAll(carried.newerThanCommitOut);
     } else {
       // the incarnation before failed once its commit was back, before it put these over it
-      carried.newerThanCommitOut.forEach((id, r) -> {
-        retry.remove(id);
-        retry.put(id, r);
-      });
+      keepNewest(carried.newerThanCommitOut.values(), retry);
     }
     releaseKept.addAll(carried.releaseKept);
     drainers.addAll(carried.drainers);
@@ -848,8 +845,7 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
             newerThanCommitOut.size());
       } else {
         // the commit out is settled: the states that waited behind it at a restart go over it
-        keep(List.of(Write.kept(new ArrayList<>(newerThanCommitOut.values()), null,
-            getContext().getSystem().ignoreRef())));
+        keepNewest(newerThanCommitOut.values(), retry);
         replayAfterCommit |= error.isEmpty();
       }
       newerThanCommitOut.clear();
@@ -1321,11 +1317,16 @@ public final class PersistenceActor extends AbstractBehavior<PersistenceActor.Co
         releaseKept.addAll(r.ids());
       }
       if (cmd instanceof Write w && w.keepOnFailure()) {
-        for (JobRecord r : w.records()) {
-          into.remove(r.id());
-          into.put(r.id(), r);
-        }
+        keepNewest(w.records(), into);
       }
+    }
+  }
+
+  /** Each state kept as its job's newest (last in order); past {@link #RETRY_MAX} the eldest go. */
+  private void keepNewest(Collection<JobRecord> states, java.util.LinkedHashMap<Long, JobRecord> into) {
+    for (JobRecord r : states) {
+      into.remove(r.id());
+      into.put(r.id(), r);
     }
     while (into.size() > RETRY_MAX) {
       Long oldest = into.keySet().iterator().next();
